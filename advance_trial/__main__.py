@@ -1,0 +1,5 @@
+"""Allow ``python -m advance_trial``."""
+
+from advance_trial.cli.main import main
+
+main()

@@ -1,0 +1,522 @@
+"""The six canonical data files (contract section 2): schemas, reading, validation, atomic writing.
+
+Every analysis reads the canonical files through :func:`read_canonical`, which
+returns typed DataFrames or raises :class:`~advance_trial.errors.DataError`
+listing every problem with its file, row (as a spreadsheet shows it: the header
+is row 1), column and value. :func:`write_table_atomic` writes CSV in the
+canonical dialect (UTF-8, comma, ISO dates, ``true``/``false``, empty =
+missing) through a temporary file and a rename, so a crash never leaves a
+half-written file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from advance_trial.errors import DataError, DataProblem
+
+if TYPE_CHECKING:
+    from advance_trial.config import Config
+
+FOLLOWUP_STATUSES = ("completed", "missed", "withdrawn", "lost", "died")
+FILE_NAMES = ("screening", "participants", "attendance", "followup", "measures", "partners")
+REQUIRED_FILES = ("participants",)
+
+#: Words that mark a column as identifying; such a column never enters the canonical data.
+IDENTIFYING_WORDS = frozenset(
+    {"name", "names", "forename", "surname", "firstname", "lastname", "dob", "birth", "birthdate", "nhs", "chi",
+     "phone", "telephone", "mobile", "email", "address", "postcode", "zip", "ni", "nino", "passport"}
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A canonical column: its type, whether it may be empty, and allowed values."""
+
+    name: str
+    kind: str  # str | int | float | bool | date
+    nullable: bool = False
+    choices: Callable[[Config], list[str]] | None = None
+    minimum: float | None = None
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """A canonical file: its required columns, key, and whether extra columns are items or covariates."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    items: bool = False  # item columns <instrument>_<nn> allowed
+    covariates: bool = False  # other extra columns allowed (stratification and baseline covariates)
+    optional_columns: tuple[Column, ...] = ()
+
+
+def _sites(cfg: Config) -> list[str]:
+    return cfg.site_ids
+
+
+def _cycles(cfg: Config) -> list[str]:
+    return [str(c) for c in cfg.cycles]
+
+
+def _arms(cfg: Config) -> list[str]:
+    return cfg.arm_ids
+
+
+def _timepoints(cfg: Config) -> list[str]:
+    return cfg.timepoint_ids
+
+
+def _session_types(cfg: Config) -> list[str]:
+    return list(dict.fromkeys(p.type for p in cfg.session_plan()))
+
+
+def _statuses(cfg: Config) -> list[str]:
+    return list(FOLLOWUP_STATUSES)
+
+
+SPECS: dict[str, FileSpec] = {
+    "screening": FileSpec(
+        "screening",
+        (
+            Column("screen_id", "str"),
+            Column("site", "str", choices=_sites),
+            Column("cycle", "int", nullable=True, choices=_cycles),
+            Column("screened_on", "date"),
+            Column("eligible", "bool"),
+            Column("consented", "bool", nullable=True),
+            Column("participant_id", "str", nullable=True),
+        ),
+        key=("screen_id",),
+        optional_columns=(Column("reason_ineligible", "str", nullable=True),),
+    ),
+    "participants": FileSpec(
+        "participants",
+        (
+            Column("participant_id", "str"),
+            Column("site", "str", choices=_sites),
+            Column("cycle", "int", nullable=True, choices=_cycles),
+            Column("randomised_on", "date"),
+            Column("arm", "str", choices=_arms),
+        ),
+        key=("participant_id",),
+        covariates=True,
+    ),
+    "attendance": FileSpec(
+        "attendance",
+        (
+            Column("participant_id", "str"),
+            Column("session_type", "str", choices=_session_types),
+            Column("session_number", "int", minimum=1),
+            Column("group_id", "str", nullable=True),
+            Column("session_on", "date", nullable=True),
+            Column("attended", "bool"),
+            Column("hours", "float", nullable=True, minimum=0),
+        ),
+        key=("participant_id", "session_type", "session_number"),
+    ),
+    "followup": FileSpec(
+        "followup",
+        (
+            Column("participant_id", "str"),
+            Column("timepoint", "str", choices=_timepoints),
+            Column("due_on", "date"),
+            Column("status", "str", nullable=True, choices=_statuses),
+            Column("completed_on", "date", nullable=True),
+        ),
+        key=("participant_id", "timepoint"),
+    ),
+    "measures": FileSpec(
+        "measures",
+        (Column("participant_id", "str"), Column("timepoint", "str", choices=_timepoints)),
+        key=("participant_id", "timepoint"),
+        items=True,
+    ),
+    "partners": FileSpec(
+        "partners",
+        (
+            Column("partner_id", "str"),
+            Column("participant_id", "str"),
+            Column("consented", "bool"),
+            Column("followup_status", "str", nullable=True, choices=_statuses),
+        ),
+        key=("partner_id",),
+        items=True,
+        optional_columns=(Column("contacted", "bool", nullable=True),),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class CanonicalData:
+    """The six canonical tables, typed, plus the SHA-256 of each file read."""
+
+    screening: pd.DataFrame
+    participants: pd.DataFrame
+    attendance: pd.DataFrame
+    followup: pd.DataFrame
+    measures: pd.DataFrame
+    partners: pd.DataFrame
+    sha256: dict[str, str] = field(default_factory=dict)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The tables by canonical name, in contract order."""
+        return {name: getattr(self, name) for name in FILE_NAMES}
+
+
+def is_identifying(column: str) -> bool:
+    """Whether a column name looks like it holds identifying information."""
+    words = re.split(r"[^a-z0-9]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", column).lower())
+    joined = "".join(words)
+    return bool(IDENTIFYING_WORDS.intersection(words)) or joined in {"dateofbirth", "firstname", "lastname"}
+
+
+def item_column_owner(cfg: Config, column: str, respondent: str) -> str | None:
+    """The instrument whose item column this is (for the given respondent), else ``None``."""
+    prefix, _, number = column.rpartition("_")
+    ins = cfg.instruments.get(prefix)
+    if ins is None or ins.respondent != respondent or not number.isdigit():
+        return None
+    return prefix if column in ins.item_columns(prefix) else None
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_canonical(cfg: Config, directory: str | Path) -> CanonicalData:
+    """Read and validate a trial's canonical data folder.
+
+    Parameters
+    ----------
+    cfg : Config
+        The trial config the data must agree with.
+    directory : str or Path
+        Folder holding ``screening.csv``, ``participants.csv``, ... Missing optional files read as empty tables.
+
+    Returns
+    -------
+    CanonicalData
+
+    Raises
+    ------
+    DataError
+        Listing every problem found, across all files.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise DataError([DataProblem(str(directory), None, None, None, "no such data folder")])
+    problems: list[DataProblem] = []
+    tables: dict[str, pd.DataFrame] = {}
+    hashes: dict[str, str] = {}
+    for name in FILE_NAMES:
+        path = directory / f"{name}.csv"
+        if not path.exists():
+            if name in REQUIRED_FILES:
+                problems.append(DataProblem(f"{name}.csv", None, None, None, f"required file missing in {directory}"))
+            tables[name] = _empty(SPECS[name])
+            continue
+        raw = path.read_bytes()
+        hashes[f"{name}.csv"] = hashlib.sha256(raw).hexdigest()
+        df, file_problems = parse_table(cfg, SPECS[name], raw, f"{name}.csv")
+        problems.extend(file_problems)
+        tables[name] = df
+    if not problems:
+        problems.extend(_cross_checks(cfg, tables))
+    if problems:
+        raise DataError(problems)
+    return CanonicalData(**tables, sha256=hashes)
+
+
+def _empty(spec: FileSpec) -> pd.DataFrame:
+    return pd.DataFrame({c.name: pd.Series(dtype=_DTYPES[c.kind]) for c in spec.columns})
+
+
+_DTYPES = {"str": "string", "int": "Int64", "float": "float64", "bool": "boolean", "date": "datetime64[s]"}
+
+
+def parse_table(cfg: Config, spec: FileSpec, raw: bytes, file: str) -> tuple[pd.DataFrame, list[DataProblem]]:
+    """Parse one canonical CSV's bytes into a typed DataFrame and the problems found."""
+    import io
+
+    problems: list[DataProblem] = []
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return _empty(spec), [DataProblem(file, None, None, None, f"not UTF-8 (byte {exc.start}); canonical files are UTF-8")]
+    if not text.strip():
+        return _empty(spec), [DataProblem(file, None, None, None, "the file is empty (a header row is required)")]
+    try:
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
+    except (pd.errors.ParserError, ValueError) as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        return _empty(spec), [DataProblem(file, int(m.group(1)) if m else None, None, None, f"not a valid CSV: {exc}")]
+
+    dup_cols = [c for c in df.columns if re.fullmatch(r".+\.\d+", str(c)) and str(c).rsplit(".", 1)[0] in df.columns]
+    for c in dup_cols:
+        problems.append(DataProblem(file, 1, c.rsplit(".", 1)[0], None, "the column appears twice"))
+    names = {c.name for c in spec.columns} | {c.name for c in spec.optional_columns}
+    for c in spec.columns:
+        if c.name not in df.columns:
+            problems.append(DataProblem(file, 1, c.name, None, "required column missing"))
+    respondent = "partner" if spec.name == "partners" else "man"
+    item_cols: list[str] = []
+    for col in df.columns:
+        if col in names or col in dup_cols:
+            continue
+        if is_identifying(col):
+            problems.append(
+                DataProblem(file, 1, col, None, "looks like identifying information, which never enters canonical data")
+            )
+        elif spec.items and item_column_owner(cfg, col, respondent):
+            item_cols.append(col)
+        elif spec.covariates:
+            continue
+        elif spec.items:
+            problems.append(
+                DataProblem(file, 1, col, None, f"not an item column of any {respondent}'s instrument (<instrument>_<nn>)")
+            )
+        else:
+            problems.append(DataProblem(file, 1, col, None, f"unknown column; {file} has: {', '.join(sorted(names))}"))
+    if problems:
+        return _empty(spec), problems
+
+    out = pd.DataFrame(index=df.index)
+    present_optional = [c for c in spec.optional_columns if c.name in df.columns]
+    for col in (*spec.columns, *present_optional):
+        out[col.name] = _convert(cfg, df[col.name], col, file, problems)
+    for name in item_cols:
+        ins = cfg.instruments[name.rpartition("_")[0]]
+        item = Column(name, "int", nullable=True)
+        values = _convert(cfg, df[name], item, file, problems)
+        bad = values.notna() & ((values < ins.min) | (values > ins.max))
+        for i in np.flatnonzero(bad.to_numpy(dtype=bool)):
+            problems.append(DataProblem(file, i + 2, name, df[name].iat[i], f"outside the item range {ins.min}..{ins.max}"))
+        out[name] = values
+    for col in df.columns:
+        if col not in out.columns and spec.covariates:
+            out[col] = df[col].replace("", pd.NA).astype("string")
+    problems.extend(_duplicate_keys(out, df, spec, file))
+    return out, problems
+
+
+def _convert(cfg: Config, s: pd.Series, col: Column, file: str, problems: list[DataProblem]) -> pd.Series:
+    stripped = s.str.strip()
+    empty = stripped == ""
+    bad = pd.Series(False, index=s.index)
+    if col.kind == "str":
+        typed = stripped.mask(empty).astype("string")
+    elif col.kind in ("int", "float"):
+        num = pd.to_numeric(stripped.mask(empty), errors="coerce")
+        bad = num.isna() & ~empty
+        if col.kind == "int":
+            bad |= num.notna() & (num != np.round(num))
+            typed = num.where(~bad).round().astype("Int64")
+        else:
+            typed = num.astype("float64")
+        _report(problems, file, col, s, bad, "a whole number" if col.kind == "int" else "a number")
+        if col.minimum is not None:
+            low = typed.notna() & (typed < col.minimum)
+            _report(problems, file, col, s, low, f"at least {col.minimum:g}")
+    elif col.kind == "bool":
+        typed = stripped.map({"true": True, "false": False}).astype("boolean")
+        bad = typed.isna() & ~empty
+        _report(problems, file, col, s, bad, "true or false")
+    elif col.kind == "date":
+        iso = stripped.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
+        parsed = pd.to_datetime(stripped.where(iso & ~empty), format="%Y-%m-%d", errors="coerce")
+        bad = parsed.isna() & ~empty
+        typed = parsed.astype("datetime64[s]")
+        _report(problems, file, col, s, bad, "an ISO date (yyyy-mm-dd) that exists")
+    else:  # pragma: no cover - specs are fixed above
+        raise ValueError(col.kind)
+    if not col.nullable:
+        _report(problems, file, col, s, empty, "a value (this column may not be empty)")
+    if col.choices is not None:
+        allowed = col.choices(cfg)
+        as_text = stripped
+        unknown = ~empty & ~bad & ~as_text.isin(allowed)
+        _report(problems, file, col, s, unknown, f"one of {', '.join(allowed) if allowed else '(none configured)'}")
+    return typed
+
+
+def _report(
+    problems: list[DataProblem], file: str, col: Column, raw: pd.Series, mask: pd.Series, allowed: str
+) -> None:
+    for i in np.flatnonzero(mask.to_numpy(dtype=bool)):
+        value = raw.iat[i]
+        problems.append(DataProblem(file, int(i) + 2, col.name, value, f"must be {allowed}"))
+
+
+def _duplicate_keys(out: pd.DataFrame, raw: pd.DataFrame, spec: FileSpec, file: str) -> list[DataProblem]:
+    keys = list(spec.key)
+    dup = raw.duplicated(subset=keys, keep="first")
+    problems = []
+    first_row = {}
+    for i, key in enumerate(map(tuple, raw[keys].to_numpy())):
+        if dup.iat[i]:
+            problems.append(
+                DataProblem(file, i + 2, "/".join(keys), "/".join(key), f"duplicate key (first on row {first_row[key]})")
+            )
+        else:
+            first_row.setdefault(key, i + 2)
+    return problems
+
+
+# --------------------------------------------------------------------------- cross-file checks
+
+
+def _rows(df: pd.DataFrame, mask: pd.Series) -> Iterable[int]:
+    return (int(i) for i in np.flatnonzero(mask.fillna(False).to_numpy(dtype=bool)))
+
+
+def _cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
+    problems: list[DataProblem] = []
+    part = t["participants"]
+    known = set(part["participant_id"].dropna())
+
+    def unknown_participants(name: str) -> None:
+        df = t[name]
+        mask = ~df["participant_id"].isin(known) & df["participant_id"].notna()
+        for i in _rows(df, mask):
+            problems.append(
+                DataProblem(f"{name}.csv", i + 2, "participant_id", df["participant_id"].iat[i], "not in participants.csv")
+            )
+
+    scr = t["screening"]
+    if len(scr):
+        unknown_participants("screening")
+        inconsistent = scr["participant_id"].notna() & ~(scr["eligible"].fillna(False) & scr["consented"].fillna(False))
+        for i in _rows(scr, inconsistent):
+            problems.append(
+                DataProblem("screening.csv", i + 2, "participant_id", scr["participant_id"].iat[i],
+                            "a randomised man must be eligible and have consented")
+            )
+        consent_without_eligibility = ~scr["eligible"].fillna(False) & scr["consented"].fillna(False)
+        for i in _rows(scr, consent_without_eligibility):
+            problems.append(DataProblem("screening.csv", i + 2, "consented", "true", "consent recorded for an ineligible man"))
+        screened = set(scr["participant_id"].dropna())
+        for i in _rows(part, ~part["participant_id"].isin(screened)):
+            problems.append(
+                DataProblem("participants.csv", i + 2, "participant_id", part["participant_id"].iat[i],
+                            "not in screening.csv (every randomised man was screened)")
+            )
+        dup = scr["participant_id"].notna() & scr["participant_id"].duplicated(keep="first")
+        for i in _rows(scr, dup):
+            problems.append(DataProblem("screening.csv", i + 2, "participant_id", scr["participant_id"].iat[i],
+                                        "the same man randomised from two screenings"))
+        site_of = scr.dropna(subset=["participant_id"]).set_index("participant_id")["site"]
+        mismatch = part["participant_id"].map(site_of)
+        for i in _rows(part, mismatch.notna() & (mismatch != part["site"])):
+            problems.append(DataProblem("participants.csv", i + 2, "site", part["site"].iat[i],
+                                        f"screening.csv has site {mismatch.iat[i]!r} for this man"))
+
+    for name in ("attendance", "followup", "measures", "partners"):
+        if len(t[name]):
+            unknown_participants(name)
+    problems.extend(_attendance_checks(cfg, t))
+    fu = t["followup"]
+    missing_date = (fu["status"] == "completed") & fu["completed_on"].isna()
+    for i in _rows(fu, missing_date):
+        problems.append(DataProblem("followup.csv", i + 2, "completed_on", "", "a completed follow-up needs its date"))
+    date_without = (fu["status"] != "completed") & fu["completed_on"].notna()
+    for i in _rows(fu, date_without):
+        problems.append(DataProblem("followup.csv", i + 2, "completed_on", str(fu["completed_on"].iat[i].date()),
+                                    f"a completion date with status {fu['status'].iat[i]!r}"))
+    pa = t["partners"]
+    status_without_consent = ~pa["consented"].fillna(False) & pa["followup_status"].notna()
+    for i in _rows(pa, status_without_consent):
+        problems.append(DataProblem("partners.csv", i + 2, "followup_status", pa["followup_status"].iat[i],
+                                    "a follow-up status for a partner who did not consent"))
+    return problems
+
+
+def _attendance_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
+    att = t["attendance"]
+    if not len(att):
+        return []
+    problems = []
+    plan = {(p.type, p.number): p for p in cfg.session_plan()}
+    counts: dict[str, int] = {}
+    for p in plan.values():
+        counts[p.type] = max(counts.get(p.type, 0), p.number)
+    arm_of = t["participants"].set_index("participant_id")["arm"]
+    offered_arm = cfg.schedule.arm if cfg.schedule else None
+    for i, (ptype, num, attended, hours, pid) in enumerate(
+        zip(att["session_type"], att["session_number"], att["attended"], att["hours"], att["participant_id"], strict=True)
+    ):
+        session = plan.get((ptype, int(num)))
+        if session is None:
+            problems.append(DataProblem("attendance.csv", i + 2, "session_number", str(num),
+                                        f"the schedule has {counts.get(ptype, 0)} {ptype} sessions"))
+            continue
+        if not pd.isna(hours) and hours > session.hours + 1e-9:
+            problems.append(DataProblem("attendance.csv", i + 2, "hours", repr(float(hours)),
+                                        f"more than the session's {session.hours:g} hours"))
+        if attended is False and not pd.isna(hours) and hours > 0:
+            problems.append(DataProblem("attendance.csv", i + 2, "hours", repr(float(hours)),
+                                        "hours recorded for a session not attended"))
+        if pid in arm_of.index and arm_of[pid] != offered_arm:
+            problems.append(DataProblem("attendance.csv", i + 2, "participant_id", pid,
+                                        f"arm {arm_of[pid]!r} is not offered sessions (schedule.arm is {offered_arm!r})"))
+    return problems
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def format_for_csv(df: pd.DataFrame) -> pd.DataFrame:
+    """Render a typed table in the canonical dialect: ISO dates, true/false, unrounded numbers, empty = missing."""
+    out = pd.DataFrame(index=df.index)
+    for col in df.columns:
+        s = df[col]
+        if pd.api.types.is_bool_dtype(s.dtype):
+            out[col] = s.map(lambda v: "" if pd.isna(v) else ("true" if v else "false"))
+        elif pd.api.types.is_datetime64_any_dtype(s.dtype):
+            out[col] = s.dt.strftime("%Y-%m-%d").fillna("")
+        elif pd.api.types.is_float_dtype(s.dtype):
+            out[col] = s.map(_float_text)
+        else:
+            out[col] = s.map(lambda v: "" if pd.isna(v) else (_float_text(v) if isinstance(v, float) else str(v)))
+    return out
+
+
+def _float_text(v: float) -> str:
+    return "" if pd.isna(v) else repr(float(v))
+
+
+def write_table_atomic(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``df`` as canonical CSV at ``path`` through a temporary file and a rename.
+
+    The row and column order are the caller's; the bytes depend only on the data.
+    """
+    path = Path(path)
+    text = format_for_csv(df).to_csv(index=False, lineterminator="\n")
+    write_bytes_atomic(text.encode("utf-8"), path)
+    return path
+
+
+def write_bytes_atomic(data: bytes, path: str | Path) -> None:
+    """Write bytes to ``path`` atomically: a temporary file in the same folder, fsync, rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

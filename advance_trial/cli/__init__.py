@@ -1,0 +1,1 @@
+"""The command line: one typer module per command group, a thin skin over the library."""

@@ -1,0 +1,122 @@
+"""``advance-trial config``: validate, show, schema and diff trial configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(help="Validate, show and compare trial configs.", no_args_is_help=True)
+
+CONFIG_ARG = typer.Argument(..., help="The trial config (YAML).", show_default=False)
+
+
+@app.command("validate")
+def validate(
+    config: Path = CONFIG_ARG,
+    data: Path | None = typer.Option(None, "--data", help="Also validate this folder of canonical data files."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Check a config (and optionally its canonical data); exit 3 or 4 naming every problem."""
+    from advance_trial.cli._render import print_json, stdout
+    from advance_trial.config import load_config
+
+    cfg = load_config(config)
+    summary: dict[str, object] = {
+        "config": str(config),
+        "trial_id": cfg.trial.id,
+        "trial_version": cfg.trial.version,
+        "schema_version": cfg.schema_version,
+        "sha256": cfg.source.sha256 if cfg.source else None,
+        "migrations": list(cfg.source.migrations) if cfg.source else [],
+        "valid": True,
+    }
+    if data is not None:
+        from advance_trial.canonical import read_canonical
+
+        canon = read_canonical(cfg, data)
+        summary["data"] = {name: len(df) for name, df in canon.tables().items()}
+    if json_out:
+        print_json(summary)
+        return
+    stdout.print(f"[green]valid[/green] {config}: {cfg.trial.id} v{cfg.trial.version} (schema {cfg.schema_version})")
+    for note in summary["migrations"]:  # type: ignore[union-attr]
+        stdout.print(f"  migrated on load: {note} (the file is unchanged; update it when convenient)")
+    if data is not None:
+        rows = ", ".join(f"{k} {v}" for k, v in summary["data"].items())  # type: ignore[union-attr]
+        stdout.print(f"[green]valid[/green] {data}: {rows} rows")
+
+
+@app.command("show")
+def show(
+    config: Path = CONFIG_ARG,
+    json_out: bool = typer.Option(False, "--json", help="JSON instead of YAML."),
+) -> None:
+    """Print the resolved config, with every default filled in."""
+    import yaml
+
+    from advance_trial.cli._render import print_json
+    from advance_trial.config import load_config
+    from advance_trial.config.diff import resolved
+
+    data = resolved(load_config(config))
+    if json_out:
+        print_json(data)
+    else:
+        typer.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), nl=False)
+
+
+@app.command("schema")
+def schema() -> None:
+    """Print the JSON Schema of the config format (for editors and validators)."""
+    from advance_trial.cli._render import print_json
+    from advance_trial.config import Config
+
+    print_json(Config.model_json_schema())
+
+
+@app.command("diff")
+def diff(
+    old: Path = typer.Argument(..., help="The config before the amendment."),
+    new: Path = typer.Argument(..., help="The config after the amendment."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Show what an amendment changed, key by key (exit 0 whether or not anything changed)."""
+    from rich.table import Table
+
+    from advance_trial.cli._render import print_json, stdout
+    from advance_trial.config import load_config
+    from advance_trial.config.diff import diff_configs, version_key
+
+    a, b = load_config(old), load_config(new)
+    changes = diff_configs(a, b)
+    bumped = version_key(b.trial.version) > version_key(a.trial.version)
+    warning = None
+    if changes and not bumped:
+        warning = f"the config changed but trial.version did not increase ({a.trial.version} -> {b.trial.version})"
+    if json_out:
+        print_json(
+            {
+                "old": {"path": str(old), "version": a.trial.version},
+                "new": {"path": str(new), "version": b.trial.version},
+                "changes": [c.__dict__ for c in changes],
+                "warning": warning,
+            }
+        )
+        return
+    if not changes:
+        stdout.print("no differences")
+        return
+    table = Table(title=f"{a.trial.id}: {a.trial.version} -> {b.trial.version}")
+    for col in ("key", "change", "old", "new"):
+        table.add_column(col)
+    style = {"added": "green", "removed": "red", "changed": "yellow"}
+    for c in changes:
+        table.add_row(c.path, f"[{style[c.kind]}]{c.kind}[/]", _fmt(c.old), _fmt(c.new))
+    stdout.print(table)
+    if warning:
+        stdout.print(f"[yellow]warning:[/yellow] {warning}")
+
+
+def _fmt(value: object) -> str:
+    return "" if value is None else str(value)

@@ -1,0 +1,346 @@
+"""Pydantic models of the trial config (schema version 1, contract section 1).
+
+The models check each key's type and range. Rules that relate one part of the
+config to another (an outcome naming a known timepoint, block sizes fitting the
+allocation ratio, ...) live in :mod:`advance_trial.config.rules`, so that every
+problem is reported with its own key path and line.
+
+All models are frozen and refuse unknown keys; numbers are strict (``"1"`` is not
+an integer), because a config is written by hand and a quoted number is a typo.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+
+SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"
+TRIAL_ID = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+IDENT = r"^[a-z][a-z0-9_]*$"
+
+Ident = Annotated[str, Field(pattern=IDENT, description="lower-case letters, digits and '_', starting with a letter")]
+SiteId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", description="lower-case letters, digits, '-', '_'")]
+Proportion = Annotated[float, Field(ge=0, le=1)]
+
+DOSE_MEASURES = ("sessions", "compulsory_sessions", "hours", "compulsory_hours")
+PROPORTION_CI_METHODS = ("wilson", "clopper_pearson", "jeffreys", "agresti_coull")
+RANDOMISATION_METHODS = ("none", "simple", "blocks", "stratified_blocks", "minimisation")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Trial(_Model):
+    """Identity of the trial and its amendment history."""
+
+    id: Annotated[str, Field(pattern=TRIAL_ID, description="lower-case letters, digits and '-'; used in file names")]
+    version: Annotated[str, Field(pattern=SEMVER, description='semantic version, quoted: "1.0.0"')]
+    title: str
+    design: Literal["parallel", "single_arm"]
+    registration: str | None = None
+    target_sample_size: Annotated[int, Field(gt=0)] | None = None
+    description: str | None = None
+
+
+class Arm(_Model):
+    """One arm; ``ratio`` is its share of the allocation ratio."""
+
+    id: Ident
+    label: str
+    ratio: Annotated[int, Field(gt=0)] = 1
+
+
+class Site(_Model):
+    """A recruiting site (service, area)."""
+
+    id: SiteId
+    label: str
+
+
+class Factor(_Model):
+    """A categorical participant characteristic usable as a stratum or minimisation factor."""
+
+    id: Ident
+    label: str | None = None
+    levels: Annotated[list[str], Field(min_length=2)]
+
+
+class Minimisation(_Model):
+    """Pocock-Simon minimisation settings."""
+
+    factors: Annotated[dict[str, Annotated[float, Field(gt=0)]], Field(min_length=1)]
+    probability: Annotated[float, Field(gt=0, le=1)] = 0.8
+
+
+class Randomisation(_Model):
+    """How participants are allocated to arms."""
+
+    method: Literal["none", "simple", "blocks", "stratified_blocks", "minimisation"]
+    strata: list[str] = []
+    block_sizes: list[Annotated[int, Field(gt=0)]] = []
+    minimisation: Minimisation | None = None
+    seed: Annotated[int, Field(ge=0)] | None = None
+
+
+class SessionEntry(_Model):
+    """``count`` sessions of one type, each ``hours`` long."""
+
+    type: Ident
+    count: Annotated[int, Field(gt=0)]
+    hours: Annotated[float, Field(gt=0)]
+    compulsory: bool = True
+    label: str | None = None
+
+
+class Schedule(_Model):
+    """The sessions the intervention arm is offered, in order."""
+
+    arm: str
+    sessions: Annotated[list[SessionEntry], Field(min_length=1)]
+
+
+class Threshold(_Model):
+    """A dose definition: ``measure`` at least (or more than) a value."""
+
+    id: Ident
+    label: str | None = None
+    measure: Literal["sessions", "compulsory_sessions", "hours", "compulsory_hours"]
+    at_least: Annotated[float, Field(ge=0)] | None = None
+    more_than: Annotated[float, Field(ge=0)] | None = None
+
+    @property
+    def bound(self) -> float:
+        """The threshold's number, whichever of ``at_least``/``more_than`` holds it."""
+        return self.at_least if self.at_least is not None else float(self.more_than or 0)
+
+    @property
+    def rule(self) -> str:
+        """Human-readable rule, e.g. ``hours > 30``."""
+        op = ">=" if self.at_least is not None else ">"
+        return f"{self.measure} {op} {self.bound:g}"
+
+
+class Timepoint(_Model):
+    """An assessment time, in weeks from randomisation, with its acceptance window."""
+
+    id: Ident
+    label: str | None = None
+    week: Annotated[float, Field(ge=0)]
+    window_weeks: Annotated[list[float], Field(min_length=2, max_length=2)] | None = None
+
+
+def _expand_items(value: Any) -> Any:
+    """Accept item numbers and ranges written as ``"1-5"``."""
+    if not isinstance(value, list):
+        return value
+    out: list[Any] = []
+    for v in value:
+        if isinstance(v, str) and (m := re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", v)):
+            lo, hi = int(m.group(1)), int(m.group(2))
+            out.extend(range(lo, hi + 1) if lo <= hi else [v])
+        else:
+            out.append(v)
+    return out
+
+
+class DerivedBinary(_Model):
+    """A binary outcome derived from items: any item of ``subscale`` above ``any_above``."""
+
+    subscale: str
+    any_above: float
+
+
+class Instrument(_Model):
+    """An item-level questionnaire and how it is scored."""
+
+    label: str | None = None
+    respondent: Literal["man", "partner"] = "man"
+    items: Annotated[int, Field(gt=0)]
+    min: int
+    max: int
+    subscales: dict[Annotated[str, Field(pattern=IDENT)], Annotated[list[int], Field(min_length=1)]] = {}
+    reverse: list[int] = []
+    score: Literal["mean", "sum"] = "mean"
+    max_missing_items: Annotated[int, Field(ge=0)] = 0
+    derived: dict[Annotated[str, Field(pattern=IDENT)], DerivedBinary] = {}
+
+    @field_validator("subscales", mode="before")
+    @classmethod
+    def _ranges_in_subscales(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: _expand_items(v) for k, v in value.items()}
+        return value
+
+    @field_validator("reverse", mode="before")
+    @classmethod
+    def _ranges_in_reverse(cls, value: Any) -> Any:
+        return _expand_items(value)
+
+    def item_columns(self, instrument_id: str) -> list[str]:
+        """Canonical item column names, ``<instrument>_<nn>``."""
+        width = max(2, len(str(self.items)))
+        return [f"{instrument_id}_{i:0{width}d}" for i in range(1, self.items + 1)]
+
+    def subscale_items(self, name: str) -> list[int]:
+        """Item numbers of a subscale, or of every item for ``total``."""
+        if name == "total":
+            return list(range(1, self.items + 1))
+        return list(self.subscales[name])
+
+
+class Outcome(_Model):
+    """An outcome: a subscale score (or derived binary) at a timepoint, and how it is analysed."""
+
+    id: Ident
+    label: str | None = None
+    instrument: str
+    subscale: str = "total"
+    timepoint: str
+    type: Literal["continuous", "binary", "count"] = "continuous"
+    derived: str | None = None
+    adjust_for: list[str] = ["baseline"]
+    clustering: Literal["none", "partially_nested"] = "none"
+
+
+class Partners(_Model):
+    """Partner (victim-survivor) data collection: aggregates only, never about individual men."""
+
+    label: str | None = None
+    instrument: str | None = None
+    timepoint: str | None = None
+
+
+class Criterion(_Model):
+    """A progression criterion: a go threshold or a traffic light on a metric."""
+
+    id: Ident
+    label: str | None = None
+    metric: str
+    go: Proportion | None = None
+    green: Proportion | None = None
+    amber: Proportion | None = None
+    judge_on: Literal["estimate", "lower_bound"] = "estimate"
+    direction: Literal["decrease", "increase"] | None = None
+
+
+class Reporting(_Model):
+    """How figures are reported."""
+
+    ci_level: Annotated[float, Field(gt=0, lt=1)] = 0.95
+    proportion_ci: Literal["wilson", "clopper_pearson", "jeffreys", "agresti_coull"] = "wilson"
+    min_cell: Annotated[int, Field(ge=1)] = 5
+
+
+@dataclass(frozen=True)
+class ConfigSource:
+    """Where a config came from.
+
+    Attributes
+    ----------
+    path : str
+        The file as given.
+    sha256 : str
+        SHA-256 of the file's bytes.
+    schema_version : int
+        The schema version written in the file (before migration).
+    migrations : tuple of str
+        What each migration changed, oldest first; empty when none ran.
+    """
+
+    path: str
+    sha256: str
+    schema_version: int
+    migrations: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlannedSession:
+    """One session of the schedule, numbered within its type."""
+
+    type: str
+    number: int
+    hours: float
+    compulsory: bool
+
+
+class Config(_Model):
+    """A whole trial config (schema version 1)."""
+
+    schema_version: Literal[1]
+    trial: Trial
+    arms: Annotated[list[Arm], Field(min_length=1)]
+    sites: Annotated[list[Site], Field(min_length=1)]
+    cycles: list[int] = []
+    factors: list[Factor] = []
+    randomisation: Randomisation
+    schedule: Schedule | None = None
+    thresholds: list[Threshold] = []
+    timepoints: list[Timepoint] = []
+    instruments: dict[Annotated[str, Field(pattern=IDENT)], Instrument] = {}
+    outcomes: list[Outcome] = []
+    partners: Partners | None = None
+    progression: list[Criterion] = []
+    reporting: Reporting = Reporting()
+
+    _source: ConfigSource | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> ConfigSource | None:
+        """Where the config was read from (``None`` when built in code)."""
+        return self._source
+
+    @property
+    def arm_ids(self) -> list[str]:
+        """Arm ids in config order."""
+        return [a.id for a in self.arms]
+
+    @property
+    def site_ids(self) -> list[str]:
+        """Site ids in config order."""
+        return [s.id for s in self.sites]
+
+    @property
+    def timepoint_ids(self) -> list[str]:
+        """Timepoint ids in config order."""
+        return [t.id for t in self.timepoints]
+
+    def arm(self, arm_id: str) -> Arm:
+        """The arm with this id."""
+        return next(a for a in self.arms if a.id == arm_id)
+
+    def timepoint(self, timepoint_id: str) -> Timepoint:
+        """The timepoint with this id."""
+        return next(t for t in self.timepoints if t.id == timepoint_id)
+
+    @property
+    def baseline(self) -> Timepoint | None:
+        """The timepoint at week 0, if any."""
+        return next((t for t in self.timepoints if t.week == 0), None)
+
+    def factor_levels(self) -> dict[str, list[str]]:
+        """Levels of every stratification factor: ``site``, ``cycle`` and declared factors."""
+        levels: dict[str, list[str]] = {"site": self.site_ids}
+        if self.cycles:
+            levels["cycle"] = [str(c) for c in self.cycles]
+        for f in self.factors:
+            levels[f.id] = list(f.levels)
+        return levels
+
+    def session_plan(self) -> list[PlannedSession]:
+        """Every session offered, in schedule order, numbered within its type.
+
+        Numbering continues across schedule entries of the same type (contract section 2).
+        """
+        if self.schedule is None:
+            return []
+        counters: dict[str, int] = {}
+        plan: list[PlannedSession] = []
+        for entry in self.schedule.sessions:
+            for _ in range(entry.count):
+                counters[entry.type] = counters.get(entry.type, 0) + 1
+                plan.append(PlannedSession(entry.type, counters[entry.type], entry.hours, entry.compulsory))
+        return plan

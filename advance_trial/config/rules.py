@@ -1,0 +1,286 @@
+"""Rules that relate one part of a trial config to another.
+
+Each rule returns problems as ``(key path, message)`` pairs; the loader turns
+the path into a YAML line. Rules run only on a config whose keys and types are
+already valid.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+from advance_trial.config.models import Config
+
+Problem = tuple[tuple[str | int, ...], str]
+
+PROPORTION_METRICS = ("recruitment_rate", "partner_contact")
+PREFIXED_METRICS = ("retention", "partner_retention", "dose", "outcome")
+
+
+def check(cfg: Config) -> list[Problem]:
+    """Every cross-field problem of ``cfg``, in the order of the file's sections."""
+    problems: list[Problem] = []
+    for rule in (
+        _unique_ids,
+        _design,
+        _randomisation,
+        _schedule_and_thresholds,
+        _timepoints,
+        _instruments,
+        _outcomes,
+        _partners,
+        _progression,
+    ):
+        problems.extend(rule(cfg))
+    return problems
+
+
+def _unique_ids(cfg: Config) -> Iterator[Problem]:
+    for section in ("arms", "sites", "factors", "thresholds", "timepoints", "outcomes", "progression"):
+        seen: dict[str, int] = {}
+        for i, item in enumerate(getattr(cfg, section)):
+            if item.id in seen:
+                yield (section, i, "id"), f"id {item.id!r} is used twice (also {section}[{seen[item.id]}])"
+            else:
+                seen[item.id] = i
+    for value, n in Counter(cfg.cycles).items():
+        if n > 1:
+            yield ("cycles",), f"cycle {value} is listed {n} times"
+    reserved = {"site", "cycle", "baseline"}
+    for i, f in enumerate(cfg.factors):
+        if f.id in reserved:
+            yield ("factors", i, "id"), f"{f.id!r} is reserved; choose another factor id"
+        if len(set(f.levels)) != len(f.levels):
+            yield ("factors", i, "levels"), "levels must be distinct"
+    for i, s in enumerate(cfg.sites):
+        if s.id == "all":
+            yield ("sites", i, "id"), "'all' is reserved for totals in output tables"
+
+
+def _design(cfg: Config) -> Iterator[Problem]:
+    method = cfg.randomisation.method
+    if cfg.trial.design == "single_arm":
+        if len(cfg.arms) != 1:
+            yield ("arms",), f"a single_arm design has exactly one arm (found {len(cfg.arms)})"
+        if method != "none":
+            yield ("randomisation", "method"), f"a single_arm design uses method 'none' (found {method!r})"
+    else:
+        if len(cfg.arms) < 2:
+            yield ("arms",), "a parallel design needs at least two arms"
+        if method == "none":
+            yield ("randomisation", "method"), (
+                "a parallel design must be randomised: simple, blocks, stratified_blocks or minimisation"
+            )
+
+
+def _randomisation(cfg: Config) -> Iterator[Problem]:
+    r = cfg.randomisation
+    levels = cfg.factor_levels()
+    known = ", ".join(levels)
+    ratio_sum = sum(a.ratio for a in cfg.arms)
+    if r.method != "none" and r.seed is None:
+        yield ("randomisation", "seed"), "a seed is required (a whole number >= 0) for reproducible allocation"
+    for i, s in enumerate(r.strata):
+        if s not in levels:
+            yield ("randomisation", "strata", i), f"unknown stratification factor {s!r}; known: {known}"
+    if r.method in ("blocks", "stratified_blocks"):
+        if not r.block_sizes:
+            yield ("randomisation", "block_sizes"), f"method {r.method!r} needs block_sizes"
+        for i, b in enumerate(r.block_sizes):
+            if b % ratio_sum:
+                yield ("randomisation", "block_sizes", i), (
+                    f"block size {b} is not a multiple of the sum of the arms' ratios ({ratio_sum})"
+                )
+    elif r.block_sizes:
+        yield ("randomisation", "block_sizes"), f"block_sizes only apply to blocks methods, not {r.method!r}"
+    if r.method == "stratified_blocks" and not r.strata:
+        yield ("randomisation", "strata"), "stratified_blocks needs at least one stratum (e.g. [site])"
+    if r.method in ("none", "simple", "blocks") and r.strata:
+        yield ("randomisation", "strata"), f"strata do not apply to method {r.method!r}; use stratified_blocks"
+    if r.method == "minimisation":
+        if r.minimisation is None:
+            yield ("randomisation", "minimisation"), "method 'minimisation' needs a minimisation block"
+        else:
+            for name in r.minimisation.factors:
+                if name not in levels:
+                    yield ("randomisation", "minimisation", "factors", name), (
+                        f"unknown minimisation factor {name!r}; known: {known}"
+                    )
+            floor = 1 / len(cfg.arms)
+            if r.minimisation.probability < floor:
+                yield ("randomisation", "minimisation", "probability"), (
+                    f"must be at least 1/{len(cfg.arms)} = {floor:.3g}, or the preferred arm is less likely than chance"
+                )
+    elif r.minimisation is not None:
+        yield ("randomisation", "minimisation"), f"a minimisation block does not apply to method {r.method!r}"
+
+
+def _schedule_and_thresholds(cfg: Config) -> Iterator[Problem]:
+    sched = cfg.schedule
+    if sched is not None and sched.arm not in cfg.arm_ids:
+        yield ("schedule", "arm"), f"unknown arm {sched.arm!r}; arms: {', '.join(cfg.arm_ids)}"
+    plan = cfg.session_plan()
+    available = {
+        "sessions": len(plan),
+        "compulsory_sessions": sum(p.compulsory for p in plan),
+        "hours": sum(p.hours for p in plan),
+        "compulsory_hours": sum(p.hours for p in plan if p.compulsory),
+    }
+    for i, t in enumerate(cfg.thresholds):
+        path = ("thresholds", i)
+        if (t.at_least is None) == (t.more_than is None):
+            yield path, "give exactly one of at_least or more_than"
+            continue
+        if sched is None:
+            yield path, "thresholds need a schedule of sessions to measure dose against"
+            continue
+        top = available[t.measure]
+        if top == 0:
+            yield (*path, "measure"), f"the schedule offers no {t.measure.replace('_', ' ')}"
+        elif (t.at_least is not None and t.at_least > top) or (t.more_than is not None and t.more_than >= top):
+            key = "at_least" if t.at_least is not None else "more_than"
+            yield (*path, key), f"cannot be met: the schedule offers {top:g} {t.measure.replace('_', ' ')}"
+
+
+def _timepoints(cfg: Config) -> Iterator[Problem]:
+    previous = None
+    for i, tp in enumerate(cfg.timepoints):
+        if previous is not None and tp.week <= previous.week:
+            yield ("timepoints", i, "week"), (
+                f"timepoints must be in time order: week {tp.week:g} is not after {previous.id} (week {previous.week:g})"
+            )
+        if tp.window_weeks is not None:
+            lo, hi = tp.window_weeks
+            if not lo <= 0 <= hi:
+                yield ("timepoints", i, "window_weeks"), (
+                    f"[{lo:g}, {hi:g}] must contain 0: [weeks before, weeks after] the due date, e.g. [-2, 8]"
+                )
+            elif tp.week + lo < 0:
+                yield ("timepoints", i, "window_weeks"), "the window opens before randomisation (week 0)"
+            elif (
+                previous is not None
+                and previous.window_weeks is not None
+                and previous.week + previous.window_weeks[1] >= tp.week + lo
+            ):
+                yield ("timepoints", i, "window_weeks"), f"the window overlaps the window of {previous.id}"
+        previous = tp
+
+
+def _instruments(cfg: Config) -> Iterator[Problem]:
+    for name, ins in cfg.instruments.items():
+        path = ("instruments", name)
+        if ins.min >= ins.max:
+            yield (*path, "max"), f"max ({ins.max}) must be above min ({ins.min})"
+        for sub, items in ins.subscales.items():
+            if sub == "total":
+                yield (*path, "subscales", sub), "'total' is reserved for the score over all items"
+            bad = [i for i in items if not 1 <= i <= ins.items]
+            if bad:
+                yield (*path, "subscales", sub), f"items {bad} are outside 1..{ins.items}"
+            dup = sorted(i for i, n in Counter(items).items() if n > 1)
+            if dup:
+                yield (*path, "subscales", sub), f"items {dup} are listed twice"
+            if ins.max_missing_items >= len(items):
+                yield (*path, "max_missing_items"), (
+                    f"{ins.max_missing_items} missing items would allow an empty score on '{sub}' ({len(items)} items)"
+                )
+        bad_rev = [i for i in ins.reverse if not 1 <= i <= ins.items]
+        if bad_rev:
+            yield (*path, "reverse"), f"items {bad_rev} are outside 1..{ins.items}"
+        for dname, d in ins.derived.items():
+            if d.subscale != "total" and d.subscale not in ins.subscales:
+                yield (*path, "derived", dname, "subscale"), (
+                    f"unknown subscale {d.subscale!r}; known: {', '.join([*ins.subscales, 'total'])}"
+                )
+            if not ins.min <= d.any_above < ins.max:
+                yield (*path, "derived", dname, "any_above"), f"must lie in [{ins.min}, {ins.max})"
+
+
+def _outcomes(cfg: Config) -> Iterator[Problem]:
+    tps = cfg.timepoint_ids
+    covariates = {"baseline", *cfg.factor_levels()}
+    for i, o in enumerate(cfg.outcomes):
+        path = ("outcomes", i)
+        ins = cfg.instruments.get(o.instrument)
+        if ins is None:
+            yield (*path, "instrument"), f"unknown instrument {o.instrument!r}; known: {', '.join(cfg.instruments)}"
+        else:
+            if ins.respondent != "man":
+                yield (*path, "instrument"), "outcomes about men use instruments the men answer (respondent: man)"
+            if o.subscale != "total" and o.subscale not in ins.subscales:
+                yield (*path, "subscale"), (
+                    f"unknown subscale {o.subscale!r}; known: {', '.join([*ins.subscales, 'total'])}"
+                )
+            if o.type == "binary" and (o.derived is None or o.derived not in ins.derived):
+                yield (*path, "derived"), (
+                    f"a binary outcome names a derived binary of {o.instrument}; known: {', '.join(ins.derived) or 'none'}"
+                )
+        if o.type != "binary" and o.derived is not None:
+            yield (*path, "derived"), "derived applies to binary outcomes only"
+        if o.timepoint not in tps:
+            yield (*path, "timepoint"), f"unknown timepoint {o.timepoint!r}; known: {', '.join(tps)}"
+        elif cfg.timepoint(o.timepoint).week == 0:
+            yield (*path, "timepoint"), "an outcome is measured after baseline"
+        for j, cov in enumerate(o.adjust_for):
+            if cov not in covariates:
+                yield (*path, "adjust_for", j), f"unknown covariate {cov!r}; known: {', '.join(sorted(covariates))}"
+        if "baseline" in o.adjust_for and cfg.baseline is None:
+            yield (*path, "adjust_for"), "adjusting for baseline needs a timepoint at week 0"
+        if o.clustering == "partially_nested" and (cfg.trial.design != "parallel" or cfg.schedule is None):
+            yield (*path, "clustering"), "partially_nested needs a parallel design with a schedule of group sessions"
+
+
+def _partners(cfg: Config) -> Iterator[Problem]:
+    p = cfg.partners
+    if p is None:
+        return
+    if p.instrument is not None:
+        ins = cfg.instruments.get(p.instrument)
+        if ins is None:
+            yield ("partners", "instrument"), f"unknown instrument {p.instrument!r}"
+        elif ins.respondent != "partner":
+            yield ("partners", "instrument"), "partners answer an instrument with respondent: partner"
+    if p.timepoint is not None and p.timepoint not in cfg.timepoint_ids:
+        yield ("partners", "timepoint"), f"unknown timepoint {p.timepoint!r}; known: {', '.join(cfg.timepoint_ids)}"
+
+
+def _metric_problem(cfg: Config, metric: str) -> str | None:
+    if metric in PROPORTION_METRICS:
+        return None
+    prefix, _, ref = metric.partition(".")
+    known = {
+        "retention": cfg.timepoint_ids,
+        "partner_retention": cfg.timepoint_ids,
+        "dose": [t.id for t in cfg.thresholds],
+        "outcome": [o.id for o in cfg.outcomes],
+    }
+    if prefix not in known or not ref:
+        forms = ", ".join([*PROPORTION_METRICS, *(f"{p}.<id>" for p in PREFIXED_METRICS)])
+        return f"unknown metric {metric!r}; metrics: {forms}"
+    if ref not in known[prefix]:
+        return f"{prefix} {ref!r} is not defined; known: {', '.join(known[prefix]) or 'none'}"
+    return None
+
+
+def _progression(cfg: Config) -> Iterator[Problem]:
+    for i, c in enumerate(cfg.progression):
+        path = ("progression", i)
+        problem = _metric_problem(cfg, c.metric)
+        if problem:
+            yield (*path, "metric"), problem
+            continue
+        if c.metric.startswith("outcome."):
+            if c.direction is None:
+                yield (*path, "direction"), "an outcome criterion names the hoped-for direction: decrease or increase"
+            if any(v is not None for v in (c.go, c.green, c.amber)):
+                yield path, "an outcome criterion is judged on direction, not on go/green/amber"
+            continue
+        if c.direction is not None:
+            yield (*path, "direction"), "direction applies to outcome metrics only"
+        if c.go is not None and (c.green is not None or c.amber is not None):
+            yield path, "give either go, or green and amber (a traffic light), not both"
+        elif c.go is None and (c.green is None or c.amber is None):
+            yield path, "give a go threshold, or both green and amber"
+        elif c.green is not None and c.amber is not None and c.amber >= c.green:
+            yield (*path, "amber"), f"amber ({c.amber}) must be below green ({c.green})"

@@ -1,0 +1,134 @@
+"""Calibration targets: the aggregates a synthetic sample must reproduce exactly.
+
+Kept in ``calibration.yaml`` beside the sample data. Checked like a config:
+unknown keys and wrong types are refused with their line, and the targets
+must agree with the trial config (known arms, sites, cycles, timepoints).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from advance_trial.config import Config
+from advance_trial.config.loader import line_for, problem_from_pydantic
+from advance_trial.config.yamlsource import format_path, load_yaml
+from advance_trial.errors import ConfigError, ConfigProblem
+
+Count = Annotated[int, Field(ge=0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class ScreeningTargets(_Model):
+    ineligible: Count = 0
+    eligible_not_randomised: Count = 0
+
+
+class DoseTargets(_Model):
+    compulsory_median: float | None = None
+    compulsory_median_by_cycle: dict[int, float] = {}
+    thresholds: dict[str, Count] = {}
+
+
+class PartnerTargets(_Model):
+    consented: Count | None = None
+    followed_up: Count | None = None
+    declined: Count = 0
+    total: Count | None = None
+    contacted: Count | None = None
+
+
+class MeasureTargets(_Model):
+    missing_item_rate: Annotated[float, Field(ge=0, lt=0.5)] = 0.0
+    incomplete_subscales: Count = 0
+    effect: float = 0.0
+
+
+class Targets(_Model):
+    """Everything the simulator is calibrated to."""
+
+    trial: str
+    id_prefix: Annotated[str, Field(pattern=r"^[A-Z]{1,4}$")]
+    recruitment_start: dt.date
+    cycle_weeks: Annotated[int, Field(gt=0)] = 26
+    recruitment_weeks: Annotated[int, Field(gt=0)] = 10
+    screening: ScreeningTargets = ScreeningTargets()
+    arms: dict[str, Count]
+    sites: dict[str, Count]
+    cycles: dict[int, Count] = {}
+    followup: dict[str, Count] = {}
+    dose: DoseTargets = DoseTargets()
+    partners: PartnerTargets | None = None
+    measures: MeasureTargets = MeasureTargets()
+
+    @property
+    def n(self) -> int:
+        """Number of men randomised (enrolled)."""
+        return sum(self.arms.values())
+
+
+def load_targets(path: str | Path, cfg: Config) -> Targets:
+    """Read and check a calibration file against the trial config.
+
+    Raises
+    ------
+    ConfigError
+        Naming the key and line of every problem.
+    """
+    doc = load_yaml(path)
+    try:
+        targets = Targets.model_validate(doc.data, strict=False)
+    except ValidationError as exc:
+        raise ConfigError(doc.file, [problem_from_pydantic(e, doc.data, doc.lines) for e in exc.errors()]) from None
+    problems = [ConfigProblem(format_path(p), line_for(doc.lines, p), m) for p, m in _check(targets, cfg)]
+    if problems:
+        raise ConfigError(doc.file, problems)
+    return targets
+
+
+def _check(t: Targets, cfg: Config) -> list[tuple[tuple[str | int, ...], str]]:
+    out: list[tuple[tuple[str | int, ...], str]] = []
+    if t.trial != cfg.trial.id:
+        out.append((("trial",), f"targets are for {t.trial!r}, the config is {cfg.trial.id!r}"))
+    if set(t.arms) != set(cfg.arm_ids):
+        out.append((("arms",), f"give a count for each arm: {', '.join(cfg.arm_ids)}"))
+    if set(t.sites) - set(cfg.site_ids):
+        out.append((("sites",), f"unknown sites {sorted(set(t.sites) - set(cfg.site_ids))}"))
+    if sum(t.sites.values()) != t.n:
+        out.append((("sites",), f"site counts add to {sum(t.sites.values())}, arms to {t.n}"))
+    if t.cycles:
+        if set(t.cycles) != set(cfg.cycles):
+            out.append((("cycles",), f"give a count for each cycle: {cfg.cycles}"))
+        if sum(t.cycles.values()) != t.n:
+            out.append((("cycles",), f"cycle counts add to {sum(t.cycles.values())}, arms to {t.n}"))
+    elif cfg.cycles:
+        out.append((("cycles",), "the config has recruitment cycles; give a count for each"))
+    for tp, n in t.followup.items():
+        if tp not in cfg.timepoint_ids:
+            out.append((("followup", tp), f"unknown timepoint; known: {', '.join(cfg.timepoint_ids)}"))
+        elif n > t.n:
+            out.append((("followup", tp), f"{n} followed up of {t.n} men"))
+    thresholds = {th.id for th in cfg.thresholds}
+    for th in t.dose.thresholds:
+        if th not in thresholds:
+            out.append((("dose", "thresholds", th), f"unknown threshold; known: {', '.join(sorted(thresholds))}"))
+    for c in t.dose.compulsory_median_by_cycle:
+        if c not in cfg.cycles:
+            out.append((("dose", "compulsory_median_by_cycle", c), f"unknown cycle; known: {cfg.cycles}"))
+    if t.dose.thresholds and (t.dose.compulsory_median is not None or t.dose.compulsory_median_by_cycle):
+        out.append((("dose",), "calibrate to medians or to threshold counts, not both"))
+    p = t.partners
+    if p is not None:
+        if p.followed_up is not None and (p.consented is None or p.followed_up > p.consented):
+            out.append((("partners", "followed_up"), "cannot exceed the partners who consented"))
+        if p.contacted is not None and (p.total is None or p.contacted > p.total):
+            out.append((("partners", "contacted"), "cannot exceed the total number of partners"))
+        if p.followed_up is not None and (cfg.partners is None or cfg.partners.timepoint is None):
+            out.append((("partners", "followed_up"), "the config names no partner follow-up timepoint"))
+    return out
