@@ -3,18 +3,14 @@
 Every analysis reads the canonical files through :func:`read_canonical`, which
 returns typed DataFrames or raises :class:`~advance_trial.errors.DataError`
 listing every problem with its file, row (as a spreadsheet shows it: the header
-is row 1), column and value. :func:`write_table_atomic` writes CSV in the
-canonical dialect (UTF-8, comma, ISO dates, ``true``/``false``, empty =
-missing) through a temporary file and a rename, so a crash never leaves a
-half-written file.
+is row 1), column and value. Files are written by
+:func:`advance_trial.tablefile.write_table_atomic`, atomically.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,8 +30,29 @@ REQUIRED_FILES = ("participants",)
 
 #: Words that mark a column as identifying; such a column never enters the canonical data.
 IDENTIFYING_WORDS = frozenset(
-    {"name", "names", "forename", "surname", "firstname", "lastname", "dob", "birth", "birthdate", "nhs", "chi",
-     "phone", "telephone", "mobile", "email", "address", "postcode", "zip", "ni", "nino", "passport"}
+    {
+        "name",
+        "names",
+        "forename",
+        "surname",
+        "firstname",
+        "lastname",
+        "dob",
+        "birth",
+        "birthdate",
+        "nhs",
+        "chi",
+        "phone",
+        "telephone",
+        "mobile",
+        "email",
+        "address",
+        "postcode",
+        "zip",
+        "ni",
+        "nino",
+        "passport",
+    }
 )
 
 
@@ -253,7 +270,9 @@ def parse_table(cfg: Config, spec: FileSpec, raw: bytes, file: str) -> tuple[pd.
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return _empty(spec), [DataProblem(file, None, None, None, f"not UTF-8 (byte {exc.start}); canonical files are UTF-8")]
+        return _empty(spec), [
+            DataProblem(file, None, None, None, f"not UTF-8 (byte {exc.start}); canonical files are UTF-8")
+        ]
     if not text.strip():
         return _empty(spec), [DataProblem(file, None, None, None, "the file is empty (a header row is required)")]
     try:
@@ -284,7 +303,9 @@ def parse_table(cfg: Config, spec: FileSpec, raw: bytes, file: str) -> tuple[pd.
             continue
         elif spec.items:
             problems.append(
-                DataProblem(file, 1, col, None, f"not an item column of any {respondent}'s instrument (<instrument>_<nn>)")
+                DataProblem(
+                    file, 1, col, None, f"not an item column of any {respondent}'s instrument (<instrument>_<nn>)"
+                )
             )
         else:
             problems.append(DataProblem(file, 1, col, None, f"unknown column; {file} has: {', '.join(sorted(names))}"))
@@ -301,7 +322,9 @@ def parse_table(cfg: Config, spec: FileSpec, raw: bytes, file: str) -> tuple[pd.
         values = _convert(cfg, df[name], item, file, problems)
         bad = values.notna() & ((values < ins.min) | (values > ins.max))
         for i in np.flatnonzero(bad.to_numpy(dtype=bool)):
-            problems.append(DataProblem(file, i + 2, name, df[name].iat[i], f"outside the item range {ins.min}..{ins.max}"))
+            problems.append(
+                DataProblem(file, i + 2, name, df[name].iat[i], f"outside the item range {ins.min}..{ins.max}")
+            )
         out[name] = values
     for col in df.columns:
         if col not in out.columns and spec.covariates:
@@ -350,9 +373,7 @@ def _convert(cfg: Config, s: pd.Series, col: Column, file: str, problems: list[D
     return typed
 
 
-def _report(
-    problems: list[DataProblem], file: str, col: Column, raw: pd.Series, mask: pd.Series, allowed: str
-) -> None:
+def _report(problems: list[DataProblem], file: str, col: Column, raw: pd.Series, mask: pd.Series, allowed: str) -> None:
     for i in np.flatnonzero(mask.to_numpy(dtype=bool)):
         value = raw.iat[i]
         problems.append(DataProblem(file, int(i) + 2, col.name, value, f"must be {allowed}"))
@@ -366,7 +387,9 @@ def _duplicate_keys(out: pd.DataFrame, raw: pd.DataFrame, spec: FileSpec, file: 
     for i, key in enumerate(map(tuple, raw[keys].to_numpy())):
         if dup.iat[i]:
             problems.append(
-                DataProblem(file, i + 2, "/".join(keys), "/".join(key), f"duplicate key (first on row {first_row[key]})")
+                DataProblem(
+                    file, i + 2, "/".join(keys), "/".join(key), f"duplicate key (first on row {first_row[key]})"
+                )
             )
         else:
             first_row.setdefault(key, i + 2)
@@ -390,7 +413,9 @@ def _cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
         mask = ~df["participant_id"].isin(known) & df["participant_id"].notna()
         for i in _rows(df, mask):
             problems.append(
-                DataProblem(f"{name}.csv", i + 2, "participant_id", df["participant_id"].iat[i], "not in participants.csv")
+                DataProblem(
+                    f"{name}.csv", i + 2, "participant_id", df["participant_id"].iat[i], "not in participants.csv"
+                )
             )
 
     scr = t["screening"]
@@ -399,27 +424,53 @@ def _cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
         inconsistent = scr["participant_id"].notna() & ~(scr["eligible"].fillna(False) & scr["consented"].fillna(False))
         for i in _rows(scr, inconsistent):
             problems.append(
-                DataProblem("screening.csv", i + 2, "participant_id", scr["participant_id"].iat[i],
-                            "a randomised man must be eligible and have consented")
+                DataProblem(
+                    "screening.csv",
+                    i + 2,
+                    "participant_id",
+                    scr["participant_id"].iat[i],
+                    "a randomised man must be eligible and have consented",
+                )
             )
         consent_without_eligibility = ~scr["eligible"].fillna(False) & scr["consented"].fillna(False)
         for i in _rows(scr, consent_without_eligibility):
-            problems.append(DataProblem("screening.csv", i + 2, "consented", "true", "consent recorded for an ineligible man"))
+            problems.append(
+                DataProblem("screening.csv", i + 2, "consented", "true", "consent recorded for an ineligible man")
+            )
         screened = set(scr["participant_id"].dropna())
         for i in _rows(part, ~part["participant_id"].isin(screened)):
             problems.append(
-                DataProblem("participants.csv", i + 2, "participant_id", part["participant_id"].iat[i],
-                            "not in screening.csv (every randomised man was screened)")
+                DataProblem(
+                    "participants.csv",
+                    i + 2,
+                    "participant_id",
+                    part["participant_id"].iat[i],
+                    "not in screening.csv (every randomised man was screened)",
+                )
             )
         dup = scr["participant_id"].notna() & scr["participant_id"].duplicated(keep="first")
         for i in _rows(scr, dup):
-            problems.append(DataProblem("screening.csv", i + 2, "participant_id", scr["participant_id"].iat[i],
-                                        "the same man randomised from two screenings"))
+            problems.append(
+                DataProblem(
+                    "screening.csv",
+                    i + 2,
+                    "participant_id",
+                    scr["participant_id"].iat[i],
+                    "the same man randomised from two screenings",
+                )
+            )
         site_of = scr.dropna(subset=["participant_id"]).set_index("participant_id")["site"]
         mismatch = part["participant_id"].map(site_of)
         for i in _rows(part, mismatch.notna() & (mismatch != part["site"])):
-            problems.append(DataProblem("participants.csv", i + 2, "site", part["site"].iat[i],
-                                        f"screening.csv has site {mismatch.iat[i]!r} for this man"))
+            problems.append(
+                DataProblem(
+                    "participants.csv",
+                    i + 2,
+                    "site",
+                    part["site"].iat[i],
+                    f"screening.csv has site {mismatch.iat[i]!r} for this man",
+                )
+            )
 
     for name in ("attendance", "followup", "measures", "partners"):
         if len(t[name]):
@@ -431,13 +482,27 @@ def _cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
         problems.append(DataProblem("followup.csv", i + 2, "completed_on", "", "a completed follow-up needs its date"))
     date_without = (fu["status"] != "completed") & fu["completed_on"].notna()
     for i in _rows(fu, date_without):
-        problems.append(DataProblem("followup.csv", i + 2, "completed_on", str(fu["completed_on"].iat[i].date()),
-                                    f"a completion date with status {fu['status'].iat[i]!r}"))
+        problems.append(
+            DataProblem(
+                "followup.csv",
+                i + 2,
+                "completed_on",
+                str(fu["completed_on"].iat[i].date()),
+                f"a completion date with status {fu['status'].iat[i]!r}",
+            )
+        )
     pa = t["partners"]
     status_without_consent = ~pa["consented"].fillna(False) & pa["followup_status"].notna()
     for i in _rows(pa, status_without_consent):
-        problems.append(DataProblem("partners.csv", i + 2, "followup_status", pa["followup_status"].iat[i],
-                                    "a follow-up status for a partner who did not consent"))
+        problems.append(
+            DataProblem(
+                "partners.csv",
+                i + 2,
+                "followup_status",
+                pa["followup_status"].iat[i],
+                "a follow-up status for a partner who did not consent",
+            )
+        )
     return problems
 
 
@@ -453,70 +518,51 @@ def _attendance_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProb
     arm_of = t["participants"].set_index("participant_id")["arm"]
     offered_arm = cfg.schedule.arm if cfg.schedule else None
     for i, (ptype, num, attended, hours, pid) in enumerate(
-        zip(att["session_type"], att["session_number"], att["attended"], att["hours"], att["participant_id"], strict=True)
+        zip(
+            att["session_type"],
+            att["session_number"],
+            att["attended"],
+            att["hours"],
+            att["participant_id"],
+            strict=True,
+        )
     ):
         session = plan.get((ptype, int(num)))
         if session is None:
-            problems.append(DataProblem("attendance.csv", i + 2, "session_number", str(num),
-                                        f"the schedule has {counts.get(ptype, 0)} {ptype} sessions"))
+            problems.append(
+                DataProblem(
+                    "attendance.csv",
+                    i + 2,
+                    "session_number",
+                    str(num),
+                    f"the schedule has {counts.get(ptype, 0)} {ptype} sessions",
+                )
+            )
             continue
         if not pd.isna(hours) and hours > session.hours + 1e-9:
-            problems.append(DataProblem("attendance.csv", i + 2, "hours", repr(float(hours)),
-                                        f"more than the session's {session.hours:g} hours"))
+            problems.append(
+                DataProblem(
+                    "attendance.csv",
+                    i + 2,
+                    "hours",
+                    repr(float(hours)),
+                    f"more than the session's {session.hours:g} hours",
+                )
+            )
         if attended is False and not pd.isna(hours) and hours > 0:
-            problems.append(DataProblem("attendance.csv", i + 2, "hours", repr(float(hours)),
-                                        "hours recorded for a session not attended"))
+            problems.append(
+                DataProblem(
+                    "attendance.csv", i + 2, "hours", repr(float(hours)), "hours recorded for a session not attended"
+                )
+            )
         if pid in arm_of.index and arm_of[pid] != offered_arm:
-            problems.append(DataProblem("attendance.csv", i + 2, "participant_id", pid,
-                                        f"arm {arm_of[pid]!r} is not offered sessions (schedule.arm is {offered_arm!r})"))
+            problems.append(
+                DataProblem(
+                    "attendance.csv",
+                    i + 2,
+                    "participant_id",
+                    pid,
+                    f"arm {arm_of[pid]!r} is not offered sessions (schedule.arm is {offered_arm!r})",
+                )
+            )
     return problems
-
-
-# --------------------------------------------------------------------------- writing
-
-
-def format_for_csv(df: pd.DataFrame) -> pd.DataFrame:
-    """Render a typed table in the canonical dialect: ISO dates, true/false, unrounded numbers, empty = missing."""
-    out = pd.DataFrame(index=df.index)
-    for col in df.columns:
-        s = df[col]
-        if pd.api.types.is_bool_dtype(s.dtype):
-            out[col] = s.map(lambda v: "" if pd.isna(v) else ("true" if v else "false"))
-        elif pd.api.types.is_datetime64_any_dtype(s.dtype):
-            out[col] = s.dt.strftime("%Y-%m-%d").fillna("")
-        elif pd.api.types.is_float_dtype(s.dtype):
-            out[col] = s.map(_float_text)
-        else:
-            out[col] = s.map(lambda v: "" if pd.isna(v) else (_float_text(v) if isinstance(v, float) else str(v)))
-    return out
-
-
-def _float_text(v: float) -> str:
-    return "" if pd.isna(v) else repr(float(v))
-
-
-def write_table_atomic(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``df`` as canonical CSV at ``path`` through a temporary file and a rename.
-
-    The row and column order are the caller's; the bytes depend only on the data.
-    """
-    path = Path(path)
-    text = format_for_csv(df).to_csv(index=False, lineterminator="\n")
-    write_bytes_atomic(text.encode("utf-8"), path)
-    return path
-
-
-def write_bytes_atomic(data: bytes, path: str | Path) -> None:
-    """Write bytes to ``path`` atomically: a temporary file in the same folder, fsync, rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Validate, show and compare trial configs.", no_args_is_help=True)
+app = typer.Typer(help="Validate, show and compare trial configs.", no_args_is_help=True, rich_markup_mode=None)
 
 CONFIG_ARG = typer.Argument(..., help="The trial config (YAML).", show_default=False)
 

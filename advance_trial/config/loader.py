@@ -56,7 +56,13 @@ def config_from_document(doc: YamlDocument) -> Config:
     if version is None:
         raise ConfigError(
             doc.file,
-            [ConfigProblem("schema_version", 1, f"required: the config format version (this toolkit writes {CURRENT_SCHEMA_VERSION})")],
+            [
+                ConfigProblem(
+                    "schema_version",
+                    1,
+                    f"required: the config format version (this toolkit writes {CURRENT_SCHEMA_VERSION})",
+                )
+            ],
         )
     if not isinstance(version, int) or isinstance(version, bool) or version < 0:
         raise ConfigError(doc.file, [ConfigProblem("schema_version", line, f"must be a whole number, got {version!r}")])
@@ -84,9 +90,7 @@ def config_from_document(doc: YamlDocument) -> Config:
 
     cross = rules.check(cfg)
     if cross:
-        raise ConfigError(
-            doc.file, [ConfigProblem(format_path(p), line_for(lines, p), msg) for p, msg in cross]
-        )
+        raise ConfigError(doc.file, [ConfigProblem(format_path(p), line_for(lines, p), msg) for p, msg in cross])
     cfg._source = ConfigSource(path=doc.file, sha256=doc.sha256, schema_version=version, migrations=tuple(notes))
     return cfg
 
@@ -105,13 +109,16 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
     out: list[Any] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
+        if (
+            isinstance(node, dict)
+            and part in node
+            or isinstance(node, list)
+            and isinstance(part, int)
+            and 0 <= part < len(node)
+        ):
             node = node[part]
             out.append(part)
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-            out.append(part)
-        elif isinstance(node, dict) and isinstance(part, str) and part not in node and not out[-1:] == [part]:
+        elif isinstance(node, dict) and isinstance(part, str) and part not in node and out[-1:] != [part]:
             out.append(part)  # a missing key: name it, then stop
             break
     return tuple(out)
@@ -174,7 +181,7 @@ def problem_from_pydantic(err: Any, data: Any, lines: dict[Any, int]) -> ConfigP
         desc = _pattern_description(field) if field else None
         msg = f"{value!r} is not allowed: " + (desc or f"must match {err['ctx']['pattern']}")
     elif kind == "string_type":
-        msg = f"must be text, got {value!r}; write it in quotes: \"{value}\""
+        msg = f'must be text, got {value!r}; write it in quotes: "{value}"'
     else:
         msg = err["msg"][0].lower() + err["msg"][1:]
         if kind not in ("missing",) and not isinstance(value, dict | list):

@@ -69,8 +69,9 @@ def _design(cfg: Config) -> Iterator[Problem]:
         if len(cfg.arms) < 2:
             yield ("arms",), "a parallel design needs at least two arms"
         if method == "none":
-            yield ("randomisation", "method"), (
-                "a parallel design must be randomised: simple, blocks, stratified_blocks or minimisation"
+            yield (
+                ("randomisation", "method"),
+                ("a parallel design must be randomised: simple, blocks, stratified_blocks or minimisation"),
             )
 
 
@@ -89,8 +90,9 @@ def _randomisation(cfg: Config) -> Iterator[Problem]:
             yield ("randomisation", "block_sizes"), f"method {r.method!r} needs block_sizes"
         for i, b in enumerate(r.block_sizes):
             if b % ratio_sum:
-                yield ("randomisation", "block_sizes", i), (
-                    f"block size {b} is not a multiple of the sum of the arms' ratios ({ratio_sum})"
+                yield (
+                    ("randomisation", "block_sizes", i),
+                    (f"block size {b} is not a multiple of the sum of the arms' ratios ({ratio_sum})"),
                 )
     elif r.block_sizes:
         yield ("randomisation", "block_sizes"), f"block_sizes only apply to blocks methods, not {r.method!r}"
@@ -104,13 +106,18 @@ def _randomisation(cfg: Config) -> Iterator[Problem]:
         else:
             for name in r.minimisation.factors:
                 if name not in levels:
-                    yield ("randomisation", "minimisation", "factors", name), (
-                        f"unknown minimisation factor {name!r}; known: {known}"
+                    yield (
+                        ("randomisation", "minimisation", "factors", name),
+                        (f"unknown minimisation factor {name!r}; known: {known}"),
                     )
             floor = 1 / len(cfg.arms)
             if r.minimisation.probability < floor:
-                yield ("randomisation", "minimisation", "probability"), (
-                    f"must be at least 1/{len(cfg.arms)} = {floor:.3g}, or the preferred arm is less likely than chance"
+                yield (
+                    ("randomisation", "minimisation", "probability"),
+                    (
+                        f"must be at least 1/{len(cfg.arms)} = {floor:.3g}, "
+                        "or the preferred arm is less likely than chance"
+                    ),
                 )
     elif r.minimisation is not None:
         yield ("randomisation", "minimisation"), f"a minimisation block does not apply to method {r.method!r}"
@@ -147,14 +154,19 @@ def _timepoints(cfg: Config) -> Iterator[Problem]:
     previous = None
     for i, tp in enumerate(cfg.timepoints):
         if previous is not None and tp.week <= previous.week:
-            yield ("timepoints", i, "week"), (
-                f"timepoints must be in time order: week {tp.week:g} is not after {previous.id} (week {previous.week:g})"
+            yield (
+                ("timepoints", i, "week"),
+                (
+                    f"timepoints must be in time order: week {tp.week:g} "
+                    f"is not after {previous.id} (week {previous.week:g})"
+                ),
             )
         if tp.window_weeks is not None:
             lo, hi = tp.window_weeks
             if not lo <= 0 <= hi:
-                yield ("timepoints", i, "window_weeks"), (
-                    f"[{lo:g}, {hi:g}] must contain 0: [weeks before, weeks after] the due date, e.g. [-2, 8]"
+                yield (
+                    ("timepoints", i, "window_weeks"),
+                    (f"[{lo:g}, {hi:g}] must contain 0: [weeks before, weeks after] the due date, e.g. [-2, 8]"),
                 )
             elif tp.week + lo < 0:
                 yield ("timepoints", i, "window_weeks"), "the window opens before randomisation (week 0)"
@@ -182,16 +194,21 @@ def _instruments(cfg: Config) -> Iterator[Problem]:
             if dup:
                 yield (*path, "subscales", sub), f"items {dup} are listed twice"
             if ins.max_missing_items >= len(items):
-                yield (*path, "max_missing_items"), (
-                    f"{ins.max_missing_items} missing items would allow an empty score on '{sub}' ({len(items)} items)"
+                yield (
+                    (*path, "max_missing_items"),
+                    (
+                        f"{ins.max_missing_items} missing items would allow an empty score "
+                        f"on '{sub}' ({len(items)} items)"
+                    ),
                 )
         bad_rev = [i for i in ins.reverse if not 1 <= i <= ins.items]
         if bad_rev:
             yield (*path, "reverse"), f"items {bad_rev} are outside 1..{ins.items}"
         for dname, d in ins.derived.items():
             if d.subscale != "total" and d.subscale not in ins.subscales:
-                yield (*path, "derived", dname, "subscale"), (
-                    f"unknown subscale {d.subscale!r}; known: {', '.join([*ins.subscales, 'total'])}"
+                yield (
+                    (*path, "derived", dname, "subscale"),
+                    (f"unknown subscale {d.subscale!r}; known: {', '.join([*ins.subscales, 'total'])}"),
                 )
             if not ins.min <= d.any_above < ins.max:
                 yield (*path, "derived", dname, "any_above"), f"must lie in [{ins.min}, {ins.max})"
@@ -209,12 +226,17 @@ def _outcomes(cfg: Config) -> Iterator[Problem]:
             if ins.respondent != "man":
                 yield (*path, "instrument"), "outcomes about men use instruments the men answer (respondent: man)"
             if o.subscale != "total" and o.subscale not in ins.subscales:
-                yield (*path, "subscale"), (
-                    f"unknown subscale {o.subscale!r}; known: {', '.join([*ins.subscales, 'total'])}"
+                yield (
+                    (*path, "subscale"),
+                    (f"unknown subscale {o.subscale!r}; known: {', '.join([*ins.subscales, 'total'])}"),
                 )
             if o.type == "binary" and (o.derived is None or o.derived not in ins.derived):
-                yield (*path, "derived"), (
-                    f"a binary outcome names a derived binary of {o.instrument}; known: {', '.join(ins.derived) or 'none'}"
+                yield (
+                    (*path, "derived"),
+                    (
+                        f"a binary outcome names a derived binary of {o.instrument}; "
+                        f"known: {', '.join(ins.derived) or 'none'}"
+                    ),
                 )
         if o.type != "binary" and o.derived is not None:
             yield (*path, "derived"), "derived applies to binary outcomes only"

@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from advance_trial.canonical import FILE_NAMES, CanonicalData, read_canonical, write_table_atomic
+from advance_trial.canonical import FILE_NAMES, CanonicalData, read_canonical
 from advance_trial.config import Config
 from advance_trial.simulate.generate import CalibrationError, simulate
 from advance_trial.simulate.targets import Targets, load_targets
+from advance_trial.tablefile import write_table_atomic
 
 __all__ = ["CalibrationError", "Targets", "calibration_report", "load_targets", "simulate", "simulate_to_dir"]
 
@@ -54,8 +55,9 @@ def calibration_report(cfg: Config, targets: Targets, data: CanonicalData) -> pd
         if targets.dose.compulsory_median is not None:
             rows.append(("median compulsory sessions", targets.dose.compulsory_median, float(per_man["k"].median())))
         for c, m in targets.dose.compulsory_median_by_cycle.items():
-            rows.append((f"median compulsory sessions, cycle {c}", m,
-                         float(per_man.loc[per_man["cycle"] == c, "k"].median())))
+            rows.append(
+                (f"median compulsory sessions, cycle {c}", m, float(per_man.loc[per_man["cycle"] == c, "k"].median()))
+            )
         for th_id, n in targets.dose.thresholds.items():
             th = next(th for th in cfg.thresholds if th.id == th_id)
             rows.append((f"men meeting {th_id} ({th.rule})", n, _count_meeting(cfg, att, th)))
@@ -80,8 +82,9 @@ def _compulsory_attended(cfg: Config, att: pd.DataFrame, participants: pd.DataFr
     is_comp = [(t, int(n)) in compulsory for t, n in zip(att["session_type"], att["session_number"], strict=True)]
     k = att[np.asarray(is_comp) & att["attended"].fillna(False).to_numpy(dtype=bool)].groupby("participant_id").size()
     offered = participants[participants["arm"] == cfg.schedule.arm]  # type: ignore[union-attr]
-    return pd.DataFrame({"cycle": offered["cycle"].to_numpy(),
-                         "k": offered["participant_id"].map(k).fillna(0).to_numpy()})
+    return pd.DataFrame(
+        {"cycle": offered["cycle"].to_numpy(), "k": offered["participant_id"].map(k).fillna(0).to_numpy()}
+    )
 
 
 def _count_meeting(cfg: Config, att: pd.DataFrame, th) -> int:
@@ -90,8 +93,11 @@ def _count_meeting(cfg: Config, att: pd.DataFrame, th) -> int:
     a["compulsory"] = [(t, int(n)) in compulsory for t, n in zip(a["session_type"], a["session_number"], strict=True)]
     if th.measure.startswith("compulsory"):
         a = a[a["compulsory"]]
-    per = a.groupby("participant_id")["hours"].sum() if th.measure.endswith("hours") else a.groupby(
-        "participant_id").size()
+    per = (
+        a.groupby("participant_id")["hours"].sum()
+        if th.measure.endswith("hours")
+        else a.groupby("participant_id").size()
+    )
     men = att["participant_id"].unique()
     per = per.reindex(men, fill_value=0)
     return int((per >= th.at_least).sum() if th.at_least is not None else (per > th.bound).sum())

@@ -159,8 +159,10 @@ def _randomise_men(cfg: Config, t: Targets, rng: np.random.Generator) -> list[_M
     target = [t.arms[a] for a in arms]
     # Each site's arm sequence is fixed by the config seed, so the arm totals depend only on the
     # site sizes. When the targeted sizes do not give the targeted arm totals, say which nearby do.
-    prefix = {s: stratified_block_arms(r.seed or 0, [(("site", s),)] * (t.n + 1), arms, ratios, r.block_sizes)
-              for s in t.sites}
+    prefix = {
+        s: stratified_block_arms(r.seed or 0, [(("site", s),)] * (t.n + 1), arms, ratios, r.block_sizes)
+        for s in t.sites
+    }
     sites = list(t.sites)
     counts = {s: np.cumsum([[e.arm == a for a in arms] for e in prefix[s]], axis=0) for s in sites}
 
@@ -295,8 +297,9 @@ def _attendance(cfg: Config, t: Targets, men: list[_Man], rng: np.random.Generat
         chosen = set(rng.choice(len(offered), size=n_met, replace=False).tolist())
         want_met[th_id] = [i in chosen for i in range(len(offered))]
     if t.dose.compulsory_median is not None or t.dose.compulsory_median_by_cycle:
-        k_all = counts_with_medians(rng, groups, len(compulsory), t.dose.compulsory_median,
-                                    t.dose.compulsory_median_by_cycle)
+        k_all = counts_with_medians(
+            rng, groups, len(compulsory), t.dose.compulsory_median, t.dose.compulsory_median_by_cycle
+        )
     else:
         k_all = None
     weights = 0.88 ** np.arange(len(compulsory))
@@ -305,8 +308,15 @@ def _attendance(cfg: Config, t: Targets, men: list[_Man], rng: np.random.Generat
     for i, m in enumerate(offered):
         for _ in range(10_000):
             k = int(k_all[i]) if k_all is not None else int(rng.integers(0, len(compulsory) + 1))
-            picked = set(np.asarray(compulsory)[rng.choice(len(compulsory), size=k, replace=False,
-                                                           p=weights / weights.sum())].tolist()) if k else set()
+            picked = (
+                set(
+                    np.asarray(compulsory)[
+                        rng.choice(len(compulsory), size=k, replace=False, p=weights / weights.sum())
+                    ].tolist()
+                )
+                if k
+                else set()
+            )
             for j in optional:
                 if rng.random() < (0.35 if 2 * k >= len(compulsory) else 0.05):
                     picked.add(j)
@@ -374,7 +384,7 @@ def _followup(cfg: Config, t: Targets, men: list[_Man], rng: np.random.Generator
             k = t.followup.get(tp.id, int(round(0.6 * n)))
             done = np.zeros(n, dtype=bool)
             done[rng.choice(n, size=k, replace=False)] = True
-        lo, hi = (tp.window_weeks or [0, 0])
+        lo, hi = tp.window_weeks or [0, 0]
         for m, d, ok in zip(men, due, done, strict=True):
             if ok:
                 offset = int(lo * 7 + np.floor((hi - lo) * 7 * rng.random() ** 2)) if tp.week else 0
@@ -414,11 +424,18 @@ def _measures(cfg, t: Targets, men, followup, attendance, rng: np.random.Generat
         frame = pd.DataFrame({"participant_id": ids, "timepoint": tp.id})
         after = tp.week > baseline_week
         for name, ins in instruments.items():
-            shift = np.array([
-                person[p] + (t.measures.effect + group_effect.get(group_of.get(p), 0.0)
-                             if after and by_id[p].arm == treated else 0.0) - (0.1 if after else 0.0)
-                for p in ids
-            ])
+            shift = np.array(
+                [
+                    person[p]
+                    + (
+                        t.measures.effect + group_effect.get(group_of.get(p), 0.0)
+                        if after and by_id[p].arm == treated
+                        else 0.0
+                    )
+                    - (0.1 if after else 0.0)
+                    for p in ids
+                ]
+            )
             items = np.empty((len(ids), ins.items), dtype=int)
             for sub, members in ins.subscales.items():
                 base = ins.min + (0.6 if sub == "physical" else 1.4)

@@ -1,0 +1,197 @@
+"""Output tables and provenance.
+
+Every analysis returns tidy DataFrames; this module writes them: CSV unrounded
+through :mod:`advance_trial.tablefile`, Markdown rounded for reading, in a
+stable row and column order, without timestamps. The run's time lives only in
+``provenance.json``, which also records the toolkit and package versions, the
+config's id, version and SHA-256, the seed and the SHA-256 of every input file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import platform
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from advance_trial import __version__
+from advance_trial.tablefile import write_bytes_atomic
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from advance_trial.config import Config
+
+#: Packages whose versions are recorded in provenance.json.
+RECORDED_PACKAGES = ("numpy", "pandas", "scipy", "statsmodels", "pydantic", "pyyaml", "typer", "rich", "matplotlib")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A named output table with the notes a rendered version must carry.
+
+    Attributes
+    ----------
+    name : str
+        File stem, e.g. ``recruitment`` for ``recruitment.csv``.
+    data : DataFrame
+        Unrounded values in their final row and column order.
+    title : str
+        Heading for rendered versions.
+    footnotes : tuple of str
+        Interval method, denominators and other caveats.
+    """
+
+    name: str
+    data: pd.DataFrame
+    title: str = ""
+    footnotes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def sha256_file(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def to_csv_bytes(df: pd.DataFrame) -> bytes:
+    """The canonical CSV bytes of a table (unrounded)."""
+    from advance_trial.tablefile import format_for_csv
+
+    return format_for_csv(df).to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def format_number(value: Any, digits: int = 3) -> str:
+    """A value as shown in rendered tables: floats rounded to ``digits`` decimals, missing as empty."""
+    import math
+
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if value.is_integer() and abs(value) < 1e12:
+            return str(int(value))
+        return f"{value:.{digits}f}"
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def to_markdown(table: Table, digits: int = 3) -> str:
+    """Render a table as GitHub-flavoured Markdown, rounded, with its footnotes."""
+    df = table.data
+    cols = [str(c) for c in df.columns]
+    lines = []
+    if table.title:
+        lines += [f"### {table.title}", ""]
+    lines.append("| " + " | ".join(cols) + " |")
+    numeric = [df[c].dtype.kind in "iuf" for c in df.columns]
+    lines.append("|" + "|".join(" ---: |" if n else " --- |" for n in numeric).replace("| ", "|"))
+    for row in df.itertuples(index=False):
+        cells = [format_number(v, digits).replace("|", "\\|") for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    if table.footnotes:
+        lines.append("")
+        lines += [f"{note}  " if i < len(table.footnotes) - 1 else note for i, note in enumerate(table.footnotes)]
+    return "\n".join(lines) + "\n"
+
+
+def write_tables(tables: Iterable[Table], out_dir: str | Path, markdown: bool = True) -> dict[str, str]:
+    """Write each table as ``<name>.csv`` (and ``<name>.md``), atomically.
+
+    Returns
+    -------
+    dict
+        File name -> SHA-256 of what was written, for provenance.
+    """
+    out = Path(out_dir)
+    written: dict[str, str] = {}
+    for t in tables:
+        data = to_csv_bytes(t.data)
+        write_bytes_atomic(data, out / f"{t.name}.csv")
+        written[f"{t.name}.csv"] = hashlib.sha256(data).hexdigest()
+        if markdown:
+            md = to_markdown(t).encode("utf-8")
+            write_bytes_atomic(md, out / f"{t.name}.md")
+            written[f"{t.name}.md"] = hashlib.sha256(md).hexdigest()
+    return written
+
+
+def package_versions(names: Iterable[str] = RECORDED_PACKAGES) -> dict[str, str | None]:
+    """Installed versions of the named distributions (``None`` when not installed)."""
+    out: dict[str, str | None] = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def build_provenance(
+    cfg: Config,
+    inputs: Mapping[str, str],
+    outputs: Mapping[str, str],
+    seed: int | None = None,
+    command: str | None = None,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """The provenance record of one run (contract section 3).
+
+    Parameters
+    ----------
+    cfg : Config
+        The config as loaded (its source gives path and SHA-256).
+    inputs : mapping
+        Input file name -> SHA-256.
+    outputs : mapping
+        Output file name -> SHA-256.
+    seed : int, optional
+        The seed used (default: the config's randomisation seed).
+    command : str, optional
+        The command line, for the record.
+    now : datetime, optional
+        The run's time (default: now, UTC).
+    """
+    src = cfg.source
+    when = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    return {
+        "toolkit": {"name": "advance-trial", "version": __version__},
+        "config": {
+            "id": cfg.trial.id,
+            "version": cfg.trial.version,
+            "schema_version": cfg.schema_version,
+            "path": src.path if src else None,
+            "sha256": src.sha256 if src else None,
+            "migrations": list(src.migrations) if src else [],
+        },
+        "seed": seed if seed is not None else cfg.randomisation.seed,
+        "inputs": dict(sorted(inputs.items())),
+        "outputs": dict(sorted(outputs.items())),
+        "command": command,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": package_versions(),
+        "created_utc": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def write_provenance(record: Mapping[str, Any], out_dir: str | Path) -> Path:
+    """Write ``provenance.json`` (sorted keys, two-space indent) atomically."""
+    path = Path(out_dir) / "provenance.json"
+    write_bytes_atomic((json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8"), path)
+    return path

@@ -1,0 +1,63 @@
+"""Writing tables: the canonical CSV dialect, atomically.
+
+One writer for every file the toolkit produces: UTF-8, comma, a header row,
+``\\n`` line ends, ISO dates, ``true``/``false``, unrounded numbers (``repr``
+of the float, which round-trips exactly), empty cell = missing. Files are
+written to a temporary file in the same folder and renamed into place, so a
+crash never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+
+def format_for_csv(df: pd.DataFrame) -> pd.DataFrame:
+    """Render a typed table in the canonical dialect: ISO dates, true/false, unrounded numbers, empty = missing."""
+    out = pd.DataFrame(index=df.index)
+    for col in df.columns:
+        s = df[col]
+        if pd.api.types.is_bool_dtype(s.dtype):
+            out[col] = s.map(lambda v: "" if pd.isna(v) else ("true" if v else "false"))
+        elif pd.api.types.is_datetime64_any_dtype(s.dtype):
+            out[col] = s.dt.strftime("%Y-%m-%d").fillna("")
+        elif pd.api.types.is_float_dtype(s.dtype):
+            out[col] = s.map(_float_text)
+        else:
+            out[col] = s.map(lambda v: "" if pd.isna(v) else (_float_text(v) if isinstance(v, float) else str(v)))
+    return out
+
+
+def _float_text(v: float) -> str:
+    return "" if pd.isna(v) else repr(float(v))
+
+
+def write_table_atomic(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``df`` as canonical CSV at ``path`` through a temporary file and a rename.
+
+    The row and column order are the caller's; the bytes depend only on the data.
+    """
+    path = Path(path)
+    text = format_for_csv(df).to_csv(index=False, lineterminator="\n")
+    write_bytes_atomic(text.encode("utf-8"), path)
+    return path
+
+
+def write_bytes_atomic(data: bytes, path: str | Path) -> None:
+    """Write bytes to ``path`` atomically: a temporary file in the same folder, fsync, rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
