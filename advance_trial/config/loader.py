@@ -54,16 +54,8 @@ def config_from_document(doc: YamlDocument) -> Config:
     version = data.get("schema_version")
     line = lines.get(("schema_version",))
     if version is None:
-        raise ConfigError(
-            doc.file,
-            [
-                ConfigProblem(
-                    "schema_version",
-                    1,
-                    f"required: the config format version (this toolkit writes {CURRENT_SCHEMA_VERSION})",
-                )
-            ],
-        )
+        msg = f"required: the config format version; add `schema_version: {CURRENT_SCHEMA_VERSION}` at the top"
+        raise ConfigError(doc.file, [ConfigProblem("schema_version", 1, msg)])
     if not isinstance(version, int) or isinstance(version, bool) or version < 0:
         raise ConfigError(doc.file, [ConfigProblem("schema_version", line, f"must be a whole number, got {version!r}")])
     if version > CURRENT_SCHEMA_VERSION:

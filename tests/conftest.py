@@ -1,0 +1,46 @@
+"""Shared fixtures: paths to the bundled configs and samples, and a CLI runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs"
+SAMPLES = ROOT / "data" / "sample"
+TRIALS = ("advance-feasibility", "advance-digital", "cranstoun-dvip")
+SEEDS = {"advance-feasibility": 20210601, "advance-digital": 20220801, "cranstoun-dvip": 20150301}
+
+
+def config_path(trial: str) -> Path:
+    return CONFIGS / f"{trial}.yaml"
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def invoke(runner):
+    """Run ``advance-trial ARGS`` in-process; returns the click Result."""
+    from advance_trial.cli.main import app
+
+    def _invoke(*args: str):
+        return runner.invoke(app, [str(a) for a in args])
+
+    return _invoke
+
+
+@pytest.fixture(scope="session")
+def advance_cfg():
+    from advance_trial.config import load_config
+
+    return load_config(config_path("advance-feasibility"))
+
+
+@pytest.fixture(scope="session")
+def advance_text() -> str:
+    return config_path("advance-feasibility").read_text()
