@@ -100,7 +100,7 @@ def to_markdown(table: Table, digits: int = 3) -> str:
         lines += [f"### {table.title}", ""]
     lines.append("| " + " | ".join(cols) + " |")
     numeric = [df[c].dtype.kind in "iuf" for c in df.columns]
-    lines.append("|" + "|".join(" ---: |" if n else " --- |" for n in numeric).replace("| ", "|"))
+    lines.append("| " + " | ".join("---:" if n else "---" for n in numeric) + " |")
     for row in df.itertuples(index=False):
         cells = [format_number(v, digits).replace("|", "\\|") for v in row]
         lines.append("| " + " | ".join(cells) + " |")
