@@ -105,8 +105,18 @@ def test_identifying_column_is_refused(advance_cfg, data_dir):
 
 @pytest.mark.parametrize(
     "name, expected",
-    [("surname", True), ("date_of_birth", True), ("DOB", True), ("PhoneNumber", True), ("post code", False),
-     ("postcode", True), ("email_address", True), ("site", False), ("substance", False), ("abi_01", False)],
+    [
+        ("surname", True),
+        ("date_of_birth", True),
+        ("DOB", True),
+        ("PhoneNumber", True),
+        ("post code", False),
+        ("postcode", True),
+        ("email_address", True),
+        ("site", False),
+        ("substance", False),
+        ("abi_01", False),
+    ],
 )
 def test_is_identifying(name, expected):
     assert is_identifying(name) is expected

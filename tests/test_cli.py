@@ -15,7 +15,12 @@ from tests.conftest import CONFIGS, SAMPLES, config_path
 
 def test_exit_code_enum_matches_contract():
     assert {e.name: int(e) for e in ExitCode} == {
-        "OK": 0, "ERROR": 1, "USAGE": 2, "CONFIG_INVALID": 3, "DATA_INVALID": 4, "INTEGRITY": 5,
+        "OK": 0,
+        "ERROR": 1,
+        "USAGE": 2,
+        "CONFIG_INVALID": 3,
+        "DATA_INVALID": 4,
+        "INTEGRITY": 5,
     }
 
 
@@ -105,8 +110,10 @@ def test_diff_reports_amendment(invoke, tmp_path, advance_text):
     unbumped.write_text(advance_text.replace("go: 0.70", "go: 0.65"))
     r = invoke("config", "diff", config_path("advance-feasibility"), unbumped)
     assert r.exit_code == 0 and "did not increase" in r.stdout
-    assert "no differences" in invoke("config", "diff", config_path("advance-feasibility"),
-                                      config_path("advance-feasibility")).stdout
+    assert (
+        "no differences"
+        in invoke("config", "diff", config_path("advance-feasibility"), config_path("advance-feasibility")).stdout
+    )
 
 
 def test_simulate_command(invoke, tmp_path):
@@ -123,7 +130,8 @@ def test_console_script_runs_and_help_imports_no_heavy_modules():
         "import sys\n"
         "from advance_trial.cli.main import app\n"
         "try:\n    app(['--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
-        "heavy = [m for m in ('pandas', 'numpy', 'pydantic', 'yaml', 'statsmodels', 'matplotlib') if m in sys.modules]\n"
+        "mods = ('pandas', 'numpy', 'pydantic', 'yaml', 'statsmodels', 'matplotlib')\n"
+        "heavy = [m for m in mods if m in sys.modules]\n"
         "print('HEAVY:' + ','.join(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -41,8 +41,9 @@ def test_advance_config_expresses_the_published_design(advance_cfg):
     assert {p.hours for p in compulsory if p.type == "group"} == {2.0}
     assert [(p.type, p.number, p.compulsory) for p in plan if not p.compulsory] == [("individual", 3, False)]
     assert cfg.instruments["abi"].items == 30
-    assert sorted(cfg.instruments["abi"].subscale_items("physical") + cfg.instruments["abi"].subscale_items(
-        "psychological")) == list(range(1, 31))
+    assert sorted(
+        cfg.instruments["abi"].subscale_items("physical") + cfg.instruments["abi"].subscale_items("psychological")
+    ) == list(range(1, 31))
     assert cfg.instruments["abi_r"].respondent == "partner"
     assert {(o.subscale, o.timepoint) for o in cfg.outcomes} == {("physical", "week16"), ("psychological", "week16")}
     crit = {c.id: (c.metric, c.go) for c in cfg.progression}
@@ -67,39 +68,92 @@ def test_digital_and_cranstoun_configs():
 
 BROKEN = {
     # name: (old, new, expected path, needle for the expected line, words in the message)
-    "unknown key": ("  design: parallel", "  design: parallel\n  colour: blue", "trial.colour", "colour: blue",
-                    "unknown key 'colour'"),
-    "ratio as text": ("ratio: 1}\n  - {id: tau", "ratio: one}\n  - {id: tau", "arms[0].ratio", "id: advance,",
-                      "valid integer"),
-    "ratio quoted": ("ratio: 1}\n  - {id: tau", 'ratio: "1"}\n  - {id: tau', "arms[0].ratio", "id: advance,",
-                     "which is text"),
+    "unknown key": (
+        "  design: parallel",
+        "  design: parallel\n  colour: blue",
+        "trial.colour",
+        "colour: blue",
+        "unknown key 'colour'",
+    ),
+    "ratio as text": (
+        "ratio: 1}\n  - {id: tau",
+        "ratio: one}\n  - {id: tau",
+        "arms[0].ratio",
+        "id: advance,",
+        "valid integer",
+    ),
+    "ratio quoted": (
+        "ratio: 1}\n  - {id: tau",
+        'ratio: "1"}\n  - {id: tau',
+        "arms[0].ratio",
+        "id: advance,",
+        "which is text",
+    ),
     "design": ("design: parallel", "design: crossover", "trial.design", "design: crossover", "'parallel'"),
     "version float": ('version: "1.0.0"', "version: 1.0", "trial.version", "version: 1.0", "quotes"),
     "bad semver": ('version: "1.0.0"', 'version: "v1"', "trial.version", 'version: "v1"', "semantic version"),
-    "trial id": ("id: advance-feasibility", "id: Advance_Feasibility", "trial.id", "Advance_Feasibility",
-                 "lower-case"),
-    "block size": ("block_sizes: [2, 4]", "block_sizes: [3, 4]", "randomisation.block_sizes[0]", "block_sizes",
-                   "not a multiple"),
-    "stratum": ("strata: [site]", "strata: [region]", "randomisation.strata[0]", "strata: [region]",
-                "unknown stratification factor"),
-    "subscale item": ("physical: [2, 4, 7,", "physical: [31, 4, 7,", "instruments.abi.subscales.physical",
-                      "physical: [31", "outside 1..30"),
+    "trial id": ("id: advance-feasibility", "id: Advance_Feasibility", "trial.id", "Advance_Feasibility", "lower-case"),
+    "block size": (
+        "block_sizes: [2, 4]",
+        "block_sizes: [3, 4]",
+        "randomisation.block_sizes[0]",
+        "block_sizes",
+        "not a multiple",
+    ),
+    "stratum": (
+        "strata: [site]",
+        "strata: [region]",
+        "randomisation.strata[0]",
+        "strata: [region]",
+        "unknown stratification factor",
+    ),
+    "subscale item": (
+        "physical: [2, 4, 7,",
+        "physical: [31, 4, 7,",
+        "instruments.abi.subscales.physical",
+        "physical: [31",
+        "outside 1..30",
+    ),
     "threshold": ("at_least: 7}", "at_least: 15}", "thresholds[1].at_least", "at_least: 15}", "cannot be met"),
-    "window": ("window_weeks: [-2, 8]", "window_weeks: [2, 8]", "timepoints[1].window_weeks", "window_weeks",
-               "must contain 0"),
-    "metric": ("metric: retention.week16", "metric: retention.week61", "progression[1].metric", "week61",
-               "not defined"),
+    "window": (
+        "window_weeks: [-2, 8]",
+        "window_weeks: [2, 8]",
+        "timepoints[1].window_weeks",
+        "window_weeks",
+        "must contain 0",
+    ),
+    "metric": (
+        "metric: retention.week16",
+        "metric: retention.week61",
+        "progression[1].metric",
+        "week61",
+        "not defined",
+    ),
     "schedule arm": ("  arm: advance", "  arm: advanc", "schedule.arm", "arm: advanc", "unknown arm"),
-    "outcome timepoint": ("    timepoint: week16\n    type: continuous\n    adjust_for: [baseline, site]\n"
-                          "    clustering: partially_nested\n  - id: abi_psychological",
-                          "    timepoint: week17\n    type: continuous\n    adjust_for: [baseline, site]\n"
-                          "    clustering: partially_nested\n  - id: abi_psychological",
-                          "outcomes[0].timepoint", "week17", "unknown timepoint"),
-    "duplicate key": ("  design: parallel", "  design: parallel\n  design: single_arm", "trial.design",
-                      "design: single_arm", "given twice"),
+    "outcome timepoint": (
+        "    timepoint: week16\n    type: continuous\n    adjust_for: [baseline, site]\n"
+        "    clustering: partially_nested\n  - id: abi_psychological",
+        "    timepoint: week17\n    type: continuous\n    adjust_for: [baseline, site]\n"
+        "    clustering: partially_nested\n  - id: abi_psychological",
+        "outcomes[0].timepoint",
+        "week17",
+        "unknown timepoint",
+    ),
+    "duplicate key": (
+        "  design: parallel",
+        "  design: parallel\n  design: single_arm",
+        "trial.design",
+        "design: single_arm",
+        "given twice",
+    ),
     "ci level": ("ci_level: 0.95", "ci_level: 95", "reporting.ci_level", "ci_level: 95", "less than 1"),
-    "proportion ci": ("proportion_ci: wilson", "proportion_ci: exact", "reporting.proportion_ci", "exact",
-                      "'clopper_pearson'"),
+    "proportion ci": (
+        "proportion_ci: wilson",
+        "proportion_ci: exact",
+        "reporting.proportion_ci",
+        "exact",
+        "'clopper_pearson'",
+    ),
 }
 
 
@@ -165,8 +219,11 @@ def test_minimal_config_and_defaults():
         (("seed: 1", "seed: -1"), "randomisation.seed", "greater than or equal to 0"),
         (("method: blocks, block_sizes: [3, 6], seed: 1", "method: simple"), "randomisation.seed", "seed is required"),
         (("method: blocks, block_sizes: [3, 6]", "method: minimisation"), "randomisation.minimisation", "needs"),
-        (("method: blocks, block_sizes: [3, 6]", "method: stratified_blocks, block_sizes: [3]"),
-         "randomisation.strata", "at least one stratum"),
+        (
+            ("method: blocks, block_sizes: [3, 6]", "method: stratified_blocks, block_sizes: [3]"),
+            "randomisation.strata",
+            "at least one stratum",
+        ),
         (("method: blocks", "method: none"), "randomisation.method", "must be randomised"),
     ],
 )
@@ -220,7 +277,10 @@ def test_session_numbering_continues_within_type():
     )
     plan = parse_config(text).session_plan()
     assert [(p.type, p.number, p.compulsory) for p in plan] == [
-        ("individual", 1, True), ("individual", 2, True), ("group", 1, True), ("group", 2, True),
+        ("individual", 1, True),
+        ("individual", 2, True),
+        ("group", 1, True),
+        ("group", 2, True),
         ("individual", 3, False),
     ]
 

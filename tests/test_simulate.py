@@ -105,7 +105,9 @@ def test_unreachable_arm_totals_are_refused_and_nothing_written(tmp_path):
 def test_targets_are_checked_against_the_config(tmp_path):
     cfg = load_config(config_path("advance-feasibility"))
     text = (SAMPLES / "advance-feasibility" / "calibration.yaml").read_text()
-    (tmp_path / "calibration.yaml").write_text(text.replace("week16: 51", "week12: 51").replace("id_prefix", "idprefix"))
+    (tmp_path / "calibration.yaml").write_text(
+        text.replace("week16: 51", "week12: 51").replace("id_prefix", "idprefix")
+    )
     with pytest.raises(ConfigError) as info:
         simulate_to_dir(cfg, tmp_path, 1)
     paths = {p.path for p in info.value.problems}
