@@ -42,3 +42,70 @@ def print_unexpected(exc: BaseException) -> None:
 def print_json(data: Any) -> None:
     """Write machine output: sorted keys, two-space indent, a trailing newline."""
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+STATUS_STYLE = {"met": "green", "green": "green", "amber": "yellow", "not_met": "red", "red": "red",
+                "not_evaluated": "dim"}  # fmt: skip
+
+
+def records(df: Any) -> list[dict[str, Any]]:
+    """A DataFrame as JSON-ready records: NaN and NA become null."""
+    import math
+
+    out = []
+    for row in df.to_dict(orient="records"):
+        clean = {}
+        for k, v in row.items():
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                clean[k] = None
+            elif hasattr(v, "item"):
+                clean[k] = v.item()
+            else:
+                try:
+                    import pandas as pd
+
+                    clean[k] = None if pd.isna(v) else v
+                except (TypeError, ValueError):
+                    clean[k] = v
+        out.append(clean)
+    return out
+
+
+def print_tables_json(tables: dict[str, Any]) -> None:
+    """Machine output: ``{table name: [records]}``."""
+    print_json({name: records(t.data) for name, t in tables.items()})
+
+
+def percent_ci(p: float, lo: float, hi: float) -> str:
+    """``70.7 (62.9-77.5)``, as percentages; empty when there is no denominator."""
+    if p != p:
+        return ""
+    return f"{100 * p:.1f} ({100 * lo:.1f}-{100 * hi:.1f})"
+
+
+def print_table(table: Any, columns: list[str], proportion: bool = True, status: str | None = None) -> None:
+    """Render an output table with rich: chosen columns, proportions as percentages with intervals."""
+    from rich.table import Table as RichTable
+
+    from advance_trial.results import format_number
+
+    df = table.data
+    t = RichTable(title=table.title, title_justify="left", show_lines=False)
+    for col in columns:
+        t.add_column(col, justify="right" if df[col].dtype.kind in "iuf" else "left")
+    if proportion:
+        t.add_column("% (CI)", justify="right", no_wrap=True)
+    if status:
+        t.add_column(status)
+    for _, row in df.iterrows():
+        cells = [format_number(row[c]) for c in columns]
+        if proportion:
+            cells.append(percent_ci(row["proportion" if "proportion" in row else "estimate"], row["ci_lower"],
+                                    row["ci_upper"]))  # fmt: skip
+        if status:
+            st = str(row[status])
+            cells.append(f"[{STATUS_STYLE.get(st, 'white')}]{st}[/]")
+        t.add_row(*cells)
+    stdout.print(t)
+    for note in table.footnotes:
+        stdout.print(Text(note, style="dim"))

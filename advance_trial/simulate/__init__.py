@@ -49,7 +49,14 @@ def calibration_report(cfg: Config, targets: Targets, data: CanonicalData) -> pd
         rows.append(("screened", eligible + targets.screening.ineligible, len(s)))
     for tp, n in targets.followup.items():
         done = fu[(fu["timepoint"] == tp) & (fu["status"] == "completed")]
-        rows.append((f"followed up at {tp}", n, len(done)))
+        window = cfg.timepoint(tp).window_weeks or [float("-inf"), float("inf")]
+        weeks = (done["completed_on"] - done["due_on"]).dt.days / 7
+        within = int(((weeks >= window[0]) & (weeks <= window[1])).sum())
+        rows.append((f"followed up at {tp} (within the window)", n, within))
+        if tp in targets.followup_outside_window:
+            rows.append(
+                (f"completed at {tp} outside the window", targets.followup_outside_window[tp], len(done) - within)
+            )
     if cfg.schedule is not None and len(att):
         per_man = _compulsory_attended(cfg, att, p)
         if targets.dose.compulsory_median is not None:

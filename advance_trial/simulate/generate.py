@@ -378,16 +378,22 @@ def _followup(cfg: Config, t: Targets, men: list[_Man], rng: np.random.Generator
     n = len(men)
     for tp in cfg.timepoints:
         due = [m.randomised_on + np.timedelta64(int(round(tp.week * 7)), "D") for m in men]
+        late = np.zeros(n, dtype=bool)
         if tp.week == 0:
             done = np.ones(n, dtype=bool)
         else:
             k = t.followup.get(tp.id, int(round(0.6 * n)))
+            order = rng.permutation(n)
             done = np.zeros(n, dtype=bool)
-            done[rng.choice(n, size=k, replace=False)] = True
+            done[order[:k]] = True
+            late[order[k : k + t.followup_outside_window.get(tp.id, 0)]] = True
         lo, hi = tp.window_weeks or [0, 0]
-        for m, d, ok in zip(men, due, done, strict=True):
+        for m, d, ok, is_late in zip(men, due, done, late, strict=True):
             if ok:
                 offset = int(lo * 7 + np.floor((hi - lo) * 7 * rng.random() ** 2)) if tp.week else 0
+                rows.append((m.participant_id, tp.id, d, "completed", d + np.timedelta64(offset, "D")))
+            elif is_late:
+                offset = int(hi * 7) + int(rng.integers(3, 36))
                 rows.append((m.participant_id, tp.id, d, "completed", d + np.timedelta64(offset, "D")))
             else:
                 status = str(rng.choice(["missed", "lost", "withdrawn"], p=[0.6, 0.3, 0.1]))

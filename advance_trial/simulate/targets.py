@@ -63,6 +63,7 @@ class Targets(_Model):
     sites: dict[str, Count]
     cycles: dict[int, Count] = {}
     followup: dict[str, Count] = {}
+    followup_outside_window: dict[str, Count] = {}
     dose: DoseTargets = DoseTargets()
     partners: PartnerTargets | None = None
     measures: MeasureTargets = MeasureTargets()
@@ -114,6 +115,11 @@ def _check(t: Targets, cfg: Config) -> list[tuple[tuple[str | int, ...], str]]:
             out.append((("followup", tp), f"unknown timepoint; known: {', '.join(cfg.timepoint_ids)}"))
         elif n > t.n:
             out.append((("followup", tp), f"{n} followed up of {t.n} men"))
+    for tp, n in t.followup_outside_window.items():
+        if tp not in t.followup:
+            out.append((("followup_outside_window", tp), "give the in-window count under followup first"))
+        elif n + t.followup[tp] > t.n:
+            out.append((("followup_outside_window", tp), f"{n} late plus {t.followup[tp]} in time exceed {t.n} men"))
     thresholds = {th.id for th in cfg.thresholds}
     for th in t.dose.thresholds:
         if th not in thresholds:

@@ -1,0 +1,120 @@
+"""Feasibility steps: ``recruitment``, ``retention``, ``dose`` and ``progression``.
+
+Each prints its tables; with ``--out`` it also writes them (CSV and Markdown) and, where it has
+one, the figure; ``--json`` prints machine output instead.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+CONFIG = typer.Argument(..., help="The trial config (YAML).", show_default=False)
+DATA = typer.Option(..., "--data", help="Folder of canonical data files.")
+OUT = typer.Option(None, "--out", help="Also write the tables (and figures) into this folder.")
+JSON = typer.Option(False, "--json", help="Machine-readable output.")
+
+
+class By(StrEnum):
+    """Second breakdown of retention besides arm."""
+
+    site = "site"
+    cycle = "cycle"
+
+
+def _load(config: Path, data: Path):
+    from advance_trial.canonical import read_canonical
+    from advance_trial.config import load_config
+
+    cfg = load_config(config)
+    return cfg, read_canonical(cfg, data)
+
+
+def _write(cfg, tables: dict, out: Path | None, figures: bool = False) -> None:
+    if out is None:
+        return
+    from advance_trial.cli._render import stdout
+    from advance_trial.pipeline import write_figures
+    from advance_trial.results import write_tables
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = write_tables(tables.values(), out)
+    if figures:
+        written |= write_figures(cfg, tables, out)
+    stdout.print(f"wrote {len(written)} files to {out}")
+
+
+def recruitment(config: Path = CONFIG, data: Path = DATA, out: Path | None = OUT, json_out: bool = JSON) -> None:
+    """Recruitment (randomised / eligible), allocation by site and arm, and the CONSORT flow."""
+    from advance_trial.cli._render import print_table, print_tables_json
+    from advance_trial.pipeline import recruitment_tables
+
+    cfg, d = _load(config, data)
+    tables = recruitment_tables(cfg, d)
+    if json_out:
+        print_tables_json(tables)
+    else:
+        print_table(tables["recruitment"], ["site", "n_screened", "n_eligible", "n_randomised"])
+        print_table(tables["allocation"], ["site", "arm", "n"], proportion=False)
+    _write(cfg, tables, out, figures=True)
+
+
+def retention(
+    config: Path = CONFIG,
+    data: Path = DATA,
+    out: Path | None = OUT,
+    by: By = typer.Option(By.site, "--by", help="Break retention down by site (default) or recruitment cycle."),
+    json_out: bool = JSON,
+) -> None:
+    """Men followed up within each timepoint's window, reasons for loss, arms compared, partners' aggregates."""
+    from advance_trial.cli._render import print_table, print_tables_json
+    from advance_trial.pipeline import retention_tables
+
+    cfg, d = _load(config, data)
+    tables = retention_tables(cfg, d, by.value)
+    if json_out:
+        print_tables_json(tables)
+    else:
+        print_table(tables["retention"], ["timepoint", "arm", by.value, "n_randomised", "n_retained",
+                                          "n_outside_window"])  # fmt: skip
+        if len(tables["retention_difference"].data):
+            print_table(tables["retention_difference"], ["timepoint", "arm", "comparator"], proportion=True)
+        if len(tables["partner_retention"].data):
+            print_table(tables["partner_retention"], ["timepoint", "arm", "site", "n_randomised", "n_retained"])
+        if "partner_contact" in tables:
+            print_table(tables["partner_contact"], ["arm", "site", "n_partners", "n_contacted"])
+    _write(cfg, tables, out)
+
+
+def dose(config: Path = CONFIG, data: Path = DATA, out: Path | None = OUT, json_out: bool = JSON) -> None:
+    """Sessions and hours attended, and men meeting each dose threshold (denominator: men randomised)."""
+    from advance_trial.cli._render import print_table, print_tables_json
+    from advance_trial.pipeline import dose_tables
+
+    cfg, d = _load(config, data)
+    tables = dose_tables(cfg, d)
+    if json_out:
+        print_tables_json(tables)
+    elif tables:
+        print_table(tables["dose"], ["threshold", "cycle", "site", "n", "n_met", "median_sessions", "median_hours"])
+    else:
+        from advance_trial.cli._render import stdout
+
+        stdout.print("the config has no schedule of sessions: no dose to report")
+    _write(cfg, tables, out, figures=True)
+
+
+def progression(config: Path = CONFIG, data: Path = DATA, out: Path | None = OUT, json_out: bool = JSON) -> None:
+    """Each progression criterion: estimate, interval, rule and status (coloured)."""
+    from advance_trial.cli._render import print_table, print_tables_json
+    from advance_trial.pipeline import feasibility_tables
+
+    cfg, d = _load(config, data)
+    tables = {"progression": feasibility_tables(cfg, d)["progression"]}
+    if json_out:
+        print_tables_json(tables)
+    else:
+        print_table(tables["progression"], ["criterion", "metric", "rule"], proportion=True, status="status")
+    _write(cfg, tables, out)

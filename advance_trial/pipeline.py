@@ -1,0 +1,129 @@
+"""``run``: every step the config asks for, from canonical data to tables, figures and provenance.
+
+The inputs (config and data files) are hashed when read; after the run they are
+hashed again and, if any changed meanwhile, the run stops with an integrity
+error rather than leave outputs that match no input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from advance_trial.canonical import CanonicalData, read_canonical
+from advance_trial.config import Config, load_config
+from advance_trial.errors import IntegrityError
+from advance_trial.results import Table, build_provenance, sha256_file, write_provenance, write_tables
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run produced.
+
+    Attributes
+    ----------
+    tables : dict
+        Table name -> :class:`~advance_trial.results.Table`, in writing order.
+    outputs : dict
+        Output file name -> SHA-256.
+    provenance : dict
+        The record written to ``provenance.json``.
+    """
+
+    tables: dict[str, Table]
+    outputs: dict[str, str] = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+
+
+def recruitment_tables(cfg: Config, data: CanonicalData) -> dict[str, Table]:
+    """Recruitment, allocation and the CONSORT flow."""
+    from advance_trial.consort import consort_table
+    from advance_trial.recruitment import allocation_table, recruitment_table
+
+    return {t.name: t for t in (recruitment_table(cfg, data), allocation_table(cfg, data), consort_table(cfg, data))}
+
+
+def retention_tables(cfg: Config, data: CanonicalData, by: Literal["site", "cycle"] = "site") -> dict[str, Table]:
+    """Retention, reasons for loss, the difference between arms, and partners' aggregates."""
+    from advance_trial import retention as r
+
+    tables = [r.retention_table(cfg, data, by), r.reasons_table(cfg, data), r.difference_table(cfg, data),
+              r.partner_retention_table(cfg, data)]  # fmt: skip
+    if "contacted" in data.partners.columns:
+        tables.append(r.partner_contact_table(cfg, data))
+    return {t.name: t for t in tables}
+
+
+def dose_tables(cfg: Config, data: CanonicalData) -> dict[str, Table]:
+    """Dose thresholds, dose summaries, the attendance distribution and per-man dose."""
+    from advance_trial import dose
+
+    if cfg.schedule is None:
+        return {}
+    tables = (dose.dose_table(cfg, data), dose.dose_summary_table(cfg, data), dose.distribution_table(cfg, data),
+              dose.dose_participants_table(cfg, data))  # fmt: skip
+    return {t.name: t for t in tables}
+
+
+def feasibility_tables(cfg: Config, data: CanonicalData, by: Literal["site", "cycle"] = "site") -> dict[str, Table]:
+    """Every feasibility table, progression last (it reads the others)."""
+    from advance_trial.progression import progression_table
+
+    tables = recruitment_tables(cfg, data) | retention_tables(cfg, data, by) | dose_tables(cfg, data)
+    tables["progression"] = progression_table(cfg, tables)
+    return tables
+
+
+def write_figures(cfg: Config, tables: dict[str, Table], out: Path) -> dict[str, str]:
+    """The CONSORT diagram and the attendance histogram, as SVG and PNG."""
+    from advance_trial.render.figures import attendance_histogram, consort_figure, save_figure
+
+    written = {}
+    if "consort" in tables:
+        written |= save_figure(consort_figure(cfg, tables["consort"].data), out, "consort")
+    if "dose_distribution" in tables:
+        written |= save_figure(attendance_histogram(cfg, tables["dose_distribution"].data), out, "attendance")
+    return written
+
+
+def input_hashes(cfg: Config, data: CanonicalData) -> dict[str, str]:
+    """SHA-256 of the config and of every data file read."""
+    hashes = {f"data/{name}": h for name, h in data.sha256.items()}
+    if cfg.source is not None:
+        hashes[f"config/{Path(cfg.source.path).name}"] = cfg.source.sha256
+    return hashes
+
+
+def run(
+    config: str | Path,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    by: Literal["site", "cycle"] = "site",
+    command: str | None = None,
+) -> RunResult:
+    """Run every feasibility step and write tables, figures and ``provenance.json`` into ``out_dir``.
+
+    Raises
+    ------
+    ConfigError, DataError
+        Before anything is written.
+    IntegrityError
+        If an input file changed while the run read it.
+    """
+    cfg = load_config(config)
+    data = read_canonical(cfg, data_dir)
+    inputs = input_hashes(cfg, data)
+    tables = feasibility_tables(cfg, data, by)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    outputs = write_tables(tables.values(), out)
+    outputs |= write_figures(cfg, tables, out)
+    changed = [name for name, h in data.sha256.items() if sha256_file(Path(data_dir) / name) != h]
+    if cfg.source is not None and sha256_file(cfg.source.path) != cfg.source.sha256:
+        changed.append(str(cfg.source.path))
+    if changed:
+        raise IntegrityError(f"inputs changed during the run: {', '.join(changed)}; run again")
+    record = build_provenance(cfg, inputs, outputs, command=command)
+    write_provenance(record, out)
+    return RunResult(tables, outputs, record)

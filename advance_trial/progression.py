@@ -1,0 +1,110 @@
+"""Progression criteria: each metric's estimate and interval against its go threshold or traffic light.
+
+A criterion is judged on the estimate, or on the interval's lower bound
+(``judge_on: lower_bound``, the approach of Lewis et al. 2021). A single ``go``
+threshold gives ``met`` / ``not_met``; ``green`` and ``amber`` give ``green``
+(at or above green), ``amber`` (at or above amber) or ``red``. Outcome criteria
+wait for the outcome analyses and are reported as ``not_evaluated`` until then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from advance_trial.config import Config
+from advance_trial.config.models import Criterion
+from advance_trial.intervals import Estimate, describe
+from advance_trial.results import Table
+from advance_trial.tabulate import ALL
+
+STATUSES = ("met", "not_met", "green", "amber", "red", "not_evaluated")
+COLUMNS = [
+    "criterion",
+    "label",
+    "metric",
+    "estimate",
+    "ci_lower",
+    "ci_upper",
+    "ci_method",
+    "judge_on",
+    "rule",
+    "status",
+]
+
+
+def metric_estimates(cfg: Config, tables: Mapping[str, Table]) -> dict[str, Estimate]:
+    """Every proportion metric a criterion can name, from the feasibility tables already computed."""
+    out: dict[str, Estimate] = {}
+
+    def take(name: str, row_filter: dict[str, str], key: str) -> None:
+        t = tables.get(name)
+        if t is None or t.data.empty:
+            return
+        df = t.data
+        keep = pd.Series(True, index=df.index)
+        for col, val in row_filter.items():
+            keep &= df[col].astype(str) == val
+        rows = df[keep]
+        if len(rows) == 1:
+            r = rows.iloc[0]
+            out[key] = Estimate(float(r["proportion"]), float(r["ci_lower"]), float(r["ci_upper"]), str(r["ci_method"]))
+
+    take("recruitment", {"site": ALL}, "recruitment_rate")
+    take("partner_contact", {"arm": ALL, "site": ALL}, "partner_contact")
+    for tp in cfg.timepoint_ids:
+        take("retention", {"timepoint": tp, "arm": ALL, "site": ALL, "cycle": ALL}, f"retention.{tp}")
+        take("partner_retention", {"timepoint": tp, "arm": ALL, "site": ALL, "cycle": ALL}, f"partner_retention.{tp}")
+    for th in cfg.thresholds:
+        take("dose", {"threshold": th.id, "cycle": ALL, "site": ALL}, f"dose.{th.id}")
+    return out
+
+
+def rule_text(c: Criterion) -> str:
+    """The criterion's rule in words, e.g. ``lower bound >= 0.60``."""
+    on = "estimate" if c.judge_on == "estimate" else "lower bound"
+    if c.metric.startswith("outcome."):
+        return f"{c.direction} in the intervention arm"
+    if c.go is not None:
+        return f"{on} >= {c.go:.2f}"
+    return f"green: {on} >= {c.green:.2f}; amber: {on} >= {c.amber:.2f}; else red"
+
+
+def judge(c: Criterion, est: Estimate | None) -> str:
+    """The status of one criterion given its metric's estimate (``None`` when not available)."""
+    if est is None or c.metric.startswith("outcome."):
+        return "not_evaluated"
+    value = est.estimate if c.judge_on == "estimate" else est.ci_lower
+    if value != value:  # nan: no denominator
+        return "not_evaluated"
+    if c.go is not None:
+        return "met" if value >= c.go else "not_met"
+    assert c.green is not None and c.amber is not None
+    return "green" if value >= c.green else ("amber" if value >= c.amber else "red")
+
+
+def progression_table(cfg: Config, tables: Mapping[str, Table]) -> Table:
+    """One row per progression criterion, in config order."""
+    metrics = metric_estimates(cfg, tables)
+    rows = []
+    for c in cfg.progression:
+        est = metrics.get(c.metric)
+        nan = float("nan")
+        rows.append(
+            {"criterion": c.id, "label": c.label or "", "metric": c.metric,
+             "estimate": est.estimate if est else nan, "ci_lower": est.ci_lower if est else nan,
+             "ci_upper": est.ci_upper if est else nan, "ci_method": est.method if est else "",
+             "judge_on": c.judge_on, "rule": rule_text(c), "status": judge(c, est)}
+        )  # fmt: skip
+    rep = cfg.reporting
+    return Table(
+        "progression",
+        pd.DataFrame(rows, columns=COLUMNS),
+        "Progression criteria",
+        (
+            f"Intervals: {describe(rep.proportion_ci, rep.ci_level)}. Judged on the estimate, or on the interval's "
+            "lower bound where judge_on says so (Lewis et al. 2021).",
+            "not_evaluated: the metric needs an analysis not yet run (outcomes) or has no denominator.",
+        ),
+    )

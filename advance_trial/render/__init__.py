@@ -1,0 +1,1 @@
+"""Renderers: figures now; Markdown, HTML and Word reports later. Render never computes a statistic."""

@@ -1,0 +1,162 @@
+"""Figures, drawn with matplotlib and written reproducibly (no dates, no software stamps).
+
+SVG glyphs are written as paths with a fixed hash salt, PNG without a ``Software``
+chunk, so the same table gives the same bytes on every run of the same versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from advance_trial.tablefile import write_bytes_atomic
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from advance_trial.config import Config
+
+
+def _mpl():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams.update({"svg.hashsalt": "advance-trial", "svg.fonttype": "path", "font.size": 9})
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> dict[str, str]:
+    """Write ``stem.svg`` and ``stem.png`` atomically; returns file name -> SHA-256."""
+    plt = _mpl()
+    written = {}
+    for ext, meta in (("svg", {"Date": None, "Creator": None}), ("png", {"Software": None})):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext, metadata=meta, dpi=150)
+        data = buf.getvalue()
+        write_bytes_atomic(data, Path(out_dir) / f"{stem}.{ext}")
+        written[f"{stem}.{ext}"] = hashlib.sha256(data).hexdigest()
+    plt.close(fig)
+    return written
+
+
+def _n(df: pd.DataFrame, stage: str, arm: str = "all", detail: str | None = None) -> int | None:
+    keep = (df["stage"] == stage) & (df["arm"] == arm)
+    if detail is not None:
+        keep &= df["detail"] == detail
+    vals = df.loc[keep, "n"]
+    return int(vals.iloc[0]) if len(vals) else None
+
+
+def _box(ax, x: float, y: float, text: str, width: int = 34, dashed: bool = False, align: str = "center") -> None:
+    wrapped = "\n".join(
+        "\n".join(textwrap.wrap(line, width, subsequent_indent="   ") or [""]) for line in text.split("\n")
+    )
+    ax.text(
+        x, y, wrapped, ha="center", va="center", multialignment=align, fontsize=8.5,
+        bbox={"boxstyle": "square,pad=0.6", "fc": "white", "ec": "#555555" if dashed else "black",
+              "ls": "--" if dashed else "-", "lw": 0.9},
+    )  # fmt: skip
+
+
+def _arrow(ax, x0: float, y0: float, x1: float, y1: float) -> None:
+    ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops={"arrowstyle": "->", "lw": 0.9, "color": "black"})
+
+
+def consort_figure(cfg: Config, consort: pd.DataFrame) -> Figure:
+    """The CONSORT flow diagram: enrolment, allocation, dose annotations, follow-up, analysis."""
+    plt = _mpl()
+    arms = cfg.arm_ids
+    k = len(arms)
+    fig_w = max(8.5, 4.2 * k + 1.5)
+    n_tp = sum(t.week > 0 for t in cfg.timepoints)
+    fig, ax = plt.subplots(figsize=(fig_w, 11 * (0.80 + 0.30 * (n_tp - 1))))
+    ax.set_axis_off()
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    single = cfg.trial.design == "single_arm"
+    enrolled = "Enrolled" if single else "Randomised"
+    xs = [(i + 0.5) / k for i in range(k)]
+    assessed = _n(consort, "assessed")
+    if assessed is not None:
+        _box(ax, 0.5 if k > 1 else 0.35, 0.95, f"Assessed for eligibility (n={assessed})")
+        lines = [
+            f"Excluded (n={_n(consort, 'excluded')})",
+            f"- Not eligible (n={_n(consort, 'excluded.not_eligible', detail='')})",
+        ]
+        reasons = consort[(consort["stage"] == "excluded.not_eligible") & (consort["detail"] != "")]
+        lines += [f"   - {r.detail} (n={r.n})" for r in reasons.itertuples()]
+        lines.append(f"- Declined (n={_n(consort, 'excluded.declined')})")
+        other = _n(consort, "excluded.other", detail="eligible and consented, not randomised") or 0
+        if other:
+            lines.append(f"- Other reasons (n={other})")
+        _box(ax, 0.80, 0.86, "\n".join(lines), width=44, align="left")
+        _arrow(ax, 0.5 if k > 1 else 0.35, 0.925, 0.5 if k > 1 else 0.35, 0.79)
+        _arrow(ax, 0.5 if k > 1 else 0.35, 0.86, 0.655, 0.86)
+    top = 0.5 if k > 1 else 0.35
+    _box(ax, top, 0.77, f"{enrolled} (n={_n(consort, 'randomised')})")
+    labels = {a.id: a.label for a in cfg.arms}
+    for x, arm in zip(xs if k > 1 else [0.35], arms, strict=True):
+        _arrow(ax, top, 0.745, x, 0.69)
+        lines = [f"Allocated to {labels[arm]} (n={_n(consort, 'allocated', arm)})"]
+        received = _n(consort, "received_any_session", arm)
+        if received is not None:
+            lines.append(f"- Received at least one session (n={received})")
+        _box(ax, x, 0.64, "\n".join(lines), align="left")
+        met = consort[(consort["stage"] == "met_threshold") & (consort["arm"] == arm)]
+        if len(met):
+            note = "Dose (annotation):\n" + "\n".join(f"{r.detail} (n={r.n})" for r in met.itertuples())
+            _box(ax, x + (0.18 if k == 1 else 0.12), 0.52, note, width=30, dashed=True, align="left")
+        y = 0.40
+        for tp in [t for t in cfg.timepoints if t.week > 0]:
+            _arrow(ax, x, y + 0.19 if y == 0.40 else y + 0.13, x, y + 0.055)
+            lost = consort[(consort["stage"] == "not_followed_up") & (consort["arm"] == arm)
+                           & consort["detail"].str.startswith(f"{tp.id}:")]  # fmt: skip
+            lines = [f"{tp.label or tp.id}", f"- Followed up (n={_n(consort, 'followed_up', arm, tp.id)})"]
+            lines += [f"- {r.detail.split(': ', 1)[1].capitalize()} (n={r.n})" for r in lost.itertuples()]
+            _box(ax, x, y, "\n".join(lines), align="left")
+            _arrow(ax, x, y - 0.06, x, y - 0.13)
+            _box(ax, x, y - 0.17, f"Analysed at {tp.id} (n={_n(consort, 'analysed', arm, tp.id)})")
+            y -= 0.30
+    for label, yy in (("Enrolment", 0.95), ("Allocation", 0.64), ("Follow-up", 0.40), ("Analysis", 0.23)):
+        ax.text(0.0, yy, label, rotation=90, va="center", ha="left", fontsize=9, color="#1f4e79", weight="bold")
+    ax.set_ylim(y + 0.30 - 0.25, 1)
+    ax.set_title(cfg.trial.title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def attendance_histogram(cfg: Config, distribution: pd.DataFrame) -> Figure:
+    """Bars of men by compulsory sessions attended, stacked by cycle, with compulsory thresholds marked."""
+    plt = _mpl()
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    cycles = [c for c in distribution["cycle"].unique() if c != "all"]
+    bottom = None
+    if cycles:
+        for c in cycles:
+            d = distribution[distribution["cycle"] == c]
+            ax.bar(d["compulsory_sessions"], d["n"], bottom=bottom, label=f"cycle {c}", edgecolor="white")
+            bottom = d["n"].to_numpy() if bottom is None else bottom + d["n"].to_numpy()
+        ax.legend(frameon=False)
+    else:
+        d = distribution[distribution["cycle"] == "all"]
+        ax.bar(d["compulsory_sessions"], d["n"], color="#1f4e79")
+    for th in cfg.thresholds:
+        if th.measure == "compulsory_sessions":
+            ax.axvline(th.bound - 0.5, color="black", ls="--", lw=0.8)
+            ax.text(th.bound - 0.4, ax.get_ylim()[1] * 0.95, th.id, fontsize=8, va="top")
+    ax.set_xlabel("Compulsory sessions attended")
+    ax.set_ylabel("Men")
+    n_comp = int(distribution["compulsory_sessions"].max()) if len(distribution) else 0
+    ax.set_xticks(range(n_comp + 1))
+    arm = cfg.arm(cfg.schedule.arm).label if cfg.schedule else ""
+    ax.set_title(f"Attendance: {arm}", fontsize=10)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig

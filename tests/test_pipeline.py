@@ -1,0 +1,110 @@
+"""``run``: every contract table, figures, provenance; byte-identical reruns; all three configs."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from advance_trial.errors import IntegrityError
+from advance_trial.pipeline import run
+from tests.conftest import SAMPLES, TRIALS, config_path
+
+CONTRACT = {
+    "recruitment.csv": ["site", "n_screened", "n_eligible", "n_randomised", "proportion", "ci_lower", "ci_upper"],
+    "allocation.csv": ["site", "arm", "n"],
+    "retention.csv": ["timepoint", "arm", "site", "n_randomised", "n_retained", "proportion", "ci_lower", "ci_upper",
+                      "ci_method"],
+    "partner_retention.csv": ["timepoint", "arm", "site", "n_randomised", "n_retained", "proportion", "ci_lower",
+                              "ci_upper", "ci_method"],
+    "dose.csv": ["threshold", "arm", "cycle", "n", "n_met", "proportion", "ci_lower", "ci_upper", "median_sessions",
+                 "median_hours"],
+    "progression.csv": ["criterion", "metric", "estimate", "ci_lower", "ci_upper", "rule", "status"],
+    "consort.csv": ["stage", "arm", "n"],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def advance_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    run(config_path("advance-feasibility"), SAMPLES / "advance-feasibility", out)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(CONTRACT))
+def test_contract_tables_and_columns(advance_out, name):
+    df = pd.read_csv(advance_out / name, dtype=str, keep_default_na=False)
+    assert [c for c in CONTRACT[name] if c not in df.columns] == []
+    assert len(df) > 0
+
+
+def test_figures_and_provenance(advance_out):
+    for stem in ("consort", "attendance"):
+        assert (advance_out / f"{stem}.svg").read_bytes().startswith(b"<?xml")
+        assert (advance_out / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
+    assert b"<dc:date>" not in (advance_out / "consort.svg").read_bytes()
+    prov = json.loads((advance_out / "provenance.json").read_text())
+    assert prov["config"]["id"] == "advance-feasibility" and prov["config"]["version"] == "1.0.0"
+    assert set(prov["inputs"]) >= {"data/participants.csv", "config/advance-feasibility.yaml"}
+    assert "recruitment.csv" in prov["outputs"] and prov["created_utc"].endswith("Z")
+
+
+def test_rerun_is_byte_identical(advance_out, tmp_path):
+    run(config_path("advance-feasibility"), SAMPLES / "advance-feasibility", tmp_path)
+    names = sorted(p.name for p in advance_out.iterdir() if p.name != "provenance.json")
+    assert names == sorted(p.name for p in tmp_path.iterdir() if p.name != "provenance.json")
+    for name in names:
+        assert (tmp_path / name).read_bytes() == (advance_out / name).read_bytes(), name
+
+
+def test_csv_is_unrounded(advance_out):
+    text = (advance_out / "recruitment.csv").read_text()
+    assert "0.7074829931972789" in text  # 104 / 147 to the last digit
+
+
+@pytest.mark.parametrize("trial", TRIALS)
+def test_every_bundled_config_runs(trial, tmp_path):
+    result = run(config_path(trial), SAMPLES / trial, tmp_path)
+    assert "progression" in result.tables and (tmp_path / "consort.svg").exists()
+
+
+def test_input_changed_during_run_stops(tmp_path, monkeypatch):
+    import shutil
+
+    import advance_trial.pipeline as pipeline
+
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLES / "advance-feasibility", data)
+    real = pipeline.write_figures
+
+    def touch_then_write(cfg, tables, out):
+        (data / "followup.csv").write_text((data / "followup.csv").read_text() + "\n")
+        return real(cfg, tables, out)
+
+    monkeypatch.setattr(pipeline, "write_figures", touch_then_write)
+    with pytest.raises(IntegrityError, match="followup.csv"):
+        run(config_path("advance-feasibility"), data, tmp_path / "out")
+    assert not (tmp_path / "out" / "provenance.json").exists()
+
+
+def test_run_cli(invoke, tmp_path):
+    r = invoke("run", config_path("advance-feasibility"), "--data", SAMPLES / "advance-feasibility", "--out", tmp_path)
+    assert r.exit_code == 0, r.output
+    assert "met" in r.stdout and "not_met" in r.stdout and (tmp_path / "progression.csv").exists()
+
+
+@pytest.mark.parametrize("command", ["recruitment", "retention", "dose", "progression"])
+def test_step_commands_json(invoke, command):
+    r = invoke(command, config_path("advance-feasibility"), "--data", SAMPLES / "advance-feasibility", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out and all(isinstance(v, list) for v in out.values())
+
+
+def test_retention_cli_by_cycle_writes(invoke, tmp_path):
+    args = ["retention", config_path("advance-feasibility"), "--data", SAMPLES / "advance-feasibility"]
+    r = invoke(*args, "--by", "cycle", "--out", tmp_path)
+    assert r.exit_code == 0, r.output
+    assert set(pd.read_csv(tmp_path / "retention.csv", dtype=str)["cycle"]) == {"1", "2", "3", "all"}
+    assert invoke(*args, "--by", "region").exit_code == 2
