@@ -76,6 +76,12 @@ class Minimisation(_Model):
     probability: Annotated[float, Field(gt=0, le=1)] = 0.8
 
 
+class Blinding(_Model):
+    """Codes shown instead of arm ids to those who must stay blind."""
+
+    codes: Annotated[dict[str, Annotated[str, Field(min_length=1, max_length=20)]], Field(min_length=1)]
+
+
 class Randomisation(_Model):
     """How participants are allocated to arms."""
 
@@ -84,6 +90,9 @@ class Randomisation(_Model):
     block_sizes: list[Annotated[int, Field(gt=0)]] = []
     minimisation: Minimisation | None = None
     seed: Annotated[int, Field(ge=0)] | None = None
+    log: str | None = None
+    participant_id_pattern: str = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
+    blinding: Blinding | None = None
 
 
 class SessionEntry(_Model):

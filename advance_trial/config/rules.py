@@ -7,6 +7,7 @@ already valid.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 
@@ -121,6 +122,20 @@ def _randomisation(cfg: Config) -> Iterator[Problem]:
                 )
     elif r.minimisation is not None:
         yield ("randomisation", "minimisation"), f"a minimisation block does not apply to method {r.method!r}"
+    try:
+        re.compile(r.participant_id_pattern)
+    except re.error as exc:
+        yield ("randomisation", "participant_id_pattern"), f"not a valid regular expression: {exc}"
+    if r.blinding is not None:
+        codes = r.blinding.codes
+        if sorted(codes) != sorted(cfg.arm_ids):
+            yield ("randomisation", "blinding", "codes"), f"give one code for each arm: {', '.join(cfg.arm_ids)}"
+        if len(set(codes.values())) != len(codes):
+            yield ("randomisation", "blinding", "codes"), "codes must differ from each other"
+        revealing = {a.id.lower() for a in cfg.arms} | {a.label.lower() for a in cfg.arms if a.label}
+        for arm, code in codes.items():
+            if code.lower() in revealing:
+                yield ("randomisation", "blinding", "codes", arm), f"code {code!r} reveals an arm; use a neutral code"
 
 
 def _schedule_and_thresholds(cfg: Config) -> Iterator[Problem]:
