@@ -25,7 +25,8 @@ import hashlib
 import json
 import re
 import sqlite3
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -68,6 +69,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS one_allocation_each ON events(participant_id) WHERE kind = 'allocation';
 CREATE UNIQUE INDEX IF NOT EXISTS one_sequence_each ON events(sequence) WHERE kind = 'allocation';
+CREATE INDEX IF NOT EXISTS by_stratum ON events(kind, stratum);
 CREATE TABLE IF NOT EXISTS lists (
     stratum TEXT NOT NULL, chunk INTEGER NOT NULL, position INTEGER NOT NULL,
     arm TEXT NOT NULL, block INTEGER NOT NULL, block_size INTEGER NOT NULL,
@@ -157,20 +159,48 @@ def connect(path: str | Path, cfg: Config, create: bool = True) -> sqlite3.Conne
         raise UsageError(f"{path}: no allocation log there")
     path.parent.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    try:
+        meta = _open(con, cfg)
+    except sqlite3.DatabaseError as exc:
+        con.close()
+        raise IntegrityError(f"{path}: not a readable allocation log ({exc})") from None
+    if meta.get("trial_id") != cfg.trial.id or meta.get("format") != FORMAT:
+        con.close()
+        raise IntegrityError(f"{path}: this is the log of {meta.get('trial_id')!r}, not of {cfg.trial.id!r}")
+    return con
+
+
+def _retry_locked(action: Callable[[], Any]) -> Any:
+    """Run ``action``, retrying while another process holds a lock the busy handler does not wait for."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return action()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+
+
+def _open(con: sqlite3.Connection, cfg: Config) -> dict[str, str]:
     con.row_factory = sqlite3.Row
     con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    con.execute("PRAGMA journal_mode = WAL")
+    if _retry_locked(lambda: con.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+        _retry_locked(lambda: con.execute("PRAGMA journal_mode = WAL").fetchone())
     con.execute("PRAGMA synchronous = FULL")
+    has_meta = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+    if has_meta:
+        meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+        if meta:
+            return meta
     with _write(con):
         for statement in [s for s in _SCHEMA.split(";") if s.strip()] + _TRIGGERS:
             con.execute(statement)
         meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
         if not meta:
             con.execute("INSERT INTO meta VALUES ('format', ?), ('trial_id', ?)", (FORMAT, cfg.trial.id))
-    if meta and (meta.get("trial_id") != cfg.trial.id or meta.get("format") != FORMAT):
-        con.close()
-        raise IntegrityError(f"{path}: this is the log of {meta.get('trial_id')!r}, not of {cfg.trial.id!r}")
-    return con
+            meta = {"format": FORMAT, "trial_id": cfg.trial.id}
+    return meta
 
 
 @contextmanager
@@ -223,21 +253,21 @@ def check_request(cfg: Config, participant_id: str, site: str, factors: Mapping[
     if not re.fullmatch(cfg.randomisation.participant_id_pattern, participant_id):
         problems.append(
             DataProblem(
-                src, None, "participant", participant_id, f"must match {cfg.randomisation.participant_id_pattern}"
+                src, None, "--participant", participant_id, f"must match {cfg.randomisation.participant_id_pattern}"
             )
         )
     levels = cfg.factor_levels()
     values = {"site": site, **{k: str(v) for k, v in factors.items()}}
     for name, value in values.items():
+        opt = "--site" if name == "site" else f"--factor {name}"
         if name not in levels:
-            problems.append(DataProblem(src, None, name, value, f"unknown factor; known: {', '.join(levels)}"))
+            problems.append(DataProblem(src, None, opt, value, f"unknown factor; known: {', '.join(levels)}"))
         elif value not in levels[name]:
-            problems.append(DataProblem(src, None, name, value, f"unknown value; allowed: {', '.join(levels[name])}"))
+            problems.append(DataProblem(src, None, opt, value, f"unknown value; allowed: {', '.join(levels[name])}"))
     for name in required_factors(cfg):
         if name not in values:
-            problems.append(
-                DataProblem(src, None, name, None, f"missing: give --factor {name}=VALUE ({', '.join(levels[name])})")
-            )
+            allowed = ", ".join(levels[name])
+            problems.append(DataProblem(src, None, f"--factor {name}", None, f"missing: give {name}=VALUE ({allowed})"))
     if problems:
         raise DataError(problems)
     return dict(sorted(values.items()))

@@ -82,3 +82,47 @@ def test_sample_arms_are_the_configured_stratified_blocks(advance_cfg):
     )
     assert [e.arm for e in entries] == p["arm"].tolist()
     assert Counter(e.arm for e in entries) == {"advance": 54, "tau": 50}
+
+
+def test_minimisation_worked_example_lim_and_in_2019():
+    """Lim C-Y, In J. Randomization in clinical studies. Korean J Anesthesiol 2019;72(3):221-232, Table 4.
+
+    After 14 patients (site 1: control 4, treatment 2; site 2: 3, 5; male 4, 4; female 3, 3;
+    age < 20: 2, 2; 20-64: 2, 2; >= 65: 3, 3) the 15th patient is female, 74 years old, from
+    site 2. Total imbalance if allocated to control: 3; to treatment: 5; so control.
+    """
+    from advance_trial.randomise import minimisation_decision, minimisation_scores
+
+    counts = {
+        "site": {"1": {"control": 4, "treatment": 2}, "2": {"control": 3, "treatment": 5}},
+        "sex": {"male": {"control": 4, "treatment": 4}, "female": {"control": 3, "treatment": 3}},
+        "age": {"<20": {"control": 2, "treatment": 2}, "20-64": {"control": 2, "treatment": 2},
+                ">=65": {"control": 3, "treatment": 3}},
+    }  # fmt: skip
+    patient = {"site": "2", "sex": "female", "age": ">=65"}
+    arms, weights = ["control", "treatment"], {"site": 1.0, "sex": 1.0, "age": 1.0}
+    scores = minimisation_scores(counts, patient, weights, arms, [1, 1])
+    assert scores == {"control": 3.0, "treatment": 5.0}
+    decided = minimisation_decision(scores, arms, [1, 1], 1.0, 0.99, 0.99)
+    assert (decided.preferred, decided.arm, decided.tied) == ("control", "control", ("control",))
+    # with the random element, the other arm is taken when the second uniform is at or above p
+    assert minimisation_decision(scores, arms, [1, 1], 0.8, 0.5, 0.85).arm == "treatment"
+    assert minimisation_decision(scores, arms, [1, 1], 0.8, 0.5, 0.79).arm == "control"
+
+
+def test_minimisation_ties_are_broken_by_the_first_uniform_in_ratio():
+    from advance_trial.randomise import minimisation_decision
+
+    tied = {"a": 1.0, "b": 1.0, "c": 1.0}
+    assert minimisation_decision(tied, ["a", "b", "c"], [2, 1, 1], 0.8, 0.49, 0.99).arm == "a"
+    assert minimisation_decision(tied, ["a", "b", "c"], [2, 1, 1], 0.8, 0.50, 0.99).arm == "b"
+    assert minimisation_decision(tied, ["a", "b", "c"], [2, 1, 1], 0.8, 0.75, 0.99).arm == "c"
+
+
+def test_unequal_ratios_divide_counts_by_the_ratio():
+    from advance_trial.randomise import minimisation_scores
+
+    counts = {"site": {"x": {"a": 2, "b": 1}}}
+    # a 2:1 design with 2 and 1 allocated is balanced: either arm next costs the same relative step
+    scores = minimisation_scores(counts, {"site": "x"}, {"site": 1.0}, ["a", "b"], [2, 1])
+    assert scores == {"a": 0.5, "b": 1.0}
