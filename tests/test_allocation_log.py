@@ -13,6 +13,8 @@ import time
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from advance_trial import allocation_log as al
 from advance_trial.allocation_replay import concealed_list, export_frame, verify_log
@@ -300,3 +302,18 @@ def test_a_killed_process_leaves_a_log_that_verifies(advance_cfg, log):
     report = verify_log(log, advance_cfg)
     present = set(export_frame(log, advance_cfg)["participant_id"])
     assert set(confirmed) <= present and report.allocations >= len(confirmed)
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.lists(st.sampled_from(["london", "wolverhampton", "bristol"]), min_size=1, max_size=25))
+def test_same_seed_and_order_give_the_same_arms_in_any_log(sites):
+    import tempfile
+    from pathlib import Path
+
+    cfg = variant(MINIMISATION)
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = []
+        for name in ("a", "b"):
+            log = Path(tmp) / f"{name}.sqlite"
+            runs.append([al.allocate(log, cfg, f"H{i}", s, {"cycle": "2"}).arm for i, s in enumerate(sites)])
+        assert runs[0] == runs[1]
