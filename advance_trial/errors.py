@@ -95,6 +95,10 @@ class AdvanceTrialError(Exception):
         """Lines that explain the error, one problem each."""
         return []
 
+    def footer(self) -> list[str]:
+        """Lines shown after the problems, however many were cut (e.g. where the full report is)."""
+        return []
+
 
 class UsageError(AdvanceTrialError):
     """A command was called with options that do not fit together."""

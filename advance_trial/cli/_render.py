@@ -23,13 +23,15 @@ def print_error(exc: AdvanceTrialError) -> None:
     Problems are printed unwrapped, so that each stays on one line for copying and grepping.
     """
     lines = exc.details() or [str(exc)]
-    n = len(lines)
+    n = len(getattr(exc, "problems", lines))
     heading = f"{exc.title} (exit {int(exc.exit_code)})" + (f": {n} problems" if n > 1 else "")
     stderr.print(Text(heading, style="bold red"))
     for line in lines[:MAX_LINES_ON_SCREEN]:
         stderr.print(Text("  " + line))
-    if n > MAX_LINES_ON_SCREEN:
-        stderr.print(Text(f"  ... and {n - MAX_LINES_ON_SCREEN} more", style="dim"))
+    if len(lines) > MAX_LINES_ON_SCREEN:
+        stderr.print(Text(f"  ... and {len(lines) - MAX_LINES_ON_SCREEN} more", style="dim"))
+    for line in exc.footer():
+        stderr.print(Text(line, style="bold"))
 
 
 def print_unexpected(exc: BaseException) -> None:

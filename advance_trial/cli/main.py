@@ -15,7 +15,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from advance_trial.cli import config_cmd, feasibility_cmd, randomise_cmd, run_cmd, simulate_cmd
+from advance_trial.cli import config_cmd, feasibility_cmd, import_cmd, randomise_cmd, run_cmd, simulate_cmd
 from advance_trial.errors import AdvanceTrialError, ExitCode
 
 
@@ -84,6 +84,7 @@ def _root(
 
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(randomise_cmd.app, name="randomise")
+app.command("import")(import_cmd.import_data)
 app.command("recruitment")(feasibility_cmd.recruitment)
 app.command("retention")(feasibility_cmd.retention)
 app.command("dose")(feasibility_cmd.dose)

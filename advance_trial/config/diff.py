@@ -29,7 +29,7 @@ class Change:
 
 def resolved(cfg: Config) -> dict[str, Any]:
     """The config as plain data with every default filled in."""
-    return cfg.model_dump(mode="json")
+    return cfg.model_dump(mode="json", by_alias=True)
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:

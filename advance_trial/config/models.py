@@ -31,7 +31,7 @@ RANDOMISATION_METHODS = ("none", "simple", "blocks", "stratified_blocks", "minim
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
 
 
 class Trial(_Model):
@@ -236,6 +236,23 @@ class Criterion(_Model):
     direction: Literal["decrease", "increase"] | None = None
 
 
+IMPORT_KINDS = ("screening", "participants", "attendance", "followup", "measures", "partners")
+DATE_FORMATS = ("dd/mm/yyyy", "dd-mm-yyyy", "dd.mm.yyyy", "mm/dd/yyyy", "yyyy-mm-dd", "yyyy/mm/dd")
+
+
+class ImportRule(_Model):
+    """How sites' exports map onto the canonical files; the rules matching a site and kind apply in order."""
+
+    sites: list[str] = []
+    kinds: list[Literal["screening", "participants", "attendance", "followup", "measures", "partners"]] = []
+    date_format: Literal["dd/mm/yyyy", "dd-mm-yyyy", "dd.mm.yyyy", "mm/dd/yyyy", "yyyy-mm-dd", "yyyy/mm/dd"] | None = (
+        None
+    )
+    columns: dict[str, str] = {}
+    values: dict[str, dict[str, str | bool | int | float]] = {}
+    ignore: list[str] = []
+
+
 class Reporting(_Model):
     """How figures are reported."""
 
@@ -294,6 +311,7 @@ class Config(_Model):
     partners: Partners | None = None
     progression: list[Criterion] = []
     reporting: Reporting = Reporting()
+    import_: list[ImportRule] = Field(default=[], alias="import")
 
     _source: ConfigSource | None = PrivateAttr(default=None)
 

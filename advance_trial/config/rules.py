@@ -11,7 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
-from advance_trial.config.models import Config
+from advance_trial.config.models import IMPORT_KINDS, Config
 
 Problem = tuple[tuple[str | int, ...], str]
 
@@ -32,6 +32,7 @@ def check(cfg: Config) -> list[Problem]:
         _outcomes,
         _partners,
         _progression,
+        _import_rules,
     ):
         problems.extend(rule(cfg))
     return problems
@@ -321,3 +322,35 @@ def _progression(cfg: Config) -> Iterator[Problem]:
             yield path, "give a go threshold, or both green and amber"
         elif c.green is not None and c.amber is not None and c.amber >= c.green:
             yield (*path, "amber"), f"amber ({c.amber}) must be below green ({c.green})"
+
+
+def _import_rules(cfg: Config) -> Iterator[Problem]:
+    for i, rule in enumerate(cfg.import_):
+        for j, site in enumerate(rule.sites):
+            if site not in cfg.site_ids:
+                yield ("import", i, "sites", j), f"unknown site {site!r}; sites: {', '.join(cfg.site_ids)}"
+        targets = list(rule.columns.values())
+        for target in {t for t in targets if targets.count(t) > 1}:
+            yield ("import", i, "columns"), f"two site columns map onto {target!r}"
+        yield from _import_targets(cfg, i, rule.kinds or list(IMPORT_KINDS), rule.columns, rule.values)
+        overlap = set(rule.columns) & set(rule.ignore)
+        for name in sorted(overlap):
+            yield ("import", i, "ignore"), f"{name!r} is both mapped (columns) and ignored"
+
+
+def _import_targets(cfg: Config, i: int, kinds: list[str], columns: dict, values: dict) -> Iterator[Problem]:
+    """Mapped and recoded columns must be canonical columns of at least one of the rule's kinds."""
+    from advance_trial.canonical import item_column_owner  # the file formats are the canonical module's
+    from advance_trial.importing.mapping import allowed_columns
+
+    allowed = {c for k in kinds for c in allowed_columns(cfg, k)}
+
+    def known(col: str) -> bool:
+        return col in allowed or any(item_column_owner(cfg, col, r) for r in ("man", "partner"))
+
+    for header, target in columns.items():
+        if not known(target):
+            yield ("import", i, "columns", header), f"{target!r} is not a canonical column of {', '.join(kinds)}"
+    for column in values:
+        if not known(column):
+            yield ("import", i, "values", column), f"{column!r} is not a canonical column of {', '.join(kinds)}"

@@ -1,0 +1,86 @@
+"""``advance-trial import``: bring a site's CSV or Excel export into the canonical data."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+
+class Kind(StrEnum):
+    """The canonical file a site file feeds."""
+
+    screening = "screening"
+    participants = "participants"
+    attendance = "attendance"
+    followup = "followup"
+    measures = "measures"
+    partners = "partners"
+
+
+def import_data(
+    config: Path = typer.Argument(..., help="The trial config (YAML).", show_default=False),
+    files: list[Path] = typer.Argument(..., help="Site files (.csv or .xlsx), all of one kind.", show_default=False),
+    data: Path = typer.Option(..., "--data", help="Folder of canonical data files to import into."),
+    site: str = typer.Option(..., "--site", help="The site the files come from."),
+    kind: Kind = typer.Option(..., "--kind", help="Which canonical file the rows belong to."),
+    sheet: str | None = typer.Option(None, "--sheet", help="Excel sheet (default: the first)."),
+    accept_valid: bool = typer.Option(
+        False, "--accept-valid", help="Write the good rows; set the bad ones aside in DATA/rejected/."
+    ),
+    replace: bool = typer.Option(False, "--replace", help="Let differing values replace canonical ones (recorded)."),
+    by: str | None = typer.Option(None, "--by", help="Who is importing (default: the OS user)."),
+    report: Path | None = typer.Option(None, "--report", help="Where to write the problem report (CSV)."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Import site files: all or nothing by default, every problem named, every import audited."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from advance_trial.cli._render import print_json, stderr, stdout
+    from advance_trial.config import load_config
+    from advance_trial.importing import import_files
+
+    cfg = load_config(config)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=stderr, transient=True,
+                  disable=json_out) as bar:  # fmt: skip
+        task = bar.add_task("importing", total=len(files))
+
+        def step(what: str, done: int, total: int) -> None:
+            bar.update(task, description=what, completed=done)
+
+        outcomes = import_files(cfg, data, site, kind.value, files, sheet=sheet, accept_valid=accept_valid,
+                                replace=replace, by=by, report=report, progress=step)  # fmt: skip
+    if json_out:
+        print_json(
+            [
+                {
+                    "file": o.file,
+                    "sha256": o.sha256,
+                    "rows_read": o.rows_read,
+                    "accepted": o.accepted,
+                    "new": o.new,
+                    "unchanged": o.unchanged,
+                    "replaced": o.replaced,
+                    "rejected": o.rejected,
+                    "outcome": o.outcome,
+                    "rejected_file": o.rejected_file,
+                }  # fmt: skip
+                for o in outcomes
+            ]
+        )
+        return
+    for o in outcomes:
+        if o.outcome == "already_imported":
+            stdout.print(f"[dim]{o.file}: already imported (same content); nothing changed[/]")
+            continue
+        counts = f"{o.rows_read} rows read: {o.new} new, {o.unchanged} unchanged, {o.replaced} replaced"
+        if o.rejected:
+            stdout.print(f"[yellow]{o.file}[/]: {counts}, [bold yellow]{o.rejected} rejected[/] -> {o.rejected_file}")
+            for p in o.problems[:10]:
+                stdout.print(f"  {p}")
+            if len(o.problems) > 10:
+                stdout.print(f"  ... and {len(o.problems) - 10} more (all in {o.rejected_file})")
+        else:
+            stdout.print(f"[green]{o.file}[/]: {counts} [dim]({o.source})[/]")
+    stdout.print(f"{kind.value}.csv in {data} is up to date; the import is recorded in {data / 'import' / 'audit.csv'}")

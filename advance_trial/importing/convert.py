@@ -1,0 +1,163 @@
+"""Turning a site file's text into canonical rows, vectorised, with every problem named.
+
+Booleans are accepted as yes/no, y/n, 1/0 or true/false in any case; dates in ISO form or in the
+site's configured ``date_format``. A date that is ambiguous (day and month order unknown, a
+two-digit year) or impossible is a problem, never a guess. Values listed as choices (sites, arms,
+timepoints, session types, statuses) match without regard to case.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from advance_trial.canonical import SPECS, Column, item_column_owner
+from advance_trial.config.models import Config
+from advance_trial.errors import DataProblem
+from advance_trial.importing.mapping import BOOLEAN_WORDS, MappedHeader, SiteMapping, fold
+from advance_trial.importing.readers import RawTable
+
+_FORMATS = {
+    "dd/mm/yyyy": (r"(\d{1,2})/(\d{1,2})/(\d{4})", ("d", "m", "y")),
+    "dd-mm-yyyy": (r"(\d{1,2})-(\d{1,2})-(\d{4})", ("d", "m", "y")),
+    "dd.mm.yyyy": (r"(\d{1,2})\.(\d{1,2})\.(\d{4})", ("d", "m", "y")),
+    "mm/dd/yyyy": (r"(\d{1,2})/(\d{1,2})/(\d{4})", ("m", "d", "y")),
+    "yyyy-mm-dd": (r"(\d{4})-(\d{1,2})-(\d{1,2})", ("y", "m", "d")),
+    "yyyy/mm/dd": (r"(\d{4})/(\d{1,2})/(\d{1,2})", ("y", "m", "d")),
+}
+_ISO = r"(\d{4})-(\d{2})-(\d{2})(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+
+
+@dataclass
+class Problems:
+    """Row problems, kept per row position so that rows can be accepted or rejected one by one."""
+
+    file: str
+    rows: np.ndarray
+    items: list[tuple[int, DataProblem]]
+
+    def add(self, mask: pd.Series | np.ndarray, column: str, raw: pd.Series | None, message: str) -> None:
+        for i in np.flatnonzero(np.asarray(mask, dtype=bool)):
+            value = None if raw is None else str(raw.iat[i])
+            self.items.append((int(i), DataProblem(self.file, int(self.rows[i]), column, value, message)))
+
+    def add_one(self, i: int, column: str, value: object, message: str) -> None:
+        text = None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+        self.items.append((int(i), DataProblem(self.file, int(self.rows[i]), column, text, message)))
+
+    def bad_positions(self) -> np.ndarray:
+        return np.unique(np.fromiter((i for i, _ in self.items), dtype=np.int64, count=len(self.items)))
+
+
+def _dates(s: pd.Series, date_format: str | None) -> tuple[pd.Series, pd.Series, str]:
+    """Parse to datetime64[s]; returns (typed, bad, what is allowed)."""
+    iso = s.str.extract(f"^{_ISO}$")
+    text = iso[0] + "-" + iso[1] + "-" + iso[2]
+    allowed = "a date written yyyy-mm-dd"
+    if date_format is not None:
+        pattern, order = _FORMATS[date_format]
+        parts = s.str.extract(f"^{pattern}$")
+        named = dict(zip(order, (parts[0], parts[1], parts[2]), strict=True))
+        local = named["y"] + "-" + named["m"].str.zfill(2) + "-" + named["d"].str.zfill(2)
+        text = text.fillna(local)
+        allowed = f"a date written {date_format} (this site's format) or yyyy-mm-dd"
+    typed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").astype("datetime64[s]")
+    return typed, typed.isna() & (s != ""), allowed
+
+
+def _date_message(value: str, date_format: str | None, allowed: str) -> str:
+    if re.fullmatch(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2}", value):
+        return f"ambiguous: a two-digit year; write the year in full, as {allowed}"
+    if date_format is None and re.fullmatch(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}", value):
+        return "ambiguous: day and month order unknown; set `date_format` in the config's import rule for this site"
+    if re.fullmatch(r"[\d/.\- :T]+", value):
+        return f"no such date, or not {allowed}"
+    return f"must be {allowed}"
+
+
+def convert_column(
+    cfg: Config, col: Column, s: pd.Series, shown: str, mapping: SiteMapping, problems: Problems
+) -> pd.Series:
+    """Type one canonical column; problems go to ``problems`` and the cell becomes missing."""
+    empty = s == ""
+    if col.name in mapping.values:
+        recoded = s.map(lambda v, table=mapping.values[col.name]: table.get(fold(v)))
+        s = recoded.where(recoded.notna(), s).astype("string")
+        empty = s == ""
+    if col.kind == "str":
+        typed = s.mask(empty).astype("string")
+    elif col.kind in ("int", "float"):
+        num = pd.to_numeric(s.mask(empty), errors="coerce")
+        bad = num.isna() & ~empty
+        if col.kind == "int":
+            bad |= num.notna() & (num != np.round(num))
+            typed = num.where(~bad).round().astype("Int64")
+        else:
+            typed = num.where(~bad).astype("float64")
+        problems.add(bad, shown, s, "must be a whole number" if col.kind == "int" else "must be a number")
+        if col.minimum is not None:
+            problems.add(typed.notna() & (typed < col.minimum), shown, s, f"must be at least {col.minimum:g}")
+    elif col.kind == "bool":
+        word = s.str.casefold().map(BOOLEAN_WORDS)
+        typed = word.map({"true": True, "false": False}).astype("boolean")
+        problems.add(typed.isna() & ~empty, shown, s, "must be yes or no (also y/n, 1/0, true/false)")
+    elif col.kind == "date":
+        typed, bad, allowed = _dates(s, mapping.date_format)
+        for i in np.flatnonzero(bad.to_numpy(dtype=bool)):
+            problems.add_one(i, shown, s.iat[i], _date_message(str(s.iat[i]), mapping.date_format, allowed))
+    else:  # pragma: no cover - the specs are fixed
+        raise ValueError(col.kind)
+    if not col.nullable:
+        problems.add(empty, shown, s, "must have a value (this column may not be empty)")
+    if col.choices is not None:
+        allowed = col.choices(cfg)
+        canon = {fold(a): a for a in allowed}
+        matched = typed.astype("string").str.casefold().map(canon) if col.kind == "str" else None
+        if matched is not None:
+            unknown = typed.notna() & matched.isna()
+            problems.add(unknown, shown, s, f"must be one of {', '.join(allowed) or '(none configured)'}")
+            typed = matched.where(~unknown).astype("string")
+        else:
+            text = typed.astype("string")
+            unknown = typed.notna() & ~text.isin(allowed)
+            problems.add(unknown, shown, s, f"must be one of {', '.join(allowed) or '(none configured)'}")
+            typed = typed.mask(unknown)
+    return typed
+
+
+def convert(cfg: Config, kind: str, site: str, raw: RawTable, header: MappedHeader, mapping: SiteMapping):
+    """Typed canonical rows of the site file, and the problems found (row by row)."""
+    spec = SPECS[kind]
+    problems = Problems(raw.file, raw.rows, [])
+    out = pd.DataFrame(index=raw.cells.index)
+    extra = [c for c in (*spec.optional_columns,) if c.name in header.positions]
+    for col in (*spec.columns, *extra):
+        if col.name not in header.positions:  # site, implied by --site
+            out[col.name] = pd.Series(site, index=out.index, dtype="string")
+            continue
+        s = raw.cells[header.positions[col.name]]
+        out[col.name] = convert_column(cfg, col, s, header.shown[col.name], mapping, problems)
+    respondent = "partner" if kind == "partners" else "man"
+    for name, pos in header.positions.items():
+        if name in out.columns:
+            continue
+        s = raw.cells[pos]
+        owner = item_column_owner(cfg, name, respondent) if spec.items else None
+        if owner is not None:
+            ins = cfg.instruments[owner]
+            values = convert_column(cfg, Column(name, "int", nullable=True), s, header.shown[name], mapping, problems)
+            outside = values.notna() & ((values < ins.min) | (values > ins.max))
+            problems.add(outside, header.shown[name], s, f"must be within the item range {ins.min}..{ins.max}")
+            out[name] = values.mask(outside)
+        else:  # a stratification factor of participants
+            factor = next(f for f in cfg.factors if f.id == name)
+            levels = {fold(v): v for v in factor.levels}
+            matched = s.str.casefold().map(levels)
+            problems.add(
+                matched.isna() & (s != ""), header.shown[name], s, f"must be one of {', '.join(factor.levels)}"
+            )
+            out[name] = matched.astype("string")
+    return out, problems

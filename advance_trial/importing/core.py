@@ -1,0 +1,353 @@
+"""Bringing site files into the canonical data: all or nothing, every problem at once, audited.
+
+:func:`import_files` reads each file, maps its header through the config's ``import`` rules,
+converts and checks every row, compares rows with keys already in the canonical file, and then
+either writes the merged canonical file atomically or writes nothing and raises
+:class:`ImportRefused` listing every problem. Existing rows are kept as their exact text, so an
+import never rewrites a row it does not touch. Every attempt is recorded in
+``DATA/import/audit.csv``; a file whose bytes were imported before changes nothing.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from advance_trial.canonical import FILE_NAMES, SPECS, CanonicalData, _cross_checks, _empty, parse_table
+from advance_trial.config.models import Config
+from advance_trial.errors import DataError, DataProblem, UsageError
+from advance_trial.importing.checks import check_rows, key_text
+from advance_trial.importing.convert import Problems, convert
+from advance_trial.importing.mapping import map_header, mapping_for
+from advance_trial.importing.readers import RawTable, read_site_file
+from advance_trial.tablefile import format_for_csv, write_bytes_atomic
+
+AUDIT_COLUMNS = ["at_utc", "by", "kind", "site", "file", "sha256", "rows_read", "accepted", "new", "unchanged",
+                 "replaced", "rejected", "outcome"]  # fmt: skip
+REPLACEMENT_COLUMNS = ["at_utc", "by", "kind", "site", "file", "sha256", "row", "key", "column", "old", "new"]
+
+
+class ImportRefused(DataError):
+    """Nothing was written: the problems, and where the report for the site was saved."""
+
+    def __init__(self, problems: list[DataProblem], report: Path | None) -> None:
+        super().__init__(problems)
+        self.report = report
+
+    def footer(self) -> list[str]:
+        return [f"Nothing was written. Every problem, for the site: {self.report}"] if self.report else []
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What happened to one file."""
+
+    file: str
+    sha256: str
+    rows_read: int
+    new: int = 0
+    unchanged: int = 0
+    replaced: int = 0
+    rejected: int = 0
+    outcome: str = "imported"  # imported | imported_partially | already_imported
+    source: str = ""
+    rejected_file: str | None = None
+    problems: tuple[DataProblem, ...] = field(default_factory=tuple)
+
+    @property
+    def accepted(self) -> int:
+        return self.new + self.unchanged + self.replaced
+
+
+@dataclass
+class _Prepared:
+    raw: RawTable
+    sha: str
+    rows: pd.DataFrame  # canonical text of every row, canonical column order
+    provided: list[str]
+    problems: Problems
+    shown: dict[str, str]
+    positions: list[int]
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _text_table(path: Path) -> pd.DataFrame | None:
+    if not path.exists():
+        return None
+    return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+
+
+def _existing(cfg: Config, data: Path) -> CanonicalData:
+    from advance_trial.canonical import read_canonical
+
+    if (data / "participants.csv").exists():
+        return read_canonical(cfg, data)
+    present = [n for n in FILE_NAMES if (data / f"{n}.csv").exists()]
+    if present and present != ["screening"]:
+        raise DataError([DataProblem("participants.csv", None, None, None, f"required file missing in {data}")])
+    tables = {n: _empty(SPECS[n]) for n in FILE_NAMES}
+    return CanonicalData(**tables)
+
+
+def _audit_path(data: Path) -> Path:
+    return data / "import" / "audit.csv"
+
+
+def _already(data: Path, kind: str, sha: str) -> pd.Series | None:
+    audit = _text_table(_audit_path(data))
+    if audit is None or audit.empty:
+        return None
+    done = audit[(audit["sha256"] == sha) & (audit["kind"] == kind) & audit["outcome"].str.startswith("imported")]
+    return None if done.empty else done.iloc[0]
+
+
+def _append_csv(path: Path, rows: list[dict[str, object]], columns: list[str]) -> None:
+    old = _text_table(path)
+    new = pd.DataFrame(rows, columns=columns).astype(str)
+    frame = new if old is None else pd.concat([old, new], ignore_index=True)
+    write_bytes_atomic(frame.to_csv(index=False, lineterminator="\n").encode(), path)
+
+
+def _prepare(cfg: Config, kind: str, site: str, path: Path, sheet: str | None, existing: CanonicalData) -> _Prepared:
+    raw, data = read_site_file(path, sheet)
+    mapping = mapping_for(cfg, site, kind)
+    header = map_header(cfg, kind, raw, mapping)
+    typed, problems = convert(cfg, kind, site, raw, header, mapping)
+    check_rows(cfg, kind, site, typed, raw.cells, header, existing, problems)
+    provided = [c for c in typed.columns if c in header.positions or c == "site"]
+    text = format_for_csv(typed)
+    positions = sorted(header.positions.values())
+    return _Prepared(raw, hashlib.sha256(data).hexdigest(), text, provided, problems, header.shown, positions)
+
+
+def _column_order(cfg: Config, kind: str, existing: pd.DataFrame | None, incoming: list[str]) -> list[str]:
+    spec = SPECS[kind]
+    base = list(existing.columns) if existing is not None else [c.name for c in spec.columns]
+    extra = [c for c in incoming if c not in base]
+    order = {c.name: i for i, c in enumerate(spec.optional_columns)}
+    items = [c for ins_id, ins in cfg.instruments.items() for c in ins.item_columns(ins_id)]
+    rank = {c: i for i, c in enumerate(items)}
+    extra.sort(key=lambda c: (c not in order, order.get(c, 0), rank.get(c, 10**6), c))
+    return base + extra
+
+
+def import_files(
+    cfg: Config,
+    data: str | Path,
+    site: str,
+    kind: str,
+    files: Sequence[str | Path],
+    *,
+    sheet: str | None = None,
+    accept_valid: bool = False,
+    replace: bool = False,
+    by: str | None = None,
+    report: str | Path | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[FileOutcome]:
+    """Import site files of one kind for one site into the canonical data folder ``data``.
+
+    Raises
+    ------
+    UsageError
+        An unknown site or kind.
+    ImportRefused
+        Any problem (without ``accept_valid``), or a problem no row can be set aside for
+        (an unreadable file, an unknown column, an inconsistency across files); nothing written.
+    """
+    if site not in cfg.site_ids:
+        raise UsageError(f"--site {site!r}: not a site of {cfg.trial.id}; sites: {', '.join(cfg.site_ids)}")
+    if kind not in SPECS:
+        raise UsageError(f"--kind {kind!r}: one of {', '.join(FILE_NAMES)}")
+    data = Path(data)
+    by = by or getpass.getuser()
+    step = progress or (lambda *_: None)
+    existing = _existing(cfg, data)
+    target = data / f"{kind}.csv"
+    current = _text_table(target)
+    keys = list(SPECS[kind].key)
+    merged = current.copy() if current is not None else pd.DataFrame(columns=[c.name for c in SPECS[kind].columns])
+    index = dict(zip(key_text(merged, keys), range(len(merged)), strict=True)) if len(merged) else {}
+    outcomes: list[FileOutcome] = []
+    fatal: list[DataProblem] = []
+    all_problems: list[DataProblem] = []
+    replacements: list[dict[str, object]] = []
+    rejected_frames: dict[str, tuple[pd.DataFrame, FileOutcome]] = {}
+    for n, path in enumerate(files, 1):
+        step(f"reading {Path(path).name}", n - 1, len(files))
+        sha = hashlib.sha256(Path(path).read_bytes()).hexdigest() if Path(path).is_file() else ""
+        done = _already(data, kind, sha) if sha else None
+        if done is not None:
+            outcomes.append(FileOutcome(Path(path).name, sha, int(done["rows_read"]), outcome="already_imported"))
+            continue
+        try:
+            prep = _prepare(cfg, kind, site, Path(path), sheet, existing)
+        except DataError as exc:
+            fatal.extend(exc.problems)
+            outcomes.append(FileOutcome(Path(path).name, sha, 0, outcome="refused"))
+            continue
+        step(f"checking {prep.raw.file}", n - 1, len(files))
+        new_rows, outcome = _merge(cfg, kind, site, prep, merged, index, replace, replacements, by)
+        merged = pd.concat([merged, new_rows], ignore_index=True) if len(new_rows) else merged
+        outcomes.append(outcome)
+        all_problems.extend(outcome.problems)
+        if outcome.rejected:
+            rejected_frames[prep.raw.file] = (_quarantine(prep), outcome)
+    problems = fatal + all_problems
+    if fatal or (problems and not accept_valid):
+        _refuse(cfg, data, kind, site, files, outcomes, problems, by, report)
+    columns = _column_order(cfg, kind, current, list(merged.columns))
+    merged = merged.reindex(columns=columns).fillna("")
+    body = merged.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    _final_check(cfg, kind, body, existing, data, files, outcomes, by, report, site)
+    step("writing", len(files), len(files))
+    changed = any(o.new or o.replaced for o in outcomes)
+    if changed:
+        write_bytes_atomic(body, target)
+    stamp = _now()
+    for frame, outcome in rejected_frames.values():
+        out = data / "rejected" / f"{kind}-{site}-{outcome.sha256[:12]}.csv"
+        write_bytes_atomic(frame.to_csv(index=False, lineterminator="\n").encode(), out)
+        outcomes[outcomes.index(outcome)] = _with(outcome, rejected_file=str(out))
+    if replacements:
+        for r in replacements:
+            r["at_utc"] = stamp
+        _append_csv(data / "import" / "replacements.csv", replacements, REPLACEMENT_COLUMNS)
+    _audit(data, kind, site, outcomes, by, stamp)
+    return outcomes
+
+
+def _with(o: FileOutcome, **changes: object) -> FileOutcome:
+    from dataclasses import replace as dc_replace
+
+    return dc_replace(o, **changes)
+
+
+def _merge(
+    cfg: Config,
+    kind: str,
+    site: str,
+    prep: _Prepared,
+    merged: pd.DataFrame,
+    index: dict[str, int],
+    replace: bool,
+    replacements: list[dict[str, object]],
+    by: str,
+) -> tuple[pd.DataFrame, FileOutcome]:
+    """Compare incoming rows with the rows already there; update ``merged`` in place for replacements."""
+    keys = list(SPECS[kind].key)
+    rows, problems = prep.rows, prep.problems
+    bad = np.zeros(len(rows), dtype=bool)
+    bad[prep.problems.bad_positions()] = True
+    incoming_keys = key_text(rows, keys)
+    at = incoming_keys.map(index).to_numpy(dtype=float) if len(rows) else np.zeros(0)
+    for col in prep.provided:
+        if col not in merged.columns:
+            merged[col] = ""
+    new_positions = np.flatnonzero(np.isnan(at) & ~bad).tolist()
+    unchanged, replaced = 0, 0
+    for i in np.flatnonzero(~np.isnan(at) & ~bad):
+        k, where = incoming_keys.iat[i], int(at[i])
+        if where < 0:  # the key came in from an earlier file of this import
+            problems.add_one(i, "/".join(keys), k.replace("\x1f", "/"), "the same key is in an earlier file")
+            continue
+        old = merged.loc[where, prep.provided]
+        new = rows.loc[rows.index[i], prep.provided]
+        differs = [c for c in prep.provided if str(old[c]) != str(new[c])]
+        if not differs:
+            unchanged += 1
+        elif replace:
+            for c in differs:
+                replacements.append({"by": by, "kind": kind, "site": site, "file": prep.raw.file, "sha256": prep.sha,
+                                     "row": int(prep.raw.rows[i]), "key": k.replace("\x1f", "/"), "column": c,
+                                     "old": old[c], "new": new[c]})  # fmt: skip
+                merged.loc[where, c] = new[c]
+            replaced += 1
+        else:
+            for c in differs:
+                msg = f"differs from the canonical data ({old[c]!r}); use --replace to replace it"
+                problems.add_one(i, prep.shown.get(c, c), new[c], msg)
+    index.update(dict.fromkeys(incoming_keys.iloc[new_positions], -1))
+    bad_now = set(problems.bad_positions().tolist())
+    keep = [i for i in new_positions if i not in bad_now]
+    rejected = len(bad_now)
+    new_rows = rows.iloc[keep].reindex(columns=list(merged.columns)).fillna("") if keep else rows.iloc[[]]
+    outcome = FileOutcome(
+        prep.raw.file, prep.sha, len(rows), new=len(keep), unchanged=unchanged,
+        replaced=replaced, rejected=rejected, outcome="imported_partially" if rejected else "imported",
+        source=prep.raw.source, problems=tuple(p for _, p in sorted(problems.items, key=lambda x: x[1].row or 0)),
+    )  # fmt: skip
+    return new_rows, outcome
+
+
+def _quarantine(prep: _Prepared) -> pd.DataFrame:
+    """Rejected rows as the site wrote them (mapped columns only: ignored columns stay out), with the problems."""
+    bad = prep.problems.bad_positions()
+    why: dict[int, list[str]] = {}
+    for i, p in prep.problems.items:
+        why.setdefault(i, []).append(f"{p.column}: {p.message}")
+    frame = prep.raw.cells.iloc[bad, prep.positions].copy()
+    frame.columns = [prep.raw.header[p] for p in prep.positions]
+    frame.insert(0, "row", prep.raw.rows[bad])
+    frame["problems"] = ["; ".join(why[int(i)]) for i in bad]
+    return frame
+
+
+def _refuse(cfg, data, kind, site, files, outcomes, problems, by, report) -> None:
+    """Write the problem report and the audit entry; raise with every problem."""
+    frame = pd.DataFrame(
+        [(p.file, p.row, p.column, p.value, p.message) for p in problems],
+        columns=["file", "row", "column", "value", "problem"],
+    )
+    first = next((o.sha256 for o in outcomes if o.sha256), "")
+    path = Path(report) if report else data / "import" / "reports" / f"{kind}-{site}-{first[:12] or 'files'}.csv"
+    write_bytes_atomic(frame.to_csv(index=False, lineterminator="\n").encode(), path)
+    refused = [_with(o, outcome="refused", new=0, unchanged=0, replaced=0) for o in outcomes
+               if o.outcome != "already_imported"]  # fmt: skip
+    _audit(data, kind, site, refused, by, _now())
+    raise ImportRefused(problems, path)
+
+
+def _final_check(cfg, kind, body, existing, data, files, outcomes, by, report, site) -> None:
+    """The merged file must read as canonical data with every other file: nothing wrong gets in."""
+    typed, problems = parse_table(cfg, SPECS[kind], body, f"{kind}.csv")
+    if not problems:
+        tables = existing.tables()
+        tables[kind] = typed
+        problems = _cross_checks(cfg, tables)
+    if problems:
+        problems = [DataProblem(p.file, p.row, p.column, p.value, f"after this import: {p.message}") for p in problems]
+        _refuse(cfg, data, kind, site, files, outcomes, problems, by, report)
+
+
+def _audit(data: Path, kind: str, site: str, outcomes: list[FileOutcome], by: str, stamp: str) -> None:
+    rows = [
+        {
+            "at_utc": stamp,
+            "by": by,
+            "kind": kind,
+            "site": site,
+            "file": o.file,
+            "sha256": o.sha256,
+            "rows_read": o.rows_read,
+            "accepted": o.accepted,
+            "new": o.new,
+            "unchanged": o.unchanged,
+            "replaced": o.replaced,
+            "rejected": o.rejected,
+            "outcome": o.outcome,
+        }  # fmt: skip
+        for o in outcomes
+    ]
+    if rows:
+        _append_csv(_audit_path(data), rows, AUDIT_COLUMNS)
