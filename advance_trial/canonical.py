@@ -312,14 +312,16 @@ def parse_table(cfg: Config, spec: FileSpec, raw: bytes, file: str) -> tuple[pd.
     if problems:
         return _empty(spec), problems
 
+    # strip cells only when some cell has spaces around it (one scan of the text, not one per cell)
+    spaced = re.search(r"(?:^|[,\n])[ \t]|[ \t](?:[,\n]|$)", text, flags=re.M) is not None
     out = pd.DataFrame(index=df.index)
     present_optional = [c for c in spec.optional_columns if c.name in df.columns]
     for col in (*spec.columns, *present_optional):
-        out[col.name] = _convert(cfg, df[col.name], col, file, problems)
+        out[col.name] = _convert(cfg, df[col.name], col, file, problems, spaced)
     for name in item_cols:
         ins = cfg.instruments[name.rpartition("_")[0]]
         item = Column(name, "int", nullable=True)
-        values = _convert(cfg, df[name], item, file, problems)
+        values = _convert(cfg, df[name], item, file, problems, spaced)
         bad = values.notna() & ((values < ins.min) | (values > ins.max))
         for i in np.flatnonzero(bad.to_numpy(dtype=bool)):
             problems.append(
@@ -333,8 +335,10 @@ def parse_table(cfg: Config, spec: FileSpec, raw: bytes, file: str) -> tuple[pd.
     return out, problems
 
 
-def _convert(cfg: Config, s: pd.Series, col: Column, file: str, problems: list[DataProblem]) -> pd.Series:
-    stripped = s.str.strip()
+def _convert(
+    cfg: Config, s: pd.Series, col: Column, file: str, problems: list[DataProblem], spaced: bool = True
+) -> pd.Series:
+    stripped = s.str.strip() if spaced else s
     empty = stripped == ""
     bad = pd.Series(False, index=s.index)
     if col.kind == "str":
@@ -381,18 +385,15 @@ def _report(problems: list[DataProblem], file: str, col: Column, raw: pd.Series,
 
 def _duplicate_keys(out: pd.DataFrame, raw: pd.DataFrame, spec: FileSpec, file: str) -> list[DataProblem]:
     keys = list(spec.key)
-    dup = raw.duplicated(subset=keys, keep="first")
+    dup = raw.duplicated(subset=keys, keep="first").to_numpy()
+    if not dup.any():
+        return []
+    first = raw.reset_index(drop=True).reset_index().groupby(keys, sort=False)["index"].transform("first").to_numpy()
     problems = []
-    first_row = {}
-    for i, key in enumerate(map(tuple, raw[keys].to_numpy())):
-        if dup.iat[i]:
-            problems.append(
-                DataProblem(
-                    file, i + 2, "/".join(keys), "/".join(key), f"duplicate key (first on row {first_row[key]})"
-                )
-            )
-        else:
-            first_row.setdefault(key, i + 2)
+    for i in np.flatnonzero(dup):
+        key = "/".join(str(raw[k].iat[i]) for k in keys)
+        message = f"duplicate key (first on row {int(first[i]) + 2})"
+        problems.append(DataProblem(file, int(i) + 2, "/".join(keys), key, message))
     return problems
 
 
@@ -459,7 +460,8 @@ def _cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
                     "the same man randomised from two screenings",
                 )
             )
-        site_of = scr.dropna(subset=["participant_id"]).set_index("participant_id")["site"]
+        site_of = scr.dropna(subset=["participant_id"]).drop_duplicates("participant_id").set_index("participant_id")
+        site_of = site_of["site"]
         mismatch = part["participant_id"].map(site_of)
         for i in _rows(part, mismatch.notna() & (mismatch != part["site"])):
             problems.append(
@@ -510,25 +512,33 @@ def _attendance_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProb
     att = t["attendance"]
     if not len(att):
         return []
-    problems = []
-    plan = {(p.type, p.number): p for p in cfg.session_plan()}
+    problems: list[DataProblem] = []
+    plan = cfg.session_plan()
     counts: dict[str, int] = {}
-    for p in plan.values():
+    for p in plan:
         counts[p.type] = max(counts.get(p.type, 0), p.number)
-    arm_of = t["participants"].set_index("participant_id")["arm"]
+    lengths = pd.DataFrame(
+        {
+            "session_type": [p.type for p in plan],
+            "session_number": [p.number for p in plan],
+            "_length": [p.hours for p in plan],
+        }  # fmt: skip
+    ).astype({"session_type": "string", "session_number": "Int64"})
+    keyed = att[["session_type", "session_number"]].astype({"session_type": "string", "session_number": "Int64"})
+    length = keyed.merge(lengths, how="left", on=["session_type", "session_number"])["_length"].to_numpy()
+    hours = att["hours"].to_numpy(dtype=float, na_value=np.nan)
+    unplanned = np.isnan(length)
+    over = ~unplanned & ~np.isnan(hours) & (hours > length + 1e-9)
+    idle = (att["attended"] == False).fillna(False).to_numpy(dtype=bool) & ~np.isnan(hours) & (hours > 0)  # noqa: E712
+    arm = att["participant_id"].map(
+        t["participants"].drop_duplicates("participant_id").set_index("participant_id")["arm"]
+    )
     offered_arm = cfg.schedule.arm if cfg.schedule else None
-    for i, (ptype, num, attended, hours, pid) in enumerate(
-        zip(
-            att["session_type"],
-            att["session_number"],
-            att["attended"],
-            att["hours"],
-            att["participant_id"],
-            strict=True,
-        )
-    ):
-        session = plan.get((ptype, int(num)))
-        if session is None:
+    wrong_arm = (arm.notna() & (arm != offered_arm)).to_numpy(dtype=bool)
+    for i in np.flatnonzero(unplanned | over | idle | wrong_arm):
+        i = int(i)
+        if unplanned[i]:
+            ptype, num = att["session_type"].iat[i], att["session_number"].iat[i]
             problems.append(
                 DataProblem(
                     "attendance.csv",
@@ -536,33 +546,33 @@ def _attendance_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProb
                     "session_number",
                     str(num),
                     f"the schedule has {counts.get(ptype, 0)} {ptype} sessions",
-                )
+                )  # fmt: skip
             )
             continue
-        if not pd.isna(hours) and hours > session.hours + 1e-9:
+        if over[i]:
             problems.append(
                 DataProblem(
                     "attendance.csv",
                     i + 2,
                     "hours",
-                    repr(float(hours)),
-                    f"more than the session's {session.hours:g} hours",
-                )
+                    repr(float(hours[i])),
+                    f"more than the session's {length[i]:g} hours",
+                )  # fmt: skip
             )
-        if attended is False and not pd.isna(hours) and hours > 0:
+        if idle[i]:
             problems.append(
                 DataProblem(
-                    "attendance.csv", i + 2, "hours", repr(float(hours)), "hours recorded for a session not attended"
-                )
+                    "attendance.csv", i + 2, "hours", repr(float(hours[i])), "hours recorded for a session not attended"
+                )  # fmt: skip
             )
-        if pid in arm_of.index and arm_of[pid] != offered_arm:
+        if wrong_arm[i]:
             problems.append(
                 DataProblem(
                     "attendance.csv",
                     i + 2,
                     "participant_id",
-                    pid,
-                    f"arm {arm_of[pid]!r} is not offered sessions (schedule.arm is {offered_arm!r})",
-                )
+                    att["participant_id"].iat[i],
+                    f"arm {arm.iat[i]!r} is not offered sessions (schedule.arm is {offered_arm!r})",
+                )  # fmt: skip
             )
     return problems

@@ -13,6 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 
@@ -22,11 +23,16 @@ def format_for_csv(df: pd.DataFrame) -> pd.DataFrame:
     for col in df.columns:
         s = df[col]
         if pd.api.types.is_bool_dtype(s.dtype):
-            out[col] = s.map(lambda v: "" if pd.isna(v) else ("true" if v else "false"))
+            text = np.where(s.fillna(False).to_numpy(dtype=bool), "true", "false")
+            out[col] = pd.Series(np.where(s.isna().to_numpy(), "", text), index=s.index, dtype=object)
         elif pd.api.types.is_datetime64_any_dtype(s.dtype):
             out[col] = s.dt.strftime("%Y-%m-%d").fillna("")
-        elif pd.api.types.is_float_dtype(s.dtype):
-            out[col] = s.map(_float_text)
+        elif pd.api.types.is_float_dtype(s.dtype):  # str of a float64 is its shortest round-trip repr
+            out[col] = pd.Series(
+                np.where(s.isna().to_numpy(), "", s.astype(str).to_numpy()), index=s.index, dtype=object
+            )
+        elif pd.api.types.is_integer_dtype(s.dtype) or isinstance(s.dtype, pd.StringDtype):
+            out[col] = s.astype("string").fillna("").astype(object)
         else:
             out[col] = s.map(lambda v: "" if pd.isna(v) else (_float_text(v) if isinstance(v, float) else str(v)))
     return out

@@ -63,6 +63,7 @@ CELL_CASES = [
     ("screening.csv", 8, "screen_id", "", "may not be empty"),
     ("attendance.csv", 10, "hours", "2.5", "more than the session's 2 hours"),
     ("attendance.csv", 10, "hours", "-1", "at least 0"),
+    ("attendance.csv", 2, "hours", "1.0", "session not attended"),
     ("attendance.csv", 11, "session_number", "13", "12 group sessions"),
     ("attendance.csv", 11, "session_type", "yoga", "one of individual, group"),
     ("followup.csv", 3, "status", "done", "one of completed, missed"),

@@ -85,7 +85,7 @@ def _duplicates(kind: str, rows: pd.DataFrame, problems: Problems) -> None:
     dup = frame.duplicated(keep=False).to_numpy()
     if not dup.any():
         return
-    joined = frame.agg("/".join, axis=1)
+    joined = key_text(frame, keys).str.replace("\x1f", "/")
     first_row: dict[str, int] = {}
     for i in np.flatnonzero(dup):
         first_row.setdefault(joined.iat[i], int(problems.rows[i]))
@@ -101,5 +101,8 @@ def _at(series: pd.Series | None, i: int) -> object:
 
 
 def key_text(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
-    """One string per row joining the key columns' canonical text."""
-    return frame[keys].astype("string").fillna("").agg("\x1f".join, axis=1) if len(frame) else pd.Series([], dtype=str)
+    """One string per row joining the key columns' canonical text (vectorised)."""
+    out = frame[keys[0]].astype("string").fillna("")
+    for k in keys[1:]:
+        out = out + "\x1f" + frame[k].astype("string").fillna("")
+    return out.astype(object)

@@ -17,18 +17,8 @@ import pandas as pd
 from advance_trial.canonical import SPECS, Column, item_column_owner
 from advance_trial.config.models import Config
 from advance_trial.errors import DataProblem
-from advance_trial.importing.mapping import BOOLEAN_WORDS, MappedHeader, SiteMapping, fold
+from advance_trial.importing.mapping import BOOLEAN_WORDS, MappedHeader, SiteMapping, fold, lookup
 from advance_trial.importing.readers import RawTable
-
-_FORMATS = {
-    "dd/mm/yyyy": (r"(\d{1,2})/(\d{1,2})/(\d{4})", ("d", "m", "y")),
-    "dd-mm-yyyy": (r"(\d{1,2})-(\d{1,2})-(\d{4})", ("d", "m", "y")),
-    "dd.mm.yyyy": (r"(\d{1,2})\.(\d{1,2})\.(\d{4})", ("d", "m", "y")),
-    "mm/dd/yyyy": (r"(\d{1,2})/(\d{1,2})/(\d{4})", ("m", "d", "y")),
-    "yyyy-mm-dd": (r"(\d{4})-(\d{1,2})-(\d{1,2})", ("y", "m", "d")),
-    "yyyy/mm/dd": (r"(\d{4})/(\d{1,2})/(\d{1,2})", ("y", "m", "d")),
-}
-_ISO = r"(\d{4})-(\d{2})-(\d{2})(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
 
 
 @dataclass
@@ -52,19 +42,24 @@ class Problems:
         return np.unique(np.fromiter((i for i, _ in self.items), dtype=np.int64, count=len(self.items)))
 
 
+_STRPTIME = {"dd/mm/yyyy": "%d/%m/%Y", "dd-mm-yyyy": "%d-%m-%Y", "dd.mm.yyyy": "%d.%m.%Y",
+             "mm/dd/yyyy": "%m/%d/%Y", "yyyy-mm-dd": "%Y-%m-%d", "yyyy/mm/dd": "%Y/%m/%d"}  # fmt: skip
+
+
 def _dates(s: pd.Series, date_format: str | None) -> tuple[pd.Series, pd.Series, str]:
     """Parse to datetime64[s]; returns (typed, bad, what is allowed)."""
-    iso = s.str.extract(f"^{_ISO}$")
-    text = iso[0] + "-" + iso[1] + "-" + iso[2]
+    text = s.astype(object)
+    long = (s.str.len() > 10).to_numpy(dtype=bool)
+    if long.any():  # Excel date-times and ISO timestamps: keep the date
+        text = text.copy()
+        text[long] = s[long].str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$", r"\1", regex=True)
+    typed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
     allowed = "a date written yyyy-mm-dd"
     if date_format is not None:
-        pattern, order = _FORMATS[date_format]
-        parts = s.str.extract(f"^{pattern}$")
-        named = dict(zip(order, (parts[0], parts[1], parts[2]), strict=True))
-        local = named["y"] + "-" + named["m"].str.zfill(2) + "-" + named["d"].str.zfill(2)
-        text = text.fillna(local)
+        local = pd.to_datetime(text.where(typed.isna()), format=_STRPTIME[date_format], errors="coerce")
+        typed = typed.fillna(local)
         allowed = f"a date written {date_format} (this site's format) or yyyy-mm-dd"
-    typed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").astype("datetime64[s]")
+    typed = typed.astype("datetime64[s]")
     return typed, typed.isna() & (s != ""), allowed
 
 
@@ -84,7 +79,7 @@ def convert_column(
     """Type one canonical column; problems go to ``problems`` and the cell becomes missing."""
     empty = s == ""
     if col.name in mapping.values:
-        recoded = s.map(lambda v, table=mapping.values[col.name]: table.get(fold(v)))
+        recoded = lookup(s, mapping.values[col.name])
         s = recoded.where(recoded.notna(), s).astype("string")
         empty = s == ""
     if col.kind == "str":
@@ -101,8 +96,8 @@ def convert_column(
         if col.minimum is not None:
             problems.add(typed.notna() & (typed < col.minimum), shown, s, f"must be at least {col.minimum:g}")
     elif col.kind == "bool":
-        word = s.str.casefold().map(BOOLEAN_WORDS)
-        typed = word.map({"true": True, "false": False}).astype("boolean")
+        word = lookup(s, BOOLEAN_WORDS)
+        typed = word.map({"true": True, "false": False, None: pd.NA}).astype("boolean")
         problems.add(typed.isna() & ~empty, shown, s, "must be yes or no (also y/n, 1/0, true/false)")
     elif col.kind == "date":
         typed, bad, allowed = _dates(s, mapping.date_format)
@@ -115,7 +110,7 @@ def convert_column(
     if col.choices is not None:
         allowed = col.choices(cfg)
         canon = {fold(a): a for a in allowed}
-        matched = typed.astype("string").str.casefold().map(canon) if col.kind == "str" else None
+        matched = lookup(typed, canon) if col.kind == "str" else None
         if matched is not None:
             unknown = typed.notna() & matched.isna()
             problems.add(unknown, shown, s, f"must be one of {', '.join(allowed) or '(none configured)'}")
@@ -155,7 +150,7 @@ def convert(cfg: Config, kind: str, site: str, raw: RawTable, header: MappedHead
         else:  # a stratification factor of participants
             factor = next(f for f in cfg.factors if f.id == name)
             levels = {fold(v): v for v in factor.levels}
-            matched = s.str.casefold().map(levels)
+            matched = lookup(s, levels)
             problems.add(
                 matched.isna() & (s != ""), header.shown[name], s, f"must be one of {', '.join(factor.levels)}"
             )

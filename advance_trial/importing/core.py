@@ -29,7 +29,7 @@ from advance_trial.importing.mapping import map_header, mapping_for
 from advance_trial.importing.readers import RawTable, read_site_file
 from advance_trial.tablefile import format_for_csv, write_bytes_atomic
 
-AUDIT_COLUMNS = ["at_utc", "by", "kind", "site", "file", "sha256", "rows_read", "accepted", "new", "unchanged",
+AUDIT_COLUMNS = ["at_utc", "by", "kind", "site", "file", "sheet", "sha256", "rows_read", "accepted", "new", "unchanged",
                  "replaced", "rejected", "outcome"]  # fmt: skip
 REPLACEMENT_COLUMNS = ["at_utc", "by", "kind", "site", "file", "sha256", "row", "key", "column", "old", "new"]
 
@@ -103,11 +103,12 @@ def _audit_path(data: Path) -> Path:
     return data / "import" / "audit.csv"
 
 
-def _already(data: Path, kind: str, sha: str) -> pd.Series | None:
+def _already(data: Path, kind: str, sha: str, sheet: str | None) -> pd.Series | None:
     audit = _text_table(_audit_path(data))
     if audit is None or audit.empty:
         return None
-    done = audit[(audit["sha256"] == sha) & (audit["kind"] == kind) & audit["outcome"].str.startswith("imported")]
+    same = (audit["sha256"] == sha) & (audit["kind"] == kind) & (audit["sheet"] == (sheet or ""))
+    done = audit[same & audit["outcome"].str.startswith("imported")]
     return None if done.empty else done.iloc[0]
 
 
@@ -186,7 +187,7 @@ def import_files(
     for n, path in enumerate(files, 1):
         step(f"reading {Path(path).name}", n - 1, len(files))
         sha = hashlib.sha256(Path(path).read_bytes()).hexdigest() if Path(path).is_file() else ""
-        done = _already(data, kind, sha) if sha else None
+        done = _already(data, kind, sha, sheet) if sha else None
         if done is not None:
             outcomes.append(FileOutcome(Path(path).name, sha, int(done["rows_read"]), outcome="already_imported"))
             continue
@@ -205,11 +206,11 @@ def import_files(
             rejected_frames[prep.raw.file] = (_quarantine(prep), outcome)
     problems = fatal + all_problems
     if fatal or (problems and not accept_valid):
-        _refuse(cfg, data, kind, site, files, outcomes, problems, by, report)
+        _refuse(cfg, data, kind, site, outcomes, problems, by, report, sheet)
     columns = _column_order(cfg, kind, current, list(merged.columns))
-    merged = merged.reindex(columns=columns).fillna("")
+    merged = merged.reindex(columns=columns, fill_value="").fillna("")
     body = merged.to_csv(index=False, lineterminator="\n").encode("utf-8")
-    _final_check(cfg, kind, body, existing, data, files, outcomes, by, report, site)
+    _final_check(cfg, kind, body, existing, data, outcomes, by, report, site, sheet)
     step("writing", len(files), len(files))
     changed = any(o.new or o.replaced for o in outcomes)
     if changed:
@@ -223,7 +224,7 @@ def import_files(
         for r in replacements:
             r["at_utc"] = stamp
         _append_csv(data / "import" / "replacements.csv", replacements, REPLACEMENT_COLUMNS)
-    _audit(data, kind, site, outcomes, by, stamp)
+    _audit(data, kind, site, outcomes, by, stamp, sheet)
     return outcomes
 
 
@@ -281,7 +282,7 @@ def _merge(
     bad_now = set(problems.bad_positions().tolist())
     keep = [i for i in new_positions if i not in bad_now]
     rejected = len(bad_now)
-    new_rows = rows.iloc[keep].reindex(columns=list(merged.columns)).fillna("") if keep else rows.iloc[[]]
+    new_rows = rows.iloc[keep].reindex(columns=list(merged.columns), fill_value="").fillna("")
     outcome = FileOutcome(
         prep.raw.file, prep.sha, len(rows), new=len(keep), unchanged=unchanged,
         replaced=replaced, rejected=rejected, outcome="imported_partially" if rejected else "imported",
@@ -303,7 +304,7 @@ def _quarantine(prep: _Prepared) -> pd.DataFrame:
     return frame
 
 
-def _refuse(cfg, data, kind, site, files, outcomes, problems, by, report) -> None:
+def _refuse(cfg, data, kind, site, outcomes, problems, by, report, sheet) -> None:
     """Write the problem report and the audit entry; raise with every problem."""
     frame = pd.DataFrame(
         [(p.file, p.row, p.column, p.value, p.message) for p in problems],
@@ -314,11 +315,11 @@ def _refuse(cfg, data, kind, site, files, outcomes, problems, by, report) -> Non
     write_bytes_atomic(frame.to_csv(index=False, lineterminator="\n").encode(), path)
     refused = [_with(o, outcome="refused", new=0, unchanged=0, replaced=0) for o in outcomes
                if o.outcome != "already_imported"]  # fmt: skip
-    _audit(data, kind, site, refused, by, _now())
+    _audit(data, kind, site, refused, by, _now(), sheet)
     raise ImportRefused(problems, path)
 
 
-def _final_check(cfg, kind, body, existing, data, files, outcomes, by, report, site) -> None:
+def _final_check(cfg, kind, body, existing, data, outcomes, by, report, site, sheet) -> None:
     """The merged file must read as canonical data with every other file: nothing wrong gets in."""
     typed, problems = parse_table(cfg, SPECS[kind], body, f"{kind}.csv")
     if not problems:
@@ -327,10 +328,12 @@ def _final_check(cfg, kind, body, existing, data, files, outcomes, by, report, s
         problems = _cross_checks(cfg, tables)
     if problems:
         problems = [DataProblem(p.file, p.row, p.column, p.value, f"after this import: {p.message}") for p in problems]
-        _refuse(cfg, data, kind, site, files, outcomes, problems, by, report)
+        _refuse(cfg, data, kind, site, outcomes, problems, by, report, sheet)
 
 
-def _audit(data: Path, kind: str, site: str, outcomes: list[FileOutcome], by: str, stamp: str) -> None:
+def _audit(
+    data: Path, kind: str, site: str, outcomes: list[FileOutcome], by: str, stamp: str, sheet: str | None
+) -> None:
     rows = [
         {
             "at_utc": stamp,
@@ -338,6 +341,7 @@ def _audit(data: Path, kind: str, site: str, outcomes: list[FileOutcome], by: st
             "kind": kind,
             "site": site,
             "file": o.file,
+            "sheet": sheet or "",
             "sha256": o.sha256,
             "rows_read": o.rows_read,
             "accepted": o.accepted,

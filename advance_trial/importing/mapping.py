@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+import pandas as pd
+
 from advance_trial.canonical import SPECS, is_identifying, item_column_owner
 from advance_trial.config.models import Config
 from advance_trial.errors import DataError, DataProblem
@@ -21,6 +24,13 @@ BOOLEAN_WORDS = {"yes": "true", "y": "true", "true": "true", "1": "true", "no": 
 def fold(text: str) -> str:
     """The form names and values are matched in: case-folded, inner spaces collapsed."""
     return " ".join(str(text).split()).casefold()
+
+
+def lookup(s: pd.Series, table: dict[str, str]) -> pd.Series:
+    """Each value's entry in ``table`` (keys folded), or missing; one dictionary look-up per distinct value."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    mapped = np.array([table.get(fold(u)) for u in uniques] + [None], dtype=object)
+    return pd.Series(mapped[codes], index=s.index, dtype=object)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,90 @@
+"""Import rate of a large site export: 60,000 attendance rows in a site's own CSV dialect.
+
+The export has London's headers, day-first dates and Yes/No values (mapped by the ADVANCE
+config's import rules) for 4,000 synthetic men of the advance arm, 15 sessions each. It is
+imported into a fresh folder holding only their participants.csv; the rate counts every row read,
+checked and written. For scale, a bare ``pandas.read_csv`` of the same file is timed in the same
+run. The target (issue 4): 50,000 rows per second or better.
+
+Run: ``python benchmarks/bench_import.py [--rows N] [--rounds N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from advance_trial.config import load_config  # noqa: E402
+from advance_trial.importing import import_files  # noqa: E402
+
+
+def make_export(folder: Path, rows: int) -> tuple[Path, Path]:
+    """A participants.csv and a London-style attendance export with ``rows`` rows."""
+    per_man = 15
+    men = -(-rows // per_man)
+    ids = [f"BX{i:05d}" for i in range(men)]
+    pd.DataFrame({"participant_id": ids, "site": "london", "cycle": 1, "randomised_on": "2018-06-01",
+                  "arm": "advance"}).to_csv(folder / "participants.csv", index=False)  # fmt: skip
+    types = ["individual"] * 2 + ["group"] * 12 + ["individual"]
+    numbers = [1, 2, *range(1, 13), 3]
+    hours = [1.0, 1.0] + [2.0] * 12 + [1.0]
+    rng = np.random.default_rng(1)
+    attended = rng.random(men * per_man) < 0.4
+    days = pd.to_datetime("2018-06-04") + pd.to_timedelta(np.tile(np.arange(per_man) * 7, men), unit="D")
+    export = pd.DataFrame(
+        {
+            "Participant ID": np.repeat(ids, per_man),
+            "Session type": np.tile([t.capitalize() for t in types], men),
+            "Session no.": np.tile(numbers, men),
+            "Group": "london-c1",
+            "Date": days.strftime("%d/%m/%Y"),
+            "Attended": np.where(attended, "Yes", "No"),
+            "Hours": np.where(attended, np.tile(hours, men), 0.0),
+        }
+    ).iloc[:rows]
+    path = folder / "london-attendance-export.csv"
+    export.to_csv(path, index=False)
+    return folder / "participants.csv", path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=60_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    cfg = load_config(ROOT / "configs" / "advance-feasibility.yaml")
+    times, reads = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "src"
+        src.mkdir()
+        participants, export = make_export(src, args.rows)
+        for r in range(args.rounds):
+            data = Path(tmp) / f"data{r}"
+            data.mkdir()
+            shutil.copy(participants, data)
+            t0 = time.perf_counter()
+            (out,) = import_files(cfg, data, "london", "attendance", [export], by="bench")
+            times.append(time.perf_counter() - t0)
+            assert out.new == args.rows and out.rejected == 0
+            t0 = time.perf_counter()
+            pd.read_csv(export, dtype=str)
+            reads.append(time.perf_counter() - t0)
+    t, b = statistics.median(times), statistics.median(reads)
+    print(f"{args.rows} attendance rows, {args.rounds} rounds")
+    print(f"import (read, map, check, merge, write)  median {t:.3f} s = {args.rows / t:,.0f} rows/s (target >= 50,000)")
+    print(f"bare pandas.read_csv of the same file    median {b:.3f} s; import / read_csv = {t / b:.1f}")
+
+
+if __name__ == "__main__":
+    main()
