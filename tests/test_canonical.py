@@ -222,3 +222,14 @@ def test_floats_are_written_unrounded(tmp_path):
     df = pd.DataFrame({"x": [1 / 3, 2.0, float("nan")], "b": pd.array([True, None, False], dtype="boolean")})
     write_table_atomic(df, tmp_path / "t.csv")
     assert (tmp_path / "t.csv").read_text() == "x,b\n0.3333333333333333,true\n2.0,\n,false\n"
+
+
+def test_spaces_around_cells_are_stripped(advance_cfg, data_dir):
+    path = data_dir / "participants.csv"
+    lines = path.read_text().splitlines()
+    parts = lines[1].split(",")
+    parts[1] = f"  {parts[1]} "
+    lines[1] = ",".join(parts)
+    path.write_text("\n".join(lines) + "\n")
+    data = read_canonical(advance_cfg, data_dir)
+    assert data.participants["site"].iat[0] == parts[1].strip()
