@@ -35,15 +35,15 @@ def import_data(
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Import site files: all or nothing by default, every problem named, every import audited."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from advance_trial.cli._render import print_json, stderr, stdout
     from advance_trial.config import load_config
     from advance_trial.importing import import_files
 
     cfg = load_config(config)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=stderr, transient=True,
-                  disable=json_out) as bar:  # fmt: skip
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=stderr, transient=True, disable=json_out) as bar:  # fmt: skip
         task = bar.add_task("importing", total=len(files))
 
         def step(what: str, done: int, total: int) -> None:
