@@ -201,8 +201,16 @@ class Instrument(_Model):
         return list(self.subscales[name])
 
 
+ANALYSES = ("ancova", "partially_nested", "partially_nested_equal_var", "multiple_imputation", "cace", "logistic",
+            "negative_binomial", "change")  # fmt: skip
+AnalysisName = Literal[
+    "ancova", "partially_nested", "partially_nested_equal_var", "multiple_imputation", "cace", "logistic",
+    "negative_binomial", "change",
+]  # fmt: skip
+
+
 class Outcome(_Model):
-    """An outcome: a subscale score (or derived binary) at a timepoint, and how it is analysed."""
+    """An outcome: a subscale score (or derived binary or count) at a timepoint, and how it is analysed."""
 
     id: Ident
     label: str | None = None
@@ -213,6 +221,29 @@ class Outcome(_Model):
     derived: str | None = None
     adjust_for: list[str] = ["baseline"]
     clustering: Literal["none", "partially_nested"] = "none"
+    analyses: list[AnalysisName] | None = None
+
+    def analyses_for(self, design: str) -> list[str]:
+        """The analyses to run: as listed, or the defaults for the outcome's type and the design."""
+        if self.analyses is not None:
+            return list(self.analyses)
+        if design == "single_arm":
+            return ["change"]
+        if self.type == "binary":
+            return ["logistic"]
+        if self.type == "count":
+            return ["negative_binomial"]
+        return ["ancova"] + (["partially_nested"] if self.clustering == "partially_nested" else [])
+
+
+class AnalysisSettings(_Model):
+    """How outcome models are fitted and reported."""
+
+    df: Literal["containment", "residual", "normal"] = "containment"
+    mi_m: Annotated[int, Field(ge=2)] = 20
+    mi_iterations: Annotated[int, Field(ge=1)] = 10
+    mi_seed: Annotated[int, Field(ge=0)] | None = None
+    p_values: bool = False
 
 
 class Partners(_Model):
@@ -311,6 +342,7 @@ class Config(_Model):
     partners: Partners | None = None
     progression: list[Criterion] = []
     reporting: Reporting = Reporting()
+    analysis: AnalysisSettings = AnalysisSettings()
     import_: list[ImportRule] = Field(default=[], alias="import")
 
     _source: ConfigSource | None = PrivateAttr(default=None)

@@ -254,8 +254,14 @@ def _outcomes(cfg: Config) -> Iterator[Problem]:
                         f"known: {', '.join(ins.derived) or 'none'}"
                     ),
                 )
-        if o.type != "binary" and o.derived is not None:
-            yield (*path, "derived"), "derived applies to binary outcomes only"
+            if o.type == "count" and (o.derived is None or o.derived not in ins.derived):
+                yield (
+                    (*path, "derived"),
+                    f"a count outcome names a derived definition of {o.instrument} (items above a value are counted)",
+                )
+        if o.type == "continuous" and o.derived is not None:
+            yield (*path, "derived"), "derived applies to binary and count outcomes only"
+        yield from _analyses(cfg, o, path)
         if o.timepoint not in tps:
             yield (*path, "timepoint"), f"unknown timepoint {o.timepoint!r}; known: {', '.join(tps)}"
         elif cfg.timepoint(o.timepoint).week == 0:
@@ -354,3 +360,32 @@ def _import_targets(cfg: Config, i: int, kinds: list[str], columns: dict, values
     for column in values:
         if not known(column):
             yield ("import", i, "values", column), f"{column!r} is not a canonical column of {', '.join(kinds)}"
+
+
+_FOR_TYPE = {
+    "continuous": {"ancova", "partially_nested", "partially_nested_equal_var", "multiple_imputation", "cace"},
+    "binary": {"logistic", "cace"},
+    "count": {"negative_binomial"},
+}
+
+
+def _analyses(cfg: Config, o, path: tuple) -> Iterator[Problem]:
+    names = o.analyses_for(cfg.trial.design)
+    for j, name in enumerate(names):
+        where = (*path, "analyses", j)
+        if cfg.trial.design == "single_arm":
+            if name != "change":
+                yield where, f"a single-arm design analyses change from baseline ('change'), not {name!r}"
+            continue
+        if name == "change":
+            yield where, "'change' is for single-arm designs; a parallel design compares arms"
+        elif name not in _FOR_TYPE[o.type]:
+            yield where, f"{name!r} does not apply to a {o.type} outcome; use one of {sorted(_FOR_TYPE[o.type])}"
+        elif name.startswith("partially_nested") and cfg.schedule is None:
+            yield where, f"{name!r} needs a schedule (its therapy groups)"
+        elif name == "cace" and not cfg.thresholds:
+            yield where, "'cace' needs at least one dose threshold"
+    if len(set(names)) != len(names):
+        yield (*path, "analyses"), "an analysis is listed twice"
+    if cfg.trial.design == "parallel" and len(cfg.arms) != 2:
+        yield (*path,), "outcome analyses compare two arms"

@@ -1,0 +1,147 @@
+"""Single-level models: ANCOVA, logistic regression (odds ratio, standardised and unadjusted risk
+differences), negative binomial regression, paired change, and two-stage least squares (CACE).
+
+Every function takes plain arrays and returns :class:`Effect` rows; nothing prints. Intervals
+are at ``level``: t intervals for linear models (residual degrees of freedom, as R's
+``confint(lm)``), Wald z intervals for the generalised linear models (as R's
+``confint.default``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from advance_trial.intervals import newcombe_difference
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One estimate: the effect on its scale with its interval and what it rests on."""
+
+    analysis: str
+    effect: str
+    estimate: float
+    ci_lower: float
+    ci_upper: float
+    se: float
+    df: float
+    ci_method: str
+    n_analysed: int
+    n_intervention: int
+    n_control: int
+    p_value: float = float("nan")
+    note: str = ""
+    threshold: str = ""
+
+
+def _t_effect(analysis: str, effect: str, est: float, se: float, df: float, level: float, n: tuple[int, int, int],
+              method: str, **extra: str) -> Effect:  # fmt: skip
+    q = stats.t.ppf(0.5 + level / 2, df) if np.isfinite(df) else stats.norm.ppf(0.5 + level / 2)
+    stat = est / se if se > 0 else np.nan
+    p = 2 * (stats.t.sf(abs(stat), df) if np.isfinite(df) else stats.norm.sf(abs(stat)))
+    return Effect(analysis, effect, est, est - q * se, est + q * se, se, df, method, *n, p_value=p, **extra)
+
+
+def _counts(treat: np.ndarray) -> tuple[int, int, int]:
+    return len(treat), int((treat == 1).sum()), int((treat == 0).sum())
+
+
+def ols(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Least squares: coefficients, their covariance and the residual degrees of freedom."""
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    resid = y - X @ beta
+    df = len(y) - X.shape[1]
+    sigma2 = resid @ resid / df
+    cov = sigma2 * np.linalg.inv(X.T @ X)
+    return beta, cov, df
+
+
+def ancova(X: np.ndarray, y: np.ndarray, level: float) -> Effect:
+    """Mean difference (column 1 of ``X`` is the arm) adjusted for the other columns; R: ``lm``."""
+    beta, cov, df = ols(X, y)
+    return _t_effect("ancova", "mean_difference", beta[1], np.sqrt(cov[1, 1]), df, level, _counts(X[:, 1]),
+                     "t (residual df)")  # fmt: skip
+
+
+def change(base: np.ndarray, y: np.ndarray, level: float) -> Effect:
+    """Mean change from baseline with its paired t interval; R: ``t.test(y, base, paired = TRUE)``."""
+    d = y - base
+    n = len(d)
+    se = d.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
+    return _t_effect("change", "mean_change", float(d.mean()) if n else np.nan, se, n - 1, level, (n, n, 0),
+                     "paired t")  # fmt: skip
+
+
+def _irls_logit(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import statsmodels.api as sm
+
+    fit = sm.GLM(y, X, family=sm.families.Binomial()).fit()
+    return np.asarray(fit.params), np.asarray(fit.cov_params())
+
+
+def logistic(X: np.ndarray, y: np.ndarray, level: float) -> list[Effect]:
+    """Adjusted odds ratio (R: ``glm(binomial)``, Wald), the risk difference standardised over
+    everyone analysed (delta-method interval), and the unadjusted Newcombe risk difference."""
+    z = stats.norm.ppf(0.5 + level / 2)
+    n = _counts(X[:, 1])
+    beta, cov = _irls_logit(X, y)
+    b, se = beta[1], np.sqrt(cov[1, 1])
+    p = 2 * stats.norm.sf(abs(b / se))
+    out = [Effect("logistic", "odds_ratio", np.exp(b), np.exp(b - z * se), np.exp(b + z * se), se, np.inf,
+                  "Wald z (log scale)", *n, p_value=p)]  # fmt: skip
+    X1, X0 = X.copy(), X.copy()
+    X1[:, 1], X0[:, 1] = 1.0, 0.0
+    p1, p0 = 1 / (1 + np.exp(-X1 @ beta)), 1 / (1 + np.exp(-X0 @ beta))
+    rd = float(p1.mean() - p0.mean())
+    grad = (X1 * (p1 * (1 - p1))[:, None]).mean(axis=0) - (X0 * (p0 * (1 - p0))[:, None]).mean(axis=0)
+    se_rd = float(np.sqrt(grad @ cov @ grad))
+    out.append(Effect("logistic_standardised", "risk_difference", rd, rd - z * se_rd, rd + z * se_rd, se_rd, np.inf,
+                      "delta method, z", *n, p_value=2 * stats.norm.sf(abs(rd / se_rd))))  # fmt: skip
+    t = X[:, 1] == 1
+    nc = newcombe_difference(int(y[t].sum()), int(t.sum()), int(y[~t].sum()), int((~t).sum()), level)
+    out.append(Effect("unadjusted", "risk_difference", nc.estimate, nc.ci_lower, nc.ci_upper, np.nan, np.inf,
+                      "Newcombe hybrid score", *n))  # fmt: skip
+    return out
+
+
+def negative_binomial(X: np.ndarray, y: np.ndarray, level: float) -> Effect:
+    """Rate ratio from a negative binomial (NB2) model, as ``MASS::glm.nb``: theta by maximum
+    likelihood, then the coefficients' covariance of the GLM at that theta (as ``vcov(glm.nb)``);
+    Wald z interval on the log scale."""
+    import warnings
+
+    import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ml = sm.NegativeBinomial(y, X, loglike_method="nb2").fit(method="bfgs", maxiter=2000, disp=False, gtol=1e-10)
+        alpha = float(ml.params[-1])
+        fit = sm.GLM(y, X, family=sm.families.NegativeBinomial(alpha=alpha)).fit(tol=1e-12, maxiter=200)
+    b, se = float(fit.params[1]), float(np.sqrt(fit.cov_params()[1, 1]))
+    z = stats.norm.ppf(0.5 + level / 2)
+    return Effect("negative_binomial", "rate_ratio", np.exp(b), np.exp(b - z * se), np.exp(b + z * se), se, np.inf,
+                  "Wald z (log scale)", *_counts(X[:, 1]), p_value=2 * stats.norm.sf(abs(b / se)),
+                  note=f"theta {1 / alpha:.4g}" + (" (no overdispersion)" if alpha < 1e-5 else ""))  # fmt: skip
+
+
+def two_stage_least_squares(X: np.ndarray, d: np.ndarray, y: np.ndarray, level: float, threshold: str) -> Effect:
+    """Complier average causal effect: ``d`` (threshold met) instrumented by the arm (column 1 of
+    ``X``), exogenous covariates the other columns; HC1 robust standard errors, t interval with
+    n - k degrees of freedom. R: ``ivreg(y ~ d + base + site | treat + base + site)`` with
+    ``sandwich::vcovHC(type = "HC1")``."""
+    Z = X
+    W = X.copy()
+    W[:, 1] = d
+    proj = Z @ np.linalg.solve(Z.T @ Z, Z.T @ W)
+    bread = np.linalg.inv(proj.T @ W)
+    beta = bread @ proj.T @ y
+    u = y - W @ beta
+    n, k = W.shape
+    meat = (proj * (u**2)[:, None]).T @ proj
+    cov = bread @ meat @ bread.T * n / (n - k)
+    return _t_effect("cace", "mean_difference", beta[1], np.sqrt(cov[1, 1]), n - k, level, _counts(X[:, 1]),
+                     "2SLS, HC1 robust, t (n - k df)", threshold=threshold)  # fmt: skip
