@@ -71,6 +71,27 @@ def feasibility_tables(cfg: Config, data: CanonicalData, by: Literal["site", "cy
     from advance_trial.progression import progression_table
 
     tables = recruitment_tables(cfg, data) | retention_tables(cfg, data, by) | dose_tables(cfg, data)
+    if any(c.metric.startswith("outcome.") for c in cfg.progression):
+        tables |= outcome_tables(cfg, data)
+    tables["progression"] = progression_table(cfg, tables)
+    return tables
+
+
+def outcome_tables(cfg: Config, data: CanonicalData) -> dict[str, Table]:
+    """Outcome analyses and the scored questionnaires (nothing when the config has no outcomes)."""
+    if not cfg.outcomes:
+        return {}
+    from advance_trial.outcomes import outcome_tables as compute
+
+    return compute(cfg, data)
+
+
+def all_tables(cfg: Config, data: CanonicalData, by: Literal["site", "cycle"] = "site") -> dict[str, Table]:
+    """Every table of a run: feasibility, outcomes, and progression judged on all of them."""
+    from advance_trial.progression import progression_table
+
+    tables = recruitment_tables(cfg, data) | retention_tables(cfg, data, by) | dose_tables(cfg, data)
+    tables |= outcome_tables(cfg, data)
     tables["progression"] = progression_table(cfg, tables)
     return tables
 
@@ -84,6 +105,10 @@ def write_figures(cfg: Config, tables: dict[str, Table], out: Path) -> dict[str,
         written |= save_figure(consort_figure(cfg, tables["consort"].data), out, "consort")
     if "dose_distribution" in tables:
         written |= save_figure(attendance_histogram(cfg, tables["dose_distribution"].data), out, "attendance")
+    if "outcomes" in tables and not tables["outcomes"].data.empty:
+        from advance_trial.render.figures import forest_plot
+
+        written |= save_figure(forest_plot(cfg, tables["outcomes"].data), out, "forest")
     return written
 
 
@@ -114,7 +139,7 @@ def run(
     cfg = load_config(config)
     data = read_canonical(cfg, data_dir)
     inputs = input_hashes(cfg, data)
-    tables = feasibility_tables(cfg, data, by)
+    tables = all_tables(cfg, data, by)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     outputs = write_tables(tables.values(), out)

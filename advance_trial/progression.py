@@ -3,8 +3,10 @@
 A criterion is judged on the estimate, or on the interval's lower bound
 (``judge_on: lower_bound``, the approach of Lewis et al. 2021). A single ``go``
 threshold gives ``met`` / ``not_met``; ``green`` and ``amber`` give ``green``
-(at or above green), ``amber`` (at or above amber) or ``red``. Outcome criteria
-wait for the outcome analyses and are reported as ``not_evaluated`` until then.
+(at or above green), ``amber`` (at or above amber) or ``red``. An outcome criterion
+(``metric: outcome.<id>``, with ``direction``) takes the outcome's first analysis: judged on the
+estimate it is met when the estimate lies on the hoped-for side of no effect (0 for differences,
+1 for ratios); judged on the interval, when the whole interval does.
 """
 
 from __future__ import annotations
@@ -51,6 +53,12 @@ def metric_estimates(cfg: Config, tables: Mapping[str, Table]) -> dict[str, Esti
             r = rows.iloc[0]
             out[key] = Estimate(float(r["proportion"]), float(r["ci_lower"]), float(r["ci_upper"]), str(r["ci_method"]))
 
+    outcomes = tables.get("outcomes")
+    if outcomes is not None and not outcomes.data.empty:
+        first = outcomes.data.drop_duplicates("outcome", keep="first")
+        for r in first.itertuples():
+            out[f"outcome.{r.outcome}"] = Estimate(float(r.estimate), float(r.ci_lower), float(r.ci_upper),
+                                                   f"{r.analysis}: {r.ci_method}")  # fmt: skip
     take("recruitment", {"site": ALL}, "recruitment_rate")
     take("partner_contact", {"arm": ALL, "site": ALL}, "partner_contact")
     for tp in cfg.timepoint_ids:
@@ -65,16 +73,34 @@ def rule_text(c: Criterion) -> str:
     """The criterion's rule in words, e.g. ``lower bound >= 0.60``."""
     on = "estimate" if c.judge_on == "estimate" else "lower bound"
     if c.metric.startswith("outcome."):
-        return f"{c.direction} in the intervention arm"
+        side = "below" if c.direction == "decrease" else "above"
+        what = "estimate" if c.judge_on == "estimate" else "whole interval"
+        return f"{what} {side} no effect ({c.direction} in the intervention arm)"
     if c.go is not None:
         return f"{on} >= {c.go:.2f}"
     return f"green: {on} >= {c.green:.2f}; amber: {on} >= {c.amber:.2f}; else red"
 
 
-def judge(c: Criterion, est: Estimate | None) -> str:
+def no_effect(tables: Mapping[str, Table]) -> dict[str, float]:
+    """The no-effect value of each outcome metric: 1 for ratios, 0 for differences."""
+    t = tables.get("outcomes")
+    if t is None or t.data.empty:
+        return {}
+    first = t.data.drop_duplicates("outcome", keep="first")
+    return {f"outcome.{o}": 1.0 if e in ("odds_ratio", "rate_ratio") else 0.0
+            for o, e in zip(first["outcome"], first["effect"], strict=True)}  # fmt: skip
+
+
+def judge(c: Criterion, est: Estimate | None, null: float = 0.0) -> str:
     """The status of one criterion given its metric's estimate (``None`` when not available)."""
-    if est is None or c.metric.startswith("outcome."):
+    if est is None:
         return "not_evaluated"
+    if c.metric.startswith("outcome."):
+        if c.direction == "decrease":
+            value = est.estimate if c.judge_on == "estimate" else est.ci_upper
+            return "met" if value < null else "not_met"
+        value = est.estimate if c.judge_on == "estimate" else est.ci_lower
+        return "met" if value > null else "not_met"
     value = est.estimate if c.judge_on == "estimate" else est.ci_lower
     if value != value:  # nan: no denominator
         return "not_evaluated"
@@ -87,6 +113,7 @@ def judge(c: Criterion, est: Estimate | None) -> str:
 def progression_table(cfg: Config, tables: Mapping[str, Table]) -> Table:
     """One row per progression criterion, in config order."""
     metrics = metric_estimates(cfg, tables)
+    nulls = no_effect(tables)
     rows = []
     for c in cfg.progression:
         est = metrics.get(c.metric)
@@ -95,7 +122,7 @@ def progression_table(cfg: Config, tables: Mapping[str, Table]) -> Table:
             {"criterion": c.id, "label": c.label or "", "metric": c.metric,
              "estimate": est.estimate if est else nan, "ci_lower": est.ci_lower if est else nan,
              "ci_upper": est.ci_upper if est else nan, "ci_method": est.method if est else "",
-             "judge_on": c.judge_on, "rule": rule_text(c), "status": judge(c, est)}
+             "judge_on": c.judge_on, "rule": rule_text(c), "status": judge(c, est, nulls.get(c.metric, 0.0))}
         )  # fmt: skip
     rep = cfg.reporting
     return Table(
@@ -105,6 +132,7 @@ def progression_table(cfg: Config, tables: Mapping[str, Table]) -> Table:
         (
             f"Intervals: {describe(rep.proportion_ci, rep.ci_level)}. Judged on the estimate, or on the interval's "
             "lower bound where judge_on says so (Lewis et al. 2021).",
-            "not_evaluated: the metric needs an analysis not yet run (outcomes) or has no denominator.",
+            "Outcome criteria take the outcome's first analysis; its interval method is named in ci_method.",
+            "not_evaluated: the metric has no estimate (no denominator, or no outcome analysis).",
         ),
     )

@@ -131,10 +131,8 @@ BROKEN = {
     ),
     "schedule arm": ("  arm: advance", "  arm: advanc", "schedule.arm", "arm: advanc", "unknown arm"),
     "outcome timepoint": (
-        "    timepoint: week16\n    type: continuous\n    adjust_for: [baseline, site]\n"
-        "    clustering: partially_nested\n  - id: abi_psychological",
-        "    timepoint: week17\n    type: continuous\n    adjust_for: [baseline, site]\n"
-        "    clustering: partially_nested\n  - id: abi_psychological",
+        "    subscale: physical\n    timepoint: week16\n    type: continuous",
+        "    subscale: physical\n    timepoint: week17\n    type: continuous",
         "outcomes[0].timepoint",
         "week17",
         "unknown timepoint",

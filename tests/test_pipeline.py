@@ -22,6 +22,7 @@ CONTRACT = {
                  "median_hours"],
     "progression.csv": ["criterion", "metric", "estimate", "ci_lower", "ci_upper", "rule", "status"],
     "consort.csv": ["stage", "arm", "n"],
+    "outcomes.csv": ["outcome", "timepoint", "analysis", "effect", "estimate", "ci_lower", "ci_upper", "n_analysed"],
 }  # fmt: skip
 
 
@@ -40,7 +41,7 @@ def test_contract_tables_and_columns(advance_out, name):
 
 
 def test_figures_and_provenance(advance_out):
-    for stem in ("consort", "attendance"):
+    for stem in ("consort", "attendance", "forest"):
         assert (advance_out / f"{stem}.svg").read_bytes().startswith(b"<?xml")
         assert (advance_out / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
     assert b"<dc:date>" not in (advance_out / "consort.svg").read_bytes()
@@ -108,3 +109,33 @@ def test_retention_cli_by_cycle_writes(invoke, tmp_path):
     assert r.exit_code == 0, r.output
     assert set(pd.read_csv(tmp_path / "retention.csv", dtype=str)["cycle"]) == {"1", "2", "3", "all"}
     assert invoke(*args, "--by", "region").exit_code == 2
+
+
+def test_every_analysis_for_both_abi_subscales(advance_out):
+    """Issue 6's done-when: both ABI subscales under every analysis, effects intervention minus control."""
+    df = pd.read_csv(advance_out / "outcomes.csv")
+    for outcome in ("abi_physical", "abi_psychological"):
+        got = df.loc[df["outcome"] == outcome]
+        assert set(got["analysis"]) == {"ancova", "partially_nested", "partially_nested_equal_var",
+                                        "multiple_imputation", "cace"}  # fmt: skip
+        assert set(got.loc[got["analysis"] == "cace", "threshold"]) == {"any_session", "half_of_compulsory"}
+        assert (got["comparison"] == "advance vs tau").all() and (got["ci_lower"] < got["ci_upper"]).all()
+    assert {"odds_ratio", "risk_difference", "rate_ratio"} <= set(df["effect"])
+    assert "p_value" not in df.columns  # estimates with intervals; p-values only when asked
+    scores = pd.read_csv(advance_out / "scores.csv")
+    assert not any(c.startswith("abi_r") for c in scores.columns)  # partner data never in a table about men
+
+
+@pytest.mark.parametrize("trial", ["advance-digital", "cranstoun-dvip"])
+def test_single_arm_configs_write_pre_post_change(trial, tmp_path):
+    run(config_path(trial), SAMPLES / trial, tmp_path)
+    df = pd.read_csv(tmp_path / "outcomes.csv")
+    assert set(df["analysis"]) == {"change"} and set(df["effect"]) == {"mean_change"}
+    assert set(df["outcome"]) == {"abi_physical", "abi_psychological"}
+
+
+def test_outcomes_cli(invoke, tmp_path):
+    res = invoke("outcomes", config_path("advance-feasibility"), "--data", SAMPLES / "advance-feasibility", "--json")
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)["outcomes"]
+    assert len(rows) == 16 and rows[0]["analysis"] == "ancova"

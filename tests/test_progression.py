@@ -56,7 +56,43 @@ def test_not_evaluated():
     assert judge(c, None) == "not_evaluated"
     assert judge(c, Estimate(math.nan, math.nan, math.nan, "wilson")) == "not_evaluated"
     o = Criterion(id="o", metric="outcome.abi_physical", direction="decrease")
-    assert judge(o, EST) == "not_evaluated" and rule_text(o) == "decrease in the intervention arm"
+    assert judge(o, None) == "not_evaluated"
+    assert rule_text(o) == "estimate below no effect (decrease in the intervention arm)"
+
+
+@pytest.mark.parametrize(
+    "direction, judge_on, est, null, status",
+    [
+        ("decrease", "estimate", (-0.2, -0.4, 0.1), 0.0, "met"),
+        ("decrease", "lower_bound", (-0.2, -0.4, 0.1), 0.0, "not_met"),
+        ("decrease", "lower_bound", (-0.2, -0.4, -0.01), 0.0, "met"),
+        ("increase", "estimate", (-0.2, -0.4, 0.1), 0.0, "not_met"),
+        ("decrease", "estimate", (0.8, 0.6, 1.1), 1.0, "met"),
+        ("decrease", "lower_bound", (0.8, 0.6, 1.1), 1.0, "not_met"),
+        ("increase", "lower_bound", (1.3, 1.1, 1.6), 1.0, "met"),
+    ],
+)
+def test_outcome_criteria(direction, judge_on, est, null, status):
+    c = Criterion(id="o", metric="outcome.x", direction=direction, judge_on=judge_on)
+    assert judge(c, Estimate(*est, "t"), null) == status
+
+
+def test_outcome_criterion_through_the_pipeline(advance_cfg):
+    from advance_trial.canonical import read_canonical
+    from advance_trial.pipeline import all_tables
+    from tests.conftest import SAMPLES
+
+    low = {"direction": "decrease", "judge_on": "lower_bound"}
+    extra = [
+        Criterion(id="psych", metric="outcome.abi_psychological", direction="decrease"),
+        Criterion(id="psych_ci", metric="outcome.abi_psychological", **low),
+        Criterion(id="phys_ci", metric="outcome.abi_physical", **low),
+    ]
+    cfg = advance_cfg.model_copy(update={"progression": extra})
+    tables = all_tables(cfg, read_canonical(cfg, SAMPLES / "advance-feasibility"))
+    got = dict(zip(tables["progression"].data["criterion"], tables["progression"].data["status"], strict=True))
+    # the ANCOVA (first analysis): psychological -0.208 (-0.360 to -0.056), physical -0.070 (-0.217 to 0.077)
+    assert got == {"psych": "met", "psych_ci": "met", "phys_ci": "not_met"}
 
 
 def test_rule_text():

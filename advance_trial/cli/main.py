@@ -15,7 +15,15 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from advance_trial.cli import config_cmd, feasibility_cmd, import_cmd, randomise_cmd, run_cmd, simulate_cmd
+from advance_trial.cli import (
+    config_cmd,
+    feasibility_cmd,
+    import_cmd,
+    outcomes_cmd,
+    randomise_cmd,
+    run_cmd,
+    simulate_cmd,
+)
 from advance_trial.errors import AdvanceTrialError, ExitCode
 
 
@@ -89,6 +97,7 @@ app.command("recruitment")(feasibility_cmd.recruitment)
 app.command("retention")(feasibility_cmd.retention)
 app.command("dose")(feasibility_cmd.dose)
 app.command("progression")(feasibility_cmd.progression)
+app.command("outcomes")(outcomes_cmd.outcomes)
 app.command("run")(run_cmd.run)
 app.command("simulate")(simulate_cmd.simulate)
 

@@ -138,11 +138,17 @@ def outcome_tables(cfg: Config, data: CanonicalData) -> dict[str, Table]:
     """``outcomes`` (contract section 3) and ``scores`` (the scored data, for checking by hand)."""
     res = analyse_outcomes(cfg, data)
     level = f"{cfg.reporting.ci_level:.0%}"
-    notes = (
-        f"{level} intervals; method per row (ci_method). Effects are intervention minus (or over) control; "
-        "complete cases unless the analysis is multiple_imputation; n_analysed counts the men in the model.",
-        "cace: complier average causal effect for the named dose threshold, beside the intention-to-treat estimate.",
-    )
+    if cfg.trial.design == "single_arm":
+        notes: tuple[str, ...] = (
+            f"{level} paired t intervals of the mean change from baseline (follow-up minus baseline), men with both.",
+        )
+    else:
+        notes = (
+            f"{level} intervals; method per row (ci_method). Effects are intervention minus (or over) control; "
+            "complete cases unless the analysis is multiple_imputation; n_analysed counts the men in the model.",
+            "cace: complier average causal effect for the named dose threshold, beside the intention-to-treat "
+            "estimate, never instead of it.",
+        )
     return {
         "outcomes": Table("outcomes", res.effects, "Outcome analyses", notes),
         "scores": Table(

@@ -160,3 +160,57 @@ def attendance_histogram(cfg: Config, distribution: pd.DataFrame) -> Figure:
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig
+
+
+_PANELS = (
+    ("mean", ("mean_difference", "mean_change"), "mean difference in score"),
+    ("risk", ("risk_difference",), "risk difference"),
+    ("ratio", ("odds_ratio", "rate_ratio"), "ratio (log scale)"),
+)
+
+
+def forest_plot(cfg: Config, outcomes: pd.DataFrame) -> Figure:
+    """Every outcome's estimates across analyses, one panel per scale (score, risk, ratio).
+
+    Complier average causal effects are drawn with hollow markers, beside the intention-to-treat
+    estimates.
+    """
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+    plt = _mpl()
+    rows = outcomes.dropna(subset=["estimate", "ci_lower", "ci_upper"]).reset_index(drop=True)
+    panels = [(k, rows[rows["effect"].isin(effects)], label) for k, effects, label in _PANELS]
+    panels = [p for p in panels if len(p[1])]
+    heights = [len(d) for _, d, _ in panels] or [1]
+    fig, axes = plt.subplots(max(len(panels), 1), 1, figsize=(10, 1.4 + 0.3 * sum(heights) + 0.6 * len(panels)),
+                             squeeze=False, gridspec_kw={"height_ratios": heights})  # fmt: skip
+    level = f"{cfg.reporting.ci_level:.0%}"
+    two_arm = len(cfg.arms) > 1
+    versus = f", {cfg.schedule.arm if cfg.schedule else cfg.arm_ids[0]} vs control" if two_arm else ""
+    for ax, (kind, d, label) in zip(axes[:, 0], panels, strict=False):
+        ypos = list(range(len(d)))[::-1]
+        names = []
+        for y, r in zip(ypos, d.itertuples(), strict=True):
+            cace = r.analysis == "cace"
+            ax.plot([r.ci_lower, r.ci_upper], [y, y], color="#1f4e79", lw=1.4)
+            ax.plot([r.estimate], [y], "o" if cace else "s", color="#1f4e79", ms=5, mfc="white" if cace else "#1f4e79")
+            extra = f" [{r.threshold}]" if isinstance(r.threshold, str) and r.threshold else ""
+            names.append(f"{r.outcome}: {r.analysis}{extra}")
+        null = 1.0 if kind == "ratio" else 0.0
+        ax.axvline(null, color="black", lw=0.8, ls="--")
+        if kind == "ratio":
+            ax.set_xscale("log")
+            lo, hi = float(d["ci_lower"].min()), float(d["ci_upper"].max())
+            ticks = [t for t in (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 10, 20) if lo / 1.5 <= t <= hi * 1.5]
+            ax.xaxis.set_major_locator(FixedLocator(ticks))
+            ax.set_xticklabels([f"{t:g}" for t in ticks])
+            ax.xaxis.set_minor_locator(NullLocator())
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_yticks(ypos)
+        ax.set_yticklabels(names, fontsize=8)
+        ax.set_ylim(-0.7, len(d) - 0.3)
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.set_xlabel(f"{label} ({level} interval){versus if two_arm else ', change from baseline'}", fontsize=8.5)
+    axes[0, 0].set_title(f"{cfg.trial.title}: outcomes", fontsize=10, loc="left")
+    fig.subplots_adjust(left=0.38, right=0.97, top=0.94, hspace=0.6)
+    return fig

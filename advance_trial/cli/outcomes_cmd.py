@@ -1,0 +1,49 @@
+"""``advance-trial outcomes``: score the questionnaires and run every configured outcome analysis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def outcomes(
+    config: Path = typer.Argument(..., help="The trial config (YAML).", show_default=False),
+    data: Path = typer.Option(..., "--data", help="Folder of canonical data files."),
+    out: Path | None = typer.Option(None, "--out", help="Also write outcomes, scores and the forest plot here."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Estimates with intervals for every outcome under every configured analysis (no p-values unless asked)."""
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    from advance_trial.canonical import read_canonical
+    from advance_trial.cli._render import print_tables_json, stdout
+    from advance_trial.config import load_config
+    from advance_trial.pipeline import outcome_tables, write_figures
+    from advance_trial.results import format_number, write_tables
+
+    cfg = load_config(config)
+    tables = outcome_tables(cfg, read_canonical(cfg, data))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        written = write_tables(tables.values(), out) | write_figures(cfg, tables, out)
+        if not json_out:
+            stdout.print(f"wrote {len(written)} files to {out}")
+    if json_out:
+        print_tables_json({"outcomes": tables["outcomes"]} if tables else {})
+        return
+    if not tables:
+        stdout.print(f"{cfg.trial.id} configures no outcomes")
+        return
+    t = tables["outcomes"]
+    view = RichTable(title=t.title, title_justify="left")
+    for col in ("outcome", "analysis", "effect", "estimate", "interval", "n"):
+        view.add_column(col, justify="right" if col in ("estimate", "n") else "left")
+    for r in t.data.itertuples():
+        analysis = f"{r.analysis} [{r.threshold}]" if r.threshold else r.analysis
+        view.add_row(r.outcome, analysis, r.effect, format_number(r.estimate),
+                     f"{format_number(r.ci_lower)} to {format_number(r.ci_upper)}", str(r.n_analysed))  # fmt: skip
+    stdout.print(view)
+    for note in t.footnotes:
+        stdout.print(Text(note, style="dim"))
