@@ -346,3 +346,27 @@ def test_migration_registry_covers_every_older_version():
     from advance_trial.config.migrations import MIGRATIONS
 
     assert set(MIGRATIONS) == set(range(CURRENT_SCHEMA_VERSION))
+
+
+@pytest.mark.parametrize(
+    "new, path, words",
+    [
+        ("analyses: [logistic]", "outcomes[0].analyses[0]", "does not apply to a continuous outcome"),
+        ("analyses: [change]", "outcomes[0].analyses[0]", "for single-arm designs"),
+        ("analyses: [ancova, ancova]", "outcomes[0].analyses", "listed twice"),
+        ("analyses: [anova]", "outcomes[0].analyses[0]", "ancova"),
+    ],
+)
+def test_outcome_analyses_rules(advance_text, new, path, words):
+    old = "analyses: [ancova, partially_nested, partially_nested_equal_var, multiple_imputation, cace]"
+    assert old in advance_text
+    found = problems_of(advance_text.replace(old, new, 1))
+    assert any(p.path == path and words in p.message for p in found), found
+
+
+def test_single_arm_outcomes_are_changes():
+    text = config_path("advance-digital").read_text()
+    old = "adjust_for: []}"
+    assert old in text
+    found = problems_of(text.replace(old, "adjust_for: [], analyses: [ancova]}", 1))
+    assert any("change from baseline" in p.message for p in found), found
