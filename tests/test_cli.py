@@ -142,3 +142,12 @@ def test_console_script_runs_and_help_imports_no_heavy_modules():
 def test_groups_without_command_show_help(invoke, args):
     r = invoke(*args)
     assert "Usage" in r.output
+
+
+def test_statistical_warnings_are_one_readable_line(capsys):
+    from advance_trial.cli.main import _show_warning
+    from advance_trial.errors import BoundaryWarning
+
+    _show_warning(BoundaryWarning("the group variance is zero"), BoundaryWarning, "x.py", 3)
+    err = capsys.readouterr().err
+    assert "warning (BoundaryWarning): the group variance is zero" in err and "x.py" not in err

@@ -31,6 +31,9 @@ class _ErrorMappingGroup(TyperGroup):
     """Root group that turns library exceptions into exit codes and readable messages."""
 
     def invoke(self, ctx: Any) -> Any:
+        import warnings
+
+        warnings.showwarning = _show_warning
         try:
             return super().invoke(ctx)
         except AdvanceTrialError as exc:
@@ -49,6 +52,22 @@ class _ErrorMappingGroup(TyperGroup):
 
             print_unexpected(exc)
             ctx.exit(int(ExitCode.ERROR))
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    """The toolkit's statistical caveats as one readable line on standard error; others as Python shows them."""
+    from advance_trial.errors import AdvanceTrialWarning
+
+    if issubclass(category, AdvanceTrialWarning):
+        from rich.text import Text
+
+        from advance_trial.cli._render import stderr
+
+        stderr.print(Text(f"warning ({category.__name__}): {message}", style="yellow"))
+        return
+    import warnings
+
+    warnings._showwarnmsg_impl(warnings.WarningMessage(message, category, *args, **kwargs))  # type: ignore[attr-defined]
 
 
 def _is_click_exception(exc: Exception) -> bool:
