@@ -7,6 +7,7 @@ error rather than leave outputs that match no input.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -96,15 +97,19 @@ def all_tables(cfg: Config, data: CanonicalData, by: Literal["site", "cycle"] = 
     return tables
 
 
-def write_figures(cfg: Config, tables: dict[str, Table], out: Path) -> dict[str, str]:
-    """The CONSORT diagram and the attendance histogram, as SVG and PNG."""
+def write_figures(cfg: Config, tables: dict[str, Table], out: Path, histogram: bool = True) -> dict[str, str]:
+    """CONSORT diagram, attendance histogram, retention by arm and forest plot, as SVG and PNG."""
     from advance_trial.render.figures import attendance_histogram, consort_figure, save_figure
 
     written = {}
     if "consort" in tables:
         written |= save_figure(consort_figure(cfg, tables["consort"].data), out, "consort")
-    if "dose_distribution" in tables:
+    if histogram and "dose_distribution" in tables:
         written |= save_figure(attendance_histogram(cfg, tables["dose_distribution"].data), out, "attendance")
+    if "retention" in tables and not tables["retention"].data.empty:
+        from advance_trial.render.figures import retention_plot
+
+        written |= save_figure(retention_plot(cfg, tables["retention"].data), out, "retention")
     if "outcomes" in tables and not tables["outcomes"].data.empty:
         from advance_trial.render.figures import forest_plot
 
@@ -120,14 +125,65 @@ def input_hashes(cfg: Config, data: CanonicalData) -> dict[str, str]:
     return hashes
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run is carried out and what may leave it (recorded in provenance for ``verify``)."""
+
+    by: Literal["site", "cycle"] = "site"
+    blinded: bool = False
+    shareable: bool = False
+    log: str | None = None
+    key: str | None = None
+    report: bool = True
+
+
+def _figure_bytes(out: Path, written: dict[str, str]) -> dict[str, dict[str, bytes]]:
+    stems = sorted({name.rsplit(".", 1)[0] for name in written if name.endswith((".svg", ".png"))})
+    return {s: {ext: (out / f"{s}.{ext}").read_bytes() for ext in ("svg", "png")} for s in stems}
+
+
+def disclose(
+    cfg: Config, tables: dict[str, Table], opts: RunOptions, out: Path
+) -> tuple[Config, dict[str, Table], tuple[str, ...]]:
+    """Apply blinded and shareable modes; returns the config figures see, the tables, and report notes."""
+    notes: list[str] = []
+    shown_cfg = cfg
+    if opts.blinded:
+        from advance_trial.disclosure import blind_tables, blinded_config, blinding_codes
+
+        codes = blinding_codes(cfg)
+        tables = blind_tables(cfg, tables, codes)
+        shown_cfg = blinded_config(cfg, codes)
+        if cfg.randomisation.blinding is None:
+            from advance_trial.tablefile import write_bytes_atomic
+
+            key = Path(opts.key) if opts.key else out.parent / f"{out.name}.blinding-key.csv"
+            if key.resolve().parent == out.resolve():
+                from advance_trial.errors import UsageError
+
+                raise UsageError(f"--key {key}: the blinding key must be kept apart from the outputs, not in {out}")
+            body = "arm,code\n" + "".join(f"{a},{c}\n" for a, c in codes.items())
+            write_bytes_atomic(body.encode(), key)
+        notes.append("Blinded report: arms appear only as codes; the key is held apart from these outputs.")
+    if opts.shareable:
+        from advance_trial.disclosure import shareable_tables
+
+        tables = shareable_tables(tables, cfg.reporting.min_cell)
+        notes.append(f"Shareable report: counts below {cfg.reporting.min_cell} are suppressed; no table about "
+                     "individual men; partner data appear only as aggregates.")  # fmt: skip
+    return shown_cfg, tables, tuple(notes)
+
+
 def run(
     config: str | Path,
     data_dir: str | Path,
     out_dir: str | Path,
     by: Literal["site", "cycle"] = "site",
     command: str | None = None,
+    options: RunOptions | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> RunResult:
-    """Run every feasibility step and write tables, figures and ``provenance.json`` into ``out_dir``.
+    """Run every step and write tables, figures, the report and ``provenance.json`` into ``out_dir``.
 
     Raises
     ------
@@ -136,19 +192,34 @@ def run(
     IntegrityError
         If an input file changed while the run read it.
     """
+    opts = options or RunOptions(by=by)
+    step = progress or (lambda _: None)
+    step("reading the config and data")
     cfg = load_config(config)
     data = read_canonical(cfg, data_dir)
     inputs = input_hashes(cfg, data)
-    tables = all_tables(cfg, data, by)
+    step("feasibility measures and outcome analyses")
+    tables = all_tables(cfg, data, opts.by)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    shown_cfg, tables, notes = disclose(cfg, tables, opts, out)
+    step("writing tables and figures")
     outputs = write_tables(tables.values(), out)
-    outputs |= write_figures(cfg, tables, out)
+    outputs |= write_figures(shown_cfg, tables, out, histogram=not (opts.shareable or opts.blinded))
+    if opts.report:
+        step("writing the report")
+        from advance_trial.render.report import build_report, log_summary, write_report
+
+        log = log_summary(opts.log, cfg) if opts.log else None
+        report = build_report(shown_cfg, tables, _figure_bytes(out, outputs), log, notes, blinded=opts.blinded)
+        outputs |= write_report(report, out)
     changed = [name for name, h in data.sha256.items() if sha256_file(Path(data_dir) / name) != h]
     if cfg.source is not None and sha256_file(cfg.source.path) != cfg.source.sha256:
         changed.append(str(cfg.source.path))
     if changed:
         raise IntegrityError(f"inputs changed during the run: {', '.join(changed)}; run again")
     record = build_provenance(cfg, inputs, outputs, command=command)
+    record["run"] = {"config": str(config), "data": str(data_dir), "by": opts.by, "blinded": opts.blinded,
+                     "shareable": opts.shareable, "log": opts.log, "report": opts.report}  # fmt: skip
     write_provenance(record, out)
     return RunResult(tables, outputs, record)

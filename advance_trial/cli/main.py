@@ -118,6 +118,8 @@ app.command("dose")(feasibility_cmd.dose)
 app.command("progression")(feasibility_cmd.progression)
 app.command("outcomes")(outcomes_cmd.outcomes)
 app.command("run")(run_cmd.run)
+app.command("report")(run_cmd.report)
+app.command("verify")(run_cmd.verify)
 app.command("simulate")(simulate_cmd.simulate)
 
 

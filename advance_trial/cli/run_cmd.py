@@ -1,4 +1,4 @@
-"""``advance-trial run``: every step, all tables and figures, and provenance."""
+"""``advance-trial run``, ``report`` and ``verify``: the whole pipeline, the report alone, and re-checking outputs."""
 
 from __future__ import annotations
 
@@ -9,23 +9,94 @@ import typer
 
 from advance_trial.cli.feasibility_cmd import By
 
+CONFIG = typer.Argument(..., help="The trial config (YAML).", show_default=False)
+DATA = typer.Option(..., "--data", help="Folder of canonical data files.")
+BLINDED = typer.Option(False, "--blinded", help="Arms only as codes; tables that reveal the arms withheld.")
+SHAREABLE = typer.Option(False, "--shareable", help="Suppress counts below reporting.min_cell; no per-man tables.")
+LOG = typer.Option(None, "--log", help="The allocation log, for the report's methods (verified first).")
+KEY = typer.Option(None, "--key", help="Where to write the blinding key (default: beside the output folder).")
+
+
+def _options(by: By, blinded: bool, shareable: bool, log: Path | None, key: Path | None, report: bool = True):
+    from advance_trial.pipeline import RunOptions
+
+    return RunOptions(by=by.value, blinded=blinded, shareable=shareable, log=str(log) if log else None,
+                      key=str(key) if key else None, report=report)  # fmt: skip
+
 
 def run(
-    config: Path = typer.Argument(..., help="The trial config (YAML).", show_default=False),
-    data: Path = typer.Option(..., "--data", help="Folder of canonical data files."),
-    out: Path = typer.Option(..., "--out", help="Folder for tables, figures and provenance.json."),
+    config: Path = CONFIG,
+    data: Path = DATA,
+    out: Path = typer.Option(..., "--out", help="Folder for tables, figures, the report and provenance.json."),
     by: By = typer.Option(By.site, "--by", help="Break retention down by site (default) or recruitment cycle."),
+    blinded: bool = BLINDED,
+    shareable: bool = SHAREABLE,
+    log: Path | None = LOG,
+    key: Path | None = KEY,
+    no_report: bool = typer.Option(False, "--no-report", help="Tables and figures only."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable summary."),
 ) -> None:
     """Run every step the config asks for and write all outputs, byte-identical across runs."""
-    from advance_trial.cli._render import print_json, print_table, stdout
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from advance_trial.cli._render import print_json, print_table, stderr, stdout
     from advance_trial.pipeline import run as run_pipeline
 
-    with stdout.status("running feasibility analyses ..."):
-        result = run_pipeline(config, data, out, by.value, command=" ".join(["advance-trial", *sys.argv[1:]]))
+    opts = _options(by, blinded, shareable, log, key, not no_report)
+    command = " ".join(["advance-trial", *sys.argv[1:]])
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=stderr,
+                  transient=True, disable=json_out) as bar:  # fmt: skip
+        task = bar.add_task("starting", total=None)
+        result = run_pipeline(config, data, out, command=command, options=opts,
+                              progress=lambda what: bar.update(task, description=what))  # fmt: skip
     if json_out:
         print_json({"out": str(out), "outputs": result.outputs, "trial": result.provenance["config"]})
         return
     if "progression" in result.tables and len(result.tables["progression"].data):
         print_table(result.tables["progression"], ["criterion", "metric", "rule"], status="status")
     stdout.print(f"[green]done[/green]: {len(result.outputs)} files and provenance.json in {out}")
+
+
+def report(
+    config: Path = CONFIG,
+    data: Path = DATA,
+    out: Path = typer.Option(..., "--out", help="Folder for report.html, report.md and report.docx."),
+    blinded: bool = BLINDED,
+    shareable: bool = SHAREABLE,
+    log: Path | None = LOG,
+    key: Path | None = KEY,
+) -> None:
+    """Write the report (HTML, Markdown, Word) from the data, without the other outputs."""
+    import shutil
+    import tempfile
+
+    from advance_trial.cli._render import stdout
+    from advance_trial.pipeline import run as run_pipeline
+
+    opts = _options(By.site, blinded, shareable, log, key, report=True)
+    if blinded and opts.key is None:
+        opts = opts.__class__(**{**opts.__dict__, "key": str(out.parent / f"{out.name}.blinding-key.csv")})
+    with tempfile.TemporaryDirectory() as tmp, stdout.status("computing the report ..."):
+        work = Path(tmp) / out.name
+        result = run_pipeline(config, data, work, options=opts)
+        out.mkdir(parents=True, exist_ok=True)
+        copied = [n for n in result.outputs if n.startswith("report.") or n.endswith(".svg")]
+        for name in copied:  # the Markdown report refers to the SVG figures beside it
+            shutil.copyfile(work / name, out / name)
+    stdout.print(f"[green]wrote[/green] report.html, report.md, report.docx (and {len(copied) - 3} figures) in {out}")
+
+
+def verify(
+    outdir: Path = typer.Argument(..., help="A folder written by run (it holds provenance.json).", show_default=False),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Re-run from provenance.json and compare every output's SHA-256; exit 5 naming what differs."""
+    from advance_trial.cli._render import print_json, stdout
+    from advance_trial.verify import verify_outputs
+
+    result = verify_outputs(outdir)
+    if json_out:
+        print_json({"outdir": str(outdir), "verified": True, "files": result.files})
+        return
+    stdout.print(f"[green]verified[/green] {outdir}: {result.files} outputs reproduce byte for byte "
+                 f"from the recorded inputs")  # fmt: skip

@@ -46,12 +46,15 @@ def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> dict[str, str]:
     return written
 
 
-def _n(df: pd.DataFrame, stage: str, arm: str = "all", detail: str | None = None) -> int | None:
+def _n(df: pd.DataFrame, stage: str, arm: str = "all", detail: str | None = None) -> int | str | None:
     keep = (df["stage"] == stage) & (df["arm"] == arm)
     if detail is not None:
         keep &= df["detail"] == detail
     vals = df.loc[keep, "n"]
-    return int(vals.iloc[0]) if len(vals) else None
+    if not len(vals):
+        return None
+    v = vals.iloc[0]
+    return v if isinstance(v, str) else int(v)  # "<5" in shareable outputs
 
 
 def _box(ax, x: float, y: float, text: str, width: int = 34, dashed: bool = False, align: str = "center") -> None:
@@ -178,7 +181,10 @@ def forest_plot(cfg: Config, outcomes: pd.DataFrame) -> Figure:
     from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
     plt = _mpl()
-    rows = outcomes.dropna(subset=["estimate", "ci_lower", "ci_upper"]).reset_index(drop=True)
+    rows = outcomes.copy()
+    for c in ("estimate", "ci_lower", "ci_upper"):
+        rows[c] = pd.to_numeric(rows[c], errors="coerce")  # withheld cells in shareable outputs
+    rows = rows.dropna(subset=["estimate", "ci_lower", "ci_upper"]).reset_index(drop=True)
     panels = [(k, rows[rows["effect"].isin(effects)], label) for k, effects, label in _PANELS]
     panels = [p for p in panels if len(p[1])]
     heights = [len(d) for _, d, _ in panels] or [1]
@@ -186,7 +192,8 @@ def forest_plot(cfg: Config, outcomes: pd.DataFrame) -> Figure:
                              squeeze=False, gridspec_kw={"height_ratios": heights})  # fmt: skip
     level = f"{cfg.reporting.ci_level:.0%}"
     two_arm = len(cfg.arms) > 1
-    versus = f", {cfg.schedule.arm if cfg.schedule else cfg.arm_ids[0]} vs control" if two_arm else ""
+    comparison = str(rows["comparison"].iloc[0]) if "comparison" in rows and len(rows) else ""
+    versus = f", {comparison}" if two_arm and comparison else ""
     for ax, (kind, d, label) in zip(axes[:, 0], panels, strict=False):
         ypos = list(range(len(d)))[::-1]
         names = []
@@ -194,7 +201,8 @@ def forest_plot(cfg: Config, outcomes: pd.DataFrame) -> Figure:
             cace = r.analysis == "cace"
             ax.plot([r.ci_lower, r.ci_upper], [y, y], color="#1f4e79", lw=1.4)
             ax.plot([r.estimate], [y], "o" if cace else "s", color="#1f4e79", ms=5, mfc="white" if cace else "#1f4e79")
-            extra = f" [{r.threshold}]" if isinstance(r.threshold, str) and r.threshold else ""
+            th = getattr(r, "threshold", "")
+            extra = f" [{th}]" if isinstance(th, str) and th else ""
             names.append(f"{r.outcome}: {r.analysis}{extra}")
         null = 1.0 if kind == "ratio" else 0.0
         ax.axvline(null, color="black", lw=0.8, ls="--")
@@ -213,4 +221,47 @@ def forest_plot(cfg: Config, outcomes: pd.DataFrame) -> Figure:
         ax.set_xlabel(f"{label} ({level} interval){versus if two_arm else ', change from baseline'}", fontsize=8.5)
     axes[0, 0].set_title(f"{cfg.trial.title}: outcomes", fontsize=10, loc="left")
     fig.subplots_adjust(left=0.38, right=0.97, top=0.94, hspace=0.6)
+    return fig
+
+
+def retention_plot(cfg: Config, retention: pd.DataFrame) -> Figure:
+    """Proportion of men followed up within the window, by arm and timepoint, with intervals."""
+    plt = _mpl()
+    d = retention[(retention["site"] == "all") & (retention["cycle"] == "all")] if "cycle" in retention else retention
+    d = d[d["site"] == "all"]
+    arms = [a for a in d["arm"].unique() if a != "all"] + (["all"] if (d["arm"] == "all").any() else [])
+    tps = list(dict.fromkeys(d["timepoint"]))
+    fig, ax = plt.subplots(figsize=(6.5, 0.9 + 0.45 * max(len(arms) * len(tps), 1)))
+    labels, y = [], 0
+    colours = ["#1f4e79", "#c55a11", "#548235", "#7f6000"]
+    for tp in tps:
+        for i, arm in enumerate(arms):
+            r = d[(d["timepoint"] == tp) & (d["arm"] == arm)]
+            if r.empty:
+                continue
+            r = r.iloc[0]
+            try:
+                p, lo, hi = float(r["proportion"]), float(r["ci_lower"]), float(r["ci_upper"])
+            except (TypeError, ValueError):
+                continue  # withheld in shareable outputs
+            if p != p:
+                continue
+            colour = "black" if arm == "all" else colours[i % len(colours)]
+            ax.plot([lo, hi], [-y, -y], color=colour, lw=1.6)
+            ax.plot([p], [-y], "o", color=colour, ms=6)
+            name = "all" if arm == "all" else cfg.arm(arm).label
+            labels.append((f"{tp}: {name} ({r['n_retained']}/{r['n_randomised']})", -y))
+            y += 1
+    for c in cfg.progression:
+        if c.metric.startswith("retention.") and c.go is not None:
+            ax.axvline(c.go, color="black", ls="--", lw=0.8)
+            ax.text(c.go, 0.6, f" {c.id}: {c.go:.0%}", fontsize=7.5, va="bottom")
+    ax.set_yticks([v for _, v in labels])
+    ax.set_yticklabels([t for t, _ in labels], fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-y + 0.4, 1.2)
+    ax.set_xlabel(f"Followed up within the window ({cfg.reporting.ci_level:.0%} interval)")
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.set_title("Retention by arm", fontsize=10, loc="left")
+    fig.tight_layout()
     return fig

@@ -1,0 +1,325 @@
+"""The report: one document model, rendered to self-contained HTML, Markdown and Word.
+
+The model is a list of blocks (headings, paragraphs, tables, figures) built from the config, the
+computed tables, the figures and, when given, a summary of the allocation log. Renderers never
+compute a statistic: they round and lay out what the tables hold. Nothing carries a date, so the
+same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from advance_trial.config.models import Config
+from advance_trial.results import Table, format_number
+
+STATUS_COLOURS = {"met": "#1e7b34", "green": "#1e7b34", "amber": "#b36b00", "not_met": "#b42318", "red": "#b42318",
+                  "not_evaluated": "#667085"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Block:
+    """One piece of the report: ``kind`` is heading, paragraph, table or figure."""
+
+    kind: str
+    text: str = ""
+    level: int = 2
+    table: Table | None = None
+    columns: tuple[str, ...] = ()
+    figure: str = ""  # stem of figure files (stem.svg, stem.png)
+
+
+@dataclass(frozen=True)
+class Report:
+    """The report's blocks and the figures they show (stem -> {"svg": bytes, "png": bytes})."""
+
+    title: str
+    blocks: list[Block]
+    figures: dict[str, dict[str, bytes]] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------- building
+
+
+def _sessions(cfg: Config) -> str:
+    if cfg.schedule is None:
+        return "No sessions are scheduled."
+    parts = []
+    for s in cfg.schedule.sessions:
+        kind = "compulsory" if s.compulsory else "optional"
+        parts.append(f"{s.count} {kind} {s.type} session{'s' if s.count > 1 else ''} of {s.hours:g} h"
+                     + (f" ({s.label})" if s.label else ""))  # fmt: skip
+    return f"Offered to {cfg.arm(cfg.schedule.arm).label}: " + "; ".join(parts) + "."
+
+
+def _randomisation_text(cfg: Config) -> list[str]:
+    r = cfg.randomisation
+    arms = ", ".join(f"{a.label} ({a.ratio})" for a in cfg.arms)
+    if r.method == "none":
+        return ["Single-arm design: every man receives the programme; no allocation."]
+    texts = {
+        "simple": "simple randomisation (each allocation an independent draw in the allocation ratio)",
+        "blocks": f"permuted blocks of sizes {', '.join(map(str, r.block_sizes))} chosen at random",
+        "stratified_blocks": f"permuted blocks of sizes {', '.join(map(str, r.block_sizes))} chosen at random, "
+        f"stratified by {', '.join(r.strata)}",
+        "minimisation": "minimisation (Pocock and Simon) on "
+        + ", ".join(f"{k} (weight {v:g})" for k, v in (r.minimisation.factors.items() if r.minimisation else []))
+        + f", the preferred arm taken with probability {r.minimisation.probability if r.minimisation else 1:g}",
+    }
+    out = [
+        f"Sequence generation: computer-generated allocation sequence from a seeded pseudo-random generator "
+        f"(numpy PCG64, one independent stream per stratum), allocation ratio {arms}.",
+        f"Type of randomisation: {texts[r.method]}.",
+        "Allocation concealment: allocations are issued one at a time by the allocation command from an "
+        "append-only, hash-chained log; enrolling staff see only the arm of the man they enrol; concealed "
+        "lists are held apart with a published SHA-256 commitment.",
+    ]
+    return out
+
+
+def _implementation(log: dict[str, Any] | None) -> str:
+    if not log:
+        return "Implementation: no allocation log was given to this report."
+    return (f"Implementation: {log['allocations']} men allocated between {log['first']} and {log['last']} by "
+            f"{log['allocators']} named staff; the log verifies (every row chained and replayed from the seed; "
+            f"head hash {log['head_hash'][:16]}...), {log['unblindings']} unblinding(s) recorded.")  # fmt: skip
+
+
+def log_summary(path: str | Path, cfg: Config) -> dict[str, Any]:
+    """Facts about the allocation log for the methods section (verifies it first)."""
+    from advance_trial.allocation_replay import export_frame, verify_log
+
+    report = verify_log(path, cfg)
+    frame = export_frame(path, cfg)
+    dates = frame["randomised_on"] if len(frame) else pd.Series(["-"])
+    return {"allocations": report.allocations, "unblindings": report.unblindings, "head_hash": report.head_hash,
+            "allocators": int(frame["allocated_by"].nunique()) if len(frame) else 0,
+            "first": str(dates.min()), "last": str(dates.max())}  # fmt: skip
+
+
+def build_report(
+    cfg: Config, tables: dict[str, Table], figures: dict[str, dict[str, bytes]], log: dict[str, Any] | None = None,
+    notes: tuple[str, ...] = (), blinded: bool = False,
+) -> Report:  # fmt: skip
+    """The report's blocks, in CONSORT order."""
+    t = cfg.trial
+    b: list[Block] = [Block("paragraph", f"{t.description or ''}".strip())] if t.description else []
+    b += [Block("paragraph", note) for note in notes]
+    arms = "; ".join(f"{a.label} (ratio {a.ratio})" for a in cfg.arms)
+    sites = ", ".join(s.label for s in cfg.sites)
+    b.append(Block("heading", "Trial", 2))
+    b.append(Block("paragraph", f"Design: {t.design.replace('_', ' ')}. Arms: {arms}. Sites: {sites}."
+                   + (f" Recruitment cycles: {', '.join(map(str, cfg.cycles))}." if cfg.cycles else "")
+                   + (f" Registration: {t.registration}." if t.registration else "")))  # fmt: skip
+    b.append(Block("paragraph", "Sessions are offered to one arm (withheld in blinded outputs)." if blinded
+                   else _sessions(cfg)))  # fmt: skip
+    b.append(Block("paragraph", f"Trial config {t.id} version {t.version}"
+                   + (f" (SHA-256 {cfg.source.sha256[:16]}...)" if cfg.source else "") + "."))  # fmt: skip
+    b.append(Block("heading", "Methods", 2))
+    for text in _randomisation_text(cfg):
+        b.append(Block("paragraph", text))
+    if cfg.randomisation.method != "none":
+        b.append(Block("paragraph", _implementation(log)))
+    crit = "; ".join(f"{c.label or c.id}" for c in cfg.progression) or "none"
+    b.append(Block("paragraph", f"Prespecified progression criteria: {crit}. Feasibility estimates are "
+                   "reported with confidence intervals, not p-values (CONSORT extension for pilot and feasibility "
+                   "trials)."))  # fmt: skip
+    sections = [
+        ("Participant flow", ["consort"], ["consort"]),
+        ("Recruitment", ["recruitment", "allocation"], []),
+        (
+            "Retention",
+            ["retention", "retention_reasons", "retention_difference", "partner_retention", "partner_contact"],
+            ["retention"],
+        ),  # fmt: skip
+        ("Treatment dose", ["dose", "dose_summary"], ["attendance"]),
+        ("Outcomes", ["outcomes"], ["forest"]),
+        ("Progression criteria", ["progression"], []),
+    ]
+    for title, names, figs in sections:
+        present = [n for n in names if n in tables and not tables[n].data.empty]
+        shown = [f for f in figs if f in figures]
+        if not present and not shown:
+            continue
+        b.append(Block("heading", title, 2))
+        for f in shown:
+            b.append(Block("figure", title, figure=f))
+        for n in present:
+            if n == "consort":
+                continue  # drawn above; the table is in consort.csv
+            b.append(Block("table", tables[n].title, table=tables[n], columns=_columns(n, tables[n].data)))
+    return Report(f"{t.title} (v{t.version})", b, figures)
+
+
+_HIDE = {"ci_method", "note", "se", "label"}
+
+
+def _columns(name: str, df: pd.DataFrame) -> tuple[str, ...]:
+    cols = [c for c in df.columns if c not in _HIDE]
+    if name == "outcomes":
+        cols = [c for c in cols if c not in ("timepoint", "comparison", "df", "n_intervention", "n_control")]
+    return tuple(cols)
+
+
+# ---------------------------------------------------------------------------- rendering
+
+
+def _cell(v: Any) -> str:
+    return format_number(v)
+
+
+_CSS = """
+body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;
+color:#1d2939;line-height:1.45}
+h1{font-size:1.5rem;border-bottom:2px solid #1f4e79;padding-bottom:.3rem}h2{font-size:1.2rem;margin-top:2rem;
+color:#1f4e79}h3{font-size:1rem}table{border-collapse:collapse;margin:.5rem 0 .3rem;font-size:.82rem}
+th,td{border-bottom:1px solid #d0d5dd;padding:.2rem .45rem;text-align:left}td.n{text-align:right;
+font-variant-numeric:tabular-nums}th{background:#f2f4f7}.notes{font-size:.78rem;color:#475467;margin:0 0 1rem}
+figure{margin:1rem 0}figure svg{max-width:100%;height:auto}.status{font-weight:600}
+@media print{body{margin:0;max-width:none}h2{page-break-after:avoid}table,figure{page-break-inside:avoid}}
+"""
+
+
+def to_html(report: Report) -> str:
+    """One self-contained HTML file: figures inline as SVG, no external requests."""
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+           f"<title>{html.escape(report.title)}</title>", f"<style>{_CSS}</style></head><body>",
+           f"<h1>{html.escape(report.title)}</h1>"]  # fmt: skip
+    for b in report.blocks:
+        if b.kind == "heading":
+            out.append(f"<h{b.level}>{html.escape(b.text)}</h{b.level}>")
+        elif b.kind == "paragraph":
+            out.append(f"<p>{html.escape(b.text)}</p>")
+        elif b.kind == "figure":
+            svg = report.figures[b.figure]["svg"].decode("utf-8")
+            svg = re.sub(r"^<\?xml[^>]*>\s*(<!DOCTYPE[^>]*>\s*)?", "", svg)
+            out.append(f'<figure aria-label="{html.escape(b.figure)}">{svg}</figure>')
+        elif b.kind == "table" and b.table is not None:
+            out.append(_html_table(b))
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+def _html_table(b: Block) -> str:
+    assert b.table is not None
+    df = b.table.data
+    rows = [f"<h3>{html.escape(b.text)}</h3>", "<table><thead><tr>"]
+    rows += [f"<th>{html.escape(c)}</th>" for c in b.columns]
+    rows.append("</tr></thead><tbody>")
+    for _, r in df.iterrows():
+        cells = []
+        for c in b.columns:
+            v = r[c]
+            text = html.escape(_cell(v))
+            if c == "status":
+                colour = STATUS_COLOURS.get(str(v), "#1d2939")
+                cells.append(f'<td class="status" style="color:{colour}">{text}</td>')
+            else:
+                numeric = isinstance(v, (int, float)) and not isinstance(v, bool)
+                cells.append(f'<td class="n">{text}</td>' if numeric else f"<td>{text}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    rows.append("</tbody></table>")
+    if b.table.footnotes:
+        rows.append('<p class="notes">' + "<br>".join(html.escape(n) for n in b.table.footnotes) + "</p>")
+    return "".join(rows)
+
+
+def to_markdown(report: Report) -> str:
+    """The same content as Markdown; figures referenced as the SVG files beside it."""
+    from advance_trial.results import to_markdown as table_md
+
+    out = [f"# {report.title}", ""]
+    for b in report.blocks:
+        if b.kind == "heading":
+            out += ["#" * b.level + " " + b.text, ""]
+        elif b.kind == "paragraph":
+            out += [b.text, ""]
+        elif b.kind == "figure":
+            out += [f"![{b.text}]({b.figure}.svg)", ""]
+        elif b.kind == "table" and b.table is not None:
+            shown = Table(b.table.name, b.table.data[list(b.columns)], b.table.title, b.table.footnotes)
+            out += [table_md(shown), ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def to_docx(report: Report) -> bytes:
+    """A Word document (figures as PNG), made byte-reproducible: fixed core-property dates and zip times."""
+    import datetime as dt
+
+    from docx import Document
+    from docx.shared import Inches, RGBColor
+
+    doc = Document()
+    props = doc.core_properties
+    fixed = dt.datetime(2000, 1, 1)
+    props.created = props.modified = props.last_printed = fixed
+    props.author = props.last_modified_by = "advance-trial"
+    props.revision = 1
+    props.title = report.title
+    doc.add_heading(report.title, level=0)
+    for b in report.blocks:
+        if b.kind == "heading":
+            doc.add_heading(b.text, level=min(b.level, 3))
+        elif b.kind == "paragraph":
+            doc.add_paragraph(b.text)
+        elif b.kind == "figure":
+            doc.add_picture(io.BytesIO(report.figures[b.figure]["png"]), width=Inches(6.2))
+        elif b.kind == "table" and b.table is not None:
+            doc.add_heading(b.text, level=3)
+            df = b.table.data
+            t = doc.add_table(rows=1, cols=len(b.columns))
+            t.style = "Light Grid Accent 1"
+            for cell, c in zip(t.rows[0].cells, b.columns, strict=True):
+                cell.text = c
+            for _, r in df.iterrows():
+                cells = t.add_row().cells
+                for cell, c in zip(cells, b.columns, strict=True):
+                    cell.text = _cell(r[c])
+                    if c == "status" and str(r[c]) in STATUS_COLOURS:
+                        run = cell.paragraphs[0].runs[0]
+                        run.font.color.rgb = RGBColor.from_string(STATUS_COLOURS[str(r[c])].lstrip("#").upper())
+                        run.font.bold = True
+            for note in b.table.footnotes:
+                p = doc.add_paragraph(note)
+                p.runs[0].font.size = p.runs[0].font.size  # keep the default style; notes follow each table
+    buf = io.BytesIO()
+    doc.save(buf)
+    return _fixed_zip(buf.getvalue())
+
+
+def _fixed_zip(data: bytes) -> bytes:
+    """Rewrite a zip with every entry's time fixed and in a stable order."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name in src.namelist():
+            info = zipfile.ZipInfo(name, date_time=FIXED_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            dst.writestr(info, src.read(name))
+    return out.getvalue()
+
+
+def write_report(report: Report, out_dir: str | Path, stem: str = "report") -> dict[str, str]:
+    """Write ``report.html``, ``report.md`` and ``report.docx``; returns file name -> SHA-256."""
+    import hashlib
+
+    from advance_trial.tablefile import write_bytes_atomic
+
+    written = {}
+    for ext, data in (("html", to_html(report).encode("utf-8")), ("md", to_markdown(report).encode("utf-8")),
+                      ("docx", to_docx(report))):  # fmt: skip
+        write_bytes_atomic(data, Path(out_dir) / f"{stem}.{ext}")
+        written[f"{stem}.{ext}"] = hashlib.sha256(data).hexdigest()
+    return written

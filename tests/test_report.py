@@ -1,0 +1,169 @@
+"""The report (HTML, Markdown, Word), verify, and the blinded and shareable modes."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from advance_trial.errors import IntegrityError, UsageError
+from advance_trial.pipeline import RunOptions, run
+from advance_trial.verify import verify_outputs
+from tests.conftest import SAMPLES, config_path
+
+ADV = config_path("advance-feasibility")
+DATA = SAMPLES / "advance-feasibility"
+EXPECTED = Path(__file__).resolve().parent / "expected" / "advance-feasibility"
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("report") / "results"
+    run(ADV, DATA, folder)
+    return folder
+
+
+def test_html_is_self_contained_and_complete(out):
+    page = (out / "report.html").read_text()
+    assert page.count("<svg") == 4  # CONSORT flow, retention by arm, attendance, forest plot
+    assert not re.search(r"<(script|link|img|iframe)\b", page) and "@import" not in page
+    for words in ("Sequence generation", "Type of randomisation", "Allocation concealment", "Implementation",
+                  "Prespecified progression criteria", "At least 70% of men followed up at 16 weeks",
+                  "95% Wilson score interval", "Outcome analyses", "Progression criteria"):  # fmt: skip
+        assert words in page, words
+    assert 'style="color:#b42318">not_met' in page and 'style="color:#1e7b34">met' in page
+
+
+def test_markdown_and_word_carry_the_same_tables(out):
+    md = (out / "report.md").read_text()
+    assert "![Participant flow](consort.svg)" in md and "| follow_up |" in md
+    import docx
+
+    doc = docx.Document(str(out / "report.docx"))
+    assert len(doc.inline_shapes) == 4 and len(doc.tables) >= 8
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "Allocation concealment" in text and "Wilson" in text
+
+
+def test_methods_from_the_allocation_log(tmp_path):
+    from advance_trial.allocation_log import allocate
+    from advance_trial.config import load_config
+
+    cfg = load_config(ADV)
+    log = tmp_path / "log.sqlite"
+    for r in pd.read_csv(DATA / "participants.csv").itertuples():
+        allocate(log, cfg, r.participant_id, r.site, by=f"ra-{r.site}")
+    run(ADV, DATA, tmp_path / "out", options=RunOptions(log=str(log)))
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "Implementation: 104 men allocated between" in page and "by 3 named staff" in page
+
+
+def test_verify_passes_then_catches_a_touched_output(out, tmp_path):
+    copy = tmp_path / "results"
+    shutil.copytree(out, copy)
+    assert verify_outputs(copy).files > 30
+    (copy / "progression.csv").write_text((copy / "progression.csv").read_text().replace("not_met", "met"))
+    with pytest.raises(IntegrityError, match="progression.csv"):
+        verify_outputs(copy)
+
+
+def test_verify_catches_changed_inputs(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data)
+    run(ADV, data, tmp_path / "out", options=RunOptions(report=False))
+    with open(data / "followup.csv", "a") as fh:
+        fh.write("")  # same bytes: still verifies
+    assert verify_outputs(tmp_path / "out").files > 0
+    lines = (data / "followup.csv").read_text().splitlines()
+    lines[-1] = lines[-1].replace("completed", "missed") if "completed" in lines[-1] else lines[-1]
+    (data / "followup.csv").write_text("\n".join(lines[:-1]) + "\n")
+    with pytest.raises(IntegrityError, match="inputs changed since the run: data/followup.csv"):
+        verify_outputs(tmp_path / "out")
+
+
+def test_verify_needs_provenance(tmp_path):
+    with pytest.raises(UsageError, match="no provenance.json"):
+        verify_outputs(tmp_path)
+
+
+def _all_text(folder: Path) -> str:
+    return "\n".join(p.read_text() for p in folder.iterdir() if p.suffix in (".csv", ".md", ".html", ".svg"))
+
+
+def test_blinded_outputs_show_only_codes(tmp_path):
+    folder = tmp_path / "blinded"
+    run(ADV, DATA, folder, options=RunOptions(blinded=True))
+    text = _all_text(folder)
+    for label in ("ADVANCE + treatment as usual", "Treatment as usual", "advance vs tau"):
+        assert label not in text, label
+    for p in folder.glob("*.csv"):
+        df = pd.read_csv(p, dtype=str, keep_default_na=False)
+        assert not df.isin(["advance", "tau"]).any().any(), p.name
+    assert not any(folder.glob("dose*")) and not (folder / "attendance.svg").exists()
+    key = pd.read_csv(tmp_path / "blinded.blinding-key.csv")
+    assert set(key["arm"]) == {"advance", "tau"} and set(key["code"]) == {"A", "B"}
+    outcomes = pd.read_csv(folder / "outcomes.csv")
+    assert set(outcomes["comparison"]) == {"A vs B"}
+    assert not set(outcomes["analysis"]) & {"partially_nested", "cace"}
+    with pytest.raises(UsageError, match="kept apart"):
+        run(ADV, DATA, tmp_path / "b2", options=RunOptions(blinded=True, key=str(tmp_path / "b2" / "key.csv")))
+
+
+def test_blinded_comparison_is_first_code_minus_second():
+    from advance_trial.canonical import read_canonical
+    from advance_trial.config import load_config
+    from advance_trial.disclosure import blind_tables
+    from advance_trial.pipeline import outcome_tables
+
+    cfg = load_config(ADV)
+    tables = outcome_tables(cfg, read_canonical(cfg, DATA))
+    plain = tables["outcomes"].data
+    flipped = blind_tables(cfg, tables, {"advance": "Z", "tau": "Y"})["outcomes"].data
+    a = plain[plain["analysis"] == "ancova"].iloc[0]
+    b = flipped[flipped["analysis"] == "ancova"].iloc[0]
+    assert b["comparison"] == "Y vs Z" and b["estimate"] == -a["estimate"] and b["ci_lower"] == -a["ci_upper"]
+    ratio = flipped[flipped["effect"] == "rate_ratio"].iloc[0]
+    orig = plain[plain["effect"] == "rate_ratio"].iloc[0]
+    assert ratio["estimate"] == pytest.approx(1 / orig["estimate"]) and ratio["ci_upper"] == pytest.approx(
+        1 / orig["ci_lower"]
+    )
+
+
+def test_shareable_outputs_suppress_small_counts(tmp_path):
+    folder = tmp_path / "share"
+    run(ADV, DATA, folder, options=RunOptions(shareable=True))
+    assert not (folder / "scores.csv").exists() and not (folder / "dose_participants.csv").exists()
+    seen_suppressed = False
+    for p in folder.glob("*.csv"):
+        df = pd.read_csv(p, dtype=str, keep_default_na=False)
+        for c in [c for c in df.columns if c == "n" or c.startswith("n_")]:
+            values = set(df[c])
+            assert not values & {"1", "2", "3", "4"}, (p.name, c)
+            seen_suppressed |= "<5" in values
+    assert seen_suppressed
+    reasons = pd.read_csv(folder / "retention_reasons.csv", dtype=str, keep_default_na=False)
+    small = reasons[reasons["n"] == "<5"]
+    assert len(small) and (small["proportion"] == "").all()
+
+
+def test_cli_run_report_verify(invoke, tmp_path):
+    res = invoke("run", ADV, "--data", DATA, "--out", tmp_path / "o", "--shareable")
+    assert res.exit_code == 0, res.output
+    assert invoke("verify", tmp_path / "o").exit_code == 0
+    (tmp_path / "o" / "recruitment.csv").write_text("tampered\n")
+    bad = invoke("verify", tmp_path / "o")
+    assert bad.exit_code == 5 and "recruitment.csv" in bad.output
+    rep = invoke("report", ADV, "--data", DATA, "--out", tmp_path / "r", "--blinded")
+    assert rep.exit_code == 0, rep.output
+    assert {p.name for p in (tmp_path / "r").iterdir()} >= {"report.html", "report.md", "report.docx"}
+
+
+def test_sample_outputs_match_the_expected_ones_committed(out):
+    """CI re-runs the sample analyses and compares them with tests/expected (text outputs, byte for byte)."""
+    names = sorted(p.name for p in EXPECTED.iterdir())
+    assert len(names) > 20
+    differ = [n for n in names if (out / n).read_bytes() != (EXPECTED / n).read_bytes()]
+    assert differ == []
