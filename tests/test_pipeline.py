@@ -79,9 +79,9 @@ def test_input_changed_during_run_stops(tmp_path, monkeypatch):
     shutil.copytree(SAMPLES / "advance-feasibility", data)
     real = pipeline.write_figures
 
-    def touch_then_write(cfg, tables, out):
+    def touch_then_write(cfg, tables, out, **kwargs):
         (data / "followup.csv").write_text((data / "followup.csv").read_text() + "\n")
-        return real(cfg, tables, out)
+        return real(cfg, tables, out, **kwargs)
 
     monkeypatch.setattr(pipeline, "write_figures", touch_then_write)
     with pytest.raises(IntegrityError, match="followup.csv"):
