@@ -158,6 +158,7 @@ def dose_participants_table(cfg: Config, data: CanonicalData) -> Table:
         dose_per_man(cfg, data),
         "Dose per man",
         ("One row per man randomised to the arm offered sessions; not for sharing.",),
+        markdown=False,
     )
 
 

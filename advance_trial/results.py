@@ -51,6 +51,7 @@ class Table:
     data: pd.DataFrame
     title: str = ""
     footnotes: tuple[str, ...] = field(default_factory=tuple)
+    markdown: bool = True  # per-man tables are for checking by hand in CSV, not for reading
 
 
 def sha256_file(path: str | Path) -> str:
@@ -124,7 +125,7 @@ def write_tables(tables: Iterable[Table], out_dir: str | Path, markdown: bool = 
         data = to_csv_bytes(t.data)
         write_bytes_atomic(data, out / f"{t.name}.csv")
         written[f"{t.name}.csv"] = hashlib.sha256(data).hexdigest()
-        if markdown:
+        if markdown and t.markdown:
             md = to_markdown(t).encode("utf-8")
             write_bytes_atomic(md, out / f"{t.name}.md")
             written[f"{t.name}.md"] = hashlib.sha256(md).hexdigest()

@@ -156,6 +156,7 @@ def outcome_tables(cfg: Config, data: CanonicalData) -> dict[str, Table]:
             res.scores,
             "Scored questionnaires (men)",
             ("Prorated scores; missing when more items are missing than max_missing_items.",),
+            markdown=False,
         ),  # fmt: skip
     }
 

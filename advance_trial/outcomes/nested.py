@@ -134,7 +134,10 @@ def fit_equal_variance(X: np.ndarray, y: np.ndarray, treat: np.ndarray, cluster:
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
-    model = sm.MixedLM(y, X, groups=cluster, exog_re=treat.reshape(-1, 1))
+    # Control men have no random effect (their design row is 0), so their clustering is immaterial: one group
+    # holds them all, which spares MixedLM a Python loop over thousands of singleton groups.
+    groups = np.where(treat == 1, cluster.astype(str), "\x00control")
+    model = sm.MixedLM(y, X, groups=groups, exog_re=treat.reshape(-1, 1))
     fit = None
     for method in ("bfgs", "powell", "nm"):  # L-BFGS can step to a singular point when control clusters have no Z
         with warnings.catch_warnings():

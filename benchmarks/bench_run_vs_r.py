@@ -1,0 +1,60 @@
+"""``advance-trial run`` on the ADVANCE sample against R doing the core analyses on the same data.
+
+Both run as fresh processes, alternately in one session: ``advance-trial run`` (every table,
+figure and the report) and ``Rscript benchmarks/r_core.R`` (recruitment and retention proportions,
+median attendance, the ANCOVA and the heteroscedastic nlme model). Also timed: the start-up cost
+of importing the pipeline, and ``run --no-report``. The target (issue 7): within 3 times R.
+
+Run: ``python benchmarks/bench_run_vs_r.py [--rounds N]`` (needs Rscript with nlme).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _time(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    if shutil.which("Rscript") is None:
+        sys.exit("Rscript not found: apt-get install r-base-core r-cran-nlme")
+    exe = shutil.which("advance-trial") or "advance-trial"
+    cfg, data = "configs/advance-feasibility.yaml", "data/sample/advance-feasibility"
+    with tempfile.TemporaryDirectory() as tmp:
+        cmds = {
+            "R core analyses": ["Rscript", "benchmarks/r_core.R"],
+            "import the pipeline": [sys.executable, "-c", "import advance_trial.pipeline, pandas, statsmodels.api"],
+            "run --no-report": [exe, "run", cfg, "--data", data, "--out", f"{tmp}/a", "--no-report"],
+            "run (everything)": [exe, "run", cfg, "--data", data, "--out", f"{tmp}/b"],
+        }
+        for c in cmds.values():
+            _time(c)  # warm caches
+        times: dict[str, list[float]] = {k: [] for k in cmds}
+        for _ in range(args.rounds):
+            for k, c in cmds.items():
+                times[k].append(_time(c))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    r = med["R core analyses"]
+    for k, v in med.items():
+        print(f"{k:22s} median {v:6.2f} s  ({v / r:4.1f} x R)")
+    print(f"ratio run / R = {med['run (everything)'] / r:.1f} (target <= 3)")
+
+
+if __name__ == "__main__":
+    main()
