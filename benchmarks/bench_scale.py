@@ -57,7 +57,7 @@ def make_data(folder: Path, n: int, seed: int = 1) -> None:
             f"{s}-c{c}-g{k}"
             for s, c, k in zip(site[adv], cycle[adv], rng.integers(0, 1 + len(adv) // 400, len(adv)), strict=True)
         ]
-    )  # noqa: E501
+    )
     types = np.array(["individual"] * 2 + ["group"] * 12 + ["individual"])
     numbers = np.array([1, 2, *range(1, 13), 3])
     hours = np.array([1.0, 1.0] + [2.0] * 12 + [1.0])
