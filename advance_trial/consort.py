@@ -70,6 +70,7 @@ def consort_table(cfg: Config, data: CanonicalData) -> Table:
         pd.DataFrame(rows, columns=COLUMNS),
         "CONSORT flow",
         (
+            "Counts of men at each stage (no intervals). "
             "met_threshold rows annotate the flow (men meeting each dose threshold); they are not subtracted from it.",
             "not followed up includes completions outside the timepoint's window.",
         ),

@@ -179,6 +179,6 @@ def distribution_table(cfg: Config, data: CanonicalData) -> Table:
         "Compulsory sessions attended",
         (
             f"Men randomised to {cfg.schedule.arm if cfg.schedule else '-'}, "
-            "by the number of compulsory sessions attended.",
+            "by the number of compulsory sessions attended (counts; no intervals).",
         ),
     )

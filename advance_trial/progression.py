@@ -130,7 +130,9 @@ def progression_table(cfg: Config, tables: Mapping[str, Table]) -> Table:
         pd.DataFrame(rows, columns=COLUMNS),
         "Progression criteria",
         (
-            f"Intervals: {describe(rep.proportion_ci, rep.ci_level)}. Judged on the estimate, or on the interval's "
+            f"Intervals: {describe(rep.proportion_ci, rep.ci_level)}; denominators as in each metric's table "
+            "(recruitment: men eligible; retention: men randomised; dose: men randomised to the arm offered "
+            "sessions; partners: partners who consented). Judged on the estimate, or on the interval's "
             "lower bound where judge_on says so (Lewis et al. 2021).",
             "Outcome criteria take the outcome's first analysis; its interval method is named in ci_method.",
             "not_evaluated: the metric has no estimate (no denominator, or no outcome analysis).",

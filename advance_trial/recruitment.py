@@ -56,4 +56,9 @@ def allocation_table(cfg: Config, data: CanonicalData) -> Table:
         {"site": c["site"], "arm": c["arm"], "n": int(mask_for(part, c).sum())}
         for c in margins([("site", cfg.site_ids), ("arm", cfg.arm_ids)])
     ]
-    return Table("allocation", pd.DataFrame(rows), "Allocation by site and arm", (f"'{ALL}' rows are totals.",))
+    return Table(
+        "allocation",
+        pd.DataFrame(rows),
+        "Allocation by site and arm",
+        (f"Counts of men randomised (no intervals); '{ALL}' rows are totals.",),
+    )

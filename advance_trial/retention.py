@@ -134,7 +134,10 @@ def reasons_table(cfg: Config, data: CanonicalData) -> Table:
         "retention_reasons",
         pd.DataFrame(rows, columns=["timepoint", "arm", "state", "n", "n_randomised", "proportion"]),
         "Follow-up outcome by arm",
-        ("unknown: no follow-up record, or no status recorded.",),
+        (
+            "Proportion = men in each state / men randomised to the arm (no intervals).",
+            "unknown: no follow-up record, or no status recorded.",
+        ),
     )
 
 
