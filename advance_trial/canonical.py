@@ -344,13 +344,7 @@ def _convert(
     if col.kind == "str":
         typed = stripped.mask(empty).astype("string")
     elif col.kind in ("int", "float"):
-        num = pd.to_numeric(stripped.mask(empty), errors="coerce")
-        bad = num.isna() & ~empty
-        if col.kind == "int":
-            bad |= num.notna() & (num != np.round(num))
-            typed = num.where(~bad).round().astype("Int64")
-        else:
-            typed = num.astype("float64")
+        typed, bad = parse_numbers(stripped, empty, col.kind)
         _report(problems, file, col, s, bad, "a whole number" if col.kind == "int" else "a number")
         if col.minimum is not None:
             low = typed.notna() & (typed < col.minimum)
@@ -375,6 +369,16 @@ def _convert(
         unknown = ~empty & ~bad & ~as_text.isin(allowed)
         _report(problems, file, col, s, unknown, f"one of {', '.join(allowed) if allowed else '(none configured)'}")
     return typed
+
+
+def parse_numbers(s: pd.Series, empty: pd.Series, kind: str) -> tuple[pd.Series, pd.Series]:
+    """Text to ``Int64`` (kind ``int``) or ``float64``; returns the typed values and the unparseable cells."""
+    num = pd.to_numeric(s.mask(empty), errors="coerce")
+    bad = num.isna() & ~empty
+    if kind == "int":
+        bad |= num.notna() & (num != np.round(num))
+        return num.where(~bad).round().astype("Int64"), bad
+    return num.where(~bad).astype("float64"), bad
 
 
 def _report(problems: list[DataProblem], file: str, col: Column, raw: pd.Series, mask: pd.Series, allowed: str) -> None:

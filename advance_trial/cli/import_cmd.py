@@ -52,23 +52,7 @@ def import_data(
         outcomes = import_files(cfg, data, site, kind.value, files, sheet=sheet, accept_valid=accept_valid,
                                 replace=replace, by=by, report=report, progress=step)  # fmt: skip
     if json_out:
-        print_json(
-            [
-                {
-                    "file": o.file,
-                    "sha256": o.sha256,
-                    "rows_read": o.rows_read,
-                    "accepted": o.accepted,
-                    "new": o.new,
-                    "unchanged": o.unchanged,
-                    "replaced": o.replaced,
-                    "rejected": o.rejected,
-                    "outcome": o.outcome,
-                    "rejected_file": o.rejected_file,
-                }  # fmt: skip
-                for o in outcomes
-            ]
-        )
+        print_json([{**o.counts(), "rejected_file": o.rejected_file} for o in outcomes])
         return
     for o in outcomes:
         if o.outcome == "already_imported":

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from advance_trial.canonical import SPECS, Column, item_column_owner
+from advance_trial.canonical import SPECS, Column, item_column_owner, parse_numbers
 from advance_trial.config.models import Config
 from advance_trial.errors import DataProblem
 from advance_trial.importing.mapping import BOOLEAN_WORDS, MappedHeader, SiteMapping, fold, lookup
@@ -85,13 +85,7 @@ def convert_column(
     if col.kind == "str":
         typed = s.mask(empty).astype("string")
     elif col.kind in ("int", "float"):
-        num = pd.to_numeric(s.mask(empty), errors="coerce")
-        bad = num.isna() & ~empty
-        if col.kind == "int":
-            bad |= num.notna() & (num != np.round(num))
-            typed = num.where(~bad).round().astype("Int64")
-        else:
-            typed = num.where(~bad).astype("float64")
+        typed, bad = parse_numbers(s, empty, col.kind)
         problems.add(bad, shown, s, "must be a whole number" if col.kind == "int" else "must be a number")
         if col.minimum is not None:
             problems.add(typed.notna() & (typed < col.minimum), shown, s, f"must be at least {col.minimum:g}")

@@ -65,6 +65,12 @@ class FileOutcome:
     def accepted(self) -> int:
         return self.new + self.unchanged + self.replaced
 
+    def counts(self) -> dict[str, object]:
+        """File, hash, the counts and the outcome, as the audit log and ``--json`` give them."""
+        return {"file": self.file, "sha256": self.sha256, "rows_read": self.rows_read, "accepted": self.accepted,
+                "new": self.new, "unchanged": self.unchanged, "replaced": self.replaced, "rejected": self.rejected,
+                "outcome": self.outcome}  # fmt: skip
+
 
 @dataclass
 class _Prepared:
@@ -334,24 +340,7 @@ def _final_check(cfg, kind, body, existing, data, outcomes, by, report, site, sh
 def _audit(
     data: Path, kind: str, site: str, outcomes: list[FileOutcome], by: str, stamp: str, sheet: str | None
 ) -> None:
-    rows = [
-        {
-            "at_utc": stamp,
-            "by": by,
-            "kind": kind,
-            "site": site,
-            "file": o.file,
-            "sheet": sheet or "",
-            "sha256": o.sha256,
-            "rows_read": o.rows_read,
-            "accepted": o.accepted,
-            "new": o.new,
-            "unchanged": o.unchanged,
-            "replaced": o.replaced,
-            "rejected": o.rejected,
-            "outcome": o.outcome,
-        }  # fmt: skip
-        for o in outcomes
-    ]
+    rows = [{"at_utc": stamp, "by": by, "kind": kind, "site": site, "sheet": sheet or "", **o.counts()}
+            for o in outcomes]  # fmt: skip
     if rows:
         _append_csv(_audit_path(data), rows, AUDIT_COLUMNS)
