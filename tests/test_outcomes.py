@@ -12,6 +12,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from advance_trial.errors import BoundaryWarning
 from advance_trial.outcomes.imputation import impute, pool, pooled_interval
@@ -179,3 +181,18 @@ def test_no_warning_on_the_sample_models():
             nested_effect(
                 "partially_nested", fit_heteroscedastic(X, y, treat, cluster), treat, 0.95, "containment", name
             )
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 30), st.integers(0, 2**32 - 1))
+def test_pmm_donors_are_among_the_nearest(n_obs, n_mis, seed):
+    from advance_trial.outcomes.imputation import DONORS, _donors
+
+    rng = np.random.default_rng(seed)
+    fitted_obs = np.round(rng.normal(size=n_obs), 1)  # rounding makes ties
+    fitted_mis = rng.normal(size=n_mis)
+    k = min(DONORS, n_obs)
+    donors = _donors(np.random.default_rng(seed + 1), fitted_obs, fitted_mis, k)
+    for f, d in zip(fitted_mis, donors, strict=True):
+        kth = np.sort(np.abs(fitted_obs - f))[k - 1]
+        assert abs(fitted_obs[d] - f) <= kth + 1e-12

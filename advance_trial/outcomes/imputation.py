@@ -70,11 +70,21 @@ def _pmm(rng: np.random.Generator, X: np.ndarray, y: np.ndarray, obs: np.ndarray
     beta_star = rng.multivariate_normal(beta_hat, sigma2 * xtx_inv, method="cholesky")
     fitted_obs = Xo @ beta_hat
     fitted_mis = X[~obs] @ beta_star
-    out = np.empty(int((~obs).sum()))
-    for i, f in enumerate(fitted_mis):
-        nearest = np.argsort(np.abs(fitted_obs - f), kind="stable")[: min(DONORS, n)]
-        out[i] = yo[rng.choice(nearest)]
-    return out
+    return yo[_donors(rng, fitted_obs, fitted_mis, min(DONORS, n))]
+
+
+def _donors(rng: np.random.Generator, fitted_obs: np.ndarray, fitted_mis: np.ndarray, k: int) -> np.ndarray:
+    """For each missing case, one of the ``k`` observed cases with the closest fitted values (vectorised)."""
+    order = np.argsort(fitted_obs, kind="stable")
+    fs = fitted_obs[order]
+    n = len(fs)
+    pos = np.searchsorted(fs, fitted_mis)
+    window = np.clip(pos[:, None] + np.arange(-k, k)[None, :], 0, n - 1)  # the k nearest lie in here
+    dist = np.abs(fs[window] - fitted_mis[:, None])
+    dist[:, 1:][window[:, 1:] == window[:, :-1]] = np.inf  # a clipped index counts once
+    nearest = np.take_along_axis(window, np.argsort(dist, axis=1, kind="stable")[:, :k], axis=1)
+    pick = rng.integers(0, k, size=len(fitted_mis))
+    return order[nearest[np.arange(len(fitted_mis)), pick]]
 
 
 def impute(
