@@ -20,6 +20,7 @@ import pandas as pd
 from advance_trial.errors import DataError, DataProblem
 
 XLSX_MAGIC = b"PK\x03\x04"
+_SPACED = re.compile(r"\x1f\s|\s\x1f")
 DELIMITERS = (",", ";", "\t")
 
 
@@ -166,6 +167,8 @@ def _table(file: str, records: list[list[str]], source: str) -> RawTable:
 
 
 def _cell_text(v: object) -> str:
+    if type(v) is str:
+        return v
     if v is None:
         return ""
     if isinstance(v, bool):
@@ -180,20 +183,53 @@ def _cell_text(v: object) -> str:
 
 
 def _read_xlsx(raw: bytes, file: str, sheet: str | None) -> RawTable:
-    import zipfile
-
-    from openpyxl import load_workbook
+    """Excel through calamine (pandas' fast engine): dates arrive as dates, TRUE/FALSE as booleans."""
+    from python_calamine import CalamineWorkbook
 
     try:
-        wb = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        wb = CalamineWorkbook.from_filelike(io.BytesIO(raw))
+    except Exception as exc:  # calamine raises its own error types for every kind of damage
         raise _fail(file, f"not a readable Excel workbook: {exc}") from None
+    if sheet is not None and sheet not in wb.sheet_names:
+        raise _fail(file, f"no sheet {sheet!r}; sheets: {', '.join(wb.sheet_names)}")
+    name = sheet if sheet is not None else wb.sheet_names[0]
     try:
-        if sheet is not None and sheet not in wb.sheetnames:
-            raise _fail(file, f"no sheet {sheet!r}; sheets: {', '.join(wb.sheetnames)}")
-        ws = wb[sheet] if sheet is not None else wb.worksheets[0]
-        records = [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
-        name = ws.title
-    finally:
-        wb.close()
-    return _table(file, records, f"xlsx sheet {name!r}")
+        rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    except Exception as exc:
+        raise _fail(file, f"sheet {name!r} could not be read: {exc}") from None
+    return _grid_table(file, rows, f"xlsx sheet {name!r}")
+
+
+def _grid_table(file: str, rows: list[list[object]], source: str) -> RawTable:
+    """A rectangular grid of typed cells (calamine's) as a RawTable, converted column by column."""
+    if not rows or not any(_cell_text(v).strip() for v in rows[0]):
+        return _table(file, [[_cell_text(v) for v in r] for r in rows], source)  # the careful path says why
+    header = [_cell_text(v).strip() for v in rows[0]]
+    while header and not header[-1]:
+        header.pop()
+    frame = pd.DataFrame(rows[1:], dtype=object)
+    if frame.empty:
+        return RawTable(file, header, pd.DataFrame(columns=range(len(header)), dtype="string"), np.zeros(0, np.int64),
+                        source)  # fmt: skip
+    for c in frame.columns:
+        if pd.api.types.infer_dtype(frame[c], skipna=False) != "string":
+            frame[c] = frame[c].map(_cell_text)
+    frame = frame.astype("string")
+    for c in frame.columns:  # strip only columns where some cell has spaces around it (one scan of joined text)
+        if _SPACED.search("\x1f" + "\x1f".join(frame[c].fillna("")) + "\x1f"):
+            frame[c] = frame[c].str.strip()
+    problems = [DataProblem(file, 1, f"column {j + 1}", None, "a column without a header")
+                for j, h in enumerate(header) if not h]  # fmt: skip
+    width = len(header)
+    if frame.shape[1] > width:
+        spill = (frame.iloc[:, width:] != "").any(axis=1).to_numpy()
+        for i in np.flatnonzero(spill):
+            value = next(v for v in frame.iloc[i, width:] if v != "")
+            problems.append(DataProblem(file, int(i) + 2, None, value, f"a cell beyond the header's {width} columns"))
+    if problems:
+        raise DataError(problems)
+    frame = frame.iloc[:, :width]
+    frame = frame.reindex(columns=range(width), fill_value="")
+    keep = (frame != "").any(axis=1).to_numpy()
+    return RawTable(file, header, frame[keep].reset_index(drop=True), (np.flatnonzero(keep) + 2).astype(np.int64),
+                    source)  # fmt: skip
