@@ -23,7 +23,6 @@ import pandas as pd
 from advance_trial import randomise as rz
 from advance_trial.allocation_log import (
     VerifyReport,
-    canon,
     connect,
     genesis_hash,
     row_hash,
@@ -259,4 +258,4 @@ def commitment(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-__all__ = ["canon", "commitment", "concealed_list", "export_frame", "verify_log"]
+__all__ = ["commitment", "concealed_list", "export_frame", "verify_log"]

@@ -136,6 +136,9 @@ def shareable_tables(tables: dict[str, Table], min_cell: int) -> dict[str, Table
             for c in DERIVED:
                 if c in df.columns:
                     df[c] = df[c].astype(object).where(~row_small, "")
-        note = f"Shareable: counts from 1 to {min_cell - 1} are shown as <{min_cell}, and figures computed from them are withheld."  # noqa: E501
+        note = (
+            f"Shareable: counts from 1 to {min_cell - 1} are shown as <{min_cell}, "
+            "and figures computed from them are withheld."
+        )
         out[name] = replace(t, data=df, footnotes=(*t.footnotes, note))
     return out

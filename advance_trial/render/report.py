@@ -291,8 +291,7 @@ def to_docx(report: Report) -> bytes:
                         run.font.color.rgb = RGBColor.from_string(STATUS_COLOURS[str(r[c])].lstrip("#").upper())
                         run.font.bold = True
             for note in b.table.footnotes:
-                p = doc.add_paragraph(note)
-                p.runs[0].font.size = p.runs[0].font.size  # keep the default style; notes follow each table
+                doc.add_paragraph(note).runs[0].font.italic = True  # notes follow each table
     buf = io.BytesIO()
     doc.save(buf)
     return _fixed_zip(buf.getvalue())
