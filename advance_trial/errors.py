@@ -159,5 +159,9 @@ class BoundaryWarning(StatisticalWarning):
     """A variance component was estimated on (or numerically at) its boundary of zero."""
 
 
+class ConvergenceWarning(StatisticalWarning):
+    """A model's iterations stopped before converging; its estimates are unreliable."""
+
+
 class SmallCellWarning(AdvanceTrialWarning):
     """A count below the reporting threshold appears in an output meant to be shared."""

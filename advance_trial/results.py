@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from advance_trial.config import Config
 
 #: Packages whose versions are recorded in provenance.json.
-RECORDED_PACKAGES = ("numpy", "pandas", "scipy", "statsmodels", "pydantic", "pyyaml", "typer", "rich", "matplotlib")
+RECORDED_PACKAGES = ("numpy", "pandas", "scipy", "pydantic", "pyyaml", "typer", "rich", "matplotlib", "python-docx")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from advance_trial.canonical import CanonicalData
 from advance_trial.config.models import Config, Outcome
+from advance_trial.intervals import two_sided_p
 from advance_trial.outcomes.frame import analysis_frame, arms_of, complete_cases, design_matrix, factors_of
 from advance_trial.outcomes.models import Effect, ancova, change, logistic, negative_binomial, two_stage_least_squares
 from advance_trial.results import Table
@@ -103,9 +104,7 @@ def _multiple_imputation(cfg: Config, o: Outcome, frame: pd.DataFrame, level: fl
     pooled = pool(np.asarray(est), np.asarray(var), float(df))
     lo, hi = pooled_interval(pooled, level)
     n = len(full)
-    from scipy import stats
-
-    p = 2 * stats.t.sf(abs(pooled.estimate / np.sqrt(pooled.total)), pooled.df)
+    p = two_sided_p(pooled.estimate / np.sqrt(pooled.total), pooled.df)
     return Effect("multiple_imputation", "mean_difference", pooled.estimate, lo, hi, float(np.sqrt(pooled.total)),
                   pooled.df, "Rubin's rules, Barnard-Rubin df", n, int((full["treat"] == 1).sum()),
                   int((full["treat"] == 0).sum()), p_value=p,

@@ -20,7 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+
+from advance_trial.intervals import quantile
 
 DONORS = 5
 
@@ -55,7 +56,7 @@ def pool(estimates: np.ndarray, variances: np.ndarray, df_complete: float) -> Po
 
 def pooled_interval(p: Pooled, level: float) -> tuple[float, float]:
     """``estimate -/+ t(df) * sqrt(total)``."""
-    q = stats.t.ppf(0.5 + level / 2, p.df)
+    q = quantile(0.5 + level / 2, p.df)
     return p.estimate - q * np.sqrt(p.total), p.estimate + q * np.sqrt(p.total)
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
-from advance_trial.intervals import newcombe_difference
+from advance_trial.intervals import newcombe_difference, quantile, two_sided_p
+from advance_trial.outcomes.glm import logistic_fit, negative_binomial_fit
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,8 @@ class Effect:
 
 def _t_effect(analysis: str, effect: str, est: float, se: float, df: float, level: float, n: tuple[int, int, int],
               method: str, **extra: str) -> Effect:  # fmt: skip
-    q = stats.t.ppf(0.5 + level / 2, df) if np.isfinite(df) else stats.norm.ppf(0.5 + level / 2)
-    stat = est / se if se > 0 else np.nan
-    p = 2 * (stats.t.sf(abs(stat), df) if np.isfinite(df) else stats.norm.sf(abs(stat)))
+    q = quantile(0.5 + level / 2, df)
+    p = two_sided_p(est / se if se > 0 else np.nan, df)
     return Effect(analysis, effect, est, est - q * se, est + q * se, se, df, method, *n, p_value=p, **extra)
 
 
@@ -75,21 +74,15 @@ def change(base: np.ndarray, y: np.ndarray, level: float) -> Effect:
                      "paired t")  # fmt: skip
 
 
-def _irls_logit(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    import statsmodels.api as sm
-
-    fit = sm.GLM(y, X, family=sm.families.Binomial()).fit()
-    return np.asarray(fit.params), np.asarray(fit.cov_params())
-
-
 def logistic(X: np.ndarray, y: np.ndarray, level: float) -> list[Effect]:
     """Adjusted odds ratio (R: ``glm(binomial)``, Wald), the risk difference standardised over
     everyone analysed (delta-method interval), and the unadjusted Newcombe risk difference."""
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = quantile(0.5 + level / 2)
     n = _counts(X[:, 1])
-    beta, cov = _irls_logit(X, y)
+    fit = logistic_fit(X, y)
+    beta, cov = fit.beta, fit.cov
     b, se = beta[1], np.sqrt(cov[1, 1])
-    p = 2 * stats.norm.sf(abs(b / se))
+    p = two_sided_p(b / se)
     out = [Effect("logistic", "odds_ratio", np.exp(b), np.exp(b - z * se), np.exp(b + z * se), se, np.inf,
                   "Wald z (log scale)", *n, p_value=p)]  # fmt: skip
     X1, X0 = X.copy(), X.copy()
@@ -99,7 +92,7 @@ def logistic(X: np.ndarray, y: np.ndarray, level: float) -> list[Effect]:
     grad = (X1 * (p1 * (1 - p1))[:, None]).mean(axis=0) - (X0 * (p0 * (1 - p0))[:, None]).mean(axis=0)
     se_rd = float(np.sqrt(grad @ cov @ grad))
     out.append(Effect("logistic_standardised", "risk_difference", rd, rd - z * se_rd, rd + z * se_rd, se_rd, np.inf,
-                      "delta method, z", *n, p_value=2 * stats.norm.sf(abs(rd / se_rd))))  # fmt: skip
+                      "delta method, z", *n, p_value=two_sided_p(rd / se_rd)))  # fmt: skip
     t = X[:, 1] == 1
     nc = newcombe_difference(int(y[t].sum()), int(t.sum()), int(y[~t].sum()), int((~t).sum()), level)
     out.append(Effect("unadjusted", "risk_difference", nc.estimate, nc.ci_lower, nc.ci_upper, np.nan, np.inf,
@@ -111,22 +104,13 @@ def negative_binomial(X: np.ndarray, y: np.ndarray, level: float) -> Effect:
     """Rate ratio from a negative binomial (NB2) model, as ``MASS::glm.nb``: theta by maximum
     likelihood, then the coefficients' covariance of the GLM at that theta (as ``vcov(glm.nb)``);
     Wald z interval on the log scale."""
-    import warnings
-
-    import statsmodels.api as sm
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning
-
-    with warnings.catch_warnings(), np.errstate(all="ignore"):  # the optimiser probes extreme alphas on its way
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        ml = sm.NegativeBinomial(y, X, loglike_method="nb2").fit(method="bfgs", maxiter=2000, disp=False, gtol=1e-10)
-        alpha = float(ml.params[-1])
-        fit = sm.GLM(y, X, family=sm.families.NegativeBinomial(alpha=alpha)).fit(tol=1e-12, maxiter=200)
-    b, se = float(fit.params[1]), float(np.sqrt(fit.cov_params()[1, 1]))
-    z = stats.norm.ppf(0.5 + level / 2)
+    fit = negative_binomial_fit(X, y)
+    b, se = float(fit.beta[1]), float(np.sqrt(fit.cov[1, 1]))
+    z = quantile(0.5 + level / 2)
+    note = f"theta {fit.theta:.4g}" if np.isfinite(fit.theta) else "theta infinite (no overdispersion)"
     return Effect("negative_binomial", "rate_ratio", np.exp(b), np.exp(b - z * se), np.exp(b + z * se), se, np.inf,
-                  "Wald z (log scale)", *_counts(X[:, 1]), p_value=2 * stats.norm.sf(abs(b / se)),
-                  note=f"theta {1 / alpha:.4g}" + (" (no overdispersion)" if alpha < 1e-5 else ""))  # fmt: skip
+                  "Wald z (log scale)", *_counts(X[:, 1]), p_value=two_sided_p(b / se),
+                  note=note)  # fmt: skip
 
 
 def two_stage_least_squares(X: np.ndarray, d: np.ndarray, y: np.ndarray, level: float, threshold: str) -> Effect:

@@ -10,7 +10,7 @@ weights = varIdent(form = ~ 1 | arm), method = "REML")``. statsmodels' MixedLM c
 arm its own residual variance, so the restricted likelihood is written out in closed form (each
 therapy group's covariance is compound symmetric, so its inverse and determinant are explicit)
 and maximised over the three log-variances with scipy. The equal-variance model
-(``partially_nested_equal_var``) is fitted with statsmodels' MixedLM.
+(``partially_nested_equal_var``) is the same likelihood with one residual variance for both arms.
 
 Intervals are t intervals; the default degrees of freedom are nlme's containment rule: a fixed
 effect constant within every cluster (the intercept, the arm, site) is estimated between clusters
@@ -24,9 +24,10 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize
 
 from advance_trial.errors import BoundaryWarning
+from advance_trial.intervals import quantile, two_sided_p
 from advance_trial.outcomes.models import Effect
 
 #: A variance below this fraction of the residual variance is reported as on its boundary.
@@ -105,61 +106,46 @@ class _Blocks:
         return float(logdet + logdet_xvx + rss + (self.n - self.p) * np.log(2 * np.pi))
 
 
-def fit_heteroscedastic(X: np.ndarray, y: np.ndarray, treat: np.ndarray, cluster: np.ndarray) -> NestedFit:
-    """REML fit of the heteroscedastic partially nested model (see the module docstring)."""
+def _fit(X: np.ndarray, y: np.ndarray, treat: np.ndarray, cluster: np.ndarray, equal: bool) -> NestedFit:
+    """Maximise the restricted likelihood over the log-variances, from a few starts.
+
+    With ``equal`` the two residual variances are one parameter (nlme without ``weights``)."""
     blocks = _Blocks(X, y, treat, cluster)
     beta0, *_ = np.linalg.lstsq(X, y, rcond=None)
     r = y - X @ beta0
     v0 = max(float(np.var(r[treat == 0], ddof=1)), 1e-8)
     v1 = max(float(np.var(r[treat == 1], ddof=1)), 1e-8)
+
+    def objective(theta: np.ndarray) -> float:
+        return blocks.neg2_reml(np.append(theta, theta[1]) if equal else theta)
+
     best = None
     for share in (0.5, 0.1, 0.01):  # a few starts: the likelihood can be flat in the group variance
         start = np.log([share * v1, v0, (1 - share) * v1])
-        res = optimize.minimize(blocks.neg2_reml, start, method="L-BFGS-B", bounds=[(-40, 20)] * 3,
+        if equal:
+            start = np.log([share * v1, (v0 + (1 - share) * v1) / 2])
+        res = optimize.minimize(objective, start, method="L-BFGS-B", bounds=[(-40, 20)] * len(start),
                                 options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 10_000, "maxfun": 50_000})  # fmt: skip
         if best is None or res.fun < best.fun:
             best = res
     assert best is not None
-    s2u, s20, s21 = np.exp(best.x)
+    theta = np.append(best.x, best.x[1]) if equal else best.x
+    s2u, s20, s21 = np.exp(theta)
     XVX, XVy, _, _ = blocks.pieces(s2u, s20, s21)
     cov = np.linalg.inv(XVX)
-    beta = cov @ XVy
     boundary = bool(s2u < BOUNDARY * s21)
-    return NestedFit(beta, cov, s2u, s20, s21, -best.fun / 2, containment_df(X, cluster), bool(best.success),
+    return NestedFit(cov @ XVy, cov, s2u, s20, s21, -best.fun / 2, containment_df(X, cluster), bool(best.success),
                      boundary)  # fmt: skip
 
 
-def fit_equal_variance(X: np.ndarray, y: np.ndarray, treat: np.ndarray, cluster: np.ndarray) -> NestedFit:
-    """REML fit with one residual variance for both arms, through statsmodels' MixedLM."""
-    import statsmodels.api as sm
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+def fit_heteroscedastic(X: np.ndarray, y: np.ndarray, treat: np.ndarray, cluster: np.ndarray) -> NestedFit:
+    """REML fit of the heteroscedastic partially nested model (see the module docstring)."""
+    return _fit(X, y, treat, cluster, equal=False)
 
-    # Control men have no random effect (their design row is 0), so their clustering is immaterial: one group
-    # holds them all, which spares MixedLM a Python loop over thousands of singleton groups.
-    groups = np.where(treat == 1, cluster.astype(str), "\x00control")
-    model = sm.MixedLM(y, X, groups=groups, exog_re=treat.reshape(-1, 1))
-    fit = None
-    for method in ("bfgs", "powell", "nm"):  # L-BFGS can step to a singular point when control clusters have no Z
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            warnings.simplefilter("ignore", RuntimeWarning)
-            try:
-                fit = model.fit(reml=True, method=[method])
-            except np.linalg.LinAlgError:
-                continue
-        if fit.converged:
-            break
-    if fit is None:
-        raise np.linalg.LinAlgError("the equal-variance partially nested model could not be fitted")
-    scale = float(fit.scale)
-    s2u = max(float(np.asarray(fit.cov_re)[0, 0]), 0.0)
-    # the fixed effects' covariance as nlme reports it, (X' V^-1 X)^-1 at the REML variances
-    # (statsmodels' cov_params comes from the Hessian over all parameters)
-    XVX, XVy, _, _ = _Blocks(X, y, treat, cluster).pieces(s2u, scale, scale)
-    cov = np.linalg.inv(XVX)
-    boundary = bool(s2u < BOUNDARY * scale)
-    return NestedFit(cov @ XVy, cov, s2u, scale, scale, float(fit.llf), containment_df(X, cluster),
-                     bool(fit.converged), boundary)  # fmt: skip
+
+def fit_equal_variance(X: np.ndarray, y: np.ndarray, treat: np.ndarray, cluster: np.ndarray) -> NestedFit:
+    """REML fit with one residual variance for both arms (R: the same ``lme`` call without ``weights``)."""
+    return _fit(X, y, treat, cluster, equal=True)
 
 
 def nested_effect(analysis: str, fit: NestedFit, treat: np.ndarray, level: float, df_rule: str, label: str) -> Effect:
@@ -176,8 +162,8 @@ def nested_effect(analysis: str, fit: NestedFit, treat: np.ndarray, level: float
     df = {"containment": fit.df[1], "residual": float(n - len(fit.beta)), "normal": np.inf}[df_rule]
     se = float(np.sqrt(fit.cov[1, 1]))
     est = float(fit.beta[1])
-    q = stats.t.ppf(0.5 + level / 2, df) if np.isfinite(df) else stats.norm.ppf(0.5 + level / 2)
-    p = 2 * (stats.t.sf(abs(est / se), df) if np.isfinite(df) else stats.norm.sf(abs(est / se)))
+    q = quantile(0.5 + level / 2, df)
+    p = two_sided_p(est / se, df)
     note = (
         f"group variance {fit.s2_group:.4g}; residual variance control {fit.s2_control:.4g}, "
         f"intervention {fit.s2_intervention:.4g}" + ("; group variance on its boundary" if fit.on_boundary else "")

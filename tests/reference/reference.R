@@ -30,6 +30,7 @@ for (o in c("abi_physical", "abi_psychological")) {
   out(sprintf("%s lme_eq estimate", o), iv["est."])
   out(sprintf("%s lme_eq lower", o), iv["lower"]); out(sprintf("%s lme_eq upper", o), iv["upper"])
   out(sprintf("%s lme_eq df", o), summary(e)$tTable["treat", "DF"])
+  out(sprintf("%s lme_eq loglik", o), logLik(e))
   # two-stage least squares by hand, HC1 (as sandwich::vcovHC(ivreg, type = "HC1"))
   for (th in c("met_any_session", "met_half_of_compulsory")) {
     X <- model.matrix(~ treat + base + site, cc); W <- X; W[, "treat"] <- cc[[th]]
@@ -44,7 +45,7 @@ for (o in c("abi_physical", "abi_psychological")) {
 }
 d <- rd("tests/reference/physical_more_than_rarely.csv")
 cc <- d[!is.na(d$y) & !is.na(d$base), ]
-g <- glm(y ~ treat + base + site, family = binomial, data = cc)
+g <- glm(y ~ treat + base + site, family = binomial, data = cc, control = glm.control(epsilon = 1e-14, maxit = 100))
 ci <- confint.default(g)["treat", ]
 out("binary or estimate", exp(coef(g)["treat"])); out("binary or lower", exp(ci[1])); out("binary or upper", exp(ci[2]))
 X1 <- model.matrix(g); X1[, "treat"] <- 1; X0 <- model.matrix(g); X0[, "treat"] <- 0

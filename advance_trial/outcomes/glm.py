@@ -1,0 +1,119 @@
+"""Generalised linear models by iteratively reweighted least squares, as R's ``glm.fit``.
+
+Two families are needed: binomial with the logit link (R: ``glm(family = binomial)``) and the
+negative binomial (NB2) with the log link, whose shape ``theta`` is estimated by maximum
+likelihood in alternation with the coefficients exactly as ``MASS::glm.nb`` does (Venables and
+Ripley 2002, section 7.4): fit at a fixed theta, re-estimate theta by Newton's method on its
+score (``MASS::theta.ml``), repeat until neither moves.
+
+The coefficients' covariance is ``(X' W X)^-1`` at the solution with the dispersion fixed at 1,
+which is ``vcov()`` of either R fit. Nothing here prints; a fit that does not converge warns
+with :class:`~advance_trial.errors.ConvergenceWarning`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from advance_trial.errors import ConvergenceWarning
+
+#: Relative change of the deviance that ends the iterations (R's default is 1e-8).
+TOLERANCE = 1e-12
+MAX_ITERATIONS = 100
+#: theta beyond this is reported as no overdispersion (the Poisson limit).
+THETA_MAX = 1e8
+
+
+@dataclass(frozen=True)
+class GlmFit:
+    """Coefficients, their covariance, the fitted means and, for the negative binomial, theta."""
+
+    beta: np.ndarray
+    cov: np.ndarray
+    mu: np.ndarray
+    theta: float = float("inf")
+    converged: bool = True
+
+
+def _irls(X: np.ndarray, y: np.ndarray, family: str, theta: float, eta: np.ndarray) -> GlmFit:
+    dev_old, converged = np.inf, False
+    for _ in range(MAX_ITERATIONS):
+        if family == "logit":
+            mu = special.expit(eta)
+            w = mu * (1 - mu)  # d mu / d eta, and the variance
+            z = eta + (y - mu) / w
+        else:
+            mu = np.exp(eta)
+            w = mu / (1 + mu / theta)  # (d mu / d eta)^2 / variance
+            z = eta + (y - mu) / mu
+        sw = np.sqrt(w)
+        beta, *_ = np.linalg.lstsq(X * sw[:, None], z * sw, rcond=None)
+        eta = X @ beta
+        dev = _deviance(y, eta, family, theta)
+        if abs(dev - dev_old) / (abs(dev) + 0.1) < TOLERANCE:
+            converged = True
+            break
+        dev_old = dev
+    mu = special.expit(eta) if family == "logit" else np.exp(eta)
+    w = mu * (1 - mu) if family == "logit" else mu / (1 + mu / theta)
+    cov = np.linalg.inv((X * w[:, None]).T @ X)
+    return GlmFit(beta, cov, mu, theta, converged)
+
+
+def _deviance(y: np.ndarray, eta: np.ndarray, family: str, theta: float) -> float:
+    if family == "logit":
+        return float(2 * (np.logaddexp(0, eta) - y * eta).sum())  # y in {0, 1}
+    mu = np.exp(eta)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ylog = np.where(y > 0, y * np.log(y / mu), 0.0)
+    if not np.isfinite(theta):  # Poisson
+        return float(2 * (ylog - (y - mu)).sum())
+    return float(2 * (ylog - (y + theta) * np.log((y + theta) / (mu + theta))).sum())
+
+
+def logistic_fit(X: np.ndarray, y: np.ndarray) -> GlmFit:
+    """Logistic regression of a 0/1 ``y`` on ``X`` (R: ``glm(y ~ ..., family = binomial)``)."""
+    fit = _irls(X, y, "logit", np.inf, np.log((y + 0.5) / (1.5 - y)))  # R's start: mu = (y + 0.5) / 2
+    if not fit.converged or np.any(np.abs(fit.beta) > 30):
+        warnings.warn("the logistic model did not converge (perhaps the outcome is separated by a covariate); "
+                      "its estimates are unreliable", ConvergenceWarning, stacklevel=2)  # fmt: skip
+    return fit
+
+
+def theta_ml(y: np.ndarray, mu: np.ndarray) -> float:
+    """Maximum likelihood estimate of the negative binomial shape at fixed means (``MASS::theta.ml``)."""
+    n = len(y)
+    theta = n / (((y / mu - 1) ** 2).sum())
+    for _ in range(MAX_ITERATIONS):
+        score = (special.digamma(theta + y) - special.digamma(theta) + np.log(theta) + 1
+                 - np.log(theta + mu) - (y + theta) / (mu + theta)).sum()  # fmt: skip
+        info = (-special.polygamma(1, theta + y) + special.polygamma(1, theta) - 1 / theta
+                + 2 / (mu + theta) - (y + theta) / (mu + theta) ** 2).sum()  # fmt: skip
+        step = score / info
+        theta = abs(theta + step)
+        if theta > THETA_MAX:
+            return np.inf
+        if abs(step) < 1e-10 * max(1.0, theta):
+            break
+    return float(theta)
+
+
+def negative_binomial_fit(X: np.ndarray, y: np.ndarray) -> GlmFit:
+    """Negative binomial (NB2, log link) regression with theta by maximum likelihood (``MASS::glm.nb``)."""
+    fit = _irls(X, y, "log", np.inf, np.log(y + (y == 0) / 6))  # Poisson first, from R's start
+    theta, converged = theta_ml(y, fit.mu), False
+    for _ in range(MAX_ITERATIONS):
+        fit = _irls(X, y, "log", theta, X @ fit.beta)
+        new = theta_ml(y, fit.mu)
+        if new == theta or (np.isfinite(new) and abs(new - theta) < 1e-10 * theta):
+            converged = fit.converged
+            break
+        theta = new
+    if not converged:
+        warnings.warn("the negative binomial model did not converge; its estimates are unreliable",
+                      ConvergenceWarning, stacklevel=2)  # fmt: skip
+    return GlmFit(fit.beta, fit.cov, fit.mu, theta, converged)
