@@ -60,7 +60,7 @@ def test_theta_ml_sets_the_score_to_zero_and_recovers_a_simulated_shape():
     assert abs(score.sum()) < 1e-6
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, derandomize=True)  # numerical tolerances: the same 25 designs each run
 @given(st.integers(0, 2**32 - 1))
 def test_fits_agree_with_statsmodels_on_random_designs(seed):
     """An independent implementation (statsmodels' GLM, a test-only dependency) on random data."""
