@@ -95,15 +95,35 @@ class _Blocks:
         logdet += np.log(s21 + self.size * s2u).sum()
         return XVX, XVy, yVy, logdet
 
-    def neg2_reml(self, theta: np.ndarray) -> float:
+    def neg2_reml(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """-2 x the restricted log-likelihood at log-variances ``theta = (group, control, intervention)``,
+        and its gradient.
+
+        The derivative with respect to each variance is ``tr(V^-1 V_k) - tr((X'V^-1 X)^-1 X'V^-1 V_k V^-1 X)
+        - r'V^-1 V_k V^-1 r`` (``r`` the GLS residuals); with ``V_g^-1 = (I - c_g J) / s21`` in a group of
+        ``m_g`` men, every term is a sum over groups of the sufficient statistics.
+        """
         s2u, s20, s21 = np.exp(theta)
         XVX, XVy, yVy, logdet = self.pieces(s2u, s20, s21)
         sign, logdet_xvx = np.linalg.slogdet(XVX)
         if sign <= 0:
-            return np.inf
-        beta = np.linalg.solve(XVX, XVy)
-        rss = yVy - beta @ XVy
-        return float(logdet + logdet_xvx + rss + (self.n - self.p) * np.log(2 * np.pi))
+            return np.inf, np.zeros(3)
+        C = np.linalg.inv(XVX)
+        beta = C @ XVy
+        f = float(logdet + logdet_xvx + yVy - beta @ XVy + (self.n - self.p) * np.log(2 * np.pi))
+        m = self.size
+        c = s2u / (s21 + m * s2u)
+        rr_c = self.yy_c - 2 * beta @ self.Xy_c + beta @ self.XX_c @ beta
+        rr_i = self.yy_i - 2 * beta @ self.Xy_i + beta @ self.XX_i @ beta
+        sr = self.sy - self.sX @ beta  # each group's sum of residuals
+        a = 2 * c - c**2 * m  # (I - cJ)^2 = I - a J
+        b = (1 - c * m) ** 2  # (I - cJ) J (I - cJ) = b J
+        d0 = self.n_c / s20 - (np.sum(C * self.XX_c) + rr_c) / s20**2
+        M1 = self.XX_i - (self.sX * a[:, None]).T @ self.sX
+        d1 = (m * (1 - c)).sum() / s21 - (np.sum(C * M1) + rr_i - (a * sr**2).sum()) / s21**2
+        Mu = (self.sX * b[:, None]).T @ self.sX
+        du = (m * (1 - c * m)).sum() / s21 - (np.sum(C * Mu) + (b * sr**2).sum()) / s21**2
+        return f, np.array([du * s2u, d0 * s20, d1 * s21])
 
 
 def _fit(X: np.ndarray, y: np.ndarray, treat: np.ndarray, cluster: np.ndarray, equal: bool) -> NestedFit:
@@ -116,15 +136,18 @@ def _fit(X: np.ndarray, y: np.ndarray, treat: np.ndarray, cluster: np.ndarray, e
     v0 = max(float(np.var(r[treat == 0], ddof=1)), 1e-8)
     v1 = max(float(np.var(r[treat == 1], ddof=1)), 1e-8)
 
-    def objective(theta: np.ndarray) -> float:
-        return blocks.neg2_reml(np.append(theta, theta[1]) if equal else theta)
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        if not equal:
+            return blocks.neg2_reml(theta)
+        f, g = blocks.neg2_reml(np.append(theta, theta[1]))
+        return f, np.array([g[0], g[1] + g[2]])
 
     best = None
     for share in (0.5, 0.1, 0.01):  # a few starts: the likelihood can be flat in the group variance
         start = np.log([share * v1, v0, (1 - share) * v1])
         if equal:
             start = np.log([share * v1, (v0 + (1 - share) * v1) / 2])
-        res = optimize.minimize(objective, start, method="L-BFGS-B", bounds=[(-40, 20)] * len(start),
+        res = optimize.minimize(objective, start, jac=True, method="L-BFGS-B", bounds=[(-40, 20)] * len(start),
                                 options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 10_000, "maxfun": 50_000})  # fmt: skip
         if best is None or res.fun < best.fun:
             best = res
