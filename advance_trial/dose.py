@@ -45,8 +45,10 @@ def dose_per_man(cfg: Config, data: CanonicalData) -> pd.DataFrame:
         data.participants["arm"] == cfg.schedule.arm, ["participant_id", "arm", "site", "cycle"]
     ]
     att = data.attendance
-    is_comp = np.array(
-        [(t, int(n)) in compulsory for t, n in zip(att["session_type"], att["session_number"], strict=True)], dtype=bool
+    is_comp = (
+        pd.MultiIndex.from_arrays([att["session_type"], att["session_number"].astype(int)]).isin(list(compulsory))
+        if len(compulsory) and len(att)
+        else np.zeros(len(att), dtype=bool)
     )
     attended = att["attended"].fillna(False).to_numpy(dtype=bool)
     hours = att["hours"].fillna(0.0).to_numpy(dtype=float) * attended
@@ -60,7 +62,7 @@ def dose_per_man(cfg: Config, data: CanonicalData) -> pd.DataFrame:
         }
     )
     sums = per.groupby("participant_id").sum()
-    groups = att.dropna(subset=["group_id"]).groupby("participant_id")["group_id"].agg(lambda g: sorted(set(g))[0])
+    groups = att.dropna(subset=["group_id"]).groupby("participant_id")["group_id"].min()  # the first, sorted
     out = men.join(sums, on="participant_id").join(groups, on="participant_id")
     for col in ("sessions", "compulsory_sessions"):
         out[col] = out[col].fillna(0).astype(int)

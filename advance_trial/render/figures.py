@@ -6,11 +6,13 @@ chunk, so the same table gives the same bytes on every run of the same versions.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pandas as pd
 
@@ -22,19 +24,38 @@ if TYPE_CHECKING:
     from advance_trial.config import Config
 
 
-def _mpl():
-    import matplotlib
+#: Settings in force while a figure is drawn and saved (never set globally: callers keep theirs).
+STYLE = {"svg.hashsalt": "advance-trial", "svg.fonttype": "path", "font.size": 9}
 
-    matplotlib.use("Agg")
-    matplotlib.rcParams.update({"svg.hashsalt": "advance-trial", "svg.fonttype": "path", "font.size": 9})
-    import matplotlib.pyplot as plt
-
-    return plt
+F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _styled(func: F) -> F:
+    """Draw inside ``matplotlib.rc_context(STYLE)``."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import matplotlib
+
+        with matplotlib.rc_context(STYLE):
+            return func(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+def _subplots(*args: Any, **kwargs: Any) -> tuple[Figure, Any]:
+    """A figure on its own Agg canvas, outside pyplot's global state, with its axes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=kwargs.pop("figsize"))
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(*args, **kwargs)
+
+
+@_styled
 def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> dict[str, str]:
     """Write ``stem.svg`` and ``stem.png`` atomically; returns file name -> SHA-256."""
-    plt = _mpl()
     written = {}
     for ext, meta in (("svg", {"Date": None, "Creator": None}), ("png", {"Software": None})):
         buf = io.BytesIO()
@@ -42,7 +63,6 @@ def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> dict[str, str]:
         data = buf.getvalue()
         write_bytes_atomic(data, Path(out_dir) / f"{stem}.{ext}")
         written[f"{stem}.{ext}"] = hashlib.sha256(data).hexdigest()
-    plt.close(fig)
     return written
 
 
@@ -72,14 +92,14 @@ def _arrow(ax, x0: float, y0: float, x1: float, y1: float) -> None:
     ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops={"arrowstyle": "->", "lw": 0.9, "color": "black"})
 
 
+@_styled
 def consort_figure(cfg: Config, consort: pd.DataFrame) -> Figure:
     """The CONSORT flow diagram: enrolment, allocation, dose annotations, follow-up, analysis."""
-    plt = _mpl()
     arms = cfg.arm_ids
     k = len(arms)
     fig_w = max(8.5, 4.2 * k + 1.5)
     n_tp = sum(t.week > 0 for t in cfg.timepoints)
-    fig, ax = plt.subplots(figsize=(fig_w, 11 * (0.80 + 0.30 * (n_tp - 1))))
+    fig, ax = _subplots(figsize=(fig_w, 11 * (0.80 + 0.30 * (n_tp - 1))))
     ax.set_axis_off()
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
@@ -135,10 +155,10 @@ def consort_figure(cfg: Config, consort: pd.DataFrame) -> Figure:
     return fig
 
 
+@_styled
 def attendance_histogram(cfg: Config, distribution: pd.DataFrame) -> Figure:
     """Bars of men by compulsory sessions attended, stacked by cycle, with compulsory thresholds marked."""
-    plt = _mpl()
-    fig, ax = plt.subplots(figsize=(7, 3.8))
+    fig, ax = _subplots(figsize=(7, 3.8))
     cycles = [c for c in distribution["cycle"].unique() if c != "all"]
     bottom = None
     if cycles:
@@ -172,6 +192,7 @@ _PANELS = (
 )
 
 
+@_styled
 def forest_plot(cfg: Config, outcomes: pd.DataFrame) -> Figure:
     """Every outcome's estimates across analyses, one panel per scale (score, risk, ratio).
 
@@ -180,7 +201,6 @@ def forest_plot(cfg: Config, outcomes: pd.DataFrame) -> Figure:
     """
     from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
-    plt = _mpl()
     rows = outcomes.copy()
     for c in ("estimate", "ci_lower", "ci_upper"):
         rows[c] = pd.to_numeric(rows[c], errors="coerce")  # withheld cells in shareable outputs
@@ -188,7 +208,7 @@ def forest_plot(cfg: Config, outcomes: pd.DataFrame) -> Figure:
     panels = [(k, rows[rows["effect"].isin(effects)], label) for k, effects, label in _PANELS]
     panels = [p for p in panels if len(p[1])]
     heights = [len(d) for _, d, _ in panels] or [1]
-    fig, axes = plt.subplots(max(len(panels), 1), 1, figsize=(10, 1.4 + 0.3 * sum(heights) + 0.6 * len(panels)),
+    fig, axes = _subplots(max(len(panels), 1), 1, figsize=(10, 1.4 + 0.3 * sum(heights) + 0.6 * len(panels)),
                              squeeze=False, gridspec_kw={"height_ratios": heights})  # fmt: skip
     level = f"{cfg.reporting.ci_level:.0%}"
     two_arm = len(cfg.arms) > 1
@@ -224,14 +244,14 @@ def forest_plot(cfg: Config, outcomes: pd.DataFrame) -> Figure:
     return fig
 
 
+@_styled
 def retention_plot(cfg: Config, retention: pd.DataFrame) -> Figure:
     """Proportion of men followed up within the window, by arm and timepoint, with intervals."""
-    plt = _mpl()
     d = retention[(retention["site"] == "all") & (retention["cycle"] == "all")] if "cycle" in retention else retention
     d = d[d["site"] == "all"]
     arms = [a for a in d["arm"].unique() if a != "all"] + (["all"] if (d["arm"] == "all").any() else [])
     tps = list(dict.fromkeys(d["timepoint"]))
-    fig, ax = plt.subplots(figsize=(6.5, 0.9 + 0.45 * max(len(arms) * len(tps), 1)))
+    fig, ax = _subplots(figsize=(6.5, 0.9 + 0.45 * max(len(arms) * len(tps), 1)))
     labels, y = [], 0
     colours = ["#1f4e79", "#c55a11", "#548235", "#7f6000"]
     for tp in tps:
