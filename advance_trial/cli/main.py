@@ -2,7 +2,7 @@
 
 Each command group lives in its own module and imports the library only inside
 its commands, so that ``advance-trial --help`` does not pay for pandas,
-statsmodels or pydantic. Library exceptions become the contract's exit codes
+scipy or pydantic. Library exceptions become the contract's exit codes
 (:class:`advance_trial.errors.ExitCode`) and a rich panel on standard error; a
 traceback appears only with ``--debug``.
 """
