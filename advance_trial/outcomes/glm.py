@@ -39,17 +39,20 @@ class GlmFit:
     converged: bool = True
 
 
+def _mean_and_weight(eta: np.ndarray, family: str, theta: float) -> tuple[np.ndarray, np.ndarray]:
+    """The fitted mean and the IRLS weight ``(d mu / d eta)^2 / variance``."""
+    if family == "logit":
+        mu = special.expit(eta)
+        return mu, mu * (1 - mu)
+    mu = np.exp(eta)
+    return mu, mu / (1 + mu / theta)  # NB2: variance mu + mu^2 / theta (Poisson when theta is infinite)
+
+
 def _irls(X: np.ndarray, y: np.ndarray, family: str, theta: float, eta: np.ndarray) -> GlmFit:
     dev_old, converged = np.inf, False
     for _ in range(MAX_ITERATIONS):
-        if family == "logit":
-            mu = special.expit(eta)
-            w = mu * (1 - mu)  # d mu / d eta, and the variance
-            z = eta + (y - mu) / w
-        else:
-            mu = np.exp(eta)
-            w = mu / (1 + mu / theta)  # (d mu / d eta)^2 / variance
-            z = eta + (y - mu) / mu
+        mu, w = _mean_and_weight(eta, family, theta)
+        z = eta + (y - mu) / (w if family == "logit" else mu)  # working response: eta + (y - mu) / (d mu / d eta)
         sw = np.sqrt(w)
         beta, *_ = np.linalg.lstsq(X * sw[:, None], z * sw, rcond=None)
         eta = X @ beta
@@ -58,10 +61,8 @@ def _irls(X: np.ndarray, y: np.ndarray, family: str, theta: float, eta: np.ndarr
             converged = True
             break
         dev_old = dev
-    mu = special.expit(eta) if family == "logit" else np.exp(eta)
-    w = mu * (1 - mu) if family == "logit" else mu / (1 + mu / theta)
-    cov = np.linalg.inv((X * w[:, None]).T @ X)
-    return GlmFit(beta, cov, mu, theta, converged)
+    mu, w = _mean_and_weight(eta, family, theta)
+    return GlmFit(beta, np.linalg.inv((X * w[:, None]).T @ X), mu, theta, converged)
 
 
 def _deviance(y: np.ndarray, eta: np.ndarray, family: str, theta: float) -> float:
