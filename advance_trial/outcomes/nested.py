@@ -144,9 +144,7 @@ def _fit(X: np.ndarray, y: np.ndarray, treat: np.ndarray, cluster: np.ndarray, e
 
     best = None
     for share in (0.5, 0.1, 0.01):  # a few starts: the likelihood can be flat in the group variance
-        start = np.log([share * v1, v0, (1 - share) * v1])
-        if equal:
-            start = np.log([share * v1, (v0 + (1 - share) * v1) / 2])
+        start = np.log([share * v1, (v0 + (1 - share) * v1) / 2] if equal else [share * v1, v0, (1 - share) * v1])
         res = optimize.minimize(objective, start, jac=True, method="L-BFGS-B", bounds=[(-40, 20)] * len(start),
                                 options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 10_000, "maxfun": 50_000})  # fmt: skip
         if best is None or res.fun < best.fun:
