@@ -75,27 +75,26 @@ def test_ancova_matches_lm(name):
     assert e.effect == "mean_difference" and e.n_analysed == len(y)
 
 
-@pytest.mark.parametrize("name", list(LME_HET))
-def test_heteroscedastic_partially_nested_matches_nlme(name):
+NESTED = {
+    "partially_nested": (fit_heteroscedastic, LME_HET),
+    "partially_nested_equal_var": (fit_equal_variance, LME_EQ),
+}
+
+
+@pytest.mark.parametrize("analysis, name", [(a, n) for a in NESTED for n in NESTED[a][1]])
+def test_partially_nested_models_match_nlme(analysis, name):
+    fit_model, reference = NESTED[analysis]
     _, X, y, treat, cluster = _data(name)
-    fit = fit_heteroscedastic(X, y, treat, cluster)
-    e = nested_effect("partially_nested", fit, treat, 0.95, "containment", name)
-    est, lo, hi, df, loglik = LME_HET[name]
+    fit = fit_model(X, y, treat, cluster)
+    e = nested_effect(analysis, fit, treat, 0.95, "containment", name)
+    est, lo, hi, df, loglik = reference[name]
     assert e.estimate == pytest.approx(est, abs=1e-7)  # the issue asks 1e-4
     assert (e.ci_lower, e.ci_upper) == pytest.approx((lo, hi), abs=1e-7)
     assert e.df == df and fit.reml_loglik == pytest.approx(loglik, abs=1e-6)
-    assert fit.s2_control != pytest.approx(fit.s2_intervention, rel=1e-3)  # two residual variances
-
-
-@pytest.mark.parametrize("name", list(LME_EQ))
-def test_equal_variance_partially_nested_matches_nlme(name):
-    _, X, y, treat, cluster = _data(name)
-    fit = fit_equal_variance(X, y, treat, cluster)
-    e = nested_effect("partially_nested_equal_var", fit, treat, 0.95, "containment", name)
-    est, lo, hi, df, loglik = LME_EQ[name]
-    assert e.estimate == pytest.approx(est, abs=1e-7)
-    assert (e.ci_lower, e.ci_upper) == pytest.approx((lo, hi), abs=1e-7) and e.df == df
-    assert fit.reml_loglik == pytest.approx(loglik, abs=1e-6) and fit.s2_control == fit.s2_intervention
+    if analysis == "partially_nested":
+        assert fit.s2_control != pytest.approx(fit.s2_intervention, rel=1e-3)  # two residual variances
+    else:
+        assert fit.s2_control == fit.s2_intervention
 
 
 @settings(max_examples=30, deadline=None)
