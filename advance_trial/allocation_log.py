@@ -1,438 +1,310 @@
-"""The allocation log: an append-only, hash-chained SQLite database of allocations.
+"""The allocation log's store: an append-only SQLite file of authenticated, chained events.
 
-Every event (an allocation, a chunk of a concealed list drawn into use, an
-unblinding) is one row of ``events``. Each row stores the SHA-256 of the row
-before it and of its own canonical content, so that editing, deleting,
-inserting or reordering rows breaks the chain; triggers refuse UPDATE and
-DELETE outright. :func:`verify_log` re-checks the chain and replays every
-allocation from the config's seed and the recorded inputs.
+Every event (the log's creation, an amendment, an allocation, an unblinding, an
+export, a list drawn, a correction) is one row of ``events``. Each row carries
+``tag``, an HMAC-SHA256 under the key's authentication subkey over the row's
+canonical content, which includes the previous row's tag (row 1's is derived
+from the trial id and the log's random id). So without the key no one can
+edit, insert, delete or reorder a row, or rewrite the whole chain, and have it
+verify. The arm and the draw of every allocation (and the arm an unblinding
+revealed) are sealed with AES-256-GCM under another subkey: reading the file
+reveals no arm and nothing about the lists.
 
-What the chain cannot show on its own: someone who rewrites every row after an
-edit (the scheme has no secret), or who cuts rows off the end. Replay catches
-any allocation that does not follow the seed; to catch a rewrite or a cut,
-record the head hash that ``verify`` reports (in the trial master file, an
-e-mail) and pass it back with ``expect_head``.
+What the chain cannot show by itself, a cut off the end or the whole file put
+back to an older copy, the checkpoint beside the key shows: every writing step
+records the new head in it (:mod:`advance_trial.allocation_key`).
 
-Writers take an immediate (write) transaction, so concurrent allocations are
-serialised; WAL journaling with ``synchronous=FULL`` means a process killed at
-any moment leaves either the whole allocation or none of it.
+Writers hold an exclusive lock on ``<trial>.lock`` in the key folder for the
+whole step (verify, decide, append, commit, checkpoint), so concurrent
+allocations are serialised and the checkpoint is always the head; readers hold
+it shared. WAL journaling with ``synchronous=FULL`` means a process killed at
+any moment leaves the whole step or none of it, and the checkpoint's
+``pending`` head says which (see :func:`check_head`).
 """
 
 from __future__ import annotations
 
-import getpass
-import hashlib
+import base64
+import fcntl
 import json
-import re
+import os
+import pwd
 import sqlite3
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from advance_trial.allocation_key import Checkpoint, KeyRing, read_checkpoint, write_checkpoint
+from advance_trial.errors import IntegrityError, UsageError
+from advance_trial.randomise import canon
 
-from advance_trial import randomise as rz
-from advance_trial.config.models import Config
-from advance_trial.errors import DataError, DataProblem, IntegrityError, UsageError
-
-FORMAT = "advance-trial allocation log 1"
+FORMAT = "advance-trial allocation log 2"
 BUSY_TIMEOUT_MS = 60_000
-#: Columns of ``events`` that the row hash covers, in this order.
-HASHED = (
-    "row", "kind", "sequence", "participant_id", "site", "stratum", "factors", "arm", "draw", "by_whom",
-    "at_utc", "config_version", "config_sha256", "detail", "prev_hash",
+KINDS = ("init", "amendment", "allocation", "unblinding", "export", "list", "correction")
+#: Columns of ``events`` that the tag covers, in this order.
+TAGGED = (
+    "row", "kind", "sequence", "participant_id", "id_key", "site", "stratum", "factors", "sealed", "actor", "note",
+    "at_utc", "on_date", "config_version", "config_sha256", "detail", "prev_tag",
 )  # fmt: skip
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS events (
+_SCHEMA = f"""
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE events (
     row INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL CHECK (kind IN ('allocation', 'list_chunk', 'unblinding')),
+    kind TEXT NOT NULL CHECK (kind IN ({", ".join(repr(k) for k in KINDS)})),
     sequence INTEGER,
     participant_id TEXT,
+    id_key TEXT,
     site TEXT,
     stratum TEXT,
     factors TEXT,
-    arm TEXT,
-    draw TEXT,
-    by_whom TEXT NOT NULL,
+    sealed TEXT,
+    actor TEXT NOT NULL,
+    note TEXT,
     at_utc TEXT NOT NULL,
+    on_date TEXT NOT NULL,
     config_version TEXT NOT NULL,
     config_sha256 TEXT NOT NULL,
     detail TEXT,
-    prev_hash TEXT NOT NULL,
-    row_hash TEXT NOT NULL
+    prev_tag TEXT NOT NULL,
+    tag TEXT NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS one_allocation_each ON events(participant_id) WHERE kind = 'allocation';
-CREATE UNIQUE INDEX IF NOT EXISTS one_sequence_each ON events(sequence) WHERE kind = 'allocation';
-CREATE INDEX IF NOT EXISTS by_stratum ON events(kind, stratum);
-CREATE TABLE IF NOT EXISTS lists (
-    stratum TEXT NOT NULL, chunk INTEGER NOT NULL, position INTEGER NOT NULL,
-    arm TEXT NOT NULL, block INTEGER NOT NULL, block_size INTEGER NOT NULL,
-    PRIMARY KEY (stratum, position)
-);
+CREATE UNIQUE INDEX one_allocation_each ON events(participant_id) WHERE kind = 'allocation';
+CREATE UNIQUE INDEX one_id_each ON events(id_key) WHERE kind = 'allocation';
+CREATE UNIQUE INDEX one_sequence_each ON events(sequence) WHERE kind = 'allocation';
 """
 _TRIGGERS = [
-    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
-    f"BEGIN SELECT RAISE(ABORT, 'the allocation log is append-only'); END;"
-    for table in ("events", "lists", "meta")
+    f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
+    f"BEGIN SELECT RAISE(ABORT, 'the allocation log is append-only'); END"
+    for table in ("events", "meta")
     for op in ("UPDATE", "DELETE")
 ]
 
 
 @dataclass(frozen=True)
-class Allocation:
-    """One participant's allocation as recorded in the log.
+class Head:
+    """The last row of a log: its number and tag (row 0 and the genesis tag for an empty chain)."""
 
-    Attributes
-    ----------
-    participant_id, site, arm : str
-    sequence : int
-        1-based allocation number, without gaps across the trial.
-    factors : dict
-        The values the allocation used (site and any other factors).
-    allocated_at, by : str
-        UTC time (ISO 8601) and who asked.
-    new : bool
-        False when the participant had already been allocated and nothing was written.
-    """
-
-    participant_id: str
-    site: str
-    arm: str
-    sequence: int
-    factors: dict[str, str]
-    allocated_at: str
-    by: str
-    new: bool
+    row: int
+    tag: str
 
 
-@dataclass(frozen=True)
-class VerifyReport:
-    """What :func:`verify_log` checked."""
-
-    rows: int
-    allocations: int
-    unblindings: int
-    head_hash: str
-    draws_regenerated: bool
-    notes: tuple[str, ...] = ()
-
-
-def canon(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def genesis_hash(trial_id: str) -> str:
-    """The ``prev_hash`` of row 1: binds a log to its trial."""
-    return hashlib.sha256(f"{FORMAT}\n{trial_id}".encode()).hexdigest()
-
-
-def row_hash(values: Mapping[str, Any]) -> str:
-    """SHA-256 of a row's canonical content (every hashed column, including ``prev_hash``)."""
-    return hashlib.sha256(canon([values[c] for c in HASHED]).encode("utf-8")).hexdigest()
-
-
-def stratum_text(stratum: rz.Stratum) -> str:
-    return canon([list(p) for p in stratum])
-
-
-def _utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def default_log_path(cfg: Config) -> Path:
-    """The log path the config names (``randomisation.log``), or a usage error if it names none."""
-    if not cfg.randomisation.log:
-        raise UsageError("no allocation log given: pass --log PATH or set randomisation.log in the config")
-    return Path(cfg.randomisation.log)
-
-
-def connect(path: str | Path, cfg: Config, create: bool = True) -> sqlite3.Connection:
-    """Open (and if needed create) the log, checking that it belongs to this trial."""
-    path = Path(path)
-    if not create and not path.exists():
-        raise UsageError(f"{path}: no allocation log there")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+def os_user() -> str:
+    """The operating-system user running this process (not an environment variable anyone can set)."""
+    uid = os.geteuid()
     try:
-        meta = _open(con, cfg)
-    except sqlite3.DatabaseError as exc:
-        con.close()
-        raise IntegrityError(f"{path}: not a readable allocation log ({exc})") from None
-    if meta.get("trial_id") != cfg.trial.id or meta.get("format") != FORMAT:
-        con.close()
-        raise IntegrityError(f"{path}: this is the log of {meta.get('trial_id')!r}, not of {cfg.trial.id!r}")
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def genesis_tag(ring: KeyRing, log_id: str) -> str:
+    """The ``prev_tag`` of row 1: binds a log to its trial and to its own random id."""
+    return ring.mac([FORMAT, ring.trial_id, log_id, "genesis"])
+
+
+def row_tag(ring: KeyRing, values: Mapping[str, Any]) -> str:
+    """The tag of a row: HMAC of every tagged column (including ``prev_tag``)."""
+    return ring.mac([values[c] for c in TAGGED])
+
+
+def _aead(ring: KeyRing) -> Any:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM(ring.seal)
+
+
+def seal(ring: KeyRing, log_id: str, row: int, value: Any) -> str:
+    """Encrypt a value for one row (AES-256-GCM, a fresh nonce; the row's identity as associated data)."""
+    nonce = os.urandom(12)
+    body = _aead(ring).encrypt(nonce, canon(value).encode(), canon([ring.trial_id, log_id, row]).encode())
+    return base64.b64encode(nonce + body).decode()
+
+
+def unseal(ring: KeyRing, log_id: str, row: int, text: str) -> Any:
+    """Decrypt a row's sealed value; :class:`IntegrityError` when it does not open under this key."""
+    from cryptography.exceptions import InvalidTag
+
+    try:
+        raw = base64.b64decode(text, validate=True)
+        plain = _aead(ring).decrypt(raw[:12], raw[12:], canon([ring.trial_id, log_id, row]).encode())
+        return json.loads(plain)
+    except (InvalidTag, ValueError, TypeError):
+        raise IntegrityError(f"row {row}: its sealed content does not open under this key") from None
+
+
+def check_permissions(path: Path) -> None:
+    """Refuse to write a log that other users can read, or one in a folder they can enter."""
+    for p, what, mode in ((path, "file", "600"), (path.parent, "folder", "700")):
+        if p.stat().st_mode & 0o077:
+            raise UsageError(f"{p}: the allocation log's {what} is open to other users; chmod {mode} it")
+
+
+class LogStore:
+    """An open allocation log. Use :func:`open_log` or :func:`create_log`."""
+
+    def __init__(self, path: Path, con: sqlite3.Connection, ring: KeyRing, meta: dict[str, str]) -> None:
+        self.path, self.con, self.ring, self.meta = path, con, ring, meta
+
+    @property
+    def log_id(self) -> str:
+        return self.meta["log_id"]
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every row, in row order."""
+        return [dict(r) for r in self.con.execute("SELECT * FROM events ORDER BY row")]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """An immediate transaction: the write lock is taken before anything is read."""
+        self.con.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def insert(self, head: Head, kind: str, fields: Mapping[str, Any], sealed: Any = None) -> dict[str, Any]:
+        """Append one row after ``head`` (inside a transaction); returns the row as written."""
+        values: dict[str, Any] = dict.fromkeys(TAGGED)
+        values.update(fields)
+        values.update(row=head.row + 1, kind=kind, prev_tag=head.tag)
+        if sealed is not None:
+            values["sealed"] = seal(self.ring, self.log_id, head.row + 1, sealed)
+        values["tag"] = row_tag(self.ring, values)
+        cols = ", ".join(values)
+        self.con.execute(f"INSERT INTO events ({cols}) VALUES ({', '.join('?' * len(values))})", list(values.values()))
+        return values
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    con.row_factory = sqlite3.Row
+    con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     return con
 
 
-def _retry_locked(action: Callable[[], Any]) -> Any:
-    """Run ``action``, retrying while another process holds a lock the busy handler does not wait for."""
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            return action()
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.005)
+def create_log(path: Path, ring: KeyRing) -> LogStore:
+    """Create a new, empty log (0600, in a 0700 folder); refuses an existing file."""
+    if path.exists():
+        raise UsageError(f"{path}: an allocation log is already there")
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)
+    old = os.umask(0o077)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        con = _connect(path)
+        con.execute("PRAGMA journal_mode = WAL")
+        con.execute("PRAGMA synchronous = FULL")
+    finally:
+        os.umask(old)
+    log_id = os.urandom(16).hex()
+    meta = {"format": FORMAT, "trial_id": ring.trial_id, "log_id": log_id}
+    con.execute("BEGIN IMMEDIATE")
+    for statement in [s for s in _SCHEMA.split(";") if s.strip()] + _TRIGGERS:
+        con.execute(statement)
+    con.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
+    con.execute("COMMIT")
+    return LogStore(path, con, ring, meta)
 
 
-def _open(con: sqlite3.Connection, cfg: Config) -> dict[str, str]:
-    con.row_factory = sqlite3.Row
-    con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    if _retry_locked(lambda: con.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
-        _retry_locked(lambda: con.execute("PRAGMA journal_mode = WAL").fetchone())
-    con.execute("PRAGMA synchronous = FULL")
-    has_meta = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
-    if has_meta:
+def open_log(path: Path, ring: KeyRing) -> LogStore:
+    """Open an existing log of this trial; never creates one."""
+    if not path.exists():
+        raise UsageError(f"{path}: no allocation log there; create it with `advance-trial randomise init`")
+    con = _connect(path)
+    try:
+        con.execute("PRAGMA synchronous = FULL")
         meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
-        if meta:
-            return meta
-    with _write(con):
-        for statement in [s for s in _SCHEMA.split(";") if s.strip()] + _TRIGGERS:
-            con.execute(statement)
-        meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
-        if not meta:
-            con.execute("INSERT INTO meta VALUES ('format', ?), ('trial_id', ?)", (FORMAT, cfg.trial.id))
-            meta = {"format": FORMAT, "trial_id": cfg.trial.id}
-    return meta
+    except sqlite3.DatabaseError as exc:
+        con.close()
+        raise IntegrityError(f"{path}: not a readable allocation log ({exc})") from None
+    if meta.get("format") != FORMAT or "log_id" not in meta:
+        con.close()
+        raise IntegrityError(f"{path}: not an allocation log of this format ({meta.get('format')!r})")
+    if meta.get("trial_id") != ring.trial_id:
+        con.close()
+        raise IntegrityError(f"{path}: this is the log of {meta.get('trial_id')!r}, not of {ring.trial_id!r}")
+    return LogStore(path, con, ring, meta)
 
 
 @contextmanager
-def _write(con: sqlite3.Connection) -> Iterator[None]:
-    """An immediate transaction: the write lock is taken before anything is read."""
-    con.execute("BEGIN IMMEDIATE")
+def locked(ring: KeyRing, exclusive: bool) -> Iterator[None]:
+    """Hold the trial's lock in the key folder (exclusive for writers, shared for readers)."""
+    path = ring.folder / f"{ring.trial_id}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         yield
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
+    finally:
+        os.close(fd)
 
 
-def _append(con: sqlite3.Connection, cfg: Config, kind: str, by: str, at: str, **fields: Any) -> dict[str, Any]:
-    last = con.execute("SELECT row, row_hash FROM events ORDER BY row DESC LIMIT 1").fetchone()
-    values = {c: None for c in HASHED}
-    values.update(fields)
-    values.update(
-        row=(last["row"] + 1) if last else 1,
-        kind=kind,
-        by_whom=by,
-        at_utc=at,
-        config_version=cfg.trial.version,
-        config_sha256=cfg.source.sha256 if cfg.source else "",
-        prev_hash=last["row_hash"] if last else genesis_hash(cfg.trial.id),
-    )
-    values["row_hash"] = row_hash(values)
-    cols = ", ".join(values)
-    con.execute(f"INSERT INTO events ({cols}) VALUES ({', '.join('?' * len(values))})", list(values.values()))
-    return values
+def check_chain(events: list[dict[str, Any]], ring: KeyRing, log_id: str) -> Head:
+    """Check row numbers and tags in order; :class:`IntegrityError` at the first bad row."""
+    prev = genesis_tag(ring, log_id)
+    for i, ev in enumerate(events, 1):
+        where = f"row {ev['row']}"
+        if ev["row"] != i:
+            raise IntegrityError(f"{where}: expected row {i}; a row was deleted, inserted or renumbered before it")
+        if ev["prev_tag"] != prev:
+            raise IntegrityError(f"{where}: its prev_tag is not row {i - 1}'s tag; the chain is broken here")
+        if ev["kind"] not in KINDS or not isinstance(ev["tag"], str) or row_tag(ring, ev) != ev["tag"]:
+            raise IntegrityError(f"{where}: its content does not authenticate under the key; the row was edited")
+        prev = ev["tag"]
+    return Head(len(events), prev)
 
 
-# ---------------------------------------------------------------------------- requests
+def check_head(ring: KeyRing, log_id: str, head: Head, events: list[dict[str, Any]]) -> Checkpoint:
+    """Compare the log's head with the checkpoint; a cut, a rollback or a foreign log fails.
 
-
-def required_factors(cfg: Config) -> list[str]:
-    """The factors an allocation needs besides the participant: strata or minimisation factors."""
-    r = cfg.randomisation
-    names = list(r.strata) if r.method == "stratified_blocks" else []
-    if r.method == "minimisation" and r.minimisation is not None:
-        names = list(r.minimisation.factors)
-    return ["site"] + [n for n in names if n != "site"]
-
-
-def check_request(cfg: Config, participant_id: str, site: str, factors: Mapping[str, str]) -> dict[str, str]:
-    """Validate an allocation request; every problem at once (exit 4)."""
-    src = "allocation request"
-    problems: list[DataProblem] = []
-    if not re.fullmatch(cfg.randomisation.participant_id_pattern, participant_id):
-        problems.append(
-            DataProblem(
-                src, None, "--participant", participant_id, f"must match {cfg.randomisation.participant_id_pattern}"
-            )
-        )
-    levels = cfg.factor_levels()
-    values = {"site": site, **{k: str(v) for k, v in factors.items()}}
-    for name, value in values.items():
-        opt = "--site" if name == "site" else f"--factor {name}"
-        if name not in levels:
-            problems.append(DataProblem(src, None, opt, value, f"unknown factor; known: {', '.join(levels)}"))
-        elif value not in levels[name]:
-            problems.append(DataProblem(src, None, opt, value, f"unknown value; allowed: {', '.join(levels[name])}"))
-    for name in required_factors(cfg):
-        if name not in values:
-            allowed = ", ".join(levels[name])
-            problems.append(DataProblem(src, None, f"--factor {name}", None, f"missing: give {name}=VALUE ({allowed})"))
-    if problems:
-        raise DataError(problems)
-    return dict(sorted(values.items()))
-
-
-# ---------------------------------------------------------------------------- allocation
-
-
-def _numpy() -> str:
-    return np.__version__
-
-
-def _ensure_list(con: sqlite3.Connection, cfg: Config, stratum: rz.Stratum, position: int, by: str, at: str) -> None:
-    """Draw chunks of the stratum's list into the log until it holds ``position``."""
-    r = cfg.randomisation
-    text = stratum_text(stratum)
-    have = con.execute("SELECT MAX(position), MAX(chunk) FROM lists WHERE stratum = ?", (text,)).fetchone()
-    top, chunk = (have[0] or 0), (-1 if have[1] is None else have[1])
-    while top < position:
-        chunk += 1
-        entries = rz.block_chunk(r.seed or 0, stratum, chunk, cfg.arm_ids, [a.ratio for a in cfg.arms], r.block_sizes)
-        block0 = con.execute("SELECT COALESCE(MAX(block), 0) FROM lists WHERE stratum = ?", (text,)).fetchone()[0]
-        rows = [(text, chunk, top + e.position, e.arm, block0 + e.block, e.block_size) for e in entries]
-        con.executemany("INSERT INTO lists VALUES (?, ?, ?, ?, ?, ?)", rows)
-        detail = {
-            "chunk": chunk, "first": rows[0][2], "last": rows[-1][2], "numpy": _numpy(), "sha256": rows_sha256(rows)
-        }  # fmt: skip
-        _append(con, cfg, "list_chunk", by, at, stratum=text, detail=canon(detail))
-        top = rows[-1][2]
-
-
-def rows_sha256(rows: list[tuple[Any, ...]]) -> str:
-    return hashlib.sha256(canon([list(r) for r in rows]).encode()).hexdigest()
-
-
-def uniforms_for(seed: int, index: int, per: int) -> list[float]:
-    """The ``per`` uniforms of the ``index``-th (1-based) allocation from the unstratified stream."""
-    out = []
-    for k in range((index - 1) * per, index * per):
-        chunk, offset = divmod(k, rz.CHUNK)
-        out.append(float(rz.uniform_chunk(seed, (), chunk)[offset]))
-    return out
-
-
-def _margins(con: sqlite3.Connection, factors: list[str]) -> rz.MarginCounts:
-    counts: rz.MarginCounts = {}
-    for row in con.execute("SELECT factors, arm FROM events WHERE kind = 'allocation' ORDER BY row"):
-        values = json.loads(row["factors"])
-        rz.add_to_margins(counts, {f: values[f] for f in factors}, row["arm"])
-    return counts
-
-
-def _decide(
-    con: sqlite3.Connection, cfg: Config, values: dict[str, str], sequence: int, by: str, at: str
-) -> tuple[str, str, dict[str, Any]]:
-    """The arm, the stratum text and the draw for the next allocation."""
-    r = cfg.randomisation
-    arms, ratios, seed = cfg.arm_ids, [a.ratio for a in cfg.arms], r.seed or 0
-    if r.method in ("blocks", "stratified_blocks"):
-        stratum = rz.stratum_of(values, r.strata if r.method == "stratified_blocks" else [])
-        text = stratum_text(stratum)
-        n = con.execute("SELECT COUNT(*) FROM events WHERE kind = 'allocation' AND stratum = ?", (text,)).fetchone()
-        position = n[0] + 1
-        _ensure_list(con, cfg, stratum, position, by, at)
-        entry = con.execute(
-            "SELECT arm, chunk FROM lists WHERE stratum = ? AND position = ?", (text, position)
-        ).fetchone()
-        return entry["arm"], text, {"position": position, "chunk": entry["chunk"]}
-    if r.method == "simple":
-        (u,) = uniforms_for(seed, sequence, 1)
-        return rz.pick_by_ratio(u, arms, ratios), stratum_text(()), {"index": sequence, "u": u, "numpy": _numpy()}
-    assert r.minimisation is not None
-    weights = r.minimisation.factors
-    scores = rz.minimisation_scores(_margins(con, list(weights)), values, weights, arms, ratios)
-    u_tie, u_prob = uniforms_for(seed, sequence, 2)
-    d = rz.minimisation_decision(scores, arms, ratios, r.minimisation.probability, u_tie, u_prob)
-    draw = {"index": sequence, "scores": d.scores, "tied": list(d.tied), "preferred": d.preferred,
-            "u_tie": d.u_tie, "u_prob": d.u_prob, "numpy": _numpy()}  # fmt: skip
-    return d.arm, stratum_text(()), draw
-
-
-def _as_allocation(row: Mapping[str, Any], new: bool) -> Allocation:
-    factors = json.loads(row["factors"])
-    return Allocation(
-        row["participant_id"], row["site"], row["arm"], row["sequence"], factors, row["at_utc"], row["by_whom"], new
-    )
-
-
-def allocate(
-    path: str | Path,
-    cfg: Config,
-    participant_id: str,
-    site: str,
-    factors: Mapping[str, str] | None = None,
-    by: str | None = None,
-) -> Allocation:
-    """Allocate one participant, or return the allocation already recorded for them.
-
-    Raises
-    ------
-    UsageError
-        The design is single-arm (method ``none``).
-    DataError
-        A malformed participant id, an unknown site or factor value, a missing factor, or a
-        repeated request whose site or factors differ from the recorded ones.
+    The checkpoint may hold a ``pending`` head: the step that wrote it was stopped between its
+    two checkpoint writes, and the log ends either at the old head (nothing committed) or at the
+    pending one (committed). Either is whole; anything else is not.
     """
-    if cfg.randomisation.method == "none":
-        raise UsageError(f"{cfg.trial.id} is a single-arm design (randomisation method 'none'): nobody is allocated")
-    values = check_request(cfg, participant_id, site, factors or {})
-    by = by or getpass.getuser()
-    con = connect(path, cfg)
-    try:
-        with _write(con):
-            old = con.execute(
-                "SELECT * FROM events WHERE kind = 'allocation' AND participant_id = ?", (participant_id,)
-            ).fetchone()
-            if old is not None:
-                recorded = json.loads(old["factors"])
-                if any(recorded.get(k) != v for k, v in values.items()):
-                    said = f"{participant_id} was allocated with"
-                    raise DataError(
-                        [
-                            DataProblem("allocation request", None, k, v, f"{said} {k}={recorded.get(k)}")
-                            for k, v in values.items()
-                            if recorded.get(k) != v
-                        ]
-                    )
-                return _as_allocation(old, new=False)
-            sequence = con.execute("SELECT COUNT(*) FROM events WHERE kind = 'allocation'").fetchone()[0] + 1
-            at = _utc_now()
-            arm, stratum, draw = _decide(con, cfg, values, sequence, by, at)
-            row = _append(
-                con, cfg, "allocation", by, at, sequence=sequence, participant_id=participant_id, site=site,
-                stratum=stratum, factors=canon(values), arm=arm, draw=canon(draw),
-            )  # fmt: skip
-        return _as_allocation(row, new=True)
-    finally:
-        con.close()
+    cp = read_checkpoint(ring)
+    if cp.log_id != log_id:
+        raise IntegrityError(f"{ring.checkpoint_path}: the checkpoint is of another log; this log was replaced")
+    heads = dict([(cp.row, cp.tag)] + ([cp.pending] if cp.pending else []))
+    if heads.get(head.row) == head.tag:
+        return cp
+    if head.row in heads:
+        raise IntegrityError(f"row {head.row}: not the row the checkpoint recorded; the log was rewritten")
+    if head.row < max(heads):
+        raise IntegrityError(
+            f"row {head.row + 1}: missing; the checkpoint records row {cp.row}, the log ends at row {head.row}: "
+            "rows were cut off the end or the log was replaced by an older copy"
+        )
+    if cp.row >= 1 and events[cp.row - 1]["tag"] != cp.tag:
+        raise IntegrityError(f"row {cp.row}: not the row the checkpoint recorded; the log was rewritten")
+    raise IntegrityError(
+        f"row {max(heads) + 1}: the log goes on past the checkpoint's head (row {cp.row}); "
+        "rows were added outside advance-trial or the checkpoint was put back"
+    )
 
 
-def unblind(path: str | Path, cfg: Config, participant_id: str, reason: str, by: str) -> Allocation:
-    """Reveal one participant's arm and record that it was revealed, by whom and why."""
-    if not reason.strip():
-        raise UsageError("give the reason for unblinding (--reason)")
-    con = connect(path, cfg, create=False)
-    try:
-        with _write(con):
-            old = con.execute(
-                "SELECT * FROM events WHERE kind = 'allocation' AND participant_id = ?", (participant_id,)
-            ).fetchone()
-            if old is None:
-                raise DataError([DataProblem(str(path), None, "participant", participant_id, "not allocated")])
-            _append(
-                con, cfg, "unblinding", by, _utc_now(), participant_id=participant_id, site=old["site"],
-                arm=old["arm"], detail=canon({"reason": reason, "sequence": old["sequence"]}),
-            )  # fmt: skip
-        return _as_allocation(old, new=False)
-    finally:
-        con.close()
+def persist(ring: KeyRing, log_id: str, old: Head, new: Head) -> Checkpoint:
+    """The first checkpoint write of a step: the old head, and the new one as pending."""
+    cp = Checkpoint(log_id, old.row, old.tag, (new.row, new.tag))
+    write_checkpoint(ring, cp)
+    return cp
 
 
-def read_events(path: str | Path, cfg: Config) -> list[dict[str, Any]]:
-    """Every row of the log, in order."""
-    con = connect(path, cfg, create=False)
-    try:
-        return [dict(r) for r in con.execute("SELECT * FROM events ORDER BY row")]
-    finally:
-        con.close()
+def settle(ring: KeyRing, log_id: str, new: Head) -> None:
+    """The second checkpoint write, after the commit: the new head alone."""
+    write_checkpoint(ring, Checkpoint(log_id, new.row, new.tag))
+
+
+__all__ = ["FORMAT", "Head", "LogStore", "check_chain", "check_head", "create_log", "open_log", "os_user"]

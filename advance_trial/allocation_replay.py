@@ -1,261 +1,307 @@
-"""Reading the allocation log back: verify (chain and replay), export, and the concealed list.
+"""Replaying the allocation log: the one state machine that verifies old allocations and decides new ones.
 
-Verification walks the rows in order and stops at the first fault, naming its
-row: a gap in the row numbers, a ``prev_hash`` that is not the previous row's
-hash, a ``row_hash`` that is not its content's, an allocation sequence with a
-gap, or an allocation that the config's seed and the recorded inputs do not
-reproduce. Draws are regenerated from the seed when the row was written under
-the running numpy version; otherwise the recorded draw is checked against the
-recorded arm and a note says so.
+:class:`Replay` walks the events in order. Each allocation is derived again from
+the key, the design in force (recorded by ``init`` and each ``amendment``) and
+everything before it, and must give exactly the recorded draw and arm; an
+unblinding must name the arm its man was allocated; a correction must name an
+allocated man. ``allocate`` asks the same object for the next draw, so the
+rule that checks an allocation is the rule that made it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Callable
-from pathlib import Path
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from advance_trial import randomise as rz
-from advance_trial.allocation_log import (
-    VerifyReport,
-    connect,
-    genesis_hash,
-    row_hash,
-    rows_sha256,
-    stratum_text,
-    uniforms_for,
-)
+from advance_trial.allocation_key import KeyRing
+from advance_trial.allocation_log import unseal
 from advance_trial.config.models import Config
 from advance_trial.errors import IntegrityError, UsageError
 
 
-class _Fault(Exception):
-    pass
+class Fault(Exception):
+    """A row that does not replay (turned into :class:`IntegrityError` naming the row)."""
 
 
-def _check_chain(events: list[dict[str, Any]], trial_id: str) -> str:
-    prev = genesis_hash(trial_id)
-    for i, ev in enumerate(events, 1):
-        where = f"row {ev['row']}"
-        if ev["row"] != i:
-            raise IntegrityError(f"{where}: expected row {i}; a row was deleted, inserted or renumbered before it")
-        if ev["prev_hash"] != prev:
-            raise IntegrityError(f"{where}: prev_hash does not match row {i - 1}'s hash; the chain is broken here")
-        if row_hash(ev) != ev["row_hash"]:
-            raise IntegrityError(f"{where}: its content does not match its row_hash; the row was edited")
-        prev = ev["row_hash"]
-    return prev
+def design_of(cfg: Config) -> dict[str, Any]:
+    """The parts of a config that decide allocations; a change to any of them is an amendment."""
+    r = cfg.randomisation
+    design: dict[str, Any] = {"method": r.method, "arms": [[a.id, a.ratio] for a in cfg.arms]}
+    if r.method in ("blocks", "stratified_blocks"):
+        design["block_sizes"] = list(r.block_sizes)
+    if r.method == "stratified_blocks":
+        design["strata"] = list(r.strata)
+    if r.method == "minimisation" and r.minimisation is not None:
+        design["minimisation"] = {"factors": dict(r.minimisation.factors), "probability": r.minimisation.probability}
+    return design
 
 
-def _list_rows(con: Any) -> dict[tuple[str, int], list[tuple[Any, ...]]]:
-    chunks: dict[tuple[str, int], list[tuple[Any, ...]]] = {}
-    for r in con.execute("SELECT * FROM lists ORDER BY stratum, position"):
-        chunks.setdefault((r["stratum"], r["chunk"]), []).append(tuple(r))
-    return chunks
-
-
-def verify_log(path: str | Path, cfg: Config, expect_head: str | None = None) -> VerifyReport:
-    """Check the chain and replay every allocation; raise :class:`IntegrityError` at the first fault."""
-    con = connect(path, cfg, create=False)
-    try:
-        events = [dict(r) for r in con.execute("SELECT * FROM events ORDER BY row")]
-        chunks = _list_rows(con)
-    finally:
-        con.close()
-    head = _check_chain(events, cfg.trial.id)
-    if expect_head is not None and head != expect_head:
-        raise IntegrityError(
-            f"the log's head hash is {head}, not the recorded {expect_head}: rows were cut off or rewritten"
+def design_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The config keys whose allocation design differs from the log's: ``(key, what)`` pairs."""
+    out: list[tuple[str, str]] = []
+    if old["method"] != new["method"]:
+        out.append(
+            ("randomisation.method", f"the log allocates by {old['method']!r}, the config says {new['method']!r}")
         )
-    replay = _Replay(cfg, chunks)
-    for ev in events:
+    old_arms, new_arms = dict(old["arms"]), dict(new["arms"])
+    if list(old_arms) != list(new_arms):
+        out.append(("arms", f"the log's arms are {list(old_arms)}, the config's {list(new_arms)}"))
+    else:
+        out.extend(
+            (f"arms[{a}].ratio", f"the log's ratio is {old_arms[a]}, the config's {new_arms[a]}")
+            for a in old_arms
+            if old_arms[a] != new_arms[a]
+        )
+    for key in ("block_sizes", "strata", "minimisation"):
+        if old.get(key) != new.get(key):
+            out.append((f"randomisation.{key}", f"the log's is {old.get(key)}, the config's {new.get(key)}"))
+    return out
+
+
+def version_key(version: str) -> tuple[int, int, int, int]:
+    """A semantic version as a sortable tuple (a pre-release sorts before its release)."""
+    m = re.match(r"^(\d+)\.(\d+)\.(\d+)(-)?", version)
+    if not m:
+        return (0, 0, 0, 0)
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3)), 0 if m.group(4) else 1)
+
+
+def id_key(participant_id: str) -> str:
+    """What makes two ids the same man: letters and digits only, case folded (``P-001`` is ``p001``)."""
+    return re.sub(r"[^0-9a-z]", "", participant_id.casefold())
+
+
+def backup_stratum(design: Mapping[str, Any], values: Mapping[str, str]) -> rz.Stratum:
+    """The stratum of a sealed back-up list: the design's strata, or the site (each site holds its own)."""
+    return rz.stratum_of(values, design.get("strata") or ["site"])
+
+
+def backup_block_sizes(design: Mapping[str, Any]) -> tuple[int, ...]:
+    """Block sizes of back-up lists: the design's, or twice and four times the ratio sum."""
+    total = sum(r for _, r in design["arms"])
+    return tuple(design.get("block_sizes") or (2 * total, 4 * total))
+
+
+@dataclass
+class Allocated:
+    """One man's allocation as the replay knows it."""
+
+    participant_id: str
+    row: int
+    sequence: int
+    site: str
+    factors: dict[str, str]
+    arm: str
+    draw: dict[str, Any]
+    at_utc: str
+    on_date: str
+    actor: str
+    config_version: str
+    in_error: bool = False
+    unblindings: int = 0
+
+
+@dataclass
+class Replay:
+    """The state of a log after the events applied so far."""
+
+    ring: KeyRing
+    log_id: str
+    design: dict[str, Any] = field(default_factory=dict)
+    version: str = ""
+    epoch: int = -1
+    allocated: dict[str, Allocated] = field(default_factory=dict)
+    by_id_key: dict[str, str] = field(default_factory=dict)
+    lists: dict[tuple[str, int, str], rz.BlockList] = field(default_factory=dict)
+    used: dict[tuple[str, int, str], int] = field(default_factory=dict)
+    draws: dict[int, int] = field(default_factory=dict)
+    margins: rz.MarginCounts = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ deciding
+
+    def _stream(self, purpose: str, stratum: str) -> rz.Stream:
+        return rz.Stream(self.ring.derive, self.ring.trial_id, purpose, self.epoch, stratum)
+
+    def _blocks(
+        self, purpose: str, stratum: rz.Stratum, block_sizes: Sequence[int]
+    ) -> tuple[tuple[str, int, str], rz.BlockList]:
+        key = (purpose, self.epoch, rz.stratum_text(stratum))
+        if key not in self.lists:
+            arms = tuple(a for a, _ in self.design["arms"])
+            ratios = tuple(r for _, r in self.design["arms"])
+            self.lists[key] = rz.BlockList(self._stream(purpose, key[2]), arms, ratios, tuple(block_sizes))
+        return key, self.lists[key]
+
+    def decide(self, values: Mapping[str, str]) -> tuple[str, str, dict[str, Any]]:
+        """The arm, the stratum text and the draw of the next allocation for a man with these values."""
+        d = self.design
+        arms = [a for a, _ in d["arms"]]
+        ratios = [r for _, r in d["arms"]]
+        method = d["method"]
+        if method in ("blocks", "stratified_blocks"):
+            stratum = rz.stratum_of(values, d.get("strata", []))
+            key, blocks = self._blocks("list", stratum, d["block_sizes"])
+            position = self.used.get(key, 0) + 1
+            return blocks.at(position).arm, key[2], {"epoch": self.epoch, "position": position}
+        index = self.draws.get(self.epoch, 0) + 1
+        if method == "simple":
+            (u,) = self._stream("simple", "[]").uniforms(index, 1)
+            return rz.pick_by_ratio(u, arms, ratios), "[]", {"epoch": self.epoch, "index": index, "u": u}
+        if method == "minimisation":
+            m = d["minimisation"]
+            scores = rz.minimisation_scores(self.margins, values, m["factors"], arms, ratios)
+            u_tie, u_prob = self._stream("minimisation", "[]").uniforms(index, 2)
+            got = rz.minimisation_decision(scores, arms, ratios, m["probability"], u_tie, u_prob)
+            draw = {"epoch": self.epoch, "index": index, "scores": got.scores, "tied": list(got.tied),
+                    "preferred": got.preferred, "u_tie": u_tie, "u_prob": u_prob}  # fmt: skip
+            return got.arm, "[]", draw
+        raise UsageError(f"method {method!r} does not allocate")
+
+    def list_entry(self, values: Mapping[str, str], position: int) -> rz.ListEntry:
+        """The entry at ``position`` of the current epoch's list for a man with these values (list methods)."""
+        _, blocks = self._blocks(
+            "list", rz.stratum_of(values, self.design.get("strata", [])), self.design["block_sizes"]
+        )
+        return blocks.at(position)
+
+    def backup_entry(self, values: Mapping[str, str], position: int) -> rz.ListEntry:
+        """The sealed back-up list's entry at ``position`` for a man with these values."""
+        _, blocks = self._blocks("backup", backup_stratum(self.design, values), backup_block_sizes(self.design))
+        return blocks.at(position)
+
+    def next_backup_position(self, values: Mapping[str, str]) -> int:
+        key, _ = self._blocks("backup", backup_stratum(self.design, values), backup_block_sizes(self.design))
+        return self.used.get(key, 0) + 1
+
+    # ------------------------------------------------------------------ replaying
+
+    def apply(self, ev: dict[str, Any]) -> None:
+        """Apply one event, checking it; :class:`Fault` when it does not replay."""
+        kind = ev["kind"]
+        if self.epoch < 0 and kind != "init":
+            raise Fault("the log does not begin with its init row")
+        handlers: dict[str, Callable[[dict[str, Any]], None]] = {
+            "init": self._on_init, "amendment": self._on_amendment, "allocation": self._on_allocation,
+            "unblinding": self._on_unblinding, "correction": self._on_correction, "export": self._on_notice,
+            "list": self._on_notice,
+        }  # fmt: skip
+        handlers[kind](ev)
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+
+    def _detail(self, ev: dict[str, Any]) -> dict[str, Any]:
         try:
-            replay.step(ev)
-        except _Fault as fault:
-            who = f" ({ev['kind']} of {ev['participant_id']})" if ev["participant_id"] else f" ({ev['kind']})"
-            raise IntegrityError(f"row {ev['row']}{who}: {fault}") from None
-    stray = set(chunks) - replay.logged_chunks
-    if stray:
-        raise IntegrityError(f"the lists table holds chunks no row records: {sorted(stray)}; rows were inserted")
-    kinds = [e["kind"] for e in events]
-    return VerifyReport(
-        rows=len(events),
-        allocations=kinds.count("allocation"),
-        unblindings=kinds.count("unblinding"),
-        head_hash=head,
-        draws_regenerated=not replay.notes,
-        notes=tuple(sorted(replay.notes)),
-    )
+            detail = json_column(ev["detail"])
+        except ValueError:
+            raise Fault("its detail is not JSON") from None
+        if not isinstance(detail, dict):
+            raise Fault("its detail is not a mapping")
+        return detail
 
+    def _on_init(self, ev: dict[str, Any]) -> None:
+        if self.epoch >= 0 or ev["row"] != 1:
+            raise Fault("a second init row")
+        d = self._detail(ev)
+        if d.get("derivation") != rz.DERIVATION:
+            raise Fault(f"the log was written with derivation {d.get('derivation')!r}, not {rz.DERIVATION!r}")
+        if d.get("key_fingerprint") != self.ring.fingerprint:
+            raise Fault("the log was created under another key")
+        self.design, self.version, self.epoch = d["design"], ev["config_version"], 0
 
-class _Replay:
-    """Re-derives each allocation from the config and everything before it."""
+    def _on_amendment(self, ev: dict[str, Any]) -> None:
+        d = self._detail(ev)
+        if version_key(ev["config_version"]) <= version_key(self.version):
+            raise Fault(f"an amendment to trial version {ev['config_version']} after {self.version}")
+        if d.get("design") != self.design:
+            self.epoch += 1
+        if d.get("epoch") != self.epoch:
+            raise Fault(f"records epoch {d.get('epoch')} where {self.epoch} follows")
+        self.design, self.version = d["design"], ev["config_version"]
 
-    def __init__(self, cfg: Config, chunks: dict[tuple[str, int], list[tuple[Any, ...]]]) -> None:
-        self.cfg = cfg
-        self.r = cfg.randomisation
-        self.arms, self.ratios = cfg.arm_ids, [a.ratio for a in cfg.arms]
-        self.chunks = chunks
-        self.logged_chunks: set[tuple[str, int]] = set()
-        self.by_stratum: dict[str, int] = {}
-        self.allocated: dict[str, dict[str, Any]] = {}
-        self.margins: rz.MarginCounts = {}
-        self.notes: set[str] = set()
-
-    def step(self, ev: dict[str, Any]) -> None:
-        getattr(self, f"_{ev['kind']}")(ev)
-
-    def _list_chunk(self, ev: dict[str, Any]) -> None:
-        d = json.loads(ev["detail"])
-        key = (ev["stratum"], d["chunk"])
-        rows = self.chunks.get(key, [])
-        if rows_sha256(rows) != d["sha256"]:
-            raise _Fault(f"the stored list chunk {d['chunk']} differs from the one this row committed to")
-        if d["numpy"] == np.__version__:
-            stratum = tuple(tuple(p) for p in json.loads(ev["stratum"]))
-            fresh = rz.block_chunk(self.r.seed or 0, stratum, d["chunk"], self.arms, self.ratios, self.r.block_sizes)
-            if [e.arm for e in fresh] != [r[3] for r in rows] or [e.block_size for e in fresh] != [r[5] for r in rows]:
-                raise _Fault(f"list chunk {d['chunk']} is not the one the config's seed gives")
-        else:
-            self.notes.add(f"list chunks drawn under numpy {d['numpy']} were checked against their commitment only")
-        self.logged_chunks.add(key)
-
-    def _allocation(self, ev: dict[str, Any]) -> None:
+    def _on_allocation(self, ev: dict[str, Any]) -> None:
+        pid = ev["participant_id"]
         seq = len(self.allocated) + 1
         if ev["sequence"] != seq:
-            raise _Fault(f"sequence {ev['sequence']} where {seq} was due")
-        if ev["participant_id"] in self.allocated:
-            raise _Fault("the participant was already allocated")
-        values = json.loads(ev["factors"])
-        levels = self.cfg.factor_levels()
-        bad = [k for k, v in values.items() if k not in levels or v not in levels[k]]
-        if bad or values.get("site") != ev["site"]:
-            raise _Fault(f"recorded factors {values} do not fit the config")
-        draw = json.loads(ev["draw"])
-        method = self.r.method
-        if method in ("blocks", "stratified_blocks"):
-            arm = self._from_list(ev, values, draw)
-        elif method == "simple":
-            self._check_uniforms(draw, [draw["u"]], seq, 1)
-            arm = rz.pick_by_ratio(draw["u"], self.arms, self.ratios)
-        elif method == "minimisation" and self.r.minimisation is not None:
-            arm = self._minimise(values, draw, seq)
+            raise Fault(f"sequence {ev['sequence']} where {seq} was due")
+        if pid in self.allocated or ev["id_key"] != id_key(pid) or ev["id_key"] in self.by_id_key:
+            raise Fault("the participant was already allocated")
+        values = json_column(ev["factors"])
+        if values.get("site") != ev["site"]:
+            raise Fault(f"recorded factors {values} do not give its site")
+        sealed = unseal(self.ring, self.log_id, ev["row"], ev["sealed"])
+        draw = sealed.get("draw", {})
+        if draw.get("source") == "backup":
+            position = self.next_backup_position(values)
+            if draw.get("position") != position:
+                raise Fault(f"back-up list position {draw.get('position')} where {position} was due")
+            arm = self.backup_entry(values, position).arm
+            key, _ = self._blocks("backup", backup_stratum(self.design, values), backup_block_sizes(self.design))
+            self.used[key] = position
+            stratum = rz.stratum_text(backup_stratum(self.design, values))
         else:
-            raise _Fault(f"the config's method {method!r} does not allocate")
-        if arm != ev["arm"]:
-            raise _Fault(f"the recorded arm is {ev['arm']!r} but the replay gives {arm!r}")
-        self.allocated[ev["participant_id"]] = ev
+            arm, stratum, expected = self.decide(values)
+            if draw != expected:
+                raise Fault(f"its draw is not the one the key and the design give ({draw} against {expected})")
+            self._consume(values, stratum, arm)
+        if sealed.get("arm") != arm:
+            raise Fault("the recorded arm is not the one the key and the design give")
+        if ev["stratum"] != stratum:
+            raise Fault(f"recorded stratum {ev['stratum']} is not the one its factors give ({stratum})")
+        self.allocated[pid] = Allocated(
+            pid, ev["row"], seq, ev["site"], values, arm, draw, ev["at_utc"], ev["on_date"], ev["actor"],
+            ev["config_version"],
+        )  # fmt: skip
+        self.by_id_key[ev["id_key"]] = pid
 
-    def _from_list(self, ev: dict[str, Any], values: dict[str, str], draw: dict[str, Any]) -> str:
-        strata = self.r.strata if self.r.method == "stratified_blocks" else []
-        text = stratum_text(rz.stratum_of(values, strata))
-        if ev["stratum"] != text:
-            raise _Fault(f"recorded stratum {ev['stratum']} is not the one its factors give ({text})")
-        position = self.by_stratum.get(text, 0) + 1
-        self.by_stratum[text] = position
-        if draw.get("position") != position:
-            raise _Fault(f"list position {draw.get('position')} where {position} was due")
-        if (text, draw.get("chunk")) not in self.logged_chunks:
-            raise _Fault("its list chunk was not drawn into the log before it")
-        rows = self.chunks[(text, draw["chunk"])]
-        entry = next((r for r in rows if r[2] == position), None)
-        if entry is None:
-            raise _Fault(f"position {position} is not in list chunk {draw['chunk']}")
-        return str(entry[3])
-
-    def _check_uniforms(self, draw: dict[str, Any], recorded: list[float], seq: int, per: int) -> None:
-        if draw.get("index") != seq:
-            raise _Fault(f"draw index {draw.get('index')} where {seq} was due")
-        if draw.get("numpy") == np.__version__:
-            if uniforms_for(self.r.seed or 0, seq, per) != recorded:
-                raise _Fault("the recorded random numbers are not the ones the config's seed gives")
+    def _consume(self, values: Mapping[str, str], stratum: str, arm: str) -> None:
+        d = self.design
+        if d["method"] in ("blocks", "stratified_blocks"):
+            key = ("list", self.epoch, stratum)
+            self.used[key] = self.used.get(key, 0) + 1
         else:
-            self.notes.add(f"draws made under numpy {draw.get('numpy')} were checked against their arms only")
+            self.draws[self.epoch] = self.draws.get(self.epoch, 0) + 1
+        if d["method"] == "minimisation":
+            rz.add_to_margins(self.margins, {f: values[f] for f in d["minimisation"]["factors"]}, arm)
 
-    def _minimise(self, values: dict[str, str], draw: dict[str, Any], seq: int) -> str:
-        m = self.r.minimisation
-        assert m is not None
-        self._check_uniforms(draw, [draw["u_tie"], draw["u_prob"]], seq, 2)
-        scores = rz.minimisation_scores(self.margins, values, m.factors, self.arms, self.ratios)
-        if scores != draw.get("scores"):
-            raise _Fault(f"recorded scores {draw.get('scores')} but the replay gives {scores}")
-        d = rz.minimisation_decision(scores, self.arms, self.ratios, m.probability, draw["u_tie"], draw["u_prob"])
-        rz.add_to_margins(self.margins, {f: values[f] for f in m.factors}, d.arm)
-        return d.arm
+    def _known(self, ev: dict[str, Any]) -> Allocated:
+        man = self.allocated.get(ev["participant_id"])
+        if man is None:
+            raise Fault("names a participant who was not allocated before it")
+        return man
 
-    def _unblinding(self, ev: dict[str, Any]) -> None:
-        first = self.allocated.get(ev["participant_id"])
-        if first is None or first["arm"] != ev["arm"]:
-            raise _Fault("unblinds a participant who was not allocated to that arm before it")
+    def _on_unblinding(self, ev: dict[str, Any]) -> None:
+        man = self._known(ev)
+        if unseal(self.ring, self.log_id, ev["row"], ev["sealed"]).get("arm") != man.arm:
+            raise Fault("reveals an arm that is not the one its man was allocated")
+        man.unblindings += 1
 
+    def _on_correction(self, ev: dict[str, Any]) -> None:
+        self._known(ev).in_error = True
 
-def export_frame(path: str | Path, cfg: Config) -> pd.DataFrame:
-    """One row per allocation, in sequence order, for ``participants.csv`` and the trial master file.
-
-    Columns: ``participant_id, site, arm, sequence, allocated_at, randomised_on, allocated_by``,
-    then one column per factor recorded, then ``arm_code`` when the config blinds arms and
-    ``config_version``.
-    """
-    con = connect(path, cfg, create=False)
-    try:
-        rows = [dict(r) for r in con.execute("SELECT * FROM events WHERE kind = 'allocation' ORDER BY sequence")]
-    finally:
-        con.close()
-    factor_names = sorted({k for r in rows for k in json.loads(r["factors"])} - {"site"})
-    codes = cfg.randomisation.blinding.codes if cfg.randomisation.blinding else None
-    out = []
-    for r in rows:
-        factors = json.loads(r["factors"])
-        rec: dict[str, Any] = {
-            "participant_id": r["participant_id"], "site": r["site"], "arm": r["arm"], "sequence": r["sequence"],
-            "allocated_at": r["at_utc"], "randomised_on": r["at_utc"][:10], "allocated_by": r["by_whom"],
-        }  # fmt: skip
-        rec.update({f: factors.get(f) for f in factor_names})
-        if codes is not None:
-            rec["arm_code"] = codes[r["arm"]]
-        rec["config_version"] = r["config_version"]
-        out.append(rec)
-    cols = ["participant_id", "site", "arm", "sequence", "allocated_at", "randomised_on", "allocated_by"]
-    cols += factor_names + (["arm_code"] if codes else []) + ["config_version"]
-    return pd.DataFrame(out, columns=cols)
+    def _on_notice(self, ev: dict[str, Any]) -> None:
+        self._detail(ev)
 
 
-def concealed_list(cfg: Config, n: int, progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
-    """The first ``n`` positions of every stratum's list (list-based methods only).
-
-    Columns: one per stratification factor, then ``position, block, block_size, arm``. The same
-    lists that ``allocate`` draws from, so an external system given this list allocates
-    identically.
-    """
-    r = cfg.randomisation
-    if r.method not in ("blocks", "stratified_blocks"):
-        raise UsageError(f"a concealed list exists only for blocks and stratified_blocks, not {r.method!r}")
-    if n < 1:
-        raise UsageError("--n must be at least 1")
-    strata_names = list(r.strata) if r.method == "stratified_blocks" else []
-    levels = cfg.factor_levels()
-    combos: list[rz.Stratum] = [()]
-    for name in strata_names:
-        combos = [c + ((name, v),) for c in combos for v in levels[name]]
-    rows = []
-    for i, stratum in enumerate(combos):
-        entries = rz.stratum_list(r.seed or 0, stratum, cfg.arm_ids, [a.ratio for a in cfg.arms], r.block_sizes, n)
-        for e in entries[:n]:
-            rows.append({**dict(stratum), "position": e.position, "block": e.block, "block_size": e.block_size,
-                         "arm": e.arm})  # fmt: skip
-        if progress:
-            progress(i + 1, len(combos))
-    return pd.DataFrame(rows, columns=strata_names + ["position", "block", "block_size", "arm"])
+def json_column(text: str | None) -> Any:
+    """A JSON column's value (empty for NULL)."""
+    return json.loads(text) if text else {}
 
 
-def commitment(data: bytes) -> str:
-    """The SHA-256 to publish before recruitment: anyone holding the list can check it later."""
-    return hashlib.sha256(data).hexdigest()
-
-
-__all__ = ["commitment", "concealed_list", "export_frame", "verify_log"]
+def replay_events(events: list[dict[str, Any]], ring: KeyRing, log_id: str) -> Replay:
+    """Replay every event in order; :class:`IntegrityError` naming the first row that does not replay."""
+    state = Replay(ring, log_id)
+    for ev in events:
+        try:
+            state.apply(ev)
+        except Fault as fault:
+            who = f" ({ev['kind']} of {ev['participant_id']})" if ev.get("participant_id") else f" ({ev['kind']})"
+            raise IntegrityError(f"row {ev['row']}{who}: {fault}") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise IntegrityError(f"row {ev['row']} ({ev['kind']}): malformed content ({type(exc).__name__})") from None
+    if state.epoch < 0:
+        raise IntegrityError("row 1: missing; the log has no init row")
+    return state

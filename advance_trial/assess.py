@@ -77,7 +77,7 @@ class Assessment:
 
 def design_of(cfg: Config) -> Design:
     """Read the randomisation design from a config (refuses single-arm designs)."""
-    from advance_trial.allocation_log import required_factors
+    from advance_trial.allocation import required_factors
 
     r = cfg.randomisation
     if r.method == "none":
@@ -263,7 +263,9 @@ def assess(
     d = design_of(cfg)
     if split is not None and (len(split) != d.ratios.size or sum(split) != participants):
         raise UsageError(f"--split needs {d.ratios.size} counts adding up to --participants ({participants})")
-    base = cfg.randomisation.seed if seed is None else seed
+    base = cfg.randomisation.assess_seed if seed is None else seed
+    if base is None:
+        raise UsageError("give --seed, or randomisation.assess_seed in the config (a plain seed: it conceals nothing)")
     parts: dict[str, list[np.ndarray]] = {}
     done = 0
     for b in range(-(-n_trials // BATCH)):

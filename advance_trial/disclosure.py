@@ -38,7 +38,9 @@ def blinding_codes(cfg: Config) -> dict[str, str]:
     """Arm id -> code: the config's codes, or letters assigned by a permutation drawn from the seed."""
     if cfg.randomisation.blinding is not None:
         return dict(cfg.randomisation.blinding.codes)
-    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(cfg.randomisation.seed or 0, spawn_key=(7,))))
+    rng = np.random.Generator(
+        np.random.PCG64(np.random.SeedSequence(cfg.randomisation.assess_seed or 0, spawn_key=(7,)))
+    )
     letters = [chr(ord("A") + i) for i in range(len(cfg.arms))]
     order = rng.permutation(len(letters))
     return {a.id: letters[order[i]] for i, a in enumerate(cfg.arms)}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from advance_trial.canonical import CanonicalData, read_canonical
 from advance_trial.config import Config, load_config
@@ -134,6 +134,7 @@ class RunOptions:
     shareable: bool = False
     log: str | None = None
     key: str | None = None
+    key_dir: str | None = None
     report: bool = True
 
 
@@ -174,6 +175,14 @@ def disclose(
     return shown_cfg, tables, tuple(notes)
 
 
+def _log_facts(cfg: Config, data: CanonicalData, opts: RunOptions, data_dir: str | Path, out: Path) -> dict[str, Any]:
+    """The allocation log verified, reconciled with participants.csv, and summarised for the methods."""
+    from advance_trial.allocation import log_summary, trial_key
+
+    ring = trial_key(cfg, opts.key_dir, opts.log, data=data_dir, out=out)
+    return log_summary(cfg, ring, opts.log, data.participants)
+
+
 def run(
     config: str | Path,
     data_dir: str | Path,
@@ -190,7 +199,10 @@ def run(
     ConfigError, DataError
         Before anything is written.
     IntegrityError
-        If an input file changed while the run read it.
+        If an input file changed while the run read it, or the allocation log (``options.log``) does
+        not verify.
+    DataError
+        Also when the allocation log and participants.csv disagree (men, arms, sites or dates).
     """
     opts = options or RunOptions(by=by)
     step = progress or (lambda _: None)
@@ -201,6 +213,7 @@ def run(
     step("feasibility measures and outcome analyses")
     tables = all_tables(cfg, data, opts.by)
     out = Path(out_dir)
+    log = _log_facts(cfg, data, opts, data_dir, out) if opts.log else None  # before anything is written
     out.mkdir(parents=True, exist_ok=True)
     shown_cfg, tables, notes = disclose(cfg, tables, opts, out)
     step("writing tables and figures")
@@ -208,9 +221,8 @@ def run(
     outputs |= write_figures(shown_cfg, tables, out, histogram=not (opts.shareable or opts.blinded))
     if opts.report:
         step("writing the report")
-        from advance_trial.render.report import build_report, log_summary, write_report
+        from advance_trial.render.report import build_report, write_report
 
-        log = log_summary(opts.log, cfg) if opts.log else None
         report = build_report(shown_cfg, tables, _figure_bytes(out, outputs), log, notes, blinded=opts.blinded)
         outputs |= write_report(report, out)
     changed = [name for name, h in data.sha256.items() if sha256_file(Path(data_dir) / name) != h]
@@ -220,6 +232,7 @@ def run(
         raise IntegrityError(f"inputs changed during the run: {', '.join(changed)}; run again")
     record = build_provenance(cfg, inputs, outputs, command=command)
     record["run"] = {"config": str(config), "data": str(data_dir), "by": opts.by, "blinded": opts.blinded,
-                     "shareable": opts.shareable, "log": opts.log, "report": opts.report}  # fmt: skip
+                     "shareable": opts.shareable, "log": opts.log, "key_dir": opts.key_dir,
+                     "report": opts.report}  # fmt: skip
     write_provenance(record, out)
     return RunResult(tables, outputs, record)

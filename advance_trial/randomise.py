@@ -1,15 +1,28 @@
-"""Allocation methods as pure functions of (state, inputs, Generator).
+"""Allocation methods as pure functions of a keyed, versioned derivation.
 
-Randomness comes from numpy ``Generator`` objects seeded through
-``SeedSequence``: one independent stream per stratum, keyed by the stratum's
-values rather than by its position, so that recruitment in one stratum never
-shifts another's sequence and adding a site later changes no existing stream.
+Randomness comes from the trial's secret allocation key, never from a seed in
+the config or from a library's random streams. Every number is derived by
+:data:`DERIVATION`: HMAC-SHA256 under a subkey of the allocation key, over the
+canonical JSON of ``[DERIVATION, trial id, purpose, epoch, stratum, counter, sub]``.
+The derivation is written here and nowhere else; it does not depend on numpy or
+on any library version, so a log written today replays identically under any
+later install. A new derivation would get a new name; the log records the name
+it was written with.
 
-Streams are cut into chunks of :data:`CHUNK` positions, each from its own
-child seed (chunk 0 from the stratum's key, chunk ``k`` from the key extended by
-``k``). The allocation log stores every chunk it uses, so a numpy upgrade in
-mid-trial (numpy promises stream stability only within a version) can change
-only chunks not yet drawn, never a list already in use.
+Terms
+-----
+purpose
+    ``list`` (the permuted-block lists allocate draws from), ``backup`` (the
+    sealed lists used when the system is down), ``simple`` and ``minimisation``
+    (uniforms).
+epoch
+    The design in force: 0 from ``randomise init``, one more after each
+    amendment that changed the design (method, ratios, block sizes, strata or
+    minimisation factors). A new epoch starts new lists.
+stratum
+    The participant's values of the stratification factors; an unstratified
+    design uses the empty stratum. Streams are keyed by the stratum's values,
+    so recruitment in one stratum never shifts another's list.
 
 Methods
 -------
@@ -17,14 +30,15 @@ simple
     Each allocation takes one uniform ``u`` and the arm whose cumulative ratio
     share first exceeds it.
 blocks, stratified_blocks
-    Permuted blocks, block size drawn uniformly from ``block_sizes``, one list
-    per stratum (an unstratified design uses the empty stratum).
+    Permuted blocks: block ``b`` of a stratum takes its size uniformly from
+    ``block_sizes`` and orders ``size * ratio / sum(ratios)`` of each arm by a
+    Fisher-Yates shuffle. Integers are drawn by rejection from 64-bit words,
+    so every size and order is exactly equally likely.
 minimisation
     Pocock and Simon (1975) with the range as the imbalance measure. For each
     candidate arm, each factor's imbalance is the range over arms of
     ``count / ratio`` at the participant's level after the hypothetical
-    allocation (dividing by the ratio is this toolkit's rule for unequal
-    ratios); the score is the weighted sum over factors. The arms with the
+    allocation; the score is the weighted sum over factors. The arms with the
     lowest score are tied candidates; one is chosen with the first uniform,
     with probability in proportion to the ratios. If every arm is tied the
     choice stands; otherwise the preferred arm is taken when the second
@@ -35,15 +49,77 @@ minimisation
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+import hmac
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
+#: The name of the derivation below; recorded in every log.
+DERIVATION = "advance-trial/hmac-sha256/1"
 
 Stratum = tuple[tuple[str, str], ...]
 
-#: Positions (list methods) or uniforms (simple, minimisation) per chunk of a stream.
-CHUNK = 1024
+_TWO64 = 1 << 64
+
+
+def canon(value: object) -> str:
+    """Canonical JSON: sorted keys, no spaces, UTF-8 text kept as is."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def stratum_text(stratum: Stratum) -> str:
+    """A stratum as canonical text, e.g. ``[["site","london"]]``."""
+    return canon([list(p) for p in stratum])
+
+
+def stratum_of(values: Mapping[str, str], strata: Sequence[str]) -> Stratum:
+    """A participant's stratum: the values of the configured strata, in config order."""
+    return tuple((name, str(values[name])) for name in strata)
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One keyed stream of 64-bit words: a purpose, an epoch and a stratum of one trial.
+
+    ``key`` is the derivation subkey of the allocation key (never the key itself).
+    """
+
+    key: bytes
+    trial_id: str
+    purpose: str
+    epoch: int
+    stratum: str
+
+    def __repr__(self) -> str:  # the key never appears in a traceback or a log
+        return f"Stream({self.trial_id!r}, {self.purpose!r}, epoch {self.epoch}, {self.stratum})"
+
+    def block(self, counter: int, sub: int = 0) -> bytes:
+        """32 bytes: HMAC-SHA256 over the stream's identity, the counter and a sub-counter."""
+        message = canon([DERIVATION, self.trial_id, self.purpose, self.epoch, self.stratum, counter, sub])
+        return hmac.new(self.key, message.encode("utf-8"), hashlib.sha256).digest()
+
+    def words(self, counter: int) -> Iterator[int]:
+        """An endless run of 64-bit words for one counter: four per HMAC, then the next sub-counter."""
+        sub = 0
+        while True:
+            digest = self.block(counter, sub)
+            for i in range(0, 32, 8):
+                yield int.from_bytes(digest[i : i + 8], "big")
+            sub += 1
+
+    def uniforms(self, counter: int, n: int) -> list[float]:
+        """``n`` uniforms on [0, 1) for one counter, each a 53-bit fraction (exact as a double)."""
+        words = self.words(counter)
+        return [(next(words) >> 11) / float(1 << 53) for _ in range(n)]
+
+
+def below(words: Iterator[int], n: int) -> int:
+    """A uniform integer in ``range(n)`` from 64-bit words, by rejection (no modulo bias)."""
+    limit = _TWO64 - _TWO64 % n
+    while True:
+        w = next(words)
+        if w < limit:
+            return w % n
 
 
 @dataclass(frozen=True)
@@ -53,61 +129,79 @@ class ListEntry:
     Attributes
     ----------
     position : int
-        1-based position within the stratum's list.
+        1-based position within the stratum's list (in its epoch).
     arm : str
         The arm allocated at this position.
     block : int
         1-based block number within the stratum.
     block_size : int
         Size of that block.
-    chunk : int
-        The stream chunk the block came from (see the module docstring).
     """
 
     position: int
     arm: str
     block: int
     block_size: int
-    chunk: int = 0
 
 
-def stratum_key(stratum: Stratum) -> tuple[int, ...]:
-    """A stable ``SeedSequence`` spawn key for a stratum, derived from its factor values."""
-    text = ";".join(f"{k}={v}" for k, v in sorted(stratum))
-    digest = hashlib.sha256(text.encode("utf-8")).digest()
-    return tuple(int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4))
+def check_block_sizes(ratios: Sequence[int], block_sizes: Sequence[int]) -> None:
+    """Refuse block sizes that are not multiples of the ratio sum."""
+    total = sum(ratios)
+    if not block_sizes or any(b <= 0 or b % total for b in block_sizes):
+        raise ValueError(f"block sizes {list(block_sizes)} must be positive multiples of the ratio sum {total}")
 
 
-def stratum_generator(seed: int, stratum: Stratum, chunk: int = 0) -> np.random.Generator:
-    """The Generator for one chunk of one stratum's stream (an unstratified design uses the empty stratum)."""
-    key = stratum_key(stratum) + ((chunk,) if chunk else ())
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
+def permuted_block(stream: Stream, block: int, arms: Sequence[str], ratios: Sequence[int],
+                   block_sizes: Sequence[int]) -> list[str]:  # fmt: skip
+    """Block ``block`` (1-based) of a stream's permuted-block list: its arms in order."""
+    words = stream.words(block)
+    size = block_sizes[below(words, len(block_sizes))]
+    total = sum(ratios)
+    content = [a for a, r in zip(arms, ratios, strict=True) for _ in range(size // total * r)]
+    for i in range(size - 1, 0, -1):  # Fisher-Yates
+        j = below(words, i + 1)
+        content[i], content[j] = content[j], content[i]
+    return content
 
 
-def stratum_of(values: Mapping[str, str], strata: Sequence[str]) -> Stratum:
-    """A participant's stratum: the values of the configured strata, in config order."""
-    return tuple((name, str(values[name])) for name in strata)
+@dataclass
+class BlockList:
+    """A stratum's permuted-block list, derived block by block as positions are needed."""
 
+    stream: Stream
+    arms: tuple[str, ...]
+    ratios: tuple[int, ...]
+    block_sizes: tuple[int, ...]
 
-def block_chunk(
-    seed: int, stratum: Stratum, chunk: int, arms: list[str], ratios: list[int], block_sizes: list[int]
-) -> list[ListEntry]:
-    """One chunk of a stratum's permuted-block list: at least :data:`CHUNK` positions, whole blocks.
+    def __post_init__(self) -> None:
+        check_block_sizes(self.ratios, self.block_sizes)
+        self.entries: list[ListEntry] = []
 
-    Positions and block numbers are local to the chunk (1-based).
-    """
-    return permuted_blocks(stratum_generator(seed, stratum, chunk), arms, ratios, block_sizes, CHUNK)
+    def at(self, position: int) -> ListEntry:
+        """The entry at a 1-based position, deriving blocks up to it."""
+        while len(self.entries) < position:
+            block = (self.entries[-1].block if self.entries else 0) + 1
+            arms = permuted_block(self.stream, block, self.arms, self.ratios, self.block_sizes)
+            start = len(self.entries)
+            self.entries.extend(ListEntry(start + i + 1, a, block, len(arms)) for i, a in enumerate(arms))
+        return self.entries[position - 1]
 
-
-def uniform_chunk(seed: int, stratum: Stratum, chunk: int) -> np.ndarray:
-    """One chunk of a stream of uniforms on [0, 1) (simple randomisation and minimisation)."""
-    return stratum_generator(seed, stratum, chunk).random(CHUNK)
+    def first(self, n: int) -> list[ListEntry]:
+        """The first ``n`` positions (to the end of the block that holds position ``n``)."""
+        self.at(n)
+        last_block = self.entries[n - 1].block
+        return [e for e in self.entries if e.block <= last_block]
 
 
 def pick_by_ratio(u: float, arms: Sequence[str], ratios: Sequence[float]) -> str:
     """The arm a uniform ``u`` in [0, 1) selects when arms are weighted by their ratios."""
-    edges = np.cumsum(np.asarray(ratios, dtype=float)) / float(sum(ratios))
-    return arms[min(int(np.searchsorted(edges, u, side="right")), len(arms) - 1)]
+    total = float(sum(ratios))
+    edge = 0.0
+    for arm, r in zip(arms, ratios, strict=True):
+        edge += r / total
+        if u < edge:
+            return arm
+    return arms[-1]
 
 
 #: Per factor, per level, per arm: participants allocated so far.
@@ -186,93 +280,38 @@ def add_to_margins(counts: MarginCounts, levels: Mapping[str, str], arm: str) ->
         cell[arm] = cell.get(arm, 0) + 1
 
 
-def permuted_blocks(
-    rng: np.random.Generator, arms: list[str], ratios: list[int], block_sizes: list[int], n: int
-) -> list[ListEntry]:
-    """The first ``n`` (or more, to the end of a block) positions of a permuted-block list.
-
-    Each block's size is drawn uniformly from ``block_sizes``; a block of size ``b`` holds
-    ``b * ratio / sum(ratios)`` of each arm in a uniformly random order. The list for ``n``
-    is a prefix of the list for any larger ``n`` from the same Generator state.
-
-    Parameters
-    ----------
-    rng : numpy.random.Generator
-    arms, ratios : list
-        Arm ids and their allocation ratios, in config order.
-    block_sizes : list of int
-        Each a multiple of ``sum(ratios)``.
-    n : int
-        Number of positions needed.
-    """
-    total = sum(ratios)
-    if any(b % total for b in block_sizes):
-        raise ValueError(f"block sizes {block_sizes} must be multiples of the ratio sum {total}")
-    entries: list[ListEntry] = []
-    block = 0
-    sizes = np.asarray(block_sizes)
-    while len(entries) < n:
-        block += 1
-        size = int(sizes[rng.integers(len(sizes))])
-        content = np.repeat(np.asarray(arms, dtype=object), [size // total * r for r in ratios])
-        order = rng.permutation(size)
-        start = len(entries)
-        entries.extend(
-            ListEntry(position=start + i + 1, arm=str(content[j]), block=block, block_size=size)
-            for i, j in enumerate(order)
-        )
-    return entries
-
-
-def extend_list(
-    entries: list[ListEntry], seed: int, stratum: Stratum, arms: list[str], ratios: list[int], block_sizes: list[int]
-) -> None:
-    """Append the stratum's next chunk to ``entries`` (in place), numbering positions and blocks on."""
-    chunk = entries[-1].chunk + 1 if entries else 0
-    pos0, block0 = (entries[-1].position, entries[-1].block) if entries else (0, 0)
-    for e in block_chunk(seed, stratum, chunk, arms, ratios, block_sizes):
-        entries.append(ListEntry(pos0 + e.position, e.arm, block0 + e.block, e.block_size, chunk))
-
-
-def stratum_list(
-    seed: int, stratum: Stratum, arms: list[str], ratios: list[int], block_sizes: list[int], n: int
-) -> list[ListEntry]:
-    """The first ``n`` (or more, to the end of a chunk) positions of a stratum's list."""
-    entries: list[ListEntry] = []
-    while len(entries) < n:
-        extend_list(entries, seed, stratum, arms, ratios, block_sizes)
-    return entries
-
-
 def stratified_block_arms(
-    seed: int,
-    strata_of: list[Stratum],
-    arms: list[str],
-    ratios: list[int],
-    block_sizes: list[int],
+    key: bytes,
+    trial_id: str,
+    strata_of: Sequence[Stratum],
+    arms: Sequence[str],
+    ratios: Sequence[int],
+    block_sizes: Sequence[int],
+    epoch: int = 0,
+    purpose: str = "list",
 ) -> list[ListEntry]:
-    """Allocate participants, given in randomisation order, by stratified permuted blocks.
+    """Allocate participants, given in randomisation order, by (stratified) permuted blocks.
 
     Parameters
     ----------
-    seed : int
-        The config's randomisation seed.
-    strata_of : list of Stratum
+    key : bytes
+        The derivation subkey (:attr:`advance_trial.allocation_key.KeyRing.derive`).
+    trial_id : str
+    strata_of : sequence of Stratum
         Each participant's stratum, in randomisation order (the empty stratum for unstratified blocks).
 
     Returns
     -------
     list of ListEntry
-        Each participant's list entry, in the same order.
+        Each participant's list entry, in the same order: what ``allocate`` gives them.
     """
-    lists: dict[Stratum, list[ListEntry]] = {}
+    lists: dict[Stratum, BlockList] = {}
     used: dict[Stratum, int] = {}
-    result: list[ListEntry] = []
+    out: list[ListEntry] = []
     for s in strata_of:
-        entries = lists.setdefault(s, [])
-        i = used.get(s, 0)
-        used[s] = i + 1
-        while len(entries) <= i:
-            extend_list(entries, seed, s, arms, ratios, block_sizes)
-        result.append(entries[i])
-    return result
+        if s not in lists:
+            stream = Stream(key, trial_id, purpose, epoch, stratum_text(s))
+            lists[s] = BlockList(stream, tuple(arms), tuple(ratios), tuple(block_sizes))
+        used[s] = used.get(s, 0) + 1
+        out.append(lists[s].at(used[s]))
+    return out

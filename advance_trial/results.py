@@ -162,7 +162,7 @@ def build_provenance(
     outputs : mapping
         Output file name -> SHA-256.
     seed : int, optional
-        The seed used (default: the config's randomisation seed).
+        The seed used (default: the config's ``randomisation.assess_seed``; allocation uses no seed).
     command : str, optional
         The command line, for the record.
     now : datetime, optional
@@ -180,7 +180,7 @@ def build_provenance(
             "sha256": src.sha256 if src else None,
             "migrations": list(src.migrations) if src else [],
         },
-        "seed": seed if seed is not None else cfg.randomisation.seed,
+        "seed": seed if seed is not None else cfg.randomisation.assess_seed,
         "inputs": dict(sorted(inputs.items())),
         "outputs": dict(sorted(outputs.items())),
         "command": command,

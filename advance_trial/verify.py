@@ -47,7 +47,7 @@ def verify_outputs(outdir: str | Path) -> VerifyResult:
         what += [f"not written by the run: {', '.join(extra)}"] if extra else []
         raise IntegrityError(f"{out}: the outputs are not the ones the run recorded ({'; '.join(what)})")
     opts = RunOptions(by=spec["by"], blinded=spec["blinded"], shareable=spec["shareable"], log=spec["log"],
-                      report=spec["report"])  # fmt: skip
+                      key_dir=spec.get("key_dir"), report=spec["report"])  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp) / out.name
         opts_key = RunOptions(**{**opts.__dict__, "key": str(Path(tmp) / "key.csv")})

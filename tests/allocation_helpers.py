@@ -1,33 +1,110 @@
-"""Configs with other randomisation methods, built from the ADVANCE config's text."""
+"""Trials with a key and a log of their own, built from the ADVANCE config's text, and tampering tools."""
 
 from __future__ import annotations
 
 import re
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
 
 from tests.conftest import config_path
 
 MINIMISATION = """randomisation:
   method: minimisation
   minimisation: {factors: {site: 1.0, cycle: 1.0}, probability: 0.8}
-  seed: 424242
 """
 SIMPLE = """randomisation:
   method: simple
-  seed: 777
 """
 BLINDED = """randomisation:
   method: stratified_blocks
   strata: [site]
   block_sizes: [2, 4]
-  seed: 2018052395
   blinding: {codes: {advance: K, tau: Q}}
+"""
+BLOCKS = """randomisation:
+  method: stratified_blocks
+  strata: [site]
+  block_sizes: [2, 4]
 """
 
 
-def variant(block: str, extra: str = ""):
-    """The ADVANCE config with its randomisation block replaced (and ``extra`` YAML appended)."""
-    from advance_trial.config import parse_config
-
+def config_text(block: str | None = None, fingerprint: str | None = None, extra: str = "") -> str:
+    """The ADVANCE config's text, its randomisation block replaced and its fingerprint set."""
     text = config_path("advance-feasibility").read_text()
-    text = re.sub(r"^randomisation:\n(?:  .*\n)+", block, text, flags=re.M) + extra
-    return parse_config(text, "variant.yaml")
+    if block is not None:
+        text = re.sub(r"^randomisation:\n(?:  .*\n)+", block, text, flags=re.M)
+    text = re.sub(r"^  key_fingerprint: .*\n", "", text, flags=re.M)
+    text = re.sub(r"^  log: .*\n", "", text, flags=re.M)
+    if fingerprint:
+        text = text.replace("randomisation:\n", f"randomisation:\n  key_fingerprint: {fingerprint}\n  log: ../log/log.sqlite\n", 1)
+    return text + extra
+
+
+@dataclass
+class Trial:
+    """A config file, its key and its log, all in a temporary folder."""
+
+    root: Path
+    block: str | None
+    extra: str = ""
+
+    def __post_init__(self) -> None:
+        from advance_trial.allocation_key import create_key
+
+        self.keys = self.root / "keys"
+        self.ring = create_key(self.keys, "advance-feasibility")
+        self.config = self.root / "configs" / "trial.yaml"
+        self.config.parent.mkdir(parents=True, exist_ok=True)
+        self.write(self.block, self.extra)
+        self.log = self.root / "log" / "log.sqlite"
+
+    def write(self, block: str | None, extra: str = "", version: str | None = None) -> None:
+        text = config_text(block, self.ring.fingerprint, extra)
+        if version:
+            text = text.replace('version: "1.0.0"', f'version: "{version}"', 1)
+        self.config.write_text(text)
+
+    @property
+    def cfg(self):
+        from advance_trial.config import load_config
+
+        return load_config(self.config)
+
+    def init(self) -> Trial:
+        from advance_trial.allocation import init_log
+
+        init_log(self.cfg, self.ring, self.log)
+        return self
+
+
+def make_trial(tmp_path: Path, block: str | None = BLOCKS, extra: str = "", init: bool = True) -> Trial:
+    t = Trial(tmp_path, block, extra)
+    return t.init() if init else t
+
+
+def tamper(log: Path, *sql: str) -> None:
+    """Run SQL on a log as someone with write access to the file would, triggers dropped."""
+    con = sqlite3.connect(log, isolation_level=None)
+    for name in [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")]:
+        con.execute(f"DROP TRIGGER {name}")
+    for statement in sql:
+        con.execute(statement)
+    con.close()
+
+
+def retag_all(log: Path, ring) -> None:
+    """Rewrite the whole chain with the project's own tagging code and the key ``ring`` holds."""
+    from advance_trial.allocation_log import genesis_tag, row_tag
+
+    con = sqlite3.connect(log, isolation_level=None)
+    con.row_factory = sqlite3.Row
+    for name in [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")]:
+        con.execute(f"DROP TRIGGER {name}")
+    log_id = con.execute("SELECT value FROM meta WHERE key = 'log_id'").fetchone()[0]
+    prev = genesis_tag(ring, log_id)
+    for r in [dict(x) for x in con.execute("SELECT * FROM events ORDER BY row")]:
+        r["prev_tag"] = prev
+        prev = row_tag(ring, r)
+        con.execute("UPDATE events SET prev_tag = ?, tag = ? WHERE row = ?", (r["prev_tag"], prev, r["row"]))
+    con.close()

@@ -12,6 +12,20 @@ CONFIGS = ROOT / "configs"
 SAMPLES = ROOT / "data" / "sample"
 TRIALS = ("advance-feasibility", "advance-digital", "cranstoun-dvip")
 SEEDS = {"advance-feasibility": 20210601, "advance-digital": 20220801, "cranstoun-dvip": 20150301}
+DEMO_KEYS = ROOT / "demo-keys"
+
+
+def demo_ring(cfg):
+    """The sample's public demonstration key (its warning silenced), or None for a single-arm trial."""
+    import warnings
+
+    from advance_trial.allocation_key import DemonstrationKeyWarning, load_key
+
+    if cfg.randomisation.method == "none":
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DemonstrationKeyWarning)
+        return load_key(DEMO_KEYS, cfg.trial.id, cfg.randomisation.key_fingerprint)
 
 
 def config_path(trial: str) -> Path:

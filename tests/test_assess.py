@@ -45,7 +45,7 @@ def _convergence_expectation(block):
 
 @pytest.mark.parametrize("size", [2, 4, 6])
 def test_blocks_correct_guesses_match_enumeration(size):
-    cfg = variant(f"randomisation:\n  method: blocks\n  block_sizes: [{size}]\n  seed: 11\n")
+    cfg = variant(f"randomisation:\n  method: blocks\n  block_sizes: [{size}]\n  assess_seed: 11\n")
     n = size * 10
     result = assess(cfg, 5_000, n)
     assert _stat(result, "final_imbalance_max") == 0
@@ -54,7 +54,7 @@ def test_blocks_correct_guesses_match_enumeration(size):
 
 
 def test_stratified_blocks_of_two_keep_every_stratum_within_one():
-    cfg = variant("randomisation:\n  method: stratified_blocks\n  strata: [site]\n  block_sizes: [2]\n  seed: 5\n")
+    cfg = variant("randomisation:\n  method: stratified_blocks\n  strata: [site]\n  block_sizes: [2]\n  assess_seed: 5\n")
     result = assess(cfg, 2_000, 61)
     for site in ("london", "wolverhampton", "bristol"):
         assert _stat(result, "final_imbalance_max", f"site={site}") <= 1
@@ -63,7 +63,7 @@ def test_stratified_blocks_of_two_keep_every_stratum_within_one():
 
 def test_deterministic_minimisation_on_site_balances_each_site():
     cfg = variant(
-        "randomisation:\n  method: minimisation\n  minimisation: {factors: {site: 1.0}, probability: 1.0}\n  seed: 3\n"
+        "randomisation:\n  method: minimisation\n  minimisation: {factors: {site: 1.0}, probability: 1.0}\n  assess_seed: 3\n"
     )
     result = assess(cfg, 1_000, 50)
     for site in ("london", "wolverhampton", "bristol"):

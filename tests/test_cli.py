@@ -93,7 +93,7 @@ def test_show_and_schema(invoke):
     shown = json.loads(r.stdout)
     assert shown["reporting"] == {"ci_level": 0.95, "proportion_ci": "wilson", "min_cell": 5}
     r = invoke("config", "show", config_path("advance-digital"))
-    assert r.exit_code == 0 and "schema_version: 1" in r.stdout
+    assert r.exit_code == 0 and "schema_version: 2" in r.stdout
     schema = json.loads(invoke("config", "schema").stdout)
     assert schema["title"] == "Config" and "trial" in schema["required"]
 

@@ -214,8 +214,7 @@ def test_minimal_config_and_defaults():
     [
         (("block_sizes: [3, 6]", "block_sizes: [2, 6]"), "randomisation.block_sizes[0]", "multiple of"),
         (("design: parallel", "design: single_arm"), "arms", "exactly one arm"),
-        (("seed: 1", "seed: -1"), "randomisation.seed", "greater than or equal to 0"),
-        (("method: blocks, block_sizes: [3, 6], seed: 1", "method: simple"), "randomisation.seed", "seed is required"),
+        (("seed: 1", "seed: -1"), "randomisation.assess_seed", "greater than or equal to 0"),
         (("method: blocks, block_sizes: [3, 6]", "method: minimisation"), "randomisation.minimisation", "needs"),
         (
             ("method: blocks, block_sizes: [3, 6]", "method: stratified_blocks, block_sizes: [3]"),
@@ -307,20 +306,20 @@ def test_timepoints_must_be_in_order_without_overlap():
 
 
 def test_newer_schema_is_refused(advance_text):
-    (p,) = problems_of(advance_text.replace("schema_version: 1", "schema_version: 2"))
+    (p,) = problems_of(advance_text.replace("schema_version: 2", "schema_version: 3"))
     assert p.path == "schema_version" and "newer" in p.message and "upgrade" in p.message
     assert p.line == line_of(advance_text, "schema_version")
 
 
 @pytest.mark.parametrize("value", ['"1"', "1.5", "-1"])
 def test_schema_version_must_be_a_whole_number(advance_text, value):
-    (p,) = problems_of(advance_text.replace("schema_version: 1", f"schema_version: {value}"))
+    (p,) = problems_of(advance_text.replace("schema_version: 2", f"schema_version: {value}"))
     assert p.path == "schema_version"
 
 
 def test_schema_0_migrates_on_load(advance_text):
     old = (
-        advance_text.replace("schema_version: 1", "schema_version: 0")
+        advance_text.replace("schema_version: 2", "schema_version: 0")
         .replace("randomisation:", "randomization:")
         .replace("proportion_ci: wilson", "ci_method: wilson")
         .replace("measure: sessions, at_least: 1}", "measure: sessions, min: 1}")
@@ -328,7 +327,8 @@ def test_schema_0_migrates_on_load(advance_text):
     cfg = parse_config(old)
     assert cfg.schema_version == CURRENT_SCHEMA_VERSION
     assert cfg.randomisation.method == "stratified_blocks" and cfg.thresholds[0].at_least == 1
-    (note,) = cfg.source.migrations
+    note, to_2 = cfg.source.migrations
+    assert to_2.startswith("schema 1 -> 2") and "relative to the config's folder" in to_2
     assert note.startswith("schema 0 -> 1") and "randomization -> randomisation" in note and "min -> at_least" in note
     assert cfg.source.schema_version == 0
     new = parse_config(advance_text)
@@ -336,7 +336,7 @@ def test_schema_0_migrates_on_load(advance_text):
 
 
 def test_migrated_keys_keep_their_lines(advance_text):
-    old = advance_text.replace("schema_version: 1", "schema_version: 0").replace("randomisation:", "randomization:")
+    old = advance_text.replace("schema_version: 2", "schema_version: 0").replace("randomisation:", "randomization:")
     old = old.replace("block_sizes: [2, 4]", "block_sizes: [3, 4]")
     (p,) = problems_of(old)
     assert p.path == "randomisation.block_sizes[0]" and p.line == line_of(old, "block_sizes")

@@ -89,16 +89,16 @@ def test_refusal_writes_a_report_for_the_site(advance_cfg, full):
 
 HEADER = ["Participant ID", "Session type", "Session no.", "Group", "Date", "Attended", "Hours"]
 GOOD = [
-    ["AF010", "Group", "1", "london-c1", "06/08/2018", "No", "0"],
-    ["AF010", "group", "2", "london-c1", "2018-08-13", "N", "0"],
-    ["AF010", "INDIVIDUAL", "1", "", "", "YES", "1"],
+    ["AF024", "Group", "1", "london-c1", "06/08/2018", "No", "0"],
+    ["AF024", "group", "2", "london-c1", "2018-08-13", "N", "0"],
+    ["AF024", "INDIVIDUAL", "1", "", "", "YES", "1"],
     ["AF012", "group", "3", "london-c1", "20/8/2018", "true", "1.5"],
     ["AF012", "individual", "3", "", "01/10/2018", "y", ""],
 ]
 EXPECTED = [
-    "AF010,group,1,london-c1,2018-08-06,false,0.0",
-    "AF010,group,2,london-c1,2018-08-13,false,0.0",
-    "AF010,individual,1,,,true,1.0",
+    "AF024,group,1,london-c1,2018-08-06,false,0.0",
+    "AF024,group,2,london-c1,2018-08-13,false,0.0",
+    "AF024,individual,1,,,true,1.0",
     "AF012,group,3,london-c1,2018-08-20,true,1.5",
     "AF012,individual,3,,2018-10-01,true,",
 ]
@@ -134,11 +134,11 @@ def test_good_csv_shapes_bring_in_exactly_these_rows(advance_cfg, fresh, tmp_pat
 
 
 def test_windows_1252_text_arrives_as_utf8(advance_cfg, fresh, tmp_path):
-    rows = [HEADER, ["AF010", "group", "1", "café-c1", "06/08/2018", "no", "0"]]
+    rows = [HEADER, ["AF024", "group", "1", "café-c1", "06/08/2018", "no", "0"]]
     path = tmp_path / "accents.csv"
     path.write_bytes(_csv(rows, ";").encode("cp1252"))
     import_files(advance_cfg, fresh, "london", "attendance", [path], by="t")
-    assert _lines(fresh)[1] == "AF010,group,1,café-c1,2018-08-06,false,0.0"
+    assert _lines(fresh)[1] == "AF024,group,1,café-c1,2018-08-06,false,0.0"
 
 
 def _xlsx(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
@@ -156,9 +156,9 @@ def _xlsx(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
 
 XLSX_ROWS = [
     HEADER,
-    ["AF010", "Group", 1, "london-c1", dt.datetime(2018, 8, 6), False, 0],
-    ["AF010", "group", 2.0, "london-c1", "13/08/2018", "N", 0.0],
-    ["AF010", "Individual", 1, None, None, True, 1],
+    ["AF024", "Group", 1, "london-c1", dt.datetime(2018, 8, 6), False, 0],
+    ["AF024", "group", 2.0, "london-c1", "13/08/2018", "N", 0.0],
+    ["AF024", "Individual", 1, None, None, True, 1],
     ["AF012", "group", 3, "london-c1", dt.date(2018, 8, 20), "Yes", 1.5],
     ["AF012", "individual", 3, None, "2018-10-01", "y", None],
     [None] * 7,
@@ -209,14 +209,14 @@ def test_existing_rows_keep_their_exact_text(advance_cfg, fresh, tmp_path):
     import_files(advance_cfg, fresh, "london", "attendance", [first], by="t")
     before = _lines(fresh)
     path = tmp_path / "new.csv"
-    path.write_text(_csv([HEADER, ["AF019", "group", "1", "london-c1", "01/10/2018", "yes", "2"], GOOD[0]]))
+    path.write_text(_csv([HEADER, ["AF022", "group", "1", "london-c1", "01/10/2018", "yes", "2"], GOOD[0]]))
     (out,) = import_files(advance_cfg, fresh, "london", "attendance", [path], by="t")
     assert (out.new, out.unchanged) == (1, 1)
-    assert _lines(fresh) == [*before, "AF019,group,1,london-c1,2018-10-01,true,2.0"]
+    assert _lines(fresh) == [*before, "AF022,group,1,london-c1,2018-10-01,true,2.0"]
 
 
 def test_accept_valid_counts_add_up_and_quarantines(advance_cfg, fresh, tmp_path):
-    rows = [HEADER, *GOOD, ["AF010", "group", "13", "london-c1", "06/08/2018", "no", "0"],
+    rows = [HEADER, *GOOD, ["AF024", "group", "13", "london-c1", "06/08/2018", "no", "0"],
             ["AF999", "group", "1", "london-c1", "06/08/2018", "no", "0"]]  # fmt: skip
     path = tmp_path / "mixed.csv"
     path.write_text(_csv(rows))
@@ -233,12 +233,12 @@ def test_accept_valid_counts_add_up_and_quarantines(advance_cfg, fresh, tmp_path
 
 def test_replace_is_recorded(advance_cfg, full, tmp_path):
     path = tmp_path / "fix.csv"
-    path.write_text(_csv([HEADER, ["AF010", "group", "1", "london-c1", "06/08/2018", "yes", "2"]]))
+    path.write_text(_csv([HEADER, ["AF024", "group", "1", "london-c1", "06/08/2018", "yes", "2"]]))
     with pytest.raises(ImportRefused, match="differs from the canonical data"):
         import_files(advance_cfg, full, "london", "attendance", [path], by="t")
     (out,) = import_files(advance_cfg, full, "london", "attendance", [path], replace=True, by="dm")
     assert out.replaced == 1
-    assert "AF010,group,1,london-c1,2018-08-06,true,2.0" in _lines(full)
+    assert "AF024,group,1,london-c1,2018-08-06,true,2.0" in _lines(full)
     log = pd.read_csv(full / "import" / "replacements.csv", dtype=str)
     assert set(zip(log["column"], log["old"], log["new"], strict=True)) == {("attended", "false", "true"),
                                                                              ("hours", "0.0", "2.0")}  # fmt: skip
@@ -258,7 +258,7 @@ def test_day_month_order_unknown_without_a_date_format(advance_cfg, fresh, tmp_p
     cfg = advance_cfg.model_copy(update={"import_": []})
     path = tmp_path / "d.csv"
     path.write_text(_csv([["participant_id", "session_type", "session_number", "group_id", "session_on", "attended",
-                           "hours"], ["AF010", "group", "1", "london-c1", "06/08/2018", "no", "0"]]))  # fmt: skip
+                           "hours"], ["AF024", "group", "1", "london-c1", "06/08/2018", "no", "0"]]))  # fmt: skip
     with pytest.raises(DataError, match="day and month order unknown"):
         import_files(cfg, fresh, "london", "attendance", [path], by="t")
 

@@ -1,6 +1,6 @@
 """Outcome models pinned to R (values typed in from tests/reference/reference.R, whose calls are cited).
 
-The fixed data sets are the analysis frames of the ADVANCE sample (tests/reference/<outcome>.csv)
+The fixed data sets are the analysis frames of an earlier ADVANCE sample (tests/reference/<outcome>.csv)
 and an overdispersed count data set (tests/reference/counts.csv). R 4.2.2 with nlme 3.1 and MASS
 (Debian packages r-base-core, r-cran-nlme, r-cran-mass).
 """

@@ -47,7 +47,7 @@ def test_provenance_record(advance_cfg, tmp_path):
     assert rec["toolkit"] == {"name": "advance-trial", "version": __version__}
     assert rec["config"]["id"] == "advance-feasibility" and rec["config"]["version"] == "1.0.0"
     assert rec["config"]["sha256"] == advance_cfg.source.sha256
-    assert rec["seed"] == advance_cfg.randomisation.seed
+    assert rec["seed"] == advance_cfg.randomisation.assess_seed
     assert rec["inputs"] == {"participants.csv": "ab"} and rec["created_utc"] == "2026-01-02T03:04:05Z"
     assert rec["packages"]["pandas"] == pd.__version__
     path = write_provenance(rec, tmp_path)

@@ -76,10 +76,10 @@ def test_difference_between_arms_is_newcombe():
     assert (diff.arm, diff.comparator, diff.ci_method) == ("advance", "tau", "newcombe")
     assert diff.estimate == pytest.approx(diff.n_retained_arm / diff.n_arm - diff.n_retained_comparator / 50)
     # R (closed form of Newcombe's method 10 from prop.test's Wilson limits):
-    #   w1 <- prop.test(26, 54, correct=FALSE)$conf.int; w2 <- prop.test(25, 50, correct=FALSE)$conf.int
-    #   d <- 26/54 - 25/50; d - sqrt((26/54 - w1[1])^2 + (w2[2] - .5)^2); d + sqrt((w1[2] - 26/54)^2 + (.5 - w2[1])^2)
-    assert (diff.n_retained_arm, diff.n_retained_comparator) == (26, 25)
-    assert (diff.ci_lower, diff.ci_upper) == pytest.approx((-0.203190657187715, 0.167860917271281), abs=1e-12)
+    #   w1 <- prop.test(32, 54, correct=FALSE)$conf.int; w2 <- prop.test(19, 50, correct=FALSE)$conf.int
+    #   d <- 32/54 - 19/50; d - sqrt((32/54 - w1[1])^2 + (w2[2] - 19/50)^2); d + sqrt((w1[2] - 32/54)^2 + (19/50 - w2[1])^2)
+    assert (diff.n_retained_arm, diff.n_retained_comparator) == (32, 19)
+    assert (diff.ci_lower, diff.ci_upper) == pytest.approx((0.0206295019787802, 0.38371140537402), abs=1e-12)
 
 
 def test_single_arm_has_no_difference():

@@ -13,7 +13,7 @@ from advance_trial.config import load_config
 from advance_trial.errors import ConfigError
 from advance_trial.simulate import CalibrationError, simulate_to_dir
 from advance_trial.simulate.generate import counts_with_medians
-from tests.conftest import SAMPLES, SEEDS, TRIALS, config_path
+from tests.conftest import SAMPLES, SEEDS, TRIALS, config_path, demo_ring
 
 
 def sample(trial: str):
@@ -81,7 +81,7 @@ def test_regenerating_is_byte_identical(tmp_path, trial):
     out.mkdir()
     shutil.copy(SAMPLES / trial / "calibration.yaml", out / "calibration.yaml")
     cfg = load_config(config_path(trial))
-    _, report = simulate_to_dir(cfg, out, SEEDS[trial])
+    _, report = simulate_to_dir(cfg, out, SEEDS[trial], ring=demo_ring(cfg))
     assert report["met"].all()
     for f in sorted((SAMPLES / trial).glob("*.csv")):
         assert (out / f.name).read_bytes() == f.read_bytes(), f.name
@@ -90,7 +90,7 @@ def test_regenerating_is_byte_identical(tmp_path, trial):
 
 def test_another_seed_gives_other_rows_same_aggregates(tmp_path):
     cfg = load_config(config_path("advance-feasibility"))
-    data, report = simulate_to_dir(cfg, tmp_path, 7, SAMPLES / "advance-feasibility" / "calibration.yaml")
+    data, report = simulate_to_dir(cfg, tmp_path, 7, SAMPLES / "advance-feasibility" / "calibration.yaml", demo_ring(cfg))
     assert report["met"].all()
     assert (tmp_path / "measures.csv").read_bytes() != (SAMPLES / "advance-feasibility" / "measures.csv").read_bytes()
     assert data.participants["arm"].value_counts().to_dict() == {"advance": 54, "tau": 50}
@@ -101,7 +101,7 @@ def test_unreachable_arm_totals_are_refused_and_nothing_written(tmp_path):
     text = (SAMPLES / "advance-feasibility" / "calibration.yaml").read_text()
     (tmp_path / "calibration.yaml").write_text(text.replace("{advance: 54, tau: 50}", "{advance: 64, tau: 40}"))
     with pytest.raises(CalibrationError, match="give arms"):
-        simulate_to_dir(cfg, tmp_path, 1)
+        simulate_to_dir(cfg, tmp_path, 1, ring=demo_ring(cfg))
     assert [p.name for p in tmp_path.iterdir()] == ["calibration.yaml"]
 
 

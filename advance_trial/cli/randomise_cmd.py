@@ -1,32 +1,35 @@
-"""``advance-trial randomise``: allocate, verify, export, list, unblind and assess.
+"""``advance-trial randomise``: init, allocate, verify, receipts, export, list, unblind, correct, amend, assess.
 
-What enrolling staff see is the arm (or its blinded code) of the participant they ask about;
-nothing here prints a future allocation or a block size to the terminal.
+What enrolling staff see is the arm (or its blinded code) of the man they ask about, and a
+receipt; nothing here prints a future allocation or a block size to the terminal.
 """
 
 from __future__ import annotations
 
+import json
+from datetime import date
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import typer
 
+from advance_trial.cli._options import CONFIG_ARG, JSON, KEY_DIR, LOG, NOTE, load_ring
+
 app = typer.Typer(
-    help="Allocate participants with a tamper-evident log; verify, export, unblind; assess a design.",
+    help="Allocate men from a secret key into an authenticated log; verify, export, unblind; assess a design.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
 
-CONFIG_ARG = typer.Argument(..., help="The trial config (YAML).", show_default=False)
-LOG = typer.Option(None, "--log", help="The allocation log (SQLite); default: randomisation.log in the config.")
-JSON = typer.Option(False, "--json", help="Machine-readable output.")
+REASON = typer.Option(..., "--reason", help="Why, in a few words (recorded in the log).")
 
 
-def _load(config: Path, log: Path | None):
-    from advance_trial.allocation_log import default_log_path
-    from advance_trial.config import load_config
+class ListFormat(StrEnum):
+    """How ``randomise list`` writes the list."""
 
-    cfg = load_config(config)
-    return cfg, (log if log is not None else default_log_path(cfg))
+    csv = "csv"
+    redcap = "redcap"
 
 
 def _parse_factors(pairs: list[str]) -> dict[str, str]:
@@ -41,123 +44,327 @@ def _parse_factors(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def _shown(cfg: Any, arm: str) -> tuple[str, str]:
+    """What the terminal may show of an arm: its code under blinding, else the arm and its label."""
+    codes = cfg.randomisation.blinding.codes if cfg.randomisation.blinding else None
+    return (codes[arm], f"code {codes[arm]}") if codes else (arm, f"{arm} ({cfg.arm(arm).label})")
+
+
+def _text(value: object) -> str:
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
+@app.command("init")
+def init(
+    config: Path = CONFIG_ARG,
+    key_dir: Path | None = KEY_DIR,
+    log: Path | None = LOG,
+    note: str | None = NOTE,
+    json_out: bool = JSON,
+) -> None:
+    """Create the trial's secret key (if it has none), record its fingerprint in the config, create the log."""
+    from advance_trial.allocation import init_log, log_path
+    from advance_trial.allocation_key import create_key, key_folder, load_key, refuse_inside
+    from advance_trial.cli._render import print_json, stdout
+    from advance_trial.config import load_config
+    from advance_trial.config.edit import set_key_fingerprint
+    from advance_trial.errors import UsageError
+
+    cfg = load_config(config)
+    if cfg.randomisation.method == "none":
+        raise UsageError(f"{cfg.trial.id} is a single-arm design: there is nothing to allocate")
+    folder = key_folder(key_dir)
+    path = log_path(cfg, log)
+    refuse_inside(folder, [("configs folder", config.parent), ("allocation log's folder", path.parent)])
+    created = not (folder / f"{cfg.trial.id}.key").exists()
+    if created:
+        if cfg.randomisation.key_fingerprint is not None:
+            raise UsageError(
+                f"{config} names key {cfg.randomisation.key_fingerprint[:16]}..., which is not in {folder}; "
+                "give the key folder that holds it"
+            )
+        ring = create_key(folder, cfg.trial.id)
+        if not set_key_fingerprint(config, ring.fingerprint):
+            stdout.print(f"add this line under randomisation: in {_text(config)}, then run init again:")
+            stdout.print(f"  key_fingerprint: {ring.fingerprint}")
+            raise typer.Exit(1)
+        cfg = load_config(config)
+    ring = load_key(folder, cfg.trial.id, cfg.randomisation.key_fingerprint, str(config))
+    report = init_log(cfg, ring, path, note)
+    facts = {"log": str(path), "key": str(ring.key_path), "key_created": created, "fingerprint": ring.fingerprint,
+             "public_key": str(ring.public_path), "head_row": report.head_row, "head_tag": report.head_tag}  # fmt: skip
+    if json_out:
+        print_json(facts)
+        return
+    stdout.print(f"[green]created[/] the allocation log {_text(path)} (0600)")
+    if created:
+        stdout.print(
+            f"new key {_text(ring.key_path)} (0600): keep it, and a back-up, where enrolling staff cannot read"
+        )
+        stdout.print(f"its fingerprint is now randomisation.key_fingerprint in {_text(config)}")
+    stdout.print(f"fingerprint {ring.fingerprint}")
+    stdout.print(f"public key for checking signed receipts: {_text(ring.public_path)}")
+
+
 @app.command("allocate")
 def allocate(
     config: Path = CONFIG_ARG,
-    log: Path | None = LOG,
-    participant: str = typer.Option(..., "--participant", help="The participant's id."),
-    site: str = typer.Option(..., "--site", help="The participant's site id."),
+    participant: str = typer.Option(..., "--participant", help="The man's participant id."),
+    site: str = typer.Option(..., "--site", help="His site id."),
     factor: list[str] = typer.Option([], "--factor", help="NAME=VALUE of a stratification or minimisation factor."),
-    by: str | None = typer.Option(None, "--by", help="Who is allocating (default: the OS user)."),
+    data: Path | None = typer.Option(None, "--data", help="Canonical data folder (checks his screening row)."),
+    receipt_out: Path | None = typer.Option(None, "--receipt-out", help="Also write the receipt (JSON) to this file."),
+    log: Path | None = LOG,
+    key_dir: Path | None = KEY_DIR,
+    note: str | None = NOTE,
     json_out: bool = JSON,
 ) -> None:
-    """Allocate one participant (asking again returns the same arm and writes nothing)."""
-    from advance_trial.allocation_log import allocate as do_allocate
+    """Allocate one man and print his receipt (asking again shows the same allocation and writes nothing)."""
+    from advance_trial.allocation import allocate as do_allocate
     from advance_trial.cli._render import print_json, stdout
+    from advance_trial.config import load_config
 
-    cfg, path = _load(config, log)
-    a = do_allocate(path, cfg, participant, site, _parse_factors(factor), by)
-    codes = cfg.randomisation.blinding.codes if cfg.randomisation.blinding else None
-    shown = codes[a.arm] if codes else a.arm
+    cfg = load_config(config)
+    ring = load_ring(cfg, key_dir, log, data=data)
+    a = do_allocate(cfg, ring, participant, site, _parse_factors(factor), log=log, note=note, data_dir=data)
+    shown, label = _shown(cfg, a.arm)
+    if receipt_out is not None and a.receipt:
+        from advance_trial.tablefile import write_bytes_atomic
+
+        write_bytes_atomic((json.dumps(a.receipt, indent=2, sort_keys=True) + "\n").encode(), receipt_out)
     if json_out:
-        print_json({"participant_id": a.participant_id, "arm": shown, "sequence": a.sequence})
+        print_json({"participant_id": a.participant_id, "arm": shown, "sequence": a.sequence, "new": a.new,
+                    "receipt": a.receipt})  # fmt: skip
         return
-    label = f"code {shown}" if codes else f"{shown} ({cfg.arm(a.arm).label})"
     if a.new:
-        stdout.print(f"[bold green]{a.participant_id}[/]: {label}  [dim](allocation {a.sequence}, {a.allocated_at})[/]")
+        stdout.print(f"[bold green]{_text(a.participant_id)}[/]: {_text(label)}  [dim](allocation {a.sequence})[/]")
+        r = a.receipt
+        stdout.print(f"receipt: sequence {r['sequence']}, row {r['row']}, tag {r['tag']}")
+        stdout.print(f"         log {r['log_id']}{', signed' if 'signature' in r else ''}")
     else:
-        stdout.print(
-            f"[bold]{a.participant_id}[/]: {label}  [dim](already allocated: allocation {a.sequence}, "
-            f"{a.allocated_at}; nothing written)[/]"
-        )
+        stdout.print(f"[bold]{_text(a.participant_id)}[/]: {_text(label)}  [dim](already allocated: allocation "
+                     f"{a.sequence} on {a.randomised_on}; nothing written)[/]")  # fmt: skip
 
 
 @app.command("verify")
 def verify(
     config: Path = CONFIG_ARG,
+    receipt: list[Path] = typer.Option([], "--receipt", help="A receipt (JSON) the log must contain; repeatable."),
     log: Path | None = LOG,
-    expect_head: str | None = typer.Option(None, "--expect-head", help="The head hash recorded earlier."),
+    key_dir: Path | None = KEY_DIR,
     json_out: bool = JSON,
 ) -> None:
-    """Re-check the hash chain and replay every allocation from the seed; exit 5 at the first bad row."""
+    """Authenticate and replay every row, check the head against the checkpoint; exit 5 at the first fault."""
     from dataclasses import asdict
 
-    from advance_trial.allocation_replay import verify_log
+    from advance_trial.allocation import log_path, verify_log
     from advance_trial.cli._render import print_json, stdout
+    from advance_trial.config import load_config
 
-    cfg, path = _load(config, log)
-    report = verify_log(path, cfg, expect_head)
+    cfg = load_config(config)
+    ring = load_ring(cfg, key_dir, log)
+    report = verify_log(cfg, ring, log, [_read_receipt(p) for p in receipt])
     if json_out:
-        print_json({"log": str(path), "valid": True, **asdict(report)})
+        print_json({"log": str(log_path(cfg, log)), "valid": True, **asdict(report)})
         return
     stdout.print(
-        f"[green]verified[/] {path}: {report.rows} rows, {report.allocations} allocations, "
-        f"{report.unblindings} unblindings; every allocation replays from the seed"
+        f"[green]verified[/] {_text(log_path(cfg, log))}: {report.rows} rows, {report.allocations} allocations, "
+        f"{report.unblindings} unblindings, {report.exports} exports, {report.corrections} corrections, "
+        f"{report.amendments} amendments; every row authenticates and replays; the head is the checkpoint's"
     )
-    stdout.print(f"head hash {report.head_hash}  [dim](record it to detect later rewrites or cuts)[/]")
-    for note in report.notes:
-        stdout.print(f"[yellow]note[/]: {note}")
+    stdout.print(f"head: row {report.head_row}, tag {report.head_tag}")
+    if receipt:
+        stdout.print(f"{len(receipt)} receipt(s) found in the log")
+
+
+def _read_receipt(path: Path) -> dict[str, Any]:
+    from advance_trial.errors import UsageError
+
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the receipt ({exc.strerror})") from None
+    except ValueError:
+        raise UsageError(f"{path}: not a receipt (not JSON)") from None
+    if not isinstance(body, dict):
+        raise UsageError(f"{path}: not a receipt")
+    return body
+
+
+@app.command("check-receipt")
+def check_receipt(
+    receipt: Path = typer.Argument(..., help="The receipt (JSON).", show_default=False),
+    public_key: Path = typer.Option(..., "--public-key", help="The trial's public signing key (PEM)."),
+    json_out: bool = JSON,
+) -> None:
+    """Check a receipt's Ed25519 signature with the public key alone (no log, no secret needed)."""
+    from advance_trial.allocation_key import check_receipt_signature
+    from advance_trial.cli._render import print_json, stdout
+    from advance_trial.errors import UsageError
+
+    body = _read_receipt(receipt)
+    try:
+        pem = public_key.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{public_key}: cannot read the public key ({exc.strerror})") from None
+    check_receipt_signature(body, pem)
+    if json_out:
+        print_json({"receipt": str(receipt), "valid": True, "row": body.get("row"), "sequence": body.get("sequence")})
+        return
+    stdout.print(f"[green]signature valid[/]: {_text(body.get('trial_id'))} allocation {body.get('sequence')} "
+                 f"(row {body.get('row')}, {_text(body.get('participant_id'))})")  # fmt: skip
 
 
 @app.command("export")
 def export(
     config: Path = CONFIG_ARG,
-    log: Path | None = LOG,
     out: Path = typer.Option(..., "--out", help="CSV file to write."),
+    reason: str = REASON,
+    log: Path | None = LOG,
+    key_dir: Path | None = KEY_DIR,
+    note: str | None = NOTE,
 ) -> None:
-    """Write every allocation (participant_id, site, arm, sequence, allocated_at, ...) as CSV."""
-    from advance_trial.allocation_replay import export_frame
+    """Write every allocation with its arm as CSV; the export is recorded in the log (who, when, why, how many)."""
+    from advance_trial.allocation import export as do_export
     from advance_trial.cli._render import stdout
+    from advance_trial.config import load_config
     from advance_trial.tablefile import write_table_atomic
 
-    cfg, path = _load(config, log)
-    frame = export_frame(path, cfg)
+    cfg = load_config(config)
+    ring = load_ring(cfg, key_dir, log, out=out.parent)
+    frame = do_export(cfg, ring, reason, log=log, note=note)
     write_table_atomic(frame, out)
-    stdout.print(f"wrote {out}: {len(frame)} allocations")
+    stdout.print(f"wrote {_text(out)}: {len(frame)} allocations (the export is recorded in the log)")
 
 
 @app.command("list")
 def concealed_list(
     config: Path = CONFIG_ARG,
     n: int = typer.Option(..., "--n", help="Positions per stratum."),
-    out: Path = typer.Option(..., "--out", help="CSV file for the concealed list (never printed)."),
+    out: Path = typer.Option(..., "--out", help="CSV file for the list (never printed)."),
+    reason: str = REASON,
+    backup: bool = typer.Option(False, "--backup", help="The sealed back-up lists for allocating offline."),
+    fmt: ListFormat = typer.Option(ListFormat.csv, "--format", help="csv, or redcap (REDCap's allocation table)."),
+    log: Path | None = LOG,
+    key_dir: Path | None = KEY_DIR,
 ) -> None:
-    """Write the concealed allocation list and print only its SHA-256 commitment."""
-    from advance_trial.allocation_replay import commitment, concealed_list
+    """Write the concealed allocation list (or the back-up lists) and print only its SHA-256 commitment."""
+    import hashlib
+
+    from advance_trial.allocation import concealed_list as do_list
+    from advance_trial.allocation import redcap_table
     from advance_trial.cli._render import stdout
     from advance_trial.config import load_config
     from advance_trial.results import to_csv_bytes
     from advance_trial.tablefile import write_bytes_atomic
 
     cfg = load_config(config)
-    frame = concealed_list(cfg, n)
+    ring = load_ring(cfg, key_dir, log, out=out.parent)
+    frame = do_list(cfg, ring, n, reason, backup=backup, log=log)
+    if fmt is ListFormat.redcap:
+        frame = redcap_table(cfg, frame)
     data = to_csv_bytes(frame)
-    digest = commitment(data)
+    digest = hashlib.sha256(data).hexdigest()
     write_bytes_atomic(data, out)
     write_bytes_atomic(f"{digest}  {out.name}\n".encode(), out.with_name(out.name + ".sha256"))
-    stdout.print(f"wrote the concealed list to {out} ({len(frame)} positions); keep it from enrolling staff")
-    stdout.print(f"SHA-256 commitment (publish before recruitment): {digest}")
+    stdout.print(f"wrote the {'back-up' if backup else 'concealed'} list to {_text(out)} ({len(frame)} positions); "
+                 "keep it from enrolling staff")  # fmt: skip
+    stdout.print(f"SHA-256 commitment (publish it): {digest}")
 
 
 @app.command("unblind")
 def unblind(
     config: Path = CONFIG_ARG,
+    participant: str = typer.Option(..., "--participant", help="The one man to unblind."),
+    reason: str = REASON,
     log: Path | None = LOG,
-    participant: str = typer.Option(..., "--participant", help="The participant to unblind."),
-    reason: str = typer.Option(..., "--reason", help="Why (recorded in the log)."),
-    by: str = typer.Option(..., "--by", help="Who is unblinding (recorded in the log)."),
+    key_dir: Path | None = KEY_DIR,
+    note: str | None = NOTE,
     json_out: bool = JSON,
 ) -> None:
-    """Reveal one participant's arm, recording who, when and why in the log."""
-    from advance_trial.allocation_log import unblind as do_unblind
+    """Reveal one man's arm, recording who, when and why in the log."""
+    from advance_trial.allocation import unblind as do_unblind
     from advance_trial.cli._render import print_json, stdout
+    from advance_trial.config import load_config
 
-    cfg, path = _load(config, log)
-    a = do_unblind(path, cfg, participant, reason, by)
+    cfg = load_config(config)
+    ring = load_ring(cfg, key_dir, log)
+    a = do_unblind(cfg, ring, participant, reason, log=log, note=note)
     if json_out:
         print_json({"participant_id": a.participant_id, "arm": a.arm, "sequence": a.sequence})
         return
-    stdout.print(f"[bold]{a.participant_id}[/]: {a.arm} ({cfg.arm(a.arm).label})  [dim](unblinding recorded)[/]")
+    stdout.print(f"[bold]{_text(a.participant_id)}[/]: {_text(a.arm)} ({_text(cfg.arm(a.arm).label)})  "
+                 "[dim](unblinding recorded)[/]")  # fmt: skip
+
+
+@app.command("correct")
+def correct(
+    config: Path = CONFIG_ARG,
+    participant: str = typer.Option(..., "--participant", help="The man randomised in error."),
+    reason: str = REASON,
+    log: Path | None = LOG,
+    key_dir: Path | None = KEY_DIR,
+    note: str | None = NOTE,
+) -> None:
+    """Record that a man was randomised in error (his allocation stays; outputs can flag it)."""
+    from advance_trial.allocation import correct as do_correct
+    from advance_trial.cli._render import stdout
+    from advance_trial.config import load_config
+
+    cfg = load_config(config)
+    a = do_correct(cfg, load_ring(cfg, key_dir, log), participant, reason, log=log, note=note)
+    stdout.print(f"{_text(a.participant_id)}: recorded as randomised in error (allocation {a.sequence} stays)")
+
+
+@app.command("amend")
+def amend(
+    config: Path = CONFIG_ARG,
+    reason: str = REASON,
+    log: Path | None = LOG,
+    key_dir: Path | None = KEY_DIR,
+) -> None:
+    """Record a config amendment (higher trial.version) in the log; later allocations follow its design."""
+    from advance_trial.allocation import amend as do_amend
+    from advance_trial.cli._render import stdout
+    from advance_trial.config import load_config
+
+    cfg = load_config(config)
+    detail = do_amend(cfg, load_ring(cfg, key_dir, log), reason, log=log)
+    changed = ", ".join(detail["changed"]) or "nothing that allocates"
+    stdout.print(f"recorded amendment {_text(detail['from_version'])} -> {_text(cfg.trial.version)}; "
+                 f"design changes: {_text(changed)}")  # fmt: skip
+
+
+@app.command("backup")
+def backup(
+    config: Path = CONFIG_ARG,
+    participant: str = typer.Option(..., "--participant", help="The man allocated offline."),
+    site: str = typer.Option(..., "--site", help="His site id."),
+    position: int = typer.Option(..., "--position", help="The back-up list position (envelope number) opened."),
+    arm: str = typer.Option(..., "--arm", help="The arm (or code) the envelope held."),
+    randomised_on: str = typer.Option(..., "--randomised-on", help="The date he was allocated (YYYY-MM-DD)."),
+    factor: list[str] = typer.Option([], "--factor", help="NAME=VALUE of a stratification factor."),
+    log: Path | None = LOG,
+    key_dir: Path | None = KEY_DIR,
+    note: str | None = NOTE,
+) -> None:
+    """Enter an allocation made offline from a sealed back-up list; its position and arm are checked."""
+    from advance_trial.allocation import enter_backup
+    from advance_trial.cli._render import stdout
+    from advance_trial.config import load_config
+    from advance_trial.errors import UsageError
+
+    try:
+        on = date.fromisoformat(randomised_on)
+    except ValueError:
+        raise UsageError(f"--randomised-on {randomised_on!r}: write the date as YYYY-MM-DD") from None
+    cfg = load_config(config)
+    ring = load_ring(cfg, key_dir, log)
+    a = enter_backup(cfg, ring, participant, site, _parse_factors(factor), position, arm, on, log=log, note=note)
+    stdout.print(f"{_text(a.participant_id)}: back-up allocation entered as allocation {a.sequence}; "
+                 f"receipt tag {a.receipt['tag']}")  # fmt: skip
 
 
 @app.command("assess")
@@ -166,11 +373,16 @@ def assess(
     n_trials: int = typer.Option(10_000, "--n-trials", help="Simulated trials."),
     participants: int = typer.Option(..., "--participants", help="Participants per trial."),
     split: str | None = typer.Option(None, "--split", help="Arm totals to compare against, e.g. 54/50."),
-    seed: int | None = typer.Option(None, "--seed", help="Seed of the simulation (default: the config's)."),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Seed of the simulation (default: randomisation.assess_seed)."
+    ),
     out: Path | None = typer.Option(None, "--out", help="Also write the tables into this folder."),
     json_out: bool = JSON,
 ) -> None:
-    """Simulate the configured design: imbalance, an observed split's probability, predictability."""
+    """Simulate the configured design: imbalance, an observed split's probability, predictability.
+
+    The simulation uses a plain seed, which conceals nothing: it studies the design, not the trial's lists.
+    """
     from rich.progress import Progress
     from rich.table import Table as RichTable
 
@@ -203,11 +415,11 @@ def assess(
     if json_out:
         print_json({"summary": records(result.summary), "distribution": records(result.distribution)})
         return
-    table = RichTable(title=f"{cfg.trial.id}: {cfg.randomisation.method}, {n_trials} trials of {participants}")
+    table = RichTable(title=f"{_text(cfg.trial.id)}: {cfg.randomisation.method}, {n_trials} trials of {participants}")
     for col in ("statistic", "scope", "value"):
         table.add_column(col, justify="right" if col == "value" else "left")
     for r in result.summary.itertuples():
-        table.add_row(r.statistic, r.scope, f"{r.value:.4g}")
+        table.add_row(_text(r.statistic), _text(r.scope), f"{r.value:.4g}")
     stdout.print(table)
     stdout.print("Imbalance: largest minus smallest ratio-adjusted arm count. Correct guesses: an enroller")
     stdout.print("guessing the arm that is behind in the allocation's own stream (Blackwell and Hodges 1957).")

@@ -7,21 +7,26 @@ from pathlib import Path
 
 import typer
 
+from advance_trial.cli._options import KEY_DIR
 from advance_trial.cli.feasibility_cmd import By
 
 CONFIG = typer.Argument(..., help="The trial config (YAML).", show_default=False)
 DATA = typer.Option(..., "--data", help="Folder of canonical data files.")
 BLINDED = typer.Option(False, "--blinded", help="Arms only as codes; tables that reveal the arms withheld.")
 SHAREABLE = typer.Option(False, "--shareable", help="Suppress counts below reporting.min_cell; no per-man tables.")
-LOG = typer.Option(None, "--log", help="The allocation log, for the report's methods (verified first).")
+LOG = typer.Option(
+    None, "--log", help="The allocation log: verified, reconciled with participants.csv, summarised in the methods."
+)
 KEY = typer.Option(None, "--key", help="Where to write the blinding key (default: beside the output folder).")
 
 
-def _options(by: By, blinded: bool, shareable: bool, log: Path | None, key: Path | None, report: bool = True):
+def _options(by: By, blinded: bool, shareable: bool, log: Path | None, key: Path | None, key_dir: Path | None,
+             report: bool = True):  # fmt: skip
     from advance_trial.pipeline import RunOptions
 
     return RunOptions(by=by.value, blinded=blinded, shareable=shareable, log=str(log) if log else None,
-                      key=str(key) if key else None, report=report)  # fmt: skip
+                      key=str(key) if key else None, key_dir=str(key_dir) if key_dir else None,
+                      report=report)  # fmt: skip
 
 
 def run(
@@ -32,6 +37,7 @@ def run(
     blinded: bool = BLINDED,
     shareable: bool = SHAREABLE,
     log: Path | None = LOG,
+    key_dir: Path | None = KEY_DIR,
     key: Path | None = KEY,
     no_report: bool = typer.Option(False, "--no-report", help="Tables and figures only."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable summary."),
@@ -42,7 +48,7 @@ def run(
     from advance_trial.cli._render import print_json, print_table, stderr, stdout
     from advance_trial.pipeline import run as run_pipeline
 
-    opts = _options(by, blinded, shareable, log, key, not no_report)
+    opts = _options(by, blinded, shareable, log, key, key_dir, not no_report)
     command = " ".join(["advance-trial", *sys.argv[1:]])
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=stderr,
                   transient=True, disable=json_out) as bar:  # fmt: skip
@@ -64,6 +70,7 @@ def report(
     blinded: bool = BLINDED,
     shareable: bool = SHAREABLE,
     log: Path | None = LOG,
+    key_dir: Path | None = KEY_DIR,
     key: Path | None = KEY,
 ) -> None:
     """Write the report (HTML, Markdown, Word) from the data, without the other outputs."""
@@ -73,7 +80,7 @@ def report(
     from advance_trial.cli._render import stdout
     from advance_trial.pipeline import run as run_pipeline
 
-    opts = _options(By.site, blinded, shareable, log, key, report=True)
+    opts = _options(By.site, blinded, shareable, log, key, key_dir, report=True)
     if blinded and opts.key is None:
         opts = opts.__class__(**{**opts.__dict__, "key": str(out.parent / f"{out.name}.blinding-key.csv")})
     with tempfile.TemporaryDirectory() as tmp, stdout.status("computing the report ..."):

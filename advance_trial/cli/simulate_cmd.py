@@ -6,13 +6,18 @@ from pathlib import Path
 
 import typer
 
+from advance_trial.cli._options import JSON, KEY_DIR, load_ring
+
 
 def simulate(
     config: Path = typer.Argument(..., help="The trial config (YAML).", show_default=False),
     out: Path = typer.Option(..., "--out", help="Data folder to write (holds calibration.yaml unless --targets)."),
-    seed: int = typer.Option(..., "--seed", help="Seed of the simulation (the arms use the config's own seed)."),
+    seed: int = typer.Option(
+        ..., "--seed", help="Seed of the simulation (a plain seed; the arms derive from the key)."
+    ),
     targets: Path | None = typer.Option(None, "--targets", help="Calibration targets (default: OUT/calibration.yaml)."),
-    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    key_dir: Path | None = KEY_DIR,
+    json_out: bool = JSON,
 ) -> None:
     """Write synthetic canonical data whose aggregates equal the calibration targets exactly."""
     from rich.table import Table
@@ -22,7 +27,8 @@ def simulate(
     from advance_trial.simulate import simulate_to_dir
 
     cfg = load_config(config)
-    data, report = simulate_to_dir(cfg, out, seed, targets)
+    ring = load_ring(cfg, key_dir, data=out) if cfg.randomisation.method != "none" else None
+    data, report = simulate_to_dir(cfg, out, seed, targets, ring)
     rows = {name: len(df) for name, df in data.tables().items()}
     if json_out:
         print_json({"out": str(out), "rows": rows, "calibration": report.to_dict(orient="records")})

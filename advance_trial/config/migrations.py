@@ -11,6 +11,12 @@ History
     The pre-release draft format: ``randomization`` became ``randomisation``,
     ``reporting.ci_method`` became ``reporting.proportion_ci`` and thresholds'
     ``min`` became ``at_least``.
+1 -> 2
+    Allocation derives from a secret key in a key folder, no longer from a seed
+    in the config: ``randomisation.seed`` became ``randomisation.assess_seed``
+    (the design assessment's plain seed, which conceals nothing), and
+    ``randomisation.log``, if relative, is now read relative to the config
+    file's folder instead of the working folder.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from typing import Any
 Key = tuple[str | int, ...]
 Migration = Callable[[dict[str, Any], dict[Key, int]], list[str]]
 
-CURRENT_SCHEMA_VERSION = 1
+CURRENT_SCHEMA_VERSION = 2
 
 MIGRATIONS: dict[int, Migration] = {}
 
@@ -67,6 +73,18 @@ def _draft_to_1(data: dict[str, Any], lines: dict[Key, int]) -> list[str]:
             if rename_key(data, lines, ("thresholds", i, "min"), "at_least"):
                 notes.append(f"thresholds[{i}].min -> at_least")
     data["schema_version"] = 1
+    return notes
+
+
+@migration(1)
+def _seed_to_key(data: dict[str, Any], lines: dict[Key, int]) -> list[str]:
+    notes = []
+    if rename_key(data, lines, ("randomisation", "seed"), "assess_seed"):
+        notes.append("randomisation.seed -> randomisation.assess_seed (allocation now derives from the key)")
+    log = data.get("randomisation", {}).get("log") if isinstance(data.get("randomisation"), dict) else None
+    if isinstance(log, str) and not log.startswith("/"):
+        notes.append(f"randomisation.log {log!r} is now relative to the config's folder")
+    data["schema_version"] = 2
     return notes
 
 

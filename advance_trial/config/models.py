@@ -1,4 +1,4 @@
-"""Pydantic models of the trial config (schema version 1, contract section 1).
+"""Pydantic models of the trial config (schema version 2, contract section 1).
 
 The models check each key's type and range. Rules that relate one part of the
 config to another (an outcome naming a known timepoint, block sizes fitting the
@@ -83,15 +83,26 @@ class Blinding(_Model):
 
 
 class Randomisation(_Model):
-    """How participants are allocated to arms."""
+    """How participants are allocated to arms.
+
+    The allocation itself derives from the secret key in the key folder; the config names the key
+    only by its fingerprint. ``assess_seed`` feeds ``randomise assess`` and conceals nothing.
+    """
 
     method: Literal["none", "simple", "blocks", "stratified_blocks", "minimisation"]
     strata: list[str] = []
     block_sizes: list[Annotated[int, Field(gt=0)]] = []
     minimisation: Minimisation | None = None
-    seed: Annotated[int, Field(ge=0)] | None = None
+    key_fingerprint: (
+        Annotated[
+            str, Field(pattern=r"^[0-9a-f]{64}$", description="the SHA-256 (64 hex digits) of the allocation key")
+        ]
+        | None
+    ) = None
+    assess_seed: Annotated[int, Field(ge=0, lt=2**63)] | None = None
     log: str | None = None
-    participant_id_pattern: str = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
+    participant_id_pattern: str = r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,38}[A-Za-z0-9])?$"
+    require_eligible: bool = False
     blinding: Blinding | None = None
 
 
@@ -325,9 +336,9 @@ class PlannedSession:
 
 
 class Config(_Model):
-    """A whole trial config (schema version 1)."""
+    """A whole trial config (schema version 2)."""
 
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     trial: Trial
     arms: Annotated[list[Arm], Field(min_length=1)]
     sites: Annotated[list[Site], Field(min_length=1)]

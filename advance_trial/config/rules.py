@@ -82,8 +82,6 @@ def _randomisation(cfg: Config) -> Iterator[Problem]:
     levels = cfg.factor_levels()
     known = ", ".join(levels)
     ratio_sum = sum(a.ratio for a in cfg.arms)
-    if r.method != "none" and r.seed is None:
-        yield ("randomisation", "seed"), "a seed is required (a whole number >= 0) for reproducible allocation"
     for i, s in enumerate(r.strata):
         if s not in levels:
             yield ("randomisation", "strata", i), f"unknown stratification factor {s!r}; known: {known}"

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from advance_trial.config.models import Config
+from advance_trial.randomise import DERIVATION
 from advance_trial.results import Table, format_number
 
 STATUS_COLOURS = {"met": "#1e7b34", "green": "#1e7b34", "amber": "#b36b00", "not_met": "#b42318", "red": "#b42318",
@@ -75,12 +76,14 @@ def _randomisation_text(cfg: Config) -> list[str]:
         + f", the preferred arm taken with probability {r.minimisation.probability if r.minimisation else 1:g}",
     }
     out = [
-        f"Sequence generation: computer-generated allocation sequence from a seeded pseudo-random generator "
-        f"(numpy PCG64, one independent stream per stratum), allocation ratio {arms}.",
+        "Sequence generation: computer-generated allocation sequence derived from a secret 256-bit key held "
+        f"apart from the config and the data (HMAC-SHA256, derivation {DERIVATION}, one stream per stratum; "
+        f"key fingerprint {r.key_fingerprint or 'not recorded'}), allocation ratio {arms}.",
         f"Type of randomisation: {texts[r.method]}.",
-        "Allocation concealment: allocations are issued one at a time by the allocation command from an "
-        "append-only, hash-chained log; enrolling staff see only the arm of the man they enrol; concealed "
-        "lists are held apart with a published SHA-256 commitment.",
+        "Allocation concealment: allocations are issued one at a time from an append-only log whose rows are "
+        "authenticated under the key and whose arms are sealed; nothing enrolling staff can read (config, data, "
+        "outputs, log) predicts the next allocation; every allocation, unblinding and export of arms is an event "
+        "in the log.",
     ]
     return out
 
@@ -88,21 +91,13 @@ def _randomisation_text(cfg: Config) -> list[str]:
 def _implementation(log: dict[str, Any] | None) -> str:
     if not log:
         return "Implementation: no allocation log was given to this report."
+    backup = f", {log['backup']} from sealed back-up lists" if log.get("backup") else ""
+    corrected = f", {log['corrections']} recorded as randomised in error" if log.get("corrections") else ""
     return (f"Implementation: {log['allocations']} men allocated between {log['first']} and {log['last']} by "
-            f"{log['allocators']} named staff; the log verifies (every row chained and replayed from the seed; "
-            f"head hash {log['head_hash'][:16]}...), {log['unblindings']} unblinding(s) recorded.")  # fmt: skip
-
-
-def log_summary(path: str | Path, cfg: Config) -> dict[str, Any]:
-    """Facts about the allocation log for the methods section (verifies it first)."""
-    from advance_trial.allocation_replay import export_frame, verify_log
-
-    report = verify_log(path, cfg)
-    frame = export_frame(path, cfg)
-    dates = frame["randomised_on"] if len(frame) else pd.Series(["-"])
-    return {"allocations": report.allocations, "unblindings": report.unblindings, "head_hash": report.head_hash,
-            "allocators": int(frame["allocated_by"].nunique()) if len(frame) else 0,
-            "first": str(dates.min()), "last": str(dates.max())}  # fmt: skip
+            f"{log['allocators']} named staff{backup}{corrected}; the log verifies (every row authenticated under "
+            f"the key and replayed; its head matches the checkpoint) and agrees with participants.csv; "
+            f"{log['unblindings']} unblinding(s) and {log['exports']} export(s) of arms recorded. "
+            f"Head of the log: row {log['head_row']}, tag {log['head_tag']}.")  # fmt: skip
 
 
 def build_report(

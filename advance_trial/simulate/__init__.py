@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from advance_trial.allocation_key import KeyRing
 from advance_trial.canonical import FILE_NAMES, CanonicalData, read_canonical
 from advance_trial.config import Config
 from advance_trial.simulate.generate import CalibrationError, simulate
@@ -111,7 +112,7 @@ def _count_meeting(cfg: Config, att: pd.DataFrame, th) -> int:
 
 
 def simulate_to_dir(
-    cfg: Config, out: str | Path, seed: int, targets_path: str | Path | None = None
+    cfg: Config, out: str | Path, seed: int, targets_path: str | Path | None = None, ring: KeyRing | None = None
 ) -> tuple[CanonicalData, pd.DataFrame]:
     """Generate a calibrated sample and write its canonical files into ``out``.
 
@@ -124,6 +125,8 @@ def simulate_to_dir(
         Seed of the simulation.
     targets_path : str or Path, optional
         Calibration targets; default ``out/calibration.yaml``.
+    ring : KeyRing, optional
+        The allocation key, for randomised designs (see :func:`simulate`).
 
     Returns
     -------
@@ -137,7 +140,7 @@ def simulate_to_dir(
     """
     out = Path(out)
     targets = load_targets(targets_path or out / TARGETS_FILE, cfg)
-    data = simulate(cfg, targets, seed)
+    data = simulate(cfg, targets, seed, ring)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out, prefix=".simulate-") as tmp:
         for name, df in data.tables().items():

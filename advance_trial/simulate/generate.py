@@ -1,9 +1,9 @@
 """Generate a synthetic trial whose aggregates equal the calibration targets.
 
 Every random draw comes from one numpy Generator seeded with the ``--seed``;
-the arm column is produced by the config's own randomisation method and seed,
-in randomisation order, so that replaying the sample through the allocation
-code gives the same arms. Rows are synthetic; counts, medians and proportions
+the arm column is derived from the trial's allocation key exactly as
+``randomise allocate`` derives it, in randomisation order, so that replaying
+the sample through ``allocate`` gives the same arms. Rows are synthetic; counts, medians and proportions
 named in the targets come out exactly (checked by :func:`achieved`).
 """
 
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from advance_trial.allocation_key import KeyRing
 from advance_trial.canonical import SPECS, CanonicalData
 from advance_trial.config import Config
 from advance_trial.errors import AdvanceTrialError
@@ -44,7 +45,7 @@ class _Man:
     arm: str
 
 
-def simulate(cfg: Config, targets: Targets, seed: int) -> CanonicalData:
+def simulate(cfg: Config, targets: Targets, seed: int, ring: KeyRing | None = None) -> CanonicalData:
     """Generate the six canonical tables for ``cfg``, calibrated to ``targets``.
 
     Parameters
@@ -52,7 +53,9 @@ def simulate(cfg: Config, targets: Targets, seed: int) -> CanonicalData:
     cfg : Config
     targets : Targets
     seed : int
-        Seed of the simulation's Generator (the arm column uses the config's own seed).
+        Seed of the simulation's Generator.
+    ring : KeyRing, optional
+        The trial's allocation key (required for randomised designs): the arm column derives from it.
 
     Returns
     -------
@@ -65,7 +68,7 @@ def simulate(cfg: Config, targets: Targets, seed: int) -> CanonicalData:
         If a target cannot be met.
     """
     rng = np.random.default_rng(seed)
-    men = _randomise_men(cfg, targets, rng)
+    men = _randomise_men(cfg, targets, rng, ring)
     participants = pd.DataFrame(
         {
             "participant_id": [m.participant_id for m in men],
@@ -145,8 +148,8 @@ def _site_cycle_dates(cfg: Config, t: Targets, site_n: dict[str, int], rng: np.r
     return rows
 
 
-def _randomise_men(cfg: Config, t: Targets, rng: np.random.Generator) -> list[_Man]:
-    """Men in randomisation order, their arms from the config's own method and seed."""
+def _randomise_men(cfg: Config, t: Targets, rng: np.random.Generator, ring: KeyRing | None) -> list[_Man]:
+    """Men in randomisation order, their arms derived from the key as ``allocate`` derives them."""
     r = cfg.randomisation
     arms = cfg.arm_ids
     if r.method == "none":
@@ -155,12 +158,14 @@ def _randomise_men(cfg: Config, t: Targets, rng: np.random.Generator) -> list[_M
         return [_Man(f"{t.id_prefix}{i:03d}", s, c, d, arms[0]) for i, (d, s, c) in enumerate(rows, 1)]
     if r.method != "stratified_blocks" or list(r.strata) != ["site"]:
         raise CalibrationError(f"the simulator calibrates stratified_blocks by site, not {r.method} by {r.strata}")
+    if ring is None:
+        raise CalibrationError(f"{cfg.trial.id} is randomised: its arm column needs the trial's key (--key-dir)")
     ratios = [a.ratio for a in cfg.arms]
     target = [t.arms[a] for a in arms]
     # Each site's arm sequence is fixed by the config seed, so the arm totals depend only on the
     # site sizes. When the targeted sizes do not give the targeted arm totals, say which nearby do.
     prefix = {
-        s: stratified_block_arms(r.seed or 0, [(("site", s),)] * (t.n + 1), arms, ratios, r.block_sizes)
+        s: stratified_block_arms(ring.derive, cfg.trial.id, [(("site", s),)] * (t.n + 1), arms, ratios, r.block_sizes)
         for s in t.sites
     }
     sites = list(t.sites)
@@ -179,7 +184,8 @@ def _randomise_men(cfg: Config, t: Targets, rng: np.random.Generator) -> list[_M
                 near.append((sum(abs(a - b) for a, b in zip(sizes, wanted, strict=True)), sizes))
         hint = f"; site sizes that do: {dict(zip(sites, min(near)[1], strict=True))}" if near else ""
         raise CalibrationError(
-            f"with seed {r.seed}, site sizes {t.sites} give arms {dict(zip(arms, totals(wanted), strict=True))}, "
+            f"with key {ring.fingerprint[:12]}..., site sizes {t.sites} give arms "
+            f"{dict(zip(arms, totals(wanted), strict=True))}, "
             f"not {t.arms}{hint}"
         )
     site_n = dict(t.sites)

@@ -16,9 +16,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BAD = HERE / "bad"
 ATT = ["participant_id", "session_type", "session_number", "group_id", "session_on", "attended", "hours"]
-OK = ["AF010", "group", "1", "london-c1", "2018-08-06", "no", "0"]  # as in the sample: a London man, advance arm
+OK = ["AF024", "group", "1", "london-c1", "2018-08-06", "no", "0"]  # as in the sample: a London man, advance arm
 FU = ["participant_id", "timepoint", "due_on", "status", "completed_on"]
-FU_OK = ["AF010", "week16", "2018-10-10", "missed", ""]
+FU_OK = ["AF024", "week16", "2018-11-14", "missed", ""]
 
 
 def rows(header: list[str], *body: list[str], delimiter: str = ",") -> bytes:
@@ -64,21 +64,21 @@ CASES: list[tuple[str, str, bytes, str, str, str]] = [
     ("text-hours.csv", "attendance", rows(ATT, att(hours="two")), "2", "hours", "must be a number"),
     ("unknown-participant.csv", "attendance", rows(ATT, att(participant_id="AF999")), "2", "participant_id", "not in participants.csv"),
     ("other-site-participant.csv", "attendance", rows(ATT, att(participant_id="AF001")), "2", "participant_id", "a participant of site"),
-    ("control-arm-participant.csv", "attendance", rows(ATT, att(participant_id="AF002")), "2", "participant_id", "not offered sessions"),
+    ("control-arm-participant.csv", "attendance", rows(ATT, att(participant_id="AF010")), "2", "participant_id", "not offered sessions"),
     ("duplicate-key.csv", "attendance", rows(ATT, OK, att(hours="1")), "3", "participant_id/session_type/session_number", "duplicate key"),
     ("conflicting-value.csv", "attendance", rows(ATT, att(attended="yes", hours="2")), "2", "attended", "differs from the canonical data"),
     ("empty-required.csv", "attendance", rows(ATT, att(participant_id="")), "2", "participant_id", "must have a value"),
     ("bad-status.csv", "followup", rows(FU, FU_OK[:3] + ["gone", ""]), "2", "status", "must be one of"),
-    ("bad-timepoint.csv", "followup", rows(FU, ["AF010", "week99"] + FU_OK[2:]), "2", "timepoint", "must be one of"),
-    ("item-out-of-range.csv", "measures", rows(["participant_id", "timepoint", "abi_01"], ["AF010", "baseline", "7"]), "2", "abi_01", "item range"),
-    ("item-fraction.csv", "measures", rows(["participant_id", "timepoint", "abi_01"], ["AF010", "baseline", "2.5"]), "2", "abi_01", "whole number"),
-    ("item-unknown.csv", "measures", rows(["participant_id", "timepoint", "abi_31"], ["AF010", "baseline", "2"]), "1", "abi_31", "not a column of"),
+    ("bad-timepoint.csv", "followup", rows(FU, ["AF024", "week99"] + FU_OK[2:]), "2", "timepoint", "must be one of"),
+    ("item-out-of-range.csv", "measures", rows(["participant_id", "timepoint", "abi_01"], ["AF024", "baseline", "7"]), "2", "abi_01", "item range"),
+    ("item-fraction.csv", "measures", rows(["participant_id", "timepoint", "abi_01"], ["AF024", "baseline", "2.5"]), "2", "abi_01", "whole number"),
+    ("item-unknown.csv", "measures", rows(["participant_id", "timepoint", "abi_31"], ["AF024", "baseline", "2"]), "1", "abi_31", "not a column of"),
     ("partner-unknown-man.csv", "partners", rows(["partner_id", "participant_id", "consented", "followup_status"], ["P900", "AF999", "yes", ""]), "2", "participant_id", "not in participants.csv"),
     ("participant-wrong-site.csv", "participants", rows(["participant_id", "site", "cycle", "randomised_on", "arm"], ["AF900", "bristol", "1", "2018-06-01", "tau"]), "2", "site", "imported for site"),
     ("participant-bad-id.csv", "participants", rows(["participant_id", "site", "cycle", "randomised_on", "arm"], ["AF 900", "london", "1", "2018-06-01", "tau"]), "2", "participant_id", "must match"),
     ("participant-unknown-arm.csv", "participants", rows(["participant_id", "site", "cycle", "randomised_on", "arm"], ["AF900", "london", "1", "2018-06-01", "placebo"]), "2", "arm", "must be one of"),
     ("screening-bad-boolean.csv", "screening", rows(["screen_id", "site", "cycle", "screened_on", "eligible", "consented", "participant_id"], ["S900", "london", "1", "2018-06-01", "perhaps", "", ""]), "2", "eligible", "yes or no"),
-    ("screening-inconsistent.csv", "screening", rows(["screen_id", "site", "cycle", "screened_on", "eligible", "consented", "participant_id"], ["S900", "london", "1", "2018-06-01", "no", "no", "AF010"]), "", "participant_id", "after this import"),
+    ("screening-inconsistent.csv", "screening", rows(["screen_id", "site", "cycle", "screened_on", "eligible", "consented", "participant_id"], ["S900", "london", "1", "2018-06-01", "no", "no", "AF024"]), "", "participant_id", "after this import"),
 ]  # fmt: skip
 
 

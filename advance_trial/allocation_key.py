@@ -1,0 +1,347 @@
+"""The allocation key, its folder, the checkpoint beside it and signed receipts.
+
+A trial's secret is 32 bytes from :mod:`secrets`, in ``KEY_DIR/<trial-id>.key``
+(created with ``O_EXCL``, mode 0600, in a 0700 folder). The config records only
+its SHA-256 (``randomisation.key_fingerprint``). Three subkeys are derived from
+it by HMAC with fixed labels, so that no use of one reveals another: one for
+the allocation derivation (:mod:`advance_trial.randomise`), one that
+authenticates the log's rows and the checkpoint, one that seals arms in the log.
+
+Beside the key: ``<trial-id>.checkpoint.json``, the log's latest head (row and
+tag), replaced atomically in every writing step; and an Ed25519 key pair
+(``<trial-id>.signing.pem``, private; ``<trial-id>.signing.pub``, to hand to a
+steering committee) that signs allocation receipts.
+
+The bundled sample ships a demonstration key: a published constant
+(:data:`DEMO_KEY`) that conceals nothing. It is recognised by its value and
+named with a :class:`DemonstrationKeyWarning` whenever it is used.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import stat
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from advance_trial.errors import AdvanceTrialWarning, ConfigError, ConfigProblem, IntegrityError, UsageError
+
+KEY_ENV = "ADVANCE_TRIAL_KEY_DIR"
+KEY_HEADER = "advance-trial allocation key 1"
+CHECKPOINT_FORMAT = "advance-trial checkpoint 1"
+RECEIPT_FORMAT = "advance-trial allocation receipt 1"
+
+#: The demonstration key of the bundled sample: public, so it conceals nothing.
+DEMO_KEY = hashlib.sha256(b"advance-trial demonstration key: public, conceals nothing #530").digest()
+
+
+class DemonstrationKeyWarning(AdvanceTrialWarning):
+    """The public demonstration key is in use: its allocations are predictable by anyone."""
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """A trial's allocation key and where it lives.
+
+    Attributes
+    ----------
+    trial_id : str
+    folder : Path
+        The key folder.
+    fingerprint : str
+        SHA-256 (hex) of the key: what the config records.
+    demo : bool
+        True for the public demonstration key.
+    """
+
+    trial_id: str
+    folder: Path
+    fingerprint: str
+    demo: bool
+    _key: bytes = field(repr=False)
+
+    @property
+    def derive(self) -> bytes:
+        """The subkey of the allocation derivation."""
+        return _subkey(self._key, "derive")
+
+    @property
+    def auth(self) -> bytes:
+        """The subkey that authenticates log rows and checkpoints."""
+        return _subkey(self._key, "authenticate")
+
+    @property
+    def seal(self) -> bytes:
+        """The subkey that encrypts arms in the log (AES-256-GCM)."""
+        return _subkey(self._key, "seal")
+
+    @property
+    def key_path(self) -> Path:
+        return self.folder / f"{self.trial_id}.key"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.folder / f"{self.trial_id}.checkpoint.json"
+
+    @property
+    def signing_path(self) -> Path:
+        return self.folder / f"{self.trial_id}.signing.pem"
+
+    @property
+    def public_path(self) -> Path:
+        return self.folder / f"{self.trial_id}.signing.pub"
+
+    def mac(self, value: Any) -> str:
+        """HMAC-SHA256 (hex) of a value's canonical JSON under the authentication subkey."""
+        return hmac.new(self.auth, _canon(value).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _canon(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _subkey(key: bytes, label: str) -> bytes:
+    return hmac.new(key, f"advance-trial/subkey/{label}".encode(), hashlib.sha256).digest()
+
+
+def fingerprint_of(key: bytes) -> str:
+    """SHA-256 (hex) of a key's 32 bytes."""
+    return hashlib.sha256(key).hexdigest()
+
+
+def key_folder(given: str | Path | None) -> Path:
+    """The key folder: ``--key-dir``, else ``ADVANCE_TRIAL_KEY_DIR``, else a usage error."""
+    value = given if given is not None else os.environ.get(KEY_ENV)
+    if not value:
+        raise UsageError(f"no key folder: pass --key-dir DIR or set {KEY_ENV}")
+    return Path(value).expanduser().resolve()
+
+
+def refuse_inside(folder: Path, forbidden: Iterable[tuple[str, Path | None]]) -> None:
+    """Refuse a key folder inside (or holding) a folder others read: configs, data, outputs, the log's."""
+    for what, other in forbidden:
+        if other is None:
+            continue
+        other = Path(other).expanduser().resolve()
+        if folder == other or other in folder.parents or folder in other.parents:
+            raise UsageError(f"key folder {folder}: it must be kept apart from the {what} ({other})")
+
+
+def _private(path: Path, want_dir: bool) -> bool:
+    mode = path.stat().st_mode
+    return bool(stat.S_ISDIR(mode) == want_dir) and not mode & 0o077
+
+
+def create_key(folder: Path, trial_id: str, key: bytes | None = None) -> KeyRing:
+    """Create a new key (and its signing pair) in ``folder``; refuses to overwrite any file.
+
+    ``key`` is for tests and the demonstration only; a trial's key comes from :mod:`secrets`.
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = key if key is not None else secrets.token_bytes(32)
+    if folder.exists():
+        if not folder.is_dir():
+            raise UsageError(f"{folder}: not a folder")
+        if not _private(folder, True) and key != DEMO_KEY:
+            raise UsageError(f"{folder}: the key folder is open to other users; chmod 700 it or choose another")
+    else:
+        folder.mkdir(mode=0o700, parents=True)
+        os.chmod(folder, 0o700)
+    ring = KeyRing(trial_id, folder, fingerprint_of(key), key == DEMO_KEY, key)
+    signing = Ed25519PrivateKey.generate()
+    pem = signing.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public = signing.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    written: list[Path] = []
+    try:
+        for path, body, mode in (
+            (ring.key_path, f"{KEY_HEADER}\n{key.hex()}\ntrial: {trial_id}\n".encode(), 0o600),
+            (ring.signing_path, pem, 0o600),
+            (ring.public_path, public, 0o644),
+        ):
+            _write_new(path, body, mode)
+            written.append(path)
+    except FileExistsError as exc:
+        for path in written:
+            path.unlink()
+        raise UsageError(f"{exc.filename}: already exists; a trial's key is created once") from None
+    return ring
+
+
+def _write_new(path: Path, body: bytes, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        os.write(fd, body)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def load_key(folder: Path, trial_id: str, fingerprint: str | None, config_file: str = "<config>") -> KeyRing:
+    """Read a trial's key, check its permissions and that the config's fingerprint is its own.
+
+    Raises
+    ------
+    ConfigError
+        The config records no fingerprint, or another key's.
+    UsageError
+        No key there, or a key file or folder that other users can read.
+    """
+    path = folder / f"{trial_id}.key"
+    try:
+        lines = path.read_text(encoding="ascii").splitlines()
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no allocation key; create it with `advance-trial randomise init`") from None
+    except (UnicodeDecodeError, OSError) as exc:
+        raise UsageError(f"{path}: cannot read the allocation key ({exc})") from None
+    try:
+        if lines[0] != KEY_HEADER:
+            raise ValueError
+        key = bytes.fromhex(lines[1])
+        if len(key) != 32:
+            raise ValueError
+    except (IndexError, ValueError):
+        raise UsageError(f"{path}: not an advance-trial allocation key") from None
+    demo = key == DEMO_KEY
+    if demo:
+        warnings.warn(
+            f"{path} is the public DEMONSTRATION key: anyone can predict its allocations; never use it for a trial",
+            DemonstrationKeyWarning,
+            stacklevel=2,
+        )
+    elif not _private(path, False) or not _private(folder, True):
+        raise UsageError(
+            f"{path}: the key (or its folder) can be read by other users; chmod 600 the key and 700 the folder"
+        )
+    ring = KeyRing(trial_id, folder, fingerprint_of(key), demo, key)
+    if fingerprint is None:
+        raise ConfigError(
+            config_file,
+            [ConfigProblem("randomisation.key_fingerprint", None,
+                           f"missing: this trial has no recorded key; `randomise init` records {ring.fingerprint}")],
+        )  # fmt: skip
+    if not hmac.compare_digest(fingerprint.lower(), ring.fingerprint):
+        raise ConfigError(
+            config_file,
+            [ConfigProblem("randomisation.key_fingerprint", None,
+                           f"{fingerprint} is not the fingerprint of the key in {folder} ({ring.fingerprint})")],
+        )  # fmt: skip
+    return ring
+
+
+# ---------------------------------------------------------------------------- checkpoint
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The log's head as last written: row and tag, and a head being written (``pending``)."""
+
+    log_id: str
+    row: int
+    tag: str
+    pending: tuple[int, str] | None = None
+
+
+def write_checkpoint(ring: KeyRing, cp: Checkpoint) -> None:
+    """Replace the checkpoint atomically: a new 0600 file, fsync, rename, fsync the folder."""
+    body: dict[str, Any] = {
+        "format": CHECKPOINT_FORMAT, "trial_id": ring.trial_id, "log_id": cp.log_id, "row": cp.row, "tag": cp.tag,
+        "pending": list(cp.pending) if cp.pending else None,
+    }  # fmt: skip
+    body["mac"] = ring.mac(body)
+    tmp = ring.folder / f".{ring.trial_id}.checkpoint.{secrets.token_hex(6)}.tmp"
+    try:
+        _write_new(tmp, (json.dumps(body, indent=1, sort_keys=True) + "\n").encode(), 0o600)
+        os.replace(tmp, ring.checkpoint_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(ring.folder)
+
+
+def read_checkpoint(ring: KeyRing) -> Checkpoint:
+    """The checkpoint, authenticated; :class:`IntegrityError` if it is missing, edited or another trial's."""
+    path = ring.checkpoint_path
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IntegrityError(
+            f"{path}: no checkpoint beside the key, so a cut or a rollback could not be seen"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise IntegrityError(f"{path}: unreadable checkpoint ({exc})") from None
+    if not isinstance(body, dict):
+        raise IntegrityError(f"{path}: not a checkpoint")
+    mac = body.pop("mac", "")
+    if not isinstance(mac, str) or not hmac.compare_digest(mac, ring.mac(body)):
+        raise IntegrityError(f"{path}: the checkpoint does not authenticate under this key; it was edited")
+    if body.get("format") != CHECKPOINT_FORMAT or body.get("trial_id") != ring.trial_id:
+        raise IntegrityError(f"{path}: not a checkpoint of {ring.trial_id!r}")
+    pending = body.get("pending")
+    return Checkpoint(
+        body["log_id"], int(body["row"]), str(body["tag"]), (int(pending[0]), str(pending[1])) if pending else None
+    )
+
+
+# ---------------------------------------------------------------------------- receipts
+
+
+def sign_receipt(ring: KeyRing, receipt: Mapping[str, Any]) -> dict[str, Any]:
+    """The receipt with an Ed25519 signature over its canonical JSON (from the key folder's signing key)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    body = {"format": RECEIPT_FORMAT, **receipt}
+    try:
+        private = serialization.load_pem_private_key(ring.signing_path.read_bytes(), password=None)
+    except FileNotFoundError:
+        return body
+    if not isinstance(private, Ed25519PrivateKey):
+        raise UsageError(f"{ring.signing_path}: not an Ed25519 key")
+    body["signature"] = base64.b64encode(private.sign(_canon(body).encode("utf-8"))).decode()
+    return body
+
+
+def check_receipt_signature(receipt: Mapping[str, Any], public_pem: bytes) -> None:
+    """Check a receipt's signature with a public key alone; :class:`IntegrityError` if it does not hold."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        public = serialization.load_pem_public_key(public_pem)
+    except ValueError as exc:
+        raise UsageError(f"not a public key ({exc})") from None
+    if not isinstance(public, Ed25519PublicKey):
+        raise UsageError("not an Ed25519 public key")
+    body = dict(receipt)
+    signature = body.pop("signature", None)
+    if not isinstance(signature, str):
+        raise IntegrityError("the receipt carries no signature")
+    try:
+        public.verify(base64.b64decode(signature), _canon(body).encode("utf-8"))
+    except (InvalidSignature, ValueError):
+        raise IntegrityError(
+            "the receipt's signature does not verify: it was altered or not signed by this key"
+        ) from None

@@ -1,0 +1,34 @@
+"""Options shared by several commands, defined once, and the key folder's loading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from advance_trial.allocation_key import KeyRing
+    from advance_trial.config.models import Config
+
+CONFIG_ARG = typer.Argument(..., help="The trial config (YAML).", show_default=False)
+JSON = typer.Option(False, "--json", help="Machine-readable output.")
+LOG = typer.Option(
+    None, "--log", help="The allocation log (SQLite); default: randomisation.log, relative to the config's folder."
+)
+KEY_DIR = typer.Option(
+    None,
+    "--key-dir",
+    envvar="ADVANCE_TRIAL_KEY_DIR",
+    help="The key folder holding the trial's allocation key and checkpoint [env: ADVANCE_TRIAL_KEY_DIR].",
+    show_envvar=False,
+)
+NOTE = typer.Option(None, "--note", help="A note recorded with the event (who acted is the OS user).")
+
+
+def load_ring(cfg: Config, key_dir: Path | None, log: Path | None = None, *, data: Path | None = None,
+              out: Path | None = None) -> KeyRing:  # fmt: skip
+    """The trial's key (see :func:`advance_trial.allocation.trial_key`)."""
+    from advance_trial.allocation import trial_key
+
+    return trial_key(cfg, key_dir, log, data=data, out=out)
