@@ -317,10 +317,20 @@ def normalise_id(cfg: Config, raw: str) -> str:
     return text
 
 
-def check_request(cfg: Config, site: str, factors: Mapping[str, str]) -> dict[str, str]:
-    """Validate a request's site and factors; every problem at once (exit 4)."""
+def check_request(
+    cfg: Config, participant_id: str, site: str, factors: Mapping[str, str]
+) -> tuple[str, dict[str, str]]:
+    """Validate a request's id, site and factors; every problem at once (exit 4).
+
+    Returns the normalised id (:func:`normalise_id`) and the factor values as the config spells them.
+    """
     src = "allocation request"
     problems: list[DataProblem] = []
+    pid = participant_id
+    try:
+        pid = normalise_id(cfg, participant_id)
+    except DataError as exc:
+        problems.extend(exc.problems)
     levels = cfg.factor_levels()
     by_lower = {name: {v.casefold(): v for v in vals} for name, vals in levels.items()}
     values: dict[str, str] = {}
@@ -338,7 +348,7 @@ def check_request(cfg: Config, site: str, factors: Mapping[str, str]) -> dict[st
             problems.append(DataProblem(src, None, f"--factor {name}", None, f"missing: give {name}=VALUE ({allowed})"))
     if problems:
         raise DataError(problems)
-    return dict(sorted(values.items()))
+    return pid, dict(sorted(values.items()))
 
 
 def check_eligible(cfg: Config, participant_id: str, data_dir: Path | None) -> None:
@@ -430,8 +440,7 @@ def allocate(
         The log does not verify; nothing is written.
     """
     _refuse_single_arm(cfg)
-    pid = normalise_id(cfg, participant_id)
-    values = check_request(cfg, site, factors or {})
+    pid, values = check_request(cfg, participant_id, site, factors or {})
     path = log_path(cfg, log)
     with _writing(cfg, ring, path, now) as step:
         if _existing(step.state, pid, values) is not None:
@@ -469,8 +478,7 @@ def enter_backup(
     under blinding) the one that position holds.
     """
     _refuse_single_arm(cfg)
-    pid = normalise_id(cfg, participant_id)
-    values = check_request(cfg, site, factors or {})
+    pid, values = check_request(cfg, participant_id, site, factors or {})
     codes = cfg.randomisation.blinding.codes if cfg.randomisation.blinding else {}
     given = next((a for a, c in codes.items() if c == arm), arm)
     with _writing(cfg, ring, log_path(cfg, log), now) as step:

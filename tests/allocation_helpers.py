@@ -37,7 +37,9 @@ def config_text(block: str | None = None, fingerprint: str | None = None, extra:
     text = re.sub(r"^  key_fingerprint: .*\n", "", text, flags=re.M)
     text = re.sub(r"^  log: .*\n", "", text, flags=re.M)
     if fingerprint:
-        text = text.replace("randomisation:\n", f"randomisation:\n  key_fingerprint: {fingerprint}\n  log: ../log/log.sqlite\n", 1)
+        text = text.replace(
+            "randomisation:\n", f"randomisation:\n  key_fingerprint: {fingerprint}\n  log: ../log/log.sqlite\n", 1
+        )
     return text + extra
 
 
@@ -108,3 +110,10 @@ def retag_all(log: Path, ring) -> None:
         prev = row_tag(ring, r)
         con.execute("UPDATE events SET prev_tag = ?, tag = ? WHERE row = ?", (r["prev_tag"], prev, r["row"]))
     con.close()
+
+
+def variant(block: str, extra: str = ""):
+    """The ADVANCE config with its randomisation block replaced (no key: for design assessment)."""
+    from advance_trial.config import parse_config
+
+    return parse_config(config_text(block, extra=extra), "variant.yaml")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from advance_trial.consort import consort_table
-from tests.feasibility_helpers import row, sample
+from tests.feasibility_helpers import sample
 
 
 def n(df, stage, arm="all", detail=None):

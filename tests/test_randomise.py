@@ -8,9 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from advance_trial.randomise import permuted_blocks, stratified_block_arms, stratum_generator
+from advance_trial.randomise import BlockList, Stream, below, stratified_block_arms
 
 ratios_st = st.lists(st.integers(1, 3), min_size=2, max_size=3)
+
+
+def stream(key: int, stratum: str = "[]") -> Stream:
+    return Stream(key.to_bytes(32, "big"), "t", "list", 0, stratum)
 
 
 @st.composite
@@ -18,70 +22,94 @@ def designs(draw):
     ratios = draw(ratios_st)
     total = sum(ratios)
     sizes = sorted(set(draw(st.lists(st.integers(1, 3), min_size=1, max_size=3))))
-    return ratios, [total * m for m in sizes], draw(st.integers(0, 2**32 - 1)), draw(st.integers(1, 60))
+    return ratios, [total * m for m in sizes], draw(st.integers(0, 2**64)), draw(st.integers(1, 60))
+
+
+def entries(design):
+    ratios, sizes, key, n = design
+    arms = [f"a{i}" for i in range(len(ratios))]
+    return arms, BlockList(stream(key), tuple(arms), tuple(ratios), tuple(sizes)).first(n)
 
 
 @settings(max_examples=150, deadline=None)
 @given(designs())
 def test_every_complete_block_is_balanced_to_the_ratio(design):
-    ratios, sizes, seed, n = design
-    arms = [f"a{i}" for i in range(len(ratios))]
-    entries = permuted_blocks(stratum_generator(seed, ()), arms, ratios, sizes, n)
-    assert len(entries) >= n and [e.position for e in entries] == list(range(1, len(entries) + 1))
-    for b in {e.block for e in entries}:
-        block = [e for e in entries if e.block == b]
+    ratios, sizes, _, n = design
+    arms, got = entries(design)
+    assert len(got) >= n and [e.position for e in got] == list(range(1, len(got) + 1))
+    for b in {e.block for e in got}:
+        block = [e for e in got if e.block == b]
         size = block[0].block_size
         assert size in sizes and len(block) == size
         assert Counter(e.arm for e in block) == {a: size // sum(ratios) * r for a, r in zip(arms, ratios, strict=True)}
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.sampled_from([2, 4, 6, 8]), min_size=1, max_size=3), st.integers(0, 2**32 - 1), st.integers(1, 80))
-def test_imbalance_never_exceeds_half_the_largest_block(sizes, seed, n):
+@given(st.lists(st.sampled_from([2, 4, 6, 8]), min_size=1, max_size=3), st.integers(0, 2**64), st.integers(1, 80))
+def test_imbalance_never_exceeds_half_the_largest_block(sizes, key, n):
     sizes = sorted(set(sizes))
-    entries = permuted_blocks(stratum_generator(seed, ()), ["a", "b"], [1, 1], sizes, n)
     d = 0
-    for e in entries:
+    for e in BlockList(stream(key), ("a", "b"), (1, 1), tuple(sizes)).first(n):
         d += 1 if e.arm == "a" else -1
         assert abs(d) <= max(sizes) // 2
 
 
 @settings(max_examples=100, deadline=None)
 @given(designs(), st.integers(1, 40))
-def test_same_seed_same_arms_and_prefix_stable(design, extra):
-    ratios, sizes, seed, n = design
-    arms = [f"a{i}" for i in range(len(ratios))]
-    short = permuted_blocks(stratum_generator(seed, ()), arms, ratios, sizes, n)
-    long = permuted_blocks(stratum_generator(seed, ()), arms, ratios, sizes, n + extra)
+def test_same_key_same_arms_and_prefix_stable(design, extra):
+    ratios, sizes, key, n = design
+    _, short = entries(design)
+    _, long = entries((ratios, sizes, key, n + extra))
     assert long[: len(short)] == short
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**64), st.integers(1, 7))
+def test_below_is_uniform_over_its_range_by_rejection(key, n):
+    """Every value of range(n) comes out, and only those (no modulo bias: the limit is a multiple of n)."""
+    words = stream(key).words(0)
+    seen = {below(words, n) for _ in range(60 * n)}
+    assert seen <= set(range(n)) and len(seen) == n
+
+
+def test_below_rejects_the_words_past_the_last_multiple():
+    limit = 2**64 - 2**64 % 3
+    assert below(iter([limit, limit + 1, 5]), 3) == 2
+
+
+def test_block_sizes_are_chosen_evenly():
+    """Over about 6,000 blocks, size 2 within four binomial standard deviations of half."""
+    got = BlockList(stream(9), ("a", "b"), (1, 1), (2, 4)).first(18_000)
+    by_size = Counter(size for _, size in {(e.block, e.block_size) for e in got})
+    n = sum(by_size.values())
+    assert set(by_size) == {2, 4} and abs(by_size[2] - n / 2) < 4 * (n / 4) ** 0.5
 
 
 def test_strata_streams_are_independent_of_each_other():
     london = (("site", "london"),)
     bristol = (("site", "bristol"),)
-    alone = stratified_block_arms(5, [london] * 10, ["a", "b"], [1, 1], [2, 4])
-    mixed = stratified_block_arms(5, [bristol, london] * 10, ["a", "b"], [1, 1], [2, 4])
+    key = bytes(range(32))
+    alone = stratified_block_arms(key, "t", [london] * 10, ["a", "b"], [1, 1], [2, 4])
+    mixed = stratified_block_arms(key, "t", [bristol, london] * 10, ["a", "b"], [1, 1], [2, 4])
     assert [e.arm for e in mixed[1::2]] == [e.arm for e in alone]
 
 
 def test_unequal_ratio_block_validation():
     with pytest.raises(ValueError, match="multiples"):
-        permuted_blocks(stratum_generator(1, ()), ["a", "b"], [2, 1], [4], 4)
+        BlockList(stream(1), ("a", "b"), (2, 1), (4,))
 
 
 def test_sample_arms_are_the_configured_stratified_blocks(advance_cfg):
-    """Replaying the sample's men in randomisation order through the configured method gives its arm column."""
+    """The sample's men in randomisation order through the derivation, under the demonstration key."""
     from advance_trial.canonical import read_canonical
-    from tests.conftest import SAMPLES
+    from tests.conftest import SAMPLES, demo_ring
 
-    p = read_canonical(advance_cfg, SAMPLES / "advance-feasibility").participants
-    p = p.sort_values(["randomised_on", "participant_id"])
-    r = advance_cfg.randomisation
-    entries = stratified_block_arms(
-        r.seed, [(("site", s),) for s in p["site"]], advance_cfg.arm_ids, [1, 1], r.block_sizes
-    )
-    assert [e.arm for e in entries] == p["arm"].tolist()
-    assert Counter(e.arm for e in entries) == {"advance": 54, "tau": 50}
+    p = read_canonical(advance_cfg, SAMPLES / "advance-feasibility").participants.sort_values("participant_id")
+    ring = demo_ring(advance_cfg)
+    got = stratified_block_arms(ring.derive, advance_cfg.trial.id, [(("site", s),) for s in p["site"]],
+                                advance_cfg.arm_ids, [1, 1], advance_cfg.randomisation.block_sizes)  # fmt: skip
+    assert [e.arm for e in got] == p["arm"].tolist()
+    assert Counter(e.arm for e in got) == {"advance": 54, "tau": 50}
 
 
 def test_minimisation_worked_example_lim_and_in_2019():

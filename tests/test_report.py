@@ -48,19 +48,6 @@ def test_markdown_and_word_carry_the_same_tables(out):
     assert "Allocation concealment" in text and "Wilson" in text
 
 
-def test_methods_from_the_allocation_log(tmp_path):
-    from advance_trial.allocation_log import allocate
-    from advance_trial.config import load_config
-
-    cfg = load_config(ADV)
-    log = tmp_path / "log.sqlite"
-    for r in pd.read_csv(DATA / "participants.csv").itertuples():
-        allocate(log, cfg, r.participant_id, r.site, by=f"ra-{r.site}")
-    run(ADV, DATA, tmp_path / "out", options=RunOptions(log=str(log)))
-    page = (tmp_path / "out" / "report.html").read_text()
-    assert "Implementation: 104 men allocated between" in page and "by 3 named staff" in page
-
-
 def test_verify_passes_then_catches_a_touched_output(out, tmp_path):
     copy = tmp_path / "results"
     shutil.copytree(out, copy)

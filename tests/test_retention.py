@@ -77,7 +77,8 @@ def test_difference_between_arms_is_newcombe():
     assert diff.estimate == pytest.approx(diff.n_retained_arm / diff.n_arm - diff.n_retained_comparator / 50)
     # R (closed form of Newcombe's method 10 from prop.test's Wilson limits):
     #   w1 <- prop.test(32, 54, correct=FALSE)$conf.int; w2 <- prop.test(19, 50, correct=FALSE)$conf.int
-    #   d <- 32/54 - 19/50; d - sqrt((32/54 - w1[1])^2 + (w2[2] - 19/50)^2); d + sqrt((w1[2] - 32/54)^2 + (19/50 - w2[1])^2)
+    #   d <- 32/54 - 19/50; d - sqrt((32/54 - w1[1])^2 + (w2[2] - 19/50)^2)
+    #   d + sqrt((w1[2] - 32/54)^2 + (19/50 - w2[1])^2)
     assert (diff.n_retained_arm, diff.n_retained_comparator) == (32, 19)
     assert (diff.ci_lower, diff.ci_upper) == pytest.approx((0.0206295019787802, 0.38371140537402), abs=1e-12)
 

@@ -90,7 +90,9 @@ def test_regenerating_is_byte_identical(tmp_path, trial):
 
 def test_another_seed_gives_other_rows_same_aggregates(tmp_path):
     cfg = load_config(config_path("advance-feasibility"))
-    data, report = simulate_to_dir(cfg, tmp_path, 7, SAMPLES / "advance-feasibility" / "calibration.yaml", demo_ring(cfg))
+    data, report = simulate_to_dir(
+        cfg, tmp_path, 7, SAMPLES / "advance-feasibility" / "calibration.yaml", demo_ring(cfg)
+    )
     assert report["met"].all()
     assert (tmp_path / "measures.csv").read_bytes() != (SAMPLES / "advance-feasibility" / "measures.csv").read_bytes()
     assert data.participants["arm"].value_counts().to_dict() == {"advance": 54, "tau": 50}

@@ -233,7 +233,7 @@ def export(
     from advance_trial.tablefile import write_table_atomic
 
     cfg = load_config(config)
-    ring = load_ring(cfg, key_dir, log, out=out.parent)
+    ring = load_ring(cfg, key_dir, log)
     frame = do_export(cfg, ring, reason, log=log, note=note)
     write_table_atomic(frame, out)
     stdout.print(f"wrote {_text(out)}: {len(frame)} allocations (the export is recorded in the log)")
@@ -261,7 +261,7 @@ def concealed_list(
     from advance_trial.tablefile import write_bytes_atomic
 
     cfg = load_config(config)
-    ring = load_ring(cfg, key_dir, log, out=out.parent)
+    ring = load_ring(cfg, key_dir, log)
     frame = do_list(cfg, ring, n, reason, backup=backup, log=log)
     if fmt is ListFormat.redcap:
         frame = redcap_table(cfg, frame)
