@@ -40,7 +40,6 @@ from advance_trial.allocation_log import (
     locked,
     open_log,
     os_user,
-    persist,
     settle,
     utc_now,
 )
@@ -188,18 +187,44 @@ class _Step:
             "config_sha256": self.cfg.source.sha256 if self.cfg.source else "",
         }  # fmt: skip
         self.row = self.store.insert(self.head, kind, {**common, **fields}, sealed)
-        new = Head(self.row["row"], self.row["tag"])
-        persist(self.store.ring, self.store.log_id, self.head, new)
         self.state.apply({**self.row})
-        self.head = new
+        self.head = Head(self.row["row"], self.row["tag"])
         return self.row
 
 
-def _verified(store: LogStore) -> tuple[Replay, Head]:
-    events = store.events()
-    head = check_chain(events, store.ring, store.log_id)
-    check_head(store.ring, store.log_id, head, events)
-    return replay_events(events, store.ring, store.log_id), head
+@dataclass
+class _Verified:
+    """What a process last verified of a log: how many rows, their content as SQLite spells it, the state."""
+
+    rows: int
+    content: list[tuple[Any, ...]]
+    heads: list[dict[str, Any]]
+    state: Replay
+
+
+#: Per process and log: the rows last verified and the state they replay to. A step whose log still holds
+#: exactly those rows (every column compared) authenticates and replays only the rows after them: it
+#: verifies from the last checkpoint. Any difference in an earlier row means a full verification, which
+#: names it; ``randomise verify`` always verifies in full.
+_VERIFIED: dict[tuple[str, str], _Verified] = {}
+
+
+def _verified(store: LogStore, full: bool = False) -> tuple[Replay, Head, list[dict[str, Any]]]:
+    ring, log_id = store.ring, store.log_id
+    known = None if full else _VERIFIED.pop((str(store.path.resolve()), log_id), None)
+    if known is not None and known.state.ring == ring and store.content(known.rows) == known.content:
+        done, state, events = known.rows, known.state, [*known.heads, *store.events(after=known.rows)]
+    else:
+        done, state, events = 0, None, store.events()
+    head = check_chain(events, ring, log_id, start=done)
+    check_head(ring, log_id, head, events)
+    return replay_events(events[done:], ring, log_id, state), head, events
+
+
+def _remember(store: LogStore, events: list[dict[str, Any]], state: Replay) -> None:
+    heads = [{"row": e["row"], "tag": e["tag"]} for e in events]
+    known = _Verified(len(events), store.content(len(events)), heads, state)
+    _VERIFIED[(str(store.path.resolve()), store.log_id)] = known
 
 
 @contextmanager
@@ -210,23 +235,26 @@ def _writing(cfg: Config, ring: KeyRing, path: Path, now: datetime | None = None
         try:
             check_permissions(path)
             with store.transaction():
-                state, head = _verified(store)
+                state, head, events = _verified(store)
                 step = _Step(cfg, store, state, head, now)
                 yield step
             if step.row is not None:
                 settle(ring, store.log_id, step.head)
+                events = [*events, step.row]
+            _remember(store, events, step.state)
         finally:
             store.close()
 
 
 @contextmanager
-def _reading(cfg: Config, ring: KeyRing, path: Path) -> Iterator[tuple[LogStore, Replay, Head]]:
+def _reading(cfg: Config, ring: KeyRing, path: Path, full: bool = False) -> Iterator[tuple[LogStore, Replay, Head]]:
     _check_trial(cfg, ring)
     with locked(ring, exclusive=False):
         store = open_log(path, ring)
         try:
-            state, head = _verified(store)
+            state, head, events = _verified(store, full)
             yield store, state, head
+            _remember(store, events, state)
         finally:
             store.close()
 
@@ -646,7 +674,7 @@ def verify_log(cfg: Config, ring: KeyRing, log: str | Path | None = None,
         At the first fault, naming its row (or the receipt the log does not contain).
     """
     receipts = list(receipts)
-    with _reading(cfg, ring, log_path(cfg, log)) as (store, state, head):
+    with _reading(cfg, ring, log_path(cfg, log), full=True) as (store, state, head):
         events = store.events()
     by_row = {ev["row"]: ev for ev in events}
     for r in receipts:

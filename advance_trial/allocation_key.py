@@ -181,14 +181,15 @@ def create_key(folder: Path, trial_id: str, key: bytes | None = None) -> KeyRing
     return ring
 
 
-def _write_new(path: Path, body: bytes, mode: int) -> None:
+def _write_new(path: Path, body: bytes, mode: int, sync_folder: bool = True) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         os.write(fd, body)
         os.fsync(fd)
     finally:
         os.close(fd)
-    _fsync_dir(path.parent)
+    if sync_folder:
+        _fsync_dir(path.parent)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -256,24 +257,22 @@ def load_key(folder: Path, trial_id: str, fingerprint: str | None, config_file: 
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """The log's head as last written: row and tag, and a head being written (``pending``)."""
+    """The log's head as last written: the log's id, the row and its tag."""
 
     log_id: str
     row: int
     tag: str
-    pending: tuple[int, str] | None = None
 
 
 def write_checkpoint(ring: KeyRing, cp: Checkpoint) -> None:
     """Replace the checkpoint atomically: a new 0600 file, fsync, rename, fsync the folder."""
     body: dict[str, Any] = {
         "format": CHECKPOINT_FORMAT, "trial_id": ring.trial_id, "log_id": cp.log_id, "row": cp.row, "tag": cp.tag,
-        "pending": list(cp.pending) if cp.pending else None,
     }  # fmt: skip
     body["mac"] = ring.mac(body)
     tmp = ring.folder / f".{ring.trial_id}.checkpoint.{secrets.token_hex(6)}.tmp"
     try:
-        _write_new(tmp, (json.dumps(body, indent=1, sort_keys=True) + "\n").encode(), 0o600)
+        _write_new(tmp, (json.dumps(body, indent=1, sort_keys=True) + "\n").encode(), 0o600, sync_folder=False)
         os.replace(tmp, ring.checkpoint_path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -298,10 +297,10 @@ def read_checkpoint(ring: KeyRing) -> Checkpoint:
         raise IntegrityError(f"{path}: the checkpoint does not authenticate under this key; it was edited")
     if body.get("format") != CHECKPOINT_FORMAT or body.get("trial_id") != ring.trial_id:
         raise IntegrityError(f"{path}: not a checkpoint of {ring.trial_id!r}")
-    pending = body.get("pending")
-    return Checkpoint(
-        body["log_id"], int(body["row"]), str(body["tag"]), (int(pending[0]), str(pending[1])) if pending else None
-    )
+    try:
+        return Checkpoint(str(body["log_id"]), int(body["row"]), str(body["tag"]))
+    except (KeyError, TypeError, ValueError):
+        raise IntegrityError(f"{path}: not a checkpoint") from None
 
 
 # ---------------------------------------------------------------------------- receipts

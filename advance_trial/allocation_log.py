@@ -18,14 +18,15 @@ Writers hold an exclusive lock on ``<trial>.lock`` in the key folder for the
 whole step (verify, decide, append, commit, checkpoint), so concurrent
 allocations are serialised and the checkpoint is always the head; readers hold
 it shared. WAL journaling with ``synchronous=FULL`` means a process killed at
-any moment leaves the whole step or none of it, and the checkpoint's
-``pending`` head says which (see :func:`check_head`).
+any moment leaves the whole step or none of it (see :func:`check_head` for
+the moment between the commit and the checkpoint).
 """
 
 from __future__ import annotations
 
 import base64
 import fcntl
+import functools
 import json
 import os
 import pwd
@@ -116,9 +117,14 @@ def row_tag(ring: KeyRing, values: Mapping[str, Any]) -> str:
 
 
 def _aead(ring: KeyRing) -> Any:
+    return _aead_for(ring.seal)
+
+
+@functools.lru_cache(maxsize=8)
+def _aead_for(key: bytes) -> Any:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    return AESGCM(ring.seal)
+    return AESGCM(key)
 
 
 def seal(ring: KeyRing, log_id: str, row: int, value: Any) -> str:
@@ -157,9 +163,17 @@ class LogStore:
     def log_id(self) -> str:
         return self.meta["log_id"]
 
-    def events(self) -> list[dict[str, Any]]:
-        """Every row, in row order."""
-        return [dict(r) for r in self.con.execute("SELECT * FROM events ORDER BY row")]
+    def events(self, after: int = 0) -> list[dict[str, Any]]:
+        """Every row (after row ``after``), in row order."""
+        cur = self.con.execute("SELECT * FROM events WHERE row > ? ORDER BY row", (after,))
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r, strict=True)) for r in cur]
+
+    def content(self, upto: int) -> list[tuple[Any, ...]]:
+        """Every column of every row numbered up to ``upto``, in row order, as plain tuples."""
+        cur = self.con.cursor()
+        cur.row_factory = None
+        return cur.execute("SELECT * FROM events WHERE row <= ? ORDER BY row", (upto,)).fetchall()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -252,10 +266,13 @@ def locked(ring: KeyRing, exclusive: bool) -> Iterator[None]:
         os.close(fd)
 
 
-def check_chain(events: list[dict[str, Any]], ring: KeyRing, log_id: str) -> Head:
-    """Check row numbers and tags in order; :class:`IntegrityError` at the first bad row."""
-    prev = genesis_tag(ring, log_id)
-    for i, ev in enumerate(events, 1):
+def check_chain(events: list[dict[str, Any]], ring: KeyRing, log_id: str, start: int = 0) -> Head:
+    """Check row numbers and tags in order (from row ``start + 1``); :class:`IntegrityError` at the first bad row.
+
+    With ``start``, the rows before it are taken as already checked (and unchanged).
+    """
+    prev = events[start - 1]["tag"] if start else genesis_tag(ring, log_id)
+    for i, ev in enumerate(events[start:], start + 1):
         where = f"row {ev['row']}"
         if ev["row"] != i:
             raise IntegrityError(f"{where}: expected row {i}; a row was deleted, inserted or renumbered before it")
@@ -270,40 +287,33 @@ def check_chain(events: list[dict[str, Any]], ring: KeyRing, log_id: str) -> Hea
 def check_head(ring: KeyRing, log_id: str, head: Head, events: list[dict[str, Any]]) -> Checkpoint:
     """Compare the log's head with the checkpoint; a cut, a rollback or a foreign log fails.
 
-    The checkpoint may hold a ``pending`` head: the step that wrote it was stopped between its
-    two checkpoint writes, and the log ends either at the old head (nothing committed) or at the
-    pending one (committed). Either is whole; anything else is not.
+    Each step moves the checkpoint after its commit, under the trial's lock. A step killed between the
+    two leaves the log exactly one row past the checkpoint, that row chained to the checkpoint's tag
+    (:func:`check_chain` has authenticated it): whole, and accepted; the next step moves the checkpoint.
+    Anything else (the log short of the checkpoint, another tag at its row, more than one row past it)
+    is a fault.
     """
     cp = read_checkpoint(ring)
     if cp.log_id != log_id:
         raise IntegrityError(f"{ring.checkpoint_path}: the checkpoint is of another log; this log was replaced")
-    heads = dict([(cp.row, cp.tag)] + ([cp.pending] if cp.pending else []))
-    if heads.get(head.row) == head.tag:
-        return cp
-    if head.row in heads:
-        raise IntegrityError(f"row {head.row}: not the row the checkpoint recorded; the log was rewritten")
-    if head.row < max(heads):
+    if head.row < cp.row:
         raise IntegrityError(
             f"row {head.row + 1}: missing; the checkpoint records row {cp.row}, the log ends at row {head.row}: "
             "rows were cut off the end or the log was replaced by an older copy"
         )
-    if cp.row >= 1 and events[cp.row - 1]["tag"] != cp.tag:
+    at = events[cp.row - 1]["tag"] if cp.row >= 1 else genesis_tag(ring, log_id)
+    if at != cp.tag:
         raise IntegrityError(f"row {cp.row}: not the row the checkpoint recorded; the log was rewritten")
-    raise IntegrityError(
-        f"row {max(heads) + 1}: the log goes on past the checkpoint's head (row {cp.row}); "
-        "rows were added outside advance-trial or the checkpoint was put back"
-    )
-
-
-def persist(ring: KeyRing, log_id: str, old: Head, new: Head) -> Checkpoint:
-    """The first checkpoint write of a step: the old head, and the new one as pending."""
-    cp = Checkpoint(log_id, old.row, old.tag, (new.row, new.tag))
-    write_checkpoint(ring, cp)
+    if head.row > cp.row + 1:
+        raise IntegrityError(
+            f"row {cp.row + 2}: the log goes on past the checkpoint's head (row {cp.row}); "
+            "rows were added outside advance-trial or the checkpoint was put back"
+        )
     return cp
 
 
 def settle(ring: KeyRing, log_id: str, new: Head) -> None:
-    """The second checkpoint write, after the commit: the new head alone."""
+    """Move the checkpoint to the new head (after the commit, still under the lock)."""
     write_checkpoint(ring, Checkpoint(log_id, new.row, new.tag))
 
 

@@ -291,9 +291,9 @@ def json_column(text: str | None) -> Any:
     return json.loads(text) if text else {}
 
 
-def replay_events(events: list[dict[str, Any]], ring: KeyRing, log_id: str) -> Replay:
-    """Replay every event in order; :class:`IntegrityError` naming the first row that does not replay."""
-    state = Replay(ring, log_id)
+def replay_events(events: list[dict[str, Any]], ring: KeyRing, log_id: str, state: Replay | None = None) -> Replay:
+    """Replay events in order (onto ``state``, else from the start); :class:`IntegrityError` at the first bad row."""
+    state = state if state is not None else Replay(ring, log_id)
     for ev in events:
         try:
             state.apply(ev)

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from advance_trial import allocation as al
 from advance_trial.allocation_key import DemonstrationKeyWarning, create_key, load_key, read_checkpoint
-from advance_trial.allocation_log import Head, check_chain, open_log, persist
+from advance_trial.allocation_log import open_log
 from advance_trial.errors import ConfigError, DataError, IntegrityError, UsageError
 from tests.allocation_helpers import BLINDED, BLOCKS, MINIMISATION, SIMPLE, make_trial, retag_all, tamper
 from tests.conftest import DEMO_KEYS, ROOT, SAMPLES, config_path
@@ -295,6 +295,10 @@ TAMPERING = {
     ),  # fmt: skip
     "cut-the-end": (["DELETE FROM events WHERE row = (SELECT MAX(row) FROM events)"], "cut off the end"),
     "delete-the-unblinding": (["DELETE FROM events WHERE kind = 'unblinding'"], "cut off the end"),
+    "claim-another-derivation": (
+        ["UPDATE events SET detail = replace(detail, 'hmac-sha256/1', 'hmac-sha256/0') WHERE row = 1"],
+        "row 1",
+    ),
     "swap-log-id": (["UPDATE meta SET value = 'ffff' WHERE key = 'log_id'"], "row 1"),
 }
 
@@ -343,16 +347,18 @@ def test_an_edited_or_missing_checkpoint_is_caught(filled):
         al.verify_log(filled.cfg, filled.ring)
 
 
-def test_a_step_stopped_between_its_checkpoint_writes_is_whole_either_way(filled):
-    """Killed after the pending checkpoint: the log ends at the old head (no commit) and verifies."""
-    store = open_log(filled.log, filled.ring)
-    head = check_chain(store.events(), filled.ring, store.log_id)
-    store.close()
-    persist(filled.ring, read_checkpoint(filled.ring).log_id, head, Head(head.row + 1, "0" * 64))
-    assert read_checkpoint(filled.ring).pending is not None
-    assert al.verify_log(filled.cfg, filled.ring).rows == head.row
-    fill(filled, 1, 30)  # the next step settles it
-    assert read_checkpoint(filled.ring).pending is None
+def test_a_step_killed_between_commit_and_checkpoint_is_whole_and_a_rolled_back_checkpoint_is_not(filled):
+    cp = filled.ring.checkpoint_path
+    before = cp.read_bytes()
+    fill(filled, 1, 30)
+    cp.write_bytes(before)  # as if killed after the commit, before the checkpoint moved
+    assert al.verify_log(filled.cfg, filled.ring).allocations == 13
+    fill(filled, 1, 31)  # the next step moves it on
+    assert read_checkpoint(filled.ring).row == rows(filled)
+    fill(filled, 1, 32)
+    cp.write_bytes(before)  # two steps back: the checkpoint was put back
+    with pytest.raises(IntegrityError, match="goes on past the checkpoint"):
+        al.verify_log(filled.cfg, filled.ring)
 
 
 def test_receipts_the_log_does_not_contain_are_caught(filled):
