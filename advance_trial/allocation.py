@@ -635,7 +635,7 @@ def concealed_list(cfg: Config, ring: KeyRing, n: int, reason: str, *, backup: b
         combos: list[rz.Stratum] = [()]
         for name in names:
             combos = [c + ((name, v),) for c in combos for v in levels[name]]
-        rows = []
+        rows: list[dict[str, Any]] = []
         for stratum in combos:
             values = dict(stratum)
             if backup:

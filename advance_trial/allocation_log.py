@@ -127,10 +127,17 @@ def _aead_for(key: bytes) -> Any:
     return AESGCM(key)
 
 
+#: Sealed values are padded to a multiple of this many bytes, so that a ciphertext's length tells nothing
+#: (``"tau"`` and ``"advance"`` would otherwise seal to different lengths).
+SEAL_BLOCK = 512
+
+
 def seal(ring: KeyRing, log_id: str, row: int, value: Any) -> str:
-    """Encrypt a value for one row (AES-256-GCM, a fresh nonce; the row's identity as associated data)."""
+    """Encrypt a value for one row (AES-256-GCM, a fresh nonce, padded; the row's identity as associated data)."""
+    plain = canon(value).encode()
+    plain += b" " * (-len(plain) % SEAL_BLOCK)
     nonce = os.urandom(12)
-    body = _aead(ring).encrypt(nonce, canon(value).encode(), canon([ring.trial_id, log_id, row]).encode())
+    body = _aead(ring).encrypt(nonce, plain, canon([ring.trial_id, log_id, row]).encode())
     return base64.b64encode(nonce + body).decode()
 
 

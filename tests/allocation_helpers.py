@@ -50,12 +50,13 @@ class Trial:
     root: Path
     block: str | None
     extra: str = ""
+    key: bytes | None = None
 
     def __post_init__(self) -> None:
         from advance_trial.allocation_key import create_key
 
         self.keys = self.root / "keys"
-        self.ring = create_key(self.keys, "advance-feasibility")
+        self.ring = create_key(self.keys, "advance-feasibility", self.key)
         self.config = self.root / "configs" / "trial.yaml"
         self.config.parent.mkdir(parents=True, exist_ok=True)
         self.write(self.block, self.extra)
@@ -80,8 +81,11 @@ class Trial:
         return self
 
 
-def make_trial(tmp_path: Path, block: str | None = BLOCKS, extra: str = "", init: bool = True) -> Trial:
-    t = Trial(tmp_path, block, extra)
+def make_trial(
+    tmp_path: Path, block: str | None = BLOCKS, extra: str = "", init: bool = True, key: bytes | None = None
+) -> Trial:
+    """A trial with a new key (random, or ``key`` where a test needs the same lists every run)."""
+    t = Trial(tmp_path, block, extra, key)
     return t.init() if init else t
 
 

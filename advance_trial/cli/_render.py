@@ -34,6 +34,12 @@ def print_error(exc: AdvanceTrialError) -> None:
         stderr.print(Text(line, style="bold"))
 
 
+def print_os_error(exc: OSError) -> None:
+    """An operating-system error as one line naming the path: ``PATH: what went wrong``."""
+    where = exc.filename if exc.filename is not None else "error"
+    stderr.print(Text(f"{where}: {exc.strerror or exc} (exit 1)", style="bold red"))
+
+
 def print_unexpected(exc: BaseException) -> None:
     """Show an unexpected failure without a traceback, and how to get one."""
     stderr.print(Text("Unexpected error (exit 1)", style="bold red"))

@@ -45,6 +45,13 @@ class _ErrorMappingGroup(TyperGroup):
             ctx.exit(int(exc.exit_code))
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
+        except OSError as exc:
+            if (ctx.obj or {}).get("debug"):
+                raise
+            from advance_trial.cli._render import print_os_error
+
+            print_os_error(exc)
+            ctx.exit(int(ExitCode.ERROR))
         except Exception as exc:
             if (ctx.obj or {}).get("debug") or _is_click_exception(exc):
                 raise

@@ -83,7 +83,7 @@ def _multiple_imputation(cfg: Config, o: Outcome, frame: pd.DataFrame, level: fl
     from advance_trial.outcomes.models import ols
 
     s = cfg.analysis
-    seed = s.mi_seed if s.mi_seed is not None else (cfg.randomisation.seed or 0)
+    seed = s.mi_seed if s.mi_seed is not None else 0
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(hash_id(o.id),))))
     levels = cfg.factor_levels()
     full = frame.copy()
