@@ -100,7 +100,7 @@ def design_of(cfg: Config) -> Design:
 def _pick(u: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Per row, the index selected by uniform ``u`` among nonnegative ``weights`` (rows x K)."""
     edges = np.cumsum(weights, axis=-1) / weights.sum(axis=-1, keepdims=True)
-    return np.minimum((u[:, None] >= edges).sum(axis=-1), weights.shape[-1] - 1)
+    return np.asarray(np.minimum((u[:, None] >= edges).sum(axis=-1), weights.shape[-1] - 1))
 
 
 @lru_cache(maxsize=32)
@@ -133,9 +133,10 @@ def block_lists(
     offset = np.arange(block_start.size) - block_start
     tables = [_arrangements(b, tuple(int(r) for r in ratios)) for b in sizes]
     if all(t is not None for t in tables):
-        flat_table = np.concatenate([t.ravel() for t in tables])  # type: ignore[union-attr]
-        table_start = np.cumsum([0] + [t.size for t in tables[:-1]])  # type: ignore[union-attr]
-        n_arr = np.asarray([len(t) for t in tables])  # type: ignore[arg-type]
+        listed = [t for t in tables if t is not None]
+        flat_table = np.concatenate([t.ravel() for t in listed])
+        table_start = np.cumsum(np.asarray([0] + [t.size for t in listed[:-1]], dtype=np.int64))
+        n_arr = np.asarray([len(t) for t in listed])
         flat_choice = choice.ravel()
         pattern = (rng.random(flat_choice.size) * n_arr[flat_choice]).astype(np.int64)
         start = table_start[flat_choice] + pattern * flat_size
@@ -147,7 +148,7 @@ def block_lists(
         block_id = np.repeat(np.arange(flat_size.size), flat_size)
         shuffled = base[np.argsort(block_id + rng.random(block_id.size), kind="stable")]
     list_start = np.concatenate([[0], np.cumsum(size.sum(axis=1))[:-1]])
-    return shuffled[list_start[:, None] + np.arange(length)[None, :]]
+    return np.asarray(shuffled[list_start[:, None] + np.arange(length)[None, :]])
 
 
 def _hits(before: np.ndarray, arms: np.ndarray, ratios: np.ndarray) -> np.ndarray:
@@ -157,7 +158,7 @@ def _hits(before: np.ndarray, arms: np.ndarray, ratios: np.ndarray) -> np.ndarra
         return np.where(gap == 0, 0.5, (gap < 0) == (arms == 0))
     adj = before / ratios
     behind = adj == adj.min(axis=-1, keepdims=True)
-    return np.take_along_axis(behind, arms[..., None], axis=-1)[..., 0] / behind.sum(axis=-1)
+    return np.asarray(np.take_along_axis(behind, arms[..., None], axis=-1)[..., 0] / behind.sum(axis=-1))
 
 
 def _simulate_batch(d: Design, rng: np.random.Generator, t: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -221,9 +222,9 @@ def _minimise(d: Design, rng: np.random.Generator, levels: np.ndarray) -> np.nda
 
 def _imbalance(counts: np.ndarray, ratios: np.ndarray) -> np.ndarray:
     if ratios.size == 2:
-        return np.abs(counts[..., 0] / ratios[0] - counts[..., 1] / ratios[1])
+        return np.asarray(np.abs(counts[..., 0] / ratios[0] - counts[..., 1] / ratios[1]))
     adj = counts / ratios
-    return adj.max(axis=-1) - adj.min(axis=-1)
+    return np.asarray(adj.max(axis=-1) - adj.min(axis=-1))
 
 
 def _batch_stats(d: Design, strata: np.ndarray, arms: np.ndarray, correct: np.ndarray) -> dict[str, np.ndarray]:

@@ -323,7 +323,7 @@ def parse_table(cfg: Config, spec: FileSpec, raw: bytes, file: str) -> tuple[pd.
         item = Column(name, "int", nullable=True)
         values = _convert(cfg, df[name], item, file, problems, spaced)
         bad = values.notna() & ((values < ins.min) | (values > ins.max))
-        for i in np.flatnonzero(bad.to_numpy(dtype=bool)):
+        for i in np.flatnonzero(bad.to_numpy(dtype=bool)).tolist():
             problems.append(
                 DataProblem(file, i + 2, name, df[name].iat[i], f"outside the item range {ins.min}..{ins.max}")
             )
@@ -382,7 +382,7 @@ def parse_numbers(s: pd.Series, empty: pd.Series, kind: str) -> tuple[pd.Series,
 
 
 def _report(problems: list[DataProblem], file: str, col: Column, raw: pd.Series, mask: pd.Series, allowed: str) -> None:
-    for i in np.flatnonzero(mask.to_numpy(dtype=bool)):
+    for i in np.flatnonzero(mask.to_numpy(dtype=bool)).tolist():
         value = raw.iat[i]
         problems.append(DataProblem(file, int(i) + 2, col.name, value, f"must be {allowed}"))
 
@@ -394,7 +394,7 @@ def _duplicate_keys(out: pd.DataFrame, raw: pd.DataFrame, spec: FileSpec, file: 
         return []
     first = raw.reset_index(drop=True).reset_index().groupby(keys, sort=False)["index"].transform("first").to_numpy()
     problems = []
-    for i in np.flatnonzero(dup):
+    for i in np.flatnonzero(dup).tolist():
         key = "/".join(str(raw[k].iat[i]) for k in keys)
         message = f"duplicate key (first on row {int(first[i]) + 2})"
         problems.append(DataProblem(file, int(i) + 2, "/".join(keys), key, message))
@@ -539,8 +539,7 @@ def _attendance_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProb
     )
     offered_arm = cfg.schedule.arm if cfg.schedule else None
     wrong_arm = (arm.notna() & (arm != offered_arm)).to_numpy(dtype=bool)
-    for i in np.flatnonzero(unplanned | over | idle | wrong_arm):
-        i = int(i)
+    for i in np.flatnonzero(unplanned | over | idle | wrong_arm).tolist():
         if unplanned[i]:
             ptype, num = att["session_type"].iat[i], att["session_number"].iat[i]
             problems.append(

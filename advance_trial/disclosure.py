@@ -17,6 +17,7 @@ aggregate tables. This is primary suppression: totals are kept.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -54,7 +55,7 @@ def blinded_config(cfg: Config, codes: dict[str, str]) -> Config:
     return cfg.model_copy(update={"arms": arms, "schedule": sched})
 
 
-def _substituter(cfg: Config, codes: dict[str, str]):
+def _substituter(cfg: Config, codes: dict[str, str]) -> Callable[[str], str]:
     pairs = [(a.label, f"Arm {codes[a.id]}") for a in cfg.arms] + [(a.id, codes[a.id]) for a in cfg.arms]
     pairs.sort(key=lambda p: -len(p[0]))
     pattern = re.compile("|".join(rf"(?<![\w-]){re.escape(k)}(?![\w-])" for k, _ in pairs))
@@ -69,7 +70,11 @@ def _substituter(cfg: Config, codes: dict[str, str]):
 def _flip(df: pd.DataFrame, swap: pd.Series) -> pd.DataFrame:
     out = df.copy()
     ratio = out["effect"].isin(["odds_ratio", "rate_ratio"])
-    for mask, f in ((swap & ~ratio, lambda v: -v), (swap & ratio, lambda v: 1 / v)):
+    flips: tuple[tuple[pd.Series, Callable[[pd.Series], pd.Series]], ...] = (
+        (swap & ~ratio, lambda v: -v),
+        (swap & ratio, lambda v: 1 / v),
+    )
+    for mask, f in flips:
         if mask.any():
             est, lo, hi = f(out.loc[mask, "estimate"]), f(out.loc[mask, "ci_upper"]), f(out.loc[mask, "ci_lower"])
             out.loc[mask, "estimate"], out.loc[mask, "ci_lower"], out.loc[mask, "ci_upper"] = est, lo, hi

@@ -77,7 +77,7 @@ def dose_per_man(cfg: Config, data: CanonicalData) -> pd.DataFrame:
 def meets(th: Threshold, per_man: pd.DataFrame) -> np.ndarray:
     """Whether each man meets a threshold (``at_least``: >=, ``more_than``: >)."""
     value = per_man[MEASURE_COLUMNS[th.measure]].to_numpy(dtype=float)
-    return value >= th.at_least if th.at_least is not None else value > th.bound
+    return np.asarray(value >= th.at_least if th.at_least is not None else value > th.bound)
 
 
 def dose_table(cfg: Config, data: CanonicalData) -> Table:

@@ -96,7 +96,7 @@ def _limits(x: int, n: int, method: str, alpha: float) -> tuple[float, float]:
         half = z * np.sqrt(pt * (1 - pt) / nt)
         return pt - half, pt + half
     if method == "clopper_pearson":
-        (a_lo, b_lo), (a_hi, b_hi) = (x, n - x + 1), (x + 1, n - x)
+        (a_lo, b_lo), (a_hi, b_hi) = (float(x), float(n - x + 1)), (float(x + 1), float(n - x))
     else:  # jeffreys
         (a_lo, b_lo) = (a_hi, b_hi) = (x + 0.5, n - x + 0.5)
     lo = special.betaincinv(a_lo, b_lo, alpha / 2) if x > 0 else 0.0

@@ -34,7 +34,7 @@ class RunResult:
 
     tables: dict[str, Table]
     outputs: dict[str, str] = field(default_factory=dict)
-    provenance: dict = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 def recruitment_tables(cfg: Config, data: CanonicalData) -> dict[str, Table]:
@@ -101,7 +101,7 @@ def write_figures(cfg: Config, tables: dict[str, Table], out: Path, histogram: b
     """CONSORT diagram, attendance histogram, retention by arm and forest plot, as SVG and PNG."""
     from advance_trial.render.figures import attendance_histogram, consort_figure, save_figure
 
-    written = {}
+    written: dict[str, str] = {}
     if "consort" in tables:
         written |= save_figure(consort_figure(cfg, tables["consort"].data), out, "consort")
     if histogram and "dose_distribution" in tables:

@@ -67,7 +67,8 @@ def to_csv_bytes(df: pd.DataFrame) -> bytes:
     """The canonical CSV bytes of a table (unrounded)."""
     from advance_trial.tablefile import format_for_csv
 
-    return format_for_csv(df).to_csv(index=False, lineterminator="\n").encode("utf-8")
+    text: str = format_for_csv(df).to_csv(index=False, lineterminator="\n")
+    return text.encode("utf-8")
 
 
 def format_number(value: Any, digits: int = 3) -> str:

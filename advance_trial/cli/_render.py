@@ -62,7 +62,7 @@ def records(df: Any) -> list[dict[str, Any]]:
 
     out = []
     for row in df.to_dict(orient="records"):
-        clean = {}
+        clean: dict[str, Any] = {}
         for k, v in row.items():
             if v is None or (isinstance(v, float) and math.isnan(v)):
                 clean[k] = None

@@ -31,19 +31,20 @@ def validate(
         "migrations": list(cfg.source.migrations) if cfg.source else [],
         "valid": True,
     }
+    counts: dict[str, int] = {}
     if data is not None:
         from advance_trial.canonical import read_canonical
 
-        canon = read_canonical(cfg, data)
-        summary["data"] = {name: len(df) for name, df in canon.tables().items()}
+        counts = {name: len(df) for name, df in read_canonical(cfg, data).tables().items()}
+        summary["data"] = counts
     if json_out:
         print_json(summary)
         return
     stdout.print(f"[green]valid[/green] {config}: {cfg.trial.id} v{cfg.trial.version} (schema {cfg.schema_version})")
-    for note in summary["migrations"]:  # type: ignore[union-attr]
+    for note in cfg.source.migrations if cfg.source else ():
         stdout.print(f"  migrated on load: {note} (the file is unchanged; update it when convenient)")
     if data is not None:
-        rows = ", ".join(f"{k} {v}" for k, v in summary["data"].items())  # type: ignore[union-attr]
+        rows = ", ".join(f"{k} {v}" for k, v in counts.items())
         stdout.print(f"[green]valid[/green] {data}: {rows} rows")
 
 

@@ -7,9 +7,15 @@ one, the figure; ``--json`` prints machine output instead.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 import typer
+
+if TYPE_CHECKING:
+    from advance_trial.canonical import CanonicalData
+    from advance_trial.config.models import Config
+    from advance_trial.results import Table
 
 CONFIG = typer.Argument(..., help="The trial config (YAML).", show_default=False)
 DATA = typer.Option(..., "--data", help="Folder of canonical data files.")
@@ -24,7 +30,7 @@ class By(StrEnum):
     cycle = "cycle"
 
 
-def _load(config: Path, data: Path):
+def _load(config: Path, data: Path) -> tuple[Config, CanonicalData]:
     from advance_trial.canonical import read_canonical
     from advance_trial.config import load_config
 
@@ -32,7 +38,7 @@ def _load(config: Path, data: Path):
     return cfg, read_canonical(cfg, data)
 
 
-def _write(cfg, tables: dict, out: Path | None, figures: bool = False) -> None:
+def _write(cfg: Config, tables: dict[str, Table], out: Path | None, figures: bool = False) -> None:
     if out is None:
         return
     from advance_trial.cli._render import stdout

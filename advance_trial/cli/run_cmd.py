@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from advance_trial.pipeline import RunOptions
 
 from advance_trial.cli._options import KEY_DIR
 from advance_trial.cli.feasibility_cmd import By
@@ -21,7 +25,7 @@ KEY = typer.Option(None, "--key", help="Where to write the blinding key (default
 
 
 def _options(by: By, blinded: bool, shareable: bool, log: Path | None, key: Path | None, key_dir: Path | None,
-             report: bool = True):  # fmt: skip
+             report: bool = True) -> RunOptions:  # fmt: skip
     from advance_trial.pipeline import RunOptions
 
     return RunOptions(by=by.value, blinded=blinded, shareable=shareable, log=str(log) if log else None,

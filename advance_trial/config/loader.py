@@ -183,10 +183,10 @@ def problem_from_pydantic(err: Any, data: Any, lines: dict[Any, int]) -> ConfigP
 
 def _pattern_description(field: Any) -> str | None:
     if field.description:
-        return field.description
+        return str(field.description)
     for meta in getattr(field, "metadata", []):
         if getattr(meta, "description", None):
-            return meta.description
+            return str(meta.description)
     return None
 
 

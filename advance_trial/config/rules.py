@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
-from advance_trial.config.models import IMPORT_KINDS, Config
+from advance_trial.config.models import IMPORT_KINDS, Config, Outcome
 
 Problem = tuple[tuple[str | int, ...], str]
 
@@ -336,13 +337,16 @@ def _import_rules(cfg: Config) -> Iterator[Problem]:
         targets = list(rule.columns.values())
         for target in {t for t in targets if targets.count(t) > 1}:
             yield ("import", i, "columns"), f"two site columns map onto {target!r}"
-        yield from _import_targets(cfg, i, rule.kinds or list(IMPORT_KINDS), rule.columns, rule.values)
+        kinds: list[str] = list(rule.kinds) or list(IMPORT_KINDS)
+        yield from _import_targets(cfg, i, kinds, rule.columns, rule.values)
         overlap = set(rule.columns) & set(rule.ignore)
         for name in sorted(overlap):
             yield ("import", i, "ignore"), f"{name!r} is both mapped (columns) and ignored"
 
 
-def _import_targets(cfg: Config, i: int, kinds: list[str], columns: dict, values: dict) -> Iterator[Problem]:
+def _import_targets(
+    cfg: Config, i: int, kinds: list[str], columns: dict[str, str], values: dict[str, dict[str, Any]]
+) -> Iterator[Problem]:
     """Mapped and recoded columns must be canonical columns of at least one of the rule's kinds."""
     from advance_trial.canonical import item_column_owner  # the file formats are the canonical module's
     from advance_trial.importing.mapping import allowed_columns
@@ -367,7 +371,7 @@ _FOR_TYPE = {
 }
 
 
-def _analyses(cfg: Config, o, path: tuple) -> Iterator[Problem]:
+def _analyses(cfg: Config, o: Outcome, path: tuple[Any, ...]) -> Iterator[Problem]:
     names = o.analyses_for(cfg.trial.design)
     for j, name in enumerate(names):
         where = (*path, "analyses", j)

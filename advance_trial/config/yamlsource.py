@@ -131,7 +131,8 @@ def _walk(
                     ConfigProblem(format_path(path), key_node.start_mark.line + 1, "keys must be plain words")
                 )
                 continue
-            child = (*path, key)
+            part: str | int = key if isinstance(key, str | int) else str(key)
+            child = (*path, part)
             line = key_node.start_mark.line + 1
             if key in out:
                 problems.append(

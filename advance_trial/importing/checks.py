@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -48,7 +51,7 @@ def check_rows(
         problems.add(unknown, _shown(header, "participant_id"), raw("participant_id"),
                      "not in participants.csv; import the site's participants first")  # fmt: skip
         elsewhere = pid.notna() & site_of.notna() & (site_of != site)
-        for i in np.flatnonzero(elsewhere.to_numpy(dtype=bool)):
+        for i in np.flatnonzero(elsewhere.to_numpy(dtype=bool)).tolist():
             problems.add_one(i, _shown(header, "participant_id"), _at(raw("participant_id"), i),
                          f"a participant of site {site_of.iat[i]!r}, not {site!r}")  # fmt: skip
         if kind == "attendance":
@@ -56,7 +59,10 @@ def check_rows(
     _duplicates(kind, rows, problems)
 
 
-def _schedule(cfg: Config, rows: pd.DataFrame, arm: pd.Series, raw, header: MappedHeader, problems: Problems) -> None:
+def _schedule(
+    cfg: Config, rows: pd.DataFrame, arm: pd.Series, raw: Callable[[str], Any], header: MappedHeader,
+    problems: Problems,
+) -> None:
     plan = cfg.session_plan()
     offered = cfg.schedule.arm if cfg.schedule else None
     not_offered = arm.notna() & (arm != offered)
@@ -68,13 +74,13 @@ def _schedule(cfg: Config, rows: pd.DataFrame, arm: pd.Series, raw, header: Mapp
     length = pd.Series([hours.get(k) for k in key], index=rows.index, dtype="float64")
     typed = rows["session_type"].notna() & rows["session_number"].notna()
     beyond = typed & length.isna()
-    for i in np.flatnonzero(beyond.to_numpy(dtype=bool)):
+    for i in np.flatnonzero(beyond.to_numpy(dtype=bool)).tolist():
         t = rows["session_type"].iat[i]
         problems.add_one(i, _shown(header, "session_number"), _at(raw("session_number"), i),
                      f"not in the schedule: {t} sessions are numbered 1 to {counts.get(t, 0)}")  # fmt: skip
     if "hours" in rows.columns:
         over = rows["hours"].notna() & length.notna() & (rows["hours"] > length + 1e-9)
-        for i in np.flatnonzero(over.to_numpy(dtype=bool)):
+        for i in np.flatnonzero(over.to_numpy(dtype=bool)).tolist():
             problems.add_one(i, _shown(header, "hours"), _at(raw("hours"), i),
                          f"must be between 0 and the session's length ({length.iat[i]:g} hours)")  # fmt: skip
 
@@ -87,9 +93,9 @@ def _duplicates(kind: str, rows: pd.DataFrame, problems: Problems) -> None:
         return
     joined = key_text(frame, keys).str.replace("\x1f", "/")
     first_row: dict[str, int] = {}
-    for i in np.flatnonzero(dup):
+    for i in np.flatnonzero(dup).tolist():
         first_row.setdefault(joined.iat[i], int(problems.rows[i]))
-    for i in np.flatnonzero(dup):
+    for i in np.flatnonzero(dup).tolist():
         first = first_row[joined.iat[i]]
         where = "repeats further down" if first == problems.rows[i] else f"first on row {first}"
         problems.add_one(i, "/".join(keys), _at(joined, i),

@@ -30,7 +30,7 @@ class Problems:
     items: list[tuple[int, DataProblem]]
 
     def add(self, mask: pd.Series | np.ndarray, column: str, raw: pd.Series | None, message: str) -> None:
-        for i in np.flatnonzero(np.asarray(mask, dtype=bool)):
+        for i in np.flatnonzero(np.asarray(mask, dtype=bool)).tolist():
             value = None if raw is None else str(raw.iat[i])
             self.items.append((int(i), DataProblem(self.file, int(self.rows[i]), column, value, message)))
 
@@ -95,29 +95,31 @@ def convert_column(
         problems.add(typed.isna() & ~empty, shown, s, "must be yes or no (also y/n, 1/0, true/false)")
     elif col.kind == "date":
         typed, bad, allowed = _dates(s, mapping.date_format)
-        for i in np.flatnonzero(bad.to_numpy(dtype=bool)):
+        for i in np.flatnonzero(bad.to_numpy(dtype=bool)).tolist():
             problems.add_one(i, shown, s.iat[i], _date_message(str(s.iat[i]), mapping.date_format, allowed))
     else:  # pragma: no cover - the specs are fixed
         raise ValueError(col.kind)
     if not col.nullable:
         problems.add(empty, shown, s, "must have a value (this column may not be empty)")
     if col.choices is not None:
-        allowed = col.choices(cfg)
-        canon = {fold(a): a for a in allowed}
+        choices = col.choices(cfg)
+        canon = {fold(a): a for a in choices}
         matched = lookup(typed, canon) if col.kind == "str" else None
         if matched is not None:
             unknown = typed.notna() & matched.isna()
-            problems.add(unknown, shown, s, f"must be one of {', '.join(allowed) or '(none configured)'}")
+            problems.add(unknown, shown, s, f"must be one of {', '.join(choices) or '(none configured)'}")
             typed = matched.where(~unknown).astype("string")
         else:
             text = typed.astype("string")
-            unknown = typed.notna() & ~text.isin(allowed)
-            problems.add(unknown, shown, s, f"must be one of {', '.join(allowed) or '(none configured)'}")
+            unknown = typed.notna() & ~text.isin(choices)
+            problems.add(unknown, shown, s, f"must be one of {', '.join(choices) or '(none configured)'}")
             typed = typed.mask(unknown)
     return typed
 
 
-def convert(cfg: Config, kind: str, site: str, raw: RawTable, header: MappedHeader, mapping: SiteMapping):
+def convert(
+    cfg: Config, kind: str, site: str, raw: RawTable, header: MappedHeader, mapping: SiteMapping
+) -> tuple[pd.DataFrame, Problems]:
     """Typed canonical rows of the site file, and the problems found (row by row)."""
     spec = SPECS[kind]
     problems = Problems(raw.file, raw.rows, [])

@@ -14,6 +14,7 @@ import getpass
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -234,7 +235,7 @@ def import_files(
     return outcomes
 
 
-def _with(o: FileOutcome, **changes: object) -> FileOutcome:
+def _with(o: FileOutcome, **changes: Any) -> FileOutcome:
     from dataclasses import replace as dc_replace
 
     return dc_replace(o, **changes)
@@ -263,7 +264,7 @@ def _merge(
             merged[col] = ""
     new_positions = np.flatnonzero(np.isnan(at) & ~bad).tolist()
     unchanged, replaced = 0, 0
-    for i in np.flatnonzero(~np.isnan(at) & ~bad):
+    for i in np.flatnonzero(~np.isnan(at) & ~bad).tolist():
         k, where = incoming_keys.iat[i], int(at[i])
         if where < 0:  # the key came in from an earlier file of this import
             problems.add_one(i, "/".join(keys), k.replace("\x1f", "/"), "the same key is in an earlier file")
@@ -310,7 +311,10 @@ def _quarantine(prep: _Prepared) -> pd.DataFrame:
     return frame
 
 
-def _refuse(cfg, data, kind, site, outcomes, problems, by, report, sheet) -> None:
+def _refuse(
+    cfg: Config, data: Path, kind: str, site: str, outcomes: list[FileOutcome], problems: list[DataProblem], by: str,
+    report: str | Path | None, sheet: str | None,
+) -> None:  # fmt: skip
     """Write the problem report and the audit entry; raise with every problem."""
     frame = pd.DataFrame(
         [(p.file, p.row, p.column, p.value, p.message) for p in problems],
@@ -325,7 +329,10 @@ def _refuse(cfg, data, kind, site, outcomes, problems, by, report, sheet) -> Non
     raise ImportRefused(problems, path)
 
 
-def _final_check(cfg, kind, body, existing, data, outcomes, by, report, site, sheet) -> None:
+def _final_check(
+    cfg: Config, kind: str, body: bytes, existing: CanonicalData, data: Path, outcomes: list[FileOutcome], by: str,
+    report: str | Path | None, site: str, sheet: str | None,
+) -> None:  # fmt: skip
     """The merged file must read as canonical data with every other file: nothing wrong gets in."""
     typed, problems = parse_table(cfg, SPECS[kind], body, f"{kind}.csv")
     if not problems:

@@ -8,6 +8,7 @@ match without regard to case or surrounding spaces.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,7 +63,10 @@ def allowed_columns(cfg: Config, kind: str) -> list[str]:
 
 def mapping_for(cfg: Config, site: str, kind: str) -> SiteMapping:
     """Merge the rules that apply to ``site`` and ``kind`` (their targets were checked with the config)."""
-    date_format, columns, values, ignore = None, {}, {}, set()
+    date_format: str | None = None
+    columns: dict[str, str] = {}
+    values: dict[str, dict[str, Any]] = {}
+    ignore: set[str] = set()
     for rule in cfg.import_:
         if (rule.sites and site not in rule.sites) or (rule.kinds and kind not in rule.kinds):
             continue

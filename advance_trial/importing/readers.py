@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -200,7 +201,7 @@ def _read_xlsx(raw: bytes, file: str, sheet: str | None) -> RawTable:
     return _grid_table(file, rows, f"xlsx sheet {name!r}")
 
 
-def _grid_table(file: str, rows: list[list[object]], source: str) -> RawTable:
+def _grid_table(file: str, rows: Sequence[Sequence[object]], source: str) -> RawTable:
     """A rectangular grid of typed cells (calamine's) as a RawTable, converted column by column."""
     if not rows or not any(_cell_text(v).strip() for v in rows[0]):
         return _table(file, [[_cell_text(v) for v in r] for r in rows], source)  # the careful path says why
@@ -223,7 +224,7 @@ def _grid_table(file: str, rows: list[list[object]], source: str) -> RawTable:
     width = len(header)
     if frame.shape[1] > width:
         spill = (frame.iloc[:, width:] != "").any(axis=1).to_numpy()
-        for i in np.flatnonzero(spill):
+        for i in np.flatnonzero(spill).tolist():
             value = next(v for v in frame.iloc[i, width:] if v != "")
             problems.append(DataProblem(file, int(i) + 2, None, value, f"a cell beyond the header's {width} columns"))
     if problems:

@@ -71,7 +71,7 @@ def _pmm(rng: np.random.Generator, X: np.ndarray, y: np.ndarray, obs: np.ndarray
     beta_star = rng.multivariate_normal(beta_hat, sigma2 * xtx_inv, method="cholesky")
     fitted_obs = Xo @ beta_hat
     fitted_mis = X[~obs] @ beta_star
-    return yo[_donors(rng, fitted_obs, fitted_mis, min(DONORS, n))]
+    return np.asarray(yo[_donors(rng, fitted_obs, fitted_mis, min(DONORS, n))])
 
 
 def _donors(rng: np.random.Generator, fitted_obs: np.ndarray, fitted_mis: np.ndarray, k: int) -> np.ndarray:
@@ -85,7 +85,7 @@ def _donors(rng: np.random.Generator, fitted_obs: np.ndarray, fitted_mis: np.nda
     dist[:, 1:][window[:, 1:] == window[:, :-1]] = np.inf  # a clipped index counts once
     nearest = np.take_along_axis(window, np.argsort(dist, axis=1, kind="stable")[:, :k], axis=1)
     pick = rng.integers(0, k, size=len(fitted_mis))
-    return order[nearest[np.arange(len(fitted_mis)), pick]]
+    return np.asarray(order[nearest[np.arange(len(fitted_mis)), pick]])
 
 
 def impute(

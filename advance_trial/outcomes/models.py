@@ -10,6 +10,7 @@ are at ``level``: t intervals for linear models (residual degrees of freedom, as
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ class Effect:
 
 
 def _t_effect(analysis: str, effect: str, est: float, se: float, df: float, level: float, n: tuple[int, int, int],
-              method: str, **extra: str) -> Effect:  # fmt: skip
+              method: str, **extra: Any) -> Effect:  # fmt: skip
     q = quantile(0.5 + level / 2, df)
     p = two_sided_p(est / se if se > 0 else np.nan, df)
     return Effect(analysis, effect, est, est - q * se, est + q * se, se, df, method, *n, p_value=p, **extra)

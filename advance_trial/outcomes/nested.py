@@ -62,7 +62,7 @@ def containment_df(X: np.ndarray, cluster: np.ndarray) -> np.ndarray:
         outer[j] = np.all(hi - lo <= 1e-12 * max(1.0, np.abs(X[:, j]).max()))
     df_outer = g - outer.sum()
     df_inner = n - g - (~outer).sum()
-    return np.where(outer, df_outer, df_inner).astype(float)
+    return np.asarray(np.where(outer, df_outer, df_inner), dtype=float)
 
 
 class _Blocks:

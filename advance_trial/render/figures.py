@@ -37,7 +37,7 @@ def _styled(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         import matplotlib
 
-        with matplotlib.rc_context(STYLE):
+        with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]
             return func(*args, **kwargs)
 
     return cast(F, wrapper)
@@ -77,7 +77,7 @@ def _n(df: pd.DataFrame, stage: str, arm: str = "all", detail: str | None = None
     return v if isinstance(v, str) else int(v)  # "<5" in shareable outputs
 
 
-def _box(ax, x: float, y: float, text: str, width: int = 34, dashed: bool = False, align: str = "center") -> None:
+def _box(ax: Any, x: float, y: float, text: str, width: int = 34, dashed: bool = False, align: str = "center") -> None:
     wrapped = "\n".join(
         "\n".join(textwrap.wrap(line, width, subsequent_indent="   ") or [""]) for line in text.split("\n")
     )
@@ -88,7 +88,7 @@ def _box(ax, x: float, y: float, text: str, width: int = 34, dashed: bool = Fals
     )  # fmt: skip
 
 
-def _arrow(ax, x0: float, y0: float, x1: float, y1: float) -> None:
+def _arrow(ax: Any, x0: float, y0: float, x1: float, y1: float) -> None:
     ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops={"arrowstyle": "->", "lw": 0.9, "color": "black"})
 
 

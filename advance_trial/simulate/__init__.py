@@ -18,6 +18,7 @@ import pandas as pd
 from advance_trial.allocation_key import KeyRing
 from advance_trial.canonical import FILE_NAMES, CanonicalData, read_canonical
 from advance_trial.config import Config
+from advance_trial.config.models import Threshold
 from advance_trial.simulate.generate import CalibrationError, simulate
 from advance_trial.simulate.targets import Targets, load_targets
 from advance_trial.tablefile import write_table_atomic
@@ -95,7 +96,7 @@ def _compulsory_attended(cfg: Config, att: pd.DataFrame, participants: pd.DataFr
     )
 
 
-def _count_meeting(cfg: Config, att: pd.DataFrame, th) -> int:
+def _count_meeting(cfg: Config, att: pd.DataFrame, th: Threshold) -> int:
     compulsory = {(p.type, p.number) for p in cfg.session_plan() if p.compulsory}
     a = att[att["attended"].fillna(False)].copy()
     a["compulsory"] = [(t, int(n)) in compulsory for t, n in zip(a["session_type"], a["session_number"], strict=True)]

@@ -10,7 +10,9 @@ named in the targets come out exactly (checked by :func:`achieved`).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,6 +20,7 @@ import pandas as pd
 from advance_trial.allocation_key import KeyRing
 from advance_trial.canonical import SPECS, CanonicalData
 from advance_trial.config import Config
+from advance_trial.config.models import Instrument, PlannedSession, Threshold
 from advance_trial.errors import AdvanceTrialError
 from advance_trial.randomise import stratified_block_arms
 from advance_trial.simulate.targets import Targets
@@ -108,7 +111,7 @@ def _cycle_windows(cfg: Config, t: Targets) -> dict[int | None, tuple[np.datetim
     return {c: (start + i * step, start + i * step + span) for i, c in enumerate(cfg.cycles)}
 
 
-def _split(total: int, shares: dict, rng: np.random.Generator) -> dict:
+def _split(total: int, shares: Mapping[Any, float], rng: np.random.Generator) -> dict[Any, int]:
     """Split ``total`` across keys in proportion to ``shares`` (largest remainders, ties at random)."""
     keys = list(shares)
     weights = np.array([shares[k] for k in keys], dtype=float)
@@ -120,11 +123,13 @@ def _split(total: int, shares: dict, rng: np.random.Generator) -> dict:
     return dict(zip(keys, base.tolist(), strict=True))
 
 
-def _site_cycle_dates(cfg: Config, t: Targets, site_n: dict[str, int], rng: np.random.Generator) -> list[tuple]:
+def _site_cycle_dates(
+    cfg: Config, t: Targets, site_n: dict[str, int], rng: np.random.Generator
+) -> list[tuple[Any, ...]]:
     """(date, site, cycle) for each man, with site x cycle counts from the margins."""
     windows = _cycle_windows(cfg, t)
     cycle_share = t.cycles if t.cycles else {None: 1}
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     # site x cycle table by iterative proportional split: each site split by cycle shares,
     # then cycle totals corrected to the targets by moving men between sites' cells.
     cells = {s: _split(n, cycle_share, rng) for s, n in site_n.items()}
@@ -199,7 +204,7 @@ def _randomise_men(cfg: Config, t: Targets, rng: np.random.Generator, ring: KeyR
 
 
 def _screening(cfg: Config, t: Targets, men: list[_Man], rng: np.random.Generator) -> pd.DataFrame:
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for m in men:
         lag = int(rng.integers(1, 15))
         rows.append((m.site, m.cycle, m.randomised_on - np.timedelta64(lag, "D"), True, True, m.participant_id, None))
@@ -235,7 +240,7 @@ def _screening(cfg: Config, t: Targets, men: list[_Man], rng: np.random.Generato
 
 
 def counts_with_medians(
-    rng: np.random.Generator, groups: np.ndarray, top: int, overall: float | None, by_group: dict
+    rng: np.random.Generator, groups: np.ndarray, top: int, overall: float | None, by_group: Mapping[Any, float]
 ) -> np.ndarray:
     """Whole numbers in ``0..top`` whose median is ``overall`` and, per group, ``by_group[g]``.
 
@@ -310,7 +315,7 @@ def _attendance(cfg: Config, t: Targets, men: list[_Man], rng: np.random.Generat
         k_all = None
     weights = 0.88 ** np.arange(len(compulsory))
     group_start = _group_starts(offered)
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for i, m in enumerate(offered):
         for _ in range(10_000):
             k = int(k_all[i]) if k_all is not None else int(rng.integers(0, len(compulsory) + 1))
@@ -342,14 +347,14 @@ def _attendance(cfg: Config, t: Targets, men: list[_Man], rng: np.random.Generat
     return df
 
 
-def _meets(th, plan, picked: set[int], hours: list[float]) -> bool:
+def _meets(th: Threshold, plan: list[PlannedSession], picked: set[int], hours: list[float]) -> bool:
     value = {
         "sessions": len(picked),
         "compulsory_sessions": sum(plan[j].compulsory for j in picked),
         "hours": sum(hours),
         "compulsory_hours": sum(h for h, p in zip(hours, plan, strict=True) if p.compulsory),
     }[th.measure]
-    return value >= th.at_least if th.at_least is not None else value > th.bound
+    return bool(value >= th.at_least if th.at_least is not None else value > th.bound)
 
 
 def _group_starts(men: list[_Man]) -> dict[tuple[str, int | None], np.datetime64]:
@@ -361,8 +366,10 @@ def _group_starts(men: list[_Man]) -> dict[tuple[str, int | None], np.datetime64
     return {k: np.busday_offset(v + np.timedelta64(7, "D"), 0, roll="forward", weekmask="Mon") for k, v in last.items()}
 
 
-def _session_rows(m: _Man, plan, picked, hours, group_start) -> list[tuple]:
-    rows = []
+def _session_rows(
+    m: _Man, plan: list[PlannedSession], picked: set[int], hours: list[float], group_start: dict[tuple[str, int | None], np.datetime64]
+) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = []
     start = group_start[(m.site, m.cycle)]
     group_id = f"{m.site}-c{m.cycle}" if m.cycle is not None else f"{m.site}-g1"
     for j, p in enumerate(plan):
@@ -380,7 +387,7 @@ def _session_rows(m: _Man, plan, picked, hours, group_start) -> list[tuple]:
 
 
 def _followup(cfg: Config, t: Targets, men: list[_Man], rng: np.random.Generator) -> pd.DataFrame:
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     n = len(men)
     for tp in cfg.timepoints:
         due = [m.randomised_on + np.timedelta64(int(round(tp.week * 7)), "D") for m in men]
@@ -410,13 +417,15 @@ def _followup(cfg: Config, t: Targets, men: list[_Man], rng: np.random.Generator
     return df
 
 
-def _items(rng: np.random.Generator, ins, level: np.ndarray, spread: float) -> np.ndarray:
+def _items(rng: np.random.Generator, ins: Instrument, level: np.ndarray, spread: float) -> np.ndarray:
     """Item responses around each respondent's level, within the instrument's range."""
     raw = level[:, None] + rng.normal(0, spread, size=(len(level), ins.items))
     return np.clip(np.rint(raw), ins.min, ins.max).astype(int)
 
 
-def _measures(cfg, t: Targets, men, followup, attendance, rng: np.random.Generator) -> pd.DataFrame:
+def _measures(
+    cfg: Config, t: Targets, men: list[_Man], followup: pd.DataFrame, attendance: pd.DataFrame, rng: np.random.Generator
+) -> pd.DataFrame:
     instruments = {k: v for k, v in cfg.instruments.items() if v.respondent == "man"}
     done = followup[followup["status"] == "completed"]
     by_id = {m.participant_id: m for m in men}
@@ -452,8 +461,8 @@ def _measures(cfg, t: Targets, men, followup, attendance, rng: np.random.Generat
             for sub, members in ins.subscales.items():
                 base = ins.min + (0.6 if sub == "physical" else 1.4)
                 block = _items(rng, ins, base + shift, 0.8)
-                cols = np.asarray(members) - 1
-                items[:, cols] = block[:, cols]
+                at = np.asarray(members) - 1
+                items[:, at] = block[:, at]
             cols = ins.item_columns(name)
             values = pd.DataFrame(items, columns=cols).astype("Int64")
             mask = rng.random(values.shape) < t.measures.missing_item_rate
@@ -466,11 +475,11 @@ def _measures(cfg, t: Targets, men, followup, attendance, rng: np.random.Generat
         if not ins.subscales or not t.measures.incomplete_subscales:
             continue
         sub = sorted(ins.subscales)[0]
-        cols = [ins.item_columns(name)[i - 1] for i in ins.subscales[sub]]
+        item_cols = [ins.item_columns(name)[i - 1] for i in ins.subscales[sub]]
         rows = rng.choice(len(df), size=min(t.measures.incomplete_subscales, len(df)), replace=False)
         for r in rows:
-            drop = rng.choice(len(cols), size=ins.max_missing_items + 1, replace=False)
-            for c in np.asarray(cols)[drop]:
+            drop = rng.choice(len(item_cols), size=ins.max_missing_items + 1, replace=False)
+            for c in np.asarray(item_cols)[drop]:
                 df.loc[df.index[r], c] = pd.NA
     return df
 
