@@ -7,8 +7,8 @@ one, the figure; ``--json`` prints machine output instead.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 

@@ -60,7 +60,11 @@ def check_rows(
 
 
 def _schedule(
-    cfg: Config, rows: pd.DataFrame, arm: pd.Series, raw: Callable[[str], Any], header: MappedHeader,
+    cfg: Config,
+    rows: pd.DataFrame,
+    arm: pd.Series,
+    raw: Callable[[str], Any],
+    header: MappedHeader,
     problems: Problems,
 ) -> None:
     plan = cfg.session_plan()

@@ -367,7 +367,11 @@ def _group_starts(men: list[_Man]) -> dict[tuple[str, int | None], np.datetime64
 
 
 def _session_rows(
-    m: _Man, plan: list[PlannedSession], picked: set[int], hours: list[float], group_start: dict[tuple[str, int | None], np.datetime64]
+    m: _Man,
+    plan: list[PlannedSession],
+    picked: set[int],
+    hours: list[float],
+    group_start: dict[tuple[str, int | None], np.datetime64],
 ) -> list[tuple[Any, ...]]:
     rows: list[tuple[Any, ...]] = []
     start = group_start[(m.site, m.cycle)]
