@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from advance_trial.allocation_key import DEMO_KEY, fingerprint_of
 from advance_trial.config.models import Config
 from advance_trial.randomise import DERIVATION
 from advance_trial.results import Table, format_number
@@ -75,10 +76,15 @@ def _randomisation_text(cfg: Config) -> list[str]:
         + ", ".join(f"{k} (weight {v:g})" for k, v in (r.minimisation.factors.items() if r.minimisation else []))
         + f", the preferred arm taken with probability {r.minimisation.probability if r.minimisation else 1:g}",
     }
+    demo = (
+        "; the public demonstration key of the synthetic sample, which conceals nothing"
+        if r.key_fingerprint == fingerprint_of(DEMO_KEY)
+        else ""
+    )
     out = [
         "Sequence generation: computer-generated allocation sequence derived from a secret 256-bit key held "
         f"apart from the config and the data (HMAC-SHA256, derivation {DERIVATION}, one stream per stratum; "
-        f"key fingerprint {r.key_fingerprint or 'not recorded'}), allocation ratio {arms}.",
+        f"key fingerprint {r.key_fingerprint or 'not recorded'}{demo}), allocation ratio {arms}.",
         f"Type of randomisation: {texts[r.method]}.",
         "Allocation concealment: allocations are issued one at a time from an append-only log whose rows are "
         "authenticated under the key and whose arms are sealed; nothing enrolling staff can read (config, data, "
