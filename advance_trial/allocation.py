@@ -338,6 +338,9 @@ def normalise_id(cfg: Config, raw: str) -> str:
     text = raw.strip()
     if pattern.flags & re.IGNORECASE:
         text = text.upper()
+    if text[:1] in ("=", "+", "-", "@") or not text.isprintable():
+        raise _refuse("allocation request", "--participant", raw,
+                      "an id may not begin with = + - or @, nor hold a control character")  # fmt: skip
     if not pattern.fullmatch(text):
         raise _refuse(
             "allocation request", "--participant", raw, f"must match {cfg.randomisation.participant_id_pattern}"
@@ -508,7 +511,8 @@ def enter_backup(
     _refuse_single_arm(cfg)
     pid, values = check_request(cfg, participant_id, site, factors or {})
     codes = cfg.randomisation.blinding.codes if cfg.randomisation.blinding else {}
-    given = next((a for a, c in codes.items() if c == arm), arm)
+    names = {a.casefold(): a for a in cfg.arm_ids} | {c.casefold(): a for a, c in codes.items()}
+    given = names.get(arm.strip().casefold(), arm)
     with _writing(cfg, ring, log_path(cfg, log), now) as step:
         state = step.state
         if _existing(state, pid, values) is not None:

@@ -23,6 +23,7 @@ class ExitCode(IntEnum):
     CONFIG_INVALID = 3
     DATA_INVALID = 4
     INTEGRITY = 5
+    INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 
 
 @dataclass(frozen=True)

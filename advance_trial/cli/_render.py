@@ -13,8 +13,32 @@ from advance_trial.errors import AdvanceTrialError
 
 MAX_LINES_ON_SCREEN = 40
 
-stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class _Console(Console):
+    """A console that leaves a closed pipe to the caller (rich would exit 1, changing the exit status)."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
+stdout = _Console(highlight=False, soft_wrap=True)
+stderr = _Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def visible(value: object) -> str:
+    """A value as text with every control character written out (``\\n``, ``\\x1b``), so none acts on the terminal."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def shown(value: object) -> str:
+    """A value from a config or a data file, safe to put inside rich markup: control characters written
+    out and square brackets escaped, so that it appears exactly as it is."""
+    from rich.markup import escape
+
+    return escape(visible(value))
 
 
 def print_error(exc: AdvanceTrialError) -> None:
@@ -27,23 +51,23 @@ def print_error(exc: AdvanceTrialError) -> None:
     heading = f"{exc.title} (exit {int(exc.exit_code)})" + (f": {n} problems" if n > 1 else "")
     stderr.print(Text(heading, style="bold red"))
     for line in lines[:MAX_LINES_ON_SCREEN]:
-        stderr.print(Text("  " + line))
+        stderr.print(Text("  " + visible(line)))
     if len(lines) > MAX_LINES_ON_SCREEN:
         stderr.print(Text(f"  ... and {len(lines) - MAX_LINES_ON_SCREEN} more", style="dim"))
     for line in exc.footer():
-        stderr.print(Text(line, style="bold"))
+        stderr.print(Text(visible(line), style="bold"))
 
 
 def print_os_error(exc: OSError) -> None:
     """An operating-system error as one line naming the path: ``PATH: what went wrong``."""
     where = exc.filename if exc.filename is not None else "error"
-    stderr.print(Text(f"{where}: {exc.strerror or exc} (exit 1)", style="bold red"))
+    stderr.print(Text(visible(f"{where}: {exc.strerror or exc} (exit 1)"), style="bold red"))
 
 
 def print_unexpected(exc: BaseException) -> None:
     """Show an unexpected failure without a traceback, and how to get one."""
     stderr.print(Text("Unexpected error (exit 1)", style="bold red"))
-    stderr.print(Text(f"  {type(exc).__name__}: {exc}"))
+    stderr.print(Text(visible(f"  {type(exc).__name__}: {exc}")))
     stderr.print(Text("  Run again with --debug for the full traceback, and report it.", style="dim"))
 
 
@@ -98,22 +122,22 @@ def print_table(table: Any, columns: list[str], proportion: bool = True, status:
     from advance_trial.results import format_number
 
     df = table.data
-    t = RichTable(title=table.title, title_justify="left", show_lines=False)
+    t = RichTable(title=shown(table.title), title_justify="left", show_lines=False)
     for col in columns:
-        t.add_column(col, justify="right" if df[col].dtype.kind in "iuf" else "left")
+        t.add_column(shown(col), justify="right" if df[col].dtype.kind in "iuf" else "left", overflow="fold")
     if proportion:
         t.add_column("% (CI)", justify="right", no_wrap=True)
     if status:
         t.add_column(status)
     for _, row in df.iterrows():
-        cells = [format_number(row[c]) for c in columns]
+        cells = [shown(format_number(row[c])) for c in columns]
         if proportion:
             cells.append(percent_ci(row["proportion" if "proportion" in row else "estimate"], row["ci_lower"],
                                     row["ci_upper"]))  # fmt: skip
         if status:
             st = str(row[status])
-            cells.append(f"[{STATUS_STYLE.get(st, 'white')}]{st}[/]")
+            cells.append(f"[{STATUS_STYLE.get(st, 'white')}]{shown(st)}[/]")
         t.add_row(*cells)
     stdout.print(t)
     for note in table.footnotes:
-        stdout.print(Text(note, style="dim"))
+        stdout.print(Text(visible(note), style="dim"))

@@ -6,7 +6,11 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Validate, show and compare trial configs.", no_args_is_help=True, rich_markup_mode=None)
+from advance_trial.cli._help import FullHelpGroup
+
+app = typer.Typer(
+    cls=FullHelpGroup, help="Validate, show and compare trial configs.", no_args_is_help=True, rich_markup_mode=None
+)
 
 CONFIG_ARG = typer.Argument(..., help="The trial config (YAML).", show_default=False)
 
@@ -18,7 +22,7 @@ def validate(
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Check a config (and optionally its canonical data); exit 3 or 4 naming every problem."""
-    from advance_trial.cli._render import print_json, stdout
+    from advance_trial.cli._render import print_json, shown, stdout
     from advance_trial.config import load_config
 
     cfg = load_config(config)
@@ -40,12 +44,15 @@ def validate(
     if json_out:
         print_json(summary)
         return
-    stdout.print(f"[green]valid[/green] {config}: {cfg.trial.id} v{cfg.trial.version} (schema {cfg.schema_version})")
+    stdout.print(
+        f"[green]valid[/green] {shown(config)}: {shown(cfg.trial.id)} v{shown(cfg.trial.version)} "
+        f"(schema {cfg.schema_version})"
+    )
     for note in cfg.source.migrations if cfg.source else ():
-        stdout.print(f"  migrated on load: {note} (the file is unchanged; update it when convenient)")
+        stdout.print(f"  migrated on load: {shown(note)} (the file is unchanged; update it when convenient)")
     if data is not None:
         rows = ", ".join(f"{k} {v}" for k, v in counts.items())
-        stdout.print(f"[green]valid[/green] {data}: {rows} rows")
+        stdout.print(f"[green]valid[/green] {shown(data)}: {shown(rows)} rows")
 
 
 @app.command("show")
@@ -85,7 +92,7 @@ def diff(
     """Show what an amendment changed, key by key (exit 0 whether or not anything changed)."""
     from rich.table import Table
 
-    from advance_trial.cli._render import print_json, stdout
+    from advance_trial.cli._render import print_json, shown, stdout
     from advance_trial.config import load_config
     from advance_trial.config.diff import diff_configs, version_key
 
@@ -108,15 +115,15 @@ def diff(
     if not changes:
         stdout.print("no differences")
         return
-    table = Table(title=f"{a.trial.id}: {a.trial.version} -> {b.trial.version}")
+    table = Table(title=shown(f"{a.trial.id}: {a.trial.version} -> {b.trial.version}"))
     for col in ("key", "change", "old", "new"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     style = {"added": "green", "removed": "red", "changed": "yellow"}
     for c in changes:
-        table.add_row(c.path, f"[{style[c.kind]}]{c.kind}[/]", _fmt(c.old), _fmt(c.new))
+        table.add_row(shown(c.path), f"[{style[c.kind]}]{c.kind}[/]", shown(_fmt(c.old)), shown(_fmt(c.new)))
     stdout.print(table)
     if warning:
-        stdout.print(f"[yellow]warning:[/yellow] {warning}")
+        stdout.print(f"[yellow]warning:[/yellow] {shown(warning)}")
 
 
 def _fmt(value: object) -> str:

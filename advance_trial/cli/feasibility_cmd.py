@@ -41,7 +41,7 @@ def _load(config: Path, data: Path) -> tuple[Config, CanonicalData]:
 def _write(cfg: Config, tables: dict[str, Table], out: Path | None, figures: bool = False) -> None:
     if out is None:
         return
-    from advance_trial.cli._render import stdout
+    from advance_trial.cli._render import shown, stdout
     from advance_trial.pipeline import write_figures
     from advance_trial.results import write_tables
 
@@ -49,7 +49,7 @@ def _write(cfg: Config, tables: dict[str, Table], out: Path | None, figures: boo
     written = write_tables(tables.values(), out)
     if figures:
         written |= write_figures(cfg, tables, out)
-    stdout.print(f"wrote {len(written)} files to {out}")
+    stdout.print(f"wrote {len(written)} files to {shown(out)}")
 
 
 def recruitment(config: Path = CONFIG, data: Path = DATA, out: Path | None = OUT, json_out: bool = JSON) -> None:

@@ -37,7 +37,7 @@ def import_data(
     """Import site files: all or nothing by default, every problem named, every import audited."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from advance_trial.cli._render import print_json, stderr, stdout
+    from advance_trial.cli._render import print_json, shown, stderr, stdout
     from advance_trial.config import load_config
     from advance_trial.importing import import_files
 
@@ -56,15 +56,19 @@ def import_data(
         return
     for o in outcomes:
         if o.outcome == "already_imported":
-            stdout.print(f"[dim]{o.file}: already imported (same content); nothing changed[/]")
+            stdout.print(f"[dim]{shown(o.file)}: already imported (same content); nothing changed[/]")
             continue
         counts = f"{o.rows_read} rows read: {o.new} new, {o.unchanged} unchanged, {o.replaced} replaced"
         if o.rejected:
-            stdout.print(f"[yellow]{o.file}[/]: {counts}, [bold yellow]{o.rejected} rejected[/] -> {o.rejected_file}")
+            stdout.print(
+                f"[yellow]{shown(o.file)}[/]: {counts}, [bold yellow]{o.rejected} rejected[/] -> "
+                f"{shown(o.rejected_file)}"
+            )
             for p in o.problems[:10]:
-                stdout.print(f"  {p}")
+                stdout.print(f"  {shown(p)}")
             if len(o.problems) > 10:
-                stdout.print(f"  ... and {len(o.problems) - 10} more (all in {o.rejected_file})")
+                stdout.print(f"  ... and {len(o.problems) - 10} more (all in {shown(o.rejected_file)})")
         else:
-            stdout.print(f"[green]{o.file}[/]: {counts} [dim]({o.source})[/]")
-    stdout.print(f"{kind.value}.csv in {data} is up to date; the import is recorded in {data / 'import' / 'audit.csv'}")
+            stdout.print(f"[green]{shown(o.file)}[/]: {counts} [dim]({shown(o.source)})[/]")
+    audit = data / "import" / "audit.csv"
+    stdout.print(f"{kind.value}.csv in {shown(data)} is up to date; the import is recorded in {shown(audit)}")

@@ -9,11 +9,11 @@ traceback appears only with ``--debug``.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
 
 from advance_trial.cli import (
     config_cmd,
@@ -24,41 +24,104 @@ from advance_trial.cli import (
     run_cmd,
     simulate_cmd,
 )
+from advance_trial.cli._help import FullHelpGroup
 from advance_trial.errors import AdvanceTrialError, ExitCode
 
 
-class _ErrorMappingGroup(TyperGroup):
-    """Root group that turns library exceptions into exit codes and readable messages."""
+class _ErrorMappingGroup(FullHelpGroup):
+    """Root group that turns library exceptions into exit codes and readable messages.
+
+    ``--debug`` is accepted anywhere on the line; Ctrl-C exits 130 (:attr:`ExitCode.INTERRUPTED`) with
+    one line saying what was left unfinished; a closed pipe (``advance-trial ... | head``) never
+    changes the exit status.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        end = args.index("--") if "--" in args else len(args)
+        if "--debug" in args[:end]:
+            args = ["--debug"] + [a for a in args[:end] if a != "--debug"] + args[end:]
+        ctx.meta["advance_command"] = _command_words(self, args)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:
         import warnings
 
         warnings.showwarning = _show_warning
+
+        def debug() -> bool:
+            return bool((ctx.obj or {}).get("debug"))
+
         try:
             return super().invoke(ctx)
         except AdvanceTrialError as exc:
-            if (ctx.obj or {}).get("debug"):
+            if debug():
                 raise
             from advance_trial.cli._render import print_error
 
-            print_error(exc)
+            _quietly(print_error, exc)
             ctx.exit(int(exc.exit_code))
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        except KeyboardInterrupt:
+            what = ctx.meta.get("advance_command") or "the command"
+            _quietly(_say, f"interrupted: advance-trial {what} stopped before it finished; every file "
+                           "it wrote is whole (each replaced in one step), the rest were not written")  # fmt: skip
+            ctx.exit(int(ExitCode.INTERRUPTED))
+        except BrokenPipeError:
+            _silence_closed_pipes()
+            ctx.exit(int(ExitCode.OK))
+        except (typer.Exit, typer.Abort):
             raise
         except OSError as exc:
-            if (ctx.obj or {}).get("debug"):
+            if debug():
                 raise
             from advance_trial.cli._render import print_os_error
 
-            print_os_error(exc)
+            _quietly(print_os_error, exc)
             ctx.exit(int(ExitCode.ERROR))
         except Exception as exc:
-            if (ctx.obj or {}).get("debug") or _is_click_exception(exc):
+            if debug() or _is_click_exception(exc):
                 raise
             from advance_trial.cli._render import print_unexpected
 
-            print_unexpected(exc)
+            _quietly(print_unexpected, exc)
             ctx.exit(int(ExitCode.ERROR))
+
+
+def _command_words(group: Any, args: list[str]) -> str:
+    """The command named on the line (``randomise assess``), for messages."""
+    words: list[str] = []
+    for arg in args:
+        if arg.startswith("-"):
+            continue
+        command = getattr(group, "commands", {}).get(arg)
+        if command is None:
+            break
+        words.append(arg)
+        group = command
+    return " ".join(words)
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def _quietly(show: Any, what: Any) -> None:
+    """Show a message; if the reader has closed the pipe, say nothing more and keep the exit status."""
+    try:
+        show(what)
+        sys.stderr.flush()
+    except BrokenPipeError:
+        _silence_closed_pipes()
+
+
+def _silence_closed_pipes() -> None:
+    """Point standard output and error at /dev/null, so that Python's own flush at exit cannot fail."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        with contextlib.suppress(OSError):
+            os.dup2(devnull, fd)
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
@@ -68,9 +131,9 @@ def _show_warning(message: Warning | str, category: type[Warning], *args: Any, *
     if issubclass(category, AdvanceTrialWarning):
         from rich.text import Text
 
-        from advance_trial.cli._render import stderr
+        from advance_trial.cli._render import stderr, visible
 
-        stderr.print(Text(f"warning ({category.__name__}): {message}", style="yellow"))
+        stderr.print(Text(visible(f"warning ({category.__name__}): {message}"), style="yellow"))
         return
     import warnings
 
@@ -86,9 +149,9 @@ app = typer.Typer(
     name="advance-trial",
     help="Run and analyse randomised feasibility trials, from a versioned YAML trial config.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode=None,  # plain help: rich's help renderer would triple the start-up cost
+    rich_markup_mode=None,  # plain help: rich's help renderer costs 2.5 times the start-up (benchmarks/bench_help.py)
 )
 
 
@@ -134,6 +197,6 @@ def main() -> None:
     """Console-script entry point."""
     try:
         app()
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        sys.exit(130)
+    except KeyboardInterrupt:  # before a command started (while importing)
+        _quietly(_say, "interrupted: advance-trial stopped before it started anything")
+        sys.exit(int(ExitCode.INTERRUPTED))

@@ -18,7 +18,7 @@ def outcomes(
     from rich.text import Text
 
     from advance_trial.canonical import read_canonical
-    from advance_trial.cli._render import print_tables_json, stdout
+    from advance_trial.cli._render import print_tables_json, shown, stdout, visible
     from advance_trial.config import load_config
     from advance_trial.pipeline import outcome_tables, write_figures
     from advance_trial.results import format_number, write_tables
@@ -29,21 +29,22 @@ def outcomes(
         out.mkdir(parents=True, exist_ok=True)
         written = write_tables(tables.values(), out) | write_figures(cfg, tables, out)
         if not json_out:
-            stdout.print(f"wrote {len(written)} files to {out}")
+            stdout.print(f"wrote {len(written)} files to {shown(out)}")
     if json_out:
         print_tables_json({"outcomes": tables["outcomes"]} if tables else {})
         return
     if not tables:
-        stdout.print(f"{cfg.trial.id} configures no outcomes")
+        stdout.print(f"{shown(cfg.trial.id)} configures no outcomes")
         return
     t = tables["outcomes"]
-    view = RichTable(title=t.title, title_justify="left")
+    view = RichTable(title=shown(t.title), title_justify="left")
     for col in ("outcome", "analysis", "effect", "estimate", "interval", "n"):
-        view.add_column(col, justify="right" if col in ("estimate", "n") else "left")
+        view.add_column(col, justify="right" if col in ("estimate", "n") else "left", overflow="fold")
     for r in t.data.itertuples():
         analysis = f"{r.analysis} [{r.threshold}]" if r.threshold else r.analysis
-        view.add_row(r.outcome, analysis, r.effect, format_number(r.estimate),
-                     f"{format_number(r.ci_lower)} to {format_number(r.ci_upper)}", str(r.n_analysed))  # fmt: skip
+        cells = (r.outcome, analysis, r.effect, format_number(r.estimate),
+                 f"{format_number(r.ci_lower)} to {format_number(r.ci_upper)}", str(r.n_analysed))  # fmt: skip
+        view.add_row(*(shown(c) for c in cells))
     stdout.print(view)
     for note in t.footnotes:
-        stdout.print(Text(note, style="dim"))
+        stdout.print(Text(visible(note), style="dim"))

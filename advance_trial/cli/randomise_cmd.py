@@ -14,9 +14,11 @@ from typing import Any
 
 import typer
 
+from advance_trial.cli._help import FullHelpGroup
 from advance_trial.cli._options import CONFIG_ARG, JSON, KEY_DIR, LOG, NOTE, load_ring
 
 app = typer.Typer(
+    cls=FullHelpGroup,
     help="Allocate men from a secret key into an authenticated log; verify, export, unblind; assess a design.",
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -51,9 +53,9 @@ def _shown(cfg: Any, arm: str) -> tuple[str, str]:
 
 
 def _text(value: object) -> str:
-    from rich.markup import escape
+    from advance_trial.cli._render import shown
 
-    return escape(str(value))
+    return shown(value)
 
 
 @app.command("init")
@@ -242,7 +244,7 @@ def export(
 @app.command("list")
 def concealed_list(
     config: Path = CONFIG_ARG,
-    n: int = typer.Option(..., "--n", help="Positions per stratum."),
+    n: int = typer.Option(..., "--n", help="Positions per stratum (1 to 100000).", min=1, max=100_000),
     out: Path = typer.Option(..., "--out", help="CSV file for the list (never printed)."),
     reason: str = REASON,
     backup: bool = typer.Option(False, "--backup", help="The sealed back-up lists for allocating offline."),
@@ -342,7 +344,7 @@ def backup(
     config: Path = CONFIG_ARG,
     participant: str = typer.Option(..., "--participant", help="The man allocated offline."),
     site: str = typer.Option(..., "--site", help="His site id."),
-    position: int = typer.Option(..., "--position", help="The back-up list position (envelope number) opened."),
+    position: int = typer.Option(..., "--position", help="The back-up list position (envelope number) opened.", min=1),
     arm: str = typer.Option(..., "--arm", help="The arm (or code) the envelope held."),
     randomised_on: str = typer.Option(..., "--randomised-on", help="The date he was allocated (YYYY-MM-DD)."),
     factor: list[str] = typer.Option([], "--factor", help="NAME=VALUE of a stratification factor."),
@@ -370,11 +372,13 @@ def backup(
 @app.command("assess")
 def assess(
     config: Path = CONFIG_ARG,
-    n_trials: int = typer.Option(10_000, "--n-trials", help="Simulated trials."),
-    participants: int = typer.Option(..., "--participants", help="Participants per trial."),
+    n_trials: int = typer.Option(10_000, "--n-trials", help="Simulated trials (1 to 10^7).", min=1, max=10_000_000),
+    participants: int = typer.Option(
+        ..., "--participants", help="Participants per trial (1 to 100000).", min=1, max=100_000
+    ),  # fmt: skip
     split: str | None = typer.Option(None, "--split", help="Arm totals to compare against, e.g. 54/50."),
     seed: int | None = typer.Option(
-        None, "--seed", help="Seed of the simulation (default: randomisation.assess_seed)."
+        None, "--seed", help="Seed of the simulation (default: randomisation.assess_seed).", min=0, max=2**63 - 1
     ),
     out: Path | None = typer.Option(None, "--out", help="Also write the tables into this folder."),
     json_out: bool = JSON,

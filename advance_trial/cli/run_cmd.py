@@ -49,7 +49,7 @@ def run(
     """Run every step the config asks for and write all outputs, byte-identical across runs."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from advance_trial.cli._render import print_json, print_table, stderr, stdout
+    from advance_trial.cli._render import print_json, print_table, shown, stderr, stdout
     from advance_trial.pipeline import run as run_pipeline
 
     opts = _options(by, blinded, shareable, log, key, key_dir, not no_report)
@@ -64,7 +64,7 @@ def run(
         return
     if "progression" in result.tables and len(result.tables["progression"].data):
         print_table(result.tables["progression"], ["criterion", "metric", "rule"], status="status")
-    stdout.print(f"[green]done[/green]: {len(result.outputs)} files and provenance.json in {out}")
+    stdout.print(f"[green]done[/green]: {len(result.outputs)} files and provenance.json in {shown(out)}")
 
 
 def report(
@@ -81,7 +81,7 @@ def report(
     import shutil
     import tempfile
 
-    from advance_trial.cli._render import stdout
+    from advance_trial.cli._render import shown, stdout
     from advance_trial.pipeline import run as run_pipeline
 
     opts = _options(By.site, blinded, shareable, log, key, key_dir, report=True)
@@ -94,7 +94,9 @@ def report(
         copied = [n for n in result.outputs if n.startswith("report.") or n.endswith(".svg")]
         for name in copied:  # the Markdown report refers to the SVG figures beside it
             shutil.copyfile(work / name, out / name)
-    stdout.print(f"[green]wrote[/green] report.html, report.md, report.docx (and {len(copied) - 3} figures) in {out}")
+    stdout.print(
+        f"[green]wrote[/green] report.html, report.md, report.docx (and {len(copied) - 3} figures) in {shown(out)}"
+    )
 
 
 def verify(
@@ -102,12 +104,12 @@ def verify(
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Re-run from provenance.json and compare every output's SHA-256; exit 5 naming what differs."""
-    from advance_trial.cli._render import print_json, stdout
+    from advance_trial.cli._render import print_json, shown, stdout
     from advance_trial.verify import verify_outputs
 
     result = verify_outputs(outdir)
     if json_out:
         print_json({"outdir": str(outdir), "verified": True, "files": result.files})
         return
-    stdout.print(f"[green]verified[/green] {outdir}: {result.files} outputs reproduce byte for byte "
+    stdout.print(f"[green]verified[/green] {shown(outdir)}: {result.files} outputs reproduce byte for byte "
                  f"from the recorded inputs")  # fmt: skip

@@ -13,7 +13,11 @@ def simulate(
     config: Path = typer.Argument(..., help="The trial config (YAML).", show_default=False),
     out: Path = typer.Option(..., "--out", help="Data folder to write (holds calibration.yaml unless --targets)."),
     seed: int = typer.Option(
-        ..., "--seed", help="Seed of the simulation (a plain seed; the arms derive from the key)."
+        ...,
+        "--seed",
+        help="Seed of the simulation (a plain seed; the arms derive from the key).",
+        min=0,
+        max=2**63 - 1,
     ),
     targets: Path | None = typer.Option(None, "--targets", help="Calibration targets (default: OUT/calibration.yaml)."),
     key_dir: Path | None = KEY_DIR,
@@ -22,7 +26,7 @@ def simulate(
     """Write synthetic canonical data whose aggregates equal the calibration targets exactly."""
     from rich.table import Table
 
-    from advance_trial.cli._render import print_json, stdout
+    from advance_trial.cli._render import print_json, shown, stdout
     from advance_trial.config import load_config
     from advance_trial.simulate import simulate_to_dir
 
@@ -33,10 +37,10 @@ def simulate(
     if json_out:
         print_json({"out": str(out), "rows": rows, "calibration": report.to_dict(orient="records")})
         return
-    table = Table(title=f"{cfg.trial.id}: calibration (synthetic data)")
+    table = Table(title=f"{shown(cfg.trial.id)}: calibration (synthetic data)")
     for col in ("target", "wanted", "achieved", "met"):
-        table.add_column(col, justify="left" if col == "target" else "right")
+        table.add_column(col, justify="left" if col == "target" else "right", overflow="fold")
     for r in report.itertuples():
-        table.add_row(r.target, f"{r.wanted:g}", f"{r.achieved:g}", "[green]yes[/]" if r.met else "[red]no[/]")
+        table.add_row(shown(r.target), f"{r.wanted:g}", f"{r.achieved:g}", "[green]yes[/]" if r.met else "[red]no[/]")
     stdout.print(table)
-    stdout.print(f"wrote {out}: " + ", ".join(f"{k} {v}" for k, v in rows.items() if v))
+    stdout.print(f"wrote {shown(out)}: " + ", ".join(f"{k} {v}" for k, v in rows.items() if v))

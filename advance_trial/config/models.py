@@ -42,7 +42,7 @@ class Trial(_Model):
     title: str
     design: Literal["parallel", "single_arm"]
     registration: str | None = None
-    target_sample_size: Annotated[int, Field(gt=0)] | None = None
+    target_sample_size: Annotated[int, Field(gt=0, le=1_000_000)] | None = None
     description: str | None = None
 
 
@@ -51,7 +51,7 @@ class Arm(_Model):
 
     id: Ident
     label: str
-    ratio: Annotated[int, Field(gt=0)] = 1
+    ratio: Annotated[int, Field(gt=0, le=100)] = 1
 
 
 class Site(_Model):
@@ -66,13 +66,13 @@ class Factor(_Model):
 
     id: Ident
     label: str | None = None
-    levels: Annotated[list[str], Field(min_length=2)]
+    levels: Annotated[list[str], Field(min_length=2, max_length=200)]
 
 
 class Minimisation(_Model):
     """Pocock-Simon minimisation settings."""
 
-    factors: Annotated[dict[str, Annotated[float, Field(gt=0)]], Field(min_length=1)]
+    factors: Annotated[dict[str, Annotated[float, Field(gt=0, le=1000)]], Field(min_length=1, max_length=20)]
     probability: Annotated[float, Field(gt=0, le=1)] = 0.8
 
 
@@ -90,8 +90,8 @@ class Randomisation(_Model):
     """
 
     method: Literal["none", "simple", "blocks", "stratified_blocks", "minimisation"]
-    strata: list[str] = []
-    block_sizes: list[Annotated[int, Field(gt=0)]] = []
+    strata: Annotated[list[str], Field(max_length=10)] = []
+    block_sizes: Annotated[list[Annotated[int, Field(gt=0, le=1000)]], Field(max_length=20)] = []
     minimisation: Minimisation | None = None
     key_fingerprint: (
         Annotated[
@@ -101,7 +101,7 @@ class Randomisation(_Model):
     ) = None
     assess_seed: Annotated[int, Field(ge=0, lt=2**63)] | None = None
     log: str | None = None
-    participant_id_pattern: str = r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,38}[A-Za-z0-9])?$"
+    participant_id_pattern: Annotated[str, Field(max_length=200)] = r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,38}[A-Za-z0-9])?$"
     require_eligible: bool = False
     blinding: Blinding | None = None
 
@@ -110,8 +110,8 @@ class SessionEntry(_Model):
     """``count`` sessions of one type, each ``hours`` long."""
 
     type: Ident
-    count: Annotated[int, Field(gt=0)]
-    hours: Annotated[float, Field(gt=0)]
+    count: Annotated[int, Field(gt=0, le=1000)]
+    hours: Annotated[float, Field(gt=0, le=1000)]
     compulsory: bool = True
     label: str | None = None
 
@@ -120,7 +120,7 @@ class Schedule(_Model):
     """The sessions the intervention arm is offered, in order."""
 
     arm: str
-    sessions: Annotated[list[SessionEntry], Field(min_length=1)]
+    sessions: Annotated[list[SessionEntry], Field(min_length=1, max_length=100)]
 
 
 class Threshold(_Model):
@@ -129,8 +129,8 @@ class Threshold(_Model):
     id: Ident
     label: str | None = None
     measure: Literal["sessions", "compulsory_sessions", "hours", "compulsory_hours"]
-    at_least: Annotated[float, Field(ge=0)] | None = None
-    more_than: Annotated[float, Field(ge=0)] | None = None
+    at_least: Annotated[float, Field(ge=0, le=1_000_000)] | None = None
+    more_than: Annotated[float, Field(ge=0, le=1_000_000)] | None = None
 
     @property
     def bound(self) -> float:
@@ -149,8 +149,10 @@ class Timepoint(_Model):
 
     id: Ident
     label: str | None = None
-    week: Annotated[float, Field(ge=0)]
-    window_weeks: Annotated[list[float], Field(min_length=2, max_length=2)] | None = None
+    week: Annotated[float, Field(ge=0, le=1000)]
+    window_weeks: (
+        Annotated[list[Annotated[float, Field(ge=-1000, le=1000)]], Field(min_length=2, max_length=2)] | None
+    ) = None
 
 
 def _expand_items(value: Any) -> Any:
@@ -179,13 +181,13 @@ class Instrument(_Model):
 
     label: str | None = None
     respondent: Literal["man", "partner"] = "man"
-    items: Annotated[int, Field(gt=0)]
-    min: int
-    max: int
+    items: Annotated[int, Field(gt=0, le=1000)]
+    min: Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
+    max: Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
     subscales: dict[Annotated[str, Field(pattern=IDENT)], Annotated[list[int], Field(min_length=1)]] = {}
     reverse: list[int] = []
     score: Literal["mean", "sum"] = "mean"
-    max_missing_items: Annotated[int, Field(ge=0)] = 0
+    max_missing_items: Annotated[int, Field(ge=0, le=1000)] = 0
     derived: dict[Annotated[str, Field(pattern=IDENT)], DerivedBinary] = {}
 
     @field_validator("subscales", mode="before")
@@ -251,9 +253,9 @@ class AnalysisSettings(_Model):
     """How outcome models are fitted and reported."""
 
     df: Literal["containment", "residual", "normal"] = "containment"
-    mi_m: Annotated[int, Field(ge=2)] = 20
-    mi_iterations: Annotated[int, Field(ge=1)] = 10
-    mi_seed: Annotated[int, Field(ge=0)] | None = None
+    mi_m: Annotated[int, Field(ge=2, le=1000)] = 20
+    mi_iterations: Annotated[int, Field(ge=1, le=1000)] = 10
+    mi_seed: Annotated[int, Field(ge=0, lt=2**63)] | None = None
     p_values: bool = False
 
 
@@ -300,7 +302,7 @@ class Reporting(_Model):
 
     ci_level: Annotated[float, Field(gt=0, lt=1)] = 0.95
     proportion_ci: Literal["wilson", "clopper_pearson", "jeffreys", "agresti_coull"] = "wilson"
-    min_cell: Annotated[int, Field(ge=1)] = 5
+    min_cell: Annotated[int, Field(ge=1, le=1000)] = 5
 
 
 @dataclass(frozen=True)
@@ -340,10 +342,10 @@ class Config(_Model):
 
     schema_version: Literal[2]
     trial: Trial
-    arms: Annotated[list[Arm], Field(min_length=1)]
-    sites: Annotated[list[Site], Field(min_length=1)]
-    cycles: list[int] = []
-    factors: list[Factor] = []
+    arms: Annotated[list[Arm], Field(min_length=1, max_length=20)]
+    sites: Annotated[list[Site], Field(min_length=1, max_length=1000)]
+    cycles: Annotated[list[Annotated[int, Field(ge=0, le=1_000_000)]], Field(max_length=100)] = []
+    factors: Annotated[list[Factor], Field(max_length=20)] = []
     randomisation: Randomisation
     schedule: Schedule | None = None
     thresholds: list[Threshold] = []

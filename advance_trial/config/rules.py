@@ -78,6 +78,60 @@ def _design(cfg: Config) -> Iterator[Problem]:
             )
 
 
+#: Ids a pattern must not accept: a leading = + - @ makes a spreadsheet run the cell as a formula.
+FORMULA_PROBES = tuple(c + body for c in "=+-@" for body in ("1", "A1", "AF001", "SUM(A1)", "cmd|' /C calc'!A0"))
+MAX_PATTERN = 200
+MAX_SESSIONS = 1000
+
+
+def id_pattern_problem(pattern: str) -> str | None:
+    """Why an id pattern is refused (not a regular expression, too long, backtracks, admits formulas), or None.
+
+    A repeat with more than :data:`_BOUND` repetitions whose body holds another repeat or an
+    alternation can backtrack exponentially (``^(a+)+$`` on ``aaaa...!``), so it is refused outright
+    rather than run under a time limit.
+    """
+    if len(pattern) > MAX_PATTERN:
+        return f"longer than {MAX_PATTERN} characters"
+    try:
+        compiled = re.compile(pattern)
+        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
+    except (re.error, RecursionError) as exc:
+        return f"not a valid regular expression: {exc}"
+    if _backtracks(parsed, inside_unbounded=False):
+        return ("a repeat inside a repeat (as in (a+)+) can take exponential time on a long id; "
+                "write the pattern without nested quantifiers")  # fmt: skip
+    admitted = [p for p in FORMULA_PROBES if compiled.fullmatch(p)]
+    if admitted:
+        return (f"admits {admitted[0]!r}: an id may not begin with = + - or @ "
+                "(a spreadsheet would run it as a formula)")  # fmt: skip
+    return None
+
+
+_BOUND = 50
+
+
+def _backtracks(items: Any, inside_unbounded: bool) -> bool:
+    """Whether a parsed pattern holds a repeat or an alternation inside an unbounded repeat."""
+    for op, av in items:
+        name = str(op)
+        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT", "BRANCH") and inside_unbounded:
+            return True
+        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            children, unbounded = [av[2]], av[1] > _BOUND
+        elif name == "BRANCH":
+            children, unbounded = list(av[1]), False
+        elif name == "SUBPATTERN":
+            children, unbounded = [av[-1]], inside_unbounded
+        elif name in ("ASSERT", "ASSERT_NOT"):
+            children, unbounded = [av[1]], inside_unbounded
+        else:
+            continue
+        if any(_backtracks(child, unbounded) for child in children):
+            return True
+    return False
+
+
 def _randomisation(cfg: Config) -> Iterator[Problem]:
     r = cfg.randomisation
     levels = cfg.factor_levels()
@@ -122,10 +176,9 @@ def _randomisation(cfg: Config) -> Iterator[Problem]:
                 )
     elif r.minimisation is not None:
         yield ("randomisation", "minimisation"), f"a minimisation block does not apply to method {r.method!r}"
-    try:
-        re.compile(r.participant_id_pattern)
-    except re.error as exc:
-        yield ("randomisation", "participant_id_pattern"), f"not a valid regular expression: {exc}"
+    pattern_problem = id_pattern_problem(r.participant_id_pattern)
+    if pattern_problem:
+        yield ("randomisation", "participant_id_pattern"), pattern_problem
     if r.blinding is not None:
         codes = r.blinding.codes
         if sorted(codes) != sorted(cfg.arm_ids):
@@ -142,6 +195,9 @@ def _schedule_and_thresholds(cfg: Config) -> Iterator[Problem]:
     sched = cfg.schedule
     if sched is not None and sched.arm not in cfg.arm_ids:
         yield ("schedule", "arm"), f"unknown arm {sched.arm!r}; arms: {', '.join(cfg.arm_ids)}"
+    if sched is not None and sum(e.count for e in sched.sessions) > MAX_SESSIONS:
+        yield ("schedule", "sessions"), f"more than {MAX_SESSIONS} sessions in all; a programme offers fewer"
+        return
     plan = cfg.session_plan()
     available = {
         "sessions": len(plan),

@@ -4,6 +4,12 @@ PyYAML's ``safe_load`` forgets where things stood; error messages need the line,
 so the node graph is walked once here, building the Python data and a map from
 key paths (tuples of keys and list indexes) to 1-based line numbers. Duplicate
 keys, which ``safe_load`` silently collapses, are reported.
+
+No file can make the reading hang or run out of memory: before anything is
+built, the event stream (parsed without recursion) is screened for nesting
+deeper than :data:`MAX_DEPTH` and more than :data:`MAX_ALIASES` aliases; while
+building, more than :data:`MAX_VALUES` values (an alias bomb repeating parts of
+the file) stop it; whole numbers of :data:`MAX_INT` or more are refused.
 """
 
 from __future__ import annotations
@@ -18,6 +24,13 @@ import yaml
 from advance_trial.errors import ConfigError, ConfigProblem
 
 Key = tuple[str | int, ...]
+
+#: Limits on what a YAML file may ask of the reader.
+MAX_BYTES = 2_000_000
+MAX_DEPTH = 32
+MAX_ALIASES = 100
+MAX_VALUES = 100_000
+MAX_INT = 2**63
 
 
 @dataclass(frozen=True)
@@ -70,8 +83,10 @@ def parse_yaml(text: str, file: str, sha256: str = "") -> YamlDocument:
     ConfigError
         If the text is not valid YAML, is empty, or repeats a key.
     """
-    loader = yaml.SafeLoader(text)
+    _screen(text, file)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -81,12 +96,13 @@ def parse_yaml(text: str, file: str, sha256: str = "") -> YamlDocument:
     except yaml.YAMLError as exc:
         raise ConfigError(file, [ConfigProblem("", None, f"not valid YAML: {exc}")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if node is None:
         raise ConfigError(file, [ConfigProblem("", None, "the file is empty")])
     lines: dict[Key, int] = {(): node.start_mark.line + 1}
     problems: list[ConfigProblem] = []
-    data = _walk(loader, node, (), lines, problems)
+    data = _walk(loader, node, (), lines, problems, _Budget(file))
     if problems:
         raise ConfigError(file, problems)
     return YamlDocument(file=file, data=data, lines=lines, sha256=sha256)
@@ -102,6 +118,8 @@ def load_yaml(path: str | Path) -> YamlDocument:
     """
     p = Path(path)
     try:
+        if p.stat().st_size > MAX_BYTES:
+            raise ConfigError(str(path), [ConfigProblem("", None, f"larger than {MAX_BYTES:,} bytes; not a config")])
         raw = p.read_bytes()
     except OSError as exc:
         raise ConfigError(str(path), [ConfigProblem("", None, f"cannot read the file: {exc.strerror}")]) from None
@@ -114,18 +132,73 @@ def load_yaml(path: str | Path) -> YamlDocument:
     return parse_yaml(text, str(path), hashlib.sha256(raw).hexdigest())
 
 
+def _screen(text: str, file: str) -> None:
+    """Refuse deep nesting, many aliases and huge files from the event stream, before building anything."""
+    if len(text) > MAX_BYTES:
+        raise ConfigError(file, [ConfigProblem("", None, f"larger than {MAX_BYTES:,} bytes; not a config")])
+    depth = aliases = 0
+    try:
+        for ev in yaml.parse(text, Loader=yaml.SafeLoader):
+            line = ev.start_mark.line + 1 if ev.start_mark is not None else None
+            if isinstance(ev, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    msg = f"nested more than {MAX_DEPTH} levels deep; a config never needs that"
+                    raise ConfigError(file, [ConfigProblem("", line, msg)])
+            elif isinstance(ev, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+                depth -= 1
+            elif isinstance(ev, yaml.AliasEvent):
+                aliases += 1
+                if aliases > MAX_ALIASES:
+                    msg = f"more than {MAX_ALIASES} YAML aliases (*name); write the values out"
+                    raise ConfigError(file, [ConfigProblem("", line, msg)])
+    except yaml.YAMLError:
+        return  # the parse proper reports it, with its line
+
+
+@dataclass
+class _Budget:
+    """How many more values the walk may build (aliases can repeat a part of the file many times)."""
+
+    file: str
+    left: int = MAX_VALUES
+
+    def spend(self, node: yaml.Node) -> None:
+        self.left -= 1
+        if self.left < 0:
+            msg = f"expands to more than {MAX_VALUES:,} values (YAML aliases repeat parts of it); not a config"
+            raise ConfigError(self.file, [ConfigProblem("", node.start_mark.line + 1, msg)])
+
+
+def _scalar(loader: yaml.SafeLoader, node: yaml.Node, path: Key, problems: list[ConfigProblem]) -> Any:
+    line = node.start_mark.line + 1
+    try:
+        value = loader.construct_object(node, deep=True)
+    except (ValueError, OverflowError) as exc:
+        problems.append(ConfigProblem(format_path(path), line, f"cannot read this value ({exc})"))
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= MAX_INT:
+        problems.append(
+            ConfigProblem(format_path(path), line, f"{str(value)[:20]}...: a whole number this large is not allowed")
+        )
+        return None
+    return value
+
+
 def _walk(
     loader: yaml.SafeLoader,
     node: yaml.Node,
     path: Key,
     lines: dict[Key, int],
     problems: list[ConfigProblem],
+    budget: _Budget,
 ) -> Any:
+    budget.spend(node)
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = _scalar(loader, key_node, path, problems)
             if not isinstance(key, str | int | float | bool) or key is None:
                 problems.append(
                     ConfigProblem(format_path(path), key_node.start_mark.line + 1, "keys must be plain words")
@@ -142,13 +215,13 @@ def _walk(
                 )
                 continue
             lines[child] = line
-            out[key] = _walk(loader, value_node, child, lines, problems)
+            out[key] = _walk(loader, value_node, child, lines, problems, budget)
         return out
     if isinstance(node, yaml.SequenceNode):
         items = []
         for i, item in enumerate(node.value):
             child = (*path, i)
             lines[child] = item.start_mark.line + 1
-            items.append(_walk(loader, item, child, lines, problems))
+            items.append(_walk(loader, item, child, lines, problems, budget))
         return items
-    return loader.construct_object(node, deep=True)
+    return _scalar(loader, node, path, problems)

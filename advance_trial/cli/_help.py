@@ -1,0 +1,76 @@
+"""Help that says everything: command lists with their whole first paragraph, readable metavars.
+
+Click cuts a command's description to fit one line of the command list and typer names an option's
+value by its Python type (``<list[str]>``). :class:`FullHelpGroup` lists each command with its whole
+first paragraph, wrapped, and gives every parameter that has no metavar of its own a readable one:
+``ID``, ``SITE``, ``N``, ``PATH``, ``site|cycle``, and for arguments their upper-cased name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from typer import _click
+from typer.core import TyperArgument, TyperGroup, TyperOption
+
+#: Metavars by option name, where the type alone says too little.
+NAMED = {
+    "--participant": "ID", "--site": "SITE", "--factor": "NAME=VALUE", "--split": "A/B", "--seed": "N",
+    "--reason": "TEXT", "--note": "TEXT", "--by": "NAME", "--sheet": "NAME", "--n": "N", "--position": "N",
+    "--randomised-on": "YYYY-MM-DD", "--data": "DIR", "--key-dir": "DIR", "--targets": "FILE", "--log": "FILE",
+    "--receipt": "FILE", "--receipt-out": "FILE", "--public-key": "FILE", "--key": "FILE", "--report": "FILE",
+}  # fmt: skip
+TYPES = {"int": "N", "str": "TEXT", "float": "X", "path": "PATH", "file": "PATH", "dir": "DIR", "directory": "DIR"}
+
+
+def readable_metavar(param: Any, ctx: _click.Context) -> str | None:
+    """A metavar for a parameter that has none (None for flags)."""
+    if isinstance(param, TyperArgument):
+        name = (param.name or "value").upper()
+        return name + ("..." if param.nargs == -1 else "")
+    if not isinstance(param, TyperOption) or param.is_flag:
+        return None
+    long = max(param.opts, key=len) if param.opts else ""
+    if long in NAMED:
+        return NAMED[long]
+    label = param.display_type(ctx).strip("<>")
+    many = label.startswith("list[")
+    label = label.removeprefix("list[").removesuffix("]").removesuffix(" range")
+    return TYPES.get(label, label) + ("..." if many else "")
+
+
+def set_metavars(command: _click.Command, ctx: _click.Context) -> _click.Command:
+    """Give every parameter of ``command`` (and of its subcommands) a readable metavar, once."""
+    if getattr(command, "_advance_metavars", False):
+        return command
+    for param in command.params:
+        if param.metavar is None:
+            param.metavar = readable_metavar(param, ctx)
+    for sub in getattr(command, "commands", {}).values():
+        set_metavars(sub, ctx)
+    setattr(command, "_advance_metavars", True)  # noqa: B010
+    return command
+
+
+class FullHelpGroup(TyperGroup):
+    """A command group whose help lists each command's whole first paragraph and readable metavars."""
+
+    def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        return set_metavars(command, ctx) if command is not None else None
+
+    def format_help(self, ctx: _click.Context, formatter: Any) -> None:
+        set_metavars(self, ctx)
+        super().format_help(ctx, formatter)
+
+    def format_commands(self, ctx: _click.Context, formatter: Any) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            text = (command.short_help or command.help or "").strip()
+            rows.append((name, " ".join(text.split("\n\n")[0].split())))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
