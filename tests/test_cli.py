@@ -20,6 +20,7 @@ def test_exit_code_enum_matches_contract():
         "USAGE": 2,
         "CONFIG_INVALID": 3,
         "DATA_INVALID": 4,
+        "INTERRUPTED": 130,
         "INTEGRITY": 5,
     }
 
