@@ -44,6 +44,7 @@ from advance_trial.allocation_log import (
     utc_now,
 )
 from advance_trial.allocation_replay import (
+    Allocated,
     Replay,
     backup_stratum,
     design_differences,
@@ -545,15 +546,21 @@ def enter_backup(
     return _as_allocation(step.state, pid, True, receipt)
 
 
+def _allocated(state: Replay, pid: str, source: str) -> Allocated:
+    """The man's allocation, or a refusal naming the request (exit 4)."""
+    man = state.allocated.get(pid)
+    if man is None:
+        raise _refuse(source, "--participant", pid, "not allocated")
+    return man
+
+
 def unblind(cfg: Config, ring: KeyRing, participant_id: str, reason: str, *, log: str | Path | None = None,
             note: str | None = None) -> Allocation:  # fmt: skip
     """Reveal one man's arm, recording who (the OS user), when and why in the chain."""
     text = _reason(reason)
     pid = normalise_id(cfg, participant_id)
     with _writing(cfg, ring, log_path(cfg, log)) as step:
-        man = step.state.allocated.get(pid)
-        if man is None:
-            raise _refuse("unblinding request", "--participant", pid, "not allocated")
+        man = _allocated(step.state, pid, "unblinding request")
         fields = {
             "participant_id": pid,
             "site": man.site,
@@ -570,9 +577,7 @@ def correct(cfg: Config, ring: KeyRing, participant_id: str, reason: str, *, log
     text = _reason(reason)
     pid = normalise_id(cfg, participant_id)
     with _writing(cfg, ring, log_path(cfg, log)) as step:
-        man = step.state.allocated.get(pid)
-        if man is None:
-            raise _refuse("correction", "--participant", pid, "not allocated")
+        man = _allocated(step.state, pid, "correction")
         if man.in_error:
             raise _refuse("correction", "--participant", pid, "already recorded as in error")
         detail = rz.canon({"randomised_in_error": True, "reason": text})
