@@ -52,6 +52,17 @@ def set_metavars(command: _click.Command, ctx: _click.Context) -> _click.Command
     return command
 
 
+#: Command groups the root loads only when they are used: ``advance-trial --help`` lists them from here,
+#: without importing or building them (typer builds every command of a group it loads).
+LAZY_GROUPS = {
+    "config": ("advance_trial.cli.config_cmd", "Validate, show and compare trial configs."),
+    "randomise": (
+        "advance_trial.cli.randomise_cmd",
+        "Allocate men from a secret key into an authenticated log; verify, export, unblind; assess a design.",
+    ),
+}
+
+
 class FullHelpGroup(TyperGroup):
     """A command group whose help lists each command's whole first paragraph and readable metavars."""
 
@@ -66,6 +77,9 @@ class FullHelpGroup(TyperGroup):
     def format_commands(self, ctx: _click.Context, formatter: Any) -> None:
         rows = []
         for name in self.list_commands(ctx):
+            if name in LAZY_GROUPS and name not in self.commands:
+                rows.append((name, LAZY_GROUPS[name][1]))
+                continue
             command = self.get_command(ctx, name)
             if command is None or command.hidden:
                 continue

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 
-from advance_trial.cli._help import FullHelpGroup
+from advance_trial.cli._help import LAZY_GROUPS, FullHelpGroup
 
 app = typer.Typer(
-    cls=FullHelpGroup, help="Validate, show and compare trial configs.", no_args_is_help=True, rich_markup_mode=None
+    cls=FullHelpGroup, help=LAZY_GROUPS["config"][1], no_args_is_help=True, rich_markup_mode=None, add_completion=False
 )
 
 CONFIG_ARG = typer.Argument(..., help="The trial config (YAML).", show_default=False)

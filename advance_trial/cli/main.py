@@ -15,16 +15,8 @@ from typing import Any
 
 import typer
 
-from advance_trial.cli import (
-    config_cmd,
-    feasibility_cmd,
-    import_cmd,
-    outcomes_cmd,
-    randomise_cmd,
-    run_cmd,
-    simulate_cmd,
-)
-from advance_trial.cli._help import FullHelpGroup
+from advance_trial.cli import feasibility_cmd, import_cmd, outcomes_cmd, run_cmd, simulate_cmd
+from advance_trial.cli._help import LAZY_GROUPS, FullHelpGroup
 from advance_trial.errors import AdvanceTrialError, ExitCode
 
 
@@ -36,11 +28,24 @@ class _ErrorMappingGroup(FullHelpGroup):
     changes the exit status.
     """
 
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *(n for n in LAZY_GROUPS if n not in self.commands)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name in LAZY_GROUPS and cmd_name not in self.commands:
+            import importlib
+
+            module = importlib.import_module(LAZY_GROUPS[cmd_name][0])
+            group = typer.main.get_command(module.app)
+            group.name = cmd_name
+            self.commands[cmd_name] = group
+        return super().get_command(ctx, cmd_name)
+
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         end = args.index("--") if "--" in args else len(args)
         if "--debug" in args[:end]:
             args = ["--debug"] + [a for a in args[:end] if a != "--debug"] + args[end:]
-        ctx.meta["advance_command"] = _command_words(self, args)
+        ctx.meta["advance_command"] = _command_words(self, ctx, args)
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:
@@ -86,13 +91,14 @@ class _ErrorMappingGroup(FullHelpGroup):
             ctx.exit(int(ExitCode.ERROR))
 
 
-def _command_words(group: Any, args: list[str]) -> str:
+def _command_words(root: Any, ctx: Any, args: list[str]) -> str:
     """The command named on the line (``randomise assess``), for messages."""
     words: list[str] = []
+    group = root
     for arg in args:
         if arg.startswith("-"):
             continue
-        command = getattr(group, "commands", {}).get(arg)
+        command = root.get_command(ctx, arg) if group is root else getattr(group, "commands", {}).get(arg)
         if command is None:
             break
         words.append(arg)
@@ -179,8 +185,6 @@ def _root(
     ctx.obj = {"debug": debug}
 
 
-app.add_typer(config_cmd.app, name="config")
-app.add_typer(randomise_cmd.app, name="randomise")
 app.command("import")(import_cmd.import_data)
 app.command("recruitment")(feasibility_cmd.recruitment)
 app.command("retention")(feasibility_cmd.retention)

@@ -14,12 +14,13 @@ from typing import Any
 
 import typer
 
-from advance_trial.cli._help import FullHelpGroup
+from advance_trial.cli._help import LAZY_GROUPS, FullHelpGroup
 from advance_trial.cli._options import CONFIG_ARG, JSON, KEY_DIR, LOG, NOTE, load_ring
 
 app = typer.Typer(
     cls=FullHelpGroup,
-    help="Allocate men from a secret key into an authenticated log; verify, export, unblind; assess a design.",
+    add_completion=False,
+    help=LAZY_GROUPS["randomise"][1],
     no_args_is_help=True,
     rich_markup_mode=None,
 )
