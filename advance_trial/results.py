@@ -63,12 +63,36 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+#: A text cell beginning with one of these is run as a formula by spreadsheets (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def neutralise(text: str) -> str:
+    """A text cell that a spreadsheet would run as a formula, prefixed with an apostrophe (OWASP's advice)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def to_csv_bytes(df: pd.DataFrame) -> bytes:
-    """The canonical CSV bytes of a table (unrounded)."""
+    """The canonical CSV bytes of an output table (unrounded); text cells carry no formula.
+
+    Only text columns are neutralised (:func:`neutralise`); numbers, dates and booleans are written as
+    they are, so a negative estimate stays a number.
+    """
     from advance_trial.tablefile import format_for_csv
 
-    text: str = format_for_csv(df).to_csv(index=False, lineterminator="\n")
+    shown = format_for_csv(df)
+    for col in df.columns:
+        if df[col].dtype.kind == "O" or str(df[col].dtype) == "string":
+            shown[col] = shown[col].map(lambda v: neutralise(v) if isinstance(v, str) else v)
+    text: str = shown.to_csv(index=False, lineterminator="\n")
     return text.encode("utf-8")
+
+
+def md_text(value: object) -> str:
+    """Text for a Markdown cell or line: no HTML (``&`` and ``<`` escaped), line breaks folded to spaces,
+    pipes escaped. ``>`` stays: it opens no tag, and ``sessions >= 1`` reads as it is."""
+    text = str(value).replace("&", "&amp;").replace("<", "&lt;")
+    return " ".join(text.splitlines()).replace("|", "\\|") if text else text
 
 
 def format_number(value: Any, digits: int = 3) -> str:
@@ -99,16 +123,17 @@ def to_markdown(table: Table, digits: int = 3) -> str:
     cols = [str(c) for c in df.columns]
     lines = []
     if table.title:
-        lines += [f"### {table.title}", ""]
-    lines.append("| " + " | ".join(cols) + " |")
+        lines += [f"### {md_text(table.title)}", ""]
+    lines.append("| " + " | ".join(md_text(c) for c in cols) + " |")
     numeric = [df[c].dtype.kind in "iuf" for c in df.columns]
     lines.append("| " + " | ".join("---:" if n else "---" for n in numeric) + " |")
     for row in df.itertuples(index=False):
-        cells = [format_number(v, digits).replace("|", "\\|") for v in row]
+        cells = [md_text(format_number(v, digits)) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     if table.footnotes:
         lines.append("")
-        lines += [f"{note}  " if i < len(table.footnotes) - 1 else note for i, note in enumerate(table.footnotes)]
+        notes = [md_text(n) for n in table.footnotes]
+        lines += [f"{note}  " if i < len(notes) - 1 else note for i, note in enumerate(notes)]
     return "\n".join(lines) + "\n"
 
 

@@ -31,11 +31,21 @@ def format_for_csv(df: pd.DataFrame) -> pd.DataFrame:
             out[col] = pd.Series(
                 np.where(s.isna().to_numpy(), "", s.astype(str).to_numpy()), index=s.index, dtype=object
             )
-        elif pd.api.types.is_integer_dtype(s.dtype) or isinstance(s.dtype, pd.StringDtype):
+        elif pd.api.types.is_integer_dtype(s.dtype):
             out[col] = s.astype("string").fillna("").astype(object)
+        elif isinstance(s.dtype, pd.StringDtype):
+            out[col] = _one_line_end(s.fillna("").astype(object))
         else:
-            out[col] = s.map(lambda v: "" if pd.isna(v) else (_float_text(v) if isinstance(v, float) else str(v)))
+            text = s.map(lambda v: "" if pd.isna(v) else (_float_text(v) if isinstance(v, float) else str(v)))
+            out[col] = _one_line_end(text)
     return out
+
+
+def _one_line_end(text: pd.Series) -> pd.Series:
+    """Line breaks inside cells as ``\\n``: the CSV writer quotes a cell holding that, but not a bare ``\\r``."""
+    if not text.astype(str).str.contains("\r", regex=False).any():
+        return text
+    return text.map(lambda v: v.replace("\r\n", "\n").replace("\r", "\n") if isinstance(v, str) else v)
 
 
 def _float_text(v: float) -> str:

@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 
 
 #: Settings in force while a figure is drawn and saved (never set globally: callers keep theirs).
-STYLE = {"svg.hashsalt": "advance-trial", "svg.fonttype": "path", "font.size": 9}
+#: Every text drawn is literal: no mathtext (a ``$...$`` in a site's reason would be parsed, or stop the run)
+#: and no TeX.
+STYLE = {"svg.hashsalt": "advance-trial", "svg.fonttype": "path", "font.size": 9, "text.parse_math": False,
+         "text.usetex": False}  # fmt: skip
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -235,16 +235,17 @@ def _html_table(b: Block) -> str:
 
 def to_markdown(report: Report) -> str:
     """The same content as Markdown; figures referenced as the SVG files beside it."""
+    from advance_trial.results import md_text
     from advance_trial.results import to_markdown as table_md
 
-    out = [f"# {report.title}", ""]
+    out = [f"# {md_text(report.title)}", ""]
     for b in report.blocks:
         if b.kind == "heading":
-            out += ["#" * b.level + " " + b.text, ""]
+            out += ["#" * b.level + " " + md_text(b.text), ""]
         elif b.kind == "paragraph":
-            out += [b.text, ""]
+            out += [md_text(b.text), ""]
         elif b.kind == "figure":
-            out += [f"![{b.text}]({b.figure}.svg)", ""]
+            out += [f"![{md_text(b.text)}]({b.figure}.svg)", ""]
         elif b.kind == "table" and b.table is not None:
             shown = Table(b.table.name, b.table.data[list(b.columns)], b.table.title, b.table.footnotes)
             out += [table_md(shown), ""]
