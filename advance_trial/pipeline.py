@@ -8,7 +8,7 @@ error rather than leave outputs that match no input.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -175,6 +175,20 @@ def disclose(
     return shown_cfg, tables, tuple(notes)
 
 
+def canonical_command(config: Path, data_dir: Path, opts: RunOptions) -> str:
+    """The run as one command line, from its recorded options (output folder and blinding key aside)."""
+    import shlex
+
+    parts = ["advance-trial", "run", str(config), "--data", str(data_dir)]
+    parts += ["--by", opts.by] if opts.by != "site" else []
+    parts += ["--blinded"] if opts.blinded else []
+    parts += ["--shareable"] if opts.shareable else []
+    parts += ["--log", opts.log] if opts.log else []
+    parts += ["--key-dir", opts.key_dir] if opts.key_dir else []
+    parts += [] if opts.report else ["--no-report"]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
 def _log_facts(cfg: Config, data: CanonicalData, opts: RunOptions, data_dir: str | Path, out: Path) -> dict[str, Any]:
     """The allocation log verified, reconciled with participants.csv, and summarised for the methods."""
     from advance_trial.allocation import log_summary, trial_key
@@ -205,6 +219,10 @@ def run(
         Also when the allocation log and participants.csv disagree (men, arms, sites or dates).
     """
     opts = options or RunOptions(by=by)
+    # paths are recorded resolved, so that `verify OUTDIR` works from any folder
+    config, data_dir = Path(config).resolve(), Path(data_dir).resolve()
+    opts = replace(opts, log=str(Path(opts.log).resolve()) if opts.log else None,
+                   key_dir=str(Path(opts.key_dir).resolve()) if opts.key_dir else None)  # fmt: skip
     step = progress or (lambda _: None)
     step("reading the config and data")
     cfg = load_config(config)
@@ -230,7 +248,7 @@ def run(
         changed.append(str(cfg.source.path))
     if changed:
         raise IntegrityError(f"inputs changed during the run: {', '.join(changed)}; run again")
-    record = build_provenance(cfg, inputs, outputs, command=command)
+    record = build_provenance(cfg, inputs, outputs, command=command or canonical_command(config, data_dir, opts))
     record["run"] = {"config": str(config), "data": str(data_dir), "by": opts.by, "blinded": opts.blinded,
                      "shareable": opts.shareable, "log": opts.log, "key_dir": opts.key_dir,
                      "report": opts.report}  # fmt: skip

@@ -13,6 +13,7 @@ import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from advance_trial.errors import IntegrityError, UsageError
 from advance_trial.results import sha256_file
@@ -25,38 +26,65 @@ class VerifyResult:
     files: int
 
 
+def _provenance(path: Path) -> dict[str, Any]:
+    """The record, checked for the fields verify needs; a malformed one is an integrity failure (exit 5)."""
+    try:
+        prov = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise IntegrityError(f"{path}: not a readable provenance record ({exc})") from None
+    spec = prov.get("run") if isinstance(prov, dict) else None
+    if not isinstance(spec, dict):
+        raise IntegrityError(f"{path}: malformed: no record of the run's options")
+    for key in ("outputs", "inputs"):
+        value = prov.get(key)
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise IntegrityError(f"{path}: malformed: {key!r} is not a table of file names and SHA-256s")
+    if not all(isinstance(spec.get(k), str) for k in ("config", "data")):
+        raise IntegrityError(f"{path}: malformed: the run's config and data folder are not recorded")
+    return dict(prov)
+
+
 def verify_outputs(outdir: str | Path) -> VerifyResult:
-    """Check ``outdir`` against its provenance and a fresh run (see the module docstring)."""
+    """Check ``outdir`` against its provenance and a fresh run (see the module docstring).
+
+    Every file below ``outdir`` (subfolders too) must be one the run recorded, with its hash; every
+    field of ``provenance.json`` but its creation time must be what a fresh run derives again.
+    """
     from advance_trial.pipeline import RunOptions, run
 
     out = Path(outdir)
     prov_path = out / "provenance.json"
     if not prov_path.exists():
         raise UsageError(f"{out}: no provenance.json; verify a folder written by `advance-trial run`")
-    prov = json.loads(prov_path.read_text())
-    spec = prov.get("run")
-    if not spec:
-        raise UsageError(f"{prov_path}: written by an older version without the run's options; run again")
+    prov = _provenance(prov_path)
+    spec = prov["run"]
     recorded = prov["outputs"]
-    touched = sorted(n for n, h in recorded.items() if not (out / n).exists() or sha256_file(out / n) != h)
-    extra = sorted(
-        p.name for p in out.iterdir() if p.is_file() and p.name not in recorded and p.name != "provenance.json"
-    )
+    touched = sorted(n for n, h in recorded.items() if not (out / n).is_file() or sha256_file(out / n) != h)
+    present = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    extra = [n for n in present if n not in recorded and n != "provenance.json"]
     if touched or extra:
         what = [f"changed or missing: {', '.join(touched)}"] if touched else []
         what += [f"not written by the run: {', '.join(extra)}"] if extra else []
         raise IntegrityError(f"{out}: the outputs are not the ones the run recorded ({'; '.join(what)})")
-    opts = RunOptions(by=spec["by"], blinded=spec["blinded"], shareable=spec["shareable"], log=spec["log"],
-                      key_dir=spec.get("key_dir"), report=spec["report"])  # fmt: skip
+    for name in ("config", "data"):
+        if not Path(spec[name]).exists():
+            raise IntegrityError(f"{spec[name]}: the run's {name} is not there, so the run cannot be repeated")
+    opts = RunOptions(
+        by=spec.get("by", "site"), blinded=bool(spec.get("blinded")), shareable=bool(spec.get("shareable")),
+        log=spec.get("log"), key_dir=spec.get("key_dir"), report=bool(spec.get("report", True)),
+    )  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp) / out.name
         opts_key = RunOptions(**{**opts.__dict__, "key": str(Path(tmp) / "key.csv")})
         again = run(spec["config"], spec["data"], fresh, options=opts_key)
-    inputs_now = again.provenance["inputs"]
-    moved = sorted(n for n in set(prov["inputs"]) | set(inputs_now) if prov["inputs"].get(n) != inputs_now.get(n))
+    now = again.provenance
+    moved = sorted(n for n in set(prov["inputs"]) | set(now["inputs"]) if prov["inputs"].get(n) != now["inputs"].get(n))
     differ = sorted(n for n in set(recorded) | set(again.outputs) if recorded.get(n) != again.outputs.get(n))
-    if moved or differ:
+    fields = sorted(k for k in set(prov) | set(now) if k not in ("created_utc", "inputs", "outputs")
+                    and prov.get(k) != now.get(k))  # fmt: skip
+    if moved or differ or fields:
         parts = [f"inputs changed since the run: {', '.join(moved)}"] if moved else []
         parts += [f"outputs that do not reproduce: {', '.join(differ)}"] if differ else []
+        parts += [f"provenance fields that are not what the run gives: {', '.join(fields)}"] if fields else []
         raise IntegrityError(f"{out}: {'; '.join(parts)}")
     return VerifyResult(len(recorded))

@@ -154,3 +154,53 @@ def test_sample_outputs_match_the_expected_ones_committed(out):
     assert len(names) > 20
     differ = [n for n in names if (out / n).read_bytes() != (EXPECTED / n).read_bytes()]
     assert differ == []
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda p: {**p, "seed": 1},
+        lambda p: {**p, "command": p["command"] + " --shareable"},
+        lambda p: {**p, "packages": {**p["packages"], "numpy": "0.0.1"}},
+        lambda p: {**p, "config": {**p["config"], "sha256": "0" * 64}},
+        lambda p: {**p, "python": "2.7.18"},
+    ],
+    ids=["seed", "command", "packages", "config-hash", "python"],
+)
+def test_verify_catches_an_edited_provenance_field(out, tmp_path, edit):
+    import json
+
+    copy = tmp_path / "results"
+    shutil.copytree(out, copy)
+    prov = json.loads((copy / "provenance.json").read_text())
+    (copy / "provenance.json").write_text(json.dumps(edit(prov)))
+    with pytest.raises(IntegrityError, match="provenance fields"):
+        verify_outputs(copy)
+
+
+@pytest.mark.parametrize(
+    "body", ["{not json", "[]", '{"run": {}}', '{"run": {"config": 1}, "outputs": {}, "inputs": {}}']
+)
+def test_a_malformed_provenance_is_an_integrity_failure(out, tmp_path, body):
+    copy = tmp_path / "results"
+    shutil.copytree(out, copy)
+    (copy / "provenance.json").write_text(body)
+    with pytest.raises(IntegrityError) as err:
+        verify_outputs(copy)
+    assert err.value.exit_code == 5
+
+
+def test_verify_catches_a_file_added_in_a_subfolder(out, tmp_path):
+    copy = tmp_path / "results"
+    shutil.copytree(out, copy)
+    (copy / "extra").mkdir()
+    (copy / "extra" / "notes.txt").write_text("not from the run")
+    with pytest.raises(IntegrityError, match="extra/notes.txt"):
+        verify_outputs(copy)
+
+
+def test_verify_works_from_another_folder(out, tmp_path, monkeypatch):
+    copy = tmp_path / "results"
+    shutil.copytree(out, copy)
+    monkeypatch.chdir(tmp_path)
+    assert verify_outputs("results").files > 30

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,11 +52,10 @@ def run(
     from advance_trial.pipeline import run as run_pipeline
 
     opts = _options(by, blinded, shareable, log, key, key_dir, not no_report)
-    command = " ".join(["advance-trial", *sys.argv[1:]])
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=stderr,
                   transient=True, disable=json_out) as bar:  # fmt: skip
         task = bar.add_task("starting", total=None)
-        result = run_pipeline(config, data, out, command=command, options=opts,
+        result = run_pipeline(config, data, out, options=opts,
                               progress=lambda what: bar.update(task, description=what))  # fmt: skip
     if json_out:
         print_json({"out": str(out), "outputs": result.outputs, "trial": result.provenance["config"]})
