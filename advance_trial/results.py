@@ -83,7 +83,11 @@ def to_csv_bytes(df: pd.DataFrame) -> bytes:
     shown = format_for_csv(df)
     for col in df.columns:
         if df[col].dtype.kind == "O" or str(df[col].dtype) == "string":
-            shown[col] = shown[col].map(lambda v: neutralise(v) if isinstance(v, str) else v)
+            # only cells that hold text: a number in a column of mixed values stays a number
+            is_text = df[col].map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+            values = shown[col].to_numpy(dtype=object).copy()
+            values[is_text] = [neutralise(v) if isinstance(v, str) else v for v in values[is_text]]
+            shown[col] = values
     text: str = shown.to_csv(index=False, lineterminator="\n")
     return text.encode("utf-8")
 

@@ -24,6 +24,14 @@ def test_a_formula_cell_is_neutralised_and_numbers_are_not(payload):
     assert neutralise("plain") == "plain"
 
 
+def test_numbers_in_a_column_mixing_numbers_and_text_are_not_neutralised():
+    # found by trying: a shareable run withholds some estimates as "", the column becomes object,
+    # and every negative estimate was written as '-0.08
+    df = pd.DataFrame({"estimate": pd.Series([-0.25, "", 1.5, "-1"], dtype=object)})
+    rows = list(csv.reader(io.StringIO(to_csv_bytes(df).decode(), newline="")))
+    assert [r[0] for r in rows[1:]] == ["-0.25", "", "1.5", "'-1"]
+
+
 def test_markdown_escapes_html_and_keeps_each_value_on_its_line():
     df = pd.DataFrame({"reason": ["<script>alert(1)</script>", "two\n## lines | and a pipe"], "n": [1, 2]})
     md = to_markdown(Table("t", df, "Title <b>x</b>", ("note <img src=x onerror=alert(1)>",)))
