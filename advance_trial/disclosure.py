@@ -1,17 +1,20 @@
 """Blinded and shareable outputs: what may leave the trial team, and in what form.
 
 Blinded (``--blinded``): arms appear only as codes from a key kept apart from the outputs (the
-config's ``randomisation.blinding.codes``, or codes drawn from the config seed and written to a
-key file beside, not inside, the output folder). Every arm id and label in tables, titles, notes
-and figures becomes its code. Tables that would reveal which code is the intervention (dose,
+config's ``randomisation.blinding.codes``, or codes dealt by :mod:`secrets` and written to a key
+file beside, never inside, the output folder; a run repeated with the same key file reuses it).
+Rows and figures list arms in code order, whichever arm a code stands for. Every arm id and label
+in tables, titles, notes and figures becomes its code. Tables that would reveal which code is the intervention (dose,
 which only one arm is offered; partially nested and CACE analyses, which are defined by it) are
 withheld, and comparisons are re-expressed in code order: ``A vs B`` is always A minus (or over)
 B, whichever arm A is.
 
-Shareable (``--shareable``): counts from 1 to ``reporting.min_cell - 1`` are shown as ``<N``, and
-the proportions, intervals, medians and estimates computed from such a row are withheld;
-tables about individual men (scores, per-man dose) are left out; partner data appear only as the
-aggregate tables. This is primary suppression: totals are kept.
+Shareable (``--shareable``): counts from 1 to ``reporting.min_cell - 1`` are suppressed (primary),
+then further counts (complementary, :mod:`advance_trial.sdc`) until none can be recovered from the
+rest of the output set; every suppressed count is shown as ``[c]``, and the proportions, intervals,
+medians and estimates computed from its row are withheld. Tables about individual men (scores,
+per-man dose, the attendance distribution) are left out; dose and partner figures appear overall
+only; reasons appear only as the config's coded categories.
 """
 
 from __future__ import annotations
@@ -19,12 +22,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from advance_trial.config.models import Config
 from advance_trial.results import Table
+
+if TYPE_CHECKING:
+    from advance_trial.sdc import Protection
 
 WITHHELD_BLINDED = ("dose", "dose_summary", "dose_distribution", "dose_participants")
 BLINDED_ANALYSES = ("partially_nested", "partially_nested_equal_var", "cace")
@@ -35,16 +43,55 @@ DERIVED = ("proportion", "ci_lower", "ci_upper", "estimate", "se", "df", "median
            "q3_sessions", "median_hours", "q1_hours", "q3_hours")  # fmt: skip
 
 
-def blinding_codes(cfg: Config) -> dict[str, str]:
-    """Arm id -> code: the config's codes, or letters assigned by a permutation drawn from the seed."""
+def blinding_codes(cfg: Config, key: Path | None = None) -> dict[str, str]:
+    """Arm id -> code: the config's codes; else the key file's, when it exists (a run repeated, or
+    ``verify``); else letters dealt by :mod:`secrets`, never from anything a reader holds (a seed, the
+    config, the data).
+
+    Raises
+    ------
+    IntegrityError
+        If the key file does not name exactly the config's arms with distinct codes.
+    """
     if cfg.randomisation.blinding is not None:
         return dict(cfg.randomisation.blinding.codes)
-    rng = np.random.Generator(
-        np.random.PCG64(np.random.SeedSequence(cfg.randomisation.assess_seed or 0, spawn_key=(7,)))
-    )
+    if key is not None and key.exists():
+        return read_blinding_key(cfg, key)
+    import secrets
+
     letters = [chr(ord("A") + i) for i in range(len(cfg.arms))]
-    order = rng.permutation(len(letters))
-    return {a.id: letters[order[i]] for i, a in enumerate(cfg.arms)}
+    dealt = [letters.pop(secrets.randbelow(len(letters))) for _ in range(len(cfg.arms))]
+    return {a.id: dealt[i] for i, a in enumerate(cfg.arms)}
+
+
+def read_blinding_key(cfg: Config, key: Path) -> dict[str, str]:
+    """The codes of a blinding key file (``arm,code`` lines), checked against the config's arms."""
+    from advance_trial.errors import IntegrityError
+
+    try:
+        lines = key.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IntegrityError(f"{key}: the blinding key cannot be read ({exc})") from exc
+    pairs = [line.split(",", 1) for line in lines[1:] if line.strip()]
+    codes = {p[0]: p[1] for p in pairs if len(p) == 2}
+    if lines[:1] != ["arm,code"] or sorted(codes) != sorted(cfg.arm_ids) or len(set(codes.values())) != len(codes):
+        raise IntegrityError(f"{key}: not a blinding key for the arms {', '.join(cfg.arm_ids)}")
+    return codes
+
+
+def code_order(df: pd.DataFrame, codes: list[str]) -> pd.DataFrame:
+    """Rows in code order: within the table's own layout, arm ``A`` before ``B`` before ``all``, so that
+    the order of rows says nothing of which code is the intervention."""
+    if df.empty or "arm" not in df.columns:
+        return df
+    keys = []
+    for col in df.columns[: list(df.columns).index("arm") + 1]:  # the layout columns, arm the innermost
+        values = df[col].astype(str)
+        levels = [*codes, "all"] if col == "arm" else list(dict.fromkeys(values))
+        rank = {v: i for i, v in enumerate(levels)}
+        keys.append(values.map(lambda v, r=rank: r.get(v, len(r))).to_numpy())
+    order = np.lexsort(keys[::-1]) if keys else np.arange(len(df))
+    return df.iloc[order].reset_index(drop=True)
 
 
 def blinded_config(cfg: Config, codes: dict[str, str]) -> Config:
@@ -81,6 +128,50 @@ def _flip(df: pd.DataFrame, swap: pd.Series) -> pd.DataFrame:
     return out
 
 
+def _same_rows_per_arm(df: pd.DataFrame) -> pd.DataFrame:
+    """CONSORT with the same reasons listed for every arm (zeros where an arm has none), in one order:
+    which rows an arm has must not tell the arms apart."""
+    lost = df["stage"] == "not_followed_up"
+    if not lost.any():
+        return df
+    arms = list(dict.fromkeys(df.loc[df["stage"] == "allocated", "arm"]))
+    details = list(dict.fromkeys(df.loc[lost, "detail"]))
+    rank = {d: i for i, d in enumerate(sorted(details, key=_state_rank))}
+    present = set(zip(df.loc[lost, "arm"], df.loc[lost, "detail"], strict=True))
+    extra = [{"stage": "not_followed_up", "arm": a, "detail": d, "n": 0}
+             for a in arms for d in details if (a, d) not in present]  # fmt: skip
+    out = pd.concat([df, pd.DataFrame(extra, columns=df.columns)], ignore_index=True) if extra else df.copy()
+    order = [(list(dict.fromkeys(out["stage"])).index(r.stage),
+              rank.get(r.detail, -1) if r.stage == "not_followed_up" else 0, i)
+             for i, r in enumerate(out.itertuples())]  # fmt: skip
+    out = out.iloc[[i for *_, i in sorted(order)]].reset_index(drop=True)
+    out["n"] = out["n"].astype(int)
+    return out
+
+
+def _state_rank(detail: str) -> tuple[str, int]:
+    from advance_trial.disclosure_cells import STATES
+
+    tp, _, state = str(detail).partition(": ")
+    name = state.replace(" ", "_")
+    return (tp, STATES.index(name) if name in STATES else len(STATES))
+
+
+def _swap_sides(df: pd.DataFrame, swap: pd.Series) -> pd.DataFrame:
+    """Rows of a two-arm comparison with arm and comparator exchanged where ``swap``: each arm keeps its
+    own figures, and the difference and its interval change sign."""
+    out = df.copy()
+    pairs = (("arm", "comparator"), ("n_arm", "n_comparator"), ("n_retained_arm", "n_retained_comparator"))
+    for a, b in pairs:
+        first, second = df[a].copy(), df[b].copy()
+        out[a] = first.where(~swap, second)
+        out[b] = second.where(~swap, first)
+    out["estimate"] = df["estimate"].where(~swap, -df["estimate"])
+    out["ci_lower"] = df["ci_lower"].where(~swap, -df["ci_upper"])
+    out["ci_upper"] = df["ci_upper"].where(~swap, -df["ci_lower"])
+    return out
+
+
 def blind_tables(cfg: Config, tables: dict[str, Table], codes: dict[str, str]) -> dict[str, Table]:
     """Tables with arms as codes only (see the module docstring)."""
     sub = _substituter(cfg, codes)
@@ -92,7 +183,7 @@ def blind_tables(cfg: Config, tables: dict[str, Table], codes: dict[str, str]) -
             continue
         df = t.data.copy()
         if name == "consort":
-            df = df[~df["stage"].isin(["received_any_session", "met_threshold"])]
+            df = _same_rows_per_arm(df[~df["stage"].isin(["received_any_session", "met_threshold"])])
         if name == "outcomes" and not df.empty and control is not None:
             df = df[~df["analysis"].isin(BLINDED_ANALYSES)]
             swap = pd.Series(codes[intervention] > codes[control], index=df.index)
@@ -101,19 +192,11 @@ def blind_tables(cfg: Config, tables: dict[str, Table], codes: dict[str, str]) -
             df["comparison"] = f"{first} vs {second}"
             df = df.drop(columns=[c for c in ("n_intervention", "n_control", "note", "threshold") if c in df])
         if name == "retention_difference" and not df.empty:
-            swap = df["arm"].map(codes) > df["comparator"].map(codes)
-            df.loc[swap, ["arm", "comparator"]] = df.loc[swap, ["comparator", "arm"]].to_numpy()
-            df.loc[swap, ["n_arm", "n_comparator"]] = df.loc[swap, ["n_comparator", "n_arm"]].to_numpy()
-            df.loc[swap, ["n_retained_arm", "n_retained_comparator"]] = df.loc[
-                swap, ["n_retained_comparator", "n_retained_arm"]
-            ].to_numpy()
-            df.loc[swap, "estimate"] = -df.loc[swap, "estimate"]
-            lo = df.loc[swap, "ci_lower"].copy()
-            df.loc[swap, "ci_lower"] = -df.loc[swap, "ci_upper"]
-            df.loc[swap, "ci_upper"] = -lo
+            df = _swap_sides(df, df["arm"].map(codes) > df["comparator"].map(codes))
         for c in df.columns:
             if df[c].dtype == object or isinstance(df[c].dtype, pd.StringDtype):
                 df[c] = df[c].map(lambda v: sub(v) if isinstance(v, str) else v)
+        df = code_order(df, sorted(codes.values()))
         notes = tuple(sub(n) for n in t.footnotes)
         if name == "outcomes":
             notes += ("Blinded: comparisons are the first code minus (or over) the second; analyses defined by the "
@@ -123,29 +206,169 @@ def blind_tables(cfg: Config, tables: dict[str, Table], codes: dict[str, str]) -
 
 
 def _count_columns(df: pd.DataFrame) -> list[str]:
-    return [c for c in df.columns if (c == "n" or c.startswith("n_")) and df[c].dtype.kind in "iuf"]
+    return [c for c in df.columns if c == "n" or c.startswith("n_")]
 
 
-def shareable_tables(tables: dict[str, Table], min_cell: int) -> dict[str, Table]:
-    """Tables with small counts suppressed (see the module docstring)."""
+#: Breakdowns a shareable output set keeps: dose and partner figures overall only (small groups crossed
+#: with cycle or site cannot be protected without hiding the allocation itself).
+COARSE: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
+    "dose": lambda d: (d["cycle"].astype(str) == "all") & (d["site"].astype(str) == "all"),
+    "dose_summary": lambda d: d["by"] == "all",
+    "partner_retention": lambda d: d["site"].astype(str) == "all",
+    "partner_contact": lambda d: d["site"].astype(str) == "all",
+}
+WITHHELD_SHAREABLE = (*PER_MAN, "dose_distribution")
+OTHER_REASON = "other"
+
+
+def coded_reasons(df: pd.DataFrame, codes: tuple[str, ...], min_cell: int) -> pd.DataFrame:
+    """CONSORT's reasons for ineligibility as coded categories only: a reason that is not one of the
+    config's codes (``reasons.ineligible``) becomes ``other``, and so does a category of fewer than
+    ``min_cell`` men; ``other`` is dropped when it is the only category (the total says it)."""
+    rows = df["stage"].eq("excluded.not_eligible") & df["detail"].fillna("").astype(str).ne("")
+    if not rows.any():
+        return df
+    detail = df.loc[rows, "detail"].astype(str).where(df.loc[rows, "detail"].astype(str).isin(codes), OTHER_REASON)
+    counts = df.loc[rows, "n"].astype(int).groupby(detail.to_numpy()).sum()
+    small = [c for c, n in counts.items() if n < min_cell and c != OTHER_REASON]
+    counts = counts.groupby([OTHER_REASON if c in small else c for c in counts.index]).sum()
+    kept = [(c, int(n)) for c, n in counts.items() if c != OTHER_REASON]
+    kept.sort(key=lambda kv: (-kv[1], kv[0]))
+    if OTHER_REASON in counts.index and kept:
+        kept.append((OTHER_REASON, int(counts[OTHER_REASON])))
+    first = int(np.flatnonzero(rows.to_numpy())[0])
+    new = pd.DataFrame([{"stage": "excluded.not_eligible", "arm": "all", "detail": c, "n": n} for c, n in kept],
+                       columns=df.columns)  # fmt: skip
+    parts = [df.iloc[:first], new, df.iloc[first:][~rows.iloc[first:].to_numpy()]]
+    return pd.concat([p for p in parts if len(p)], ignore_index=True)
+
+
+def _progression_sources(tables: dict[str, Table]) -> dict[str, tuple[str, dict[str, str]]]:
+    """Metric -> (table, row filter) of the proportion a criterion reads (as in progression)."""
+    out: dict[str, tuple[str, dict[str, str]]] = {
+        "recruitment_rate": ("recruitment", {"site": "all"}),
+        "partner_contact": ("partner_contact", {"arm": "all", "site": "all"}),
+    }
+    for name in ("retention", "partner_retention"):
+        if name in tables:
+            for tp in tables[name].data["timepoint"].astype(str).unique():
+                out[f"{name}.{tp}"] = (name, {"timepoint": tp, "arm": "all", "site": "all", "cycle": "all"})
+    if "dose" in tables:
+        for th in tables["dose"].data["threshold"].astype(str).unique():
+            out[f"dose.{th}"] = ("dose", {"threshold": th, "cycle": "all", "site": "all"})
+    return out
+
+
+def _withhold_progression(tables: dict[str, Table]) -> None:
+    prog = tables.get("progression")
+    if prog is None:
+        return
+    df = prog.data.copy()
+    for metric, (name, filt) in _progression_sources(tables).items():
+        t = tables.get(name)
+        if t is None:
+            continue
+        keep = np.ones(len(t.data), dtype=bool)
+        for col, val in filt.items():
+            keep &= (t.data[col].astype(str) == val).to_numpy()
+        shown = t.data.loc[keep, "proportion"] if "proportion" in t.data else pd.Series(dtype=object)
+        if len(shown) == 1 and isinstance(shown.iloc[0], str) and shown.iloc[0] == "":
+            at = df["metric"] == metric
+            for c in ("estimate", "ci_lower", "ci_upper"):
+                df[c] = df[c].astype(object).where(~at, "")
+            df["status"] = df["status"].where(~at, "withheld")
+    tables["progression"] = replace(prog, data=df)
+
+
+def shareable_tables(cfg: Config, tables: dict[str, Table], min_cell: int) -> tuple[dict[str, Table], Protection]:
+    """Tables safe to share, and which cells were suppressed (see the module docstring).
+
+    Primary suppression hides counts from 1 to ``min_cell - 1``; complementary suppression
+    (:func:`advance_trial.sdc.protect`) hides further counts until no suppressed cell, and no count a
+    reader can form by subtraction, can be narrowed to fewer than ``min_cell`` values. Every suppressed
+    count is shown as :data:`SUPPRESSED`, whichever kind it is, and the figures computed from its row
+    are withheld.
+    """
+    from advance_trial.disclosure_cells import SUPPRESSED, output_structure
+    from advance_trial.sdc import protect
+
     out: dict[str, Table] = {}
     for name, t in tables.items():
-        if name in PER_MAN:
+        if name in WITHHELD_SHAREABLE:
             continue
-        df = t.data.copy()
+        df = t.data
+        if name in COARSE and len(df):
+            df = df[COARSE[name](df).to_numpy()].reset_index(drop=True)
+        if name == "consort" and len(df):
+            df = coded_reasons(df, tuple(cfg.reasons.ineligible), min_cell)
+        out[name] = replace(t, data=df.copy())
+    protection = protect(output_structure({n: t.data for n, t in out.items()}), min_cell)
+    hidden = protection.primary | protection.complementary
+    for name, t in out.items():
+        df = t.data
+        keys = [(row, col) for (table, row, col) in hidden if table == name]
         counts = _count_columns(df)
-        if counts:
-            small = pd.DataFrame({c: (df[c] >= 1) & (df[c] < min_cell) for c in counts})
-            basis = [c for c in counts if c not in SIDE_COUNTS]
-            row_small = small[basis].any(axis=1) if basis else pd.Series(False, index=df.index)
-            for c in counts:
-                df[c] = df[c].astype(object).where(~small[c], f"<{min_cell}")
-            for c in DERIVED:
-                if c in df.columns:
-                    df[c] = df[c].astype(object).where(~row_small, "")
-        note = (
-            f"Shareable: counts from 1 to {min_cell - 1} are shown as <{min_cell}, "
-            "and figures computed from them are withheld."
-        )
-        out[name] = replace(t, data=df, footnotes=(*t.footnotes, note))
-    return out
+        for c in counts:
+            df[c] = df[c].astype(object)
+        row_hidden = np.zeros(len(df), dtype=bool)
+        for row, col in keys:
+            df.iat[row, df.columns.get_loc(col)] = SUPPRESSED
+            if col not in SIDE_COUNTS:
+                row_hidden[row] = True
+        for c in DERIVED:
+            if c in df.columns and row_hidden.any():
+                df[c] = df[c].astype(object).where(~row_hidden, "")
+        note = (f"Shareable: {SUPPRESSED} marks a suppressed count: fewer than {min_cell} men, or a count hidden "
+                "so that such a number cannot be worked out from the others; figures computed from a row with "
+                "a suppressed count are withheld.")  # fmt: skip
+        out[name] = replace(t, data=df, footnotes=(*t.footnotes, note) if counts else t.footnotes)
+    _withhold_progression(out)
+    return out, protection
+
+
+def audit_folder(outdir: str | Path, min_cell: int) -> pd.DataFrame:
+    """The disclosure audit of the CSV files in ``outdir`` (what a reader holds): see :func:`sdc.audit`.
+
+    Raises
+    ------
+    IntegrityError
+        If the published counts contradict each other (a file was altered).
+    """
+    from advance_trial.disclosure_cells import output_structure
+    from advance_trial.errors import IntegrityError
+    from advance_trial.sdc import StructureError, audit
+
+    out = Path(outdir)
+    frames = {p.stem: pd.read_csv(p, dtype=str, keep_default_na=False) for p in sorted(out.glob("*.csv"))
+              if p.stem != "disclosure_audit"}  # fmt: skip
+    try:
+        return audit(output_structure(frames), min_cell)
+    except (StructureError, KeyError, ValueError) as exc:
+        raise IntegrityError(f"{out}: the published counts cannot be audited: {exc}") from exc
+
+
+def audit_outputs(outdir: str | Path, min_cell: int | None = None) -> tuple[pd.DataFrame, int]:
+    """``disclosure-audit OUTDIR``: the audit of a folder, with ``min_cell`` from the option, else from the
+    shareable run's provenance.json, else 5. Returns the audit table and the ``min_cell`` used.
+
+    Raises
+    ------
+    UsageError
+        If the folder holds no output tables.
+    IntegrityError
+        If the published counts contradict each other.
+    """
+    import json
+
+    from advance_trial.errors import UsageError
+
+    out = Path(outdir)
+    if not out.is_dir() or not any(out.glob("*.csv")):
+        raise UsageError(f"{out}: no output tables here; audit a folder written by `advance-trial run`")
+    if min_cell is None:
+        try:
+            spec = json.loads((out / "provenance.json").read_text(encoding="utf-8")).get("run", {})
+            min_cell = int(spec.get("min_cell", 5))
+        except (OSError, ValueError, AttributeError, TypeError):
+            min_cell = 5
+    return audit_folder(out, min_cell), min_cell

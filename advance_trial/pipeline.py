@@ -143,6 +143,22 @@ def _figure_bytes(out: Path, written: dict[str, str]) -> dict[str, dict[str, byt
     return {s: {ext: (out / f"{s}.{ext}").read_bytes() for ext in ("svg", "png")} for s in stems}
 
 
+def blinding_key_path(out: Path, opts: RunOptions) -> Path:
+    """Where a blinded run keeps its key: ``--key``, else beside the output folder; never inside it.
+
+    Raises
+    ------
+    UsageError
+        If the key would be inside the output folder (at any depth).
+    """
+    key = Path(opts.key) if opts.key else out.parent / f"{out.name}.blinding-key.csv"
+    if key.resolve().is_relative_to(out.resolve()):
+        from advance_trial.errors import UsageError
+
+        raise UsageError(f"--key {key}: the blinding key must be kept apart from the outputs, not in {out}")
+    return key
+
+
 def disclose(
     cfg: Config, tables: dict[str, Table], opts: RunOptions, out: Path
 ) -> tuple[Config, dict[str, Table], tuple[str, ...]]:
@@ -152,27 +168,53 @@ def disclose(
     if opts.blinded:
         from advance_trial.disclosure import blind_tables, blinded_config, blinding_codes
 
-        codes = blinding_codes(cfg)
+        key = blinding_key_path(out, opts)
+        codes = blinding_codes(cfg, key if cfg.randomisation.blinding is None else None)
         tables = blind_tables(cfg, tables, codes)
         shown_cfg = blinded_config(cfg, codes)
-        if cfg.randomisation.blinding is None:
+        if cfg.randomisation.blinding is None and not key.exists():
             from advance_trial.tablefile import write_bytes_atomic
 
-            key = Path(opts.key) if opts.key else out.parent / f"{out.name}.blinding-key.csv"
-            if key.resolve().parent == out.resolve():
-                from advance_trial.errors import UsageError
-
-                raise UsageError(f"--key {key}: the blinding key must be kept apart from the outputs, not in {out}")
             body = "arm,code\n" + "".join(f"{a},{c}\n" for a, c in codes.items())
             write_bytes_atomic(body.encode(), key)
         notes.append("Blinded report: arms appear only as codes; the key is held apart from these outputs.")
     if opts.shareable:
         from advance_trial.disclosure import shareable_tables
+        from advance_trial.tablefile import write_bytes_atomic
 
-        tables = shareable_tables(tables, cfg.reporting.min_cell)
-        notes.append(f"Shareable report: counts below {cfg.reporting.min_cell} are suppressed; no table about "
-                     "individual men; partner data appear only as aggregates.")  # fmt: skip
+        tables, protection = shareable_tables(cfg, tables, cfg.reporting.min_cell)
+        # which suppressed cells are primary (small) would tell a reader they are small: kept apart
+        record = "table,row,column,kind\n" + "".join(
+            f"{t},{r + 1},{c},{kind}\n"
+            for kind, keys in (("primary", protection.primary), ("complementary", protection.complementary))
+            for t, r, c in sorted(keys)
+        )
+        write_bytes_atomic(record.encode(), out.parent / f"{out.name}.suppression.csv")
+        notes.append(f"Shareable report: counts below {cfg.reporting.min_cell} are suppressed, and further counts "
+                     "so that none can be worked out from the others (disclosure_audit.csv shows each one's "
+                     "range); no table about individual men; partner data appear only as aggregates.")  # fmt: skip
     return shown_cfg, tables, tuple(notes)
+
+
+def write_disclosure_audit(out: Path, min_cell: int) -> dict[str, str]:
+    """Audit the written CSV files as a reader holds them; write ``disclosure_audit.csv``.
+
+    Raises
+    ------
+    IntegrityError
+        If a suppressed count (or one formed by subtraction) can be narrowed to fewer than ``min_cell``
+        values: the outputs must not be shared.
+    """
+    from advance_trial.disclosure import audit_folder
+
+    table = audit_folder(out, min_cell)
+    written = write_tables([Table("disclosure_audit", table, "Disclosure audit")], out)
+    exposed = table[~table["protected"].astype(bool)]
+    if len(exposed):
+        where = "; ".join(f"{r.table} row {r.row} {r.column}" for r in exposed.itertuples())
+        raise IntegrityError(f"{out}: disclosure audit failed: {where} can be narrowed to fewer than {min_cell} "
+                             "values; do not share these outputs")  # fmt: skip
+    return written
 
 
 def canonical_command(config: Path, data_dir: Path, opts: RunOptions) -> str:
@@ -236,6 +278,8 @@ def run(
     shown_cfg, tables, notes = disclose(cfg, tables, opts, out)
     step("writing tables and figures")
     outputs = write_tables(tables.values(), out)
+    if opts.shareable:
+        outputs |= write_disclosure_audit(out, cfg.reporting.min_cell)
     outputs |= write_figures(shown_cfg, tables, out, histogram=not (opts.shareable or opts.blinded))
     if opts.report:
         step("writing the report")
@@ -252,5 +296,12 @@ def run(
     record["run"] = {"config": str(config), "data": str(data_dir), "by": opts.by, "blinded": opts.blinded,
                      "shareable": opts.shareable, "log": opts.log, "key_dir": opts.key_dir,
                      "report": opts.report}  # fmt: skip
+    if opts.blinded:
+        # nothing that bears on the codes: no seed; the key's place (not its content) so verify can reuse it
+        record["seed"] = None
+        if cfg.randomisation.blinding is None:
+            record["run"]["key"] = str(blinding_key_path(out, opts).resolve())
+    if opts.shareable:
+        record["run"]["min_cell"] = cfg.reporting.min_cell
     write_provenance(record, out)
     return RunResult(tables, outputs, record)

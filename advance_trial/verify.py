@@ -73,9 +73,12 @@ def verify_outputs(outdir: str | Path) -> VerifyResult:
         by=spec.get("by", "site"), blinded=bool(spec.get("blinded")), shareable=bool(spec.get("shareable")),
         log=spec.get("log"), key_dir=spec.get("key_dir"), report=bool(spec.get("report", True)),
     )  # fmt: skip
+    key = spec.get("key")
+    if key is not None and not Path(key).is_file():
+        raise IntegrityError(f"{key}: the run's blinding key is not there, so the blinded run cannot be repeated")
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp) / out.name
-        opts_key = RunOptions(**{**opts.__dict__, "key": str(Path(tmp) / "key.csv")})
+        opts_key = RunOptions(**{**opts.__dict__, "key": key or str(Path(tmp) / "key.csv")})
         again = run(spec["config"], spec["data"], fresh, options=opts_key)
     now = again.provenance
     moved = sorted(n for n in set(prov["inputs"]) | set(now["inputs"]) if prov["inputs"].get(n) != now["inputs"].get(n))

@@ -129,10 +129,10 @@ def test_shareable_outputs_suppress_small_counts(tmp_path):
         for c in [c for c in df.columns if c == "n" or c.startswith("n_")]:
             values = set(df[c])
             assert not values & {"1", "2", "3", "4"}, (p.name, c)
-            seen_suppressed |= "<5" in values
+            seen_suppressed |= "[c]" in values
     assert seen_suppressed
     reasons = pd.read_csv(folder / "retention_reasons.csv", dtype=str, keep_default_na=False)
-    small = reasons[reasons["n"] == "<5"]
+    small = reasons[reasons["n"] == "[c]"]
     assert len(small) and (small["proportion"] == "").all()
 
 

@@ -194,6 +194,7 @@ app.command("outcomes")(outcomes_cmd.outcomes)
 app.command("run")(run_cmd.run)
 app.command("report")(run_cmd.report)
 app.command("verify")(run_cmd.verify)
+app.command("disclosure-audit")(run_cmd.disclosure_audit)
 app.command("simulate")(simulate_cmd.simulate)
 
 

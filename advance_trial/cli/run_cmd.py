@@ -111,3 +111,29 @@ def verify(
         return
     stdout.print(f"[green]verified[/green] {shown(outdir)}: {result.files} outputs reproduce byte for byte "
                  f"from the recorded inputs")  # fmt: skip
+
+
+def disclosure_audit(
+    outdir: Path = typer.Argument(..., help="A folder of outputs (a run's, or any copy).", show_default=False),
+    min_cell: int | None = typer.Option(
+        None, "--min-cell", min=1, help="Smallest count that may be shown (default: the run's)."
+    ),  # fmt: skip
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Solve, for every suppressed count, the range a reader can narrow it to; exit 5 if any is too narrow."""
+    from advance_trial.cli._render import print_json, records, shown, stdout
+    from advance_trial.disclosure import audit_outputs
+    from advance_trial.errors import IntegrityError
+
+    table, used = audit_outputs(outdir, min_cell)
+    exposed = table[~table["protected"].astype(bool)]
+    if json_out:
+        print_json({"outdir": str(outdir), "min_cell": used, "protected": exposed.empty, "cells": records(table)})
+    else:
+        stdout.print(f"{len(table)} suppressed or derivable counts in {shown(outdir)} audited against min_cell {used}")
+    if len(exposed):
+        where = "; ".join(f"{r.table} row {r.row} {r.column} ({r.lower}-{r.upper})" for r in exposed.itertuples())
+        raise IntegrityError(f"{outdir}: {len(exposed)} count(s) can be narrowed to fewer than {used} values: {where}")
+    if not json_out:
+        stdout.print("[green]protected[/green]: no suppressed count can be narrowed to fewer than "
+                     f"{used} values from what is published")  # fmt: skip

@@ -297,6 +297,12 @@ class ImportRule(_Model):
     ignore: list[str] = []
 
 
+class Reasons(_Model):
+    """Coded categories for free-text reasons: shareable outputs show only these (anything else is "other")."""
+
+    ineligible: list[Annotated[str, Field(min_length=1, max_length=200)]] = []
+
+
 class Reporting(_Model):
     """How figures are reported."""
 
@@ -355,6 +361,7 @@ class Config(_Model):
     partners: Partners | None = None
     progression: list[Criterion] = []
     reporting: Reporting = Reporting()
+    reasons: Reasons = Reasons()
     analysis: AnalysisSettings = AnalysisSettings()
     import_: list[ImportRule] = Field(default=[], alias="import")
 
