@@ -211,7 +211,7 @@ def write_disclosure_audit(out: Path, min_cell: int) -> dict[str, str]:
     written = write_tables([Table("disclosure_audit", table, "Disclosure audit")], out)
     exposed = table[~table["protected"].astype(bool)]
     if len(exposed):
-        where = "; ".join(f"{r.table} row {r.row} {r.column}" for r in exposed.itertuples())
+        where = "; ".join(f"{r.table} row {r.row} {r.column}" for r in exposed.head(10).itertuples())
         raise IntegrityError(f"{out}: disclosure audit failed: {where} can be narrowed to fewer than {min_cell} "
                              "values; do not share these outputs")  # fmt: skip
     return written

@@ -212,8 +212,6 @@ def test_the_subtraction_attack_recovers_the_cells_primary_suppression_left_open
 @pytest.mark.parametrize("blinded", [False, True])
 def test_shareable_runs_pass_their_own_audit_and_no_subtraction_recovers_a_cell(tmp_path, trial, blinded):
     out = tmp_path / "share"
-    if blinded and trial == "cranstoun-dvip":
-        pytest.skip("single-arm: nothing to blind")
     run(config_path(trial), SAMPLES / trial, out, options=RunOptions(shareable=True, blinded=blinded))
     a = pd.read_csv(out / "disclosure_audit.csv")
     assert len(a) and a["protected"].all()

@@ -132,7 +132,8 @@ def disclosure_audit(
     else:
         stdout.print(f"{len(table)} suppressed or derivable counts in {shown(outdir)} audited against min_cell {used}")
     if len(exposed):
-        where = "; ".join(f"{r.table} row {r.row} {r.column} ({r.lower}-{r.upper})" for r in exposed.itertuples())
+        shown_rows = [f"{r.table} row {r.row} {r.column} ({r.lower}-{r.upper})" for r in exposed.itertuples()]
+        where = "; ".join(shown_rows[:10]) + (f"; and {len(shown_rows) - 10} more" if len(shown_rows) > 10 else "")
         raise IntegrityError(f"{outdir}: {len(exposed)} count(s) can be narrowed to fewer than {used} values: {where}")
     if not json_out:
         stdout.print("[green]protected[/green]: no suppressed count can be narrowed to fewer than "
