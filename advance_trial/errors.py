@@ -164,5 +164,13 @@ class ConvergenceWarning(StatisticalWarning):
     """A model's iterations stopped before converging; its estimates are unreliable."""
 
 
+class EstimationWarning(StatisticalWarning):
+    """An analysis was not estimable, or was estimated on fewer men or covariates than configured."""
+
+
+class SeparationWarning(StatisticalWarning):
+    """A logistic model's data are (quasi-)completely separated: its maximum likelihood estimate is infinite."""
+
+
 class SmallCellWarning(AdvanceTrialWarning):
     """A count below the reporting threshold appears in an output meant to be shared."""

@@ -93,7 +93,7 @@ def no_effect(tables: Mapping[str, Table]) -> dict[str, float]:
 
 def judge(c: Criterion, est: Estimate | None, null: float = 0.0) -> str:
     """The status of one criterion given its metric's estimate (``None`` when not available)."""
-    if est is None:
+    if est is None or est.estimate != est.estimate:  # no estimate (an analysis not estimable)
         return "not_evaluated"
     if c.metric.startswith("outcome."):
         if c.direction == "decrease":

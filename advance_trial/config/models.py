@@ -218,7 +218,7 @@ ANALYSES = ("ancova", "partially_nested", "partially_nested_equal_var", "multipl
             "negative_binomial", "change")  # fmt: skip
 AnalysisName = Literal[
     "ancova", "partially_nested", "partially_nested_equal_var", "multiple_imputation", "cace", "logistic",
-    "negative_binomial", "change",
+    "negative_binomial", "change", "firth",
 ]  # fmt: skip
 
 

@@ -8,22 +8,33 @@ causal effect beside the intention-to-treat estimate, never instead of it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import warnings
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from advance_trial.canonical import CanonicalData
 from advance_trial.config.models import Config, Outcome
+from advance_trial.errors import EstimationWarning
 from advance_trial.intervals import two_sided_p
+from advance_trial.outcomes.checks import NotEstimable, independent_columns, separated
 from advance_trial.outcomes.frame import analysis_frame, arms_of, complete_cases, design_matrix, factors_of
-from advance_trial.outcomes.models import Effect, ancova, change, logistic, negative_binomial, two_stage_least_squares
+from advance_trial.outcomes.models import (
+    Effect,
+    ancova,
+    change,
+    firth_logistic,
+    logistic,
+    negative_binomial,
+    two_stage_least_squares,
+)
 from advance_trial.results import Table
 from advance_trial.scoring import score_measures
 
 OUTCOME_COLUMNS = [
     "outcome", "timepoint", "analysis", "effect", "estimate", "ci_lower", "ci_upper", "n_analysed",
-    "comparison", "n_intervention", "n_control", "se", "df", "ci_method", "threshold", "note",
+    "comparison", "n_intervention", "n_control", "se", "df", "ci_method", "threshold", "note", "status", "reason",
 ]  # fmt: skip
 
 
@@ -43,73 +54,222 @@ def _rows(o: Outcome, effects: list[Effect], comparison: str) -> list[dict[str, 
     return out
 
 
-def _analyse(cfg: Config, o: Outcome, frame: pd.DataFrame) -> list[Effect]:
-    level = cfg.reporting.ci_level
-    levels = cfg.factor_levels()
-    cc = complete_cases(frame, o)
-    X, _ = design_matrix(cc, o, levels)
-    y = cc["y"].to_numpy(dtype=float)
-    treat = cc["treat"].to_numpy(dtype=float)
-    effects: list[Effect] = []
-    for name in o.analyses_for(cfg.trial.design):
-        if name == "change":
-            both = frame.dropna(subset=["y", "base"])
-            effects.append(change(both["base"].to_numpy(float), both["y"].to_numpy(float), level))
-        elif name == "ancova":
-            effects.append(ancova(X, y, level))
-        elif name == "logistic":
-            effects.extend(logistic(X, y, level))
-        elif name == "negative_binomial":
-            effects.append(negative_binomial(X, y, level))
-        elif name in ("partially_nested", "partially_nested_equal_var"):
-            from advance_trial.outcomes.nested import fit_equal_variance, fit_heteroscedastic, nested_effect
+#: The effect scale of each analysis's rows (for a row that could not be estimated).
+SCALES: dict[str, tuple[str, ...]] = {
+    "change": ("mean_change",), "ancova": ("mean_difference",), "partially_nested": ("mean_difference",),
+    "partially_nested_equal_var": ("mean_difference",), "multiple_imputation": ("mean_difference",),
+    "cace": ("mean_difference",), "negative_binomial": ("rate_ratio",), "firth": ("odds_ratio",),
+    "logistic": ("odds_ratio", "risk_difference", "risk_difference"),
+}  # fmt: skip
+_LOGISTIC_ROWS = ("logistic", "logistic_standardised", "unadjusted")
 
-            fitter = fit_heteroscedastic if name == "partially_nested" else fit_equal_variance
-            fit = fitter(X, y, treat, cc["cluster"].to_numpy())
-            effects.append(nested_effect(name, fit, treat, level, cfg.analysis.df, o.id))
-        elif name == "multiple_imputation":
-            effects.append(_multiple_imputation(cfg, o, frame, level))
-        elif name == "cace":
-            for th in cfg.thresholds:
-                e = two_stage_least_squares(X, cc[f"met_{th.id}"].to_numpy(float), y, level, th.id)
-                if o.type == "binary":
-                    e = Effect(**{**asdict(e), "effect": "risk_difference"})
-                effects.append(e)
+
+def _warn(text: str) -> None:
+    warnings.warn(text, EstimationWarning, stacklevel=3)
+
+
+def _design(cfg: Config, o: Outcome, frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, list[str], list[str]]:
+    """Complete cases and their design matrix, with aliased columns dropped; returns notes on what was
+    left out (also warned)."""
+    notes: list[str] = []
+    cc = complete_cases(frame, o)
+    factors = factors_of(o)
+    if factors:
+        lacking = cc[factors].isna().any(axis=1)
+        if lacking.any():
+            which = ", ".join(f for f in factors if cc[f].isna().any())
+            ids = ", ".join(cc.loc[lacking, "participant_id"].astype(str).head(10))
+            notes.append(f"{int(lacking.sum())} men with no {which} left out (complete cases): {ids}")
+            _warn(f"{o.id}: {notes[-1]}")
+            cc = cc[~lacking].reset_index(drop=True)
+    X, names = design_matrix(cc, o, cfg.factor_levels())
+    if len(cc):
+        keep = independent_columns(X)
+        if 1 not in keep:
+            raise NotEstimable(_arm_reason(cfg, cc) or "the arm is aliased with the intercept")
+        dropped = [names[j] for j in range(X.shape[1]) if j not in keep]
+        if dropped:
+            notes.append(f"covariate {', '.join(dropped)} is collinear with arm or the covariates before it "
+                         "and was dropped (as R's lm)")  # fmt: skip
+            _warn(f"{o.id}: {notes[-1]}")
+            X, names = X[:, keep], [names[j] for j in keep]
+    return cc, X, names, notes
+
+
+def _arm_reason(cfg: Config, cc: pd.DataFrame) -> str:
+    """Why a two-arm comparison has nothing to compare, if it has not."""
+    arms = arms_of(cfg)
+    for arm, flag in ((arms.intervention, 1.0), (arms.control, 0.0)):
+        if arm is not None and not (cc["treat"] == flag).any():
+            return f"no follow-up observed in the {arm} arm"
+    return ""
+
+
+def _check_outcome(o: Outcome, y: np.ndarray, name: str) -> None:
+    """Outcomes that no model of this kind can use."""
+    if not len(y):
+        raise NotEstimable("no man has the outcome measured")
+    if o.type == "binary" and name in ("logistic", "firth", "cace"):
+        if y.min() == y.max():
+            raise NotEstimable("every man analysed had the outcome" if y[0] == 1 else "no man analysed had the outcome")
+    elif o.type == "count" and name == "negative_binomial":
+        if not y.any():
+            raise NotEstimable("every count is zero")
+    elif np.ptp(y) == 0 and name != "change":
+        raise NotEstimable(f"the outcome does not vary: every man analysed scored {y[0]:g}")
+
+
+def _one(cfg: Config, o: Outcome, name: str, frame: pd.DataFrame, cc: pd.DataFrame, X: np.ndarray) -> list[Effect]:
+    """One analysis of one outcome (raises :class:`NotEstimable`)."""
+    level = cfg.reporting.ci_level
+    y = cc["y"].to_numpy(dtype=float)
+    treat = X[:, 1] if X.shape[1] > 1 else np.zeros(len(cc))
+    if name == "change":
+        both = frame.dropna(subset=["y", "base"])
+        if len(both) < 2:
+            raise NotEstimable(f"{len(both)} man with the outcome at baseline and follow-up; a change needs two")
+        return [change(both["base"].to_numpy(float), both["y"].to_numpy(float), level)]
+    if name != "multiple_imputation":
+        if cfg.trial.design == "parallel" and _arm_reason(cfg, cc):
+            raise NotEstimable(_arm_reason(cfg, cc))
+        _check_outcome(o, y, name)
+    if name == "ancova":
+        if len(y) <= X.shape[1]:
+            raise NotEstimable(f"{len(y)} men for {X.shape[1]} coefficients: no residual degrees of freedom")
+        return [ancova(X, y, level)]
+    if name in ("logistic", "firth"):
+        if name == "logistic" and separated(X, y):
+            raise NotEstimable("quasi-complete separation: the maximum likelihood estimate is infinite "
+                               "(linear-programming check, as R's detectseparation); see firth")  # fmt: skip
+        return logistic(X, y, level) if name == "logistic" else [firth_logistic(X, y, level)]
+    if name == "negative_binomial":
+        return [negative_binomial(X, y, level)]
+    if name in ("partially_nested", "partially_nested_equal_var"):
+        from advance_trial.outcomes.nested import fit_equal_variance, fit_heteroscedastic, nested_effect
+
+        arms = arms_of(cfg)
+        if name == "partially_nested":
+            for arm, flag in ((arms.intervention, 1.0), (arms.control, 0.0)):
+                if int((treat == flag).sum()) < 2:
+                    raise NotEstimable(f"one man analysed in the {arm} arm: that arm's own residual variance "
+                                       "cannot be estimated (see partially_nested_equal_var)")  # fmt: skip
+        fitter = fit_heteroscedastic if name == "partially_nested" else fit_equal_variance
+        fit = fitter(X, y, treat, cc["cluster"].to_numpy())
+        return [nested_effect(name, fit, treat, level, cfg.analysis.df, o.id)]
+    if name == "multiple_imputation":
+        return [_multiple_imputation(cfg, o, frame, level)]
+    if name == "cace":
+        out = []
+        for th in cfg.thresholds:
+            d = cc[f"met_{th.id}"].to_numpy(float)
+            if not d[treat == 1].any():
+                out.append(_failed("cace", ("mean_difference",), cc, f"no man analysed met the threshold {th.id}: "
+                                   "the first stage has no instrument", threshold=th.id)[0])  # fmt: skip
+                continue
+            e = two_stage_least_squares(X, d, y, level, th.id)
+            if o.type == "binary":
+                e = Effect(**{**asdict(e), "effect": "risk_difference"})
+            out.append(e)
+        return out
+    raise NotEstimable(f"unknown analysis {name}")
+
+
+def _failed(name: str, scales: tuple[str, ...], cc: pd.DataFrame, reason: str, threshold: str = "") -> list[Effect]:
+    n = (len(cc), int((cc["treat"] == 1).sum()), int((cc["treat"] == 0).sum())) if len(cc) else (0, 0, 0)
+    rows = _LOGISTIC_ROWS if name == "logistic" else (name,) * len(scales)
+    nan = float("nan")
+    return [Effect(r, sc, nan, nan, nan, nan, nan, "", *n, status="not_estimable", reason=reason,
+                   threshold=threshold) for r, sc in zip(rows, scales, strict=True)]  # fmt: skip
+
+
+def _analyse(cfg: Config, o: Outcome, frame: pd.DataFrame) -> list[Effect]:
+    """Every configured analysis of one outcome, each on its own: a failure is a row with a reason."""
+    effects: list[Effect] = []
+    try:
+        cc, X, _, notes = _design(cfg, o, frame)
+    except NotEstimable as exc:
+        cc, X, notes, design_problem = complete_cases(frame, o), np.zeros((0, 2)), [], exc.reason
+    else:
+        design_problem = ""
+    for name in o.analyses_for(cfg.trial.design):
+        scales = SCALES[name] * (len(cfg.thresholds) if name == "cace" else 1) if name != "cace" else ()
+        try:
+            if design_problem and name != "multiple_imputation":
+                raise NotEstimable(design_problem)
+            rows = _one(cfg, o, name, frame, cc, X)
+        except NotEstimable as exc:
+            rows = _failed(name, scales or ("mean_difference",), cc, exc.reason)
+            if name == "cace":
+                rows = [r for th in cfg.thresholds for r in _failed("cace", ("mean_difference",), cc, exc.reason,
+                                                                    threshold=th.id)]  # fmt: skip
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError, ZeroDivisionError) as exc:
+            reason = f"the model could not be fitted ({type(exc).__name__}: {exc})"
+            rows = _failed(name, scales or ("mean_difference",), cc, reason)
+        for r in rows:
+            if r.status != "estimated":
+                _warn(f"{o.id}, {r.analysis}: not estimable: {r.reason}")
+        if notes and name != "multiple_imputation":
+            rows = [replace(r, note="; ".join(filter(None, [r.note, *notes]))) for r in rows]
+        effects.extend(rows)
     return effects
 
 
 def _multiple_imputation(cfg: Config, o: Outcome, frame: pd.DataFrame, level: float) -> Effect:
+    """Multiple imputation of the outcome, the baseline and any adjustment factor with missing values
+    (a factor is imputed as a whole category, from the donors' own categories), analysed by ANCOVA and
+    pooled by Rubin's rules. With nothing missing it is the complete-case ANCOVA, said so."""
     from advance_trial.outcomes.imputation import impute, pool, pooled_interval
     from advance_trial.outcomes.models import ols
 
     s = cfg.analysis
+    levels = cfg.factor_levels()
+    full = frame.reset_index(drop=True)
+    n, n1, n0 = len(full), int((full["treat"] == 1).sum()), int((full["treat"] == 0).sum())
+    reason = _arm_reason(cfg, full.dropna(subset=["y"]))
+    if reason and cfg.trial.design == "parallel":
+        raise NotEstimable(reason.replace("no follow-up observed", "no outcome observed"))
+    with_base = "baseline" in o.adjust_for
+    factors = factors_of(o)
+    incomplete_factors = [f for f in factors if full[f].isna().any()]
+    if not full["y"].isna().any() and not (with_base and full["base"].isna().any()) and not incomplete_factors:
+        X, _ = design_matrix(full, o, levels)
+        X = X[:, independent_columns(X)]
+        e = ancova(X, full["y"].to_numpy(float), level)
+        return replace(e, analysis="multiple_imputation", ci_method="t (residual df); nothing to impute",
+                       note="nothing missing: the complete-case analysis, no imputation; fraction of missing "
+                            "information 0")  # fmt: skip
     seed = s.mi_seed if s.mi_seed is not None else 0
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(hash_id(o.id),))))
-    levels = cfg.factor_levels()
-    full = frame.copy()
-    X_all, _ = design_matrix(full.assign(base=full["base"].fillna(0.0)), o, levels)
-    complete = np.delete(X_all, 2, axis=1) if "baseline" in o.adjust_for else X_all
-    incomplete = np.column_stack(
-        [full["y"].to_numpy(float)] + ([full["base"].to_numpy(float)] if "baseline" in o.adjust_for else [])
-    )
-    sets = impute(rng, complete, incomplete, s.mi_m, s.mi_iterations)
+    fixed = o.model_copy(update={"adjust_for": [f for f in o.adjust_for if f not in incomplete_factors
+                                                and f != "baseline"]})  # fmt: skip
+    complete, _ = design_matrix(full, fixed, levels)  # intercept, arm, the complete factors
+    blocks: list[np.ndarray] = [full["y"].to_numpy(float)[:, None]]
+    if with_base:
+        blocks.append(full["base"].to_numpy(float)[:, None])
+    for f in incomplete_factors:  # one dummy per level after the first, missing where the factor is
+        present = [lv for lv in levels[f] if (full[f] == lv).any()]
+        dummies = np.column_stack([(full[f] == lv).to_numpy(float) for lv in present[1:]])
+        dummies[full[f].isna().to_numpy()] = np.nan
+        blocks.append(dummies)
+    widths = [b.shape[1] for b in blocks]
+    sets = impute(rng, complete, np.column_stack(blocks), s.mi_m, s.mi_iterations, groups=widths)
     est, var = [], []
+    df = float("nan")
     for data in sets:
-        X = X_all.copy()
-        if "baseline" in o.adjust_for:
-            X[:, 2] = data[:, 1]
+        X = np.column_stack([complete[:, :2]] + ([data[:, 1:2]] if with_base else []) + [complete[:, 2:]]
+                            + ([data[:, 1 + int(with_base):]] if incomplete_factors else []))  # fmt: skip
+        X = X[:, independent_columns(X)]
         beta, cov, df = ols(X, data[:, 0])
         est.append(beta[1])
         var.append(cov[1, 1])
     pooled = pool(np.asarray(est), np.asarray(var), float(df))
     lo, hi = pooled_interval(pooled, level)
-    n = len(full)
     p = two_sided_p(pooled.estimate / np.sqrt(pooled.total), pooled.df)
+    imputed = ", ".join(["outcome"] + (["baseline"] if with_base else []) + incomplete_factors)
     return Effect("multiple_imputation", "mean_difference", pooled.estimate, lo, hi, float(np.sqrt(pooled.total)),
-                  pooled.df, "Rubin's rules, Barnard-Rubin df", n, int((full["treat"] == 1).sum()),
-                  int((full["treat"] == 0).sum()), p_value=p,
-                  note=f"m = {s.mi_m}, {s.mi_iterations} iterations, PMM; fraction of missing information "
-                       f"{pooled.fmi:.3f}")  # fmt: skip
+                  pooled.df, "Rubin's rules, Barnard-Rubin df", n, n1, n0, p_value=p,
+                  note=f"m = {s.mi_m}, {s.mi_iterations} iterations, PMM ({imputed}); fraction of missing "
+                       f"information {pooled.fmi:.3f}")  # fmt: skip
 
 
 def hash_id(text: str) -> int:

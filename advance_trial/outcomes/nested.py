@@ -133,8 +133,12 @@ def _fit(X: np.ndarray, y: np.ndarray, treat: np.ndarray, cluster: np.ndarray, e
     blocks = _Blocks(X, y, treat, cluster)
     beta0, *_ = np.linalg.lstsq(X, y, rcond=None)
     r = y - X @ beta0
-    v0 = max(float(np.var(r[treat == 0], ddof=1)), 1e-8)
-    v1 = max(float(np.var(r[treat == 1], ddof=1)), 1e-8)
+    pooled = float(r @ r / max(len(r) - X.shape[1], 1))
+
+    def start_var(part: np.ndarray) -> float:  # an arm of one man has no variance of its own: use the pooled
+        return max(float(np.var(part, ddof=1)) if len(part) > 1 else pooled, 1e-8)
+
+    v0, v1 = start_var(r[treat == 0]), start_var(r[treat == 1])
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         if not equal:

@@ -1,0 +1,57 @@
+"""What makes an outcome model unfit for its data, found before (or instead of) a silent wrong number.
+
+- :class:`NotEstimable`: raised by an analysis that cannot give an estimate; its ``reason`` is
+  written, in a statistician's words, in ``outcomes.csv`` (``status`` ``not_estimable``).
+- :func:`independent_columns`: the columns of a design matrix that are not linear combinations of
+  the ones before them, as R's ``lm`` keeps (a later aliased column is dropped, its coefficient
+  ``NA``): a covariate identical to the arm, a constant baseline.
+- :func:`separated`: whether a logistic model's data are (quasi-)completely separated, by the
+  linear programme of Konis (2007) that R's ``detectseparation`` solves; the maximum likelihood
+  estimate is then infinite and a fitted number is an artefact of the iterations.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Relative size below which a column's part not explained by the columns before it counts as zero
+#: (R's ``lm.fit`` uses ``tol = 1e-07``).
+ALIAS_TOL = 1e-7
+
+
+class NotEstimable(Exception):
+    """An analysis that cannot be estimated on these data, and why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def independent_columns(X: np.ndarray, tol: float = ALIAS_TOL) -> list[int]:
+    """Indices of the columns of ``X`` kept by sequential orthogonalisation, in order (R's pivoting)."""
+    kept: list[int] = []
+    basis = np.zeros((X.shape[0], 0))
+    for j in range(X.shape[1]):
+        col = X[:, j].astype(float)
+        norm = float(np.linalg.norm(col))
+        if norm == 0.0:
+            continue
+        resid = col - basis @ (basis.T @ col) if basis.shape[1] else col
+        resid = resid - basis @ (basis.T @ resid) if basis.shape[1] else resid  # twice is enough (Kahan)
+        r = float(np.linalg.norm(resid))
+        if r > tol * norm:
+            kept.append(j)
+            basis = np.column_stack([basis, resid / r])
+    return kept
+
+
+def separated(X: np.ndarray, y: np.ndarray) -> bool:
+    """True when some direction ``b`` has ``x_i'b >= 0`` for every event and ``<= 0`` for every
+    non-event, not all zero: (quasi-)complete separation (Konis 2007; R's ``detectseparation``)."""
+    from scipy.optimize import linprog
+
+    sign = np.where(y > 0.5, 1.0, -1.0)
+    A = -(sign[:, None] * X)  # -s_i x_i'b <= 0
+    c = -(sign[:, None] * X).sum(axis=0)  # maximise sum s_i x_i'b
+    res = linprog(c, A_ub=A, b_ub=np.zeros(len(y)), bounds=[(-1, 1)] * X.shape[1], method="highs")
+    return bool(res.status == 0 and -res.fun > 1e-7)
