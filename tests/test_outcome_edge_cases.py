@@ -45,7 +45,7 @@ def _run(cfg, o, frame):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         effects = _analyse(cfg, o, frame)
-    return {(e.analysis, e.threshold): e for e in effects}, [str(w.message) for w in caught
+    return {(e.analysis, e.threshold): e for e in effects if e.effect != "icc"}, [str(w.message) for w in caught
                                                              if issubclass(w.category, EstimationWarning)]
 
 
@@ -236,3 +236,82 @@ def test_progression_on_an_estimate_that_could_not_be_computed_is_not_evaluated(
     c = Criterion.model_validate({"id": "abuse", "label": "not increased", "metric": "outcome.abi_physical",
                                   "direction": "decrease", "judge_on": "estimate"})  # fmt: skip
     assert judge(c, Estimate(float("nan"), float("nan"), float("nan"), "")) == "not_evaluated"
+
+
+def _sample_frame(cfg):
+    from advance_trial.canonical import read_canonical
+    from advance_trial.outcomes.frame import analysis_frame, complete_cases
+    from advance_trial.scoring import score_measures
+    from tests.conftest import SAMPLES
+
+    data = read_canonical(cfg, SAMPLES / "advance-feasibility")
+    o = cfg.outcomes[0]
+    return o, complete_cases(analysis_frame(cfg, data, score_measures(cfg, data), o), o)
+
+
+def test_the_icc_of_the_partially_nested_models_is_nlmes_and_its_interval_the_delta_method(advance_cfg):
+    # R: m <- lme(y ~ treat + base + site, random = list(cluster = pdDiag(~ 0 + treat)),
+    #            weights = varIdent(form = ~ 1 | arm), data = d, method = "REML")   (d: the sample's abi_physical)
+    # s2u <- VarCorr(m)[1, "Variance"]; s2i <- (m$sigma * coef(m$modelStruct$varStruct, FALSE, TRUE)["advance"])^2
+    # s2u / (s2u + s2i) 0.4521547701402590; without weights: 0.4145970714130545
+    from advance_trial.outcomes.frame import design_matrix
+    from advance_trial.outcomes.nested import _Blocks, fit_heteroscedastic, icc_effect
+
+    o, cc = _sample_frame(advance_cfg)
+    got = {(e.analysis, e.effect): e for e in _analyse(advance_cfg, o, cc.assign(cycle="1"))}
+    het, eq = got[("partially_nested", "icc")], got[("partially_nested_equal_var", "icc")]
+    assert het.estimate == pytest.approx(0.4521547701402590, rel=1e-5)  # nlme stops at a slightly lower REML
+    assert eq.estimate == pytest.approx(0.4145970714130545, rel=1e-6)
+    assert 0 < het.ci_lower < het.estimate < het.ci_upper < 1
+    # the interval again, with the Hessian of -2 log L_R by second differences of its values
+    X, _ = design_matrix(cc, o, advance_cfg.factor_levels())
+    y, treat = cc["y"].to_numpy(float), cc["treat"].to_numpy(float)
+    fit = fit_heteroscedastic(X, y, treat, cc["cluster"].to_numpy())
+    blocks = _Blocks(X, y, treat, cc["cluster"].to_numpy())
+    theta = np.log([fit.s2_group, fit.s2_control, fit.s2_intervention])
+    h = 1e-3
+    H = np.zeros((3, 3))
+    f = lambda t: blocks.neg2_reml(t)[0]  # noqa: E731
+    for i in range(3):
+        for j in range(3):
+            ei, ej = np.eye(3)[i] * h, np.eye(3)[j] * h
+            H[i, j] = (f(theta + ei + ej) - f(theta + ei - ej) - f(theta - ei + ej) + f(theta - ei - ej)) / (4 * h * h)
+    cov = np.linalg.inv(H / 2)
+    se = np.sqrt(cov[0, 0] + cov[2, 2] - 2 * cov[0, 2])
+    logit = np.log(fit.s2_group / fit.s2_intervention)
+    lo, hi = (1 / (1 + np.exp(-(logit + s * 1.959963984540054 * se))) for s in (-1, 1))
+    e = icc_effect("partially_nested", fit, treat, 0.95)
+    assert (e.ci_lower, e.ci_upper) == pytest.approx((lo, hi), rel=1e-4)
+
+
+def test_groups_of_one_man_say_that_the_variances_cannot_be_told_apart(advance_cfg):
+    df = _d1().drop(columns="cycle")
+    o = _outcome(advance_cfg, ["baseline"], ["partially_nested_equal_var"])
+    got, warned = _run(advance_cfg, o, _frame(advance_cfg, df))  # every man is his own cluster
+    assert got[("partially_nested_equal_var", "")].status == "estimated"
+    effects = [e for e in _analyse(advance_cfg, o, _frame(advance_cfg, df)) if e.effect == "icc"]
+    assert effects[0].status == "not_estimable" and "cannot be told apart" in effects[0].reason
+    assert any("cannot be told apart" in w for w in warned)
+
+
+@pytest.mark.filterwarnings("default::advance_trial.errors.StatisticalWarning")
+def test_a_run_with_an_arm_never_followed_up_writes_every_table_and_names_the_reasons(invoke, tmp_path):
+    import shutil
+
+    from tests.conftest import SAMPLES, config_path
+
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLES / "advance-feasibility", data, ignore=shutil.ignore_patterns("site-exports"))
+    part = pd.read_csv(data / "participants.csv", dtype=str)
+    tau = set(part.loc[part["arm"] == "tau", "participant_id"])
+    measures = pd.read_csv(data / "measures.csv", dtype=str, keep_default_na=False)
+    measures = measures[~(measures["participant_id"].isin(tau) & (measures["timepoint"] == "week16"))]
+    measures.to_csv(data / "measures.csv", index=False)
+    res = invoke("run", config_path("advance-feasibility"), "--data", data, "--out", tmp_path / "out")
+    assert res.exit_code == 0, res.output
+    assert "no follow-up observed in the tau arm" in res.output  # the warnings, listed
+    out = pd.read_csv(tmp_path / "out" / "outcomes.csv")
+    assert (out["status"] == "not_estimable").all()  # every analysis compares the arms
+    assert set(out.loc[out["analysis"] == "ancova", "reason"]) == {"no follow-up observed in the tau arm"}
+    assert (tmp_path / "out" / "retention.csv").exists() and (tmp_path / "out" / "report.html").exists()
+    assert "no follow-up observed in the tau arm" in (tmp_path / "out" / "report.md").read_text()

@@ -16,7 +16,7 @@ import pandas as pd
 
 from advance_trial.canonical import CanonicalData
 from advance_trial.config.models import Config, Outcome
-from advance_trial.errors import EstimationWarning
+from advance_trial.errors import BoundaryWarning, EstimationWarning
 from advance_trial.intervals import two_sided_p
 from advance_trial.outcomes.checks import NotEstimable, independent_columns, separated
 from advance_trial.outcomes.frame import analysis_frame, arms_of, complete_cases, design_matrix, factors_of
@@ -56,8 +56,8 @@ def _rows(o: Outcome, effects: list[Effect], comparison: str) -> list[dict[str, 
 
 #: The effect scale of each analysis's rows (for a row that could not be estimated).
 SCALES: dict[str, tuple[str, ...]] = {
-    "change": ("mean_change",), "ancova": ("mean_difference",), "partially_nested": ("mean_difference",),
-    "partially_nested_equal_var": ("mean_difference",), "multiple_imputation": ("mean_difference",),
+    "change": ("mean_change",), "ancova": ("mean_difference",), "partially_nested": ("mean_difference", "icc"),
+    "partially_nested_equal_var": ("mean_difference", "icc"), "multiple_imputation": ("mean_difference",),
     "cace": ("mean_difference",), "negative_binomial": ("rate_ratio",), "firth": ("odds_ratio",),
     "logistic": ("odds_ratio", "risk_difference", "risk_difference"),
 }  # fmt: skip
@@ -145,7 +145,7 @@ def _one(cfg: Config, o: Outcome, name: str, frame: pd.DataFrame, cc: pd.DataFra
     if name == "negative_binomial":
         return [negative_binomial(X, y, level)]
     if name in ("partially_nested", "partially_nested_equal_var"):
-        from advance_trial.outcomes.nested import fit_equal_variance, fit_heteroscedastic, nested_effect
+        from advance_trial.outcomes.nested import fit_equal_variance, fit_heteroscedastic, icc_effect, nested_effect
 
         arms = arms_of(cfg)
         if name == "partially_nested":
@@ -154,8 +154,22 @@ def _one(cfg: Config, o: Outcome, name: str, frame: pd.DataFrame, cc: pd.DataFra
                     raise NotEstimable(f"one man analysed in the {arm} arm: that arm's own residual variance "
                                        "cannot be estimated (see partially_nested_equal_var)")  # fmt: skip
         fitter = fit_heteroscedastic if name == "partially_nested" else fit_equal_variance
+        clusters = cc.loc[treat == 1, "cluster"]
+        singletons = bool(len(clusters)) and clusters.value_counts().max() == 1
         fit = fitter(X, y, treat, cc["cluster"].to_numpy())
-        return [nested_effect(name, fit, treat, level, cfg.analysis.df, o.id)]
+        with warnings.catch_warnings():
+            if singletons:  # a group variance at zero says nothing here: the split itself is arbitrary
+                warnings.simplefilter("ignore", BoundaryWarning)
+            effect = nested_effect(name, fit, treat, level, cfg.analysis.df, o.id)
+        if singletons:
+            why = ("every therapy group has one man analysed: the group and residual variances cannot be told "
+                   "apart (only their sum is estimated); the arm effect stands")  # fmt: skip
+            _warn(f"{o.id}, {name}: {why}")
+            nan = float("nan")
+            icc = Effect(name, "icc", nan, nan, nan, nan, np.inf, "", *_counts_of(treat), status="not_estimable",
+                         reason=why)  # fmt: skip
+            return [replace(effect, note=f"{effect.note}; {why}"), icc]
+        return [effect, icc_effect(name, fit, treat, level)]
     if name == "multiple_imputation":
         return [_multiple_imputation(cfg, o, frame, level)]
     if name == "cace":
@@ -172,6 +186,10 @@ def _one(cfg: Config, o: Outcome, name: str, frame: pd.DataFrame, cc: pd.DataFra
             out.append(e)
         return out
     raise NotEstimable(f"unknown analysis {name}")
+
+
+def _counts_of(treat: np.ndarray) -> tuple[int, int, int]:
+    return len(treat), int((treat == 1).sum()), int((treat == 0).sum())
 
 
 def _failed(name: str, scales: tuple[str, ...], cc: pd.DataFrame, reason: str, threshold: str = "") -> list[Effect]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from advance_trial.errors import ConvergenceWarning
+from advance_trial.errors import ConvergenceWarning, SeparationWarning
 
 #: Relative change of the deviance that ends the iterations (R's default is 1e-8).
 TOLERANCE = 1e-12
@@ -84,6 +84,9 @@ def logistic_fit(X: np.ndarray, y: np.ndarray) -> GlmFit:
     if not fit.converged or np.any(np.abs(fit.beta) > 30):
         warnings.warn("the logistic model did not converge (perhaps the outcome is separated by a covariate); "
                       "its estimates are unreliable", ConvergenceWarning, stacklevel=2)  # fmt: skip
+    elif np.any((fit.mu < 1e-8) | (fit.mu > 1 - 1e-8)):
+        warnings.warn("fitted probabilities numerically 0 or 1 occurred (as R's glm warns): the estimates rest on "
+                      "near-separation", SeparationWarning, stacklevel=2)  # fmt: skip
     return fit
 
 

@@ -21,6 +21,7 @@ with ``clusters - (number of such effects)`` df; one varying within clusters (th
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +48,7 @@ class NestedFit:
     df: np.ndarray
     converged: bool
     on_boundary: bool
+    logit_icc_var: float = float("nan")  # variance of log(s2_group) - log(s2_intervention), from the REML information
 
 
 def containment_df(X: np.ndarray, cluster: np.ndarray) -> np.ndarray:
@@ -160,7 +162,27 @@ def _fit(X: np.ndarray, y: np.ndarray, treat: np.ndarray, cluster: np.ndarray, e
     cov = np.linalg.inv(XVX)
     boundary = bool(s2u < BOUNDARY * s21)
     return NestedFit(cov @ XVy, cov, s2u, s20, s21, -best.fun / 2, containment_df(X, cluster), bool(best.success),
-                     boundary)  # fmt: skip
+                     boundary, _logit_icc_var(objective, best.x, equal))  # fmt: skip
+
+
+def _logit_icc_var(objective: Callable[[np.ndarray], tuple[float, np.ndarray]], theta: np.ndarray,
+                   equal: bool) -> float:  # fmt: skip
+    """Var(log s2_group - log s2_intervention) from the inverse of the observed REML information, the
+    Hessian of -2 log L_R / 2 by central differences of the analytic gradient."""
+    k, h = len(theta), 1e-4
+    hess = np.zeros((k, k))
+    for j in range(k):
+        step = np.zeros(k)
+        step[j] = h
+        hess[:, j] = (objective(theta + step)[1] - objective(theta - step)[1]) / (2 * h)
+    try:
+        cov = np.linalg.inv((hess + hess.T) / 4)
+    except np.linalg.LinAlgError:
+        return float("nan")
+    a = np.zeros(k)
+    a[0], a[1 if equal else 2] = 1.0, -1.0
+    v = float(a @ cov @ a)
+    return v if v > 0 else float("nan")
 
 
 def fit_heteroscedastic(X: np.ndarray, y: np.ndarray, treat: np.ndarray, cluster: np.ndarray) -> NestedFit:
@@ -196,3 +218,21 @@ def nested_effect(analysis: str, fit: NestedFit, treat: np.ndarray, level: float
     method = {"containment": "t (containment df, as nlme)", "residual": "t (N - p df)", "normal": "z"}[df_rule]
     return Effect(analysis, "mean_difference", est, est - q * se, est + q * se, se, df, method, n,
                   int((treat == 1).sum()), int((treat == 0).sum()), p_value=p, note=note)  # fmt: skip
+
+
+def icc_effect(analysis: str, fit: NestedFit, treat: np.ndarray, level: float) -> Effect:
+    """The intraclass correlation in the intervention arm, ``s2_group / (s2_group + s2_intervention)``, with
+    a Wald interval on the logit scale (the delta method on the REML log-variances, as nlme's
+    ``intervals()`` works on log standard deviations), which the definitive trial's design effect needs."""
+    n = (len(treat), int((treat == 1).sum()), int((treat == 0).sum()))
+    icc = fit.s2_group / (fit.s2_group + fit.s2_intervention)
+    nan = float("nan")
+    if fit.on_boundary or not np.isfinite(fit.logit_icc_var):
+        why = ("the group variance is on its boundary of zero: the ICC is 0 and has no Wald interval"
+               if fit.on_boundary else "the REML information is singular: no interval for the ICC")  # fmt: skip
+        return Effect(analysis, "icc", icc, nan, nan, nan, np.inf, "", *n, status="not_estimable", reason=why)
+    logit, se = float(np.log(icc / (1 - icc))), float(np.sqrt(fit.logit_icc_var))
+    z = quantile(0.5 + level / 2)
+    lo, hi = 1 / (1 + np.exp(-(logit - z * se))), 1 / (1 + np.exp(-(logit + z * se)))
+    return Effect(analysis, "icc", icc, lo, hi, se, np.inf, "Wald, logit scale (REML information)", *n,
+                  note="intraclass correlation of therapy groups in the intervention arm")  # fmt: skip
