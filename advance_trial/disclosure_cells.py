@@ -77,6 +77,20 @@ def _rows(df: pd.DataFrame) -> list[tuple[int, dict[str, Any]]]:
     return list(enumerate(df.to_dict("records")))
 
 
+def _retention_row(b: _Builder, name: str, i: int, r: dict[str, Any], base: tuple[Cond, ...], pop: str) -> None:
+    """A row of ``retention`` or ``partner_retention``: randomised, retained, outside the window, and the
+    two counts a reader forms from them."""
+    st = f"state:{r['timepoint']}"
+    b.add(name, i, "n_randomised", pop, base, r["n_randomised"])
+    b.add(name, i, "n_retained", pop, base + _c(st, "retained"), r["n_retained"])
+    b.add(name, i, "n_outside_window", pop, base + _c(st, "outside_window"), r["n_outside_window"])
+    b.implied(name, i, "n_randomised-n_retained", pop, base + _c(st, "retained", True),
+              [r["n_randomised"], r["n_retained"]])  # fmt: skip
+    b.implied(name, i, "n_randomised-n_retained-n_outside_window", pop,
+              base + ((st, ("retained", "outside_window"), True),),
+              [r["n_randomised"], r["n_retained"], r["n_outside_window"]])  # fmt: skip
+
+
 def _men(b: _Builder, name: str, df: pd.DataFrame) -> None:
     """allocation, retention, retention_reasons, retention_difference, dose."""
     for i, r in _rows(df):
@@ -84,15 +98,7 @@ def _men(b: _Builder, name: str, df: pd.DataFrame) -> None:
         if name == "allocation":
             b.add(name, i, "n", "men", base, r["n"])
         elif name == "retention":
-            st = f"state:{r['timepoint']}"
-            b.add(name, i, "n_randomised", "men", base, r["n_randomised"])
-            b.add(name, i, "n_retained", "men", base + _c(st, "retained"), r["n_retained"])
-            b.add(name, i, "n_outside_window", "men", base + _c(st, "outside_window"), r["n_outside_window"])
-            b.implied(name, i, "n_randomised-n_retained", "men", base + _c(st, "retained", True),
-                      [r["n_randomised"], r["n_retained"]])  # fmt: skip
-            b.implied(name, i, "n_randomised-n_retained-n_outside_window", "men",
-                      base + ((st, ("retained", "outside_window"), True),),
-                      [r["n_randomised"], r["n_retained"], r["n_outside_window"]])  # fmt: skip
+            _retention_row(b, name, i, r, base, "men")
         elif name == "retention_reasons":
             b.add(name, i, "n", "men", base + _c(f"state:{r['timepoint']}", r["state"]), r["n"])
             b.add(name, i, "n_randomised", "men", base, r["n_randomised"])
@@ -168,12 +174,7 @@ def _partners(b: _Builder, name: str, df: pd.DataFrame) -> None:
     for i, r in _rows(df):
         base = _c("arm", r.get("arm", ALL)) + _c("site", r.get("site", ALL)) + _c("cycle", r.get("cycle", ALL))
         if name == "partner_retention":
-            st = f"state:{r['timepoint']}"
-            b.add(name, i, "n_randomised", "partners", base, r["n_randomised"])
-            b.add(name, i, "n_retained", "partners", base + _c(st, "retained"), r["n_retained"])
-            b.add(name, i, "n_outside_window", "partners", base + _c(st, "outside_window"), r["n_outside_window"])
-            b.implied(name, i, "n_randomised-n_retained", "partners", base + _c(st, "retained", True),
-                      [r["n_randomised"], r["n_retained"]])  # fmt: skip
+            _retention_row(b, name, i, r, base, "partners")
         else:
             b.add(name, i, "n_partners", "partners_identified", base, r["n_partners"])
             b.add(name, i, "n_contacted", "partners_identified", base + _c("contacted", "yes"), r["n_contacted"])

@@ -135,18 +135,13 @@ def _subtraction_attack(folder: Path) -> dict[tuple[str, int, str], int]:
         if df is None or df.empty:
             continue
         for col in ("n_randomised", "n_retained", "n_outside_window"):
-            for tp, arm in df[["timepoint", "arm"]].drop_duplicates().itertuples(index=False):
-                rows = where(name, timepoint=tp, arm=arm)
-                total = [i for i in rows if df.iloc[i]["site"] == "all"]
-                parts = [i for i in rows if df.iloc[i]["site"] != "all"]
-                if total and parts:
-                    equations.append((cell(name, total[0], col), [cell(name, i, col) for i in parts]))
-            for tp, site in df[["timepoint", "site"]].drop_duplicates().itertuples(index=False):
-                rows = where(name, timepoint=tp, site=site)
-                total = [i for i in rows if df.iloc[i]["arm"] == "all"]
-                parts = [i for i in rows if df.iloc[i]["arm"] != "all"]
-                if total and parts:
-                    equations.append((cell(name, total[0], col), [cell(name, i, col) for i in parts]))
+            for within, across in (("arm", "site"), ("site", "arm")):  # sites add up to the arm, arms to the site
+                for tp, level in df[["timepoint", within]].drop_duplicates().itertuples(index=False):
+                    rows = where(name, timepoint=tp, **{within: level})
+                    total = [i for i in rows if df.iloc[i][across] == "all"]
+                    parts = [i for i in rows if df.iloc[i][across] != "all"]
+                    if total and parts:
+                        equations.append((cell(name, total[0], col), [cell(name, i, col) for i in parts]))
     rr = t["retention_reasons"]
     for tp, arm in rr[["timepoint", "arm"]].drop_duplicates().itertuples(index=False):
         rows = where("retention_reasons", timepoint=tp, arm=arm)

@@ -317,3 +317,16 @@ def test_a_run_with_an_arm_never_followed_up_writes_every_table_and_names_the_re
     assert set(out.loc[out["analysis"] == "ancova", "reason"]) == {"no follow-up observed in the tau arm"}
     assert (tmp_path / "out" / "retention.csv").exists() and (tmp_path / "out" / "report.html").exists()
     assert "no follow-up observed in the tau arm" in (tmp_path / "out" / "report.md").read_text()
+
+
+@pytest.mark.parametrize("trial", ["advance-digital", "cranstoun-dvip"])
+def test_single_arm_change_is_estimated_without_warnings(trial):
+    # found by trying: the arm column of a single-arm design is the intercept, and was called aliased
+    from advance_trial.canonical import read_canonical
+    from advance_trial.config import load_config
+    from advance_trial.outcomes import analyse_outcomes
+    from tests.conftest import SAMPLES, config_path
+
+    cfg = load_config(config_path(trial))
+    effects = analyse_outcomes(cfg, read_canonical(cfg, SAMPLES / trial)).effects
+    assert len(effects) and (effects["status"] == "estimated").all()

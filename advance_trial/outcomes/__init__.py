@@ -83,7 +83,7 @@ def _design(cfg: Config, o: Outcome, frame: pd.DataFrame) -> tuple[pd.DataFrame,
             _warn(f"{o.id}: {notes[-1]}")
             cc = cc[~lacking].reset_index(drop=True)
     X, names = design_matrix(cc, o, cfg.factor_levels())
-    if len(cc):
+    if len(cc) and cfg.trial.design == "parallel":  # a single-arm design's change needs no design matrix
         keep = independent_columns(X)
         if 1 not in keep:
             raise NotEstimable(_arm_reason(cfg, cc) or "the arm is aliased with the intercept")
