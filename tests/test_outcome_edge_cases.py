@@ -330,3 +330,37 @@ def test_single_arm_change_is_estimated_without_warnings(trial):
     cfg = load_config(config_path(trial))
     effects = analyse_outcomes(cfg, read_canonical(cfg, SAMPLES / trial)).effects
     assert len(effects) and (effects["status"] == "estimated").all()
+
+
+def test_a_logistic_fit_with_fitted_probabilities_of_0_or_1_fits_as_r_and_warns():
+    # R: x <- c(1:10, 1000, 1001); t <- rep(c(0, 1), 6); y <- c(0,0,0,1,0,1,1,0,1,1,1,1)
+    # g <- glm(y ~ t + x, family = binomial)   # warns: fitted probabilities numerically 0 or 1 occurred
+    # coef(g) -3.348753966177159 0.700167350717618 0.545212780148791
+    # sqrt(diag(vcov(g))) 2.27122862164393 1.59767452456876 0.34466217806161
+    from advance_trial.errors import SeparationWarning
+    from advance_trial.outcomes.glm import logistic_fit
+
+    x = np.r_[np.arange(1, 11.0), 1000, 1001]
+    X = np.column_stack([np.ones(12), np.tile([0.0, 1.0], 6), x])
+    y = np.array([0, 0, 0, 1, 0, 1, 1, 0, 1, 1, 1, 1.0])
+    assert not separated(X, y)
+    with pytest.warns(SeparationWarning, match="numerically 0 or 1"):
+        fit = logistic_fit(X, y)
+    assert fit.beta == pytest.approx([-3.348753966177159, 0.700167350717618, 0.545212780148791], rel=1e-8)
+    assert np.sqrt(np.diag(fit.cov)) == pytest.approx([2.27122862164393, 1.59767452456876, 0.34466217806161],
+                                                      rel=1e-5)  # fmt: skip  # R stops at epsilon 1e-8
+
+
+@pytest.mark.filterwarnings("default::advance_trial.errors.StatisticalWarning")
+def test_the_outcomes_command_shows_the_reason_instead_of_an_interval(invoke, tmp_path):
+    import shutil
+
+    from tests.conftest import SAMPLES, config_path
+
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLES / "advance-feasibility", data, ignore=shutil.ignore_patterns("site-exports"))
+    measures = pd.read_csv(data / "measures.csv", dtype=str, keep_default_na=False)
+    measures[measures["timepoint"] != "week16"].to_csv(data / "measures.csv", index=False)
+    res = invoke("outcomes", config_path("advance-feasibility"), "--data", data)
+    assert res.exit_code == 0, res.output
+    assert "not estimable: no man has the outcome measured" in " ".join(res.output.split())

@@ -42,8 +42,10 @@ def outcomes(
         view.add_column(col, justify="right" if col in ("estimate", "n") else "left", overflow="fold")
     for r in t.data.itertuples():
         analysis = f"{r.analysis} [{r.threshold}]" if r.threshold else r.analysis
-        cells = (r.outcome, analysis, r.effect, format_number(r.estimate),
-                 f"{format_number(r.ci_lower)} to {format_number(r.ci_upper)}", str(r.n_analysed))  # fmt: skip
+        interval = f"{format_number(r.ci_lower)} to {format_number(r.ci_upper)}"
+        if r.status != "estimated":
+            interval = f"not estimable: {r.reason}"
+        cells = (r.outcome, analysis, r.effect, format_number(r.estimate), interval, str(r.n_analysed))
         view.add_row(*(shown(c) for c in cells))
     stdout.print(view)
     for note in t.footnotes:
