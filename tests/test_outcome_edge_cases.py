@@ -363,4 +363,9 @@ def test_the_outcomes_command_shows_the_reason_instead_of_an_interval(invoke, tm
     measures[measures["timepoint"] != "week16"].to_csv(data / "measures.csv", index=False)
     res = invoke("outcomes", config_path("advance-feasibility"), "--data", data)
     assert res.exit_code == 0, res.output
-    assert "not estimable: no man has the outcome measured" in " ".join(res.output.split())
+    text = " ".join(res.output.split())
+    assert "ancova: not estimable: no man has the outcome measured" in text  # the warning
+    assert "│ not" in res.output and text.count("estimable: no") >= 16 + 1  # each row's interval cell, folded
+    rows = __import__("json").loads(invoke("outcomes", config_path("advance-feasibility"), "--data", data,
+                                           "--json").stdout)["outcomes"]  # fmt: skip
+    assert {(r["status"], r["reason"]) for r in rows} == {("not_estimable", "no man has the outcome measured")}

@@ -99,6 +99,8 @@ def _design(cfg: Config, o: Outcome, frame: pd.DataFrame) -> tuple[pd.DataFrame,
 def _arm_reason(cfg: Config, cc: pd.DataFrame) -> str:
     """Why a two-arm comparison has nothing to compare, if it has not."""
     arms = arms_of(cfg)
+    if not len(cc):
+        return "no man has the outcome measured"
     for arm, flag in ((arms.intervention, 1.0), (arms.control, 0.0)):
         if arm is not None and not (cc["treat"] == flag).any():
             return f"no follow-up observed in the {arm} arm"
