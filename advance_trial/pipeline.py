@@ -176,7 +176,7 @@ def disclose(
             from advance_trial.tablefile import write_bytes_atomic
 
             body = "arm,code\n" + "".join(f"{a},{c}\n" for a, c in codes.items())
-            write_bytes_atomic(body.encode(), key)
+            write_bytes_atomic(body.encode(), key, private=True)
         notes.append("Blinded report: arms appear only as codes; the key is held apart from these outputs.")
     if opts.shareable:
         from advance_trial.disclosure import shareable_tables
@@ -189,7 +189,7 @@ def disclose(
             for kind, keys in (("primary", protection.primary), ("complementary", protection.complementary))
             for t, r, c in sorted(keys)
         )
-        write_bytes_atomic(record.encode(), out.parent / f"{out.name}.suppression.csv")
+        write_bytes_atomic(record.encode(), out.parent / f"{out.name}.suppression.csv", private=True)
         notes.append(f"Shareable report: counts below {cfg.reporting.min_cell} are suppressed, and further counts "
                      "so that none can be worked out from the others (disclosure_audit.csv shows each one's "
                      "range); no table about individual men; partner data appear only as aggregates.")  # fmt: skip

@@ -63,12 +63,26 @@ def write_table_atomic(df: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-def write_bytes_atomic(data: bytes, path: str | Path) -> None:
-    """Write bytes to ``path`` atomically: a temporary file in the same folder, fsync, rename."""
+def file_mode(private: bool) -> int:
+    """The mode of a file the toolkit writes: ``0600`` when private (blinding keys, suppression
+    records), else what the process umask allows (a trial team's shared folder stays shared)."""
+    if private:
+        return 0o600
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def write_bytes_atomic(data: bytes, path: str | Path, private: bool = False) -> None:
+    """Write bytes to ``path`` atomically: a temporary file in the same folder, fsync, rename.
+
+    The file gets :func:`file_mode` (``mkstemp`` alone would make every output 0600).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, file_mode(private))
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

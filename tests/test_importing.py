@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from advance_trial.errors import DataError
+from advance_trial.errors import DataError, UsageError
 from advance_trial.importing import ImportRefused, import_files
 from tests.conftest import SAMPLES, config_path
 
@@ -267,6 +267,9 @@ def test_participants_then_attendance_into_an_empty_folder(advance_cfg, tmp_path
     data = tmp_path / "empty"
     men = tmp_path / "men.csv"
     men.write_text("Participant_ID,Site,Cycle,Randomised_on,Arm\nAF900,London,1,01/06/2018,ADVANCE\n")
+    with pytest.raises(UsageError, match="no such data folder"):  # a mistyped --data is one message
+        import_files(advance_cfg, data, "london", "participants", [men], by="t")
+    data.mkdir()
     (out,) = import_files(advance_cfg, data, "london", "participants", [men], by="t")
     assert out.new == 1 and _lines(data, "participants") == [
         "participant_id,site,cycle,randomised_on,arm", "AF900,london,1,2018-06-01,advance",

@@ -21,6 +21,7 @@ def simulate(
     ),
     targets: Path | None = typer.Option(None, "--targets", help="Calibration targets (default: OUT/calibration.yaml)."),
     key_dir: Path | None = KEY_DIR,
+    force: bool = typer.Option(False, "--force", help="Replace the data already in OUT (refused without it)."),
     json_out: bool = JSON,
 ) -> None:
     """Write synthetic canonical data whose aggregates equal the calibration targets exactly."""
@@ -32,7 +33,7 @@ def simulate(
 
     cfg = load_config(config)
     ring = load_ring(cfg, key_dir, data=out) if cfg.randomisation.method != "none" else None
-    data, report = simulate_to_dir(cfg, out, seed, targets, ring)
+    data, report = simulate_to_dir(cfg, out, seed, targets, ring, force=force)
     rows = {name: len(df) for name, df in data.tables().items()}
     if json_out:
         print_json({"out": str(out), "rows": rows, "calibration": report.to_dict(orient="records")})

@@ -23,6 +23,7 @@ import pandas as pd
 
 from advance_trial.canonical import FILE_NAMES, SPECS, CanonicalData, _cross_checks, _empty, parse_table
 from advance_trial.config.models import Config
+from advance_trial.datafolder import Transaction, locked
 from advance_trial.errors import DataError, DataProblem, UsageError
 from advance_trial.importing.checks import check_rows, key_text
 from advance_trial.importing.convert import Problems, convert
@@ -119,11 +120,12 @@ def _already(data: Path, kind: str, sha: str, sheet: str | None) -> pd.Series | 
     return None if done.empty else done.iloc[0]
 
 
-def _append_csv(path: Path, rows: list[dict[str, object]], columns: list[str]) -> None:
-    old = _text_table(path)
+def _append_csv(txn: Transaction, relative: str, rows: list[dict[str, object]], columns: list[str]) -> None:
+    """Stage the ledger ``relative`` with ``rows`` appended (in the same transaction as the data)."""
+    old = _text_table(txn.folder / relative)
     new = pd.DataFrame(rows, columns=columns).astype(str)
     frame = new if old is None else pd.concat([old, new], ignore_index=True)
-    write_bytes_atomic(frame.to_csv(index=False, lineterminator="\n").encode(), path)
+    txn.put(relative, frame.to_csv(index=False, lineterminator="\n").encode())
 
 
 def _prepare(cfg: Config, kind: str, site: str, path: Path, sheet: str | None, existing: CanonicalData) -> _Prepared:
@@ -162,8 +164,12 @@ def import_files(
     by: str | None = None,
     report: str | Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    waiting: Callable[[str], None] | None = None,
 ) -> list[FileOutcome]:
     """Import site files of one kind for one site into the canonical data folder ``data``.
+
+    The folder is locked for the whole import and written as one transaction with its ledger
+    (:mod:`advance_trial.datafolder`); ``waiting`` hears when another command holds it.
 
     Raises
     ------
@@ -178,8 +184,17 @@ def import_files(
     if kind not in SPECS:
         raise UsageError(f"--kind {kind!r}: one of {', '.join(FILE_NAMES)}")
     data = Path(data)
-    by = by or getpass.getuser()
-    step = progress or (lambda *_: None)
+    with locked(data, waiting) as txn:
+        return _import_locked(cfg, data, txn, site, kind, files, sheet=sheet, accept_valid=accept_valid,
+                              replace=replace, by=by or getpass.getuser(), report=report,
+                              step=progress or (lambda *_: None))  # fmt: skip
+
+
+def _import_locked(
+    cfg: Config, data: Path, txn: Transaction, site: str, kind: str, files: Sequence[str | Path], *,
+    sheet: str | None, accept_valid: bool, replace: bool, by: str, report: str | Path | None,
+    step: Callable[[str, int, int], None],
+) -> list[FileOutcome]:  # fmt: skip
     existing = _existing(cfg, data)
     target = data / f"{kind}.csv"
     current = _text_table(target)
@@ -213,25 +228,25 @@ def import_files(
             rejected_frames[prep.raw.file] = (_quarantine(prep), outcome)
     problems = fatal + all_problems
     if fatal or (problems and not accept_valid):
-        _refuse(cfg, data, kind, site, outcomes, problems, by, report, sheet)
+        _refuse(txn, kind, site, outcomes, problems, by, report, sheet)
     columns = _column_order(cfg, kind, current, list(merged.columns))
     merged = merged.reindex(columns=columns, fill_value="").fillna("")
     body = merged.to_csv(index=False, lineterminator="\n").encode("utf-8")
-    _final_check(cfg, kind, body, existing, data, outcomes, by, report, site, sheet)
+    _final_check(cfg, kind, body, existing, txn, outcomes, by, report, site, sheet)
     step("writing", len(files), len(files))
     changed = any(o.new or o.replaced for o in outcomes)
     if changed:
-        write_bytes_atomic(body, target)
+        txn.put(f"{kind}.csv", body)
     stamp = _now()
     for frame, outcome in rejected_frames.values():
-        out = data / "rejected" / f"{kind}-{site}-{outcome.sha256[:12]}.csv"
-        write_bytes_atomic(frame.to_csv(index=False, lineterminator="\n").encode(), out)
-        outcomes[outcomes.index(outcome)] = _with(outcome, rejected_file=str(out))
+        relative = f"rejected/{kind}-{site}-{outcome.sha256[:12]}.csv"
+        txn.put(relative, frame.to_csv(index=False, lineterminator="\n").encode())
+        outcomes[outcomes.index(outcome)] = _with(outcome, rejected_file=str(data / relative))
     if replacements:
         for r in replacements:
             r["at_utc"] = stamp
-        _append_csv(data / "import" / "replacements.csv", replacements, REPLACEMENT_COLUMNS)
-    _audit(data, kind, site, outcomes, by, stamp, sheet)
+        _append_csv(txn, "import/replacements.csv", replacements, REPLACEMENT_COLUMNS)
+    _audit(txn, kind, site, outcomes, by, stamp, sheet)
     return outcomes
 
 
@@ -312,26 +327,34 @@ def _quarantine(prep: _Prepared) -> pd.DataFrame:
 
 
 def _refuse(
-    cfg: Config, data: Path, kind: str, site: str, outcomes: list[FileOutcome], problems: list[DataProblem], by: str,
+    txn: Transaction, kind: str, site: str, outcomes: list[FileOutcome], problems: list[DataProblem], by: str,
     report: str | Path | None, sheet: str | None,
 ) -> None:  # fmt: skip
-    """Write the problem report and the audit entry; raise with every problem."""
+    """Write the problem report and the audit entry (one transaction, no data); raise with every problem."""
+    data = txn.folder
     frame = pd.DataFrame(
         [(p.file, p.row, p.column, p.value, p.message) for p in problems],
         columns=["file", "row", "column", "value", "problem"],
     )
     first = next((o.sha256 for o in outcomes if o.sha256), "")
-    path = Path(report) if report else data / "import" / "reports" / f"{kind}-{site}-{first[:12] or 'files'}.csv"
-    write_bytes_atomic(frame.to_csv(index=False, lineterminator="\n").encode(), path)
+    body = frame.to_csv(index=False, lineterminator="\n").encode()
+    relative = f"import/reports/{kind}-{site}-{first[:12] or 'files'}.csv"
+    path = Path(report) if report else data / relative
+    txn.files.clear()  # nothing of the data: only the report and the ledger
+    if report:
+        write_bytes_atomic(body, path)
+    else:
+        txn.put(relative, body)
     refused = [_with(o, outcome="refused", new=0, unchanged=0, replaced=0) for o in outcomes
                if o.outcome != "already_imported"]  # fmt: skip
-    _audit(data, kind, site, refused, by, _now(), sheet)
+    _audit(txn, kind, site, refused, by, _now(), sheet)
+    txn.commit()
     raise ImportRefused(problems, path)
 
 
 def _final_check(
-    cfg: Config, kind: str, body: bytes, existing: CanonicalData, data: Path, outcomes: list[FileOutcome], by: str,
-    report: str | Path | None, site: str, sheet: str | None,
+    cfg: Config, kind: str, body: bytes, existing: CanonicalData, txn: Transaction, outcomes: list[FileOutcome],
+    by: str, report: str | Path | None, site: str, sheet: str | None,
 ) -> None:  # fmt: skip
     """The merged file must read as canonical data with every other file: nothing wrong gets in."""
     typed, problems = parse_table(cfg, SPECS[kind], body, f"{kind}.csv")
@@ -341,13 +364,13 @@ def _final_check(
         problems = _cross_checks(cfg, tables)
     if problems:
         problems = [DataProblem(p.file, p.row, p.column, p.value, f"after this import: {p.message}") for p in problems]
-        _refuse(cfg, data, kind, site, outcomes, problems, by, report, sheet)
+        _refuse(txn, kind, site, outcomes, problems, by, report, sheet)
 
 
 def _audit(
-    data: Path, kind: str, site: str, outcomes: list[FileOutcome], by: str, stamp: str, sheet: str | None
+    txn: Transaction, kind: str, site: str, outcomes: list[FileOutcome], by: str, stamp: str, sheet: str | None
 ) -> None:
     rows = [{"at_utc": stamp, "by": by, "kind": kind, "site": site, "sheet": sheet or "", **o.counts()}
             for o in outcomes]  # fmt: skip
     if rows:
-        _append_csv(_audit_path(data), rows, AUDIT_COLUMNS)
+        _append_csv(txn, "import/audit.csv", rows, AUDIT_COLUMNS)

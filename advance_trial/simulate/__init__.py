@@ -8,7 +8,6 @@ target is met exactly, and only then writes them, each atomically.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -19,6 +18,8 @@ from advance_trial.allocation_key import KeyRing
 from advance_trial.canonical import FILE_NAMES, CanonicalData, read_canonical
 from advance_trial.config import Config
 from advance_trial.config.models import Threshold
+from advance_trial.datafolder import locked
+from advance_trial.errors import UsageError
 from advance_trial.simulate.generate import CalibrationError, simulate
 from advance_trial.simulate.targets import Targets, load_targets
 from advance_trial.tablefile import write_table_atomic
@@ -113,8 +114,9 @@ def _count_meeting(cfg: Config, att: pd.DataFrame, th: Threshold) -> int:
 
 
 def simulate_to_dir(
-    cfg: Config, out: str | Path, seed: int, targets_path: str | Path | None = None, ring: KeyRing | None = None
-) -> tuple[CanonicalData, pd.DataFrame]:
+    cfg: Config, out: str | Path, seed: int, targets_path: str | Path | None = None, ring: KeyRing | None = None,
+    force: bool = False,
+) -> tuple[CanonicalData, pd.DataFrame]:  # fmt: skip
     """Generate a calibrated sample and write its canonical files into ``out``.
 
     Parameters
@@ -128,6 +130,8 @@ def simulate_to_dir(
         Calibration targets; default ``out/calibration.yaml``.
     ring : KeyRing, optional
         The allocation key, for randomised designs (see :func:`simulate`).
+    force : bool
+        Replace canonical files already in ``out`` (else refused: it may hold a trial's real data).
 
     Returns
     -------
@@ -138,12 +142,18 @@ def simulate_to_dir(
     ------
     CalibrationError
         If a target is missed; nothing is written.
+    UsageError
+        If ``out`` already holds canonical data and ``force`` is not given.
     """
     out = Path(out)
+    held = [f"{n}.csv" for n in FILE_NAMES if (out / f"{n}.csv").exists()]
+    if held and not force:
+        raise UsageError(f"{out} already holds data ({', '.join(held)}); simulated data would replace it. "
+                         "Write to a new folder, or give --force to replace it")  # fmt: skip
     targets = load_targets(targets_path or out / TARGETS_FILE, cfg)
     data = simulate(cfg, targets, seed, ring)
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out, prefix=".simulate-") as tmp:
+    with locked(out) as txn, tempfile.TemporaryDirectory(dir=out, prefix=".simulate-") as tmp:
         for name, df in data.tables().items():
             if len(df) or name in ("participants",):
                 write_table_atomic(df, Path(tmp) / f"{name}.csv")
@@ -155,10 +165,7 @@ def simulate_to_dir(
                 "targets missed: "
                 + "; ".join(f"{r.target}: wanted {r.wanted:g}, got {r.achieved:g}" for r in missed.itertuples())
             )
-        for name in FILE_NAMES:
+        for name in FILE_NAMES:  # one transaction: the old sample or the new, never a mix
             src = Path(tmp) / f"{name}.csv"
-            if src.exists():
-                os.replace(src, out / f"{name}.csv")
-            else:
-                (out / f"{name}.csv").unlink(missing_ok=True)
+            txn.put(f"{name}.csv", src.read_bytes() if src.exists() else None)
     return checked, report
