@@ -172,3 +172,17 @@ def locked(folder: str | Path, waiting: Callable[[str], None] | None = None,
         txn.commit()
     finally:
         lock.release()
+
+
+@contextmanager
+def reading(folder: str | Path, waiting: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the folder's lock while reading it, so that no import is half-renamed under the reader
+    (interrupted transactions are recovered first). A folder the reader cannot write (a read-only
+    copy) is read as it is: nobody can be writing it through the toolkit either."""
+    path = Path(folder)
+    if not path.is_dir() or not os.access(path, os.W_OK):
+        yield
+        return
+    with locked(path, waiting) as txn:
+        yield
+        txn.files.clear()

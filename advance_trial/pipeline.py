@@ -268,7 +268,10 @@ def run(
     step = progress or (lambda _: None)
     step("reading the config and data")
     cfg = load_config(config)
-    data = read_canonical(cfg, data_dir)
+    from advance_trial.datafolder import reading
+
+    with reading(data_dir):
+        data = read_canonical(cfg, data_dir)
     inputs = input_hashes(cfg, data)
     step("feasibility measures and outcome analyses")
     tables = all_tables(cfg, data, opts.by)
