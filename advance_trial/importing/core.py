@@ -27,7 +27,7 @@ from advance_trial.datafolder import Transaction, locked
 from advance_trial.errors import DataError, DataProblem, UsageError
 from advance_trial.importing.checks import check_rows, key_text
 from advance_trial.importing.convert import Problems, convert
-from advance_trial.importing.mapping import map_header, mapping_for
+from advance_trial.importing.mapping import header_fits, map_header, mapping_for
 from advance_trial.importing.readers import RawTable, read_site_file
 from advance_trial.tablefile import format_for_csv, write_bytes_atomic
 
@@ -129,8 +129,8 @@ def _append_csv(txn: Transaction, relative: str, rows: list[dict[str, object]], 
 
 
 def _prepare(cfg: Config, kind: str, site: str, path: Path, sheet: str | None, existing: CanonicalData) -> _Prepared:
-    raw, data = read_site_file(path, sheet)
     mapping = mapping_for(cfg, site, kind)
+    raw, data = read_site_file(path, sheet, header_fits(cfg, kind, mapping))
     header = map_header(cfg, kind, raw, mapping)
     typed, problems = convert(cfg, kind, site, raw, header, mapping)
     check_rows(cfg, kind, site, typed, raw.cells, header, existing, problems)

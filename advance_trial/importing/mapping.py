@@ -7,6 +7,7 @@ match without regard to case or surrounding spaces.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,6 +92,19 @@ class MappedHeader:
     positions: dict[str, int]  # canonical column -> position
     shown: dict[str, str]  # canonical column -> how to name it in messages
     ignored: tuple[str, ...]
+
+
+def header_fits(cfg: Config, kind: str, mapping: SiteMapping) -> Callable[[list[str]], bool]:
+    """A test of a header row: does it name every required column (directly or through the mapping)?
+    It picks the sheet of a workbook that holds the data among sheets of instructions or lists."""
+    allowed = {fold(a): a for a in allowed_columns(cfg, kind)}
+    required = {c.name for c in SPECS[kind].columns} - ({"site"} if "site" in allowed.values() else set())
+
+    def fits(header: list[str]) -> bool:
+        named = {mapping.columns.get(fold(h)) or allowed.get(fold(h)) for h in header}
+        return required <= named
+
+    return fits
 
 
 def map_header(cfg: Config, kind: str, raw: RawTable, mapping: SiteMapping) -> MappedHeader:

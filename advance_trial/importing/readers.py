@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,8 +56,13 @@ def _fail(file: str, message: str, row: int | None = None) -> DataError:
     return DataError([DataProblem(file, row, None, None, message)])
 
 
-def read_site_file(path: str | Path, sheet: str | None = None) -> tuple[RawTable, bytes]:
-    """Read a CSV or ``.xlsx`` file sent by a site; returns the table and the file's bytes."""
+def read_site_file(
+    path: str | Path, sheet: str | None = None, accepts: Callable[[list[str]], bool] | None = None
+) -> tuple[RawTable, bytes]:
+    """Read a CSV or ``.xlsx`` file sent by a site; returns the table and the file's bytes.
+
+    ``accepts`` tells a header the config's mapping can read (it chooses among visible sheets).
+    """
     path = Path(path)
     file = path.name
     if not path.is_file():
@@ -64,7 +71,7 @@ def read_site_file(path: str | Path, sheet: str | None = None) -> tuple[RawTable
     if not raw.strip():
         raise _fail(file, "the file is empty (a header row and data rows are expected)")
     if raw.startswith(XLSX_MAGIC):
-        return _read_xlsx(raw, file, sheet), raw
+        return _read_xlsx(raw, file, sheet, accepts), raw
     if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
         raise _fail(file, "not a readable Excel workbook (.xlsx); save it again as .xlsx or CSV")
     if sheet is not None:
@@ -183,21 +190,136 @@ def _cell_text(v: object) -> str:
     return str(v)
 
 
-def _read_xlsx(raw: bytes, file: str, sheet: str | None) -> RawTable:
-    """Excel through calamine (pandas' fast engine): dates arrive as dates, TRUE/FALSE as booleans."""
-    from python_calamine import CalamineWorkbook
+@dataclass(frozen=True)
+class WorkbookLimits:
+    """What a workbook may declare before it is read (generous for real exports, far below a bomb).
+
+    Attributes
+    ----------
+    max_cells : int
+        Rows times columns of a sheet's extent (its dimension, or its farthest cell).
+    max_uncompressed : int
+        Bytes of all the workbook's parts once unzipped.
+    max_ratio : float
+        Unzipped over zipped size of any one part.
+    """
+
+    max_cells: int = 20_000_000
+    max_uncompressed: int = 1 << 30
+    max_ratio: float = 200.0
+
+
+LIMITS = WorkbookLimits()
+#: A reference beyond column Z or row 99,999: only then is a sheet measured cell by cell (fast for the rest).
+_WIDE_OR_LONG = re.compile(rb' r="[A-Z](?:[A-Z]|[0-9]{6})')  # one literal prefix: a fast scan
+_DIMENSION = re.compile(rb'<dimension ref="[A-Z]+[0-9]+:([A-Z]{1,3})([0-9]{1,7})"')
+#: A cell's reference (``<c r="B7">``; a row's ``r`` has no letters) or the sheet's declared extent.
+_CELL_REF = re.compile(rb' r="([A-Z]{1,3})([0-9]{1,7})"')
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
+
+
+def _check_zip(raw: bytes, file: str, limits: WorkbookLimits) -> None:
+    """Refuse a workbook whose parts would unzip too large, too suddenly, or into too many cells (exit 4)
+    before any reader allocates for it. Each sheet is streamed, so a size the zip directory lies about
+    counts as what it really is."""
+    import zipfile
+    import zlib
 
     try:
-        wb = CalamineWorkbook.from_filelike(io.BytesIO(raw))
-    except Exception as exc:  # calamine raises its own error types for every kind of damage
+        zf = zipfile.ZipFile(io.BytesIO(raw))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, ValueError, zlib.error) as exc:
         raise _fail(file, f"not a readable Excel workbook: {exc}") from None
-    if sheet is not None and sheet not in wb.sheet_names:
-        raise _fail(file, f"no sheet {sheet!r}; sheets: {', '.join(wb.sheet_names)}")
-    name = sheet if sheet is not None else wb.sheet_names[0]
+    total = sum(i.file_size for i in infos)
+    if total > limits.max_uncompressed:
+        raise _fail(file, f"refused: the workbook would unzip to {total:,} bytes (limit {limits.max_uncompressed:,})")
+    for info in infos:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > 1 << 20 and ratio > limits.max_ratio:
+            raise _fail(file, f"refused: {info.filename} unzips {ratio:.0f} times larger than it is stored "
+                              f"(limit {limits.max_ratio:g}): a zip bomb, not an export")  # fmt: skip
+    for info in infos:
+        if not (info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")):
+            continue
+        rows = cols = 0
+        seen = 0
+        tail = b""
+        try:
+            with zf.open(info) as fh:
+                while chunk := fh.read(1 << 20):
+                    seen += len(chunk)
+                    if seen > limits.max_uncompressed:
+                        raise _fail(file, f"refused: {info.filename} unzips beyond {limits.max_uncompressed:,} bytes")
+                    block = tail + chunk
+                    tail = block[-256:]
+                    refs = _DIMENSION.findall(block) if seen <= len(chunk) else []
+                    if _WIDE_OR_LONG.search(block):  # else at most 26 columns and 99,999 rows here
+                        refs += _CELL_REF.findall(block)
+                    for letters, digits in refs:
+                        cols, rows = max(cols, _column_number(letters)), max(rows, int(digits))
+                    if rows * cols > limits.max_cells:
+                        raise _fail(file, f"refused: {info.filename} declares cells up to row {rows:,}, column "
+                                          f"{cols:,} ({rows * cols:,} cells; limit {limits.max_cells:,})")  # fmt: skip
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise _fail(file, f"not a readable Excel workbook: {info.filename}: {exc}") from None
+
+
+def _calamine(file: str, what: str, call: Callable[[], Any]) -> Any:
+    """Call calamine; every failure, a Rust panic included (pyo3's PanicException is not an
+    Exception), is one problem for the file."""
     try:
-        rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
-    except Exception as exc:
-        raise _fail(file, f"sheet {name!r} could not be read: {exc}") from None
+        return call()
+    except (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError):
+        raise
+    except BaseException as exc:  # a panic from Rust arrives as a BaseException
+        raise _fail(file, f"{what}: {type(exc).__name__}: {exc}") from None
+
+
+def _read_xlsx(
+    raw: bytes, file: str, sheet: str | None, accepts: Callable[[list[str]], bool] | None = None,
+    limits: WorkbookLimits = LIMITS,
+) -> RawTable:  # fmt: skip
+    """Excel through calamine (pandas' fast engine): dates arrive as dates, TRUE/FALSE as booleans.
+
+    The sheet: ``sheet`` (without regard to case; a hidden sheet only when named), else the one
+    visible sheet, else the one visible sheet whose header ``accepts`` (the mapping knows it).
+    """
+    from python_calamine import CalamineWorkbook, SheetVisibleEnum
+
+    _check_zip(raw, file, limits)
+    wb = _calamine(file, "not a readable Excel workbook", lambda: CalamineWorkbook.from_filelike(io.BytesIO(raw)))
+    names: list[str] = list(wb.sheet_names)
+    visible = [m.name for m in wb.sheets_metadata if m.visible == SheetVisibleEnum.Visible] or names
+    if sheet is not None:
+        matches = [n for n in names if n.casefold() == sheet.casefold()]
+        if not matches:
+            raise _fail(file, f"no sheet {sheet!r}; sheets: {', '.join(names)}")
+        name = matches[0]
+    elif len(visible) == 1 or accepts is None:
+        name = visible[0]
+    else:
+        fits = []
+
+        def first_row(n: str) -> Any:
+            return wb.get_sheet_by_name(n).to_python(skip_empty_area=False, nrows=1)
+
+        for n in visible:
+            grid = _calamine(file, f"sheet {n!r} could not be read", functools.partial(first_row, n))
+            if grid and accepts([_cell_text(v).strip() for v in grid[0]]):
+                fits.append(n)
+        if len(fits) != 1:
+            which = "none of" if not fits else "more than one of"
+            raise _fail(file, f"{which} the visible sheets ({', '.join(visible)}) has the columns the config maps; "
+                              "name one with --sheet")  # fmt: skip
+        name = fits[0]
+    rows = _calamine(file, f"sheet {name!r} could not be read",
+                     lambda: wb.get_sheet_by_name(name).to_python(skip_empty_area=False))  # fmt: skip
     return _grid_table(file, rows, f"xlsx sheet {name!r}")
 
 
