@@ -43,6 +43,7 @@ IDENTIFYING_WORDS = frozenset(
         "nhs",
         "chi",
         "phone",
+        "tel",
         "telephone",
         "mobile",
         "email",
@@ -196,7 +197,8 @@ def is_identifying(column: str) -> bool:
     """Whether a column name looks like it holds identifying information."""
     words = re.split(r"[^a-z0-9]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", column).lower())
     joined = "".join(words)
-    return bool(IDENTIFYING_WORDS.intersection(words)) or joined in {"dateofbirth", "firstname", "lastname"}
+    # joined as well as word by word: "E-mail", "D.O.B." and "First-name" are one word to the reader
+    return bool(IDENTIFYING_WORDS.intersection(words)) or joined in IDENTIFYING_WORDS | {"dateofbirth"}
 
 
 def item_column_owner(cfg: Config, column: str, respondent: str) -> str | None:

@@ -390,6 +390,13 @@ def _import_rules(cfg: Config) -> Iterator[Problem]:
         for j, site in enumerate(rule.sites):
             if site not in cfg.site_ids:
                 yield ("import", i, "sites", j), f"unknown site {site!r}; sites: {', '.join(cfg.site_ids)}"
+        from advance_trial.canonical import is_identifying
+
+        for header, target in rule.columns.items():
+            if is_identifying(header):
+                why = (f"the site column {header!r} looks identifying (a name, a date of birth, a contact); "
+                       f"it may not be mapped onto {target!r}: nothing identifying enters the data")  # fmt: skip
+                yield ("import", i, "columns", header), why
         targets = list(rule.columns.values())
         for target in {t for t in targets if targets.count(t) > 1}:
             yield ("import", i, "columns"), f"two site columns map onto {target!r}"

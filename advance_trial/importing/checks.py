@@ -56,7 +56,27 @@ def check_rows(
                          f"a participant of site {site_of.iat[i]!r}, not {site!r}")  # fmt: skip
         if kind == "attendance":
             _schedule(cfg, rows, pid.map(part["arm"]), raw, header, problems)
+    if kind == "screening" and "reason_ineligible" in header.positions:
+        _coded(cfg, rows, raw, header, problems)
     _duplicates(kind, rows, problems)
+
+
+#: Marks a problem whose value is free text: shown on the terminal, never written to a report or file.
+FREE_TEXT = "free text is not kept"
+
+
+def _coded(cfg: Config, rows: pd.DataFrame, raw: Callable[[str], pd.Series | None], header: MappedHeader,
+           problems: Problems) -> None:  # fmt: skip
+    """A reason for ineligibility must be one of the config's codes (a name typed into it must not enter)."""
+    codes = {c.casefold(): c for c in cfg.reasons.ineligible}
+    given = rows["reason_ineligible"]
+    folded = given.fillna("").astype(str).str.strip().str.casefold()
+    bad = given.notna() & (folded != "") & ~folded.isin(list(codes))
+    listed = "; ".join(cfg.reasons.ineligible) or "none: the config's reasons.ineligible is empty"
+    problems.add(bad, _shown(header, "reason_ineligible"), raw("reason_ineligible"),
+                 f"not one of the coded reasons ({listed}); {FREE_TEXT}")  # fmt: skip
+    ok = given.notna() & ~bad
+    rows.loc[ok, "reason_ineligible"] = folded[ok].map(codes)  # the code as the config spells it
 
 
 def _schedule(

@@ -16,7 +16,7 @@ import pandas as pd
 
 from advance_trial.canonical import SPECS, Column, item_column_owner, parse_numbers
 from advance_trial.config.models import Config
-from advance_trial.errors import DataProblem
+from advance_trial.errors import DataError, DataProblem
 from advance_trial.importing.mapping import BOOLEAN_WORDS, MappedHeader, SiteMapping, fold, lookup
 from advance_trial.importing.readers import RawTable
 
@@ -46,8 +46,37 @@ _STRPTIME = {"dd/mm/yyyy": "%d/%m/%Y", "dd-mm-yyyy": "%d-%m-%Y", "dd.mm.yyyy": "
              "mm/dd/yyyy": "%m/%d/%Y", "yyyy-mm-dd": "%Y-%m-%d", "yyyy/mm/dd": "%Y/%m/%d"}  # fmt: skip
 
 
-def _dates(s: pd.Series, date_format: str | None) -> tuple[pd.Series, pd.Series, str]:
-    """Parse to datetime64[s]; returns (typed, bad, what is allowed)."""
+_DMY = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4})$")
+
+
+def file_date_order(columns: list[pd.Series]) -> tuple[str | None, list[int], list[int]]:
+    """Day-first or month-first for a whole file, from the dates that can only be one (a part above 12).
+
+    Returns the order (``"day"``, ``"month"`` or ``None`` when no date decides it) and the positions of
+    the rows that show each order; both lists non-empty means the file contradicts itself.
+    """
+    day: set[int] = set()
+    month: set[int] = set()
+    for s in columns:
+        parts = s.astype("string").str.extract(_DMY.pattern)
+        first, second = pd.to_numeric(parts[0], errors="coerce"), pd.to_numeric(parts[2], errors="coerce")
+        day |= set(np.flatnonzero((first > 12).fillna(False).to_numpy(dtype=bool)).tolist())
+        month |= set(np.flatnonzero((second > 12).fillna(False).to_numpy(dtype=bool)).tolist())
+    order = "day" if day and not month else "month" if month and not day else None
+    return order, sorted(day), sorted(month)
+
+
+def _ordered(text: pd.Series, order: str) -> pd.Series:
+    """dd/mm/yyyy (or mm/dd/yyyy) with any of / . - between the parts, as the file's order says."""
+    parts = text.astype("string").str.extract(_DMY.pattern)
+    d, m = (parts[0], parts[2]) if order == "day" else (parts[2], parts[0])
+    iso = parts[3] + "-" + m.str.zfill(2) + "-" + d.str.zfill(2)
+    return pd.to_datetime(iso, format="%Y-%m-%d", errors="coerce")
+
+
+def _dates(s: pd.Series, date_format: str | None, order: str | None = None) -> tuple[pd.Series, pd.Series, str]:
+    """Parse to datetime64[s]; returns (typed, bad, what is allowed). A file's decided ``order`` wins
+    over the site's ``date_format`` for day/month dates."""
     text = s.astype(object)
     long = (s.str.len() > 10).to_numpy(dtype=bool)
     if long.any():  # Excel date-times and ISO timestamps: keep the date
@@ -55,7 +84,10 @@ def _dates(s: pd.Series, date_format: str | None) -> tuple[pd.Series, pd.Series,
         text[long] = s[long].str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$", r"\1", regex=True)
     typed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
     allowed = "a date written yyyy-mm-dd"
-    if date_format is not None:
+    if order is not None:
+        typed = typed.fillna(_ordered(pd.Series(text, index=s.index).where(typed.isna()), order))
+        allowed = f"a date written {'dd/mm/yyyy' if order == 'day' else 'mm/dd/yyyy'} (this file's order) or yyyy-mm-dd"
+    elif date_format is not None:
         local = pd.to_datetime(text.where(typed.isna()), format=_STRPTIME[date_format], errors="coerce")
         typed = typed.fillna(local)
         allowed = f"a date written {date_format} (this site's format) or yyyy-mm-dd"
@@ -74,8 +106,9 @@ def _date_message(value: str, date_format: str | None, allowed: str) -> str:
 
 
 def convert_column(
-    cfg: Config, col: Column, s: pd.Series, shown: str, mapping: SiteMapping, problems: Problems
-) -> pd.Series:
+    cfg: Config, col: Column, s: pd.Series, shown: str, mapping: SiteMapping, problems: Problems,
+    date_order: str | None = None,
+) -> pd.Series:  # fmt: skip
     """Type one canonical column; problems go to ``problems`` and the cell becomes missing."""
     empty = s == ""
     if col.name in mapping.values:
@@ -94,9 +127,10 @@ def convert_column(
         typed = word.map({"true": True, "false": False, None: pd.NA}).astype("boolean")
         problems.add(typed.isna() & ~empty, shown, s, "must be yes or no (also y/n, 1/0, true/false)")
     elif col.kind == "date":
-        typed, bad, allowed = _dates(s, mapping.date_format)
+        typed, bad, allowed = _dates(s, mapping.date_format, date_order)
+        known = mapping.date_format if date_order is None else "decided"
         for i in np.flatnonzero(bad.to_numpy(dtype=bool)).tolist():
-            problems.add_one(i, shown, s.iat[i], _date_message(str(s.iat[i]), mapping.date_format, allowed))
+            problems.add_one(i, shown, s.iat[i], _date_message(str(s.iat[i]), known, allowed))
     else:  # pragma: no cover - the specs are fixed
         raise ValueError(col.kind)
     if not col.nullable:
@@ -125,12 +159,21 @@ def convert(
     problems = Problems(raw.file, raw.rows, [])
     out = pd.DataFrame(index=raw.cells.index)
     extra = [c for c in (*spec.optional_columns,) if c.name in header.positions]
+    dated = [c for c in (*spec.columns, *extra) if c.kind == "date" and c.name in header.positions]
+    order, day_rows, month_rows = file_date_order([raw.cells[header.positions[c.name]] for c in dated])
+    if day_rows and month_rows:
+        first = [int(raw.rows[i]) for i in day_rows[:5]], [int(raw.rows[i]) for i in month_rows[:5]]
+        raise DataError([DataProblem(raw.file, first[1][0], header.shown[dated[0].name], None,
+                                     f"the file's dates contradict each other: day first on rows "
+                                     f"{', '.join(map(str, first[0]))}, month first on rows "
+                                     f"{', '.join(map(str, first[1]))}; no date in it can be trusted (even with "
+                                     "--accept-valid) until it is exported again")])  # fmt: skip
     for col in (*spec.columns, *extra):
         if col.name not in header.positions:  # site, implied by --site
             out[col.name] = pd.Series(site, index=out.index, dtype="string")
             continue
         s = raw.cells[header.positions[col.name]]
-        out[col.name] = convert_column(cfg, col, s, header.shown[col.name], mapping, problems)
+        out[col.name] = convert_column(cfg, col, s, header.shown[col.name], mapping, problems, order)
     respondent = "partner" if kind == "partners" else "man"
     for name, pos in header.positions.items():
         if name in out.columns:

@@ -25,7 +25,7 @@ from advance_trial.canonical import FILE_NAMES, SPECS, CanonicalData, _cross_che
 from advance_trial.config.models import Config
 from advance_trial.datafolder import Transaction, locked
 from advance_trial.errors import DataError, DataProblem, UsageError
-from advance_trial.importing.checks import check_rows, key_text
+from advance_trial.importing.checks import FREE_TEXT, check_rows, key_text
 from advance_trial.importing.convert import Problems, convert
 from advance_trial.importing.mapping import header_fits, map_header, mapping_for
 from advance_trial.importing.readers import RawTable, read_site_file
@@ -321,6 +321,11 @@ def _quarantine(prep: _Prepared) -> pd.DataFrame:
         why.setdefault(i, []).append(f"{p.column}: {p.message}")
     frame = prep.raw.cells.iloc[bad, prep.positions].copy()
     frame.columns = [prep.raw.header[p] for p in prep.positions]
+    free = prep.shown.get("reason_ineligible")
+    if free is not None:  # free text never reaches a file, not even the rejected rows
+        original = free.removesuffix(" (reason_ineligible)")
+        if original in frame.columns:
+            frame[original] = ""
     frame.insert(0, "row", prep.raw.rows[bad])
     frame["problems"] = ["; ".join(why[int(i)]) for i in bad]
     return frame
@@ -333,9 +338,9 @@ def _refuse(
     """Write the problem report and the audit entry (one transaction, no data); raise with every problem."""
     data = txn.folder
     frame = pd.DataFrame(
-        [(p.file, p.row, p.column, p.value, p.message) for p in problems],
+        [(p.file, p.row, p.column, None if FREE_TEXT in p.message else p.value, p.message) for p in problems],
         columns=["file", "row", "column", "value", "problem"],
-    )
+    )  # a free-text value is shown to the assistant on the terminal, never written
     first = next((o.sha256 for o in outcomes if o.sha256), "")
     body = frame.to_csv(index=False, lineterminator="\n").encode()
     relative = f"import/reports/{kind}-{site}-{first[:12] or 'files'}.csv"

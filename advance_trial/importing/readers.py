@@ -25,6 +25,8 @@ from advance_trial.errors import DataError, DataProblem
 XLSX_MAGIC = b"PK\x03\x04"
 _SPACED = re.compile(r"\x1f\s|\s\x1f")
 DELIMITERS = (",", ";", "\t")
+#: A multi-byte UTF-8 character (a lead byte and its continuation bytes): rare by chance in Windows-1252.
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,12 @@ def _decode(raw: bytes, file: str) -> tuple[str, str]:
         raise _fail(file, "binary content (NUL bytes): not a CSV; export the sheet as CSV or .xlsx")
     try:
         return raw.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        bad_at = exc.start
+    if _UTF8_SEQUENCE.search(raw):  # some text is UTF-8 and some is not: decoding either way corrupts a part
+        row = raw[:bad_at].count(b"\n") + 1
+        raise _fail(file, "mixes UTF-8 and Windows-1252 text (the first byte that is not UTF-8 is on this row); "
+                          "save it again as CSV UTF-8", row)  # fmt: skip
     try:
         return raw.decode("cp1252"), "windows-1252"
     except UnicodeDecodeError as exc:

@@ -1,0 +1,119 @@
+"""Real exports and identifying text: US dates, mixed encodings, names in a mapping or in a reason.
+
+Measured before: a month-first file had 119 rows accepted with day and month swapped; 13/08/2018 was
+called ambiguous; a file mixing UTF-8 and cp1252 was stored as "cafÃ©"; a config mapping Client Name to
+group_id validated; a name and phone number typed into a screening reason reached consort.csv.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from advance_trial.config import load_config
+from advance_trial.errors import ConfigError, DataError
+from advance_trial.importing import ImportRefused, import_files
+from advance_trial.importing.convert import file_date_order
+from tests.conftest import SAMPLES, config_path
+
+SAMPLE = SAMPLES / "advance-feasibility"
+EXPORT = SAMPLE / "site-exports" / "london-attendance.xlsx"
+
+
+@pytest.fixture
+def fresh(tmp_path):
+    out = tmp_path / "fresh"
+    out.mkdir()
+    for name in ("screening", "participants"):
+        shutil.copy(SAMPLE / f"{name}.csv", out)
+    return out
+
+
+def _as_csv(tmp_path, order: str):
+    df = pd.read_excel(EXPORT, dtype=object, engine="calamine")
+    fmt = "%m/%d/%Y" if order == "month" else "%d/%m/%Y"
+    df["Date"] = pd.to_datetime(df["Date"]).dt.strftime(fmt)
+    path = tmp_path / f"london-{order}.csv"
+    df.to_csv(path, index=False)
+    return path, df
+
+
+def test_a_month_first_file_is_read_month_first_whatever_the_sites_format(advance_cfg, fresh, tmp_path):
+    us, df = _as_csv(tmp_path, "month")
+    assert file_date_order([df["Date"]])[0] == "month"
+    (out,) = import_files(advance_cfg, fresh, "london", "attendance", [us], by="t")
+    got = pd.read_csv(fresh / "attendance.csv", dtype=str)
+    other = tmp_path / "other"
+    shutil.copytree(fresh, other)
+    shutil.rmtree(other / "import")
+    (other / "attendance.csv").unlink()
+    import_files(advance_cfg, other, "london", "attendance", [EXPORT], by="t")
+    assert got.equals(pd.read_csv(other / "attendance.csv", dtype=str))  # the same sessions, same dates
+    assert out.rejected == 0
+
+
+def test_a_file_whose_dates_contradict_each_other_is_refused_naming_rows(advance_cfg, fresh, tmp_path):
+    us, df = _as_csv(tmp_path, "month")
+    df.loc[3, "Date"] = "25/06/2018"  # one day-first date in a month-first file
+    df.to_csv(us, index=False)
+    with pytest.raises(DataError) as err:
+        import_files(advance_cfg, fresh, "london", "attendance", [us], by="t", accept_valid=True)
+    msg = " ".join(p.message for p in err.value.problems)
+    assert "contradict each other" in msg and "day first on rows 5" in msg
+    assert not (fresh / "attendance.csv").exists()
+
+
+def test_a_date_with_a_part_above_12_is_never_called_ambiguous():
+    order, day, month = file_date_order([pd.Series(["13/08/2018", "01/02/2018", ""])])
+    assert (order, day, month) == ("day", [0], [])
+
+
+def test_a_file_mixing_utf8_and_cp1252_is_refused(advance_cfg, fresh, tmp_path):
+    path = tmp_path / "mixed.csv"
+    text = "Participant ID,Session type,Session no.,Group,Date,Attended,Hours\n"
+    path.write_bytes(text.encode() + "AF001,Group,1,caf\u00e9,04/06/2018,Yes,2\n".encode("utf-8")
+                     + "AF001,Group,2,caf\u00e9,11/06/2018,Yes,2\n".encode("cp1252"))  # fmt: skip
+    with pytest.raises(DataError) as err:
+        import_files(advance_cfg, fresh, "london", "attendance", [path], by="t")
+    assert any("mixes UTF-8 and Windows-1252" in p.message and p.row == 3 for p in err.value.problems)
+
+
+def test_a_mapping_from_an_identifying_column_is_a_config_error(tmp_path):
+    text = config_path("advance-feasibility").read_text()
+    text = text.replace("import:\n", "import:\n  - {columns: {Client Name: group_id}}\n", 1)
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert err.value.exit_code == 3 and "looks identifying" in str(err.value)
+
+
+@pytest.mark.parametrize("header", ["E-mail", "Tel", "D.O.B."])
+def test_identifying_headers_are_named_as_identifying(header):
+    from advance_trial.canonical import is_identifying
+
+    assert is_identifying(header)
+
+
+def test_a_free_text_reason_is_refused_and_never_written(advance_cfg, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    men = pd.read_csv(SAMPLE / "participants.csv", dtype=str, keep_default_na=False)
+    men[men["site"] == "london"].to_csv(data / "participants.csv", index=False)
+    scr = pd.read_csv(SAMPLE / "screening.csv", dtype=str, keep_default_na=False)
+    scr = scr[scr["site"] == "london"].copy()
+    first = scr.index[scr["reason_ineligible"] != ""][0]
+    scr.loc[first, "reason_ineligible"] = "John Smith 07700 900123"
+    path = tmp_path / "screening.csv"
+    scr.to_csv(path, index=False)
+    with pytest.raises(ImportRefused) as err:
+        import_files(advance_cfg, data, "london", "screening", [path], by="t")
+    hits = [p for p in err.value.problems if "not one of the coded reasons" in p.message]
+    assert len(hits) == 1 and hits[0].value == "John Smith 07700 900123"  # shown on the terminal
+    written = "".join(p.read_text() for p in data.rglob("*.csv"))
+    assert "John Smith" not in written and "07700" not in written  # never in the report or the ledger
+    import_files(advance_cfg, data, "london", "screening", [path], by="t", accept_valid=True)
+    written = "".join(p.read_text() for p in data.rglob("*.csv"))
+    assert "John Smith" not in written and "07700" not in written  # nor in the rejected rows
