@@ -111,7 +111,7 @@ def test_identifying_column_is_refused(advance_cfg, data_dir):
         ("date_of_birth", True),
         ("DOB", True),
         ("PhoneNumber", True),
-        ("post code", False),
+        ("post code", True),  # read as one word, as "E-mail" and "D.O.B." are
         ("postcode", True),
         ("email_address", True),
         ("site", False),
