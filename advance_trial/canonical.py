@@ -9,6 +9,7 @@ is row 1), column and value. Files are written by
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 from collections.abc import Callable, Iterable
@@ -410,6 +411,34 @@ def _rows(df: pd.DataFrame, mask: pd.Series) -> Iterable[int]:
     return (int(i) for i in np.flatnonzero(mask.fillna(False).to_numpy(dtype=bool)))
 
 
+def _date_checks(cfg: Config, t: dict[str, pd.DataFrame], today: dt.date | None = None) -> list[DataProblem]:
+    """Dates that cannot be: after the data cut-off or in the future; a session or a completed follow-up
+    before the man's randomisation; a screening after it (a file read month-first would show these)."""
+    problems: list[DataProblem] = []
+    now = pd.Timestamp(today or dt.datetime.now(dt.UTC).date())
+    cutoff = pd.Timestamp(cfg.trial.data_cutoff) if cfg.trial.data_cutoff is not None else None
+    randomised = t["participants"].set_index("participant_id")["randomised_on"]
+    checks = (("attendance", "session_on", "a session"), ("followup", "completed_on", "a completed follow-up"),
+              ("screening", "screened_on", "a screening decision"))  # fmt: skip
+    for name, col, what in checks:
+        df = t[name]
+        if not len(df) or col not in df.columns:
+            continue
+        when = pd.to_datetime(df[col])
+        late = (when > now) if cutoff is None else (when > min(now, cutoff))
+        for i in _rows(df, late.fillna(False)):
+            future = cutoff is None or when.iat[i] > now
+            limit = "in the future" if future else f"after the data cut-off {cutoff.date()}"  # type: ignore[union-attr]
+            problems.append(DataProblem(f"{name}.csv", i + 2, col, str(when.iat[i].date()), f"{what} {limit}"))
+        rand = pd.to_datetime(df["participant_id"].map(randomised))
+        wrong = (when > rand) if name == "screening" else (when < rand)
+        for i in _rows(df, wrong.fillna(False)):
+            side = "after" if name == "screening" else "before"
+            problems.append(DataProblem(f"{name}.csv", i + 2, col, str(when.iat[i].date()),
+                                        f"{what} {side} the man's randomisation on {rand.iat[i].date()}"))  # fmt: skip
+    return problems
+
+
 def _cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
     problems: list[DataProblem] = []
     part = t["participants"]
@@ -484,6 +513,7 @@ def _cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
         if len(t[name]):
             unknown_participants(name)
     problems.extend(_attendance_checks(cfg, t))
+    problems.extend(_date_checks(cfg, t))
     fu = t["followup"]
     missing_date = (fu["status"] == "completed") & fu["completed_on"].isna()
     for i in _rows(fu, missing_date):

@@ -117,3 +117,44 @@ def test_a_free_text_reason_is_refused_and_never_written(advance_cfg, tmp_path):
     import_files(advance_cfg, data, "london", "screening", [path], by="t", accept_valid=True)
     written = "".join(p.read_text() for p in data.rglob("*.csv"))
     assert "John Smith" not in written and "07700" not in written  # nor in the rejected rows
+
+
+def _copy_sample(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data, ignore=shutil.ignore_patterns("site-exports"))
+    return data
+
+
+def test_validate_finds_sessions_dated_before_randomisation_a_day_month_swap(invoke, tmp_path):
+    data = _copy_sample(tmp_path)
+    att = pd.read_csv(data / "attendance.csv", dtype=str, keep_default_na=False)
+    swapped = pd.to_datetime(att["session_on"], errors="coerce")
+    ok = swapped.notna() & (swapped.dt.day <= 12)
+    # what a month-first file read day-first does: 2018-06-04 becomes 2018-04-06
+    att.loc[ok, "session_on"] = swapped[ok].dt.strftime("%Y-%d-%m").where(swapped[ok].dt.day != swapped[ok].dt.month,
+                                                                         att.loc[ok, "session_on"])  # fmt: skip
+    att.to_csv(data / "attendance.csv", index=False)
+    res = invoke("config", "validate", config_path("advance-feasibility"), "--data", data)
+    assert res.exit_code == 4 and "a session before the man's randomisation" in res.output
+
+
+def test_dates_in_the_future_or_after_the_cutoff_are_refused(tmp_path):
+    from advance_trial.canonical import read_canonical
+
+    data = _copy_sample(tmp_path)
+    fu = pd.read_csv(data / "followup.csv", dtype=str, keep_default_na=False)
+    row = fu.index[fu["completed_on"] != ""][0]
+    fu.loc[row, "completed_on"] = "2099-01-01"
+    fu.to_csv(data / "followup.csv", index=False)
+    cfg = load_config(config_path("advance-feasibility"))
+    with pytest.raises(DataError) as err:
+        read_canonical(cfg, data)
+    assert any(p.message == "a completed follow-up in the future" and p.row == row + 2 for p in err.value.problems)
+    fu.loc[row, "completed_on"] = "2019-12-31"
+    fu.to_csv(data / "followup.csv", index=False)
+    late = cfg.model_copy(
+        update={"trial": cfg.trial.model_copy(update={"data_cutoff": pd.Timestamp("2019-06-30").date()})}
+    )
+    with pytest.raises(DataError) as err:
+        read_canonical(late, data)
+    assert any("after the data cut-off 2019-06-30" in p.message for p in err.value.problems)

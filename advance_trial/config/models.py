@@ -11,6 +11,7 @@ an integer), because a config is written by hand and a quoted number is a typo.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -44,6 +45,7 @@ class Trial(_Model):
     registration: str | None = None
     target_sample_size: Annotated[int, Field(gt=0, le=1_000_000)] | None = None
     description: str | None = None
+    data_cutoff: dt.date | None = None  # no session, completion or screening may be dated after it
 
 
 class Arm(_Model):
