@@ -12,6 +12,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from openpyxl import Workbook, load_workbook
 
@@ -122,3 +123,29 @@ def test_real_exports_pass_the_limits(advance_cfg, fresh):
         path = EXPORT.with_name(f"{site}-attendance.xlsx")
         (out,) = import_files(advance_cfg, fresh, site, "attendance", [path], by="t")
         assert out.outcome == "imported"
+
+
+def test_a_title_row_above_the_header_is_passed_over_and_the_row_said(advance_cfg, fresh, tmp_path):
+    # measured before: a merged title row above the header gave 301 problems with no hint
+    wb = load_workbook(EXPORT)
+    ws = wb.active
+    ws.insert_rows(1)
+    ws["A1"] = "London attendance export, June 2018"
+    ws.merge_cells("A1:G1")
+    path = tmp_path / "titled.xlsx"
+    wb.save(path)
+    (out,) = import_files(advance_cfg, fresh, "london", "attendance", [path], by="t")
+    assert out.source == "xlsx sheet 'Attendance'; header on row 2" and out.rejected == 0 and out.new > 100
+
+
+def test_a_blank_line_first_or_a_header_row_named(advance_cfg, fresh, tmp_path):
+    text = pd.read_excel(EXPORT, dtype=object, engine="calamine").to_csv(index=False)
+    path = tmp_path / "blank-first.csv"
+    path.write_text("\n" + text)
+    (out,) = import_files(advance_cfg, fresh, "london", "attendance", [path], by="t")
+    assert out.source.endswith("header on row 2")
+    other = tmp_path / "other"
+    shutil.copytree(fresh, other, ignore=shutil.ignore_patterns("attendance.csv", "import"))
+    path.write_text("exported by the site database\nversion 2\n" + text)
+    (out,) = import_files(advance_cfg, other, "london", "attendance", [path], by="t", header_row=3)
+    assert out.source.endswith("header on row 3") and out.rejected == 0

@@ -25,7 +25,12 @@ def import_data(
     data: Path = typer.Option(..., "--data", help="Folder of canonical data files to import into."),
     site: str = typer.Option(..., "--site", help="The site the files come from."),
     kind: Kind = typer.Option(..., "--kind", help="Which canonical file the rows belong to."),
-    sheet: str | None = typer.Option(None, "--sheet", help="Excel sheet (default: the first)."),
+    sheet: str | None = typer.Option(
+        None, "--sheet", help="Excel sheet, any case (default: the one visible sheet whose header fits)."
+    ),
+    header_row: int | None = typer.Option(
+        None, "--header-row", min=1, help="The header's row number (default: the first row the mapping reads)."
+    ),
     accept_valid: bool = typer.Option(
         False, "--accept-valid", help="Write the good rows; set the bad ones aside in DATA/rejected/."
     ),
@@ -50,7 +55,8 @@ def import_data(
             bar.update(task, description=what, completed=done)
 
         outcomes = import_files(cfg, data, site, kind.value, files, sheet=sheet, accept_valid=accept_valid,
-                                replace=replace, by=by, report=report, progress=step)  # fmt: skip
+                                replace=replace, by=by, report=report, progress=step, header_row=header_row,
+                                waiting=lambda what: stderr.print(f"[yellow]{what}[/]"))  # fmt: skip
     if json_out:
         print_json([{**o.counts(), "rejected_file": o.rejected_file} for o in outcomes])
         return

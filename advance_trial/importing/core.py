@@ -128,9 +128,10 @@ def _append_csv(txn: Transaction, relative: str, rows: list[dict[str, object]], 
     txn.put(relative, frame.to_csv(index=False, lineterminator="\n").encode())
 
 
-def _prepare(cfg: Config, kind: str, site: str, path: Path, sheet: str | None, existing: CanonicalData) -> _Prepared:
+def _prepare(cfg: Config, kind: str, site: str, path: Path, sheet: str | None, existing: CanonicalData,
+             header_row: int | None = None) -> _Prepared:  # fmt: skip
     mapping = mapping_for(cfg, site, kind)
-    raw, data = read_site_file(path, sheet, header_fits(cfg, kind, mapping))
+    raw, data = read_site_file(path, sheet, header_fits(cfg, kind, mapping), header_row)
     header = map_header(cfg, kind, raw, mapping)
     typed, problems = convert(cfg, kind, site, raw, header, mapping)
     check_rows(cfg, kind, site, typed, raw.cells, header, existing, problems)
@@ -165,11 +166,13 @@ def import_files(
     report: str | Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     waiting: Callable[[str], None] | None = None,
+    header_row: int | None = None,
 ) -> list[FileOutcome]:
     """Import site files of one kind for one site into the canonical data folder ``data``.
 
     The folder is locked for the whole import and written as one transaction with its ledger
-    (:mod:`advance_trial.datafolder`); ``waiting`` hears when another command holds it.
+    (:mod:`advance_trial.datafolder`); ``waiting`` hears when another command holds it. The header is
+    the first row the mapping can read (below a title, say), or row ``header_row``.
 
     Raises
     ------
@@ -187,13 +190,13 @@ def import_files(
     with locked(data, waiting) as txn:
         return _import_locked(cfg, data, txn, site, kind, files, sheet=sheet, accept_valid=accept_valid,
                               replace=replace, by=by or getpass.getuser(), report=report,
-                              step=progress or (lambda *_: None))  # fmt: skip
+                              step=progress or (lambda *_: None), header_row=header_row)  # fmt: skip
 
 
 def _import_locked(
     cfg: Config, data: Path, txn: Transaction, site: str, kind: str, files: Sequence[str | Path], *,
     sheet: str | None, accept_valid: bool, replace: bool, by: str, report: str | Path | None,
-    step: Callable[[str, int, int], None],
+    step: Callable[[str, int, int], None], header_row: int | None = None,
 ) -> list[FileOutcome]:  # fmt: skip
     existing = _existing(cfg, data)
     target = data / f"{kind}.csv"
@@ -214,7 +217,7 @@ def _import_locked(
             outcomes.append(FileOutcome(Path(path).name, sha, int(done["rows_read"]), outcome="already_imported"))
             continue
         try:
-            prep = _prepare(cfg, kind, site, Path(path), sheet, existing)
+            prep = _prepare(cfg, kind, site, Path(path), sheet, existing, header_row)
         except DataError as exc:
             fatal.extend(exc.problems)
             outcomes.append(FileOutcome(Path(path).name, sha, 0, outcome="refused"))

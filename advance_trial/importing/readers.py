@@ -58,13 +58,48 @@ def _fail(file: str, message: str, row: int | None = None) -> DataError:
     return DataError([DataProblem(file, row, None, None, message)])
 
 
+#: How far down a file its header row is looked for (a title, a date, a blank line above it).
+HEADER_SEARCH = 20
+
+
 def read_site_file(
-    path: str | Path, sheet: str | None = None, accepts: Callable[[list[str]], bool] | None = None
-) -> tuple[RawTable, bytes]:
+    path: str | Path, sheet: str | None = None, accepts: Callable[[list[str]], bool] | None = None,
+    header_row: int | None = None,
+) -> tuple[RawTable, bytes]:  # fmt: skip
     """Read a CSV or ``.xlsx`` file sent by a site; returns the table and the file's bytes.
 
-    ``accepts`` tells a header the config's mapping can read (it chooses among visible sheets).
+    ``accepts`` tells a header the config's mapping can read: it chooses among visible sheets and
+    finds the header row below a title (the first of the first :data:`HEADER_SEARCH` rows it accepts);
+    ``header_row`` (1-based) names the header row instead. The source says which row was used.
     """
+    return _read_site_file(path, sheet, HeaderRule(accepts, header_row))
+
+
+@dataclass(frozen=True)
+class HeaderRule:
+    """How the header row is found: a test a header passes, or its row number (1-based)."""
+
+    accepts: Callable[[list[str]], bool] | None = None
+    row: int | None = None
+
+
+def _header_index(texts: list[list[str]], file: str, rule: HeaderRule) -> int:
+    """The 0-based index of the header among ``texts`` (the file's first rows, as text)."""
+    accepts, header_row = rule.accepts, rule.row
+    if header_row is not None:
+        if header_row > len(texts):
+            raise _fail(file, f"--header-row {header_row}: the file has only {len(texts)} rows")
+        return header_row - 1
+    first = next((i for i, r in enumerate(texts) if any(c.strip() for c in r)), 0)
+    if accepts is None or accepts([c.strip() for c in texts[first]]):
+        return first
+    for i in range(first, min(len(texts), first + HEADER_SEARCH)):
+        if accepts([c.strip() for c in texts[i]]):
+            return i
+    return first  # the mapping will say what it misses in the first row
+
+
+def _read_site_file(path: str | Path, sheet: str | None, rule: HeaderRule) -> tuple[RawTable, bytes]:
     path = Path(path)
     file = path.name
     if not path.is_file():
@@ -73,12 +108,12 @@ def read_site_file(
     if not raw.strip():
         raise _fail(file, "the file is empty (a header row and data rows are expected)")
     if raw.startswith(XLSX_MAGIC):
-        return _read_xlsx(raw, file, sheet, accepts), raw
+        return _read_xlsx(raw, file, sheet, rule), raw
     if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
         raise _fail(file, "not a readable Excel workbook (.xlsx); save it again as .xlsx or CSV")
     if sheet is not None:
         raise _fail(file, "--sheet applies to Excel workbooks only")
-    return _read_csv(raw, file), raw
+    return _read_csv(raw, file, rule), raw
 
 
 def _decode(raw: bytes, file: str) -> tuple[str, str]:
@@ -110,33 +145,33 @@ def _sniff(header_line: str) -> str:
     return best if counts[best] else ","
 
 
-def _read_csv(raw: bytes, file: str) -> RawTable:
+def _read_csv(raw: bytes, file: str, rule: HeaderRule = HeaderRule()) -> RawTable:
     text, encoding = _decode(raw, file)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     first = next((line for line in text.split("\n") if line.strip()), "")
     delim = _sniff(first)
     source = f"csv {encoding} {delim!r}"
-    fast = _fast_csv(text, file, delim, source)
+    fast = _fast_csv(text, file, delim, source, rule)
     if fast is not None:
         return fast
     try:
         records = list(csv.reader(io.StringIO(text), delimiter=delim, strict=True))
     except csv.Error as exc:
         raise _fail(file, f"not a valid CSV: {exc}") from None
-    return _table(file, records, source)
+    return _table(file, records, source, rule)
 
 
-def _fast_csv(text: str, file: str, delim: str, source: str) -> RawTable | None:
+def _fast_csv(text: str, file: str, delim: str, source: str, rule: HeaderRule) -> RawTable | None:
     """pandas' C parser for well-formed files; None sends the file to the careful reader."""
-    if not text.strip() or text.startswith("\n"):
-        return None  # the careful reader says where the header is
+    if not text.strip() or text.startswith("\n") or rule.row not in (None, 1):
+        return None  # the careful reader finds the header
     try:
         frame = pd.read_csv(io.StringIO(text), sep=delim, header=None, dtype=str, keep_default_na=False,
                             na_filter=False, skip_blank_lines=False, engine="c")  # fmt: skip
     except (pd.errors.ParserError, ValueError):
         return None
     header = [str(h).strip() for h in frame.iloc[0]]
-    if not header or not all(header) or len(frame) < 1:
+    if not header or not all(header) or len(frame) < 1 or (rule.accepts is not None and not rule.accepts(header)):
         return None
     body = frame.iloc[1:].reset_index(drop=True)
     body.columns = range(body.shape[1])
@@ -149,13 +184,14 @@ def _fast_csv(text: str, file: str, delim: str, source: str) -> RawTable | None:
     return RawTable(file, header, body, rows.astype(np.int64), source)
 
 
-def _table(file: str, records: list[list[str]], source: str) -> RawTable:
-    numbered = [(i + 1, r) for i, r in enumerate(records) if any(c.strip() for c in r)]
-    if not numbered:
+def _table(file: str, records: list[list[str]], source: str, rule: HeaderRule = HeaderRule()) -> RawTable:
+    if not any(any(c.strip() for c in r) for r in records):
         raise _fail(file, "the file is empty (a header row and data rows are expected)")
-    (header_row, header), body = numbered[0], numbered[1:]
-    if header_row != 1:
-        raise _fail(file, f"the header must be on row 1 (found it on row {header_row})", header_row)
+    at = _header_index(records[:HEADER_SEARCH], file, rule)
+    if at:
+        source = f"{source}; header on row {at + 1}"
+    header = records[at]
+    body = [(i + 1, r) for i, r in enumerate(records) if i > at and any(c.strip() for c in r)]
     header = [h.strip() for h in header]
     while header and not header[-1]:
         header.pop()
@@ -288,9 +324,8 @@ def _calamine(file: str, what: str, call: Callable[[], Any]) -> Any:
 
 
 def _read_xlsx(
-    raw: bytes, file: str, sheet: str | None, accepts: Callable[[list[str]], bool] | None = None,
-    limits: WorkbookLimits = LIMITS,
-) -> RawTable:  # fmt: skip
+    raw: bytes, file: str, sheet: str | None, rule: HeaderRule = HeaderRule(), limits: WorkbookLimits = LIMITS
+) -> RawTable:
     """Excel through calamine (pandas' fast engine): dates arrive as dates, TRUE/FALSE as booleans.
 
     The sheet: ``sheet`` (without regard to case; a hidden sheet only when named), else the one
@@ -298,6 +333,7 @@ def _read_xlsx(
     """
     from python_calamine import CalamineWorkbook, SheetVisibleEnum
 
+    accepts = rule.accepts
     _check_zip(raw, file, limits)
     wb = _calamine(file, "not a readable Excel workbook", lambda: CalamineWorkbook.from_filelike(io.BytesIO(raw)))
     names: list[str] = list(wb.sheet_names)
@@ -326,13 +362,16 @@ def _read_xlsx(
         name = fits[0]
     rows = _calamine(file, f"sheet {name!r} could not be read",
                      lambda: wb.get_sheet_by_name(name).to_python(skip_empty_area=False))  # fmt: skip
-    return _grid_table(file, rows, f"xlsx sheet {name!r}")
+    return _grid_table(file, rows, f"xlsx sheet {name!r}", rule)
 
 
-def _grid_table(file: str, rows: Sequence[Sequence[object]], source: str) -> RawTable:
+def _grid_table(file: str, rows: Sequence[Sequence[object]], source: str, rule: HeaderRule = HeaderRule()) -> RawTable:
     """A rectangular grid of typed cells (calamine's) as a RawTable, converted column by column."""
     if not rows or not any(_cell_text(v).strip() for v in rows[0]):
-        return _table(file, [[_cell_text(v) for v in r] for r in rows], source)  # the careful path says why
+        return _table(file, [[_cell_text(v) for v in r] for r in rows], source, rule)  # the careful path says why
+    at = _header_index([[_cell_text(v) for v in r] for r in rows[:HEADER_SEARCH]], file, rule)
+    if at:  # a title above the header: the careful path keeps the spreadsheet's row numbers
+        return _table(file, [[_cell_text(v) for v in r] for r in rows], source, rule)
     header = [_cell_text(v).strip() for v in rows[0]]
     while header and not header[-1]:
         header.pop()

@@ -49,7 +49,6 @@ CASES: list[tuple[str, str, bytes, str, str, str]] = [
     ("corrupt.xlsx", "attendance", b"PK\x03\x04" + b"\x00garbage" * 20, "", "", "not a readable Excel workbook"),
     ("not-text.csv", "attendance", rows(ATT, OK) + b"\x81\x8d\x8f\x90\x9d", "", "", "neither UTF-8 nor Windows-1252"),
     ("too-many-cells.csv", "attendance", rows(ATT, OK + ["extra"]), "2", "", "more cells"),
-    ("header-not-first.csv", "attendance", b"\n" + rows(ATT, OK), "2", "", "header must be on row 1"),
     ("unclosed-quote.csv", "attendance", rows(ATT, OK) + b'AF005,"group,2\n', "", "", "not a valid CSV"),
     ("impossible-date.csv", "attendance", rows(ATT, att(session_on="31/02/2018")), "2", "session_on", "no such date"),
     ("two-digit-year.csv", "attendance", rows(ATT, att(session_on="06/08/18")), "2", "session_on", "two-digit year"),
