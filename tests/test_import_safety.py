@@ -158,3 +158,35 @@ def test_dates_in_the_future_or_after_the_cutoff_are_refused(tmp_path):
     with pytest.raises(DataError) as err:
         read_canonical(late, data)
     assert any("after the data cut-off 2019-06-30" in p.message for p in err.value.problems)
+
+
+def test_replace_never_moves_a_man_to_another_arm_without_the_log(advance_cfg, tmp_path, monkeypatch):
+    # measured before: --replace moved AF002 from tau to advance, exit 0 (AF003 is a tau man here)
+    data = _copy_sample(tmp_path)
+    men = pd.read_csv(data / "participants.csv", dtype=str, keep_default_na=False)
+    row = men[men["participant_id"] == "AF003"].copy()
+    assert row["arm"].iat[0] == "tau"
+    row["arm"] = "advance"
+    path = tmp_path / "fix.csv"
+    row.to_csv(path, index=False)
+    site = row["site"].iat[0]
+    with pytest.raises(ImportRefused) as err:
+        import_files(advance_cfg, data, site, "participants", [path], replace=True, by="t")
+    assert any("--replace refused: an arm changes only with the allocation log" in p.message
+               for p in err.value.problems)  # fmt: skip
+    assert "AF003" in (data / "participants.csv").read_text() and men.equals(
+        pd.read_csv(data / "participants.csv", dtype=str, keep_default_na=False))  # fmt: skip
+    import advance_trial.allocation as allocation
+
+    monkeypatch.setattr(allocation, "trial_key", lambda *a, **k: None)
+    for logged, accepted in (("tau", False), ("advance", True)):
+        frame = pd.DataFrame({"participant_id": ["AF003"], "arm": [logged]})
+        monkeypatch.setattr(allocation, "allocations", lambda *a, frame=frame, **k: frame)
+        if accepted:
+            (out,) = import_files(advance_cfg, data, site, "participants", [path], replace=True, by="t",
+                                  log=tmp_path / "log.sqlite")  # fmt: skip
+            assert out.replaced == 1
+        else:
+            with pytest.raises(ImportRefused, match="the allocation log has arm 'tau'"):
+                import_files(advance_cfg, data, site, "participants", [path], replace=True, by="t",
+                             log=tmp_path / "log.sqlite")  # fmt: skip

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from advance_trial.cli._options import KEY_DIR
+
 
 class Kind(StrEnum):
     """The canonical file a site file feeds."""
@@ -35,6 +37,8 @@ def import_data(
         False, "--accept-valid", help="Write the good rows; set the bad ones aside in DATA/rejected/."
     ),
     replace: bool = typer.Option(False, "--replace", help="Let differing values replace canonical ones (recorded)."),
+    log: Path | None = typer.Option(None, "--log", help="The allocation log: an arm replaced must agree with it."),
+    key_dir: Path | None = KEY_DIR,
     by: str | None = typer.Option(None, "--by", help="Who is importing (default: the OS user)."),
     report: Path | None = typer.Option(None, "--report", help="Where to write the problem report (CSV)."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
@@ -56,6 +60,7 @@ def import_data(
 
         outcomes = import_files(cfg, data, site, kind.value, files, sheet=sheet, accept_valid=accept_valid,
                                 replace=replace, by=by, report=report, progress=step, header_row=header_row,
+                                log=log, key_dir=key_dir,
                                 waiting=lambda what: stderr.print(f"[yellow]{what}[/]"))  # fmt: skip
     if json_out:
         print_json([{**o.counts(), "rejected_file": o.rejected_file} for o in outcomes])

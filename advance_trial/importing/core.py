@@ -167,12 +167,16 @@ def import_files(
     progress: Callable[[str, int, int], None] | None = None,
     waiting: Callable[[str], None] | None = None,
     header_row: int | None = None,
+    log: str | Path | None = None,
+    key_dir: str | Path | None = None,
 ) -> list[FileOutcome]:
     """Import site files of one kind for one site into the canonical data folder ``data``.
 
     The folder is locked for the whole import and written as one transaction with its ledger
     (:mod:`advance_trial.datafolder`); ``waiting`` hears when another command holds it. The header is
-    the first row the mapping can read (below a title, say), or row ``header_row``.
+    the first row the mapping can read (below a title, say), or row ``header_row``. With ``replace``,
+    a randomised man's arm changes only to the arm the allocation log ``log`` (verified with the key
+    in ``key_dir``) gives him.
 
     Raises
     ------
@@ -190,15 +194,25 @@ def import_files(
     with locked(data, waiting) as txn:
         return _import_locked(cfg, data, txn, site, kind, files, sheet=sheet, accept_valid=accept_valid,
                               replace=replace, by=by or getpass.getuser(), report=report,
-                              step=progress or (lambda *_: None), header_row=header_row)  # fmt: skip
+                              step=progress or (lambda *_: None), header_row=header_row, log=log,
+                              key_dir=key_dir)  # fmt: skip
 
 
 def _import_locked(
     cfg: Config, data: Path, txn: Transaction, site: str, kind: str, files: Sequence[str | Path], *,
     sheet: str | None, accept_valid: bool, replace: bool, by: str, report: str | Path | None,
-    step: Callable[[str, int, int], None], header_row: int | None = None,
+    step: Callable[[str, int, int], None], header_row: int | None = None, log: str | Path | None = None,
+    key_dir: str | Path | None = None,
 ) -> list[FileOutcome]:  # fmt: skip
     existing = _existing(cfg, data)
+    logged_arms: dict[str, tuple[str, ...]] = {}
+    if kind == "participants" and replace and log is not None:
+        from advance_trial.allocation import allocations, trial_key
+
+        frame = allocations(cfg, trial_key(cfg, key_dir, log), log)
+        codes = cfg.randomisation.blinding.codes if cfg.randomisation.blinding else {}
+        logged_arms = {str(p): tuple(filter(None, (str(a), codes.get(str(a)))))  # the arm, or its blinding code
+                       for p, a in zip(frame["participant_id"], frame["arm"], strict=True)}  # fmt: skip
     target = data / f"{kind}.csv"
     current = _text_table(target)
     keys = list(SPECS[kind].key)
@@ -223,7 +237,7 @@ def _import_locked(
             outcomes.append(FileOutcome(Path(path).name, sha, 0, outcome="refused"))
             continue
         step(f"checking {prep.raw.file}", n - 1, len(files))
-        new_rows, outcome = _merge(cfg, kind, site, prep, merged, index, replace, replacements, by)
+        new_rows, outcome = _merge(cfg, kind, site, prep, merged, index, replace, replacements, by, logged_arms)
         merged = pd.concat([merged, new_rows], ignore_index=True) if len(new_rows) else merged
         outcomes.append(outcome)
         all_problems.extend(outcome.problems)
@@ -269,8 +283,10 @@ def _merge(
     replace: bool,
     replacements: list[dict[str, object]],
     by: str,
+    logged_arms: dict[str, tuple[str, ...]],
 ) -> tuple[pd.DataFrame, FileOutcome]:
-    """Compare incoming rows with the rows already there; update ``merged`` in place for replacements."""
+    """Compare incoming rows with the rows already there; update ``merged`` in place for replacements.
+    A randomised man's arm is replaced only when ``logged_arms`` (from the allocation log) agrees."""
     keys = list(SPECS[kind].key)
     rows, problems = prep.rows, prep.problems
     bad = np.zeros(len(rows), dtype=bool)
@@ -292,6 +308,11 @@ def _merge(
         differs = [c for c in prep.provided if str(old[c]) != str(new[c])]
         if not differs:
             unchanged += 1
+        elif replace and "arm" in differs and kind == "participants" and str(new["arm"]) not in logged_arms.get(k, ()):
+            why = (f"the allocation log has arm {logged_arms[k][0]!r} for this man" if k in logged_arms else
+                   "an arm changes only with the allocation log: give --log (and --key-dir) to check it against "
+                   "the log, or correct the allocation with `randomise correct`")  # fmt: skip
+            problems.add_one(i, prep.shown.get("arm", "arm"), new["arm"], f"--replace refused: {why}")
         elif replace:
             for c in differs:
                 replacements.append({"by": by, "kind": kind, "site": site, "file": prep.raw.file, "sha256": prep.sha,
