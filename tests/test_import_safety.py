@@ -190,3 +190,24 @@ def test_replace_never_moves_a_man_to_another_arm_without_the_log(advance_cfg, t
             with pytest.raises(ImportRefused, match="the allocation log has arm 'tau'"):
                 import_files(advance_cfg, data, site, "participants", [path], replace=True, by="t",
                              log=tmp_path / "log.sqlite")  # fmt: skip
+
+
+def test_a_new_man_arrives_with_his_screening_and_participant_rows_in_one_command(invoke, tmp_path):
+    # measured before: screening needed him in participants.csv and participants needed him in screening.csv
+    data = _copy_sample(tmp_path)
+    scr = tmp_path / "new-screening.csv"
+    scr.write_text("screen_id,site,cycle,screened_on,eligible,consented,participant_id,reason_ineligible\n"
+                   "SAF9001,london,3,2019-05-01,true,true,AF901,\n")  # fmt: skip
+    men = tmp_path / "new-man.csv"
+    men.write_text("participant_id,site,cycle,randomised_on,arm\nAF901,london,3,2019-05-02,tau\n")
+    for kinds in (["participants"], ["screening"]):  # alone, each is refused
+        one = men if kinds == ["participants"] else scr
+        res = invoke("import", config_path("advance-feasibility"), one, "--data", data, "--site", "london",
+                     "--kind", kinds[0])  # fmt: skip
+        assert res.exit_code == 4, res.output
+    res = invoke("import", config_path("advance-feasibility"), men, scr, "--data", data, "--site", "london",
+                 "--kind", "participants", "--kind", "screening")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "AF901" in (data / "participants.csv").read_text() and "SAF9001" in (data / "screening.csv").read_text()
+    audit = pd.read_csv(data / "import" / "audit.csv", dtype=str)
+    assert list(audit.loc[audit["outcome"] == "imported", "kind"]) == ["screening", "participants"]

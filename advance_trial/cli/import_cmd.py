@@ -23,10 +23,12 @@ class Kind(StrEnum):
 
 def import_data(
     config: Path = typer.Argument(..., help="The trial config (YAML).", show_default=False),
-    files: list[Path] = typer.Argument(..., help="Site files (.csv or .xlsx), all of one kind.", show_default=False),
+    files: list[Path] = typer.Argument(..., help="Site files (.csv or .xlsx).", show_default=False),
     data: Path = typer.Option(..., "--data", help="Folder of canonical data files to import into."),
     site: str = typer.Option(..., "--site", help="The site the files come from."),
-    kind: Kind = typer.Option(..., "--kind", help="Which canonical file the rows belong to."),
+    kind: list[Kind] = typer.Option(
+        ..., "--kind", help="Which canonical file the rows belong to: once for all files, or once per file."
+    ),
     sheet: str | None = typer.Option(
         None, "--sheet", help="Excel sheet, any case (default: the one visible sheet whose header fits)."
     ),
@@ -58,7 +60,7 @@ def import_data(
         def step(what: str, done: int, total: int) -> None:
             bar.update(task, description=what, completed=done)
 
-        outcomes = import_files(cfg, data, site, kind.value, files, sheet=sheet, accept_valid=accept_valid,
+        outcomes = import_files(cfg, data, site, [k.value for k in kind], files, sheet=sheet, accept_valid=accept_valid,
                                 replace=replace, by=by, report=report, progress=step, header_row=header_row,
                                 log=log, key_dir=key_dir,
                                 waiting=lambda what: stderr.print(f"[yellow]{what}[/]"))  # fmt: skip
@@ -82,4 +84,5 @@ def import_data(
         else:
             stdout.print(f"[green]{shown(o.file)}[/]: {counts} [dim]({shown(o.source)})[/]")
     audit = data / "import" / "audit.csv"
-    stdout.print(f"{kind.value}.csv in {shown(data)} is up to date; the import is recorded in {shown(audit)}")
+    written = ", ".join(f"{k}.csv" for k in dict.fromkeys(k.value for k in kind))
+    stdout.print(f"{written} in {shown(data)} up to date; the import is recorded in {shown(audit)}")

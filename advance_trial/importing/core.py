@@ -156,7 +156,7 @@ def import_files(
     cfg: Config,
     data: str | Path,
     site: str,
-    kind: str,
+    kind: str | Sequence[str],
     files: Sequence[str | Path],
     *,
     sheet: str | None = None,
@@ -170,7 +170,10 @@ def import_files(
     log: str | Path | None = None,
     key_dir: str | Path | None = None,
 ) -> list[FileOutcome]:
-    """Import site files of one kind for one site into the canonical data folder ``data``.
+    """Import site files for one site into the canonical data folder ``data``.
+
+    ``kind`` is the kind of every file, or one kind per file: several kinds are merged, checked and
+    written as one transaction (a new man's screening and participant rows together).
 
     The folder is locked for the whole import and written as one transaction with its ledger
     (:mod:`advance_trial.datafolder`); ``waiting`` hears when another command holds it. The header is
@@ -188,83 +191,133 @@ def import_files(
     """
     if site not in cfg.site_ids:
         raise UsageError(f"--site {site!r}: not a site of {cfg.trial.id}; sites: {', '.join(cfg.site_ids)}")
-    if kind not in SPECS:
-        raise UsageError(f"--kind {kind!r}: one of {', '.join(FILE_NAMES)}")
+    kinds = [kind] * len(files) if isinstance(kind, str) else list(kind)
+    if len(kinds) == 1 and len(files) > 1:
+        kinds *= len(files)
+    if len(kinds) != len(files):
+        raise UsageError(f"--kind given {len(kinds)} times for {len(files)} files: once, or once per file")
+    for k in kinds:
+        if k not in SPECS:
+            raise UsageError(f"--kind {k!r}: one of {', '.join(FILE_NAMES)}")
+    batches: list[tuple[str, list[str | Path]]] = []
+    for k in dict.fromkeys(kinds):
+        batches.append((k, [f for f, fk in zip(files, kinds, strict=True) if fk == k]))
     data = Path(data)
     with locked(data, waiting) as txn:
-        return _import_locked(cfg, data, txn, site, kind, files, sheet=sheet, accept_valid=accept_valid,
+        return _import_locked(cfg, data, txn, site, batches, sheet=sheet, accept_valid=accept_valid,
                               replace=replace, by=by or getpass.getuser(), report=report,
                               step=progress or (lambda *_: None), header_row=header_row, log=log,
                               key_dir=key_dir)  # fmt: skip
 
 
-def _import_locked(
-    cfg: Config, data: Path, txn: Transaction, site: str, kind: str, files: Sequence[str | Path], *,
-    sheet: str | None, accept_valid: bool, replace: bool, by: str, report: str | Path | None,
-    step: Callable[[str, int, int], None], header_row: int | None = None, log: str | Path | None = None,
-    key_dir: str | Path | None = None,
-) -> list[FileOutcome]:  # fmt: skip
-    existing = _existing(cfg, data)
-    logged_arms: dict[str, tuple[str, ...]] = {}
-    if kind == "participants" and replace and log is not None:
-        from advance_trial.allocation import allocations, trial_key
+@dataclass
+class _KindMerge:
+    """One kind's files merged into its canonical table, not yet written."""
 
-        frame = allocations(cfg, trial_key(cfg, key_dir, log), log)
-        codes = cfg.randomisation.blinding.codes if cfg.randomisation.blinding else {}
-        logged_arms = {str(p): tuple(filter(None, (str(a), codes.get(str(a)))))  # the arm, or its blinding code
-                       for p, a in zip(frame["participant_id"], frame["arm"], strict=True)}  # fmt: skip
-    target = data / f"{kind}.csv"
-    current = _text_table(target)
+    kind: str
+    outcomes: list[FileOutcome]
+    fatal: list[DataProblem]
+    problems: list[DataProblem]
+    body: bytes
+    rejected: dict[str, tuple[pd.DataFrame, FileOutcome]]
+    replacements: list[dict[str, object]]
+
+
+def _logged_arms(cfg: Config, log: str | Path | None, key_dir: str | Path | None) -> dict[str, tuple[str, ...]]:
+    """Man -> the arm the verified allocation log gives him, or its blinding code."""
+    if log is None:
+        return {}
+    from advance_trial.allocation import allocations, trial_key
+
+    frame = allocations(cfg, trial_key(cfg, key_dir, log), log)
+    codes = cfg.randomisation.blinding.codes if cfg.randomisation.blinding else {}
+    return {str(p): tuple(filter(None, (str(a), codes.get(str(a)))))
+            for p, a in zip(frame["participant_id"], frame["arm"], strict=True)}  # fmt: skip
+
+
+def _merge_kind(
+    cfg: Config, data: Path, existing: CanonicalData, site: str, kind: str, files: Sequence[str | Path], *,
+    sheet: str | None, replace: bool, by: str, step: Callable[[str, int, int], None], header_row: int | None,
+    logged_arms: dict[str, tuple[str, ...]],
+) -> _KindMerge:  # fmt: skip
+    current = _text_table(data / f"{kind}.csv")
     keys = list(SPECS[kind].key)
     merged = current.copy() if current is not None else pd.DataFrame(columns=[c.name for c in SPECS[kind].columns])
     index = dict(zip(key_text(merged, keys), range(len(merged)), strict=True)) if len(merged) else {}
-    outcomes: list[FileOutcome] = []
-    fatal: list[DataProblem] = []
-    all_problems: list[DataProblem] = []
-    replacements: list[dict[str, object]] = []
-    rejected_frames: dict[str, tuple[pd.DataFrame, FileOutcome]] = {}
+    result = _KindMerge(kind, [], [], [], b"", {}, [])
     for n, path in enumerate(files, 1):
         step(f"reading {Path(path).name}", n - 1, len(files))
         sha = hashlib.sha256(Path(path).read_bytes()).hexdigest() if Path(path).is_file() else ""
         done = _already(data, kind, sha, sheet) if sha else None
         if done is not None:
-            outcomes.append(FileOutcome(Path(path).name, sha, int(done["rows_read"]), outcome="already_imported"))
+            result.outcomes.append(FileOutcome(Path(path).name, sha, int(done["rows_read"]),
+                                               outcome="already_imported"))  # fmt: skip
             continue
         try:
             prep = _prepare(cfg, kind, site, Path(path), sheet, existing, header_row)
         except DataError as exc:
-            fatal.extend(exc.problems)
-            outcomes.append(FileOutcome(Path(path).name, sha, 0, outcome="refused"))
+            result.fatal.extend(exc.problems)
+            result.outcomes.append(FileOutcome(Path(path).name, sha, 0, outcome="refused"))
             continue
         step(f"checking {prep.raw.file}", n - 1, len(files))
-        new_rows, outcome = _merge(cfg, kind, site, prep, merged, index, replace, replacements, by, logged_arms)
+        new_rows, outcome = _merge(cfg, kind, site, prep, merged, index, replace, result.replacements, by,
+                                   logged_arms)  # fmt: skip
         merged = pd.concat([merged, new_rows], ignore_index=True) if len(new_rows) else merged
-        outcomes.append(outcome)
-        all_problems.extend(outcome.problems)
+        result.outcomes.append(outcome)
+        result.problems.extend(outcome.problems)
         if outcome.rejected:
-            rejected_frames[prep.raw.file] = (_quarantine(prep), outcome)
-    problems = fatal + all_problems
-    if fatal or (problems and not accept_valid):
-        _refuse(txn, kind, site, outcomes, problems, by, report, sheet)
+            result.rejected[prep.raw.file] = (_quarantine(prep), outcome)
     columns = _column_order(cfg, kind, current, list(merged.columns))
     merged = merged.reindex(columns=columns, fill_value="").fillna("")
-    body = merged.to_csv(index=False, lineterminator="\n").encode("utf-8")
-    _final_check(cfg, kind, body, existing, txn, outcomes, by, report, site, sheet)
-    step("writing", len(files), len(files))
-    changed = any(o.new or o.replaced for o in outcomes)
-    if changed:
-        txn.put(f"{kind}.csv", body)
+    result.body = merged.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    return result
+
+
+def _import_locked(
+    cfg: Config, data: Path, txn: Transaction, site: str, batches: Sequence[tuple[str, Sequence[str | Path]]], *,
+    sheet: str | None, accept_valid: bool, replace: bool, by: str, report: str | Path | None,
+    step: Callable[[str, int, int], None], header_row: int | None = None, log: str | Path | None = None,
+    key_dir: str | Path | None = None,
+) -> list[FileOutcome]:  # fmt: skip
+    """Every kind's files merged in the order the files depend on each other (screening, participants,
+    the rest), checked together, written together: a new man's screening and participant rows arrive in
+    one command."""
+    existing = _existing(cfg, data)
+    order = sorted(batches, key=lambda b: FILE_NAMES.index(b[0]))
+    merges: list[_KindMerge] = []
+    tables = existing.tables()
+    for kind, files in order:
+        arms = _logged_arms(cfg, log, key_dir) if kind == "participants" and replace else {}
+        m = _merge_kind(cfg, data, CanonicalData(**tables), site, kind, files, sheet=sheet, replace=replace, by=by,
+                        step=step, header_row=header_row, logged_arms=arms)  # fmt: skip
+        merges.append(m)
+        typed, problems = parse_table(cfg, SPECS[kind], m.body, f"{kind}.csv")
+        if not problems:  # the kinds after this one are checked against its new rows
+            tables[kind] = typed
+    labelled = [(m.kind, o) for m in merges for o in m.outcomes]
+    fatal = [p for m in merges for p in m.fatal]
+    problems = fatal + [p for m in merges for p in m.problems]
+    if fatal or (problems and not accept_valid):
+        _refuse(txn, labelled, site, problems, by, report, sheet)
+    _final_check(cfg, merges, existing, txn, labelled, by, report, site, sheet)
+    step("writing", 1, 1)
     stamp = _now()
-    for frame, outcome in rejected_frames.values():
-        relative = f"rejected/{kind}-{site}-{outcome.sha256[:12]}.csv"
-        txn.put(relative, frame.to_csv(index=False, lineterminator="\n").encode())
-        outcomes[outcomes.index(outcome)] = _with(outcome, rejected_file=str(data / relative))
+    replacements: list[dict[str, object]] = []
+    for m in merges:
+        if any(o.new or o.replaced for o in m.outcomes):
+            txn.put(f"{m.kind}.csv", m.body)
+        for frame, outcome in m.rejected.values():
+            relative = f"rejected/{m.kind}-{site}-{outcome.sha256[:12]}.csv"
+            txn.put(relative, frame.to_csv(index=False, lineterminator="\n").encode())
+            at = labelled.index((m.kind, outcome))
+            labelled[at] = (m.kind, _with(outcome, rejected_file=str(data / relative)))
+        replacements += m.replacements
     if replacements:
         for r in replacements:
             r["at_utc"] = stamp
         _append_csv(txn, "import/replacements.csv", replacements, REPLACEMENT_COLUMNS)
-    _audit(txn, kind, site, outcomes, by, stamp, sheet)
-    return outcomes
+    _audit(txn, labelled, site, by, stamp, sheet)
+    return [o for _, o in labelled]
 
 
 def _with(o: FileOutcome, **changes: Any) -> FileOutcome:
@@ -356,7 +409,7 @@ def _quarantine(prep: _Prepared) -> pd.DataFrame:
 
 
 def _refuse(
-    txn: Transaction, kind: str, site: str, outcomes: list[FileOutcome], problems: list[DataProblem], by: str,
+    txn: Transaction, labelled: list[tuple[str, FileOutcome]], site: str, problems: list[DataProblem], by: str,
     report: str | Path | None, sheet: str | None,
 ) -> None:  # fmt: skip
     """Write the problem report and the audit entry (one transaction, no data); raise with every problem."""
@@ -365,41 +418,45 @@ def _refuse(
         [(p.file, p.row, p.column, None if FREE_TEXT in p.message else p.value, p.message) for p in problems],
         columns=["file", "row", "column", "value", "problem"],
     )  # a free-text value is shown to the assistant on the terminal, never written
-    first = next((o.sha256 for o in outcomes if o.sha256), "")
+    first = next((o.sha256 for _, o in labelled if o.sha256), "")
+    kinds = "+".join(dict.fromkeys(k for k, _ in labelled)) or "files"
     body = frame.to_csv(index=False, lineterminator="\n").encode()
-    relative = f"import/reports/{kind}-{site}-{first[:12] or 'files'}.csv"
+    relative = f"import/reports/{kinds}-{site}-{first[:12] or 'files'}.csv"
     path = Path(report) if report else data / relative
     txn.files.clear()  # nothing of the data: only the report and the ledger
     if report:
         write_bytes_atomic(body, path)
     else:
         txn.put(relative, body)
-    refused = [_with(o, outcome="refused", new=0, unchanged=0, replaced=0) for o in outcomes
+    refused = [(k, _with(o, outcome="refused", new=0, unchanged=0, replaced=0)) for k, o in labelled
                if o.outcome != "already_imported"]  # fmt: skip
-    _audit(txn, kind, site, refused, by, _now(), sheet)
+    _audit(txn, refused, site, by, _now(), sheet)
     txn.commit()
     raise ImportRefused(problems, path)
 
 
 def _final_check(
-    cfg: Config, kind: str, body: bytes, existing: CanonicalData, txn: Transaction, outcomes: list[FileOutcome],
-    by: str, report: str | Path | None, site: str, sheet: str | None,
+    cfg: Config, merges: list[_KindMerge], existing: CanonicalData, txn: Transaction,
+    labelled: list[tuple[str, FileOutcome]], by: str, report: str | Path | None, site: str, sheet: str | None,
 ) -> None:  # fmt: skip
-    """The merged file must read as canonical data with every other file: nothing wrong gets in."""
-    typed, problems = parse_table(cfg, SPECS[kind], body, f"{kind}.csv")
+    """The merged files must read as canonical data with every other file: nothing wrong gets in."""
+    tables = existing.tables()
+    problems: list[DataProblem] = []
+    for m in merges:
+        typed, found = parse_table(cfg, SPECS[m.kind], m.body, f"{m.kind}.csv")
+        problems += found
+        tables[m.kind] = typed
     if not problems:
-        tables = existing.tables()
-        tables[kind] = typed
         problems = _cross_checks(cfg, tables)
     if problems:
         problems = [DataProblem(p.file, p.row, p.column, p.value, f"after this import: {p.message}") for p in problems]
-        _refuse(txn, kind, site, outcomes, problems, by, report, sheet)
+        _refuse(txn, labelled, site, problems, by, report, sheet)
 
 
 def _audit(
-    txn: Transaction, kind: str, site: str, outcomes: list[FileOutcome], by: str, stamp: str, sheet: str | None
+    txn: Transaction, labelled: list[tuple[str, FileOutcome]], site: str, by: str, stamp: str, sheet: str | None
 ) -> None:
     rows = [{"at_utc": stamp, "by": by, "kind": kind, "site": site, "sheet": sheet or "", **o.counts()}
-            for o in outcomes]  # fmt: skip
+            for kind, o in labelled]  # fmt: skip
     if rows:
         _append_csv(txn, "import/audit.csv", rows, AUDIT_COLUMNS)
