@@ -140,6 +140,31 @@ class DataError(AdvanceTrialError):
     def details(self) -> list[str]:
         return [str(p) for p in self.problems]
 
+    def records(self) -> list[dict[str, object]]:
+        """Every problem as ``file, row, column, value, problem`` (machine output, problem files)."""
+        return [{"file": p.file, "row": p.row, "column": p.column, "value": p.value, "problem": p.message}
+                for p in self.problems]  # fmt: skip
+
+    def write_problem_file(self) -> str:
+        """Write every problem to a CSV file named by its content in the temporary folder; its path."""
+        import csv
+        import hashlib
+        import io
+        import os
+        import tempfile
+
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, ["file", "row", "column", "value", "problem"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.records())
+        data = buf.getvalue().encode()
+        path = os.path.join(
+            tempfile.gettempdir(), f"advance-trial-problems-{hashlib.sha256(data).hexdigest()[:12]}.csv"
+        )
+        with open(path, "wb") as fh:
+            fh.write(data)
+        return path
+
 
 class IntegrityError(AdvanceTrialError):
     """An integrity check failed: a log was tampered with or outputs do not reproduce."""

@@ -211,3 +211,25 @@ def test_a_new_man_arrives_with_his_screening_and_participant_rows_in_one_comman
     assert "AF901" in (data / "participants.csv").read_text() and "SAF9001" in (data / "screening.csv").read_text()
     audit = pd.read_csv(data / "import" / "audit.csv", dtype=str)
     assert list(audit.loc[audit["outcome"] == "imported", "kind"]) == ["screening", "participants"]
+
+
+def test_more_than_40_problems_are_all_in_a_file_and_json_errors_are_on_stdout(invoke, tmp_path):
+    import json
+
+    data = _copy_sample(tmp_path)
+    fu = pd.read_csv(data / "followup.csv", dtype=str, keep_default_na=False)
+    done = fu["completed_on"] != ""
+    fu.loc[done, "completed_on"] = "2099-01-01"  # every completion in the future
+    fu.to_csv(data / "followup.csv", index=False)
+    res = invoke("config", "validate", config_path("advance-feasibility"), "--data", data)
+    assert res.exit_code == 4 and "... and" in res.output
+    path = res.output.split("Every problem: ")[1].split()[0]
+    assert len(pd.read_csv(path)) == int(done.sum())
+    cfg = config_path("advance-feasibility")
+    for args in (["config", "validate", cfg, "--data", data, "--json"],
+                 ["run", cfg, "--data", data, "--out", tmp_path / "o", "--json"]):  # fmt: skip
+        res = invoke(*args)
+        assert res.exit_code == 4
+        machine = json.loads(res.stdout)
+        assert machine["exit_code"] == 4 and len(machine["problems"]) == int(done.sum())
+        assert machine["problems"][0]["problem"] == "a completed follow-up in the future"

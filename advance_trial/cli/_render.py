@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from advance_trial.errors import AdvanceTrialError
+from advance_trial.errors import AdvanceTrialError, DataError
 
 MAX_LINES_ON_SCREEN = 40
 
@@ -54,8 +54,23 @@ def print_error(exc: AdvanceTrialError) -> None:
         stderr.print(Text("  " + visible(line)))
     if len(lines) > MAX_LINES_ON_SCREEN:
         stderr.print(Text(f"  ... and {len(lines) - MAX_LINES_ON_SCREEN} more", style="dim"))
-    for line in exc.footer():
+        footer = exc.footer()
+        if not footer and isinstance(exc, DataError):  # the full list is always somewhere to read
+            footer = [f"Every problem: {exc.write_problem_file()}"]
+    else:
+        footer = exc.footer()
+    for line in footer:
         stderr.print(Text(visible(line), style="bold"))
+
+
+def error_json(exc: AdvanceTrialError) -> dict[str, Any]:
+    """A library error as machine output (``--json``): what failed, the exit code, every problem."""
+    out: dict[str, Any] = {"error": exc.title, "exit_code": int(exc.exit_code), "message": str(exc)}
+    if isinstance(exc, DataError):
+        out["problems"] = exc.records()
+    elif exc.details():
+        out["problems"] = [{"problem": line} for line in exc.details()]
+    return out
 
 
 def print_os_error(exc: OSError) -> None:

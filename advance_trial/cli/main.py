@@ -46,6 +46,7 @@ class _ErrorMappingGroup(FullHelpGroup):
         if "--debug" in args[:end]:
             args = ["--debug"] + [a for a in args[:end] if a != "--debug"] + args[end:]
         ctx.meta["advance_command"] = _command_words(self, ctx, args)
+        ctx.meta["advance_json"] = "--json" in args[:end]
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:
@@ -61,8 +62,10 @@ class _ErrorMappingGroup(FullHelpGroup):
         except AdvanceTrialError as exc:
             if debug():
                 raise
-            from advance_trial.cli._render import print_error
+            from advance_trial.cli._render import error_json, print_error, print_json
 
+            if ctx.meta.get("advance_json"):  # machine-readable errors on stdout, the human ones on stderr
+                _quietly(print_json, error_json(exc))
             _quietly(print_error, exc)
             ctx.exit(int(exc.exit_code))
         except KeyboardInterrupt:
