@@ -58,20 +58,30 @@ def file_date_order(columns: list[pd.Series]) -> tuple[str | None, list[int], li
     day: set[int] = set()
     month: set[int] = set()
     for s in columns:
-        parts = s.astype("string").str.extract(_DMY.pattern)
-        first, second = pd.to_numeric(parts[0], errors="coerce"), pd.to_numeric(parts[2], errors="coerce")
-        day |= set(np.flatnonzero((first > 12).fillna(False).to_numpy(dtype=bool)).tolist())
-        month |= set(np.flatnonzero((second > 12).fillna(False).to_numpy(dtype=bool)).tolist())
+        text = s.astype(object).to_numpy()
+        kinds: dict[object, str] = {}
+        for v in pd.unique(text):  # exports repeat their dates: each distinct text is looked at once
+            m = _DMY.match(v) if isinstance(v, str) else None
+            if m:
+                kinds[v] = "day" if int(m.group(1)) > 12 else "month" if int(m.group(3)) > 12 else ""
+        if not any(kinds.values()):
+            continue
+        which = pd.Series(text).map(kinds).fillna("").to_numpy()
+        day |= set(np.flatnonzero(which == "day").tolist())
+        month |= set(np.flatnonzero(which == "month").tolist())
     order = "day" if day and not month else "month" if month and not day else None
     return order, sorted(day), sorted(month)
 
 
 def _ordered(text: pd.Series, order: str) -> pd.Series:
     """dd/mm/yyyy (or mm/dd/yyyy) with any of / . - between the parts, as the file's order says."""
-    parts = text.astype("string").str.extract(_DMY.pattern)
-    d, m = (parts[0], parts[2]) if order == "day" else (parts[2], parts[0])
-    iso = parts[3] + "-" + m.str.zfill(2) + "-" + d.str.zfill(2)
-    return pd.to_datetime(iso, format="%Y-%m-%d", errors="coerce")
+    iso: dict[object, str] = {}
+    for v in pd.unique(text.to_numpy(dtype=object)):  # each distinct text once
+        m = _DMY.match(v) if isinstance(v, str) else None
+        if m:
+            d, mo = (m.group(1), m.group(3)) if order == "day" else (m.group(3), m.group(1))
+            iso[v] = f"{m.group(4)}-{mo.zfill(2)}-{d.zfill(2)}"
+    return pd.to_datetime(text.map(iso), format="%Y-%m-%d", errors="coerce")
 
 
 def _dates(s: pd.Series, date_format: str | None, order: str | None = None) -> tuple[pd.Series, pd.Series, str]:

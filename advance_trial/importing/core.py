@@ -221,6 +221,8 @@ class _KindMerge:
     body: bytes
     rejected: dict[str, tuple[pd.DataFrame, FileOutcome]]
     replacements: list[dict[str, object]]
+    typed: pd.DataFrame | None = None  # the merged file read back as canonical data
+    read_problems: list[DataProblem] = field(default_factory=list)
 
 
 def _logged_arms(cfg: Config, log: str | Path | None, key_dir: str | Path | None) -> dict[str, tuple[str, ...]]:
@@ -291,9 +293,9 @@ def _import_locked(
         m = _merge_kind(cfg, data, CanonicalData(**tables), site, kind, files, sheet=sheet, replace=replace, by=by,
                         step=step, header_row=header_row, logged_arms=arms)  # fmt: skip
         merges.append(m)
-        typed, problems = parse_table(cfg, SPECS[kind], m.body, f"{kind}.csv")
-        if not problems:  # the kinds after this one are checked against its new rows
-            tables[kind] = typed
+        m.typed, m.read_problems = parse_table(cfg, SPECS[kind], m.body, f"{kind}.csv")
+        if not m.read_problems:  # the kinds after this one are checked against its new rows
+            tables[kind] = m.typed
     labelled = [(m.kind, o) for m in merges for o in m.outcomes]
     fatal = [p for m in merges for p in m.fatal]
     problems = fatal + [p for m in merges for p in m.problems]
@@ -442,10 +444,10 @@ def _final_check(
     """The merged files must read as canonical data with every other file: nothing wrong gets in."""
     tables = existing.tables()
     problems: list[DataProblem] = []
-    for m in merges:
-        typed, found = parse_table(cfg, SPECS[m.kind], m.body, f"{m.kind}.csv")
-        problems += found
-        tables[m.kind] = typed
+    for m in merges:  # read back once, when merged
+        problems += m.read_problems
+        if m.typed is not None:
+            tables[m.kind] = m.typed
     if not problems:
         problems = _cross_checks(cfg, tables)
     if problems:

@@ -175,7 +175,8 @@ def _fast_csv(text: str, file: str, delim: str, source: str, rule: HeaderRule) -
         return None
     body = frame.iloc[1:].reset_index(drop=True)
     body.columns = range(body.shape[1])
-    if re.search(f"(?:^|[{re.escape(delim)}\n]) | (?:[{re.escape(delim)}\n]|$)", text, flags=re.M):
+    spaced = (f"{delim} ", f" {delim}", "\n ", " \n")  # substring tests: far faster than a regex over the file
+    if text.startswith(" ") or text.rstrip("\n").endswith(" ") or any(p in text for p in spaced):
         for c in body.columns:  # some cell has spaces around it
             body[c] = body[c].str.strip()
     keep = (body != "").any(axis=1).to_numpy()
