@@ -149,3 +149,12 @@ def test_a_blank_line_first_or_a_header_row_named(advance_cfg, fresh, tmp_path):
     path.write_text("exported by the site database\nversion 2\n" + text)
     (out,) = import_files(advance_cfg, other, "london", "attendance", [path], by="t", header_row=3)
     assert out.source.endswith("header on row 3") and out.rejected == 0
+
+
+def test_the_ledger_names_the_sheet_read_and_a_second_import_changes_nothing(advance_cfg, fresh):
+    import_files(advance_cfg, fresh, "london", "attendance", [EXPORT], by="t")
+    audit = pd.read_csv(fresh / "import" / "audit.csv", dtype=str)
+    assert list(audit["sheet"]) == ["Attendance"]
+    (again,) = import_files(advance_cfg, fresh, "london", "attendance", [EXPORT], by="t")
+    (named,) = import_files(advance_cfg, fresh, "london", "attendance", [EXPORT], by="t", sheet="ATTENDANCE")
+    assert again.outcome == named.outcome == "already_imported"

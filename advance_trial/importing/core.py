@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -115,7 +116,9 @@ def _already(data: Path, kind: str, sha: str, sheet: str | None) -> pd.Series | 
     audit = _text_table(_audit_path(data))
     if audit is None or audit.empty:
         return None
-    same = (audit["sha256"] == sha) & (audit["kind"] == kind) & (audit["sheet"] == (sheet or ""))
+    same = (audit["sha256"] == sha) & (audit["kind"] == kind)
+    if sheet is not None:  # the ledger names the sheet read; without --sheet, the same bytes were read before
+        same &= audit["sheet"].str.casefold() == sheet.casefold()
     done = audit[same & audit["outcome"].str.startswith("imported")]
     return None if done.empty else done.iloc[0]
 
@@ -455,10 +458,17 @@ def _final_check(
         _refuse(txn, labelled, site, problems, by, report, sheet)
 
 
+def _sheet_read(o: FileOutcome) -> str:
+    """The workbook sheet a file was read from (its source says ``xlsx sheet 'NAME'``), else ""."""
+    m = re.match(r"xlsx sheet '(.*)'(?:;|$)", o.source)
+    return m.group(1) if m else ""
+
+
 def _audit(
     txn: Transaction, labelled: list[tuple[str, FileOutcome]], site: str, by: str, stamp: str, sheet: str | None
 ) -> None:
-    rows = [{"at_utc": stamp, "by": by, "kind": kind, "site": site, "sheet": sheet or "", **o.counts()}
+    rows = [{"at_utc": stamp, "by": by, "kind": kind, "site": site, "sheet": _sheet_read(o) or sheet or "",
+             **o.counts()}  # fmt: skip
             for kind, o in labelled]  # fmt: skip
     if rows:
         _append_csv(txn, "import/audit.csv", rows, AUDIT_COLUMNS)
