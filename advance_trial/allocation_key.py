@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from advance_trial.durable import fsync_dir
 from advance_trial.errors import AdvanceTrialWarning, ConfigError, ConfigProblem, IntegrityError, UsageError
 
 KEY_ENV = "ADVANCE_TRIAL_KEY_DIR"
@@ -189,15 +190,7 @@ def _write_new(path: Path, body: bytes, mode: int, sync_folder: bool = True) -> 
     finally:
         os.close(fd)
     if sync_folder:
-        _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fsync_dir(path.parent)
 
 
 def load_key(folder: Path, trial_id: str, fingerprint: str | None, config_file: str = "<config>") -> KeyRing:
@@ -276,7 +269,7 @@ def write_checkpoint(ring: KeyRing, cp: Checkpoint) -> None:
         os.replace(tmp, ring.checkpoint_path)
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(ring.folder)
+    fsync_dir(ring.folder)
 
 
 def read_checkpoint(ring: KeyRing) -> Checkpoint:

@@ -30,20 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from advance_trial.durable import file_mode, fsync_dir
 from advance_trial.errors import IntegrityError, UsageError
 
 LOCK_NAME = ".lock"
 STAGING = ".transactions"
 #: How long a command waits for another one to release the folder, in seconds.
 WAIT_SECONDS = 600.0
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass
@@ -66,8 +59,6 @@ class Transaction:
         """
         if not self.files:
             return
-        from advance_trial.tablefile import file_mode
-
         hook = after_intent or (lambda _: None)
         tid = uuid.uuid4().hex
         stage = self.folder / STAGING / tid
@@ -91,7 +82,7 @@ class Transaction:
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, stage / "intent.json")
-        _fsync_dir(stage)
+        fsync_dir(stage)
         hook("intent")
         _roll_forward(self.folder, stage, intent, hook)
         self.files.clear()
@@ -108,13 +99,13 @@ def _roll_forward(folder: Path, stage: Path, intent: dict[str, Any], hook: Calla
         if staged.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staged, target)
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
             hook(f"renamed {relative}")
         elif not target.exists() or hashlib.sha256(target.read_bytes()).hexdigest() != entry["sha256"]:
             raise IntegrityError(f"{target}: an interrupted transaction ({stage.name}) left this file neither "
                                  "old nor new; restore the folder from its backup")  # fmt: skip
     shutil.rmtree(stage)
-    _fsync_dir(stage.parent)
+    fsync_dir(stage.parent)
 
 
 def recover(folder: Path) -> list[str]:

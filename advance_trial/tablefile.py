@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from advance_trial.durable import file_mode
+
 
 def format_for_csv(df: pd.DataFrame) -> pd.DataFrame:
     """Render a typed table in the canonical dialect: ISO dates, true/false, unrounded numbers, empty = missing."""
@@ -61,16 +63,6 @@ def write_table_atomic(df: pd.DataFrame, path: str | Path) -> Path:
     text = format_for_csv(df).to_csv(index=False, lineterminator="\n")
     write_bytes_atomic(text.encode("utf-8"), path)
     return path
-
-
-def file_mode(private: bool) -> int:
-    """The mode of a file the toolkit writes: ``0600`` when private (blinding keys, suppression
-    records), else what the process umask allows (a trial team's shared folder stays shared)."""
-    if private:
-        return 0o600
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
 
 
 def write_bytes_atomic(data: bytes, path: str | Path, private: bool = False) -> None:

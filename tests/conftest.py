@@ -58,3 +58,15 @@ def advance_cfg():
 @pytest.fixture(scope="session")
 def advance_text() -> str:
     return config_path("advance-feasibility").read_text()
+
+
+@pytest.fixture
+def fresh(tmp_path):
+    """A data folder with the ADVANCE sample's screening and participants only: the rest arrives by import."""
+    import shutil
+
+    out = tmp_path / "fresh"
+    out.mkdir()
+    for name in ("screening", "participants"):
+        shutil.copy(SAMPLES / "advance-feasibility" / f"{name}.csv", out)
+    return out

@@ -28,15 +28,6 @@ EXPORTS = SAMPLE / "site-exports"
 CLI = [sys.executable, "-m", "advance_trial"]
 
 
-@pytest.fixture
-def fresh(tmp_path):
-    out = tmp_path / "fresh"
-    out.mkdir()
-    for name in ("screening", "participants"):
-        shutil.copy(SAMPLE / f"{name}.csv", out)
-    return out
-
-
 def _import(data: Path, site: str) -> subprocess.Popen[bytes]:
     export = EXPORTS / f"{site}-attendance.xlsx"
     args = [*CLI, "import", str(config_path("advance-feasibility")), str(export), "--data", str(data),

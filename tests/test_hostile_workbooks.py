@@ -24,15 +24,6 @@ from tests.conftest import SAMPLES
 EXPORT = SAMPLES / "advance-feasibility" / "site-exports" / "london-attendance.xlsx"
 
 
-@pytest.fixture
-def fresh(tmp_path):
-    out = tmp_path / "fresh"
-    out.mkdir()
-    for name in ("screening", "participants"):
-        shutil.copy(SAMPLES / "advance-feasibility" / f"{name}.csv", out)
-    return out
-
-
 def _refused(cfg, data, path, match, **kw):
     with pytest.raises(DataError) as err:
         import_files(cfg, data, "london", "attendance", [path], by="t", **kw)

@@ -22,15 +22,6 @@ SAMPLE = SAMPLES / "advance-feasibility"
 EXPORT = SAMPLE / "site-exports" / "london-attendance.xlsx"
 
 
-@pytest.fixture
-def fresh(tmp_path):
-    out = tmp_path / "fresh"
-    out.mkdir()
-    for name in ("screening", "participants"):
-        shutil.copy(SAMPLE / f"{name}.csv", out)
-    return out
-
-
 def _as_csv(tmp_path, order: str):
     df = pd.read_excel(EXPORT, dtype=object, engine="calamine")
     fmt = "%m/%d/%Y" if order == "month" else "%d/%m/%Y"

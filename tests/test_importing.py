@@ -31,16 +31,6 @@ def full(tmp_path):
     return out
 
 
-@pytest.fixture
-def fresh(tmp_path):
-    """Screening and participants only: attendance, follow-up and the rest arrive by import."""
-    out = tmp_path / "fresh"
-    out.mkdir()
-    for name in ("screening", "participants"):
-        shutil.copy(SAMPLE / f"{name}.csv", out)
-    return out
-
-
 def _hashes(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.csv"))}
 
