@@ -149,3 +149,16 @@ def test_the_ledger_names_the_sheet_read_and_a_second_import_changes_nothing(adv
     (again,) = import_files(advance_cfg, fresh, "london", "attendance", [EXPORT], by="t")
     (named,) = import_files(advance_cfg, fresh, "london", "attendance", [EXPORT], by="t", sheet="ATTENDANCE")
     assert again.outcome == named.outcome == "already_imported"
+
+
+def test_every_problem_in_a_workbook_names_its_sheet(advance_cfg, fresh, tmp_path):
+    # measured before: an "Instructions" first sheet gave "not a column" without naming the sheet read
+    wb = load_workbook(EXPORT)
+    wb.active["B2"] = "Massage"  # not a session type
+    path = tmp_path / "bad.xlsx"
+    wb.save(path)
+    with pytest.raises(DataError) as err:
+        import_files(advance_cfg, fresh, "london", "attendance", [path], by="t")
+    assert {p.file for p in err.value.problems} == {"bad.xlsx, sheet 'Attendance'"}
+    audit = pd.read_csv(fresh / "import" / "audit.csv", dtype=str)
+    assert list(audit["file"]) == ["bad.xlsx"] and list(audit["outcome"]) == ["refused"]

@@ -84,6 +84,7 @@ class _Prepared:
     problems: Problems
     shown: dict[str, str]
     positions: list[int]
+    name: str = ""  # the file's name (problems name the sheet too: ``raw.file``)
 
 
 def _now() -> str:
@@ -141,7 +142,8 @@ def _prepare(cfg: Config, kind: str, site: str, path: Path, sheet: str | None, e
     provided = [c for c in typed.columns if c in header.positions or c == "site"]
     text = format_for_csv(typed)
     positions = sorted(header.positions.values())
-    return _Prepared(raw, hashlib.sha256(data).hexdigest(), text, provided, problems, header.shown, positions)
+    return _Prepared(raw, hashlib.sha256(data).hexdigest(), text, provided, problems, header.shown, positions,
+                     path.name)  # fmt: skip
 
 
 def _column_order(cfg: Config, kind: str, existing: pd.DataFrame | None, incoming: list[str]) -> list[str]:
@@ -264,14 +266,14 @@ def _merge_kind(
             result.fatal.extend(exc.problems)
             result.outcomes.append(FileOutcome(Path(path).name, sha, 0, outcome="refused"))
             continue
-        step(f"checking {prep.raw.file}", n - 1, len(files))
+        step(f"checking {prep.name}", n - 1, len(files))
         new_rows, outcome = _merge(cfg, kind, site, prep, merged, index, replace, result.replacements, by,
                                    logged_arms)  # fmt: skip
         merged = pd.concat([merged, new_rows], ignore_index=True) if len(new_rows) else merged
         result.outcomes.append(outcome)
         result.problems.extend(outcome.problems)
         if outcome.rejected:
-            result.rejected[prep.raw.file] = (_quarantine(prep), outcome)
+            result.rejected[prep.name] = (_quarantine(prep), outcome)
     columns = _column_order(cfg, kind, current, list(merged.columns))
     merged = merged.reindex(columns=columns, fill_value="").fillna("")
     result.body = merged.to_csv(index=False, lineterminator="\n").encode("utf-8")
@@ -373,7 +375,7 @@ def _merge(
             problems.add_one(i, prep.shown.get("arm", "arm"), new["arm"], f"--replace refused: {why}")
         elif replace:
             for c in differs:
-                replacements.append({"by": by, "kind": kind, "site": site, "file": prep.raw.file, "sha256": prep.sha,
+                replacements.append({"by": by, "kind": kind, "site": site, "file": prep.name, "sha256": prep.sha,
                                      "row": int(prep.raw.rows[i]), "key": k.replace("\x1f", "/"), "column": c,
                                      "old": old[c], "new": new[c]})  # fmt: skip
                 merged.loc[where, c] = new[c]
@@ -388,7 +390,7 @@ def _merge(
     rejected = len(bad_now)
     new_rows = rows.iloc[keep].reindex(columns=list(merged.columns), fill_value="").fillna("")
     outcome = FileOutcome(
-        prep.raw.file, prep.sha, len(rows), new=len(keep), unchanged=unchanged,
+        prep.name, prep.sha, len(rows), new=len(keep), unchanged=unchanged,
         replaced=replaced, rejected=rejected, outcome="imported_partially" if rejected else "imported",
         source=prep.raw.source, problems=tuple(p for _, p in sorted(problems.items, key=lambda x: x[1].row or 0)),
     )  # fmt: skip

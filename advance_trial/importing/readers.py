@@ -363,7 +363,8 @@ def _read_xlsx(
         name = fits[0]
     rows = _calamine(file, f"sheet {name!r} could not be read",
                      lambda: wb.get_sheet_by_name(name).to_python(skip_empty_area=False))  # fmt: skip
-    return _grid_table(file, rows, f"xlsx sheet {name!r}", rule)
+    # every problem found in the sheet names it: "an Instructions sheet" is then plain to see
+    return _grid_table(f"{file}, sheet {name!r}", rows, f"xlsx sheet {name!r}", rule)
 
 
 def _grid_table(file: str, rows: Sequence[Sequence[object]], source: str, rule: HeaderRule = HeaderRule()) -> RawTable:
