@@ -150,7 +150,7 @@ def _same_rows_per_arm(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _state_rank(detail: str) -> tuple[str, int]:
-    from advance_trial.disclosure_cells import STATES
+    from advance_trial.retention import STATES
 
     tp, _, state = str(detail).partition(": ")
     name = state.replace(" ", "_")

@@ -26,11 +26,11 @@ from typing import Any
 
 import pandas as pd
 
+from advance_trial.retention import STATES
 from advance_trial.sdc import Cell, Cond, Link, Structure
+from advance_trial.tabulate import ALL
 
 SUPPRESSED = "[c]"
-ALL = "all"
-STATES = ("retained", "outside_window", "missed", "withdrawn", "lost", "died", "unknown")
 ELIGIBLE = ("declined", "other", "randomised")
 
 
@@ -182,18 +182,15 @@ def _partners(b: _Builder, name: str, df: pd.DataFrame) -> None:
                       [r["n_partners"], r["n_contacted"]])  # fmt: skip
 
 
-def _outcomes(b: _Builder, df: pd.DataFrame) -> list[str]:
-    pops = []
+def _outcomes(b: _Builder, df: pd.DataFrame) -> None:
     for i, r in _rows(df):
         pop = f"analysed:{r['outcome']}:{r['timepoint']}:{r['analysis']}"
-        pops.append(pop)
         b.add("outcomes", i, "n_analysed", pop, (), r["n_analysed"])
         comparison = str(r.get("comparison", ""))
         first, _, second = comparison.partition(" vs ")
         if "n_intervention" in r and second:
             b.add("outcomes", i, "n_intervention", pop, _c("arm", first), r["n_intervention"])
             b.add("outcomes", i, "n_control", pop, _c("arm", second), r["n_control"])
-    return pops
 
 
 def _threshold_needs_attendance(rule: str) -> bool:
@@ -218,7 +215,8 @@ def output_structure(tables: Mapping[str, pd.DataFrame]) -> Structure:
     for name in ("partner_retention", "partner_contact"):
         if name in tables:
             _partners(b, name, tables[name])
-    analysed = _outcomes(b, tables["outcomes"]) if "outcomes" in tables else []
+    if "outcomes" in tables:
+        _outcomes(b, tables["outcomes"])
 
     levels: dict[tuple[str, str], tuple[str, ...]] = {}
     alloc = tables.get("allocation")
@@ -260,5 +258,4 @@ def output_structure(tables: Mapping[str, pd.DataFrame]) -> Structure:
             levels[(pop, "arm")] = arms
             for a in (*arms, ALL):
                 links.append(Link((pop, _c("arm", a)), ("men", _c("arm", a)), equal=False))
-    del analysed
     return Structure(tuple(b.cells), tuple(links), levels, tuple(impossible))

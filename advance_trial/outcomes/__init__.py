@@ -202,6 +202,13 @@ def _failed(name: str, scales: tuple[str, ...], cc: pd.DataFrame, reason: str, t
                    threshold=threshold) for r, sc in zip(rows, scales, strict=True)]  # fmt: skip
 
 
+def _failed_analysis(cfg: Config, name: str, cc: pd.DataFrame, reason: str) -> list[Effect]:
+    """The rows of an analysis that could not be estimated: one per effect it reports (per threshold for cace)."""
+    if name == "cace":
+        return [r for th in cfg.thresholds for r in _failed("cace", SCALES["cace"], cc, reason, threshold=th.id)]
+    return _failed(name, SCALES[name], cc, reason)
+
+
 def _analyse(cfg: Config, o: Outcome, frame: pd.DataFrame) -> list[Effect]:
     """Every configured analysis of one outcome, each on its own: a failure is a row with a reason."""
     effects: list[Effect] = []
@@ -212,19 +219,14 @@ def _analyse(cfg: Config, o: Outcome, frame: pd.DataFrame) -> list[Effect]:
     else:
         design_problem = ""
     for name in o.analyses_for(cfg.trial.design):
-        scales = SCALES[name] * (len(cfg.thresholds) if name == "cace" else 1) if name != "cace" else ()
         try:
             if design_problem and name != "multiple_imputation":
                 raise NotEstimable(design_problem)
             rows = _one(cfg, o, name, frame, cc, X)
         except NotEstimable as exc:
-            rows = _failed(name, scales or ("mean_difference",), cc, exc.reason)
-            if name == "cace":
-                rows = [r for th in cfg.thresholds for r in _failed("cace", ("mean_difference",), cc, exc.reason,
-                                                                    threshold=th.id)]  # fmt: skip
+            rows = _failed_analysis(cfg, name, cc, exc.reason)
         except (np.linalg.LinAlgError, ValueError, FloatingPointError, ZeroDivisionError) as exc:
-            reason = f"the model could not be fitted ({type(exc).__name__}: {exc})"
-            rows = _failed(name, scales or ("mean_difference",), cc, reason)
+            rows = _failed_analysis(cfg, name, cc, f"the model could not be fitted ({type(exc).__name__}: {exc})")
         for r in rows:
             if r.status != "estimated":
                 _warn(f"{o.id}, {r.analysis}: not estimable: {r.reason}")
