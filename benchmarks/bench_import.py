@@ -1,11 +1,13 @@
-"""Import rate of a large site export: 60,000 attendance rows in a site's own CSV dialect.
+"""Import rate of a large site export: 67,845 attendance rows in a site's own CSV dialect.
 
 The export has London's headers, day-first dates and Yes/No values (mapped by the ADVANCE
 config's import rules) for 4,000 synthetic men of the advance arm, 15 sessions each. It is
 imported into a fresh folder holding only their participants.csv, as CSV and as an Excel workbook
 with the same cells; the rate counts every row read, checked and written. For scale, a bare
-``pandas.read_csv`` of the same file is timed in the same run. The target (issue 4): 50,000 rows
-per second or better.
+``pandas.read_csv`` of the same file is timed in the same run, and so is the whole
+``advance-trial import`` command as its own process (interpreter start, imports, typer's parsing of
+the options, the import, the messages). The target (issues 4 and 15): the import, read to write,
+at 50,000 rows per second or better.
 
 Run: ``python benchmarks/bench_import.py [--rows N] [--rounds N]``
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -61,11 +64,11 @@ def make_export(folder: Path, rows: int) -> tuple[Path, Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=60_000)
+    parser.add_argument("--rows", type=int, default=67_845)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     cfg = load_config(ROOT / "configs" / "advance-feasibility.yaml")
-    times: dict[str, list[float]] = {"csv": [], "xlsx": []}
+    times: dict[str, list[float]] = {"csv": [], "xlsx": [], "process": []}
     reads = []
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "src"
@@ -85,12 +88,23 @@ def main() -> None:
             t0 = time.perf_counter()
             pd.read_csv(export, dtype=str)
             reads.append(time.perf_counter() - t0)
+            data = Path(tmp) / f"data{r}process"
+            data.mkdir()
+            shutil.copy(participants, data)
+            config = str(ROOT / "configs" / "advance-feasibility.yaml")
+            command = [sys.executable, "-m", "advance_trial", "import", config, str(export), "--data", str(data),
+                       "--site", "london", "--kind", "attendance", "--by", "bench", "--json"]  # fmt: skip
+            t0 = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True)
+            times["process"].append(time.perf_counter() - t0)
     b = statistics.median(reads)
     print(f"{args.rows} attendance rows, {args.rounds} rounds (read, map, check, merge, write)")
     for kind, values in times.items():
         t = statistics.median(values)
-        print(f"import {kind:4s} median {t:.3f} s = {args.rows / t:,.0f} rows/s (target >= 50,000)")
-    print(f"bare pandas.read_csv of the CSV: median {b:.3f} s")
+        what = "CLI process, csv" if kind == "process" else f"import {kind}"
+        print(f"{what:16s} median {t:.3f} s = {args.rows / t:>7,.0f} rows/s ({t / b:5.1f}x the bare read)")
+    print(f"bare pandas.read_csv of the CSV: median {b:.3f} s = {args.rows / b:,.0f} rows/s")
+    print("target: import csv >= 50,000 rows/s")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import functools
 import io
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -377,17 +378,17 @@ def _grid_table(file: str, rows: Sequence[Sequence[object]], source: str, rule: 
     header = [_cell_text(v).strip() for v in rows[0]]
     while header and not header[-1]:
         header.pop()
-    frame = pd.DataFrame(rows[1:], dtype=object)
-    if frame.empty:
+    if len(rows) < 2 or not max(map(len, rows[1:])):
         return RawTable(file, header, pd.DataFrame(columns=range(len(header)), dtype="string"), np.zeros(0, np.int64),
                         source)  # fmt: skip
-    for c in frame.columns:
-        if pd.api.types.infer_dtype(frame[c], skipna=False) != "string":
-            frame[c] = frame[c].map(_cell_text)
-    frame = frame.astype("string")
-    for c in frame.columns:  # strip only columns where some cell has spaces around it (one scan of joined text)
-        if _SPACED.search("\x1f" + "\x1f".join(frame[c].fillna("")) + "\x1f"):
-            frame[c] = frame[c].str.strip()
+    columns = {}
+    for j, cells in enumerate(itertools.zip_longest(*rows[1:], fillvalue="")):
+        texts = list(cells) if all(type(v) is str for v in cells) else [_cell_text(v) for v in cells]
+        # strip only columns where some cell has spaces around it (one scan of the joined text)
+        if _SPACED.search("\x1f" + "\x1f".join(texts) + "\x1f"):
+            texts = [t.strip() for t in texts]
+        columns[j] = pd.array(texts, dtype="string")
+    frame = pd.DataFrame(columns)
     problems = [DataProblem(file, 1, f"column {j + 1}", None, "a column without a header")
                 for j, h in enumerate(header) if not h]  # fmt: skip
     width = len(header)
