@@ -383,7 +383,7 @@ def _grid_table(file: str, rows: Sequence[Sequence[object]], source: str, rule: 
                         source)  # fmt: skip
     columns = {}
     for j, cells in enumerate(itertools.zip_longest(*rows[1:], fillvalue="")):
-        texts = list(cells) if all(type(v) is str for v in cells) else [_cell_text(v) for v in cells]
+        texts = [_cell_text(v) for v in cells]
         # strip only columns where some cell has spaces around it (one scan of the joined text)
         if _SPACED.search("\x1f" + "\x1f".join(texts) + "\x1f"):
             texts = [t.strip() for t in texts]
