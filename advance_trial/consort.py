@@ -6,30 +6,28 @@
 ``excluded.other``), ``randomised``, ``allocated``, ``received_any_session`` (arms offered
 sessions), ``met_threshold`` (one row per dose threshold: an annotation beside the flow,
 never subtracted from it), ``followed_up`` and ``not_followed_up`` (by reason) per
-timepoint, and ``analysed`` per timepoint (men with questionnaire data there).
+timepoint, and ``analysed`` per outcome (detail ``<timepoint>: <outcome>``): the men in the
+outcome's complete-case analysis, the ``n_analysed`` of its models.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from advance_trial.canonical import CanonicalData
+from advance_trial.analysis import STATES, AnalysisData, followup_timepoints
 from advance_trial.config import Config
-from advance_trial.dose import dose_per_man
 from advance_trial.results import Table
-from advance_trial.retention import STATES, followup_states, followup_timepoints
 from advance_trial.tabulate import ALL
 
 COLUMNS = ["stage", "arm", "detail", "n"]
 
 
-def consort_table(cfg: Config, data: CanonicalData) -> Table:
+def consort_table(cfg: Config, ads: AnalysisData) -> Table:
     """The CONSORT flow as a long table ``stage, arm, detail, n``."""
-    scr, part = data.screening, data.participants
+    scr, men = ads.screened, ads.men
     rows: list[tuple[str, str, str, int]] = []
-    eligible = scr["eligible"].fillna(False).to_numpy(dtype=bool)
-    consented = scr["consented"].fillna(False).to_numpy(dtype=bool)
-    randomised = scr["participant_id"].notna().to_numpy(dtype=bool)
+    eligible, consented = scr["eligible"].to_numpy(dtype=bool), scr["consented"].to_numpy(dtype=bool)
+    randomised = scr["randomised"].to_numpy(dtype=bool)
     if len(scr):
         rows.append(("assessed", ALL, "", len(scr)))
         rows.append(("excluded", ALL, "", int((~randomised).sum())))
@@ -41,30 +39,28 @@ def consort_table(cfg: Config, data: CanonicalData) -> Table:
         rows.append(("excluded.declined", ALL, "", int((eligible & ~consented).sum())))
         rows.append(("excluded.other", ALL, "eligible and consented, not randomised",
                      int((eligible & consented & ~randomised).sum())))  # fmt: skip
-    rows.append(("randomised", ALL, "", len(part)))
+    rows.append(("randomised", ALL, "", len(men)))
+    arm_of = men["arm"].astype(str)
     for arm in cfg.arm_ids:
-        rows.append(("allocated", arm, "", int((part["arm"] == arm).sum())))
+        rows.append(("allocated", arm, "", int((arm_of == arm).sum())))
     if cfg.schedule is not None:
-        per = dose_per_man(cfg, data)
+        offered = ads.offered
         arm = cfg.schedule.arm
-        rows.append(("received_any_session", arm, "", int((per["sessions"] > 0).sum())))
+        rows.append(("received_any_session", arm, "", int((offered["sessions"] > 0).sum())))
         for th in cfg.thresholds:
-            rows.append(("met_threshold", arm, f"{th.id}: {th.rule}", int(per[th.id].sum())))
-    states = followup_states(cfg, data)
-    measured = data.measures[["participant_id", "timepoint"]]
+            rows.append(("met_threshold", arm, f"{th.id}: {th.rule}", int(offered[f"met_{th.id}"].sum())))
     for tp in followup_timepoints(cfg):
-        s = states[states["timepoint"] == tp]
+        state = men[f"state_{tp}"]
         for arm in cfg.arm_ids:
-            a = s[s["arm"] == arm]
-            rows.append(("followed_up", arm, tp, int((a["state"] == "retained").sum())))
-            for state in STATES[1:]:
-                n = int((a["state"] == state).sum())
+            a = state[arm_of == arm]
+            rows.append(("followed_up", arm, tp, int((a == "retained").sum())))
+            for st in STATES[1:]:
+                n = int((a == st).sum())
                 if n:
-                    rows.append(("not_followed_up", arm, f"{tp}: {state.replace('_', ' ')}", n))
-        for arm in cfg.arm_ids:
-            ids = part.loc[part["arm"] == arm, "participant_id"]
-            m = measured[(measured["timepoint"] == tp) & measured["participant_id"].isin(ids)]
-            rows.append(("analysed", arm, tp, int(m["participant_id"].nunique())))
+                    rows.append(("not_followed_up", arm, f"{tp}: {st.replace('_', ' ')}", n))
+        for o in (o for o in cfg.outcomes if o.timepoint == tp):
+            for arm in cfg.arm_ids:
+                rows.append(("analysed", arm, f"{tp}: {o.id}", int(men.loc[arm_of == arm, f"analysed_{o.id}"].sum())))
     return Table(
         "consort",
         pd.DataFrame(rows, columns=COLUMNS),
@@ -73,5 +69,6 @@ def consort_table(cfg: Config, data: CanonicalData) -> Table:
             "Counts of men at each stage (no intervals). "
             "met_threshold rows annotate the flow (men meeting each dose threshold); they are not subtracted from it.",
             "not followed up includes completions outside the timepoint's window.",
+            "analysed: men in each outcome's complete-case analysis (n_analysed in the outcome analyses).",
         ),
     )

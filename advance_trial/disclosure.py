@@ -175,8 +175,10 @@ def _swap_sides(df: pd.DataFrame, swap: pd.Series) -> pd.DataFrame:
 def blind_tables(cfg: Config, tables: dict[str, Table], codes: dict[str, str]) -> dict[str, Table]:
     """Tables with arms as codes only (see the module docstring)."""
     sub = _substituter(cfg, codes)
-    intervention = cfg.schedule.arm if cfg.schedule else cfg.arm_ids[0]
-    control = next((a for a in cfg.arm_ids if a != intervention), None)
+    from advance_trial.analysis import arms_of
+
+    arms = arms_of(cfg)
+    intervention, control = arms.intervention, arms.control
     out: dict[str, Table] = {}
     for name, t in tables.items():
         if name in WITHHELD_BLINDED:

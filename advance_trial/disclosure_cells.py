@@ -14,8 +14,8 @@ Populations and their dimensions:
   linked to ``men`` site by site;
 - ``partners`` (consented; ``arm``, ``site``, ``cycle``, ``state:<timepoint>``) and
   ``partners_identified`` (``arm``, ``site``, ``contacted``);
-- ``measured:<timepoint>`` (men with questionnaire data there) and
-  ``analysed:<outcome>:<timepoint>:<analysis>``, by ``arm``: never more in an arm than allocated.
+- ``analysed:<outcome>:<timepoint>:complete_cases`` (the men in every complete-case analysis of the
+  outcome, and in the CONSORT box) and ``...:imputed``, by ``arm``: never more in an arm than allocated.
 """
 
 from __future__ import annotations
@@ -152,7 +152,8 @@ def _consort(b: _Builder, df: pd.DataFrame) -> list[str]:
             tp, _, state = detail.partition(": ")
             pop, where = "men", _c("arm", arm) + _c(f"state:{tp}", state.replace(" ", "_") or "retained")
         elif stage == "analysed":
-            pop, where = f"measured:{detail}", _c("arm", arm)
+            tp, _, outcome = detail.partition(": ")
+            pop, where = analysed_population(outcome, tp, "complete_cases"), _c("arm", arm)
         if where is not None:
             b.add("consort", i, "n", pop, where, r["n"])
     return [*inel, *ELIGIBLE]
@@ -184,13 +185,20 @@ def _partners(b: _Builder, name: str, df: pd.DataFrame) -> None:
 
 def _outcomes(b: _Builder, df: pd.DataFrame) -> None:
     for i, r in _rows(df):
-        pop = f"analysed:{r['outcome']}:{r['timepoint']}:{r['analysis']}"
+        pop = analysed_population(str(r["outcome"]), str(r["timepoint"]), str(r["analysis"]))
         b.add("outcomes", i, "n_analysed", pop, (), r["n_analysed"])
         comparison = str(r.get("comparison", ""))
         first, _, second = comparison.partition(" vs ")
         if "n_intervention" in r and second:
             b.add("outcomes", i, "n_intervention", pop, _c("arm", first), r["n_intervention"])
             b.add("outcomes", i, "n_control", pop, _c("arm", second), r["n_control"])
+
+
+def analysed_population(outcome: str, timepoint: str, analysis: str) -> str:
+    """The men an analysis uses: every complete-case analysis of an outcome (and the CONSORT box that
+    counts them) the same men, multiple imputation all the men randomised."""
+    which = "imputed" if analysis == "multiple_imputation" else "complete_cases"
+    return f"analysed:{outcome}:{timepoint}:{which}"
 
 
 def _threshold_needs_attendance(rule: str) -> bool:
@@ -254,7 +262,7 @@ def output_structure(tables: Mapping[str, pd.DataFrame]) -> Structure:
         for s in (*sites, ALL):
             links.append(Link(("screened", _c("site", s) + _c("screen", "randomised")), ("men", _c("site", s))))
     for pop in populations:
-        if pop.startswith(("measured:", "analysed:")):
+        if pop.startswith("analysed:"):
             levels[(pop, "arm")] = arms
             for a in (*arms, ALL):
                 links.append(Link((pop, _c("arm", a)), ("men", _c("arm", a)), equal=False))

@@ -11,83 +11,40 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from advance_trial.canonical import CanonicalData
+from advance_trial.analysis import AnalysisData
 from advance_trial.config import Config
-from advance_trial.config.models import Threshold
 from advance_trial.intervals import describe, proportion_ci, quartiles
 from advance_trial.results import Table
 from advance_trial.tabulate import ALL, margins, mask_for
 
-MEASURE_COLUMNS = {
-    "sessions": "sessions",
-    "compulsory_sessions": "compulsory_sessions",
-    "hours": "hours",
-    "compulsory_hours": "compulsory_hours",
-}
+PER_MAN_COLUMNS = ["participant_id", "arm", "site", "cycle", "group_id", "sessions", "compulsory_sessions", "hours",
+                   "compulsory_hours", "compulsory_percent"]  # fmt: skip
 
 
-def dose_per_man(cfg: Config, data: CanonicalData) -> pd.DataFrame:
-    """Each man randomised to the arm offered sessions, with what he attended.
+def dose_per_man(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
+    """Each man randomised to the arm offered sessions, with what he attended (from the subject-level
+    data set).
 
     Returns
     -------
     DataFrame
-        ``participant_id, arm, site, cycle, group_id, sessions, compulsory_sessions,
-        compulsory_percent, hours, compulsory_hours``, then one boolean column per threshold.
+        ``participant_id, arm, site, cycle, group_id, sessions, compulsory_sessions, hours,
+        compulsory_hours, compulsory_percent``, then one boolean column per threshold (named by its id).
     """
-    plan = cfg.session_plan()
-    cols = ["participant_id", "arm", "site", "cycle", "group_id", *MEASURE_COLUMNS.values(), "compulsory_percent"]
     if cfg.schedule is None:
-        return pd.DataFrame(columns=cols)
-    compulsory = {(p.type, p.number) for p in plan if p.compulsory}
-    n_compulsory = len(compulsory)
-    men = data.participants.loc[
-        data.participants["arm"] == cfg.schedule.arm, ["participant_id", "arm", "site", "cycle"]
-    ]
-    att = data.attendance
-    is_comp = (
-        pd.MultiIndex.from_arrays([att["session_type"], att["session_number"].astype(int)]).isin(list(compulsory))
-        if len(compulsory) and len(att)
-        else np.zeros(len(att), dtype=bool)
-    )
-    attended = att["attended"].fillna(False).to_numpy(dtype=bool)
-    hours = att["hours"].fillna(0.0).to_numpy(dtype=float) * attended
-    per = pd.DataFrame(
-        {
-            "participant_id": att["participant_id"].to_numpy(),
-            "sessions": attended.astype(int),
-            "compulsory_sessions": (attended & is_comp).astype(int),
-            "hours": hours,
-            "compulsory_hours": hours * is_comp,
-        }
-    )
-    sums = per.groupby("participant_id").sum()
-    groups = att.dropna(subset=["group_id"]).groupby("participant_id")["group_id"].min()  # the first, sorted
-    out = men.join(sums, on="participant_id").join(groups, on="participant_id")
-    for col in ("sessions", "compulsory_sessions"):
-        out[col] = out[col].fillna(0).astype(int)
-    for col in ("hours", "compulsory_hours"):
-        out[col] = out[col].fillna(0.0).astype(float)
-    out["compulsory_percent"] = 100.0 * out["compulsory_sessions"] / n_compulsory if n_compulsory else np.nan
-    for th in cfg.thresholds:
-        out[th.id] = meets(th, out)
-    return out[[*cols, *(th.id for th in cfg.thresholds)]].reset_index(drop=True)
+        return pd.DataFrame(columns=PER_MAN_COLUMNS)
+    met = {f"met_{th.id}": th.id for th in cfg.thresholds}
+    return ads.offered[[*PER_MAN_COLUMNS, *met]].rename(columns=met).reset_index(drop=True)
 
 
-def meets(th: Threshold, per_man: pd.DataFrame) -> np.ndarray:
-    """Whether each man meets a threshold (``at_least``: >=, ``more_than``: >)."""
-    value = per_man[MEASURE_COLUMNS[th.measure]].to_numpy(dtype=float)
-    return np.asarray(value >= th.at_least if th.at_least is not None else value > th.bound)
-
-
-def dose_table(cfg: Config, data: CanonicalData) -> Table:
+def dose_table(cfg: Config, ads: AnalysisData) -> Table:
     """Men meeting each threshold, by cycle and by site (with totals), with medians of dose.
 
     ``median_sessions`` is the median number of compulsory sessions attended and ``median_hours``
     the median hours attended (all sessions), both over every man randomised to the arm.
     """
     rep = cfg.reporting
-    per = dose_per_man(cfg, data)
+    per = dose_per_man(cfg, ads)
     rows = []
     arm = cfg.schedule.arm if cfg.schedule else None
     cuts = [{"cycle": str(c), "site": ALL} for c in cfg.cycles]
@@ -124,9 +81,9 @@ def dose_table(cfg: Config, data: CanonicalData) -> Table:
     )
 
 
-def dose_summary_table(cfg: Config, data: CanonicalData) -> Table:
+def dose_summary_table(cfg: Config, ads: AnalysisData) -> Table:
     """Medians and quartiles of dose overall and by cycle, site and therapy group."""
-    per = dose_per_man(cfg, data)
+    per = dose_per_man(cfg, ads)
     n_comp = sum(p.compulsory for p in cfg.session_plan())
     cuts: list[tuple[str, str, np.ndarray]] = [("all", ALL, np.ones(len(per), dtype=bool))]
     for by, levels in (("cycle", [str(c) for c in cfg.cycles]), ("site", cfg.site_ids)):
@@ -153,20 +110,20 @@ def dose_summary_table(cfg: Config, data: CanonicalData) -> Table:
     )
 
 
-def dose_participants_table(cfg: Config, data: CanonicalData) -> Table:
+def dose_participants_table(cfg: Config, ads: AnalysisData) -> Table:
     """Per-man dose, for checking by hand (about individual men; never shareable)."""
     return Table(
         "dose_participants",
-        dose_per_man(cfg, data),
+        dose_per_man(cfg, ads),
         "Dose per man",
         ("One row per man randomised to the arm offered sessions; not for sharing.",),
         markdown=False,
     )
 
 
-def distribution_table(cfg: Config, data: CanonicalData) -> Table:
+def distribution_table(cfg: Config, ads: AnalysisData) -> Table:
     """How many men attended each number of compulsory sessions, by cycle (and ``all``)."""
-    per = dose_per_man(cfg, data)
+    per = dose_per_man(cfg, ads)
     n_comp = sum(p.compulsory for p in cfg.session_plan())
     rows = []
     for combo in margins([("cycle", [str(c) for c in cfg.cycles])]):

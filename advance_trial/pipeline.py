@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from advance_trial.analysis import AnalysisData, analysis_data
 from advance_trial.canonical import CanonicalData, read_canonical
 from advance_trial.config import Config, load_config
 from advance_trial.errors import IntegrityError
@@ -37,64 +38,97 @@ class RunResult:
     provenance: dict[str, Any] = field(default_factory=dict)
 
 
-def recruitment_tables(cfg: Config, data: CanonicalData) -> dict[str, Table]:
+def load_analysis(config: str | Path, data_dir: str | Path) -> tuple[Config, AnalysisData]:
+    """The config and the analysis data sets of a data folder (read under the folder's lock)."""
+    from advance_trial.datafolder import reading
+
+    cfg = load_config(config)
+    with reading(data_dir):
+        data = read_canonical(cfg, data_dir)
+    return cfg, analysis_data(cfg, data)
+
+
+def recruitment_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
     """Recruitment, allocation and the CONSORT flow."""
     from advance_trial.consort import consort_table
     from advance_trial.recruitment import allocation_table, recruitment_table
 
-    return {t.name: t for t in (recruitment_table(cfg, data), allocation_table(cfg, data), consort_table(cfg, data))}
+    return {t.name: t for t in (recruitment_table(cfg, ads), allocation_table(cfg, ads), consort_table(cfg, ads))}
 
 
-def retention_tables(cfg: Config, data: CanonicalData, by: Literal["site", "cycle"] = "site") -> dict[str, Table]:
+def retention_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle"] = "site") -> dict[str, Table]:
     """Retention, reasons for loss, the difference between arms, and partners' aggregates."""
     from advance_trial import retention as r
 
-    tables = [r.retention_table(cfg, data, by), r.reasons_table(cfg, data), r.difference_table(cfg, data),
-              r.partner_retention_table(cfg, data)]  # fmt: skip
-    if "contacted" in data.partners.columns:
-        tables.append(r.partner_contact_table(cfg, data))
+    tables = [r.retention_table(cfg, ads, by), r.reasons_table(cfg, ads), r.difference_table(cfg, ads),
+              r.partner_retention_table(cfg, ads)]  # fmt: skip
+    if "contacted" in ads.partners.columns:
+        tables.append(r.partner_contact_table(cfg, ads))
     return {t.name: t for t in tables}
 
 
-def dose_tables(cfg: Config, data: CanonicalData) -> dict[str, Table]:
+def dose_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
     """Dose thresholds, dose summaries, the attendance distribution and per-man dose."""
     from advance_trial import dose
 
     if cfg.schedule is None:
         return {}
-    tables = (dose.dose_table(cfg, data), dose.dose_summary_table(cfg, data), dose.distribution_table(cfg, data),
-              dose.dose_participants_table(cfg, data))  # fmt: skip
+    tables = (dose.dose_table(cfg, ads), dose.dose_summary_table(cfg, ads), dose.distribution_table(cfg, ads),
+              dose.dose_participants_table(cfg, ads))  # fmt: skip
     return {t.name: t for t in tables}
 
 
-def feasibility_tables(cfg: Config, data: CanonicalData, by: Literal["site", "cycle"] = "site") -> dict[str, Table]:
-    """Every feasibility table, progression last (it reads the others)."""
-    from advance_trial.progression import progression_table
-
-    tables = recruitment_tables(cfg, data) | retention_tables(cfg, data, by) | dose_tables(cfg, data)
-    if any(c.metric.startswith("outcome.") for c in cfg.progression):
-        tables |= outcome_tables(cfg, data)
-    tables["progression"] = progression_table(cfg, tables)
-    return tables
-
-
-def outcome_tables(cfg: Config, data: CanonicalData) -> dict[str, Table]:
+def outcome_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
     """Outcome analyses and the scored questionnaires (nothing when the config has no outcomes)."""
     if not cfg.outcomes:
         return {}
     from advance_trial.outcomes import outcome_tables as compute
 
-    return compute(cfg, data)
+    return compute(cfg, ads)
 
 
-def all_tables(cfg: Config, data: CanonicalData, by: Literal["site", "cycle"] = "site") -> dict[str, Table]:
+def feasibility_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle"] = "site") -> dict[str, Table]:
+    """Every feasibility table, progression last (it reads the others); outcomes too when a criterion
+    names one."""
+    from advance_trial.progression import progression_table
+
+    tables = recruitment_tables(cfg, ads) | retention_tables(cfg, ads, by) | dose_tables(cfg, ads)
+    if any(c.metric.startswith("outcome.") for c in cfg.progression):
+        tables |= outcome_tables(cfg, ads)
+    tables["progression"] = progression_table(cfg, tables)
+    return tables
+
+
+def all_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle"] = "site") -> dict[str, Table]:
     """Every table of a run: feasibility, outcomes, and progression judged on all of them."""
     from advance_trial.progression import progression_table
 
-    tables = recruitment_tables(cfg, data) | retention_tables(cfg, data, by) | dose_tables(cfg, data)
-    tables |= outcome_tables(cfg, data)
+    tables = recruitment_tables(cfg, ads) | retention_tables(cfg, ads, by) | dose_tables(cfg, ads)
+    tables |= outcome_tables(cfg, ads)
     tables["progression"] = progression_table(cfg, tables)
     return tables
+
+
+def with_results(tables: dict[str, Table]) -> dict[str, Table]:
+    """The tables as pivots of their results data set, and that data set as the ``results`` table.
+
+    Every statistic written is a row of ``results.csv`` first: each display table with a layout is
+    replaced by its pivot (the same frame, which the tests hold to), so the two cannot disagree.
+    """
+    from advance_trial.output import long_frame, pivot, results_data
+
+    results = results_data(tables)
+    out = {name: replace(t, data=pivot(results, name)) if name in results.columns else t
+           for name, t in tables.items()}  # fmt: skip
+    out["results"] = Table(
+        "results",
+        long_frame(results),
+        "Results data set",
+        ("Every statistic of the run, one per row (the analysis results data of cards and gtsummary); each table "
+         "is a pivot of it.",),
+        markdown=False,
+    )  # fmt: skip
+    return out
 
 
 def write_figures(cfg: Config, tables: dict[str, Table], out: Path, histogram: bool = True) -> dict[str, str]:
@@ -274,11 +308,12 @@ def run(
         data = read_canonical(cfg, data_dir)
     inputs = input_hashes(cfg, data)
     step("feasibility measures and outcome analyses")
-    tables = all_tables(cfg, data, opts.by)
+    tables = all_tables(cfg, analysis_data(cfg, data), opts.by)
     out = Path(out_dir)
     log = _log_facts(cfg, data, opts, data_dir, out) if opts.log else None  # before anything is written
     out.mkdir(parents=True, exist_ok=True)
     shown_cfg, tables, notes = disclose(cfg, tables, opts, out)
+    tables = with_results(tables)
     step("writing tables and figures")
     outputs = write_tables(tables.values(), out)
     if opts.shareable:

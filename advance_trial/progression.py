@@ -21,6 +21,9 @@ from advance_trial.intervals import Estimate, describe
 from advance_trial.results import Table
 from advance_trial.tabulate import ALL
 
+#: The value of no effect on each effect scale: 1 for ratios, 0 for differences.
+NULLS = {"odds_ratio": 1.0, "rate_ratio": 1.0, "mean_difference": 0.0, "mean_change": 0.0, "risk_difference": 0.0}
+
 STATUSES = ("met", "not_met", "green", "amber", "red", "not_evaluated")
 COLUMNS = [
     "criterion",
@@ -37,35 +40,30 @@ COLUMNS = [
 
 
 def metric_estimates(cfg: Config, tables: Mapping[str, Table]) -> dict[str, Estimate]:
-    """Every proportion metric a criterion can name, from the feasibility tables already computed."""
+    """Every metric a criterion can name, looked up by key in the results data set of the tables."""
+    from advance_trial.output import results_data
+
+    results = results_data(tables)
     out: dict[str, Estimate] = {}
 
-    def take(name: str, row_filter: dict[str, str], key: str) -> None:
-        t = tables.get(name)
-        if t is None or t.data.empty:
-            return
-        df = t.data
-        keep = pd.Series(True, index=df.index)
-        for col, val in row_filter.items():
-            keep &= df[col].astype(str) == val
-        rows = df[keep]
-        if len(rows) == 1:
-            r = rows.iloc[0]
-            out[key] = Estimate(float(r["proportion"]), float(r["ci_lower"]), float(r["ci_upper"]), str(r["ci_method"]))
+    def take(key: str, table: str, variable: str, level: str | None = None, **groups: str) -> None:
+        s = results.stats(table, variable, level, **groups)
+        if s:
+            out[key] = Estimate(float(s["proportion"]), float(s["ci_lower"]), float(s["ci_upper"]), str(s["method"]))
 
-    outcomes = tables.get("outcomes")
-    if outcomes is not None and not outcomes.data.empty:
-        first = outcomes.data.drop_duplicates("outcome", keep="first")
-        for r in first.itertuples():
-            out[f"outcome.{r.outcome}"] = Estimate(float(r.estimate), float(r.ci_lower), float(r.ci_upper),
-                                                   f"{r.analysis}: {r.ci_method}")  # fmt: skip
-    take("recruitment", {"site": ALL}, "recruitment_rate")
-    take("partner_contact", {"arm": ALL, "site": ALL}, "partner_contact")
+    for o in cfg.outcomes:
+        first = results.first_key("outcomes", o.id)
+        s = results.stats("outcomes", o.id, o.timepoint, **first) if first else {}
+        if s:
+            out[f"outcome.{o.id}"] = Estimate(float(s["estimate"]), float(s["ci_lower"]), float(s["ci_upper"]),
+                                              f"{first['analysis']}: {s['method']}")  # fmt: skip
+    take("recruitment_rate", "recruitment", "randomised", site=ALL)
+    take("partner_contact", "partner_contact", "partner_contacted", arm=ALL, site=ALL)
     for tp in cfg.timepoint_ids:
-        take("retention", {"timepoint": tp, "arm": ALL, "site": ALL, "cycle": ALL}, f"retention.{tp}")
-        take("partner_retention", {"timepoint": tp, "arm": ALL, "site": ALL, "cycle": ALL}, f"partner_retention.{tp}")
+        take(f"retention.{tp}", "retention", "retained", tp, arm=ALL, site=ALL, cycle=ALL)
+        take(f"partner_retention.{tp}", "partner_retention", "partner_retained", tp, arm=ALL, site=ALL, cycle=ALL)
     for th in cfg.thresholds:
-        take("dose", {"threshold": th.id, "cycle": ALL, "site": ALL}, f"dose.{th.id}")
+        take(f"dose.{th.id}", "dose", th.id, cycle=ALL, site=ALL)
     return out
 
 
@@ -81,14 +79,17 @@ def rule_text(c: Criterion) -> str:
     return f"green: {on} >= {c.green:.2f}; amber: {on} >= {c.amber:.2f}; else red"
 
 
-def no_effect(tables: Mapping[str, Table]) -> dict[str, float]:
-    """The no-effect value of each outcome metric: 1 for ratios, 0 for differences."""
-    t = tables.get("outcomes")
-    if t is None or t.data.empty:
-        return {}
-    first = t.data.drop_duplicates("outcome", keep="first")
-    return {f"outcome.{o}": 1.0 if e in ("odds_ratio", "rate_ratio") else 0.0
-            for o, e in zip(first["outcome"], first["effect"], strict=True)}  # fmt: skip
+def no_effect(cfg: Config, tables: Mapping[str, Table]) -> dict[str, float]:
+    """The no-effect value of each outcome metric: the null of the effect scale of its first analysis."""
+    from advance_trial.output import results_data
+
+    results = results_data({"outcomes": tables["outcomes"]} if "outcomes" in tables else {})
+    out = {}
+    for o in cfg.outcomes:
+        first = results.first_key("outcomes", o.id)
+        if first:
+            out[f"outcome.{o.id}"] = NULLS.get(first["effect"], 0.0)
+    return out
 
 
 def judge(c: Criterion, est: Estimate | None, null: float = 0.0) -> str:
@@ -113,7 +114,7 @@ def judge(c: Criterion, est: Estimate | None, null: float = 0.0) -> str:
 def progression_table(cfg: Config, tables: Mapping[str, Table]) -> Table:
     """One row per progression criterion, in config order."""
     metrics = metric_estimates(cfg, tables)
-    nulls = no_effect(tables)
+    nulls = no_effect(cfg, tables)
     rows = []
     for c in cfg.progression:
         est = metrics.get(c.metric)

@@ -4,25 +4,25 @@ from __future__ import annotations
 
 import pandas as pd
 
-from advance_trial.canonical import CanonicalData
+from advance_trial.analysis import AnalysisData
 from advance_trial.config import Config
 from advance_trial.intervals import describe, proportion_ci
 from advance_trial.results import Table
 from advance_trial.tabulate import ALL, margins, mask_for
 
 
-def recruitment_table(cfg: Config, data: CanonicalData) -> Table:
+def recruitment_table(cfg: Config, ads: AnalysisData) -> Table:
     """Men screened, eligible and randomised by site (and ``all``), with randomised / eligible.
 
     The denominator is men found eligible at screening; the interval is the config's
     ``reporting.proportion_ci`` at ``reporting.ci_level``.
     """
     rep = cfg.reporting
-    scr, part = data.screening, data.participants
+    scr, part = ads.screened, ads.men
     rows = []
     for combo in margins([("site", cfg.site_ids)]):
         s = scr[mask_for(scr, combo)]
-        n_eligible = int(s["eligible"].fillna(False).sum())
+        n_eligible = int(s["eligible"].sum())
         n_randomised = int(mask_for(part, combo).sum())
         est = proportion_ci(n_randomised, n_eligible, rep.proportion_ci, rep.ci_level)
         rows.append(
@@ -49,9 +49,9 @@ def recruitment_table(cfg: Config, data: CanonicalData) -> Table:
     )
 
 
-def allocation_table(cfg: Config, data: CanonicalData) -> Table:
+def allocation_table(cfg: Config, ads: AnalysisData) -> Table:
     """Men randomised to each arm, by site (and ``all`` for both)."""
-    part = data.participants
+    part = ads.men
     rows = [
         {"site": c["site"], "arm": c["arm"], "n": int(mask_for(part, c).sum())}
         for c in margins([("site", cfg.site_ids), ("arm", cfg.arm_ids)])

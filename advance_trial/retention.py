@@ -13,53 +13,34 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from advance_trial.canonical import CanonicalData
+from advance_trial.analysis import STATES, AnalysisData, followup_timepoints, intervention_arm
 from advance_trial.config import Config
 from advance_trial.intervals import describe, newcombe_difference, proportion_ci
 from advance_trial.results import Table
 from advance_trial.tabulate import ALL, margins, mask_for
 
-#: Each man's state at a follow-up timepoint, in reporting order.
-STATES = ("retained", "outside_window", "missed", "withdrawn", "lost", "died", "unknown")
+__all__ = [
+    "STATES", "difference_table", "followup_states", "followup_timepoints", "intervention_arm", "overall",
+    "partner_contact_table", "partner_retention_table", "reasons_table", "retention_table",
+]  # fmt: skip
+
 RETENTION_COLUMNS = [
     "timepoint", "arm", "site", "cycle", "n_randomised", "n_retained", "proportion", "ci_lower", "ci_upper",
     "ci_method", "n_outside_window",
 ]  # fmt: skip
 
 
-def followup_timepoints(cfg: Config) -> list[str]:
-    """Timepoints after baseline, in config order."""
-    return [t.id for t in cfg.timepoints if t.week > 0]
-
-
-def followup_states(cfg: Config, data: CanonicalData) -> pd.DataFrame:
-    """Each randomised man's state at each follow-up timepoint.
+def followup_states(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
+    """Each man's state at each follow-up timepoint, long: read from the subject-level data set.
 
     Returns
     -------
     DataFrame
-        ``participant_id, arm, site, cycle, timepoint, state`` with ``state`` one of :data:`STATES`;
-        a man with no follow-up record (or an empty status) at a timepoint is ``unknown``.
+        ``participant_id, arm, site, cycle, timepoint, state`` with ``state`` one of :data:`STATES`.
     """
-    part = data.participants[["participant_id", "arm", "site", "cycle"]]
-    fu = data.followup
-    frames = []
-    for tp_id in followup_timepoints(cfg):
-        tp = cfg.timepoint(tp_id)
-        rec = fu[fu["timepoint"] == tp_id].set_index("participant_id")
-        merged = part.join(rec[["due_on", "status", "completed_on"]], on="participant_id")
-        status = merged["status"].astype("string")
-        completed = (status == "completed").fillna(False).to_numpy(dtype=bool)
-        if tp.window_weeks is not None:
-            lo = merged["due_on"] + pd.to_timedelta(tp.window_weeks[0] * 7, unit="D")
-            hi = merged["due_on"] + pd.to_timedelta(tp.window_weeks[1] * 7, unit="D")
-            within = ((merged["completed_on"] >= lo) & (merged["completed_on"] <= hi)).fillna(False).to_numpy(bool)
-        else:
-            within = completed
-        state = np.where(
-            completed & within, "retained", np.where(completed, "outside_window", status.fillna("unknown"))
-        )
-        frames.append(merged[["participant_id", "arm", "site", "cycle"]].assign(timepoint=tp_id, state=state))
+    men = ads.men
+    frames = [men[["participant_id", "arm", "site", "cycle"]].assign(timepoint=tp, state=men[f"state_{tp}"])
+              for tp in followup_timepoints(cfg)]  # fmt: skip
     if not frames:
         return pd.DataFrame(columns=["participant_id", "arm", "site", "cycle", "timepoint", "state"])
     return pd.concat(frames, ignore_index=True)
@@ -71,7 +52,7 @@ def _dims(cfg: Config, by: str) -> list[tuple[str, list[str]]]:
     return [("arm", cfg.arm_ids), ("site", cfg.site_ids), ("cycle", [])]
 
 
-def retention_table(cfg: Config, data: CanonicalData, by: Literal["site", "cycle"] = "site") -> Table:
+def retention_table(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle"] = "site") -> Table:
     """Men retained at each follow-up timepoint, by arm and site (or cycle), with totals.
 
     Parameters
@@ -80,7 +61,7 @@ def retention_table(cfg: Config, data: CanonicalData, by: Literal["site", "cycle
         The second breakdown besides arm; the other column is ``all``.
     """
     rep = cfg.reporting
-    states = followup_states(cfg, data)
+    states = followup_states(cfg, ads)
     rows = []
     for tp_id in followup_timepoints(cfg):
         s = states[states["timepoint"] == tp_id]
@@ -110,9 +91,9 @@ def retention_table(cfg: Config, data: CanonicalData, by: Literal["site", "cycle
     )
 
 
-def reasons_table(cfg: Config, data: CanonicalData) -> Table:
+def reasons_table(cfg: Config, ads: AnalysisData) -> Table:
     """Each follow-up state (retained, outside the window, missed, withdrawn, lost, died, unknown) by arm."""
-    states = followup_states(cfg, data)
+    states = followup_states(cfg, ads)
     rows = []
     for tp_id in followup_timepoints(cfg):
         s = states[states["timepoint"] == tp_id]
@@ -141,15 +122,10 @@ def reasons_table(cfg: Config, data: CanonicalData) -> Table:
     )
 
 
-def intervention_arm(cfg: Config) -> str:
-    """The arm compared against the others: the arm offered sessions, else the first arm."""
-    return cfg.schedule.arm if cfg.schedule is not None else cfg.arm_ids[0]
-
-
-def difference_table(cfg: Config, data: CanonicalData) -> Table:
+def difference_table(cfg: Config, ads: AnalysisData) -> Table:
     """Retention in the intervention arm minus each other arm, with Newcombe's hybrid score interval."""
     level = cfg.reporting.ci_level
-    states = followup_states(cfg, data)
+    states = followup_states(cfg, ads)
     treat = intervention_arm(cfg)
     rows = []
     if cfg.trial.design == "parallel":
@@ -176,19 +152,18 @@ def difference_table(cfg: Config, data: CanonicalData) -> Table:
     )  # fmt: skip
 
 
-def partner_retention_table(cfg: Config, data: CanonicalData) -> Table:
+def partner_retention_table(cfg: Config, ads: AnalysisData) -> Table:
     """Partners followed up, by the man's arm and site: aggregates only.
 
     The denominator is partners who consented; a partner is retained when her follow-up status is
     ``completed``. No partner appears individually.
     """
     rep = cfg.reporting
-    pa = data.partners
+    pa = ads.partners
     tp = cfg.partners.timepoint if cfg.partners is not None else None
     rows = []
     if tp is not None and len(pa):
-        men = data.participants.set_index("participant_id")[["arm", "site", "cycle"]]
-        joined = pa[pa["consented"].fillna(False).to_numpy(dtype=bool)].join(men, on="participant_id")
+        joined = pa[pa["consented"].fillna(False).to_numpy(dtype=bool)]
         for combo in margins(_dims(cfg, "site")):
             cell = joined[mask_for(joined, combo)]
             k = int((cell["followup_status"] == "completed").fillna(False).sum())
@@ -208,14 +183,12 @@ def partner_retention_table(cfg: Config, data: CanonicalData) -> Table:
     )
 
 
-def partner_contact_table(cfg: Config, data: CanonicalData) -> Table:
+def partner_contact_table(cfg: Config, ads: AnalysisData) -> Table:
     """Partners with whom contact was established, by the man's arm and site (aggregates only)."""
     rep = cfg.reporting
-    pa = data.partners
+    joined = ads.partners
     rows = []
-    if len(pa) and "contacted" in pa.columns:
-        men = data.participants.set_index("participant_id")[["arm", "site"]]
-        joined = pa.join(men, on="participant_id")
+    if len(joined) and "contacted" in joined.columns:
         for combo in margins([("arm", cfg.arm_ids), ("site", cfg.site_ids)]):
             cell = joined[mask_for(joined, combo)]
             k = int(cell["contacted"].fillna(False).sum())

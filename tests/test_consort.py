@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from advance_trial.analysis import analysis_data
 from advance_trial.consort import consort_table
 from tests.feasibility_helpers import sample
 
@@ -16,7 +17,7 @@ def n(df, stage, arm="all", detail=None):
 
 def test_advance_flow_adds_up():
     cfg, d = sample("advance-feasibility")
-    t = consort_table(cfg, d).data
+    t = consort_table(cfg, analysis_data(cfg, d)).data
     assert list(t.columns) == ["stage", "arm", "detail", "n"]
     assert n(t, "assessed") == n(t, "excluded") + n(t, "randomised") == 188
     assert n(t, "excluded") == n(t, "excluded.not_eligible", detail="") + n(t, "excluded.declined") + n(
@@ -37,6 +38,6 @@ def test_advance_flow_adds_up():
 
 def test_single_arm_flow():
     cfg, d = sample("cranstoun-dvip")
-    t = consort_table(cfg, d).data
+    t = consort_table(cfg, analysis_data(cfg, d)).data
     assert n(t, "randomised") == 20 and n(t, "allocated", "programme") == 20
     assert n(t, "met_threshold", "programme", "hours_over_30: hours > 30") == 18

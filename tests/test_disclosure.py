@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from advance_trial.analysis import analysis_data
 from advance_trial.disclosure_cells import SUPPRESSED
 from advance_trial.pipeline import RunOptions, run
 from advance_trial.sdc import Cell, Structure, audit, protect, suppressed_cells
@@ -32,6 +33,8 @@ def load(trial: str):
 
     cfg = load_config(config_path(trial))
     return cfg, read_canonical(cfg, SAMPLES / trial)
+
+
 DATA = SAMPLES / "advance-feasibility"
 
 
@@ -178,7 +181,7 @@ def test_the_subtraction_attack_recovers_the_cells_primary_suppression_left_open
     from advance_trial.results import write_tables
 
     cfg, data = load("advance-feasibility")
-    tables = all_tables(cfg, data)
+    tables = all_tables(cfg, analysis_data(cfg, data))
     shared, protection = shareable_tables(cfg, tables, 5)
     from dataclasses import replace
 
@@ -244,8 +247,7 @@ def test_a_reason_outside_the_codes_or_of_few_men_is_never_shown(tmp_path):
     shutil.copytree(DATA, data, ignore=shutil.ignore_patterns("site-exports"))
     text = (data / "screening.csv").read_text()
     # a name and a phone number typed into one man's reason
-    (data / "screening.csv").write_text(
-        text.replace("unable to take part in English", "John Smith 07700 900123", 1))
+    (data / "screening.csv").write_text(text.replace("unable to take part in English", "John Smith 07700 900123", 1))
     out = tmp_path / "share"
     run(ADV, data, out, options=RunOptions(shareable=True))
     texts = (".csv", ".md", ".html", ".svg")

@@ -7,12 +7,13 @@ import dataclasses
 import pytest
 
 from advance_trial import dose
+from advance_trial.analysis import analysis_data, meets
 from tests.feasibility_helpers import row, sample
 
 
 def test_published_median_attendance():
     cfg, d = sample("advance-feasibility")
-    t = dose.dose_table(cfg, d).data
+    t = dose.dose_table(cfg, analysis_data(cfg, d)).data
     overall = row(t, threshold="half_of_compulsory", cycle="all", site="all")
     assert overall.n == 54 and overall.median_sessions == 4
     assert overall.median_sessions / 14 == pytest.approx(0.2857, abs=1e-4)  # 28.6%
@@ -22,7 +23,7 @@ def test_published_median_attendance():
 
 def test_cranstoun_beyond_30_hours():
     cfg, d = sample("cranstoun-dvip")
-    r = row(dose.dose_table(cfg, d).data, threshold="hours_over_30", cycle="all", site="all")
+    r = row(dose.dose_table(cfg, analysis_data(cfg, d)).data, threshold="hours_over_30", cycle="all", site="all")
     assert (r.n, r.n_met, r.proportion) == (20, 18, 0.9)
     # R: prop.test(18, 20, correct = FALSE)$conf.int
     assert (r.ci_lower, r.ci_upper) == pytest.approx((0.698966354771513, 0.972133518786232), abs=1e-12)
@@ -32,7 +33,7 @@ def test_denominator_counts_men_who_never_attended():
     cfg, d = sample("advance-feasibility")
     pid = d.participants.loc[d.participants["arm"] == "advance", "participant_id"].iloc[0]
     d2 = dataclasses.replace(d, attendance=d.attendance[d.attendance["participant_id"] != pid])
-    per = dose.dose_per_man(cfg, d2)
+    per = dose.dose_per_man(cfg, analysis_data(cfg, d2))
     assert len(per) == 54
     man = per[per["participant_id"] == pid].iloc[0]
     assert (man.sessions, man.compulsory_sessions, man.hours, man.any_session) == (0, 0, 0.0, False)
@@ -40,7 +41,7 @@ def test_denominator_counts_men_who_never_attended():
 
 def test_per_man_measures_by_hand():
     cfg, d = sample("advance-feasibility")
-    per = dose.dose_per_man(cfg, d).set_index("participant_id")
+    per = dose.dose_per_man(cfg, analysis_data(cfg, d)).set_index("participant_id")
     att = d.attendance
     pid = per.index[5]
     mine = att[(att["participant_id"] == pid) & att["attended"].to_numpy(dtype=bool)]
@@ -54,20 +55,20 @@ def test_per_man_measures_by_hand():
 
 def test_more_than_is_strict():
     cfg, d = sample("cranstoun-dvip")
-    per = dose.dose_per_man(cfg, d).copy()
+    per = dose.dose_per_man(cfg, analysis_data(cfg, d)).copy()
     per.loc[0, "hours"] = 30.0
-    assert not dose.meets(cfg.thresholds[0], per)[0]
+    assert not meets(cfg.thresholds[0], per)[0]
     per.loc[0, "hours"] = 30.5
-    assert dose.meets(cfg.thresholds[0], per)[0]
+    assert meets(cfg.thresholds[0], per)[0]
 
 
 def test_summary_and_distribution():
     cfg, d = sample("advance-feasibility")
-    s = dose.dose_summary_table(cfg, d).data
+    s = dose.dose_summary_table(cfg, analysis_data(cfg, d)).data
     assert row(s, by="all", level="all").median_compulsory_sessions == 4
     groups = s[s["by"] == "group"]
     assert set(groups["level"]) == {f"{x}-c{c}" for x in cfg.site_ids for c in cfg.cycles}
-    dist = dose.distribution_table(cfg, d).data
+    dist = dose.distribution_table(cfg, analysis_data(cfg, d)).data
     overall = dist[dist["cycle"] == "all"]
     assert overall["n"].sum() == 54 and list(overall["compulsory_sessions"]) == list(range(15))
 
@@ -75,4 +76,4 @@ def test_summary_and_distribution():
 def test_no_schedule_no_dose():
     cfg, d = sample("advance-feasibility")
     cfg2 = cfg.model_copy(update={"schedule": None, "thresholds": []})
-    assert dose.dose_per_man(cfg2, d).empty
+    assert dose.dose_per_man(cfg2, analysis_data(cfg2, d)).empty

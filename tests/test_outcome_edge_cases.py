@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from advance_trial.analysis import analysis_data
 from advance_trial.errors import EstimationWarning
 from advance_trial.outcomes import _analyse
 from advance_trial.outcomes.checks import independent_columns, separated
@@ -45,8 +46,9 @@ def _run(cfg, o, frame):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         effects = _analyse(cfg, o, frame)
-    return {(e.analysis, e.threshold): e for e in effects if e.effect != "icc"}, [str(w.message) for w in caught
-                                                             if issubclass(w.category, EstimationWarning)]
+    return {(e.analysis, e.threshold): e for e in effects if e.effect != "icc"}, [
+        str(w.message) for w in caught if issubclass(w.category, EstimationWarning)
+    ]
 
 
 def _d1():
@@ -241,12 +243,11 @@ def test_progression_on_an_estimate_that_could_not_be_computed_is_not_evaluated(
 def _sample_frame(cfg):
     from advance_trial.canonical import read_canonical
     from advance_trial.outcomes.frame import analysis_frame, complete_cases
-    from advance_trial.scoring import score_measures
     from tests.conftest import SAMPLES
 
     data = read_canonical(cfg, SAMPLES / "advance-feasibility")
     o = cfg.outcomes[0]
-    return o, complete_cases(analysis_frame(cfg, data, score_measures(cfg, data), o), o)
+    return o, complete_cases(analysis_frame(cfg, analysis_data(cfg, data), o), o)
 
 
 def test_the_icc_of_the_partially_nested_models_is_nlmes_and_its_interval_the_delta_method(advance_cfg):
@@ -328,7 +329,7 @@ def test_single_arm_change_is_estimated_without_warnings(trial):
     from tests.conftest import SAMPLES, config_path
 
     cfg = load_config(config_path(trial))
-    effects = analyse_outcomes(cfg, read_canonical(cfg, SAMPLES / trial)).effects
+    effects = analyse_outcomes(cfg, analysis_data(cfg, read_canonical(cfg, SAMPLES / trial))).effects
     assert len(effects) and (effects["status"] == "estimated").all()
 
 

@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from advance_trial.analysis import analysis_data
 from advance_trial.config.models import Criterion
 from advance_trial.intervals import Estimate
 from advance_trial.pipeline import feasibility_tables
@@ -15,7 +16,7 @@ from tests.feasibility_helpers import row, sample
 
 def test_advance_published_progression():
     cfg, d = sample("advance-feasibility")
-    t = feasibility_tables(cfg, d)["progression"].data
+    t = feasibility_tables(cfg, analysis_data(cfg, d))["progression"].data
     rec, fu = row(t, criterion="recruitment"), row(t, criterion="follow_up")
     assert (rec.status, fu.status) == ("met", "not_met")
     assert rec.estimate == pytest.approx(104 / 147) and fu.estimate == pytest.approx(51 / 104)
@@ -26,7 +27,7 @@ def test_advance_published_progression():
 
 def test_cranstoun_progression_reads_dose_and_partner_contact():
     cfg, d = sample("cranstoun-dvip")
-    t = feasibility_tables(cfg, d)["progression"].data
+    t = feasibility_tables(cfg, analysis_data(cfg, d))["progression"].data
     assert row(t, criterion="engagement").estimate == 0.9
     assert row(t, criterion="partner_contact").estimate == 0.6 and row(t, criterion="partner_contact").status == "met"
 
@@ -89,7 +90,7 @@ def test_outcome_criterion_through_the_pipeline(advance_cfg):
         Criterion(id="phys_ci", metric="outcome.abi_physical", **low),
     ]
     cfg = advance_cfg.model_copy(update={"progression": extra})
-    tables = all_tables(cfg, read_canonical(cfg, SAMPLES / "advance-feasibility"))
+    tables = all_tables(cfg, analysis_data(cfg, read_canonical(cfg, SAMPLES / "advance-feasibility")))
     got = dict(zip(tables["progression"].data["criterion"], tables["progression"].data["status"], strict=True))
     # the ANCOVA (first analysis): psychological -0.0038 (-0.149 to 0.142), physical -0.083 (-0.251 to 0.084):
     # both estimates decrease, neither interval lies below zero

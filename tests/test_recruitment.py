@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from advance_trial.analysis import analysis_data
 from advance_trial.recruitment import allocation_table, recruitment_table
 from tests.feasibility_helpers import row, sample
 
 
 def test_recruitment_published_figure():
     cfg, d = sample("advance-feasibility")
-    t = recruitment_table(cfg, d)
+    t = recruitment_table(cfg, analysis_data(cfg, d))
     r = row(t.data, site="all")
     assert (r.n_eligible, r.n_randomised) == (147, 104)
     assert r.proportion == pytest.approx(104 / 147)
@@ -27,7 +28,7 @@ def test_recruitment_published_figure():
 
 def test_allocation_by_site_and_arm():
     cfg, d = sample("advance-feasibility")
-    a = allocation_table(cfg, d).data
+    a = allocation_table(cfg, analysis_data(cfg, d)).data
     assert row(a, site="all", arm="advance").n == 54 and row(a, site="all", arm="tau").n == 50
     assert row(a, site="all", arm="all").n == 104
     for s in cfg.site_ids:
@@ -37,7 +38,7 @@ def test_allocation_by_site_and_arm():
 def test_interval_method_follows_the_config():
     cfg, d = sample("advance-feasibility")
     cfg2 = cfg.model_copy(update={"reporting": cfg.reporting.model_copy(update={"proportion_ci": "clopper_pearson"})})
-    r = row(recruitment_table(cfg2, d).data, site="all")
+    r = row(recruitment_table(cfg2, analysis_data(cfg2, d)).data, site="all")
     # R: binom.test(104, 147)$conf.int
     assert (r.ci_lower, r.ci_upper) == pytest.approx((0.626858083925347, 0.779536312662122), abs=1e-12)
     assert r.ci_method == "clopper_pearson"

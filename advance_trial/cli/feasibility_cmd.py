@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from advance_trial.canonical import CanonicalData
+    from advance_trial.analysis import AnalysisData
     from advance_trial.config.models import Config
     from advance_trial.results import Table
 
@@ -30,12 +30,10 @@ class By(StrEnum):
     cycle = "cycle"
 
 
-def _load(config: Path, data: Path) -> tuple[Config, CanonicalData]:
-    from advance_trial.canonical import read_canonical
-    from advance_trial.config import load_config
+def _load(config: Path, data: Path) -> tuple[Config, AnalysisData]:
+    from advance_trial.pipeline import load_analysis
 
-    cfg = load_config(config)
-    return cfg, read_canonical(cfg, data)
+    return load_analysis(config, data)
 
 
 def _write(cfg: Config, tables: dict[str, Table], out: Path | None, figures: bool = False) -> None:

@@ -17,14 +17,12 @@ def outcomes(
     from rich.table import Table as RichTable
     from rich.text import Text
 
-    from advance_trial.canonical import read_canonical
     from advance_trial.cli._render import print_tables_json, shown, stdout, visible
-    from advance_trial.config import load_config
-    from advance_trial.pipeline import outcome_tables, write_figures
+    from advance_trial.pipeline import load_analysis, outcome_tables, write_figures
     from advance_trial.results import format_number, write_tables
 
-    cfg = load_config(config)
-    tables = outcome_tables(cfg, read_canonical(cfg, data))
+    cfg, ads = load_analysis(config, data)
+    tables = outcome_tables(cfg, ads)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         written = write_tables(tables.values(), out) | write_figures(cfg, tables, out)

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import pandas as pd
 
-from advance_trial.canonical import CanonicalData
+from advance_trial.analysis import AnalysisData
 from advance_trial.config.models import Config, Outcome
 from advance_trial.errors import BoundaryWarning, EstimationWarning
 from advance_trial.intervals import two_sided_p
@@ -30,7 +30,6 @@ from advance_trial.outcomes.models import (
     two_stage_least_squares,
 )
 from advance_trial.results import Table
-from advance_trial.scoring import score_measures
 
 OUTCOME_COLUMNS = [
     "outcome", "timepoint", "analysis", "effect", "estimate", "ci_lower", "ci_upper", "n_analysed",
@@ -301,23 +300,23 @@ def hash_id(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
 
 
-def analyse_outcomes(cfg: Config, data: CanonicalData) -> OutcomeResults:
-    """Score the measures and run every configured analysis of every outcome."""
-    scores = score_measures(cfg, data)
+def analyse_outcomes(cfg: Config, ads: AnalysisData) -> OutcomeResults:
+    """Run every configured analysis of every outcome on the subject-level data set."""
+    scores = ads.scores
     arms = arms_of(cfg)
     comparison = f"{arms.intervention} vs {arms.control}" if arms.control else f"{arms.intervention}: change"
     rows: list[dict[str, object]] = []
     for o in cfg.outcomes:
-        frame = analysis_frame(cfg, data, scores, o)
+        frame = analysis_frame(cfg, ads, o)
         rows.extend(_rows(o, _analyse(cfg, o, frame), comparison))
     cols = OUTCOME_COLUMNS + (["p_value"] if cfg.analysis.p_values else [])
     table = pd.DataFrame(rows).reindex(columns=cols) if rows else pd.DataFrame(columns=cols)
     return OutcomeResults(table, scores)
 
 
-def outcome_tables(cfg: Config, data: CanonicalData) -> dict[str, Table]:
+def outcome_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
     """``outcomes`` (contract section 3) and ``scores`` (the scored data, for checking by hand)."""
-    res = analyse_outcomes(cfg, data)
+    res = analyse_outcomes(cfg, ads)
     level = f"{cfg.reporting.ci_level:.0%}"
     if cfg.trial.design == "single_arm":
         notes: tuple[str, ...] = (

@@ -148,7 +148,9 @@ def consort_figure(cfg: Config, consort: pd.DataFrame) -> Figure:
             lines += [f"- {r.detail.split(': ', 1)[1].capitalize()} (n={r.n})" for r in lost.itertuples()]
             _box(ax, x, y, "\n".join(lines), align="left")
             _arrow(ax, x, y - 0.06, x, y - 0.13)
-            _box(ax, x, y - 0.17, f"Analysed at {tp.id} (n={_n(consort, 'analysed', arm, tp.id)})")
+            analysed = [f"- {o.id} (n={_n(consort, 'analysed', arm, f'{tp.id}: {o.id}')})"
+                        for o in cfg.outcomes if o.timepoint == tp.id]  # fmt: skip
+            _box(ax, x, y - 0.17, "\n".join([f"Analysed at {tp.id} (complete cases)", *analysed]), align="left")
             y -= 0.30
     for label, yy in (("Enrolment", 0.95), ("Allocation", 0.64), ("Follow-up", 0.40), ("Analysis", 0.23)):
         ax.text(0.0, yy, label, rotation=90, va="center", ha="left", fontsize=9, color="#1f4e79", weight="bold")

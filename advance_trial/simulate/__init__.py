@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from advance_trial.allocation_key import KeyRing
+from advance_trial.analysis import analysis_data
 from advance_trial.canonical import FILE_NAMES, CanonicalData, read_canonical
 from advance_trial.config import Config
-from advance_trial.config.models import Threshold
 from advance_trial.datafolder import locked
 from advance_trial.errors import UsageError
 from advance_trial.simulate.generate import CalibrationError, simulate
@@ -30,50 +30,47 @@ TARGETS_FILE = "calibration.yaml"
 
 
 def calibration_report(cfg: Config, targets: Targets, data: CanonicalData) -> pd.DataFrame:
-    """Each calibration target beside what the data gives.
+    """Each calibration target beside what the data gives, read from the analysis data sets (the
+    follow-up windows and dose rules are the analyses' own).
 
     Returns
     -------
     DataFrame
         Columns ``target, wanted, achieved, met``; one row per target.
     """
+    ads = analysis_data(cfg, data)
     rows: list[tuple[str, float, float]] = []
-    p, s, fu, att = data.participants, data.screening, data.followup, data.attendance
+    men, s = ads.men, ads.screened
     for arm, n in targets.arms.items():
-        rows.append((f"randomised, arm {arm}", n, int((p["arm"] == arm).sum())))
+        rows.append((f"randomised, arm {arm}", n, int((men["arm"] == arm).sum())))
     for site, n in targets.sites.items():
-        rows.append((f"randomised, site {site}", n, int((p["site"] == site).sum())))
+        rows.append((f"randomised, site {site}", n, int((men["site"] == site).sum())))
     if targets.cycles:
         for c, n in targets.cycles.items():
-            rows.append((f"randomised, cycle {c}", n, int((p["cycle"] == c).sum())))
+            rows.append((f"randomised, cycle {c}", n, int((men["cycle"] == c).sum())))
     if len(s):
         eligible = int(s["eligible"].sum())
         rows.append(("eligible", targets.n + targets.screening.eligible_not_randomised, eligible))
         rows.append(("screened", eligible + targets.screening.ineligible, len(s)))
     for tp, n in targets.followup.items():
-        done = fu[(fu["timepoint"] == tp) & (fu["status"] == "completed")]
-        window = cfg.timepoint(tp).window_weeks or [float("-inf"), float("inf")]
-        weeks = (done["completed_on"] - done["due_on"]).dt.days / 7
-        within = int(((weeks >= window[0]) & (weeks <= window[1])).sum())
-        rows.append((f"followed up at {tp} (within the window)", n, within))
+        state = men[f"state_{tp}"]
+        rows.append((f"followed up at {tp} (within the window)", n, int((state == "retained").sum())))
         if tp in targets.followup_outside_window:
-            rows.append(
-                (f"completed at {tp} outside the window", targets.followup_outside_window[tp], len(done) - within)
-            )
-    if cfg.schedule is not None and len(att):
-        per_man = _compulsory_attended(cfg, att, p)
+            rows.append((f"completed at {tp} outside the window", targets.followup_outside_window[tp],
+                         int((state == "outside_window").sum())))  # fmt: skip
+    offered = ads.offered
+    if cfg.schedule is not None and len(data.attendance):
+        k = offered["compulsory_sessions"]
         if targets.dose.compulsory_median is not None:
-            rows.append(("median compulsory sessions", targets.dose.compulsory_median, float(per_man["k"].median())))
+            rows.append(("median compulsory sessions", targets.dose.compulsory_median, float(k.median())))
         for c, m in targets.dose.compulsory_median_by_cycle.items():
-            rows.append(
-                (f"median compulsory sessions, cycle {c}", m, float(per_man.loc[per_man["cycle"] == c, "k"].median()))
-            )
+            rows.append((f"median compulsory sessions, cycle {c}", m, float(k[offered["cycle"] == c].median())))
         for th_id, n in targets.dose.thresholds.items():
             th = next(th for th in cfg.thresholds if th.id == th_id)
-            rows.append((f"men meeting {th_id} ({th.rule})", n, _count_meeting(cfg, att, th)))
+            rows.append((f"men meeting {th_id} ({th.rule})", n, int(offered[f"met_{th_id}"].sum())))
     pt = targets.partners
     if pt is not None:
-        pa = data.partners
+        pa = ads.partners
         if pt.consented is not None:
             rows.append(("partners consented", pt.consented, int(pa["consented"].sum())))
         if pt.followed_up is not None:
@@ -85,32 +82,6 @@ def calibration_report(cfg: Config, targets: Targets, data: CanonicalData) -> pd
     df = pd.DataFrame(rows, columns=["target", "wanted", "achieved"])
     df["met"] = np.isclose(df["wanted"].astype(float), df["achieved"].astype(float))
     return df
-
-
-def _compulsory_attended(cfg: Config, att: pd.DataFrame, participants: pd.DataFrame) -> pd.DataFrame:
-    compulsory = {(p.type, p.number) for p in cfg.session_plan() if p.compulsory}
-    is_comp = [(t, int(n)) in compulsory for t, n in zip(att["session_type"], att["session_number"], strict=True)]
-    k = att[np.asarray(is_comp) & att["attended"].fillna(False).to_numpy(dtype=bool)].groupby("participant_id").size()
-    offered = participants[participants["arm"] == cfg.schedule.arm]  # type: ignore[union-attr]
-    return pd.DataFrame(
-        {"cycle": offered["cycle"].to_numpy(), "k": offered["participant_id"].map(k).fillna(0).to_numpy()}
-    )
-
-
-def _count_meeting(cfg: Config, att: pd.DataFrame, th: Threshold) -> int:
-    compulsory = {(p.type, p.number) for p in cfg.session_plan() if p.compulsory}
-    a = att[att["attended"].fillna(False)].copy()
-    a["compulsory"] = [(t, int(n)) in compulsory for t, n in zip(a["session_type"], a["session_number"], strict=True)]
-    if th.measure.startswith("compulsory"):
-        a = a[a["compulsory"]]
-    per = (
-        a.groupby("participant_id")["hours"].sum()
-        if th.measure.endswith("hours")
-        else a.groupby("participant_id").size()
-    )
-    men = att["participant_id"].unique()
-    per = per.reindex(men, fill_value=0)
-    return int((per >= th.at_least).sum() if th.at_least is not None else (per > th.bound).sum())
 
 
 def simulate_to_dir(

@@ -1,0 +1,273 @@
+"""The subject-level analysis data set: one row per man, every per-man fact derived once.
+
+Built the way CDISC ADaM builds ADSL and admiral derives it: a base frame of the men randomised
+(or, in a single-arm study, enrolled), then small named derivations, each adding one fact (or
+one fact per timepoint, threshold or outcome). Every table, figure, model frame and the
+simulator's calibration report reads these columns; nothing derives a per-man fact anywhere
+else.
+
+Columns, after those of ``participants.csv``:
+
+=====================  ===========================================================================
+``intervention``       the man is in the intervention arm (:func:`intervention_arm`)
+``offered``            his arm is offered sessions (``schedule.arm``)
+``group_id``           his therapy group: the first, in sorted order, of his attendance rows
+``sessions`` ...       ``sessions, compulsory_sessions, hours, compulsory_hours, compulsory_percent``:
+                       what he attended (0 without an attendance record); hours of attended
+                       sessions only
+``met_<threshold>``    he is offered sessions and meets the dose threshold
+``state_<timepoint>``  his follow-up state at each follow-up timepoint (:data:`STATES`)
+``y_<outcome>``        his score on the outcome at its timepoint (missing when not measured)
+``base_<outcome>``     the same measure at baseline
+``analysed_<outcome>`` he is in the outcome's complete-case analysis (see :func:`derive_analysed`)
+``cluster``            his therapy group for an intervention man in one, else himself
+=====================  ===========================================================================
+
+The partner-level frame (:func:`partner_frame`) carries the man's arm, site and cycle beside
+each partner's own facts; it is summarised, never joined into a man-level output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from advance_trial.canonical import CanonicalData
+from advance_trial.config.models import Config, Outcome, Threshold
+
+#: Each man's state at a follow-up timepoint, in reporting order.
+STATES = ("retained", "outside_window", "missed", "withdrawn", "lost", "died", "unknown")
+
+#: Dose measures: the threshold measure's name is the subject-level column.
+DOSE_MEASURES = ("sessions", "compulsory_sessions", "hours", "compulsory_hours")
+
+
+@dataclass(frozen=True)
+class Arms:
+    """Which arm is compared with which: effects are intervention minus (or over) control."""
+
+    intervention: str
+    control: str | None
+
+
+def intervention_arm(cfg: Config) -> str:
+    """The arm compared against the others: the arm offered sessions, else the first arm."""
+    return cfg.schedule.arm if cfg.schedule is not None else cfg.arm_ids[0]
+
+
+def arms_of(cfg: Config) -> Arms:
+    """The intervention arm and the (first) control arm."""
+    first = intervention_arm(cfg)
+    others = [a for a in cfg.arm_ids if a != first]
+    return Arms(first, others[0] if others else None)
+
+
+def followup_timepoints(cfg: Config) -> list[str]:
+    """Timepoints after baseline, in config order."""
+    return [t.id for t in cfg.timepoints if t.week > 0]
+
+
+def factors_of(o: Outcome) -> list[str]:
+    """The outcome's adjustment factors (everything in ``adjust_for`` except ``baseline``)."""
+    return [f for f in o.adjust_for if f != "baseline"]
+
+
+@dataclass(frozen=True)
+class AnalysisData:
+    """The run's analysis data sets.
+
+    Attributes
+    ----------
+    men : DataFrame
+        The subject-level data set (module docstring), in ``participants.csv`` order.
+    screened : DataFrame
+        One row per man screened: ``site, eligible, consented, randomised`` and the coded reason.
+    partners : DataFrame
+        One row per partner, with the man's ``arm, site, cycle`` (:func:`partner_frame`).
+    scores : DataFrame
+        Every man's scores at every timepoint (:func:`advance_trial.scoring.score_measures`).
+    """
+
+    men: pd.DataFrame
+    screened: pd.DataFrame
+    partners: pd.DataFrame
+    scores: pd.DataFrame
+
+    @property
+    def offered(self) -> pd.DataFrame:
+        """The men whose arm is offered sessions."""
+        return self.men[self.men["offered"].to_numpy(dtype=bool)]
+
+
+def analysis_data(cfg: Config, data: CanonicalData) -> AnalysisData:
+    """Build every analysis data set of a run, once."""
+    from advance_trial.scoring import score_measures
+
+    scores = score_measures(cfg, data) if cfg.outcomes else pd.DataFrame(columns=["participant_id", "timepoint"])
+    men = data.participants.reset_index(drop=True).copy()
+    men["participant_id"] = men["participant_id"].astype(str)
+    steps: list[Callable[[pd.DataFrame], pd.DataFrame]] = [
+        lambda m: derive_intervention(cfg, m),
+        lambda m: derive_offered(cfg, m),
+        lambda m: derive_group(m, data.attendance),
+        lambda m: derive_dose(cfg, m, data.attendance),
+        lambda m: derive_thresholds(cfg, m),
+        lambda m: derive_followup(cfg, m, data.followup),
+        lambda m: derive_outcomes(cfg, m, scores),
+        lambda m: derive_analysed(cfg, m),
+        derive_cluster,
+    ]
+    for step in steps:
+        men = step(men)
+    return AnalysisData(men, screened_frame(data), partner_frame(data), scores)
+
+
+def derive_intervention(cfg: Config, men: pd.DataFrame) -> pd.DataFrame:
+    """``intervention``: the man is in the intervention arm."""
+    return men.assign(intervention=(men["arm"].astype(str) == intervention_arm(cfg)).to_numpy(dtype=bool))
+
+
+def derive_offered(cfg: Config, men: pd.DataFrame) -> pd.DataFrame:
+    """``offered``: his arm is offered sessions."""
+    arm = cfg.schedule.arm if cfg.schedule is not None else None
+    return men.assign(offered=(men["arm"].astype(str) == arm).to_numpy(dtype=bool))
+
+
+def derive_group(men: pd.DataFrame, attendance: pd.DataFrame) -> pd.DataFrame:
+    """``group_id``: the first (sorted) therapy group of his attendance rows; missing without one."""
+    groups = attendance.dropna(subset=["group_id"]).groupby("participant_id")["group_id"].min()
+    return men.assign(group_id=men["participant_id"].map(groups))
+
+
+def derive_dose(cfg: Config, men: pd.DataFrame, attendance: pd.DataFrame) -> pd.DataFrame:
+    """Sessions and hours attended, all and compulsory, and the compulsory percentage.
+
+    A session counts when ``attended`` is true; hours are those of attended sessions. A man with no
+    attendance record attended nothing.
+    """
+    compulsory = {(p.type, p.number) for p in cfg.session_plan() if p.compulsory}
+    att = attendance
+    is_comp = (
+        pd.MultiIndex.from_arrays([att["session_type"], att["session_number"].astype(int)]).isin(list(compulsory))
+        if compulsory and len(att)
+        else np.zeros(len(att), dtype=bool)
+    )
+    attended = att["attended"].fillna(False).to_numpy(dtype=bool)
+    hours = att["hours"].fillna(0.0).to_numpy(dtype=float) * attended
+    per = pd.DataFrame(
+        {
+            "participant_id": att["participant_id"].astype(str).to_numpy(),
+            "sessions": attended.astype(int),
+            "compulsory_sessions": (attended & is_comp).astype(int),
+            "hours": hours,
+            "compulsory_hours": hours * is_comp,
+        }
+    )
+    sums = per.groupby("participant_id").sum()
+    out = men.join(sums, on="participant_id")
+    for col in ("sessions", "compulsory_sessions"):
+        out[col] = out[col].fillna(0).astype(int)
+    for col in ("hours", "compulsory_hours"):
+        out[col] = out[col].fillna(0.0).astype(float)
+    n = len(compulsory)
+    out["compulsory_percent"] = 100.0 * out["compulsory_sessions"] / n if n else np.nan
+    return out
+
+
+def meets(th: Threshold, men: pd.DataFrame) -> np.ndarray:
+    """Whether each man's dose meets a threshold (``at_least``: >=, ``more_than``: >)."""
+    value = men[th.measure].to_numpy(dtype=float)
+    return np.asarray(value >= th.at_least if th.at_least is not None else value > th.bound)
+
+
+def derive_thresholds(cfg: Config, men: pd.DataFrame) -> pd.DataFrame:
+    """``met_<threshold>``: offered sessions and meeting the threshold (a man not offered never does)."""
+    offered = men["offered"].to_numpy(dtype=bool)
+    return men.assign(**{f"met_{th.id}": offered & meets(th, men) for th in cfg.thresholds})
+
+
+def derive_followup(cfg: Config, men: pd.DataFrame, followup: pd.DataFrame) -> pd.DataFrame:
+    """``state_<timepoint>``: retained (completed within the window), outside_window, or the recorded
+    status; ``unknown`` without a record or a status."""
+    states = {}
+    for tp_id in followup_timepoints(cfg):
+        tp = cfg.timepoint(tp_id)
+        rec = followup[followup["timepoint"] == tp_id].set_index("participant_id")
+        merged = men[["participant_id"]].join(rec[["due_on", "status", "completed_on"]], on="participant_id")
+        status = merged["status"].astype("string")
+        completed = (status == "completed").fillna(False).to_numpy(dtype=bool)
+        if tp.window_weeks is not None:
+            lo = merged["due_on"] + pd.to_timedelta(tp.window_weeks[0] * 7, unit="D")
+            hi = merged["due_on"] + pd.to_timedelta(tp.window_weeks[1] * 7, unit="D")
+            within = ((merged["completed_on"] >= lo) & (merged["completed_on"] <= hi)).fillna(False).to_numpy(bool)
+        else:
+            within = completed
+        state = np.where(completed & within, "retained",
+                         np.where(completed, "outside_window", status.fillna("unknown")))  # fmt: skip
+        states[f"state_{tp_id}"] = state.astype(object)
+    return men.assign(**states)
+
+
+def derive_outcomes(cfg: Config, men: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """``y_<outcome>`` at the outcome's timepoint and ``base_<outcome>`` at baseline."""
+    from advance_trial.scoring import score_column
+
+    def at(tp: str | None, col: str) -> np.ndarray:
+        if tp is None:
+            return np.full(len(men), np.nan)
+        s = scores.loc[scores["timepoint"] == tp].drop_duplicates("participant_id").set_index("participant_id")
+        return np.asarray(men["participant_id"].map(s[col]), dtype=float)
+
+    base_tp = cfg.baseline.id if cfg.baseline else None
+    values: dict[str, np.ndarray] = {}
+    for o in cfg.outcomes:
+        col = score_column(cfg, o.id)
+        values[f"y_{o.id}"] = at(o.timepoint, col)
+        values[f"base_{o.id}"] = at(base_tp, col)
+    return men.assign(**values)
+
+
+def derive_analysed(cfg: Config, men: pd.DataFrame) -> pd.DataFrame:
+    """``analysed_<outcome>``: in the outcome's complete-case analysis.
+
+    Two-arm designs: the outcome measured, and the baseline and every adjustment factor known when
+    the outcome is adjusted for them (the men the models use; the CONSORT "analysed" boxes count
+    them). Single-arm designs analyse the change from baseline: the outcome and the baseline both
+    measured.
+    """
+    flags = {}
+    for o in cfg.outcomes:
+        keep = men[f"y_{o.id}"].notna().to_numpy(dtype=bool, copy=True)
+        if "baseline" in o.adjust_for or cfg.trial.design == "single_arm":
+            keep &= men[f"base_{o.id}"].notna().to_numpy(dtype=bool)
+        for f in factors_of(o):
+            keep &= men[f].notna().to_numpy(dtype=bool) if f in men.columns else False
+        flags[f"analysed_{o.id}"] = keep
+    return men.assign(**flags)
+
+
+def derive_cluster(men: pd.DataFrame) -> pd.DataFrame:
+    """``cluster``: ``group:<id>`` for an intervention man with a therapy group, else ``man:<id>``."""
+    group = men["group_id"]
+    in_group = men["intervention"].to_numpy(dtype=bool) & group.notna().to_numpy()
+    return men.assign(cluster=np.where(in_group, "group:" + group.astype(str), "man:" + men["participant_id"]))
+
+
+def screened_frame(data: CanonicalData) -> pd.DataFrame:
+    """One row per man screened: ``site, eligible, consented, randomised`` (and the coded reason)."""
+    scr = data.screening
+    cols = ["site"] + (["reason_ineligible"] if "reason_ineligible" in scr.columns else [])
+    out = scr[cols].reset_index(drop=True).copy()
+    out["eligible"] = scr["eligible"].fillna(False).to_numpy(dtype=bool)
+    out["consented"] = scr["consented"].fillna(False).to_numpy(dtype=bool)
+    out["randomised"] = scr["participant_id"].notna().to_numpy(dtype=bool)
+    return out
+
+
+def partner_frame(data: CanonicalData) -> pd.DataFrame:
+    """One row per partner with the man's ``arm, site, cycle``: summarised only, never listed."""
+    men = data.participants.set_index("participant_id")[["arm", "site", "cycle"]]
+    return data.partners.join(men, on="participant_id")

@@ -1,0 +1,144 @@
+"""The subject-level data set and the results data set: per-man facts derived once, tables as pivots."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from advance_trial.analysis import STATES, analysis_data
+from advance_trial.output import LAYOUTS, Layout, pivot, results_data
+from advance_trial.output.ard import _long_rows
+from advance_trial.pipeline import all_tables
+from advance_trial.results import to_csv_bytes
+from tests.conftest import TRIALS
+from tests.feasibility_helpers import sample
+
+PACKAGE = Path(__file__).resolve().parents[1] / "advance_trial"
+
+
+@pytest.mark.parametrize("trial", TRIALS)
+def test_one_row_per_man_with_every_fact(trial):
+    cfg, d = sample(trial)
+    men = analysis_data(cfg, d).men
+    assert list(men["participant_id"]) == list(d.participants["participant_id"].astype(str))
+    assert men["participant_id"].is_unique
+    for tp in (t.id for t in cfg.timepoints if t.week > 0):
+        assert set(men[f"state_{tp}"]) <= set(STATES)
+    for th in cfg.thresholds:
+        assert not men.loc[~men["offered"], f"met_{th.id}"].any()  # a man not offered sessions never meets one
+    for o in cfg.outcomes:
+        analysed = men[f"analysed_{o.id}"]
+        assert not analysed[men[f"y_{o.id}"].isna()].any()
+
+
+def test_states_by_hand():
+    cfg, d = sample("advance-feasibility")
+    men = analysis_data(cfg, d).men.set_index("participant_id")
+    fu = d.followup[d.followup["timepoint"] == "week16"].set_index("participant_id")
+    done = fu[fu["status"] == "completed"]
+    weeks = (done["completed_on"] - done["due_on"]).dt.days / 7
+    within = weeks[(weeks >= -2) & (weeks <= 8)].index
+    assert set(men.index[men["state_week16"] == "retained"]) == set(within)
+    assert (men["state_week16"] == "outside_window").sum() == len(done) - len(within) == 2
+
+
+def test_consort_analysed_boxes_equal_the_models_n():
+    """The measured inconsistency: the CONSORT "analysed" boxes counted men with any questionnaire at the
+    timepoint, which matched no outcome's n_analysed."""
+    cfg, d = sample("advance-feasibility")
+    tables = all_tables(cfg, analysis_data(cfg, d))
+    consort, outcomes = tables["consort"].data, tables["outcomes"].data
+    for o in cfg.outcomes:
+        cc = outcomes[(outcomes["outcome"] == o.id) & (outcomes["analysis"] != "multiple_imputation")]
+        for arm, col in (("advance", "n_intervention"), ("tau", "n_control")):
+            box = consort[(consort["stage"] == "analysed") & (consort["arm"] == arm)
+                          & (consort["detail"] == f"{o.timepoint}: {o.id}")]  # fmt: skip
+            assert len(box) == 1
+            assert set(cc[col]) == {int(box["n"].iloc[0])}, (o.id, arm)
+
+
+def test_a_missing_baseline_or_factor_leaves_a_man_out_of_the_analysed_count():
+    cfg, d = sample("advance-feasibility")
+    o = cfg.outcomes[0]
+    men = analysis_data(cfg, d).men
+    pid = men.loc[men[f"analysed_{o.id}"], "participant_id"].iloc[0]
+    parts = d.participants.copy()
+    parts["site"] = parts["site"].astype(object)
+    parts.loc[parts["participant_id"] == pid, "site"] = None
+    changed = analysis_data(cfg, dataclasses.replace(d, participants=parts)).men
+    assert changed[f"analysed_{o.id}"].sum() == men[f"analysed_{o.id}"].sum() - 1
+
+
+@pytest.mark.parametrize("trial", TRIALS)
+def test_every_table_is_a_pivot_of_the_results_data_set(trial):
+    cfg, d = sample(trial)
+    tables = all_tables(cfg, analysis_data(cfg, d))
+    results = results_data(tables)
+    assert set(results.columns) == set(tables) & set(LAYOUTS)
+    for name in results.columns:
+        assert to_csv_bytes(pivot(results, name)) == to_csv_bytes(tables[name].data), name
+    counted = sum(len(tables[n].data) * (tables[n].data.shape[1] - len([c for c in LAYOUTS[n].key_columns()
+                  if c in tables[n].data.columns])) for n in results.columns)  # fmt: skip
+    assert len(results.long) == counted  # every statistic a row, none twice
+
+
+def test_blinded_and_shareable_tables_are_pivots_too():
+    from advance_trial.disclosure import blind_tables, shareable_tables
+
+    cfg, d = sample("advance-feasibility")
+    tables = all_tables(cfg, analysis_data(cfg, d))
+    blinded = blind_tables(cfg, tables, {"advance": "A", "tau": "B"})
+    shared, _ = shareable_tables(cfg, tables, cfg.reporting.min_cell)
+    for disclosed in (blinded, shared):
+        results = results_data(disclosed)
+        for name in results.columns:
+            assert to_csv_bytes(pivot(results, name)) == to_csv_bytes(disclosed[name].data), name
+
+
+def test_statistics_by_key():
+    cfg, d = sample("advance-feasibility")
+    results = results_data(all_tables(cfg, analysis_data(cfg, d)))
+    rec = results.stats("recruitment", "randomised", site="all")
+    assert (rec["n_randomised"], rec["n_eligible"], rec["method"]) == (104, 147, "wilson")
+    assert rec["proportion"] == 104 / 147
+    ret = results.stats("retention", "retained", "week16", arm="all", site="all", cycle="all")
+    assert (ret["n_retained"], ret["n_randomised"]) == (51, 104)
+    assert results.stats("retention", "retained", "week99", arm="all", site="all", cycle="all") == {}
+    with pytest.raises(KeyError, match="more than one row"):
+        results.stats("retention", "retained", "week16", arm="all")  # every site and cycle match
+
+
+def test_a_layout_that_does_not_identify_rows_is_refused():
+    df = pd.DataFrame({"arm": ["a", "a"], "n": [1, 2]})
+    with pytest.raises(ValueError, match="two rows with the key"):
+        _long_rows("t", Layout(("arm",), "=x"), df)
+
+
+def test_results_csv_is_written_and_holds_every_table(tmp_path):
+    from advance_trial.pipeline import run
+    from tests.conftest import CONFIGS, SAMPLES
+
+    run(CONFIGS / "advance-feasibility.yaml", SAMPLES / "advance-feasibility", tmp_path / "o")
+    long = pd.read_csv(tmp_path / "o" / "results.csv", dtype=str, keep_default_na=False)
+    assert list(long.columns)[:2] == ["table", "group1"]
+    assert set(long["table"]) == {n for n in LAYOUTS if (tmp_path / "o" / f"{n}.csv").exists()}
+    n = long[(long["table"] == "recruitment") & (long["group1_level"] == "all") & (long["stat_name"] == "n_randomised")]
+    assert n["stat"].tolist() == ["104"] and n["method"].tolist() == [""]
+
+
+TABLE_MODULES = ["recruitment.py", "retention.py", "dose.py", "consort.py", "progression.py", "disclosure.py",
+                 "disclosure_cells.py", "outcomes/__init__.py", "outcomes/frame.py", "render/figures.py",
+                 "render/report.py", "output/ard.py"]  # fmt: skip
+
+
+@pytest.mark.parametrize("module", TABLE_MODULES)
+def test_tables_read_the_analysis_data_sets_not_the_canonical_files(module):
+    """No table derives a per-man fact of its own: none of them even sees the canonical data."""
+    tree = ast.parse((PACKAGE / module).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "advance_trial.canonical" not in imported
+    assert "CanonicalData" not in (PACKAGE / module).read_text()
