@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from advance_trial.analysis import AnalysisData, analysis_data
-from advance_trial.canonical import CanonicalData, read_canonical
 from advance_trial.config import Config, load_config
+from advance_trial.data.canonical import CanonicalData, read_canonical
 from advance_trial.errors import IntegrityError
-from advance_trial.results import Table, build_provenance, sha256_file, write_provenance, write_tables
+from advance_trial.output.provenance import build_provenance, sha256_file, write_provenance
+from advance_trial.output.tables import Table, write_tables
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class RunResult:
     Attributes
     ----------
     tables : dict
-        Table name -> :class:`~advance_trial.results.Table`, in writing order.
+        Table name -> :class:`~advance_trial.output.tables.Table`, in writing order.
     outputs : dict
         Output file name -> SHA-256.
     provenance : dict
@@ -40,7 +41,7 @@ class RunResult:
 
 def load_analysis(config: str | Path, data_dir: str | Path) -> tuple[Config, AnalysisData]:
     """The config and the analysis data sets of a data folder (read under the folder's lock)."""
-    from advance_trial.datafolder import reading
+    from advance_trial.data.folder import reading
 
     cfg = load_config(config)
     with reading(data_dir):
@@ -50,8 +51,8 @@ def load_analysis(config: str | Path, data_dir: str | Path) -> tuple[Config, Ana
 
 def recruitment_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
     """Recruitment, allocation and the CONSORT flow."""
-    from advance_trial.consort import consort_table
-    from advance_trial.recruitment import allocation_table, recruitment_table
+    from advance_trial.feasibility.consort import consort_table
+    from advance_trial.feasibility.recruitment import allocation_table, recruitment_table
 
     return {t.name: t for t in (recruitment_table(cfg, ads), allocation_table(cfg, ads), consort_table(cfg, ads))}
 
@@ -69,7 +70,7 @@ def retention_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle"
 
 def dose_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
     """Dose thresholds, dose summaries, the attendance distribution and per-man dose."""
-    from advance_trial import dose
+    from advance_trial.feasibility import dose
 
     if cfg.schedule is None:
         return {}
@@ -90,7 +91,7 @@ def outcome_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
 def feasibility_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle"] = "site") -> dict[str, Table]:
     """Every feasibility table, progression last (it reads the others); outcomes too when a criterion
     names one."""
-    from advance_trial.progression import progression_table
+    from advance_trial.feasibility.progression import progression_table
 
     tables = recruitment_tables(cfg, ads) | retention_tables(cfg, ads, by) | dose_tables(cfg, ads)
     if any(c.metric.startswith("outcome.") for c in cfg.progression):
@@ -101,7 +102,7 @@ def feasibility_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycl
 
 def all_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle"] = "site") -> dict[str, Table]:
     """Every table of a run: feasibility, outcomes, and progression judged on all of them."""
-    from advance_trial.progression import progression_table
+    from advance_trial.feasibility.progression import progression_table
 
     tables = recruitment_tables(cfg, ads) | retention_tables(cfg, ads, by) | dose_tables(cfg, ads)
     tables |= outcome_tables(cfg, ads)
@@ -133,7 +134,7 @@ def with_results(tables: dict[str, Table]) -> dict[str, Table]:
 
 def write_figures(cfg: Config, tables: dict[str, Table], out: Path, histogram: bool = True) -> dict[str, str]:
     """CONSORT diagram, attendance histogram, retention by arm and forest plot, as SVG and PNG."""
-    from advance_trial.render.figures import attendance_histogram, consort_figure, save_figure
+    from advance_trial.output.render.figures import attendance_histogram, consort_figure, save_figure
 
     written: dict[str, str] = {}
     if "consort" in tables:
@@ -141,11 +142,11 @@ def write_figures(cfg: Config, tables: dict[str, Table], out: Path, histogram: b
     if histogram and "dose_distribution" in tables:
         written |= save_figure(attendance_histogram(cfg, tables["dose_distribution"].data), out, "attendance")
     if "retention" in tables and not tables["retention"].data.empty:
-        from advance_trial.render.figures import retention_plot
+        from advance_trial.output.render.figures import retention_plot
 
         written |= save_figure(retention_plot(cfg, tables["retention"].data), out, "retention")
     if "outcomes" in tables and not tables["outcomes"].data.empty:
-        from advance_trial.render.figures import forest_plot
+        from advance_trial.output.render.figures import forest_plot
 
         written |= save_figure(forest_plot(cfg, tables["outcomes"].data), out, "forest")
     return written
@@ -200,21 +201,21 @@ def disclose(
     notes: list[str] = []
     shown_cfg = cfg
     if opts.blinded:
-        from advance_trial.disclosure import blind_tables, blinded_config, blinding_codes
+        from advance_trial.output.disclosure import blind_tables, blinded_config, blinding_codes
 
         key = blinding_key_path(out, opts)
         codes = blinding_codes(cfg, key if cfg.randomisation.blinding is None else None)
         tables = blind_tables(cfg, tables, codes)
         shown_cfg = blinded_config(cfg, codes)
         if cfg.randomisation.blinding is None and not key.exists():
-            from advance_trial.tablefile import write_bytes_atomic
+            from advance_trial.data.tablefile import write_bytes_atomic
 
             body = "arm,code\n" + "".join(f"{a},{c}\n" for a, c in codes.items())
             write_bytes_atomic(body.encode(), key, private=True)
         notes.append("Blinded report: arms appear only as codes; the key is held apart from these outputs.")
     if opts.shareable:
-        from advance_trial.disclosure import shareable_tables
-        from advance_trial.tablefile import write_bytes_atomic
+        from advance_trial.data.tablefile import write_bytes_atomic
+        from advance_trial.output.disclosure import shareable_tables
 
         tables, protection = shareable_tables(cfg, tables, cfg.reporting.min_cell)
         # which suppressed cells are primary (small) would tell a reader they are small: kept apart
@@ -239,7 +240,7 @@ def write_disclosure_audit(out: Path, min_cell: int) -> dict[str, str]:
         If a suppressed count (or one formed by subtraction) can be narrowed to fewer than ``min_cell``
         values: the outputs must not be shared.
     """
-    from advance_trial.disclosure import audit_folder
+    from advance_trial.output.disclosure import audit_folder
 
     table = audit_folder(out, min_cell)
     written = write_tables([Table("disclosure_audit", table, "Disclosure audit")], out)
@@ -267,7 +268,7 @@ def canonical_command(config: Path, data_dir: Path, opts: RunOptions) -> str:
 
 def _log_facts(cfg: Config, data: CanonicalData, opts: RunOptions, data_dir: str | Path, out: Path) -> dict[str, Any]:
     """The allocation log verified, reconciled with participants.csv, and summarised for the methods."""
-    from advance_trial.allocation import log_summary, trial_key
+    from advance_trial.randomisation.allocation import log_summary, trial_key
 
     ring = trial_key(cfg, opts.key_dir, opts.log, data=data_dir, out=out)
     return log_summary(cfg, ring, opts.log, data.participants)
@@ -302,7 +303,7 @@ def run(
     step = progress or (lambda _: None)
     step("reading the config and data")
     cfg = load_config(config)
-    from advance_trial.datafolder import reading
+    from advance_trial.data.folder import reading
 
     with reading(data_dir):
         data = read_canonical(cfg, data_dir)
@@ -321,7 +322,7 @@ def run(
     outputs |= write_figures(shown_cfg, tables, out, histogram=not (opts.shareable or opts.blinded))
     if opts.report:
         step("writing the report")
-        from advance_trial.render.report import build_report, write_report
+        from advance_trial.output.render.report import build_report, write_report
 
         report = build_report(shown_cfg, tables, _figure_bytes(out, outputs), log, notes, blinded=opts.blinded)
         outputs |= write_report(report, out)

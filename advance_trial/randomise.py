@@ -53,6 +53,10 @@ import hmac
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from advance_trial.config.models import Config
 
 #: The name of the derivation below; recorded in every log.
 DERIVATION = "advance-trial/hmac-sha256/1"
@@ -295,7 +299,7 @@ def stratified_block_arms(
     Parameters
     ----------
     key : bytes
-        The derivation subkey (:attr:`advance_trial.allocation_key.KeyRing.derive`).
+        The derivation subkey (:attr:`advance_trial.randomisation.key.KeyRing.derive`).
     trial_id : str
     strata_of : sequence of Stratum
         Each participant's stratum, in randomisation order (the empty stratum for unstratified blocks).
@@ -315,3 +319,12 @@ def stratified_block_arms(
         used[s] = used.get(s, 0) + 1
         out.append(lists[s].at(used[s]))
     return out
+
+
+def required_factors(cfg: Config) -> list[str]:
+    """The factors an allocation needs besides the participant: strata or minimisation factors."""
+    r = cfg.randomisation
+    names = list(r.strata) if r.method == "stratified_blocks" else []
+    if r.method == "minimisation" and r.minimisation is not None:
+        names = list(r.minimisation.factors)
+    return ["site"] + [n for n in names if n != "site"]

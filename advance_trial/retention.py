@@ -15,9 +15,9 @@ import pandas as pd
 
 from advance_trial.analysis import STATES, AnalysisData, followup_timepoints, intervention_arm
 from advance_trial.config import Config
+from advance_trial.feasibility.tabulate import ALL, margins, mask_for
 from advance_trial.intervals import describe, newcombe_difference, proportion_ci
-from advance_trial.results import Table
-from advance_trial.tabulate import ALL, margins, mask_for
+from advance_trial.output.tables import Table
 
 __all__ = [
     "STATES", "difference_table", "followup_states", "followup_timepoints", "intervention_arm", "overall",

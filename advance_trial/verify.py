@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from advance_trial.errors import IntegrityError, UsageError
-from advance_trial.results import sha256_file
+from advance_trial.output.provenance import sha256_file
 
 
 @dataclass(frozen=True)

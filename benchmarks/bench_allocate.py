@@ -31,8 +31,8 @@ SITES = ("london", "wolverhampton", "bristol")
 
 def _worker(args: tuple[str, str, int, int, float]) -> int:
     config, keys, worker, n, start = args
-    from advance_trial.allocation import allocate, trial_key
     from advance_trial.config import load_config
+    from advance_trial.randomisation.allocation import allocate, trial_key
 
     cfg = load_config(config)
     ring = trial_key(cfg, keys)
@@ -45,9 +45,9 @@ def _worker(args: tuple[str, str, int, int, float]) -> int:
 
 def _trial(folder: Path) -> tuple[Path, Path]:
     """A config with a fresh key and log of its own in ``folder``."""
-    from advance_trial.allocation import init_log
-    from advance_trial.allocation_key import create_key
     from advance_trial.config import load_config
+    from advance_trial.randomisation.allocation import init_log
+    from advance_trial.randomisation.key import create_key
 
     keys = folder / "keys"
     ring = create_key(keys, "advance-feasibility")
@@ -62,8 +62,8 @@ def _trial(folder: Path) -> tuple[Path, Path]:
 
 
 def run(processes: int, per_process: int, folder: Path) -> tuple[int, float]:
-    from advance_trial.allocation import trial_key, verify_log
     from advance_trial.config import load_config
+    from advance_trial.randomisation.allocation import trial_key, verify_log
 
     config, keys = _trial(folder)
     start = time.time() + 1.5

@@ -53,7 +53,7 @@ class Trial:
     key: bytes | None = None
 
     def __post_init__(self) -> None:
-        from advance_trial.allocation_key import create_key
+        from advance_trial.randomisation.key import create_key
 
         self.keys = self.root / "keys"
         self.ring = create_key(self.keys, "advance-feasibility", self.key)
@@ -75,7 +75,7 @@ class Trial:
         return load_config(self.config)
 
     def init(self) -> Trial:
-        from advance_trial.allocation import init_log
+        from advance_trial.randomisation.allocation import init_log
 
         init_log(self.cfg, self.ring, self.log)
         return self
@@ -101,7 +101,7 @@ def tamper(log: Path, *sql: str) -> None:
 
 def retag_all(log: Path, ring) -> None:
     """Rewrite the whole chain with the project's own tagging code and the key ``ring`` holds."""
-    from advance_trial.allocation_log import genesis_tag, row_tag
+    from advance_trial.randomisation.log import genesis_tag, row_tag
 
     con = sqlite3.connect(log, isolation_level=None)
     con.row_factory = sqlite3.Row

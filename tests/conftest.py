@@ -19,7 +19,7 @@ def demo_ring(cfg):
     """The sample's public demonstration key (its warning silenced), or None for a single-arm trial."""
     import warnings
 
-    from advance_trial.allocation_key import DemonstrationKeyWarning, load_key
+    from advance_trial.randomisation.key import DemonstrationKeyWarning, load_key
 
     if cfg.randomisation.method == "none":
         return None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from advance_trial.canonical import read_canonical
 from advance_trial.config import load_config
+from advance_trial.data.canonical import read_canonical
 from tests.conftest import SAMPLES, config_path
 
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from advance_trial import allocation as al
+from advance_trial.randomisation import allocation as al
 from tests.allocation_helpers import make_trial
 from tests.conftest import ROOT
 
@@ -18,8 +18,8 @@ SITES = ("london", "wolverhampton", "bristol")
 
 def _worker(args):
     config, keys, start, ids = args
-    from advance_trial.allocation import allocate, trial_key
     from advance_trial.config import load_config
+    from advance_trial.randomisation.allocation import allocate, trial_key
 
     cfg = load_config(config)
     ring = trial_key(cfg, keys)
@@ -50,7 +50,7 @@ def test_90_concurrent_allocations_never_duplicate_gap_or_break_the_chain(tmp_pa
 
 KILLER = """
 import sys
-from advance_trial.allocation import allocate, trial_key
+from advance_trial.randomisation.allocation import allocate, trial_key
 from advance_trial.config import load_config
 cfg = load_config(sys.argv[1])
 ring = trial_key(cfg, sys.argv[2])

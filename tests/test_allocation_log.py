@@ -15,10 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from advance_trial import allocation as al
-from advance_trial.allocation_key import DemonstrationKeyWarning, create_key, load_key, read_checkpoint
-from advance_trial.allocation_log import open_log
 from advance_trial.errors import ConfigError, DataError, IntegrityError, UsageError
+from advance_trial.randomisation import allocation as al
+from advance_trial.randomisation.key import DemonstrationKeyWarning, create_key, load_key, read_checkpoint
+from advance_trial.randomisation.log import open_log
 from tests.allocation_helpers import BLINDED, BLOCKS, MINIMISATION, SIMPLE, make_trial, retag_all, tamper
 from tests.conftest import DEMO_KEYS, ROOT, SAMPLES, config_path
 
@@ -375,7 +375,7 @@ def test_receipts_the_log_does_not_contain_are_caught(filled):
 
 
 def test_signed_receipts_check_with_the_public_key_alone(filled):
-    from advance_trial.allocation_key import check_receipt_signature
+    from advance_trial.randomisation.key import check_receipt_signature
 
     a = al.allocate(filled.cfg, filled.ring, "AF051", "london")
     public = filled.ring.public_path.read_bytes()

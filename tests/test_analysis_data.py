@@ -12,8 +12,8 @@ import pytest
 from advance_trial.analysis import STATES, analysis_data
 from advance_trial.output import LAYOUTS, Layout, pivot, results_data
 from advance_trial.output.ard import _long_rows
+from advance_trial.output.tables import to_csv_bytes
 from advance_trial.pipeline import all_tables
-from advance_trial.results import to_csv_bytes
 from tests.conftest import TRIALS
 from tests.feasibility_helpers import sample
 
@@ -87,7 +87,7 @@ def test_every_table_is_a_pivot_of_the_results_data_set(trial):
 
 
 def test_blinded_and_shareable_tables_are_pivots_too():
-    from advance_trial.disclosure import blind_tables, shareable_tables
+    from advance_trial.output.disclosure import blind_tables, shareable_tables
 
     cfg, d = sample("advance-feasibility")
     tables = all_tables(cfg, analysis_data(cfg, d))
@@ -130,9 +130,10 @@ def test_results_csv_is_written_and_holds_every_table(tmp_path):
     assert n["stat"].tolist() == ["104"] and n["method"].tolist() == [""]
 
 
-TABLE_MODULES = ["recruitment.py", "retention.py", "dose.py", "consort.py", "progression.py", "disclosure.py",
-                 "disclosure_cells.py", "outcomes/__init__.py", "outcomes/frame.py", "render/figures.py",
-                 "render/report.py", "output/ard.py"]  # fmt: skip
+TABLE_MODULES = ["feasibility/recruitment.py", "retention.py", "feasibility/dose.py", "feasibility/consort.py",
+                 "feasibility/progression.py", "output/disclosure.py", "output/disclosure_cells.py",
+                 "outcomes/__init__.py", "outcomes/frame.py", "output/render/figures.py", "output/render/report.py",
+                 "output/ard.py"]  # fmt: skip
 
 
 @pytest.mark.parametrize("module", TABLE_MODULES)
@@ -140,5 +141,5 @@ def test_tables_read_the_analysis_data_sets_not_the_canonical_files(module):
     """No table derives a per-man fact of its own: none of them even sees the canonical data."""
     tree = ast.parse((PACKAGE / module).read_text())
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-    assert "advance_trial.canonical" not in imported
+    assert "advance_trial.data.canonical" not in imported
     assert "CanonicalData" not in (PACKAGE / module).read_text()

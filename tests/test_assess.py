@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from advance_trial.assess import _minimise, assess, block_lists, design_of
 from advance_trial.errors import UsageError
+from advance_trial.randomisation.assess import _minimise, assess, block_lists, design_of
 from tests.allocation_helpers import MINIMISATION, SIMPLE, variant
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from advance_trial.canonical import is_identifying, read_canonical
+from advance_trial.data.canonical import read_canonical
+from advance_trial.data.schema import is_identifying
+from advance_trial.data.tablefile import write_bytes_atomic, write_table_atomic
 from advance_trial.errors import DataError
-from advance_trial.tablefile import write_bytes_atomic, write_table_atomic
 from tests.conftest import SAMPLES
 
 SAMPLE = SAMPLES / "advance-feasibility"

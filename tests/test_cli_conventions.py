@@ -64,8 +64,8 @@ def test_a_config_that_would_hang_or_crash_is_exit_3_naming_the_key(tmp_path, ca
 
 
 def test_ids_that_a_spreadsheet_would_run_are_refused_whatever_the_pattern(tmp_path):
-    from advance_trial import allocation as al
     from advance_trial.errors import DataError
+    from advance_trial.randomisation import allocation as al
 
     t = make_trial(tmp_path)
     for raw in ("=HYPERLINK(1)", "+cmd", "-1", "@SUM", "AF\x1b1"):
@@ -76,7 +76,7 @@ def test_ids_that_a_spreadsheet_would_run_are_refused_whatever_the_pattern(tmp_p
 def test_site_and_arm_names_match_alike(tmp_path):
     from datetime import date
 
-    from advance_trial import allocation as al
+    from advance_trial.randomisation import allocation as al
 
     t = make_trial(tmp_path)
     assert al.allocate(t.cfg, t.ring, "AF001", "London").site == "london"

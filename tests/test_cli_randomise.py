@@ -85,7 +85,7 @@ def test_allocate_never_creates_a_log(tmp_path, invoke, monkeypatch):
     config.parent.mkdir()
     config.write_text(config_text())
     monkeypatch.setenv("ADVANCE_TRIAL_KEY_DIR", str(tmp_path / "keys"))
-    from advance_trial.allocation_key import create_key
+    from advance_trial.randomisation.key import create_key
 
     ring = create_key(tmp_path / "keys", "advance-feasibility")
     config.write_text(config_text(fingerprint=ring.fingerprint))
@@ -172,7 +172,7 @@ def test_blinded_config_prints_the_code(tmp_path, invoke, monkeypatch):
     assert "advance" not in plain.stdout and "tau" not in plain.stdout.replace("(", " ")
 
 
-@pytest.mark.filterwarnings("always::advance_trial.allocation_key.DemonstrationKeyWarning")
+@pytest.mark.filterwarnings("always::advance_trial.randomisation.key.DemonstrationKeyWarning")
 def test_the_demonstration_key_is_named_on_the_terminal(tmp_path, invoke):
     import shutil
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from advance_trial.analysis import analysis_data
-from advance_trial.consort import consort_table
+from advance_trial.feasibility.consort import consort_table
 from tests.feasibility_helpers import sample
 
 

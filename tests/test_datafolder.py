@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from advance_trial.datafolder import STAGING, Transaction, locked, recover
+from advance_trial.data.folder import STAGING, Transaction, locked, recover
 from advance_trial.errors import UsageError
 from tests.conftest import SAMPLES, config_path
 
@@ -57,7 +57,7 @@ def test_a_second_writer_waits_and_says_so(fresh):
     heard = []
     with locked(fresh):
         code = textwrap.dedent(f"""
-            from advance_trial.datafolder import locked
+            from advance_trial.data.folder import locked
             from advance_trial.errors import UsageError
             try:
                 with locked({str(fresh)!r}, waiting=print, timeout=0.5):
@@ -73,7 +73,7 @@ def test_a_second_writer_waits_and_says_so(fresh):
 _KILLER = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
-    from advance_trial.datafolder import Transaction
+    from advance_trial.data.folder import Transaction
     folder, at = Path(sys.argv[1]), sys.argv[2]
     t = Transaction(folder)
     t.put("a.csv", b"new a\\n")
@@ -130,7 +130,7 @@ def test_a_missing_data_folder_is_one_message(invoke, tmp_path):
 
 
 def test_files_follow_the_umask_and_blinding_keys_stay_private(tmp_path):
-    from advance_trial.tablefile import write_bytes_atomic
+    from advance_trial.data.tablefile import write_bytes_atomic
 
     old = os.umask(0o002)
     try:

@@ -19,17 +19,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from advance_trial.analysis import analysis_data
-from advance_trial.disclosure_cells import SUPPRESSED
+from advance_trial.output.disclosure_cells import SUPPRESSED
+from advance_trial.output.sdc import Cell, Structure, audit, protect, suppressed_cells
 from advance_trial.pipeline import RunOptions, run
-from advance_trial.sdc import Cell, Structure, audit, protect, suppressed_cells
 from tests.conftest import SAMPLES, config_path
 
 ADV = config_path("advance-feasibility")
 
 
 def load(trial: str):
-    from advance_trial.canonical import read_canonical
     from advance_trial.config import load_config
+    from advance_trial.data.canonical import read_canonical
 
     cfg = load_config(config_path(trial))
     return cfg, read_canonical(cfg, SAMPLES / trial)
@@ -176,17 +176,17 @@ def _subtraction_attack(folder: Path) -> dict[tuple[str, int, str], int]:
 
 def test_the_subtraction_attack_recovers_the_cells_primary_suppression_left_open(tmp_path):
     """The measured failure: with primary suppression alone, subtraction recovered suppressed cells."""
-    from advance_trial.disclosure import shareable_tables
+    from advance_trial.output.disclosure import shareable_tables
+    from advance_trial.output.tables import write_tables
     from advance_trial.pipeline import all_tables
-    from advance_trial.results import write_tables
 
     cfg, data = load("advance-feasibility")
     tables = all_tables(cfg, analysis_data(cfg, data))
     shared, protection = shareable_tables(cfg, tables, 5)
     from dataclasses import replace
 
-    from advance_trial.disclosure import COARSE
-    from advance_trial.disclosure_cells import count_value
+    from advance_trial.output.disclosure import COARSE
+    from advance_trial.output.disclosure_cells import count_value
 
     # put back every complementary cell's true value: what primary suppression alone published
     only_primary = {name: t.data.copy() for name, t in shared.items()}
@@ -261,7 +261,7 @@ def test_a_reason_outside_the_codes_or_of_few_men_is_never_shown(tmp_path):
 
 
 def test_coded_reasons_merge_small_categories_into_other():
-    from advance_trial.disclosure import coded_reasons
+    from advance_trial.output.disclosure import coded_reasons
 
     df = pd.DataFrame({"stage": ["assessed"] + ["excluded.not_eligible"] * 4 + ["randomised"],
                        "arm": "all", "detail": ["", "", "a", "b", "free text", ""],
@@ -276,7 +276,7 @@ def test_coded_reasons_merge_small_categories_into_other():
 def test_blinding_codes_come_from_secrets_not_the_seed(monkeypatch):
     import secrets
 
-    from advance_trial.disclosure import blinding_codes
+    from advance_trial.output.disclosure import blinding_codes
 
     cfg, _ = load("advance-feasibility")
     calls = []

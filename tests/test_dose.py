@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from advance_trial import dose
 from advance_trial.analysis import analysis_data, meets
+from advance_trial.feasibility import dose
 from tests.feasibility_helpers import row, sample
 
 

@@ -83,7 +83,7 @@ def test_a_mapping_from_an_identifying_column_is_a_config_error(tmp_path):
 
 @pytest.mark.parametrize("header", ["E-mail", "Tel", "D.O.B."])
 def test_identifying_headers_are_named_as_identifying(header):
-    from advance_trial.canonical import is_identifying
+    from advance_trial.data.schema import is_identifying
 
     assert is_identifying(header)
 
@@ -130,7 +130,7 @@ def test_validate_finds_sessions_dated_before_randomisation_a_day_month_swap(inv
 
 
 def test_dates_in_the_future_or_after_the_cutoff_are_refused(tmp_path):
-    from advance_trial.canonical import read_canonical
+    from advance_trial.data.canonical import read_canonical
 
     data = _copy_sample(tmp_path)
     fu = pd.read_csv(data / "followup.csv", dtype=str, keep_default_na=False)
@@ -167,7 +167,7 @@ def test_replace_never_moves_a_man_to_another_arm_without_the_log(advance_cfg, t
                for p in err.value.problems)  # fmt: skip
     assert "AF003" in (data / "participants.csv").read_text() and men.equals(
         pd.read_csv(data / "participants.csv", dtype=str, keep_default_na=False))  # fmt: skip
-    import advance_trial.allocation as allocation
+    import advance_trial.randomisation.allocation as allocation
 
     monkeypatch.setattr(allocation, "trial_key", lambda *a, **k: None)
     for logged, accepted in (("tau", False), ("advance", True)):

@@ -232,8 +232,8 @@ def test_independent_columns_keeps_the_first_of_aliased_columns():
 
 def test_progression_on_an_estimate_that_could_not_be_computed_is_not_evaluated():
     from advance_trial.config.models import Criterion
+    from advance_trial.feasibility.progression import judge
     from advance_trial.intervals import Estimate
-    from advance_trial.progression import judge
 
     c = Criterion.model_validate({"id": "abuse", "label": "not increased", "metric": "outcome.abi_physical",
                                   "direction": "decrease", "judge_on": "estimate"})  # fmt: skip
@@ -241,7 +241,7 @@ def test_progression_on_an_estimate_that_could_not_be_computed_is_not_evaluated(
 
 
 def _sample_frame(cfg):
-    from advance_trial.canonical import read_canonical
+    from advance_trial.data.canonical import read_canonical
     from advance_trial.outcomes.frame import analysis_frame, complete_cases
     from tests.conftest import SAMPLES
 
@@ -323,8 +323,8 @@ def test_a_run_with_an_arm_never_followed_up_writes_every_table_and_names_the_re
 @pytest.mark.parametrize("trial", ["advance-digital", "cranstoun-dvip"])
 def test_single_arm_change_is_estimated_without_warnings(trial):
     # found by trying: the arm column of a single-arm design is the intercept, and was called aliased
-    from advance_trial.canonical import read_canonical
     from advance_trial.config import load_config
+    from advance_trial.data.canonical import read_canonical
     from advance_trial.outcomes import analyse_outcomes
     from tests.conftest import SAMPLES, config_path
 

@@ -9,7 +9,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from advance_trial.results import Table, neutralise, to_csv_bytes, to_markdown
+from advance_trial.output.tables import Table, neutralise, to_csv_bytes, to_markdown
 from tests.conftest import SAMPLES, config_path
 
 PAYLOADS = ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "=DDE(1)", "-2+3", "\tTAB", "\rCR"]

@@ -8,9 +8,9 @@ import pytest
 
 from advance_trial.analysis import analysis_data
 from advance_trial.config.models import Criterion
+from advance_trial.feasibility.progression import judge, rule_text
 from advance_trial.intervals import Estimate
 from advance_trial.pipeline import feasibility_tables
-from advance_trial.progression import judge, rule_text
 from tests.feasibility_helpers import row, sample
 
 
@@ -79,7 +79,7 @@ def test_outcome_criteria(direction, judge_on, est, null, status):
 
 
 def test_outcome_criterion_through_the_pipeline(advance_cfg):
-    from advance_trial.canonical import read_canonical
+    from advance_trial.data.canonical import read_canonical
     from advance_trial.pipeline import all_tables
     from tests.conftest import SAMPLES
 

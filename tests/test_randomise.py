@@ -101,7 +101,7 @@ def test_unequal_ratio_block_validation():
 
 def test_sample_arms_are_the_configured_stratified_blocks(advance_cfg):
     """The sample's men in randomisation order through the derivation, under the demonstration key."""
-    from advance_trial.canonical import read_canonical
+    from advance_trial.data.canonical import read_canonical
     from tests.conftest import SAMPLES, demo_ring
 
     p = read_canonical(advance_cfg, SAMPLES / "advance-feasibility").participants.sort_values("participant_id")

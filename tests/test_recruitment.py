@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from advance_trial.analysis import analysis_data
-from advance_trial.recruitment import allocation_table, recruitment_table
+from advance_trial.feasibility.recruitment import allocation_table, recruitment_table
 from tests.feasibility_helpers import row, sample
 
 

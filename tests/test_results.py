@@ -9,7 +9,8 @@ import json
 import pandas as pd
 
 from advance_trial import __version__
-from advance_trial.results import Table, build_provenance, format_number, to_markdown, write_provenance, write_tables
+from advance_trial.output.provenance import build_provenance, write_provenance
+from advance_trial.output.tables import Table, format_number, to_markdown, write_tables
 
 
 def table() -> Table:

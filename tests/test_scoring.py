@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from advance_trial.analysis.scoring import derived_value, score_measures, subscale_score
 from advance_trial.config.models import Instrument
-from advance_trial.scoring import derived_value, score_measures, subscale_score
 
 
 def _ins(**kw) -> Instrument:
@@ -47,7 +47,7 @@ def test_count_is_prorated_and_rounded():
 
 
 def test_reverse_items_and_the_sample(advance_cfg):
-    from advance_trial.canonical import read_canonical
+    from advance_trial.data.canonical import read_canonical
     from tests.conftest import SAMPLES
 
     data = read_canonical(advance_cfg, SAMPLES / "advance-feasibility")
@@ -65,7 +65,7 @@ def test_reverse_items_and_the_sample(advance_cfg):
 
 
 def test_reverse_scoring():
-    from advance_trial.scoring import _values
+    from advance_trial.analysis.scoring import _values
 
     ins = _ins(reverse=[2])
     m = pd.DataFrame({"q_01": [1], "q_02": [1], "q_03": [5], "q_04": [2]})

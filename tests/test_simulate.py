@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from advance_trial.canonical import read_canonical
 from advance_trial.config import load_config
+from advance_trial.data.canonical import read_canonical
 from advance_trial.errors import ConfigError
 from advance_trial.simulate import CalibrationError, simulate_to_dir
 from advance_trial.simulate.generate import counts_with_medians

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from advance_trial.canonical import CanonicalData
 from advance_trial.config.models import Config, Outcome, Threshold
+from advance_trial.data.canonical import CanonicalData
 
 #: Each man's state at a follow-up timepoint, in reporting order.
 STATES = ("retained", "outside_window", "missed", "withdrawn", "lost", "died", "unknown")
@@ -88,7 +88,7 @@ class AnalysisData:
     partners : DataFrame
         One row per partner, with the man's ``arm, site, cycle`` (:func:`partner_frame`).
     scores : DataFrame
-        Every man's scores at every timepoint (:func:`advance_trial.scoring.score_measures`).
+        Every man's scores at every timepoint (:func:`advance_trial.analysis.scoring.score_measures`).
     """
 
     men: pd.DataFrame
@@ -104,7 +104,7 @@ class AnalysisData:
 
 def analysis_data(cfg: Config, data: CanonicalData) -> AnalysisData:
     """Build every analysis data set of a run, once."""
-    from advance_trial.scoring import score_measures
+    from advance_trial.analysis.scoring import score_measures
 
     scores = score_measures(cfg, data) if cfg.outcomes else pd.DataFrame(columns=["participant_id", "timepoint"])
     men = data.participants.reset_index(drop=True).copy()
@@ -213,7 +213,7 @@ def derive_followup(cfg: Config, men: pd.DataFrame, followup: pd.DataFrame) -> p
 
 def derive_outcomes(cfg: Config, men: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     """``y_<outcome>`` at the outcome's timepoint and ``base_<outcome>`` at baseline."""
-    from advance_trial.scoring import score_column
+    from advance_trial.analysis.scoring import score_column
 
     def at(tp: str | None, col: str) -> np.ndarray:
         if tp is None:

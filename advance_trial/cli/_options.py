@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from advance_trial.allocation_key import KeyRing
     from advance_trial.config.models import Config
+    from advance_trial.randomisation.key import KeyRing
 
 CONFIG_ARG = typer.Argument(..., help="The trial config (YAML).", show_default=False)
 JSON = typer.Option(False, "--json", help="Machine-readable output.")
@@ -28,7 +28,7 @@ NOTE = typer.Option(None, "--note", help="A note recorded with the event (who ac
 
 def load_ring(cfg: Config, key_dir: Path | None, log: Path | None = None, *, data: Path | None = None,
               out: Path | None = None) -> KeyRing:  # fmt: skip
-    """The trial's key (see :func:`advance_trial.allocation.trial_key`)."""
-    from advance_trial.allocation import trial_key
+    """The trial's key (see :func:`advance_trial.randomisation.allocation.trial_key`)."""
+    from advance_trial.randomisation.allocation import trial_key
 
     return trial_key(cfg, key_dir, log, data=data, out=out)

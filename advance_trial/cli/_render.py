@@ -134,7 +134,7 @@ def print_table(table: Any, columns: list[str], proportion: bool = True, status:
     """Render an output table with rich: chosen columns, proportions as percentages with intervals."""
     from rich.table import Table as RichTable
 
-    from advance_trial.results import format_number
+    from advance_trial.output.tables import format_number
 
     df = table.data
     t = RichTable(title=shown(table.title), title_justify="left", show_lines=False)

@@ -37,7 +37,7 @@ def validate(
     }
     counts: dict[str, int] = {}
     if data is not None:
-        from advance_trial.canonical import read_canonical
+        from advance_trial.data.canonical import read_canonical
 
         counts = {name: len(df) for name, df in read_canonical(cfg, data).tables().items()}
         summary["data"] = counts

@@ -15,7 +15,7 @@ import typer
 if TYPE_CHECKING:
     from advance_trial.analysis import AnalysisData
     from advance_trial.config.models import Config
-    from advance_trial.results import Table
+    from advance_trial.output.tables import Table
 
 CONFIG = typer.Argument(..., help="The trial config (YAML).", show_default=False)
 DATA = typer.Option(..., "--data", help="Folder of canonical data files.")
@@ -40,8 +40,8 @@ def _write(cfg: Config, tables: dict[str, Table], out: Path | None, figures: boo
     if out is None:
         return
     from advance_trial.cli._render import shown, stdout
+    from advance_trial.output.tables import write_tables
     from advance_trial.pipeline import write_figures
-    from advance_trial.results import write_tables
 
     out.mkdir(parents=True, exist_ok=True)
     written = write_tables(tables.values(), out)

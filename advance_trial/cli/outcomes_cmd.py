@@ -18,8 +18,8 @@ def outcomes(
     from rich.text import Text
 
     from advance_trial.cli._render import print_tables_json, shown, stdout, visible
+    from advance_trial.output.tables import format_number, write_tables
     from advance_trial.pipeline import load_analysis, outcome_tables, write_figures
-    from advance_trial.results import format_number, write_tables
 
     cfg, ads = load_analysis(config, data)
     tables = outcome_tables(cfg, ads)

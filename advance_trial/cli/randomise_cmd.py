@@ -68,12 +68,12 @@ def init(
     json_out: bool = JSON,
 ) -> None:
     """Create the trial's secret key (if it has none), record its fingerprint in the config, create the log."""
-    from advance_trial.allocation import init_log, log_path
-    from advance_trial.allocation_key import create_key, key_folder, load_key, refuse_inside
     from advance_trial.cli._render import print_json, stdout
     from advance_trial.config import load_config
     from advance_trial.config.edit import set_key_fingerprint
     from advance_trial.errors import UsageError
+    from advance_trial.randomisation.allocation import init_log, log_path
+    from advance_trial.randomisation.key import create_key, key_folder, load_key, refuse_inside
 
     cfg = load_config(config)
     if cfg.randomisation.method == "none":
@@ -125,16 +125,16 @@ def allocate(
     json_out: bool = JSON,
 ) -> None:
     """Allocate one man and print his receipt (asking again shows the same allocation and writes nothing)."""
-    from advance_trial.allocation import allocate as do_allocate
     from advance_trial.cli._render import print_json, stdout
     from advance_trial.config import load_config
+    from advance_trial.randomisation.allocation import allocate as do_allocate
 
     cfg = load_config(config)
     ring = load_ring(cfg, key_dir, log, data=data)
     a = do_allocate(cfg, ring, participant, site, _parse_factors(factor), log=log, note=note, data_dir=data)
     shown, label = _shown(cfg, a.arm)
     if receipt_out is not None and a.receipt:
-        from advance_trial.tablefile import write_bytes_atomic
+        from advance_trial.data.tablefile import write_bytes_atomic
 
         write_bytes_atomic((json.dumps(a.receipt, indent=2, sort_keys=True) + "\n").encode(), receipt_out)
     if json_out:
@@ -162,9 +162,9 @@ def verify(
     """Authenticate and replay every row, check the head against the checkpoint; exit 5 at the first fault."""
     from dataclasses import asdict
 
-    from advance_trial.allocation import log_path, verify_log
     from advance_trial.cli._render import print_json, stdout
     from advance_trial.config import load_config
+    from advance_trial.randomisation.allocation import log_path, verify_log
 
     cfg = load_config(config)
     ring = load_ring(cfg, key_dir, log)
@@ -203,9 +203,9 @@ def check_receipt(
     json_out: bool = JSON,
 ) -> None:
     """Check a receipt's Ed25519 signature with the public key alone (no log, no secret needed)."""
-    from advance_trial.allocation_key import check_receipt_signature
     from advance_trial.cli._render import print_json, stdout
     from advance_trial.errors import UsageError
+    from advance_trial.randomisation.key import check_receipt_signature
 
     body = _read_receipt(receipt)
     try:
@@ -230,10 +230,10 @@ def export(
     note: str | None = NOTE,
 ) -> None:
     """Write every allocation with its arm as CSV; the export is recorded in the log (who, when, why, how many)."""
-    from advance_trial.allocation import export as do_export
     from advance_trial.cli._render import stdout
     from advance_trial.config import load_config
-    from advance_trial.tablefile import write_table_atomic
+    from advance_trial.data.tablefile import write_table_atomic
+    from advance_trial.randomisation.allocation import export as do_export
 
     cfg = load_config(config)
     ring = load_ring(cfg, key_dir, log)
@@ -256,12 +256,12 @@ def concealed_list(
     """Write the concealed allocation list (or the back-up lists) and print only its SHA-256 commitment."""
     import hashlib
 
-    from advance_trial.allocation import concealed_list as do_list
-    from advance_trial.allocation import redcap_table
     from advance_trial.cli._render import stdout
     from advance_trial.config import load_config
-    from advance_trial.results import to_csv_bytes
-    from advance_trial.tablefile import write_bytes_atomic
+    from advance_trial.data.tablefile import write_bytes_atomic
+    from advance_trial.output.tables import to_csv_bytes
+    from advance_trial.randomisation.allocation import concealed_list as do_list
+    from advance_trial.randomisation.allocation import redcap_table
 
     cfg = load_config(config)
     ring = load_ring(cfg, key_dir, log)
@@ -288,9 +288,9 @@ def unblind(
     json_out: bool = JSON,
 ) -> None:
     """Reveal one man's arm, recording who, when and why in the log."""
-    from advance_trial.allocation import unblind as do_unblind
     from advance_trial.cli._render import print_json, stdout
     from advance_trial.config import load_config
+    from advance_trial.randomisation.allocation import unblind as do_unblind
 
     cfg = load_config(config)
     ring = load_ring(cfg, key_dir, log)
@@ -312,9 +312,9 @@ def correct(
     note: str | None = NOTE,
 ) -> None:
     """Record that a man was randomised in error (his allocation stays; outputs can flag it)."""
-    from advance_trial.allocation import correct as do_correct
     from advance_trial.cli._render import stdout
     from advance_trial.config import load_config
+    from advance_trial.randomisation.allocation import correct as do_correct
 
     cfg = load_config(config)
     a = do_correct(cfg, load_ring(cfg, key_dir, log), participant, reason, log=log, note=note)
@@ -329,9 +329,9 @@ def amend(
     key_dir: Path | None = KEY_DIR,
 ) -> None:
     """Record a config amendment (higher trial.version) in the log; later allocations follow its design."""
-    from advance_trial.allocation import amend as do_amend
     from advance_trial.cli._render import stdout
     from advance_trial.config import load_config
+    from advance_trial.randomisation.allocation import amend as do_amend
 
     cfg = load_config(config)
     detail = do_amend(cfg, load_ring(cfg, key_dir, log), reason, log=log)
@@ -354,10 +354,10 @@ def backup(
     note: str | None = NOTE,
 ) -> None:
     """Enter an allocation made offline from a sealed back-up list; its position and arm are checked."""
-    from advance_trial.allocation import enter_backup
     from advance_trial.cli._render import stdout
     from advance_trial.config import load_config
     from advance_trial.errors import UsageError
+    from advance_trial.randomisation.allocation import enter_backup
 
     try:
         on = date.fromisoformat(randomised_on)
@@ -391,10 +391,10 @@ def assess(
     from rich.progress import Progress
     from rich.table import Table as RichTable
 
-    from advance_trial.assess import assess as do_assess
-    from advance_trial.cli._render import print_json, records, stderr, stdout
+    from advance_trial.cli._render import print_json, stderr, stdout
     from advance_trial.config import load_config
     from advance_trial.errors import UsageError
+    from advance_trial.randomisation.assess import assess as do_assess
 
     cfg = load_config(config)
     counts = None
@@ -407,24 +407,20 @@ def assess(
         task = bar.add_task("simulating", total=n_trials)
         result = do_assess(cfg, n_trials, participants, seed, counts, lambda d, t: bar.update(task, completed=d))
     if out is not None:
-        from advance_trial.results import Table, write_tables
+        from advance_trial.output.tables import write_tables
+        from advance_trial.randomisation.assess import assessment_tables
 
-        notes = (f"{n_trials} simulated trials of {participants} participants; factor levels uniform.",)
-        write_tables(
-            [
-                Table("assessment", result.summary, "Design assessment", notes),
-                Table("assessment_imbalance", result.distribution, "Overall imbalance distribution", notes),
-            ],
-            out,
-        )
+        write_tables(assessment_tables(result, n_trials, participants), out)
     if json_out:
-        print_json({"summary": records(result.summary), "distribution": records(result.distribution)})
+        print_json({"summary": [dict(zip(("statistic", "scope", "value"), r, strict=True)) for r in result.rows],
+                    "distribution": [dict(zip(("imbalance", "final", "maximum"), r, strict=True))
+                                     for r in result.imbalance]})  # fmt: skip
         return
     table = RichTable(title=f"{_text(cfg.trial.id)}: {cfg.randomisation.method}, {n_trials} trials of {participants}")
     for col in ("statistic", "scope", "value"):
         table.add_column(col, justify="right" if col == "value" else "left")
-    for r in result.summary.itertuples():
-        table.add_row(_text(r.statistic), _text(r.scope), f"{r.value:.4g}")
+    for statistic, scope, value in result.rows:
+        table.add_row(_text(statistic), _text(scope), f"{value:.4g}")
     stdout.print(table)
     stdout.print("Imbalance: largest minus smallest ratio-adjusted arm count. Correct guesses: an enroller")
     stdout.print("guessing the arm that is behind in the allocation's own stream (Blackwell and Hodges 1957).")

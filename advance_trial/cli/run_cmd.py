@@ -122,8 +122,8 @@ def disclosure_audit(
 ) -> None:
     """Solve, for every suppressed count, the range a reader can narrow it to; exit 5 if any is too narrow."""
     from advance_trial.cli._render import print_json, records, shown, stdout
-    from advance_trial.disclosure import audit_outputs
     from advance_trial.errors import IntegrityError
+    from advance_trial.output.disclosure import audit_outputs
 
     table, used = audit_outputs(outdir, min_cell)
     exposed = table[~table["protected"].astype(bool)]

@@ -14,7 +14,7 @@ def set_key_fingerprint(path: str | Path, fingerprint: str) -> bool:
     Returns False (and writes nothing) when the file's layout does not allow a safe edit (a flow-style
     mapping, or a fingerprint already there); the caller then asks the user to add the line.
     """
-    from advance_trial.tablefile import write_bytes_atomic
+    from advance_trial.data.tablefile import write_bytes_atomic
 
     path = Path(path)
     try:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from advance_trial.config.models import IMPORT_KINDS, Config, Outcome
+from advance_trial.data.schema import allowed_columns, is_identifying, item_column_owner
 
 Problem = tuple[tuple[str | int, ...], str]
 
@@ -390,7 +391,6 @@ def _import_rules(cfg: Config) -> Iterator[Problem]:
         for j, site in enumerate(rule.sites):
             if site not in cfg.site_ids:
                 yield ("import", i, "sites", j), f"unknown site {site!r}; sites: {', '.join(cfg.site_ids)}"
-        from advance_trial.canonical import is_identifying
 
         for header, target in rule.columns.items():
             if is_identifying(header):
@@ -411,8 +411,6 @@ def _import_targets(
     cfg: Config, i: int, kinds: list[str], columns: dict[str, str], values: dict[str, dict[str, Any]]
 ) -> Iterator[Problem]:
     """Mapped and recoded columns must be canonical columns of at least one of the rule's kinds."""
-    from advance_trial.canonical import item_column_owner  # the file formats are the canonical module's
-    from advance_trial.importing.mapping import allowed_columns
 
     allowed = {c for k in kinds for c in allowed_columns(cfg, k)}
 

@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from advance_trial.canonical import SPECS, CanonicalData
 from advance_trial.config.models import Config
+from advance_trial.data.canonical import CanonicalData
+from advance_trial.data.schema import SPECS
 from advance_trial.importing.convert import Problems
 from advance_trial.importing.mapping import MappedHeader
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from advance_trial.canonical import SPECS, Column, item_column_owner, parse_numbers
 from advance_trial.config.models import Config
+from advance_trial.data.canonical import parse_numbers
+from advance_trial.data.schema import SPECS, Column, item_column_owner
 from advance_trial.errors import DataError, DataProblem
 from advance_trial.importing.mapping import BOOLEAN_WORDS, MappedHeader, SiteMapping, fold, lookup
 from advance_trial.importing.readers import RawTable

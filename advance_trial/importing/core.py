@@ -22,15 +22,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from advance_trial.canonical import FILE_NAMES, SPECS, CanonicalData, _cross_checks, _empty, parse_table
 from advance_trial.config.models import Config
-from advance_trial.datafolder import Transaction, locked
+from advance_trial.data.canonical import CanonicalData, _cross_checks, _empty, parse_table
+from advance_trial.data.folder import Transaction, locked
+from advance_trial.data.schema import FILE_NAMES, SPECS
+from advance_trial.data.tablefile import format_for_csv, write_bytes_atomic
 from advance_trial.errors import DataError, DataProblem, UsageError
 from advance_trial.importing.checks import FREE_TEXT, check_rows, key_text
 from advance_trial.importing.convert import Problems, convert
 from advance_trial.importing.mapping import header_fits, map_header, mapping_for
 from advance_trial.importing.readers import RawTable, read_site_file
-from advance_trial.tablefile import format_for_csv, write_bytes_atomic
 
 AUDIT_COLUMNS = ["at_utc", "by", "kind", "site", "file", "sheet", "sha256", "rows_read", "accepted", "new", "unchanged",
                  "replaced", "rejected", "outcome"]  # fmt: skip
@@ -98,7 +99,7 @@ def _text_table(path: Path) -> pd.DataFrame | None:
 
 
 def _existing(cfg: Config, data: Path) -> CanonicalData:
-    from advance_trial.canonical import read_canonical
+    from advance_trial.data.canonical import read_canonical
 
     if (data / "participants.csv").exists():
         return read_canonical(cfg, data)
@@ -181,7 +182,7 @@ def import_files(
     written as one transaction (a new man's screening and participant rows together).
 
     The folder is locked for the whole import and written as one transaction with its ledger
-    (:mod:`advance_trial.datafolder`); ``waiting`` hears when another command holds it. The header is
+    (:mod:`advance_trial.data.folder`); ``waiting`` hears when another command holds it. The header is
     the first row the mapping can read (below a title, say), or row ``header_row``. With ``replace``,
     a randomised man's arm changes only to the arm the allocation log ``log`` (verified with the key
     in ``key_dir``) gives him.
@@ -234,7 +235,7 @@ def _logged_arms(cfg: Config, log: str | Path | None, key_dir: str | Path | None
     """Man -> the arm the verified allocation log gives him, or its blinding code."""
     if log is None:
         return {}
-    from advance_trial.allocation import allocations, trial_key
+    from advance_trial.randomisation.allocation import allocations, trial_key
 
     frame = allocations(cfg, trial_key(cfg, key_dir, log), log)
     codes = cfg.randomisation.blinding.codes if cfg.randomisation.blinding else {}

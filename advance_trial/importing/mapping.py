@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from advance_trial.canonical import SPECS, is_identifying, item_column_owner
 from advance_trial.config.models import Config
+from advance_trial.data.schema import SPECS, allowed_columns, is_identifying, item_column_owner
 from advance_trial.errors import DataError, DataProblem
 from advance_trial.importing.readers import RawTable
 
@@ -51,15 +51,6 @@ def _canonical_text(v: object) -> str:
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     return str(v)
-
-
-def allowed_columns(cfg: Config, kind: str) -> list[str]:
-    """Canonical columns a site file of this kind may bring (items are checked separately)."""
-    spec = SPECS[kind]
-    names = [c.name for c in (*spec.columns, *spec.optional_columns)]
-    if kind == "participants":
-        names += [f.id for f in cfg.factors]
-    return names
 
 
 def mapping_for(cfg: Config, site: str, kind: str) -> SiteMapping:

@@ -29,7 +29,7 @@ from advance_trial.outcomes.models import (
     negative_binomial,
     two_stage_least_squares,
 )
-from advance_trial.results import Table
+from advance_trial.output.tables import Table
 
 OUTCOME_COLUMNS = [
     "outcome", "timepoint", "analysis", "effect", "estimate", "ci_lower", "ci_upper", "n_analysed",

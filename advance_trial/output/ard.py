@@ -164,7 +164,7 @@ def results_data(tables: Mapping[str, Any]) -> ResultsData:
     Parameters
     ----------
     tables : mapping
-        Table name -> :class:`~advance_trial.results.Table` (or a DataFrame).
+        Table name -> :class:`~advance_trial.output.tables.Table` (or a DataFrame).
     """
     rows: list[list[Any]] = []
     columns: dict[str, list[str]] = {}

@@ -14,15 +14,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from advance_trial.allocation_key import KeyRing
 from advance_trial.analysis import analysis_data
-from advance_trial.canonical import FILE_NAMES, CanonicalData, read_canonical
 from advance_trial.config import Config
-from advance_trial.datafolder import locked
+from advance_trial.data.canonical import CanonicalData, read_canonical
+from advance_trial.data.folder import locked
+from advance_trial.data.schema import FILE_NAMES
+from advance_trial.data.tablefile import write_table_atomic
 from advance_trial.errors import UsageError
+from advance_trial.randomisation.key import KeyRing
 from advance_trial.simulate.generate import CalibrationError, simulate
 from advance_trial.simulate.targets import Targets, load_targets
-from advance_trial.tablefile import write_table_atomic
 
 __all__ = ["CalibrationError", "Targets", "calibration_report", "load_targets", "simulate", "simulate_to_dir"]
 

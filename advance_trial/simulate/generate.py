@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from advance_trial.allocation_key import KeyRing
-from advance_trial.canonical import SPECS, CanonicalData
 from advance_trial.config import Config
 from advance_trial.config.models import Instrument, PlannedSession, Threshold
+from advance_trial.data.canonical import CanonicalData
+from advance_trial.data.schema import SPECS
 from advance_trial.errors import AdvanceTrialError
+from advance_trial.randomisation.key import KeyRing
 from advance_trial.randomise import stratified_block_arms
 from advance_trial.simulate.targets import Targets
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import pandas as pd
 
-from advance_trial.allocation_key import DEMO_KEY, fingerprint_of
 from advance_trial.config.models import Config
+from advance_trial.output.tables import Table, format_number
+from advance_trial.randomisation.key import DEMO_KEY, fingerprint_of
 from advance_trial.randomise import DERIVATION
-from advance_trial.results import Table, format_number
 
 STATUS_COLOURS = {"met": "#1e7b34", "green": "#1e7b34", "amber": "#b36b00", "not_met": "#b42318", "red": "#b42318",
                   "not_evaluated": "#667085"}  # fmt: skip
@@ -235,8 +235,8 @@ def _html_table(b: Block) -> str:
 
 def to_markdown(report: Report) -> str:
     """The same content as Markdown; figures referenced as the SVG files beside it."""
-    from advance_trial.results import md_text
-    from advance_trial.results import to_markdown as table_md
+    from advance_trial.output.tables import md_text
+    from advance_trial.output.tables import to_markdown as table_md
 
     out = [f"# {md_text(report.title)}", ""]
     for b in report.blocks:
@@ -316,7 +316,7 @@ def write_report(report: Report, out_dir: str | Path, stem: str = "report") -> d
     """Write ``report.html``, ``report.md`` and ``report.docx``; returns file name -> SHA-256."""
     import hashlib
 
-    from advance_trial.tablefile import write_bytes_atomic
+    from advance_trial.data.tablefile import write_bytes_atomic
 
     written = {}
     for ext, data in (("html", to_html(report).encode("utf-8")), ("md", to_markdown(report).encode("utf-8")),

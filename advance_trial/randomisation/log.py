@@ -12,7 +12,7 @@ reveals no arm and nothing about the lists.
 
 What the chain cannot show by itself, a cut off the end or the whole file put
 back to an older copy, the checkpoint beside the key shows: every writing step
-records the new head in it (:mod:`advance_trial.allocation_key`).
+records the new head in it (:mod:`advance_trial.randomisation.key`).
 
 Writers hold an exclusive lock on ``<trial>.lock`` in the key folder for the
 whole step (verify, decide, append, commit, checkpoint), so concurrent
@@ -38,8 +38,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from advance_trial.allocation_key import Checkpoint, KeyRing, read_checkpoint, write_checkpoint
 from advance_trial.errors import IntegrityError, UsageError
+from advance_trial.randomisation.key import Checkpoint, KeyRing, read_checkpoint, write_checkpoint
 from advance_trial.randomise import canon
 
 FORMAT = "advance-trial allocation log 2"

@@ -29,12 +29,17 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from advance_trial.config.models import Config
 from advance_trial.errors import UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from advance_trial.output.tables import Table
 
 BATCH = 1000
 _KEY = 0xA55E55  # spawn-key prefix of assessment streams, apart from allocation streams
@@ -60,24 +65,49 @@ class Design:
 
 @dataclass(frozen=True)
 class Assessment:
-    """Results of :func:`assess`.
+    """Results of :func:`assess`, as plain rows (the simulation needs numpy only, not pandas).
 
     Attributes
     ----------
-    summary : pandas.DataFrame
-        Long table ``statistic, scope, value``.
-    distribution : pandas.DataFrame
-        ``imbalance, final, maximum``: the proportion of trials ending with (or reaching at most)
+    rows : tuple
+        ``(statistic, scope, value)`` rows of the long summary.
+    imbalance : tuple
+        ``(imbalance, final, maximum)``: the proportion of trials ending with (or reaching at most)
         each overall imbalance.
     """
 
-    summary: pd.DataFrame
-    distribution: pd.DataFrame
+    rows: tuple[tuple[str, str, float], ...]
+    imbalance: tuple[tuple[float, float, float], ...]
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The long table ``statistic, scope, value``."""
+        import pandas as pd
+
+        return pd.DataFrame(list(self.rows), columns=["statistic", "scope", "value"])
+
+    @property
+    def distribution(self) -> pd.DataFrame:
+        """``imbalance, final, maximum``."""
+        import pandas as pd
+
+        return pd.DataFrame(list(self.imbalance), columns=["imbalance", "final", "maximum"])
+
+
+def assessment_tables(result: Assessment, n_trials: int, participants: int) -> list[Table]:
+    """The assessment as output tables (``assessment``, ``assessment_imbalance``)."""
+    from advance_trial.output.tables import Table
+
+    notes = (f"{n_trials} simulated trials of {participants} participants; factor levels uniform.",)
+    return [
+        Table("assessment", result.summary, "Design assessment", notes),
+        Table("assessment_imbalance", result.distribution, "Overall imbalance distribution", notes),
+    ]
 
 
 def design_of(cfg: Config) -> Design:
     """Read the randomisation design from a config (refuses single-arm designs)."""
-    from advance_trial.allocation import required_factors
+    from advance_trial.randomise import required_factors
 
     r = cfg.randomisation
     if r.method == "none":
@@ -306,16 +336,9 @@ def _tables(cfg: Config, d: Design, res: dict[str, np.ndarray], split: tuple[int
         label = "/".join(map(str, split))
         rows.append(("p_split_at_least_as_uneven", label, float((res["final"] >= target - 1e-9).mean())))
     rows.append(("correct_guess_proportion", "overall", float(res["correct"].mean())))
-    summary = pd.DataFrame(rows, columns=["statistic", "scope", "value"])
     values = np.unique(np.concatenate([res["final"], res["maximum"]]))
-    dist = pd.DataFrame(
-        {
-            "imbalance": values,
-            "final": [(res["final"] == v).mean() for v in values],
-            "maximum": [(res["maximum"] == v).mean() for v in values],
-        }
-    )
-    return Assessment(summary, dist)
+    dist = tuple((float(v), float((res["final"] == v).mean()), float((res["maximum"] == v).mean())) for v in values)
+    return Assessment(tuple(rows), dist)
 
 
 def _stratum_labels(cfg: Config, d: Design) -> list[str]:

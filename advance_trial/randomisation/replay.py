@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from advance_trial import randomise as rz
-from advance_trial.allocation_key import KeyRing
-from advance_trial.allocation_log import unseal
 from advance_trial.config.models import Config
 from advance_trial.errors import IntegrityError, UsageError
+from advance_trial.randomisation.key import KeyRing
+from advance_trial.randomisation.log import unseal
 
 
 class Fault(Exception):

@@ -1,4 +1,4 @@
-"""The counts of a run's output set as cells of linked populations (for :mod:`advance_trial.sdc`).
+"""The counts of a run's output set as cells of linked populations (for :mod:`advance_trial.output.sdc`).
 
 Each output table's count columns are mapped to the men (or screened men, partners, men analysed)
 they count. The mapping reads only what the tables show, so the same function describes the
@@ -26,9 +26,9 @@ from typing import Any
 
 import pandas as pd
 
+from advance_trial.feasibility.tabulate import ALL
+from advance_trial.output.sdc import Cell, Cond, Link, Structure
 from advance_trial.retention import STATES
-from advance_trial.sdc import Cell, Cond, Link, Structure
-from advance_trial.tabulate import ALL
 
 SUPPRESSED = "[c]"
 ELIGIBLE = ("declined", "other", "randomised")

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from advance_trial.durable import fsync_dir
+from advance_trial.data.durable import fsync_dir
 from advance_trial.errors import AdvanceTrialWarning, ConfigError, ConfigProblem, IntegrityError, UsageError
 
 KEY_ENV = "ADVANCE_TRIAL_KEY_DIR"

@@ -1,34 +1,22 @@
-"""Output tables and provenance.
+"""Display tables: the :class:`Table` every analysis returns, and its CSV and Markdown writers.
 
-Every analysis returns tidy DataFrames; this module writes them: CSV unrounded
-through :mod:`advance_trial.tablefile`, Markdown rounded for reading, in a
-stable row and column order, without timestamps. The run's time lives only in
-``provenance.json``, which also records the toolkit and package versions, the
-config's id, version and SHA-256, the seed and the SHA-256 of every input file.
+CSV unrounded through :mod:`advance_trial.data.tablefile`, Markdown rounded for reading, in a
+stable row and column order, without timestamps (the run's time lives only in
+``provenance.json``, :mod:`advance_trial.output.provenance`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import json
-import platform
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from advance_trial import __version__
-from advance_trial.tablefile import write_bytes_atomic
+from advance_trial.data.tablefile import write_bytes_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from advance_trial.config import Config
-
-#: Packages whose versions are recorded in provenance.json.
-RECORDED_PACKAGES = ("numpy", "pandas", "scipy", "pydantic", "pyyaml", "typer", "rich", "matplotlib", "python-docx")
 
 
 @dataclass(frozen=True)
@@ -54,15 +42,6 @@ class Table:
     markdown: bool = True  # per-man tables are for checking by hand in CSV, not for reading
 
 
-def sha256_file(path: str | Path) -> str:
-    """SHA-256 of a file's bytes, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 #: A text cell beginning with one of these is run as a formula by spreadsheets (OWASP, CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
@@ -78,7 +57,7 @@ def to_csv_bytes(df: pd.DataFrame) -> bytes:
     Only text columns are neutralised (:func:`neutralise`); numbers, dates and booleans are written as
     they are, so a negative estimate stays a number.
     """
-    from advance_trial.tablefile import format_for_csv
+    from advance_trial.data.tablefile import format_for_csv
 
     shown = format_for_csv(df)
     for col in df.columns:
@@ -160,69 +139,3 @@ def write_tables(tables: Iterable[Table], out_dir: str | Path, markdown: bool = 
             write_bytes_atomic(md, out / f"{t.name}.md")
             written[f"{t.name}.md"] = hashlib.sha256(md).hexdigest()
     return written
-
-
-def package_versions(names: Iterable[str] = RECORDED_PACKAGES) -> dict[str, str | None]:
-    """Installed versions of the named distributions (``None`` when not installed)."""
-    out: dict[str, str | None] = {}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def build_provenance(
-    cfg: Config,
-    inputs: Mapping[str, str],
-    outputs: Mapping[str, str],
-    seed: int | None = None,
-    command: str | None = None,
-    now: dt.datetime | None = None,
-) -> dict[str, Any]:
-    """The provenance record of one run (contract section 3).
-
-    Parameters
-    ----------
-    cfg : Config
-        The config as loaded (its source gives path and SHA-256).
-    inputs : mapping
-        Input file name -> SHA-256.
-    outputs : mapping
-        Output file name -> SHA-256.
-    seed : int, optional
-        The seed used (default: the config's ``randomisation.assess_seed``; allocation uses no seed).
-    command : str, optional
-        The command line, for the record.
-    now : datetime, optional
-        The run's time (default: now, UTC).
-    """
-    src = cfg.source
-    when = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    return {
-        "toolkit": {"name": "advance-trial", "version": __version__},
-        "config": {
-            "id": cfg.trial.id,
-            "version": cfg.trial.version,
-            "schema_version": cfg.schema_version,
-            "path": src.path if src else None,
-            "sha256": src.sha256 if src else None,
-            "migrations": list(src.migrations) if src else [],
-        },
-        "seed": seed if seed is not None else cfg.randomisation.assess_seed,
-        "inputs": dict(sorted(inputs.items())),
-        "outputs": dict(sorted(outputs.items())),
-        "command": command,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "packages": package_versions(),
-        "created_utc": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-
-
-def write_provenance(record: Mapping[str, Any], out_dir: str | Path) -> Path:
-    """Write ``provenance.json`` (sorted keys, two-space indent) atomically."""
-    path = Path(out_dir) / "provenance.json"
-    write_bytes_atomic((json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8"), path)
-    return path

@@ -10,7 +10,7 @@ withheld, and comparisons are re-expressed in code order: ``A vs B`` is always A
 B, whichever arm A is.
 
 Shareable (``--shareable``): counts from 1 to ``reporting.min_cell - 1`` are suppressed (primary),
-then further counts (complementary, :mod:`advance_trial.sdc`) until none can be recovered from the
+then further counts (complementary, :mod:`advance_trial.output.sdc`) until none can be recovered from the
 rest of the output set; every suppressed count is shown as ``[c]``, and the proportions, intervals,
 medians and estimates computed from its row are withheld. Tables about individual men (scores,
 per-man dose, the attendance distribution) are left out; dose and partner figures appear overall
@@ -29,10 +29,10 @@ import numpy as np
 import pandas as pd
 
 from advance_trial.config.models import Config
-from advance_trial.results import Table
+from advance_trial.output.tables import Table
 
 if TYPE_CHECKING:
-    from advance_trial.sdc import Protection
+    from advance_trial.output.sdc import Protection
 
 WITHHELD_BLINDED = ("dose", "dose_summary", "dose_distribution", "dose_participants")
 BLINDED_ANALYSES = ("partially_nested", "partially_nested_equal_var", "cace")
@@ -286,13 +286,13 @@ def shareable_tables(cfg: Config, tables: dict[str, Table], min_cell: int) -> tu
     """Tables safe to share, and which cells were suppressed (see the module docstring).
 
     Primary suppression hides counts from 1 to ``min_cell - 1``; complementary suppression
-    (:func:`advance_trial.sdc.protect`) hides further counts until no suppressed cell, and no count a
+    (:func:`advance_trial.output.sdc.protect`) hides further counts until no suppressed cell, and no count a
     reader can form by subtraction, can be narrowed to fewer than ``min_cell`` values. Every suppressed
     count is shown as :data:`SUPPRESSED`, whichever kind it is, and the figures computed from its row
     are withheld.
     """
-    from advance_trial.disclosure_cells import SUPPRESSED, output_structure
-    from advance_trial.sdc import protect
+    from advance_trial.output.disclosure_cells import SUPPRESSED, output_structure
+    from advance_trial.output.sdc import protect
 
     out: dict[str, Table] = {}
     for name, t in tables.items():
@@ -336,9 +336,9 @@ def audit_folder(outdir: str | Path, min_cell: int) -> pd.DataFrame:
     IntegrityError
         If the published counts contradict each other (a file was altered).
     """
-    from advance_trial.disclosure_cells import output_structure
     from advance_trial.errors import IntegrityError
-    from advance_trial.sdc import StructureError, audit
+    from advance_trial.output.disclosure_cells import output_structure
+    from advance_trial.output.sdc import StructureError, audit
 
     out = Path(outdir)
     frames = {p.stem: pd.read_csv(p, dtype=str, keep_default_na=False) for p in sorted(out.glob("*.csv"))

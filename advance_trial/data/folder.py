@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from advance_trial.durable import file_mode, fsync_dir
+from advance_trial.data.durable import file_mode, fsync_dir
 from advance_trial.errors import IntegrityError, UsageError
 
 LOCK_NAME = ".lock"

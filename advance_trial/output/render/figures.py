@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pandas as pd
 
-from advance_trial.tablefile import write_bytes_atomic
+from advance_trial.data.tablefile import write_bytes_atomic
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -22,7 +22,9 @@ from typing import Any
 import pandas as pd
 
 from advance_trial import randomise as rz
-from advance_trial.allocation_key import (
+from advance_trial.config.models import Config
+from advance_trial.errors import ConfigError, ConfigProblem, DataError, DataProblem, IntegrityError, UsageError
+from advance_trial.randomisation.key import (
     KeyRing,
     check_receipt_signature,
     key_folder,
@@ -30,7 +32,7 @@ from advance_trial.allocation_key import (
     refuse_inside,
     sign_receipt,
 )
-from advance_trial.allocation_log import (
+from advance_trial.randomisation.log import (
     Head,
     LogStore,
     check_chain,
@@ -43,7 +45,7 @@ from advance_trial.allocation_log import (
     settle,
     utc_now,
 )
-from advance_trial.allocation_replay import (
+from advance_trial.randomisation.replay import (
     Allocated,
     Replay,
     backup_stratum,
@@ -53,8 +55,6 @@ from advance_trial.allocation_replay import (
     replay_events,
     version_key,
 )
-from advance_trial.config.models import Config
-from advance_trial.errors import ConfigError, ConfigProblem, DataError, DataProblem, IntegrityError, UsageError
 
 MIN_REASON_WORDS = 3
 
@@ -289,7 +289,7 @@ def init_log(cfg: Config, ring: KeyRing, path: Path, note: str | None = None) ->
     with locked(ring, exclusive=True):
         store = create_log(path, ring)
         try:
-            from advance_trial.allocation_log import genesis_tag
+            from advance_trial.randomisation.log import genesis_tag
 
             with store.transaction():
                 step = _Step(cfg, store, Replay(ring, store.log_id), Head(0, genesis_tag(ring, store.log_id)), None)
@@ -322,15 +322,6 @@ def amend(cfg: Config, ring: KeyRing, reason: str, *, log: str | Path | None = N
 
 
 # ---------------------------------------------------------------------------- allocation
-
-
-def required_factors(cfg: Config) -> list[str]:
-    """The factors an allocation needs besides the participant: strata or minimisation factors."""
-    r = cfg.randomisation
-    names = list(r.strata) if r.method == "stratified_blocks" else []
-    if r.method == "minimisation" and r.minimisation is not None:
-        names = list(r.minimisation.factors)
-    return ["site"] + [n for n in names if n != "site"]
 
 
 def normalise_id(cfg: Config, raw: str) -> str:
@@ -374,7 +365,7 @@ def check_request(
             problems.append(DataProblem(src, None, opt, value, f"unknown value; allowed: {', '.join(levels[name])}"))
         else:
             values[name] = by_lower[name][value.strip().casefold()]
-    for name in required_factors(cfg):
+    for name in rz.required_factors(cfg):
         if name not in values and not any(p.column in ("--site", f"--factor {name}") for p in problems):
             allowed = ", ".join(levels[name])
             problems.append(DataProblem(src, None, f"--factor {name}", None, f"missing: give {name}=VALUE ({allowed})"))
@@ -389,7 +380,8 @@ def check_eligible(cfg: Config, participant_id: str, data_dir: Path | None) -> N
         return
     if data_dir is None:
         raise UsageError("randomisation.require_eligible is set: pass --data DIR so his screening row can be checked")
-    from advance_trial.canonical import SPECS, parse_table
+    from advance_trial.data.canonical import parse_table
+    from advance_trial.data.schema import SPECS
 
     path = Path(data_dir) / "screening.csv"
     try:

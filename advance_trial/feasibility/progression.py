@@ -17,9 +17,9 @@ import pandas as pd
 
 from advance_trial.config import Config
 from advance_trial.config.models import Criterion
+from advance_trial.feasibility.tabulate import ALL
 from advance_trial.intervals import Estimate, describe
-from advance_trial.results import Table
-from advance_trial.tabulate import ALL
+from advance_trial.output.tables import Table
 
 #: The value of no effect on each effect scale: 1 for ratios, 0 for differences.
 NULLS = {"odds_ratio": 1.0, "rate_ratio": 1.0, "mean_difference": 0.0, "mean_change": 0.0, "risk_difference": 0.0}

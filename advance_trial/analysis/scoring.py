@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from advance_trial.canonical import CanonicalData
 from advance_trial.config.models import Config, Instrument
+from advance_trial.data.canonical import CanonicalData
 
 
 def _items(ins: Instrument, ins_id: str, numbers: list[int]) -> list[str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from advance_trial.durable import file_mode
+from advance_trial.data.durable import file_mode
 
 
 def format_for_csv(df: pd.DataFrame) -> pd.DataFrame:
