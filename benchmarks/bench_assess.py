@@ -18,13 +18,14 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _timing import timed  # noqa: E402
 
 
 def loop(n_trials: int, n: int, seed: int) -> tuple[float, float, float]:
@@ -94,9 +95,7 @@ def _time(fn) -> float:
 
 
 def _process(cmd: list[str]) -> float:
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+    return timed(cmd, ROOT)
 
 
 def main() -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +27,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _timing import timed  # noqa: E402
 
 from advance_trial.config import load_config  # noqa: E402
 from advance_trial.importing import import_files  # noqa: E402
@@ -94,9 +95,7 @@ def main() -> None:
             config = str(ROOT / "configs" / "advance-feasibility.yaml")
             command = [sys.executable, "-m", "advance_trial", "import", config, str(export), "--data", str(data),
                        "--site", "london", "--kind", "attendance", "--by", "bench", "--json"]  # fmt: skip
-            t0 = time.perf_counter()
-            subprocess.run(command, check=True, capture_output=True)
-            times["process"].append(time.perf_counter() - t0)
+            times["process"].append(timed(command))
     b = statistics.median(reads)
     print(f"{args.rows} attendance rows, {args.rounds} rounds (read, map, check, merge, write)")
     for kind, values in times.items():

@@ -16,13 +16,15 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import timed  # noqa: E402
+
 TABLE_IMPORTS = "import pandas, scipy.special, scipy.optimize, advance_trial.cli.main, advance_trial.config"
 RUN_IMPORTS = (
     "import advance_trial.cli.run_cmd, advance_trial.pipeline, advance_trial.outcomes, scipy.optimize, "
@@ -31,9 +33,7 @@ RUN_IMPORTS = (
 
 
 def _time(cmd: list[str]) -> float:
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+    return timed(cmd, ROOT)
 
 
 def main() -> None:

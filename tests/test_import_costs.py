@@ -30,3 +30,19 @@ def test_assessing_a_design_from_the_command_line_does_not_import_pandas():
     mods = _modules_after(code)
     assert "advance_trial.randomisation.assess" in mods
     assert "pandas" not in mods
+
+
+def test_a_subcommands_help_imports_neither_pydantic_nor_pandas():
+    """typer coerced the flags not given (--help, completion) through pydantic adapters: 90 ms of each help."""
+    argv = ["advance-trial", "randomise", "assess", "--help"]
+    code = (f"    from advance_trial.cli.main import main\n    sys.argv = {argv!r}\n"
+            "    try:\n        main()\n    except SystemExit:\n        pass")  # fmt: skip
+    mods = _modules_after(code)
+    assert "advance_trial.cli.randomise_cmd" in mods
+    assert "pydantic" not in mods and "pandas" not in mods
+
+
+def test_flags_still_parse_after_the_pass_through(invoke):
+    res = invoke("randomise", "assess", ADV, "--n-trials", "20", "--participants", "10", "--json")
+    assert res.exit_code == 0, res.output
+    assert '"summary"' in res.output

@@ -1,7 +1,5 @@
 """``advance-trial config``: validate, show, schema and diff trial configs."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import typer

@@ -4,8 +4,6 @@ Each prints its tables; with ``--out`` it also writes them (CSV and Markdown) an
 one, the figure; ``--json`` prints machine output instead.
 """
 
-from __future__ import annotations
-
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,13 +28,13 @@ class By(StrEnum):
     cycle = "cycle"
 
 
-def _load(config: Path, data: Path) -> tuple[Config, AnalysisData]:
+def _load(config: Path, data: Path) -> "tuple[Config, AnalysisData]":
     from advance_trial.pipeline import load_analysis
 
     return load_analysis(config, data)
 
 
-def _write(cfg: Config, tables: dict[str, Table], out: Path | None, figures: bool = False) -> None:
+def _write(cfg: "Config", tables: "dict[str, Table]", out: Path | None, figures: bool = False) -> None:
     if out is None:
         return
     from advance_trial.cli._render import shown, stdout

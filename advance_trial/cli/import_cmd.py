@@ -1,7 +1,5 @@
 """``advance-trial import``: bring a site's CSV or Excel export into the canonical data."""
 
-from __future__ import annotations
-
 from enum import StrEnum
 from pathlib import Path
 

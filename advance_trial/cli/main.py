@@ -7,8 +7,6 @@ scipy or pydantic. Library exceptions become the contract's exit codes
 traceback appears only with ``--debug``.
 """
 
-from __future__ import annotations
-
 import contextlib
 import sys
 from typing import Any

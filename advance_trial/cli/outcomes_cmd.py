@@ -1,7 +1,5 @@
 """``advance-trial outcomes``: score the questionnaires and run every configured outcome analysis."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import typer

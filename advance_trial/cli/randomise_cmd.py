@@ -4,8 +4,6 @@ What enrolling staff see is the arm (or its blinded code) of the man they ask ab
 receipt; nothing here prints a future allocation or a block size to the terminal.
 """
 
-from __future__ import annotations
-
 import json
 from datetime import date
 from enum import StrEnum

@@ -1,7 +1,5 @@
 """``advance-trial run``, ``report`` and ``verify``: the whole pipeline, the report alone, and re-checking outputs."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +22,7 @@ KEY = typer.Option(None, "--key", help="Where to write the blinding key (default
 
 
 def _options(by: By, blinded: bool, shareable: bool, log: Path | None, key: Path | None, key_dir: Path | None,
-             report: bool = True) -> RunOptions:  # fmt: skip
+             report: bool = True) -> "RunOptions":  # fmt: skip
     from advance_trial.pipeline import RunOptions
 
     return RunOptions(by=by.value, blinded=blinded, shareable=shareable, log=str(log) if log else None,

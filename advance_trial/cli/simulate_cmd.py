@@ -1,7 +1,5 @@
 """``advance-trial simulate``: synthetic canonical data calibrated to published aggregates."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import typer
