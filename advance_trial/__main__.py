@@ -2,4 +2,5 @@
 
 from advance_trial.cli.main import main
 
-main()
+if __name__ == "__main__":
+    main()

@@ -132,24 +132,13 @@ def with_results(tables: dict[str, Table]) -> dict[str, Table]:
     return out
 
 
-def write_figures(cfg: Config, tables: dict[str, Table], out: Path, histogram: bool = True) -> dict[str, str]:
-    """CONSORT diagram, attendance histogram, retention by arm and forest plot, as SVG and PNG."""
-    from advance_trial.output.render.figures import attendance_histogram, consort_figure, save_figure
+def write_figures(cfg: Config, tables: dict[str, Table], out: Path, histogram: bool = True,
+                  workers: Any = None) -> dict[str, str]:  # fmt: skip
+    """CONSORT diagram, attendance histogram, retention by arm and forest plot, as SVG and PNG (drawn by
+    ``workers`` from :func:`~advance_trial.output.render.workers.start_workers` when given)."""
+    from advance_trial.output.render.workers import figure_jobs, start_drawing
 
-    written: dict[str, str] = {}
-    if "consort" in tables:
-        written |= save_figure(consort_figure(cfg, tables["consort"].data), out, "consort")
-    if histogram and "dose_distribution" in tables:
-        written |= save_figure(attendance_histogram(cfg, tables["dose_distribution"].data), out, "attendance")
-    if "retention" in tables and not tables["retention"].data.empty:
-        from advance_trial.output.render.figures import retention_plot
-
-        written |= save_figure(retention_plot(cfg, tables["retention"].data), out, "retention")
-    if "outcomes" in tables and not tables["outcomes"].data.empty:
-        from advance_trial.output.render.figures import forest_plot
-
-        written |= save_figure(forest_plot(cfg, tables["outcomes"].data), out, "forest")
-    return written
+    return start_drawing(cfg, figure_jobs(tables, histogram), out, workers)()
 
 
 def input_hashes(cfg: Config, data: CanonicalData) -> dict[str, str]:
@@ -307,6 +296,17 @@ def run(
 
     with reading(data_dir):
         data = read_canonical(cfg, data_dir)
+    from advance_trial.output.render.workers import start_workers, stop_workers
+
+    workers = start_workers()  # after the folder's lock is let go: the workers hold no part of it
+    try:
+        return _run(cfg, data, config, data_dir, out_dir, opts, command, step, workers)
+    finally:
+        stop_workers(workers)
+
+
+def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir: str | Path, opts: RunOptions,
+         command: str | None, step: Callable[[str], None], workers: Any) -> RunResult:  # fmt: skip
     inputs = input_hashes(cfg, data)
     step("feasibility measures and outcome analyses")
     tables = all_tables(cfg, analysis_data(cfg, data), opts.by)
@@ -316,10 +316,14 @@ def run(
     shown_cfg, tables, notes = disclose(cfg, tables, opts, out)
     tables = with_results(tables)
     step("writing tables and figures")
+    from advance_trial.output.render.workers import figure_jobs, start_drawing
+
+    jobs = figure_jobs(tables, histogram=not (opts.shareable or opts.blinded))
+    figures = start_drawing(shown_cfg, jobs, out, workers)  # drawn while the tables are written
     outputs = write_tables(tables.values(), out)
     if opts.shareable:
         outputs |= write_disclosure_audit(out, cfg.reporting.min_cell)
-    outputs |= write_figures(shown_cfg, tables, out, histogram=not (opts.shareable or opts.blinded))
+    outputs |= figures()
     if opts.report:
         step("writing the report")
         from advance_trial.output.render.report import build_report, write_report

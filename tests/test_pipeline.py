@@ -77,13 +77,13 @@ def test_input_changed_during_run_stops(tmp_path, monkeypatch):
 
     data = tmp_path / "data"
     shutil.copytree(SAMPLES / "advance-feasibility", data)
-    real = pipeline.write_figures
+    real = pipeline.write_tables
 
-    def touch_then_write(cfg, tables, out, **kwargs):
+    def touch_then_write(tables, out, **kwargs):
         (data / "followup.csv").write_text((data / "followup.csv").read_text() + "\n")
-        return real(cfg, tables, out, **kwargs)
+        return real(tables, out, **kwargs)
 
-    monkeypatch.setattr(pipeline, "write_figures", touch_then_write)
+    monkeypatch.setattr(pipeline, "write_tables", touch_then_write)
     with pytest.raises(IntegrityError, match="followup.csv"):
         run(config_path("advance-feasibility"), data, tmp_path / "out")
     assert not (tmp_path / "out" / "provenance.json").exists()

@@ -50,11 +50,12 @@ def run(
     from advance_trial.pipeline import run as run_pipeline
 
     opts = _options(by, blinded, shareable, log, key, key_dir, not no_report)
+    # refreshed at each step, never by a thread of its own: the run forks its figure workers
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=stderr,
-                  transient=True, disable=json_out) as bar:  # fmt: skip
+                  transient=True, disable=json_out, auto_refresh=False) as bar:  # fmt: skip
         task = bar.add_task("starting", total=None)
         result = run_pipeline(config, data, out, options=opts,
-                              progress=lambda what: bar.update(task, description=what))  # fmt: skip
+                              progress=lambda what: bar.update(task, description=what, refresh=True))  # fmt: skip
     if json_out:
         print_json({"out": str(out), "outputs": result.outputs, "trial": result.provenance["config"]})
         return

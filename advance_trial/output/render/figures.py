@@ -62,7 +62,9 @@ def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> dict[str, str]:
     written = {}
     for ext, meta in (("svg", {"Date": None, "Creator": None}), ("png", {"Software": None})):
         buf = io.BytesIO()
-        fig.savefig(buf, format=ext, metadata=meta, dpi=150)
+        # zlib level 1: a fifth of the time of the default for a PNG a third larger (flat colours compress well)
+        extra: dict[str, Any] = {"pil_kwargs": {"compress_level": 1}} if ext == "png" else {}
+        fig.savefig(buf, format=ext, metadata=meta, dpi=150, **extra)
         data = buf.getvalue()
         write_bytes_atomic(data, Path(out_dir) / f"{stem}.{ext}")
         written[f"{stem}.{ext}"] = hashlib.sha256(data).hexdigest()

@@ -260,7 +260,8 @@ def to_docx(report: Report) -> bytes:
     import datetime as dt
 
     from docx import Document
-    from docx.shared import Inches, RGBColor
+    from docx.oxml import parse_xml
+    from docx.shared import Emu, Inches
 
     doc = Document()
     props = doc.core_properties
@@ -270,6 +271,9 @@ def to_docx(report: Report) -> bytes:
     props.revision = 1
     props.title = report.title
     doc.add_heading(report.title, level=0)
+    style = doc.styles["Light Grid Accent 1"].style_id
+    sec = doc.sections[0]
+    width = int(sec.page_width or 0) - int(sec.left_margin or 0) - int(sec.right_margin or 0)
     for b in report.blocks:
         if b.kind == "heading":
             doc.add_heading(b.text, level=min(b.level, 3))
@@ -280,23 +284,61 @@ def to_docx(report: Report) -> bytes:
         elif b.kind == "table" and b.table is not None:
             doc.add_heading(b.text, level=3)
             df = b.table.data
-            t = doc.add_table(rows=1, cols=len(b.columns))
-            t.style = "Light Grid Accent 1"
-            for cell, c in zip(t.rows[0].cells, b.columns, strict=True):
-                cell.text = c
-            for _, r in df.iterrows():
-                cells = t.add_row().cells
-                for cell, c in zip(cells, b.columns, strict=True):
-                    cell.text = _cell(r[c])
-                    if c == "status" and str(r[c]) in STATUS_COLOURS:
-                        run = cell.paragraphs[0].runs[0]
-                        run.font.color.rgb = RGBColor.from_string(STATUS_COLOURS[str(r[c])].lstrip("#").upper())
-                        run.font.bold = True
+            rows = [list(b.columns)]
+            bold: set[tuple[int, int]] = set()
+            for i, r in enumerate(df[list(b.columns)].itertuples(index=False), 1):
+                rows.append([_cell(v) for v in r])
+                bold |= {(i, j) for j, c in enumerate(b.columns) if c == "status" and str(r[j]) in STATUS_COLOURS}
+            twips = Emu(width // len(b.columns)).twips
+            doc.element.body._insert_tbl(parse_xml(_table_xml(rows, bold, style, twips)))
             for note in b.table.footnotes:
                 doc.add_paragraph(note).runs[0].font.italic = True  # notes follow each table
     buf = io.BytesIO()
     doc.save(buf)
     return _fixed_zip(buf.getvalue())
+
+
+#: Characters XML 1.0 cannot hold (a cell holding one would make the document unreadable).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+
+
+def _run_xml(text: str, coloured: str | None) -> str:
+    """One run of text: line breaks and tabs as Word's own elements, ``xml:space`` where spaces matter."""
+    from xml.sax.saxutils import escape
+
+    props = f'<w:rPr><w:b/><w:color w:val="{coloured}"/></w:rPr>' if coloured else ""
+    parts = []
+    for k, line in enumerate(_NOT_XML.sub("", text).split("\n")):
+        if k:
+            parts.append("<w:br/>")
+        for m, piece in enumerate(line.split("\t")):
+            if m:
+                parts.append("<w:tab/>")
+            if piece:
+                keep = ' xml:space="preserve"' if piece != piece.strip() else ""
+                parts.append(f"<w:t{keep}>{escape(piece)}</w:t>")
+    return f"<w:r>{props}{''.join(parts)}</w:r>" if parts else ""
+
+
+def _table_xml(rows: list[list[str]], bold: set[tuple[int, int]], style: str, col_twips: int) -> str:
+    """A whole Word table as XML, as python-docx's ``add_table`` builds it cell by cell (which took a
+    third of the run's time for the report's 300-odd rows): styled, equal columns, status cells bold
+    in their colour."""
+    cell_pr = f'<w:tcPr><w:tcW w:type="dxa" w:w="{col_twips}"/></w:tcPr>'
+    body = []
+    for i, row in enumerate(rows):
+        cells = []
+        for j, text in enumerate(row):
+            colour = STATUS_COLOURS[text].lstrip("#").upper() if (i, j) in bold else None
+            cells.append(f"<w:tc>{cell_pr}<w:p>{_run_xml(text, colour)}</w:p></w:tc>")
+        body.append(f"<w:tr>{''.join(cells)}</w:tr>")
+    grid = "".join(f'<w:gridCol w:w="{col_twips}"/>' for _ in rows[0])
+    return (
+        f'<w:tbl xmlns:w="{_W}"><w:tblPr><w:tblStyle w:val="{style}"/><w:tblW w:type="auto" w:w="0"/>'
+        '<w:tblLook w:firstColumn="1" w:firstRow="1" w:lastColumn="0" w:lastRow="0" w:noHBand="0" '
+        f'w:noVBand="1" w:val="04A0"/></w:tblPr><w:tblGrid>{grid}</w:tblGrid>{"".join(body)}</w:tbl>'
+    )
 
 
 def _fixed_zip(data: bytes) -> bytes:

@@ -1,0 +1,118 @@
+"""Figures drawn by worker processes while a run goes on.
+
+Drawing and saving the four figures (SVG and PNG each) was over half of a run's work, all of it in
+matplotlib, one figure after another. A run forks two workers once its data are read (they import
+matplotlib while the analyses run), hands them the figures when the tables are final, and writes
+the tables meanwhile. Each figure is drawn from its table alone, so the bytes are those of drawing
+it in the run's own process. Where fork is not available, or the machine has one core, or
+``ADVANCE_TRIAL_WORKERS=0``, the figures are drawn in the run's own process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from advance_trial.config import Config
+    from advance_trial.output.tables import Table
+
+#: Each figure: its drawing function in :mod:`advance_trial.output.render.figures` and the table it draws.
+FIGURES = {
+    "consort": ("consort_figure", "consort"),
+    "attendance": ("attendance_histogram", "dose_distribution"),
+    "retention": ("retention_plot", "retention"),
+    "forest": ("forest_plot", "outcomes"),
+}
+
+
+def figure_jobs(tables: dict[str, Table], histogram: bool = True) -> list[tuple[str, str, pd.DataFrame]]:
+    """``(stem, drawing function, table data)`` of every figure the tables call for, in writing order."""
+    jobs = []
+    for stem, (drawer, table) in FIGURES.items():
+        t = tables.get(table)
+        if t is None or (stem == "attendance" and not histogram) or (stem in ("retention", "forest") and t.data.empty):
+            continue
+        jobs.append((stem, drawer, t.data))
+    return jobs
+
+
+def draw(cfg: Config, stem: str, drawer: str, frame: pd.DataFrame, out: str) -> dict[str, str]:
+    """Draw one figure and write ``stem.svg`` and ``stem.png``; returns file name -> SHA-256."""
+    from advance_trial.output.render import figures
+
+    return figures.save_figure(getattr(figures, drawer)(cfg, frame), out, stem)
+
+
+def _warm() -> None:
+    """A worker's start: leave Ctrl-C to the run, import what drawing needs and draw a throwaway figure
+    in both formats (fonts and both renderers loaded while the analyses run)."""
+    import io
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import matplotlib
+
+    from advance_trial.output.render import figures
+
+    with matplotlib.rc_context(figures.STYLE):  # type: ignore[arg-type]
+        fig, ax = figures._subplots(figsize=(1, 1))
+        ax.text(0.5, 0.5, "warm")
+        for ext in ("svg", "png"):
+            fig.savefig(io.BytesIO(), format=ext)
+
+
+def _noop() -> None:
+    return None
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def start_workers(n: int = 2) -> Executor | None:
+    """Fork ``n`` figure workers now (they warm up at once), or ``None`` where drawing stays in-process."""
+    import multiprocessing
+
+    wanted = os.environ.get("ADVANCE_TRIAL_WORKERS")
+    if wanted is not None and wanted.strip().isdigit():
+        n = int(wanted)
+    n = min(n, _cores())
+    if n < 2 or sys.platform == "win32" or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"), initializer=_warm)
+    for _ in range(n):
+        pool.submit(_noop)  # the workers are forked now, while the data are all the process holds
+    return pool
+
+
+def start_drawing(cfg: Config, jobs: Sequence[tuple[str, str, pd.DataFrame]], out: str | Path,
+                  pool: Executor | None = None) -> Callable[[], dict[str, str]]:  # fmt: skip
+    """Hand ``jobs`` to the workers now; the returned function waits for them and gives file name ->
+    SHA-256 in job order. Without workers it draws them itself when called."""
+    if pool is None:
+        return lambda: _merged(draw(cfg, s, d, f, str(out)) for s, d, f in jobs)
+    futures = [pool.submit(draw, cfg, s, d, f, str(out)) for s, d, f in jobs]
+    return lambda: _merged(f.result() for f in futures)
+
+
+def _merged(results: Iterable[dict[str, str]]) -> dict[str, str]:
+    written: dict[str, str] = {}
+    for r in results:
+        written |= r
+    return written
+
+
+def stop_workers(pool: Any) -> None:
+    """Shut the workers down (at the end of a run, or when it fails)."""
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)

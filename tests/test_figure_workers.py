@@ -1,0 +1,45 @@
+"""Figures drawn by worker processes are the figures drawn in the run's own process, byte for byte."""
+
+from __future__ import annotations
+
+import pytest
+
+from advance_trial.output.render import workers
+from advance_trial.pipeline import RunOptions, run
+from tests.conftest import SAMPLES, config_path
+
+
+def test_workers_draw_the_same_bytes(tmp_path, monkeypatch):
+    pool = workers.start_workers()
+    workers.stop_workers(pool)
+    if pool is None:
+        pytest.skip("this machine draws in-process (one core or no fork)")
+    runs = {}
+    for name, env in (("workers", "2"), ("inline", "0")):
+        monkeypatch.setenv("ADVANCE_TRIAL_WORKERS", env)
+        out = tmp_path / name
+        runs[name] = run(config_path("advance-feasibility"), SAMPLES / "advance-feasibility", out,
+                         options=RunOptions(report=False)).outputs  # fmt: skip
+    assert {n for n in runs["workers"] if n.endswith((".svg", ".png"))} == {
+        f"{s}.{e}" for s in ("consort", "attendance", "retention", "forest") for e in ("svg", "png")}
+    assert runs["workers"] == runs["inline"]
+
+
+def test_no_workers_when_told_or_on_one_core(monkeypatch):
+    monkeypatch.setenv("ADVANCE_TRIAL_WORKERS", "0")
+    assert workers.start_workers() is None
+    monkeypatch.delenv("ADVANCE_TRIAL_WORKERS")
+    monkeypatch.setattr(workers, "_cores", lambda: 1)
+    assert workers.start_workers() is None
+
+
+def test_figure_jobs_follow_the_tables():
+    import pandas as pd
+
+    from advance_trial.output.tables import Table
+
+    tables = {"consort": Table("consort", pd.DataFrame({"n": [1]})),
+              "dose_distribution": Table("dose_distribution", pd.DataFrame({"n": [1]})),
+              "retention": Table("retention", pd.DataFrame())}  # fmt: skip
+    assert [j[0] for j in workers.figure_jobs(tables)] == ["consort", "attendance"]
+    assert [j[0] for j in workers.figure_jobs(tables, histogram=False)] == ["consort"]
