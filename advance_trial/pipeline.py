@@ -305,6 +305,31 @@ def run(
         stop_workers(workers)
 
 
+REPORT_FILES = ("report.html", "report.md", "report.docx")
+
+
+def report_only(config: str | Path, data_dir: str | Path, out_dir: str | Path,
+                options: RunOptions | None = None) -> list[str]:  # fmt: skip
+    """``report``: the report (HTML, Markdown, Word) and the SVG figures the Markdown refers to, into
+    ``out_dir``, without the other outputs (computed in a temporary folder beside nothing of theirs).
+    A blinded report keeps its key beside ``out_dir``. Returns the names of the files written."""
+    import shutil
+    import tempfile
+
+    out = Path(out_dir)
+    opts = replace(options or RunOptions(), report=True)
+    if opts.blinded and opts.key is None:
+        opts = replace(opts, key=str(out.parent / f"{out.name}.blinding-key.csv"))
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / out.name
+        result = run(config, data_dir, work, options=opts)
+        out.mkdir(parents=True, exist_ok=True)
+        copied = [n for n in result.outputs if n in REPORT_FILES or n.endswith(".svg")]
+        for name in copied:
+            shutil.copyfile(work / name, out / name)
+    return copied
+
+
 def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir: str | Path, opts: RunOptions,
          command: str | None, step: Callable[[str], None], workers: Any) -> RunResult:  # fmt: skip
     inputs = input_hashes(cfg, data)

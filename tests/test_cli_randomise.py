@@ -104,8 +104,8 @@ def test_a_tampered_log_stops_verify_allocate_unblind_and_export(trial, invoke, 
     assert _allocate(invoke, trial, "AF009").exit_code == 5
     reason = ("--reason", "safety concern reported by partner")
     assert invoke("randomise", "unblind", trial, "--participant", "AF001", *reason).exit_code == 5
-    assert invoke("randomise", "export", trial, "--out", tmp_path / "e.csv", *reason).exit_code == 5
-    assert not (tmp_path / "e.csv").exists()
+    assert invoke("randomise", "export", trial, "--out", tmp_path / "e", *reason).exit_code == 5
+    assert not (tmp_path / "e" / "allocations.csv").exists()
 
 
 def test_a_cut_log_is_caught_from_the_cli(trial, invoke, tmp_path):
@@ -118,22 +118,37 @@ def test_a_cut_log_is_caught_from_the_cli(trial, invoke, tmp_path):
 
 def test_export_and_list_need_a_reason_and_are_recorded(trial, invoke, tmp_path):
     _allocate(invoke, trial, "AF001")
-    assert invoke("randomise", "export", trial, "--out", tmp_path / "e.csv").exit_code == 2
-    assert invoke("randomise", "export", trial, "--out", tmp_path / "e.csv", "--reason", ".").exit_code == 2
-    out = invoke("randomise", "export", trial, "--out", tmp_path / "e.csv", "--reason", "build participants csv now")
+    assert invoke("randomise", "export", trial, "--out", tmp_path / "e").exit_code == 2
+    assert invoke("randomise", "export", trial, "--out", tmp_path / "e", "--reason", ".").exit_code == 2
+    out = invoke("randomise", "export", trial, "--out", tmp_path / "e", "--reason", "build participants csv now")
     assert out.exit_code == 0 and "recorded" in out.stdout
-    listed = invoke("randomise", "list", trial, "--n", "6", "--out", tmp_path / "list.csv", "--reason",
+    assert (tmp_path / "e" / "allocations.csv").read_text().startswith("participant_id,")
+    assert (tmp_path / "e" / "allocations.csv").stat().st_mode & 0o077 == 0  # arms: for the statistician only
+    listed = invoke("randomise", "list", trial, "--n", "6", "--out", tmp_path / "l", "--reason",
                     "sealed list for the trial master file")  # fmt: skip
     assert listed.exit_code == 0, listed.output
     assert "advance" not in listed.stdout and "tau" not in listed.stdout
     digest = re.search(r"commitment \(publish it\): ([0-9a-f]{64})", listed.stdout).group(1)
-    assert hashlib.sha256((tmp_path / "list.csv").read_bytes()).hexdigest() == digest
-    redcap = invoke("randomise", "list", trial, "--n", "4", "--out", tmp_path / "redcap.csv", "--format", "redcap",
-                    "--reason", "upload to the redcap module")  # fmt: skip
+    assert hashlib.sha256((tmp_path / "l" / "concealed_list.csv").read_bytes()).hexdigest() == digest
+    assert (tmp_path / "l" / "concealed_list.csv.sha256").read_text() == f"{digest}  concealed_list.csv\n"
+    redcap = invoke("randomise", "list", trial, "--n", "4", "--out", tmp_path / "l", "--format", "redcap",
+                    "--reason", "upload to the redcap module", "--json")  # fmt: skip
     assert redcap.exit_code == 0
-    assert (tmp_path / "redcap.csv").read_text().splitlines()[0] == "redcap_randomization_group,site"
+    written = json.loads(redcap.stdout)
+    assert written["file"] == str(tmp_path / "l" / "redcap_allocation.csv") and written["positions"] > 0
+    assert (tmp_path / "l" / "redcap_allocation.csv").read_text().splitlines()[0] == "redcap_randomization_group,site"
     report = json.loads(invoke("randomise", "verify", trial, "--json").stdout)
     assert report["exports"] == 1 and report["rows"] == 5
+
+
+def test_out_is_always_a_folder_and_nothing_is_recorded_otherwise(trial, invoke, tmp_path):
+    _allocate(invoke, trial, "AF001")
+    (tmp_path / "afile").write_text("x")
+    reason = ("--reason", "build participants csv now")
+    for out in (tmp_path / "afile", tmp_path / "e.csv"):
+        res = invoke("randomise", "export", trial, "--out", out, *reason)
+        assert res.exit_code == 2 and "give a folder" in res.output
+    assert json.loads(invoke("randomise", "verify", trial, "--json").stdout)["exports"] == 0
 
 
 def test_unblind_one_man_with_a_reason(trial, invoke):
@@ -154,9 +169,16 @@ def test_a_config_amendment_is_refused_until_recorded(trial, invoke):
     assert out.exit_code == 3 and "arms[tau].ratio" in out.output and "randomisation.block_sizes" in out.output
     assert invoke("randomise", "amend", trial, "--reason", "two to one ratio").exit_code == 3  # same version
     trial.write_text(trial.read_text().replace('version: "1.0.0"', 'version: "1.1.0"'))
-    amended = invoke("randomise", "amend", trial, "--reason", "two to one ratio")
-    assert amended.exit_code == 0 and "arms[tau].ratio" in amended.stdout
+    amended = invoke("randomise", "amend", trial, "--reason", "two to one ratio", "--json")
+    assert amended.exit_code == 0, amended.output
+    assert json.loads(amended.stdout) == {"from_version": "1.0.0", "to_version": "1.1.0",
+                                          "changed": json.loads(amended.stdout)["changed"]}  # fmt: skip
+    assert "arms[tau].ratio" in json.loads(amended.stdout)["changed"]
     assert _allocate(invoke, trial, "AF002").exit_code == 0
+    corrected = invoke("randomise", "correct", trial, "--participant", "AF002", "--reason", "not eligible after all",
+                       "--json")  # fmt: skip
+    assert corrected.exit_code == 0, corrected.output
+    assert json.loads(corrected.stdout)["participant_id"] == "AF002"
 
 
 def test_blinded_config_prints_the_code(tmp_path, invoke, monkeypatch):

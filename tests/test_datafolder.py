@@ -154,3 +154,13 @@ def test_a_transaction_refuses_paths_outside_its_folder(tmp_path):
             t.put(bad, b"")
     with pytest.raises(UsageError), locked(tmp_path / "missing"):
         pass
+
+
+@pytest.mark.parametrize("option", ["--user", "--by"])
+def test_who_imports_is_user_and_the_old_by_still_works_with_a_warning(invoke, fresh, option):
+    res = invoke("import", config_path("advance-feasibility"), EXPORTS / "london-attendance.xlsx", "--data", fresh,
+                 "--site", "london", "--kind", "attendance", option, "RA London")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    audit = (fresh / "import" / "audit.csv").read_text()
+    assert "RA London" in audit
+    assert ("is now --user" in res.output) is (option == "--by")

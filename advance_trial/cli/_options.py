@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
     from advance_trial.randomisation.key import KeyRing
 
 CONFIG_ARG = typer.Argument(..., help="The trial config (YAML).", show_default=False)
+DATA = typer.Option(..., "--data", help="Folder of canonical data files.")
 JSON = typer.Option(False, "--json", help="Machine-readable output.")
 LOG = typer.Option(
     None, "--log", help="The allocation log (SQLite); default: randomisation.log, relative to the config's folder."
@@ -24,6 +26,17 @@ KEY_DIR = typer.Option(
     show_envvar=False,
 )
 NOTE = typer.Option(None, "--note", help="A note recorded with the event (who acted is the OS user).")
+REASON = typer.Option(..., "--reason", help="Why, in a few words (recorded in the log).")
+
+
+class By(StrEnum):
+    """The second breakdown of retention besides arm (``--by`` is only ever a breakdown)."""
+
+    site = "site"
+    cycle = "cycle"
+
+
+BY = typer.Option(By.site, "--by", help="Break retention down by site (default) or recruitment cycle.")
 
 
 def load_ring(cfg: Config, key_dir: Path | None, log: Path | None = None, *, data: Path | None = None,

@@ -5,19 +5,18 @@ from pathlib import Path
 import typer
 
 from advance_trial.cli._help import LAZY_GROUPS, FullHelpGroup
+from advance_trial.cli._options import CONFIG_ARG, JSON
 
 app = typer.Typer(
     cls=FullHelpGroup, help=LAZY_GROUPS["config"][1], no_args_is_help=True, rich_markup_mode=None, add_completion=False
 )
-
-CONFIG_ARG = typer.Argument(..., help="The trial config (YAML).", show_default=False)
 
 
 @app.command("validate")
 def validate(
     config: Path = CONFIG_ARG,
     data: Path | None = typer.Option(None, "--data", help="Also validate this folder of canonical data files."),
-    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    json_out: bool = JSON,
 ) -> None:
     """Check a config (and optionally its canonical data); exit 3 or 4 naming every problem."""
     from advance_trial.cli._render import print_json, shown, stdout
@@ -85,7 +84,7 @@ def schema() -> None:
 def diff(
     old: Path = typer.Argument(..., help="The config before the amendment."),
     new: Path = typer.Argument(..., help="The config after the amendment."),
-    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    json_out: bool = JSON,
 ) -> None:
     """Show what an amendment changed, key by key (exit 0 whether or not anything changed)."""
     from rich.table import Table

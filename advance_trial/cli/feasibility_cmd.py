@@ -4,28 +4,19 @@ Each prints its tables; with ``--out`` it also writes them (CSV and Markdown) an
 one, the figure; ``--json`` prints machine output instead.
 """
 
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+
+from advance_trial.cli._options import BY, CONFIG_ARG, DATA, JSON, By
 
 if TYPE_CHECKING:
     from advance_trial.analysis import AnalysisData
     from advance_trial.config.models import Config
     from advance_trial.output.tables import Table
 
-CONFIG = typer.Argument(..., help="The trial config (YAML).", show_default=False)
-DATA = typer.Option(..., "--data", help="Folder of canonical data files.")
 OUT = typer.Option(None, "--out", help="Also write the tables (and figures) into this folder.")
-JSON = typer.Option(False, "--json", help="Machine-readable output.")
-
-
-class By(StrEnum):
-    """Second breakdown of retention besides arm."""
-
-    site = "site"
-    cycle = "cycle"
 
 
 def _load(config: Path, data: Path) -> "tuple[Config, AnalysisData]":
@@ -48,7 +39,7 @@ def _write(cfg: "Config", tables: "dict[str, Table]", out: Path | None, figures:
     stdout.print(f"wrote {len(written)} files to {shown(out)}")
 
 
-def recruitment(config: Path = CONFIG, data: Path = DATA, out: Path | None = OUT, json_out: bool = JSON) -> None:
+def recruitment(config: Path = CONFIG_ARG, data: Path = DATA, out: Path | None = OUT, json_out: bool = JSON) -> None:
     """Recruitment (randomised / eligible), allocation by site and arm, and the CONSORT flow."""
     from advance_trial.cli._render import print_table, print_tables_json
     from advance_trial.pipeline import recruitment_tables
@@ -64,10 +55,10 @@ def recruitment(config: Path = CONFIG, data: Path = DATA, out: Path | None = OUT
 
 
 def retention(
-    config: Path = CONFIG,
+    config: Path = CONFIG_ARG,
     data: Path = DATA,
     out: Path | None = OUT,
-    by: By = typer.Option(By.site, "--by", help="Break retention down by site (default) or recruitment cycle."),
+    by: By = BY,
     json_out: bool = JSON,
 ) -> None:
     """Men followed up within each timepoint's window, reasons for loss, arms compared, partners' aggregates."""
@@ -90,7 +81,7 @@ def retention(
     _write(cfg, tables, out)
 
 
-def dose(config: Path = CONFIG, data: Path = DATA, out: Path | None = OUT, json_out: bool = JSON) -> None:
+def dose(config: Path = CONFIG_ARG, data: Path = DATA, out: Path | None = OUT, json_out: bool = JSON) -> None:
     """Sessions and hours attended, and men meeting each dose threshold (denominator: men randomised)."""
     from advance_trial.cli._render import print_table, print_tables_json
     from advance_trial.pipeline import dose_tables
@@ -108,7 +99,7 @@ def dose(config: Path = CONFIG, data: Path = DATA, out: Path | None = OUT, json_
     _write(cfg, tables, out, figures=True)
 
 
-def progression(config: Path = CONFIG, data: Path = DATA, out: Path | None = OUT, json_out: bool = JSON) -> None:
+def progression(config: Path = CONFIG_ARG, data: Path = DATA, out: Path | None = OUT, json_out: bool = JSON) -> None:
     """Each progression criterion: estimate, interval, rule and status (coloured)."""
     from advance_trial.cli._render import print_table, print_tables_json
     from advance_trial.pipeline import feasibility_tables

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from advance_trial.cli._options import KEY_DIR
+from advance_trial.cli._options import CONFIG_ARG, JSON, KEY_DIR
 
 
 class Kind(StrEnum):
@@ -20,7 +20,7 @@ class Kind(StrEnum):
 
 
 def import_data(
-    config: Path = typer.Argument(..., help="The trial config (YAML).", show_default=False),
+    config: Path = CONFIG_ARG,
     files: list[Path] = typer.Argument(..., help="Site files (.csv or .xlsx).", show_default=False),
     data: Path = typer.Option(..., "--data", help="Folder of canonical data files to import into."),
     site: str = typer.Option(..., "--site", help="The site the files come from."),
@@ -39,9 +39,10 @@ def import_data(
     replace: bool = typer.Option(False, "--replace", help="Let differing values replace canonical ones (recorded)."),
     log: Path | None = typer.Option(None, "--log", help="The allocation log: an arm replaced must agree with it."),
     key_dir: Path | None = KEY_DIR,
-    by: str | None = typer.Option(None, "--by", help="Who is importing (default: the OS user)."),
+    user: str | None = typer.Option(None, "--user", help="Who is importing (default: the OS user)."),
+    old_by: str | None = typer.Option(None, "--by", hidden=True, help="The old name of --user."),
     report: Path | None = typer.Option(None, "--report", help="Where to write the problem report (CSV)."),
-    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    json_out: bool = JSON,
 ) -> None:
     """Import site files: all or nothing by default, every problem named, every import audited."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -50,6 +51,9 @@ def import_data(
     from advance_trial.config import load_config
     from advance_trial.importing import import_files
 
+    if old_by is not None:  # --by names a breakdown everywhere else
+        stderr.print("[yellow]--by NAME is now --user NAME[/] (--by names a breakdown in every other command)")
+        user = user or old_by
     cfg = load_config(config)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=stderr, transient=True, disable=json_out) as bar:  # fmt: skip
@@ -59,7 +63,7 @@ def import_data(
             bar.update(task, description=what, completed=done)
 
         outcomes = import_files(cfg, data, site, [k.value for k in kind], files, sheet=sheet, accept_valid=accept_valid,
-                                replace=replace, by=by, report=report, progress=step, header_row=header_row,
+                                replace=replace, by=user, report=report, progress=step, header_row=header_row,
                                 log=log, key_dir=key_dir,
                                 waiting=lambda what: stderr.print(f"[yellow]{what}[/]"))  # fmt: skip
     if json_out:

@@ -4,12 +4,14 @@ from pathlib import Path
 
 import typer
 
+from advance_trial.cli._options import CONFIG_ARG, DATA, JSON
+
 
 def outcomes(
-    config: Path = typer.Argument(..., help="The trial config (YAML).", show_default=False),
-    data: Path = typer.Option(..., "--data", help="Folder of canonical data files."),
+    config: Path = CONFIG_ARG,
+    data: Path = DATA,
     out: Path | None = typer.Option(None, "--out", help="Also write outcomes, scores and the forest plot here."),
-    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    json_out: bool = JSON,
 ) -> None:
     """Estimates with intervals for every outcome under every configured analysis (no p-values unless asked)."""
     from rich.table import Table as RichTable

@@ -13,7 +13,7 @@ from typing import Any
 import typer
 
 from advance_trial.cli._help import LAZY_GROUPS, FullHelpGroup
-from advance_trial.cli._options import CONFIG_ARG, JSON, KEY_DIR, LOG, NOTE, load_ring
+from advance_trial.cli._options import CONFIG_ARG, JSON, KEY_DIR, LOG, NOTE, REASON, load_ring
 
 app = typer.Typer(
     cls=FullHelpGroup,
@@ -22,8 +22,6 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-
-REASON = typer.Option(..., "--reason", help="Why, in a few words (recorded in the log).")
 
 
 class ListFormat(StrEnum):
@@ -221,58 +219,52 @@ def check_receipt(
 @app.command("export")
 def export(
     config: Path = CONFIG_ARG,
-    out: Path = typer.Option(..., "--out", help="CSV file to write."),
+    out: Path = typer.Option(..., "--out", help="Folder to write allocations.csv into."),
     reason: str = REASON,
     log: Path | None = LOG,
     key_dir: Path | None = KEY_DIR,
     note: str | None = NOTE,
+    json_out: bool = JSON,
 ) -> None:
     """Write every allocation with its arm as CSV; the export is recorded in the log (who, when, why, how many)."""
-    from advance_trial.cli._render import stdout
+    from advance_trial.cli._render import print_json, stdout
     from advance_trial.config import load_config
-    from advance_trial.data.tablefile import write_table_atomic
-    from advance_trial.randomisation.allocation import export as do_export
+    from advance_trial.randomisation.allocation import write_export
 
     cfg = load_config(config)
-    ring = load_ring(cfg, key_dir, log)
-    frame = do_export(cfg, ring, reason, log=log, note=note)
-    write_table_atomic(frame, out)
-    stdout.print(f"wrote {_text(out)}: {len(frame)} allocations (the export is recorded in the log)")
+    w = write_export(cfg, load_ring(cfg, key_dir, log), reason, out, log=log, note=note)
+    if json_out:
+        print_json({"file": str(w.path), "allocations": w.rows, "sha256": w.sha256})
+        return
+    stdout.print(f"wrote {_text(w.path)}: {w.rows} allocations (the export is recorded in the log)")
 
 
 @app.command("list")
 def concealed_list(
     config: Path = CONFIG_ARG,
     n: int = typer.Option(..., "--n", help="Positions per stratum (1 to 100000).", min=1, max=100_000),
-    out: Path = typer.Option(..., "--out", help="CSV file for the list (never printed)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the list and its .sha256 commitment (never printed)."),
     reason: str = REASON,
     backup: bool = typer.Option(False, "--backup", help="The sealed back-up lists for allocating offline."),
     fmt: ListFormat = typer.Option(ListFormat.csv, "--format", help="csv, or redcap (REDCap's allocation table)."),
     log: Path | None = LOG,
     key_dir: Path | None = KEY_DIR,
+    json_out: bool = JSON,
 ) -> None:
     """Write the concealed allocation list (or the back-up lists) and print only its SHA-256 commitment."""
-    import hashlib
-
-    from advance_trial.cli._render import stdout
+    from advance_trial.cli._render import print_json, stdout
     from advance_trial.config import load_config
-    from advance_trial.data.tablefile import write_bytes_atomic
-    from advance_trial.output.tables import to_csv_bytes
-    from advance_trial.randomisation.allocation import concealed_list as do_list
-    from advance_trial.randomisation.allocation import redcap_table
+    from advance_trial.randomisation.allocation import write_list
 
     cfg = load_config(config)
-    ring = load_ring(cfg, key_dir, log)
-    frame = do_list(cfg, ring, n, reason, backup=backup, log=log)
-    if fmt is ListFormat.redcap:
-        frame = redcap_table(cfg, frame)
-    data = to_csv_bytes(frame)
-    digest = hashlib.sha256(data).hexdigest()
-    write_bytes_atomic(data, out)
-    write_bytes_atomic(f"{digest}  {out.name}\n".encode(), out.with_name(out.name + ".sha256"))
-    stdout.print(f"wrote the {'back-up' if backup else 'concealed'} list to {_text(out)} ({len(frame)} positions); "
+    w = write_list(cfg, load_ring(cfg, key_dir, log), n, reason, out, backup=backup, redcap=fmt is ListFormat.redcap,
+                   log=log)  # fmt: skip
+    if json_out:
+        print_json({"file": str(w.path), "positions": w.rows, "sha256": w.sha256})
+        return
+    stdout.print(f"wrote the {'back-up' if backup else 'concealed'} list to {_text(w.path)} ({w.rows} positions); "
                  "keep it from enrolling staff")  # fmt: skip
-    stdout.print(f"SHA-256 commitment (publish it): {digest}")
+    stdout.print(f"SHA-256 commitment (publish it): {w.sha256}")
 
 
 @app.command("unblind")
@@ -308,14 +300,18 @@ def correct(
     log: Path | None = LOG,
     key_dir: Path | None = KEY_DIR,
     note: str | None = NOTE,
+    json_out: bool = JSON,
 ) -> None:
     """Record that a man was randomised in error (his allocation stays; outputs can flag it)."""
-    from advance_trial.cli._render import stdout
+    from advance_trial.cli._render import print_json, stdout
     from advance_trial.config import load_config
     from advance_trial.randomisation.allocation import correct as do_correct
 
     cfg = load_config(config)
     a = do_correct(cfg, load_ring(cfg, key_dir, log), participant, reason, log=log, note=note)
+    if json_out:
+        print_json({"participant_id": a.participant_id, "sequence": a.sequence, "randomised_in_error": True})
+        return
     stdout.print(f"{_text(a.participant_id)}: recorded as randomised in error (allocation {a.sequence} stays)")
 
 
@@ -325,14 +321,19 @@ def amend(
     reason: str = REASON,
     log: Path | None = LOG,
     key_dir: Path | None = KEY_DIR,
+    json_out: bool = JSON,
 ) -> None:
     """Record a config amendment (higher trial.version) in the log; later allocations follow its design."""
-    from advance_trial.cli._render import stdout
+    from advance_trial.cli._render import print_json, stdout
     from advance_trial.config import load_config
     from advance_trial.randomisation.allocation import amend as do_amend
 
     cfg = load_config(config)
     detail = do_amend(cfg, load_ring(cfg, key_dir, log), reason, log=log)
+    if json_out:
+        print_json({"from_version": detail["from_version"], "to_version": cfg.trial.version,
+                    "changed": list(detail["changed"])})  # fmt: skip
+        return
     changed = ", ".join(detail["changed"]) or "nothing that allocates"
     stdout.print(f"recorded amendment {_text(detail['from_version'])} -> {_text(cfg.trial.version)}; "
                  f"design changes: {_text(changed)}")  # fmt: skip
@@ -350,9 +351,10 @@ def backup(
     log: Path | None = LOG,
     key_dir: Path | None = KEY_DIR,
     note: str | None = NOTE,
+    json_out: bool = JSON,
 ) -> None:
     """Enter an allocation made offline from a sealed back-up list; its position and arm are checked."""
-    from advance_trial.cli._render import stdout
+    from advance_trial.cli._render import print_json, stdout
     from advance_trial.config import load_config
     from advance_trial.errors import UsageError
     from advance_trial.randomisation.allocation import enter_backup
@@ -364,6 +366,9 @@ def backup(
     cfg = load_config(config)
     ring = load_ring(cfg, key_dir, log)
     a = enter_backup(cfg, ring, participant, site, _parse_factors(factor), position, arm, on, log=log, note=note)
+    if json_out:
+        print_json({"participant_id": a.participant_id, "sequence": a.sequence, "receipt": a.receipt})
+        return
     stdout.print(f"{_text(a.participant_id)}: back-up allocation entered as allocation {a.sequence}; "
                  f"receipt tag {a.receipt['tag']}")  # fmt: skip
 

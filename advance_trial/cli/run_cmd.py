@@ -8,11 +8,8 @@ import typer
 if TYPE_CHECKING:
     from advance_trial.pipeline import RunOptions
 
-from advance_trial.cli._options import KEY_DIR
-from advance_trial.cli.feasibility_cmd import By
+from advance_trial.cli._options import BY, CONFIG_ARG, DATA, JSON, KEY_DIR, By
 
-CONFIG = typer.Argument(..., help="The trial config (YAML).", show_default=False)
-DATA = typer.Option(..., "--data", help="Folder of canonical data files.")
 BLINDED = typer.Option(False, "--blinded", help="Arms only as codes; tables that reveal the arms withheld.")
 SHAREABLE = typer.Option(False, "--shareable", help="Suppress counts below reporting.min_cell; no per-man tables.")
 LOG = typer.Option(
@@ -31,17 +28,17 @@ def _options(by: By, blinded: bool, shareable: bool, log: Path | None, key: Path
 
 
 def run(
-    config: Path = CONFIG,
+    config: Path = CONFIG_ARG,
     data: Path = DATA,
     out: Path = typer.Option(..., "--out", help="Folder for tables, figures, the report and provenance.json."),
-    by: By = typer.Option(By.site, "--by", help="Break retention down by site (default) or recruitment cycle."),
+    by: By = BY,
     blinded: bool = BLINDED,
     shareable: bool = SHAREABLE,
     log: Path | None = LOG,
     key_dir: Path | None = KEY_DIR,
     key: Path | None = KEY,
     no_report: bool = typer.Option(False, "--no-report", help="Tables and figures only."),
-    json_out: bool = typer.Option(False, "--json", help="Machine-readable summary."),
+    json_out: bool = JSON,
 ) -> None:
     """Run every step the config asks for and write all outputs, byte-identical across runs."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -65,7 +62,7 @@ def run(
 
 
 def report(
-    config: Path = CONFIG,
+    config: Path = CONFIG_ARG,
     data: Path = DATA,
     out: Path = typer.Option(..., "--out", help="Folder for report.html, report.md and report.docx."),
     blinded: bool = BLINDED,
@@ -73,32 +70,25 @@ def report(
     log: Path | None = LOG,
     key_dir: Path | None = KEY_DIR,
     key: Path | None = KEY,
+    json_out: bool = JSON,
 ) -> None:
     """Write the report (HTML, Markdown, Word) from the data, without the other outputs."""
-    import shutil
-    import tempfile
+    from advance_trial.cli._render import print_json, shown, stderr, stdout
+    from advance_trial.pipeline import report_only
 
-    from advance_trial.cli._render import shown, stdout
-    from advance_trial.pipeline import run as run_pipeline
-
-    opts = _options(By.site, blinded, shareable, log, key, key_dir, report=True)
-    if blinded and opts.key is None:
-        opts = opts.__class__(**{**opts.__dict__, "key": str(out.parent / f"{out.name}.blinding-key.csv")})
-    with tempfile.TemporaryDirectory() as tmp, stdout.status("computing the report ..."):
-        work = Path(tmp) / out.name
-        result = run_pipeline(config, data, work, options=opts)
-        out.mkdir(parents=True, exist_ok=True)
-        copied = [n for n in result.outputs if n.startswith("report.") or n.endswith(".svg")]
-        for name in copied:  # the Markdown report refers to the SVG figures beside it
-            shutil.copyfile(work / name, out / name)
-    stdout.print(
-        f"[green]wrote[/green] report.html, report.md, report.docx (and {len(copied) - 3} figures) in {shown(out)}"
-    )
+    if not json_out:
+        stderr.print("[dim]computing the report ...[/]")
+    written = report_only(config, data, out, _options(By.site, blinded, shareable, log, key, key_dir, report=True))
+    if json_out:
+        print_json({"out": str(out), "files": written})
+        return
+    figures = sum(n.endswith(".svg") for n in written)
+    stdout.print(f"[green]wrote[/green] report.html, report.md, report.docx (and {figures} figures) in {shown(out)}")
 
 
 def verify(
     outdir: Path = typer.Argument(..., help="A folder written by run (it holds provenance.json).", show_default=False),
-    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    json_out: bool = JSON,
 ) -> None:
     """Re-run from provenance.json and compare every output's SHA-256; exit 5 naming what differs."""
     from advance_trial.cli._render import print_json, shown, stdout
@@ -117,7 +107,7 @@ def disclosure_audit(
     min_cell: int | None = typer.Option(
         None, "--min-cell", min=1, help="Smallest count that may be shown (default: the run's)."
     ),  # fmt: skip
-    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    json_out: bool = JSON,
 ) -> None:
     """Solve, for every suppressed count, the range a reader can narrow it to; exit 5 if any is too narrow."""
     from advance_trial.cli._render import print_json, records, shown, stdout

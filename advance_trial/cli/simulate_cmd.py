@@ -4,11 +4,11 @@ from pathlib import Path
 
 import typer
 
-from advance_trial.cli._options import JSON, KEY_DIR, load_ring
+from advance_trial.cli._options import CONFIG_ARG, JSON, KEY_DIR, load_ring
 
 
 def simulate(
-    config: Path = typer.Argument(..., help="The trial config (YAML).", show_default=False),
+    config: Path = CONFIG_ARG,
     out: Path = typer.Option(..., "--out", help="Data folder to write (holds calibration.yaml unless --targets)."),
     seed: int = typer.Option(
         ...,

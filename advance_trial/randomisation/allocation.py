@@ -665,6 +665,73 @@ def redcap_table(cfg: Config, frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+@dataclass(frozen=True)
+class WrittenFile:
+    """A file a command wrote: where, how many rows, and the SHA-256 of its bytes."""
+
+    path: Path
+    rows: int
+    sha256: str
+
+
+#: The file ``export`` writes into its output folder, and those ``list`` writes (by format and kind).
+EXPORT_FILE = "allocations.csv"
+LIST_FILES = {("csv", False): "concealed_list.csv", ("csv", True): "backup_lists.csv",
+              ("redcap", False): "redcap_allocation.csv", ("redcap", True): "redcap_backup_allocation.csv"}  # fmt: skip
+
+
+def output_folder(out: str | Path) -> Path:
+    """An output folder, created if needed, before anything is recorded in the log.
+
+    Raises
+    ------
+    UsageError
+        If ``out`` is a file, or names a CSV file (``--out`` is a folder).
+    """
+    out = Path(out)
+    if out.is_file() or (out.suffix.lower() == ".csv" and not out.exists()):
+        raise UsageError(f"--out {out}: give a folder; the file is written inside it")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def write_export(cfg: Config, ring: KeyRing, reason: str, out: str | Path, *, log: str | Path | None = None,
+                 note: str | None = None) -> WrittenFile:  # fmt: skip
+    """:func:`export` written as ``OUT/allocations.csv`` (the export is recorded in the log first)."""
+    import hashlib
+
+    from advance_trial.data.tablefile import write_bytes_atomic
+    from advance_trial.output.tables import to_csv_bytes
+
+    folder = output_folder(out)
+    frame = export(cfg, ring, reason, log=log, note=note)
+    data = to_csv_bytes(frame)
+    write_bytes_atomic(data, folder / EXPORT_FILE, private=True)
+    return WrittenFile(folder / EXPORT_FILE, len(frame), hashlib.sha256(data).hexdigest())
+
+
+def write_list(cfg: Config, ring: KeyRing, n: int, reason: str, out: str | Path, *, backup: bool = False,
+               redcap: bool = False, log: str | Path | None = None) -> WrittenFile:  # fmt: skip
+    """:func:`concealed_list` (REDCap's table with ``redcap``) written into ``out`` with its SHA-256
+    commitment beside it (``<file>.sha256``, in ``sha256sum`` format): the digest can be published
+    while the list stays sealed."""
+    import hashlib
+
+    from advance_trial.data.tablefile import write_bytes_atomic
+    from advance_trial.output.tables import to_csv_bytes
+
+    folder = output_folder(out)
+    frame = concealed_list(cfg, ring, n, reason, backup=backup, log=log)
+    if redcap:
+        frame = redcap_table(cfg, frame)
+    data = to_csv_bytes(frame)
+    digest = hashlib.sha256(data).hexdigest()
+    path = folder / LIST_FILES[("redcap" if redcap else "csv", backup)]
+    write_bytes_atomic(data, path, private=True)
+    write_bytes_atomic(f"{digest}  {path.name}\n".encode(), path.with_name(path.name + ".sha256"))
+    return WrittenFile(path, len(frame), digest)
+
+
 def verify_log(cfg: Config, ring: KeyRing, log: str | Path | None = None,
                receipts: Iterable[Mapping[str, Any]] = ()) -> VerifyReport:  # fmt: skip
     """Authenticate and replay every row, compare the head with the checkpoint, and find each receipt.
