@@ -14,13 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-#: Config name -> how a footnote names the method
-PROPORTION_METHODS = {
-    "wilson": "Wilson score interval",
-    "clopper_pearson": "Clopper-Pearson exact interval",
-    "jeffreys": "Jeffreys interval",
-    "agresti_coull": "Agresti-Coull interval",
-}
+from advance_trial.vocabulary import PROPORTION_METHODS  # config name -> how a footnote names the method
 
 
 def quantile(p: float, df: float = np.inf) -> float:

@@ -332,23 +332,34 @@ def report_only(config: str | Path, data_dir: str | Path, out_dir: str | Path,
 
 def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir: str | Path, opts: RunOptions,
          command: str | None, step: Callable[[str], None], workers: Any) -> RunResult:  # fmt: skip
+    from advance_trial.feasibility.progression import progression_table
+    from advance_trial.output.render.workers import figure_jobs, start_drawing
+
     inputs = input_hashes(cfg, data)
-    step("feasibility measures and outcome analyses")
-    tables = all_tables(cfg, analysis_data(cfg, data), opts.by)
     out = Path(out_dir)
     log = _log_facts(cfg, data, opts, data_dir, out) if opts.log else None  # before anything is written
-    out.mkdir(parents=True, exist_ok=True)
+    step("feasibility measures and outcome analyses")
+    ads = analysis_data(cfg, data)
+    tables = recruitment_tables(cfg, ads) | retention_tables(cfg, ads, opts.by) | dose_tables(cfg, ads)
+    plain = not (opts.blinded or opts.shareable)
+    # a plain run shows the feasibility tables as they are: their figures are drawn while the outcomes are
+    # analysed (the others wait for disclosure); nothing is written before every check has passed
+    early = figure_jobs(tables) if plain and workers is not None else []
+    figures = [start_drawing(cfg, early, out, workers)]
+    tables |= outcome_tables(cfg, ads)
+    tables["progression"] = progression_table(cfg, tables)
     shown_cfg, tables, notes = disclose(cfg, tables, opts, out)
     tables = with_results(tables)
     step("writing tables and figures")
-    from advance_trial.output.render.workers import figure_jobs, start_drawing
-
-    jobs = figure_jobs(tables, histogram=not (opts.shareable or opts.blinded))
-    figures = start_drawing(shown_cfg, jobs, out, workers)  # drawn while the tables are written
+    drawn = {stem for stem, _, _ in early}
+    late = [j for j in figure_jobs(tables, histogram=plain) if j[0] not in drawn]
+    figures.append(start_drawing(shown_cfg, late, out, workers))  # drawn while the tables are written
+    out.mkdir(parents=True, exist_ok=True)
     outputs = write_tables(tables.values(), out)
     if opts.shareable:
         outputs |= write_disclosure_audit(out, cfg.reporting.min_cell)
-    outputs |= figures()
+    for collect in figures:
+        outputs |= collect()
     if opts.report:
         step("writing the report")
         from advance_trial.output.render.report import build_report, write_report

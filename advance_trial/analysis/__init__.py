@@ -1,7 +1,6 @@
 """The analysis data sets: one row per man (and one per partner), built once per run."""
 
 from advance_trial.analysis.subjects import (
-    DOSE_MEASURES,
     STATES,
     AnalysisData,
     Arms,
@@ -12,6 +11,7 @@ from advance_trial.analysis.subjects import (
     intervention_arm,
     meets,
 )
+from advance_trial.vocabulary import DOSE_MEASURES
 
 __all__ = [
     "DOSE_MEASURES", "STATES", "AnalysisData", "Arms", "analysis_data", "arms_of", "factors_of",

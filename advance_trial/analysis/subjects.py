@@ -41,9 +41,6 @@ from advance_trial.data.canonical import CanonicalData
 #: Each man's state at a follow-up timepoint, in reporting order.
 STATES = ("retained", "outside_window", "missed", "withdrawn", "lost", "died", "unknown")
 
-#: Dose measures: the threshold measure's name is the subject-level column.
-DOSE_MEASURES = ("sessions", "compulsory_sessions", "hours", "compulsory_hours")
-
 
 @dataclass(frozen=True)
 class Arms:

@@ -91,14 +91,11 @@ def diff(
 
     from advance_trial.cli._render import print_json, shown, stdout
     from advance_trial.config import load_config
-    from advance_trial.config.diff import diff_configs, version_key
+    from advance_trial.config.diff import diff_configs, version_warning
 
     a, b = load_config(old), load_config(new)
     changes = diff_configs(a, b)
-    bumped = version_key(b.trial.version) > version_key(a.trial.version)
-    warning = None
-    if changes and not bumped:
-        warning = f"the config changed but trial.version did not increase ({a.trial.version} -> {b.trial.version})"
+    warning = version_warning(a, b, changes)
     if json_out:
         print_json(
             {

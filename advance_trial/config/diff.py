@@ -73,3 +73,11 @@ def version_key(version: str) -> tuple[int, int, int]:
     core = version.split("+")[0].split("-")[0]
     major, minor, patch = (int(x) for x in core.split("."))
     return major, minor, patch
+
+
+def version_warning(old: Config, new: Config, changes: list[Change]) -> str | None:
+    """The amendment rule: a config that changed must carry a higher ``trial.version``; the warning when
+    it does not, else ``None``."""
+    if changes and not version_key(new.trial.version) > version_key(old.trial.version):
+        return f"the config changed but trial.version did not increase ({old.trial.version} -> {new.trial.version})"
+    return None

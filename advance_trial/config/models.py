@@ -26,7 +26,6 @@ Ident = Annotated[str, Field(pattern=IDENT, description="lower-case letters, dig
 SiteId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", description="lower-case letters, digits, '-', '_'")]
 Proportion = Annotated[float, Field(ge=0, le=1)]
 
-DOSE_MEASURES = ("sessions", "compulsory_sessions", "hours", "compulsory_hours")
 PROPORTION_CI_METHODS = ("wilson", "clopper_pearson", "jeffreys", "agresti_coull")
 RANDOMISATION_METHODS = ("none", "simple", "blocks", "stratified_blocks", "minimisation")
 
@@ -216,8 +215,6 @@ class Instrument(_Model):
         return list(self.subscales[name])
 
 
-ANALYSES = ("ancova", "partially_nested", "partially_nested_equal_var", "multiple_imputation", "cace", "logistic",
-            "negative_binomial", "change")  # fmt: skip
 AnalysisName = Literal[
     "ancova", "partially_nested", "partially_nested_equal_var", "multiple_imputation", "cace", "logistic",
     "negative_binomial", "change", "firth",

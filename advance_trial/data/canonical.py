@@ -85,7 +85,7 @@ def read_canonical(cfg: Config, directory: str | Path) -> CanonicalData:
         if not path.exists():
             if name in REQUIRED_FILES:
                 problems.append(DataProblem(f"{name}.csv", None, None, None, f"required file missing in {directory}"))
-            tables[name] = _empty(SPECS[name])
+            tables[name] = empty_table(SPECS[name])
             continue
         raw = path.read_bytes()
         hashes[f"{name}.csv"] = hashlib.sha256(raw).hexdigest()
@@ -93,13 +93,13 @@ def read_canonical(cfg: Config, directory: str | Path) -> CanonicalData:
         problems.extend(file_problems)
         tables[name] = df
     if not problems:
-        problems.extend(_cross_checks(cfg, tables))
+        problems.extend(cross_checks(cfg, tables))
     if problems:
         raise DataError(problems)
     return CanonicalData(**tables, sha256=hashes)
 
 
-def _empty(spec: FileSpec) -> pd.DataFrame:
+def empty_table(spec: FileSpec) -> pd.DataFrame:
     return pd.DataFrame({c.name: pd.Series(dtype=_DTYPES[c.kind]) for c in spec.columns})
 
 
@@ -114,16 +114,16 @@ def parse_table(cfg: Config, spec: FileSpec, raw: bytes, file: str) -> tuple[pd.
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return _empty(spec), [
+        return empty_table(spec), [
             DataProblem(file, None, None, None, f"not UTF-8 (byte {exc.start}); canonical files are UTF-8")
         ]
     if not text.strip():
-        return _empty(spec), [DataProblem(file, None, None, None, "the file is empty (a header row is required)")]
+        return empty_table(spec), [DataProblem(file, None, None, None, "the file is empty (a header row is required)")]
     try:
         df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
     except (pd.errors.ParserError, ValueError) as exc:
         m = re.search(r"line (\d+)", str(exc))
-        return _empty(spec), [DataProblem(file, int(m.group(1)) if m else None, None, None, f"not a valid CSV: {exc}")]
+        return empty_table(spec), [DataProblem(file, int(m.group(1)) if m else None, None, None, f"not a valid CSV: {exc}")]
 
     dup_cols = [c for c in df.columns if re.fullmatch(r".+\.\d+", str(c)) and str(c).rsplit(".", 1)[0] in df.columns]
     for c in dup_cols:
@@ -154,7 +154,7 @@ def parse_table(cfg: Config, spec: FileSpec, raw: bytes, file: str) -> tuple[pd.
         else:
             problems.append(DataProblem(file, 1, col, None, f"unknown column; {file} has: {', '.join(sorted(names))}"))
     if problems:
-        return _empty(spec), problems
+        return empty_table(spec), problems
 
     # strip cells only when some cell has spaces around it (one scan of the text, not one per cell)
     # a cell with spaces or tabs around it: substring tests, far faster than a regex over the file
@@ -283,7 +283,7 @@ def _date_checks(cfg: Config, t: dict[str, pd.DataFrame], today: dt.date | None 
     return problems
 
 
-def _cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
+def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
     problems: list[DataProblem] = []
     part = t["participants"]
     known = set(part["participant_id"].dropna())

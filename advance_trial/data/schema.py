@@ -12,11 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from advance_trial.vocabulary import FILE_KINDS
+
 if TYPE_CHECKING:
     from advance_trial.config import Config
 
 FOLLOWUP_STATUSES = ("completed", "missed", "withdrawn", "lost", "died")
-FILE_NAMES = ("screening", "participants", "attendance", "followup", "measures", "partners")
+FILE_NAMES = FILE_KINDS
 REQUIRED_FILES = ("participants",)
 
 #: Words that mark a column as identifying; such a column never enters the canonical data.

@@ -20,9 +20,7 @@ from advance_trial.config.models import Criterion
 from advance_trial.feasibility.tabulate import ALL
 from advance_trial.intervals import Estimate, describe
 from advance_trial.output.tables import Table
-
-#: The value of no effect on each effect scale: 1 for ratios, 0 for differences.
-NULLS = {"odds_ratio": 1.0, "rate_ratio": 1.0, "mean_difference": 0.0, "mean_change": 0.0, "risk_difference": 0.0}
+from advance_trial.vocabulary import null_of
 
 STATUSES = ("met", "not_met", "green", "amber", "red", "not_evaluated")
 COLUMNS = [
@@ -88,7 +86,7 @@ def no_effect(cfg: Config, tables: Mapping[str, Table]) -> dict[str, float]:
     for o in cfg.outcomes:
         first = results.first_key("outcomes", o.id)
         if first:
-            out[f"outcome.{o.id}"] = NULLS.get(first["effect"], 0.0)
+            out[f"outcome.{o.id}"] = null_of(first["effect"])
     return out
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from advance_trial.config.models import Config
-from advance_trial.data.canonical import CanonicalData, _cross_checks, _empty, parse_table
+from advance_trial.data.canonical import CanonicalData, cross_checks, empty_table, parse_table
 from advance_trial.data.folder import Transaction, locked
 from advance_trial.data.schema import FILE_NAMES, SPECS
 from advance_trial.data.tablefile import format_for_csv, write_bytes_atomic
@@ -106,7 +106,7 @@ def _existing(cfg: Config, data: Path) -> CanonicalData:
     present = [n for n in FILE_NAMES if (data / f"{n}.csv").exists()]
     if present and present != ["screening"]:
         raise DataError([DataProblem("participants.csv", None, None, None, f"required file missing in {data}")])
-    tables = {n: _empty(SPECS[n]) for n in FILE_NAMES}
+    tables = {n: empty_table(SPECS[n]) for n in FILE_NAMES}
     return CanonicalData(**tables)
 
 
@@ -455,7 +455,7 @@ def _final_check(
         if m.typed is not None:
             tables[m.kind] = m.typed
     if not problems:
-        problems = _cross_checks(cfg, tables)
+        problems = cross_checks(cfg, tables)
     if problems:
         problems = [DataProblem(p.file, p.row, p.column, p.value, f"after this import: {p.message}") for p in problems]
         _refuse(txn, labelled, site, problems, by, report, sheet)

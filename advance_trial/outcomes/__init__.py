@@ -30,6 +30,7 @@ from advance_trial.outcomes.models import (
     two_stage_least_squares,
 )
 from advance_trial.output.tables import Table
+from advance_trial.vocabulary import ANALYSES
 
 OUTCOME_COLUMNS = [
     "outcome", "timepoint", "analysis", "effect", "estimate", "ci_lower", "ci_upper", "n_analysed",
@@ -54,12 +55,7 @@ def _rows(o: Outcome, effects: list[Effect], comparison: str) -> list[dict[str, 
 
 
 #: The effect scale of each analysis's rows (for a row that could not be estimated).
-SCALES: dict[str, tuple[str, ...]] = {
-    "change": ("mean_change",), "ancova": ("mean_difference",), "partially_nested": ("mean_difference", "icc"),
-    "partially_nested_equal_var": ("mean_difference", "icc"), "multiple_imputation": ("mean_difference",),
-    "cace": ("mean_difference",), "negative_binomial": ("rate_ratio",), "firth": ("odds_ratio",),
-    "logistic": ("odds_ratio", "risk_difference", "risk_difference"),
-}  # fmt: skip
+SCALES: dict[str, tuple[str, ...]] = {name: a.scales for name, a in ANALYSES.items()}
 _LOGISTIC_ROWS = ("logistic", "logistic_standardised", "unadjusted")
 
 

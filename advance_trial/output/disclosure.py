@@ -30,12 +30,13 @@ import pandas as pd
 
 from advance_trial.config.models import Config
 from advance_trial.output.tables import Table
+from advance_trial.vocabulary import ANALYSES, EFFECTS
 
 if TYPE_CHECKING:
     from advance_trial.output.sdc import Protection
 
 WITHHELD_BLINDED = ("dose", "dose_summary", "dose_distribution", "dose_participants")
-BLINDED_ANALYSES = ("partially_nested", "partially_nested_equal_var", "cace")
+BLINDED_ANALYSES = tuple(name for name, a in ANALYSES.items() if a.reveals_arm)
 PER_MAN = ("scores", "dose_participants")
 #: Counts shown beside a row's figures but not behind them: suppressed alone.
 SIDE_COUNTS = ("n_outside_window",)
@@ -116,7 +117,7 @@ def _substituter(cfg: Config, codes: dict[str, str]) -> Callable[[str], str]:
 
 def _flip(df: pd.DataFrame, swap: pd.Series) -> pd.DataFrame:
     out = df.copy()
-    ratio = out["effect"].isin(["odds_ratio", "rate_ratio"])
+    ratio = out["effect"].isin([e for e, scale in EFFECTS.items() if scale.ratio])
     flips: tuple[tuple[pd.Series, Callable[[pd.Series], pd.Series]], ...] = (
         (swap & ~ratio, lambda v: -v),
         (swap & ratio, lambda v: 1 / v),

@@ -197,7 +197,10 @@ def _outcomes(b: _Builder, df: pd.DataFrame) -> None:
 def analysed_population(outcome: str, timepoint: str, analysis: str) -> str:
     """The men an analysis uses: every complete-case analysis of an outcome (and the CONSORT box that
     counts them) the same men, multiple imputation all the men randomised."""
-    which = "imputed" if analysis == "multiple_imputation" else "complete_cases"
+    from advance_trial.vocabulary import ANALYSES
+
+    known = ANALYSES.get(analysis)
+    which = "complete_cases" if known is None or known.complete_cases else "imputed"
     return f"analysed:{outcome}:{timepoint}:{which}"
 
 

@@ -43,11 +43,11 @@ def figure_jobs(tables: dict[str, Table], histogram: bool = True) -> list[tuple[
     return jobs
 
 
-def draw(cfg: Config, stem: str, drawer: str, frame: pd.DataFrame, out: str) -> dict[str, str]:
-    """Draw one figure and write ``stem.svg`` and ``stem.png``; returns file name -> SHA-256."""
+def draw(cfg: Config, drawer: str, frame: pd.DataFrame) -> dict[str, bytes]:
+    """Draw one figure: its SVG and PNG bytes (written by the run, once every check has passed)."""
     from advance_trial.output.render import figures
 
-    return figures.save_figure(getattr(figures, drawer)(cfg, frame), out, stem)
+    return figures.figure_bytes(getattr(figures, drawer)(cfg, frame))
 
 
 def _warm() -> None:
@@ -97,12 +97,14 @@ def start_workers(n: int = 2) -> Executor | None:
 
 def start_drawing(cfg: Config, jobs: Sequence[tuple[str, str, pd.DataFrame]], out: str | Path,
                   pool: Executor | None = None) -> Callable[[], dict[str, str]]:  # fmt: skip
-    """Hand ``jobs`` to the workers now; the returned function waits for them and gives file name ->
-    SHA-256 in job order. Without workers it draws them itself when called."""
+    """Hand ``jobs`` to the workers now; the returned function waits for them, writes the figures into
+    ``out`` and gives file name -> SHA-256 in job order. Without workers it draws them when called."""
+    from advance_trial.output.render.figures import write_figure
+
     if pool is None:
-        return lambda: _merged(draw(cfg, s, d, f, str(out)) for s, d, f in jobs)
-    futures = [pool.submit(draw, cfg, s, d, f, str(out)) for s, d, f in jobs]
-    return lambda: _merged(f.result() for f in futures)
+        return lambda: _merged(write_figure(draw(cfg, d, f), out, s) for s, d, f in jobs)
+    futures = [(s, pool.submit(draw, cfg, d, f)) for s, d, f in jobs]
+    return lambda: _merged(write_figure(f.result(), out, s) for s, f in futures)
 
 
 def _merged(results: Iterable[dict[str, str]]) -> dict[str, str]:
