@@ -100,6 +100,15 @@ def feasibility_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycl
     return tables
 
 
+def plan_tables(cfg: Config, ads: AnalysisData, tables: dict[str, Table]) -> dict[str, Table]:
+    """The definitive trial's size from the tables' estimates (nothing without a ``planning`` block)."""
+    if cfg.planning is None or cfg.trial.design != "parallel":
+        return {}
+    from advance_trial.planning import plan_table
+
+    return {"plan": plan_table(cfg, ads, tables)}
+
+
 def all_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle"] = "site") -> dict[str, Table]:
     """Every table of a run: feasibility, outcomes, and progression judged on all of them."""
     from advance_trial.feasibility.progression import progression_table
@@ -107,7 +116,7 @@ def all_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle"] = "s
     tables = recruitment_tables(cfg, ads) | retention_tables(cfg, ads, by) | dose_tables(cfg, ads)
     tables |= outcome_tables(cfg, ads)
     tables["progression"] = progression_table(cfg, tables)
-    return tables
+    return tables | plan_tables(cfg, ads, tables)
 
 
 def with_results(tables: dict[str, Table]) -> dict[str, Table]:
@@ -348,6 +357,7 @@ def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir
     figures = [start_drawing(cfg, early, out, workers)]
     tables |= outcome_tables(cfg, ads)
     tables["progression"] = progression_table(cfg, tables)
+    tables |= plan_tables(cfg, ads, tables)
     shown_cfg, tables, notes = disclose(cfg, tables, opts, out)
     tables = with_results(tables)
     step("writing tables and figures")

@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from advance_trial.cli import feasibility_cmd, import_cmd, outcomes_cmd, run_cmd, simulate_cmd
+from advance_trial.cli import feasibility_cmd, import_cmd, outcomes_cmd, plan_cmd, run_cmd, simulate_cmd
 from advance_trial.cli._help import LAZY_GROUPS, FullHelpGroup
 from advance_trial.errors import AdvanceTrialError, ExitCode
 
@@ -192,6 +192,7 @@ app.command("retention")(feasibility_cmd.retention)
 app.command("dose")(feasibility_cmd.dose)
 app.command("progression")(feasibility_cmd.progression)
 app.command("outcomes")(outcomes_cmd.outcomes)
+app.command("plan")(plan_cmd.plan)
 app.command("run")(run_cmd.run)
 app.command("report")(run_cmd.report)
 app.command("verify")(run_cmd.verify)

@@ -310,6 +310,22 @@ class Reporting(_Model):
     min_cell: Annotated[int, Field(ge=1, le=1000)] = 5
 
 
+class Planning(_Model):
+    """The definitive trial's assumptions, for ``plan``: what difference it must detect, and how.
+
+    ``outcomes`` are the primary outcomes (default: the first outcome); ``target_difference`` is on each
+    outcome's own scale (a mean difference), one number for all or one per outcome id.
+    """
+
+    outcomes: list[str] = []
+    target_difference: Annotated[float, Field(gt=0, le=1e6)] | dict[str, Annotated[float, Field(gt=0, le=1e6)]]
+    power: Annotated[float, Field(gt=0.5, lt=1)] = 0.9
+    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
+    sd_confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.8
+    group_size: Annotated[int, Field(ge=1, le=1000)] | None = None
+    sites: Annotated[int, Field(ge=1, le=10_000)] | None = None
+
+
 @dataclass(frozen=True)
 class ConfigSource:
     """Where a config came from.
@@ -362,6 +378,7 @@ class Config(_Model):
     reporting: Reporting = Reporting()
     reasons: Reasons = Reasons()
     analysis: AnalysisSettings = AnalysisSettings()
+    planning: Planning | None = None
     import_: list[ImportRule] = Field(default=[], alias="import")
 
     _source: ConfigSource | None = PrivateAttr(default=None)

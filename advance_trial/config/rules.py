@@ -35,6 +35,7 @@ def check(cfg: Config) -> list[Problem]:
         _partners,
         _progression,
         _import_rules,
+        _planning,
     ):
         problems.extend(rule(cfg))
     return problems
@@ -452,3 +453,26 @@ def _analyses(cfg: Config, o: Outcome, path: tuple[Any, ...]) -> Iterator[Proble
         yield (*path, "analyses"), "an analysis is listed twice"
     if cfg.trial.design == "parallel" and len(cfg.arms) != 2:
         yield (*path,), "outcome analyses compare two arms"
+
+
+def _planning(cfg: Config) -> Iterator[Problem]:
+    """``plan`` sizes a two-arm trial on continuous outcomes the config analyses."""
+    p = cfg.planning
+    if p is None:
+        return
+    known = {o.id: o for o in cfg.outcomes}
+    if not known:
+        yield ("planning",), "planning needs an outcome to size the trial on; the config has none"
+        return
+    for i, oid in enumerate(p.outcomes):
+        if oid not in known:
+            yield ("planning", "outcomes", i), f"unknown outcome {oid!r}; outcomes: {', '.join(known)}"
+        elif known[oid].type != "continuous":
+            yield ("planning", "outcomes", i), f"{oid!r} is {known[oid].type}; plan sizes continuous outcomes"
+    if isinstance(p.target_difference, dict):
+        for oid in p.target_difference:
+            if oid not in known:
+                yield ("planning", "target_difference", oid), f"unknown outcome {oid!r}"
+        for oid in p.outcomes or [cfg.outcomes[0].id]:
+            if oid in known and oid not in p.target_difference:
+                yield ("planning", "target_difference"), f"no target difference for {oid!r}"

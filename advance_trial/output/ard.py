@@ -99,6 +99,7 @@ LAYOUTS: dict[str, Layout] = {
     ),  # fmt: skip
     "outcomes": Layout(("analysis", "effect", "threshold"), "outcome", "timepoint", "ci_method", "men analysed"),
     "progression": Layout((), "criterion", method="ci_method", denominator="as in each metric's table"),
+    "plan": Layout(("step",), "outcome", "quantity", denominator="the definitive trial's men"),
 }
 
 

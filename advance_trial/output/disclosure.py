@@ -35,7 +35,8 @@ from advance_trial.vocabulary import ANALYSES, EFFECTS
 if TYPE_CHECKING:
     from advance_trial.output.sdc import Protection
 
-WITHHELD_BLINDED = ("dose", "dose_summary", "dose_distribution", "dose_participants")
+# plan: its design effect is the intervention arm's ICC, which says which arm had therapy groups
+WITHHELD_BLINDED = ("dose", "dose_summary", "dose_distribution", "dose_participants", "plan")
 BLINDED_ANALYSES = tuple(name for name, a in ANALYSES.items() if a.reveals_arm)
 PER_MAN = ("scores", "dose_participants")
 #: Counts shown beside a row's figures but not behind them: suppressed alone.

@@ -144,6 +144,7 @@ def build_report(
         ("Treatment dose", ["dose", "dose_summary"], ["attendance"]),
         ("Outcomes", ["outcomes"], ["forest"]),
         ("Progression criteria", ["progression"], []),
+        ("Planning the definitive trial", ["plan"], []),
     ]
     for title, names, figs in sections:
         present = [n for n in names if n in tables and not tables[n].data.empty]

@@ -1,0 +1,44 @@
+"""``advance-trial plan``: the definitive trial's size from the feasibility trial's estimates."""
+
+from pathlib import Path
+
+import typer
+
+from advance_trial.cli._options import CONFIG_ARG, DATA, JSON
+
+
+def plan(
+    config: Path = CONFIG_ARG,
+    data: Path = DATA,
+    out: Path | None = typer.Option(None, "--out", help="Also write plan.csv and plan.md into this folder."),
+    json_out: bool = JSON,
+) -> None:
+    """Men per arm for the definitive trial from the pilot's SD, correlation, ICC and retention, every step shown."""
+    from rich.table import Table as RichTable
+
+    from advance_trial.cli._render import print_tables_json, shown, stdout, visible
+    from advance_trial.errors import UsageError
+    from advance_trial.output.tables import format_number, write_tables
+    from advance_trial.pipeline import all_tables, load_analysis
+
+    cfg, ads = load_analysis(config, data)
+    if cfg.planning is None:
+        raise UsageError(f"{config}: no planning block: give the definitive trial's target difference there")
+    if cfg.trial.design != "parallel":
+        raise UsageError(f"{config}: plan sizes a two-arm trial; this config is single-arm")
+    table = all_tables(cfg, ads)["plan"]
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        write_tables([table], out)
+    if json_out:
+        print_tables_json({"plan": table})
+        return
+    view = RichTable(title=shown(table.title), title_justify="left")
+    for col in ("outcome", "quantity", "estimate", "conservative", "note"):
+        view.add_column(col, justify="right" if col in ("estimate", "conservative") else "left", overflow="fold")
+    for r in table.data.itertuples():
+        view.add_row(shown(r.outcome), shown(r.quantity), format_number(r.estimate), format_number(r.conservative),
+                     shown(r.note))  # fmt: skip
+    stdout.print(view)
+    for note in table.footnotes:
+        stdout.print(f"[dim]{visible(note)}[/dim]")

@@ -1,0 +1,133 @@
+"""Planning the definitive trial from the feasibility trial's estimates (``advance-trial plan``).
+
+For each primary outcome (``planning.outcomes``, default the first), step by step, with the point
+estimate and a conservative value beside it:
+
+1. the pooled within-arm SD of the outcome among the complete cases, and its one-sided upper
+   confidence limit (``planning.sd_confidence``; Browne 1995, Sim & Lewis 2012);
+2. men per arm for a two-sided two-sample t test of ``target_difference`` (R's ``power.t.test``);
+3. the ANCOVA reduction ``1 - r^2`` from the pooled within-arm correlation of baseline and
+   follow-up (conservative: the lower limit of r's Fisher interval; Borm et al. 2007);
+4. the design effect ``1 + (m - 1) ICC`` for the intervention arm only, delivered in groups of
+   ``planning.group_size`` (ICC from the partially nested model and its upper limit; Moerbeek & Wong
+   2008, Candlish et al. 2018);
+5. attrition: each arm divided by the retention at the outcome's timepoint (conservative: its lower
+   limit), rounded up.
+
+Every per-man fact comes from the subject-level data set; the ICC and retention are looked up by
+key in the results data set of the run's tables.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from advance_trial.planning.sample_size import (
+    correlation_interval,
+    design_effect,
+    n_per_arm,
+    sd_upper_limit,
+)
+
+if TYPE_CHECKING:
+    from advance_trial.analysis import AnalysisData
+    from advance_trial.config import Config
+    from advance_trial.output.tables import Table
+
+COLUMNS = ["outcome", "step", "quantity", "estimate", "conservative", "note"]
+
+
+def _pooled(men: pd.DataFrame, o: str) -> tuple[float, int, float, int]:
+    """Pooled within-arm SD of the follow-up (and its df), pooled within-arm correlation with baseline (and n)."""
+    cc = men[men[f"analysed_{o}"].to_numpy(dtype=bool)]
+    y, b, arm = cc[f"y_{o}"].to_numpy(float), cc[f"base_{o}"].to_numpy(float), cc["arm"].astype(str).to_numpy()
+    yc, bc = y.copy(), b.copy()
+    for a in np.unique(arm):
+        yc[arm == a] -= y[arm == a].mean()
+        bc[arm == a] -= b[arm == a].mean()
+    df = len(y) - len(np.unique(arm))
+    sd = math.sqrt(float(yc @ yc) / df) if df > 0 else float("nan")
+    denom = math.sqrt(float(yc @ yc) * float(bc @ bc))
+    r = float(yc @ bc) / denom if denom > 0 else float("nan")
+    return sd, df, r, len(y)
+
+
+def plan_outcome(cfg: Config, ads: AnalysisData, tables: Mapping[str, Table], outcome: str) -> list[dict[str, object]]:
+    """The steps of one outcome's sample size (rows of :data:`COLUMNS`)."""
+    from advance_trial.output import results_data
+
+    p = cfg.planning
+    assert p is not None
+    o = next(x for x in cfg.outcomes if x.id == outcome)
+    delta = p.target_difference if isinstance(p.target_difference, float) else p.target_difference[outcome]
+    level = cfg.reporting.ci_level
+    results = results_data(tables)
+    rows: list[dict[str, object]] = []
+
+    def add(step: str, quantity: str, est: float, cons: float, note: str) -> None:
+        rows.append({"outcome": outcome, "step": step, "quantity": quantity, "estimate": est, "conservative": cons,
+                     "note": note})  # fmt: skip
+
+    sd, df, r, n_cc = _pooled(ads.men, outcome)
+    sd_hi = sd_upper_limit(sd, df, p.sd_confidence)
+    add("1_sd", "pooled SD at follow-up", sd, sd_hi,
+        f"{n_cc} complete cases, {df} df; conservative: one-sided {p.sd_confidence:.0%} upper limit")  # fmt: skip
+    n0, n0_hi = n_per_arm(delta, sd, p.alpha, p.power), n_per_arm(delta, sd_hi, p.alpha, p.power)
+    add("2_t_test", "men per arm (two-sample t test)", n0, n0_hi,
+        f"difference {delta:g}, two-sided alpha {p.alpha:g}, power {p.power:g} (as power.t.test)")  # fmt: skip
+    lo, _ = correlation_interval(r, n_cc, level)
+    factor, factor_hi = 1 - r**2, 1 - max(lo, 0.0) ** 2
+    if "baseline" not in o.adjust_for or not math.isfinite(r):
+        factor = factor_hi = 1.0
+    add("3_ancova", "ANCOVA factor 1 - r^2", factor, factor_hi,
+        f"r = {r:.3f} (baseline and follow-up, within arms; conservative: {level:.0%} lower limit "
+        f"{lo:.3f})")  # fmt: skip
+    add("3_ancova", "men per arm after ANCOVA", n0 * factor, n0_hi * factor_hi, "")
+    icc = results.stats("outcomes", outcome, o.timepoint, analysis="partially_nested", effect="icc", threshold="")
+    m = p.group_size
+    if m is not None and icc and math.isfinite(float(icc["estimate"])):
+        de, de_hi = design_effect(m, float(icc["estimate"])), design_effect(m, float(icc["ci_upper"]))
+        note = (f"groups of {m}; ICC {float(icc['estimate']):.3f} ({level:.0%} interval to "
+                f"{float(icc['ci_upper']):.3f}) from the partially nested model; intervention arm only")  # fmt: skip
+    else:
+        de = de_hi = 1.0
+        note = "no planned group size or no partially nested ICC: no design effect"
+    add("4_design_effect", "design effect, intervention arm", de, de_hi, note)
+    ret = results.stats("retention", "retained", o.timepoint, arm="all", site="all", cycle="all")
+    keep, keep_lo = (float(ret["proportion"]), float(ret["ci_lower"])) if ret else (1.0, 1.0)
+    add("5_attrition", f"retained at {o.timepoint}", keep, keep_lo,
+        f"of men randomised; conservative: {level:.0%} lower limit ({ret['method'] if ret else 'none'})")  # fmt: skip
+    ctl, ctl_hi = math.ceil(n0 * factor / keep), math.ceil(n0_hi * factor_hi / keep_lo)
+    itv, itv_hi = math.ceil(n0 * factor * de / keep), math.ceil(n0_hi * factor_hi * de_hi / keep_lo)
+    add("6_total", "men to randomise, control arm", ctl, ctl_hi, "rounded up")
+    add("6_total", "men to randomise, intervention arm", itv, itv_hi, "rounded up")
+    add("6_total", "men to randomise in all", ctl + itv, ctl_hi + itv_hi, "")
+    return rows
+
+
+def plan_table(cfg: Config, ads: AnalysisData, tables: Mapping[str, Table]) -> Table:
+    """``plan``: the definitive trial's size for each primary outcome, every step shown."""
+    from advance_trial.output.tables import Table
+
+    p = cfg.planning
+    rows: list[dict[str, object]] = []
+    if p is not None and cfg.trial.design == "parallel":
+        for oid in p.outcomes or [cfg.outcomes[0].id]:
+            rows += plan_outcome(cfg, ads, tables, oid)
+    return Table(
+        "plan",
+        pd.DataFrame(rows, columns=COLUMNS),
+        "Planning the definitive trial",
+        ("Men per arm for a two-sided two-sample t test (as R's power.t.test), reduced by ANCOVA (1 - r^2), the "
+         "intervention arm inflated by the design effect of its therapy groups, both divided by retention.",
+         "conservative: the SD's one-sided upper limit (Browne 1995; Sim & Lewis 2012), r's lower limit, the "
+         "ICC's upper limit and retention's lower limit."),
+    )  # fmt: skip
+
+
+__all__ = ["COLUMNS", "plan_outcome", "plan_table"]
