@@ -51,10 +51,12 @@ def load_analysis(config: str | Path, data_dir: str | Path) -> tuple[Config, Ana
 
 def recruitment_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
     """Recruitment, allocation and the CONSORT flow."""
+    from advance_trial.feasibility.accrual import monthly_table
     from advance_trial.feasibility.consort import consort_table
     from advance_trial.feasibility.recruitment import allocation_table, recruitment_table
 
-    return {t.name: t for t in (recruitment_table(cfg, ads), allocation_table(cfg, ads), consort_table(cfg, ads))}
+    tables = (recruitment_table(cfg, ads), allocation_table(cfg, ads), consort_table(cfg, ads), monthly_table(cfg, ads))
+    return {t.name: t for t in tables}
 
 
 def retention_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle"] = "site") -> dict[str, Table]:
@@ -101,12 +103,20 @@ def feasibility_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycl
 
 
 def plan_tables(cfg: Config, ads: AnalysisData, tables: dict[str, Table]) -> dict[str, Table]:
-    """The definitive trial's size from the tables' estimates (nothing without a ``planning`` block)."""
-    if cfg.planning is None or cfg.trial.design != "parallel":
-        return {}
-    from advance_trial.planning import plan_table
+    """The definitive trial's size from the tables' estimates (with a ``planning`` block), and the
+    recruitment rate with the months that size would take."""
+    from advance_trial.feasibility.accrual import rate_table
 
-    return {"plan": plan_table(cfg, ads, tables)}
+    out: dict[str, Table] = {}
+    total = None
+    if cfg.planning is not None and cfg.trial.design == "parallel":
+        from advance_trial.planning import plan_table
+
+        out["plan"] = plan_table(cfg, ads, tables)
+        alls = out["plan"].data[out["plan"].data["quantity"] == "men to randomise in all"]["estimate"]
+        total = int(alls.iloc[0]) if len(alls) else None
+    out["recruitment_rate"] = rate_table(cfg, ads, total)
+    return out
 
 
 def all_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle"] = "site") -> dict[str, Table]:

@@ -123,9 +123,10 @@ def print_tables_json(tables: dict[str, Any]) -> None:
     print_json({name: records(t.data) for name, t in tables.items()})
 
 
-def percent_ci(p: float, lo: float, hi: float) -> str:
-    """``70.7 (62.9-77.5)``, as percentages; empty when there is no denominator."""
-    if p != p:
+def percent_ci(p: Any, lo: Any, hi: Any) -> str:
+    """``70.7 (62.9-77.5)``, as percentages; empty when there is no denominator or a shareable run
+    withheld the estimate (its cells are then text, not numbers)."""
+    if not all(isinstance(v, int | float) for v in (p, lo, hi)) or p != p:
         return ""
     return f"{100 * p:.1f} ({100 * lo:.1f}-{100 * hi:.1f})"
 

@@ -100,6 +100,10 @@ LAYOUTS: dict[str, Layout] = {
     "outcomes": Layout(("analysis", "effect", "threshold"), "outcome", "timepoint", "ci_method", "men analysed"),
     "progression": Layout((), "criterion", method="ci_method", denominator="as in each metric's table"),
     "plan": Layout(("step",), "outcome", "quantity", denominator="the definitive trial's men"),
+    "recruitment_monthly": Layout(("site",), "=randomised", "month", denominator="men randomised"),
+    "recruitment_rate": Layout(
+        ("site",), "=rate_per_site_month", method="ci_method", denominator="recruiting site-months"
+    ),  # fmt: skip
 }
 
 

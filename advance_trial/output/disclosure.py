@@ -221,7 +221,8 @@ COARSE: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
     "partner_retention": lambda d: d["site"].astype(str) == "all",
     "partner_contact": lambda d: d["site"].astype(str) == "all",
 }
-WITHHELD_SHAREABLE = (*PER_MAN, "dose_distribution")
+# counts per site per month are small cells no audit of this folder covers: they stay with the statistician
+WITHHELD_SHAREABLE = (*PER_MAN, "dose_distribution", "recruitment_monthly", "recruitment_rate")
 OTHER_REASON = "other"
 
 

@@ -135,7 +135,7 @@ def build_report(
                    "trials)."))  # fmt: skip
     sections = [
         ("Participant flow", ["consort"], ["consort"]),
-        ("Recruitment", ["recruitment", "allocation"], []),
+        ("Recruitment", ["recruitment", "allocation", "recruitment_rate"], []),
         (
             "Retention",
             ["retention", "retention_reasons", "retention_difference", "partner_retention", "partner_contact"],

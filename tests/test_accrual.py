@@ -1,0 +1,55 @@
+"""Recruitment over time: per site per month, the rate per site-month against R's poisson.test."""
+
+from __future__ import annotations
+
+import pytest
+
+from advance_trial.analysis import analysis_data
+from advance_trial.feasibility.accrual import monthly_table, poisson_interval, rate_table
+from tests.conftest import SAMPLES, config_path
+from tests.feasibility_helpers import row, sample
+
+
+@pytest.mark.parametrize(
+    "count, exposure, interval",
+    [
+        (40, 12, (2.38138220348241, 4.53905391366534)),  # R: poisson.test(40, 12)$conf.int
+        (0, 5, (0.0, 0.737775890822787)),  # R: poisson.test(0, 5)$conf.int
+        (104, 30, (2.83251787700435, 4.20044689983351)),  # R: poisson.test(104, 30)$conf.int
+    ],
+)
+def test_exact_poisson_interval_as_r(count, exposure, interval):
+    assert poisson_interval(count, exposure) == pytest.approx(interval, rel=1e-12, abs=1e-15)
+
+
+def test_months_add_up_to_the_men_randomised():
+    cfg, d = sample("advance-feasibility")
+    ads = analysis_data(cfg, d)
+    m = monthly_table(cfg, ads).data
+    assert m["n_randomised"].sum() == 104
+    for site, n in (("london", 40), ("wolverhampton", 34), ("bristol", 30)):
+        at = m[m["site"] == site]
+        assert at["cumulative"].iloc[-1] == n and at["n_randomised"].iloc[0] > 0 and at["n_randomised"].iloc[-1] > 0
+    assert (m["n_randomised"] == 0).any()  # months between a site's first and last man count, empty or not
+
+
+def test_rate_and_months_needed():
+    cfg, d = sample("advance-feasibility")
+    t = rate_table(cfg, analysis_data(cfg, d), 447).data
+    overall = row(t, site="all")
+    assert (overall.n_randomised, overall.site_months) == (104, 45)  # three sites, June 2018 to August 2019
+    assert overall.rate == 104 / 45
+    # R: poisson.test(104, 45)$conf.int
+    lo, hi = poisson_interval(104, 45)
+    assert (overall.ci_lower, overall.ci_upper) == (lo, hi)
+    assert overall.months_needed == pytest.approx(447 / (104 / 45 * 6))
+    assert overall.months_ci_lower == pytest.approx(447 / (hi * 6)) and overall.months_ci_upper > overall.months_needed
+
+
+def test_shareable_runs_withhold_site_months_and_print_withheld_criteria(invoke, tmp_path):
+    # a withheld progression estimate crashed the terminal table of a shareable run (exit 1)
+    res = invoke("run", config_path("cranstoun-dvip"), "--data", SAMPLES / "cranstoun-dvip", "--out", tmp_path / "o",
+                 "--shareable")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert not (tmp_path / "o" / "recruitment_monthly.csv").exists()
+    assert not (tmp_path / "o" / "recruitment_rate.csv").exists()
