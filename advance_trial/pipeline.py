@@ -98,6 +98,9 @@ def feasibility_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycl
     tables = recruitment_tables(cfg, ads) | retention_tables(cfg, ads, by) | dose_tables(cfg, ads)
     if any(c.metric.startswith("outcome.") for c in cfg.progression):
         tables |= outcome_tables(cfg, ads)
+    from advance_trial.feasibility.accrual import rate_table
+
+    tables["recruitment_rate"] = rate_table(cfg, ads)
     tables["progression"] = progression_table(cfg, tables)
     return tables
 
@@ -125,8 +128,9 @@ def all_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle"] = "s
 
     tables = recruitment_tables(cfg, ads) | retention_tables(cfg, ads, by) | dose_tables(cfg, ads)
     tables |= outcome_tables(cfg, ads)
+    tables |= plan_tables(cfg, ads, tables)
     tables["progression"] = progression_table(cfg, tables)
-    return tables | plan_tables(cfg, ads, tables)
+    return tables
 
 
 def with_results(tables: dict[str, Table]) -> dict[str, Table]:
@@ -366,8 +370,8 @@ def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir
     early = figure_jobs(tables) if plain and workers is not None else []
     figures = [start_drawing(cfg, early, out, workers)]
     tables |= outcome_tables(cfg, ads)
+    tables |= plan_tables(cfg, ads, tables)  # the rate is a progression metric: before progression
     tables["progression"] = progression_table(cfg, tables)
-    tables |= plan_tables(cfg, ads, tables)
     shown_cfg, tables, notes = disclose(cfg, tables, opts, out)
     tables = with_results(tables)
     step("writing tables and figures")

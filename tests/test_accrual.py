@@ -53,3 +53,29 @@ def test_shareable_runs_withhold_site_months_and_print_withheld_criteria(invoke,
     assert res.exit_code == 0, res.output
     assert not (tmp_path / "o" / "recruitment_monthly.csv").exists()
     assert not (tmp_path / "o" / "recruitment_rate.csv").exists()
+
+
+def _with_criterion(tmp_path, criterion: str):
+    text = config_path("advance-feasibility").read_text()
+    anchor = "  - {id: follow_up,"
+    path = tmp_path / "c.yaml"
+    path.write_text(text.replace(anchor, f"  - {criterion}\n{anchor}"))
+    return path
+
+
+@pytest.mark.parametrize("go, status", [(4, "not_met"), (2, "met")])
+def test_recruitment_per_site_month_is_a_progression_metric(invoke, tmp_path, go, status):
+    cfg = _with_criterion(tmp_path, f"{{id: pace, metric: recruitment.per_site_month, go: {go}}}")
+    res = invoke("progression", cfg, "--data", SAMPLES / "advance-feasibility", "--json")
+    assert res.exit_code == 0, res.output
+    import json
+
+    pace = next(r for r in json.loads(res.stdout)["progression"] if r["criterion"] == "pace")
+    assert pace["estimate"] == pytest.approx(104 / 45) and pace["status"] == status
+    assert pace["ci_method"] == "exact Poisson"
+
+
+def test_a_proportion_threshold_above_one_is_a_config_error(invoke, tmp_path):
+    cfg = _with_criterion(tmp_path, "{id: bad, metric: recruitment_rate, go: 4}")
+    res = invoke("config", "validate", cfg)
+    assert res.exit_code == 3 and "is a proportion" in res.output

@@ -272,9 +272,10 @@ class Criterion(_Model):
     id: Ident
     label: str | None = None
     metric: str
-    go: Proportion | None = None
-    green: Proportion | None = None
-    amber: Proportion | None = None
+    # proportions for every metric but the rates (recruitment.per_site_month), checked with the metric
+    go: Annotated[float, Field(ge=0, le=1e6)] | None = None
+    green: Annotated[float, Field(ge=0, le=1e6)] | None = None
+    amber: Annotated[float, Field(ge=0, le=1e6)] | None = None
     judge_on: Literal["estimate", "lower_bound"] = "estimate"
     direction: Literal["decrease", "increase"] | None = None
 

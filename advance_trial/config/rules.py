@@ -18,6 +18,8 @@ from advance_trial.data.schema import allowed_columns, is_identifying, item_colu
 Problem = tuple[tuple[str | int, ...], str]
 
 PROPORTION_METRICS = ("recruitment_rate", "partner_contact")
+#: Metrics that are rates, not proportions: their thresholds may exceed 1.
+RATE_METRICS = ("recruitment.per_site_month",)
 PREFIXED_METRICS = ("retention", "partner_retention", "dose", "outcome")
 
 
@@ -347,7 +349,7 @@ def _partners(cfg: Config) -> Iterator[Problem]:
 
 
 def _metric_problem(cfg: Config, metric: str) -> str | None:
-    if metric in PROPORTION_METRICS:
+    if metric in PROPORTION_METRICS or metric in RATE_METRICS:
         return None
     prefix, _, ref = metric.partition(".")
     known = {
@@ -357,7 +359,7 @@ def _metric_problem(cfg: Config, metric: str) -> str | None:
         "outcome": [o.id for o in cfg.outcomes],
     }
     if prefix not in known or not ref:
-        forms = ", ".join([*PROPORTION_METRICS, *(f"{p}.<id>" for p in PREFIXED_METRICS)])
+        forms = ", ".join([*PROPORTION_METRICS, *RATE_METRICS, *(f"{p}.<id>" for p in PREFIXED_METRICS)])
         return f"unknown metric {metric!r}; metrics: {forms}"
     if ref not in known[prefix]:
         return f"{prefix} {ref!r} is not defined; known: {', '.join(known[prefix]) or 'none'}"
@@ -379,6 +381,11 @@ def _progression(cfg: Config) -> Iterator[Problem]:
             continue
         if c.direction is not None:
             yield (*path, "direction"), "direction applies to outcome metrics only"
+        if c.metric not in RATE_METRICS:
+            for key in ("go", "green", "amber"):
+                value = getattr(c, key)
+                if value is not None and value > 1:
+                    yield (*path, key), f"{value:g} is above 1: {c.metric} is a proportion (0 to 1)"
         if c.go is not None and (c.green is not None or c.amber is not None):
             yield path, "give either go, or green and amber (a traffic light), not both"
         elif c.go is None and (c.green is None or c.amber is None):

@@ -56,6 +56,10 @@ def metric_estimates(cfg: Config, tables: Mapping[str, Table]) -> dict[str, Esti
             out[f"outcome.{o.id}"] = Estimate(float(s["estimate"]), float(s["ci_lower"]), float(s["ci_upper"]),
                                               f"{first['analysis']}: {s['method']}")  # fmt: skip
     take("recruitment_rate", "recruitment", "randomised", site=ALL)
+    rate = results.stats("recruitment_rate", "rate_per_site_month", site=ALL)
+    if rate:
+        out["recruitment.per_site_month"] = Estimate(float(rate["rate"]), float(rate["ci_lower"]),
+                                                     float(rate["ci_upper"]), str(rate["method"]))  # fmt: skip
     take("partner_contact", "partner_contact", "partner_contacted", arm=ALL, site=ALL)
     for tp in cfg.timepoint_ids:
         take(f"retention.{tp}", "retention", "retained", tp, arm=ALL, site=ALL, cycle=ALL)
