@@ -122,11 +122,15 @@ def plan_tables(cfg: Config, ads: AnalysisData, tables: dict[str, Table]) -> dic
     return out
 
 
-def all_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle"] = "site") -> dict[str, Table]:
-    """Every table of a run: feasibility, outcomes, and progression judged on all of them."""
+def all_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle"] = "site",
+               feasibility_done: Callable[[dict[str, Table]], None] | None = None) -> dict[str, Table]:  # fmt: skip
+    """Every table of a run: feasibility, outcomes, the plan and recruitment rate, and progression judged
+    on all of them. ``feasibility_done`` sees the feasibility tables before the outcomes are analysed."""
     from advance_trial.feasibility.progression import progression_table
 
     tables = recruitment_tables(cfg, ads) | retention_tables(cfg, ads, by) | dose_tables(cfg, ads)
+    if feasibility_done is not None:
+        feasibility_done(tables)
     tables |= outcome_tables(cfg, ads)
     tables |= plan_tables(cfg, ads, tables)
     tables["progression"] = progression_table(cfg, tables)
@@ -355,23 +359,24 @@ def report_only(config: str | Path, data_dir: str | Path, out_dir: str | Path,
 
 def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir: str | Path, opts: RunOptions,
          command: str | None, step: Callable[[str], None], workers: Any) -> RunResult:  # fmt: skip
-    from advance_trial.feasibility.progression import progression_table
     from advance_trial.output.render.workers import figure_jobs, start_drawing
 
     inputs = input_hashes(cfg, data)
     out = Path(out_dir)
     log = _log_facts(cfg, data, opts, data_dir, out) if opts.log else None  # before anything is written
     step("feasibility measures and outcome analyses")
-    ads = analysis_data(cfg, data)
-    tables = recruitment_tables(cfg, ads) | retention_tables(cfg, ads, opts.by) | dose_tables(cfg, ads)
     plain = not (opts.blinded or opts.shareable)
-    # a plain run shows the feasibility tables as they are: their figures are drawn while the outcomes are
-    # analysed (the others wait for disclosure); nothing is written before every check has passed
-    early = figure_jobs(tables) if plain and workers is not None else []
-    figures = [start_drawing(cfg, early, out, workers)]
-    tables |= outcome_tables(cfg, ads)
-    tables |= plan_tables(cfg, ads, tables)  # the rate is a progression metric: before progression
-    tables["progression"] = progression_table(cfg, tables)
+    early: list[tuple[str, str, Any]] = []
+    figures: list[Callable[[], dict[str, str]]] = []
+
+    def draw_feasibility(feasibility: dict[str, Table]) -> None:
+        # a plain run shows the feasibility tables as they are: their figures are drawn while the outcomes
+        # are analysed (the others wait for disclosure); nothing is written before every check has passed
+        if plain and workers is not None:
+            early.extend(figure_jobs(feasibility))
+            figures.append(start_drawing(cfg, early, out, workers))
+
+    tables = all_tables(cfg, analysis_data(cfg, data), opts.by, feasibility_done=draw_feasibility)
     shown_cfg, tables, notes = disclose(cfg, tables, opts, out)
     tables = with_results(tables)
     step("writing tables and figures")

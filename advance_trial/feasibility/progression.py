@@ -19,6 +19,7 @@ from advance_trial.config import Config
 from advance_trial.config.models import Criterion
 from advance_trial.feasibility.tabulate import ALL
 from advance_trial.intervals import Estimate, describe
+from advance_trial.output.ard import ResultsData
 from advance_trial.output.tables import Table
 from advance_trial.vocabulary import null_of
 
@@ -37,11 +38,8 @@ COLUMNS = [
 ]
 
 
-def metric_estimates(cfg: Config, tables: Mapping[str, Table]) -> dict[str, Estimate]:
+def metric_estimates(cfg: Config, results: ResultsData) -> dict[str, Estimate]:
     """Every metric a criterion can name, looked up by key in the results data set of the tables."""
-    from advance_trial.output import results_data
-
-    results = results_data(tables)
     out: dict[str, Estimate] = {}
 
     def take(key: str, table: str, variable: str, level: str | None = None, **groups: str) -> None:
@@ -81,11 +79,8 @@ def rule_text(c: Criterion) -> str:
     return f"green: {on} >= {c.green:.2f}; amber: {on} >= {c.amber:.2f}; else red"
 
 
-def no_effect(cfg: Config, tables: Mapping[str, Table]) -> dict[str, float]:
+def no_effect(cfg: Config, results: ResultsData) -> dict[str, float]:
     """The no-effect value of each outcome metric: the null of the effect scale of its first analysis."""
-    from advance_trial.output import results_data
-
-    results = results_data({"outcomes": tables["outcomes"]} if "outcomes" in tables else {})
     out = {}
     for o in cfg.outcomes:
         first = results.first_key("outcomes", o.id)
@@ -115,8 +110,11 @@ def judge(c: Criterion, est: Estimate | None, null: float = 0.0) -> str:
 
 def progression_table(cfg: Config, tables: Mapping[str, Table]) -> Table:
     """One row per progression criterion, in config order."""
-    metrics = metric_estimates(cfg, tables)
-    nulls = no_effect(cfg, tables)
+    from advance_trial.output import results_data
+
+    results = results_data(tables)  # once: both lookups read it
+    metrics = metric_estimates(cfg, results)
+    nulls = no_effect(cfg, results)
     rows = []
     for c in cfg.progression:
         est = metrics.get(c.metric)

@@ -37,6 +37,7 @@ from advance_trial.planning.sample_size import (
 if TYPE_CHECKING:
     from advance_trial.analysis import AnalysisData
     from advance_trial.config import Config
+    from advance_trial.output.ard import ResultsData
     from advance_trial.output.tables import Table
 
 COLUMNS = ["outcome", "step", "quantity", "estimate", "conservative", "note"]
@@ -57,16 +58,14 @@ def _pooled(men: pd.DataFrame, o: str) -> tuple[float, int, float, int]:
     return sd, df, r, len(y)
 
 
-def plan_outcome(cfg: Config, ads: AnalysisData, tables: Mapping[str, Table], outcome: str) -> list[dict[str, object]]:
-    """The steps of one outcome's sample size (rows of :data:`COLUMNS`)."""
-    from advance_trial.output import results_data
-
+def plan_outcome(cfg: Config, ads: AnalysisData, results: ResultsData, outcome: str) -> list[dict[str, object]]:
+    """The steps of one outcome's sample size (rows of :data:`COLUMNS`), the ICC and retention looked up in
+    ``results``."""
     p = cfg.planning
     assert p is not None
     o = next(x for x in cfg.outcomes if x.id == outcome)
     delta = p.target_difference if isinstance(p.target_difference, float) else p.target_difference[outcome]
     level = cfg.reporting.ci_level
-    results = results_data(tables)
     rows: list[dict[str, object]] = []
 
     def add(step: str, quantity: str, est: float, cons: float, note: str) -> None:
@@ -112,13 +111,15 @@ def plan_outcome(cfg: Config, ads: AnalysisData, tables: Mapping[str, Table], ou
 
 def plan_table(cfg: Config, ads: AnalysisData, tables: Mapping[str, Table]) -> Table:
     """``plan``: the definitive trial's size for each primary outcome, every step shown."""
+    from advance_trial.output import results_data
     from advance_trial.output.tables import Table
 
     p = cfg.planning
     rows: list[dict[str, object]] = []
     if p is not None and cfg.trial.design == "parallel":
+        results = results_data(tables)
         for oid in p.outcomes or [cfg.outcomes[0].id]:
-            rows += plan_outcome(cfg, ads, tables, oid)
+            rows += plan_outcome(cfg, ads, results, oid)
     return Table(
         "plan",
         pd.DataFrame(rows, columns=COLUMNS),
