@@ -131,10 +131,24 @@ def all_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle"] = "s
     tables = recruitment_tables(cfg, ads) | retention_tables(cfg, ads, by) | dose_tables(cfg, ads)
     if feasibility_done is not None:
         feasibility_done(tables)
+    tables |= participant_tables(cfg, ads)
     tables |= outcome_tables(cfg, ads)
     tables |= plan_tables(cfg, ads, tables)
     tables["progression"] = progression_table(cfg, tables)
     return tables
+
+
+def participant_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
+    """Table 1 (with a ``baseline`` block) and harms (with an ``events`` block)."""
+    from advance_trial.analysis.baseline import baseline_table
+    from advance_trial.feasibility.harms import harms_table
+
+    out: dict[str, Table] = {}
+    if cfg.baseline_table is not None:
+        out["baseline"] = baseline_table(cfg, ads.men)
+    if cfg.events is not None:
+        out["harms"] = harms_table(cfg, ads)
+    return out
 
 
 def with_results(tables: dict[str, Table]) -> dict[str, Table]:

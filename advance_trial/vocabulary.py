@@ -54,7 +54,7 @@ ANALYSES: dict[str, Analysis] = {
 DOSE_MEASURES = ("sessions", "compulsory_sessions", "hours", "compulsory_hours")
 
 #: The canonical file kinds, in the order they depend on each other (and the contract's).
-FILE_KINDS = ("screening", "participants", "attendance", "followup", "measures", "partners")
+FILE_KINDS = ("screening", "participants", "attendance", "followup", "measures", "partners", "events")
 
 #: Proportion interval methods (``reporting.proportion_ci``) and their names in footnotes.
 PROPORTION_METHODS = {

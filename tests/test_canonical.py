@@ -164,10 +164,28 @@ def test_missing_required_file_and_folder(advance_cfg, data_dir, tmp_path):
 
 
 def test_optional_files_may_be_absent(advance_cfg, data_dir):
-    for name in ("attendance", "measures", "partners", "followup", "screening"):
+    for name in ("attendance", "measures", "partners", "followup", "screening", "events"):
         (data_dir / f"{name}.csv").unlink()
     data = read_canonical(advance_cfg, data_dir)
     assert len(data.partners) == 0 and list(data.attendance.columns)[:2] == ["participant_id", "session_type"]
+    assert len(data.events) == 0 and list(data.events.columns)[:3] == ["event_id", "participant_id", "partner_id"]
+
+
+def test_an_event_names_a_known_partner(advance_cfg, data_dir):
+    """A partner incident whose partner is not in partners.csv is refused with its row."""
+    (data_dir / "partners.csv").unlink()
+    found = problems(advance_cfg, data_dir)
+    assert found and all(p.file == "events.csv" and p.column == "partner_id" for p in found)
+    assert "not in partners.csv" in found[0].message
+
+
+def test_an_event_names_one_man_or_one_partner(advance_cfg, data_dir):
+    ev = pd.read_csv(data_dir / "events.csv", dtype=str, keep_default_na=False)
+    row = int(ev.index[ev["partner_id"] != ""][0])
+    edit_cell(data_dir / "events.csv", row + 2, "participant_id", "AF001")
+    found = problems(advance_cfg, data_dir)
+    assert [(p.row, p.column) for p in found] == [(row + 2, "partner_id")]
+    assert "one of them" in found[0].message
 
 
 def test_cross_file_consistency(advance_cfg, data_dir):

@@ -64,7 +64,7 @@ def test_invalid_data_exits_4(invoke, tmp_path):
     data = tmp_path / "d"
     shutil.copytree(SAMPLES / "advance-feasibility", data)
     p = data / "participants.csv"
-    p.write_text(p.read_text().replace(",advance\n", ",ADVANCE\n", 1))
+    p.write_text(p.read_text().replace(",advance,", ",ADVANCE,", 1))
     r = invoke("config", "validate", config_path("advance-feasibility"), "--data", data)
     assert r.exit_code == 4
     assert "participants.csv, row" in r.stderr and "column 'arm'" in r.stderr and "'ADVANCE'" in r.stderr
@@ -92,7 +92,8 @@ def test_unexpected_error_exits_1_without_traceback(invoke, monkeypatch):
 def test_show_and_schema(invoke):
     r = invoke("config", "show", config_path("advance-digital"), "--json")
     shown = json.loads(r.stdout)
-    assert shown["reporting"] == {"ci_level": 0.95, "proportion_ci": "wilson", "min_cell": 5}
+    assert shown["reporting"] == {"ci_level": 0.95, "proportion_ci": "wilson", "min_cell": 5, "digits": 2,
+                                  "percent_digits": 1}
     r = invoke("config", "show", config_path("advance-digital"))
     assert r.exit_code == 0 and "schema_version: 2" in r.stdout
     schema = json.loads(invoke("config", "schema").stdout)

@@ -21,6 +21,11 @@ Columns, after those of ``participants.csv``:
 ``base_<outcome>``     the same measure at baseline
 ``analysed_<outcome>`` he is in the outcome's complete-case analysis (see :func:`derive_analysed`)
 ``cluster``            his therapy group for an intervention man in one, else himself
+``<baseline var>``     Table 1's participants.csv variables, typed (:func:`derive_baseline`)
+``received``           he received the allocated intervention (:func:`derive_received`)
+``not_received``       why not: the coded reason, ``reason not recorded``, or missing
+``discontinued``       he started the sessions and stopped (a coded ``reason_discontinued``)
+``events`` ...         ``events, events_serious``: his adverse events (a man's own, not his partner's)
 =====================  ===========================================================================
 
 The partner-level frame (:func:`partner_frame`) carries the man's arm, site and cycle beside
@@ -30,7 +35,7 @@ each partner's own facts; it is summarised, never joined into a man-level output
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -84,6 +89,8 @@ class AnalysisData:
         One row per man screened: ``site, eligible, consented, randomised`` and the coded reason.
     partners : DataFrame
         One row per partner, with the man's ``arm, site, cycle`` (:func:`partner_frame`).
+    events : DataFrame
+        ``events.csv`` as read (one row per event; summarised only, never listed).
     scores : DataFrame
         Every man's scores at every timepoint (:func:`advance_trial.analysis.scoring.score_measures`).
     """
@@ -92,6 +99,7 @@ class AnalysisData:
     screened: pd.DataFrame
     partners: pd.DataFrame
     scores: pd.DataFrame
+    events: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def offered(self) -> pd.DataFrame:
@@ -116,10 +124,13 @@ def analysis_data(cfg: Config, data: CanonicalData) -> AnalysisData:
         lambda m: derive_outcomes(cfg, m, scores),
         lambda m: derive_analysed(cfg, m),
         derive_cluster,
+        lambda m: derive_baseline(cfg, m),
+        lambda m: derive_received(cfg, m),
+        lambda m: derive_events(m, data.events),
     ]
     for step in steps:
         men = step(men)
-    return AnalysisData(men, screened_frame(data), partner_frame(data), scores)
+    return AnalysisData(men, screened_frame(data), partner_frame(data), scores, data.events)
 
 
 def derive_intervention(cfg: Config, men: pd.DataFrame) -> pd.DataFrame:
@@ -268,3 +279,46 @@ def partner_frame(data: CanonicalData) -> pd.DataFrame:
     """One row per partner with the man's ``arm, site, cycle``: summarised only, never listed."""
     men = data.participants.set_index("participant_id")[["arm", "site", "cycle"]]
     return data.partners.join(men, on="participant_id")
+
+
+def derive_baseline(cfg: Config, men: pd.DataFrame) -> pd.DataFrame:
+    """Table 1's participants.csv variables typed: continuous as numbers, the others as text (checked
+    on reading, :func:`advance_trial.data.canonical.cross_checks`)."""
+    from advance_trial.data.schema import baseline_columns
+
+    typed = {}
+    for v in baseline_columns(cfg):
+        if v.id not in men.columns:
+            typed[v.id] = (
+                np.full(len(men), np.nan) if v.type == "continuous" else pd.array([None] * len(men), dtype="string")
+            )
+        elif v.type == "continuous":
+            typed[v.id] = pd.to_numeric(men[v.id], errors="coerce").to_numpy(dtype=float)
+    return men.assign(**typed)
+
+
+NOT_RECORDED = "reason not recorded"
+
+
+def derive_received(cfg: Config, men: pd.DataFrame) -> pd.DataFrame:
+    """``received``: a man offered sessions attended at least one; a man of another arm received his
+    allocation (usual care). ``not_received``: the reason a man offered sessions attended none.
+    ``discontinued``: he attended and a reason for stopping is recorded."""
+    offered = men["offered"].to_numpy(dtype=bool)
+    attended = men["sessions"].to_numpy(dtype=int) > 0
+    received = ~offered | attended
+    given = men["reason_not_received"] if "reason_not_received" in men.columns else pd.Series(pd.NA, index=men.index)
+    why = given.astype("string").fillna(NOT_RECORDED).where(~received, pd.NA)
+    stopped = men["reason_discontinued"] if "reason_discontinued" in men.columns else pd.Series(pd.NA, index=men.index)
+    return men.assign(received=received, not_received=why.astype(object),
+                      discontinued=offered & attended & stopped.notna().to_numpy(dtype=bool))  # fmt: skip
+
+
+def derive_events(men: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """``events`` and ``events_serious``: how many adverse events (his own, by participant_id) he had."""
+    own = events[events["participant_id"].notna()]
+    count = own.groupby("participant_id").size()
+    serious = own[own["serious"].fillna(False).to_numpy(dtype=bool)].groupby("participant_id").size()
+    pid = men["participant_id"]
+    return men.assign(events=pid.map(count).fillna(0).astype(int).to_numpy(),
+                      events_serious=pid.map(serious).fillna(0).astype(int).to_numpy())  # fmt: skip

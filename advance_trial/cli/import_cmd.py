@@ -17,6 +17,7 @@ class Kind(StrEnum):
     followup = "followup"
     measures = "measures"
     partners = "partners"
+    events = "events"
 
 
 def import_data(

@@ -280,7 +280,7 @@ class Criterion(_Model):
     direction: Literal["decrease", "increase"] | None = None
 
 
-IMPORT_KINDS = ("screening", "participants", "attendance", "followup", "measures", "partners")
+IMPORT_KINDS = ("screening", "participants", "attendance", "followup", "measures", "partners", "events")
 DATE_FORMATS = ("dd/mm/yyyy", "dd-mm-yyyy", "dd.mm.yyyy", "mm/dd/yyyy", "yyyy-mm-dd", "yyyy/mm/dd")
 
 
@@ -288,7 +288,7 @@ class ImportRule(_Model):
     """How sites' exports map onto the canonical files; the rules matching a site and kind apply in order."""
 
     sites: list[str] = []
-    kinds: list[Literal["screening", "participants", "attendance", "followup", "measures", "partners"]] = []
+    kinds: list[Literal["screening", "participants", "attendance", "followup", "measures", "partners", "events"]] = []
     date_format: Literal["dd/mm/yyyy", "dd-mm-yyyy", "dd.mm.yyyy", "mm/dd/yyyy", "yyyy-mm-dd", "yyyy/mm/dd"] | None = (
         None
     )
@@ -301,6 +301,8 @@ class Reasons(_Model):
     """Coded categories for free-text reasons: shareable outputs show only these (anything else is "other")."""
 
     ineligible: list[Annotated[str, Field(min_length=1, max_length=200)]] = []
+    not_received: list[Annotated[str, Field(min_length=1, max_length=200)]] = []  # allocated, never attended
+    discontinued: list[Annotated[str, Field(min_length=1, max_length=200)]] = []  # started, then stopped
 
 
 class Reporting(_Model):
@@ -309,6 +311,8 @@ class Reporting(_Model):
     ci_level: Annotated[float, Field(gt=0, lt=1)] = 0.95
     proportion_ci: Literal["wilson", "clopper_pearson", "jeffreys", "agresti_coull"] = "wilson"
     min_cell: Annotated[int, Field(ge=1, le=1000)] = 5
+    digits: Annotated[int, Field(ge=0, le=6)] = 2  # estimates and intervals in rendered tables
+    percent_digits: Annotated[int, Field(ge=0, le=4)] = 1  # percentages in rendered tables
 
 
 class Planning(_Model):
@@ -325,6 +329,45 @@ class Planning(_Model):
     sd_confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.8
     group_size: Annotated[int, Field(ge=1, le=1000)] | None = None
     sites: Annotated[int, Field(ge=1, le=10_000)] | None = None
+
+
+class BaselineVariable(_Model):
+    """One row group of Table 1: a participants.csv column, or an outcome's baseline score.
+
+    ``continuous`` shows mean (SD) and median [IQR]; ``categorical`` and ``binary`` show n (%) per
+    level (a binary one only its ``true`` level). ``outcome`` names an outcome whose baseline score
+    this is (read from the measures, not from participants.csv).
+    """
+
+    id: Ident
+    label: str
+    type: Literal["continuous", "categorical", "binary"] = "continuous"
+    levels: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=200)] = []
+    level_labels: dict[str, str] = {}
+    outcome: str | None = None
+    digits: Annotated[int, Field(ge=0, le=6)] | None = None
+
+
+class BaselineTable(_Model):
+    """Table 1: the baseline characteristics by arm and overall (CONSORT pilot item 15)."""
+
+    variables: Annotated[list[BaselineVariable], Field(min_length=1, max_length=200)]
+    standardised_differences: bool = False
+    digits: Annotated[int, Field(ge=0, le=6)] = 1
+
+
+class EventCategory(_Model):
+    """A coded category of adverse event or safety incident; ``about`` says whose (a man's or a partner's)."""
+
+    id: Ident
+    label: str
+    about: Literal["man", "partner"] = "man"
+
+
+class Events(_Model):
+    """The coded categories of ``events.csv`` (harms, CONSORT pilot item 19)."""
+
+    categories: Annotated[list[EventCategory], Field(min_length=1, max_length=200)]
 
 
 @dataclass(frozen=True)
@@ -380,6 +423,8 @@ class Config(_Model):
     reasons: Reasons = Reasons()
     analysis: AnalysisSettings = AnalysisSettings()
     planning: Planning | None = None
+    baseline_table: BaselineTable | None = Field(default=None, alias="baseline")
+    events: Events | None = None
     import_: list[ImportRule] = Field(default=[], alias="import")
 
     _source: ConfigSource | None = PrivateAttr(default=None)

@@ -38,6 +38,8 @@ def check(cfg: Config) -> list[Problem]:
         _progression,
         _import_rules,
         _planning,
+        _baseline,
+        _events,
     ):
         problems.extend(rule(cfg))
     return problems
@@ -483,3 +485,49 @@ def _planning(cfg: Config) -> Iterator[Problem]:
         for oid in p.outcomes or [cfg.outcomes[0].id]:
             if oid in known and oid not in p.target_difference:
                 yield ("planning", "target_difference"), f"no target difference for {oid!r}"
+
+
+def _baseline(cfg: Config) -> Iterator[Problem]:
+    """Table 1's variables: unique, each a participants column or an outcome's baseline, levels that fit."""
+    b = cfg.baseline_table
+    if b is None:
+        return
+    seen: set[str] = set()
+    outcomes = {o.id for o in cfg.outcomes}
+    reserved = {"participant_id", "site", "cycle", "randomised_on", "arm"}
+    for i, v in enumerate(b.variables):
+        where: tuple[str | int, ...] = ("baseline", "variables", i)
+        if v.id in seen:
+            yield (*where, "id"), f"{v.id!r} is listed twice"
+        seen.add(v.id)
+        if is_identifying(v.id):
+            yield (*where, "id"), f"{v.id!r} looks like identifying information, which never enters canonical data"
+        if v.outcome is not None:
+            if v.outcome not in outcomes:
+                yield (*where, "outcome"), f"unknown outcome {v.outcome!r}; outcomes: {', '.join(outcomes) or 'none'}"
+            elif cfg.baseline is None:
+                yield (*where, "outcome"), "an outcome's baseline needs a timepoint at week 0"
+            if v.type != "continuous":
+                yield (*where, "type"), "an outcome's baseline score is continuous"
+        elif v.id in reserved - {"site", "cycle"}:
+            yield (*where, "id"), f"{v.id!r} is not a baseline characteristic"
+        if v.type == "categorical" and not v.levels and v.id not in ("site", "cycle"):
+            yield (*where, "levels"), "a categorical variable lists its levels, in the order Table 1 shows them"
+        if v.type != "categorical" and v.levels:
+            yield (*where, "levels"), f"levels are for categorical variables, not {v.type}"
+        if len(set(v.levels)) != len(v.levels):
+            yield (*where, "levels"), "a level is listed twice"
+        for level in v.level_labels:
+            if level not in v.levels:
+                yield (*where, "level_labels", level), f"not one of the levels {v.levels}"
+
+
+def _events(cfg: Config) -> Iterator[Problem]:
+    """Event categories: unique ids; partner incidents need partners in the config."""
+    e = cfg.events
+    if e is None:
+        return
+    ids = [c.id for c in e.categories]
+    for i, c in enumerate(e.categories):
+        if ids.index(c.id) != i:
+            yield ("events", "categories", i, "id"), f"{c.id!r} is listed twice"

@@ -45,6 +45,7 @@ class CanonicalData:
     followup: pd.DataFrame
     measures: pd.DataFrame
     partners: pd.DataFrame
+    events: pd.DataFrame = field(default_factory=lambda: empty_table(SPECS["events"]))
     sha256: dict[str, str] = field(default_factory=dict)
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -353,9 +354,12 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
                 )
             )
 
-    for name in ("attendance", "followup", "measures", "partners"):
-        if len(t[name]):
+    for name in ("attendance", "followup", "measures", "partners", "events"):
+        if name in t and len(t[name]):
             unknown_participants(name)
+    if "events" in t and len(t["events"]):
+        problems.extend(_event_checks(cfg, t))
+    problems.extend(_baseline_checks(cfg, part))
     problems.extend(_attendance_checks(cfg, t))
     problems.extend(_date_checks(cfg, t))
     fu = t["followup"]
@@ -454,4 +458,52 @@ def _attendance_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProb
                     f"arm {arm.iat[i]!r} is not offered sessions (schedule.arm is {offered_arm!r})",
                 )  # fmt: skip
             )
+    return problems
+
+
+def _event_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
+    """Each event is about one man or one partner (not both, not neither), as its category says."""
+    ev = t["events"]
+    problems: list[DataProblem] = []
+    about = {c.id: c.about for c in cfg.events.categories} if cfg.events else {}
+    partners = set(t["partners"]["partner_id"].dropna()) if "partners" in t else set()
+    man = ev["participant_id"].notna().to_numpy(dtype=bool)
+    partner = ev["partner_id"].notna().to_numpy(dtype=bool)
+    for i in range(len(ev)):
+        cat = str(ev["category"].iat[i])
+        if man[i] == partner[i]:
+            problems.append(DataProblem("events.csv", i + 2, "partner_id", "" if not partner[i] else
+                                        str(ev["partner_id"].iat[i]),
+                                        "an event names either participant_id or partner_id, one of them"))  # fmt: skip
+        elif partner[i] and ev["partner_id"].iat[i] not in partners:
+            problems.append(DataProblem("events.csv", i + 2, "partner_id", str(ev["partner_id"].iat[i]),
+                                        "not in partners.csv"))  # fmt: skip
+        elif about.get(cat) == "partner" and man[i]:
+            problems.append(DataProblem("events.csv", i + 2, "category", cat,
+                                        "a partner safety category: the event names the partner_id"))  # fmt: skip
+        elif about.get(cat) == "man" and partner[i]:
+            problems.append(DataProblem("events.csv", i + 2, "category", cat,
+                                        "a category about men: the event names the participant_id"))  # fmt: skip
+    return problems
+
+
+def _baseline_checks(cfg: Config, part: pd.DataFrame) -> list[DataProblem]:
+    """Table 1's participants.csv variables: a number where continuous, one of the levels where categorical."""
+    from advance_trial.data.schema import baseline_columns
+
+    problems: list[DataProblem] = []
+    for v in baseline_columns(cfg):
+        if v.id not in part.columns:
+            continue
+        col = part[v.id].astype("string")
+        given = col.notna().to_numpy(dtype=bool)
+        if v.type == "continuous":
+            bad = given & pd.to_numeric(col, errors="coerce").isna().to_numpy(dtype=bool)
+            why = "not a number"
+        else:
+            allowed = list(v.levels) if v.type == "categorical" else ["true", "false"]
+            bad = given & ~col.isin(allowed).fillna(False).to_numpy(dtype=bool)
+            why = f"not one of the levels {', '.join(allowed)}"
+        for i in np.flatnonzero(bad).tolist():
+            problems.append(DataProblem("participants.csv", i + 2, v.id, str(col.iat[i]), why))
     return problems

@@ -16,6 +16,7 @@ from advance_trial.vocabulary import FILE_KINDS
 
 if TYPE_CHECKING:
     from advance_trial.config import Config
+    from advance_trial.config.models import BaselineVariable
 
 FOLLOWUP_STATUSES = ("completed", "missed", "withdrawn", "lost", "died")
 FILE_NAMES = FILE_KINDS
@@ -97,6 +98,10 @@ def _statuses(cfg: Config) -> list[str]:
     return list(FOLLOWUP_STATUSES)
 
 
+def _event_categories(cfg: Config) -> list[str]:
+    return [c.id for c in cfg.events.categories] if cfg.events else []
+
+
 SPECS: dict[str, FileSpec] = {
     "screening": FileSpec(
         "screening",
@@ -123,6 +128,10 @@ SPECS: dict[str, FileSpec] = {
         ),
         key=("participant_id",),
         covariates=True,
+        optional_columns=(
+            Column("reason_not_received", "str", nullable=True),
+            Column("reason_discontinued", "str", nullable=True),
+        ),
     ),
     "attendance": FileSpec(
         "attendance",
@@ -166,6 +175,19 @@ SPECS: dict[str, FileSpec] = {
         items=True,
         optional_columns=(Column("contacted", "bool", nullable=True),),
     ),
+    "events": FileSpec(
+        "events",
+        (
+            Column("event_id", "str"),
+            Column("participant_id", "str", nullable=True),
+            Column("partner_id", "str", nullable=True),
+            Column("event_on", "date"),
+            Column("category", "str", choices=_event_categories),
+            Column("serious", "bool"),
+            Column("related", "bool", nullable=True),
+        ),
+        key=("event_id",),
+    ),
 }
 
 
@@ -192,4 +214,12 @@ def allowed_columns(cfg: Config, kind: str) -> list[str]:
     names = [c.name for c in (*spec.columns, *spec.optional_columns)]
     if kind == "participants":
         names += [f.id for f in cfg.factors]
+        names += [v.id for v in baseline_columns(cfg) if v.id not in names]
     return names
+
+
+def baseline_columns(cfg: Config) -> list[BaselineVariable]:
+    """Table 1's variables read from participants.csv (not site or cycle, not an outcome's baseline)."""
+    if cfg.baseline_table is None:
+        return []
+    return [v for v in cfg.baseline_table.variables if v.outcome is None and v.id not in ("site", "cycle")]

@@ -4,7 +4,9 @@
 
 ``assessed``, ``excluded`` (with ``excluded.not_eligible`` by reason, ``excluded.declined``,
 ``excluded.other``), ``randomised``, ``allocated``, ``received_any_session`` (arms offered
-sessions), ``met_threshold`` (one row per dose threshold: an annotation beside the flow,
+sessions: the men who received the allocated intervention), ``not_received`` (the rest, with the
+coded reasons of ``reason_not_received``), ``discontinued`` (started, then stopped: a
+``reason_discontinued`` recorded), ``met_threshold`` (one row per dose threshold: an annotation beside the flow,
 never subtracted from it), ``followed_up`` and ``not_followed_up`` (by reason) per
 timepoint, and ``analysed`` per outcome (detail ``<timepoint>: <outcome>``): the men in the
 outcome's complete-case analysis, the ``n_analysed`` of its models.
@@ -46,7 +48,12 @@ def consort_table(cfg: Config, ads: AnalysisData) -> Table:
     if cfg.schedule is not None:
         offered = ads.offered
         arm = cfg.schedule.arm
-        rows.append(("received_any_session", arm, "", int((offered["sessions"] > 0).sum())))
+        rows.append(("received_any_session", arm, "", int(offered["received"].sum())))
+        reasons = offered["not_received"].dropna().astype(str)
+        rows.append(("not_received", arm, "", len(reasons)))
+        for reason, n in sorted(reasons.value_counts().items(), key=lambda kv: (-kv[1], kv[0])):
+            rows.append(("not_received", arm, str(reason), int(n)))
+        rows.append(("discontinued", arm, "", int(offered["discontinued"].sum())))
         for th in cfg.thresholds:
             rows.append(("met_threshold", arm, f"{th.id}: {th.rule}", int(offered[f"met_{th.id}"].sum())))
     for tp in followup_timepoints(cfg):

@@ -14,7 +14,10 @@ from advance_trial.data.schema import SPECS
 from advance_trial.importing.convert import Problems
 from advance_trial.importing.mapping import MappedHeader
 
-_WITH_PARTICIPANT = ("attendance", "followup", "measures", "partners")
+_WITH_PARTICIPANT = ("attendance", "followup", "measures", "partners", "events")
+#: Coded reason columns and the config list (``reasons.<list>``) that codes each.
+CODED = {"reason_ineligible": "ineligible", "reason_not_received": "not_received",
+         "reason_discontinued": "discontinued"}  # fmt: skip
 
 
 def _shown(header: MappedHeader, name: str) -> str:
@@ -57,8 +60,9 @@ def check_rows(
                          f"a participant of site {site_of.iat[i]!r}, not {site!r}")  # fmt: skip
         if kind == "attendance":
             _schedule(cfg, rows, pid.map(part["arm"]), raw, header, problems)
-    if kind == "screening" and "reason_ineligible" in header.positions:
-        _coded(cfg, rows, raw, header, problems)
+    for column in CODED:
+        if column in rows.columns and column in header.positions:
+            _coded(cfg, column, rows, raw, header, problems)
     _duplicates(kind, rows, problems)
 
 
@@ -66,18 +70,19 @@ def check_rows(
 FREE_TEXT = "free text is not kept"
 
 
-def _coded(cfg: Config, rows: pd.DataFrame, raw: Callable[[str], pd.Series | None], header: MappedHeader,
-           problems: Problems) -> None:  # fmt: skip
-    """A reason for ineligibility must be one of the config's codes (a name typed into it must not enter)."""
-    codes = {c.casefold(): c for c in cfg.reasons.ineligible}
-    given = rows["reason_ineligible"]
+def _coded(cfg: Config, column: str, rows: pd.DataFrame, raw: Callable[[str], pd.Series | None],
+           header: MappedHeader, problems: Problems) -> None:  # fmt: skip
+    """A coded reason must be one of the config's codes (a name typed into it must not enter)."""
+    listing: list[str] = getattr(cfg.reasons, CODED[column])
+    codes = {c.casefold(): c for c in listing}
+    given = rows[column]
     folded = given.fillna("").astype(str).str.strip().str.casefold()
     bad = given.notna() & (folded != "") & ~folded.isin(list(codes))
-    listed = "; ".join(cfg.reasons.ineligible) or "none: the config's reasons.ineligible is empty"
-    problems.add(bad, _shown(header, "reason_ineligible"), raw("reason_ineligible"),
+    listed = "; ".join(listing) or f"none: the config's reasons.{CODED[column]} is empty"
+    problems.add(bad, _shown(header, column), raw(column),
                  f"not one of the coded reasons ({listed}); {FREE_TEXT}")  # fmt: skip
     ok = given.notna() & ~bad
-    rows.loc[ok, "reason_ineligible"] = folded[ok].map(codes)  # the code as the config spells it
+    rows.loc[ok, column] = folded[ok].map(codes)  # the code as the config spells it
 
 
 def _schedule(

@@ -16,7 +16,7 @@ import pandas as pd
 
 from advance_trial.config.models import Config
 from advance_trial.data.canonical import parse_numbers
-from advance_trial.data.schema import SPECS, Column, item_column_owner
+from advance_trial.data.schema import SPECS, Column, baseline_columns, item_column_owner
 from advance_trial.errors import DataError, DataProblem
 from advance_trial.importing.mapping import BOOLEAN_WORDS, MappedHeader, SiteMapping, fold, lookup
 from advance_trial.importing.readers import RawTable
@@ -197,12 +197,18 @@ def convert(
             outside = values.notna() & ((values < ins.min) | (values > ins.max))
             problems.add(outside, header.shown[name], s, f"must be within the item range {ins.min}..{ins.max}")
             out[name] = values.mask(outside)
-        else:  # a stratification factor of participants
-            factor = next(f for f in cfg.factors if f.id == name)
-            levels = {fold(v): v for v in factor.levels}
+        else:  # a stratification factor or a baseline characteristic of participants
+            factor = next((f for f in cfg.factors if f.id == name), None)
+            base = next((v for v in baseline_columns(cfg) if v.id == name), None)
+            if factor is None and base is not None and base.type == "continuous":
+                values = convert_column(cfg, Column(name, "float", nullable=True), s, header.shown[name], mapping,
+                                        problems)  # fmt: skip
+                out[name] = values.map(lambda v: None if pd.isna(v) else f"{v:g}").astype("string")
+                continue
+            allowed = list(factor.levels) if factor is not None else list(base.levels if base and base.levels
+                                                                          else ["true", "false"])  # fmt: skip
+            levels = {fold(v): v for v in allowed}
             matched = lookup(s, levels)
-            problems.add(
-                matched.isna() & (s != ""), header.shown[name], s, f"must be one of {', '.join(factor.levels)}"
-            )
+            problems.add(matched.isna() & (s != ""), header.shown[name], s, f"must be one of {', '.join(allowed)}")
             out[name] = matched.astype("string")
     return out, problems

@@ -406,10 +406,12 @@ def _quarantine(prep: _Prepared) -> pd.DataFrame:
         why.setdefault(i, []).append(f"{p.column}: {p.message}")
     frame = prep.raw.cells.iloc[bad, prep.positions].copy()
     frame.columns = [prep.raw.header[p] for p in prep.positions]
-    free = prep.shown.get("reason_ineligible")
-    if free is not None:  # free text never reaches a file, not even the rejected rows
-        original = free.removesuffix(" (reason_ineligible)")
-        if original in frame.columns:
+    from advance_trial.importing.checks import CODED
+
+    for column in CODED:  # free text never reaches a file, not even the rejected rows
+        free = prep.shown.get(column)
+        original = free.removesuffix(f" ({column})") if free is not None else None
+        if original is not None and original in frame.columns:
             frame[original] = ""
     frame.insert(0, "row", prep.raw.rows[bad])
     frame["problems"] = ["; ".join(why[int(i)]) for i in bad]

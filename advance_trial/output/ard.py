@@ -104,6 +104,8 @@ LAYOUTS: dict[str, Layout] = {
     "recruitment_rate": Layout(
         ("site",), "=rate_per_site_month", method="ci_method", denominator="recruiting site-months"
     ),  # fmt: skip
+    "baseline": Layout(("arm",), "variable", "level", denominator="men randomised with the value known"),
+    "harms": Layout(("about", "arm"), "category", denominator="men randomised (partners identified)"),
 }
 
 

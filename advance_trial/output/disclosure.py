@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 
 # plan: its design effect is the intervention arm's ICC, which says which arm had therapy groups
 WITHHELD_BLINDED = ("dose", "dose_summary", "dose_distribution", "dose_participants", "plan")
+#: CONSORT stages only the arm offered sessions has: withheld when blinded.
+OFFERED_STAGES = ("received_any_session", "not_received", "discontinued", "met_threshold")
+#: CONSORT stages whose cells the disclosure structure does not yet describe: withheld when shareable.
+UNPROTECTED_STAGES = ("not_received", "discontinued")
 BLINDED_ANALYSES = tuple(name for name, a in ANALYSES.items() if a.reveals_arm)
 PER_MAN = ("scores", "dose_participants")
 #: Counts shown beside a row's figures but not behind them: suppressed alone.
@@ -187,7 +191,7 @@ def blind_tables(cfg: Config, tables: dict[str, Table], codes: dict[str, str]) -
             continue
         df = t.data.copy()
         if name == "consort":
-            df = _same_rows_per_arm(df[~df["stage"].isin(["received_any_session", "met_threshold"])])
+            df = _same_rows_per_arm(df[~df["stage"].isin(list(OFFERED_STAGES))])
         if name == "outcomes" and not df.empty and control is not None:
             df = df[~df["analysis"].isin(BLINDED_ANALYSES)]
             swap = pd.Series(codes[intervention] > codes[control], index=df.index)
@@ -222,7 +226,8 @@ COARSE: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
     "partner_contact": lambda d: d["site"].astype(str) == "all",
 }
 # counts per site per month are small cells no audit of this folder covers: they stay with the statistician
-WITHHELD_SHAREABLE = (*PER_MAN, "dose_distribution", "recruitment_monthly", "recruitment_rate")
+# Table 1 and harms: their cells are not yet in the disclosure structure, so they stay with the statistician
+WITHHELD_SHAREABLE = (*PER_MAN, "dose_distribution", "recruitment_monthly", "recruitment_rate", "baseline", "harms")
 OTHER_REASON = "other"
 
 
@@ -305,7 +310,8 @@ def shareable_tables(cfg: Config, tables: dict[str, Table], min_cell: int) -> tu
         if name in COARSE and len(df):
             df = df[COARSE[name](df).to_numpy()].reset_index(drop=True)
         if name == "consort" and len(df):
-            df = coded_reasons(df, tuple(cfg.reasons.ineligible), min_cell)
+            df = coded_reasons(df[~df["stage"].isin(list(UNPROTECTED_STAGES))], tuple(cfg.reasons.ineligible),
+                               min_cell).reset_index(drop=True)  # fmt: skip
         out[name] = replace(t, data=df.copy())
     protection = protect(output_structure({n: t.data for n, t in out.items()}), min_cell)
     hidden = protection.primary | protection.complementary

@@ -24,7 +24,7 @@ from advance_trial.data.schema import SPECS
 from advance_trial.errors import AdvanceTrialError
 from advance_trial.randomisation.key import KeyRing
 from advance_trial.randomise import stratified_block_arms
-from advance_trial.simulate.targets import Targets
+from advance_trial.simulate.targets import ContinuousTarget, Targets
 
 INELIGIBLE_REASONS = (
     "no intimate partner abuse in the past year",
@@ -87,6 +87,10 @@ def simulate(cfg: Config, targets: Targets, seed: int, ring: KeyRing | None = No
     followup = _followup(cfg, targets, men, rng)
     measures = _measures(cfg, targets, men, followup, attendance, rng)
     partners = _partners(cfg, targets, men, rng)
+    # baseline covariates, reasons and events draw from their own stream: adding them changed no other file
+    extra = np.random.default_rng([seed, 19])
+    participants = _covariates(cfg, targets, participants, attendance, extra)
+    events = _events(cfg, targets, participants, partners, extra)
     tables = {
         "screening": screening,
         "participants": participants,
@@ -94,6 +98,7 @@ def simulate(cfg: Config, targets: Targets, seed: int, ring: KeyRing | None = No
         "followup": followup,
         "measures": measures,
         "partners": partners,
+        "events": events,
     }
     for name, df in tables.items():
         tables[name] = df.sort_values(list(SPECS[name].key), kind="stable").reset_index(drop=True)
@@ -531,3 +536,92 @@ def _partners(cfg: Config, t: Targets, men: list[_Man], rng: np.random.Generator
         items = items.where(pd.DataFrame(np.repeat(has[:, None], ins.items, axis=1), columns=items.columns))
         df = pd.concat([df, items], axis=1)
     return df
+
+
+# --------------------------------------------------------------------------- baseline, reasons, events
+
+
+def _covariates(
+    cfg: Config, t: Targets, participants: pd.DataFrame, attendance: pd.DataFrame, rng: np.random.Generator
+) -> pd.DataFrame:
+    """Synthetic baseline covariates (``baseline`` targets) and coded reasons for men offered sessions who
+    attended none (``not_received``) or started and stopped (``discontinued``)."""
+    out = participants.copy()
+    n = len(out)
+    for name, target in t.baseline.items():
+        if isinstance(target, ContinuousTarget):
+            values = np.clip(np.round(rng.normal(target.mean, target.sd, size=n)), target.min, target.max)
+            col = pd.array(values, dtype="Float64")
+            col[rng.choice(n, size=min(target.missing, n), replace=False)] = pd.NA
+            out[name] = pd.array([None if pd.isna(v) else f"{v:g}" for v in col], dtype="string")
+        else:
+            levels = list(target)
+            shares = np.array([target[k] for k in levels], dtype=float)
+            picked = rng.choice(len(levels), size=n, p=shares / shares.sum())
+            out[name] = pd.array([levels[int(i)] for i in picked], dtype="string")
+    attended = attendance[attendance["attended"].fillna(False).to_numpy(dtype=bool)]
+    sessions = out["participant_id"].map(attended.groupby("participant_id").size()).fillna(0).to_numpy()
+    offered = (out["arm"] == (cfg.schedule.arm if cfg.schedule else None)).to_numpy(dtype=bool)
+    if t.not_received:
+        reasons = list(t.not_received)
+        shares = np.array([t.not_received[r] for r in reasons], dtype=float)
+        none = offered & (sessions == 0)
+        picked = rng.choice(len(reasons), size=int(none.sum()), p=shares / shares.sum())
+        col = np.full(n, None, dtype=object)
+        col[none] = [reasons[int(i)] for i in picked]
+        out["reason_not_received"] = pd.array(col, dtype="string")
+    if t.discontinued:
+        started = np.flatnonzero(offered & (sessions > 0) & (sessions < 7))
+        if len(started) < t.discontinued:
+            raise CalibrationError(f"discontinued: wanted {t.discontinued}, only {len(started)} men started and "
+                                   "attended fewer than 7 sessions")  # fmt: skip
+        chosen = rng.choice(started, size=t.discontinued, replace=False)
+        col = np.full(n, None, dtype=object)
+        codes = cfg.reasons.discontinued
+        col[chosen] = [codes[int(i)] for i in rng.integers(len(codes), size=len(chosen))]
+        out["reason_discontinued"] = pd.array(col, dtype="string")
+    # the order the reader gives: canonical columns, the optional ones, then the covariates
+    first = [c.name for c in (*SPECS["participants"].columns, *SPECS["participants"].optional_columns)]
+    return out[[c for c in first if c in out.columns] + [c for c in out.columns if c not in first]]
+
+
+def _events(
+    cfg: Config, t: Targets, participants: pd.DataFrame, partners: pd.DataFrame, rng: np.random.Generator
+) -> pd.DataFrame:
+    """Synthetic events: per category its count, of which ``serious`` and ``related`` as the targets say;
+    a man's events fall between his randomisation and 26 weeks after it, a partner's likewise for her man."""
+    cols = [c.name for c in SPECS["events"].columns]
+    if cfg.events is None or not t.events.counts:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
+    start = participants.set_index("participant_id")["randomised_on"]
+    about = {c.id: c.about for c in cfg.events.categories}
+    rows: list[dict[str, Any]] = []
+    for cat in (c.id for c in cfg.events.categories):
+        k = t.events.counts.get(cat, 0)
+        if not k:
+            continue
+        serious = np.zeros(k, dtype=bool)
+        serious[: t.events.serious.get(cat, 0)] = True
+        related = np.zeros(k, dtype=bool)
+        related[rng.choice(k, size=t.events.related.get(cat, 0), replace=False)] = True
+        # an event related to the intervention befalls a man of the arm offered it (or his partner)
+        offered = set(participants.loc[participants["arm"] == (cfg.schedule.arm if cfg.schedule else None),
+                                       "participant_id"])  # fmt: skip
+        if about[cat] == "partner":
+            theirs_p = partners[partners["participant_id"].isin(offered)]
+            pool = [theirs_p if r else partners for r in related]
+            who = [q.iloc[int(rng.integers(len(q)))] if len(q) else partners.iloc[0] for q in pool]
+            ids = [(None, w["partner_id"], w["participant_id"]) for w in who]
+        else:
+            everyone = participants["participant_id"].to_numpy()
+            theirs = np.array(sorted(offered), dtype=object) if offered else everyone
+            men = [(theirs if r else everyone)[int(rng.integers(len(theirs if r else everyone)))] for r in related]
+            ids = [(m, None, m) for m in men]
+        for j, (pid, partner, man) in enumerate(ids):
+            day = start[man] + pd.Timedelta(days=int(rng.integers(1, 183)))
+            rows.append({"participant_id": pid, "partner_id": partner, "event_on": day, "category": cat,
+                         "serious": bool(serious[j]), "related": bool(related[j])})  # fmt: skip
+    df = pd.DataFrame(rows).sort_values(["event_on", "category"], kind="stable").reset_index(drop=True)
+    df.insert(0, "event_id", [f"E{t.id_prefix}{i:03d}" for i in range(1, len(df) + 1)])
+    return df.astype({"participant_id": "string", "partner_id": "string", "category": "string",
+                      "serious": "boolean", "related": "boolean", "event_on": "datetime64[s]"})[cols]  # fmt: skip

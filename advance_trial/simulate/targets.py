@@ -50,6 +50,24 @@ class MeasureTargets(_Model):
     effect: float = 0.0
 
 
+class ContinuousTarget(_Model):
+    """A synthetic continuous covariate: normal, rounded to whole numbers, clipped; ``missing`` men lack it."""
+
+    mean: float
+    sd: Annotated[float, Field(ge=0)]
+    min: float
+    max: float
+    missing: Count = 0
+
+
+class EventTargets(_Model):
+    """Synthetic events per category: how many, how many serious, how many related to the intervention."""
+
+    counts: dict[str, Count] = {}
+    serious: dict[str, Count] = {}
+    related: dict[str, Count] = {}
+
+
 class Targets(_Model):
     """Everything the simulator is calibrated to."""
 
@@ -67,6 +85,10 @@ class Targets(_Model):
     dose: DoseTargets = DoseTargets()
     partners: PartnerTargets | None = None
     measures: MeasureTargets = MeasureTargets()
+    baseline: dict[str, ContinuousTarget | dict[str, Annotated[float, Field(ge=0)]]] = {}
+    not_received: dict[str, Annotated[float, Field(ge=0)]] = {}  # shares of each coded reason
+    discontinued: Count = 0  # men who started the sessions and stopped (with a coded reason)
+    events: EventTargets = EventTargets()
 
     @property
     def n(self) -> int:
@@ -137,4 +159,32 @@ def _check(t: Targets, cfg: Config) -> list[tuple[tuple[str | int, ...], str]]:
             out.append((("partners", "contacted"), "cannot exceed the total number of partners"))
         if p.followed_up is not None and (cfg.partners is None or cfg.partners.timepoint is None):
             out.append((("partners", "followed_up"), "the config names no partner follow-up timepoint"))
+    out.extend(_check_extras(t, cfg))
+    return out
+
+
+def _check_extras(t: Targets, cfg: Config) -> list[tuple[tuple[str | int, ...], str]]:
+    """Baseline covariates, reasons and events must be the config's."""
+    out: list[tuple[tuple[str | int, ...], str]] = []
+    table = {v.id: v for v in (cfg.baseline_table.variables if cfg.baseline_table else [])}
+    for name, target in t.baseline.items():
+        v = table.get(name)
+        if v is None or v.outcome is not None:
+            out.append((("baseline", name), "not a participants.csv variable of the config's baseline block"))
+        elif isinstance(target, ContinuousTarget) != (v.type == "continuous"):
+            out.append((("baseline", name), f"{name!r} is {v.type} in the config"))
+        elif isinstance(target, dict) and set(target) - set(v.levels or ["true", "false"]):
+            out.append((("baseline", name), f"levels not in the config: {sorted(set(target) - set(v.levels))}"))
+    for reason in t.not_received:
+        if reason not in cfg.reasons.not_received:
+            out.append((("not_received", reason), "not one of the config's reasons.not_received"))
+    if t.discontinued and not cfg.reasons.discontinued:
+        out.append((("discontinued",), "the config's reasons.discontinued is empty"))
+    cats = {c.id for c in cfg.events.categories} if cfg.events else set()
+    for part in ("counts", "serious", "related"):
+        for cat, n in getattr(t.events, part).items():
+            if cat not in cats:
+                out.append((("events", part, cat), f"unknown category; the config's: {', '.join(sorted(cats))}"))
+            elif part != "counts" and n > t.events.counts.get(cat, 0):
+                out.append((("events", part, cat), "more than the category's count"))
     return out

@@ -8,11 +8,12 @@ same inputs give the same bytes.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import io
 import re
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ class Report:
     title: str
     blocks: list[Block]
     figures: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    cut_off: dt.date | None = None  # the data cut-off: the report's date, so that reruns are byte-identical
 
 
 # ---------------------------------------------------------------------------- building
@@ -136,6 +138,7 @@ def build_report(
     sections = [
         ("Participant flow", ["consort"], ["consort"]),
         ("Recruitment", ["recruitment", "allocation", "recruitment_rate"], []),
+        ("Baseline characteristics", ["baseline"], []),
         (
             "Retention",
             ["retention", "retention_reasons", "retention_difference", "partner_retention", "partner_contact"],
@@ -143,6 +146,7 @@ def build_report(
         ),  # fmt: skip
         ("Treatment dose", ["dose", "dose_summary"], ["attendance"]),
         ("Outcomes", ["outcomes"], ["forest"]),
+        ("Harms", ["harms"], []),
         ("Progression criteria", ["progression"], []),
         ("Planning the definitive trial", ["plan"], []),
     ]
@@ -158,10 +162,14 @@ def build_report(
             if n == "consort":
                 continue  # drawn above; the table is in consort.csv
             b.append(Block("table", tables[n].title, table=tables[n], columns=_columns(n, tables[n].data)))
-    return Report(f"{t.title} (v{t.version})", b, figures)
+    if t.data_cutoff is not None:
+        b.insert(0, Block("paragraph", f"Data cut-off: {t.data_cutoff.isoformat()}."))
+    return Report(f"{t.title} (v{t.version})", b, figures, t.data_cutoff)
 
 
 _HIDE = {"ci_method", "note", "se", "label"}
+#: A table of more columns than this is laid out on a landscape page (Word) or a landscape print page (HTML).
+WIDE_COLUMNS = 8
 
 
 def _columns(name: str, df: pd.DataFrame) -> tuple[str, ...]:
@@ -186,7 +194,12 @@ color:#1f4e79}h3{font-size:1rem}table{border-collapse:collapse;margin:.5rem 0 .3
 th,td{border-bottom:1px solid #d0d5dd;padding:.2rem .45rem;text-align:left}td.n{text-align:right;
 font-variant-numeric:tabular-nums}th{background:#f2f4f7}.notes{font-size:.78rem;color:#475467;margin:0 0 1rem}
 figure{margin:1rem 0}figure svg{max-width:100%;height:auto}.status{font-weight:600}
-@media print{body{margin:0;max-width:none}h2{page-break-after:avoid}table,figure{page-break-inside:avoid}}
+.wide{overflow-x:auto}
+@page{size:A4;margin:15mm}@page wide{size:A4 landscape;margin:12mm}
+@media print{body{margin:0;max-width:none;font-size:10pt}h2,h3{page-break-after:avoid}figure{page-break-inside:avoid}
+thead{display:table-header-group}tr{page-break-inside:avoid}table{font-size:7.5pt;width:100%;table-layout:auto}
+th,td{padding:.1rem .25rem;overflow-wrap:normal;word-break:normal}.wide{page:wide;overflow:visible}
+figure svg{max-height:240mm}}
 """
 
 
@@ -195,7 +208,7 @@ def to_html(report: Report) -> str:
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            f"<title>{html.escape(report.title)}</title>", f"<style>{_CSS}</style></head><body>",
            f"<h1>{html.escape(report.title)}</h1>"]  # fmt: skip
-    for b in report.blocks:
+    for b in fit_to_page(report.blocks):
         if b.kind == "heading":
             out.append(f"<h{b.level}>{html.escape(b.text)}</h{b.level}>")
         elif b.kind == "paragraph":
@@ -203,6 +216,7 @@ def to_html(report: Report) -> str:
         elif b.kind == "figure":
             svg = report.figures[b.figure]["svg"].decode("utf-8")
             svg = re.sub(r"^<\?xml[^>]*>\s*(<!DOCTYPE[^>]*>\s*)?", "", svg)
+            svg = unique_ids(svg, b.figure)
             out.append(f'<figure aria-label="{html.escape(b.figure)}">{svg}</figure>')
         elif b.kind == "table" and b.table is not None:
             out.append(_html_table(b))
@@ -210,10 +224,64 @@ def to_html(report: Report) -> str:
     return "\n".join(out) + "\n"
 
 
+#: The text width of an A4 landscape page between 20 mm margins, in twips (Word's unit: 1/1440 inch).
+LANDSCAPE_TWIPS = 14570
+
+
+def _needs(df: pd.DataFrame, columns: tuple[str, ...]) -> list[int]:
+    """Each column's least width in twips: its longest word (heading or cell) in the tables' 8-point text."""
+    out = []
+    for c in columns:
+        texts = [c, *(_cell(v) for v in df[c])]
+        out.append(max((len(w) for t in texts for w in t.split()), default=1) * CHAR_TWIPS + CELL_PADDING_TWIPS)
+    return out
+
+
+def fit_to_page(blocks: list[Block], width: int = LANDSCAPE_TWIPS) -> list[Block]:
+    """Tables too wide for a landscape page split by column groups: each part repeats the table's leading
+    text columns (what identifies a row) and takes as many of the others as fit; the parts are titled
+    "(part i of k)". Nothing is computed: the same cells, laid out in pieces."""
+    out: list[Block] = []
+    for b in blocks:
+        if b.kind != "table" or b.table is None or not b.columns:
+            out.append(b)
+            continue
+        df = b.table.data
+        needs = _needs(df, b.columns)
+        if sum(needs) <= width:
+            out.append(b)
+            continue
+        keys = 0
+        while keys < min(3, len(b.columns) - 1) and df[b.columns[keys]].dtype.kind not in "iufb":
+            keys += 1
+        room = width - sum(needs[:keys])
+        groups: list[list[int]] = [[]]
+        used = 0
+        for j in range(keys, len(b.columns)):
+            if groups[-1] and used + needs[j] > room:
+                groups.append([])
+                used = 0
+            groups[-1].append(j)
+            used += needs[j]
+        for i, g in enumerate(groups, 1):
+            cols = tuple(b.columns[j] for j in (*range(keys), *g))
+            out.append(replace(b, text=f"{b.text} (part {i} of {len(groups)})", columns=cols))
+    return out
+
+
+def unique_ids(svg: str, prefix: str) -> str:
+    """An inlined SVG's ids (and the references to them) prefixed with its figure's stem: several figures in
+    one page must not share an id (matplotlib numbers each figure's from 1)."""
+    svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}-{m.group(1)}"', svg)
+    svg = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}-{m.group(1)}"', svg)
+    return re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}-{m.group(1)})", svg)
+
+
 def _html_table(b: Block) -> str:
     assert b.table is not None
     df = b.table.data
-    rows = [f"<h3>{html.escape(b.text)}</h3>", "<table><thead><tr>"]
+    wide = len(b.columns) > WIDE_COLUMNS
+    rows = ['<div class="wide">' if wide else "<div>", f"<h3>{html.escape(b.text)}</h3>", "<table><thead><tr>"]
     rows += [f"<th>{html.escape(c)}</th>" for c in b.columns]
     rows.append("</tr></thead><tbody>")
     for _, r in df.iterrows():
@@ -231,6 +299,7 @@ def _html_table(b: Block) -> str:
     rows.append("</tbody></table>")
     if b.table.footnotes:
         rows.append('<p class="notes">' + "<br>".join(html.escape(n) for n in b.table.footnotes) + "</p>")
+    rows.append("</div>")
     return "".join(rows)
 
 
@@ -258,15 +327,15 @@ FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 def to_docx(report: Report) -> bytes:
     """A Word document (figures as PNG), made byte-reproducible: fixed core-property dates and zip times."""
-    import datetime as dt
-
     from docx import Document
+    from docx.enum.section import WD_ORIENT, WD_SECTION
     from docx.oxml import parse_xml
-    from docx.shared import Emu, Inches
+    from docx.shared import Inches, Mm
 
     doc = Document()
     props = doc.core_properties
-    fixed = dt.datetime(2000, 1, 1)
+    day = report.cut_off or dt.date(2000, 1, 1)
+    fixed = dt.datetime(day.year, day.month, day.day)
     props.created = props.modified = props.last_printed = fixed
     props.author = props.last_modified_by = "advance-trial"
     props.revision = 1
@@ -274,8 +343,25 @@ def to_docx(report: Report) -> bytes:
     doc.add_heading(report.title, level=0)
     style = doc.styles["Light Grid Accent 1"].style_id
     sec = doc.sections[0]
-    width = int(sec.page_width or 0) - int(sec.left_margin or 0) - int(sec.right_margin or 0)
-    for b in report.blocks:
+    sec.page_width, sec.page_height = Mm(210), Mm(297)  # A4
+    for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
+        setattr(sec, side, Mm(20))
+
+    def orient(landscape: bool) -> int:
+        """Start a new section in the orientation asked for (when it differs); its text width in twips."""
+        current = doc.sections[-1]
+        if (current.orientation == WD_ORIENT.LANDSCAPE) != landscape:
+            current = doc.add_section(WD_SECTION.NEW_PAGE)
+            current.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT
+            current.page_width, current.page_height = (Mm(297), Mm(210)) if landscape else (Mm(210), Mm(297))
+        usable = int(current.page_width or 0) - int(current.left_margin or 0) - int(current.right_margin or 0)
+        return usable // 635  # EMU to twips
+
+    blocks = fit_to_page(report.blocks)
+    wide = [b.kind == "table" and len(b.columns) > WIDE_COLUMNS for b in blocks]
+    for k, b in enumerate(blocks):
+        # a heading goes with the table after it: on its landscape page when that table is wide
+        width = orient(wide[k] or (b.kind == "heading" and k + 1 < len(wide) and wide[k + 1]))
         if b.kind == "heading":
             doc.add_heading(b.text, level=min(b.level, 3))
         elif b.kind == "paragraph":
@@ -290,8 +376,7 @@ def to_docx(report: Report) -> bytes:
             for i, r in enumerate(df[list(b.columns)].itertuples(index=False), 1):
                 rows.append([_cell(v) for v in r])
                 bold |= {(i, j) for j, c in enumerate(b.columns) if c == "status" and str(r[j]) in STATUS_COLOURS}
-            twips = Emu(width // len(b.columns)).twips
-            doc.element.body._insert_tbl(parse_xml(_table_xml(rows, bold, style, twips)))
+            doc.element.body._insert_tbl(parse_xml(_table_xml(rows, bold, style, column_widths(rows, width))))
             for note in b.table.footnotes:
                 doc.add_paragraph(note).runs[0].font.italic = True  # notes follow each table
     buf = io.BytesIO()
@@ -308,7 +393,8 @@ def _run_xml(text: str, coloured: str | None) -> str:
     """One run of text: line breaks and tabs as Word's own elements, ``xml:space`` where spaces matter."""
     from xml.sax.saxutils import escape
 
-    props = f'<w:rPr><w:b/><w:color w:val="{coloured}"/></w:rPr>' if coloured else ""
+    props = (f'<w:rPr><w:b/><w:color w:val="{coloured}"/><w:sz w:val="16"/></w:rPr>' if coloured
+             else '<w:rPr><w:sz w:val="16"/></w:rPr>')  # fmt: skip
     parts = []
     for k, line in enumerate(_NOT_XML.sub("", text).split("\n")):
         if k:
@@ -322,21 +408,45 @@ def _run_xml(text: str, coloured: str | None) -> str:
     return f"<w:r>{props}{''.join(parts)}</w:r>" if parts else ""
 
 
-def _table_xml(rows: list[list[str]], bold: set[tuple[int, int]], style: str, col_twips: int) -> str:
+#: Twips per character of the tables' 8-point text (a generous average width, so that a word never splits).
+CHAR_TWIPS = 130
+CELL_PADDING_TWIPS = 230
+
+
+def column_widths(rows: list[list[str]], total: int) -> list[int]:
+    """Column widths in twips that fit ``total``: each column at least its longest word (so that no word is
+    split), the rest of the width shared in proportion to each column's longest cell."""
+    words = [max((len(w) for r in rows for w in r[j].split()), default=1) for j in range(len(rows[0]))]
+    longest = [max((len(r[j]) for r in rows), default=1) for j in range(len(rows[0]))]
+    least = [w * CHAR_TWIPS + CELL_PADDING_TWIPS for w in words]
+    spare = total - sum(least)
+    if spare <= 0:
+        return least  # wider than the page: a landscape section is the caller's remedy
+    extra = [max(n - w, 0) for n, w in zip(longest, words, strict=True)]
+    want = sum(extra) * CHAR_TWIPS
+    share = [int(spare * e / sum(extra)) if sum(extra) else spare // len(least) for e in extra] if want > spare else [
+        e * CHAR_TWIPS for e in extra]  # fmt: skip
+    return [a + b for a, b in zip(least, share, strict=True)]
+
+
+def _table_xml(rows: list[list[str]], bold: set[tuple[int, int]], style: str, widths: list[int]) -> str:
     """A whole Word table as XML, as python-docx's ``add_table`` builds it cell by cell (which took a
-    third of the run's time for the report's 300-odd rows): styled, equal columns, status cells bold
-    in their colour."""
-    cell_pr = f'<w:tcPr><w:tcW w:type="dxa" w:w="{col_twips}"/></w:tcPr>'
+    third of the run's time for the report's 300-odd rows): styled, 8-point text, columns as wide as
+    their words need, the header row repeated on every page, status cells bold in their colour."""
     body = []
     for i, row in enumerate(rows):
         cells = []
         for j, text in enumerate(row):
             colour = STATUS_COLOURS[text].lstrip("#").upper() if (i, j) in bold else None
-            cells.append(f"<w:tc>{cell_pr}<w:p>{_run_xml(text, colour)}</w:p></w:tc>")
-        body.append(f"<w:tr>{''.join(cells)}</w:tr>")
-    grid = "".join(f'<w:gridCol w:w="{col_twips}"/>' for _ in rows[0])
+            cell_pr = f'<w:tcPr><w:tcW w:type="dxa" w:w="{widths[j]}"/></w:tcPr>'
+            tight = '<w:pPr><w:spacing w:after="0"/></w:pPr>'
+            cells.append(f"<w:tc>{cell_pr}<w:p>{tight}{_run_xml(text, colour)}</w:p></w:tc>")
+        head = "<w:trPr><w:tblHeader/><w:cantSplit/></w:trPr>" if i == 0 else "<w:trPr><w:cantSplit/></w:trPr>"
+        body.append(f"<w:tr>{head}{''.join(cells)}</w:tr>")
+    grid = "".join(f'<w:gridCol w:w="{w}"/>' for w in widths)
     return (
-        f'<w:tbl xmlns:w="{_W}"><w:tblPr><w:tblStyle w:val="{style}"/><w:tblW w:type="auto" w:w="0"/>'
+        f'<w:tbl xmlns:w="{_W}"><w:tblPr><w:tblStyle w:val="{style}"/>'
+        f'<w:tblW w:type="dxa" w:w="{sum(widths)}"/><w:tblLayout w:type="fixed"/>'
         '<w:tblLook w:firstColumn="1" w:firstRow="1" w:lastColumn="0" w:lastRow="0" w:noHBand="0" '
         f'w:noVBand="1" w:val="04A0"/></w:tblPr><w:tblGrid>{grid}</w:tblGrid>{"".join(body)}</w:tbl>'
     )

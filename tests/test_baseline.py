@@ -1,0 +1,121 @@
+"""Table 1 and harms against values computed by hand from the sample's CSV files."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from advance_trial.analysis import analysis_data
+from advance_trial.analysis.baseline import baseline_table, std_difference
+from advance_trial.config import load_config
+from advance_trial.data.canonical import read_canonical
+from advance_trial.feasibility.harms import harms_table
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample" / "advance-feasibility"
+
+
+@pytest.fixture(scope="module")
+def built():
+    cfg = load_config(ROOT / "configs" / "advance-feasibility.yaml")
+    ads = analysis_data(cfg, read_canonical(cfg, SAMPLE))
+    return cfg, ads, baseline_table(cfg, ads.men).data, harms_table(cfg, ads).data
+
+
+def _row(df, **keys):
+    m = np.ones(len(df), dtype=bool)
+    for k, v in keys.items():
+        m &= (df[k].astype(str) == v).to_numpy()
+    assert m.sum() == 1, keys
+    return df[m].iloc[0]
+
+
+def test_continuous_rows_match_the_csv(built):
+    _, _, t1, _ = built
+    p = pd.read_csv(SAMPLE / "participants.csv")
+    for arm in ("advance", "tau", "all"):
+        x = p["audit"] if arm == "all" else p.loc[p["arm"] == arm, "audit"]
+        x = x.dropna()
+        r = _row(t1, variable="audit", level="", arm=arm)
+        assert r["n"] == len(x)
+        assert math.isclose(r["mean"], sum(x) / len(x), rel_tol=1e-12)
+        assert math.isclose(r["sd"], math.sqrt(sum((v - x.mean()) ** 2 for v in x) / (len(x) - 1)), rel_tol=1e-12)
+        s = sorted(x)
+        h = (len(s) - 1) * 0.25  # R's quantile type 7
+        q1 = s[int(h)] + (h - int(h)) * (s[int(h) + 1] - s[int(h)])
+        assert math.isclose(r["q1"], q1, rel_tol=1e-12)
+        assert math.isclose(r["median"], float(np.median(s)), rel_tol=1e-12)
+    missing = _row(t1, variable="audit", level="missing", arm="all")
+    assert missing["n_level"] == p["audit"].isna().sum() == 4
+
+
+def test_categorical_rows_match_the_csv(built):
+    _, _, t1, _ = built
+    p = pd.read_csv(SAMPLE / "participants.csv")
+    for arm in ("advance", "tau", "all"):
+        x = p["housing"] if arm == "all" else p.loc[p["arm"] == arm, "housing"]
+        for level in ("settled", "temporary", "homeless"):
+            r = _row(t1, variable="housing", level=level, arm=arm)
+            assert (r["n"], r["n_level"]) == (len(x), (x == level).sum())
+            assert r["proportion"] == (x == level).sum() / len(x)
+    assert not (t1["variable"].eq("housing") & t1["level"].eq("missing")).any()  # none missing: no row
+
+
+def test_outcome_baseline_is_the_scored_measure(built):
+    _, ads, t1, _ = built
+    r = _row(t1, variable="base_abi_physical", level="", arm="all")
+    assert math.isclose(r["mean"], float(ads.men["base_abi_physical"].mean()), rel_tol=1e-12)
+
+
+def test_standardised_differences_closed_form():
+    """Continuous: |m1 - m2| / sqrt((s1^2 + s2^2) / 2); binary: the same with p(1 - p); a categorical
+    variable of two levels equals its binary form (Yang and Dalton)."""
+    from advance_trial.config.models import BaselineVariable
+
+    cont = BaselineVariable(id="x", label="x")
+    a, b = pd.Series([1.0, 2.0, 3.0, 4.0]), pd.Series([2.0, 4.0, 6.0])
+    assert math.isclose(std_difference(None, cont, a, b), abs(2.5 - 4.0) / math.sqrt((5 / 3 + 4.0) / 2))
+    two = BaselineVariable(id="y", label="y", type="categorical", levels=["u", "v"])
+    u, v = pd.Series(["u", "u", "v", "v", "v"]), pd.Series(["u", "v", "v", "v"])
+    p, q = 2 / 5, 1 / 4
+    expected = abs(p - q) / math.sqrt((p * (1 - p) + q * (1 - q)) / 2)
+    assert math.isclose(std_difference(None, two, u, v), expected, rel_tol=1e-12)
+
+
+def test_harms_match_the_csv(built):
+    _, _, _, harms = built
+    ev = pd.read_csv(SAMPLE / "events.csv")
+    p = pd.read_csv(SAMPLE / "participants.csv")
+    arm = ev["participant_id"].map(p.set_index("participant_id")["arm"])
+    for a in ("advance", "tau"):
+        own = ev[arm == a]
+        r = _row(harms, about="men", category="any", arm=a)
+        assert (r["n"], r["n_with_event"], r["events"]) == ((p["arm"] == a).sum(), own["participant_id"].nunique(),
+                                                            len(own))  # fmt: skip
+        serious = own[own["serious"]]
+        assert _row(harms, about="men", category="any_serious", arm=a)["n_with_event"] == serious[
+            "participant_id"].nunique()  # fmt: skip
+    partner_rows = harms[harms["about"] == "partners"]
+    assert set(partner_rows.columns) == {"about", "category", "arm", "n", "n_with_event", "proportion", "events"}
+    assert _row(harms, about="partners", category="any", arm="all")["events"] == ev["partner_id"].notna().sum()
+
+
+def test_a_baseline_value_outside_its_levels_is_named(tmp_path):
+    import shutil
+
+    from advance_trial.errors import DataError
+
+    cfg = load_config(ROOT / "configs" / "advance-feasibility.yaml")
+    data = tmp_path / "d"
+    shutil.copytree(SAMPLE, data)
+    p = pd.read_csv(data / "participants.csv", dtype=str, keep_default_na=False)
+    p.loc[3, "housing"], p.loc[5, "age"] = "castle", "forty"
+    p.to_csv(data / "participants.csv", index=False, lineterminator="\n")
+    with pytest.raises(DataError) as info:
+        read_canonical(cfg, data)
+    found = {(x.row, x.column, x.value) for x in info.value.problems}
+    assert found == {(5, "housing", "castle"), (7, "age", "forty")}
