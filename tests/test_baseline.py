@@ -119,3 +119,36 @@ def test_a_baseline_value_outside_its_levels_is_named(tmp_path):
         read_canonical(cfg, data)
     found = {(x.row, x.column, x.value) for x in info.value.problems}
     assert found == {(5, "housing", "castle"), (7, "age", "forty")}
+
+
+def test_a_site_imports_its_events_and_a_free_text_reason_is_refused(tmp_path):
+    """events.csv comes in through import like any canonical file; a reason that is not coded never enters."""
+    import shutil
+
+    from advance_trial.errors import DataError
+    from advance_trial.importing import import_files
+
+    cfg = load_config(ROOT / "configs" / "advance-feasibility.yaml")
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("screening", "participants", "attendance", "followup", "measures", "partners"):
+        shutil.copy(SAMPLE / f"{name}.csv", data)
+    london = pd.read_csv(SAMPLE / "participants.csv").query("site == 'london'")["participant_id"].tolist()
+    site_file = tmp_path / "london-events.csv"
+    site_file.write_text("event_id,participant_id,partner_id,event_on,category,serious,related\n"
+                         f"EL001,{london[0]},,2019-02-01,arrest,false,false\n"
+                         f"EL002,{london[1]},,2019-03-04,hospital_admission,true,false\n")  # fmt: skip
+    import_files(cfg, data, "london", "events", [site_file], by="test")
+    events = read_canonical(cfg, data).events
+    assert events["event_id"].tolist() == ["EL001", "EL002"] and events["serious"].tolist() == [False, True]
+    men = pd.read_csv(data / "participants.csv", dtype=str, keep_default_na=False)
+    row = men.index[men["participant_id"] == london[2]][0]
+    men.loc[row, "reason_not_received"] = "told me his name is John Smith"
+    bad = tmp_path / "london-participants.csv"
+    men[men["site"] == "london"].to_csv(bad, index=False)
+    with pytest.raises(DataError) as err:
+        import_files(cfg, data, "london", "participants", [bad], by="test", replace=True)
+    assert any(p.column and "reason_not_received" in p.column and "not one of the coded reasons" in p.message
+               for p in err.value.problems)  # fmt: skip
+    written = [f.read_text(errors="replace") for f in data.rglob("*") if f.is_file()]
+    assert written and not any("John Smith" in text for text in written)  # nor in the refusal report
