@@ -152,3 +152,23 @@ def test_a_site_imports_its_events_and_a_free_text_reason_is_refused(tmp_path):
                for p in err.value.problems)  # fmt: skip
     written = [f.read_text(errors="replace") for f in data.rglob("*") if f.is_file()]
     assert written and not any("John Smith" in text for text in written)  # nor in the refusal report
+
+
+def test_table_1_display_cells_are_the_tables_numbers_formatted(built):
+    """The report's Table 1: n (%) with percent_digits, mean (SD) and median [Q1, Q3] with the digits, by
+    hand from the CSV."""
+    from advance_trial.output.display import baseline_display
+    from advance_trial.output.tables import Table
+
+    cfg, _, t1, _ = built
+    shown = baseline_display(cfg, Table("baseline", t1, "Baseline")).data
+    assert list(shown.columns) == ["Characteristic", "ADVANCE + treatment as usual (n=54)",
+                                   "Treatment as usual (n=50)", "Overall (n=104)", "Standardised difference"]
+    p = pd.read_csv(SAMPLE / "participants.csv")
+    row = shown[shown["Characteristic"] == "    Settled accommodation"].iloc[0]
+    k = int((p.loc[p["arm"] == "tau", "housing"] == "settled").sum())
+    assert row["Treatment as usual (n=50)"] == f"{k} ({100 * k / 50:.1f}%)"
+    age = p.loc[p["arm"] == "advance", "age"]
+    row = shown[shown["Characteristic"] == "Age (years), mean (SD)"].iloc[0]
+    assert row["ADVANCE + treatment as usual (n=54)"] == f"{age.mean():.1f} ({age.std():.1f})"
+    assert (shown["Characteristic"] == "    missing").sum() == 3  # audit and the two ABI baselines

@@ -47,7 +47,7 @@ def test_word_report_is_a4_with_landscape_wide_tables_and_unsplit_words(report, 
     text = subprocess.run([PDFTOTEXT, "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     words = set(text.split())
     # every column heading of every table is on the page whole (none wrapped inside a word)
-    for name in ("n_randomised", "median_sessions", "median_hours", "q3_hours", "std_difference", "n_with_event"):
+    for name in ("n_randomised", "median_sessions", "median_hours", "q3_hours", "Standardised", "n_with_event"):
         assert name in words, name
 
 

@@ -161,7 +161,12 @@ def build_report(
         for n in present:
             if n == "consort":
                 continue  # drawn above; the table is in consort.csv
-            b.append(Block("table", tables[n].title, table=tables[n], columns=_columns(n, tables[n].data)))
+            table = tables[n]
+            if n == "baseline":
+                from advance_trial.output.display import baseline_display
+
+                table = baseline_display(cfg, table)
+            b.append(Block("table", table.title, table=table, columns=_columns(n, table.data)))
     if t.data_cutoff is not None:
         b.insert(0, Block("paragraph", f"Data cut-off: {t.data_cutoff.isoformat()}."))
     return Report(f"{t.title} (v{t.version})", b, figures, t.data_cutoff)
