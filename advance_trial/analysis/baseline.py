@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from advance_trial.config.models import BaselineVariable, Config
+from advance_trial.intervals import quartiles
 from advance_trial.output.tables import Table
 
 COLUMNS = ("variable", "level", "arm", "n", "n_level", "proportion", "mean", "sd", "median", "q1", "q3",
@@ -66,10 +67,9 @@ def _continuous(x: pd.Series) -> dict[str, Any]:
     values = x.dropna().to_numpy(dtype=float)
     if not len(values):
         return {"n": 0, "mean": np.nan, "sd": np.nan, "median": np.nan, "q1": np.nan, "q3": np.nan}
-    q1, med, q3 = np.quantile(values, [0.25, 0.5, 0.75])
+    q1, med, q3 = quartiles(values)
     sd = float(values.std(ddof=1)) if len(values) > 1 else np.nan
-    return {"n": len(values), "mean": float(values.mean()), "sd": sd, "median": float(med), "q1": float(q1),
-            "q3": float(q3)}  # fmt: skip
+    return {"n": len(values), "mean": float(values.mean()), "sd": sd, "median": med, "q1": q1, "q3": q3}
 
 
 def baseline_table(cfg: Config, men: pd.DataFrame) -> Table:

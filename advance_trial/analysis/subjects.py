@@ -25,7 +25,8 @@ Columns, after those of ``participants.csv``:
 ``received``           he received the allocated intervention (:func:`derive_received`)
 ``not_received``       why not: the coded reason, ``reason not recorded``, or missing
 ``discontinued``       he started the sessions and stopped (a coded ``reason_discontinued``)
-``events`` ...         ``events, events_serious``: his adverse events (a man's own, not his partner's)
+``events`` ...         ``events, events_serious, events_<category>``: his adverse events (his own, not
+                       his partner's: the partner frame counts hers)
 =====================  ===========================================================================
 
 The partner-level frame (:func:`partner_frame`) carries the man's arm, site and cycle beside
@@ -126,11 +127,13 @@ def analysis_data(cfg: Config, data: CanonicalData) -> AnalysisData:
         derive_cluster,
         lambda m: derive_baseline(cfg, m),
         lambda m: derive_received(cfg, m),
-        lambda m: derive_events(m, data.events),
+        lambda m: derive_events(cfg, m, data.events),
     ]
     for step in steps:
         men = step(men)
-    return AnalysisData(men, screened_frame(data), partner_frame(data), scores, data.events)
+    partners = partner_frame(data)
+    partners = partners.assign(**event_counts(cfg, partners["partner_id"], data.events, "partner_id", "partner"))
+    return AnalysisData(men, screened_frame(data), partners, scores, data.events)
 
 
 def derive_intervention(cfg: Config, men: pd.DataFrame) -> pd.DataFrame:
@@ -314,11 +317,20 @@ def derive_received(cfg: Config, men: pd.DataFrame) -> pd.DataFrame:
                       discontinued=offered & attended & stopped.notna().to_numpy(dtype=bool))  # fmt: skip
 
 
-def derive_events(men: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
-    """``events`` and ``events_serious``: how many adverse events (his own, by participant_id) he had."""
-    own = events[events["participant_id"].notna()]
-    count = own.groupby("participant_id").size()
-    serious = own[own["serious"].fillna(False).to_numpy(dtype=bool)].groupby("participant_id").size()
-    pid = men["participant_id"]
-    return men.assign(events=pid.map(count).fillna(0).astype(int).to_numpy(),
-                      events_serious=pid.map(serious).fillna(0).astype(int).to_numpy())  # fmt: skip
+def event_counts(cfg: Config, ids: pd.Series, events: pd.DataFrame, id_col: str, about: str) -> dict[str, np.ndarray]:
+    """Per person (``ids``, matched on ``events[id_col]``): ``events``, ``events_serious`` and
+    ``events_<category>`` for the config's categories ``about`` men or partners."""
+    own = events[events[id_col].notna()]
+    serious = own["serious"].fillna(False).to_numpy(dtype=bool)
+    parts = {"events": own, "events_serious": own[serious]}
+    for c in cfg.events.categories if cfg.events else []:
+        if c.about == about:
+            parts[f"events_{c.id}"] = own[own["category"] == c.id]
+    return {name: ids.map(rows.groupby(id_col).size()).fillna(0).astype(int).to_numpy()
+            for name, rows in parts.items()}  # fmt: skip
+
+
+def derive_events(cfg: Config, men: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """``events``, ``events_serious`` and ``events_<category>``: how many adverse events (his own, by
+    participant_id) he had, all, serious and of each category about men."""
+    return men.assign(**event_counts(cfg, men["participant_id"], events, "participant_id", "man"))

@@ -1,8 +1,9 @@
 """Harms (CONSORT pilot item 19): men with at least one adverse event, and with a serious one, by arm;
 partner safety incidents as aggregates only (partners with at least one, and incidents), by the man's arm.
 
-Every per-man fact comes from the subject-level data set (``events``, ``events_serious``) and the events
-frame; no event is listed, and no free text exists to list.
+Every per-man fact comes from the subject-level data set (``events``, ``events_serious``,
+``events_<category>``), every per-partner one from the partner frame's same columns; no event is
+listed, and no free text exists to list.
 """
 
 from __future__ import annotations
@@ -20,41 +21,30 @@ COLUMNS = ("about", "category", "arm", "n", "n_with_event", "proportion", "event
 ANY, SERIOUS = "any", "any_serious"
 
 
+def _rows(about: str, people: pd.DataFrame, arms: list[str], categories: list[str]) -> list[dict[str, Any]]:
+    """One row per category and arm from the people's ``events_<category>`` counts (subject-level facts)."""
+    rows: list[dict[str, Any]] = []
+    for cat in categories:
+        col = "events" if cat == ANY else "events_serious" if cat == SERIOUS else f"events_{cat}"
+        for a in arms:
+            these = people if a == "all" else people[people["arm"].astype(str) == a]
+            counts = these[col].to_numpy(dtype=int)
+            k, n = int((counts > 0).sum()), len(these)
+            rows.append({"about": about, "category": cat, "arm": a, "n": n, "n_with_event": k,
+                         "proportion": k / n if n else np.nan, "events": int(counts.sum())})  # fmt: skip
+    return rows
+
+
 def harms_table(cfg: Config, ads: AnalysisData) -> Table:
     """The harms table; empty without an ``events`` block."""
     if cfg.events is None:
         return Table("harms", pd.DataFrame(columns=list(COLUMNS)), "Harms")
-    men, ev = ads.men, ads.events
     arms = [*cfg.arm_ids, "all"]
     man_cats = [c.id for c in cfg.events.categories if c.about == "man"]
     partner_cats = [c.id for c in cfg.events.categories if c.about == "partner"]
-    rows: list[dict[str, Any]] = []
-    own = ev[ev["participant_id"].notna()]
-    for cat in [*man_cats, ANY, SERIOUS]:
-        if cat == ANY:
-            these = own
-        elif cat == SERIOUS:
-            these = own[own["serious"].fillna(False).to_numpy(dtype=bool)]
-        else:
-            these = own[own["category"] == cat]
-        for a in arms:
-            ids = men["participant_id"] if a == "all" else men.loc[men["arm"].astype(str) == a, "participant_id"]
-            hit = these[these["participant_id"].isin(set(ids))]
-            k = int(hit["participant_id"].nunique())
-            rows.append({"about": "men", "category": cat, "arm": a, "n": len(ids), "n_with_event": k,
-                         "proportion": k / len(ids) if len(ids) else np.nan, "events": len(hit)})  # fmt: skip
+    rows = _rows("men", ads.men, arms, [*man_cats, ANY, SERIOUS])
     if partner_cats:
-        partners = ads.partners
-        theirs = ev[ev["partner_id"].notna()]
-        for cat in [*partner_cats, ANY]:
-            these = theirs if cat == ANY else theirs[theirs["category"] == cat]
-            for a in arms:
-                ids = partners["partner_id"] if a == "all" else partners.loc[partners["arm"].astype(str) == a,
-                                                                             "partner_id"]  # fmt: skip
-                hit = these[these["partner_id"].isin(set(ids))]
-                k = int(hit["partner_id"].nunique())
-                rows.append({"about": "partners", "category": cat, "arm": a, "n": len(ids), "n_with_event": k,
-                             "proportion": k / len(ids) if len(ids) else np.nan, "events": len(hit)})  # fmt: skip
+        rows += _rows("partners", ads.partners, arms, [*partner_cats, ANY])
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     df[["n", "n_with_event", "events"]] = df[["n", "n_with_event", "events"]].astype(int)
     notes = ("n_with_event: men (or partners) with at least one event of the category; proportion of n, the men "

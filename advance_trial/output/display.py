@@ -29,14 +29,8 @@ def baseline_display(cfg: Config, table: Table) -> Table:
         return table
     arms = list(dict.fromkeys(str(a) for a in df["arm"]))
     labels = {a.id: a.label for a in cfg.arms}
-    first = df[df["variable"] == spec.variables[0].id]
-    size = {a: int(first.loc[first["arm"].astype(str) == a, "n"].max()) for a in arms}
-    for v in spec.variables:  # the column's n: the men in the arm (a missing row counts them all)
-        rows = df[(df["variable"] == v.id) & (df["level"].astype(str) == "missing")]
-        for a in arms:
-            got = rows.loc[rows["arm"].astype(str) == a, "n"]
-            if len(got):
-                size[a] = max(size[a], int(got.iloc[0]))
+    # a column's n: the men in the arm (the largest denominator of its rows: a missing row counts them all)
+    size = {a: int(df.loc[df["arm"].astype(str) == a, "n"].max()) for a in arms}
     heads = [f"{'Overall' if a == 'all' else labels.get(a, f'Arm {a}')} (n={size[a]})" for a in arms]
     pct = cfg.reporting.percent_digits
     out: list[dict[str, str]] = []
