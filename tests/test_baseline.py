@@ -157,11 +157,11 @@ def test_a_site_imports_its_events_and_a_free_text_reason_is_refused(tmp_path):
 def test_table_1_display_cells_are_the_tables_numbers_formatted(built):
     """The report's Table 1: n (%) with percent_digits, mean (SD) and median [Q1, Q3] with the digits, by
     hand from the CSV."""
-    from advance_trial.output.display import baseline_display
+    from advance_trial.output.display import display
     from advance_trial.output.tables import Table
 
     cfg, _, t1, _ = built
-    shown = baseline_display(cfg, Table("baseline", t1, "Baseline")).data
+    shown = display(cfg, Table("baseline", t1, "Baseline")).data
     assert list(shown.columns) == ["Characteristic", "ADVANCE + treatment as usual (n=54)",
                                    "Treatment as usual (n=50)", "Overall (n=104)", "Standardised difference"]
     p = pd.read_csv(SAMPLE / "participants.csv")

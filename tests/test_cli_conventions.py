@@ -104,10 +104,14 @@ def test_config_diff_shows_brackets_markup_and_control_characters_intact(tmp_pat
     assert SHOWN in out.stdout and "arms[tau].label" in out.stdout and "\x1b" not in out.stdout
 
 
-def test_outcomes_show_the_threshold_in_brackets():
-    out = cli("outcomes", ADV, "--data", SAMPLES / "advance-feasibility", env=WIDE)
+def test_outcomes_show_the_threshold_by_its_label_with_brackets_intact(tmp_path):
+    """The terminal shows the report's display table; a label holding rich markup is shown as it is."""
+    new = tmp_path / "new.yaml"
+    new.write_text(ADV.read_text().replace("label: Attended at least one session,", 'label: "[b]any[/b] session",'))
+    out = cli("outcomes", new, "--data", SAMPLES / "advance-feasibility", env=WIDE)
     assert out.returncode == 0, out.stderr
-    assert "cace [any_session]" in out.stdout and "cace [half_of_compulsory]" in out.stdout
+    assert "Complier average causal effect ([b]any[/b] session)" in out.stdout
+    assert "Complier average causal effect (Attended at least 7 of the 14 compulsory sessions)" in out.stdout
 
 
 def test_import_shows_a_file_name_with_markup_intact(tmp_path):

@@ -92,7 +92,7 @@ def test_input_changed_during_run_stops(tmp_path, monkeypatch):
 def test_run_cli(invoke, tmp_path):
     r = invoke("run", config_path("advance-feasibility"), "--data", SAMPLES / "advance-feasibility", "--out", tmp_path)
     assert r.exit_code == 0, r.output
-    assert "met" in r.stdout and "not_met" in r.stdout and (tmp_path / "progression.csv").exists()
+    assert "Met" in r.stdout and "Not met" in r.stdout and (tmp_path / "progression.csv").exists()
 
 
 @pytest.mark.parametrize("command", ["recruitment", "retention", "dose", "progression"])

@@ -35,12 +35,12 @@ def test_html_is_self_contained_and_complete(out):
                   "Prespecified progression criteria", "At least 70% of men followed up at 16 weeks",
                   "95% Wilson score interval", "Outcome analyses", "Progression criteria"):  # fmt: skip
         assert words in page, words
-    assert 'style="color:#b42318">not_met' in page and 'style="color:#1e7b34">met' in page
+    assert 'style="color:#b42318">Not met' in page and 'style="color:#1e7b34">Met' in page
 
 
 def test_markdown_and_word_carry_the_same_tables(out):
     md = (out / "report.md").read_text()
-    assert "![Participant flow](consort.svg)" in md and "| follow_up |" in md
+    assert "![Figure 1. Participant flow" in md and "| At least 70% of men followed up at 16 weeks |" in md
     import docx
 
     doc = docx.Document(str(out / "report.docx"))

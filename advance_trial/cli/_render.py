@@ -123,37 +123,25 @@ def print_tables_json(tables: dict[str, Any]) -> None:
     print_json({name: records(t.data) for name, t in tables.items()})
 
 
-def percent_ci(p: Any, lo: Any, hi: Any) -> str:
-    """``70.7 (62.9-77.5)``, as percentages; empty when there is no denominator or a shareable run
-    withheld the estimate (its cells are then text, not numbers)."""
-    if not all(isinstance(v, int | float) for v in (p, lo, hi)) or p != p:
-        return ""
-    return f"{100 * p:.1f} ({100 * lo:.1f}-{100 * hi:.1f})"
-
-
-def print_table(table: Any, columns: list[str], proportion: bool = True, status: str | None = None) -> None:
-    """Render an output table with rich: chosen columns, proportions as percentages with intervals."""
+def print_display(cfg: Any, table: Any) -> None:
+    """Print a table as the report shows it (:func:`advance_trial.output.display.display`): labelled rows
+    and columns, cells such as ``38/54 (70.4%; 57.2 to 80.9)``, the Status column coloured."""
     from rich.table import Table as RichTable
 
-    from advance_trial.output.tables import format_number
+    from advance_trial.output.display import STATUS_LABELS, display
 
-    df = table.data
-    t = RichTable(title=shown(table.title), title_justify="left", show_lines=False)
-    for col in columns:
-        t.add_column(shown(col), justify="right" if df[col].dtype.kind in "iuf" else "left", overflow="fold")
-    if proportion:
-        t.add_column("% (CI)", justify="right", no_wrap=True)
-    if status:
-        t.add_column(status)
-    for _, row in df.iterrows():
-        cells = [shown(format_number(row[c])) for c in columns]
-        if proportion:
-            cells.append(percent_ci(row["proportion" if "proportion" in row else "estimate"], row["ci_lower"],
-                                    row["ci_upper"]))  # fmt: skip
-        if status:
-            st = str(row[status])
-            cells.append(f"[{STATUS_STYLE.get(st, 'white')}]{shown(st)}[/]")
+    shown_table = display(cfg, table)
+    df = shown_table.data
+    styles = {label: STATUS_STYLE[k] for k, label in STATUS_LABELS.items()}
+    t = RichTable(title=shown(shown_table.title), title_justify="left", show_lines=False)
+    for col in df.columns:
+        t.add_column(shown(str(col)), overflow="fold")
+    for row in df.itertuples(index=False):
+        cells = []
+        for col, v in zip(df.columns, row, strict=True):
+            text = shown(str(v))
+            cells.append(f"[{styles.get(str(v), 'white')}]{text}[/]" if col == "Status" else text)
         t.add_row(*cells)
     stdout.print(t)
-    for note in table.footnotes:
+    for note in shown_table.footnotes:
         stdout.print(Text(visible(note), style="dim"))

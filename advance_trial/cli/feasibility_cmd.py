@@ -41,7 +41,7 @@ def _write(cfg: "Config", tables: "dict[str, Table]", out: Path | None, figures:
 
 def recruitment(config: Path = CONFIG_ARG, data: Path = DATA, out: Path | None = OUT, json_out: bool = JSON) -> None:
     """Recruitment (randomised / eligible), allocation by site and arm, and the CONSORT flow."""
-    from advance_trial.cli._render import print_table, print_tables_json
+    from advance_trial.cli._render import print_display, print_tables_json
     from advance_trial.pipeline import recruitment_tables
 
     cfg, d = _load(config, data)
@@ -49,8 +49,8 @@ def recruitment(config: Path = CONFIG_ARG, data: Path = DATA, out: Path | None =
     if json_out:
         print_tables_json(tables)
     else:
-        print_table(tables["recruitment"], ["site", "n_screened", "n_eligible", "n_randomised"])
-        print_table(tables["allocation"], ["site", "arm", "n"], proportion=False)
+        print_display(cfg, tables["recruitment"])
+        print_display(cfg, tables["allocation"])
     _write(cfg, tables, out, figures=True)
 
 
@@ -62,7 +62,7 @@ def retention(
     json_out: bool = JSON,
 ) -> None:
     """Men followed up within each timepoint's window, reasons for loss, arms compared, partners' aggregates."""
-    from advance_trial.cli._render import print_table, print_tables_json
+    from advance_trial.cli._render import print_display, print_tables_json
     from advance_trial.pipeline import retention_tables
 
     cfg, d = _load(config, data)
@@ -70,20 +70,19 @@ def retention(
     if json_out:
         print_tables_json(tables)
     else:
-        print_table(tables["retention"], ["timepoint", "arm", by.value, "n_randomised", "n_retained",
-                                          "n_outside_window"])  # fmt: skip
+        print_display(cfg, tables["retention"])
         if len(tables["retention_difference"].data):
-            print_table(tables["retention_difference"], ["timepoint", "arm", "comparator"], proportion=True)
+            print_display(cfg, tables["retention_difference"])
         if len(tables["partner_retention"].data):
-            print_table(tables["partner_retention"], ["timepoint", "arm", "site", "n_randomised", "n_retained"])
+            print_display(cfg, tables["partner_retention"])
         if "partner_contact" in tables:
-            print_table(tables["partner_contact"], ["arm", "site", "n_partners", "n_contacted"])
+            print_display(cfg, tables["partner_contact"])
     _write(cfg, tables, out)
 
 
 def dose(config: Path = CONFIG_ARG, data: Path = DATA, out: Path | None = OUT, json_out: bool = JSON) -> None:
     """Sessions and hours attended, and men meeting each dose threshold (denominator: men randomised)."""
-    from advance_trial.cli._render import print_table, print_tables_json
+    from advance_trial.cli._render import print_display, print_tables_json
     from advance_trial.pipeline import dose_tables
 
     cfg, d = _load(config, data)
@@ -91,7 +90,7 @@ def dose(config: Path = CONFIG_ARG, data: Path = DATA, out: Path | None = OUT, j
     if json_out:
         print_tables_json(tables)
     elif tables:
-        print_table(tables["dose"], ["threshold", "cycle", "site", "n", "n_met", "median_sessions", "median_hours"])
+        print_display(cfg, tables["dose"])
     else:
         from advance_trial.cli._render import stdout
 
@@ -101,7 +100,7 @@ def dose(config: Path = CONFIG_ARG, data: Path = DATA, out: Path | None = OUT, j
 
 def progression(config: Path = CONFIG_ARG, data: Path = DATA, out: Path | None = OUT, json_out: bool = JSON) -> None:
     """Each progression criterion: estimate, interval, rule and status (coloured)."""
-    from advance_trial.cli._render import print_table, print_tables_json
+    from advance_trial.cli._render import print_display, print_tables_json
     from advance_trial.pipeline import feasibility_tables
 
     cfg, d = _load(config, data)
@@ -109,5 +108,5 @@ def progression(config: Path = CONFIG_ARG, data: Path = DATA, out: Path | None =
     if json_out:
         print_tables_json(tables)
     else:
-        print_table(tables["progression"], ["criterion", "metric", "rule"], proportion=True, status="status")
+        print_display(cfg, tables["progression"])
     _write(cfg, tables, out)

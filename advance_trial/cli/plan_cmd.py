@@ -14,11 +14,9 @@ def plan(
     json_out: bool = JSON,
 ) -> None:
     """Men per arm for the definitive trial from the pilot's SD, correlation, ICC and retention, every step shown."""
-    from rich.table import Table as RichTable
-
-    from advance_trial.cli._render import print_tables_json, shown, stdout, visible
+    from advance_trial.cli._render import print_display, print_tables_json
     from advance_trial.errors import UsageError
-    from advance_trial.output.tables import format_number, write_tables
+    from advance_trial.output.tables import write_tables
     from advance_trial.pipeline import all_tables, load_analysis
 
     cfg, ads = load_analysis(config, data)
@@ -33,12 +31,4 @@ def plan(
     if json_out:
         print_tables_json({"plan": table})
         return
-    view = RichTable(title=shown(table.title), title_justify="left")
-    for col in ("outcome", "quantity", "estimate", "conservative", "note"):
-        view.add_column(col, justify="right" if col in ("estimate", "conservative") else "left", overflow="fold")
-    for r in table.data.itertuples():
-        view.add_row(shown(r.outcome), shown(r.quantity), format_number(r.estimate), format_number(r.conservative),
-                     shown(r.note))  # fmt: skip
-    stdout.print(view)
-    for note in table.footnotes:
-        stdout.print(f"[dim]{visible(note)}[/dim]")
+    print_display(cfg, table)

@@ -43,7 +43,8 @@ def run(
     """Run every step the config asks for and write all outputs, byte-identical across runs."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from advance_trial.cli._render import print_json, print_table, shown, stderr, stdout
+    from advance_trial.cli._render import print_display, print_json, shown, stderr, stdout
+    from advance_trial.config import load_config
     from advance_trial.pipeline import run as run_pipeline
 
     opts = _options(by, blinded, shareable, log, key, key_dir, not no_report)
@@ -57,7 +58,7 @@ def run(
         print_json({"out": str(out), "outputs": result.outputs, "trial": result.provenance["config"]})
         return
     if "progression" in result.tables and len(result.tables["progression"].data):
-        print_table(result.tables["progression"], ["criterion", "metric", "rule"], status="status")
+        print_display(load_config(config), result.tables["progression"])
     stdout.print(f"[green]done[/green]: {len(result.outputs)} files and provenance.json in {shown(out)}")
 
 

@@ -40,6 +40,7 @@ class Table:
     title: str = ""
     footnotes: tuple[str, ...] = field(default_factory=tuple)
     markdown: bool = True  # per-man tables are for checking by hand in CSV, not for reading
+    keys: int = 0  # display tables: how many leading columns identify a row (0: not said)
 
 
 #: A text cell beginning with one of these is run as a formula by spreadsheets (OWASP, CSV injection).

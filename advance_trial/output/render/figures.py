@@ -95,12 +95,13 @@ def _n(df: pd.DataFrame, stage: str, arm: str = "all", detail: str | None = None
     return v if isinstance(v, str) else int(v)  # "<5" in shareable outputs
 
 
-def _box(ax: Any, x: float, y: float, text: str, width: int = 34, dashed: bool = False, align: str = "center") -> None:
+def _box(ax: Any, x: float, y: float, text: str, width: int = 34, dashed: bool = False, align: str = "center",
+         va: str = "center") -> None:  # fmt: skip
     wrapped = "\n".join(
         "\n".join(textwrap.wrap(line, width, subsequent_indent="   ") or [""]) for line in text.split("\n")
     )
     ax.text(
-        x, y, wrapped, ha="center", va="center", multialignment=align, fontsize=8.5,
+        x, y, wrapped, ha="center", va=va, multialignment=align, fontsize=8.5,
         bbox={"boxstyle": "square,pad=0.6", "fc": "white", "ec": "#555555" if dashed else "black",
               "ls": "--" if dashed else "-", "lw": 0.9},
     )  # fmt: skip
@@ -144,30 +145,45 @@ def consort_figure(cfg: Config, consort: pd.DataFrame) -> Figure:
     _box(ax, top, 0.77, f"{enrolled} (n={_n(consort, 'randomised')})")
     labels = {a.id: a.label for a in cfg.arms}
     for x, arm in zip(xs if k > 1 else [0.35], arms, strict=True):
-        _arrow(ax, top, 0.745, x, 0.69)
+        _arrow(ax, top, 0.745, x, 0.705)
         lines = [f"Allocated to {labels[arm]} (n={_n(consort, 'allocated', arm)})"]
         received = _n(consort, "received_any_session", arm)
         if received is not None:
-            lines.append(f"- Received at least one session (n={received})")
-        _box(ax, x, 0.64, "\n".join(lines), align="left")
+            lines.append(f"- Received allocated intervention (n={received})")
+        missed = _n(consort, "not_received", arm, "")
+        if missed is not None:
+            lines.append(f"- Did not receive allocated intervention (n={missed})")
+            why = consort[(consort["stage"] == "not_received") & (consort["arm"] == arm) & (consort["detail"] != "")]
+            lines += [f"   - {r.detail} (n={r.n})" for r in why.itertuples()]
+        stopped = _n(consort, "discontinued", arm, "")
+        if stopped is not None:
+            lines.append(f"- Discontinued intervention (n={stopped})")
+        _box(ax, x, 0.69, "\n".join(lines), width=44, align="left", va="top")
         met = consort[(consort["stage"] == "met_threshold") & (consort["arm"] == arm)]
         if len(met):
-            note = "Dose (annotation):\n" + "\n".join(f"{r.detail} (n={r.n})" for r in met.itertuples())
-            _box(ax, x + (0.18 if k == 1 else 0.12), 0.52, note, width=30, dashed=True, align="left")
-        y = 0.40
+            named = {t.id: t.label or t.id for t in cfg.thresholds}
+            note = "Dose (annotation):\n" + "\n".join(
+                f"{named.get(str(r.detail).split(':')[0], r.detail)} (n={r.n})" for r in met.itertuples())  # fmt: skip
+            _box(ax, x + (0.20 if k == 1 else 0.14), 0.49, note, width=30, dashed=True, align="left")
+        y = 0.36
         for tp in [t for t in cfg.timepoints if t.week > 0]:
-            _arrow(ax, x, y + 0.19 if y == 0.40 else y + 0.13, x, y + 0.055)
+            _arrow(ax, x, 0.555 if y == 0.36 else y + 0.13, x, y + 0.055)
             lost = consort[(consort["stage"] == "not_followed_up") & (consort["arm"] == arm)
                            & consort["detail"].str.startswith(f"{tp.id}:")]  # fmt: skip
             lines = [f"{tp.label or tp.id}", f"- Followed up (n={_n(consort, 'followed_up', arm, tp.id)})"]
             lines += [f"- {r.detail.split(': ', 1)[1].capitalize()} (n={r.n})" for r in lost.itertuples()]
             _box(ax, x, y, "\n".join(lines), align="left")
-            _arrow(ax, x, y - 0.06, x, y - 0.13)
-            analysed = [f"- {o.id} (n={_n(consort, 'analysed', arm, f'{tp.id}: {o.id}')})"
-                        for o in cfg.outcomes if o.timepoint == tp.id]  # fmt: skip
-            _box(ax, x, y - 0.17, "\n".join([f"Analysed at {tp.id} (complete cases)", *analysed]), align="left")
+            _arrow(ax, x, y - 0.06, x, y - 0.095)
+            allocated = _n(consort, "allocated", arm)
+            analysed = []
+            for o in [o for o in cfg.outcomes if o.timepoint == tp.id]:
+                n = _n(consort, "analysed", arm, f"{tp.id}: {o.id}")
+                left = allocated - n if isinstance(n, int) and isinstance(allocated, int) else None
+                analysed.append(f"- {o.label or o.id}: n={n}" + (f" (excluded n={left})" if left is not None else ""))
+            head = f"Analysed, {tp.label or tp.id} (complete cases)"
+            _box(ax, x, y - 0.105, "\n".join([head, *analysed]), width=44, align="left", va="top")
             y -= 0.30
-    for label, yy in (("Enrolment", 0.95), ("Allocation", 0.64), ("Follow-up", 0.40), ("Analysis", 0.23)):
+    for label, yy in (("Enrolment", 0.95), ("Allocation", 0.62), ("Follow-up", 0.36), ("Analysis", 0.19)):
         ax.text(0.0, yy, label, rotation=90, va="center", ha="left", fontsize=9, color="#1f4e79", weight="bold")
     ax.set_ylim(y + 0.30 - 0.25, 1)
     ax.set_title(cfg.trial.title, fontsize=10)

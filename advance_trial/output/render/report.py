@@ -20,12 +20,24 @@ from typing import Any
 import pandas as pd
 
 from advance_trial.config.models import Config
+from advance_trial.output.display import STATUS_LABELS, display
 from advance_trial.output.tables import Table, format_number
 from advance_trial.randomisation.key import DEMO_KEY, fingerprint_of
 from advance_trial.randomise import DERIVATION
 
 STATUS_COLOURS = {"met": "#1e7b34", "green": "#1e7b34", "amber": "#b36b00", "not_met": "#b42318", "red": "#b42318",
                   "not_evaluated": "#667085"}  # fmt: skip
+#: The Status column of a display table is coloured by the status its label stands for.
+STATUS_COLOURS |= {STATUS_LABELS[k]: v for k, v in STATUS_COLOURS.items()}
+STATUS_COLUMNS = ("status", "Status")
+#: Figure captions (the figures carry no title of their own in the report).
+FIGURE_CAPTIONS = {
+    "consort": "Participant flow (CONSORT 2010 extension to randomised pilot and feasibility trials, Eldridge et "
+    "al. 2016)",
+    "retention": "Men followed up by arm, with 95% confidence intervals",
+    "attendance": "Sessions attended by the men offered them",
+    "forest": "Outcome estimates with 95% confidence intervals",
+}
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,13 @@ class Block:
     table: Table | None = None
     columns: tuple[str, ...] = ()
     figure: str = ""  # stem of figure files (stem.svg, stem.png)
+    number: int = 0  # a table's or figure's number in the report (its caption reads "Table 3. ...")
+
+    @property
+    def caption(self) -> str:
+        """The numbered caption of a table or figure."""
+        return f"{'Figure' if self.kind == 'figure' else 'Table'} {self.number}. {self.text}" if self.number else \
+            self.text  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -150,6 +169,7 @@ def build_report(
         ("Progression criteria", ["progression"], []),
         ("Planning the definitive trial", ["plan"], []),
     ]
+    tables_n = figs_n = 0
     for title, names, figs in sections:
         present = [n for n in names if n in tables and not tables[n].data.empty]
         shown = [f for f in figs if f in figures]
@@ -157,31 +177,37 @@ def build_report(
             continue
         b.append(Block("heading", title, 2))
         for f in shown:
-            b.append(Block("figure", title, figure=f))
+            figs_n += 1
+            b.append(Block("figure", FIGURE_CAPTIONS.get(f, title), figure=f, number=figs_n))
         for n in present:
             if n == "consort":
                 continue  # drawn above; the table is in consort.csv
-            table = tables[n]
-            if n == "baseline":
-                from advance_trial.output.display import baseline_display
-
-                table = baseline_display(cfg, table)
-            b.append(Block("table", table.title, table=table, columns=_columns(n, table.data)))
+            table = display(cfg, tables[n])
+            tables_n += 1
+            b.append(Block("table", table.title, table=table, columns=tuple(map(str, table.data.columns)),
+                           number=tables_n))  # fmt: skip
     if t.data_cutoff is not None:
         b.insert(0, Block("paragraph", f"Data cut-off: {t.data_cutoff.isoformat()}."))
     return Report(f"{t.title} (v{t.version})", b, figures, t.data_cutoff)
 
 
-_HIDE = {"ci_method", "note", "se", "label"}
 #: A table of more columns than this is laid out on a landscape page (Word) or a landscape print page (HTML).
 WIDE_COLUMNS = 8
+#: The text width of an A4 portrait page between 20 mm margins, in twips.
+PORTRAIT_TWIPS = 9638
+#: ... and a table whose cells, each on one line, would need this many portrait widths goes landscape too
+#: (below it, cells wrap onto a second line in portrait, as a journal's tables do).
+LANDSCAPE_FROM = 1.4
 
 
-def _columns(name: str, df: pd.DataFrame) -> tuple[str, ...]:
-    cols = [c for c in df.columns if c not in _HIDE]
-    if name == "outcomes":
-        cols = [c for c in cols if c not in ("timepoint", "comparison", "df", "n_intervention", "n_control")]
-    return tuple(cols)
+def is_wide(b: Block) -> bool:
+    """Whether a table block is laid out on a landscape page."""
+    if b.kind != "table" or b.table is None:
+        return False
+    df = b.table.data
+    natural = sum(max([len(c), *(len(_cell(v)) for v in df[c])]) * CHAR_TWIPS + CELL_PADDING_TWIPS
+                  for c in b.columns)  # fmt: skip
+    return len(b.columns) > WIDE_COLUMNS or natural > LANDSCAPE_FROM * PORTRAIT_TWIPS
 
 
 # ---------------------------------------------------------------------------- rendering
@@ -198,7 +224,9 @@ h1{font-size:1.5rem;border-bottom:2px solid #1f4e79;padding-bottom:.3rem}h2{font
 color:#1f4e79}h3{font-size:1rem}table{border-collapse:collapse;margin:.5rem 0 .3rem;font-size:.82rem}
 th,td{border-bottom:1px solid #d0d5dd;padding:.2rem .45rem;text-align:left}td.n{text-align:right;
 font-variant-numeric:tabular-nums}th{background:#f2f4f7}.notes{font-size:.78rem;color:#475467;margin:0 0 1rem}
-figure{margin:1rem 0}figure svg{max-width:100%;height:auto}.status{font-weight:600}
+figure{margin:1rem 0}figure svg{max-width:100%;height:auto}
+caption{caption-side:top;text-align:left;font-weight:600;padding:.2rem 0;color:#1d2939}
+figcaption{font-size:.85rem;font-weight:600}.status{font-weight:600}
 .wide{overflow-x:auto}
 @page{size:A4;margin:15mm}@page wide{size:A4 landscape;margin:12mm}
 @media print{body{margin:0;max-width:none;font-size:10pt}h2,h3{page-break-after:avoid}figure{page-break-inside:avoid}
@@ -222,7 +250,10 @@ def to_html(report: Report) -> str:
             svg = report.figures[b.figure]["svg"].decode("utf-8")
             svg = re.sub(r"^<\?xml[^>]*>\s*(<!DOCTYPE[^>]*>\s*)?", "", svg)
             svg = unique_ids(svg, b.figure)
-            out.append(f'<figure aria-label="{html.escape(b.figure)}">{svg}</figure>')
+            out.append(
+                f'<figure aria-label="{html.escape(b.figure)}">{svg}'
+                f"<figcaption>{html.escape(b.caption)}</figcaption></figure>"
+            )
         elif b.kind == "table" and b.table is not None:
             out.append(_html_table(b))
     out.append("</body></html>")
@@ -256,8 +287,8 @@ def fit_to_page(blocks: list[Block], width: int = LANDSCAPE_TWIPS) -> list[Block
         if sum(needs) <= width:
             out.append(b)
             continue
-        keys = 0
-        while keys < min(3, len(b.columns) - 1) and df[b.columns[keys]].dtype.kind not in "iufb":
+        keys = b.table.keys
+        while not b.table.keys and keys < min(3, len(b.columns) - 1) and df[b.columns[keys]].dtype.kind not in "iufb":
             keys += 1
         room = width - sum(needs[:keys])
         groups: list[list[int]] = [[]]
@@ -282,24 +313,35 @@ def unique_ids(svg: str, prefix: str) -> str:
     return re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}-{m.group(1)})", svg)
 
 
+_FIGURE = re.compile(r"^(-?[0-9]|\[c\])")
+
+
+def _numeric_column(col: pd.Series) -> bool:
+    """A column of numbers or of cells that begin with one (``38/54 (70.4%; ...)``): right-aligned."""
+    if col.dtype.kind in "iuf":
+        return True
+    texts = [str(v) for v in col if isinstance(v, str) and v]
+    return bool(texts) and all(_FIGURE.match(t) for t in texts)
+
+
 def _html_table(b: Block) -> str:
     assert b.table is not None
     df = b.table.data
-    wide = len(b.columns) > WIDE_COLUMNS
-    rows = ['<div class="wide">' if wide else "<div>", f"<h3>{html.escape(b.text)}</h3>", "<table><thead><tr>"]
+    wide = is_wide(b)
+    rows = ['<div class="wide">' if wide else "<div>", f"<table><caption>{html.escape(b.caption)}</caption><thead><tr>"]
     rows += [f"<th>{html.escape(c)}</th>" for c in b.columns]
     rows.append("</tr></thead><tbody>")
+    figures = {c for c in b.columns if _numeric_column(df[c])}
     for _, r in df.iterrows():
         cells = []
         for c in b.columns:
             v = r[c]
             text = html.escape(_cell(v))
-            if c == "status":
+            if c in STATUS_COLUMNS:
                 colour = STATUS_COLOURS.get(str(v), "#1d2939")
                 cells.append(f'<td class="status" style="color:{colour}">{text}</td>')
             else:
-                numeric = isinstance(v, (int, float)) and not isinstance(v, bool)
-                cells.append(f'<td class="n">{text}</td>' if numeric else f"<td>{text}</td>")
+                cells.append(f'<td class="n">{text}</td>' if c in figures else f"<td>{text}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     rows.append("</tbody></table>")
     if b.table.footnotes:
@@ -320,9 +362,9 @@ def to_markdown(report: Report) -> str:
         elif b.kind == "paragraph":
             out += [md_text(b.text), ""]
         elif b.kind == "figure":
-            out += [f"![{md_text(b.text)}]({b.figure}.svg)", ""]
+            out += [f"![{md_text(b.caption)}]({b.figure}.svg)", "", f"*{md_text(b.caption)}*", ""]
         elif b.kind == "table" and b.table is not None:
-            shown = Table(b.table.name, b.table.data[list(b.columns)], b.table.title, b.table.footnotes)
+            shown = Table(b.table.name, b.table.data[list(b.columns)], b.caption, b.table.footnotes)
             out += [table_md(shown), ""]
     return "\n".join(out).rstrip() + "\n"
 
@@ -363,7 +405,7 @@ def to_docx(report: Report) -> bytes:
         return usable // 635  # EMU to twips
 
     blocks = fit_to_page(report.blocks)
-    wide = [b.kind == "table" and len(b.columns) > WIDE_COLUMNS for b in blocks]
+    wide = [is_wide(b) for b in blocks]
     for k, b in enumerate(blocks):
         # a heading goes with the table after it: on its landscape page when that table is wide
         width = orient(wide[k] or (b.kind == "heading" and k + 1 < len(wide) and wide[k + 1]))
@@ -373,14 +415,15 @@ def to_docx(report: Report) -> bytes:
             doc.add_paragraph(b.text)
         elif b.kind == "figure":
             doc.add_picture(io.BytesIO(report.figures[b.figure]["png"]), width=Inches(6.2))
+            doc.element.body._insert_p(parse_xml(_caption_xml("Figure", b)))
         elif b.kind == "table" and b.table is not None:
-            doc.add_heading(b.text, level=3)
+            doc.element.body._insert_p(parse_xml(_caption_xml("Table", b)))
             df = b.table.data
             rows = [list(b.columns)]
             bold: set[tuple[int, int]] = set()
             for i, r in enumerate(df[list(b.columns)].itertuples(index=False), 1):
                 rows.append([_cell(v) for v in r])
-                bold |= {(i, j) for j, c in enumerate(b.columns) if c == "status" and str(r[j]) in STATUS_COLOURS}
+                bold |= {(i, j) for j, c in enumerate(b.columns) if c in STATUS_COLUMNS and str(r[j]) in STATUS_COLOURS}
             doc.element.body._insert_tbl(parse_xml(_table_xml(rows, bold, style, column_widths(rows, width))))
             for note in b.table.footnotes:
                 doc.add_paragraph(note).runs[0].font.italic = True  # notes follow each table
@@ -392,6 +435,23 @@ def to_docx(report: Report) -> bytes:
 #: Characters XML 1.0 cannot hold (a cell holding one would make the document unreadable).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+
+
+def _caption_xml(label: str, b: Block) -> str:
+    """A Word caption: the Caption style, its number a ``SEQ`` field as Word's Insert Caption writes it
+    (so that Word's list of tables and cross-references find it), kept with the table that follows."""
+    from xml.sax.saxutils import escape
+
+    keep = "<w:keepNext/>" if label == "Table" else ""
+    text = escape(_NOT_XML.sub("", b.text))
+    return (f'<w:p xmlns:w="{_W}"><w:pPr><w:pStyle w:val="Caption"/>{keep}</w:pPr>'
+            f'<w:r><w:t xml:space="preserve">{label} </w:t></w:r>'
+            '<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+            f'<w:r><w:instrText xml:space="preserve"> SEQ {label} \\* ARABIC </w:instrText></w:r>'
+            '<w:r><w:fldChar w:fldCharType="separate"/></w:r>'
+            f"<w:r><w:t>{b.number}</w:t></w:r>"
+            '<w:r><w:fldChar w:fldCharType="end"/></w:r>'
+            f'<w:r><w:t xml:space="preserve">. {text}</w:t></w:r></w:p>')  # fmt: skip
 
 
 def _run_xml(text: str, coloured: str | None) -> str:
@@ -420,17 +480,20 @@ CELL_PADDING_TWIPS = 230
 
 def column_widths(rows: list[list[str]], total: int) -> list[int]:
     """Column widths in twips that fit ``total``: each column at least its longest word (so that no word is
-    split), the rest of the width shared in proportion to each column's longest cell."""
+    split), the rest of the width shared max-min fairly (the columns of short cells whole on one line first,
+    the long ones sharing what is left equally)."""
     words = [max((len(w) for r in rows for w in r[j].split()), default=1) for j in range(len(rows[0]))]
     longest = [max((len(r[j]) for r in rows), default=1) for j in range(len(rows[0]))]
     least = [w * CHAR_TWIPS + CELL_PADDING_TWIPS for w in words]
     spare = total - sum(least)
     if spare <= 0:
         return least  # wider than the page: a landscape section is the caller's remedy
-    extra = [max(n - w, 0) for n, w in zip(longest, words, strict=True)]
-    want = sum(extra) * CHAR_TWIPS
-    share = [int(spare * e / sum(extra)) if sum(extra) else spare // len(least) for e in extra] if want > spare else [
-        e * CHAR_TWIPS for e in extra]  # fmt: skip
+    extra = [max(n - w, 0) * CHAR_TWIPS for n, w in zip(longest, words, strict=True)]
+    share = [0] * len(least)
+    order = sorted(range(len(least)), key=lambda j: extra[j])
+    for k, j in enumerate(order):
+        share[j] = min(extra[j], spare // (len(order) - k))
+        spare -= share[j]
     return [a + b for a, b in zip(least, share, strict=True)]
 
 
