@@ -201,6 +201,8 @@ class RunOptions:
     key: str | None = None
     key_dir: str | None = None
     report: bool = True
+    closed: bool = False  # the report for a data monitoring committee: open sections pooled, closed by arm
+    data_cut_off: str | None = None  # ISO date; replaces the config's trial.data_cutoff
 
 
 def _figure_bytes(out: Path, written: dict[str, str]) -> dict[str, dict[str, bytes]]:
@@ -293,6 +295,8 @@ def canonical_command(config: Path, data_dir: Path, opts: RunOptions) -> str:
     parts += ["--log", opts.log] if opts.log else []
     parts += ["--key-dir", opts.key_dir] if opts.key_dir else []
     parts += [] if opts.report else ["--no-report"]
+    parts += ["--closed"] if opts.closed else []
+    parts += ["--data-cut-off", opts.data_cut_off] if opts.data_cut_off else []
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -302,6 +306,22 @@ def _log_facts(cfg: Config, data: CanonicalData, opts: RunOptions, data_dir: str
 
     ring = trial_key(cfg, opts.key_dir, opts.log, data=data_dir, out=out)
     return log_summary(cfg, ring, opts.log, data.participants)
+
+
+def with_cut_off(cfg: Config, cut_off: str | None) -> Config:
+    """The config with ``--data-cut-off`` in place of ``trial.data_cutoff`` (the data are checked against it
+    and the report is dated by it)."""
+    if cut_off is None:
+        return cfg
+    import datetime as dt
+
+    day = dt.date.fromisoformat(cut_off)
+    if day > dt.date.today():
+        from advance_trial.errors import UsageError
+
+        raise UsageError(f"--data-cut-off {cut_off}: in the future; the cut-off is the last day the data may hold")
+    trial = cfg.trial.model_copy(update={"data_cutoff": day})
+    return cfg.model_copy(update={"trial": trial})
 
 
 def run(
@@ -332,7 +352,7 @@ def run(
                    key_dir=str(Path(opts.key_dir).resolve()) if opts.key_dir else None)  # fmt: skip
     step = progress or (lambda _: None)
     step("reading the config and data")
-    cfg = load_config(config)
+    cfg = with_cut_off(load_config(config), opts.data_cut_off)
     from advance_trial.data.folder import reading
 
     with reading(data_dir):
@@ -407,7 +427,8 @@ def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir
         step("writing the report")
         from advance_trial.output.render.report import build_report, write_report
 
-        report = build_report(shown_cfg, tables, _figure_bytes(out, outputs), log, notes, blinded=opts.blinded)
+        report = build_report(shown_cfg, tables, _figure_bytes(out, outputs), log, notes, blinded=opts.blinded,
+                              closed=opts.closed)  # fmt: skip
         outputs |= write_report(report, out)
     changed = [name for name, h in data.sha256.items() if sha256_file(Path(data_dir) / name) != h]
     if cfg.source is not None and sha256_file(cfg.source.path) != cfg.source.sha256:
@@ -417,7 +438,7 @@ def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir
     record = build_provenance(cfg, inputs, outputs, command=command or canonical_command(config, data_dir, opts))
     record["run"] = {"config": str(config), "data": str(data_dir), "by": opts.by, "blinded": opts.blinded,
                      "shareable": opts.shareable, "log": opts.log, "key_dir": opts.key_dir,
-                     "report": opts.report}  # fmt: skip
+                     "report": opts.report, "closed": opts.closed, "data_cut_off": opts.data_cut_off}  # fmt: skip
     if opts.blinded:
         # nothing that bears on the codes: no seed; the key's place (not its content) so verify can reuse it
         record["seed"] = None

@@ -72,6 +72,7 @@ def verify_outputs(outdir: str | Path) -> VerifyResult:
     opts = RunOptions(
         by=spec.get("by", "site"), blinded=bool(spec.get("blinded")), shareable=bool(spec.get("shareable")),
         log=spec.get("log"), key_dir=spec.get("key_dir"), report=bool(spec.get("report", True)),
+        closed=bool(spec.get("closed")), data_cut_off=spec.get("data_cut_off"),
     )  # fmt: skip
     key = spec.get("key")
     if key is not None and not Path(key).is_file():

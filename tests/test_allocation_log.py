@@ -605,3 +605,5 @@ def test_the_report_shows_the_logs_full_head(tmp_path, advance_cfg):
     page = (tmp_path / "out" / "report.md").read_text()
     assert "104 men allocated between 2018-06-04 and" in page and "agrees with participants.csv" in page
     assert f"row {head.head_row}, tag {head.head_tag}" in page
+    # and the checkpoint it was checked against, which a rollback of the log would leave behind
+    assert f"the checkpoint kept beside the key records row {head.head_row} of log {head.log_id}" in page

@@ -1,5 +1,6 @@
 """``advance-trial run``, ``report`` and ``verify``: the whole pipeline, the report alone, and re-checking outputs."""
 
+import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,15 +17,25 @@ LOG = typer.Option(
     None, "--log", help="The allocation log: verified, reconciled with participants.csv, summarised in the methods."
 )
 KEY = typer.Option(None, "--key", help="Where to write the blinding key (default: beside the output folder).")
+CLOSED = typer.Option(
+    False, "--closed", help="A data monitoring committee's report: open sections pooled over arms, closed ones by arm."
+)
+CUT_OFF = typer.Option(
+    None, "--data-cut-off", formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
+    help="The data cut-off (default: the config's trial.data_cutoff): no data may be dated after it; the "
+    "report's date.",
+)  # fmt: skip
 
 
 def _options(by: By, blinded: bool, shareable: bool, log: Path | None, key: Path | None, key_dir: Path | None,
-             report: bool = True) -> "RunOptions":  # fmt: skip
+             report: bool = True, closed: bool = False,
+             cut_off: "dt.datetime | None" = None) -> "RunOptions":  # fmt: skip
     from advance_trial.pipeline import RunOptions
 
     return RunOptions(by=by.value, blinded=blinded, shareable=shareable, log=str(log) if log else None,
                       key=str(key) if key else None, key_dir=str(key_dir) if key_dir else None,
-                      report=report)  # fmt: skip
+                      report=report, closed=closed,
+                      data_cut_off=cut_off.date().isoformat() if cut_off else None)  # fmt: skip
 
 
 def run(
@@ -38,6 +49,8 @@ def run(
     key_dir: Path | None = KEY_DIR,
     key: Path | None = KEY,
     no_report: bool = typer.Option(False, "--no-report", help="Tables and figures only."),
+    closed: bool = CLOSED,
+    data_cut_off: dt.datetime | None = CUT_OFF,
     json_out: bool = JSON,
 ) -> None:
     """Run every step the config asks for and write all outputs, byte-identical across runs."""
@@ -47,7 +60,7 @@ def run(
     from advance_trial.config import load_config
     from advance_trial.pipeline import run as run_pipeline
 
-    opts = _options(by, blinded, shareable, log, key, key_dir, not no_report)
+    opts = _options(by, blinded, shareable, log, key, key_dir, not no_report, closed, data_cut_off)
     # refreshed at each step, never by a thread of its own: the run forks its figure workers
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=stderr,
                   transient=True, disable=json_out, auto_refresh=False) as bar:  # fmt: skip
@@ -71,6 +84,8 @@ def report(
     log: Path | None = LOG,
     key_dir: Path | None = KEY_DIR,
     key: Path | None = KEY,
+    closed: bool = CLOSED,
+    data_cut_off: dt.datetime | None = CUT_OFF,
     json_out: bool = JSON,
 ) -> None:
     """Write the report (HTML, Markdown, Word) from the data, without the other outputs."""
@@ -79,7 +94,8 @@ def report(
 
     if not json_out:
         stderr.print("[dim]computing the report ...[/]")
-    written = report_only(config, data, out, _options(By.site, blinded, shareable, log, key, key_dir, report=True))
+    opts = _options(By.site, blinded, shareable, log, key, key_dir, True, closed, data_cut_off)
+    written = report_only(config, data, out, opts)
     if json_out:
         print_json({"out": str(out), "files": written})
         return

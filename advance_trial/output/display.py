@@ -482,7 +482,8 @@ NOTES: dict[str, Callable[[Config, pd.DataFrame], tuple[str, ...]]] = {
         "with the value known; missing: the men without it.",
         *(("Standardised difference: absolute, between the arms (as R's tableone; Yang and Dalton's form for "
            "categorical variables), on each characteristic's first row.",)
-          if cfg.baseline_table is not None and cfg.baseline_table.standardised_differences else ()),
+          if cfg.baseline_table is not None and cfg.baseline_table.standardised_differences
+          and "std_difference" in df else ()),
         "No p-values: baseline differences between randomised arms are due to chance (CONSORT 2010, item 15).",),
 }  # fmt: skip
 
@@ -557,4 +558,5 @@ def baseline_frame(cfg: Config, df: pd.DataFrame) -> pd.DataFrame:
             out += [line(f"    {v.level_labels.get(lv, lv)}", lv, "n") for lv in levels]
         if (rows["level"].astype(str) == "missing").any():
             out.append(line("    missing", "missing", "n"))
-    return pd.DataFrame(out, columns=["Characteristic", *heads, *([smd_col] if spec.standardised_differences else [])])
+    smd_shown = spec.standardised_differences and "std_difference" in df  # a pooled Table 1 has none
+    return pd.DataFrame(out, columns=["Characteristic", *heads, *([smd_col] if smd_shown else [])])

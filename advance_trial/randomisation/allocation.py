@@ -29,6 +29,7 @@ from advance_trial.randomisation.key import (
     check_receipt_signature,
     key_folder,
     load_key,
+    read_checkpoint,
     refuse_inside,
     sign_receipt,
 )
@@ -826,6 +827,7 @@ def log_summary(cfg: Config, ring: KeyRing, log: str | Path | None = None,
     dates = frame["randomised_on"] if len(frame) else pd.Series(["-"])
     return {"allocations": report.allocations, "unblindings": report.unblindings, "exports": report.exports,
             "corrections": report.corrections, "head_row": report.head_row, "head_tag": report.head_tag,
+            "log_id": report.log_id, "checkpoint_row": read_checkpoint(ring).row,
             "allocators": int(frame["allocated_by"].nunique()) if len(frame) else 0,
             "backup": int((frame["source"] == "backup").sum()) if len(frame) else 0,
             "first": str(dates.min()), "last": str(dates.max())}  # fmt: skip

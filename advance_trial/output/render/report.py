@@ -124,14 +124,71 @@ def _implementation(log: dict[str, Any] | None) -> str:
             f"{log['allocators']} named staff{backup}{corrected}; the log verifies (every row authenticated under "
             f"the key and replayed; its head matches the checkpoint) and agrees with participants.csv; "
             f"{log['unblindings']} unblinding(s) and {log['exports']} export(s) of arms recorded. "
-            f"Head of the log: row {log['head_row']}, tag {log['head_tag']}.")  # fmt: skip
+            f"Head of the log: row {log['head_row']}, tag {log['head_tag']}"
+            + (f"; the checkpoint kept beside the key records row {log['checkpoint_row']} of log {log['log_id']}"
+               if "checkpoint_row" in log else "") + ".")  # fmt: skip
+
+
+SECTIONS = [
+    ("Participant flow", ["consort"], ["consort"]),
+    ("Recruitment", ["recruitment", "allocation", "recruitment_rate"], []),
+    ("Baseline characteristics", ["baseline"], []),
+    ("Retention", ["retention", "retention_reasons", "retention_difference", "partner_retention", "partner_contact"],
+     ["retention"]),
+    ("Treatment dose", ["dose", "dose_summary"], ["attendance"]),
+    ("Outcomes", ["outcomes"], ["forest"]),
+    ("Harms", ["harms"], []),
+    ("Progression criteria", ["progression"], []),
+    ("Planning the definitive trial", ["plan"], []),
+]  # fmt: skip
+#: Tables that compare the arms or describe one arm only: in a closed report, only in its closed part.
+CLOSED_ONLY = ("outcomes", "retention_difference", "dose", "dose_summary")
+
+
+def pooled(table: Table) -> Table | None:
+    """A table as the open part of a closed report shows it: its rows pooled over the arms (the ``all``
+    margin the table already holds; nothing is summed here), without the standardised differences; None
+    for a table that compares the arms or has no pooled rows."""
+    df = table.data
+    if table.name in CLOSED_ONLY:
+        return None
+    if "arm" in df:
+        df = df[df["arm"].astype(str) == "all"]
+    if table.name == "progression":  # a criterion on an outcome or on dose is about the intervention arm
+        df = df[~df["metric"].astype(str).str.startswith(("outcome.", "dose"))]
+    df = df.drop(columns=[c for c in ("std_difference",) if c in df])
+    title = re.sub(r" (by|and) arm\b", "", table.title) + " (all arms pooled)"
+    return replace(table, data=df.reset_index(drop=True), title=title) if len(df) else None
+
+
+def _sections(cfg: Config, tables: dict[str, Table], figures: dict[str, dict[str, bytes]], numbers: list[int],
+              level: int = 2) -> list[Block]:  # fmt: skip
+    """The results sections in CONSORT order: headings, figures and display tables, numbered on from
+    ``numbers`` (tables, figures), which it updates."""
+    b: list[Block] = []
+    for title, names, figs in SECTIONS:
+        present = [n for n in names if n in tables and not tables[n].data.empty and n != "consort"]
+        shown = [f for f in figs if f in figures]
+        if not present and not shown:
+            continue
+        b.append(Block("heading", title, level))
+        for f in shown:
+            numbers[1] += 1
+            b.append(Block("figure", FIGURE_CAPTIONS.get(f, title), figure=f, number=numbers[1]))
+        for n in present:  # the flow's table is consort.csv; the report draws it
+            table = display(cfg, tables[n])
+            numbers[0] += 1
+            b.append(Block("table", table.title, table=table, columns=tuple(map(str, table.data.columns)),
+                           number=numbers[0]))  # fmt: skip
+    return b
 
 
 def build_report(
     cfg: Config, tables: dict[str, Table], figures: dict[str, dict[str, bytes]], log: dict[str, Any] | None = None,
-    notes: tuple[str, ...] = (), blinded: bool = False,
+    notes: tuple[str, ...] = (), blinded: bool = False, closed: bool = False,
 ) -> Report:  # fmt: skip
-    """The report's blocks, in CONSORT order."""
+    """The report's blocks, in CONSORT order; with ``closed``, an open part pooled over the arms and then a
+    closed part by arm (a data monitoring committee's report, as DAMOCLES lays it out)."""
     t = cfg.trial
     b: list[Block] = [Block("paragraph", f"{t.description or ''}".strip())] if t.description else []
     b += [Block("paragraph", note) for note in notes]
@@ -154,38 +211,19 @@ def build_report(
     b.append(Block("paragraph", f"Prespecified progression criteria: {crit}. Feasibility estimates are "
                    "reported with confidence intervals, not p-values (CONSORT extension for pilot and feasibility "
                    "trials)."))  # fmt: skip
-    sections = [
-        ("Participant flow", ["consort"], ["consort"]),
-        ("Recruitment", ["recruitment", "allocation", "recruitment_rate"], []),
-        ("Baseline characteristics", ["baseline"], []),
-        (
-            "Retention",
-            ["retention", "retention_reasons", "retention_difference", "partner_retention", "partner_contact"],
-            ["retention"],
-        ),  # fmt: skip
-        ("Treatment dose", ["dose", "dose_summary"], ["attendance"]),
-        ("Outcomes", ["outcomes"], ["forest"]),
-        ("Harms", ["harms"], []),
-        ("Progression criteria", ["progression"], []),
-        ("Planning the definitive trial", ["plan"], []),
-    ]
-    tables_n = figs_n = 0
-    for title, names, figs in sections:
-        present = [n for n in names if n in tables and not tables[n].data.empty]
-        shown = [f for f in figs if f in figures]
-        if not present and not shown:
-            continue
-        b.append(Block("heading", title, 2))
-        for f in shown:
-            figs_n += 1
-            b.append(Block("figure", FIGURE_CAPTIONS.get(f, title), figure=f, number=figs_n))
-        for n in present:
-            if n == "consort":
-                continue  # drawn above; the table is in consort.csv
-            table = display(cfg, tables[n])
-            tables_n += 1
-            b.append(Block("table", table.title, table=table, columns=tuple(map(str, table.data.columns)),
-                           number=tables_n))  # fmt: skip
+    numbers = [0, 0]  # tables, figures: numbered through the open and closed parts
+    if not closed:
+        b += _sections(cfg, tables, figures, numbers)
+    else:
+        b.append(Block("heading", "Open report", 2))
+        b.append(Block("paragraph", "For the open session of the data monitoring committee and the trial steering "
+                       "committee: every figure pooled over the arms."))  # fmt: skip
+        open_tables = {n: p for n, t in tables.items() if (p := pooled(t)) is not None}
+        b += _sections(cfg, open_tables, {}, numbers, level=3)
+        b.append(Block("heading", "Closed report", 2))
+        b.append(Block("paragraph", "CLOSED: for the members of the data monitoring committee only, and the "
+                       "statisticians who prepared it. Not to be shared with the trial team."))  # fmt: skip
+        b += _sections(cfg, tables, figures, numbers, level=3)
     if t.data_cutoff is not None:
         b.insert(0, Block("paragraph", f"Data cut-off: {t.data_cutoff.isoformat()}."))
     return Report(f"{t.title} (v{t.version})", b, figures, t.data_cutoff)
