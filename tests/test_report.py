@@ -96,6 +96,16 @@ def test_blinded_outputs_show_only_codes(tmp_path):
     outcomes = pd.read_csv(folder / "outcomes.csv")
     assert set(outcomes["comparison"]) == {"A vs B"}
     assert not set(outcomes["analysis"]) & {"partially_nested", "cace"}
+    # Table 1 and harms by code, in code order; no row only the intervention arm can fill
+    harms = pd.read_csv(folder / "harms.csv")
+    assert list(dict.fromkeys(harms["arm"])) == ["A", "B", "all"] and "any_related" not in set(harms["category"])
+    baseline = pd.read_csv(folder / "baseline.csv")
+    assert list(dict.fromkeys(baseline["arm"])) == ["A", "B", "all"]
+    flow = pd.read_csv(folder / "consort.csv")
+    assert not set(flow["stage"]) & {"received_any_session", "not_received", "discontinued", "met_threshold"}
+    md = (folder / "report.md").read_text()
+    assert re.search(r"\| Characteristic \| Arm A \(n=5\d\) \| Arm B \(n=5\d\) \|", md)
+    assert "related to the intervention" not in md
     with pytest.raises(UsageError, match="kept apart"):
         run(ADV, DATA, tmp_path / "b2", options=RunOptions(blinded=True, key=str(tmp_path / "b2" / "key.csv")))
 

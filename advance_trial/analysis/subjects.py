@@ -318,11 +318,13 @@ def derive_received(cfg: Config, men: pd.DataFrame) -> pd.DataFrame:
 
 
 def event_counts(cfg: Config, ids: pd.Series, events: pd.DataFrame, id_col: str, about: str) -> dict[str, np.ndarray]:
-    """Per person (``ids``, matched on ``events[id_col]``): ``events``, ``events_serious`` and
+    """Per person (``ids``, matched on ``events[id_col]``): ``events``, ``events_serious``,
+    ``events_related`` (judged related to the intervention; not known counts as not) and
     ``events_<category>`` for the config's categories ``about`` men or partners."""
     own = events[events[id_col].notna()]
     serious = own["serious"].fillna(False).to_numpy(dtype=bool)
-    parts = {"events": own, "events_serious": own[serious]}
+    related = own["related"].fillna(False).to_numpy(dtype=bool) if "related" in own else np.zeros(len(own), bool)
+    parts = {"events": own, "events_serious": own[serious], "events_related": own[related]}
     for c in cfg.events.categories if cfg.events else []:
         if c.about == about:
             parts[f"events_{c.id}"] = own[own["category"] == c.id]
@@ -331,6 +333,7 @@ def event_counts(cfg: Config, ids: pd.Series, events: pd.DataFrame, id_col: str,
 
 
 def derive_events(cfg: Config, men: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
-    """``events``, ``events_serious`` and ``events_<category>``: how many adverse events (his own, by
-    participant_id) he had, all, serious and of each category about men."""
+    """``events``, ``events_serious``, ``events_related`` and ``events_<category>``: how many adverse
+    events (his own, by participant_id) he had, all, serious, related to the intervention and of each
+    category about men."""
     return men.assign(**event_counts(cfg, men["participant_id"], events, "participant_id", "man"))

@@ -18,14 +18,15 @@ from advance_trial.config.models import Config
 from advance_trial.output.tables import Table
 
 COLUMNS = ("about", "category", "arm", "n", "n_with_event", "proportion", "events")
-ANY, SERIOUS = "any", "any_serious"
+ANY, SERIOUS, RELATED = "any", "any_serious", "any_related"
+COUNT_OF = {ANY: "events", SERIOUS: "events_serious", RELATED: "events_related"}
 
 
 def _rows(about: str, people: pd.DataFrame, arms: list[str], categories: list[str]) -> list[dict[str, Any]]:
     """One row per category and arm from the people's ``events_<category>`` counts (subject-level facts)."""
     rows: list[dict[str, Any]] = []
     for cat in categories:
-        col = "events" if cat == ANY else "events_serious" if cat == SERIOUS else f"events_{cat}"
+        col = COUNT_OF.get(cat, f"events_{cat}")
         for a in arms:
             these = people if a == "all" else people[people["arm"].astype(str) == a]
             counts = these[col].to_numpy(dtype=int)
@@ -42,7 +43,7 @@ def harms_table(cfg: Config, ads: AnalysisData) -> Table:
     arms = [*cfg.arm_ids, "all"]
     man_cats = [c.id for c in cfg.events.categories if c.about == "man"]
     partner_cats = [c.id for c in cfg.events.categories if c.about == "partner"]
-    rows = _rows("men", ads.men, arms, [*man_cats, ANY, SERIOUS])
+    rows = _rows("men", ads.men, arms, [*man_cats, ANY, SERIOUS, RELATED])
     if partner_cats:
         rows += _rows("partners", ads.partners, arms, [*partner_cats, ANY])
     df = pd.DataFrame(rows, columns=list(COLUMNS))

@@ -201,6 +201,11 @@ def blind_tables(cfg: Config, tables: dict[str, Table], codes: dict[str, str]) -
             df = df.drop(columns=[c for c in ("n_intervention", "n_control", "note", "threshold") if c in df])
         if name == "retention_difference" and not df.empty:
             df = _swap_sides(df, df["arm"].map(codes) > df["comparator"].map(codes))
+        if name == "harms" and not df.empty:
+            # only the arm offered the intervention can have events related to it: the row would name that arm
+            from advance_trial.feasibility.harms import RELATED
+
+            df = df[df["category"].astype(str) != RELATED]
         for c in df.columns:
             if df[c].dtype == object or isinstance(df[c].dtype, pd.StringDtype):
                 df[c] = df[c].map(lambda v: sub(v) if isinstance(v, str) else v)
