@@ -144,8 +144,11 @@ class Labels:
 def labels_of(cfg: Config) -> Labels:
     """The labels of a config (in a blinded run, its arms are the codes)."""
     cats = {c.id: c.label for c in cfg.events.categories} if cfg.events else {}
-    cats |= {"any": "Any event", "any_serious": "Any serious event",
-             "any_related": "Any event related to the intervention"}
+    cats |= {
+        "any": "Any event",
+        "any_serious": "Any serious event",
+        "any_related": "Any event related to the intervention",
+    }
     return Labels(
         arms={a.id: a.label for a in cfg.arms},
         sites={s.id: s.label for s in cfg.sites},
