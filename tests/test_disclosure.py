@@ -348,3 +348,56 @@ def test_verify_repeats_a_blinded_run_with_its_key_and_names_a_missing_key(invok
     (tmp_path / "b.blinding-key.csv").unlink()
     res = invoke("verify", out)
     assert res.exit_code == 5 and "blinding key" in res.output
+
+
+# ---------------------------------------------------------------------------- Table 1 and harms
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("share") / "out"
+    run(ADV, DATA, folder, options=RunOptions(shareable=True))
+    return folder
+
+
+def test_shareable_table_1_and_harms_are_protected_and_audited(shared):
+    from advance_trial.output.disclosure import audit_folder
+
+    base = pd.read_csv(shared / "baseline.csv", dtype=str, keep_default_na=False)
+    harms = pd.read_csv(shared / "harms.csv", dtype=str, keep_default_na=False)
+    for df in (base, harms):
+        counts = [c for c in df.columns if c == "n" or c.startswith("n_")]
+        assert not set(df[counts].to_numpy().ravel()) & {"1", "2", "3", "4"}
+        assert (df[counts] == SUPPRESSED).any().any()
+    # a row whose count is hidden shows no figure computed from it: an unrounded mean or share is a fraction
+    # whose denominator is the hidden count (16.134615384615383 = 839/52)
+    hidden = (base[["n", "n_level"]] == SUPPRESSED).any(axis=1)
+    assert (base.loc[hidden, ["proportion", "mean", "sd", "median", "q1", "q3"]] == "").all().all()
+    assert (harms.loc[harms["n_with_event"] == SUPPRESSED, ["proportion", "events"]] == "").all().all()
+    # a standardised difference is a function of the arms' shares: none where a count of it is hidden
+    touched = set(base.loc[hidden, "variable"])
+    assert (base.loc[base["variable"].isin(touched), "std_difference"] == "").all()
+    assert (base.loc[(base["variable"] == "age") & (base["arm"] == "all"), "std_difference"] != "").all()
+    table = audit_folder(shared, 5)
+    assert set(table["table"]) >= {"baseline", "harms"} and table["protected"].astype(bool).all()
+
+
+def _harms_frame(any_value):
+    rows = []
+    for arm, n, a, b, anyv in (("x", 50, 7, 0, any_value), ("y", 50, 9, 6, 12), ("all", 100, 16, 6, 12 + 7)):
+        rows += [{"about": "men", "category": "a", "arm": arm, "n": n, "n_with_event": a},
+                 {"about": "men", "category": "b", "arm": arm, "n": n, "n_with_event": b},
+                 {"about": "men", "category": "any", "arm": arm, "n": n, "n_with_event": anyv}]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_a_reader_knows_any_event_is_an_event_of_some_category():
+    """Arm x: 7 men with an event of a, none of b; 'any' suppressed in x and in the margin. A man with an
+    event had one of some category, so x's 'any' is 7, whatever the suppression: the audit must know."""
+    from advance_trial.output.disclosure_cells import output_structure
+
+    harms = _harms_frame(SUPPRESSED)
+    harms.loc[(harms["arm"] == "all") & (harms["category"] == "any"), "n_with_event"] = SUPPRESSED
+    table = audit(output_structure({"harms": harms}), 5)
+    cell = table[(table["table"] == "harms") & (table["row"] == 3) & (table["column"] == "n_with_event")].iloc[0]
+    assert (cell["lower"], cell["upper"]) == (7, 7) and not cell["protected"]

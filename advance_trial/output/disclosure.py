@@ -46,7 +46,10 @@ PER_MAN = ("scores", "dose_participants")
 #: Counts shown beside a row's figures but not behind them: suppressed alone.
 SIDE_COUNTS = ("n_outside_window",)
 DERIVED = ("proportion", "ci_lower", "ci_upper", "estimate", "se", "df", "median_sessions", "q1_sessions",
-           "q3_sessions", "median_hours", "q1_hours", "q3_hours")  # fmt: skip
+           "q3_sessions", "median_hours", "q1_hours", "q3_hours", "events",
+           # Table 1's summaries go with their row's count: an unrounded mean is a fraction whose
+           # denominator (839/52 = 16.134615384615383) is the count it would otherwise reveal
+           "mean", "sd", "median", "q1", "q3")  # fmt: skip
 
 
 def blinding_codes(cfg: Config, key: Path | None = None) -> dict[str, str]:
@@ -231,8 +234,7 @@ COARSE: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
     "partner_contact": lambda d: d["site"].astype(str) == "all",
 }
 # counts per site per month are small cells no audit of this folder covers: they stay with the statistician
-# Table 1 and harms: their cells are not yet in the disclosure structure, so they stay with the statistician
-WITHHELD_SHAREABLE = (*PER_MAN, "dose_distribution", "recruitment_monthly", "recruitment_rate", "baseline", "harms")
+WITHHELD_SHAREABLE = (*PER_MAN, "dose_distribution", "recruitment_monthly", "recruitment_rate")
 OTHER_REASON = "other"
 
 
@@ -339,6 +341,12 @@ def shareable_tables(cfg: Config, tables: dict[str, Table], min_cell: int) -> tu
                 "a suppressed count are withheld.")  # fmt: skip
         out[name] = replace(t, data=df, footnotes=(*t.footnotes, note) if counts else t.footnotes)
     _withhold_progression(out)
+    if "baseline" in out and "std_difference" in out["baseline"].data:
+        # a standardised difference is a function of the arms' shares: with one of them suppressed it would
+        # let a reader solve for it, so a variable with any suppressed count shows none
+        df = out["baseline"].data
+        hit = set(df.loc[df.isin([SUPPRESSED]).any(axis=1), "variable"])
+        df["std_difference"] = df["std_difference"].astype(object).where(~df["variable"].isin(hit), "")
     return out, protection
 
 

@@ -15,7 +15,13 @@ Populations and their dimensions:
 - ``partners`` (consented; ``arm``, ``site``, ``cycle``, ``state:<timepoint>``) and
   ``partners_identified`` (``arm``, ``site``, ``contacted``);
 - ``analysed:<outcome>:<timepoint>:complete_cases`` (the men in every complete-case analysis of the
-  outcome, and in the CONSORT box) and ``...:imputed``, by ``arm``: never more in an arm than allocated.
+  outcome, and in the CONSORT box) and ``...:imputed``, by ``arm``: never more in an arm than allocated;
+- ``baseline:<variable>`` (Table 1): ``arm`` and ``value`` (a level, ``known`` for a continuous
+  variable, or ``missing``), as many men in each arm as were randomised to it;
+- ``harms:men`` and ``harms:partners``: ``arm`` and ``ev:<category>`` (``yes``/``no``; ``any``,
+  ``any_serious`` and ``any_related`` beside the config's categories), linked to ``men`` (and to
+  ``partners_identified``) arm by arm; a reader knows that an event of any category is an event, and
+  that a man with an event had one of some category.
 """
 
 from __future__ import annotations
@@ -194,6 +200,61 @@ def _outcomes(b: _Builder, df: pd.DataFrame) -> None:
             b.add("outcomes", i, "n_control", pop, _c("arm", second), r["n_control"])
 
 
+def _level(v: Any) -> str:
+    return v.strip() if isinstance(v, str) else ""
+
+
+def _baseline(b: _Builder, df: pd.DataFrame) -> dict[str, tuple[str, ...]]:
+    """Table 1's counts; returns each variable's values (its levels, or ``known``, and ``missing``)."""
+    values: dict[str, list[str]] = {}
+    for i, r in _rows(df):
+        var, level = str(r["variable"]), _level(r["level"])
+        pop, arm = f"baseline:{var}", _c("arm", r["arm"])
+        seen = values.setdefault(var, [])
+        known = (("value", ("missing",), True),)
+        if level == "missing":
+            b.add("baseline", i, "n", pop, arm, r["n"])
+            b.add("baseline", i, "n_level", pop, arm + _c("value", "missing"), r["n_level"])
+        elif level == "":
+            seen += [] if "known" in seen else ["known"]
+            b.add("baseline", i, "n", pop, arm + known, r["n"])
+        else:
+            seen += [] if level in seen else [level]
+            b.add("baseline", i, "n", pop, arm + known, r["n"])
+            b.add("baseline", i, "n_level", pop, arm + _c("value", level), r["n_level"])
+    return {var: (*levels, "missing") for var, levels in values.items()}
+
+
+HARMS_ANY = "any"
+
+
+def _harms(b: _Builder, df: pd.DataFrame) -> dict[str, list[str]]:
+    """Harms' counts; returns each population's categories."""
+    cats: dict[str, list[str]] = {}
+    for i, r in _rows(df):
+        pop, cat = f"harms:{r['about']}", str(r["category"])
+        cats.setdefault(pop, [])
+        cats[pop] += [] if cat in cats[pop] else [cat]
+        arm, ev = _c("arm", r["arm"]), f"ev:{cat}"
+        b.add("harms", i, "n", pop, arm, r["n"])
+        b.add("harms", i, "n_with_event", pop, arm + _c(ev, "yes"), r["n_with_event"])
+        b.implied("harms", i, "n-n_with_event", pop, arm + _c(ev, "no"), [r["n"], r["n_with_event"]])
+    return cats
+
+
+def _harms_logic(pop: str, cats: list[str]) -> list[tuple[str, Mapping[str, str]]]:
+    """What a reader knows of the categories: an event of any category (or a serious or related one) is an
+    event; a man with an event had one of some category."""
+    if HARMS_ANY not in cats:
+        return []
+    out: list[tuple[str, Mapping[str, str]]] = [(pop, {f"ev:{HARMS_ANY}": "no", f"ev:{c}": "yes"})
+                                                for c in cats if c != HARMS_ANY]  # fmt: skip
+    plain = [c for c in cats if c not in (HARMS_ANY, "any_serious", "any_related")]
+    if plain:
+        out.append((pop, {f"ev:{HARMS_ANY}": "yes", **{f"ev:{c}": "no" for c in plain}}))
+    return out
+
+
 def analysed_population(outcome: str, timepoint: str, analysis: str) -> str:
     """The men an analysis uses: every complete-case analysis of an outcome (and the CONSORT box that
     counts them) the same men, multiple imputation all the men randomised."""
@@ -228,6 +289,8 @@ def output_structure(tables: Mapping[str, pd.DataFrame]) -> Structure:
             _partners(b, name, tables[name])
     if "outcomes" in tables:
         _outcomes(b, tables["outcomes"])
+    baseline = _baseline(b, tables["baseline"]) if "baseline" in tables else {}
+    harms = _harms(b, tables["harms"]) if "harms" in tables else {}
 
     levels: dict[tuple[str, str], tuple[str, ...]] = {}
     alloc = tables.get("allocation")
@@ -261,6 +324,20 @@ def output_structure(tables: Mapping[str, pd.DataFrame]) -> Structure:
 
     links: list[Link] = []
     populations = {c.population for c in b.cells}
+    for var, values in baseline.items():
+        pop = f"baseline:{var}"
+        levels[(pop, "value")] = values
+        if arms:
+            levels[(pop, "arm")] = arms
+        links += [Link((pop, _c("arm", a)), ("men", _c("arm", a))) for a in (*arms, ALL) if "men" in populations]
+    for pop, cats in harms.items():
+        if arms:
+            levels[(pop, "arm")] = arms
+        for c in cats:
+            levels[(pop, f"ev:{c}")] = ("yes", "no")
+        impossible += _harms_logic(pop, cats)
+        to = "men" if pop == "harms:men" else "partners_identified"
+        links += [Link((pop, _c("arm", a)), (to, _c("arm", a))) for a in (*arms, ALL) if to in populations]
     if "screened" in populations and "men" in populations:
         for s in (*sites, ALL):
             links.append(Link(("screened", _c("site", s) + _c("screen", "randomised")), ("men", _c("site", s))))

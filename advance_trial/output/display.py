@@ -527,7 +527,7 @@ def baseline_frame(cfg: Config, df: pd.DataFrame) -> pd.DataFrame:
     arms = list(dict.fromkeys(str(a) for a in df["arm"]))
     labels = {a.id: a.label for a in cfg.arms}
     # a column's n: the men in the arm (the largest denominator of its rows: a missing row counts them all)
-    size = {a: count(df.loc[df["arm"].astype(str) == a, "n"].max()) for a in arms}
+    size = {a: count(pd.to_numeric(df.loc[df["arm"].astype(str) == a, "n"], errors="coerce").max()) for a in arms}
     heads = [f"{'Overall' if a == ALL else labels.get(a, f'Arm {a}')} (n={size[a]})" for a in arms]
     pct = cfg.reporting.percent_digits
     out: list[dict[str, str]] = []

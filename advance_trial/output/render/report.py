@@ -264,7 +264,7 @@ th,td{border-bottom:1px solid #d0d5dd;padding:.2rem .45rem;text-align:left}td.n{
 font-variant-numeric:tabular-nums}th{background:#f2f4f7}.notes{font-size:.78rem;color:#475467;margin:0 0 1rem}
 figure{margin:1rem 0}figure svg{max-width:100%;height:auto}
 caption{caption-side:top;text-align:left;font-weight:600;padding:.2rem 0;color:#1d2939}
-figcaption{font-size:.85rem;font-weight:600}.status{font-weight:600}
+figcaption{font-size:.85rem;font-weight:600}td.indent{padding-left:1.4rem}.status{font-weight:600}
 .wide{overflow-x:auto}
 @page{size:A4;margin:15mm}@page wide{size:A4 landscape;margin:12mm}
 @media print{body{margin:0;max-width:none;font-size:10pt}h2,h3{page-break-after:avoid}figure{page-break-inside:avoid}
@@ -379,7 +379,11 @@ def _html_table(b: Block) -> str:
                 colour = STATUS_COLOURS.get(str(v), "#1d2939")
                 cells.append(f'<td class="status" style="color:{colour}">{text}</td>')
             else:
-                cells.append(f'<td class="n">{text}</td>' if c in figures else f"<td>{text}</td>")
+                indent = len(text) - len(text.lstrip(" "))  # Table 1's levels under their characteristic
+                if indent:
+                    cells.append(f'<td class="indent">{text.lstrip(" ")}</td>')
+                else:
+                    cells.append(f'<td class="n">{text}</td>' if c in figures else f"<td>{text}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     rows.append("</tbody></table>")
     if b.table.footnotes:
