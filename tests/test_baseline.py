@@ -86,6 +86,29 @@ def test_standardised_differences_closed_form():
     assert math.isclose(std_difference(None, two, u, v), expected, rel_tol=1e-12)
 
 
+def test_standardised_differences_of_the_sample_match_r(built):
+    """Yang and Dalton's form for the sample's categorical variables, as R's tableone computes it
+    (tableone:::StdDiff with MultinomialVar and MASS::ginv), typed in from R 4.2.2:
+
+        p <- read.csv("data/sample/advance-feasibility/participants.csv")
+        mv <- function(m) { s <- -outer(m, m); diag(s) <- m * (1 - m); s }
+        smd <- function(x, arm, levels) {
+          x <- factor(x, levels = levels); ok <- !is.na(x)
+          m <- lapply(split(x[ok], arm[ok]), function(v) as.numeric(prop.table(table(v)))[-1])
+          d <- m$advance - m$tau; S <- (mv(m$advance) + mv(m$tau)) / 2
+          sqrt(drop(t(d) %*% MASS::ginv(S) %*% d)) }
+        smd(p$ethnicity, p$arm, c("white", "black", "asian", "mixed", "other"))  # etc.
+        a <- p$audit; abs(diff(tapply(a, p$arm, mean, na.rm = TRUE))) /
+          sqrt(mean(tapply(a, p$arm, var, na.rm = TRUE)))
+    """
+    _, _, t1, _ = built
+    got = t1[(t1["arm"] == "all") & t1["std_difference"].notna()].groupby("variable")["std_difference"].first()
+    r = {"ethnicity": 0.189157223743083, "employment": 0.431428238988306, "housing": 0.247017894791297,
+         "main_substance": 0.437360928320305, "audit": 0.15331684955992}  # fmt: skip
+    for variable, value in r.items():
+        assert math.isclose(got[variable], value, rel_tol=1e-12), variable
+
+
 def test_harms_match_the_csv(built):
     _, _, _, harms = built
     ev = pd.read_csv(SAMPLE / "events.csv")

@@ -378,8 +378,15 @@ def test_shareable_table_1_and_harms_are_protected_and_audited(shared):
     touched = set(base.loc[hidden, "variable"])
     assert (base.loc[base["variable"].isin(touched), "std_difference"] == "").all()
     assert (base.loc[(base["variable"] == "age") & (base["arm"] == "all"), "std_difference"] != "").all()
+    # the flow's pilot boxes are cells too; a reason for never attending of fewer than min_cell men is merged
+    # into "other", and "other" alone is dropped (the total says it)
+    flow = pd.read_csv(shared / "consort.csv", dtype=str, keep_default_na=False)
+    boxes = flow[flow["stage"].isin(["not_received", "discontinued"])]
+    assert set(boxes["stage"]) == {"not_received", "discontinued"} and (boxes["detail"] == "").all()
     table = audit_folder(shared, 5)
-    assert set(table["table"]) >= {"baseline", "harms"} and table["protected"].astype(bool).all()
+    assert set(table["table"]) >= {"baseline", "harms", "consort"} and table["protected"].astype(bool).all()
+    assert {"not_received", "discontinued"} <= {flow.iloc[r - 1]["stage"] for r in
+                                                table.loc[table["table"] == "consort", "row"]}  # fmt: skip
 
 
 def _harms_frame(any_value):

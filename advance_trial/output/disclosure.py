@@ -39,8 +39,6 @@ if TYPE_CHECKING:
 WITHHELD_BLINDED = ("dose", "dose_summary", "dose_distribution", "dose_participants", "plan")
 #: CONSORT stages only the arm offered sessions has: withheld when blinded.
 OFFERED_STAGES = ("received_any_session", "not_received", "discontinued", "met_threshold")
-#: CONSORT stages whose cells the disclosure structure does not yet describe: withheld when shareable.
-UNPROTECTED_STAGES = ("not_received", "discontinued")
 BLINDED_ANALYSES = tuple(name for name, a in ANALYSES.items() if a.reveals_arm)
 PER_MAN = ("scores", "dose_participants")
 #: Counts shown beside a row's figures but not behind them: suppressed alone.
@@ -238,11 +236,14 @@ WITHHELD_SHAREABLE = (*PER_MAN, "dose_distribution", "recruitment_monthly", "rec
 OTHER_REASON = "other"
 
 
-def coded_reasons(df: pd.DataFrame, codes: tuple[str, ...], min_cell: int) -> pd.DataFrame:
-    """CONSORT's reasons for ineligibility as coded categories only: a reason that is not one of the
-    config's codes (``reasons.ineligible``) becomes ``other``, and so does a category of fewer than
-    ``min_cell`` men; ``other`` is dropped when it is the only category (the total says it)."""
-    rows = df["stage"].eq("excluded.not_eligible") & df["detail"].fillna("").astype(str).ne("")
+def coded_reasons(df: pd.DataFrame, codes: tuple[str, ...], min_cell: int,
+                  stage: str = "excluded.not_eligible", arm: str = "all") -> pd.DataFrame:  # fmt: skip
+    """CONSORT's reasons (for ineligibility, or why a man never attended) as coded categories only: a
+    reason that is not one of the config's codes (``reasons.ineligible``, ``reasons.not_received``)
+    becomes ``other``, and so does a category of fewer than ``min_cell`` men; ``other`` is dropped when it
+    is the only category (the total says it)."""
+    rows = (df["stage"].eq(stage) & df["arm"].astype(str).eq(arm)
+            & df["detail"].fillna("").astype(str).ne(""))  # fmt: skip
     if not rows.any():
         return df
     detail = df.loc[rows, "detail"].astype(str).where(df.loc[rows, "detail"].astype(str).isin(codes), OTHER_REASON)
@@ -254,7 +255,7 @@ def coded_reasons(df: pd.DataFrame, codes: tuple[str, ...], min_cell: int) -> pd
     if OTHER_REASON in counts.index and kept:
         kept.append((OTHER_REASON, int(counts[OTHER_REASON])))
     first = int(np.flatnonzero(rows.to_numpy())[0])
-    new = pd.DataFrame([{"stage": "excluded.not_eligible", "arm": "all", "detail": c, "n": n} for c, n in kept],
+    new = pd.DataFrame([{"stage": stage, "arm": arm, "detail": c, "n": n} for c, n in kept],
                        columns=df.columns)  # fmt: skip
     parts = [df.iloc[:first], new, df.iloc[first:][~rows.iloc[first:].to_numpy()]]
     return pd.concat([p for p in parts if len(p)], ignore_index=True)
@@ -317,8 +318,10 @@ def shareable_tables(cfg: Config, tables: dict[str, Table], min_cell: int) -> tu
         if name in COARSE and len(df):
             df = df[COARSE[name](df).to_numpy()].reset_index(drop=True)
         if name == "consort" and len(df):
-            df = coded_reasons(df[~df["stage"].isin(list(UNPROTECTED_STAGES))], tuple(cfg.reasons.ineligible),
-                               min_cell).reset_index(drop=True)  # fmt: skip
+            df = coded_reasons(df, tuple(cfg.reasons.ineligible), min_cell)
+            for arm in df.loc[df["stage"] == "not_received", "arm"].astype(str).unique():
+                df = coded_reasons(df, tuple(cfg.reasons.not_received), min_cell, "not_received", arm)
+            df = df.reset_index(drop=True)
         out[name] = replace(t, data=df.copy())
     protection = protect(output_structure({n: t.data for n, t in out.items()}), min_cell)
     hidden = protection.primary | protection.complementary

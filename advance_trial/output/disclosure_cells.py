@@ -9,7 +9,8 @@ folder safe without the data.
 Populations and their dimensions:
 
 - ``men`` (randomised, or enrolled): ``site``, ``cycle``, ``arm``, ``state:<timepoint>`` (the
-  follow-up states), ``met:<threshold>`` and ``any_session`` (dose);
+  follow-up states), ``met:<threshold>`` and ``any_session`` (dose), ``why_not`` (the coded reason he
+  never attended) and ``discontinued``;
 - ``screened``: ``site``, ``screen`` (``inel:<reason>``, ``declined``, ``other``, ``randomised``),
   linked to ``men`` site by site;
 - ``partners`` (consented; ``arm``, ``site``, ``cycle``, ``state:<timepoint>``) and
@@ -152,6 +153,10 @@ def _consort(b: _Builder, df: pd.DataFrame) -> list[str]:
             pop, where = "men", _c("arm", arm)
         elif stage == "received_any_session":
             pop, where = "men", _c("arm", arm) + _c("any_session", "yes")
+        elif stage == "not_received":
+            pop, where = "men", _c("arm", arm) + _c("any_session", "no") + (_c("why_not", detail) if detail else ())
+        elif stage == "discontinued":
+            pop, where = "men", _c("arm", arm) + _c("discontinued", "yes")
         elif stage == "met_threshold":
             pop, where = "men", _c("arm", arm) + _c(f"met:{detail.split(':', 1)[0]}", "met")
         elif stage in ("followed_up", "not_followed_up"):
@@ -312,11 +317,16 @@ def output_structure(tables: Mapping[str, pd.DataFrame]) -> Structure:
         cycles = {lv for c in b.cells if c.population == pop for d, lvs, _ in c.where if d == "cycle" for lv in lvs}
         if cycles:
             levels[(pop, "cycle")] = tuple(sorted(cycles))
+    impossible: list[tuple[str, Mapping[str, str]]] = []
     levels[("men", "any_session")] = ("yes", "no")
+    if any(d == "discontinued" for c in b.cells for d, _, _ in c.where):
+        levels[("men", "discontinued")] = ("yes", "no")
+        impossible.append(("men", {"discontinued": "yes", "any_session": "no"}))  # he started, then stopped
+    reasons = {lv for c in b.cells for d, lvs, _ in c.where if d == "why_not" for lv in lvs}
+    impossible += [("men", {"why_not": r, "any_session": "yes"}) for r in sorted(reasons)]  # he never came
     levels[("partners_identified", "contacted")] = ("yes", "no")
     if screen_levels is not None:
         levels[("screened", "screen")] = tuple(screen_levels)
-    impossible: list[tuple[str, Mapping[str, str]]] = []
     if "dose" in tables:
         for th, rule in dict(zip(tables["dose"]["threshold"], tables["dose"]["rule"], strict=True)).items():
             if _threshold_needs_attendance(str(rule)):

@@ -28,6 +28,7 @@ import itertools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -169,22 +170,20 @@ class _System:
     cells: tuple[Cell, ...]
     vectors: np.ndarray  # one row per cell, over groups of atoms no constraint tells apart
     klass: np.ndarray  # cell -> class: cells with the same vector count the same men
-    links_eq: np.ndarray
-    links_ub: np.ndarray
+    links: tuple[tuple[np.ndarray, np.ndarray, bool], ...]  # (left, right, equal) over the same groups
 
 
 def _system(s: Structure) -> _System:
     space = _Space(s)
     vectors = np.array([space.vector(c.population, c.where) for c in s.cells]).reshape(len(s.cells), space.size)
-    eq = [space.vector(*lk.left) - space.vector(*lk.right) for lk in s.links if lk.equal]
-    ub = [space.vector(*lk.left) - space.vector(*lk.right) for lk in s.links if not lk.equal]
-    links_eq = np.array(eq).reshape(-1, space.size)
-    links_ub = np.array(ub).reshape(-1, space.size)
+    sides = [(space.vector(*lk.left), space.vector(*lk.right), lk.equal) for lk in s.links]
+    both = np.array([v for left, right, _ in sides for v in (left, right)]).reshape(-1, space.size)
     # atoms that every row treats alike act as one unknown (their sum): the same ranges, a smaller programme
-    _, keep = np.unique(np.vstack([vectors, links_eq, links_ub]).T, axis=0, return_index=True)
+    _, keep = np.unique(np.vstack([vectors, both]).T, axis=0, return_index=True)
     keep = np.sort(keep)
     _, klass = np.unique(vectors, axis=0, return_inverse=True)
-    return _System(s.cells, vectors[:, keep], klass.ravel(), links_eq[:, keep], links_ub[:, keep])
+    links = tuple((left[keep], right[keep], equal) for left, right, equal in sides)
+    return _System(s.cells, vectors[:, keep], klass.ravel(), links)
 
 
 @dataclass(frozen=True)
@@ -195,11 +194,15 @@ class _Range:
 
 
 class _Programme:
-    """The linear programme for one choice of suppressed classes."""
+    """The linear programme for one choice of suppressed classes.
+
+    A link whose one side is a published count is that count (the men randomised to an arm, in Table 1's
+    population as in the men's): written so, it ties nothing together, and the programme falls apart
+    into independent blocks (the men, each characteristic of Table 1, harms). A range is solved over
+    the block(s) of its cell only: the others share no unknown with it, so they cannot move its bounds.
+    """
 
     def __init__(self, sys_: _System, suppressed: set[int]) -> None:
-        import scipy.sparse as sparse
-
         width = sys_.vectors.shape[1]
         rows, values, classes = [], [], []
         for k in sorted(set(sys_.klass.tolist())):
@@ -216,37 +219,89 @@ class _Programme:
             rows.append(sys_.vectors[members[0]])
             values.append(float(next(iter(known))))  # type: ignore[arg-type]
             classes.append(k)
-        a_eq = np.vstack([np.array(rows).reshape(-1, width), sys_.links_eq])
+        published = {r.tobytes(): v for r, v in zip(rows, values, strict=True)}
+        class_of = {r.tobytes(): k for r, k in zip(rows, classes, strict=True)}
+        eq_classes: list[int | None] = []  # a link written as a published count binds through that count
+        eq_rows: list[np.ndarray] = []
+        ub_rows: list[np.ndarray] = []
+        eq_values: list[float] = []
+        ub_values: list[float] = []
+        for left, right, equal in sys_.links:
+            if equal and left.tobytes() in published and right.tobytes() not in published:
+                left, right = right, left
+            if right.tobytes() in published:  # the link says: the left side is (at most) that count
+                (eq_rows if equal else ub_rows).append(left)
+                (eq_values if equal else ub_values).append(published[right.tobytes()])
+                eq_classes += [class_of[right.tobytes()]] if equal else []
+            else:
+                (eq_rows if equal else ub_rows).append(left - right)
+                (eq_values if equal else ub_values).append(0.0)
+                eq_classes += [None] if equal else []
         low = [sys_.vectors[np.flatnonzero(sys_.klass == k)[0]] for k in sorted(suppressed)]
-        a_ub = np.vstack([sys_.links_ub, -np.array(low).reshape(-1, width)])
-        self.a_eq = sparse.csr_matrix(a_eq) if len(a_eq) else None
-        self.b_eq = np.concatenate([np.array(values), np.zeros(len(sys_.links_eq))]) if len(a_eq) else None
-        self.a_ub = sparse.csr_matrix(a_ub) if len(a_ub) else None
-        self.b_ub = np.concatenate([np.zeros(len(sys_.links_ub)), -np.ones(len(low))]) if len(a_ub) else None
-        self.classes = classes
+        self.a_eq = np.vstack([np.array(rows).reshape(-1, width), np.array(eq_rows).reshape(-1, width)])
+        self.b_eq = np.array([*values, *eq_values])
+        self.a_ub = np.vstack([np.array(ub_rows).reshape(-1, width), -np.array(low).reshape(-1, width)])
+        self.b_ub = np.array([*ub_values, *([-1.0] * len(low))])
+        self.classes: list[int | None] = [*classes, *eq_classes]  # the class each equation publishes
         self.cache: dict[int, _Range] = {}
+        self.block = _blocks(np.vstack([self.a_eq, self.a_ub]), width)
+
+    def feasible(self) -> None:
+        """Raise :class:`StructureError` if no counts fit the published values (anywhere in the tables)."""
+        self._linprog(np.zeros(self.a_eq.shape[1]), np.ones(self.a_eq.shape[1], dtype=bool))
+
+    def _linprog(self, c: np.ndarray, cols: np.ndarray) -> Any:
+        import scipy.sparse as sparse
+        from scipy.optimize import linprog
+
+        eq = np.flatnonzero(np.abs(self.a_eq[:, cols]).sum(axis=1) > 0)
+        ub = np.flatnonzero(np.abs(self.a_ub[:, cols]).sum(axis=1) > 0)
+        a_eq = sparse.csr_matrix(self.a_eq[np.ix_(eq, cols)]) if len(eq) else None
+        a_ub = sparse.csr_matrix(self.a_ub[np.ix_(ub, cols)]) if len(ub) else None
+        res = linprog(c[cols], A_ub=a_ub, b_ub=self.b_ub[ub] if len(ub) else None, A_eq=a_eq,
+                      b_eq=self.b_eq[eq] if len(eq) else None, bounds=(0, None), method="highs")  # fmt: skip
+        if res.status not in (0, 3):
+            raise StructureError(f"no counts fit the published values ({res.message})")
+        res.eq_rows = eq
+        return res
 
     def solve(self, k: int, target: np.ndarray) -> _Range:
         if k in self.cache:
             return self.cache[k]
-        from scipy.optimize import linprog
-
+        cols = np.isin(self.block, np.unique(self.block[target != 0]))
         bounds: list[float] = []
         binding: set[int] = set()
         for sign in (1.0, -1.0):
-            res = linprog(sign * target, A_ub=self.a_ub, b_ub=self.b_ub, A_eq=self.a_eq, b_eq=self.b_eq,
-                          bounds=(0, None), method="highs")  # fmt: skip
+            res = self._linprog(sign * target, cols)
             if res.status == 3:  # unbounded: only the maximum can be
                 bounds.append(math.inf)
                 continue
-            if res.status != 0:
-                raise StructureError(f"no counts fit the published values ({res.message})")
             bounds.append(sign * float(res.fun))
-            if self.a_eq is not None:
-                marg = np.asarray(res.eqlin.marginals)[: len(self.classes)]
-                binding |= {self.classes[i] for i in np.flatnonzero(np.abs(marg) > 1e-9)}
+            if len(res.eq_rows):
+                marg = np.asarray(res.eqlin.marginals)
+                binding |= {c for r, m in zip(res.eq_rows, marg, strict=True)
+                            if abs(m) > 1e-9 and (c := self.classes[int(r)]) is not None}  # fmt: skip
         self.cache[k] = _Range(bounds[0], bounds[1], frozenset(binding))
         return self.cache[k]
+
+
+def _blocks(a: np.ndarray, width: int) -> np.ndarray:
+    """Each column's block: columns that share a row, directly or through others, are in one block."""
+    parent = list(range(width))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for row in a:
+        cols = np.flatnonzero(row)
+        for c in cols[1:]:
+            ra, rb = find(int(cols[0])), find(int(c))
+            if ra != rb:
+                parent[rb] = ra
+    return np.array([find(c) for c in range(width)])
 
 
 def _whole(x: float, up: bool) -> float:
@@ -295,6 +350,7 @@ def audit(s: Structure, min_cell: int) -> pd.DataFrame:
     sys_ = _system(s)
     suppressed = {int(sys_.klass[i]) for i, c in enumerate(s.cells) if c.value is None and not c.implied}
     prog = _Programme(sys_, suppressed)
+    prog.feasible()  # altered tables, wherever: ranges are solved block by block
     rows = []
     for i, cell in enumerate(s.cells):
         if not cell.implied and cell.value is not None and 1 <= cell.value < min_cell:

@@ -195,7 +195,8 @@ def build_report(
     arms = "; ".join(f"{a.label} (ratio {a.ratio})" for a in cfg.arms)
     sites = ", ".join(s.label for s in cfg.sites)
     b.append(Block("heading", "Trial", 2))
-    b.append(Block("paragraph", f"Design: {t.design.replace('_', ' ')}. Arms: {arms}. Sites: {sites}."
+    design = "single-arm study" if t.design == "single_arm" else f"{len(cfg.arms)}-arm parallel-group randomised trial"
+    b.append(Block("paragraph", f"Design: {design}. Arms: {arms}. Sites: {sites}."
                    + (f" Recruitment cycles: {', '.join(map(str, cfg.cycles))}." if cfg.cycles else "")
                    + (f" Registration: {t.registration}." if t.registration else "")))  # fmt: skip
     b.append(Block("paragraph", "Sessions are offered to one arm (withheld in blinded outputs)." if blinded
