@@ -71,13 +71,14 @@ def retention_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle"
 
 
 def dose_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
-    """Dose thresholds, dose summaries, the attendance distribution and per-man dose."""
+    """Dose thresholds, dose summaries, engagement by component, the attendance distribution and per-man dose."""
     from advance_trial.feasibility import dose
+    from advance_trial.feasibility.engagement import engagement_table
 
     if cfg.schedule is None:
         return {}
-    tables = (dose.dose_table(cfg, ads), dose.dose_summary_table(cfg, ads), dose.distribution_table(cfg, ads),
-              dose.dose_participants_table(cfg, ads))  # fmt: skip
+    tables = (dose.dose_table(cfg, ads), dose.dose_summary_table(cfg, ads), engagement_table(cfg, ads),
+              dose.distribution_table(cfg, ads), dose.dose_participants_table(cfg, ads))  # fmt: skip
     return {t.name: t for t in tables}
 
 
@@ -102,7 +103,18 @@ def feasibility_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycl
 
     tables["recruitment_rate"] = rate_table(cfg, ads)
     tables["progression"] = progression_table(cfg, tables)
-    return tables
+    return worded(cfg, tables)
+
+
+def worded(cfg: Config, tables: dict[str, Table]) -> dict[str, Table]:
+    """A single-arm study's tables: men are enrolled, not randomised, in every title and footnote (the CSV
+    columns keep their contract names)."""
+    if cfg.trial.design != "single_arm":
+        return tables
+    from advance_trial.output.display import enrolled
+
+    return {n: replace(t, title=enrolled(t.title), footnotes=tuple(map(enrolled, t.footnotes)))
+            for n, t in tables.items()}  # fmt: skip
 
 
 def plan_tables(cfg: Config, ads: AnalysisData, tables: dict[str, Table]) -> dict[str, Table]:
@@ -135,7 +147,7 @@ def all_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle"] = "s
     tables |= outcome_tables(cfg, ads)
     tables |= plan_tables(cfg, ads, tables)
     tables["progression"] = progression_table(cfg, tables)
-    return tables
+    return worded(cfg, tables)
 
 
 def participant_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:

@@ -25,8 +25,9 @@ Columns, after those of ``participants.csv``:
 ``received``           he received the allocated intervention (:func:`derive_received`)
 ``not_received``       why not: the coded reason, ``reason not recorded``, or missing
 ``discontinued``       he started the sessions and stopped (a coded ``reason_discontinued``)
-``events`` ...         ``events, events_serious, events_<category>``: his adverse events (his own, not
-                       his partner's: the partner frame counts hers)
+``events`` ...         ``events, events_serious, events_related, events_<category>``: his adverse events
+                       (his own, not his partner's: the partner frame counts hers)
+``attended_<comp>``    sessions he attended of each component of the schedule (:func:`components`)
 =====================  ===========================================================================
 
 The partner-level frame (:func:`partner_frame`) carries the man's arm, site and cycle beside
@@ -128,12 +129,58 @@ def analysis_data(cfg: Config, data: CanonicalData) -> AnalysisData:
         lambda m: derive_baseline(cfg, m),
         lambda m: derive_received(cfg, m),
         lambda m: derive_events(cfg, m, data.events),
+        lambda m: derive_components(cfg, m, data.attendance),
     ]
     for step in steps:
         men = step(men)
     partners = partner_frame(data)
     partners = partners.assign(**event_counts(cfg, partners["partner_id"], data.events, "partner_id", "partner"))
     return AnalysisData(men, screened_frame(data), partners, scores, data.events)
+
+
+@dataclass(frozen=True)
+class Component:
+    """One entry of the schedule: its sessions, numbered within their type as the attendance file numbers them.
+
+    ``id`` is the session type, or ``<type>_<k>`` for the k-th entry of a type that has several.
+    """
+
+    id: str
+    label: str
+    type: str
+    sessions: int
+    compulsory: bool
+    numbers: tuple[int, ...]
+
+
+def components(cfg: Config) -> list[Component]:
+    """The schedule's components, in schedule order."""
+    if cfg.schedule is None:
+        return []
+    entries = cfg.schedule.sessions
+    per_type = {e.type: sum(x.type == e.type for x in entries) for e in entries}
+    seen: dict[str, int] = {}
+    start: dict[str, int] = {}
+    out = []
+    for e in entries:
+        seen[e.type] = seen.get(e.type, 0) + 1
+        first = start.get(e.type, 0)
+        start[e.type] = first + e.count
+        cid = e.type if per_type[e.type] == 1 else f"{e.type}_{seen[e.type]}"
+        out.append(Component(cid, e.label or e.type.replace("_", " "), e.type, e.count, e.compulsory,
+                             tuple(range(first + 1, first + e.count + 1))))  # fmt: skip
+    return out
+
+
+def derive_components(cfg: Config, men: pd.DataFrame, attendance: pd.DataFrame) -> pd.DataFrame:
+    """``attended_<component>``: how many of each component's sessions he attended (0 without a record)."""
+    att = attendance[attendance["attended"].fillna(False).to_numpy(dtype=bool)] if len(attendance) else attendance
+    counts = {}
+    for comp in components(cfg):
+        rows = att[(att["session_type"] == comp.type) & att["session_number"].astype(int).isin(comp.numbers)]
+        per = rows.groupby(rows["participant_id"].astype(str)).size()
+        counts[f"attended_{comp.id}"] = men["participant_id"].map(per).fillna(0).astype(int).to_numpy()
+    return men.assign(**counts)
 
 
 def derive_intervention(cfg: Config, men: pd.DataFrame) -> pd.DataFrame:

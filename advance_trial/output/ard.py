@@ -91,6 +91,9 @@ LAYOUTS: dict[str, Layout] = {
         denominator="men randomised to the arm offered sessions",
     ),  # fmt: skip
     "dose_summary": Layout((("by", "level"),), "=dose", denominator="men randomised to the arm offered sessions"),
+    "engagement": Layout(
+        ("arm",), "component", method="ci_method", denominator="men randomised to the arm offered sessions"
+    ),  # fmt: skip
     "dose_distribution": Layout(
         ("cycle",),
         "=compulsory_sessions",

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from advance_trial.output.sdc import Protection
 
 # plan: its design effect is the intervention arm's ICC, which says which arm had therapy groups
-WITHHELD_BLINDED = ("dose", "dose_summary", "dose_distribution", "dose_participants", "plan")
+WITHHELD_BLINDED = ("dose", "dose_summary", "engagement", "dose_distribution", "dose_participants", "plan")
 #: CONSORT stages only the arm offered sessions has: withheld when blinded.
 OFFERED_STAGES = ("received_any_session", "not_received", "discontinued", "met_threshold")
 BLINDED_ANALYSES = tuple(name for name, a in ANALYSES.items() if a.reveals_arm)
@@ -232,7 +232,8 @@ COARSE: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
     "partner_contact": lambda d: d["site"].astype(str) == "all",
 }
 # counts per site per month are small cells no audit of this folder covers: they stay with the statistician
-WITHHELD_SHAREABLE = (*PER_MAN, "dose_distribution", "recruitment_monthly", "recruitment_rate")
+# engagement: men by component attended are not yet cells of the disclosure structure
+WITHHELD_SHAREABLE = (*PER_MAN, "dose_distribution", "recruitment_monthly", "recruitment_rate", "engagement")
 OTHER_REASON = "other"
 
 

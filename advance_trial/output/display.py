@@ -14,8 +14,9 @@ keeps its cells and gets labelled column headings.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -292,6 +293,21 @@ def _dose_summary(cfg: Config, L: Labels, df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _engagement(cfg: Config, L: Labels, df: pd.DataFrame) -> pd.DataFrame:
+    d = cfg.reporting.percent_digits
+    return pd.DataFrame({
+        "Component": [str(v) for v in df["label"]],
+        "Sessions offered": [count(v) + ("" if bool(c) else " (optional)") for v, c in
+                             zip(df["sessions"], df["compulsory"], strict=True)],
+        "Started, n/N (%; 95% CI)": [proportion(r.n_started, r.n, r.proportion_started, r.ci_lower_started,
+                                                r.ci_upper_started, d) for r in df.itertuples()],
+        "Completed, n/N (%; 95% CI)": [proportion(r.n_completed, r.n, r.proportion_completed, r.ci_lower_completed,
+                                                  r.ci_upper_completed, d) for r in df.itertuples()],
+        "Sessions attended, median [Q1, Q3]": [median(r.median_attended, r.q1_attended, r.q3_attended, 1)
+                                               for r in df.itertuples()],
+    })  # fmt: skip
+
+
 def _outcomes(cfg: Config, L: Labels, df: pd.DataFrame) -> pd.DataFrame:
     d = cfg.reporting.digits
 
@@ -397,7 +413,8 @@ BUILDERS: dict[str, tuple[Callable[[Config, Labels, pd.DataFrame], pd.DataFrame]
     "recruitment": (_recruitment, 1), "allocation": (_allocation, 1), "recruitment_rate": (_recruitment_rate, 1),
     "retention": (_retention, 2), "partner_retention": (_retention, 2), "retention_reasons": (_retention_reasons, 2),
     "retention_difference": (_retention_difference, 2), "partner_contact": (_partner_contact, 1),
-    "dose": (_dose, 2), "dose_summary": (_dose_summary, 1), "outcomes": (_outcomes, 4), "harms": (_harms, 2),
+    "dose": (_dose, 2), "dose_summary": (_dose_summary, 1), "engagement": (_engagement, 1),
+    "outcomes": (_outcomes, 4), "harms": (_harms, 2),
     "progression": (_progression, 1), "plan": (_plan, 2), "baseline": (_baseline, 1),
 }  # fmt: skip
 
@@ -414,6 +431,10 @@ def _level(cfg: Config) -> str:
 
 def _offered(cfg: Config) -> str:
     return cfg.arm(cfg.schedule.arm).label if cfg.schedule is not None else "the arm offered sessions"
+
+
+def _who(cfg: Config) -> str:
+    return "enrolled in" if cfg.trial.design == "single_arm" else "randomised to"
 
 
 def _windows(cfg: Config) -> str:
@@ -463,6 +484,10 @@ NOTES: dict[str, Callable[[Config, pd.DataFrame], tuple[str, ...]]] = {
         f"Sessions and hours attended by the men randomised to {_offered(cfg)}: {_QUARTILES}; % of compulsory "
         f"sessions: of the {_compulsory(cfg)} compulsory sessions. Groups: the man's therapy group (men who "
         "attended no group session have none).",),
+    "engagement": lambda cfg, df: (
+        f"Men {_who(cfg)} {_offered(cfg)} who started each component (attended at least one of its sessions) "
+        f"and who completed it (attended all of them), whether or not they attended any, n/N (%; {_ci(cfg)}). "
+        f"Sessions attended: {_QUARTILES}.",),
     "outcomes": lambda cfg, df: (
         f"Estimates with {_level(cfg)} confidence intervals, the method of each in the Interval column. Effects "
         "compare " + "; ".join(dict.fromkeys(str(c) for c in df.get("comparison", pd.Series(dtype=str)))
@@ -499,6 +524,24 @@ def _one_timepoint(frame: pd.DataFrame, title: str) -> tuple[pd.DataFrame, str]:
     return frame, title
 
 
+_RANDOMISED = re.compile(r"\b([Rr])andomis(ed|e|ing)\b(?! pilot and feasibility trials)")
+_ENROLLED = {"ed": "enrolled", "e": "enrol", "ing": "enrolling"}
+
+
+def enrolled(text: str) -> str:
+    """A text as a single-arm study words it: men are enrolled, not randomised (a reference's title, the
+    CONSORT extension to randomised pilot and feasibility trials, keeps its words)."""
+    return _RANDOMISED.sub(lambda m: ("E" if m.group(1) == "R" else "e") + _ENROLLED[m.group(2)][1:], text)
+
+
+def _worded(cfg: Config, table: Table) -> Table:
+    if cfg.trial.design != "single_arm":
+        return table
+    df = table.data.rename(columns={c: enrolled(str(c)) for c in table.data.columns})
+    df = df.apply(lambda col: col.map(lambda v: enrolled(v) if isinstance(v, str) else v))
+    return replace(table, data=df, title=enrolled(table.title), footnotes=tuple(map(enrolled, table.footnotes)))
+
+
 def display(cfg: Config, table: Table) -> Table:
     """The display version of a computed table: labelled, cells formatted, a column per arm where the table
     breaks down by arm, its footnotes in the display's words. An unknown table keeps its cells, with
@@ -508,13 +551,13 @@ def display(cfg: Config, table: Table) -> Table:
     if built is None or df.empty:
         frame = df.rename(columns={c: COLUMN_LABELS.get(str(c), str(c).replace("_", " ").capitalize())
                                    for c in df.columns})  # fmt: skip
-        return Table(table.name, frame, table.title, table.footnotes, table.markdown)
+        return _worded(cfg, Table(table.name, frame, table.title, table.footnotes, table.markdown))
     builder, keys = built
     notes = NOTES[table.name](cfg, df) if table.name in NOTES else table.footnotes
     frame, title = _one_timepoint(builder(cfg, labels_of(cfg), df), table.title)
     if "Timepoint" not in frame and title != table.title:
         keys -= 1
-    return Table(table.name, frame, title, tuple(notes), table.markdown, keys=max(keys, 1))
+    return _worded(cfg, Table(table.name, frame, title, tuple(notes), table.markdown, keys=max(keys, 1)))
 
 
 def baseline_frame(cfg: Config, df: pd.DataFrame) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+import numpy as np
 import pandas as pd
 
 from advance_trial.data.tablefile import write_bytes_atomic
@@ -216,6 +217,31 @@ def attendance_histogram(cfg: Config, distribution: pd.DataFrame) -> Figure:
     ax.set_xticks(range(n_comp + 1))
     arm = cfg.arm(cfg.schedule.arm).label if cfg.schedule else ""
     ax.set_title(f"Attendance: {arm}", fontsize=10)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+@_styled
+def engagement_plot(cfg: Config, engagement: pd.DataFrame) -> Figure:
+    """For each component of the schedule, the share of men offered it who started it and who completed it,
+    with their intervals."""
+    comps = engagement.reset_index(drop=True)
+    fig, ax = _subplots(figsize=(7, 0.55 * len(comps) + 1.4))
+    y = np.arange(len(comps))[::-1]
+    for offset, what, colour in ((0.17, "started", "#1f4e79"), (-0.17, "completed", "#b36b00")):
+        p = comps[f"proportion_{what}"].to_numpy(dtype=float)
+        lo = p - comps[f"ci_lower_{what}"].to_numpy(dtype=float)
+        hi = comps[f"ci_upper_{what}"].to_numpy(dtype=float) - p
+        ax.barh(y + offset, 100 * p, height=0.32, color=colour, label=what.capitalize())
+        ax.errorbar(100 * p, y + offset, xerr=[100 * lo, 100 * hi], fmt="none", ecolor="black", lw=0.8, capsize=2)
+    ax.set_yticks(y)
+    ax.set_yticklabels([f"{r.label} ({r.sessions})" for r in comps.itertuples()], fontsize=8)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("Men offered the component (%)")
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    arm = cfg.arm(cfg.schedule.arm).label if cfg.schedule else ""
+    ax.set_title(f"Engagement by component: {arm}", fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig

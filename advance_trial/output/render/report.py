@@ -36,6 +36,7 @@ FIGURE_CAPTIONS = {
     "al. 2016)",
     "retention": "Men followed up by arm, with 95% confidence intervals",
     "attendance": "Sessions attended by the men offered them",
+    "engagement": "Men who started and who completed each component of the programme, with 95% confidence intervals",
     "forest": "Outcome estimates with 95% confidence intervals",
 }
 
@@ -135,14 +136,14 @@ SECTIONS = [
     ("Baseline characteristics", ["baseline"], []),
     ("Retention", ["retention", "retention_reasons", "retention_difference", "partner_retention", "partner_contact"],
      ["retention"]),
-    ("Treatment dose", ["dose", "dose_summary"], ["attendance"]),
+    ("Treatment dose", ["dose", "dose_summary", "engagement"], ["attendance", "engagement"]),
     ("Outcomes", ["outcomes"], ["forest"]),
     ("Harms", ["harms"], []),
     ("Progression criteria", ["progression"], []),
     ("Planning the definitive trial", ["plan"], []),
 ]  # fmt: skip
 #: Tables that compare the arms or describe one arm only: in a closed report, only in its closed part.
-CLOSED_ONLY = ("outcomes", "retention_difference", "dose", "dose_summary")
+CLOSED_ONLY = ("outcomes", "retention_difference", "dose", "dose_summary", "engagement")
 
 
 def pooled(table: Table) -> Table | None:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 FIGURES = {
     "consort": ("consort_figure", "consort"),
     "attendance": ("attendance_histogram", "dose_distribution"),
+    "engagement": ("engagement_plot", "engagement"),
     "retention": ("retention_plot", "retention"),
     "forest": ("forest_plot", "outcomes"),
 }
@@ -37,7 +38,11 @@ def figure_jobs(tables: dict[str, Table], histogram: bool = True) -> list[tuple[
     jobs = []
     for stem, (drawer, table) in FIGURES.items():
         t = tables.get(table)
-        if t is None or (stem == "attendance" and not histogram) or (stem in ("retention", "forest") and t.data.empty):
+        if (
+            t is None
+            or (stem == "attendance" and not histogram)
+            or (stem in ("retention", "forest", "engagement") and t.data.empty)
+        ):
             continue
         jobs.append((stem, drawer, t.data))
     return jobs
