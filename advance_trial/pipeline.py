@@ -87,8 +87,11 @@ def outcome_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
     if not cfg.outcomes:
         return {}
     from advance_trial.outcomes import outcome_tables as compute
+    from advance_trial.outcomes.within import change_table
 
-    return compute(cfg, ads)
+    tables = compute(cfg, ads)
+    change = change_table(cfg, ads)
+    return tables | ({"change": change} if len(change.data) else {})
 
 
 def feasibility_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle"] = "site") -> dict[str, Table]:
@@ -97,7 +100,7 @@ def feasibility_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycl
     from advance_trial.feasibility.progression import progression_table
 
     tables = recruitment_tables(cfg, ads) | retention_tables(cfg, ads, by) | dose_tables(cfg, ads)
-    if any(c.metric.startswith("outcome.") for c in cfg.progression):
+    if any(c.metric.startswith(("outcome.", "change.")) for c in cfg.progression):
         tables |= outcome_tables(cfg, ads)
     from advance_trial.feasibility.accrual import rate_table
 

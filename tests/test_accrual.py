@@ -26,7 +26,10 @@ def test_months_add_up_to_the_men_randomised():
     cfg, d = sample("advance-feasibility")
     ads = analysis_data(cfg, d)
     m = monthly_table(cfg, ads).data
-    assert m["n_randomised"].sum() == 104
+    trial = m[m["site"] == "all"]
+    m = m[m["site"] != "all"]
+    assert m["n_randomised"].sum() == 104 == trial["cumulative"].iloc[-1] == trial["n_randomised"].sum()
+    assert list(trial["month"]) == sorted(set(m["month"]))  # the trial's months: its first man to its last
     for site, n in (("london", 40), ("wolverhampton", 34), ("bristol", 30)):
         at = m[m["site"] == site]
         assert at["cumulative"].iloc[-1] == n and at["n_randomised"].iloc[0] > 0 and at["n_randomised"].iloc[-1] > 0

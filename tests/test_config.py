@@ -45,9 +45,14 @@ def test_advance_config_expresses_the_published_design(advance_cfg):
         cfg.instruments["abi"].subscale_items("physical") + cfg.instruments["abi"].subscale_items("psychological")
     ) == list(range(1, 31))
     assert cfg.instruments["abi_r"].respondent == "partner"
-    assert {(o.subscale, o.timepoint) for o in cfg.outcomes} == {("physical", "week16"), ("psychological", "week16")}
-    crit = {c.id: (c.metric, c.go) for c in cfg.progression}
-    assert crit == {"recruitment": ("recruitment_rate", 0.60), "follow_up": ("retention.week16", 0.70)}
+    assert {(o.subscale, o.timepoint) for o in cfg.outcomes} == {("physical", "week16"), ("psychological", "week16"),
+                                                                  ("days", "week16")}  # fmt: skip
+    crit = {c.id: (c.metric, c.go, c.direction) for c in cfg.progression}
+    # the five progression criteria of Gilchrist et al. 2021
+    assert crit == {"recruitment": ("recruitment_rate", 0.60, None), "acceptability": ("qualitative", None, None),
+                    "follow_up": ("retention.week16", 0.70, None),
+                    "substance_use": ("change.substance_days", None, "no_increase"),
+                    "abuse": ("change.abi_physical", None, "no_increase")}  # fmt: skip
 
 
 def test_digital_and_cranstoun_configs():
@@ -125,7 +130,7 @@ BROKEN = {
     "metric": (
         "metric: retention.week16",
         "metric: retention.week61",
-        "progression[1].metric",
+        "progression[2].metric",
         "week61",
         "not defined",
     ),

@@ -138,5 +138,5 @@ def test_outcomes_cli(invoke, tmp_path):
     res = invoke("outcomes", config_path("advance-feasibility"), "--data", SAMPLES / "advance-feasibility", "--json")
     assert res.exit_code == 0, res.output
     rows = json.loads(res.stdout)["outcomes"]
-    assert len(rows) == 20 and rows[0]["analysis"] == "ancova"
+    assert len(rows) == 21 and rows[0]["analysis"] == "ancova"  # 20 on the ABI, 1 on days of substance use
     assert sum(r["effect"] == "icc" for r in rows) == 4 and {r["status"] for r in rows} == {"estimated"}

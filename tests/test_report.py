@@ -29,7 +29,7 @@ def out(tmp_path_factory):
 
 def test_html_is_self_contained_and_complete(out):
     page = (out / "report.html").read_text()
-    assert page.count("<svg") == 5  # CONSORT flow, retention by arm, attendance, engagement, forest plot
+    assert page.count("<svg") == 6  # CONSORT flow, accrual, retention by arm, attendance, engagement, forest
     assert not re.search(r"<(script|link|img|iframe)\b", page) and "@import" not in page
     for words in ("Sequence generation", "Type of randomisation", "Allocation concealment", "Implementation",
                   "Prespecified progression criteria", "At least 70% of men followed up at 16 weeks",
@@ -44,7 +44,7 @@ def test_markdown_and_word_carry_the_same_tables(out):
     import docx
 
     doc = docx.Document(str(out / "report.docx"))
-    assert len(doc.inline_shapes) == 5 and len(doc.tables) >= 8
+    assert len(doc.inline_shapes) == 6 and len(doc.tables) >= 8
     text = "\n".join(p.text for p in doc.paragraphs)
     assert "Allocation concealment" in text and "Wilson" in text
 
@@ -92,6 +92,10 @@ def test_blinded_outputs_show_only_codes(tmp_path):
         assert not df.isin(["advance", "tau"]).any().any(), p.name
     assert not any(folder.glob("dose*")) and not (folder / "attendance.svg").exists()
     assert not (folder / "engagement.csv").exists() and not (folder / "engagement.svg").exists()
+    # a criterion on the intervention arm's change (or effect), beside coded tables, would name its code
+    prog = pd.read_csv(folder / "progression.csv", dtype=str, keep_default_na=False)
+    judged = prog[prog["metric"].str.startswith(("change.", "outcome."))]
+    assert len(judged) == 2 and (judged["status"] == "withheld").all() and (judged["estimate"] == "").all()
     key = pd.read_csv(tmp_path / "blinded.blinding-key.csv")
     assert set(key["arm"]) == {"advance", "tau"} and set(key["code"]) == {"A", "B"}
     outcomes = pd.read_csv(folder / "outcomes.csv")
@@ -136,6 +140,9 @@ def test_shareable_outputs_suppress_small_counts(tmp_path):
     run(ADV, DATA, folder, options=RunOptions(shareable=True))
     assert not (folder / "scores.csv").exists() and not (folder / "dose_participants.csv").exists()
     assert not (folder / "engagement.csv").exists()  # men by component are not yet cells of the structure
+    assert not (folder / "change.csv").exists()  # nor men with both measures by arm
+    prog = pd.read_csv(folder / "progression.csv", dtype=str, keep_default_na=False)
+    assert (prog.loc[prog["metric"].str.startswith("change."), "status"] == "withheld").all()
     seen_suppressed = False
     for p in folder.glob("*.csv"):
         df = pd.read_csv(p, dtype=str, keep_default_na=False)

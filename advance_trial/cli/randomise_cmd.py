@@ -377,8 +377,12 @@ def backup(
 def assess(
     config: Path = CONFIG_ARG,
     n_trials: int = typer.Option(10_000, "--n-trials", help="Simulated trials (1 to 10^7).", min=1, max=10_000_000),
-    participants: int = typer.Option(
-        ..., "--participants", help="Participants per trial (1 to 100000).", min=1, max=100_000
+    participants: int | None = typer.Option(
+        None,
+        "--participants",
+        min=1,
+        max=100_000,
+        help="Participants per trial (1 to 100000; default: the config's trial.target_sample_size).",
     ),  # fmt: skip
     split: str | None = typer.Option(None, "--split", help="Arm totals to compare against, e.g. 54/50."),
     seed: int | None = typer.Option(
@@ -400,6 +404,9 @@ def assess(
     from advance_trial.randomisation.assess import assess as do_assess
 
     cfg = load_config(config)
+    participants = participants or cfg.trial.target_sample_size
+    if participants is None:
+        raise UsageError(f"{config}: give --participants (the config sets no trial.target_sample_size)")
     counts = None
     if split:
         try:

@@ -266,8 +266,19 @@ class Partners(_Model):
     timepoint: str | None = None
 
 
+class Judgement(_Model):
+    """The recorded judgement of a qualitative criterion (acceptability, say): its status, the evidence
+    it rests on, who judged and when."""
+
+    status: Literal["met", "not_met", "green", "amber", "red", "not_evaluated"]
+    evidence: Annotated[str, Field(min_length=1, max_length=2000)]
+    judged_by: Annotated[str, Field(min_length=1, max_length=200)]
+    judged_on: dt.date | None = None
+
+
 class Criterion(_Model):
-    """A progression criterion: a go threshold or a traffic light on a metric."""
+    """A progression criterion: a go threshold or a traffic light on a metric, a direction on an effect
+    or a within-arm change, or a recorded judgement (``metric: qualitative``)."""
 
     id: Ident
     label: str | None = None
@@ -277,7 +288,8 @@ class Criterion(_Model):
     green: Annotated[float, Field(ge=0, le=1e6)] | None = None
     amber: Annotated[float, Field(ge=0, le=1e6)] | None = None
     judge_on: Literal["estimate", "lower_bound"] = "estimate"
-    direction: Literal["decrease", "increase"] | None = None
+    direction: Literal["decrease", "increase", "no_increase", "no_decrease"] | None = None
+    judgement: Judgement | None = None
 
 
 IMPORT_KINDS = ("screening", "participants", "attendance", "followup", "measures", "partners", "events")

@@ -20,7 +20,10 @@ Problem = tuple[tuple[str | int, ...], str]
 PROPORTION_METRICS = ("recruitment_rate", "partner_contact")
 #: Metrics that are rates, not proportions: their thresholds may exceed 1.
 RATE_METRICS = ("recruitment.per_site_month",)
-PREFIXED_METRICS = ("retention", "partner_retention", "dose", "outcome")
+PREFIXED_METRICS = ("retention", "partner_retention", "dose", "outcome", "change")
+QUALITATIVE = "qualitative"
+#: Metrics judged on a direction: an effect between arms, a change within the intervention arm.
+DIRECTED = ("outcome.", "change.")
 
 
 def check(cfg: Config) -> list[Problem]:
@@ -351,7 +354,7 @@ def _partners(cfg: Config) -> Iterator[Problem]:
 
 
 def _metric_problem(cfg: Config, metric: str) -> str | None:
-    if metric in PROPORTION_METRICS or metric in RATE_METRICS:
+    if metric in PROPORTION_METRICS or metric in RATE_METRICS or metric == QUALITATIVE:
         return None
     prefix, _, ref = metric.partition(".")
     known = {
@@ -359,12 +362,15 @@ def _metric_problem(cfg: Config, metric: str) -> str | None:
         "partner_retention": cfg.timepoint_ids,
         "dose": [t.id for t in cfg.thresholds],
         "outcome": [o.id for o in cfg.outcomes],
+        "change": [o.id for o in cfg.outcomes],
     }
     if prefix not in known or not ref:
-        forms = ", ".join([*PROPORTION_METRICS, *RATE_METRICS, *(f"{p}.<id>" for p in PREFIXED_METRICS)])
+        forms = ", ".join([*PROPORTION_METRICS, *RATE_METRICS, QUALITATIVE, *(f"{p}.<id>" for p in PREFIXED_METRICS)])
         return f"unknown metric {metric!r}; metrics: {forms}"
     if ref not in known[prefix]:
         return f"{prefix} {ref!r} is not defined; known: {', '.join(known[prefix]) or 'none'}"
+    if prefix == "change" and next(o for o in cfg.outcomes if o.id == ref).type == "binary":
+        return f"change.{ref}: a within-arm change is a mean change; {ref} is binary"
     return None
 
 
@@ -375,14 +381,23 @@ def _progression(cfg: Config) -> Iterator[Problem]:
         if problem:
             yield (*path, "metric"), problem
             continue
-        if c.metric.startswith("outcome."):
+        if c.metric == QUALITATIVE:
+            if c.judgement is None:
+                yield (*path, "judgement"), "a qualitative criterion records its judgement: status, evidence, judged_by"
+            if any(v is not None for v in (c.go, c.green, c.amber, c.direction)):
+                yield path, "a qualitative criterion is judged by people, not on go/green/amber or a direction"
+            continue
+        if c.judgement is not None:
+            yield (*path, "judgement"), "a judgement is recorded for metric: qualitative only"
+        if c.metric.startswith(DIRECTED):
             if c.direction is None:
-                yield (*path, "direction"), "an outcome criterion names the hoped-for direction: decrease or increase"
+                yield (*path, "direction"), ("an outcome or change criterion names the hoped-for direction: "
+                                             "decrease, increase, no_increase or no_decrease")  # fmt: skip
             if any(v is not None for v in (c.go, c.green, c.amber)):
-                yield path, "an outcome criterion is judged on direction, not on go/green/amber"
+                yield path, "an outcome or change criterion is judged on direction, not on go/green/amber"
             continue
         if c.direction is not None:
-            yield (*path, "direction"), "direction applies to outcome metrics only"
+            yield (*path, "direction"), "direction applies to outcome and change metrics only"
         if c.metric not in RATE_METRICS:
             for key in ("go", "green", "amber"):
                 value = getattr(c, key)

@@ -37,11 +37,12 @@ def _month(d: pd.Series) -> pd.Series:
 
 
 def monthly_table(cfg: Config, ads: AnalysisData) -> Table:
-    """Men randomised per site per recruiting month, and cumulatively (``recruitment_monthly``)."""
+    """Men randomised per site per recruiting month, and cumulatively (``recruitment_monthly``), and the
+    trial's as site ``all``."""
     men = ads.men
     rows = []
-    for site in cfg.site_ids:
-        at = men[men["site"].astype(str) == site]
+    for site in [*cfg.site_ids, "all"]:
+        at = men if site == "all" else men[men["site"].astype(str) == site]
         if at.empty:
             continue
         months = _month(at["randomised_on"])
@@ -58,7 +59,7 @@ def monthly_table(cfg: Config, ads: AnalysisData) -> Table:
         pd.DataFrame(rows, columns=["site", "month", "n_randomised", "cumulative"]),
         f"Men {verb} per site per recruiting month",
         ("A site's recruiting months run from the month of its first man to that of its last; months without a "
-         "man are zeros.",),
+         "man are zeros; 'all' is the trial's, from its first man to its last.",),
     )  # fmt: skip
 
 
@@ -71,7 +72,8 @@ def rate_table(cfg: Config, ads: AnalysisData, definitive_n: int | None = None) 
     sites = (cfg.planning.sites if cfg.planning and cfg.planning.sites else None) or len(cfg.site_ids)
     rows = []
     for site in [*cfg.site_ids, ALL]:
-        at = monthly if site == ALL else monthly[monthly["site"] == site]
+        # overall: the site-months of every site (not the trial's own months, which its 'all' rows count)
+        at = monthly[monthly["site"] != ALL] if site == ALL else monthly[monthly["site"] == site]
         n, months = int(at["n_randomised"].sum()), len(at)
         if not months:
             continue

@@ -6,7 +6,10 @@ threshold gives ``met`` / ``not_met``; ``green`` and ``amber`` give ``green``
 (at or above green), ``amber`` (at or above amber) or ``red``. An outcome criterion
 (``metric: outcome.<id>``, with ``direction``) takes the outcome's first analysis: judged on the
 estimate it is met when the estimate lies on the hoped-for side of no effect (0 for differences,
-1 for ratios); judged on the interval, when the whole interval does.
+1 for ratios); judged on the interval, when the whole interval does. A change criterion
+(``metric: change.<id>``) reads the intervention arm's mean change from baseline the same way, and
+``no_increase`` / ``no_decrease`` accept no change itself. A qualitative criterion (``metric:
+qualitative``) has the status its recorded ``judgement`` gives.
 """
 
 from __future__ import annotations
@@ -53,6 +56,13 @@ def metric_estimates(cfg: Config, results: ResultsData) -> dict[str, Estimate]:
         if s:
             out[f"outcome.{o.id}"] = Estimate(float(s["estimate"]), float(s["ci_lower"]), float(s["ci_upper"]),
                                               f"{first['analysis']}: {s['method']}")  # fmt: skip
+    from advance_trial.analysis import intervention_arm
+
+    for o in cfg.outcomes:
+        s = results.stats("change", o.id, o.timepoint, arm=intervention_arm(cfg))
+        if s:
+            out[f"change.{o.id}"] = Estimate(float(s["estimate"]), float(s["ci_lower"]), float(s["ci_upper"]),
+                                             f"within {intervention_arm(cfg)}: {s['method']}")  # fmt: skip
     take("recruitment_rate", "recruitment", "randomised", site=ALL)
     rate = results.stats("recruitment_rate", "rate_per_site_month", site=ALL)
     if rate:
@@ -67,13 +77,24 @@ def metric_estimates(cfg: Config, results: ResultsData) -> dict[str, Estimate]:
     return out
 
 
+#: Each direction: the side of no effect (or no change) hoped for, and whether reaching it counts.
+SIDES = {"decrease": ("below", False), "increase": ("above", False), "no_increase": ("at or below", True),
+         "no_decrease": ("at or above", True)}  # fmt: skip
+
+
 def rule_text(c: Criterion) -> str:
     """The criterion's rule in words, e.g. ``lower bound >= 0.60``."""
     on = "estimate" if c.judge_on == "estimate" else "lower bound"
-    if c.metric.startswith("outcome."):
-        side = "below" if c.direction == "decrease" else "above"
+    if c.metric == "qualitative" and c.judgement is not None:
+        j = c.judgement
+        when = f" on {j.judged_on.isoformat()}" if j.judged_on else ""
+        return f"qualitative, judged by {j.judged_by}{when}: {j.evidence}"
+    if c.metric.startswith(("outcome.", "change.")):
+        side = SIDES[c.direction or "decrease"][0]
         what = "estimate" if c.judge_on == "estimate" else "whole interval"
-        return f"{what} {side} no effect ({c.direction} in the intervention arm)"
+        null = "no effect" if c.metric.startswith("outcome.") else "no change from baseline"
+        hoped = (c.direction or "").replace("_", " ")
+        return f"{what} {side} {null} ({hoped} in the intervention arm)"
     if c.go is not None:
         return f"{on} >= {c.go:.2f}"
     return f"green: {on} >= {c.green:.2f}; amber: {on} >= {c.amber:.2f}; else red"
@@ -91,14 +112,16 @@ def no_effect(cfg: Config, results: ResultsData) -> dict[str, float]:
 
 def judge(c: Criterion, est: Estimate | None, null: float = 0.0) -> str:
     """The status of one criterion given its metric's estimate (``None`` when not available)."""
+    if c.metric == "qualitative":
+        return c.judgement.status if c.judgement is not None else "not_evaluated"
     if est is None or est.estimate != est.estimate:  # no estimate (an analysis not estimable)
         return "not_evaluated"
-    if c.metric.startswith("outcome."):
-        if c.direction == "decrease":
-            value = est.estimate if c.judge_on == "estimate" else est.ci_upper
-            return "met" if value < null else "not_met"
-        value = est.estimate if c.judge_on == "estimate" else est.ci_lower
-        return "met" if value > null else "not_met"
+    if c.metric.startswith(("outcome.", "change.")):
+        below = c.direction in ("decrease", "no_increase")
+        value = est.estimate if c.judge_on == "estimate" else (est.ci_upper if below else est.ci_lower)
+        if c.direction in ("no_increase", "no_decrease"):  # no change is what is hoped for, or better
+            return "met" if (value <= null if below else value >= null) else "not_met"
+        return "met" if (value < null if below else value > null) else "not_met"
     value = est.estimate if c.judge_on == "estimate" else est.ci_lower
     if value != value:  # nan: no denominator
         return "not_evaluated"

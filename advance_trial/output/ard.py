@@ -101,6 +101,7 @@ LAYOUTS: dict[str, Layout] = {
         denominator="men randomised to the arm offered sessions",
     ),  # fmt: skip
     "outcomes": Layout(("analysis", "effect", "threshold"), "outcome", "timepoint", "ci_method", "men analysed"),
+    "change": Layout(("arm",), "outcome", "timepoint", "ci_method", "men with the baseline and follow-up measures"),
     "progression": Layout((), "criterion", method="ci_method", denominator="as in each metric's table"),
     "plan": Layout(("step",), "outcome", "quantity", denominator="the definitive trial's men"),
     "recruitment_monthly": Layout(("site",), "=randomised", "month", denominator="men randomised"),

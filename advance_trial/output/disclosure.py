@@ -202,6 +202,10 @@ def blind_tables(cfg: Config, tables: dict[str, Table], codes: dict[str, str]) -
             df = df.drop(columns=[c for c in ("n_intervention", "n_control", "note", "threshold") if c in df])
         if name == "retention_difference" and not df.empty:
             df = _swap_sides(df, df["arm"].map(codes) > df["comparator"].map(codes))
+        if name == "progression" and not df.empty:
+            # an effect's or a change's criterion names the intervention arm: beside the coded tables its
+            # estimate and status would say which code that is
+            df = withheld_criteria(df, ("outcome.", "change."))
         if name == "harms" and not df.empty:
             # only the arm offered the intervention can have events related to it: the row would name that arm
             from advance_trial.feasibility.harms import RELATED
@@ -233,7 +237,9 @@ COARSE: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
 }
 # counts per site per month are small cells no audit of this folder covers: they stay with the statistician
 # engagement: men by component attended are not yet cells of the disclosure structure
-WITHHELD_SHAREABLE = (*PER_MAN, "dose_distribution", "recruitment_monthly", "recruitment_rate", "engagement")
+# change: its men with both measures by arm are not yet cells either
+WITHHELD_SHAREABLE = (*PER_MAN, "dose_distribution", "recruitment_monthly", "recruitment_rate", "engagement",
+                      "change")  # fmt: skip
 OTHER_REASON = "other"
 
 
@@ -278,11 +284,25 @@ def _progression_sources(tables: dict[str, Table]) -> dict[str, tuple[str, dict[
     return out
 
 
+def withheld_criteria(df: pd.DataFrame, prefixes: tuple[str, ...]) -> pd.DataFrame:
+    """Progression rows on metrics of these kinds with their estimate, interval and status withheld."""
+    at = df["metric"].astype(str).str.startswith(prefixes)
+    if not at.any():
+        return df
+    df = df.copy()
+    # the method too: "within A: paired t" names the intervention arm's code
+    for c in ("estimate", "ci_lower", "ci_upper", "ci_method"):
+        df[c] = df[c].astype(object).where(~at, "")
+    df["status"] = df["status"].where(~at, "withheld")
+    return df
+
+
 def _withhold_progression(tables: dict[str, Table]) -> None:
     prog = tables.get("progression")
     if prog is None:
         return
-    df = prog.data.copy()
+    # a within-arm change reads a table withheld here (its men by arm are not cells of the structure)
+    df = withheld_criteria(prog.data, ("change.",))
     for metric, (name, filt) in _progression_sources(tables).items():
         t = tables.get(name)
         if t is None:

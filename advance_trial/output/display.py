@@ -308,6 +308,25 @@ def _engagement(cfg: Config, L: Labels, df: pd.DataFrame) -> pd.DataFrame:
     })  # fmt: skip
 
 
+def _change(cfg: Config, L: Labels, df: pd.DataFrame) -> pd.DataFrame:
+    d = cfg.reporting.digits
+
+    def result(r: Any) -> str:
+        if str(r.status) != "estimated":
+            return f"not estimable: {r.reason}" if isinstance(r.reason, str) and r.reason else "not estimable"
+        return estimate(r.estimate, r.ci_lower, r.ci_upper, d)
+
+    return pd.DataFrame({
+        "Outcome": [L.outcomes.get(str(o), str(o)) for o in df["outcome"]],
+        "Timepoint": [L.timepoint(t) for t in df["timepoint"]],
+        "Arm": [L.arm(a) for a in df["arm"]],
+        "Men with both": [count(v) for v in df["n"]],
+        "Baseline, mean": [num(v, d) for v in df["mean_baseline"]],
+        "Follow-up, mean": [num(v, d) for v in df["mean_followup"]],
+        "Change (95% CI)": [result(r) for r in df.itertuples()],
+    })  # fmt: skip
+
+
 def _outcomes(cfg: Config, L: Labels, df: pd.DataFrame) -> pd.DataFrame:
     d = cfg.reporting.digits
 
@@ -357,7 +376,7 @@ def _harms(cfg: Config, L: Labels, df: pd.DataFrame) -> pd.DataFrame:
 def rule(cfg: Config, criterion: str, fallback: str) -> str:
     """A criterion's rule in words, thresholds of proportions in percent: ``estimate at least 60%``."""
     c = next((c for c in cfg.progression if c.id == criterion), None)
-    if c is None or c.metric.startswith("outcome."):
+    if c is None or c.metric.startswith(("outcome.", "change.")) or c.metric == "qualitative":
         return fallback
     on = "estimate" if c.judge_on == "estimate" else "lower limit"
     rate = c.metric.endswith("per_site_month")
@@ -375,7 +394,9 @@ def _progression(cfg: Config, L: Labels, df: pd.DataFrame) -> pd.DataFrame:
     d, pd_ = cfg.reporting.digits, cfg.reporting.percent_digits
 
     def value(r: Any) -> str:
-        if str(r.metric).startswith("outcome.") or str(r.metric).endswith("per_site_month"):
+        if str(r.metric) == "qualitative":
+            return "judged (see the rule)"
+        if str(r.metric).startswith(("outcome.", "change.")) or str(r.metric).endswith("per_site_month"):
             return estimate(r.estimate, r.ci_lower, r.ci_upper, d)
         return estimate(r.estimate, r.ci_lower, r.ci_upper, pd_, 100.0, "%")
 
@@ -414,7 +435,7 @@ BUILDERS: dict[str, tuple[Callable[[Config, Labels, pd.DataFrame], pd.DataFrame]
     "retention": (_retention, 2), "partner_retention": (_retention, 2), "retention_reasons": (_retention_reasons, 2),
     "retention_difference": (_retention_difference, 2), "partner_contact": (_partner_contact, 1),
     "dose": (_dose, 2), "dose_summary": (_dose_summary, 1), "engagement": (_engagement, 1),
-    "outcomes": (_outcomes, 4), "harms": (_harms, 2),
+    "outcomes": (_outcomes, 4), "change": (_change, 3), "harms": (_harms, 2),
     "progression": (_progression, 1), "plan": (_plan, 2), "baseline": (_baseline, 1),
 }  # fmt: skip
 
@@ -484,6 +505,9 @@ NOTES: dict[str, Callable[[Config, pd.DataFrame], tuple[str, ...]]] = {
         f"Sessions and hours attended by the men randomised to {_offered(cfg)}: {_QUARTILES}; % of compulsory "
         f"sessions: of the {_compulsory(cfg)} compulsory sessions. Groups: the man's therapy group (men who "
         "attended no group session have none).",),
+    "change": lambda cfg, df: (
+        f"Change: follow-up minus baseline, the mean over the men with both measures, with its {_level(cfg)} "
+        "paired t interval (R: t.test(y - base)); within each arm, not a comparison between arms.",),
     "engagement": lambda cfg, df: (
         f"Men {_who(cfg)} {_offered(cfg)} who started each component (attended at least one of its sessions) "
         f"and who completed it (attended all of them), whether or not they attended any, n/N (%; {_ci(cfg)}). "

@@ -131,4 +131,46 @@ def plan_table(cfg: Config, ads: AnalysisData, tables: Mapping[str, Table]) -> T
     )  # fmt: skip
 
 
-__all__ = ["COLUMNS", "plan_outcome", "plan_table"]
+def for_definitive(definitive: Config, pilot: Config) -> Config:
+    """The pilot's config planning as the definitive trial's config says: its ``planning`` block (its own
+    number of sites when the block gives none) over the pilot's outcomes, data and estimates.
+
+    Raises
+    ------
+    UsageError
+        If the definitive config has no planning block, or names an outcome the pilot did not measure.
+    """
+    from advance_trial.errors import UsageError
+
+    p = definitive.planning
+    if p is None:
+        raise UsageError(f"{definitive.trial.id}: no planning block: give the definitive trial's target difference")
+    unknown = [o for o in p.outcomes if o not in {x.id for x in pilot.outcomes}]
+    if unknown:
+        raise UsageError(f"{definitive.trial.id}: planning.outcomes {unknown} are not outcomes of the pilot "
+                         f"{pilot.trial.id} ({', '.join(o.id for o in pilot.outcomes)})")  # fmt: skip
+    planning = p.model_copy(update={"sites": p.sites or len(definitive.sites)})
+    return pilot.model_copy(update={"planning": planning})
+
+
+def registered_rows(definitive: Config, plan: pd.DataFrame) -> pd.DataFrame:
+    """The plan with a last row per outcome: the definitive trial's registered size beside the plan's total."""
+    target = definitive.trial.target_sample_size
+    if target is None or plan.empty:
+        return plan
+    extra = []
+    for oid, rows in plan.groupby("outcome", sort=False):
+        total = rows[rows["quantity"] == "men to randomise in all"]
+        note = definitive.trial.id
+        if len(total):
+            point, safe = int(total["estimate"].iloc[0]), int(total["conservative"].iloc[0])
+            note += f": the plan needs {point} (conservative {safe})"
+        extra.append({"outcome": oid, "step": "7_registered", "quantity": "men planned by the definitive trial",
+                      "estimate": float(target), "conservative": float(target), "note": note})  # fmt: skip
+    out = pd.concat([plan, pd.DataFrame(extra, columns=plan.columns)], ignore_index=True)
+    order = {o: i for i, o in enumerate(dict.fromkeys(plan["outcome"]))}
+    return out.sort_values(["outcome", "step"], key=lambda c: c.map(order) if c.name == "outcome" else c,
+                           kind="stable").reset_index(drop=True)  # fmt: skip
+
+
+__all__ = ["COLUMNS", "for_definitive", "plan_outcome", "plan_table", "registered_rows"]

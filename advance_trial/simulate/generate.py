@@ -91,6 +91,8 @@ def simulate(cfg: Config, targets: Targets, seed: int, ring: KeyRing | None = No
     extra = np.random.default_rng([seed, 19])
     participants = _covariates(cfg, targets, participants, attendance, extra)
     events = _events(cfg, targets, participants, partners, extra)
+    # the men's instruments after the first, each from a stream of its own (adding one changes no other data)
+    measures = _more_measures(cfg, targets, men, followup, measures, seed)
     tables = {
         "screening": screening,
         "participants": participants,
@@ -433,10 +435,44 @@ def _items(rng: np.random.Generator, ins: Instrument, level: np.ndarray, spread:
     return np.clip(np.rint(raw), ins.min, ins.max).astype(int)
 
 
+def _men_instruments(cfg: Config) -> list[str]:
+    return [k for k, v in cfg.instruments.items() if v.respondent == "man"]
+
+
+def _more_measures(cfg: Config, t: Targets, men: list[_Man], followup: pd.DataFrame, measures: pd.DataFrame,
+                   seed: int) -> pd.DataFrame:  # fmt: skip
+    """Item responses of the men's instruments after the first, beside the first's (the same men and
+    timepoints), each around the man's level of :class:`InstrumentTargets`."""
+    names = _men_instruments(cfg)[1:]
+    if not names or measures.empty:
+        return measures
+    treated = cfg.schedule.arm if cfg.schedule else None
+    baseline_week = cfg.baseline.week if cfg.baseline else 0
+    arm_of = {m.participant_id: m.arm for m in men}
+    weeks = {tp.id: tp.week for tp in cfg.timepoints}
+    out = measures.copy()
+    for k, name in enumerate(names, 1):
+        ins, target = cfg.instruments[name], t.instruments.get(name)
+        if target is None:
+            raise CalibrationError(f"instruments.{name}: no calibration target for the instrument {name!r}")
+        rng = np.random.default_rng([seed, 20, k])
+        person = {m.participant_id: rng.normal(0, target.sd) for m in men}
+        after = np.array([weeks[tp] > baseline_week for tp in out["timepoint"]])
+        treated_now = np.array([arm_of[p] == treated for p in out["participant_id"]]) & after
+        level = (target.baseline + np.array([person[p] for p in out["participant_id"]])
+                 + target.change * after + target.effect * treated_now)  # fmt: skip
+        raw = level[:, None] + rng.normal(0, target.noise, size=(len(out), ins.items))
+        items = np.clip(np.rint(raw), ins.min, ins.max).astype(int)
+        values = pd.DataFrame(items, columns=ins.item_columns(name), index=out.index).astype("Int64")
+        values = values.mask(rng.random(values.shape) < t.measures.missing_item_rate)
+        out = pd.concat([out, values], axis=1)
+    return out
+
+
 def _measures(
     cfg: Config, t: Targets, men: list[_Man], followup: pd.DataFrame, attendance: pd.DataFrame, rng: np.random.Generator
 ) -> pd.DataFrame:
-    instruments = {k: v for k, v in cfg.instruments.items() if v.respondent == "man"}
+    instruments = {k: cfg.instruments[k] for k in _men_instruments(cfg)[:1]}
     done = followup[followup["status"] == "completed"]
     by_id = {m.participant_id: m for m in men}
     group_of = {}

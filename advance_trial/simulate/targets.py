@@ -50,6 +50,18 @@ class MeasureTargets(_Model):
     effect: float = 0.0
 
 
+class InstrumentTargets(_Model):
+    """A synthetic instrument besides the first (a substance-use measure, say): each item around a man's level,
+    ``baseline`` (mean item response) with ``sd`` between men, moving by ``change`` at follow-up in every arm
+    and by ``effect`` more in the arm offered sessions."""
+
+    baseline: float
+    sd: Annotated[float, Field(ge=0)] = 1.0
+    change: float = 0.0
+    effect: float = 0.0
+    noise: Annotated[float, Field(ge=0)] = 1.0
+
+
 class ContinuousTarget(_Model):
     """A synthetic continuous covariate: normal, rounded to whole numbers, clipped; ``missing`` men lack it."""
 
@@ -85,6 +97,7 @@ class Targets(_Model):
     dose: DoseTargets = DoseTargets()
     partners: PartnerTargets | None = None
     measures: MeasureTargets = MeasureTargets()
+    instruments: dict[str, InstrumentTargets] = {}  # the men's instruments after the first (own stream)
     baseline: dict[str, ContinuousTarget | dict[str, Annotated[float, Field(ge=0)]]] = {}
     not_received: dict[str, Annotated[float, Field(ge=0)]] = {}  # shares of each coded reason
     discontinued: Count = 0  # men who started the sessions and stopped (with a coded reason)

@@ -223,6 +223,38 @@ def attendance_histogram(cfg: Config, distribution: pd.DataFrame) -> Figure:
 
 
 @_styled
+def accrual_plot(cfg: Config, monthly: pd.DataFrame) -> Figure:
+    """Cumulative men randomised (enrolled) by month, per site and in all, against the trial's target."""
+    fig, ax = _subplots(figsize=(8, 3.8))
+    months = sorted(monthly["month"].astype(str).unique())
+    at = {m: i for i, m in enumerate(months)}
+    labels = {s.id: s.label for s in cfg.sites}
+    for site, rows in monthly.groupby(monthly["site"].astype(str), sort=False):
+        # the count at the end of each month, from none at the start of the site's first
+        x = [at[str(rows["month"].iloc[0])], *(at[m] + 1 for m in rows["month"].astype(str))]
+        y = [0.0, *rows["cumulative"].astype(float)]
+        total = site == "all"
+        ax.plot(x, y, lw=2.0 if total else 1.2, marker="" if total else ".", ms=3,
+                color="black" if total else None, label="All sites" if total else labels.get(site, site))  # fmt: skip
+    target = cfg.trial.target_sample_size
+    if target:
+        ax.axhline(target, color="#b42318", ls="--", lw=0.9)
+        ax.text(len(months), target, f"target {target} ", va="bottom", ha="right", fontsize=8, color="#b42318")
+    step = max(1, len(months) // 8)
+    ax.set_xticks(range(0, len(months), step))
+    ax.set_xticklabels(months[::step], fontsize=8, rotation=30, ha="right")
+    ax.set_xlim(0, len(months))
+    who = "enrolled" if cfg.trial.design == "single_arm" else "randomised"
+    ax.set_ylabel(f"Men {who} (cumulative)")
+    ax.set_xlabel("Start of month")
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title("Accrual by site", fontsize=10)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+@_styled
 def engagement_plot(cfg: Config, engagement: pd.DataFrame) -> Figure:
     """For each component of the schedule, the share of men offered it who started it and who completed it,
     with their intervals."""

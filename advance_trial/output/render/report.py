@@ -34,6 +34,7 @@ STATUS_COLUMNS = ("status", "Status")
 FIGURE_CAPTIONS = {
     "consort": "Participant flow (CONSORT 2010 extension to randomised pilot and feasibility trials, Eldridge et "
     "al. 2016)",
+    "accrual": "Cumulative accrual by site and in all, against the target sample size where the trial set one",
     "retention": "Men followed up by arm, with 95% confidence intervals",
     "attendance": "Sessions attended by the men offered them",
     "engagement": "Men who started and who completed each component of the programme, with 95% confidence intervals",
@@ -132,18 +133,18 @@ def _implementation(log: dict[str, Any] | None) -> str:
 
 SECTIONS = [
     ("Participant flow", ["consort"], ["consort"]),
-    ("Recruitment", ["recruitment", "allocation", "recruitment_rate"], []),
+    ("Recruitment", ["recruitment", "allocation", "recruitment_rate"], ["accrual"]),
     ("Baseline characteristics", ["baseline"], []),
     ("Retention", ["retention", "retention_reasons", "retention_difference", "partner_retention", "partner_contact"],
      ["retention"]),
     ("Treatment dose", ["dose", "dose_summary", "engagement"], ["attendance", "engagement"]),
-    ("Outcomes", ["outcomes"], ["forest"]),
+    ("Outcomes", ["outcomes", "change"], ["forest"]),
     ("Harms", ["harms"], []),
     ("Progression criteria", ["progression"], []),
     ("Planning the definitive trial", ["plan"], []),
 ]  # fmt: skip
 #: Tables that compare the arms or describe one arm only: in a closed report, only in its closed part.
-CLOSED_ONLY = ("outcomes", "retention_difference", "dose", "dose_summary", "engagement")
+CLOSED_ONLY = ("outcomes", "change", "retention_difference", "dose", "dose_summary", "engagement")
 
 
 def pooled(table: Table) -> Table | None:
@@ -156,7 +157,7 @@ def pooled(table: Table) -> Table | None:
     if "arm" in df:
         df = df[df["arm"].astype(str) == "all"]
     if table.name == "progression":  # a criterion on an outcome or on dose is about the intervention arm
-        df = df[~df["metric"].astype(str).str.startswith(("outcome.", "dose"))]
+        df = df[~df["metric"].astype(str).str.startswith(("outcome.", "change.", "dose"))]
     df = df.drop(columns=[c for c in ("std_difference",) if c in df])
     title = re.sub(r" (by|and) arm\b", "", table.title) + " (all arms pooled)"
     return replace(table, data=df.reset_index(drop=True), title=title) if len(df) else None

@@ -28,6 +28,7 @@ FIGURES = {
     "consort": ("consort_figure", "consort"),
     "attendance": ("attendance_histogram", "dose_distribution"),
     "engagement": ("engagement_plot", "engagement"),
+    "accrual": ("accrual_plot", "recruitment_monthly"),
     "retention": ("retention_plot", "retention"),
     "forest": ("forest_plot", "outcomes"),
 }
@@ -41,7 +42,7 @@ def figure_jobs(tables: dict[str, Table], histogram: bool = True) -> list[tuple[
         if (
             t is None
             or (stem == "attendance" and not histogram)
-            or (stem in ("retention", "forest", "engagement") and t.data.empty)
+            or (stem in ("retention", "forest", "engagement", "accrual") and t.data.empty)
         ):
             continue
         jobs.append((stem, drawer, t.data))
