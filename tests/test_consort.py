@@ -39,5 +39,7 @@ def test_advance_flow_adds_up():
 def test_single_arm_flow():
     cfg, d = sample("cranstoun-dvip")
     t = consort_table(cfg, analysis_data(cfg, d)).data
-    assert n(t, "randomised") == 20 and n(t, "allocated", "programme") == 20
+    # a single-arm study enrols its men: the stage says so (issue 20)
+    assert n(t, "enrolled") == 20 and n(t, "allocated", "programme") == 20 and "randomised" not in set(t["stage"])
+    assert not t["detail"].fillna("").str.contains("randomised").any()
     assert n(t, "met_threshold", "programme", "hours_over_30: hours > 30") == 18

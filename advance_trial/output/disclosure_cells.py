@@ -149,7 +149,7 @@ def _consort(b: _Builder, df: pd.DataFrame) -> list[str]:
             where = (("screen", ("declined",), False),)
         elif stage == "excluded.other":
             where = (("screen", ("other",), False),)
-        elif stage in ("randomised", "allocated"):
+        elif stage in ("randomised", "enrolled", "allocated"):
             pop, where = "men", _c("arm", arm)
         elif stage == "received_any_session":
             pop, where = "men", _c("arm", arm) + _c("any_session", "yes")

@@ -115,6 +115,8 @@ def _arrow(ax: Any, x0: float, y0: float, x1: float, y1: float) -> None:
 @_styled
 def consort_figure(cfg: Config, consort: pd.DataFrame) -> Figure:
     """The CONSORT flow diagram: enrolment, allocation, dose annotations, follow-up, analysis."""
+    from advance_trial.feasibility.consort import entered
+
     arms = cfg.arm_ids
     k = len(arms)
     fig_w = max(8.5, 4.2 * k + 1.5)
@@ -136,14 +138,14 @@ def consort_figure(cfg: Config, consort: pd.DataFrame) -> Figure:
         reasons = consort[(consort["stage"] == "excluded.not_eligible") & (consort["detail"] != "")]
         lines += [f"   - {r.detail} (n={r.n})" for r in reasons.itertuples()]
         lines.append(f"- Declined (n={_n(consort, 'excluded.declined')})")
-        other = _n(consort, "excluded.other", detail="eligible and consented, not randomised") or 0
+        other = _n(consort, "excluded.other", detail=f"eligible and consented, not {entered(cfg)}") or 0
         if other:
             lines.append(f"- Other reasons (n={other})")
         _box(ax, 0.80, 0.86, "\n".join(lines), width=44, align="left")
         _arrow(ax, 0.5 if k > 1 else 0.35, 0.925, 0.5 if k > 1 else 0.35, 0.79)
         _arrow(ax, 0.5 if k > 1 else 0.35, 0.86, 0.655, 0.86)
     top = 0.5 if k > 1 else 0.35
-    _box(ax, top, 0.77, f"{enrolled} (n={_n(consort, 'randomised')})")
+    _box(ax, top, 0.77, f"{enrolled} (n={_n(consort, entered(cfg))})")
     labels = {a.id: a.label for a in cfg.arms}
     for x, arm in zip(xs if k > 1 else [0.35], arms, strict=True):
         _arrow(ax, top, 0.745, x, 0.705)
