@@ -110,7 +110,10 @@ def newcombe_difference(count1: int, nobs1: int, count2: int, nobs2: int, level:
     l1, u1 = _limits(count1, nobs1, "wilson", 1 - level)
     l2, u2 = _limits(count2, nobs2, "wilson", 1 - level)
     d = p1 - p2
-    return Estimate(d, d - float(np.hypot(p1 - l1, u2 - p2)), d + float(np.hypot(u1 - p1, p2 - l2)), "newcombe")
+    # at 0/n1 against n2/n2 the lower limit is -1 exactly, which the sum of squares misses by an ulp: clipped
+    lower = max(-1.0, d - float(np.hypot(p1 - l1, u2 - p2)))
+    upper = min(1.0, d + float(np.hypot(u1 - p1, p2 - l2)))
+    return Estimate(d, lower, upper, "newcombe")
 
 
 def describe(method: str, level: float) -> str:
