@@ -73,3 +73,22 @@ def test_cli_closed_report(invoke, tmp_path):
     assert res.exit_code == 0, res.output
     page = (tmp_path / "r" / "report.html").read_text()
     assert "<h2>Open report</h2>" in page and "<h2>Closed report</h2>" in page
+
+
+def test_every_dated_file_is_held_to_the_cut_off(invoke, tmp_path):
+    """Events and randomisations too (they were not checked): the sample's last event is 2019-11-06."""
+    res = invoke("report", ADV, "--data", DATA, "--out", tmp_path / "r", "--data-cut-off", "2019-11-05")
+    assert res.exit_code == 4, res.output
+    text = " ".join(res.output.split())
+    assert "events.csv, row 32, column 'event_on', value '2019-11-06': an adverse event or incident after the data " \
+           "cut-off 2019-11-05" in text  # fmt: skip
+    from advance_trial.config import load_config
+    from advance_trial.data.canonical import read_canonical
+    from advance_trial.errors import DataError
+    from advance_trial.pipeline import with_cut_off
+
+    with pytest.raises(DataError) as err:  # the last men were randomised on 2019-08-09
+        read_canonical(with_cut_off(load_config(ADV), "2019-08-08"), DATA)
+    late = [p for p in err.value.problems if p.file == "participants.csv"]
+    assert late and all(p.column == "randomised_on" and "a randomisation after the data cut-off" in p.message
+                        for p in late)  # fmt: skip

@@ -257,16 +257,18 @@ def _rows(df: pd.DataFrame, mask: pd.Series) -> Iterable[int]:
 
 
 def _date_checks(cfg: Config, t: dict[str, pd.DataFrame], today: dt.date | None = None) -> list[DataProblem]:
-    """Dates that cannot be: after the data cut-off or in the future; a session or a completed follow-up
-    before the man's randomisation; a screening after it (a file read month-first would show these)."""
+    """Dates that cannot be: after the data cut-off or in the future (sessions, follow-ups, screenings,
+    randomisations, events); a session, a completed follow-up or a man's adverse event before his
+    randomisation; a screening after it (a file read month-first would show these)."""
     problems: list[DataProblem] = []
     now = pd.Timestamp(today or dt.datetime.now(dt.UTC).date())
     cutoff = pd.Timestamp(cfg.trial.data_cutoff) if cfg.trial.data_cutoff is not None else None
     randomised = t["participants"].set_index("participant_id")["randomised_on"]
     checks = (("attendance", "session_on", "a session"), ("followup", "completed_on", "a completed follow-up"),
-              ("screening", "screened_on", "a screening decision"))  # fmt: skip
+              ("screening", "screened_on", "a screening decision"), ("participants", "randomised_on", "a randomisation"),
+              ("events", "event_on", "an adverse event or incident"))  # fmt: skip
     for name, col, what in checks:
-        df = t[name]
+        df = t.get(name, pd.DataFrame())
         if not len(df) or col not in df.columns:
             continue
         when = pd.to_datetime(df[col])
@@ -275,6 +277,8 @@ def _date_checks(cfg: Config, t: dict[str, pd.DataFrame], today: dt.date | None 
             future = cutoff is None or when.iat[i] > now
             limit = "in the future" if future else f"after the data cut-off {cutoff.date()}"  # type: ignore[union-attr]
             problems.append(DataProblem(f"{name}.csv", i + 2, col, str(when.iat[i].date()), f"{what} {limit}"))
+        if name == "participants" or "participant_id" not in df.columns:
+            continue  # a partner's incident has no randomisation of its own
         rand = pd.to_datetime(df["participant_id"].map(randomised))
         wrong = (when > rand) if name == "screening" else (when < rand)
         for i in _rows(df, wrong.fillna(False)):

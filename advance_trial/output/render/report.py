@@ -159,7 +159,7 @@ def pooled(table: Table) -> Table | None:
     if table.name == "progression":  # a criterion on an outcome or on dose is about the intervention arm
         df = df[~df["metric"].astype(str).str.startswith(("outcome.", "change.", "dose"))]
     df = df.drop(columns=[c for c in ("std_difference",) if c in df])
-    title = re.sub(r" (by|and) arm\b", "", table.title) + " (all arms pooled)"
+    title = re.sub(r" (by|and) arm\b", "", table.title) + (" (all arms pooled)" if "arm" in table.data else "")
     return replace(table, data=df.reset_index(drop=True), title=title) if len(df) else None
 
 
