@@ -24,10 +24,10 @@ from advance_trial.output.tables import Table
 COLUMNS = ["stage", "arm", "detail", "n"]
 
 
-
 def entered(cfg: Config) -> str:
     """The stage of the men taken into the study: ``randomised``, or ``enrolled`` in a single-arm study."""
     return "enrolled" if cfg.trial.design == "single_arm" else "randomised"
+
 
 def consort_table(cfg: Config, ads: AnalysisData) -> Table:
     """The CONSORT flow as a long table ``stage, arm, detail, n``."""
