@@ -470,6 +470,11 @@ class Config(_Model):
         return next(t for t in self.timepoints if t.id == timepoint_id)
 
     @property
+    def entered(self) -> str:
+        """How the men came into the study: ``randomised``, or ``enrolled`` in a single-arm study."""
+        return "enrolled" if self.trial.design == "single_arm" else "randomised"
+
+    @property
     def baseline(self) -> Timepoint | None:
         """The timepoint at week 0, if any."""
         return next((t for t in self.timepoints if t.week == 0), None)

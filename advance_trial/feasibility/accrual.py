@@ -53,7 +53,7 @@ def monthly_table(cfg: Config, ads: AnalysisData) -> Table:
             total += n
             rows.append({"site": site, "month": f"{m // 12:04d}-{m % 12 + 1:02d}", "n_randomised": n,
                          "cumulative": total})  # fmt: skip
-    verb = "enrolled" if cfg.trial.design == "single_arm" else "randomised"
+    verb = cfg.entered
     return Table(
         "recruitment_monthly",
         pd.DataFrame(rows, columns=["site", "month", "n_randomised", "cumulative"]),

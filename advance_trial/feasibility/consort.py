@@ -24,11 +24,6 @@ from advance_trial.output.tables import Table
 COLUMNS = ["stage", "arm", "detail", "n"]
 
 
-def entered(cfg: Config) -> str:
-    """The stage of the men taken into the study: ``randomised``, or ``enrolled`` in a single-arm study."""
-    return "enrolled" if cfg.trial.design == "single_arm" else "randomised"
-
-
 def consort_table(cfg: Config, ads: AnalysisData) -> Table:
     """The CONSORT flow as a long table ``stage, arm, detail, n``."""
     scr, men = ads.screened, ads.men
@@ -44,9 +39,9 @@ def consort_table(cfg: Config, ads: AnalysisData) -> Table:
             for reason, n in sorted(reasons.value_counts().items(), key=lambda kv: (-kv[1], kv[0])):
                 rows.append(("excluded.not_eligible", ALL, str(reason), int(n)))
         rows.append(("excluded.declined", ALL, "", int((eligible & ~consented).sum())))
-        rows.append(("excluded.other", ALL, f"eligible and consented, not {entered(cfg)}",
+        rows.append(("excluded.other", ALL, f"eligible and consented, not {cfg.entered}",
                      int((eligible & consented & ~randomised).sum())))  # fmt: skip
-    rows.append((entered(cfg), ALL, "", len(men)))
+    rows.append((cfg.entered, ALL, "", len(men)))
     arm_of = men["arm"].astype(str)
     for arm in cfg.arm_ids:
         rows.append(("allocated", arm, "", int((arm_of == arm).sum())))

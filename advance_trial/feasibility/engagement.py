@@ -51,7 +51,7 @@ def engagement_table(cfg: Config, ads: AnalysisData) -> Table:
         df[["sessions", "n", "n_started", "n_completed"]] = df[["sessions", "n", "n_started", "n_completed"]].astype(
             np.int64
         )
-    who = "enrolled" if cfg.trial.design == "single_arm" else "randomised to the arm offered sessions"
+    who = cfg.entered + ("" if cfg.trial.design == "single_arm" else " to the arm offered sessions")
     notes = (f"Started: attended at least one of the component's sessions; completed: attended all of them; of the "
              f"men {who}, whether or not they attended; {describe(rep.proportion_ci, rep.ci_level)}. "
              "Sessions attended: median and quartiles (R type 7).",)  # fmt: skip

@@ -37,7 +37,7 @@ def recruitment_table(cfg: Config, ads: AnalysisData) -> Table:
                 "ci_method": est.method,
             }
         )
-    verb = "enrolled" if cfg.trial.design == "single_arm" else "randomised"
+    verb = cfg.entered
     return Table(
         "recruitment",
         pd.DataFrame(rows),

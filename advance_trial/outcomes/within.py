@@ -15,12 +15,12 @@ import pandas as pd
 
 from advance_trial.analysis import AnalysisData
 from advance_trial.config.models import Config
+from advance_trial.feasibility.tabulate import ALL
 from advance_trial.intervals import quantile
 from advance_trial.output.tables import Table
 
 COLUMNS = ("outcome", "timepoint", "arm", "n", "mean_baseline", "mean_followup", "estimate", "ci_lower", "ci_upper",
            "ci_method", "status", "reason")  # fmt: skip
-ALL = "all"
 
 
 def _row(o_id: str, tp: str, arm: str, men: pd.DataFrame, level: float) -> dict[str, Any]:

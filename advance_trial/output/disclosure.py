@@ -284,17 +284,21 @@ def _progression_sources(tables: dict[str, Table]) -> dict[str, tuple[str, dict[
     return out
 
 
-def withheld_criteria(df: pd.DataFrame, prefixes: tuple[str, ...]) -> pd.DataFrame:
-    """Progression rows on metrics of these kinds with their estimate, interval and status withheld."""
-    at = df["metric"].astype(str).str.startswith(prefixes)
+def _withhold(df: pd.DataFrame, at: pd.Series, method: bool = False) -> pd.DataFrame:
+    """Progression rows ``at`` with their estimate and interval (and method) blank and status ``withheld``."""
     if not at.any():
         return df
     df = df.copy()
-    # the method too: "within A: paired t" names the intervention arm's code
-    for c in ("estimate", "ci_lower", "ci_upper", "ci_method"):
+    for c in ("estimate", "ci_lower", "ci_upper", *(("ci_method",) if method else ())):
         df[c] = df[c].astype(object).where(~at, "")
     df["status"] = df["status"].where(~at, "withheld")
     return df
+
+
+def withheld_criteria(df: pd.DataFrame, prefixes: tuple[str, ...]) -> pd.DataFrame:
+    """Progression rows on metrics of these kinds withheld, their method too ("within A: paired t" names
+    the intervention arm's code)."""
+    return _withhold(df, df["metric"].astype(str).str.startswith(prefixes), method=True)
 
 
 def _withhold_progression(tables: dict[str, Table]) -> None:
@@ -312,10 +316,7 @@ def _withhold_progression(tables: dict[str, Table]) -> None:
             keep &= (t.data[col].astype(str) == val).to_numpy()
         shown = t.data.loc[keep, "proportion"] if "proportion" in t.data else pd.Series(dtype=object)
         if len(shown) == 1 and isinstance(shown.iloc[0], str) and shown.iloc[0] == "":
-            at = df["metric"] == metric
-            for c in ("estimate", "ci_lower", "ci_upper"):
-                df[c] = df[c].astype(object).where(~at, "")
-            df["status"] = df["status"].where(~at, "withheld")
+            df = _withhold(df, df["metric"] == metric)
     tables["progression"] = replace(prog, data=df)
 
 

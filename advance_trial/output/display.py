@@ -22,9 +22,9 @@ from typing import Any
 import pandas as pd
 
 from advance_trial.config.models import Config
+from advance_trial.feasibility.tabulate import ALL
 from advance_trial.output.tables import Table
 
-ALL = "all"
 #: A suppressed count in shareable outputs (:mod:`advance_trial.output.sdc`) reads as it is.
 SUPPRESSED = "[c]"
 
@@ -308,13 +308,15 @@ def _engagement(cfg: Config, L: Labels, df: pd.DataFrame) -> pd.DataFrame:
     })  # fmt: skip
 
 
+def _result(r: Any, digits: int) -> str:
+    """An estimate with its interval, or why there is none (a row with ``status`` and ``reason``)."""
+    if str(r.status) != "estimated":
+        return f"not estimable: {r.reason}" if isinstance(r.reason, str) and r.reason else "not estimable"
+    return estimate(r.estimate, r.ci_lower, r.ci_upper, digits)
+
+
 def _change(cfg: Config, L: Labels, df: pd.DataFrame) -> pd.DataFrame:
     d = cfg.reporting.digits
-
-    def result(r: Any) -> str:
-        if str(r.status) != "estimated":
-            return f"not estimable: {r.reason}" if isinstance(r.reason, str) and r.reason else "not estimable"
-        return estimate(r.estimate, r.ci_lower, r.ci_upper, d)
 
     return pd.DataFrame({
         "Outcome": [L.outcomes.get(str(o), str(o)) for o in df["outcome"]],
@@ -323,7 +325,7 @@ def _change(cfg: Config, L: Labels, df: pd.DataFrame) -> pd.DataFrame:
         "Men with both": [count(v) for v in df["n"]],
         "Baseline, mean": [num(v, d) for v in df["mean_baseline"]],
         "Follow-up, mean": [num(v, d) for v in df["mean_followup"]],
-        "Change (95% CI)": [result(r) for r in df.itertuples()],
+        "Change (95% CI)": [_result(r, d) for r in df.itertuples()],
     })  # fmt: skip
 
 
@@ -341,11 +343,6 @@ def _outcomes(cfg: Config, L: Labels, df: pd.DataFrame) -> pd.DataFrame:
         inner = " / ".join(count(v) for v in split) if not any(_missing(v) for v in split) else ""
         return f"{count(r.n_analysed)} ({inner})" if inner else count(r.n_analysed)
 
-    def result(r: Any) -> str:
-        if str(r.status) != "estimated":
-            return f"not estimable: {r.reason}" if isinstance(r.reason, str) and r.reason else "not estimable"
-        return estimate(r.estimate, r.ci_lower, r.ci_upper, d)
-
     out = pd.DataFrame({
         "Outcome": [L.outcomes.get(str(o), str(o)) for o in df["outcome"]],
         "Timepoint": [L.timepoint(t) for t in df["timepoint"]],
@@ -353,7 +350,7 @@ def _outcomes(cfg: Config, L: Labels, df: pd.DataFrame) -> pd.DataFrame:
         "Effect": [EFFECT_LABELS.get(str(e), str(e)) for e in df["effect"]],
         "Men analysed" + (" (intervention / control)" if "n_intervention" in df else ""): [
             n(r) for r in df.itertuples()],
-        "Estimate (95% CI)": [result(r) for r in df.itertuples()],
+        "Estimate (95% CI)": [_result(r, d) for r in df.itertuples()],
         "Interval": [str(m) for m in df["ci_method"]],
     })  # fmt: skip
     return out
@@ -455,7 +452,7 @@ def _offered(cfg: Config) -> str:
 
 
 def _who(cfg: Config) -> str:
-    return "enrolled in" if cfg.trial.design == "single_arm" else "randomised to"
+    return f"{cfg.entered} {'in' if cfg.trial.design == 'single_arm' else 'to'}"
 
 
 def _windows(cfg: Config) -> str:

@@ -115,7 +115,6 @@ def _arrow(ax: Any, x0: float, y0: float, x1: float, y1: float) -> None:
 @_styled
 def consort_figure(cfg: Config, consort: pd.DataFrame) -> Figure:
     """The CONSORT flow diagram: enrolment, allocation, dose annotations, follow-up, analysis."""
-    from advance_trial.feasibility.consort import entered
 
     arms = cfg.arm_ids
     k = len(arms)
@@ -138,14 +137,14 @@ def consort_figure(cfg: Config, consort: pd.DataFrame) -> Figure:
         reasons = consort[(consort["stage"] == "excluded.not_eligible") & (consort["detail"] != "")]
         lines += [f"   - {r.detail} (n={r.n})" for r in reasons.itertuples()]
         lines.append(f"- Declined (n={_n(consort, 'excluded.declined')})")
-        other = _n(consort, "excluded.other", detail=f"eligible and consented, not {entered(cfg)}") or 0
+        other = _n(consort, "excluded.other", detail=f"eligible and consented, not {cfg.entered}") or 0
         if other:
             lines.append(f"- Other reasons (n={other})")
         _box(ax, 0.80, 0.86, "\n".join(lines), width=44, align="left")
         _arrow(ax, 0.5 if k > 1 else 0.35, 0.925, 0.5 if k > 1 else 0.35, 0.79)
         _arrow(ax, 0.5 if k > 1 else 0.35, 0.86, 0.655, 0.86)
     top = 0.5 if k > 1 else 0.35
-    _box(ax, top, 0.77, f"{enrolled} (n={_n(consort, entered(cfg))})")
+    _box(ax, top, 0.77, f"{enrolled} (n={_n(consort, cfg.entered)})")
     labels = {a.id: a.label for a in cfg.arms}
     for x, arm in zip(xs if k > 1 else [0.35], arms, strict=True):
         _arrow(ax, top, 0.745, x, 0.705)
@@ -246,8 +245,7 @@ def accrual_plot(cfg: Config, monthly: pd.DataFrame) -> Figure:
     ax.set_xticks(range(0, len(months), step))
     ax.set_xticklabels(months[::step], fontsize=8, rotation=30, ha="right")
     ax.set_xlim(0, len(months))
-    who = "enrolled" if cfg.trial.design == "single_arm" else "randomised"
-    ax.set_ylabel(f"Men {who} (cumulative)")
+    ax.set_ylabel(f"Men {cfg.entered} (cumulative)")
     ax.set_xlabel("Start of month")
     ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title("Accrual by site", fontsize=10)
