@@ -528,7 +528,7 @@ def test_the_concealed_list_is_the_list_allocate_uses(trial):
     assert got == list(lst.loc[lst["site"] == "bristol", "arm"])[:20]
     redcap = al.redcap_table(trial.cfg, lst)
     assert list(redcap.columns) == ["redcap_randomization_group", "site"]
-    assert set(redcap["redcap_randomization_group"]) == {1, 2}
+    assert set(redcap["redcap_randomization_group"]) == {"1", "2"}
 
 
 def test_a_backup_allocation_is_checked_against_its_list_position(trial):

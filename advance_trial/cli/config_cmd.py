@@ -52,6 +52,47 @@ def validate(
         stdout.print(f"[green]valid[/green] {shown(data)}: {shown(rows)} rows")
 
 
+@app.command("from-redcap")
+def from_redcap(
+    dictionary: Path = typer.Argument(..., help="The REDCap data dictionary (CSV).", show_default=False),
+    events: list[Path] = typer.Option(
+        [], "--events", help="REDCap's events CSV or instrument designations (repeatable)."
+    ),
+    base: Path | None = typer.Option(None, "--base", help="A config to add the REDCap project to (comments kept)."),
+    trial_id: str | None = typer.Option(None, "--trial-id", help="The skeleton's trial id (without --base)."),
+    out: Path | None = typer.Option(None, "--out", help="Write the config to this file (default: print it)."),
+    json_out: bool = JSON,
+) -> None:
+    """A config from a REDCap data dictionary: instruments, import rules and the project's structure."""
+    from advance_trial.cli._render import print_json, shown, stderr, stdout
+    from advance_trial.redcap.skeleton import config_from_redcap, placements_table
+
+    skeleton, cfg = config_from_redcap(dictionary, events, base, trial_id)
+    if out is not None:
+        from advance_trial.data.tablefile import write_bytes_atomic
+
+        if out.is_dir():
+            raise typer.BadParameter(f"{out} is a folder; give the config's file name", param_hint="--out")
+        write_bytes_atomic(skeleton.text.encode("utf-8"), out)
+    if json_out:
+        print_json({"config": str(out) if out else None, "trial_id": cfg.trial.id,
+                    "fields": placements_table(skeleton.placements), "assumptions": list(skeleton.assumptions),
+                    **({} if out else {"text": skeleton.text})})  # fmt: skip
+        return
+    if out is None:
+        stdout.out(skeleton.text, end="", highlight=False)
+    counts: dict[str, int] = {}
+    for p in skeleton.placements:
+        counts[p.placed] = counts.get(p.placed, 0) + 1
+    where = shown(out) if out else "the config above"
+    stderr.print(f"[green]valid[/] {where}: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + " fields")
+    for p in skeleton.placements:
+        if p.placed in ("not placed", "identifying"):
+            stderr.print(f"  [yellow]{p.placed}[/]: {shown(p.field)} (form {shown(p.form)}): {shown(p.why)}")
+    for a in skeleton.assumptions:
+        stderr.print(f"  [yellow]check[/]: {shown(a)}")
+
+
 @app.command("show")
 def show(
     config: Path = CONFIG_ARG,

@@ -18,15 +18,21 @@ class Kind(StrEnum):
     measures = "measures"
     partners = "partners"
     events = "events"
+    redcap = "redcap"
 
 
 def import_data(
     config: Path = CONFIG_ARG,
     files: list[Path] = typer.Argument(..., help="Site files (.csv or .xlsx).", show_default=False),
     data: Path = typer.Option(..., "--data", help="Folder of canonical data files to import into."),
-    site: str = typer.Option(..., "--site", help="The site the files come from."),
+    site: str | None = typer.Option(
+        None, "--site", help="The site the files come from (a REDCap export's data access groups say it)."
+    ),
     kind: list[Kind] = typer.Option(
-        ..., "--kind", help="Which canonical file the rows belong to: once for all files, or once per file."
+        [],
+        "--kind",
+        help="Which canonical file the rows belong to (once, or once per file); redcap: a REDCap "
+        "export (the default when the config has a redcap section).",
     ),
     sheet: str | None = typer.Option(
         None, "--sheet", help="Excel sheet, any case (default: the one visible sheet whose header fits)."
@@ -46,16 +52,23 @@ def import_data(
     json_out: bool = JSON,
 ) -> None:
     """Import site files: all or nothing by default, every problem named, every import audited."""
+    from dataclasses import replace as with_changes
+
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from advance_trial.cli._render import print_json, shown, stderr, stdout
     from advance_trial.config import load_config
+    from advance_trial.errors import UsageError
     from advance_trial.importing import import_files
 
     if old_by is not None:  # --by names a breakdown everywhere else
         stderr.print("[yellow]--by NAME is now --user NAME[/] (--by names a breakdown in every other command)")
         user = user or old_by
     cfg = load_config(config)
+    if not kind:
+        if cfg.redcap is None:
+            raise UsageError("give --kind: which canonical file the rows belong to")
+        kind = [Kind.redcap]
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=stderr, transient=True, disable=json_out) as bar:  # fmt: skip
         task = bar.add_task("importing", total=len(files))
@@ -71,6 +84,8 @@ def import_data(
         print_json([{**o.counts(), "rejected_file": o.rejected_file} for o in outcomes])
         return
     for o in outcomes:
+        if kind == [Kind.redcap]:  # one export feeds several files and sites
+            o = with_changes(o, file=f"{o.file} -> {o.kind}.csv, {o.site}")
         if o.outcome == "already_imported":
             stdout.print(f"[dim]{shown(o.file)}: already imported (same content); nothing changed[/]")
             continue
@@ -87,5 +102,6 @@ def import_data(
         else:
             stdout.print(f"[green]{shown(o.file)}[/]: {counts} [dim]({shown(o.source)})[/]")
     audit = data / "import" / "audit.csv"
-    written = ", ".join(f"{k}.csv" for k in dict.fromkeys(k.value for k in kind))
+    kinds = [o.kind for o in outcomes] if kind == [Kind.redcap] else [k.value for k in kind]
+    written = ", ".join(f"{k}.csv" for k in dict.fromkeys(kinds))
     stdout.print(f"{written} in {shown(data)} up to date; the import is recorded in {shown(audit)}")

@@ -151,6 +151,9 @@ def allocate(
 def verify(
     config: Path = CONFIG_ARG,
     receipt: list[Path] = typer.Option([], "--receipt", help="A receipt (JSON) the log must contain; repeatable."),
+    table: Path | None = typer.Option(
+        None, "--table", help="A REDCap allocation table: is it exactly the list the key derives?"
+    ),
     log: Path | None = LOG,
     key_dir: Path | None = KEY_DIR,
     json_out: bool = JSON,
@@ -165,9 +168,18 @@ def verify(
     cfg = load_config(config)
     ring = load_ring(cfg, key_dir, log)
     report = verify_log(cfg, ring, log, [_read_receipt(p) for p in receipt])
+    checked = None
+    if table is not None:
+        from advance_trial.redcap.allocation import check_table, read_table
+
+        checked = check_table(cfg, ring, read_table(cfg, table), log)
     if json_out:
-        print_json({"log": str(log_path(cfg, log)), "valid": True, **asdict(report)})
+        extra = {"table": {"file": str(table), **asdict(checked)}} if checked is not None else {}
+        print_json({"log": str(log_path(cfg, log)), "valid": True, **asdict(report), **extra})
         return
+    if checked is not None:
+        stdout.print(f"[green]verified[/] {_text(table)}: its {checked.rows} positions in {checked.strata} strata are "
+                     "the lists the trial's key derives")  # fmt: skip
     stdout.print(
         f"[green]verified[/] {_text(log_path(cfg, log))}: {report.rows} rows, {report.allocations} allocations, "
         f"{report.unblindings} unblindings, {report.exports} exports, {report.corrections} corrections, "
@@ -389,12 +401,19 @@ def assess(
         None, "--seed", help="Seed of the simulation (default: randomisation.assess_seed).", min=0, max=2**63 - 1
     ),
     out: Path | None = typer.Option(None, "--out", help="Also write the tables into this folder."),
+    table: Path | None = typer.Option(
+        None, "--table", help="Assess this REDCap allocation table instead of simulating the design."
+    ),
     json_out: bool = JSON,
 ) -> None:
     """Simulate the configured design: imbalance, an observed split's probability, predictability.
 
     The simulation uses a plain seed, which conceals nothing: it studies the design, not the trial's lists.
+    With --table, the given allocation table is described the same way, stratum by stratum.
     """
+    if table is not None:
+        _assess_table(config, table, out, json_out)
+        return
     from rich.progress import Progress
     from rich.table import Table as RichTable
 
@@ -426,11 +445,42 @@ def assess(
                     "distribution": [dict(zip(("imbalance", "final", "maximum"), r, strict=True))
                                      for r in result.imbalance]})  # fmt: skip
         return
-    table = RichTable(title=f"{_text(cfg.trial.id)}: {cfg.randomisation.method}, {n_trials} trials of {participants}")
+    shown = RichTable(title=f"{_text(cfg.trial.id)}: {cfg.randomisation.method}, {n_trials} trials of {participants}")
     for col in ("statistic", "scope", "value"):
-        table.add_column(col, justify="right" if col == "value" else "left")
+        shown.add_column(col, justify="right" if col == "value" else "left")
     for statistic, scope, value in result.rows:
-        table.add_row(_text(statistic), _text(scope), f"{value:.4g}")
-    stdout.print(table)
+        shown.add_row(_text(statistic), _text(scope), f"{value:.4g}")
+    stdout.print(shown)
     stdout.print("Imbalance: largest minus smallest ratio-adjusted arm count. Correct guesses: an enroller")
     stdout.print("guessing the arm that is behind in the allocation's own stream (Blackwell and Hodges 1957).")
+
+
+def _assess_table(config: Path, table: Path, out: Path | None, json_out: bool) -> None:
+    """``assess --table``: a REDCap allocation table's balance, blocks and predictability."""
+    from rich.table import Table as RichTable
+
+    from advance_trial.cli._render import print_json, stdout
+    from advance_trial.config import load_config
+    from advance_trial.redcap.allocation import read_table, table_assessment
+
+    cfg = load_config(config)
+    rows = table_assessment(cfg, read_table(cfg, table))
+    if out is not None:
+        import pandas as pd
+
+        from advance_trial.output.tables import Table, write_tables
+
+        frame = pd.DataFrame(rows, columns=["statistic", "scope", "value"])
+        write_tables([Table("assessment_table", frame, "Allocation table assessment", (f"{table.name}",))], out)
+    if json_out:
+        print_json({"table": str(table), "summary": [dict(zip(("statistic", "scope", "value"), r, strict=True))
+                                                     for r in rows]})  # fmt: skip
+        return
+    rich = RichTable(title=f"{_text(cfg.trial.id)}: allocation table {_text(table.name)}")
+    for col in ("statistic", "scope", "value"):
+        rich.add_column(col, justify="right" if col == "value" else "left")
+    for statistic, scope, value in rows:
+        rich.add_row(_text(statistic), _text(scope), f"{value:.4g}")
+    stdout.print(rich)
+    stdout.print("made_of_design_blocks: 1 when the stratum's list is whole blocks of the design's sizes (the last may")
+    stdout.print("be cut short), each balanced to the ratios. Correct guesses: guessing the arm behind in the list.")

@@ -382,6 +382,62 @@ class Events(_Model):
     categories: Annotated[list[EventCategory], Field(min_length=1, max_length=200)]
 
 
+class RedcapField(_Model):
+    """One field of the REDCap data dictionary, as ``config from-redcap`` read it.
+
+    ``choices`` maps each raw code to its label (radio, dropdown, checkbox; yes/no and true/false
+    have their implied choices), so that a label export reads back to raw values.
+    """
+
+    form: str
+    label: str = ""
+    type: str = "text"
+    choices: dict[str, str] = {}
+    identifier: bool = False  # the dictionary's Identifier?: never imported
+
+
+class RedcapForm(_Model):
+    """A REDCap instrument (form) and the canonical file its rows feed."""
+
+    kind: Literal["screening", "participants", "attendance", "followup", "measures", "partners", "events"]
+    instance: str | None = None  # the canonical column a repeating form's redcap_repeat_instance fills
+
+
+class RedcapEvent(_Model):
+    """A longitudinal event: the timepoint its rows are at (none: rows without a timepoint)."""
+
+    timepoint: str | None = None
+    label: str = ""
+
+
+class RedcapStratum(_Model):
+    """How a stratification factor is written in REDCap's allocation table: a field and its raw codes."""
+
+    field: str
+    codes: dict[str, str] = {}  # raw code -> factor level; empty: the level itself
+
+
+class RedcapRandomisation(_Model):
+    """REDCap's randomisation module: the randomisation field, its codes and the strata fields."""
+
+    field: str
+    groups: Annotated[dict[str, str], Field(min_length=1)]  # raw code -> arm id
+    strata: dict[str, RedcapStratum] = {}  # factor -> field
+
+
+class Redcap(_Model):
+    """A REDCap project the trial's data come from (written by ``config from-redcap``)."""
+
+    dictionary_sha256: str | None = None
+    record_id: str
+    participant_id: str | None = None  # the field holding the participant id, when it is not the record id
+    forms: dict[str, RedcapForm]
+    events: dict[str, RedcapEvent] = {}
+    data_access_groups: dict[str, str] = {}  # unique group name -> site id
+    randomisation: RedcapRandomisation | None = None
+    fields: dict[str, RedcapField]
+
+
 @dataclass(frozen=True)
 class ConfigSource:
     """Where a config came from.
@@ -438,6 +494,7 @@ class Config(_Model):
     baseline_table: BaselineTable | None = Field(default=None, alias="baseline")
     events: Events | None = None
     import_: list[ImportRule] = Field(default=[], alias="import")
+    redcap: Redcap | None = None
 
     _source: ConfigSource | None = PrivateAttr(default=None)
 

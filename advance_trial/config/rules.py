@@ -43,6 +43,7 @@ def check(cfg: Config) -> list[Problem]:
         _planning,
         _baseline,
         _events,
+        _redcap,
     ):
         problems.extend(rule(cfg))
     return problems
@@ -546,3 +547,46 @@ def _events(cfg: Config) -> Iterator[Problem]:
     for i, c in enumerate(e.categories):
         if ids.index(c.id) != i:
             yield ("events", "categories", i, "id"), f"{c.id!r} is listed twice"
+
+
+def _redcap(cfg: Config) -> Iterator[Problem]:
+    """The redcap section names forms, fields, timepoints, sites and arms that exist."""
+    rc = cfg.redcap
+    if rc is None:
+        return
+    forms = {f.form for f in rc.fields.values()}
+    if rc.record_id not in rc.fields:
+        yield ("redcap", "record_id"), f"{rc.record_id!r} is not one of redcap.fields"
+    if rc.participant_id is not None and rc.participant_id not in rc.fields:
+        yield ("redcap", "participant_id"), f"{rc.participant_id!r} is not one of redcap.fields"
+    for form, spec in rc.forms.items():
+        if form not in forms:
+            yield ("redcap", "forms", form), "no field of redcap.fields is on this form"
+        if spec.instance is not None and spec.instance not in allowed_columns(cfg, spec.kind):
+            yield ("redcap", "forms", form, "instance"), f"{spec.instance!r} is not a column of {spec.kind}.csv"
+    for name, ev in rc.events.items():
+        if ev.timepoint is not None and ev.timepoint not in cfg.timepoint_ids:
+            yield ("redcap", "events", name, "timepoint"), (f"unknown timepoint {ev.timepoint!r}; timepoints: "
+                                                            f"{', '.join(cfg.timepoint_ids)}")  # fmt: skip
+    for group, site in rc.data_access_groups.items():
+        if site not in cfg.site_ids:
+            yield ("redcap", "data_access_groups", group), f"unknown site {site!r}; sites: {', '.join(cfg.site_ids)}"
+    if rc.randomisation is not None:
+        r = rc.randomisation
+        if r.field not in rc.fields:
+            yield ("redcap", "randomisation", "field"), f"{r.field!r} is not one of redcap.fields"
+        for code, arm in r.groups.items():
+            if arm not in cfg.arm_ids:
+                yield (
+                    ("redcap", "randomisation", "groups", code),
+                    f"unknown arm {arm!r}; arms: {', '.join(cfg.arm_ids)}",
+                )
+        levels = cfg.factor_levels()
+        for factor, stratum in r.strata.items():
+            if factor not in levels:
+                yield ("redcap", "randomisation", "strata", factor), "not a stratification factor of the config"
+                continue
+            for code, level in stratum.codes.items():
+                if level not in levels[factor]:
+                    yield (("redcap", "randomisation", "strata", factor, "codes", code),
+                           f"{level!r} is not a level of {factor} ({', '.join(levels[factor])})")  # fmt: skip

@@ -190,6 +190,9 @@ def convert(
         if name in out.columns:
             continue
         s = raw.cells[pos]
+        if name in mapping.values:  # recoded first, as the canonical columns are
+            recoded = lookup(s, mapping.values[name])
+            s = recoded.where(recoded.notna(), s).astype("string")
         owner = item_column_owner(cfg, name, respondent) if spec.items else None
         if owner is not None:
             ins = cfg.instruments[owner]

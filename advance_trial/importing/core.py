@@ -32,9 +32,14 @@ from advance_trial.importing.checks import FREE_TEXT, check_rows, key_text
 from advance_trial.importing.convert import Problems, convert
 from advance_trial.importing.mapping import header_fits, map_header, mapping_for
 from advance_trial.importing.readers import RawTable, read_site_file
+from advance_trial.redcap.export import Part
 
 AUDIT_COLUMNS = ["at_utc", "by", "kind", "site", "file", "sheet", "sha256", "rows_read", "accepted", "new", "unchanged",
                  "replaced", "rejected", "outcome"]  # fmt: skip
+#: The kind of a REDCap record export, split into the canonical kinds its forms feed.
+REDCAP = "redcap"
+#: A site file, or a REDCap export's rows for one kind and site.
+Source = str | Path | Part
 REPLACEMENT_COLUMNS = ["at_utc", "by", "kind", "site", "file", "sha256", "row", "key", "column", "old", "new"]
 
 
@@ -64,6 +69,8 @@ class FileOutcome:
     source: str = ""
     rejected_file: str | None = None
     problems: tuple[DataProblem, ...] = field(default_factory=tuple)
+    site: str = ""
+    kind: str = ""
 
     @property
     def accepted(self) -> int:
@@ -114,11 +121,11 @@ def _audit_path(data: Path) -> Path:
     return data / "import" / "audit.csv"
 
 
-def _already(data: Path, kind: str, sha: str, sheet: str | None) -> pd.Series | None:
+def _already(data: Path, kind: str, sha: str, sheet: str | None, site: str) -> pd.Series | None:
     audit = _text_table(_audit_path(data))
     if audit is None or audit.empty:
         return None
-    same = (audit["sha256"] == sha) & (audit["kind"] == kind)
+    same = (audit["sha256"] == sha) & (audit["kind"] == kind) & (audit["site"] == site)
     if sheet is not None:  # the ledger names the sheet read; without --sheet, the same bytes were read before
         same &= audit["sheet"].str.casefold() == sheet.casefold()
     done = audit[same & audit["outcome"].str.startswith("imported")]
@@ -133,18 +140,24 @@ def _append_csv(txn: Transaction, relative: str, rows: list[dict[str, object]], 
     txn.put(relative, frame.to_csv(index=False, lineterminator="\n").encode())
 
 
-def _prepare(cfg: Config, kind: str, site: str, path: Path, sheet: str | None, existing: CanonicalData,
+def _prepare(cfg: Config, kind: str, site: str, source: Path | Part, sheet: str | None, existing: CanonicalData,
              header_row: int | None = None) -> _Prepared:  # fmt: skip
     mapping = mapping_for(cfg, site, kind)
-    raw, data = read_site_file(path, sheet, header_fits(cfg, kind, mapping), header_row)
+    if isinstance(source, Part):  # a REDCap export's rows for this kind and site
+        raw, sha, name = source.raw, source.sha256, source.raw.file
+    else:
+        raw, data = read_site_file(source, sheet, header_fits(cfg, kind, mapping), header_row)
+        sha, name = hashlib.sha256(data).hexdigest(), source.name
     header = map_header(cfg, kind, raw, mapping)
     typed, problems = convert(cfg, kind, site, raw, header, mapping)
     check_rows(cfg, kind, site, typed, raw.cells, header, existing, problems)
+    if isinstance(source, Part):
+        for i, column, value, message in source.problems:
+            problems.add_one(i, column, value, message)
     provided = [c for c in typed.columns if c in header.positions or c == "site"]
     text = format_for_csv(typed)
     positions = sorted(header.positions.values())
-    return _Prepared(raw, hashlib.sha256(data).hexdigest(), text, provided, problems, header.shown, positions,
-                     path.name)  # fmt: skip
+    return _Prepared(raw, sha, text, provided, problems, header.shown, positions, name)
 
 
 def _column_order(cfg: Config, kind: str, existing: pd.DataFrame | None, incoming: list[str]) -> list[str]:
@@ -161,7 +174,7 @@ def _column_order(cfg: Config, kind: str, existing: pd.DataFrame | None, incomin
 def import_files(
     cfg: Config,
     data: str | Path,
-    site: str,
+    site: str | None,
     kind: str | Sequence[str],
     files: Sequence[str | Path],
     *,
@@ -179,7 +192,9 @@ def import_files(
     """Import site files for one site into the canonical data folder ``data``.
 
     ``kind`` is the kind of every file, or one kind per file: several kinds are merged, checked and
-    written as one transaction (a new man's screening and participant rows together).
+    written as one transaction (a new man's screening and participant rows together). Kind
+    ``redcap`` is a REDCap record export, split by the config's ``redcap`` section into the kinds its
+    forms feed; its rows' data access groups give their sites (``site`` may then be ``None``).
 
     The folder is locked for the whole import and written as one transaction with its ledger
     (:mod:`advance_trial.data.folder`); ``waiting`` hears when another command holds it. The header is
@@ -195,25 +210,53 @@ def import_files(
         Any problem (without ``accept_valid``), or a problem no row can be set aside for
         (an unreadable file, an unknown column, an inconsistency across files); nothing written.
     """
-    if site not in cfg.site_ids:
-        raise UsageError(f"--site {site!r}: not a site of {cfg.trial.id}; sites: {', '.join(cfg.site_ids)}")
     kinds = [kind] * len(files) if isinstance(kind, str) else list(kind)
     if len(kinds) == 1 and len(files) > 1:
         kinds *= len(files)
     if len(kinds) != len(files):
         raise UsageError(f"--kind given {len(kinds)} times for {len(files)} files: once, or once per file")
     for k in kinds:
-        if k not in SPECS:
-            raise UsageError(f"--kind {k!r}: one of {', '.join(FILE_NAMES)}")
-    batches: list[tuple[str, list[str | Path]]] = []
-    for k in dict.fromkeys(kinds):
-        batches.append((k, [f for f, fk in zip(files, kinds, strict=True) if fk == k]))
+        if k not in SPECS and k != REDCAP:
+            raise UsageError(f"--kind {k!r}: one of {', '.join((*FILE_NAMES, REDCAP))}")
+    if site is None and any(k != REDCAP for k in kinds):
+        raise UsageError("give --site: the site the files come from")
+    if site is not None and site not in cfg.site_ids:
+        raise UsageError(f"--site {site!r}: not a site of {cfg.trial.id}; sites: {', '.join(cfg.site_ids)}")
     data = Path(data)
+    by = by or getpass.getuser()
     with locked(data, waiting) as txn:
-        return _import_locked(cfg, data, txn, site, batches, sheet=sheet, accept_valid=accept_valid,
-                              replace=replace, by=by or getpass.getuser(), report=report,
-                              step=progress or (lambda *_: None), header_row=header_row, log=log,
-                              key_dir=key_dir)  # fmt: skip
+        sources: list[tuple[str, str, Source]] = []
+        for f, k in zip(files, kinds, strict=True):
+            if k != REDCAP:
+                sources.append((k, str(site), f))
+                continue
+            try:
+                parts = read_export(cfg, f, site)
+            except DataError as exc:
+                sha = hashlib.sha256(Path(f).read_bytes()).hexdigest() if Path(f).is_file() else ""
+                refused = FileOutcome(Path(f).name, sha, 0, outcome="refused", site=site or "")
+                _refuse(txn, [(REDCAP, refused)], site or REDCAP, exc.problems, by, report, None)
+            sources += [(p.kind, p.site, p) for p in parts]
+        batches = [
+            (k, [(s, src) for sk, s, src in sources if sk == k]) for k in dict.fromkeys(k for k, _, _ in sources)
+        ]
+        return _import_locked(cfg, data, txn, site or REDCAP, batches, sheet=sheet, accept_valid=accept_valid,
+                              replace=replace, by=by, report=report, step=progress or (lambda *_: None),
+                              header_row=header_row, log=log, key_dir=key_dir)  # fmt: skip
+
+
+def read_export(cfg: Config, path: str | Path, site: str | None) -> list[Part]:
+    """A REDCap record export split into its canonical files' rows, per site (:mod:`advance_trial.redcap.export`)."""
+    from dataclasses import replace as dc_replace
+
+    from advance_trial.redcap.export import looks_like_export, split_export
+
+    if cfg.redcap is None:
+        raise UsageError(f"--kind redcap: {cfg.trial.id}'s config has no redcap section; make one with "
+                         "`advance-trial config from-redcap DICTIONARY.csv --base CONFIG`")  # fmt: skip
+    raw, data = read_site_file(path, None, lambda h: looks_like_export(cfg, h))
+    sha = hashlib.sha256(data).hexdigest()
+    return [dc_replace(p, sha256=sha) for p in split_export(cfg, raw, site)]
 
 
 @dataclass
@@ -244,7 +287,7 @@ def _logged_arms(cfg: Config, log: str | Path | None, key_dir: str | Path | None
 
 
 def _merge_kind(
-    cfg: Config, data: Path, existing: CanonicalData, site: str, kind: str, files: Sequence[str | Path], *,
+    cfg: Config, data: Path, existing: CanonicalData, kind: str, files: Sequence[tuple[str, Source]], *,
     sheet: str | None, replace: bool, by: str, step: Callable[[str, int, int], None], header_row: int | None,
     logged_arms: dict[str, tuple[str, ...]],
 ) -> _KindMerge:  # fmt: skip
@@ -253,28 +296,34 @@ def _merge_kind(
     merged = current.copy() if current is not None else pd.DataFrame(columns=[c.name for c in SPECS[kind].columns])
     index = dict(zip(key_text(merged, keys), range(len(merged)), strict=True)) if len(merged) else {}
     result = _KindMerge(kind, [], [], [], b"", {}, [])
-    for n, path in enumerate(files, 1):
-        step(f"reading {Path(path).name}", n - 1, len(files))
-        sha = hashlib.sha256(Path(path).read_bytes()).hexdigest() if Path(path).is_file() else ""
-        done = _already(data, kind, sha, sheet) if sha else None
+    for n, (site, source) in enumerate(files, 1):
+        path = source if isinstance(source, Part) else Path(source)
+        name = path.raw.file if isinstance(path, Part) else path.name
+        step(f"reading {name}", n - 1, len(files))
+        if isinstance(path, Part):
+            sha = path.sha256
+        else:
+            sha = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+        done = _already(data, kind, sha, sheet, site) if sha else None
         if done is not None:
-            result.outcomes.append(FileOutcome(Path(path).name, sha, int(done["rows_read"]),
-                                               outcome="already_imported"))  # fmt: skip
+            result.outcomes.append(FileOutcome(name, sha, int(done["rows_read"]), outcome="already_imported",
+                                               site=site, kind=kind))  # fmt: skip
             continue
         try:
-            prep = _prepare(cfg, kind, site, Path(path), sheet, existing, header_row)
+            prep = _prepare(cfg, kind, site, path, sheet, existing, header_row)
         except DataError as exc:
             result.fatal.extend(exc.problems)
-            result.outcomes.append(FileOutcome(Path(path).name, sha, 0, outcome="refused"))
+            result.outcomes.append(FileOutcome(name, sha, 0, outcome="refused", site=site, kind=kind))
             continue
         step(f"checking {prep.name}", n - 1, len(files))
         new_rows, outcome = _merge(cfg, kind, site, prep, merged, index, replace, result.replacements, by,
                                    logged_arms)  # fmt: skip
+        outcome = _with(outcome, site=site, kind=kind)
         merged = pd.concat([merged, new_rows], ignore_index=True) if len(new_rows) else merged
         result.outcomes.append(outcome)
         result.problems.extend(outcome.problems)
         if outcome.rejected:
-            result.rejected[prep.name] = (_quarantine(prep), outcome)
+            result.rejected[f"{site}/{prep.name}"] = (_quarantine(prep), outcome)
     columns = _column_order(cfg, kind, current, list(merged.columns))
     merged = merged.reindex(columns=columns, fill_value="").fillna("")
     result.body = merged.to_csv(index=False, lineterminator="\n").encode("utf-8")
@@ -282,7 +331,8 @@ def _merge_kind(
 
 
 def _import_locked(
-    cfg: Config, data: Path, txn: Transaction, site: str, batches: Sequence[tuple[str, Sequence[str | Path]]], *,
+    cfg: Config, data: Path, txn: Transaction, site: str, batches: Sequence[tuple[str, Sequence[tuple[str, Source]]]],
+    *,
     sheet: str | None, accept_valid: bool, replace: bool, by: str, report: str | Path | None,
     step: Callable[[str, int, int], None], header_row: int | None = None, log: str | Path | None = None,
     key_dir: str | Path | None = None,
@@ -296,7 +346,7 @@ def _import_locked(
     tables = existing.tables()
     for kind, files in order:
         arms = _logged_arms(cfg, log, key_dir) if kind == "participants" and replace else {}
-        m = _merge_kind(cfg, data, CanonicalData(**tables), site, kind, files, sheet=sheet, replace=replace, by=by,
+        m = _merge_kind(cfg, data, CanonicalData(**tables), kind, files, sheet=sheet, replace=replace, by=by,
                         step=step, header_row=header_row, logged_arms=arms)  # fmt: skip
         merges.append(m)
         m.typed, m.read_problems = parse_table(cfg, SPECS[kind], m.body, f"{kind}.csv")
@@ -315,7 +365,7 @@ def _import_locked(
         if any(o.new or o.replaced for o in m.outcomes):
             txn.put(f"{m.kind}.csv", m.body)
         for frame, outcome in m.rejected.values():
-            relative = f"rejected/{m.kind}-{site}-{outcome.sha256[:12]}.csv"
+            relative = f"rejected/{m.kind}-{outcome.site or site}-{outcome.sha256[:12]}.csv"
             txn.put(relative, frame.to_csv(index=False, lineterminator="\n").encode())
             at = labelled.index((m.kind, outcome))
             labelled[at] = (m.kind, _with(outcome, rejected_file=str(data / relative)))
@@ -472,7 +522,7 @@ def _sheet_read(o: FileOutcome) -> str:
 def _audit(
     txn: Transaction, labelled: list[tuple[str, FileOutcome]], site: str, by: str, stamp: str, sheet: str | None
 ) -> None:
-    rows = [{"at_utc": stamp, "by": by, "kind": kind, "site": site, "sheet": _sheet_read(o) or sheet or "",
+    rows = [{"at_utc": stamp, "by": by, "kind": kind, "site": o.site or site, "sheet": _sheet_read(o) or sheet or "",
              **o.counts()}  # fmt: skip
             for kind, o in labelled]  # fmt: skip
     if rows:

@@ -653,17 +653,10 @@ def concealed_list(cfg: Config, ring: KeyRing, n: int, reason: str, *, backup: b
 
 
 def redcap_table(cfg: Config, frame: pd.DataFrame) -> pd.DataFrame:
-    """A concealed list as REDCap's randomisation module uploads it.
+    """A concealed list as REDCap's randomisation module uploads it (see :mod:`advance_trial.redcap.allocation`)."""
+    from advance_trial.redcap.allocation import redcap_table as table
 
-    ``redcap_randomization_group`` holds the arm's number (1, 2, ... in config order, the raw value of the
-    randomisation field's choices), then one column per stratification field with its raw value.
-    """
-    number = {a: i for i, a in enumerate(cfg.arm_ids, 1)}
-    strata = [c for c in frame.columns if c not in ("position", "block", "block_size", "arm")]
-    out = pd.DataFrame({"redcap_randomization_group": frame["arm"].map(number)})
-    for c in strata:
-        out[c] = frame[c].to_numpy()
-    return out
+    return table(cfg, frame)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""REDCap in and out: data dictionaries, record exports and allocation tables (docs/redcap.md)."""
