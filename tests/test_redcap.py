@@ -240,3 +240,29 @@ def test_blocks_fit_accepts_whole_blocks_and_a_cut_short_last_one():
     assert not _blocks_fit([0, 0, 0, 1], [2, 4], [1, 1])
     assert _blocks_fit([0, 0], [4], [1, 1])  # the start of a block of 4
     assert not _blocks_fit([0, 0, 0], [4], [1, 1])
+
+
+def test_a_record_with_two_participant_ids_is_refused(redcap_config, tmp_path, invoke):
+    data = tmp_path / "data"
+    data.mkdir()
+
+    def two(f: pd.DataFrame) -> pd.DataFrame:
+        at = f.index[(f["record_id"] == "SAF0001") & (f["redcap_event_name"] == "week_16_arm_1")][0]
+        f.loc[at, "participant_id"] = "AF999"
+        return f
+
+    bad = invoke("import", redcap_config, _export(tmp_path, two), "--data", data)
+    assert bad.exit_code == 4 and "record SAF0001 has two participant ids" in bad.output
+
+
+def test_a_hostile_label_is_written_into_the_config_as_text(tmp_path, invoke):
+    frame = pd.read_csv(DICT, dtype=str, keep_default_na=False)
+    frame.loc[frame["Variable / Field Name"] == "scr_date", "Field Label"] = 'Date: screened\n- &x *y {"a": 1} <b>!</b>'
+    hostile = tmp_path / "dictionary.csv"
+    frame.to_csv(hostile, index=False)
+    out = tmp_path / "c.yaml"
+    made = invoke("config", "from-redcap", hostile, *EVENTS, "--base", config_path("advance-feasibility"), "--out", out)
+    assert made.exit_code == 0, made.output
+    from advance_trial.config import load_config
+
+    assert load_config(out).redcap.fields["scr_date"].label == 'Date: screened - &x *y {"a": 1} !'

@@ -183,7 +183,7 @@ def split_export(cfg: Config, raw: RawTable, site: str | None) -> list[Part]:
     instance = column("redcap_repeat_instance")
     unique_event, timepoint = _event_timepoints(cfg, rc, column("redcap_event_name"), label)
     rows_site, site_problems = _sites(cfg, rc, raw, column("redcap_data_access_group"), site, label)
-    pid = _participant_ids(rc, record, column)
+    pid = _participant_ids(rc, record, column, raw.file, raw.rows)
     forms_by_key = {re.sub(r"[^a-z0-9]", "_", fold(f)): f for f in rc.forms}
     repeat_form = repeat.map(lambda v: forms_by_key.get(re.sub(r"[^a-z0-9]", "_", fold(v)), v) if v else "")
     unknown = (repeat_form != "") & ~repeat_form.isin(list(rc.forms))
@@ -296,14 +296,20 @@ def _sites(cfg: Config, rc: Redcap, raw: RawTable, dag: pd.Series, site: str | N
 ColumnGetter = Callable[[str], pd.Series]
 
 
-def _participant_ids(rc: Redcap, record: pd.Series, column: ColumnGetter) -> pd.Series:
+def _participant_ids(rc: Redcap, record: pd.Series, column: ColumnGetter, file: str, rows_of: np.ndarray) -> pd.Series:
     """Each row's participant id: the record's participant id field (wherever in the record it is
     filled), or the record id."""
     if rc.participant_id is None:
         return record
     own = column(rc.participant_id)
-    first = own[own != ""].groupby(record[own != ""]).first()
-    return record.map(first).fillna("").astype(str)
+    filled = own != ""
+    ids = own[filled].groupby(record[filled])
+    if (ids.nunique() > 1).any():  # one record, two men: nothing of it can be placed
+        record_id = str((ids.nunique() > 1).idxmax())
+        rows = [int(r) for r in rows_of[(record == record_id).to_numpy() & filled.to_numpy()][:5]]
+        why = f"record {record_id} has two participant ids (rows {', '.join(map(str, rows))})"
+        raise DataError([DataProblem(file, rows[-1], rc.participant_id, None, why)])
+    return record.map(ids.first()).fillna("").astype(str)
 
 
 def _randomised(rc: Redcap, record: pd.Series, pid: pd.Series) -> pd.Series:
