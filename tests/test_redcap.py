@@ -124,6 +124,10 @@ def test_without_a_base_the_skeleton_is_a_valid_config_listing_what_it_could_not
     assert cfg.trial.id == "advance-redcap" and cfg.site_ids == ["london", "wolverhampton", "bristol"]
     assert cfg.instruments["abi"].items == 30 and (cfg.instruments["abi"].min, cfg.instruments["abi"].max) == (1, 5)
     assert [t.week for t in cfg.timepoints] == [0, 16]
+    assert cfg.baseline_table is not None
+    ethnicity = next(v for v in cfg.baseline_table.variables if v.id == "ethnicity")
+    assert ethnicity.level_labels["black_or_black_british"] == "Black or Black British"
+    assert placed["age"] == "mapped" and placed["substance_01"] == "not placed"
 
 
 def _export(tmp_path: Path, edit) -> Path:

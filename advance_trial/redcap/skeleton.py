@@ -125,6 +125,7 @@ class _Build:
     values: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # kind -> column -> code -> value
     ignore: dict[str, list[str]] = field(default_factory=dict)
     instruments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    baseline: list[dict[str, Any]] = field(default_factory=list)  # Table 1's variables (a skeleton's)
 
 
 @dataclass(frozen=True)
@@ -243,6 +244,8 @@ def build(dictionary: Dictionary, events: list[Event], base: Config | None,
                 _item(b, kind, prefix, n, f, groups[prefix])
                 continue
             column = _column_for(b, kind, f, taken)
+            if column is None and kind == "participants" and b.base is None:
+                column = _baseline_variable(b, f)
             if column is None:
                 b.placements.append(Placement(f.name, form, "not placed", "",
                                               f"no column of {kind}.csv is called this"))  # fmt: skip
@@ -270,6 +273,30 @@ def _column_for(b: _Build, kind: str, f: DictionaryField, taken: dict[str, str])
         if _matches(f, column):
             return column
     return None
+
+
+def _baseline_variable(b: _Build, f: DictionaryField) -> str | None:
+    """A skeleton's baseline characteristic from a participants form's field: a choice field is
+    categorical (yes/no binary), a number field continuous; its id is the field's name."""
+    vid = slug(f.name)
+    if vid in ("site", "cycle") or any(v["id"] == vid for v in b.baseline):
+        return None
+    if f.type in ("radio", "dropdown") and f.choices:
+        levels = {code: slug(lab) for code, lab in f.choices.items()}
+        if len(set(levels.values())) < len(levels):
+            return None
+        var = {"id": vid, "label": f.label or f.name, "type": "categorical", "levels": list(levels.values()),
+               "level_labels": {levels[c]: lab for c, lab in f.choices.items()}}  # fmt: skip
+        b.values.setdefault("participants", {})[vid] = levels
+    elif f.type in ("yesno", "truefalse"):
+        var = {"id": vid, "label": f.label or f.name, "type": "binary"}
+        b.values.setdefault("participants", {})[vid] = {"1": "true", "0": "false"}
+    elif f.type == "text" and f.validation in ("integer", "number"):
+        var = {"id": vid, "label": f.label or f.name, "type": "continuous"}
+    else:
+        return None
+    b.baseline.append(var)
+    return vid
 
 
 def _item(
@@ -516,6 +543,8 @@ def _skeleton(b: _Build, trial_id: str | None, sites: dict[str, str], arms: dict
                              + "; set the counts and hours")  # fmt: skip
     if timepoints:
         doc["timepoints"] = timepoints
+    if b.baseline:
+        doc["baseline"] = {"variables": b.baseline}
     return doc
 
 
