@@ -270,3 +270,23 @@ def test_a_hostile_label_is_written_into_the_config_as_text(tmp_path, invoke):
     from advance_trial.config import load_config
 
     assert load_config(out).redcap.fields["scr_date"].label == 'Date: screened - &x *y {"a": 1} !'
+
+
+def test_the_same_data_in_another_row_order_give_the_same_outputs(tmp_path, invoke):
+    """An import appends rows in the order it meets them (a REDCap export: site by site); the outputs
+    must not depend on it, to the last bit."""
+    import shutil
+
+    shuffled = tmp_path / "shuffled"
+    shutil.copytree(SAMPLES / "advance-feasibility", shuffled)
+    rng = np.random.default_rng(21)
+    for path in shuffled.glob("*.csv"):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame.iloc[rng.permutation(len(frame))].to_csv(path, index=False, lineterminator="\n")
+    config = config_path("advance-feasibility")
+    for data, out in ((SAMPLES / "advance-feasibility", tmp_path / "a"), (shuffled, tmp_path / "b")):
+        done = invoke("run", config, "--data", data, "--out", out, "--no-report")
+        assert done.exit_code == 0, done.output
+    names = sorted(p.name for p in (tmp_path / "a").glob("*.csv"))
+    assert len(names) > 20
+    assert [n for n in names if (tmp_path / "a" / n).read_bytes() != (tmp_path / "b" / n).read_bytes()] == []
