@@ -97,23 +97,14 @@ def read_canonical(cfg: Config, directory: str | Path) -> CanonicalData:
         problems.extend(cross_checks(cfg, tables))
     if problems:
         raise DataError(problems)
-    tables = {name: in_key_order(cfg, name, t) for name, t in tables.items()}
+    tables = {name: in_key_order(name, t) for name, t in tables.items()}
     return CanonicalData(**tables, sha256=hashes)
 
 
-def in_key_order(cfg: Config, name: str, table: pd.DataFrame) -> pd.DataFrame:
-    """Rows in the order of their keys (sessions in schedule order within a man), whatever order the
-    file has them in: the same data give the same outputs to the last bit, however they were imported."""
-    if table.empty:
-        return table
-    keys = list(SPECS[name].key)
-    if name == "attendance":
-        plan = {(p.type, p.number): i for i, p in enumerate(cfg.session_plan())}
-        rank = [plan.get((t, int(n)), len(plan)) if pd.notna(n) else len(plan)
-                for t, n in zip(table["session_type"], table["session_number"], strict=True)]  # fmt: skip
-        order = table.assign(_rank=rank).sort_values(["participant_id", "_rank", *keys], kind="stable").index
-        return table.loc[order]
-    return table.sort_values(keys, kind="stable")
+def in_key_order(name: str, table: pd.DataFrame) -> pd.DataFrame:
+    """Rows in the order of their keys (numbers as numbers), whatever order the file has them in: the
+    same data give the same outputs to the last bit, however they were imported."""
+    return table if table.empty else table.sort_values(list(SPECS[name].key), kind="stable")
 
 
 def empty_table(spec: FileSpec) -> pd.DataFrame:
