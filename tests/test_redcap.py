@@ -290,3 +290,22 @@ def test_the_same_data_in_another_row_order_give_the_same_outputs(tmp_path, invo
     names = sorted(p.name for p in (tmp_path / "a").glob("*.csv"))
     assert len(names) > 20
     assert [n for n in names if (tmp_path / "a" / n).read_bytes() != (tmp_path / "b" / n).read_bytes()] == []
+
+
+def test_a_classic_project_record_is_the_man_one_box_checkbox_and_no_events(tmp_path, invoke):
+    """No events, no groups, no participant id field: the record id is the man's, once randomised."""
+    from tests.make_redcap_helpers import write_small_project
+
+    dictionary, export = write_small_project(tmp_path)
+    config = tmp_path / "small.yaml"
+    made = invoke("config", "from-redcap", dictionary, "--base", config_path("advance-feasibility"), "--out", config)
+    assert made.exit_code == 0, made.output
+    data = tmp_path / "data"
+    data.mkdir()
+    done = invoke("import", config, export, "--data", data, "--site", "london")
+    assert done.exit_code == 0, done.output
+    screening = pd.read_csv(data / "screening.csv", dtype=str, keep_default_na=False).set_index("screen_id")
+    assert screening.loc["AF001", "participant_id"] == "AF001" and screening.loc["AF002", "participant_id"] == ""
+    assert screening.loc["AF001", "consented"] == "true" and screening.loc["AF002", "consented"] == "false"
+    participants = pd.read_csv(data / "participants.csv", dtype=str, keep_default_na=False)
+    assert participants[["participant_id", "site", "arm"]].values.tolist() == [["AF001", "london", "tau"]]

@@ -218,7 +218,7 @@ def split_export(cfg: Config, raw: RawTable, site: str | None) -> list[Part]:
         mapped = {rules.get(fold(n), n) for n in fields}  # the canonical columns the form's fields become
         if kind == "screening":
             data["screen_id"] = record
-            data["participant_id"] = pid.where(pid != "", "") if rc.participant_id else _randomised(rc, record, pid)
+            data["participant_id"] = pid if rc.participant_id else _randomised(rc, record, column)
         elif "participant_id" in names_of and "participant_id" not in mapped:
             data["participant_id"] = pid
         if "timepoint" in names_of and "timepoint" not in mapped:
@@ -240,6 +240,9 @@ def split_export(cfg: Config, raw: RawTable, site: str | None) -> list[Part]:
         if kind == "events" and "partner_id" in mapped:  # a partner's event is his, not the man's
             for n in [n for n in fields if rules.get(fold(n), n) == "partner_id"]:
                 data["participant_id"] = data["participant_id"].where(data[n] == "", "")
+        for c in spec.columns:  # a column the project does not collect, where it may be empty
+            if c.nullable and c.name not in data and c.name not in mapped:
+                data[c.name] = pd.Series("", index=cells.index, dtype=str)
         header = list(data)
         frame = pd.DataFrame({j: data[h].iloc[take].to_numpy() for j, h in enumerate(header)}).astype("string")
         position = {int(r): p for p, r in enumerate(take.tolist())}
@@ -312,9 +315,16 @@ def _participant_ids(rc: Redcap, record: pd.Series, column: ColumnGetter, file: 
     return record.map(ids.first()).fillna("").astype(str)
 
 
-def _randomised(rc: Redcap, record: pd.Series, pid: pd.Series) -> pd.Series:
-    """Without a participant id field the screened man's participant id is his record id once randomised."""
-    return pid
+def _randomised(rc: Redcap, record: pd.Series, column: ColumnGetter) -> pd.Series:
+    """Without a participant id field, a screened man's participant id is his record id once he is
+    randomised (his record has a participants form filled), and empty before."""
+    fields = [n for n, f in rc.fields.items() if rc.forms.get(f.form) is not None
+              and rc.forms[f.form].kind == "participants" and not f.identifier and n != rc.record_id]  # fmt: skip
+    filled = np.zeros(len(record), dtype=bool)
+    for n in fields:
+        filled |= (column(n) != "").to_numpy()
+    done = set(record[filled])
+    return record.where(record.isin(done), "")
 
 
 def _values(rc: Redcap, name: str, get: ColumnGetter, boxes: dict[str, str],

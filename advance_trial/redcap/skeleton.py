@@ -256,7 +256,23 @@ def build(dictionary: Dictionary, events: list[Event], base: Config | None,
                 b.columns.setdefault(kind, {})[f.name] = column
             b.placements.append(Placement(f.name, form, "mapped", f"{kind}.{column}", ""))
             _recode(b, kind, column, f, sites, arms)
+    _missing(b)
     return _document(b, record, participant_field, sites, arms, trial_id), b
+
+
+def _missing(b: _Build) -> None:
+    """Say which columns of each file the forms feed no field provides (the export's structure aside)."""
+    provided = {p.target for p in b.placements}
+    for kind in dict.fromkeys(b.form_kinds.values()):
+        for c in SPECS[kind].columns:
+            if c.name in STRUCTURAL or f"{kind}.{c.name}" in provided:
+                continue
+            if kind == "attendance" and c.name == "session_number":
+                continue  # the repeat instance numbers the sessions
+            b.assumptions.append(
+                f"{kind}.{c.name}: no field of the dictionary; "
+                + ("left empty" if c.nullable else "`import` refuses the form's rows until a field is mapped onto it")
+            )
 
 
 def _has_screening(b: _Build) -> bool:
@@ -349,6 +365,16 @@ def _sites_and_arms(b: _Build, base: Config | None, trial_id: str | None) -> tup
 def _recode(b: _Build, kind: str, column: str, f: DictionaryField, sites: dict[str, str], arms: dict[str, str]) -> None:
     """A ``values`` recode from the field's raw codes to the canonical values, where they differ."""
     if not f.choices or f.type in ("yesno", "truefalse"):
+        return
+    spec = next((c for c in (*SPECS[kind].columns, *SPECS[kind].optional_columns) if c.name == column), None)
+    if spec is not None and spec.kind == "bool":
+        if f.type == "checkbox" and len(f.choices) == 1:
+            return  # one box: ticked or not, read as 1 or 0
+        words = {"yes": True, "no": False, "true": True, "false": False, "y": True, "n": False}
+        recode: dict[str, Any] = {c: words[key(lab)] for c, lab in f.choices.items() if key(lab) in words}
+        if len(recode) < len(f.choices):
+            b.assumptions.append(f"{f.name}: choices are not yes and no; recode them to true and false for {column}")
+        b.values.setdefault(kind, {})[column] = recode
         return
     options: dict[str, str] | None = None
     if column == "site":
