@@ -309,3 +309,50 @@ def test_a_classic_project_record_is_the_man_one_box_checkbox_and_no_events(tmp_
     assert screening.loc["AF001", "consented"] == "true" and screening.loc["AF002", "consented"] == "false"
     participants = pd.read_csv(data / "participants.csv", dtype=str, keep_default_na=False)
     assert participants[["participant_id", "site", "arm"]].values.tolist() == [["AF001", "london", "tau"]]
+
+
+def test_a_later_export_adds_its_new_rows_and_survey_columns_are_dropped(redcap_config, tmp_path, invoke):
+    data = tmp_path / "data"
+    data.mkdir()
+    assert invoke("import", redcap_config, FIX / "ADVANCE_export_raw.csv", "--data", data).exit_code == 0
+
+    def later(f: pd.DataFrame) -> pd.DataFrame:
+        row = f[f["redcap_repeat_instrument"] == "adverse_event"].iloc[[0]].copy()
+        row[["redcap_repeat_instance", "ae_id", "ae_date"]] = ["99", "EAF999", "2019-01-10"]
+        f = pd.concat([f, row], ignore_index=True)
+        f.insert(5, "redcap_survey_identifier", "")
+        f["abi_timestamp"] = "2018-06-04 10:00:00"
+        return f
+
+    done = invoke("import", redcap_config, _export(tmp_path, later), "--data", data, "--json")
+    assert done.exit_code == 0, done.output
+    changed = [(o["new"], o["unchanged"]) for o in json.loads(done.stdout) if o["new"]]
+    assert changed == [(1, 9)]  # wolverhampton's 9 events unchanged and the new one
+    assert "EAF999" in (data / "events.csv").read_text()
+
+
+def test_accept_valid_sets_a_bad_row_aside_for_its_site_and_keeps_the_rest(redcap_config, tmp_path, invoke):
+    data = tmp_path / "data"
+    data.mkdir()
+
+    def long_session(f: pd.DataFrame) -> pd.DataFrame:
+        at = f.index[(f["redcap_data_access_group"] == "bristol") & (f["redcap_repeat_instrument"] == "session_log")]
+        f.loc[at[0], "ses_hours"] = "9"
+        return f
+
+    done = invoke("import", redcap_config, _export(tmp_path, long_session), "--data", data, "--accept-valid", "--json")
+    assert done.exit_code == 0, done.output
+    rejected = [o for o in json.loads(done.stdout) if o["rejected"]]
+    assert len(rejected) == 1 and Path(rejected[0]["rejected_file"]).name.startswith("attendance-bristol-")
+    assert len(pd.read_csv(data / "attendance.csv")) == 809
+
+    def no_screening(f: pd.DataFrame) -> pd.DataFrame:  # a man's screening row set aside takes his others with it
+        at = f.index[(f["record_id"] == "SAF0001") & (f["redcap_event_name"] == "screening_arm_1")][0]
+        f.loc[at, "scr_date"] = "2018-02-30"
+        return f
+
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    refused = invoke("import", redcap_config, _export(tmp_path, no_screening), "--data", fresh, "--accept-valid")
+    assert refused.exit_code == 4 and "not in screening.csv" in refused.output
+    assert not (fresh / "participants.csv").exists()
