@@ -60,8 +60,8 @@ def _expected(rc: Redcap) -> list[tuple[str, str, str]]:
     first = names[0] if names else rc.record_id
     cols.append((first, rc.fields[first].label if first in rc.fields else first, first))
     cols += [(n, lab, "") for n, lab in SYSTEM.items()]
-    form = None
-    for name in names[1:] if names else []:
+    form = rc.fields[first].form if first in rc.fields else None
+    for name in names[1:]:
         f = rc.fields[name]
         if form is not None and f.form != form:
             cols.append((f"{form}_complete", "Complete?", ""))
@@ -72,9 +72,6 @@ def _expected(rc: Redcap) -> list[tuple[str, str, str]]:
             cols.append((name, f.label, name))
     if form is not None:
         cols.append((f"{form}_complete", "Complete?", ""))
-    first_form = rc.fields[first].form if first in rc.fields else None
-    if first_form is not None and all(rc.fields[n].form != first_form for n in names[1:]):
-        cols.append((f"{first_form}_complete", "Complete?", ""))
     return cols
 
 
@@ -202,7 +199,8 @@ def split_export(cfg: Config, raw: RawTable, site: str | None) -> list[Part]:
                   and n not in (rc.record_id, rc.participant_id)]  # fmt: skip
         values = {n: _values(rc, n, column, known_boxes, label) for n in fields}
         repeating = [f for f in forms if rc.forms[f].instance is not None or (repeat_form == f).any()]
-        mine = (repeat_form.isin(repeating) if repeating else repeat_form == "").to_numpy()
+        once = len(repeating) < len(forms)  # a form filled once per event feeds this file too
+        mine = (repeat_form.isin(repeating) | ((repeat_form == "") & once)).to_numpy()
         filled = np.zeros(len(cells), dtype=bool)
         for n in fields:
             filled |= (values[n][0] != "").to_numpy()
