@@ -109,6 +109,13 @@ def test_the_configs_import_rules_and_redcap_section_are_made_from_the_dictionar
     assert "# Harms (events.csv)" in text  # the base's comments are kept
 
 
+def test_made_again_from_its_own_output_the_config_is_unchanged(redcap_config, tmp_path, invoke):
+    again = tmp_path / "again.yaml"
+    made = invoke("config", "from-redcap", DICT, *EVENTS, "--base", redcap_config, "--out", again)
+    assert made.exit_code == 0, made.output
+    assert again.read_text() == redcap_config.read_text()
+
+
 def test_without_a_base_the_skeleton_is_a_valid_config_listing_what_it_could_not_place(tmp_path, invoke):
     out = tmp_path / "skeleton.yaml"
     made = invoke("config", "from-redcap", DICT, *EVENTS, "--trial-id", "advance-redcap", "--out", out, "--json")

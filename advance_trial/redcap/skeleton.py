@@ -619,8 +619,12 @@ def render(doc: dict[str, Any], base_text: str | None, dictionary_file: str) -> 
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
     old = _block(lines, "redcap")
-    if old is not None:
-        del lines[old[0] : old[1]]
+    if old is not None:  # made again: the section and the comment above it go
+        start = old[0]
+        while start > 0 and (lines[start - 1].startswith("# REDCap project:") or lines[start - 1].startswith(
+                "# Fields it could not place") or not lines[start - 1].strip()):  # fmt: skip
+            start -= 1
+        del lines[start : old[1]]
     for name in ("instruments", "import"):
         value = doc[name]
         if not value:
