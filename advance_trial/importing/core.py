@@ -31,8 +31,7 @@ from advance_trial.errors import DataError, DataProblem, UsageError
 from advance_trial.importing.checks import FREE_TEXT, check_rows, key_text
 from advance_trial.importing.convert import Problems, convert
 from advance_trial.importing.mapping import header_fits, map_header, mapping_for
-from advance_trial.importing.readers import RawTable, read_site_file
-from advance_trial.redcap.export import Part
+from advance_trial.importing.readers import Part, RawTable, read_site_file
 
 AUDIT_COLUMNS = ["at_utc", "by", "kind", "site", "file", "sheet", "sha256", "rows_read", "accepted", "new", "unchanged",
                  "replaced", "rejected", "outcome"]  # fmt: skip

@@ -55,6 +55,20 @@ class RawTable:
     source: str
 
 
+@dataclass(frozen=True)
+class Part:
+    """Rows already read for one canonical file and site (a REDCap export's, for one of its forms' files).
+
+    ``problems`` are row problems found while the rows were taken apart: (position, column, value, message).
+    """
+
+    site: str
+    kind: str
+    raw: RawTable
+    problems: tuple[tuple[int, str, str | None, str], ...]
+    sha256: str = ""
+
+
 def _fail(file: str, message: str, row: int | None = None) -> DataError:
     return DataError([DataProblem(file, row, None, None, message)])
 

@@ -659,6 +659,21 @@ def redcap_table(cfg: Config, frame: pd.DataFrame) -> pd.DataFrame:
     return table(cfg, frame)
 
 
+def first_list_difference(cfg: Config, ring: KeyRing, entries: Iterable[tuple[Mapping[str, str], int, str]],
+                          log: str | Path | None = None) -> int | None:  # fmt: skip
+    """Compare ``(factor values, position, arm)`` entries with the lists the key derives, read-only.
+
+    Returns the index of the first entry whose arm differs, or None; the list's own arm is never returned,
+    so a table in hand is checked without revealing anything of the list it is not.
+    """
+    with _reading(cfg, ring, log_path(cfg, log)) as (_, state, _head):
+        check_design(cfg, state)
+        for i, (values, position, arm) in enumerate(entries):
+            if state.list_entry(values, position).arm != arm:
+                return i
+    return None
+
+
 @dataclass(frozen=True)
 class WrittenFile:
     """A file a command wrote: where, how many rows, and the SHA-256 of its bytes."""

@@ -181,7 +181,7 @@ def block_lists(
     return np.asarray(shuffled[list_start[:, None] + np.arange(length)[None, :]])
 
 
-def _hits(before: np.ndarray, arms: np.ndarray, ratios: np.ndarray) -> np.ndarray:
+def guess_credits(before: np.ndarray, arms: np.ndarray, ratios: np.ndarray) -> np.ndarray:
     """Credit of the convergence guess for each allocation, given the counts before it."""
     if ratios.size == 2:  # the common case, without reductions over a length-2 axis
         gap = before[..., 0] * ratios[1] - before[..., 1] * ratios[0]
@@ -209,7 +209,7 @@ def _simulate_batch(d: Design, rng: np.random.Generator, t: int, n: int) -> tupl
         arms = lists[np.arange(t)[:, None], which, rank]
         counts = np.cumsum(lists[..., None] == np.arange(k), axis=2, dtype=np.int32)
         before = counts - (lists[..., None] == np.arange(k))
-        hit = _hits(before, lists, d.ratios) * (np.arange(length) < used[:, :, None])
+        hit = guess_credits(before, lists, d.ratios) * (np.arange(length) < used[:, :, None])
         return strata, arms, hit.sum(axis=(1, 2)) / n
     if d.method == "simple":
         arms = _pick(rng.random(t * n), np.broadcast_to(d.ratios, (t * n, k))).reshape(t, n)
@@ -217,7 +217,7 @@ def _simulate_batch(d: Design, rng: np.random.Generator, t: int, n: int) -> tupl
         arms = _minimise(d, rng, levels)
     onehot = arms[:, :, None] == np.arange(k)
     before = np.cumsum(onehot, axis=1, dtype=np.int32) - onehot
-    return strata, arms, _hits(before, arms, d.ratios).mean(axis=1)
+    return strata, arms, guess_credits(before, arms, d.ratios).mean(axis=1)
 
 
 def _minimise(d: Design, rng: np.random.Generator, levels: np.ndarray) -> np.ndarray:
@@ -250,7 +250,7 @@ def _minimise(d: Design, rng: np.random.Generator, levels: np.ndarray) -> np.nda
     return arms
 
 
-def _imbalance(counts: np.ndarray, ratios: np.ndarray) -> np.ndarray:
+def imbalance(counts: np.ndarray, ratios: np.ndarray) -> np.ndarray:
     if ratios.size == 2:
         return np.asarray(np.abs(counts[..., 0] / ratios[0] - counts[..., 1] / ratios[1]))
     adj = counts / ratios
@@ -260,13 +260,13 @@ def _imbalance(counts: np.ndarray, ratios: np.ndarray) -> np.ndarray:
 def _batch_stats(d: Design, strata: np.ndarray, arms: np.ndarray, correct: np.ndarray) -> dict[str, np.ndarray]:
     t, n = arms.shape
     k, s = d.ratios.size, d.n_strata
-    path = _imbalance(np.cumsum(arms[:, :, None] == np.arange(k), axis=1, dtype=np.int32), d.ratios)
+    path = imbalance(np.cumsum(arms[:, :, None] == np.arange(k), axis=1, dtype=np.int32), d.ratios)
     flat = (np.arange(t)[:, None] * s + strata) * k + arms
     per_stratum = np.bincount(flat.ravel(), minlength=t * s * k).reshape(t, s, k)
     return {
         "final": path[:, -1],
         "maximum": path.max(axis=1),
-        "stratum_final": _imbalance(per_stratum, d.ratios),
+        "stratum_final": imbalance(per_stratum, d.ratios),
         "correct": correct,
         "arm_totals": per_stratum.sum(axis=1),
     }
@@ -332,7 +332,7 @@ def _tables(cfg: Config, d: Design, res: dict[str, np.ndarray], split: tuple[int
     for arm, mean in zip(cfg.arm_ids, res["arm_totals"].mean(axis=0), strict=True):
         rows.append(("mean_allocated", arm, float(mean)))
     if split is not None:
-        target = float(_imbalance(np.asarray(split, dtype=float), d.ratios))
+        target = float(imbalance(np.asarray(split, dtype=float), d.ratios))
         label = "/".join(map(str, split))
         rows.append(("p_split_at_least_as_uneven", label, float((res["final"] >= target - 1e-9).mean())))
     rows.append(("correct_guess_proportion", "overall", float(res["correct"].mean())))

@@ -17,11 +17,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from advance_trial.config.models import Config
+
+if TYPE_CHECKING:
+    from advance_trial.randomisation.key import KeyRing
 from advance_trial.errors import DataError, DataProblem, IntegrityError, UsageError
 
 GROUP = "redcap_randomization_group"
@@ -132,7 +136,7 @@ class TableCheck:
 
 def table_assessment(cfg: Config, frame: pd.DataFrame) -> list[tuple[str, str, float]]:
     """``(statistic, scope, value)`` rows describing the table, stratum by stratum and overall."""
-    from advance_trial.randomisation.assess import _hits, _imbalance
+    from advance_trial.randomisation.assess import guess_credits, imbalance
 
     ratios = np.asarray([a.ratio for a in cfg.arms], dtype=float)
     index = {a: i for i, a in enumerate(cfg.arm_ids)}
@@ -146,8 +150,8 @@ def table_assessment(cfg: Config, frame: pd.DataFrame) -> list[tuple[str, str, f
         arms = np.asarray([index[a] for a in g["arm"]])
         onehot = arms[:, None] == np.arange(len(ratios))
         counts = np.cumsum(onehot, axis=0)
-        path = _imbalance(counts, ratios)
-        hit = _hits(counts - onehot, arms, ratios)
+        path = imbalance(counts, ratios)
+        hit = guess_credits(counts - onehot, arms, ratios)
         hits += float(hit.sum())
         rows.append(("positions", scope, float(len(arms))))
         rows += [(f"allocated_{a}", scope, float(counts[-1, i])) for a, i in index.items()]
@@ -162,7 +166,7 @@ def table_assessment(cfg: Config, frame: pd.DataFrame) -> list[tuple[str, str, f
     return rows
 
 
-def check_table(cfg: Config, ring: object, frame: pd.DataFrame, log: str | Path | None = None) -> TableCheck:
+def check_table(cfg: Config, ring: KeyRing, frame: pd.DataFrame, log: str | Path | None = None) -> TableCheck:
     """Replay the key's lists (read-only) and compare every position of the table with them.
 
     Raises
@@ -170,20 +174,18 @@ def check_table(cfg: Config, ring: object, frame: pd.DataFrame, log: str | Path 
     IntegrityError
         The table is not the list the key derives: the first row that differs is named, never the arm.
     """
-    from advance_trial.randomisation.allocation import _reading, check_design, log_path
+    from advance_trial.randomisation.allocation import first_list_difference
 
     if cfg.randomisation.method not in ("blocks", "stratified_blocks"):
         raise UsageError(f"a REDCap allocation table is a list: the design is {cfg.randomisation.method!r}")
     factors = [c for c in frame.columns if c not in ("position", "arm")]
     rows = frame.attrs.get("rows") or list(range(2, len(frame) + 2))
-    with _reading(cfg, ring, log_path(cfg, log)) as (_, state, _head):  # type: ignore[arg-type]
-        check_design(cfg, state)
-        for i, r in enumerate(frame.itertuples(index=False)):
-            values = {f: str(getattr(r, f)) for f in factors}
-            entry = state.list_entry(values, int(r.position))
-            if entry.arm != r.arm:
-                raise IntegrityError(f"the allocation table is not the trial's list: row {rows[i]} differs from "
-                                     "the list the key derives (the table was changed, or made by another key "
-                                     "or design)")  # fmt: skip
+    entries = (({f: str(getattr(r, f)) for f in factors}, int(r.position), str(r.arm))
+               for r in frame.itertuples(index=False))  # fmt: skip
+    differs = first_list_difference(cfg, ring, entries, log)
+    if differs is not None:
+        why = "the table was changed, or made by another key or design"
+        raise IntegrityError(f"the allocation table is not the trial's list: row {rows[differs]} differs from "
+                             f"the list the key derives ({why})")  # fmt: skip
     strata = len(frame.groupby(factors)) if factors else 1
     return TableCheck(len(frame), strata, True, None)

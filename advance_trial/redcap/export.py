@@ -29,23 +29,12 @@ from advance_trial.config.models import Config, Redcap
 from advance_trial.data.schema import SPECS
 from advance_trial.errors import DataError, DataProblem, UsageError
 from advance_trial.importing.mapping import fold, mapping_for
-from advance_trial.importing.readers import RawTable
+from advance_trial.importing.readers import Part, RawTable
 
 SYSTEM = {"redcap_event_name": "Event Name", "redcap_repeat_instrument": "Repeat Instrument",
           "redcap_repeat_instance": "Repeat Instance", "redcap_data_access_group": "Data Access Group",
           "redcap_survey_identifier": "Survey Identifier"}  # fmt: skip
 CHECKED = {"1": "1", "0": "0", "checked": "1", "unchecked": "0", "": ""}
-
-
-@dataclass(frozen=True)
-class Part:
-    """The rows of one canonical file and site, from one export."""
-
-    site: str
-    kind: str
-    raw: RawTable
-    problems: tuple[tuple[int, str, str | None, str], ...]  # (position, column, value, message)
-    sha256: str = ""
 
 
 def checkbox_column(name: str, code: str) -> str:
@@ -197,7 +186,7 @@ def split_export(cfg: Config, raw: RawTable, site: str | None) -> list[Part]:
         forms = [f for f, spec in rc.forms.items() if spec.kind == kind]
         fields = [n for n, f in rc.fields.items() if f.form in forms and not f.identifier
                   and n not in (rc.record_id, rc.participant_id)]  # fmt: skip
-        values = {n: _values(rc, n, column, known_boxes, label) for n in fields}
+        values = {n: _values(rc, n, column, label) for n in fields}
         repeating = [f for f in forms if rc.forms[f].instance is not None or (repeat_form == f).any()]
         once = len(repeating) < len(forms)  # a form filled once per event feeds this file too
         mine = (repeat_form.isin(repeating) | ((repeat_form == "") & once)).to_numpy()
@@ -325,7 +314,7 @@ def _randomised(rc: Redcap, record: pd.Series, column: ColumnGetter) -> pd.Serie
     return record.where(record.isin(done), "")
 
 
-def _values(rc: Redcap, name: str, get: ColumnGetter, boxes: dict[str, str],
+def _values(rc: Redcap, name: str, get: ColumnGetter,
             label: bool) -> tuple[pd.Series, list[tuple[int, str]], pd.Series | None]:  # fmt: skip
     """A field's raw values (labels read back to codes, checkboxes to one value), row problems, the text."""
     f = rc.fields[name]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from advance_trial.config.models import IMPORT_KINDS, Config
-from advance_trial.data.schema import SPECS, allowed_columns
+from advance_trial.data.schema import SPECS, allowed_columns, baseline_columns
 from advance_trial.redcap.dictionary import Dictionary, DictionaryField, Event
 
 #: Usual names of each canonical column (letters and digits only, lower case).
@@ -404,8 +404,8 @@ def _recode(b: _Build, kind: str, column: str, f: DictionaryField, sites: dict[s
             c: int(lab) if lab.isdigit() else int(c) for c, lab in f.choices.items()
         }
         return
-    elif b.base is not None and any(v.id == column and v.levels for v in _baseline(b.base)):
-        var = next(v for v in _baseline(b.base) if v.id == column)
+    elif b.base is not None and any(v.id == column and v.levels for v in baseline_columns(b.base)):
+        var = next(v for v in baseline_columns(b.base) if v.id == column)
         options = {lvl: var.level_labels.get(lvl, lvl) for lvl in var.levels}
     elif b.base is not None and any(f.id == column for f in b.base.factors):
         options = {lvl: lvl for lvl in next(f for f in b.base.factors if f.id == column).levels}
@@ -422,12 +422,6 @@ def _recode(b: _Build, kind: str, column: str, f: DictionaryField, sites: dict[s
         else:
             recode[code] = hit
     b.values.setdefault(kind, {})[column] = recode
-
-
-def _baseline(cfg: Config) -> list[Any]:
-    from advance_trial.data.schema import baseline_columns
-
-    return baseline_columns(cfg)
 
 
 def _timepoints(b: _Build) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
