@@ -61,6 +61,9 @@ def test_dictionary_to_config_to_import_gives_back_the_canonical_data(redcap_con
     assert done.exit_code == 0, done.output
     outcomes = json.loads(done.stdout)
     assert len(outcomes) == 21 and all(o["outcome"] == "imported" for o in outcomes)  # 7 files x 3 sites
+    assert {(o["kind"], o["site"]) for o in outcomes} == {
+        (k, s) for k in ("screening", "participants", "attendance", "followup", "measures", "partners", "events")
+        for s in ("london", "wolverhampton", "bristol")}  # fmt: skip
     got = _canonical(config_path("advance-feasibility"), data)
     want = _canonical(config_path("advance-feasibility"), SAMPLES / "advance-feasibility")
     for kind in want:

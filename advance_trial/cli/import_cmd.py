@@ -81,7 +81,7 @@ def import_data(
                                 log=log, key_dir=key_dir,
                                 waiting=lambda what: stderr.print(f"[yellow]{what}[/]"))  # fmt: skip
     if json_out:
-        print_json([{**o.counts(), "rejected_file": o.rejected_file} for o in outcomes])
+        print_json([{**o.counts(), "kind": o.kind, "site": o.site, "rejected_file": o.rejected_file} for o in outcomes])
         return
     for o in outcomes:
         if kind == [Kind.redcap]:  # one export feeds several files and sites
