@@ -366,3 +366,20 @@ def test_accept_valid_sets_a_bad_row_aside_for_its_site_and_keeps_the_rest(redca
     refused = invoke("import", redcap_config, _export(tmp_path, no_screening), "--data", fresh, "--accept-valid")
     assert refused.exit_code == 4 and "not in screening.csv" in refused.output
     assert not (fresh / "participants.csv").exists()
+
+
+def test_table_statistics_by_hand(advance_cfg):
+    """Worked by hand for the list A B B A in one stratum (1:1, blocks of 4): counts after each position
+    1-0, 1-1, 1-2, 2-2, so the imbalance runs 1, 0, 1, 0 (largest 1, final 0). Guessing the arm behind:
+    a tie (credit 1/2), B behind and B comes (1), a tie (1/2), A behind and A comes (1): 3/4."""
+    from advance_trial.redcap.allocation import table_assessment
+
+    frame = pd.DataFrame({"site": ["london"] * 4, "position": [1, 2, 3, 4],
+                          "arm": ["advance", "tau", "tau", "advance"]})  # fmt: skip
+    rows = {(s, scope): v for s, scope, v in table_assessment(advance_cfg, frame)}
+    assert rows[("positions", "site=london")] == 4
+    assert (rows[("allocated_advance", "site=london")], rows[("allocated_tau", "site=london")]) == (2, 2)
+    assert rows[("final_imbalance", "site=london")] == 0 and rows[("max_imbalance", "site=london")] == 1
+    assert rows[("correct_guess_proportion", "site=london")] == 0.75
+    assert rows[("made_of_design_blocks", "site=london")] == 1
+    assert rows[("correct_guess_proportion", "all strata")] == 0.75
