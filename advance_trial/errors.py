@@ -166,6 +166,10 @@ class DataError(AdvanceTrialError):
         return path
 
 
+class NotAllocatedError(DataError):
+    """A request names a man who has not been allocated (exit 4; the service answers 404)."""
+
+
 class IntegrityError(AdvanceTrialError):
     """An integrity check failed: a log was tampered with or outputs do not reproduce."""
 

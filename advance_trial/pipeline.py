@@ -315,6 +315,15 @@ def canonical_command(config: Path, data_dir: Path, opts: RunOptions) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
+def _resolved_log(log: str | None) -> str | None:
+    """A log path resolved (so that ``verify OUTDIR`` works from any folder); a URL as it is."""
+    if not log:
+        return None
+    from advance_trial.randomisation.database import location
+
+    return str(Path(log).resolve()) if location(log).path is not None else log
+
+
 def _log_facts(cfg: Config, data: CanonicalData, opts: RunOptions, data_dir: str | Path, out: Path) -> dict[str, Any]:
     """The allocation log verified, reconciled with participants.csv, and summarised for the methods."""
     from advance_trial.randomisation.allocation import log_summary, trial_key
@@ -363,7 +372,7 @@ def run(
     opts = options or RunOptions(by=by)
     # paths are recorded resolved, so that `verify OUTDIR` works from any folder
     config, data_dir = Path(config).resolve(), Path(data_dir).resolve()
-    opts = replace(opts, log=str(Path(opts.log).resolve()) if opts.log else None,
+    opts = replace(opts, log=_resolved_log(opts.log),
                    key_dir=str(Path(opts.key_dir).resolve()) if opts.key_dir else None)  # fmt: skip
     step = progress or (lambda _: None)
     step("reading the config and data")

@@ -450,7 +450,7 @@ def test_the_log_lives_where_the_config_says_and_is_never_created_by_allocate(tm
     assert not t.log.exists() and not t.log.parent.exists()
     t.init()
     monkeypatch.chdir(ROOT)
-    assert al.log_path(t.cfg) == t.log and al.allocate(t.cfg, t.ring, "AF001", "london").new
+    assert al.log_path(t.cfg).path == t.log and al.allocate(t.cfg, t.ring, "AF001", "london").new
 
 
 def test_a_second_init_is_refused(trial):

@@ -16,7 +16,10 @@ CONFIG_ARG = typer.Argument(..., help="The trial config (YAML).", show_default=F
 DATA = typer.Option(..., "--data", help="Folder of canonical data files.")
 JSON = typer.Option(False, "--json", help="Machine-readable output.")
 LOG = typer.Option(
-    None, "--log", help="The allocation log (SQLite); default: randomisation.log, relative to the config's folder."
+    None,
+    "--log",
+    help="The allocation log: a SQLite file (or sqlite:///PATH) or a postgresql:// URL; default: randomisation.log, "
+    "relative to the config's folder.",
 )
 KEY_DIR = typer.Option(
     None,
@@ -39,7 +42,7 @@ class By(StrEnum):
 BY = typer.Option(By.site, "--by", help="Break retention down by site (default) or recruitment cycle.")
 
 
-def load_ring(cfg: Config, key_dir: Path | None, log: Path | None = None, *, data: Path | None = None,
+def load_ring(cfg: Config, key_dir: Path | None, log: str | Path | None = None, *, data: Path | None = None,
               out: Path | None = None) -> KeyRing:  # fmt: skip
     """The trial's key (see :func:`advance_trial.randomisation.allocation.trial_key`)."""
     from advance_trial.randomisation.allocation import trial_key

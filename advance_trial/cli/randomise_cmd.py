@@ -59,7 +59,7 @@ def _text(value: object) -> str:
 def init(
     config: Path = CONFIG_ARG,
     key_dir: Path | None = KEY_DIR,
-    log: Path | None = LOG,
+    log: str | None = LOG,
     note: str | None = NOTE,
     json_out: bool = JSON,
 ) -> None:
@@ -76,7 +76,8 @@ def init(
         raise UsageError(f"{cfg.trial.id} is a single-arm design: there is nothing to allocate")
     folder = key_folder(key_dir)
     path = log_path(cfg, log)
-    refuse_inside(folder, [("configs folder", config.parent), ("allocation log's folder", path.parent)])
+    log_dir = path.path.parent if path.path is not None else None
+    refuse_inside(folder, [("configs folder", config.parent), ("allocation log's folder", log_dir)])
     created = not (folder / f"{cfg.trial.id}.key").exists()
     if created:
         if cfg.randomisation.key_fingerprint is not None:
@@ -115,7 +116,7 @@ def allocate(
     factor: list[str] = typer.Option([], "--factor", help="NAME=VALUE of a stratification or minimisation factor."),
     data: Path | None = typer.Option(None, "--data", help="Canonical data folder (checks his screening row)."),
     receipt_out: Path | None = typer.Option(None, "--receipt-out", help="Also write the receipt (JSON) to this file."),
-    log: Path | None = LOG,
+    log: str | None = LOG,
     key_dir: Path | None = KEY_DIR,
     note: str | None = NOTE,
     json_out: bool = JSON,
@@ -154,7 +155,7 @@ def verify(
     table: Path | None = typer.Option(
         None, "--table", help="A REDCap allocation table: is it exactly the list the key derives?"
     ),
-    log: Path | None = LOG,
+    log: str | None = LOG,
     key_dir: Path | None = KEY_DIR,
     json_out: bool = JSON,
 ) -> None:
@@ -233,7 +234,7 @@ def export(
     config: Path = CONFIG_ARG,
     out: Path = typer.Option(..., "--out", help="Folder to write allocations.csv into."),
     reason: str = REASON,
-    log: Path | None = LOG,
+    log: str | None = LOG,
     key_dir: Path | None = KEY_DIR,
     note: str | None = NOTE,
     json_out: bool = JSON,
@@ -259,7 +260,7 @@ def concealed_list(
     reason: str = REASON,
     backup: bool = typer.Option(False, "--backup", help="The sealed back-up lists for allocating offline."),
     fmt: ListFormat = typer.Option(ListFormat.csv, "--format", help="csv, or redcap (REDCap's allocation table)."),
-    log: Path | None = LOG,
+    log: str | None = LOG,
     key_dir: Path | None = KEY_DIR,
     json_out: bool = JSON,
 ) -> None:
@@ -284,7 +285,7 @@ def unblind(
     config: Path = CONFIG_ARG,
     participant: str = typer.Option(..., "--participant", help="The one man to unblind."),
     reason: str = REASON,
-    log: Path | None = LOG,
+    log: str | None = LOG,
     key_dir: Path | None = KEY_DIR,
     note: str | None = NOTE,
     json_out: bool = JSON,
@@ -309,7 +310,7 @@ def correct(
     config: Path = CONFIG_ARG,
     participant: str = typer.Option(..., "--participant", help="The man randomised in error."),
     reason: str = REASON,
-    log: Path | None = LOG,
+    log: str | None = LOG,
     key_dir: Path | None = KEY_DIR,
     note: str | None = NOTE,
     json_out: bool = JSON,
@@ -331,7 +332,7 @@ def correct(
 def amend(
     config: Path = CONFIG_ARG,
     reason: str = REASON,
-    log: Path | None = LOG,
+    log: str | None = LOG,
     key_dir: Path | None = KEY_DIR,
     json_out: bool = JSON,
 ) -> None:
@@ -360,7 +361,7 @@ def backup(
     arm: str = typer.Option(..., "--arm", help="The arm (or code) the envelope held."),
     randomised_on: str = typer.Option(..., "--randomised-on", help="The date he was allocated (YYYY-MM-DD)."),
     factor: list[str] = typer.Option([], "--factor", help="NAME=VALUE of a stratification factor."),
-    log: Path | None = LOG,
+    log: str | None = LOG,
     key_dir: Path | None = KEY_DIR,
     note: str | None = NOTE,
     json_out: bool = JSON,

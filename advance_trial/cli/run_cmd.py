@@ -27,7 +27,7 @@ CUT_OFF = typer.Option(
 )  # fmt: skip
 
 
-def _options(by: By, blinded: bool, shareable: bool, log: Path | None, key: Path | None, key_dir: Path | None,
+def _options(by: By, blinded: bool, shareable: bool, log: str | None, key: Path | None, key_dir: Path | None,
              report: bool = True, closed: bool = False,
              cut_off: "dt.datetime | None" = None) -> "RunOptions":  # fmt: skip
     from advance_trial.pipeline import RunOptions
@@ -45,7 +45,7 @@ def run(
     by: By = BY,
     blinded: bool = BLINDED,
     shareable: bool = SHAREABLE,
-    log: Path | None = LOG,
+    log: str | None = LOG,
     key_dir: Path | None = KEY_DIR,
     key: Path | None = KEY,
     no_report: bool = typer.Option(False, "--no-report", help="Tables and figures only."),
@@ -81,7 +81,7 @@ def report(
     out: Path = typer.Option(..., "--out", help="Folder for report.html, report.md and report.docx."),
     blinded: bool = BLINDED,
     shareable: bool = SHAREABLE,
-    log: Path | None = LOG,
+    log: str | None = LOG,
     key_dir: Path | None = KEY_DIR,
     key: Path | None = KEY,
     closed: bool = CLOSED,

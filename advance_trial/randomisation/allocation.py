@@ -23,7 +23,16 @@ import pandas as pd
 
 from advance_trial import randomise as rz
 from advance_trial.config.models import Config
-from advance_trial.errors import ConfigError, ConfigProblem, DataError, DataProblem, IntegrityError, UsageError
+from advance_trial.errors import (
+    ConfigError,
+    ConfigProblem,
+    DataError,
+    DataProblem,
+    IntegrityError,
+    NotAllocatedError,
+    UsageError,
+)
+from advance_trial.randomisation.database import Location, location
 from advance_trial.randomisation.key import (
     KeyRing,
     check_receipt_signature,
@@ -105,6 +114,8 @@ class VerifyReport:
     exports: int
     corrections: int
     amendments: int
+    logins: int
+    account_changes: int
     head_row: int
     head_tag: str
     log_id: str
@@ -115,19 +126,22 @@ class VerifyReport:
 # ---------------------------------------------------------------------------- paths and design
 
 
-def log_path(cfg: Config, given: str | Path | None = None) -> Path:
-    """The log: ``--log`` as given, else ``randomisation.log`` relative to the config file's folder."""
+def log_path(cfg: Config, given: str | Path | Location | None = None) -> Location:
+    """The log: ``--log`` as given (a path or a URL), else ``randomisation.log``, a path relative to the config
+    file's folder (so that a command run from any folder finds the same log) or a PostgreSQL URL."""
+    if isinstance(given, Location):
+        return given
     if given is not None:
-        return Path(given)
+        return location(given)
     if not cfg.randomisation.log:
         raise UsageError("no allocation log given: pass --log PATH or set randomisation.log in the config")
-    path = Path(cfg.randomisation.log).expanduser()
-    if not path.is_absolute() and cfg.source is not None:
-        path = Path(os.path.normpath(Path(cfg.source.path).parent / path))
-    return path
+    where = location(cfg.randomisation.log)
+    if where.path is not None and not where.path.is_absolute() and cfg.source is not None:
+        where = location(Path(os.path.normpath(Path(cfg.source.path).parent / where.path)))
+    return where
 
 
-def trial_key(cfg: Config, key_dir: str | Path | None, log: str | Path | None = None, *,
+def trial_key(cfg: Config, key_dir: str | Path | None, log: str | Path | Location | None = None, *,
               data: str | Path | None = None, out: str | Path | None = None) -> KeyRing:  # fmt: skip
     """The trial's key from its folder (``key_dir``, else ``ADVANCE_TRIAL_KEY_DIR``).
 
@@ -137,7 +151,8 @@ def trial_key(cfg: Config, key_dir: str | Path | None, log: str | Path | None = 
     """
     folder = key_folder(key_dir)
     config_dir = Path(cfg.source.path).parent if cfg.source else None
-    log_dir = log_path(cfg, log).parent if (log is not None or cfg.randomisation.log) else None
+    where = log_path(cfg, log) if (log is not None or cfg.randomisation.log) else None
+    log_dir = where.path.parent if where is not None and where.path is not None else None
     forbidden = [("configs folder", config_dir), ("data folder", data), ("output folder", out),
                  ("allocation log's folder", log_dir)]  # fmt: skip
     refuse_inside(folder, [(what, Path(p) if p is not None else None) for what, p in forbidden])
@@ -171,12 +186,19 @@ def _reason(reason: str | None, option: str = "--reason") -> str:
 # ---------------------------------------------------------------------------- the step
 
 
+def actor_name(account: str | None) -> str:
+    """Who acted, as the log records it: the operating-system user, or ``service:NAME`` for a service account."""
+    return f"service:{account}" if account is not None else os_user()
+
+
 class _Step:
     """One writing step: the verified state, and at most one row appended to it."""
 
-    def __init__(self, cfg: Config, store: LogStore, state: Replay, head: Head, now: datetime | None) -> None:
+    def __init__(self, cfg: Config, store: LogStore, state: Replay, head: Head, now: datetime | None,
+                 account: str | None = None) -> None:  # fmt: skip
         self.cfg, self.store, self.state, self.head = cfg, store, state, head
         self.now = now or utc_now()
+        self.actor = actor_name(account)
         self.row: dict[str, Any] | None = None
 
     def append(self, kind: str, fields: Mapping[str, Any], sealed: Any = None, note: str | None = None,
@@ -184,7 +206,7 @@ class _Step:
         if self.row is not None:
             raise RuntimeError("one row per step")
         common = {
-            "actor": os_user(), "note": note or None, "at_utc": self.now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "actor": self.actor, "note": note or None, "at_utc": self.now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "on_date": on_date or self.now.astimezone().date().isoformat(), "config_version": self.cfg.trial.version,
             "config_sha256": self.cfg.source.sha256 if self.cfg.source else "",
         }  # fmt: skip
@@ -213,7 +235,7 @@ _VERIFIED: dict[tuple[str, str], _Verified] = {}
 
 def _verified(store: LogStore, full: bool = False) -> tuple[Replay, Head, list[dict[str, Any]]]:
     ring, log_id = store.ring, store.log_id
-    known = None if full else _VERIFIED.pop((str(store.path.resolve()), log_id), None)
+    known = None if full else _VERIFIED.pop((store.location.identity, log_id), None)
     if known is not None and known.state.ring == ring and store.content(known.rows) == known.content:
         done, state, events = known.rows, known.state, [*known.heads, *store.events(after=known.rows)]
     else:
@@ -226,35 +248,39 @@ def _verified(store: LogStore, full: bool = False) -> tuple[Replay, Head, list[d
 def _remember(store: LogStore, events: list[dict[str, Any]], state: Replay) -> None:
     heads = [{"row": e["row"], "tag": e["tag"]} for e in events]
     known = _Verified(len(events), store.content(len(events)), heads, state)
-    _VERIFIED[(str(store.path.resolve()), store.log_id)] = known
+    _VERIFIED[(store.location.identity, store.log_id)] = known
 
 
 @contextmanager
-def _writing(cfg: Config, ring: KeyRing, path: Path, now: datetime | None = None) -> Iterator[_Step]:
+def _writing(cfg: Config, ring: KeyRing, where: Location, now: datetime | None = None,
+             account: str | None = None) -> Iterator[_Step]:  # fmt: skip
     _check_trial(cfg, ring)
     with locked(ring, exclusive=True):
-        store = open_log(path, ring)
+        store = open_log(where, ring)
         try:
-            check_permissions(path)
-            with store.transaction():
-                state, head, events = _verified(store)
-                step = _Step(cfg, store, state, head, now)
-                yield step
-            if step.row is not None:
-                settle(ring, store.log_id, step.head)
-                events = [*events, step.row]
+            check_permissions(where)
+            with store.db.serialised(exclusive=True):
+                with store.transaction():
+                    state, head, events = _verified(store)
+                    step = _Step(cfg, store, state, head, now, account)
+                    yield step
+                if step.row is not None:
+                    settle(ring, store.log_id, step.head)
+                    events = [*events, step.row]
             _remember(store, events, step.state)
         finally:
             store.close()
 
 
 @contextmanager
-def _reading(cfg: Config, ring: KeyRing, path: Path, full: bool = False) -> Iterator[tuple[LogStore, Replay, Head]]:
+def _reading(cfg: Config, ring: KeyRing, where: Location,
+             full: bool = False) -> Iterator[tuple[LogStore, Replay, Head]]:  # fmt: skip
     _check_trial(cfg, ring)
     with locked(ring, exclusive=False):
-        store = open_log(path, ring)
+        store = open_log(where, ring)
         try:
-            state, head, events = _verified(store, full)
+            with store.db.serialised(exclusive=False):
+                state, head, events = _verified(store, full)
             yield store, state, head
             _remember(store, events, state)
         finally:
@@ -278,8 +304,9 @@ def _receipt(store: LogStore, row: Mapping[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- init and amend
 
 
-def init_log(cfg: Config, ring: KeyRing, path: Path, note: str | None = None) -> VerifyReport:
+def init_log(cfg: Config, ring: KeyRing, path: str | Path | Location, note: str | None = None) -> VerifyReport:
     """Create the trial's log with its first row: the design, the derivation and the key's fingerprint."""
+    path = log_path(cfg, path)
     _refuse_single_arm(cfg)
     _check_trial(cfg, ring)
     if ring.checkpoint_path.exists():
@@ -303,7 +330,7 @@ def init_log(cfg: Config, ring: KeyRing, path: Path, note: str | None = None) ->
     return verify_log(cfg, ring, path)
 
 
-def amend(cfg: Config, ring: KeyRing, reason: str, *, log: str | Path | None = None) -> dict[str, Any]:
+def amend(cfg: Config, ring: KeyRing, reason: str, *, log: str | Path | Location | None = None) -> dict[str, Any]:
     """Record a config amendment (a higher ``trial.version``); later allocations follow its design."""
     text = _reason(reason)
     with _writing(cfg, ring, log_path(cfg, log)) as step:
@@ -445,12 +472,15 @@ def allocate(
     site: str,
     factors: Mapping[str, str] | None = None,
     *,
-    log: str | Path | None = None,
+    log: str | Path | Location | None = None,
     note: str | None = None,
     data_dir: Path | None = None,
     now: datetime | None = None,
+    account: str | None = None,
 ) -> Allocation:
     """Allocate one man, or return the allocation already recorded for him (writing nothing).
+
+    ``account`` is the service account that asked (the service's only; the log records the OS user otherwise).
 
     Raises
     ------
@@ -467,7 +497,7 @@ def allocate(
     _refuse_single_arm(cfg)
     pid, values = check_request(cfg, participant_id, site, factors or {})
     path = log_path(cfg, log)
-    with _writing(cfg, ring, path, now) as step:
+    with _writing(cfg, ring, path, now, account) as step:
         if _existing(step.state, pid, values) is not None:
             return _as_allocation(step.state, pid, False, {})
         check_design(cfg, step.state)
@@ -493,7 +523,7 @@ def enter_backup(
     arm: str,
     randomised_on: date,
     *,
-    log: str | Path | None = None,
+    log: str | Path | Location | None = None,
     note: str | None = None,
     now: datetime | None = None,
 ) -> Allocation:
@@ -543,16 +573,16 @@ def _allocated(state: Replay, pid: str, source: str) -> Allocated:
     """The man's allocation, or a refusal naming the request (exit 4)."""
     man = state.allocated.get(pid)
     if man is None:
-        raise _refuse(source, "--participant", pid, "not allocated")
+        raise NotAllocatedError([DataProblem(source, None, "--participant", pid, "not allocated")])
     return man
 
 
-def unblind(cfg: Config, ring: KeyRing, participant_id: str, reason: str, *, log: str | Path | None = None,
-            note: str | None = None) -> Allocation:  # fmt: skip
-    """Reveal one man's arm, recording who (the OS user), when and why in the chain."""
+def unblind(cfg: Config, ring: KeyRing, participant_id: str, reason: str, *, log: str | Path | Location | None = None,
+            note: str | None = None, account: str | None = None) -> Allocation:  # fmt: skip
+    """Reveal one man's arm, recording who (the OS user or the service account), when and why in the chain."""
     text = _reason(reason)
     pid = normalise_id(cfg, participant_id)
-    with _writing(cfg, ring, log_path(cfg, log)) as step:
+    with _writing(cfg, ring, log_path(cfg, log), account=account) as step:
         man = _allocated(step.state, pid, "unblinding request")
         fields = {
             "participant_id": pid,
@@ -564,7 +594,7 @@ def unblind(cfg: Config, ring: KeyRing, participant_id: str, reason: str, *, log
     return _as_allocation(step.state, pid, False, {})
 
 
-def correct(cfg: Config, ring: KeyRing, participant_id: str, reason: str, *, log: str | Path | None = None,
+def correct(cfg: Config, ring: KeyRing, participant_id: str, reason: str, *, log: str | Path | Location | None = None,
             note: str | None = None) -> Allocation:  # fmt: skip
     """Record that a man was randomised in error; his allocation stays (and outputs can flag it)."""
     text = _reason(reason)
@@ -577,6 +607,38 @@ def correct(cfg: Config, ring: KeyRing, participant_id: str, reason: str, *, log
         step.append("correction", {"participant_id": pid, "site": man.site, "sequence": man.sequence, "detail": detail},
                     note=note)  # fmt: skip
     return _as_allocation(step.state, pid, False, {})
+
+
+def record(cfg: Config, ring: KeyRing, kind: str, detail: Mapping[str, Any], *, account: str | None,
+           log: str | Path | Location | None = None) -> dict[str, Any]:  # fmt: skip
+    """Record a service event (``account``: an account added, disabled or given a token; ``login``) in the chain.
+
+    ``account`` is who acted (None: the operating-system user, as for ``users add`` at the command line).
+    Returns the row as written.
+    """
+    if kind not in ("account", "login"):
+        raise ValueError(f"not a service event: {kind!r}")
+    with _writing(cfg, ring, log_path(cfg, log), account=account) as step:
+        return step.append(kind, {"detail": rz.canon(dict(detail))})
+
+
+def copy_log(
+    cfg: Config, ring: KeyRing, source: str | Path | Location | None, target: str | Path | Location
+) -> VerifyReport:
+    """Copy the trial's log, verified, row for row into a new empty database (SQLite or PostgreSQL).
+
+    The copy is the same chain (same id, rows and tags), so the checkpoint beside the key holds for it; it is
+    verified in full before anything is said. Use it to move a trial's log to the service's PostgreSQL server, or
+    to give a log created before the service the service's kinds of event.
+    """
+    from advance_trial.randomisation.log import copy_events
+
+    src, dst = log_path(cfg, source), log_path(cfg, target)
+    if src.identity == dst.identity:
+        raise UsageError(f"{dst}: the copy must go to another database")
+    with _reading(cfg, ring, src, full=True) as (store, _state, _head):
+        copy_events(store, dst).close()
+    return verify_log(cfg, ring, dst)
 
 
 # ---------------------------------------------------------------------------- reading
@@ -602,22 +664,22 @@ def _allocations_frame(cfg: Config, state: Replay) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def export(cfg: Config, ring: KeyRing, reason: str, *, log: str | Path | None = None,
-           note: str | None = None) -> pd.DataFrame:  # fmt: skip
+def export(cfg: Config, ring: KeyRing, reason: str, *, log: str | Path | Location | None = None,
+           note: str | None = None, account: str | None = None) -> pd.DataFrame:  # fmt: skip
     """Every allocation with its arm, one row per man in sequence order; the export is itself an event.
 
     Columns: ``participant_id, site, arm, sequence, allocated_at, randomised_on, allocated_by, source,
     randomised_in_error``, one column per recorded factor, ``arm_code`` under blinding, ``config_version``.
     """
     text = _reason(reason)
-    with _writing(cfg, ring, log_path(cfg, log)) as step:
+    with _writing(cfg, ring, log_path(cfg, log), account=account) as step:
         frame = _allocations_frame(cfg, step.state)
         step.append("export", {"detail": rz.canon({"reason": text, "men": len(frame), "with": "arms"})}, note=note)
     return frame
 
 
 def concealed_list(cfg: Config, ring: KeyRing, n: int, reason: str, *, backup: bool = False,
-                   log: str | Path | None = None) -> pd.DataFrame:  # fmt: skip
+                   log: str | Path | Location | None = None) -> pd.DataFrame:  # fmt: skip
     """The first ``n`` positions of every stratum's list, as ``allocate`` draws them (or the back-up lists).
 
     Columns: one per stratification factor, then ``position, block, block_size, arm``. Recorded in the
@@ -660,7 +722,7 @@ def redcap_table(cfg: Config, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def first_list_difference(cfg: Config, ring: KeyRing, entries: Iterable[tuple[Mapping[str, str], int, str]],
-                          log: str | Path | None = None) -> int | None:  # fmt: skip
+                          log: str | Path | Location | None = None) -> int | None:  # fmt: skip
     """Compare ``(factor values, position, arm)`` entries with the lists the key derives, read-only.
 
     Returns the index of the first entry whose arm differs, or None; the list's own arm is never returned,
@@ -704,7 +766,7 @@ def output_folder(out: str | Path) -> Path:
     return out
 
 
-def write_export(cfg: Config, ring: KeyRing, reason: str, out: str | Path, *, log: str | Path | None = None,
+def write_export(cfg: Config, ring: KeyRing, reason: str, out: str | Path, *, log: str | Path | Location | None = None,
                  note: str | None = None) -> WrittenFile:  # fmt: skip
     """:func:`export` written as ``OUT/allocations.csv`` (the export is recorded in the log first)."""
     import hashlib
@@ -720,7 +782,7 @@ def write_export(cfg: Config, ring: KeyRing, reason: str, out: str | Path, *, lo
 
 
 def write_list(cfg: Config, ring: KeyRing, n: int, reason: str, out: str | Path, *, backup: bool = False,
-               redcap: bool = False, log: str | Path | None = None) -> WrittenFile:  # fmt: skip
+               redcap: bool = False, log: str | Path | Location | None = None) -> WrittenFile:  # fmt: skip
     """:func:`concealed_list` (REDCap's table with ``redcap``) written into ``out`` with its SHA-256
     commitment beside it (``<file>.sha256``, in ``sha256sum`` format): the digest can be published
     while the list stays sealed."""
@@ -741,7 +803,7 @@ def write_list(cfg: Config, ring: KeyRing, n: int, reason: str, out: str | Path,
     return WrittenFile(path, len(frame), digest)
 
 
-def verify_log(cfg: Config, ring: KeyRing, log: str | Path | None = None,
+def verify_log(cfg: Config, ring: KeyRing, log: str | Path | Location | None = None,
                receipts: Iterable[Mapping[str, Any]] = ()) -> VerifyReport:  # fmt: skip
     """Authenticate and replay every row, compare the head with the checkpoint, and find each receipt.
 
@@ -760,7 +822,7 @@ def verify_log(cfg: Config, ring: KeyRing, log: str | Path | None = None,
     return VerifyReport(
         rows=head.row, allocations=c.get("allocation", 0), unblindings=c.get("unblinding", 0),
         exports=c.get("export", 0), corrections=c.get("correction", 0), amendments=c.get("amendment", 0),
-        head_row=head.row, head_tag=head.tag, log_id=store.log_id, receipts=len(receipts),
+        logins=c.get("login", 0), account_changes=c.get("account", 0), head_row=head.row, head_tag=head.tag, log_id=store.log_id, receipts=len(receipts),
     )  # fmt: skip
 
 
@@ -776,13 +838,13 @@ def _check_receipt(ring: KeyRing, log_id: str, receipt: Mapping[str, Any], by_ro
         check_receipt_signature(receipt, ring.public_path.read_bytes())
 
 
-def allocations(cfg: Config, ring: KeyRing, log: str | Path | None = None) -> pd.DataFrame:
+def allocations(cfg: Config, ring: KeyRing, log: str | Path | Location | None = None) -> pd.DataFrame:
     """The allocations (as :func:`export` gives them) after verifying the log; records nothing."""
     with _reading(cfg, ring, log_path(cfg, log)) as (_store, state, _head):
         return _allocations_frame(cfg, state)
 
 
-def reconcile(cfg: Config, ring: KeyRing, participants: pd.DataFrame, log: str | Path | None = None,
+def reconcile(cfg: Config, ring: KeyRing, participants: pd.DataFrame, log: str | Path | Location | None = None,
               file: str = "participants.csv") -> VerifyReport:  # fmt: skip
     """Check that the log and ``participants.csv`` hold the same men, arms (or codes), sites and dates.
 
@@ -827,7 +889,7 @@ def reconcile(cfg: Config, ring: KeyRing, participants: pd.DataFrame, log: str |
     return report
 
 
-def log_summary(cfg: Config, ring: KeyRing, log: str | Path | None = None,
+def log_summary(cfg: Config, ring: KeyRing, log: str | Path | Location | None = None,
                 participants: pd.DataFrame | None = None) -> dict[str, Any]:  # fmt: skip
     """Facts about the log for the report's methods (verified, and reconciled with the data when given)."""
     report = reconcile(cfg, ring, participants, log) if participants is not None else verify_log(cfg, ring, log)

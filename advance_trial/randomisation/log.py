@@ -1,7 +1,9 @@
 """The allocation log's store: an append-only SQLite file of authenticated, chained events.
 
 Every event (the log's creation, an amendment, an allocation, an unblinding, an
-export, a list drawn, a correction) is one row of ``events``. Each row carries
+export, a list drawn, a correction; with the service, an account changed and a
+login) is one row of ``events``. The log is a SQLite file or a PostgreSQL
+database (:mod:`advance_trial.randomisation.database`), with the same tables. Each row carries
 ``tag``, an HMAC-SHA256 under the key's authentication subkey over the row's
 canonical content, which includes the previous row's tag (row 1's is derived
 from the trial id and the log's random id). So without the key no one can
@@ -30,31 +32,39 @@ import functools
 import json
 import os
 import pwd
-import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from advance_trial.errors import IntegrityError, UsageError
+from advance_trial.randomisation.database import (
+    Db,
+    Location,
+    connect,
+    database_errors,
+    location,
+    refuse_unreadable,
+)
 from advance_trial.randomisation.key import Checkpoint, KeyRing, read_checkpoint, write_checkpoint
 from advance_trial.randomise import canon
 
 FORMAT = "advance-trial allocation log 2"
-BUSY_TIMEOUT_MS = 60_000
-KINDS = ("init", "amendment", "allocation", "unblinding", "export", "list", "correction")
+#: Allocation events; ``account`` (a service account added, disabled or given a token) and ``login`` (a login to
+#: the service, failed or not) are the service's, accepted in logs created since the service came.
+KINDS = ("init", "amendment", "allocation", "unblinding", "export", "list", "correction", "account", "login")
 #: Columns of ``events`` that the tag covers, in this order.
 TAGGED = (
     "row", "kind", "sequence", "participant_id", "id_key", "site", "stratum", "factors", "sealed", "actor", "note",
     "at_utc", "on_date", "config_version", "config_sha256", "detail", "prev_tag",
 )  # fmt: skip
+_COLUMNS = ", ".join(f'"{c}"' for c in (*TAGGED, "tag"))
 
-_SCHEMA = f"""
+_TABLES = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE events (
-    row INTEGER PRIMARY KEY,
+    "row" INTEGER PRIMARY KEY,
     kind TEXT NOT NULL CHECK (kind IN ({", ".join(repr(k) for k in KINDS)})),
     sequence INTEGER,
     participant_id TEXT,
@@ -75,14 +85,24 @@ CREATE TABLE events (
 );
 CREATE UNIQUE INDEX one_allocation_each ON events(participant_id) WHERE kind = 'allocation';
 CREATE UNIQUE INDEX one_id_each ON events(id_key) WHERE kind = 'allocation';
-CREATE UNIQUE INDEX one_sequence_each ON events(sequence) WHERE kind = 'allocation';
+CREATE UNIQUE INDEX one_sequence_each ON events(sequence) WHERE kind = 'allocation'
 """
-_TRIGGERS = [
-    f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
-    f"BEGIN SELECT RAISE(ABORT, 'the allocation log is append-only'); END"
-    for table in ("events", "meta")
-    for op in ("UPDATE", "DELETE")
-]
+_APPEND_ONLY = "the allocation log is append-only"
+_TRIGGERS = {
+    "sqlite": [
+        f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END"
+        for table in ("events", "meta")
+        for op in ("UPDATE", "DELETE")
+    ],
+    "postgresql": [
+        "CREATE FUNCTION advance_trial_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN RAISE EXCEPTION '{_APPEND_ONLY}'; END $$",
+        *(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+          "FOR EACH ROW EXECUTE FUNCTION advance_trial_append_only()" for table in ("events", "meta")),
+        *(f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+          "FOR EACH STATEMENT EXECUTE FUNCTION advance_trial_append_only()" for table in ("events", "meta")),
+    ],
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -153,9 +173,11 @@ def unseal(ring: KeyRing, log_id: str, row: int, text: str) -> Any:
         raise IntegrityError(f"row {row}: its sealed content does not open under this key") from None
 
 
-def check_permissions(path: Path) -> None:
-    """Refuse to write a log that other users can read, or one in a folder they can enter."""
-    for p, what, mode in ((path, "file", "600"), (path.parent, "folder", "700")):
+def check_permissions(loc: Location) -> None:
+    """Refuse to write a SQLite log that other users can read, or one in a folder they can enter."""
+    if loc.path is None:
+        return
+    for p, what, mode in ((loc.path, "file", "600"), (loc.path.parent, "folder", "700")):
         if p.stat().st_mode & 0o077:
             raise UsageError(f"{p}: the allocation log's {what} is open to other users; chmod {mode} it")
 
@@ -163,8 +185,12 @@ def check_permissions(path: Path) -> None:
 class LogStore:
     """An open allocation log. Use :func:`open_log` or :func:`create_log`."""
 
-    def __init__(self, path: Path, con: sqlite3.Connection, ring: KeyRing, meta: dict[str, str]) -> None:
-        self.path, self.con, self.ring, self.meta = path, con, ring, meta
+    def __init__(self, db: Db, ring: KeyRing, meta: dict[str, str]) -> None:
+        self.db, self.ring, self.meta = db, ring, meta
+
+    @property
+    def location(self) -> Location:
+        return self.db.loc
 
     @property
     def log_id(self) -> str:
@@ -172,26 +198,18 @@ class LogStore:
 
     def events(self, after: int = 0) -> list[dict[str, Any]]:
         """Every row (after row ``after``), in row order."""
-        cur = self.con.execute("SELECT * FROM events WHERE row > ? ORDER BY row", (after,))
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, r, strict=True)) for r in cur]
+        cols, rows = self.db.query(f'SELECT {_COLUMNS} FROM events WHERE "row" > ? ORDER BY "row"', (after,))
+        return [dict(zip(cols, r, strict=True)) for r in rows]
 
     def content(self, upto: int) -> list[tuple[Any, ...]]:
         """Every column of every row numbered up to ``upto``, in row order, as plain tuples."""
-        cur = self.con.cursor()
-        cur.row_factory = None
-        return cur.execute("SELECT * FROM events WHERE row <= ? ORDER BY row", (upto,)).fetchall()
+        return self.db.query(f'SELECT {_COLUMNS} FROM events WHERE "row" <= ? ORDER BY "row"', (upto,))[1]
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """An immediate transaction: the write lock is taken before anything is read."""
-        self.con.execute("BEGIN IMMEDIATE")
-        try:
+        """A writing transaction: the database's write lock is taken before anything is read."""
+        with self.db.transaction(immediate=True):
             yield
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        self.con.execute("COMMIT")
 
     def insert(self, head: Head, kind: str, fields: Mapping[str, Any], sealed: Any = None) -> dict[str, Any]:
         """Append one row after ``head`` (inside a transaction); returns the row as written."""
@@ -201,64 +219,91 @@ class LogStore:
         if sealed is not None:
             values["sealed"] = seal(self.ring, self.log_id, head.row + 1, sealed)
         values["tag"] = row_tag(self.ring, values)
-        cols = ", ".join(values)
-        self.con.execute(f"INSERT INTO events ({cols}) VALUES ({', '.join('?' * len(values))})", list(values.values()))
+        if kind not in self.kinds():
+            raise UsageError(
+                f"{self.location}: this log was created before {kind!r} events existed; copy it to a new database "
+                "with `advance-trial randomise copy-log` to use the service"
+            )
+        cols = ", ".join(f'"{c}"' for c in values)
+        self.db.run(f"INSERT INTO events ({cols}) VALUES ({', '.join('?' * len(values))})", list(values.values()))
         return values
 
+    def kinds(self) -> tuple[str, ...]:
+        """The kinds of event this log's table accepts (a log created before the service lacks its kinds)."""
+        if self.db.kind != "sqlite":
+            return KINDS
+        sql = str(self.db.scalar("SELECT sql FROM sqlite_master WHERE name = 'events'") or "")
+        return tuple(k for k in KINDS if f"'{k}'" in sql)
+
     def close(self) -> None:
-        self.con.close()
+        self.db.close()
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-    con.row_factory = sqlite3.Row
-    con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    return con
-
-
-def create_log(path: Path, ring: KeyRing) -> LogStore:
-    """Create a new, empty log (0600, in a 0700 folder); refuses an existing file."""
-    if path.exists():
-        raise UsageError(f"{path}: an allocation log is already there")
-    if not path.parent.exists():
-        path.parent.mkdir(mode=0o700, parents=True)
-    old = os.umask(0o077)
+def create_log(where: Location | str | os.PathLike[str], ring: KeyRing) -> LogStore:
+    """Create a new, empty log (SQLite: a new 0600 file in a 0700 folder; PostgreSQL: an empty database)."""
+    where = location(where)
+    db = connect(where, create=True)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-        os.close(fd)
-        con = _connect(path)
-        con.execute("PRAGMA journal_mode = WAL")
-        con.execute("PRAGMA synchronous = FULL")
-    finally:
-        os.umask(old)
-    log_id = os.urandom(16).hex()
-    meta = {"format": FORMAT, "trial_id": ring.trial_id, "log_id": log_id}
-    con.execute("BEGIN IMMEDIATE")
-    for statement in [s for s in _SCHEMA.split(";") if s.strip()] + _TRIGGERS:
-        con.execute(statement)
-    con.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
-    con.execute("COMMIT")
-    return LogStore(path, con, ring, meta)
+        if db.has_table("events") or db.has_table("meta"):
+            raise UsageError(f"{where}: an allocation log is already there")
+        log_id = os.urandom(16).hex()
+        meta = {"format": FORMAT, "trial_id": ring.trial_id, "log_id": log_id}
+        with db.transaction():
+            for statement in [s for s in _TABLES.split(";") if s.strip()] + _TRIGGERS[db.kind]:
+                db.run(statement)
+            for item in sorted(meta.items()):
+                db.run("INSERT INTO meta VALUES (?, ?)", item)
+    except BaseException:
+        db.close()
+        raise
+    return LogStore(db, ring, meta)
 
 
-def open_log(path: Path, ring: KeyRing) -> LogStore:
+def copy_events(source: LogStore, target: Location) -> LogStore:
+    """Copy a log (its meta and every row, as they are) into a new, empty database.
+
+    The rows keep their tags, the log keeps its id: the copy is the same chain, and the checkpoint
+    beside the key is its checkpoint. The caller verifies the source before and the copy after.
+    """
+    db = connect(target, create=True)
+    try:
+        if db.has_table("events") or db.has_table("meta"):
+            raise UsageError(f"{target}: an allocation log is already there")
+        with db.transaction():
+            for statement in [s for s in _TABLES.split(";") if s.strip()] + _TRIGGERS[db.kind]:
+                db.run(statement)
+            for item in sorted(source.meta.items()):
+                db.run("INSERT INTO meta VALUES (?, ?)", item)
+            marks = ", ".join("?" * (len(TAGGED) + 1))
+            for row in source.content(10**12):
+                db.run(f"INSERT INTO events ({_COLUMNS}) VALUES ({marks})", row)
+    except BaseException:
+        db.close()
+        raise
+    return LogStore(db, source.ring, dict(source.meta))
+
+
+def open_log(where: Location | str | os.PathLike[str], ring: KeyRing) -> LogStore:
     """Open an existing log of this trial; never creates one."""
-    if not path.exists():
-        raise UsageError(f"{path}: no allocation log there; create it with `advance-trial randomise init`")
-    con = _connect(path)
+    where = location(where)
+    db = connect(where)
     try:
-        con.execute("PRAGMA synchronous = FULL")
-        meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
-    except sqlite3.DatabaseError as exc:
-        con.close()
-        raise IntegrityError(f"{path}: not a readable allocation log ({exc})") from None
+        if not db.has_table("meta"):
+            raise UsageError(f"{where}: no allocation log there; create it with `advance-trial randomise init`")
+        meta = {str(k): str(v) for k, v in db.query("SELECT key, value FROM meta")[1]}
+    except database_errors() as exc:
+        db.close()
+        raise refuse_unreadable(where, exc) from None
+    except BaseException:
+        db.close()
+        raise
     if meta.get("format") != FORMAT or "log_id" not in meta:
-        con.close()
-        raise IntegrityError(f"{path}: not an allocation log of this format ({meta.get('format')!r})")
+        db.close()
+        raise IntegrityError(f"{where}: not an allocation log of this format ({meta.get('format')!r})")
     if meta.get("trial_id") != ring.trial_id:
-        con.close()
-        raise IntegrityError(f"{path}: this is the log of {meta.get('trial_id')!r}, not of {ring.trial_id!r}")
-    return LogStore(path, con, ring, meta)
+        db.close()
+        raise IntegrityError(f"{where}: this is the log of {meta.get('trial_id')!r}, not of {ring.trial_id!r}")
+    return LogStore(db, ring, meta)
 
 
 @contextmanager
@@ -324,4 +369,14 @@ def settle(ring: KeyRing, log_id: str, new: Head) -> None:
     write_checkpoint(ring, Checkpoint(log_id, new.row, new.tag))
 
 
-__all__ = ["FORMAT", "Head", "LogStore", "check_chain", "check_head", "create_log", "open_log", "os_user"]
+__all__ = [
+    "FORMAT",
+    "Head",
+    "LogStore",
+    "check_chain",
+    "check_head",
+    "copy_events",
+    "create_log",
+    "open_log",
+    "os_user",
+]

@@ -188,7 +188,7 @@ class Replay:
         handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             "init": self._on_init, "amendment": self._on_amendment, "allocation": self._on_allocation,
             "unblinding": self._on_unblinding, "correction": self._on_correction, "export": self._on_notice,
-            "list": self._on_notice,
+            "list": self._on_notice, "account": self._on_notice, "login": self._on_notice,
         }  # fmt: skip
         handlers[kind](ev)
         self.counts[kind] = self.counts.get(kind, 0) + 1

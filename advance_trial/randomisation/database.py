@@ -1,0 +1,289 @@
+"""Where an allocation log lives: a SQLite file or a PostgreSQL database, behind one small interface.
+
+A location is written as a path (``allocation/log.sqlite``), as ``sqlite:///abs/path`` or as
+``postgresql://user@host:port/dbname`` (libpq's URL; give the password through ``~/.pgpass``,
+``PGPASSFILE`` or ``PGPASSWORD`` rather than in the URL, which other users see in the process list).
+
+:class:`Db` is what the log, the accounts and the service use: queries with ``?`` placeholders,
+rows as tuples, and a writing transaction that holds the database's own lock for the trial
+(SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a session-level advisory lock taken before the
+transaction and released after the caller has moved the checkpoint, so that concurrent writers
+on any host are serialised by the server and the checkpoint always follows the commit order).
+Nothing of the allocation logic depends on which one it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sqlite3
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from advance_trial.errors import IntegrityError, UsageError
+
+BUSY_TIMEOUT_MS = 60_000
+#: The PostgreSQL advisory lock that serialises a log's writers (one database holds one trial's log).
+LOCK_ID = int.from_bytes(hashlib.sha256(b"advance-trial allocation log lock").digest()[:8], "big", signed=True)
+_PG = re.compile(r"^postgres(?:ql)?://", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Location:
+    """An allocation log's database.
+
+    Attributes
+    ----------
+    kind : str
+        ``sqlite`` or ``postgresql``.
+    url : str
+        For PostgreSQL the URL as given; for SQLite ``sqlite:///`` and the absolute path.
+    path : Path or None
+        The SQLite file (None for PostgreSQL).
+    """
+
+    kind: str
+    url: str
+    path: Path | None = None
+
+    @property
+    def shown(self) -> str:
+        """The location as messages show it: the SQLite path, or the URL without its password."""
+        if self.path is not None:
+            return str(self.path)
+        return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", self.url)
+
+    @property
+    def identity(self) -> str:
+        """What tells two locations apart (a process's cache of what it verified is keyed by it)."""
+        return str(self.path.resolve()) if self.path is not None else self.shown
+
+    def __str__(self) -> str:
+        return self.shown
+
+
+def location(given: str | Path | Location) -> Location:
+    """Read a path or a URL as a :class:`Location` (a relative path stays relative to the working folder)."""
+    if isinstance(given, Location):
+        return given
+    text = str(given)
+    if _PG.match(text):
+        return Location("postgresql", text)
+    if text.startswith("sqlite:///"):
+        text = text[len("sqlite://") :]
+    elif text.startswith("sqlite://"):
+        raise UsageError(f"{text}: write a SQLite location as sqlite:///path/to/log.sqlite (three slashes)")
+    elif "://" in text:
+        raise UsageError(f"{text}: not a log location; give a file path, sqlite:///PATH or postgresql://...")
+    path = Path(text).expanduser()
+    return Location("sqlite", "sqlite:///" + str(path.absolute()).lstrip("/"), path)
+
+
+def has_password(loc: Location) -> bool:
+    """True when a PostgreSQL URL carries its password (it must not be written into a config)."""
+    return loc.kind == "postgresql" and bool(re.search(r"://[^:/@]+:[^@]+@|[?&]password=", loc.url))
+
+
+class Db(ABC):
+    """An open connection to a log's database: ``?`` placeholders, rows as tuples."""
+
+    kind: str
+
+    def __init__(self, loc: Location) -> None:
+        self.loc = loc
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run a query; its column names and rows."""
+
+    @abstractmethod
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement; the number of rows it changed."""
+
+    @abstractmethod
+    def begin(self, immediate: bool) -> None:
+        """Start a transaction (``immediate``: take the write lock before anything is read)."""
+
+    @abstractmethod
+    def commit(self) -> None: ...
+
+    @abstractmethod
+    def rollback(self) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def has_table(self, name: str) -> bool:
+        """Whether a table exists."""
+
+    @contextmanager
+    def serialised(self, exclusive: bool) -> Iterator[None]:
+        """Hold the database's own lock for the trial's log around a whole step (a no-op for SQLite,
+        whose transactions are serialised by ``BEGIN IMMEDIATE`` and the key folder's lock)."""
+        yield
+
+    @contextmanager
+    def transaction(self, immediate: bool = True) -> Iterator[None]:
+        """A transaction: committed when the block ends, rolled back when it raises."""
+        self.begin(immediate)
+        try:
+            yield
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row, or None."""
+        rows = self.query(sql, params)[1]
+        return rows[0][0] if rows else None
+
+
+class SqliteDb(Db):
+    """A SQLite file, in WAL mode with ``synchronous=FULL``: a step killed at any moment is whole or absent."""
+
+    kind = "sqlite"
+
+    def __init__(self, loc: Location, con: sqlite3.Connection) -> None:
+        super().__init__(loc)
+        self.con = con
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
+        cur = self.con.execute(sql, tuple(params))
+        return [d[0] for d in cur.description or ()], [tuple(r) for r in cur.fetchall()]
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self.con.execute(sql, tuple(params)).rowcount
+
+    def begin(self, immediate: bool) -> None:
+        self.con.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    def commit(self) -> None:
+        self.con.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.con.in_transaction:
+            self.con.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.con.close()
+
+    def has_table(self, name: str) -> bool:
+        return bool(self.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
+
+
+class PostgresDb(Db):
+    """A PostgreSQL database through psycopg 3 (imported only when a PostgreSQL log is opened)."""
+
+    kind = "postgresql"
+
+    def __init__(self, loc: Location, con: Any) -> None:
+        super().__init__(loc)
+        self.con = con
+
+    def _execute(self, sql: str, params: Sequence[Any]) -> Any:
+        if not params:
+            return self.con.execute(sql.encode())  # bytes: no placeholders are read in it
+        return self.con.execute(sql.replace("%", "%%").replace("?", "%s"), tuple(params))
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
+        cur = self._execute(sql, params)
+        return [d.name for d in cur.description or ()], [tuple(r) for r in cur.fetchall()]
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return int(self._execute(sql, params).rowcount)
+
+    def begin(self, immediate: bool) -> None:
+        self.con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ" if not immediate else "BEGIN")
+
+    def commit(self) -> None:
+        self.con.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.con.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.con.close()
+
+    def has_table(self, name: str) -> bool:
+        return bool(self.scalar("SELECT to_regclass(?) IS NOT NULL", (f"public.{name}",)))
+
+    @contextmanager
+    def serialised(self, exclusive: bool) -> Iterator[None]:
+        take, give = ("pg_advisory_lock", "pg_advisory_unlock") if exclusive else (
+            "pg_advisory_lock_shared", "pg_advisory_unlock_shared")  # fmt: skip
+        self.con.execute(f"SELECT {take}(%s)", (LOCK_ID,))
+        try:
+            yield
+        finally:
+            if not self.con.closed:
+                self.con.execute(f"SELECT {give}(%s)", (LOCK_ID,))
+
+
+def connect(loc: Location, create: bool = False) -> Db:
+    """Open a location's database (SQLite: ``create`` makes the file, 0600; otherwise it must exist)."""
+    if loc.kind == "postgresql":
+        return _connect_pg(loc)
+    assert loc.path is not None
+    path = loc.path
+    if not create and not path.exists():
+        raise UsageError(f"{path}: no allocation log there; create it with `advance-trial randomise init`")
+    if create:
+        if path.exists():
+            raise UsageError(f"{path}: an allocation log is already there")
+        if not path.parent.exists():
+            path.parent.mkdir(mode=0o700, parents=True)
+        old = os.umask(0o077)
+        try:
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+        finally:
+            os.umask(old)
+    con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if create:
+        old = os.umask(0o077)  # the WAL and shared-memory files are created 0600 too
+        try:
+            con.execute("PRAGMA journal_mode = WAL")
+        finally:
+            os.umask(old)
+    con.execute("PRAGMA synchronous = FULL")
+    return SqliteDb(loc, con)
+
+
+def _connect_pg(loc: Location) -> Db:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        raise UsageError("a PostgreSQL log needs psycopg 3: pip install 'psycopg[binary]'") from None
+    try:
+        con = psycopg.connect(loc.url, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        reason = " ".join(str(exc).split())
+        raise UsageError(f"{loc.shown}: cannot connect to the PostgreSQL server ({reason})") from None
+    return PostgresDb(loc, con)
+
+
+def database_errors() -> tuple[type[BaseException], ...]:
+    """The exception classes a database raises for a malformed or unreadable log."""
+    errors: list[type[BaseException]] = [sqlite3.DatabaseError]
+    try:
+        import psycopg
+
+        errors.append(psycopg.DatabaseError)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
+def refuse_unreadable(loc: Location, exc: BaseException) -> IntegrityError:
+    """A database that is not a readable log (exit 5)."""
+    return IntegrityError(f"{loc.shown}: not a readable allocation log ({' '.join(str(exc).split())})")
+
+
+__all__ = ["Db", "Location", "connect", "has_password", "location"]
