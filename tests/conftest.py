@@ -70,3 +70,34 @@ def fresh(tmp_path):
     for name in ("screening", "participants"):
         shutil.copy(SAMPLES / "advance-feasibility" / f"{name}.csv", out)
     return out
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server's admin URL: CI's (``ADVANCE_TRIAL_TEST_PG``) or one started for the session."""
+    import os
+
+    from tests.pg import ENV, throwaway_server
+
+    if os.environ.get(ENV):
+        yield os.environ[ENV]
+        return
+    try:
+        server = throwaway_server()
+        url = server.__enter__()
+    except (FileNotFoundError, OSError) as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs a PostgreSQL server for these tests: {exc}")
+        pytest.skip(f"no PostgreSQL server: {exc}")
+    yield url
+    server.__exit__(None, None, None)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def log_location(request, tmp_path):
+    """Where a test's allocation log lives: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "log" / "log.sqlite")
+    from tests.pg import fresh_database
+
+    return fresh_database(request.getfixturevalue("pg_server"))

@@ -470,6 +470,43 @@ class PlannedSession:
     compulsory: bool
 
 
+class Contact(_Model):
+    """Someone told of every emergency unblinding (the chief investigator, the trial manager, ...)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+
+
+class Smtp(_Model):
+    """The mail server unblinding notices are sent through (the outbox keeps every notice whatever it does)."""
+
+    host: Annotated[str, Field(min_length=1, max_length=253)]
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    sender: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)] = Field(alias="from")
+    starttls: bool = True
+    username: str | None = None
+    password_env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")] | None = None  # the password's variable
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 20.0
+
+
+class Notify(_Model):
+    """Who is told of an emergency unblinding, and how: every notice goes to the outbox folder, and by SMTP
+    when ``smtp`` is set. ``outbox`` is relative to the config file's folder."""
+
+    contacts: Annotated[list[Contact], Field(min_length=1, max_length=50)]
+    outbox: str = "../notices"
+    smtp: Smtp | None = None
+
+
+class Service(_Model):
+    """The allocation service's account rules (``advance-trial serve``)."""
+
+    max_failed_logins: Annotated[int, Field(ge=1, le=100)] = 5  # then the account is locked
+    lockout_minutes: Annotated[int, Field(ge=1, le=100_000)] = 30
+    session_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 60  # a login lasts this long
+    min_password_length: Annotated[int, Field(ge=8, le=200)] = 12
+
+
 class Config(_Model):
     """A whole trial config (schema version 2)."""
 
@@ -495,6 +532,8 @@ class Config(_Model):
     events: Events | None = None
     import_: list[ImportRule] = Field(default=[], alias="import")
     redcap: Redcap | None = None
+    notify: Notify | None = None
+    service: Service = Service()
 
     _source: ConfigSource | None = PrivateAttr(default=None)
 

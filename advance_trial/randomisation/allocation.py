@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -32,7 +32,7 @@ from advance_trial.errors import (
     NotAllocatedError,
     UsageError,
 )
-from advance_trial.randomisation.database import Location, location
+from advance_trial.randomisation.database import Db, Location, location
 from advance_trial.randomisation.key import (
     KeyRing,
     check_receipt_signature,
@@ -610,15 +610,18 @@ def correct(cfg: Config, ring: KeyRing, participant_id: str, reason: str, *, log
 
 
 def record(cfg: Config, ring: KeyRing, kind: str, detail: Mapping[str, Any], *, account: str | None,
-           log: str | Path | Location | None = None) -> dict[str, Any]:  # fmt: skip
+           log: str | Path | Location | None = None, also: Callable[[Db], Any] | None = None) -> dict[str, Any]:
     """Record a service event (``account``: an account added, disabled or given a token; ``login``) in the chain.
 
-    ``account`` is who acted (None: the operating-system user, as for ``users add`` at the command line).
+    ``account`` is who acted (None: the operating-system user, as for ``users add`` at the command line);
+    ``also`` changes the service's own tables in the same transaction, so the change and its event are one.
     Returns the row as written.
     """
     if kind not in ("account", "login"):
         raise ValueError(f"not a service event: {kind!r}")
     with _writing(cfg, ring, log_path(cfg, log), account=account) as step:
+        if also is not None:
+            also(step.store.db)
         return step.append(kind, {"detail": rz.canon(dict(detail))})
 
 
