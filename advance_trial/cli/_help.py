@@ -17,8 +17,9 @@ from typer.core import TyperArgument, TyperGroup, TyperOption
 NAMED = {
     "--participant": "ID", "--site": "SITE", "--factor": "NAME=VALUE", "--split": "A/B", "--seed": "N",
     "--reason": "TEXT", "--note": "TEXT", "--by": "NAME", "--sheet": "NAME", "--n": "N", "--position": "N",
-    "--randomised-on": "YYYY-MM-DD", "--data": "DIR", "--key-dir": "DIR", "--targets": "FILE", "--log": "FILE",
+    "--randomised-on": "YYYY-MM-DD", "--data": "DIR", "--key-dir": "DIR", "--targets": "FILE", "--log": "FILE|URL",
     "--receipt": "FILE", "--receipt-out": "FILE", "--public-key": "FILE", "--key": "FILE", "--report": "FILE",
+    "--db": "URL", "--server": "URL", "--host": "ADDRESS", "--port": "N", "--certfile": "FILE", "--keyfile": "FILE",
 }  # fmt: skip
 TYPES = {"int": "N", "str": "TEXT", "float": "X", "path": "PATH", "file": "PATH", "dir": "DIR", "directory": "DIR"}
 
@@ -75,6 +76,7 @@ LAZY_GROUPS = {
         "advance_trial.cli.randomise_cmd",
         "Allocate men from a secret key into an authenticated log; verify, export, unblind; assess a design.",
     ),
+    "users": ("advance_trial.cli.users_cmd", "The allocation service's accounts: add, list, disable, token, password."),
 }
 
 

@@ -21,6 +21,13 @@ LOG = typer.Option(
     help="The allocation log: a SQLite file (or sqlite:///PATH) or a postgresql:// URL; default: randomisation.log, "
     "relative to the config's folder.",
 )
+DB = typer.Option(
+    None,
+    "--db",
+    "--log",
+    help="The trial's database (its allocation log): a SQLite file (or sqlite:///PATH) or a postgresql:// URL; "
+    "default: randomisation.log.",
+)
 KEY_DIR = typer.Option(
     None,
     "--key-dir",

@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from advance_trial.cli import feasibility_cmd, import_cmd, outcomes_cmd, plan_cmd, run_cmd, simulate_cmd
+from advance_trial.cli import feasibility_cmd, import_cmd, outcomes_cmd, plan_cmd, run_cmd, serve_cmd, simulate_cmd
 from advance_trial.cli._help import LAZY_GROUPS, FullHelpGroup
 from advance_trial.errors import AdvanceTrialError, ExitCode
 
@@ -198,6 +198,7 @@ app.command("report")(run_cmd.report)
 app.command("verify")(run_cmd.verify)
 app.command("disclosure-audit")(run_cmd.disclosure_audit)
 app.command("simulate")(simulate_cmd.simulate)
+app.command("serve")(serve_cmd.serve)
 
 
 def main() -> None:

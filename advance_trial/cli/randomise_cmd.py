@@ -24,6 +24,11 @@ app = typer.Typer(
 )
 
 
+SERVER = typer.Option(
+    None, "--server", help="The allocation service's address (https://HOST:PORT); the token in ADVANCE_TRIAL_TOKEN."
+)
+
+
 class ListFormat(StrEnum):
     """How ``randomise list`` writes the list."""
 
@@ -119,14 +124,21 @@ def allocate(
     log: str | None = LOG,
     key_dir: Path | None = KEY_DIR,
     note: str | None = NOTE,
+    server: str | None = SERVER,
     json_out: bool = JSON,
 ) -> None:
-    """Allocate one man and print his receipt (asking again shows the same allocation and writes nothing)."""
+    """Allocate one man and print his receipt (asking again shows the same allocation and writes nothing).
+
+    With --server, the allocation service allocates him (the token in ADVANCE_TRIAL_TOKEN says who asks).
+    """
     from advance_trial.cli._render import print_json, stdout
     from advance_trial.config import load_config
     from advance_trial.randomisation.allocation import allocate as do_allocate
 
     cfg = load_config(config)
+    if server is not None:
+        _allocate_remotely(cfg, server, participant, site, _parse_factors(factor), receipt_out, json_out)
+        return
     ring = load_ring(cfg, key_dir, log, data=data)
     a = do_allocate(cfg, ring, participant, site, _parse_factors(factor), log=log, note=note, data_dir=data)
     shown, label = _shown(cfg, a.arm)
@@ -146,6 +158,40 @@ def allocate(
     else:
         stdout.print(f"[bold]{_text(a.participant_id)}[/]: {_text(label)}  [dim](already allocated: allocation "
                      f"{a.sequence} on {a.randomised_on}; nothing written)[/]")  # fmt: skip
+
+
+def _allocate_remotely(cfg: Any, server: str, participant: str, site: str, factors: dict[str, str],
+                       receipt_out: Path | None, json_out: bool) -> None:  # fmt: skip
+    from advance_trial.cli._render import print_json, stdout
+    from advance_trial.errors import UsageError
+    from advance_trial.randomisation import client
+
+    who = client.whoami(server)
+    if who.get("trial") != cfg.trial.id:
+        raise UsageError(f"{server} serves trial {who.get('trial')!r}, the config is {cfg.trial.id!r}")
+    try:
+        a, new = client.allocate(server, participant, site, factors), True
+    except client.AlreadyAllocated as exc:
+        a, new = exc.body, False
+    shown = a.get("arm") or a.get("code")
+    label = f"{a['arm']} ({a['arm_label']})" if a.get("arm") else f"code {a.get('code')}"
+    receipt = a.get("receipt") or {}
+    if receipt_out is not None and receipt:
+        from advance_trial.data.tablefile import write_bytes_atomic
+
+        write_bytes_atomic((json.dumps(receipt, indent=2, sort_keys=True) + "\n").encode(), receipt_out)
+    if json_out:
+        print_json({"participant_id": a["participant_id"], "arm": shown, "sequence": a["sequence"], "new": new,
+                    "receipt": receipt})  # fmt: skip
+        return
+    if new:
+        stdout.print(f"[bold green]{_text(a['participant_id'])}[/]: {_text(label)}  [dim](allocation {a['sequence']}, "
+                     f"by {_text(server)})[/]")  # fmt: skip
+        stdout.print(f"receipt: sequence {receipt['sequence']}, row {receipt['row']}, tag {receipt['tag']}")
+        stdout.print(f"         log {receipt['log_id']}{', signed' if 'signature' in receipt else ''}")
+    else:
+        stdout.print(f"[bold]{_text(a['participant_id'])}[/]: {_text(label)}  [dim](already allocated: allocation "
+                     f"{a['sequence']} on {a['randomised_on']}; nothing written)[/]")  # fmt: skip
 
 
 @app.command("verify")
@@ -288,21 +334,27 @@ def unblind(
     log: str | None = LOG,
     key_dir: Path | None = KEY_DIR,
     note: str | None = NOTE,
+    server: str | None = SERVER,
     json_out: bool = JSON,
 ) -> None:
-    """Reveal one man's arm, recording who, when and why in the log."""
+    """Reveal one man's arm, recording who, when and why in the log (with --server, through the service)."""
     from advance_trial.cli._render import print_json, stdout
     from advance_trial.config import load_config
     from advance_trial.randomisation.allocation import unblind as do_unblind
 
     cfg = load_config(config)
-    ring = load_ring(cfg, key_dir, log)
-    a = do_unblind(cfg, ring, participant, reason, log=log, note=note)
+    if server is not None:
+        from advance_trial.randomisation import client
+
+        body = client.unblind(server, participant, reason)
+        pid, arm, sequence = body["participant_id"], body["arm"], body["sequence"]
+    else:
+        a = do_unblind(cfg, load_ring(cfg, key_dir, log), participant, reason, log=log, note=note)
+        pid, arm, sequence = a.participant_id, a.arm, a.sequence
     if json_out:
-        print_json({"participant_id": a.participant_id, "arm": a.arm, "sequence": a.sequence})
+        print_json({"participant_id": pid, "arm": arm, "sequence": sequence})
         return
-    stdout.print(f"[bold]{_text(a.participant_id)}[/]: {_text(a.arm)} ({_text(cfg.arm(a.arm).label)})  "
-                 "[dim](unblinding recorded)[/]")  # fmt: skip
+    stdout.print(f"[bold]{_text(pid)}[/]: {_text(arm)} ({_text(cfg.arm(arm).label)})  [dim](unblinding recorded)[/]")
 
 
 @app.command("correct")

@@ -841,6 +841,14 @@ def _check_receipt(ring: KeyRing, log_id: str, receipt: Mapping[str, Any], by_ro
         check_receipt_signature(receipt, ring.public_path.read_bytes())
 
 
+def allocated_men(cfg: Config, ring: KeyRing, log: str | Path | Location | None = None) -> list[Allocation]:
+    """Every allocation in sequence order, after verifying the log (from what this process last verified);
+    records nothing. The service's reads use it."""
+    with _reading(cfg, ring, log_path(cfg, log)) as (_store, state, _head):
+        men = sorted(state.allocated.values(), key=lambda m: m.sequence)
+        return [_as_allocation(state, m.participant_id, False, {}) for m in men]
+
+
 def allocations(cfg: Config, ring: KeyRing, log: str | Path | Location | None = None) -> pd.DataFrame:
     """The allocations (as :func:`export` gives them) after verifying the log; records nothing."""
     with _reading(cfg, ring, log_path(cfg, log)) as (_store, state, _head):
