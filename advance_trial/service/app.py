@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -174,11 +175,10 @@ class Service:
         sent = notify.send(self.cfg, msg, f"{at.strftime('%Y%m%dT%H%M%S')}-row{report.head_row}-unblinding")
         return {"outbox": sent.path.name, "sent": sent.sent, **({"error": sent.error} if sent.error else {})}
 
-    def export(self, account: Account, reason: str) -> list[dict[str, Any]]:
+    def export(self, account: Account, reason: str) -> Any:
+        """Every arm (a frame, as ``randomise export`` writes it); the export is an event in the chain."""
         account.require("export", "exporting arms")
-        frame = al.export(self.cfg, self.ring, reason, log=self.where, account=account.name)
-        return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
-                for r in frame.to_dict(orient="records")]  # fmt: skip
+        return al.export(self.cfg, self.ring, reason, log=self.where, account=account.name)
 
     def verify(self, account: Account) -> dict[str, Any]:
         account.require("verify", "verifying the log")
@@ -263,7 +263,8 @@ def api_routes(svc: Service) -> list[Route]:
 
     async def export(account: Account, request: Request) -> tuple[int, Any]:
         body = await _body(request)
-        return 200, {"allocations": await run_in_threadpool(svc.export, account, _text_field(body, "reason"))}
+        frame = await run_in_threadpool(svc.export, account, _text_field(body, "reason"))
+        return 200, {"allocations": json.loads(frame.to_json(orient="records"))}
 
     async def verify(account: Account, request: Request) -> tuple[int, Any]:
         return 200, await run_in_threadpool(svc.verify, account)
@@ -444,16 +445,10 @@ class Pages:
         return {"verified": await run_in_threadpool(self.svc.verify, account)}
 
     async def export(self, account: Account, form: dict[str, str]) -> dict[str, Any]:
-        import csv
-        import io
+        from advance_trial.output.tables import to_csv_bytes
 
-        rows = await run_in_threadpool(self.svc.export, account, form.get("reason", ""))
-        buf = io.StringIO()
-        if rows:
-            writer = csv.DictWriter(buf, list(rows[0]), lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-        return {"download": buf.getvalue()}
+        frame = await run_in_threadpool(self.svc.export, account, form.get("reason", ""))
+        return {"download": to_csv_bytes(frame).decode()}
 
     def routes(self) -> list[Route]:
         async def login_get(request: Request) -> Response:

@@ -1,0 +1,171 @@
+"""A trial served by the allocation service: accounts for every role, in-process clients and real servers."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.allocation_helpers import BLINDED, BLOCKS, Trial, make_trial
+from tests.conftest import ROOT
+from tests.pg import free_port
+
+PASSWORD = "correct horse battery staple"
+ACCOUNTS = {
+    "ra.london": ("site_ra", ["london"]),
+    "ra.wolverhampton": ("site_ra", ["wolverhampton"]),
+    "ra.bristol": ("site_ra", ["bristol"]),
+    "unblinder": ("unblinder", []),
+    "stat": ("statistician", []),
+    "admin": ("admin", []),
+}
+
+
+@dataclass
+class ServedTrial:
+    """A trial with its log at ``where`` and an account (with its API token) for every role."""
+
+    trial: Trial
+    where: str
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def cfg(self):
+        return self.trial.cfg
+
+    @property
+    def ring(self):
+        return self.trial.ring
+
+    def accounts(self, clock=None):
+        from advance_trial.service.accounts import Accounts
+
+        return Accounts(self.cfg, self.ring, self.where, clock) if clock else Accounts(self.cfg, self.ring, self.where)
+
+    def app(self, **kwargs):
+        from advance_trial.randomisation.allocation import log_path
+        from advance_trial.service.app import create_app
+
+        return create_app(self.cfg, self.ring, log_path(self.cfg, self.where), login_delay=0.001, **kwargs)
+
+    def auth(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[name]}"}
+
+
+def serve_trial(root: Path, where: str, blinded: bool = False, extra: str = "") -> ServedTrial:
+    """A new trial whose log lives at ``where`` (a path or a PostgreSQL URL), with every role's account."""
+    t = make_trial(root, BLINDED if blinded else BLOCKS, extra=extra, init=False)
+    t.log = where
+    t.init()
+    served = ServedTrial(t, where)
+    accounts = served.accounts()
+    for name, (role, sites) in ACCOUNTS.items():
+        served.tokens[name] = accounts.add(name, role, sites, PASSWORD)[1]
+    return served
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "no CSRF token in the page"
+    return found.group(1)
+
+
+def web_login(client, name: str, password: str = PASSWORD):
+    """Log a test client in through the login form; the response to the form's post."""
+    page = client.get("/login")
+    return client.post("/login", data={"csrf": csrf_of(page.text), "name": name, "password": password},
+                       follow_redirects=False)  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- a real server process
+
+
+class Server:
+    """``advance-trial serve`` as its own process on a free loopback port (killable, restartable)."""
+
+    def __init__(self, served: ServedTrial, port: int | None = None, extra: list[str] | None = None) -> None:
+        self.served, self.port, self.extra = served, port or free_port(), extra or []
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.scheme = "https" if "--certfile" in self.extra else "http"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> Server:
+        t = self.served.trial
+        cmd = [sys.executable, "-m", "advance_trial", "serve", str(t.config), "--db", self.served.where,
+               "--key-dir", str(t.keys), "--port", str(self.port), *self.extra]  # fmt: skip
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server stopped: {self.proc.stderr.read().decode() if self.proc.stderr else ''}")
+            try:
+                if self.get("/api/health")[0] == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("the server did not start")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if self.proc is not None and self.proc.stderr is not None:
+            self.proc.stderr.close()
+
+    def request(self, method: str, path: str, token: str | None = None, body: Any = None,
+                timeout: float = 60.0) -> tuple[int, Any]:  # fmt: skip
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        ctx = None
+        if self.scheme == "https":
+            import ssl
+
+            ctx = ssl.create_default_context(cafile=self.extra[self.extra.index("--certfile") + 1])
+        try:
+            with urllib.request.urlopen(req, timeout=timeout, context=ctx) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"{}")
+
+    def get(self, path: str, token: str | None = None) -> tuple[int, Any]:
+        return self.request("GET", path, token)
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def serving(served: ServedTrial, **kwargs: Any):
+    server = Server(served, **kwargs).start()
+    try:
+        yield server
+    finally:
+        server.stop()
