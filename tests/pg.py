@@ -50,8 +50,8 @@ def throwaway_server() -> Iterator[str]:
         shutil.chown(root / "pw", "postgres")
         run_as = ["runuser", "-u", "postgres", "--"]
     data = root / "data"
-    subprocess.run([*run_as, initdb, "-D", str(data), "-U", "advance", "--pwfile", str(root / "pw"),
-                    "--auth", "scram-sha-256", "-E", "UTF8", "--locale", "C"], check=True, capture_output=True)  # fmt: skip
+    init = [initdb, "-D", str(data), "-U", "advance", "--pwfile", str(root / "pw"), "--auth", "scram-sha-256"]
+    subprocess.run([*run_as, *init, "-E", "UTF8", "--locale", "C"], check=True, capture_output=True)
     opts = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} -c fsync=on"
     subprocess.run([*run_as, pg_ctl, "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"],
                    check=True, capture_output=True)  # fmt: skip

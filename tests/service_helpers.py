@@ -110,7 +110,9 @@ class Server:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the server stopped: {self.proc.stderr.read().decode() if self.proc.stderr else ''}")
+                raise RuntimeError(
+                    f"the server stopped: {self.proc.stderr.read().decode() if self.proc.stderr else ''}"
+                )
             try:
                 if self.get("/api/health")[0] == 200:
                     return self

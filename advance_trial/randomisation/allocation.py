@@ -609,8 +609,16 @@ def correct(cfg: Config, ring: KeyRing, participant_id: str, reason: str, *, log
     return _as_allocation(step.state, pid, False, {})
 
 
-def record(cfg: Config, ring: KeyRing, kind: str, detail: Mapping[str, Any], *, account: str | None,
-           log: str | Path | Location | None = None, also: Callable[[Db], Any] | None = None) -> dict[str, Any]:
+def record(
+    cfg: Config,
+    ring: KeyRing,
+    kind: str,
+    detail: Mapping[str, Any],
+    *,
+    account: str | None,
+    log: str | Path | Location | None = None,
+    also: Callable[[Db], Any] | None = None,
+) -> dict[str, Any]:
     """Record a service event (``account``: an account added, disabled or given a token; ``login``) in the chain.
 
     ``account`` is who acted (None: the operating-system user, as for ``users add`` at the command line);
@@ -825,7 +833,8 @@ def verify_log(cfg: Config, ring: KeyRing, log: str | Path | Location | None = N
     return VerifyReport(
         rows=head.row, allocations=c.get("allocation", 0), unblindings=c.get("unblinding", 0),
         exports=c.get("export", 0), corrections=c.get("correction", 0), amendments=c.get("amendment", 0),
-        logins=c.get("login", 0), account_changes=c.get("account", 0), head_row=head.row, head_tag=head.tag, log_id=store.log_id, receipts=len(receipts),
+        logins=c.get("login", 0), account_changes=c.get("account", 0), head_row=head.row, head_tag=head.tag,
+        log_id=store.log_id, receipts=len(receipts),
     )  # fmt: skip
 
 

@@ -55,8 +55,8 @@ def call(server: str, method: str, path: str, body: dict[str, Any] | None = None
     if not server.startswith(("http://", "https://")):
         raise UsageError(f"--server {server!r}: give the service's address as http(s)://HOST:PORT")
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(server.rstrip("/") + path, data=data, method=method, headers={
-        "Authorization": f"Bearer {token()}", "Content-Type": "application/json", "Accept": "application/json"})  # fmt: skip
+    headers = {"Authorization": f"Bearer {token()}", "Content-Type": "application/json", "Accept": "application/json"}
+    request = urllib.request.Request(server.rstrip("/") + path, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             answer: dict[str, Any] = json.loads(response.read() or b"{}")

@@ -36,6 +36,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from advance_trial.errors import IntegrityError, UsageError
@@ -90,7 +91,8 @@ CREATE UNIQUE INDEX one_sequence_each ON events(sequence) WHERE kind = 'allocati
 _APPEND_ONLY = "the allocation log is append-only"
 _TRIGGERS = {
     "sqlite": [
-        f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END"
+        f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END"
         for table in ("events", "meta")
         for op in ("UPDATE", "DELETE")
     ],
@@ -239,7 +241,7 @@ class LogStore:
         self.db.close()
 
 
-def create_log(where: Location | str | os.PathLike[str], ring: KeyRing) -> LogStore:
+def create_log(where: Location | str | Path, ring: KeyRing) -> LogStore:
     """Create a new, empty log (SQLite: a new 0600 file in a 0700 folder; PostgreSQL: an empty database)."""
     where = location(where)
     db = connect(where, create=True)
@@ -283,7 +285,7 @@ def copy_events(source: LogStore, target: Location) -> LogStore:
     return LogStore(db, source.ring, dict(source.meta))
 
 
-def open_log(where: Location | str | os.PathLike[str], ring: KeyRing) -> LogStore:
+def open_log(where: Location | str | Path, ring: KeyRing) -> LogStore:
     """Open an existing log of this trial; never creates one."""
     where = location(where)
     db = connect(where)

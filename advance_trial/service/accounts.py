@@ -206,7 +206,9 @@ class Accounts:
             raise UsageError(f"--role {role!r}: one of {', '.join(ROLES)}")
         unknown = [s for s in sites if s not in self.cfg.site_ids]
         if unknown:
-            raise UsageError(f"--site {unknown[0]!r}: not a site of {self.cfg.trial.id} ({', '.join(self.cfg.site_ids)})")
+            raise UsageError(
+                f"--site {unknown[0]!r}: not a site of {self.cfg.trial.id} ({', '.join(self.cfg.site_ids)})"
+            )
         if role == "site_ra" and not sites:
             raise UsageError("a site_ra account needs at least one --site")
         if role != "site_ra" and sites:
@@ -343,7 +345,8 @@ class Accounts:
                           lambda db: db.run("DELETE FROM login_failures WHERE name = ?", (name,)))  # fmt: skip
         return account
 
-    def _login_event(self, name: str | None, detail: dict[str, Any], also: Callable[[Db], None] | None = None) -> None:
+    def _login_event(self, name: str | None, detail: dict[str, Any],
+                     also: Callable[[Db], object] | None = None) -> None:  # fmt: skip
         record(self.cfg, self.ring, "login", {"account": name, **detail}, account=name or "(unknown)", log=self.where,
                also=also)  # fmt: skip
 

@@ -144,7 +144,9 @@ class Service:
         pid = al.normalise_id(self.cfg, participant_id)
         man = next((m for m in al.allocated_men(self.cfg, self.ring, self.where) if m.participant_id == pid), None)
         if man is None or not self.visible(account, man):
-            raise NotFound(f"{pid}: no allocation at your sites" if account.role == "site_ra" else f"{pid}: not allocated")
+            raise NotFound(
+                f"{pid}: no allocation at your sites" if account.role == "site_ra" else f"{pid}: not allocated"
+            )
         return self._man(account, man)
 
     def listing(self, account: Account) -> list[dict[str, Any]]:
@@ -247,8 +249,13 @@ def api_routes(svc: Service) -> list[Route]:
         factors = body.get("factors") or {}
         if not isinstance(factors, dict) or not all(isinstance(v, str | int) for v in factors.values()):
             raise UsageError("factors: give them as an object of NAME: VALUE")
-        return 201, await run_in_threadpool(svc.allocate, account, _text_field(body, "participant_id"),
-                                            _text_field(body, "site"), {str(k): str(v) for k, v in factors.items()})
+        return 201, await run_in_threadpool(
+            svc.allocate,
+            account,
+            _text_field(body, "participant_id"),
+            _text_field(body, "site"),
+            {str(k): str(v) for k, v in factors.items()},
+        )
 
     async def read(account: Account, request: Request) -> tuple[int, Any]:
         return 200, await run_in_threadpool(svc.one, account, request.path_params["pid"])
@@ -258,8 +265,9 @@ def api_routes(svc: Service) -> list[Route]:
 
     async def unblind(account: Account, request: Request) -> tuple[int, Any]:
         body = await _body(request)
-        return 200, await run_in_threadpool(svc.unblind, account, request.path_params["pid"],
-                                            _text_field(body, "reason"))
+        return 200, await run_in_threadpool(
+            svc.unblind, account, request.path_params["pid"], _text_field(body, "reason")
+        )
 
     async def export(account: Account, request: Request) -> tuple[int, Any]:
         body = await _body(request)
