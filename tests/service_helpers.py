@@ -171,3 +171,33 @@ def serving(served: ServedTrial, **kwargs: Any):
         yield server
     finally:
         server.stop()
+
+
+def run_sql(where, sql):
+    """Run SQL on the log's database directly, as someone with write access to it (not to the key)."""
+    from advance_trial.randomisation.database import connect, location
+
+    db = connect(location(where))
+    try:
+        if sql.lstrip().upper().startswith("SELECT"):
+            return db.query(sql)[1]
+        db.run(sql)
+        return []
+    finally:
+        db.close()
+
+
+def edit_events(where, sql):
+    """Edit the events table with its append-only triggers dropped (someone with the database's owner rights)."""
+    from advance_trial.randomisation.database import connect, location
+
+    db = connect(location(where))
+    try:
+        if db.kind == "sqlite":
+            for (name,) in db.query("SELECT name FROM sqlite_master WHERE type = 'trigger'")[1]:
+                db.run(f"DROP TRIGGER {name}")
+        else:
+            db.run("ALTER TABLE events DISABLE TRIGGER USER")
+        db.run(sql)
+    finally:
+        db.close()

@@ -12,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from advance_trial.randomisation import allocation as al
-from tests.service_helpers import PASSWORD, csrf_of, serve_trial, web_login
+from tests.service_helpers import PASSWORD, csrf_of, edit_events, run_sql, serve_trial, web_login
 
 
 @pytest.fixture
@@ -125,7 +125,7 @@ def test_a_tampered_log_answers_503_and_nothing_is_written(tmp_path, client, ser
         client.post("/api/allocations", headers=h, json={"participant_id": "AF001", "site": "london"}).status_code
         == 201
     )
-    _edit_events(served.where, "UPDATE events SET site = 'bristol' WHERE kind = 'allocation'")
+    edit_events(served.where, "UPDATE events SET site = 'bristol' WHERE kind = 'allocation'")
     assert client.get("/api/health").status_code == 503
     r = client.post("/api/allocations", headers=h, json={"participant_id": "AF002", "site": "london"})
     assert r.status_code == 503 and "row" in r.json()["error"]
@@ -133,7 +133,7 @@ def test_a_tampered_log_answers_503_and_nothing_is_written(tmp_path, client, ser
 
 def test_an_account_row_edited_in_the_database_is_refused(client, served):
     """Someone who can write the database but not read the key cannot make an assistant an admin."""
-    _run_sql(served.where, "UPDATE accounts SET role = 'admin' WHERE name = 'ra.london'")
+    run_sql(served.where, "UPDATE accounts SET role = 'admin' WHERE name = 'ra.london'")
     r = client.get("/api/users", headers=served.auth("ra.london"))
     assert r.status_code == 503 and "does not authenticate" in r.json()["error"]
 
@@ -385,7 +385,7 @@ def test_users_commands_add_list_disable_and_token(tmp_path, invoke, log_locatio
     assert json.loads(runner.invoke(app, ["users", "list", *base, "--json"]).stdout)[0]["disabled"] is True
     report = al.verify_log(t.cfg, t.ring, log_location)
     assert report.account_changes == 3 and all(e["actor"] != "service:ra.london" for e in _events_of(t, log_location))
-    stored = _run_sql(log_location, "SELECT password_hash, token_hash FROM accounts")[0]
+    stored = run_sql(log_location, "SELECT password_hash, token_hash FROM accounts")[0]
     assert stored[0].startswith("$argon2id$") and PASSWORD not in json.dumps(stored) and token not in json.dumps(stored)
 
 
@@ -408,33 +408,3 @@ def _events(served):
 
 def _tags(served):
     return [e["tag"] for e in _events(served)]
-
-
-def _run_sql(where, sql):
-    """Run SQL on the log's database directly, as someone with write access to it (not to the key)."""
-    from advance_trial.randomisation.database import connect, location
-
-    db = connect(location(where))
-    try:
-        if sql.lstrip().upper().startswith("SELECT"):
-            return db.query(sql)[1]
-        db.run(sql)
-        return []
-    finally:
-        db.close()
-
-
-def _edit_events(where, sql):
-    """Edit the events table with its append-only triggers dropped (someone with the database's owner rights)."""
-    from advance_trial.randomisation.database import connect, location
-
-    db = connect(location(where))
-    try:
-        if db.kind == "sqlite":
-            for (name,) in db.query("SELECT name FROM sqlite_master WHERE type = 'trigger'")[1]:
-                db.run(f"DROP TRIGGER {name}")
-        else:
-            db.run("ALTER TABLE events DISABLE TRIGGER USER")
-        db.run(sql)
-    finally:
-        db.close()

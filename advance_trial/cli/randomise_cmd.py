@@ -251,6 +251,37 @@ def _read_receipt(path: Path) -> dict[str, Any]:
     return body
 
 
+@app.command("copy-log")
+def copy_log(
+    config: Path = CONFIG_ARG,
+    to: str = typer.Option(..., "--to", help="The new, empty database: a SQLite path or a postgresql:// URL."),
+    log: str | None = LOG,
+    key_dir: Path | None = KEY_DIR,
+    json_out: bool = JSON,
+) -> None:
+    """Copy the trial's log, verified, row for row into a new database (e.g. from SQLite to PostgreSQL).
+
+    The copy is the same chain (same log id, rows and tags), so the checkpoint holds for it; it is verified
+    before anything is said. Point randomisation.log (or --log, --db) at the copy afterwards and keep the
+    old file as a back-up; never write to both.
+    """
+    from dataclasses import asdict
+
+    from advance_trial.cli._render import print_json, stdout
+    from advance_trial.config import load_config
+    from advance_trial.randomisation.allocation import copy_log as do_copy
+    from advance_trial.randomisation.allocation import log_path
+
+    cfg = load_config(config)
+    report = do_copy(cfg, load_ring(cfg, key_dir, log), log, to)
+    target = log_path(cfg, to)
+    if json_out:
+        print_json({"from": str(log_path(cfg, log)), "to": target.shown, **asdict(report)})
+        return
+    stdout.print(f"[green]copied[/] {report.rows} rows to {_text(target.shown)}; the copy verifies (head row "
+                 f"{report.head_row}); point randomisation.log at it and keep the old log as a back-up")  # fmt: skip
+
+
 @app.command("check-receipt")
 def check_receipt(
     receipt: Path = typer.Argument(..., help="The receipt (JSON).", show_default=False),
