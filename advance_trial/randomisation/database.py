@@ -209,7 +209,8 @@ class PostgresDb(Db):
         self.con.execute("ROLLBACK")
 
     def close(self) -> None:
-        self.con.close()
+        """Give the connection back to the pool when it is idle and whole; close it otherwise."""
+        _POOL.put(self.loc, self.con)
 
     def has_table(self, name: str) -> bool:
         return bool(self.scalar("SELECT to_regclass(?) IS NOT NULL", (f"public.{name}",)))
@@ -256,11 +257,45 @@ def connect(loc: Location, create: bool = False) -> Db:
     return SqliteDb(loc, con)
 
 
+class _Pool:
+    """Idle PostgreSQL connections kept for reuse (a service's requests would otherwise each pay for a new
+    connection and its SCRAM handshake). Only a connection that is open, idle and outside any transaction
+    goes back; session-level advisory locks are always released before (:meth:`Db.serialised`)."""
+
+    def __init__(self, size: int = 8) -> None:
+        import threading
+
+        self.size, self.lock = size, threading.Lock()
+        self.idle: dict[str, list[Any]] = {}
+
+    def take(self, loc: Location) -> Any | None:
+        with self.lock:
+            free = self.idle.get(loc.url, [])
+            return free.pop() if free else None
+
+    def put(self, loc: Location, con: Any) -> None:
+        import psycopg.pq
+
+        healthy = not con.closed and con.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        with self.lock:
+            free = self.idle.setdefault(loc.url, [])
+            if healthy and len(free) < self.size:
+                free.append(con)
+                return
+        con.close()
+
+
+_POOL = _Pool()
+
+
 def _connect_pg(loc: Location) -> Db:
     try:
         import psycopg
     except ImportError:  # pragma: no cover - psycopg is a dependency
         raise UsageError("a PostgreSQL log needs psycopg 3: pip install 'psycopg[binary]'") from None
+    pooled = _POOL.take(loc)
+    if pooled is not None:
+        return PostgresDb(loc, pooled)
     try:
         con = psycopg.connect(loc.url, autocommit=True, connect_timeout=10)
     except psycopg.OperationalError as exc:

@@ -180,14 +180,17 @@ class Accounts:
                  clock: Callable[[], datetime] = _now) -> None:  # fmt: skip
         self.cfg, self.ring, self.where, self.clock = cfg, ring, log_path(cfg, where), clock
         self.policy = Policy.of(cfg)
+        self._tables = False
 
     def _db(self) -> Db:
         db = connect(self.where)
-        try:
-            ensure_tables(db)
-        except BaseException:
-            db.close()
-            raise
+        if not self._tables:
+            try:
+                ensure_tables(db)
+            except BaseException:
+                db.close()
+                raise
+            self._tables = True
         return db
 
     def _change(self, detail: dict[str, Any], by: str | None, change: Callable[[Db], None]) -> None:

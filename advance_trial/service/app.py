@@ -322,7 +322,9 @@ class Pages:
 
     def render(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         cfg = self.svc.cfg
-        html = self.env.get_template(name).render(trial=cfg.trial, blinded=self.svc.blinded, **context)
+        labels = {s.id: s.label for s in cfg.sites}
+        html = self.env.get_template(name).render(trial=cfg.trial, blinded=self.svc.blinded, site_labels=labels,
+                                                  **context)  # fmt: skip
         return HTMLResponse(html, status_code=status, headers=HEADERS)
 
     def _secure(self, request: Request) -> bool:
