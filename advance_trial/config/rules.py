@@ -187,9 +187,12 @@ def _randomisation(cfg: Config) -> Iterator[Problem]:
     elif r.minimisation is not None:
         yield ("randomisation", "minimisation"), f"a minimisation block does not apply to method {r.method!r}"
     if r.log and re.search(r"^postgres(?:ql)?://[^/@:]+:[^@]*@|[?&]password=", r.log, re.IGNORECASE):
-        yield ("randomisation", "log"), (
-            "the URL holds a password, which everyone who reads the config would see; give it to the server's "
-            "account in ~/.pgpass, PGPASSFILE or PGPASSWORD instead"
+        yield (
+            ("randomisation", "log"),
+            (
+                "the URL holds a password, which everyone who reads the config would see; give it to the server's "
+                "account in ~/.pgpass, PGPASSFILE or PGPASSWORD instead"
+            ),
         )
     pattern_problem = id_pattern_problem(r.participant_id_pattern)
     if pattern_problem:
