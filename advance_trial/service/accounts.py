@@ -325,6 +325,8 @@ class Accounts:
             _hasher_dummy_check(password)
             self._login_event(None, {"result": "failed", "reason": "unknown account", "via": via})
             raise AuthError(refused)
+        if (locked_until is not None and locked_until > _stamp(now)) or account.disabled:
+            _hasher_dummy_check(password)  # the same Argon2 cost whatever the refusal, so time tells nothing
         if locked_until is not None and locked_until > _stamp(now):
             self._login_event(name, {"result": "refused", "reason": "locked", "via": via})
             raise AuthError(refused, failures)

@@ -37,6 +37,7 @@ from advance_trial.errors import (
     AdvanceTrialError,
     ConfigError,
     DataError,
+    DataProblem,
     IntegrityError,
     NotAllocatedError,
     UsageError,
@@ -128,8 +129,15 @@ class Service:
         known = {s.casefold(): s for s in self.cfg.site_ids}
         if account.role == "site_ra" and known.get(site.strip().casefold(), site) not in account.sites:
             raise ForbiddenError(f"site {site!r}: you allocate only at {', '.join(account.sites)}")
-        a = al.allocate(self.cfg, self.ring, participant_id, site, factors, log=self.where, data_dir=self.data_dir,
-                        account=account.name)  # fmt: skip
+        try:
+            a = al.allocate(self.cfg, self.ring, participant_id, site, factors, log=self.where,
+                            data_dir=self.data_dir, account=account.name)  # fmt: skip
+        except DataError as exc:
+            if account.role == "site_ra" and any(" was allocated with " in p.message for p in exc.problems):
+                # another site's man: say that the id is taken, not where or with what
+                raise DataError([DataProblem("allocation request", None, "participant_id", participant_id,
+                                             "this id is allocated already, with other details")]) from None  # fmt: skip
+            raise
         body = self._man(account, a)
         if not a.new:
             raise Conflict(body)
@@ -208,7 +216,21 @@ def _json(status: int, body: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=HEADERS)
 
 
+MAX_BODY = 64 * 1024
+
+
+def _small(request: Request) -> None:
+    """Refuse a body larger than any request of the service needs (before reading it)."""
+    try:
+        size = int(request.headers.get("content-length", "0"))
+    except ValueError:
+        size = MAX_BODY + 1
+    if size > MAX_BODY:
+        raise UsageError(f"the request body is larger than {MAX_BODY} bytes")
+
+
 async def _body(request: Request) -> dict[str, Any]:
+    _small(request)
     try:
         body = await request.json()
     except ValueError:
@@ -342,7 +364,8 @@ class Pages:
         return account, csrf, sid
 
     async def _form(self, request: Request) -> dict[str, str]:
-        form = await request.form()
+        _small(request)
+        form = await request.form(max_files=0, max_fields=20)
         return {k: v for k, v in form.items() if isinstance(v, str)}
 
     async def _checked(self, request: Request) -> tuple[Account, dict[str, str], str]:
@@ -364,7 +387,10 @@ class Pages:
         return response
 
     async def login(self, request: Request) -> Response:
-        form = await self._form(request)
+        try:
+            form = await self._form(request)
+        except UsageError as exc:
+            return self.render(request, "error.html", 400, message=str(exc))
         cookie = request.cookies.get(LOGIN_COOKIE, "")
         if not cookie or not hmac.compare_digest(form.get("csrf", ""), cookie):
             return await self.login_page(request, "The login form expired; please log in again.", 403)
@@ -421,8 +447,8 @@ class Pages:
                 account, form, csrf = await self._checked(request)
             except AuthError:
                 return RedirectResponse("/login", status_code=303, headers=HEADERS)
-            except ForbiddenError as exc:
-                return self.render(request, "error.html", 403, message=str(exc))
+            except AdvanceTrialError as exc:  # a forged or spent token (403), a body too large (400)
+                return self.render(request, "error.html", status_of(exc), message=str(exc))
             try:
                 result = await do(account, form)
             except Exception as exc:
