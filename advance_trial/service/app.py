@@ -135,8 +135,9 @@ class Service:
         except DataError as exc:
             if account.role == "site_ra" and any(" was allocated with " in p.message for p in exc.problems):
                 # another site's man: say that the id is taken, not where or with what
-                raise DataError([DataProblem("allocation request", None, "participant_id", participant_id,
-                                             "this id is allocated already, with other details")]) from None  # fmt: skip
+                taken = DataProblem("allocation request", None, "participant_id", participant_id,
+                                    "this id is allocated already, with other details")  # fmt: skip
+                raise DataError([taken]) from None
             raise
         body = self._man(account, a)
         if not a.new:
