@@ -227,10 +227,12 @@ def verify(
     if checked is not None:
         stdout.print(f"[green]verified[/] {_text(table)}: its {checked.rows} positions in {checked.strata} strata are "
                      "the lists the trial's key derives")  # fmt: skip
+    service = f", {report.logins} logins, {report.account_changes} account changes" \
+        if report.logins or report.account_changes else ""  # fmt: skip
     stdout.print(
         f"[green]verified[/] {_text(log_path(cfg, log))}: {report.rows} rows, {report.allocations} allocations, "
         f"{report.unblindings} unblindings, {report.exports} exports, {report.corrections} corrections, "
-        f"{report.amendments} amendments; every row authenticates and replays; the head is the checkpoint's"
+        f"{report.amendments} amendments{service}; every row authenticates and replays; the head is the checkpoint's"
     )
     stdout.print(f"head: row {report.head_row}, tag {report.head_tag}")
     if receipt:
