@@ -195,8 +195,8 @@ class Accounts:
 
     def _change(self, detail: dict[str, Any], by: str | None, change: Callable[[Db], None]) -> None:
         """Apply a change to the tables and record it in the chain, in one transaction of the log's database."""
-        db = self._db()
-        db.close()
+        if not self._tables:
+            self._db().close()  # the tables exist before the step that writes to them
         record(self.cfg, self.ring, "account", detail, account=by, log=self.where, also=change)
 
     # ------------------------------------------------------------------ changes (the command line)
