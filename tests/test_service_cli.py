@@ -148,3 +148,13 @@ def test_serve_refuses_bad_options_in_one_line(tmp_path, bad):
     served = serve_trial(tmp_path, str(tmp_path / "log" / "log.sqlite"))
     out = cli("serve", str(served.trial.config), "--key-dir", str(served.trial.keys), *bad)
     assert out.returncode == 2 and "Traceback" not in out.stderr
+
+
+def test_serve_refuses_a_log_that_does_not_verify(tmp_path):
+    from tests.service_helpers import edit_events
+
+    served = serve_trial(tmp_path, str(tmp_path / "log" / "log.sqlite"))
+    al.allocate(served.cfg, served.ring, "AF001", "london", log=served.where)
+    edit_events(served.where, "UPDATE events SET site = 'bristol' WHERE kind = 'allocation'")
+    out = cli("serve", str(served.trial.config), "--db", served.where, "--key-dir", str(served.trial.keys))
+    assert out.returncode == 5 and "does not authenticate" in out.stderr and "Traceback" not in out.stderr

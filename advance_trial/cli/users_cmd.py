@@ -7,11 +7,15 @@ recorded as the operating-system user who made it.
 import sys
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from advance_trial.cli._help import LAZY_GROUPS, FullHelpGroup
 from advance_trial.cli._options import CONFIG_ARG, DB, JSON, KEY_DIR
+
+if TYPE_CHECKING:
+    from advance_trial.service.accounts import Accounts
 
 app = typer.Typer(
     cls=FullHelpGroup,
@@ -35,7 +39,7 @@ NAME_ARG = typer.Argument(..., help="The account's name (lower-case letters, dig
 PASSWORD_STDIN = typer.Option(False, "--password-stdin", help="Read the password from standard input (one line).")
 
 
-def _accounts(config: Path, db: str | None, key_dir: Path | None):  # type: ignore[no-untyped-def]
+def _accounts(config: Path, db: str | None, key_dir: Path | None) -> "Accounts":
     from advance_trial.cli._options import load_ring
     from advance_trial.config import load_config
     from advance_trial.service.accounts import Accounts
