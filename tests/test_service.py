@@ -424,3 +424,15 @@ def test_another_sites_man_is_not_described_to_an_assistant_and_huge_bodies_are_
     page = client.post("/allocate", data={"csrf": "x", "participant_id": "A" * 100_000, "site": "london"})
     assert page.status_code in (400, 403)
     assert al.verify_log(served.cfg, served.ring, served.where).allocations == 1
+
+
+def test_an_unexpected_failure_is_a_500_without_a_traceback(client, served, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(al, "allocate", broken)
+    r = client.post(
+        "/api/allocations", headers=served.auth("ra.london"), json={"participant_id": "AF1", "site": "london"}
+    )
+    assert r.status_code == 500 and r.json() == {"error": "internal error"}
+    assert "secret internals" in caplog.text  # logged on the server, never sent

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -72,13 +73,18 @@ class NotFound(AdvanceTrialError):
     """No such man at the asker's sites (HTTP 404)."""
 
 
+_LOG = logging.getLogger("advance_trial.service")
+
+
 def status_of(exc: BaseException) -> int:
-    """The HTTP status of a library exception (the contract's meanings)."""
+    """The HTTP status of a library exception (the contract's meanings); 500, logged with its traceback on the
+    server's standard error (never sent to the client), for anything else."""
     for kind, status in ((AuthError, 401), (ForbiddenError, 403), (NotFound, 404), (NotAllocatedError, 404),
                          (Conflict, 409), (IntegrityError, 503), (ConfigError, 503), (DataError, 400),
                          (UsageError, 400)):  # fmt: skip
         if isinstance(exc, kind):
             return status
+    _LOG.error("internal error", exc_info=exc)
     return 500
 
 
@@ -311,7 +317,8 @@ def api_routes(svc: Service) -> list[Route]:
         try:
             return _json(200, await run_in_threadpool(svc.health))
         except Exception as exc:
-            return _json(status_of(exc) if status_of(exc) != 400 else 503, {"status": "failing", **error_body(exc)})
+            status = status_of(exc)
+            return _json(503 if status == 400 else status, {"status": "failing", **error_body(exc)})
 
     return [
         Route("/api/health", health, methods=["GET"]),
