@@ -107,3 +107,25 @@ def test_a_blinded_run_withholds_the_plan(tmp_path):
 
     res = run(ADV, SAMPLES / "advance-feasibility", tmp_path / "o", options=RunOptions(blinded=True, report=False))
     assert "plan" not in res.tables and not (tmp_path / "o" / "plan.csv").exists()
+
+
+def test_an_icc_without_an_interval_plans_for_the_worst_instead_of_failing():
+    """On its boundary (a trial of 100,000 simulated men, benchmarks/bench_scale.py) the ICC has an estimate and
+    no interval: the conservative design effect is then a whole group's, m (ICC 1), not a crash."""
+    from dataclasses import replace
+
+    from advance_trial.planning import plan_table
+
+    cfg, d = sample("advance-feasibility")
+    ads = analysis_data(cfg, d)
+    tables = all_tables(cfg, ads)
+    out = tables["outcomes"].data.copy()
+    icc = (out["effect"] == "icc") & (out["analysis"] == "partially_nested")
+    out.loc[icc, ["ci_lower", "ci_upper", "se"]] = float("nan")
+    out.loc[icc, "status"] = "not_estimable"
+    tables["outcomes"] = replace(tables["outcomes"], data=out)
+    t = plan_table(cfg, ads, tables).data.set_index("quantity")
+    m = cfg.planning.group_size
+    assert t.loc["design effect, intervention arm", "conservative"] == m
+    assert "no interval" in t.loc["design effect, intervention arm", "note"]
+    assert t.loc["men to randomise in all", "conservative"] > t.loc["men to randomise in all", "estimate"]

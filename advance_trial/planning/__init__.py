@@ -90,9 +90,16 @@ def plan_outcome(cfg: Config, ads: AnalysisData, results: ResultsData, outcome: 
     icc = results.stats("outcomes", outcome, o.timepoint, analysis="partially_nested", effect="icc", threshold="")
     m = p.group_size
     if m is not None and icc and math.isfinite(float(icc["estimate"])):
-        de, de_hi = design_effect(m, float(icc["estimate"])), design_effect(m, float(icc["ci_upper"]))
-        note = (f"groups of {m}; ICC {float(icc['estimate']):.3f} ({level:.0%} interval to "
-                f"{float(icc['ci_upper']):.3f}) from the partially nested model; intervention arm only")  # fmt: skip
+        upper = float(icc["ci_upper"])
+        if math.isfinite(upper):
+            de, de_hi = design_effect(m, float(icc["estimate"])), design_effect(m, upper)
+            note = (f"groups of {m}; ICC {float(icc['estimate']):.3f} ({level:.0%} interval to "
+                    f"{upper:.3f}) from the partially nested model; intervention arm only")  # fmt: skip
+        else:  # an estimate without an interval (on its boundary, or a singular information): assume the worst
+            de, de_hi = design_effect(m, float(icc["estimate"])), design_effect(m, 1.0)
+            note = (f"groups of {m}; ICC {float(icc['estimate']):.3f} from the partially nested model, no interval "
+                    "(the model gives none); conservative: ICC 1, the whole group as one man; "
+                    "intervention arm only")  # fmt: skip
     else:
         de = de_hi = 1.0
         note = "no planned group size or no partially nested ICC: no design effect"
