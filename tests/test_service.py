@@ -437,3 +437,22 @@ def test_an_unexpected_failure_is_a_500_without_a_traceback(client, served, monk
     )
     assert r.status_code == 500 and r.json() == {"error": "internal error"}
     assert "secret internals" in caplog.text  # logged on the server, never sent
+
+
+def test_after_an_amendment_the_running_service_refuses_until_restarted(client, served):
+    from tests.allocation_helpers import BLOCKS
+
+    h = served.auth("ra.london")
+    assert (
+        client.post("/api/allocations", headers=h, json={"participant_id": "AF001", "site": "london"}).status_code
+        == 201
+    )
+    served.trial.write(BLOCKS.replace("[2, 4]", "[2]"), version="1.1.0")
+    al.amend(served.cfg, served.ring, "block sizes of two from now on", log=served.where)
+    stale = client.post("/api/allocations", headers=h, json={"participant_id": "AF002", "site": "london"})
+    assert stale.status_code == 503 and "amend" in stale.json()["error"]
+    restarted = TestClient(served.app())  # the service started again reads the amended config
+    assert (
+        restarted.post("/api/allocations", headers=h, json={"participant_id": "AF002", "site": "london"}).status_code
+        == 201
+    )
