@@ -326,6 +326,8 @@ def test_emergency_unblinding_writes_a_notice_without_the_arm_and_sends_it(tmp_p
     (outbox_file,) = (tmp_path / "outbox").glob("*.eml")
     text = outbox_file.read_text()
     assert "AF001" in text and "service:unblinder" in text and "admitted to hospital" in text
+    unblinding = [e for e in _events(served) if e["kind"] == "unblinding"][0]
+    assert f"row {unblinding['row']}." in text and outbox_file.name.endswith(f"-row{unblinding['row']}-unblinding.eml")
     body = text.split("\n\n", 1)[1].replace(served.cfg.trial.title, "").replace(served.cfg.trial.id, "").lower()
     for word in ("advance", "tau", "treatment as usual", "code k", "code q"):  # neither arm, label nor code
         assert word not in body

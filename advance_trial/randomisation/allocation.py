@@ -579,7 +579,10 @@ def _allocated(state: Replay, pid: str, source: str) -> Allocated:
 
 def unblind(cfg: Config, ring: KeyRing, participant_id: str, reason: str, *, log: str | Path | Location | None = None,
             note: str | None = None, account: str | None = None) -> Allocation:  # fmt: skip
-    """Reveal one man's arm, recording who (the OS user or the service account), when and why in the chain."""
+    """Reveal one man's arm, recording who (the OS user or the service account), when and why in the chain.
+
+    The returned allocation's ``receipt`` names the unblinding's own row and tag (not a signed receipt).
+    """
     text = _reason(reason)
     pid = normalise_id(cfg, participant_id)
     with _writing(cfg, ring, log_path(cfg, log), account=account) as step:
@@ -590,8 +593,8 @@ def unblind(cfg: Config, ring: KeyRing, participant_id: str, reason: str, *, log
             "sequence": man.sequence,
             "detail": rz.canon({"reason": text}),
         }
-        step.append("unblinding", fields, sealed={"arm": man.arm}, note=note)
-    return _as_allocation(step.state, pid, False, {})
+        row = step.append("unblinding", fields, sealed={"arm": man.arm}, note=note)
+    return _as_allocation(step.state, pid, False, {"row": row["row"], "tag": row["tag"]})
 
 
 def correct(cfg: Config, ring: KeyRing, participant_id: str, reason: str, *, log: str | Path | Location | None = None,

@@ -184,12 +184,11 @@ class Service:
     def _notify(self, account: Account, a: al.Allocation, reason: str) -> dict[str, Any]:
         from advance_trial.service import notify
 
-        report = al.verify_log(self.cfg, self.ring, self.where)
-        at = self.clock()
+        row, at = int(a.receipt["row"]), self.clock()
         msg = notify.unblinding_message(self.cfg, participant_id=a.participant_id, site=a.site, sequence=a.sequence,
                                         by=al.actor_name(account.name), reason=" ".join(reason.split()),
-                                        row=report.head_row, at=at)  # fmt: skip
-        sent = notify.send(self.cfg, msg, f"{at.strftime('%Y%m%dT%H%M%S')}-row{report.head_row}-unblinding")
+                                        row=row, at=at)  # fmt: skip
+        sent = notify.send(self.cfg, msg, f"{at.strftime('%Y%m%dT%H%M%S')}-row{row}-unblinding")
         return {"outbox": sent.path.name, "sent": sent.sent, **({"error": sent.error} if sent.error else {})}
 
     def export(self, account: Account, reason: str) -> Any:
