@@ -84,11 +84,6 @@ def location(given: str | Path | Location) -> Location:
     return Location("sqlite", "sqlite:///" + str(path.absolute()).lstrip("/"), path)
 
 
-def has_password(loc: Location) -> bool:
-    """True when a PostgreSQL URL carries its password (it must not be written into a config)."""
-    return loc.kind == "postgresql" and bool(re.search(r"://[^:/@]+:[^@]+@|[?&]password=", loc.url))
-
-
 class Db(ABC):
     """An open connection to a log's database: ``?`` placeholders, rows as tuples."""
 
@@ -321,4 +316,4 @@ def refuse_unreadable(loc: Location, exc: BaseException) -> IntegrityError:
     return IntegrityError(f"{loc.shown}: not a readable allocation log ({' '.join(str(exc).split())})")
 
 
-__all__ = ["Db", "Location", "connect", "has_password", "location"]
+__all__ = ["Db", "Location", "connect", "location"]

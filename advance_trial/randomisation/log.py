@@ -241,24 +241,31 @@ class LogStore:
         self.db.close()
 
 
-def create_log(where: Location | str | Path, ring: KeyRing) -> LogStore:
-    """Create a new, empty log (SQLite: a new 0600 file in a 0700 folder; PostgreSQL: an empty database)."""
-    where = location(where)
+def _new_log(where: Location, ring: KeyRing, meta: dict[str, str], rows: list[tuple[Any, ...]]) -> LogStore:
+    """A new log in an empty database: its tables and triggers, ``meta`` and ``rows`` (as stored), in one
+    transaction; refuses a database that holds a log already."""
     db = connect(where, create=True)
     try:
         if db.has_table("events") or db.has_table("meta"):
             raise UsageError(f"{where}: an allocation log is already there")
-        log_id = os.urandom(16).hex()
-        meta = {"format": FORMAT, "trial_id": ring.trial_id, "log_id": log_id}
         with db.transaction():
             for statement in [s for s in _TABLES.split(";") if s.strip()] + _TRIGGERS[db.kind]:
                 db.run(statement)
             for item in sorted(meta.items()):
                 db.run("INSERT INTO meta VALUES (?, ?)", item)
+            marks = ", ".join("?" * (len(TAGGED) + 1))
+            for row in rows:
+                db.run(f"INSERT INTO events ({_COLUMNS}) VALUES ({marks})", row)
     except BaseException:
         db.close()
         raise
     return LogStore(db, ring, meta)
+
+
+def create_log(where: Location | str | Path, ring: KeyRing) -> LogStore:
+    """Create a new, empty log (SQLite: a new 0600 file in a 0700 folder; PostgreSQL: an empty database)."""
+    meta = {"format": FORMAT, "trial_id": ring.trial_id, "log_id": os.urandom(16).hex()}
+    return _new_log(location(where), ring, meta, [])
 
 
 def copy_events(source: LogStore, target: Location) -> LogStore:
@@ -267,22 +274,7 @@ def copy_events(source: LogStore, target: Location) -> LogStore:
     The rows keep their tags, the log keeps its id: the copy is the same chain, and the checkpoint
     beside the key is its checkpoint. The caller verifies the source before and the copy after.
     """
-    db = connect(target, create=True)
-    try:
-        if db.has_table("events") or db.has_table("meta"):
-            raise UsageError(f"{target}: an allocation log is already there")
-        with db.transaction():
-            for statement in [s for s in _TABLES.split(";") if s.strip()] + _TRIGGERS[db.kind]:
-                db.run(statement)
-            for item in sorted(source.meta.items()):
-                db.run("INSERT INTO meta VALUES (?, ?)", item)
-            marks = ", ".join("?" * (len(TAGGED) + 1))
-            for row in source.content(10**12):
-                db.run(f"INSERT INTO events ({_COLUMNS}) VALUES ({marks})", row)
-    except BaseException:
-        db.close()
-        raise
-    return LogStore(db, source.ring, dict(source.meta))
+    return _new_log(target, source.ring, dict(source.meta), source.content(10**12))
 
 
 def open_log(where: Location | str | Path, ring: KeyRing) -> LogStore:
