@@ -1,10 +1,12 @@
 # The core analyses of the ADVANCE sample in R, for benchmarks/bench_run_vs_r.py: recruitment and
 # retention proportions, median attendance, the ANCOVA and the heteroscedastic nlme model.
 # Run from the repository root: Rscript benchmarks/r_core.R
+# attendance.csv is read with na.strings = "": an individual session has no group id, and without it the
+# empty ids would become one cluster of every man with an individual session (issue 38).
 suppressPackageStartupMessages(library(nlme))
 d <- "data/sample/advance-feasibility"
 scr <- read.csv(file.path(d, "screening.csv")); p <- read.csv(file.path(d, "participants.csv"))
-a <- read.csv(file.path(d, "attendance.csv")); f <- read.csv(file.path(d, "followup.csv")); m <- read.csv(file.path(d, "measures.csv"))
+a <- read.csv(file.path(d, "attendance.csv"), na.strings = ""); f <- read.csv(file.path(d, "followup.csv")); m <- read.csv(file.path(d, "measures.csv"))
 el <- sum(scr$eligible == "true"); pt <- prop.test(nrow(p), el, correct = FALSE)
 x <- as.numeric(difftime(as.Date(f$completed_on), as.Date(f$due_on), units = "weeks"))
 ret <- f$timepoint == "week16" & f$status == "completed" & !is.na(x) & x >= -2 & x <= 8
