@@ -390,6 +390,28 @@ def run(
         stop_workers(workers)
 
 
+def checklist(config: str | Path, data_dir: str | Path, log: str | None = None,
+              key_dir: str | None = None) -> tuple[Config, Any]:  # fmt: skip
+    """``checklist``: every reporting-guideline item marked from the config, the data and the tables and
+    figures a plain run would write (and, with ``log``, the allocation log verified and reconciled).
+
+    Returns the config and the checklist frame (:func:`advance_trial.checklist.assess`). Nothing is written.
+    """
+    from advance_trial.checklist import assess
+    from advance_trial.data.folder import reading
+    from advance_trial.output.render.workers import figure_jobs
+
+    config, data_dir = Path(config).resolve(), Path(data_dir).resolve()
+    cfg = load_config(config)
+    with reading(data_dir):
+        data = read_canonical(cfg, data_dir)
+    opts = RunOptions(log=_resolved_log(log), key_dir=str(Path(key_dir).resolve()) if key_dir else None)
+    facts = _log_facts(cfg, data, opts, data_dir, data_dir) if opts.log else None
+    tables = all_tables(cfg, analysis_data(cfg, data))
+    drawn = [stem for stem, _, _ in figure_jobs(tables)]
+    return cfg, assess(cfg, tables, drawn, facts)
+
+
 REPORT_FILES = ("report.html", "report.md", "report.docx")
 
 
@@ -449,10 +471,13 @@ def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir
         outputs |= collect()
     if opts.report:
         step("writing the report")
+        from advance_trial.checklist import assess, checklist_table
         from advance_trial.output.render.report import build_report, write_report
 
+        drawn = {Path(name).stem for name in outputs if name.endswith(".svg")}
+        checklist = checklist_table(assess(shown_cfg, tables, drawn, log))
         report = build_report(shown_cfg, tables, _figure_bytes(out, outputs), log, notes, blinded=opts.blinded,
-                              closed=opts.closed)  # fmt: skip
+                              closed=opts.closed, checklist=checklist)  # fmt: skip
         outputs |= write_report(report, out)
     changed = [name for name, h in data.sha256.items() if sha256_file(Path(data_dir) / name) != h]
     if cfg.source is not None and sha256_file(cfg.source.path) != cfg.source.sha256:

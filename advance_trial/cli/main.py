@@ -13,7 +13,16 @@ from typing import Any
 
 import typer
 
-from advance_trial.cli import feasibility_cmd, import_cmd, outcomes_cmd, plan_cmd, run_cmd, serve_cmd, simulate_cmd
+from advance_trial.cli import (
+    checklist_cmd,
+    feasibility_cmd,
+    import_cmd,
+    outcomes_cmd,
+    plan_cmd,
+    run_cmd,
+    serve_cmd,
+    simulate_cmd,
+)
 from advance_trial.cli._help import LAZY_GROUPS, FullHelpGroup
 from advance_trial.errors import AdvanceTrialError, ExitCode
 
@@ -193,6 +202,7 @@ app.command("dose")(feasibility_cmd.dose)
 app.command("progression")(feasibility_cmd.progression)
 app.command("outcomes")(outcomes_cmd.outcomes)
 app.command("plan")(plan_cmd.plan)
+app.command("checklist")(checklist_cmd.checklist)
 app.command("run")(run_cmd.run)
 app.command("report")(run_cmd.report)
 app.command("verify")(run_cmd.verify)

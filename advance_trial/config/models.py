@@ -45,6 +45,14 @@ class Trial(_Model):
     target_sample_size: Annotated[int, Field(gt=0, le=1_000_000)] | None = None
     description: str | None = None
     data_cutoff: dt.date | None = None  # no session, completion or screening may be dated after it
+    # what CONSORT 2025's open-science items and the pilot extension ask a report to state (``checklist``)
+    registered_on: dt.date | None = None  # the date of registration
+    protocol: Annotated[str, Field(min_length=1, max_length=500)] | None = None  # where the protocol can be read
+    analysis_plan: Annotated[str, Field(min_length=1, max_length=500)] | None = None  # ... and the analysis plan
+    data_sharing: Annotated[str, Field(min_length=1, max_length=2000)] | None = None  # the data-sharing statement
+    funding: Annotated[str, Field(min_length=1, max_length=2000)] | None = None  # funders and their role
+    ethics: Annotated[str, Field(min_length=1, max_length=500)] | None = None  # approving committee, reference
+    progression_set_on: dt.date | None = None  # the date the progression criteria were set
 
 
 class Arm(_Model):

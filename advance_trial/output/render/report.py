@@ -187,7 +187,7 @@ def _sections(cfg: Config, tables: dict[str, Table], figures: dict[str, dict[str
 
 def build_report(
     cfg: Config, tables: dict[str, Table], figures: dict[str, dict[str, bytes]], log: dict[str, Any] | None = None,
-    notes: tuple[str, ...] = (), blinded: bool = False, closed: bool = False,
+    notes: tuple[str, ...] = (), blinded: bool = False, closed: bool = False, checklist: Table | None = None,
 ) -> Report:  # fmt: skip
     """The report's blocks, in CONSORT order; with ``closed``, an open part pooled over the arms and then a
     closed part by arm (a data monitoring committee's report, as DAMOCLES lays it out)."""
@@ -200,7 +200,14 @@ def build_report(
     design = "single-arm study" if t.design == "single_arm" else f"{len(cfg.arms)}-arm parallel-group randomised trial"
     b.append(Block("paragraph", f"Design: {design}. Arms: {arms}. Sites: {sites}."
                    + (f" Recruitment cycles: {', '.join(map(str, cfg.cycles))}." if cfg.cycles else "")
-                   + (f" Registration: {t.registration}." if t.registration else "")))  # fmt: skip
+                   + (f" Registration: {t.registration}" + (f", registered on {t.registered_on.isoformat()}"
+                                                              if t.registered_on else "") + "."
+                      if t.registration else "")))  # fmt: skip
+    science = [(words, value) for words, value in (("Protocol", t.protocol), ("Statistical analysis plan",
+               t.analysis_plan), ("Data sharing", t.data_sharing), ("Funding", t.funding),
+               ("Ethical approval", t.ethics)) if value]  # fmt: skip
+    if science:
+        b.append(Block("paragraph", " ".join(f"{words}: {value.rstrip('.')}." for words, value in science)))
     b.append(Block("paragraph", "Sessions are offered to one arm (withheld in blinded outputs)." if blinded
                    else _sessions(cfg)))  # fmt: skip
     b.append(Block("paragraph", f"Trial config {t.id} version {t.version}"
@@ -210,8 +217,13 @@ def build_report(
         b.append(Block("paragraph", text))
     if cfg.randomisation.method != "none":
         b.append(Block("paragraph", _implementation(log)))
+    eligibility = getattr(cfg, "eligibility", None) or []
+    if eligibility:
+        b.append(Block("paragraph", "Eligibility criteria: " + "; ".join(
+            str(getattr(c, "question", c)).rstrip("?") for c in eligibility) + "."))  # fmt: skip
     crit = "; ".join(f"{c.label or c.id}" for c in cfg.progression) or "none"
-    b.append(Block("paragraph", f"Prespecified progression criteria: {crit}. Feasibility estimates are "
+    when = f" (set on {t.progression_set_on.isoformat()})" if t.progression_set_on and cfg.progression else ""
+    b.append(Block("paragraph", f"Prespecified progression criteria{when}: {crit}. Feasibility estimates are "
                    "reported with confidence intervals, not p-values (CONSORT extension for pilot and feasibility "
                    "trials)."))  # fmt: skip
     numbers = [0, 0]  # tables, figures: numbered through the open and closed parts
@@ -227,6 +239,14 @@ def build_report(
         b.append(Block("paragraph", "CLOSED: for the members of the data monitoring committee only, and the "
                        "statisticians who prepared it. Not to be shared with the trial team."))  # fmt: skip
         b += _sections(cfg, tables, figures, numbers, level=3)
+    if checklist is not None:
+        b.append(Block("heading", "Appendix: reporting checklist", 2))
+        b.append(Block("paragraph", "Each item of CONSORT 2025 and of the CONSORT extension to randomised pilot and "
+                       "feasibility trials: where this report shows it, or what the authors' text or the trial's "
+                       "config and data must add."))  # fmt: skip
+        numbers[0] += 1
+        b.append(Block("table", checklist.title, table=checklist, columns=tuple(map(str, checklist.data.columns)),
+                       number=numbers[0]))  # fmt: skip
     if t.data_cutoff is not None:
         b.insert(0, Block("paragraph", f"Data cut-off: {t.data_cutoff.isoformat()}."))
     return Report(f"{t.title} (v{t.version})", b, figures, t.data_cutoff)
