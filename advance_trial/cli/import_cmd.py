@@ -26,6 +26,18 @@ class Kind(StrEnum):
     redcap = "redcap"
 
 
+class TemplateKind(StrEnum):
+    """The canonical file a template feeds (a REDCap project has its own forms)."""
+
+    screening = "screening"
+    participants = "participants"
+    attendance = "attendance"
+    followup = "followup"
+    measures = "measures"
+    partners = "partners"
+    events = "events"
+
+
 def import_data(
     config: Path = CONFIG_ARG,
     files: list[Path] = typer.Argument(..., help="Site files (.csv or .xlsx).", show_default=False),
@@ -70,7 +82,11 @@ def import_data(
     report: Path | None = typer.Option(None, "--report", help="Where to write the problem report (CSV)."),
     json_out: bool = JSON,
 ) -> None:
-    """Import site files: all or nothing by default, every problem named, every import audited."""
+    """Import site files: all or nothing by default, every problem named, every import audited.
+
+    `--dry-run` shows what it would do, row by row, and writes nothing. `advance-trial import template
+    CONFIG --kind KIND [--site SITE] --out FILE.xlsx` writes the workbook a site fills in.
+    """
     from dataclasses import replace as with_changes
 
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -91,6 +107,10 @@ def import_data(
     columns = _parse_maps(maps)
     if save_rule and dry_run:
         raise UsageError("--dry-run writes nothing, the config included: run --save-rule without it")
+    if save_rule and not columns and not ignores:
+        raise UsageError("--save-rule keeps the --map and --ignore options: give at least one")
+    if save_rule and (site is None or Kind.redcap in kind):
+        raise UsageError("--save-rule: a site file's rule needs --site and its --kind (not redcap)")
     if dry_run:
         _dry_run(cfg, data, site, [k.value for k in kind], files, sheet=sheet, accept_valid=accept_valid,
                  replace=replace, header_row=header_row, columns=columns, ignore=ignores, log=log, key_dir=key_dir,
@@ -155,14 +175,9 @@ def _save_rule(config: Path, cfg: object, site: str | None, kinds: list[str], co
     from advance_trial.cli._render import shown, stdout
     from advance_trial.config.edit import add_import_rule
     from advance_trial.config.models import Config
-    from advance_trial.errors import UsageError
     from advance_trial.importing.core import HeaderOptions, check_options
 
-    assert isinstance(cfg, Config)
-    if not columns and not ignore:
-        raise UsageError("--save-rule keeps the --map and --ignore options: give at least one")
-    if site is None or "redcap" in kinds:
-        raise UsageError("--save-rule: a site file's rule needs --site and its --kind (not redcap)")
+    assert isinstance(cfg, Config) and site is not None
     check_options(cfg, kinds, HeaderOptions(None, columns, tuple(ignore)))
     rule: dict[str, object] = {"sites": [site], "kinds": list(dict.fromkeys(kinds))}
     if columns:
@@ -193,10 +208,17 @@ def _dry_run(cfg: object, data: Path, site: str | None, kinds: list[str], files:
         refused = exc
     same = [o.file for o in done if o.outcome == "already_imported"]
     if json_out:
-        print_json({"dry_run": True, "would_import": refused is None, "already_imported": same,
+        problems = refused.records() if refused is not None else []
+        print_json({"dry_run": True, "would_import": refused is None, "already_imported": same, "problems": problems,
                     "rows": [{"file": r.file, "row": r.row, "key": r.key, "status": r.status,
                               "changes": [{"column": c, "old": o, "new": n} for c, o, n in r.changes],
                               "why": r.why} for r in rows]})  # fmt: skip
+        if refused is not None:  # one JSON document on standard output: the problems are in it
+            from advance_trial.cli._render import print_error
+
+            print_error(refused)
+            raise typer.Exit(int(refused.exit_code))
+        return
     else:
         table = Table(title="dry run: nothing written", title_justify="left")
         for name in ("file", "row", "key", "would be", "values / why"):
@@ -219,7 +241,7 @@ def _dry_run(cfg: object, data: Path, site: str | None, kinds: list[str], files:
 
 def template(
     config: Path = CONFIG_ARG,
-    kind: Kind = typer.Option(..., "--kind", help="Which canonical file the workbook feeds."),
+    kind: TemplateKind = typer.Option(..., "--kind", help="Which canonical file the workbook feeds."),
     out: Path = typer.Option(..., "--out", help="The workbook to write (.xlsx).", metavar="FILE"),
     site: str | None = typer.Option(
         None, "--site", help="The site it is for: its own headers (the config's rule) and only its site in the list."
@@ -232,11 +254,8 @@ def template(
     """
     from advance_trial.cli._render import shown, stdout
     from advance_trial.config import load_config
-    from advance_trial.errors import UsageError
     from advance_trial.importing.template import write_template
 
-    if kind == Kind.redcap:
-        raise UsageError("--kind redcap: a REDCap project has its own forms; a template is for a site's spreadsheet")
     cfg = load_config(config)
     path = write_template(cfg, kind.value, out, site)
     stdout.print(f"wrote {shown(path)}: the sheet {kind.value!r} to fill in, with its instructions; import it with "
