@@ -266,3 +266,34 @@ def test_import_config_files_still_imports(invoke, fresh):
     site_file = SAMPLES / "advance-feasibility" / "site-exports" / "london-attendance.xlsx"
     done = invoke("import", CONFIG, site_file, "--data", fresh, "--site", "london", "--kind", "attendance")
     assert done.exit_code == 0, done.output
+
+
+# -- issue 32, item 7: a refusal that needs the partner file says so -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("alone", "partner"), [("screening", "participants"), ("participants", "screening")]
+)
+def test_a_new_mans_single_file_refusal_names_the_partner_file_and_the_command(invoke, fresh, tmp_path, alone,
+                                                                               partner):  # fmt: skip
+    files = {
+        "screening": "screen_id,site,cycle,screened_on,eligible,consented,participant_id\n"
+                     "SLN0999,london,3,2019-05-02,yes,yes,AF999\n",
+        "participants": "participant_id,site,cycle,randomised_on,arm\nAF999,london,3,2019-05-09,tau\n",
+    }  # fmt: skip
+    paths = {k: tmp_path / f"new-{k}.csv" for k in files}
+    for k, text in files.items():
+        paths[k].write_text(text)
+    done = invoke("import", CONFIG, paths[alone], "--data", fresh, "--site", "london", "--kind", alone)
+    assert done.exit_code == 4
+    text = " ".join(done.output.split())
+    # the row as the research assistant sees it in her file, not the canonical file's row
+    assert f"new-{alone}.csv, row 2, column 'participant_id', value 'AF999'" in text
+    assert f"give the {partner} file too" in text
+    command = re.search(r"in one command: (advance-trial import .*? --kind \w+ --kind \w+)", text).group(1)
+    words = shlex.split(command)
+    assert words[2:4] == [str(CONFIG), str(paths[alone])] and words[-4:] == ["--kind", alone, "--kind", partner]
+    words[words.index(f"{partner.upper()}-FILE")] = str(paths[partner])
+    both = invoke(*words[1:])  # the command shown, with the partner file named, brings both
+    assert both.exit_code == 0, both.output
+    assert "AF999" in (fresh / "participants.csv").read_text() and "SLN0999" in (fresh / "screening.csv").read_text()

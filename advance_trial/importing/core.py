@@ -367,6 +367,9 @@ class _KindMerge:
     replacements: list[dict[str, object]]
     typed: pd.DataFrame | None = None  # the merged file read back as canonical data
     read_problems: list[DataProblem] = field(default_factory=list)
+    #: participant id -> (the file and row it came in on, the path as given): a problem found in the merged
+    #: file is told where the research assistant will look for it
+    origin: dict[str, tuple[str, int, str]] = field(default_factory=dict)
 
 
 def _logged_arms(cfg: Config, log: str | Path | None, key_dir: str | Path | None) -> dict[str, tuple[str, ...]]:
@@ -415,6 +418,11 @@ def _merge_kind(
                                    logged_arms, preview)  # fmt: skip
         outcome = _with(outcome, site=site, kind=kind)
         merged = pd.concat([merged, new_rows], ignore_index=True) if len(new_rows) else merged
+        if "participant_id" in prep.rows.columns and not isinstance(path, Part):
+            ids = prep.rows["participant_id"].tolist()
+            for pid, row in zip(ids, prep.raw.rows.tolist(), strict=True):
+                if isinstance(pid, str) and pid:
+                    result.origin.setdefault(pid, (prep.raw.file, int(row), str(source)))
         result.outcomes.append(outcome)
         result.problems.extend(outcome.problems)
         if outcome.rejected:
@@ -631,8 +639,37 @@ def _final_check(
     if not problems:
         problems = cross_checks(cfg, tables)
     if problems:
-        problems = [DataProblem(p.file, p.row, p.column, p.value, f"after this import: {p.message}") for p in problems]
+        problems = [_placed(cfg, merges, p, txn.folder, site) for p in problems]
         _refuse(txn, labelled, site, problems, by, report, options, sheet)
+
+
+#: A man's screening and participants rows each need the other: (this kind, the message, the partner kind).
+_PARTNERS = {("screening", "not in participants.csv"): "participants",
+             ("participants", "not in screening.csv"): "screening"}  # fmt: skip
+
+
+def _placed(cfg: Config, merges: list[_KindMerge], p: DataProblem, data: Path, site: str) -> DataProblem:
+    """A problem of the merged file, placed in the site file the row came from (its row as the spreadsheet
+    shows it); when the row needs its partner file (a new man's screening and participants rows), it says
+    which file, and the one command that brings both."""
+    kind = p.file.removesuffix(".csv")
+    merge = next((m for m in merges if m.kind == kind), None)
+    where = merge.origin.get(p.value or "") if merge is not None and p.column == "participant_id" else None
+    if where is None:
+        return DataProblem(p.file, p.row, p.column, p.value, f"after this import: {p.message}")
+    file, row, given = where
+    message = f"after this import: {p.message}"
+    partner = next((k for (this, said), k in _PARTNERS.items() if this == kind and p.message.startswith(said)), None)
+    if partner is not None and all(m.kind != partner for m in merges):
+        import shlex
+
+        config = cfg.source.path if cfg.source is not None else "CONFIG"
+        what = "participants row (randomisation)" if partner == "participants" else "screening row"
+        command = shlex.join(["advance-trial", "import", config, given, f"{partner.upper()}-FILE", "--data", str(data),
+                              "--site", site, "--kind", kind, "--kind", partner])  # fmt: skip
+        message += (f"; a new man's {kind} row needs his {what} in the same import: give the {partner} file too "
+                    f"(replace {partner.upper()}-FILE), in one command: {command}")  # fmt: skip
+    return DataProblem(file, row, p.column, p.value, message)
 
 
 def _sheet_read(o: FileOutcome) -> str:
