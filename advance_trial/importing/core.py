@@ -212,10 +212,13 @@ def _prepare(cfg: Config, kind: str, site: str, source: Path | Part, sheet: str 
         raw, data = read_site_file(source, sheet, header_fits(cfg, kind, mapping), options.row,
                                    header_likeness(cfg, kind, mapping))  # fmt: skip
         sha, name = hashlib.sha256(data).hexdigest(), source.name
-    header = map_header(cfg, kind, raw, mapping, site)
+    header = map_header(cfg, kind, raw, mapping, site, redcap=isinstance(source, Part))
     typed, problems = convert(cfg, kind, site, raw, header, mapping)
     check_rows(cfg, kind, site, typed, raw.cells, header, existing, problems)
     if isinstance(source, Part):
+        no_event = {i for i, column, _, _ in source.problems if column == "redcap_event_name"}
+        if no_event:  # the event's problem says why the timepoint is empty: once, not twice
+            problems.items = [(i, p) for i, p in problems.items if not (i in no_event and p.column == "timepoint")]
         for i, column, value, message in source.problems:
             problems.add_one(i, column, value, message)
     provided = [c for c in typed.columns if c in header.positions or c == "site"]
@@ -370,6 +373,7 @@ class _KindMerge:
     #: participant id -> (the file and row it came in on, the path as given): a problem found in the merged
     #: file is told where the research assistant will look for it
     origin: dict[str, tuple[str, int, str]] = field(default_factory=dict)
+    incoming: list[pd.DataFrame] = field(default_factory=list)  # the participants rows read, refused ones too
 
 
 def _logged_arms(cfg: Config, log: str | Path | None, key_dir: str | Path | None) -> dict[str, tuple[str, ...]]:
@@ -412,17 +416,23 @@ def _merge_kind(
         except DataError as exc:
             result.fatal.extend(exc.problems)
             result.outcomes.append(FileOutcome(name, sha, 0, outcome="refused", site=site, kind=kind))
+            if kind == "participants" and isinstance(path, Part) and "participant_id" in path.raw.header:
+                ids = path.raw.cells[path.raw.header.index("participant_id")]  # its men, refused with the file
+                result.incoming.append(pd.DataFrame({"participant_id": ids.astype(str), "site": site}))
             continue
         step(f"checking {prep.name}", n - 1, len(files))
         new_rows, outcome = _merge(cfg, kind, site, prep, merged, index, replace, result.replacements, by,
                                    logged_arms, preview)  # fmt: skip
         outcome = _with(outcome, site=site, kind=kind)
         merged = pd.concat([merged, new_rows], ignore_index=True) if len(new_rows) else merged
-        if "participant_id" in prep.rows.columns and not isinstance(path, Part):
+        if "participant_id" in prep.rows.columns:
             ids = prep.rows["participant_id"].tolist()
+            given = prep.raw.file if isinstance(path, Part) else str(source)
             for pid, row in zip(ids, prep.raw.rows.tolist(), strict=True):
                 if isinstance(pid, str) and pid:
-                    result.origin.setdefault(pid, (prep.raw.file, int(row), str(source)))
+                    result.origin.setdefault(pid, (prep.raw.file, int(row), given))
+        if kind == "participants":
+            result.incoming.append(prep.rows)
         result.outcomes.append(outcome)
         result.problems.extend(outcome.problems)
         if outcome.rejected:
@@ -455,6 +465,8 @@ def _import_locked(
         m.typed, m.read_problems = parse_table(cfg, SPECS[kind], m.body, f"{kind}.csv")
         if not m.read_problems:  # the kinds after this one are checked against its new rows
             tables[kind] = m.typed
+        if kind == "participants" and not accept_valid:
+            tables[kind] = _with_refused_men(tables[kind], m)
     labelled = [(m.kind, o) for m in merges for o in m.outcomes]
     fatal = [p for m in merges for p in m.fatal]
     problems = fatal + [p for m in merges for p in m.problems]
@@ -479,6 +491,22 @@ def _import_locked(
         _append_csv(txn, "import/replacements.csv", replacements, REPLACEMENT_COLUMNS)
     _audit(txn, labelled, site, by, stamp, options, sheet)
     return [o for _, o in labelled]
+
+
+def _with_refused_men(known: pd.DataFrame, m: _KindMerge) -> pd.DataFrame:
+    """The participants the kinds after them are checked against, with the men whose participants rows this
+    import refuses: the import is refused for those rows already, and his measures or sessions in the same
+    import must not be refused again as "not in participants.csv" (one cause, said once, on his own row).
+    Only for checking: nothing of it is written."""
+    if not m.incoming:
+        return known
+    rows = pd.concat(m.incoming, ignore_index=True)
+    ids = rows["participant_id"].replace("", np.nan)
+    pending = rows[ids.notna() & ~ids.isin(set(known["participant_id"].dropna()))]
+    if pending.empty:
+        return known
+    extra = pending.reindex(columns=["participant_id", "site", "arm"]).replace("", np.nan)
+    return pd.concat([known, extra.drop_duplicates("participant_id")], ignore_index=True)
 
 
 def _with(o: FileOutcome, **changes: Any) -> FileOutcome:

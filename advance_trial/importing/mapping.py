@@ -124,7 +124,8 @@ def _words(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", str(text).casefold()))
 
 
-def map_header(cfg: Config, kind: str, raw: RawTable, mapping: SiteMapping, site: str | None = None) -> MappedHeader:
+def map_header(cfg: Config, kind: str, raw: RawTable, mapping: SiteMapping, site: str | None = None, *,
+               redcap: bool = False) -> MappedHeader:  # fmt: skip
     """Map every header to a canonical column, an ignored one, or a problem; all problems at once."""
     allowed = allowed_columns(cfg, kind)
     by_fold = {fold(a): a for a in allowed}
@@ -154,6 +155,11 @@ def map_header(cfg: Config, kind: str, raw: RawTable, mapping: SiteMapping, site
     spec = SPECS[kind]
     implied = {"site"} if "site" in allowed else set()
     missing = [c.name for c in spec.columns if c.name not in positions and c.name not in implied]
+    if redcap and missing:  # a REDCap export's columns are the dictionary's fields: the config places them
+        problems += [DataProblem(raw.file, None, name, None, f"{kind}.csv needs {name!r}, and no field of the REDCap "
+                                 "project gives it: add the field to the project, or map one onto it in the "
+                                 f"config's import rule for {kind} (columns: {{FIELD: {name}}})") for name in missing]
+        raise DataError(problems)
     if missing or unknown:
         free = [a for a in allowed if a not in positions and a not in implied]
         guess = guess_columns(unknown, [*missing, *(c for c in free if c not in missing)])
