@@ -72,7 +72,8 @@ def test_round_trip_template_fill_dry_run_import(invoke, fresh, tmp_path):
         files[kind] = out
     wb = load_workbook(files["participants"])
     assert wb.sheetnames[:2] == ["participants", "Instructions"] and wb["Lists"].sheet_state == "hidden"
-    rules = {str(dv.sqref).split(":")[0].rstrip("0123456789"): dv for dv in wb["participants"].data_validations.dataValidation}
+    validations = wb["participants"].data_validations.dataValidation
+    rules = {str(dv.sqref).split(":")[0].rstrip("0123456789"): dv for dv in validations}
     headers = [c.value for c in wb["participants"][1]]
     arm_col = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[headers.index("arm")]
     arm_list = rules[arm_col].formula1.split("!")[1].replace("$", "")
@@ -271,9 +272,7 @@ def test_import_config_files_still_imports(invoke, fresh):
 # -- issue 32, item 7: a refusal that needs the partner file says so -----------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("alone", "partner"), [("screening", "participants"), ("participants", "screening")]
-)
+@pytest.mark.parametrize(("alone", "partner"), [("screening", "participants"), ("participants", "screening")])
 def test_a_new_mans_single_file_refusal_names_the_partner_file_and_the_command(invoke, fresh, tmp_path, alone,
                                                                                partner):  # fmt: skip
     files = {

@@ -24,8 +24,10 @@ def _project(folder: Path, *, randomised: bool = True, k10_note: str = "", audit
     rows = [["record_id", "participants", "", "text", "Record ID"],
             ["site", "participants", "", "dropdown", "Site", "1, London | 2, Bristol"]]  # fmt: skip
     if randomised:
-        rows += [["rand_date", "participants", "", "text", "Date of randomisation", "", "", "date_ymd"],
-                 ["rand_group", "participants", "", "radio", "Allocated group", "1, ADVANCE | 2, Treatment as usual"]]
+        rows += [
+            ["rand_date", "participants", "", "text", "Date of randomisation", "", "", "date_ymd"],
+            ["rand_group", "participants", "", "radio", "Allocated group", "1, ADVANCE | 2, Treatment as usual"],
+        ]
     for i in range(1, 11):
         row = [f"k10_{i:02d}", "kessler", "Kessler psychological distress" if i == 1 else "", "radio",
                f"In the past 4 weeks ({i})", K10]  # fmt: skip

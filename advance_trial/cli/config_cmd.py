@@ -107,8 +107,10 @@ def from_redcap(
     for sc in skeleton.scoring:  # every instrument's scoring, and what says so
         stderr.print(f"  [cyan]score[/]: {shown(str(sc))}")
     if gaps:
-        stderr.print(f"[bold yellow]warning[/]: {where} is valid but cannot import the project's forms yet "
-                     "(`config validate --data` refuses it until then):")
+        stderr.print(
+            f"[bold yellow]warning[/]: {where} is valid but cannot import the project's forms yet "
+            "(`config validate --data` refuses it until then):"
+        )
         for g in gaps:
             stderr.print(f"  [yellow]missing[/]: {shown(g.path)}: {shown(g.message)}")
 

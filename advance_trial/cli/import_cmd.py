@@ -58,7 +58,9 @@ def import_data(
         None, "--header-row", min=1, help="The header's row number (default: the first row the mapping reads)."
     ),
     maps: list[str] = typer.Option(
-        [], "--map", metavar='"HEADER=column"',
+        [],
+        "--map",
+        metavar='"HEADER=column"',
         help="Read the site's column HEADER as the canonical column (repeatable; over the config's rules).",
     ),  # fmt: skip
     ignores: list[str] = typer.Option(
@@ -68,8 +70,9 @@ def import_data(
         False, "--save-rule", help="Write the --map and --ignore options into the config, as the site's import rule."
     ),
     dry_run: bool = typer.Option(
-        False, "--dry-run", help="Show what the import would do, row by row (new, changed, unchanged, refused); "
-        "write nothing.",
+        False,
+        "--dry-run",
+        help="Show what the import would do, row by row (new, changed, unchanged, refused); write nothing.",
     ),  # fmt: skip
     accept_valid: bool = typer.Option(
         False, "--accept-valid", help="Write the good rows; set the bad ones aside in DATA/rejected/."
@@ -164,7 +167,9 @@ def _parse_maps(maps: list[str]) -> dict[str, str]:
     for m in maps:
         header, eq, column = m.rpartition("=")
         if not eq or not header.strip() or not column.strip():
-            raise UsageError(f'--map {m!r}: give it as "SITE HEADER=canonical column", e.g. --map "Screen ID=screen_id"')
+            raise UsageError(
+                f'--map {m!r}: give it as "SITE HEADER=canonical column", e.g. --map "Screen ID=screen_id"'
+            )
         out[header.strip()] = column.strip()
     return out
 

@@ -541,7 +541,7 @@ def _merge(
             merged[col] = ""
     new_positions = np.flatnonzero(np.isnan(at) & ~bad).tolist()
     unchanged, replaced = 0, 0
-    fates: dict[int, tuple[str, tuple[tuple[str, str, str], ...]]] = {}
+    fates: _Fates = {}
     for i in np.flatnonzero(~np.isnan(at) & ~bad).tolist():
         k, where = incoming_keys.iat[i], int(at[i])
         if where < 0:  # the key came in from an earlier file of this import
@@ -585,8 +585,10 @@ def _merge(
     return new_rows, outcome
 
 
-def _row_fates(prep: _Prepared, keys: pd.Series, new: list[int],
-               fates: dict[int, tuple[str, tuple[tuple[str, str, str], ...]]], bad: set[int]) -> list[RowPreview]:  # fmt: skip
+_Fates = dict[int, tuple[str, tuple[tuple[str, str, str], ...]]]
+
+
+def _row_fates(prep: _Prepared, keys: pd.Series, new: list[int], fates: _Fates, bad: set[int]) -> list[RowPreview]:
     """Each row's fate, in the file's order, for the dry run."""
     why: dict[int, list[str]] = {}
     for i, p in prep.problems.items:
@@ -707,7 +709,12 @@ def _sheet_read(o: FileOutcome) -> str:
 
 
 def _audit(
-    txn: Transaction, labelled: list[tuple[str, FileOutcome]], site: str, by: str, stamp: str, options: HeaderOptions,
+    txn: Transaction,
+    labelled: list[tuple[str, FileOutcome]],
+    site: str,
+    by: str,
+    stamp: str,
+    options: HeaderOptions,
     sheet: str | None,
 ) -> None:
     rows = [{"at_utc": stamp, "by": by, "kind": kind, "site": o.site or site, "sheet": _sheet_read(o) or sheet or "",

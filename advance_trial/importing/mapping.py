@@ -156,9 +156,18 @@ def map_header(cfg: Config, kind: str, raw: RawTable, mapping: SiteMapping, site
     implied = {"site"} if "site" in allowed else set()
     missing = [c.name for c in spec.columns if c.name not in positions and c.name not in implied]
     if redcap and missing:  # a REDCap export's columns are the dictionary's fields: the config places them
-        problems += [DataProblem(raw.file, None, name, None, f"{kind}.csv needs {name!r}, and no field of the REDCap "
-                                 "project gives it: add the field to the project, or map one onto it in the "
-                                 f"config's import rule for {kind} (columns: {{FIELD: {name}}})") for name in missing]
+        problems += [
+            DataProblem(
+                raw.file,
+                None,
+                name,
+                None,
+                f"{kind}.csv needs {name!r}, and no field of the REDCap "
+                "project gives it: add the field to the project, or map one onto it in the "
+                f"config's import rule for {kind} (columns: {{FIELD: {name}}})",
+            )
+            for name in missing
+        ]
         raise DataError(problems)
     if missing or unknown:
         free = [a for a in allowed if a not in positions and a not in implied]
@@ -184,7 +193,7 @@ def _unknown(file: str, row: int, header: str, kind: str, allowed: list[str], gu
 
 
 def _missing(name: str, header: str | None) -> str:
-    how = f'--map "{header}={name}"' if header else f"name it {name!r}, or --map \"HEADER={name}\""
+    how = f'--map "{header}={name}"' if header else f'name it {name!r}, or --map "HEADER={name}"'
     return f"required column missing; {how}"
 
 
@@ -228,8 +237,10 @@ def explain_header(raw: RawTable, kind: str, site: str | None, unknown: Sequence
     drop = [h for h in unknown if h not in guess]
     still = [c for c in missing if c not in guess.values()]
     options = [f'--map "{h}={c}"' for h, c in guess.items()] + [f'--ignore "{h}"' for h in drop]
-    lines = [f"row {raw.header_row} looks like the header of this {kind} file"
-             + (" (the rows above it are not)" if raw.header_row > 1 else "")]
+    lines = [
+        f"row {raw.header_row} looks like the header of this {kind} file"
+        + (" (the rows above it are not)" if raw.header_row > 1 else "")
+    ]
     if missing:
         lines.append(f"it does not name the required column{'s' if len(missing) > 1 else ''} "
                      f"{', '.join(missing)}")  # fmt: skip

@@ -223,10 +223,10 @@ def _instructions(ws: object, cfg: Config, kind: str, site: str | None, columns:
     ]
     for i, text in enumerate(lines, 1):
         ws.cell(row=i, column=1, value=text)
-    ws.cell(row=1, column=1).font = bold  # type: ignore[assignment]
+    ws.cell(row=1, column=1).font = bold
     head = len(lines) + 1
     for j, text in enumerate(("Column", "Required", "What it holds", "Allowed values"), 1):
-        ws.cell(row=head, column=j, value=text).font = bold  # type: ignore[assignment]
+        ws.cell(row=head, column=j, value=text).font = bold
     for i, col in enumerate(columns, head + 1):
         allowed = ", ".join(_shown_choice(cfg, col, v) for v in col.choices)
         if not allowed:

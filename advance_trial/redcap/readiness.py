@@ -38,14 +38,20 @@ def import_gaps(cfg: Config, data: str | Path | None = None) -> list[ConfigProbl
         kinds.setdefault(spec.kind, []).append(form)
     timed = [k for k in ("measures", "followup") if k in kinds]
     if timed:
-        forms = ", ".join(f for k in timed for f in kinds[k])
+        timed_forms = ", ".join(f for k in timed for f in kinds[k])
         if not cfg.timepoints:
-            gaps.append(ConfigProblem("timepoints", None, f"no timepoints: the rows of {forms} ("
-                                      f"{' and '.join(f'{k}.csv' for k in timed)}) each need one; give "
-                                      "`config from-redcap` the project's events (--events), or add timepoints"))
+            gaps.append(
+                ConfigProblem(
+                    "timepoints",
+                    None,
+                    f"no timepoints: the rows of {timed_forms} ("
+                    f"{' and '.join(f'{k}.csv' for k in timed)}) each need one; give "
+                    "`config from-redcap` the project's events (--events), or add timepoints",
+                )
+            )
         elif not rc.events:
             gaps.append(ConfigProblem("redcap.events", None, f"no events: a classic project's rows carry no event, "
-                                      f"so the rows of {forms} have no timepoint; give `config from-redcap` the "
+                                      f"so the rows of {timed_forms} have no timepoint; give `config from-redcap` the "
                                       "project's events (--events) of a longitudinal project"))  # fmt: skip
     have_men = data is not None and (Path(data) / "participants.csv").is_file()
     needing = [k for k in _A_MANS if k in kinds]

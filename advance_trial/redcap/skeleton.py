@@ -265,8 +265,15 @@ def build(dictionary: Dictionary, events: list[Event], base: Config | None,
                 _item(b, kind, prefix, n, f, groups[prefix])
                 continue
             if f.type == "calc" and kind in ("measures", "partners"):
-                b.placements.append(Placement(f.name, form, "not placed", "", "a score REDCap calculates: "
-                                              "advance-trial scores the items itself (the instrument's score)"))
+                b.placements.append(
+                    Placement(
+                        f.name,
+                        form,
+                        "not placed",
+                        "",
+                        "a score REDCap calculates: advance-trial scores the items itself (the instrument's score)",
+                    )
+                )
                 b.ignore.setdefault(kind, []).append(f.name)
                 continue
             column = _column_for(b, kind, f, taken)
@@ -389,7 +396,8 @@ def _section(b: _Build, form: str, items: list[DictionaryField]) -> str | None:
     first = min((f.row for f in items), default=0)
     over_items = [f.section for f in items if f.section]
     before = [f.section for f in on_form if f.section and f.row <= first]
-    return (over_items or before[-1:] or [None])[0]
+    found = over_items or before[-1:]
+    return found[0] if found else None
 
 
 def _score(b: _Build, form: str, items: list[str]) -> tuple[str, str]:
@@ -411,8 +419,10 @@ def _score(b: _Build, form: str, items: list[str]) -> tuple[str, str]:
             return "mean", f"from the calculated field {f.name} (the mean of the items)"
         if "sum(" in calc or "+" in calc:
             return "sum", f"from the calculated field {f.name} (the sum of the items)"
-    return "mean", ("assumed: nothing in the dictionary says (add @SCORE=sum or @SCORE=mean to an item's field "
-                    "annotation, or set the instrument's score in the config)")
+    return "mean", (
+        "assumed: nothing in the dictionary says (add @SCORE=sum or @SCORE=mean to an item's field "
+        "annotation, or set the instrument's score in the config)"
+    )
 
 
 def _sites_and_arms(b: _Build, base: Config | None, trial_id: str | None) -> tuple[dict[str, str], dict[str, str]]:
