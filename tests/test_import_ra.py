@@ -296,3 +296,16 @@ def test_a_new_mans_single_file_refusal_names_the_partner_file_and_the_command(i
     both = invoke(*words[1:])  # the command shown, with the partner file named, brings both
     assert both.exit_code == 0, both.output
     assert "AF999" in (fresh / "participants.csv").read_text() and "SLN0999" in (fresh / "screening.csv").read_text()
+
+
+def test_a_problem_found_after_the_merge_is_placed_in_the_site_file(advance_cfg, fresh, tmp_path):
+    """The final check reads the merged canonical file; its problem is told on the row of the site's file the
+    research assistant will look at (it said screening.csv, row 190)."""
+    path = tmp_path / "inconsistent.csv"
+    path.write_text("screen_id,site,cycle,screened_on,eligible,consented,participant_id\n"
+                    "SLN0998,london,3,2019-05-01,yes,yes,\nSLN0999,london,3,2019-05-02,no,yes,\n")  # fmt: skip
+    with pytest.raises(ImportRefused) as err:
+        import_files(advance_cfg, fresh, "london", "screening", [path], by="t")
+    (p,) = err.value.problems
+    assert (p.file, p.row, p.column) == ("inconsistent.csv", 3, "consented")
+    assert "consent recorded for an ineligible man" in p.message

@@ -370,9 +370,10 @@ class _KindMerge:
     replacements: list[dict[str, object]]
     typed: pd.DataFrame | None = None  # the merged file read back as canonical data
     read_problems: list[DataProblem] = field(default_factory=list)
-    #: participant id -> (the file and row it came in on, the path as given): a problem found in the merged
-    #: file is told where the research assistant will look for it
-    origin: dict[str, tuple[str, int, str]] = field(default_factory=dict)
+    #: each file's rows (canonical text), their spreadsheet rows, the file's name and its path as given: a
+    #: problem found in the merged file is told where the research assistant will look for it
+    sources: list[tuple[pd.DataFrame, np.ndarray, str, str]] = field(default_factory=list)
+    merged: pd.DataFrame | None = None  # the merged file's text, row for row
     incoming: list[pd.DataFrame] = field(default_factory=list)  # the participants rows read, refused ones too
 
 
@@ -425,12 +426,8 @@ def _merge_kind(
                                    logged_arms, preview)  # fmt: skip
         outcome = _with(outcome, site=site, kind=kind)
         merged = pd.concat([merged, new_rows], ignore_index=True) if len(new_rows) else merged
-        if "participant_id" in prep.rows.columns:
-            ids = prep.rows["participant_id"].tolist()
-            given = prep.raw.file if isinstance(path, Part) else str(source)
-            for pid, row in zip(ids, prep.raw.rows.tolist(), strict=True):
-                if isinstance(pid, str) and pid:
-                    result.origin.setdefault(pid, (prep.raw.file, int(row), given))
+        given = prep.raw.file if isinstance(path, Part) else str(source)
+        result.sources.append((prep.rows, prep.raw.rows, prep.raw.file, given))
         if kind == "participants":
             result.incoming.append(prep.rows)
         result.outcomes.append(outcome)
@@ -440,6 +437,7 @@ def _merge_kind(
     columns = _column_order(cfg, kind, current, list(merged.columns))
     merged = merged.reindex(columns=columns, fill_value="").fillna("")
     result.body = merged.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    result.merged = merged
     return result
 
 
@@ -673,6 +671,20 @@ def _final_check(
         _refuse(txn, labelled, site, problems, by, report, options, sheet)
 
 
+def _origin(m: _KindMerge, row: int | None) -> tuple[str, int, str] | None:
+    """The site file and spreadsheet row that the merged file's row ``row`` came from in this import (the
+    last file to bring its key), with the file's path as given; None for a row that was there before."""
+    if row is None or m.merged is None or not 0 <= row - 2 < len(m.merged):
+        return None
+    keys = list(SPECS[m.kind].key)
+    wanted = key_text(m.merged.iloc[[row - 2]], keys).iat[0]
+    for rows, numbers, file, given in reversed(m.sources):
+        hit = np.flatnonzero((key_text(rows, keys) == wanted).to_numpy())
+        if len(hit):
+            return file, int(numbers[hit[0]]), given
+    return None
+
+
 #: A man's screening and participants rows each need the other: (this kind, the message, the partner kind).
 _PARTNERS = {("screening", "not in participants.csv"): "participants",
              ("participants", "not in screening.csv"): "screening"}  # fmt: skip
@@ -684,7 +696,7 @@ def _placed(cfg: Config, merges: list[_KindMerge], p: DataProblem, data: Path, s
     which file, and the one command that brings both."""
     kind = p.file.removesuffix(".csv")
     merge = next((m for m in merges if m.kind == kind), None)
-    where = merge.origin.get(p.value or "") if merge is not None and p.column == "participant_id" else None
+    where = _origin(merge, p.row) if merge is not None else None
     if where is None:
         return DataProblem(p.file, p.row, p.column, p.value, f"after this import: {p.message}")
     file, row, given = where
