@@ -215,7 +215,7 @@ def _dry_run(cfg: object, data: Path, site: str | None, kinds: list[str], files:
     if json_out:
         problems = refused.records() if refused is not None else []
         print_json({"dry_run": True, "would_import": refused is None, "already_imported": same, "problems": problems,
-                    "rows": [{"file": r.file, "row": r.row, "key": r.key, "status": r.status,
+                    "rows": [{"file": r.file, "row": r.row, "kind": r.kind, "key": r.key, "status": r.status,
                               "changes": [{"column": c, "old": o, "new": n} for c, o, n in r.changes],
                               "why": r.why} for r in rows]})  # fmt: skip
         if refused is not None:  # one JSON document on standard output: the problems are in it
@@ -226,13 +226,14 @@ def _dry_run(cfg: object, data: Path, site: str | None, kinds: list[str], files:
         return
     else:
         table = Table(title="dry run: nothing written", title_justify="left")
-        for name in ("file", "row", "key", "would be", "values / why"):
+        for name in ("file", "row", "into", "key", "would be", "values / why"):
             table.add_column(name)
         style = {"new": "green", "changed": "yellow", "unchanged": "dim", "refused": "bold red"}
         for r in rows:
             what = "; ".join(f"{c}: {o!r} -> {n!r}" for c, o, n in r.changes)
             detail = "; ".join(filter(None, [what, r.why]))
-            table.add_row(shown(r.file), str(r.row), shown(r.key), f"[{style[r.status]}]{r.status}[/]", shown(detail))
+            table.add_row(shown(r.file), str(r.row), f"{r.kind}.csv", shown(r.key), f"[{style[r.status]}]{r.status}[/]",
+                          shown(detail))  # fmt: skip
         if rows:
             stdout.print(table)
         for file in same:

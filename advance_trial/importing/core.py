@@ -71,6 +71,8 @@ class RowPreview:
         The values a changed (or refused, differing) row would replace.
     why : str
         Why a row would be refused.
+    kind : str
+        The canonical file the row goes to.
     """
 
     file: str
@@ -79,6 +81,7 @@ class RowPreview:
     status: str
     changes: tuple[tuple[str, str, str], ...] = ()
     why: str = ""
+    kind: str = ""
 
 
 class _DryRun(Transaction):
@@ -574,7 +577,7 @@ def _merge(
     rejected = len(bad_now)
     new_rows = rows.iloc[keep].reindex(columns=list(merged.columns), fill_value="").fillna("")
     if preview is not None:
-        preview += _row_fates(prep, incoming_keys, keep, fates, bad_now)
+        preview += _row_fates(kind, prep, incoming_keys, keep, fates, bad_now)
     outcome = FileOutcome(
         prep.name, prep.sha, len(rows), new=len(keep), unchanged=unchanged,
         replaced=replaced, rejected=rejected, outcome="imported_partially" if rejected else "imported",
@@ -586,7 +589,8 @@ def _merge(
 _Fates = dict[int, tuple[str, tuple[tuple[str, str, str], ...]]]
 
 
-def _row_fates(prep: _Prepared, keys: pd.Series, new: list[int], fates: _Fates, bad: set[int]) -> list[RowPreview]:
+def _row_fates(kind: str, prep: _Prepared, keys: pd.Series, new: list[int], fates: _Fates,
+               bad: set[int]) -> list[RowPreview]:  # fmt: skip
     """Each row's fate, in the file's order, for the dry run."""
     why: dict[int, list[str]] = {}
     for i, p in prep.problems.items:
@@ -598,7 +602,7 @@ def _row_fates(prep: _Prepared, keys: pd.Series, new: list[int], fates: _Fates, 
         if i in bad:
             status = "refused"
         out.append(RowPreview(prep.raw.file, int(prep.raw.rows[i]), str(keys.iat[i]).replace("\x1f", "/"), status,
-                              changes, "; ".join(why.get(i, []))))  # fmt: skip
+                              changes, "; ".join(why.get(i, [])), kind))  # fmt: skip
     return out
 
 
