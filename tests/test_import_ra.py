@@ -309,3 +309,36 @@ def test_a_problem_found_after_the_merge_is_placed_in_the_site_file(advance_cfg,
     (p,) = err.value.problems
     assert (p.file, p.row, p.column) == ("inconsistent.csv", 3, "consented")
     assert "consent recorded for an ineligible man" in p.message
+
+
+@pytest.mark.parametrize("trial", ["advance-feasibility", "cranstoun-dvip", "advance-digital"])
+def test_a_rule_is_added_to_the_configs_import_rules_keeping_every_other_line(tmp_path, trial):
+    from advance_trial.config.edit import add_import_rule
+
+    config = tmp_path / "trial.yaml"
+    shutil.copy(config_path(trial), config)
+    before = config.read_text().splitlines()
+    site = load_config(config).site_ids[0]
+    line = add_import_rule(config, {"sites": [site], "kinds": ["screening"], "columns": {"Screen ID": "screen_id"},
+                                    "ignore": ["Notes"]})  # fmt: skip
+    after = config.read_text().splitlines()
+    added = [a for a in after if a not in before]
+    assert len(after) == len(before) + (1 if any(b.startswith("import:") for b in before) else 2)
+    assert (
+        added[-1].strip() == line == f"- {{sites: [{site}], kinds: [screening], columns: {{Screen ID: screen_id}}, "
+        "ignore: [Notes]}"
+    )
+    assert [b for b in after if b in before] == before  # every other line kept, in order
+    assert load_config(config).import_[-1].columns == {"Screen ID": "screen_id"}
+
+
+def test_a_rule_that_would_make_the_config_invalid_is_not_written(tmp_path):
+    from advance_trial.config.edit import add_import_rule
+    from advance_trial.errors import ConfigError
+
+    config = tmp_path / "trial.yaml"
+    shutil.copy(CONFIG, config)
+    before = config.read_bytes()
+    with pytest.raises(ConfigError):
+        add_import_rule(config, {"sites": ["london"], "kinds": ["screening"], "columns": {"Name": "screen_id"}})
+    assert config.read_bytes() == before

@@ -180,6 +180,7 @@ def _save_rule(config: Path, cfg: object, site: str | None, kinds: list[str], co
     from advance_trial.cli._render import shown, stdout
     from advance_trial.config.edit import add_import_rule
     from advance_trial.config.models import Config
+    from advance_trial.errors import UsageError
     from advance_trial.importing.core import HeaderOptions, check_options
 
     assert isinstance(cfg, Config) and site is not None
@@ -189,7 +190,10 @@ def _save_rule(config: Path, cfg: object, site: str | None, kinds: list[str], co
         rule["columns"] = columns
     if ignore:
         rule["ignore"] = list(ignore)
-    line = add_import_rule(config, rule)
+    try:
+        line = add_import_rule(config, rule)
+    except UsageError as exc:
+        raise UsageError(f"the import went in, but the rule was not written: {exc}") from None
     stdout.print(f"added to {shown(config)}'s import rules: {shown(line)}")
 
 
