@@ -342,3 +342,16 @@ def test_a_rule_that_would_make_the_config_invalid_is_not_written(tmp_path):
     with pytest.raises(ConfigError):
         add_import_rule(config, {"sites": ["london"], "kinds": ["screening"], "columns": {"Name": "screen_id"}})
     assert config.read_bytes() == before
+
+
+def test_a_mapped_header_below_a_title_is_found_on_its_sheet_among_others(advance_cfg, fresh, tmp_path):
+    """A "Read me" sheet first and the log's header on row 3: the sheet whose first rows hold the mapped header
+    is the one read (only row 1 was looked at)."""
+    path = _messy(tmp_path / "messy.xlsx")
+    wb = load_workbook(path)
+    wb.create_sheet("Read me", 0)["A1"] = "How to fill this log"
+    wb.save(path)
+    (o,) = import_files(advance_cfg, fresh, "london", "screening", [path], by="t", ignore=["Notes"],
+                        columns={"Screen ID": "screen_id", "Date screened": "screened_on",
+                                 "Participant ID": "participant_id"})  # fmt: skip
+    assert (o.new, o.source) == (5, "xlsx sheet 'Screening'; header on row 3")

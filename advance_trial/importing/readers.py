@@ -395,12 +395,12 @@ def _read_xlsx(
     else:
         fits = []
 
-        def first_row(n: str) -> Any:
-            return wb.get_sheet_by_name(n).to_python(skip_empty_area=False, nrows=1)
+        def first_rows(n: str) -> Any:
+            return wb.get_sheet_by_name(n).to_python(skip_empty_area=False, nrows=HEADER_SEARCH)
 
-        for n in visible:
-            grid = _calamine(file, f"sheet {n!r} could not be read", functools.partial(first_row, n))
-            if grid and accepts([_cell_text(v).strip() for v in grid[0]]):
+        for n in visible:  # a header below a title counts: the first rows are looked at, as for the header
+            grid = _calamine(file, f"sheet {n!r} could not be read", functools.partial(first_rows, n))
+            if any(accepts([_cell_text(v).strip() for v in row]) for row in grid):
                 fits.append(n)
         if len(fits) != 1:
             which = "none of" if not fits else "more than one of"
