@@ -55,9 +55,10 @@ def test_invalid_config_exits_3_naming_key_and_line(invoke, tmp_path, advance_te
     assert "Traceback" not in r.output
 
 
-def test_missing_config_file_exits_3(invoke, tmp_path):
+def test_missing_config_file_exits_2(invoke, tmp_path):
+    """A path that does not exist is a usage error in every command (issue 37; it was 3, an invalid config)."""
     r = invoke("config", "validate", tmp_path / "nope.yaml")
-    assert r.exit_code == 3 and "cannot read" in r.stderr
+    assert r.exit_code == 2 and "no such file" in r.stderr
 
 
 def test_invalid_data_exits_4(invoke, tmp_path):

@@ -65,8 +65,10 @@ def test_allocate_prints_a_receipt_and_asking_again_writes_nothing(trial, invoke
 
 
 def test_allocate_errors_map_to_exit_codes(trial, invoke, tmp_path):
-    bad = _allocate(invoke, trial, "AF 1", "leeds")
-    assert bad.exit_code == 4 and "value 'leeds'" in bad.output and "Traceback" not in bad.output
+    bad = _allocate(invoke, trial, "AF 1", "london")
+    assert bad.exit_code == 4 and "value 'AF 1'" in bad.output and "Traceback" not in bad.output
+    site = _allocate(invoke, trial, "AF001", "leeds")  # not one of its choices: a usage error (issue 37)
+    assert site.exit_code == 2 and "--site 'leeds'" in site.output and "Traceback" not in site.output
     factor = _allocate(invoke, trial, "AF001", "london", "--factor", "cycle")
     assert factor.exit_code == 2 and "NAME=VALUE" in factor.output
     by = _allocate(invoke, trial, "AF001", "london", "--by", "Chief Investigator")

@@ -55,13 +55,55 @@ def plain_bool_flags(command: _click.Command, ctx: _click.Context) -> None:
             )
 
 
+#: Parameters that name something already there, by name: a file, or a folder. A path that does not exist is a
+#: usage error (exit 2) in every command, found while the command line is read (docs/cli.md, "Exit codes").
+MUST_EXIST = {
+    "config": "file", "old": "file", "new": "file", "files": "file", "dictionary": "file", "events": "file",
+    "base": "file", "receipt": "file", "public_key": "file", "table": "file", "targets": "file", "pilot": "file",
+    "certfile": "file", "keyfile": "file", "data": "data folder", "outdir": "folder",
+}  # fmt: skip
+
+
+def must_exist(command: _click.Command) -> None:
+    """Make ``command`` refuse a path named in :data:`MUST_EXIST` that does not exist, before it runs: one line
+    naming the option and the path, exit 2 (:class:`advance_trial.errors.UsageError`)."""
+    names = {p.name: (max(p.opts, key=len) if isinstance(p, TyperOption) else (p.name or "").upper())
+             for p in command.params if p.name in MUST_EXIST}  # fmt: skip
+    run = command.callback
+    if not names or run is None:
+        return
+
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        from pathlib import Path
+
+        from advance_trial.errors import UsageError
+
+        for name, label in names.items():
+            given = kwargs.get(name)
+            for path in given if isinstance(given, list | tuple) else [given]:
+                if not isinstance(path, str | Path):
+                    continue
+                what = MUST_EXIST[name]
+                if not Path(path).exists():
+                    raise UsageError(f"{label} {path}: no such {what}")
+                if what.endswith("folder") and not Path(path).is_dir():
+                    raise UsageError(f"{label} {path}: a file, not a folder")
+                if what == "file" and Path(path).is_dir():
+                    raise UsageError(f"{label} {path}: a folder, not a file")
+        return run(*args, **kwargs)
+
+    command.callback = checked
+
+
 def set_metavars(command: _click.Command, ctx: _click.Context) -> _click.Command:
-    """Give every parameter of ``command`` (and of its subcommands) a readable metavar, once."""
+    """Give every parameter of ``command`` (and of its subcommands) a readable metavar, once; and make the
+    paths that must exist say so when they do not (:func:`must_exist`)."""
     if getattr(command, "_advance_metavars", False):
         return command
     for param in command.params:
         if param.metavar is None:
             param.metavar = readable_metavar(param, ctx)
+    must_exist(command)
     for sub in getattr(command, "commands", {}).values():
         set_metavars(sub, ctx)
     setattr(command, "_advance_metavars", True)  # noqa: B010

@@ -55,3 +55,30 @@ def load_ring(cfg: Config, key_dir: Path | None, log: str | Path | None = None, 
     from advance_trial.randomisation.allocation import trial_key
 
     return trial_key(cfg, key_dir, log, data=data, out=out)
+
+
+def check_choices(cfg: Config, *, site: str | None = None, factors: dict[str, str] | None = None,
+                  arm: str | None = None) -> None:  # fmt: skip
+    """An option value that is not one of its choices (a site, a factor's level, an arm or its code) is a usage
+    error, exit 2, in every command (without regard to case, as the commands read them).
+
+    Raises
+    ------
+    UsageError
+        Naming the option, the value and the choices.
+    """
+    from advance_trial.errors import UsageError
+
+    def one_of(option: str, value: str, choices: list[str]) -> None:
+        if value.strip().casefold() not in {c.casefold() for c in choices}:
+            raise UsageError(f"{option} {value!r}: not one of {', '.join(choices)}")
+
+    if site is not None:
+        one_of("--site", site, cfg.site_ids)
+    levels = cfg.factor_levels()
+    for name, value in (factors or {}).items():
+        one_of("--factor", name, [n for n in levels if n != "site"])
+        one_of(f"--factor {name}", value, levels[name])
+    if arm is not None:
+        codes = cfg.randomisation.blinding.codes if cfg.randomisation.blinding else {}
+        one_of("--arm", arm, [*cfg.arm_ids, *codes.values()])

@@ -35,6 +35,12 @@ def validate(
     counts: dict[str, int] = {}
     if data is not None:
         from advance_trial.data.canonical import read_canonical
+        from advance_trial.errors import ConfigError
+        from advance_trial.redcap.readiness import import_gaps
+
+        gaps = import_gaps(cfg, data)  # a REDCap config that could import nothing is no config for the data
+        if gaps:
+            raise ConfigError(str(config), gaps)
 
         counts = {name: len(df) for name, df in read_canonical(cfg, data).tables().items()}
         summary["data"] = counts
@@ -74,9 +80,16 @@ def from_redcap(
         if out.is_dir():
             raise typer.BadParameter(f"{out} is a folder; give the config's file name", param_hint="--out")
         write_bytes_atomic(skeleton.text.encode("utf-8"), out)
+    from advance_trial.redcap.readiness import import_gaps
+
+    gaps = import_gaps(cfg)
     if json_out:
         print_json({"config": str(out) if out else None, "trial_id": cfg.trial.id,
                     "fields": placements_table(skeleton.placements), "assumptions": list(skeleton.assumptions),
+                    "instruments": [{"id": s.instrument, "label": s.label, "score": s.score, "items": s.items,
+                                     "lowest": s.lowest, "highest": s.highest, "source": s.source}
+                                    for s in skeleton.scoring],
+                    "cannot_import": [{"key": g.path, "problem": g.message} for g in gaps],
                     **({} if out else {"text": skeleton.text})})  # fmt: skip
         return
     if out is None:
@@ -91,6 +104,15 @@ def from_redcap(
             stderr.print(f"  [yellow]{p.placed}[/]: {shown(p.field)} (form {shown(p.form)}): {shown(p.why)}")
     for a in skeleton.assumptions:
         stderr.print(f"  [yellow]check[/]: {shown(a)}")
+    for sc in skeleton.scoring:  # every instrument's scoring, and what says so
+        stderr.print(f"  [cyan]score[/]: {shown(str(sc))}")
+    if gaps:
+        stderr.print(
+            f"[bold yellow]warning[/]: {where} is valid but cannot import the project's forms yet "
+            "(`config validate --data` refuses it until then):"
+        )
+        for g in gaps:
+            stderr.print(f"  [yellow]missing[/]: {shown(g.path)}: {shown(g.message)}")
 
 
 @app.command("show")

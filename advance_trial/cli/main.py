@@ -48,6 +48,15 @@ class _ErrorMappingGroup(FullHelpGroup):
             self.commands[cmd_name] = group
         return super().get_command(ctx, cmd_name)
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """``import template ...`` is the template command; ``import CONFIG FILE...`` the import itself."""
+        if len(args) > 1 and args[0] == "import" and args[1] == "template":
+            from advance_trial.cli._help import set_metavars
+
+            command = set_metavars(typer.main.get_command(import_cmd.template_app), ctx)
+            return "import template", command, args[2:]
+        return super().resolve_command(ctx, args)
+
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         end = args.index("--") if "--" in args else len(args)
         if "--debug" in args[:end]:

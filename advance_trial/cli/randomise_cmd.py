@@ -13,7 +13,7 @@ from typing import Any
 import typer
 
 from advance_trial.cli._help import LAZY_GROUPS, FullHelpGroup
-from advance_trial.cli._options import CONFIG_ARG, JSON, KEY_DIR, LOG, NOTE, REASON, load_ring
+from advance_trial.cli._options import CONFIG_ARG, JSON, KEY_DIR, LOG, NOTE, REASON, check_choices, load_ring
 
 app = typer.Typer(
     cls=FullHelpGroup,
@@ -136,6 +136,7 @@ def allocate(
     from advance_trial.randomisation.allocation import allocate as do_allocate
 
     cfg = load_config(config)
+    check_choices(cfg, site=site, factors=_parse_factors(factor))  # an unknown site or level: exit 2
     if server is not None:
         _allocate_remotely(cfg, server, participant, site, _parse_factors(factor), receipt_out, json_out)
         return
@@ -462,6 +463,7 @@ def backup(
     except ValueError:
         raise UsageError(f"--randomised-on {randomised_on!r}: write the date as YYYY-MM-DD") from None
     cfg = load_config(config)
+    check_choices(cfg, site=site, factors=_parse_factors(factor), arm=arm)  # not one of its choices: exit 2
     ring = load_ring(cfg, key_dir, log)
     a = enter_backup(cfg, ring, participant, site, _parse_factors(factor), position, arm, on, log=log, note=note)
     if json_out:

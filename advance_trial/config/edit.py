@@ -36,3 +36,54 @@ def set_key_fingerprint(path: str | Path, fingerprint: str) -> bool:
     lines.insert(start + 1, f"{indent.group(1)}key_fingerprint: {fingerprint}   # SHA-256 of the allocation key\n")
     write_bytes_atomic("".join(lines).encode("utf-8"), path)
     return True
+
+
+def add_import_rule(path: str | Path, rule: dict[str, object]) -> str:
+    """Append ``rule`` to the config's top-level ``import:`` list (made when absent), keeping every other line.
+
+    The rule is written as one flow-style line (``- {sites: [london], kinds: [screening], columns: {...}}``);
+    the new text is validated as a whole config before it replaces the file (atomically). Returns the line.
+
+    Raises
+    ------
+    UsageError
+        The file cannot be read, or its ``import:`` is not a block-style list that a line can be added to.
+    ConfigError
+        The config with the rule would be invalid (nothing written).
+    """
+    import yaml
+
+    from advance_trial.config.loader import parse_config
+    from advance_trial.data.tablefile import write_bytes_atomic
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the config ({exc.strerror})") from None
+    item = yaml.safe_dump(rule, default_flow_style=True, sort_keys=False, width=10**6, allow_unicode=True).strip()
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    start = next((i for i, line in enumerate(lines) if re.match(r"^import:\s*(#.*)?$", line)), None)
+    if start is None:
+        if any(re.match(r"^import\s*:", line) for line in lines):
+            raise UsageError(f"{path}: its import rules are written on one line; add this rule by hand: - {item}")
+        lines += ["import:\n", f"  - {item}\n"]
+    else:
+        end, indent = start + 1, None
+        while end < len(lines):
+            line = lines[end]
+            if line.strip() and not line.startswith((" ", "\t", "#")):
+                break  # the next top-level key
+            m = re.match(r"^(\s*)- ", line)
+            if m and indent is None:
+                indent = m.group(1)
+            end += 1
+        while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
+            end -= 1  # blank lines and the next key's comment stay after the rule
+        lines.insert(end, f"{indent if indent is not None else '  '}- {item}\n")
+    new = "".join(lines)
+    parse_config(new, str(path))
+    write_bytes_atomic(new.encode("utf-8"), path)
+    return f"- {item}"

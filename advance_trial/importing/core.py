@@ -30,11 +30,11 @@ from advance_trial.data.tablefile import format_for_csv, write_bytes_atomic
 from advance_trial.errors import DataError, DataProblem, UsageError
 from advance_trial.importing.checks import FREE_TEXT, check_rows, key_text
 from advance_trial.importing.convert import Problems, convert
-from advance_trial.importing.mapping import header_fits, map_header, mapping_for
+from advance_trial.importing.mapping import header_fits, header_likeness, map_header, mapping_for, with_options
 from advance_trial.importing.readers import Part, RawTable, read_site_file
 
 AUDIT_COLUMNS = ["at_utc", "by", "kind", "site", "file", "sheet", "sha256", "rows_read", "accepted", "new", "unchanged",
-                 "replaced", "rejected", "outcome"]  # fmt: skip
+                 "replaced", "rejected", "outcome", "options"]  # fmt: skip
 #: The kind of a REDCap record export, split into the canonical kinds its forms feed.
 REDCAP = "redcap"
 #: A site file, or a REDCap export's rows for one kind and site.
@@ -51,6 +51,47 @@ class ImportRefused(DataError):
 
     def footer(self) -> list[str]:
         return [f"Nothing was written. Every problem, for the site: {self.report}"] if self.report else []
+
+
+@dataclass(frozen=True)
+class RowPreview:
+    """What an import would do with one row of a site file (``import --dry-run``).
+
+    Attributes
+    ----------
+    file : str
+        The file (and sheet) as the user knows it.
+    row : int
+        The row's number in the spreadsheet.
+    key : str
+        The row's key in the canonical file (``AF001/week16``).
+    status : str
+        ``new``, ``changed`` (with ``--replace``), ``unchanged`` or ``refused``.
+    changes : tuple of (column, old, new)
+        The values a changed (or refused, differing) row would replace.
+    why : str
+        Why a row would be refused.
+    kind : str
+        The canonical file the row goes to.
+    """
+
+    file: str
+    row: int
+    key: str
+    status: str
+    changes: tuple[tuple[str, str, str], ...] = ()
+    why: str = ""
+    kind: str = ""
+
+
+class _DryRun(Transaction):
+    """A transaction that writes nothing: ``import --dry-run`` goes through every step but this one."""
+
+    def put(self, relative: str, data: bytes | None) -> None:
+        return None
+
+    def commit(self, after_intent: Callable[[str], None] | None = None) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -139,18 +180,48 @@ def _append_csv(txn: Transaction, relative: str, rows: list[dict[str, object]], 
     txn.put(relative, frame.to_csv(index=False, lineterminator="\n").encode())
 
 
+@dataclass(frozen=True)
+class HeaderOptions:
+    """The command line's say over a site file's header: its row, headers mapped, headers ignored.
+
+    Attributes
+    ----------
+    row : int or None
+        The header's row number (``--header-row``); None: the first row the mapping can read.
+    columns : dict
+        Site header -> canonical column (``--map "HEADER=column"``), over the config's rules.
+    ignore : tuple of str
+        Site headers dropped on purpose (``--ignore HEADER``).
+    """
+
+    row: int | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    ignore: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        """The options as the ledger records them (empty when none was given)."""
+        parts = [f"--header-row {self.row}"] if self.row is not None else []
+        parts += [f'--map "{h}={c}"' for h, c in self.columns.items()]
+        parts += [f'--ignore "{h}"' for h in self.ignore]
+        return " ".join(parts)
+
+
 def _prepare(cfg: Config, kind: str, site: str, source: Path | Part, sheet: str | None, existing: CanonicalData,
-             header_row: int | None = None) -> _Prepared:  # fmt: skip
-    mapping = mapping_for(cfg, site, kind)
+             options: HeaderOptions = HeaderOptions()) -> _Prepared:  # fmt: skip
+    mapping = with_options(mapping_for(cfg, site, kind), options.columns, options.ignore)
     if isinstance(source, Part):  # a REDCap export's rows for this kind and site
         raw, sha, name = source.raw, source.sha256, source.raw.file
     else:
-        raw, data = read_site_file(source, sheet, header_fits(cfg, kind, mapping), header_row)
+        raw, data = read_site_file(source, sheet, header_fits(cfg, kind, mapping), options.row,
+                                   header_likeness(cfg, kind, mapping))  # fmt: skip
         sha, name = hashlib.sha256(data).hexdigest(), source.name
-    header = map_header(cfg, kind, raw, mapping)
+    header = map_header(cfg, kind, raw, mapping, site, redcap=isinstance(source, Part))
     typed, problems = convert(cfg, kind, site, raw, header, mapping)
     check_rows(cfg, kind, site, typed, raw.cells, header, existing, problems)
     if isinstance(source, Part):
+        no_event = {i for i, column, _, _ in source.problems if column == "redcap_event_name"}
+        if no_event:  # the event's problem says why the timepoint is empty: once, not twice
+            problems.items = [(i, p) for i, p in problems.items if not (i in no_event and p.column == "timepoint")]
         for i, column, value, message in source.problems:
             problems.add_one(i, column, value, message)
     provided = [c for c in typed.columns if c in header.positions or c == "site"]
@@ -187,6 +258,9 @@ def import_files(
     header_row: int | None = None,
     log: str | Path | None = None,
     key_dir: str | Path | None = None,
+    columns: dict[str, str] | None = None,
+    ignore: Sequence[str] = (),
+    preview: list[RowPreview] | None = None,
 ) -> list[FileOutcome]:
     """Import site files for one site into the canonical data folder ``data``.
 
@@ -199,7 +273,12 @@ def import_files(
     (:mod:`advance_trial.data.folder`); ``waiting`` hears when another command holds it. The header is
     the first row the mapping can read (below a title, say), or row ``header_row``. With ``replace``,
     a randomised man's arm changes only to the arm the allocation log ``log`` (verified with the key
-    in ``key_dir``) gives him.
+    in ``key_dir``) gives him. ``columns`` (site header -> canonical column) and ``ignore`` (site headers)
+    map the header over the config's rules, for this import; the ledger records them.
+
+    With ``preview`` (a list) it is a dry run: every step but the writing, each row's fate appended to
+    ``preview`` (:class:`RowPreview`); it raises as the import would, and writes nothing (no report,
+    no ledger entry).
 
     Raises
     ------
@@ -221,9 +300,12 @@ def import_files(
         raise UsageError("give --site: the site the files come from")
     if site is not None and site not in cfg.site_ids:
         raise UsageError(f"--site {site!r}: not a site of {cfg.trial.id}; sites: {', '.join(cfg.site_ids)}")
+    options = HeaderOptions(header_row, dict(columns or {}), tuple(ignore))
+    check_options(cfg, kinds, options)
     data = Path(data)
     by = by or getpass.getuser()
-    with locked(data, waiting) as txn:
+    with locked(data, waiting) as real:
+        txn: Transaction = real if preview is None else _DryRun(real.folder)
         sources: list[tuple[str, str, Source]] = []
         for f, k in zip(files, kinds, strict=True):
             if k != REDCAP:
@@ -234,14 +316,34 @@ def import_files(
             except DataError as exc:
                 sha = hashlib.sha256(Path(f).read_bytes()).hexdigest() if Path(f).is_file() else ""
                 refused = FileOutcome(Path(f).name, sha, 0, outcome="refused", site=site or "")
-                _refuse(txn, [(REDCAP, refused)], site or REDCAP, exc.problems, by, report, None)
+                _refuse(txn, [(REDCAP, refused)], site or REDCAP, exc.problems, by, report, options)
             sources += [(p.kind, p.site, p) for p in parts]
         batches = [
             (k, [(s, src) for sk, s, src in sources if sk == k]) for k in dict.fromkeys(k for k, _, _ in sources)
         ]
         return _import_locked(cfg, data, txn, site or REDCAP, batches, sheet=sheet, accept_valid=accept_valid,
                               replace=replace, by=by, report=report, step=progress or (lambda *_: None),
-                              header_row=header_row, log=log, key_dir=key_dir)  # fmt: skip
+                              options=options, log=log, key_dir=key_dir, preview=preview)  # fmt: skip
+
+
+def check_options(cfg: Config, kinds: Sequence[str], options: HeaderOptions) -> None:
+    """``--map`` targets must be columns of one of the kinds imported; no identifying header is mapped (exit 2)."""
+    from advance_trial.data.schema import allowed_columns, is_identifying, item_column_owner
+
+    if options.row is not None and options.row < 1:
+        raise UsageError(f"--header-row {options.row}: a row number, 1 or more")
+    canonical = [k for k in kinds if k in SPECS]
+    allowed = {c for k in canonical for c in allowed_columns(cfg, k)}
+    for header, target in options.columns.items():
+        if not header.strip() or not target.strip():
+            raise UsageError(f'--map "{header}={target}": give it as "SITE HEADER=canonical column"')
+        if is_identifying(header):
+            raise UsageError(f"--map {header!r}: looks like identifying information, which never enters the canonical "
+                             f'data; delete the column or drop it with --ignore "{header}"')  # fmt: skip
+        items = any(item_column_owner(cfg, target, "partner" if k == "partners" else "man") for k in canonical)
+        if target not in allowed and not items:
+            raise UsageError(f"--map {header!r}={target!r}: not a column of {', '.join(f'{k}.csv' for k in canonical)}"
+                             f"; columns: {', '.join(sorted(allowed))}")  # fmt: skip
 
 
 def read_export(cfg: Config, path: str | Path, site: str | None) -> list[Part]:
@@ -271,6 +373,11 @@ class _KindMerge:
     replacements: list[dict[str, object]]
     typed: pd.DataFrame | None = None  # the merged file read back as canonical data
     read_problems: list[DataProblem] = field(default_factory=list)
+    #: each file's rows (canonical text), their spreadsheet rows, the file's name and its path as given: a
+    #: problem found in the merged file is told where the research assistant will look for it
+    sources: list[tuple[pd.DataFrame, np.ndarray, str, str]] = field(default_factory=list)
+    merged: pd.DataFrame | None = None  # the merged file's text, row for row
+    incoming: list[pd.DataFrame] = field(default_factory=list)  # the participants rows read, refused ones too
 
 
 def _logged_arms(cfg: Config, log: str | Path | None, key_dir: str | Path | None) -> dict[str, tuple[str, ...]]:
@@ -287,8 +394,8 @@ def _logged_arms(cfg: Config, log: str | Path | None, key_dir: str | Path | None
 
 def _merge_kind(
     cfg: Config, data: Path, existing: CanonicalData, kind: str, files: Sequence[tuple[str, Source]], *,
-    sheet: str | None, replace: bool, by: str, step: Callable[[str, int, int], None], header_row: int | None,
-    logged_arms: dict[str, tuple[str, ...]],
+    sheet: str | None, replace: bool, by: str, step: Callable[[str, int, int], None], options: HeaderOptions,
+    logged_arms: dict[str, tuple[str, ...]], preview: list[RowPreview] | None = None,
 ) -> _KindMerge:  # fmt: skip
     current = _text_table(data / f"{kind}.csv")
     keys = list(SPECS[kind].key)
@@ -309,16 +416,23 @@ def _merge_kind(
                                                site=site, kind=kind))  # fmt: skip
             continue
         try:
-            prep = _prepare(cfg, kind, site, path, sheet, existing, header_row)
+            prep = _prepare(cfg, kind, site, path, sheet, existing, options)
         except DataError as exc:
             result.fatal.extend(exc.problems)
             result.outcomes.append(FileOutcome(name, sha, 0, outcome="refused", site=site, kind=kind))
+            if kind == "participants" and isinstance(path, Part) and "participant_id" in path.raw.header:
+                ids = path.raw.cells[path.raw.header.index("participant_id")]  # its men, refused with the file
+                result.incoming.append(pd.DataFrame({"participant_id": ids.astype(str), "site": site}))
             continue
         step(f"checking {prep.name}", n - 1, len(files))
         new_rows, outcome = _merge(cfg, kind, site, prep, merged, index, replace, result.replacements, by,
-                                   logged_arms)  # fmt: skip
+                                   logged_arms, preview)  # fmt: skip
         outcome = _with(outcome, site=site, kind=kind)
         merged = pd.concat([merged, new_rows], ignore_index=True) if len(new_rows) else merged
+        given = prep.raw.file if isinstance(path, Part) else str(source)
+        result.sources.append((prep.rows, prep.raw.rows, prep.raw.file, given))
+        if kind == "participants":
+            result.incoming.append(prep.rows)
         result.outcomes.append(outcome)
         result.problems.extend(outcome.problems)
         if outcome.rejected:
@@ -326,6 +440,7 @@ def _merge_kind(
     columns = _column_order(cfg, kind, current, list(merged.columns))
     merged = merged.reindex(columns=columns, fill_value="").fillna("")
     result.body = merged.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    result.merged = merged
     return result
 
 
@@ -333,8 +448,8 @@ def _import_locked(
     cfg: Config, data: Path, txn: Transaction, site: str, batches: Sequence[tuple[str, Sequence[tuple[str, Source]]]],
     *,
     sheet: str | None, accept_valid: bool, replace: bool, by: str, report: str | Path | None,
-    step: Callable[[str, int, int], None], header_row: int | None = None, log: str | Path | None = None,
-    key_dir: str | Path | None = None,
+    step: Callable[[str, int, int], None], options: HeaderOptions = HeaderOptions(), log: str | Path | None = None,
+    key_dir: str | Path | None = None, preview: list[RowPreview] | None = None,
 ) -> list[FileOutcome]:  # fmt: skip
     """Every kind's files merged in the order the files depend on each other (screening, participants,
     the rest), checked together, written together: a new man's screening and participant rows arrive in
@@ -346,17 +461,19 @@ def _import_locked(
     for kind, files in order:
         arms = _logged_arms(cfg, log, key_dir) if kind == "participants" and replace else {}
         m = _merge_kind(cfg, data, CanonicalData(**tables), kind, files, sheet=sheet, replace=replace, by=by,
-                        step=step, header_row=header_row, logged_arms=arms)  # fmt: skip
+                        step=step, options=options, logged_arms=arms, preview=preview)  # fmt: skip
         merges.append(m)
         m.typed, m.read_problems = parse_table(cfg, SPECS[kind], m.body, f"{kind}.csv")
         if not m.read_problems:  # the kinds after this one are checked against its new rows
             tables[kind] = m.typed
+        if kind == "participants" and not accept_valid:
+            tables[kind] = _with_refused_men(tables[kind], m)
     labelled = [(m.kind, o) for m in merges for o in m.outcomes]
     fatal = [p for m in merges for p in m.fatal]
     problems = fatal + [p for m in merges for p in m.problems]
     if fatal or (problems and not accept_valid):
-        _refuse(txn, labelled, site, problems, by, report, sheet)
-    _final_check(cfg, merges, existing, txn, labelled, by, report, site, sheet)
+        _refuse(txn, labelled, site, problems, by, report, options, sheet)
+    _final_check(cfg, merges, existing, txn, labelled, by, report, site, options, sheet)
     step("writing", 1, 1)
     stamp = _now()
     replacements: list[dict[str, object]] = []
@@ -373,8 +490,24 @@ def _import_locked(
         for r in replacements:
             r["at_utc"] = stamp
         _append_csv(txn, "import/replacements.csv", replacements, REPLACEMENT_COLUMNS)
-    _audit(txn, labelled, site, by, stamp, sheet)
+    _audit(txn, labelled, site, by, stamp, options, sheet)
     return [o for _, o in labelled]
+
+
+def _with_refused_men(known: pd.DataFrame, m: _KindMerge) -> pd.DataFrame:
+    """The participants the kinds after them are checked against, with the men whose participants rows this
+    import refuses: the import is refused for those rows already, and his measures or sessions in the same
+    import must not be refused again as "not in participants.csv" (one cause, said once, on his own row).
+    Only for checking: nothing of it is written."""
+    if not m.incoming:
+        return known
+    rows = pd.concat(m.incoming, ignore_index=True)
+    ids = rows["participant_id"].replace("", np.nan)
+    pending = rows[ids.notna() & ~ids.isin(set(known["participant_id"].dropna()))]
+    if pending.empty:
+        return known
+    extra = pending.reindex(columns=["participant_id", "site", "arm"]).replace("", np.nan)
+    return pd.concat([known, extra.drop_duplicates("participant_id")], ignore_index=True)
 
 
 def _with(o: FileOutcome, **changes: Any) -> FileOutcome:
@@ -394,6 +527,7 @@ def _merge(
     replacements: list[dict[str, object]],
     by: str,
     logged_arms: dict[str, tuple[str, ...]],
+    preview: list[RowPreview] | None = None,
 ) -> tuple[pd.DataFrame, FileOutcome]:
     """Compare incoming rows with the rows already there; update ``merged`` in place for replacements.
     A randomised man's arm is replaced only when ``logged_arms`` (from the allocation log) agrees."""
@@ -408,6 +542,7 @@ def _merge(
             merged[col] = ""
     new_positions = np.flatnonzero(np.isnan(at) & ~bad).tolist()
     unchanged, replaced = 0, 0
+    fates: _Fates = {}
     for i in np.flatnonzero(~np.isnan(at) & ~bad).tolist():
         k, where = incoming_keys.iat[i], int(at[i])
         if where < 0:  # the key came in from an earlier file of this import
@@ -416,7 +551,9 @@ def _merge(
         old = merged.loc[where, prep.provided]
         new = rows.loc[rows.index[i], prep.provided]
         differs = [c for c in prep.provided if str(old[c]) != str(new[c])]
+        fates[i] = ("changed", tuple((prep.shown.get(c, c), str(old[c]), str(new[c])) for c in differs))
         if not differs:
+            fates[i] = ("unchanged", ())
             unchanged += 1
         elif replace and "arm" in differs and kind == "participants" and str(new["arm"]) not in logged_arms.get(k, ()):
             why = (f"the allocation log has arm {logged_arms[k][0]!r} for this man" if k in logged_arms else
@@ -439,12 +576,34 @@ def _merge(
     keep = [i for i in new_positions if i not in bad_now]
     rejected = len(bad_now)
     new_rows = rows.iloc[keep].reindex(columns=list(merged.columns), fill_value="").fillna("")
+    if preview is not None:
+        preview += _row_fates(kind, prep, incoming_keys, keep, fates, bad_now)
     outcome = FileOutcome(
         prep.name, prep.sha, len(rows), new=len(keep), unchanged=unchanged,
         replaced=replaced, rejected=rejected, outcome="imported_partially" if rejected else "imported",
         source=prep.raw.source, problems=tuple(p for _, p in sorted(problems.items, key=lambda x: x[1].row or 0)),
     )  # fmt: skip
     return new_rows, outcome
+
+
+_Fates = dict[int, tuple[str, tuple[tuple[str, str, str], ...]]]
+
+
+def _row_fates(kind: str, prep: _Prepared, keys: pd.Series, new: list[int], fates: _Fates,
+               bad: set[int]) -> list[RowPreview]:  # fmt: skip
+    """Each row's fate, in the file's order, for the dry run."""
+    why: dict[int, list[str]] = {}
+    for i, p in prep.problems.items:
+        why.setdefault(i, []).append(f"{p.column}: {p.message}" if p.column else p.message)
+    out = []
+    new_set = set(new)
+    for i in range(len(prep.rows)):
+        status, changes = ("new", ()) if i in new_set else fates.get(i, ("refused", ()))
+        if i in bad:
+            status = "refused"
+        out.append(RowPreview(prep.raw.file, int(prep.raw.rows[i]), str(keys.iat[i]).replace("\x1f", "/"), status,
+                              changes, "; ".join(why.get(i, [])), kind))  # fmt: skip
+    return out
 
 
 def _quarantine(prep: _Prepared) -> pd.DataFrame:
@@ -469,9 +628,12 @@ def _quarantine(prep: _Prepared) -> pd.DataFrame:
 
 def _refuse(
     txn: Transaction, labelled: list[tuple[str, FileOutcome]], site: str, problems: list[DataProblem], by: str,
-    report: str | Path | None, sheet: str | None,
+    report: str | Path | None, options: HeaderOptions, sheet: str | None = None,
 ) -> None:  # fmt: skip
-    """Write the problem report and the audit entry (one transaction, no data); raise with every problem."""
+    """Write the problem report and the audit entry (one transaction, no data); raise with every problem.
+    A dry run writes nothing and raises the same problems."""
+    if isinstance(txn, _DryRun):
+        raise ImportRefused(problems, None)
     data = txn.folder
     frame = pd.DataFrame(
         [(p.file, p.row, p.column, None if FREE_TEXT in p.message else p.value, p.message) for p in problems],
@@ -489,14 +651,15 @@ def _refuse(
         txn.put(relative, body)
     refused = [(k, _with(o, outcome="refused", new=0, unchanged=0, replaced=0)) for k, o in labelled
                if o.outcome != "already_imported"]  # fmt: skip
-    _audit(txn, refused, site, by, _now(), sheet)
+    _audit(txn, refused, site, by, _now(), options, sheet)
     txn.commit()
     raise ImportRefused(problems, path)
 
 
 def _final_check(
     cfg: Config, merges: list[_KindMerge], existing: CanonicalData, txn: Transaction,
-    labelled: list[tuple[str, FileOutcome]], by: str, report: str | Path | None, site: str, sheet: str | None,
+    labelled: list[tuple[str, FileOutcome]], by: str, report: str | Path | None, site: str, options: HeaderOptions,
+    sheet: str | None,
 ) -> None:  # fmt: skip
     """The merged files must read as canonical data with every other file: nothing wrong gets in."""
     tables = existing.tables()
@@ -508,8 +671,51 @@ def _final_check(
     if not problems:
         problems = cross_checks(cfg, tables)
     if problems:
-        problems = [DataProblem(p.file, p.row, p.column, p.value, f"after this import: {p.message}") for p in problems]
-        _refuse(txn, labelled, site, problems, by, report, sheet)
+        problems = [_placed(cfg, merges, p, txn.folder, site) for p in problems]
+        _refuse(txn, labelled, site, problems, by, report, options, sheet)
+
+
+def _origin(m: _KindMerge, row: int | None) -> tuple[str, int, str] | None:
+    """The site file and spreadsheet row that the merged file's row ``row`` came from in this import (the
+    last file to bring its key), with the file's path as given; None for a row that was there before."""
+    if row is None or m.merged is None or not 0 <= row - 2 < len(m.merged):
+        return None
+    keys = list(SPECS[m.kind].key)
+    wanted = key_text(m.merged.iloc[[row - 2]], keys).iat[0]
+    for rows, numbers, file, given in reversed(m.sources):
+        hit = np.flatnonzero((key_text(rows, keys) == wanted).to_numpy())
+        if len(hit):
+            return file, int(numbers[hit[0]]), given
+    return None
+
+
+#: A man's screening and participants rows each need the other: (this kind, the message, the partner kind).
+_PARTNERS = {("screening", "not in participants.csv"): "participants",
+             ("participants", "not in screening.csv"): "screening"}  # fmt: skip
+
+
+def _placed(cfg: Config, merges: list[_KindMerge], p: DataProblem, data: Path, site: str) -> DataProblem:
+    """A problem of the merged file, placed in the site file the row came from (its row as the spreadsheet
+    shows it); when the row needs its partner file (a new man's screening and participants rows), it says
+    which file, and the one command that brings both."""
+    kind = p.file.removesuffix(".csv")
+    merge = next((m for m in merges if m.kind == kind), None)
+    where = _origin(merge, p.row) if merge is not None else None
+    if where is None:
+        return DataProblem(p.file, p.row, p.column, p.value, f"after this import: {p.message}")
+    file, row, given = where
+    message = f"after this import: {p.message}"
+    partner = next((k for (this, said), k in _PARTNERS.items() if this == kind and p.message.startswith(said)), None)
+    if partner is not None and all(m.kind != partner for m in merges):
+        import shlex
+
+        config = cfg.source.path if cfg.source is not None else "CONFIG"
+        what = "participants row (randomisation)" if partner == "participants" else "screening row"
+        command = shlex.join(["advance-trial", "import", config, given, f"{partner.upper()}-FILE", "--data", str(data),
+                              "--site", site, "--kind", kind, "--kind", partner])  # fmt: skip
+        message += (f"; a new man's {kind} row needs his {what} in the same import: give the {partner} file too "
+                    f"(replace {partner.upper()}-FILE), in one command: {command}")  # fmt: skip
+    return DataProblem(file, row, p.column, p.value, message)
 
 
 def _sheet_read(o: FileOutcome) -> str:
@@ -519,10 +725,16 @@ def _sheet_read(o: FileOutcome) -> str:
 
 
 def _audit(
-    txn: Transaction, labelled: list[tuple[str, FileOutcome]], site: str, by: str, stamp: str, sheet: str | None
+    txn: Transaction,
+    labelled: list[tuple[str, FileOutcome]],
+    site: str,
+    by: str,
+    stamp: str,
+    options: HeaderOptions,
+    sheet: str | None,
 ) -> None:
     rows = [{"at_utc": stamp, "by": by, "kind": kind, "site": o.site or site, "sheet": _sheet_read(o) or sheet or "",
-             **o.counts()}  # fmt: skip
+             **o.counts(), "options": options.text()}  # fmt: skip
             for kind, o in labelled]  # fmt: skip
     if rows:
         _append_csv(txn, "import/audit.csv", rows, AUDIT_COLUMNS)

@@ -46,6 +46,8 @@ class RawTable:
         Spreadsheet row number of each data row.
     source : str
         How it was read, e.g. ``csv utf-8 ';'`` or ``xlsx sheet 'Attendance'``.
+    header_row : int
+        The header's row number in the spreadsheet (1 unless a title stands above it).
     """
 
     file: str
@@ -53,6 +55,7 @@ class RawTable:
     cells: pd.DataFrame
     rows: np.ndarray
     source: str
+    header_row: int = 1
 
 
 @dataclass(frozen=True)
@@ -79,23 +82,28 @@ HEADER_SEARCH = 20
 
 def read_site_file(
     path: str | Path, sheet: str | None = None, accepts: Callable[[list[str]], bool] | None = None,
-    header_row: int | None = None,
+    header_row: int | None = None, likeness: Callable[[list[str]], int] | None = None,
 ) -> tuple[RawTable, bytes]:  # fmt: skip
     """Read a CSV or ``.xlsx`` file sent by a site; returns the table and the file's bytes.
 
     ``accepts`` tells a header the config's mapping can read: it chooses among visible sheets and
     finds the header row below a title (the first of the first :data:`HEADER_SEARCH` rows it accepts);
-    ``header_row`` (1-based) names the header row instead. The source says which row was used.
+    ``header_row`` (1-based) names the header row instead. When no row is accepted, the row most like a
+    header is taken (``likeness``: how many of its cells name a known column; then the most cells
+    filled), so that the mapping can say which of its columns need mapping. The source says which row
+    was used.
     """
-    return _read_site_file(path, sheet, HeaderRule(accepts, header_row))
+    return _read_site_file(path, sheet, HeaderRule(accepts, header_row, likeness))
 
 
 @dataclass(frozen=True)
 class HeaderRule:
-    """How the header row is found: a test a header passes, or its row number (1-based)."""
+    """How the header row is found: a test a header passes, or its row number (1-based); and, when no
+    row passes, how much a row looks like a header."""
 
     accepts: Callable[[list[str]], bool] | None = None
     row: int | None = None
+    likeness: Callable[[list[str]], int] | None = None
 
 
 def _header_index(texts: list[list[str]], file: str, rule: HeaderRule) -> int:
@@ -111,7 +119,30 @@ def _header_index(texts: list[list[str]], file: str, rule: HeaderRule) -> int:
     for i in range(first, min(len(texts), first + HEADER_SEARCH)):
         if accepts([c.strip() for c in texts[i]]):
             return i
-    return first  # the mapping will say what it misses in the first row
+    return _most_like_a_header(texts, first, rule)  # the mapping will say what it misses in that row
+
+
+def _most_like_a_header(texts: list[list[str]], first: int, rule: HeaderRule) -> int:
+    """The row (0-based) most like a header when none names the required columns: the most cells naming a
+    known column, then the most text cells filled (a title above has one, data rows have numbers and
+    dates); the first such row."""
+
+    def score(i: int) -> tuple[int, int, int]:
+        cells = [c.strip() for c in texts[i]]
+        known = rule.likeness(cells) if rule.likeness is not None else 0
+        words = sum(1 for c in cells if c and not _looks_like_a_value(c))
+        return known, words, -i
+
+    rows = range(first, min(len(texts), first + HEADER_SEARCH))
+    return max(rows, key=score) if rows else first
+
+
+_VALUE = re.compile(r"^[-+]?[0-9.,:/ ]+$|^(true|false)$|^[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _looks_like_a_value(cell: str) -> bool:
+    """A number, a date or a boolean: what a data row holds and a header does not."""
+    return bool(_VALUE.match(cell.casefold()))
 
 
 def _read_site_file(path: str | Path, sheet: str | None, rule: HeaderRule) -> tuple[RawTable, bytes]:
@@ -215,7 +246,7 @@ def _table(file: str, records: list[list[str]], source: str, rule: HeaderRule = 
     problems = []
     for j, h in enumerate(header):
         if not h:
-            problems.append(DataProblem(file, 1, f"column {j + 1}", None, "a column without a header"))
+            problems.append(DataProblem(file, at + 1, f"column {j + 1}", None, "a column without a header"))
     for n, r in body:
         extra = [c for c in r[width:] if c.strip()]
         if extra:
@@ -229,7 +260,7 @@ def _table(file: str, records: list[list[str]], source: str, rule: HeaderRule = 
     )
     cells = cells.fillna("").apply(lambda s: s.str.strip()) if len(cells) else cells
     rows = np.fromiter((n for n, _ in body), dtype=np.int64, count=len(body))
-    return RawTable(file, header, cells, rows, source)
+    return RawTable(file, header, cells, rows, source, at + 1)
 
 
 def _cell_text(v: object) -> str:
@@ -364,12 +395,12 @@ def _read_xlsx(
     else:
         fits = []
 
-        def first_row(n: str) -> Any:
-            return wb.get_sheet_by_name(n).to_python(skip_empty_area=False, nrows=1)
+        def first_rows(n: str) -> Any:
+            return wb.get_sheet_by_name(n).to_python(skip_empty_area=False, nrows=HEADER_SEARCH)
 
-        for n in visible:
-            grid = _calamine(file, f"sheet {n!r} could not be read", functools.partial(first_row, n))
-            if grid and accepts([_cell_text(v).strip() for v in grid[0]]):
+        for n in visible:  # a header below a title counts: the first rows are looked at, as for the header
+            grid = _calamine(file, f"sheet {n!r} could not be read", functools.partial(first_rows, n))
+            if any(accepts([_cell_text(v).strip() for v in row]) for row in grid):
                 fits.append(n)
         if len(fits) != 1:
             which = "none of" if not fits else "more than one of"

@@ -30,6 +30,8 @@ COLUMNS = {
     "min": ("Text Validation Min", "text_validation_min"),
     "max": ("Text Validation Max", "text_validation_max"),
     "identifier": ("Identifier?", "identifier"),
+    "section": ("Section Header", "section_header"),
+    "annotation": ("Field Annotation", "field_annotation"),
 }
 #: Field types whose values are one of their choices' codes.
 CHOICE_TYPES = ("radio", "dropdown", "checkbox", "yesno", "truefalse")
@@ -53,6 +55,9 @@ class DictionaryField:
     max: str
     identifier: bool
     row: int
+    section: str = ""  # the Section Header above the field (plain text)
+    annotation: str = ""  # the Field Annotation (action tags, notes)
+    calculation: str = ""  # a calc field's calculation (the choices column holds it)
 
     @property
     def integer_codes(self) -> list[int] | None:
@@ -166,7 +171,9 @@ def read_dictionary(path: str | Path) -> Dictionary:
             continue
         fields.append(DictionaryField(name, form, kind, plain_label(cell(i, "label")), choices,
                                       cell(i, "validation").lower(), cell(i, "min"), cell(i, "max"),
-                                      cell(i, "identifier").lower() in ("y", "yes", "1"), row))  # fmt: skip
+                                      cell(i, "identifier").lower() in ("y", "yes", "1"), row,
+                                      plain_label(cell(i, "section")), cell(i, "annotation"),
+                                      cell(i, "choices") if kind == "calc" else ""))  # fmt: skip
     if problems:
         raise DataError(problems)
     if not fields:

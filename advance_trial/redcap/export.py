@@ -211,8 +211,10 @@ def split_export(cfg: Config, raw: RawTable, site: str | None) -> list[Part]:
         if "timepoint" in names_of and "timepoint" not in mapped:
             data["timepoint"] = timepoint
             for i in take[(timepoint.iloc[take] == "").to_numpy()].tolist():
-                extra.append((i, "redcap_event_name", unique_event.iat[i],
-                              "this event is no timepoint of the config (redcap.events)"))  # fmt: skip
+                why = ("this event is no timepoint of the config (redcap.events)" if unique_event.iat[i] else
+                       f"the row has no event (a classic REDCap project), and {kind}.csv needs a timepoint: give "
+                       "the config the project's events (`config from-redcap --events`) or a timepoint")  # fmt: skip
+                extra.append((i, "redcap_event_name", unique_event.iat[i], why))
         if "site" in names_of and "site" not in mapped:
             data["site"] = rows_site
         for f in repeating:

@@ -80,7 +80,7 @@ FORM_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("attendance", ("attend", "session")),
     ("followup", ("follow", "retention")),
     ("screening", ("screen", "eligib")),
-    ("participants", ("random", "enrol", "allocation", "demograph")),
+    ("participants", ("random", "enrol", "allocation", "demograph", "particip")),
 )
 #: Columns the export's structure supplies (the record, the event, the data access group).
 STRUCTURAL = ("participant_id", "screen_id", "timepoint", "site")
@@ -126,6 +126,26 @@ class _Build:
     ignore: dict[str, list[str]] = field(default_factory=dict)
     instruments: dict[str, dict[str, Any]] = field(default_factory=dict)
     baseline: list[dict[str, Any]] = field(default_factory=list)  # Table 1's variables (a skeleton's)
+    scoring: list[Scoring] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How an instrument is scored, and what said so (the command states it for every instrument)."""
+
+    instrument: str
+    label: str
+    score: str  # sum | mean
+    items: int
+    lowest: float | None
+    highest: float | None
+    source: str
+
+    def __str__(self) -> str:
+        span = (f", {self.lowest:g} to {self.highest:g}" if self.lowest is not None and self.highest is not None
+                else "")  # fmt: skip
+        items = f"{self.items} item{'s' if self.items != 1 else ''}"
+        return f"{self.instrument} ({self.label}): the {self.score} of its {items}{span}; {self.source}"
 
 
 @dataclass(frozen=True)
@@ -135,6 +155,7 @@ class Skeleton:
     text: str
     placements: tuple[Placement, ...]
     assumptions: tuple[str, ...]
+    scoring: tuple[Scoring, ...] = ()
 
     @property
     def not_placed(self) -> list[Placement]:
@@ -243,6 +264,18 @@ def build(dictionary: Dictionary, events: list[Event], base: Config | None,
                 prefix, n = item_of[f.name]
                 _item(b, kind, prefix, n, f, groups[prefix])
                 continue
+            if f.type == "calc" and kind in ("measures", "partners"):
+                b.placements.append(
+                    Placement(
+                        f.name,
+                        form,
+                        "not placed",
+                        "",
+                        "a score REDCap calculates: advance-trial scores the items itself (the instrument's score)",
+                    )
+                )
+                b.ignore.setdefault(kind, []).append(f.name)
+                continue
             column = _column_for(b, kind, f, taken)
             if column is None and kind == "participants" and b.base is None:
                 column = _baseline_variable(b, f)
@@ -322,13 +355,22 @@ def _item(
     existing = b.base.instruments.get(ins_id) if b.base is not None else None
     lo_hi = _range([g for _, g in group])
     if ins_id not in b.instruments:
-        spec: dict[str, Any] = {"label": f"{prefix} (REDCap form {f.form})", "items": len(group)}
+        label = _section(b, f.form, [g for _, g in group]) or f"{prefix} (REDCap form {f.form})"
+        spec: dict[str, Any] = {"label": label, "items": len(group)}
         if kind == "partners":
             spec["respondent"] = "partner"
         if lo_hi is not None:
             spec["min"], spec["max"] = lo_hi
-        spec["score"] = "mean"
+        score, source = _score(b, f.form, [g.name for _, g in group])
+        if existing is not None:
+            score, source, label = existing.score, "as the base config says", existing.label or label
+        spec["score"] = score
         b.instruments[ins_id] = spec
+        k = len(group)
+        lo, hi = (existing.min, existing.max) if existing is not None else (lo_hi or (None, None))
+        factor = k if score == "sum" else 1
+        b.scoring.append(Scoring(ins_id, label, score, k, None if lo is None else lo * factor,
+                                 None if hi is None else hi * factor, source))  # fmt: skip
         if existing is not None and (existing.items, existing.min, existing.max) != (len(group), *(lo_hi or (0, 0))):
             b.assumptions.append(f"instrument {ins_id}: the base config has {existing.items} items "
                                  f"{existing.min}..{existing.max}, the dictionary {len(group)} items "
@@ -343,6 +385,44 @@ def _item(
         if any(str(c) != code for c, code in zip(codes, f.choices, strict=True)):
             b.values.setdefault(kind, {})[column] = {code: int(code) for code in f.choices}
     b.placements.append(Placement(f.name, f.form, "item", f"{kind}.{column}", f"item {n} of {ins_id}"))
+
+
+_SCORE_TAG = re.compile(r"@SCORE\s*=\s*['\"]?(sum|mean)\b", re.IGNORECASE)
+
+
+def _section(b: _Build, form: str, items: list[DictionaryField]) -> str | None:
+    """The instrument's name as the form shows it: the section header over its items (or over the form)."""
+    on_form = [f for f in b.dictionary.fields if f.form == form]
+    first = min((f.row for f in items), default=0)
+    over_items = [f.section for f in items if f.section]
+    before = [f.section for f in on_form if f.section and f.row <= first]
+    found = over_items or before[-1:]
+    return found[0] if found else None
+
+
+def _score(b: _Build, form: str, items: list[str]) -> tuple[str, str]:
+    """Sum or mean, and what says so: an ``@SCORE=sum`` (or ``mean``) in a field annotation of the form, else
+    a calculated field of the form over the items (``sum(...)``, ``[a]+[b]...``, ``mean(...)``), else the
+    default, mean, said to be assumed."""
+    on_form = [f for f in b.dictionary.fields if f.form == form]
+    for f in on_form:
+        m = _SCORE_TAG.search(f.annotation)
+        if m:
+            return m.group(1).lower(), f"from the field annotation {m.group(0)!r} of {f.name}"
+    names = set(items)
+    for f in on_form:
+        calc = f.calculation.replace(" ", "").lower()
+        used = set(re.findall(r"\[([a-z0-9_]+)\]", calc))
+        if f.type != "calc" or not used or not used <= names:
+            continue
+        if "mean(" in calc or "/" in calc:
+            return "mean", f"from the calculated field {f.name} (the mean of the items)"
+        if "sum(" in calc or "+" in calc:
+            return "sum", f"from the calculated field {f.name} (the sum of the items)"
+    return "mean", (
+        "assumed: nothing in the dictionary says (add @SCORE=sum or @SCORE=mean to an item's field "
+        "annotation, or set the instrument's score in the config)"
+    )
 
 
 def _sites_and_arms(b: _Build, base: Config | None, trial_id: str | None) -> tuple[dict[str, str], dict[str, str]]:
@@ -645,7 +725,7 @@ def from_redcap(dictionary: Dictionary, events: list[Event], base: Config | None
         have = [r.model_dump(exclude_defaults=True) for r in base.import_]
         doc["import"] = [r for r in doc["import"] if r not in have]
     text = render(doc, base_text, dictionary.file)
-    return Skeleton(text, tuple(b.placements), tuple(b.assumptions))
+    return Skeleton(text, tuple(b.placements), tuple(b.assumptions), tuple(b.scoring))
 
 
 def config_from_redcap(dictionary: str | Path, events: list[Path] | None = None, base: str | Path | None = None,
