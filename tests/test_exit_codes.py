@@ -28,6 +28,7 @@ COMMANDS: dict[str, list[str]] = {
     "progression": ["progression", "{CONFIG}", "--data", "{DATA}"],
     "outcomes": ["outcomes", "{CONFIG}", "--data", "{DATA}"],
     "plan": ["plan", "{CONFIG}", "--data", "{DATA}"],
+    "checklist": ["checklist", "{CONFIG}", "--data", "{DATA}"],
     "run": ["run", "{CONFIG}", "--data", "{DATA}", "--out", "{OUT}/run"],
     "report": ["report", "{CONFIG}", "--data", "{DATA}", "--out", "{OUT}/report"],
     "verify": ["verify", "{OUTDIR}"],
