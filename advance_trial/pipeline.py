@@ -132,7 +132,7 @@ def plan_tables(cfg: Config, ads: AnalysisData, tables: dict[str, Table]) -> dic
 
         out["plan"] = plan_table(cfg, ads, tables)
         alls = out["plan"].data[out["plan"].data["quantity"] == "men to randomise in all"]["estimate"]
-        total = int(alls.iloc[0]) if len(alls) else None
+        total = int(alls.iloc[0]) if len(alls) and alls.iloc[0] == alls.iloc[0] else None  # nan: not computed
     out["recruitment_rate"] = rate_table(cfg, ads, total)
     return out
 

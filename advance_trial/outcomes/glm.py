@@ -93,7 +93,10 @@ def logistic_fit(X: np.ndarray, y: np.ndarray) -> GlmFit:
 def theta_ml(y: np.ndarray, mu: np.ndarray) -> float:
     """Maximum likelihood estimate of the negative binomial shape at fixed means (``MASS::theta.ml``)."""
     n = len(y)
-    theta = n / (((y / mu - 1) ** 2).sum())
+    spread = float(((y / mu - 1) ** 2).sum())
+    if spread == 0:  # fitted exactly (counts that do not vary): no overdispersion, the Poisson limit
+        return np.inf
+    theta = n / spread
     for _ in range(MAX_ITERATIONS):
         score = (special.digamma(theta + y) - special.digamma(theta) + np.log(theta) + 1
                  - np.log(theta + mu) - (y + theta) / (mu + theta)).sum()  # fmt: skip

@@ -33,6 +33,9 @@ from advance_trial.outcomes.models import Effect
 
 #: A variance below this fraction of the residual variance is reported as on its boundary.
 BOUNDARY = 1e-4
+#: A residual variance below this fraction of the model's largest variance is on its boundary of zero, where the
+#: restricted likelihood has no maximum (it rises without bound; nlme stops "computationally singular").
+RESIDUAL_BOUNDARY = 1e-8
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class NestedFit:
     converged: bool
     on_boundary: bool
     logit_icc_var: float = float("nan")  # variance of log(s2_group) - log(s2_intervention), from the REML information
+    residual_boundary: str = ""  # "control" or "intervention": that arm's residual variance estimated at zero
 
 
 def containment_df(X: np.ndarray, cluster: np.ndarray) -> np.ndarray:
@@ -162,8 +166,10 @@ def _fit(X: np.ndarray, y: np.ndarray, treat: np.ndarray, cluster: np.ndarray, e
     XVX, XVy, _, _ = blocks.pieces(s2u, s20, s21)
     cov = np.linalg.inv(XVX)
     boundary = bool(s2u < BOUNDARY * s21)
+    top = max(s2u, s20, s21)
+    at_zero = [arm for arm, v in (("control", s20), ("intervention", s21)) if v < RESIDUAL_BOUNDARY * top]
     return NestedFit(cov @ XVy, cov, s2u, s20, s21, -fun / 2, containment_df(X, cluster), bool(best.success),
-                     boundary, _logit_icc_var(objective, x, equal))  # fmt: skip
+                     boundary, _logit_icc_var(objective, x, equal), at_zero[0] if at_zero else "")  # fmt: skip
 
 
 def _hessian(objective: Callable[[np.ndarray], tuple[float, np.ndarray]], theta: np.ndarray, h: float) -> np.ndarray:
