@@ -186,8 +186,16 @@ def test_quasi_complete_separation_is_detected_not_printed_as_an_estimate(advanc
     df = pd.DataFrame({"treat": SEP_T, "y": SEP_Y})
     o = _outcome(advance_cfg, [], ["logistic", "firth"], kind="binary")
     got, warned = _run(advance_cfg, o, _frame(advance_cfg, df))
-    for row in ("logistic", "logistic_standardised", "unadjusted"):
+    for row in ("logistic", "logistic_standardised"):
         assert got[(row, "")].status == "not_estimable" and "separation" in got[(row, "")].reason
+        assert "every advance man analysed had the outcome, so the odds ratio is infinite" in got[(row, "")].reason
+    # the crude difference needs no model (issue 33): Newcombe's hybrid score interval from Wilson's
+    # R: w <- function(x, n) prop.test(x, n, correct = FALSE)$conf.int; a <- w(4, 4); b <- w(2, 4)
+    #    c(0.5, 0.5 - sqrt((1 - a[1])^2 + (b[2] - 0.5)^2), 0.5 + sqrt((a[2] - 1)^2 + (0.5 - b[1])^2))
+    #    0.500000000000000 -0.102051277513663  0.849961010847850
+    crude = got[("unadjusted", "")]
+    assert crude.status == "estimated" and crude.estimate == pytest.approx(0.5, rel=1e-12)
+    assert (crude.ci_lower, crude.ci_upper) == pytest.approx((-0.102051277513663, 0.849961010847850), rel=1e-9)
     firth = got[("firth", "")]
     # closed form: with one binary covariate Firth's estimate is the log odds ratio with 1/2 added to
     # each cell (4 + 1/2)(2 + 1/2) / ((0 + 1/2)(2 + 1/2)) = 9
