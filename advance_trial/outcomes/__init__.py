@@ -157,7 +157,7 @@ def _one(cfg: Config, o: Outcome, name: str, frame: pd.DataFrame, cc: pd.DataFra
         if name == "logistic" and o.type == "binary":  # the crude difference needs no model: given whatever it says
             return _logistic_rows(cfg, X, y, level)
         _check_outcome(o, y, name)
-    if name in ("ancova", "cace"):
+    if name in ("ancova", "cace", "negative_binomial"):  # (theta too needs residual degrees of freedom)
         _residual_df(X)
     if name == "ancova":
         return [ancova(X, y, level)]
