@@ -288,3 +288,71 @@ def test_a_constant_outcome_is_refused_by_every_analysis_multiple_imputation_too
     plan = _plan(out)
     assert "the follow-up SD is 0" in plan.loc["men per arm (two-sample t test)", "note"]
     assert math.isnan(plan.loc["men to randomise in all", "estimate"])
+
+
+@pytest.mark.parametrize(
+    "r, n, factor, conservative, said",
+    [
+        (1.0, 40, 1.0, 1.0, "exact linear function"),  # r = 1: no reduction taken (1 - r^2 = 0 would need no men)
+        (-1.0, 40, 1.0, 1.0, "exact linear function"),
+        (float("nan"), 2, 1.0, 1.0, "no baseline-follow-up correlation"),
+        (0.5, 3, 0.75, 1.0, "too few for its interval"),  # Fisher's interval needs n > 3
+        # R: tanh(atanh(0.5) + c(-1, 1) * qnorm(0.975) / sqrt(47)) 0.257487860768284 0.683256302098813
+        (0.5, 50, 0.75, 1 - 0.257487860768284**2, "lower limit 0.257"),
+        (-0.5, 50, 0.75, 1 - 0.257487860768284**2, "upper limit -0.257"),
+        # R: tanh(atanh(-0.1) + c(-1, 1) * qnorm(0.975) / sqrt(47)): -0.369 to 0.183, includes 0: no reduction
+        (-0.1, 50, 0.99, 1.0, "upper limit 0.183"),
+    ],
+)
+def test_the_ancova_factor_is_defined_at_its_limits(r, n, factor, conservative, said):
+    from advance_trial.planning import _ancova_factor
+
+    got = _ancova_factor(r, n, 0.95, True)
+    assert got[0] == pytest.approx(factor, rel=1e-12) and got[1] == pytest.approx(conservative, rel=1e-12)
+    assert said in got[2]
+    assert _ancova_factor(r, n, 0.95, False)[:2] == (1.0, 1.0)
+
+
+def test_count_separation_by_linear_programming():
+    from advance_trial.outcomes.checks import count_separated
+
+    X = np.column_stack([np.ones(6), [1, 1, 1, 0, 0, 0.0]])
+    assert count_separated(X, np.array([3, 1, 2, 0, 0, 0.0]))  # an arm of zeros: the ratio is infinite
+    assert count_separated(X, np.array([0, 0, 0, 2, 1, 0.0]))  # the other arm: the ratio is 0
+    assert not count_separated(X, np.array([3, 1, 2, 0, 1, 0.0]))
+    assert not count_separated(X, np.array([3, 1, 2, 4, 1, 2.0]))  # no zero at all
+    # a zero count where a covariate is largest, positive counts elsewhere at one value of it: the MLE of its
+    # coefficient is -infinite (Santos Silva and Tenreyro 2010)
+    Z = np.column_stack([np.ones(5), [0, 0, 0, 0, 1.0]])
+    assert count_separated(Z, np.array([2, 1, 3, 1, 0.0]))
+
+
+def test_a_step_that_cannot_compute_is_named_and_the_others_are_written(invoke, tmp_path, monkeypatch):
+    from tests.conftest import SAMPLES, config_path
+
+    def broken(*args, **kwargs):
+        raise ValueError("math domain error")
+
+    monkeypatch.setattr("advance_trial.planning.plan_table", broken)
+    res = invoke("run", config_path("advance-feasibility"), "--data", SAMPLES / "advance-feasibility", "--out",
+                 tmp_path / "out")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "plan: not computed on these data (ValueError: math domain error)" in " ".join(res.output.split())
+    assert not (tmp_path / "out" / "plan.csv").exists()
+    for name in ("outcomes", "retention", "progression", "recruitment_rate", "results"):
+        assert (tmp_path / "out" / f"{name}.csv").exists(), name
+    assert "Not computed: plan: not computed on these data" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_firth_is_configurable_for_a_binary_outcome(tmp_path):
+    from advance_trial.config import load_config
+
+    cfg, _ = make("one_site", tmp_path)
+    o = next(x for x in load_config(cfg).outcomes if x.type == "binary")
+    assert o.analyses == ["logistic", "firth"]
+    bad = cfg.read_text().replace("analyses: [logistic, firth]", "analyses: [logistic, negative_binomial]")
+    cfg.write_text(bad)
+    from advance_trial.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="use one of \\['cace', 'firth', 'logistic'\\]"):
+        load_config(cfg)
