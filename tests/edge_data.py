@@ -1,9 +1,10 @@
 """Ten data sets at the edges of the outcome models, made from the ADVANCE sample (issue 33).
 
 Each is the sample with one thing pushed to its limit; :func:`make` writes it and a copy of the
-config that also asks for ``firth`` on the binary outcome (and 5 imputations, not 20, to be quick). The changes are deterministic (numpy
-``default_rng(33)`` where a draw is needed), so the R references typed into the tests are
-computed from the same files (``make`` the folder, then ``read.csv`` it).
+config that also asks for ``firth`` on the binary outcome (and 5 imputations, not 20, to be quick).
+The changes are deterministic (numpy ``default_rng(33)`` where a draw is needed), so the R
+references typed into the tests are computed from the same files (``make`` the folder, then
+``read.csv`` it).
 
 Cases: ``complete_separation``, ``quasi_separation`` (the binary outcome), ``constant_in_control``
 (the physical score the same for every control man), ``two_per_arm``, ``one_site``,

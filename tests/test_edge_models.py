@@ -94,7 +94,8 @@ def test_complete_separation_names_the_arm_and_gives_newcombe_and_firth(edge):
                                       "ratio is 0")  # fmt: skip
     # R: glm(y ~ treat + base + site, binomial, d): coef treat -53.13, se 101082 (a number that means nothing)
     # R: counts 0 of 32 and 21 of 21; w <- function(x, n) prop.test(x, n, correct = FALSE)$conf.int
-    #    a <- w(0, 32); b <- w(21, 21); c(-1, -1 - sqrt((0 - a[1])^2 + (b[2] - 1)^2), -1 + sqrt((a[2] - 0)^2 + (1 - b[1])^2))
+    #    a <- w(0, 32); b <- w(21, 21)
+    #    c(-1, -1 - sqrt((0 - a[1])^2 + (b[2] - 1)^2), -1 + sqrt((a[2] - 0)^2 + (1 - b[1])^2))
     #    -1.000000000000000 -1.000000000000000 -0.811849510463994
     assert crude["status"] == "estimated" and crude["estimate"] == -1
     assert (crude["ci_lower"], crude["ci_upper"]) == pytest.approx((-1.0, -0.811849510463994), rel=1e-9)
@@ -142,7 +143,8 @@ def test_firth_under_separation_matches_an_independent_penalised_likelihood(edge
 def test_quasi_complete_separation_gives_the_crude_difference(edge):
     t, crude, firth = _newcombe_and_firth(edge, "quasi_separation")
     assert _row(t, "physical_more_than_rarely", "logistic")["reason"].startswith(
-        "quasi-complete separation: no advance man analysed had the outcome, so the odds ratio is 0")
+        "quasi-complete separation: no advance man analysed had the outcome, so the odds ratio is 0"
+    )
     # R: counts 0 of 32 and 12 of 21; a <- w(0, 32); b <- w(12, 21) (w as above); p2 <- 12 / 21
     #    c(-p2, -p2 - sqrt(a[1]^2 + (b[2] - p2)^2), -p2 + sqrt(a[2]^2 + (p2 - b[1])^2))
     #    -0.571428571428571 -0.755300310746240 -0.339247285936877
@@ -202,7 +204,8 @@ def test_two_men_per_arm_fits_nothing_unidentified_and_plans(edge):
     nb = _row(t, "physical_acts", "negative_binomial")
     assert nb["status"] == "not_estimable" and "4 men" in nb["reason"]
     plan = _plan(out)
-    # R: f <- lm(y ~ arm, d); summary(f)$sigma 0.437414873844749; cor(resid(f), resid(lm(base ~ arm, d))) 0.905775940295756
+    # R: f <- lm(y ~ arm, d); summary(f)$sigma 0.437414873844749
+    #    cor(resid(f), resid(lm(base ~ arm, d))) 0.905775940295756
     assert plan.loc["pooled SD at follow-up", "estimate"] == pytest.approx(0.437414873844749, rel=1e-12)
     assert plan.loc["ANCOVA factor 1 - r^2", "estimate"] == pytest.approx(1 - 0.905775940295756**2, rel=1e-12)
     de = plan.loc["design effect, intervention arm"]

@@ -269,8 +269,10 @@ def _zero_counts_reason(cfg: Config, y: np.ndarray, treat: np.ndarray) -> str:
             return (f"every {arm} man analysed had a count of 0: the rate ratio is {ratio}, its maximum likelihood "
                     "estimate does not exist (R's glm.nb returns an enormous or vanishing ratio with a vast "
                     "standard error)")  # fmt: skip
-    return ("the counts are zero wherever a combination of the covariates is positive: a coefficient's maximum "
-            "likelihood estimate is infinite (linear-programming check, as R's detectseparation for poisson)")
+    return (
+        "the counts are zero wherever a combination of the covariates is positive: a coefficient's maximum "
+        "likelihood estimate is infinite (linear-programming check, as R's detectseparation for poisson)"
+    )
 
 
 _VARIANCES = {"partially_nested": "therapy group, control residual, intervention residual",
@@ -367,7 +369,9 @@ def _meaningful(e: Effect) -> Effect:
         bad = "the model gave no finite estimate or interval"
     elif e.effect in _RATIOS and (e.ci_lower <= 0 or not np.isfinite(e.ci_upper) or e.estimate > 1e8
                                   or e.estimate < 1e-8):  # fmt: skip
-        bad = f"the ratio is numerically 0 or infinite ({e.estimate:.3g}, interval {e.ci_lower:.3g} to {e.ci_upper:.3g})"
+        bad = (
+            f"the ratio is numerically 0 or infinite ({e.estimate:.3g}, interval {e.ci_lower:.3g} to {e.ci_upper:.3g})"
+        )
     elif e.effect != "icc" and e.analysis != "firth" and not e.ci_lower < e.ci_upper:
         bad = f"the interval has no width ({e.ci_lower:.3g} to {e.ci_upper:.3g}): the outcome is fitted exactly"
     if not bad:

@@ -67,7 +67,9 @@ def count_separated(X: np.ndarray, y: np.ndarray) -> bool:
     zero = y <= 0
     if not zero.any():
         return False
-    res = linprog(X[zero].sum(axis=0), A_ub=X[zero], b_ub=np.zeros(int(zero.sum())),
-                  A_eq=X[~zero] if (~zero).any() else None, b_eq=np.zeros(int((~zero).sum())) if (~zero).any() else None,
-                  bounds=[(-1, 1)] * X.shape[1], method="highs")  # fmt: skip
+    pos = ~zero
+    eq = {"A_eq": X[pos], "b_eq": np.zeros(int(pos.sum()))} if pos.any() else {}
+    # maximise the total by which the zeros' linear predictors fall, the positive counts' held where they are
+    res = linprog(X[zero].sum(axis=0), A_ub=X[zero], b_ub=np.zeros(int(zero.sum())), bounds=[(-1, 1)] * X.shape[1],
+                  method="highs", **eq)  # fmt: skip
     return bool(res.status == 0 and -res.fun > 1e-7)

@@ -214,8 +214,10 @@ def registered_rows(definitive: Config, plan: pd.DataFrame) -> pd.DataFrame:
         total = rows[rows["quantity"] == "men to randomise in all"]
         note = definitive.trial.id
         if len(total):
-            point, safe = (f"{v:.0f}" if math.isfinite(v) else "(not computed)"
-                           for v in (float(total["estimate"].iloc[0]), float(total["conservative"].iloc[0])))
+            point, safe = (
+                f"{v:.0f}" if math.isfinite(v) else "(not computed)"
+                for v in (float(total["estimate"].iloc[0]), float(total["conservative"].iloc[0]))
+            )
             note += f": the plan needs {point} (conservative {safe})"
         extra.append({"outcome": oid, "step": "7_registered", "quantity": "men planned by the definitive trial",
                       "estimate": float(target), "conservative": float(target), "note": note})  # fmt: skip
