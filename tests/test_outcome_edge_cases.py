@@ -407,15 +407,18 @@ def test_too_few_men_for_the_variances_is_not_identified(advance_cfg):
     #        data = d, method = "REML") returns the varIdent ratio at its start (1) and intervals(m) fails:
     #    "cannot get confidence intervals on var-cov components: Non-positive definite approximate
     #    variance-covariance"; so does the model without weights (2 variances for 1 df)
-    df = pd.DataFrame({"treat": [1.0, 1, 0, 0], "base": [2.5384615384615383, 1.0769230769230769, 1.4615384615384615, 2.0],
+    df = pd.DataFrame({"treat": [1.0, 1, 0, 0],
+                       "base": [2.5384615384615383, 1.0769230769230769, 1.4615384615384615, 2.0],
                        "y": [1.8461538461538463, 1.2307692307692308, 1.4615384615384615, 2.0833333333333335],
                        "cluster": ["g1", "g2", "m3", "m4"]})  # fmt: skip
     o = _outcome(advance_cfg, ["baseline"], ["partially_nested", "partially_nested_equal_var", "ancova"])
     got, _ = _run(advance_cfg, o, _frame(advance_cfg, df))
     assert got[("partially_nested", "")].reason.startswith(
-        "4 men for 3 coefficients leave 1 degrees of freedom for the model's 3 variances")
+        "4 men for 3 coefficients leave 1 degrees of freedom for the model's 3 variances"
+    )
     assert got[("partially_nested_equal_var", "")].reason.startswith(
-        "4 men for 3 coefficients leave 1 degrees of freedom for the model's 2 variances")
+        "4 men for 3 coefficients leave 1 degrees of freedom for the model's 2 variances"
+    )
     # R: f <- lm(y ~ treat + base, d); coef(f)["treat"] -0.273108192620388 (1 residual df: wide but defined)
     #    confint(f)["treat", ] -3.61196580782000 3.06574942257922
     a = got[("ancova", "")]
