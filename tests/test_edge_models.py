@@ -172,6 +172,12 @@ def test_an_outcome_constant_in_the_control_arm(edge):
     a = _row(t, "abi_physical", "ancova")
     assert a["estimate"] == pytest.approx(-0.45038805884165, rel=1e-9)
     assert (a["ci_lower"], a["ci_upper"]) == pytest.approx((-0.600993900216999, -0.299782217466302), rel=1e-9)
+    # the plan takes the equal-variance model's ICC when the heteroscedastic model gives none, and says so
+    icc = _row(t, "abi_physical", "partially_nested_equal_var", "icc")
+    de = _plan(out).loc["design effect, intervention arm"]
+    assert de["estimate"] == pytest.approx(1 + 7 * icc["estimate"], rel=1e-12)
+    assert de["conservative"] == pytest.approx(1 + 7 * icc["ci_upper"], rel=1e-12)
+    assert "from the equal-variance partially nested model (the other gives none: every tau man" in de["note"]
     # R: counts 21 of 32 and 0 of 21: the Newcombe difference 0.656250000000000 (0.424106981321292, 0.795895620755668)
     crude = _row(t, "physical_more_than_rarely", "unadjusted")
     assert (crude["estimate"], crude["ci_lower"], crude["ci_upper"]) == pytest.approx(

@@ -121,16 +121,22 @@ def plan_outcome(cfg: Config, ads: AnalysisData, results: ResultsData, outcome: 
     add("3_ancova", "ANCOVA factor 1 - r^2", factor, factor_hi, note)
     add("3_ancova", "men per arm after ANCOVA", n0 * factor, n0_hi * factor_hi, "")
     icc = results.stats("outcomes", outcome, o.timepoint, analysis="partially_nested", effect="icc", threshold="")
+    model = "the partially nested model"
+    if icc and not math.isfinite(float(icc["estimate"])):  # the heteroscedastic model gives none: the equal-variance
+        equal = results.stats("outcomes", outcome, o.timepoint, analysis="partially_nested_equal_var", effect="icc",
+                              threshold="")  # fmt: skip
+        if equal and math.isfinite(float(equal["estimate"])):
+            icc, model = equal, f"the equal-variance partially nested model (the other gives none: {icc['reason']})"
     m = p.group_size
     if m is not None and icc and math.isfinite(float(icc["estimate"])):
         upper = float(icc["ci_upper"])
         if math.isfinite(upper):
             de, de_hi = design_effect(m, float(icc["estimate"])), design_effect(m, upper)
             note = (f"groups of {m}; ICC {float(icc['estimate']):.3f} ({level:.0%} interval to "
-                    f"{upper:.3f}) from the partially nested model; intervention arm only")  # fmt: skip
+                    f"{upper:.3f}) from {model}; intervention arm only")  # fmt: skip
         else:  # an estimate without an interval (on its boundary, or a singular information): assume the worst
             de, de_hi = design_effect(m, float(icc["estimate"])), design_effect(m, 1.0)
-            note = (f"groups of {m}; ICC {float(icc['estimate']):.3f} from the partially nested model, no interval "
+            note = (f"groups of {m}; ICC {float(icc['estimate']):.3f} from {model}, no interval "
                     "(the model gives none); conservative: ICC 1, the whole group as one man; "
                     "intervention arm only")  # fmt: skip
     elif m is not None and icc:  # the model was fitted and gave no ICC: its reason, and the worst case
