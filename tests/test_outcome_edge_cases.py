@@ -432,3 +432,18 @@ def test_therapy_groups_of_one_group_cannot_give_a_group_variance(advance_cfg):
     o = _outcome(advance_cfg, ["baseline"], ["partially_nested_equal_var"])
     got, _ = _run(advance_cfg, o, _frame(advance_cfg, df))
     assert got[("partially_nested_equal_var", "")].reason.startswith("the advance men analysed were in 1 therapy group")
+
+
+def test_a_singular_reml_information_is_not_an_estimate(advance_cfg, monkeypatch):
+    # the guard behind the counted rules: a fit whose information in the log-variances is not positive definite
+    # (flat: the variances not identified; or a saddle) gives no number. Forced here by a singular information.
+    from advance_trial.outcomes import nested
+
+    monkeypatch.setattr(nested, "_information", lambda objective, theta, h=1e-2: np.zeros((len(theta), len(theta))))
+    rng = np.random.default_rng(182)
+    df = pd.DataFrame({"treat": np.r_[np.ones(12), np.zeros(8)], "y": rng.normal(size=20),
+                       "cluster": [f"g{i // 4}" for i in range(12)] + [f"m{i}" for i in range(8)]})  # fmt: skip
+    o = _outcome(advance_cfg, [], ["partially_nested_equal_var"])
+    got, _ = _run(advance_cfg, o, _frame(advance_cfg, df))
+    e = got[("partially_nested_equal_var", "")]
+    assert e.status == "not_estimable" and e.reason.startswith("the restricted likelihood is flat")

@@ -181,6 +181,10 @@ def _one(cfg: Config, o: Outcome, name: str, frame: pd.DataFrame, cc: pd.DataFra
             raise NotEstimable(f"the {arm} arm's residual variance is estimated at zero ({v:.2g}): the restricted "
                                "likelihood has no maximum there (nlme stops: computationally singular); see "
                                "partially_nested_equal_var")  # fmt: skip
+        if fit.information_singular and not fit.on_boundary and not singletons:
+            raise NotEstimable("the restricted likelihood is flat in a direction of the variances at the fit: they are "
+                               "not identified on these men (as nlme's intervals(): non-positive definite "
+                               "approximate variance-covariance)")  # fmt: skip
         if cfg.analysis.df == "containment" and fit.df[1] <= 0:
             raise NotEstimable(f"{cc['cluster'].nunique()} clusters leave no degrees of freedom for the arm effect "
                                "(nlme's containment rule): the model is not identified")  # fmt: skip
