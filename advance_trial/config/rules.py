@@ -461,7 +461,7 @@ def _import_targets(
 
 _FOR_TYPE = {
     "continuous": {"ancova", "partially_nested", "partially_nested_equal_var", "multiple_imputation", "cace"},
-    "binary": {"logistic", "cace"},
+    "binary": {"logistic", "firth", "cace"},
     "count": {"negative_binomial"},
 }
 
