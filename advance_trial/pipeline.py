@@ -137,6 +137,11 @@ def plan_tables(cfg: Config, ads: AnalysisData, tables: dict[str, Table],
         if "plan" in out:
             alls = out["plan"].data[out["plan"].data["quantity"] == "men to randomise in all"]["estimate"]
             total = int(alls.iloc[0]) if len(alls) and alls.iloc[0] == alls.iloc[0] else None  # nan: not computed
+            from advance_trial.planning.definitive import definitive_tables
+
+            plan = out["plan"]
+            out |= isolated("plan for the definitive trial", lambda: definitive_tables(cfg, ads, plan).tables,
+                            failures)  # fmt: skip
     out["recruitment_rate"] = rate_table(cfg, ads, total)
     return out
 

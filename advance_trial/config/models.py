@@ -284,6 +284,13 @@ class Judgement(_Model):
     judged_on: dt.date | None = None
 
 
+class BetaPriorSpec(_Model):
+    """A Beta(a, b) prior on a proportion: ``a`` prior successes and ``b`` prior failures."""
+
+    a: Annotated[float, Field(gt=0, le=1e6)] = 1.0
+    b: Annotated[float, Field(gt=0, le=1e6)] = 1.0
+
+
 class Criterion(_Model):
     """A progression criterion: a go threshold or a traffic light on a metric, a direction on an effect
     or a within-arm change, or a recorded judgement (``metric: qualitative``)."""
@@ -298,6 +305,8 @@ class Criterion(_Model):
     judge_on: Literal["estimate", "lower_bound"] = "estimate"
     direction: Literal["decrease", "increase", "no_increase", "no_decrease"] | None = None
     judgement: Judgement | None = None
+    # the Beta prior of the probability that a proportion criterion is met (Beta(1, 1) when absent)
+    prior: BetaPriorSpec | None = None
 
 
 IMPORT_KINDS = ("screening", "participants", "attendance", "followup", "measures", "partners", "events")
@@ -349,6 +358,11 @@ class Planning(_Model):
     sd_confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.8
     group_size: Annotated[int, Field(ge=1, le=1000)] | None = None
     sites: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    # more ICC values for the sensitivity grid (beside 0, the estimate and its upper limit)
+    icc_values: Annotated[list[Annotated[float, Field(ge=0, le=1)]], Field(max_length=20)] = []
+    # the recruitment forecast: each definitive site's opening date, and the funder's deadline
+    site_opening: dict[Ident, dt.date] = {}
+    forecast_deadline: dt.date | None = None
 
 
 class BaselineVariable(_Model):

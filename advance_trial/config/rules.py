@@ -390,6 +390,9 @@ def _progression(cfg: Config) -> Iterator[Problem]:
         if problem:
             yield (*path, "metric"), problem
             continue
+        if c.prior is not None and (c.metric == QUALITATIVE or c.metric.startswith(DIRECTED)
+                                    or c.metric in RATE_METRICS):  # fmt: skip
+            yield (*path, "prior"), f"a prior applies to a proportion criterion; {c.metric} is not a proportion"
         if c.metric == QUALITATIVE:
             if c.judgement is None:
                 yield (*path, "judgement"), "a qualitative criterion records its judgement: status, evidence, judged_by"
@@ -509,6 +512,14 @@ def _planning(cfg: Config) -> Iterator[Problem]:
         for oid in p.outcomes or [cfg.outcomes[0].id]:
             if oid in known and oid not in p.target_difference:
                 yield ("planning", "target_difference"), f"no target difference for {oid!r}"
+    if p.forecast_deadline is not None:
+        if not p.site_opening:
+            yield ("planning", "forecast_deadline"), ("a deadline needs the sites' opening dates "
+                                                      "(planning.site_opening: site: date)")  # fmt: skip
+        elif p.forecast_deadline <= min(p.site_opening.values()):
+            first = min(p.site_opening.values()).isoformat()
+            yield ("planning", "forecast_deadline"), (f"{p.forecast_deadline.isoformat()} is not after the first "
+                                                      f"site opens ({first}, planning.site_opening)")  # fmt: skip
 
 
 def _baseline(cfg: Config) -> Iterator[Problem]:

@@ -38,6 +38,11 @@ COLUMNS = [
     "judge_on",
     "rule",
     "status",
+    "probability_met",
+    "probability_green",
+    "probability_amber",
+    "probability_red",
+    "probability_note",
 ]
 
 
@@ -75,6 +80,70 @@ def metric_estimates(cfg: Config, results: ResultsData) -> dict[str, Estimate]:
     for th in cfg.thresholds:
         take(f"dose.{th.id}", "dose", th.id, cycle=ALL, site=ALL)
     return out
+
+
+def metric_counts(cfg: Config, results: ResultsData) -> dict[str, tuple[int, int]]:
+    """The men (or partners) behind each proportion metric: ``(x, n)``, looked up like its estimate."""
+    out: dict[str, tuple[int, int]] = {}
+
+    def take(key: str, table: str, variable: str, x: str, n: str, level: str | None = None, **groups: str) -> None:
+        s = results.stats(table, variable, level, **groups)
+        if s and x in s and n in s:
+            out[key] = (int(s[x]), int(s[n]))
+
+    take("recruitment_rate", "recruitment", "randomised", "n_randomised", "n_eligible", site=ALL)
+    take("partner_contact", "partner_contact", "partner_contacted", "n_contacted", "n_partners", arm=ALL, site=ALL)
+    for tp in cfg.timepoint_ids:
+        take(f"retention.{tp}", "retention", "retained", "n_retained", "n_randomised", tp, arm=ALL, site=ALL,
+             cycle=ALL)  # fmt: skip
+        take(f"partner_retention.{tp}", "partner_retention", "partner_retained", "n_retained", "n_randomised", tp,
+             arm=ALL, site=ALL, cycle=ALL)  # fmt: skip
+    for th in cfg.thresholds:
+        take(f"dose.{th.id}", "dose", th.id, "n_met", "n", cycle=ALL, site=ALL)
+    return out
+
+
+def probabilities(c: Criterion, counts: tuple[int, int] | None) -> dict[str, object]:
+    """The posterior probability that a proportion criterion is met (and of each traffic-light zone), with
+    the note that says how, or why there is none (:mod:`advance_trial.feasibility.posterior`)."""
+    from advance_trial.feasibility.posterior import BetaPrior, probability_at_least, zone_probabilities
+
+    nan = float("nan")
+    out: dict[str, object] = {"probability_met": nan, "probability_green": nan, "probability_amber": nan,
+                              "probability_red": nan}  # fmt: skip
+    if c.metric == "qualitative":
+        return out | {"probability_note": "a recorded judgement: no probability"}
+    if c.metric.startswith(("outcome.", "change.")):
+        return out | {"probability_note": "judged on a direction, not a proportion: no Beta posterior"}
+    if c.metric.endswith("per_site_month"):
+        return out | {"probability_note": "a rate, not a proportion: no Beta posterior"}
+    if counts is None or counts[1] == 0:
+        return out | {"probability_note": "no denominator: no posterior"}
+    x, n = counts
+    prior = BetaPrior(c.prior.a, c.prior.b) if c.prior is not None else BetaPrior()
+    post = f"Beta({prior.a:g} + {x}, {prior.b:g} + {n - x})"
+    if c.go is not None:
+        return out | {"probability_met": probability_at_least(x, n, c.go, prior),
+                      "probability_note": f"P(proportion >= {c.go:g}) under the posterior {post}"}  # fmt: skip
+    assert c.green is not None and c.amber is not None
+    z = zone_probabilities(x, n, c.green, c.amber, prior)
+    return out | {"probability_met": z.green, "probability_green": z.green, "probability_amber": z.amber,
+                  "probability_red": z.red,
+                  "probability_note": f"met: green, P(proportion >= {c.green:g}) under the posterior {post}"}  # fmt: skip
+
+
+def probability_all_text(df: pd.DataFrame) -> str:
+    """The probability that every criterion with a probability is met together, in words."""
+    from advance_trial.feasibility.posterior import probability_all
+
+    have = df[df["probability_met"].notna()]
+    if have.empty:
+        return "No criterion is a proportion: no probability that all are met."
+    p = probability_all(float(v) for v in have["probability_met"])
+    names = ", ".join(map(str, have["criterion"]))
+    return (f"Probability that all {len(have)} proportion criteria ({names}) are met together: {p:.4g} (the product "
+            "of their probability_met, the posteriors taken as independent; criteria with no probability are "
+            "left out).")  # fmt: skip
 
 
 #: Each direction: the side of no effect (or no change) hoped for, and whether reaching it counts.
@@ -138,6 +207,7 @@ def progression_table(cfg: Config, tables: Mapping[str, Table]) -> Table:
     results = results_data(tables)  # once: both lookups read it
     metrics = metric_estimates(cfg, results)
     nulls = no_effect(cfg, results)
+    counts = metric_counts(cfg, results)
     rows = []
     for c in cfg.progression:
         est = metrics.get(c.metric)
@@ -146,12 +216,14 @@ def progression_table(cfg: Config, tables: Mapping[str, Table]) -> Table:
             {"criterion": c.id, "label": c.label or "", "metric": c.metric,
              "estimate": est.estimate if est else nan, "ci_lower": est.ci_lower if est else nan,
              "ci_upper": est.ci_upper if est else nan, "ci_method": est.method if est else "",
-             "judge_on": c.judge_on, "rule": rule_text(c), "status": judge(c, est, nulls.get(c.metric, 0.0))}
+             "judge_on": c.judge_on, "rule": rule_text(c), "status": judge(c, est, nulls.get(c.metric, 0.0)),
+             **probabilities(c, counts.get(c.metric))}
         )  # fmt: skip
     rep = cfg.reporting
+    frame = pd.DataFrame(rows, columns=COLUMNS)
     return Table(
         "progression",
-        pd.DataFrame(rows, columns=COLUMNS),
+        frame,
         "Progression criteria",
         (
             f"Intervals: {describe(rep.proportion_ci, rep.ci_level)}; denominators as in each metric's table "
@@ -160,5 +232,8 @@ def progression_table(cfg: Config, tables: Mapping[str, Table]) -> Table:
             "lower bound where judge_on says so (Lewis et al. 2021).",
             "Outcome criteria take the outcome's first analysis; its interval method is named in ci_method.",
             "not_evaluated: the metric has no estimate (no denominator, or no outcome analysis).",
+            "probability_met: the posterior probability that a proportion criterion is met, Beta(1, 1) prior "
+            "unless the criterion names one (a traffic light: green, with each zone's probability beside it).",
+            probability_all_text(frame),
         ),
     )

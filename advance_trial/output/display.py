@@ -403,6 +403,8 @@ def _progression(cfg: Config, L: Labels, df: pd.DataFrame) -> pd.DataFrame:
         "Rule": [rule(cfg, str(c), str(v)) for c, v in zip(df["criterion"], df["rule"], strict=True)],
         "Estimate (95% CI)": [value(r) for r in df.itertuples()],
         "Status": [STATUS_LABELS.get(str(s), str(s)) for s in df["status"]],
+        **({"Probability met": ["" if _missing(v) else f"{num(100.0 * float(v), pd_)}%"
+                                for v in df["probability_met"]]} if "probability_met" in df else {}),
     })  # fmt: skip
 
 
@@ -423,6 +425,12 @@ def _plan(cfg: Config, L: Labels, df: pd.DataFrame) -> pd.DataFrame:
 
 def _baseline(cfg: Config, L: Labels, df: pd.DataFrame) -> pd.DataFrame:
     return baseline_frame(cfg, df)
+
+
+def _all_met(df: pd.DataFrame) -> str:
+    from advance_trial.feasibility.progression import probability_all_text
+
+    return probability_all_text(df)
 
 
 #: Each known table's display builder, and how many leading columns identify a row (what a table split
@@ -526,7 +534,10 @@ NOTES: dict[str, Callable[[Config, pd.DataFrame], tuple[str, ...]]] = {
         "eligible; retention: men randomised; dose: men randomised to the arm offered sessions; partners: "
         "partners who consented); outcome criteria take the outcome's first analysis.",
         "Judged on the estimate, or on the interval's lower limit where the rule says so (Lewis et al. 2021). "
-        "Not evaluated: the metric has no estimate (no denominator, or no outcome analysis).",),
+        "Not evaluated: the metric has no estimate (no denominator, or no outcome analysis).",
+        *(("Probability met: the posterior probability that a proportion criterion is met (Beta(1, 1) prior "
+           "unless the criterion names one; a traffic light: green); none for rates, directions and judgements.",
+           _all_met(df)) if "probability_met" in df else ()),),
     "baseline": lambda cfg, df: (
         f"Continuous: mean (SD) and {_QUARTILES}, of the men with the value known; categorical: n (%) of the men "
         "with the value known; missing: the men without it.",

@@ -39,6 +39,8 @@ FIGURE_CAPTIONS = {
     "attendance": "Sessions attended by the men offered them",
     "engagement": "Men who started and who completed each component of the programme, with 95% confidence intervals",
     "forest": "Outcome estimates with 95% confidence intervals",
+    "plan_sensitivity": "Men to randomise in all over the ICC, SD and retention (sensitivity of the definitive trial's size)",
+    "recruitment_forecast": "Predicted cumulative recruitment of the definitive trial, with 80% and 95% predictive bands, against its target",
 }
 
 
@@ -141,7 +143,8 @@ SECTIONS = [
     ("Outcomes", ["outcomes", "change"], ["forest"]),
     ("Harms", ["harms"], []),
     ("Progression criteria", ["progression"], []),
-    ("Planning the definitive trial", ["plan"], []),
+    ("Planning the definitive trial", ["plan", "plan_arms", "plan_sd", "plan_sensitivity", "recruitment_forecast"],
+     ["plan_sensitivity", "recruitment_forecast"]),
 ]  # fmt: skip
 #: Tables that compare the arms or describe one arm only: in a closed report, only in its closed part.
 CLOSED_ONLY = ("outcomes", "change", "retention_difference", "dose", "dose_summary", "engagement")

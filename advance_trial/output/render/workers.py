@@ -31,7 +31,13 @@ FIGURES = {
     "accrual": ("accrual_plot", "recruitment_monthly"),
     "retention": ("retention_plot", "retention"),
     "forest": ("forest_plot", "outcomes"),
+    # a drawing function of another module (module.function) returns the figure's bytes itself
+    "plan_sensitivity": ("plan_figures.sensitivity_heatmap", "plan_sensitivity"),
+    "recruitment_forecast": ("plan_figures.forecast_bands", "recruitment_forecast_bands"),
 }
+
+
+PLANNING = ("plan_sensitivity", "recruitment_forecast")
 
 
 def figure_jobs(tables: dict[str, Table], histogram: bool = True) -> list[tuple[str, str, pd.DataFrame]]:
@@ -42,7 +48,7 @@ def figure_jobs(tables: dict[str, Table], histogram: bool = True) -> list[tuple[
         if (
             t is None
             or (stem == "attendance" and not histogram)
-            or (stem in ("retention", "forest", "engagement", "accrual") and t.data.empty)
+            or (stem in ("retention", "forest", "engagement", "accrual", *PLANNING) and t.data.empty)
         ):
             continue
         jobs.append((stem, drawer, t.data))
@@ -51,8 +57,13 @@ def figure_jobs(tables: dict[str, Table], histogram: bool = True) -> list[tuple[
 
 def draw(cfg: Config, drawer: str, frame: pd.DataFrame) -> dict[str, bytes]:
     """Draw one figure: its SVG and PNG bytes (written by the run, once every check has passed)."""
+    import importlib
+
     from advance_trial.output.render import figures
 
+    module, _, name = drawer.rpartition(".")
+    if module:
+        return getattr(importlib.import_module(f"advance_trial.output.render.{module}"), name)(cfg, frame)  # type: ignore[no-any-return]
     return figures.figure_bytes(getattr(figures, drawer)(cfg, frame))
 
 
