@@ -361,7 +361,7 @@ class Planning(_Model):
     # more ICC values for the sensitivity grid (beside 0, the estimate and its upper limit)
     icc_values: Annotated[list[Annotated[float, Field(ge=0, le=1)]], Field(max_length=20)] = []
     # the recruitment forecast: each definitive site's opening date, and the funder's deadline
-    site_opening: dict[Ident, dt.date] = {}
+    site_opening: dict[SiteId, dt.date] = {}
     forecast_deadline: dt.date | None = None
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from advance_trial.output.display_plan import PLAN_BUILDERS
 from advance_trial.config.models import Config
 from advance_trial.feasibility.tabulate import ALL
 from advance_trial.output.tables import Table
@@ -443,6 +444,7 @@ BUILDERS: dict[str, tuple[Callable[[Config, Labels, pd.DataFrame], pd.DataFrame]
     "outcomes": (_outcomes, 4), "change": (_change, 3), "harms": (_harms, 2),
     "progression": (_progression, 1), "plan": (_plan, 2), "baseline": (_baseline, 1),
 }  # fmt: skip
+BUILDERS |= PLAN_BUILDERS
 
 
 def _ci(cfg: Config) -> str:

@@ -218,9 +218,14 @@ def sensitivity_table(cfg: Config, steps: list[Steps]) -> tuple[Table, dict[str,
          "(n_total_optimal) over the ICC (0, the estimate, its upper limit and planning.icc_values), the SD "
          "(estimate, one-sided upper limit) and retention (estimate, lower limit); the ANCOVA factor at its "
          "estimate.",
-         *(f"{o}: {t}." for o, t in most.items())),
+         *(f"{_label(cfg, o)}: {t}." for o, t in most.items())),
     )  # fmt: skip
     return table, most
+
+
+def _label(cfg: Config, oid: str) -> str:
+    o = next((x for x in cfg.outcomes if x.id == oid), None)
+    return o.label if o is not None and o.label else oid.replace("_", " ")
 
 
 def pilot_sites(cfg: Config, ads: AnalysisData) -> list[Any]:
@@ -309,10 +314,10 @@ def paragraph(cfg: Config, ads: AnalysisData, s: Steps, arms: pd.DataFrame, fc: 
                                                      "n_total": NAN}  # fmt: skip
 
     conf, opt, cons = at("configured", "estimate"), at("optimal", "estimate"), at("configured", "conservative")
-    label = o.label if o.label else s.outcome.replace("_", " ")
+    label = _label(cfg, s.outcome)
     tp = next((t.label or t.id for t in cfg.timepoints if t.id == o.timepoint), o.timepoint)
     text = [
-        f"To detect a difference of {delta:g} in {label} at {o.timepoint} (a standardised effect of "
+        f"To detect a difference of {delta:g} in {label} at {tp} (a standardised effect of "
         f"{delta / sd:.2f}, the difference over the pilot's pooled SD of {sd:.3f} from {n_cc} complete cases, "
         f"{df} df) with {p.power:.0%} power at a two-sided {p.alpha:g} significance level, a two-sample t test "
         f"needs {s.n_t[0]:.1f} men per arm (as R's power.t.test)."
@@ -379,7 +384,7 @@ def definitive_tables(cfg: Config, ads: AnalysisData, plan: Table) -> Definitive
             fc = None
     paragraphs = {s.outcome: paragraph(cfg, ads, s, arms.data, fc if i == 0 else None)
                   for i, s in enumerate(steps) if math.isfinite(s.sd[0]) and s.sd[0] > 0}  # fmt: skip
-    notes = tuple(f"{JUSTIFICATION} ({o}): {t}" for o, t in paragraphs.items())
+    notes = tuple(f"{JUSTIFICATION} ({_label(cfg, o)}): {t}" for o, t in paragraphs.items())
     kept = tuple(n for n in plan.footnotes if not n.startswith(JUSTIFICATION))  # once, however often it is called
     tables = {"plan": replace(plan, footnotes=(*kept, *notes))} | tables
     return Definitive(tables, paragraphs, most)

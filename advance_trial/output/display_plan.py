@@ -1,0 +1,122 @@
+"""Display versions of the planning tables beside the plan (``plan_arms``, ``plan_sd``, ``plan_sensitivity``,
+``recruitment_forecast``): labelled, rounded for reading; the CSVs keep every digit."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from advance_trial.config import Config
+
+ALLOCATION_WORDS = {"configured": "the trial's ratio", "optimal": "optimal ratio"}
+SOURCE_WORDS = {"zero": "0", "estimate": "estimate", "upper_limit": "upper limit", "lower_limit": "lower limit",
+                "config": "assumed", "no_groups": "no groups"}  # fmt: skip
+METHOD_WORDS = {"pilot": "The pilot's SD", "browne": "Browne (1995): the SD's upper limit",
+                "sim_lewis": "Sim & Lewis (2012): inflation factor",
+                "julious_owen": "Julious & Owen (2006): power averaged over the SD"}  # fmt: skip
+
+
+def _f(v: Any, d: int) -> str:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return ""
+    return f"{x:,.{d}f}" if math.isfinite(x) else ("" if math.isnan(x) else "not reached")
+
+
+def _men(v: Any) -> str:
+    return _f(v, 0)
+
+
+def _arm_labels(cfg: Config) -> tuple[str, str]:
+    from advance_trial.analysis.subjects import arms_of
+
+    arms = arms_of(cfg)
+    labels = {a.id: a.label for a in cfg.arms}
+    return labels.get(arms.intervention, "Intervention"), labels.get(arms.control or "", "Control")
+
+
+def _outcome(cfg: Config, oid: Any) -> str:
+    o = next((x for x in cfg.outcomes if x.id == str(oid)), None)
+    return o.label if o is not None and o.label else str(oid)
+
+
+def _arms(cfg: Config, df: pd.DataFrame) -> pd.DataFrame:
+    d = cfg.reporting.digits
+    itv, ctl = _arm_labels(cfg)
+    return pd.DataFrame({
+        "Outcome": [_outcome(cfg, o) for o in df["outcome"]],
+        "Allocation": [f"{ALLOCATION_WORDS.get(str(a), str(a))} {_f(k, 2)}:1" for a, k in
+                       zip(df["allocation"], df["ratio"], strict=True)],
+        "Basis": [str(b).capitalize() for b in df["basis"]],
+        "Design effect": [_f(v, d) for v in df["design_effect"]],
+        itv: [_men(v) for v in df["n_intervention"]],
+        ctl: [_men(v) for v in df["n_control"]],
+        "In all": [_men(v) for v in df["n_total"]],
+    })  # fmt: skip
+
+
+def _sd(cfg: Config, df: pd.DataFrame) -> pd.DataFrame:
+    d = cfg.reporting.digits
+    itv, ctl = _arm_labels(cfg)
+    return pd.DataFrame({
+        "Outcome": [_outcome(cfg, o) for o in df["outcome"]],
+        "Way": [METHOD_WORDS.get(str(m), str(m)) for m in df["method"]],
+        "SD": [_f(v, 3) for v in df["sd"]],
+        "Standardised effect": [_f(v, d) for v in df["standardised_effect"]],
+        "Men per arm (t test)": [_f(v, 1) for v in df["n_per_arm"]],
+        itv: [_men(v) for v in df["n_intervention"]],
+        ctl: [_men(v) for v in df["n_control"]],
+        "In all": [_men(v) for v in df["n_total"]],
+    })  # fmt: skip
+
+
+def _sensitivity(cfg: Config, df: pd.DataFrame) -> pd.DataFrame:
+    d = cfg.reporting.digits
+    return pd.DataFrame({
+        "Outcome": [_outcome(cfg, o) for o in df["outcome"]],
+        "ICC": [f"{_f(v, 3)} ({SOURCE_WORDS.get(str(s), str(s))})" for s, v in
+                zip(df["icc_source"], df["icc"], strict=True)],
+        "SD": [f"{_f(v, 3)} ({SOURCE_WORDS.get(str(s), str(s))})" for s, v in
+               zip(df["sd_source"], df["sd"], strict=True)],
+        "Retention": [f"{_f(100 * float(v), cfg.reporting.percent_digits)}% ({SOURCE_WORDS.get(str(s), str(s))})"
+                      for s, v in zip(df["retention_source"], df["retention"], strict=True)],
+        "Design effect": [_f(v, d) for v in df["design_effect"]],
+        "In all, the trial's ratio": [_men(v) for v in df["n_total"]],
+        "In all, optimal ratio": [_men(v) for v in df["n_total_optimal"]],
+    })  # fmt: skip
+
+
+def _forecast(cfg: Config, df: pd.DataFrame) -> pd.DataFrame:
+    rows: list[tuple[str, str]] = []
+    for r in df.to_dict("records"):
+        model = ("one rate shared by every site" if r["model"] == "common_rate"
+                 else f"site rates Gamma({_f(r['alpha'], 2)}, {_f(r['beta'], 2)})")  # fmt: skip
+        rows += [
+            ("Men to randomise (the size at the trial's ratio)", _men(r["target"])),
+            ("Sites (pilot sites behind the rates)", f"{r['sites']} ({r['pilot_sites']})"),
+            ("Men per site-month at an average site", f"{_f(r['mean_rate'], 2)} ({model})"),
+            ("Months to the target: median", _f(r["median_months"], 1)),
+            ("80% predictive interval", f"{_f(r['lower80'], 1)} to {_f(r['upper80'], 1)}"),
+            ("95% predictive interval", f"{_f(r['lower95'], 1)} to {_f(r['upper95'], 1)}"),
+        ]
+        if r["start"]:
+            rows.append(("First site opens", str(r["start"])))
+        p = r["probability_by_deadline"]
+        if r["deadline"] and isinstance(p, float) and not math.isnan(p):
+            rows.append((f"Probability of reaching the target by {r['deadline']}",
+                         f"{_f(100 * p, cfg.reporting.percent_digits)}%"))  # fmt: skip
+    return pd.DataFrame(rows, columns=["Quantity", "Value"])
+
+
+#: Each planning table's display builder and how many leading columns identify a row.
+PLAN_BUILDERS: dict[str, tuple[Callable[[Config, Any, pd.DataFrame], pd.DataFrame], int]] = {
+    "plan_arms": (lambda cfg, L, df: _arms(cfg, df), 3),
+    "plan_sd": (lambda cfg, L, df: _sd(cfg, df), 2),
+    "plan_sensitivity": (lambda cfg, L, df: _sensitivity(cfg, df), 4),
+    "recruitment_forecast": (lambda cfg, L, df: _forecast(cfg, df), 1),
+}
