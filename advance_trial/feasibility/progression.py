@@ -140,8 +140,10 @@ def probability_all_text(df: pd.DataFrame) -> str:
     if have.empty:
         return "No criterion is a proportion: no probability that all are met."
     p = probability_all(float(v) for v in have["probability_met"])
-    names = ", ".join(map(str, have["criterion"]))
-    return (f"Probability that all {len(have)} proportion criteria ({names}) are met together: {p:.4g} (the product "
+    names = ", ".join(str(r.label) if isinstance(r.label, str) and r.label else str(r.criterion)
+                      for r in have.itertuples())  # fmt: skip
+    said = f"{p:.1%}" if p >= 0.001 else "below 0.1%"
+    return (f"Probability that all {len(have)} proportion criteria ({names}) are met together: {said} (the product "
             "of their probability_met, the posteriors taken as independent; criteria with no probability are "
             "left out).")  # fmt: skip
 

@@ -276,7 +276,7 @@ def forecast_tables(cfg: Config, ads: AnalysisData, target: int) -> tuple[Table,
         "deadline_months": NAN if fc.deadline_months is None else fc.deadline_months,
         "probability_by_deadline": NAN if fc.probability_by_deadline is None else fc.probability_by_deadline,
     }])  # fmt: skip
-    end = max(v for v in (fc.upper95, deadline or 0.0, fc.median_months * 1.5) if math.isfinite(v))
+    end = max(v for v in (fc.upper95, deadline or 0.0, fc.median_months * 1.2) if math.isfinite(v))
     months = [float(m) for m in range(0, min(int(math.ceil(end * 1.1)) + 1, 600) + 1)]
     bands = pd.DataFrame(cumulative_bands(model, sites, months, target))
     bands.insert(0, "target", target)

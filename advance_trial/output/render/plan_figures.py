@@ -84,7 +84,7 @@ def _sensitivity(cfg: Config, grid: pd.DataFrame) -> Figure:
                 ax.text(j, i, "" if not np.isfinite(v) else f"{v:,.0f}", ha="center", va="center", fontsize=8,
                         color="white" if np.isfinite(v) and v > 0.6 * top else "black")  # fmt: skip
         ax.set_yticks(range(len(iccs)))
-        ax.set_yticklabels([f"{ICC_WORDS.get(w, w)} {v:.3f}" if w != "no_groups" else ICC_WORDS[w]
+        ax.set_yticklabels([f"{ICC_WORDS.get(w, w)} {v:.3f}" if w not in ("no_groups", "zero") else ICC_WORDS[w]
                             for w, v in iccs], fontsize=8)  # fmt: skip
         ax.set_xticks(range(len(cols)))
         ax.set_xticklabels([f"{SD_WORDS.get(s, s)},\n{RETENTION_WORDS.get(r, r)}" for s, r in cols], fontsize=8)
@@ -103,11 +103,11 @@ def _forecast(cfg: Config, bands: pd.DataFrame) -> Figure:
     fig, axes = _figure(1, 1, (7.5, 3.6))
     ax = axes[0, 0]
     x = bands["month"].astype(float)
-    ax.fill_between(x, bands["lower95"].astype(float), bands["upper95"].astype(float), color="#c6dbef", step="post",
+    ax.fill_between(x, bands["lower95"].astype(float), bands["upper95"].astype(float), color="#c6dbef",
                     label="95% predictive band")  # fmt: skip
-    ax.fill_between(x, bands["lower80"].astype(float), bands["upper80"].astype(float), color="#6baed6", step="post",
+    ax.fill_between(x, bands["lower80"].astype(float), bands["upper80"].astype(float), color="#6baed6",
                     label="80% predictive band")  # fmt: skip
-    ax.step(x, bands["median"].astype(float), where="post", color="black", lw=1.5, label="Median")
+    ax.plot(x, bands["median"].astype(float), color="black", lw=1.5, label="Median")
     target = float(bands["target"].iloc[0])
     ax.axhline(target, color="#b42318", ls="--", lw=0.9)
     ax.text(float(x.iloc[-1]), target, f"target {target:,.0f} ", va="bottom", ha="right", fontsize=8, color="#b42318")
