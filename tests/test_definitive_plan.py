@@ -53,8 +53,10 @@ def test_plan_csv_is_unchanged_and_the_per_arm_sizes_are_rs(sample):
     assert opt["ratio"] == pytest.approx(4.165086975350265**0.5, rel=REL)  # sqrt(D): 2.04
     assert (opt["n_control"], opt["n_intervention"], opt["n_total"]) == (132, 268, 400)
     # the same on the conservative values (n0 73.96165641140954, D 6.845086257307134, retention 0.3963758564825951)
-    assert [_row(arms, allocation=a, basis="conservative")[c] for a, c in
-            (("configured", "n_control"), ("optimal", "n_control"), ("optimal", "n_intervention"))] == [732, 338, 883]
+    assert [
+        _row(arms, allocation=a, basis="conservative")[c]
+        for a, c in (("configured", "n_control"), ("optimal", "n_control"), ("optimal", "n_intervention"))
+    ] == [732, 338, 883]
 
 
 def test_four_ways_to_use_the_pilots_sd_against_r(sample):
@@ -91,9 +93,7 @@ def test_sensitivity_grid_and_the_input_that_moves_the_total_most(sample):
 
 
 def test_config_icc_values_join_the_grid(sample):
-    from advance_trial.planning.definitive import sensitivity_table
-
-    from advance_trial.planning.definitive import _steps
+    from advance_trial.planning.definitive import _steps, sensitivity_table
 
     cfg, _, tables = sample
     p = cfg.planning.model_copy(update={"icc_values": [0.05, 0.1]})
@@ -150,8 +150,9 @@ def test_the_paragraph_is_in_plan_md_and_the_report(tmp_path, invoke):
     assert "Sample-size justification to adapt" in md and "Moerbeek &amp; Wong 2008" in md
     for name in ("plan_arms", "plan_sd", "plan_sensitivity", "recruitment_forecast"):
         assert (tmp_path / f"{name}.csv").exists(), name
-    report = open("tests/expected/advance-feasibility/report.md").read()
-    section = report[report.index("Planning the definitive trial"):]
+    with open("tests/expected/advance-feasibility/report.md") as fh:
+        report = fh.read()
+    section = report[report.index("Planning the definitive trial") :]
     for words in ("Sample-size justification to adapt", "sensitivity of the definitive trial's size",
                   "Predicted cumulative recruitment", "Four ways to use the pilot's SD"):  # fmt: skip
         assert words in section, words

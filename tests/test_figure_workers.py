@@ -21,8 +21,9 @@ def test_workers_draw_the_same_bytes(tmp_path, monkeypatch):
         runs[name] = run(config_path("advance-feasibility"), SAMPLES / "advance-feasibility", out,
                          options=RunOptions(report=False)).outputs  # fmt: skip
     assert {n for n in runs["workers"] if n.endswith((".svg", ".png"))} == {
-        f"{s}.{e}" for s in ("consort", "accrual", "attendance", "engagement", "retention", "forest")
-        for e in ("svg", "png")}
+        f"{s}.{e}" for s in ("consort", "accrual", "attendance", "engagement", "retention", "forest",
+                             "plan_sensitivity", "recruitment_forecast")
+        for e in ("svg", "png")}  # fmt: skip
     assert runs["workers"] == runs["inline"]
 
 

@@ -21,7 +21,7 @@ def plan(
     json_out: bool = JSON,
 ) -> None:
     """Men per arm for the definitive trial from the pilot's SD, correlation, ICC and retention, every step shown."""
-    from advance_trial.cli._render import print_display, print_tables_json
+    from advance_trial.cli._render import print_display
     from advance_trial.errors import UsageError
     from advance_trial.output.tables import write_tables
     from advance_trial.pipeline import all_tables, load_analysis
@@ -106,6 +106,7 @@ def _own_data(config: Path, data: Path) -> tuple[Any, Any]:
         # a canonical folder was checked against its own config's sites, cycles and arms when imported
         structural = any(p.column in ("site", "cycle", "arm") and "must be one of" in p.message for p in exc.problems)
         if structural and load_config(config).planning is not None:
-            raise UsageError(f"{config} does not list the sites, cycles or arms of the data in {data}: a definitive "
-                             "trial's config plans from the pilot's; give it with --pilot PILOT_CONFIG") from None  # fmt: skip
+            raise UsageError(f"{config} does not list the sites, cycles or arms of the data in {data}: a "
+                             "definitive trial's config plans from the pilot's; give it with --pilot "
+                             "PILOT_CONFIG") from None  # fmt: skip
         raise

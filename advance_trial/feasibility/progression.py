@@ -129,23 +129,26 @@ def probabilities(c: Criterion, counts: tuple[int, int] | None) -> dict[str, obj
     z = zone_probabilities(x, n, c.green, c.amber, prior)
     return out | {"probability_met": z.green, "probability_green": z.green, "probability_amber": z.amber,
                   "probability_red": z.red,
-                  "probability_note": f"met: green, P(proportion >= {c.green:g}) under the posterior {post}"}  # fmt: skip
+                  "probability_note": f"met: green, P(proportion >= {c.green:g}) under the posterior "
+                                      f"{post}"}  # fmt: skip
 
 
-def probability_all_text(df: pd.DataFrame) -> str:
-    """The probability that every criterion with a probability is met together, in words."""
+def probability_all_text(df: pd.DataFrame, display: bool = False) -> str:
+    """The probability that every criterion with a probability is met together, in words (``display``: in the
+    report's words, no column names)."""
     from advance_trial.feasibility.posterior import probability_all
 
     have = df[df["probability_met"].notna()]
     if have.empty:
-        return "No criterion is a proportion: no probability that all are met."
+        return "No criterion is on a share of men: no probability that all are met."
     p = probability_all(float(v) for v in have["probability_met"])
     names = ", ".join(str(r.label) if isinstance(r.label, str) and r.label else str(r.criterion)
                       for r in have.itertuples())  # fmt: skip
     said = f"{p:.1%}" if p >= 0.001 else "below 0.1%"
-    return (f"Probability that all {len(have)} proportion criteria ({names}) are met together: {said} (the product "
-            "of their probability_met, the posteriors taken as independent; criteria with no probability are "
-            "left out).")  # fmt: skip
+    each = "their probabilities of being met" if display else "their probability_met"
+    return (f"Probability that all {len(have)} criteria on proportions ({names}) are met together: {said} (the "
+            f"product of {each}, the posteriors taken as independent; criteria with no probability are left "
+            "out).")  # fmt: skip
 
 
 #: Each direction: the side of no effect (or no change) hoped for, and whether reaching it counts.

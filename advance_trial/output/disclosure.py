@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 # plan: its design effect is the intervention arm's ICC, which says which arm had therapy groups (and so do the
 # tables and the forecast sized from it)
 WITHHELD_BLINDED = ("dose", "dose_summary", "engagement", "dose_distribution", "dose_participants", "plan",
-                    "plan_arms", "plan_sd", "plan_sensitivity", "recruitment_forecast", "recruitment_forecast_bands")  # fmt: skip
+                    "plan_arms", "plan_sd", "plan_sensitivity", "recruitment_forecast",
+                    "recruitment_forecast_bands")  # fmt: skip
 #: CONSORT stages only the arm offered sessions has: withheld when blinded.
 OFFERED_STAGES = ("received_any_session", "not_received", "discontinued", "met_threshold")
 BLINDED_ANALYSES = tuple(name for name, a in ANALYSES.items() if a.reveals_arm)

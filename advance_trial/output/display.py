@@ -21,9 +21,9 @@ from typing import Any
 
 import pandas as pd
 
-from advance_trial.output.display_plan import PLAN_BUILDERS
 from advance_trial.config.models import Config
 from advance_trial.feasibility.tabulate import ALL
+from advance_trial.output.display_plan import PLAN_BUILDERS, PLAN_NOTES
 from advance_trial.output.tables import Table
 
 #: A suppressed count in shareable outputs (:mod:`advance_trial.output.sdc`) reads as it is.
@@ -431,7 +431,7 @@ def _baseline(cfg: Config, L: Labels, df: pd.DataFrame) -> pd.DataFrame:
 def _all_met(df: pd.DataFrame) -> str:
     from advance_trial.feasibility.progression import probability_all_text
 
-    return probability_all_text(df)
+    return probability_all_text(df, display=True)
 
 
 #: Each known table's display builder, and how many leading columns identify a row (what a table split
@@ -537,8 +537,9 @@ NOTES: dict[str, Callable[[Config, pd.DataFrame], tuple[str, ...]]] = {
         "partners who consented); outcome criteria take the outcome's first analysis.",
         "Judged on the estimate, or on the interval's lower limit where the rule says so (Lewis et al. 2021). "
         "Not evaluated: the metric has no estimate (no denominator, or no outcome analysis).",
-        *(("Probability met: the posterior probability that a proportion criterion is met (Beta(1, 1) prior "
-           "unless the criterion names one; a traffic light: green); none for rates, directions and judgements.",
+        *(("Probability met: the posterior probability that a criterion on a share of men is met (Beta(1, 1) "
+           "prior unless the criterion names one; a traffic light: green); none for rates, directions and "
+           "judgements.",
            _all_met(df)) if "probability_met" in df else ()),),
     "baseline": lambda cfg, df: (
         f"Continuous: mean (SD) and {_QUARTILES}, of the men with the value known; categorical: n (%) of the men "
@@ -549,6 +550,7 @@ NOTES: dict[str, Callable[[Config, pd.DataFrame], tuple[str, ...]]] = {
           and "std_difference" in df else ()),
         "No p-values: baseline differences between randomised arms are due to chance (CONSORT 2010, item 15).",),
 }  # fmt: skip
+NOTES |= PLAN_NOTES
 
 
 def _one_timepoint(frame: pd.DataFrame, title: str) -> tuple[pd.DataFrame, str]:

@@ -113,6 +113,69 @@ def _forecast(cfg: Config, df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["Quantity", "Value"])
 
 
+def moves_most(grid: pd.DataFrame) -> dict[str, tuple[str, float, dict[str, float]]]:
+    """For each outcome of ``plan_sensitivity``, the input whose values move the total most (the others at
+    their estimates): ``(input, span, every input's span)``."""
+    out: dict[str, tuple[str, float, dict[str, float]]] = {}
+    for oid, g in grid.groupby(grid["outcome"].astype(str), sort=False):
+        at = {"icc_source": "estimate" if (g["icc_source"] == "estimate").any() else str(g["icc_source"].iloc[0]),
+              "sd_source": "estimate", "retention_source": "estimate"}  # fmt: skip
+        spans: dict[str, float] = {}
+        for col, words in (("icc_source", "the ICC"), ("sd_source", "the SD"), ("retention_source", "retention")):
+            keep = pd.Series(True, index=g.index)
+            for other, value in at.items():
+                if other != col:
+                    keep &= g[other] == value
+            totals = g.loc[keep, "n_total"].astype(float).dropna()
+            spans[words] = float(totals.max() - totals.min()) if len(totals) else 0.0
+        name = max(spans, key=lambda w: spans[w])
+        out[str(oid)] = (name, spans[name], spans)
+    return out
+
+
+def moves_most_text(cfg: Config, grid: pd.DataFrame) -> tuple[str, ...]:
+    """The input that moves the total most, in words, for each outcome."""
+    return tuple(f"{_outcome(cfg, o)}: {name} moves the total most ({span:,.0f} men between its values, the others "
+                 "at their estimates; " + ", ".join(f"{w} {v:,.0f}" for w, v in spans.items()) + ")."
+                 for o, (name, span, spans) in moves_most(grid).items())  # fmt: skip
+
+
+def _ratio_words(cfg: Config) -> str:
+    from advance_trial.analysis.subjects import arms_of
+
+    arms = arms_of(cfg)
+    ratios = {a.id: a.ratio for a in cfg.arms}
+    k = float(ratios[arms.intervention]) / float(ratios[arms.control]) if arms.control else 1.0
+    return f"{k:.2f}:1" if not k.is_integer() else f"{k:.0f}:1"
+
+
+#: The footnotes of each planning table, in the display's words.
+PLAN_NOTES: dict[str, Callable[[Config, pd.DataFrame], tuple[str, ...]]] = {
+    "plan_arms": lambda cfg, df: (
+        f"Ratio: intervention to control; the trial's: its arms' ratios ({_ratio_words(cfg)}); optimal: the square "
+        "root of the intervention arm's design effect (Moerbeek & Wong 2008), 1:1 without clustering.",
+        "For the precision of n0 men per arm without clustering (the t test's size after the ANCOVA reduction), "
+        "at the ratio k: control n0 (D / k + 1) / 2, intervention k times that, each divided by retention and "
+        "rounded up. Conservative: the plan's conservative values.",
+    ),
+    "plan_sd": lambda cfg, df: (
+        "Men per arm for a two-sided two-sample t test, not rounded, by each way of using the pilot's SD; then "
+        f"reduced by ANCOVA, the intervention arm inflated by its design effect, both divided by retention, at the "
+        f"trial's ratio {_ratio_words(cfg)}. Standardised effect: the target difference over the SD used.",
+    ),
+    "plan_sensitivity": lambda cfg, df: (
+        f"Men to randomise in all at the trial's ratio {_ratio_words(cfg)} and at the optimal ratio for each design "
+        "effect, over the ICC (0, its estimate, its upper limit and the values the config names), the SD "
+        "(estimate, one-sided upper limit) and retention (estimate, lower limit); the ANCOVA reduction at its "
+        "estimate.",
+        *moves_most_text(cfg, df),
+    ),
+    "recruitment_forecast": lambda cfg, df: (
+        "Months to randomise the trial's men: median and predictive intervals of a Poisson-gamma model of the "
+        "pilot's sites' men and recruiting months (Anisimov & Fedorov 2007), computed exactly (a negative binomial "
+        "convolution over the sites); a pilot site keeps its own rate, a new site takes the fitted distribution.",
+    ),
+}
 #: Each planning table's display builder and how many leading columns identify a row.
 PLAN_BUILDERS: dict[str, tuple[Callable[[Config, Any, pd.DataFrame], pd.DataFrame], int]] = {
     "plan_arms": (lambda cfg, L, df: _arms(cfg, df), 3),

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from advance_trial.output.display_plan import moves_most, moves_most_text
 from advance_trial.output.tables import Table
 from advance_trial.planning.pilot_sd import pilot_sd_sizes
 from advance_trial.planning.ratio import arm_sizes, optimal_ratio
@@ -169,7 +170,6 @@ def sensitivity_table(cfg: Config, steps: list[Steps]) -> tuple[Table, dict[str,
     k = config_ratio(cfg)
     m = p.group_size
     rows: list[dict[str, Any]] = []
-    most: dict[str, str] = {}
     for s in steps:
         delta = p.target_difference if isinstance(p.target_difference, float) else p.target_difference[s.outcome]
         if m is not None and m > 1:
@@ -183,7 +183,6 @@ def sensitivity_table(cfg: Config, steps: list[Steps]) -> tuple[Table, dict[str,
         keeps = [(w, v) for w, v in zip(("estimate", "lower_limit"), s.retained, strict=True) if math.isfinite(v)]
         if not (iccs and sds and keeps) or not math.isfinite(s.factor[0]):
             continue
-        start = len(rows)
         for iw, icc in iccs:
             de = design_effect(m, icc) if m is not None else 1.0
             for sw, sd in sds:
@@ -194,32 +193,21 @@ def sensitivity_table(cfg: Config, steps: list[Steps]) -> tuple[Table, dict[str,
                     rows.append({"outcome": s.outcome, "icc_source": iw, "icc": icc, "sd_source": sw, "sd": sd,
                                  "retention_source": rw, "retention": keep, "design_effect": de, "n_control": c,
                                  "n_intervention": itv, "n_total": t, "n_total_optimal": opt})  # fmt: skip
-        grid = pd.DataFrame(rows[start:])
-        at = {"icc_source": "estimate" if "estimate" in set(grid["icc_source"]) else grid["icc_source"].iloc[0],
-              "sd_source": "estimate", "retention_source": "estimate"}  # fmt: skip
-        spans = {}
-        for col, words in (("icc_source", "the ICC"), ("sd_source", "the SD"), ("retention_source", "retention")):
-            keep_rows = pd.Series(True, index=grid.index)
-            for other, value in at.items():
-                if other != col:
-                    keep_rows &= grid[other] == value
-            totals = grid.loc[keep_rows, "n_total"].astype(float)
-            spans[words] = float(totals.max() - totals.min()) if len(totals) else 0.0
-        name = max(spans, key=lambda w: spans[w])
-        most[s.outcome] = (f"{name} moves the total most ({spans[name]:.0f} men between its values, the others at "
-                           "their estimates; " + ", ".join(f"{w} {v:.0f}" for w, v in spans.items()) + ")")  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["outcome", "icc_source", "icc", "sd_source", "sd", "retention_source",
+                                    "retention", "design_effect", "n_control", "n_intervention", "n_total",
+                                    "n_total_optimal"])  # fmt: skip
     table = Table(
         "plan_sensitivity",
-        pd.DataFrame(rows, columns=["outcome", "icc_source", "icc", "sd_source", "sd", "retention_source",
-                                    "retention", "design_effect", "n_control", "n_intervention", "n_total",
-                                    "n_total_optimal"]),  # fmt: skip
+        frame,
         "Sensitivity of the definitive trial's size",
         (f"Men at the configured ratio {_ratio_text(k)} (n_total) and at the optimal ratio for each design effect "
          "(n_total_optimal) over the ICC (0, the estimate, its upper limit and planning.icc_values), the SD "
          "(estimate, one-sided upper limit) and retention (estimate, lower limit); the ANCOVA factor at its "
          "estimate.",
-         *(f"{_label(cfg, o)}: {t}." for o, t in most.items())),
+         *moves_most_text(cfg, frame)),
     )  # fmt: skip
+    most = {o: f"{name} moves the total most ({span:.0f} men between its values, the others at their estimates)"
+            for o, (name, span, _) in moves_most(frame).items()}  # fmt: skip
     return table, most
 
 
@@ -289,8 +277,11 @@ def forecast_tables(cfg: Config, ads: AnalysisData, target: int) -> tuple[Table,
              f"sites' men and recruiting months, {what}; exact negative binomial convolution.",
              "alpha, beta: the Gamma distribution of a site's men per month (shape, rate); a pilot site keeps "
              "its own posterior rate.")  # fmt: skip
-    return (Table("recruitment_forecast", summary, "Recruitment forecast for the definitive trial", notes),
-            Table("recruitment_forecast_bands", bands, "Predicted cumulative recruitment", notes), fc)
+    return (
+        Table("recruitment_forecast", summary, "Recruitment forecast for the definitive trial", notes),
+        Table("recruitment_forecast_bands", bands, "Predicted cumulative recruitment", notes),
+        fc,
+    )
 
 
 def _num(v: float, d: int = 0) -> str:
@@ -336,7 +327,8 @@ def paragraph(cfg: Config, ads: AnalysisData, s: Steps, arms: pd.DataFrame, fc: 
     text.append(f"Allowing for the pilot's retention of {s.retained[0]:.1%} at {tp} ({level:.0%} lower "
                 f"limit {s.retained[1]:.1%}), the trial needs {_num(conf['n_control'])} men in the control arm and "
                 f"{_num(conf['n_intervention'])} in the intervention arm at the allocation ratio "
-                f"{_ratio_text(float(conf['ratio']))} (intervention : control), {_num(conf['n_total'])} in all.")  # fmt: skip
+                f"{_ratio_text(float(conf['ratio']))} (intervention : control), "
+                f"{_num(conf['n_total'])} in all.")  # fmt: skip
     if math.isfinite(float(opt["ratio"])) and abs(float(opt["ratio"]) - float(conf["ratio"])) > 1e-9:
         text.append(f"At the optimal ratio for this design, {float(opt['ratio']):.2f}:1 (the square root of the "
                     f"design effect), {_num(opt['n_control'])} and {_num(opt['n_intervention'])} men "

@@ -74,8 +74,9 @@ def _sensitivity(cfg: Config, grid: pd.DataFrame) -> Figure:
         cols = list(dict.fromkeys(zip(g["sd_source"].astype(str), g["retention_source"].astype(str), strict=True)))
         values = np.full((len(iccs), len(cols)), np.nan)
         for r in g.itertuples():
-            values[iccs.index((str(r.icc_source), float(r.icc))), cols.index((str(r.sd_source),
-                                                                              str(r.retention_source)))] = r.n_total
+            values[
+                iccs.index((str(r.icc_source), float(r.icc))), cols.index((str(r.sd_source), str(r.retention_source)))
+            ] = r.n_total
         ax.imshow(values, cmap="YlOrRd", aspect="auto")
         top = np.nanmax(values) if np.isfinite(values).any() else 0.0
         for i in range(len(iccs)):

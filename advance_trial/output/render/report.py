@@ -39,8 +39,10 @@ FIGURE_CAPTIONS = {
     "attendance": "Sessions attended by the men offered them",
     "engagement": "Men who started and who completed each component of the programme, with 95% confidence intervals",
     "forest": "Outcome estimates with 95% confidence intervals",
-    "plan_sensitivity": "Men to randomise in all over the ICC, SD and retention (sensitivity of the definitive trial's size)",
-    "recruitment_forecast": "Predicted cumulative recruitment of the definitive trial, with 80% and 95% predictive bands, against its target",
+    "plan_sensitivity": "Men to randomise in all over the ICC, SD and retention (sensitivity of the definitive "
+    "trial's size)",
+    "recruitment_forecast": "Predicted cumulative recruitment of the definitive trial, with 80% and 95% predictive "
+    "bands, against its target",
 }
 
 
