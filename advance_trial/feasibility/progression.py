@@ -88,8 +88,10 @@ def metric_counts(cfg: Config, results: ResultsData) -> dict[str, tuple[int, int
 
     def take(key: str, table: str, variable: str, x: str, n: str, level: str | None = None, **groups: str) -> None:
         s = results.stats(table, variable, level, **groups)
-        if s and x in s and n in s:
+        try:
             out[key] = (int(s[x]), int(s[n]))
+        except (KeyError, TypeError, ValueError):  # no such row, or a count withheld: no posterior
+            pass
 
     take("recruitment_rate", "recruitment", "randomised", "n_randomised", "n_eligible", site=ALL)
     take("partner_contact", "partner_contact", "partner_contacted", "n_contacted", "n_partners", arm=ALL, site=ALL)

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from advance_trial.config import Config
 
 ALLOCATION_WORDS = {"configured": "the trial's ratio", "optimal": "optimal ratio"}
-SOURCE_WORDS = {"zero": "0", "estimate": "estimate", "upper_limit": "upper limit", "lower_limit": "lower limit",
+SOURCE_WORDS = {"zero": "none", "estimate": "estimate", "upper_limit": "upper limit", "lower_limit": "lower limit",
                 "config": "assumed", "no_groups": "no groups"}  # fmt: skip
 METHOD_WORDS = {"pilot": "The pilot's SD", "browne": "Browne (1995): the SD's upper limit",
                 "sim_lewis": "Sim & Lewis (2012): inflation factor",
@@ -26,6 +26,11 @@ def _f(v: Any, d: int) -> str:
     except (TypeError, ValueError):
         return ""
     return f"{x:,.{d}f}" if math.isfinite(x) else ("" if math.isnan(x) else "not reached")
+
+
+def _ratio(k: Any) -> str:
+    x = float(k)
+    return "" if not math.isfinite(x) else (f"{x:.0f}:1" if x.is_integer() else f"{x:.2f}:1")
 
 
 def _men(v: Any) -> str:
@@ -50,7 +55,7 @@ def _arms(cfg: Config, df: pd.DataFrame) -> pd.DataFrame:
     itv, ctl = _arm_labels(cfg)
     return pd.DataFrame({
         "Outcome": [_outcome(cfg, o) for o in df["outcome"]],
-        "Allocation": [f"{ALLOCATION_WORDS.get(str(a), str(a))} {_f(k, 2)}:1" for a, k in
+        "Allocation": [f"{ALLOCATION_WORDS.get(str(a), str(a))} {_ratio(k)}" for a, k in
                        zip(df["allocation"], df["ratio"], strict=True)],
         "Basis": [str(b).capitalize() for b in df["basis"]],
         "Design effect": [_f(v, d) for v in df["design_effect"]],
