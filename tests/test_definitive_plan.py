@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -20,6 +21,7 @@ ADV = config_path("advance-feasibility")
 DEF = config_path("advance-definitive")
 DATA = SAMPLES / "advance-feasibility"
 REL = 1e-9
+EXPECTED = Path(__file__).resolve().parent / "expected" / "advance-feasibility"
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,7 @@ def _row(df: pd.DataFrame, **keys: str) -> dict:
 
 def test_plan_csv_is_unchanged_and_the_per_arm_sizes_are_rs(sample):
     _, _, tables = sample
-    expected = pd.read_csv("tests/expected/advance-feasibility/plan.csv")
+    expected = pd.read_csv(EXPECTED / "plan.csv")
     assert list(tables["plan"].data.columns) == list(expected.columns)
     assert len(tables["plan"].data) == len(expected)
     arms = tables["plan_arms"].data
@@ -150,8 +152,7 @@ def test_the_paragraph_is_in_plan_md_and_the_report(tmp_path, invoke):
     assert "Sample-size justification to adapt" in md and "Moerbeek &amp; Wong 2008" in md
     for name in ("plan_arms", "plan_sd", "plan_sensitivity", "recruitment_forecast"):
         assert (tmp_path / f"{name}.csv").exists(), name
-    with open("tests/expected/advance-feasibility/report.md") as fh:
-        report = fh.read()
+    report = (EXPECTED / "report.md").read_text()
     section = report[report.index("Planning the definitive trial") :]
     for words in ("Sample-size justification to adapt", "sensitivity of the definitive trial's size",
                   "Predicted cumulative recruitment", "Four ways to use the pilot's SD"):  # fmt: skip
@@ -230,3 +231,13 @@ def test_months_from_dates_are_average_months():
     from advance_trial.planning.definitive import MONTH_DAYS
 
     assert (dt.date(2027, 4, 5) - dt.date(2027, 1, 4)).days / MONTH_DAYS == pytest.approx(2.9897330595482545)
+
+
+def test_a_blinded_run_withholds_the_tables_sized_from_the_icc(tmp_path):
+    from advance_trial.pipeline import RunOptions, run
+
+    res = run(ADV, DATA, tmp_path / "o", options=RunOptions(blinded=True, report=False))
+    for name in ("plan_arms", "plan_sd", "plan_sensitivity", "recruitment_forecast", "recruitment_forecast_bands"):
+        assert name not in res.tables and not (tmp_path / "o" / f"{name}.csv").exists(), name
+    assert not (tmp_path / "o" / "plan_sensitivity.svg").exists()
+    assert "probability_met" in res.tables["progression"].data  # no arm in it

@@ -94,13 +94,13 @@ def test_report_tables_and_figures_are_numbered_and_captioned(out):
     numbers = [int(n) for n in re.findall(r"^### Table (\d+)\. ", md, flags=re.M)]
     assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 12
     figures = [int(n) for n in re.findall(r"^\*Figure (\d+)\. ", md, flags=re.M)]
-    assert figures == [1, 2, 3, 4, 5, 6]
+    assert figures == [1, 2, 3, 4, 5, 6, 7, 8]  # with the sensitivity heat map and the forecast (issue 35)
     html = (out / "report.html").read_text()
-    assert html.count("<caption>Table ") == len(numbers) and html.count("<figcaption>Figure ") == 6
+    assert html.count("<caption>Table ") == len(numbers) and html.count("<figcaption>Figure ") == 8
     doc = docx.Document(str(out / "report.docx"))
     captions = [p for p in doc.paragraphs if p.style.name == "Caption"]
     assert [p.text for p in captions if p.text.startswith("Table ")][:2] == [
         "Table 1. Recruitment: men randomised of men eligible", "Table 2. Allocation by site and arm"]
     # each number is a SEQ field, as Word's Insert Caption writes it (its list of tables finds them)
     body = doc.element.body.xml
-    assert body.count("SEQ Table") == len(numbers) and body.count("SEQ Figure") == 6
+    assert body.count("SEQ Table") == len(numbers) and body.count("SEQ Figure") == 8
