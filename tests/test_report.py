@@ -29,7 +29,8 @@ def out(tmp_path_factory):
 
 def test_html_is_self_contained_and_complete(out):
     page = (out / "report.html").read_text()
-    assert page.count("<svg") == 6  # CONSORT flow, accrual, retention by arm, attendance, engagement, forest
+    # CONSORT flow, accrual, retention by arm, attendance, engagement, forest, the plan's sensitivity and forecast
+    assert page.count("<svg") == 8
     assert not re.search(r"<(script|link|img|iframe)\b", page) and "@import" not in page
     for words in ("Sequence generation", "Type of randomisation", "Allocation concealment", "Implementation",
                   "Prespecified progression criteria", "At least 70% of men followed up at 16 weeks",
@@ -44,7 +45,7 @@ def test_markdown_and_word_carry_the_same_tables(out):
     import docx
 
     doc = docx.Document(str(out / "report.docx"))
-    assert len(doc.inline_shapes) == 6 and len(doc.tables) >= 8
+    assert len(doc.inline_shapes) == 8 and len(doc.tables) >= 8
     text = "\n".join(p.text for p in doc.paragraphs)
     assert "Allocation concealment" in text and "Wilson" in text
 

@@ -14,6 +14,7 @@ qualitative``) has the status its recorded ``judgement`` gives.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 
 import pandas as pd
@@ -88,10 +89,8 @@ def metric_counts(cfg: Config, results: ResultsData) -> dict[str, tuple[int, int
 
     def take(key: str, table: str, variable: str, x: str, n: str, level: str | None = None, **groups: str) -> None:
         s = results.stats(table, variable, level, **groups)
-        try:
+        with contextlib.suppress(KeyError, TypeError, ValueError):  # no such row, or a count withheld: no posterior
             out[key] = (int(s[x]), int(s[n]))
-        except (KeyError, TypeError, ValueError):  # no such row, or a count withheld: no posterior
-            pass
 
     take("recruitment_rate", "recruitment", "randomised", "n_randomised", "n_eligible", site=ALL)
     take("partner_contact", "partner_contact", "partner_contacted", "n_contacted", "n_partners", arm=ALL, site=ALL)

@@ -38,11 +38,9 @@ def _men(v: Any) -> str:
 
 
 def _arm_labels(cfg: Config) -> tuple[str, str]:
-    from advance_trial.analysis.subjects import arms_of
-
-    arms = arms_of(cfg)
-    labels = {a.id: a.label for a in cfg.arms}
-    return labels.get(arms.intervention, "Intervention"), labels.get(arms.control or "", "Control")
+    """The arms' columns: by role, not by label, so that the open part of a committee's report, which names
+    no arm, can show them (the intervention arm is the one delivered in groups)."""
+    return "Intervention arm", "Control arm"
 
 
 def _outcome(cfg: Config, oid: Any) -> str:

@@ -320,8 +320,10 @@ def paragraph(cfg: Config, ads: AnalysisData, s: Steps, arms: pd.DataFrame, fc: 
     if s.design_effect[0] > 1 and p.group_size:
         icc = (s.design_effect[0] - 1) / (p.group_size - 1)
         hi = (s.design_effect[1] - 1) / (p.group_size - 1)
+        interval = (f"{level:.0%} interval to {hi:.3f}" if hi < 1 - 1e-12
+                    else "no interval from the model: conservative ICC 1")  # fmt: skip
         text.append(f"The intervention is delivered in groups of {p.group_size}; with the pilot's ICC of "
-                    f"{icc:.3f} ({level:.0%} interval to {hi:.3f}, partially nested model), the intervention arm "
+                    f"{icc:.3f} ({interval}, partially nested model), the intervention arm "
                     f"alone carries a design effect of {s.design_effect[0]:.2f} (Moerbeek & Wong 2008; Candlish "
                     "et al. 2018).")  # fmt: skip
     text.append(f"Allowing for the pilot's retention of {s.retained[0]:.1%} at {tp} ({level:.0%} lower "
@@ -372,7 +374,7 @@ def definitive_tables(cfg: Config, ads: AnalysisData, plan: Table) -> Definitive
         try:
             summary, bands, fc = forecast_tables(cfg, ads, int(first["n_total"].iloc[0]))
             tables |= {"recruitment_forecast": summary, "recruitment_forecast_bands": bands}
-        except ValueError:  # no pilot site recruited anyone, no site: no forecast (said in the paragraph)
+        except ValueError:  # no pilot site recruited anyone, or no site: no forecast (the paragraph leaves it out)
             fc = None
     paragraphs = {s.outcome: paragraph(cfg, ads, s, arms.data, fc if i == 0 else None)
                   for i, s in enumerate(steps) if math.isfinite(s.sd[0]) and s.sd[0] > 0}  # fmt: skip
