@@ -134,13 +134,15 @@ def allocate(
     from advance_trial.cli._render import print_json, stdout
     from advance_trial.config import load_config
     from advance_trial.randomisation.allocation import allocate as do_allocate
+    from advance_trial.randomisation.request import AllocationRequest
 
     cfg = load_config(config)
+    request = AllocationRequest.of(participant, site, _parse_factors(factor))
     if server is not None:
-        _allocate_remotely(cfg, server, participant, site, _parse_factors(factor), receipt_out, json_out)
+        _allocate_remotely(cfg, server, request, receipt_out, json_out)
         return
     ring = load_ring(cfg, key_dir, log, data=data)
-    a = do_allocate(cfg, ring, participant, site, _parse_factors(factor), log=log, note=note, data_dir=data)
+    a = do_allocate(cfg, ring, request, log=log, note=note, data_dir=data)
     shown, label = _shown(cfg, a.arm)
     if receipt_out is not None and a.receipt:
         from advance_trial.data.tablefile import write_bytes_atomic
@@ -160,8 +162,7 @@ def allocate(
                      f"{a.sequence} on {a.randomised_on}; nothing written)[/]")  # fmt: skip
 
 
-def _allocate_remotely(cfg: Any, server: str, participant: str, site: str, factors: dict[str, str],
-                       receipt_out: Path | None, json_out: bool) -> None:  # fmt: skip
+def _allocate_remotely(cfg: Any, server: str, request: Any, receipt_out: Path | None, json_out: bool) -> None:
     from advance_trial.cli._render import print_json, stdout
     from advance_trial.errors import UsageError
     from advance_trial.randomisation import client
@@ -170,7 +171,7 @@ def _allocate_remotely(cfg: Any, server: str, participant: str, site: str, facto
     if who.get("trial") != cfg.trial.id:
         raise UsageError(f"{server} serves trial {who.get('trial')!r}, the config is {cfg.trial.id!r}")
     try:
-        a, new = client.allocate(server, participant, site, factors), True
+        a, new = client.allocate(server, request.participant_id, request.site, dict(request.factors)), True
     except client.AlreadyAllocated as exc:
         a, new = exc.body, False
     shown = a.get("arm") or a.get("code")

@@ -45,12 +45,13 @@ REPLACEMENT_COLUMNS = ["at_utc", "by", "kind", "site", "file", "sha256", "row", 
 class ImportRefused(DataError):
     """Nothing was written: the problems, and where the report for the site was saved."""
 
-    def __init__(self, problems: list[DataProblem], report: Path | None) -> None:
+    def __init__(self, problems: list[DataProblem], report: Path | None, hint: tuple[str, ...] = ()) -> None:
         super().__init__(problems)
-        self.report = report
+        self.report, self.hint = report, hint
 
     def footer(self) -> list[str]:
-        return [f"Nothing was written. Every problem, for the site: {self.report}"] if self.report else []
+        written = [f"Nothing was written. Every problem, for the site: {self.report}"] if self.report else []
+        return [*self.hint, *written]
 
 
 @dataclass(frozen=True)
@@ -469,7 +470,7 @@ def _quarantine(prep: _Prepared) -> pd.DataFrame:
 
 def _refuse(
     txn: Transaction, labelled: list[tuple[str, FileOutcome]], site: str, problems: list[DataProblem], by: str,
-    report: str | Path | None, sheet: str | None,
+    report: str | Path | None, sheet: str | None, hint: tuple[str, ...] = (),
 ) -> None:  # fmt: skip
     """Write the problem report and the audit entry (one transaction, no data); raise with every problem."""
     data = txn.folder
@@ -491,7 +492,7 @@ def _refuse(
                if o.outcome != "already_imported"]  # fmt: skip
     _audit(txn, refused, site, by, _now(), sheet)
     txn.commit()
-    raise ImportRefused(problems, path)
+    raise ImportRefused(problems, path, hint)
 
 
 def _final_check(
@@ -508,8 +509,40 @@ def _final_check(
     if not problems:
         problems = cross_checks(cfg, tables)
     if problems:
+        problems, hint = _partner_hint(cfg, problems, merges, labelled, txn.folder, site)
         problems = [DataProblem(p.file, p.row, p.column, p.value, f"after this import: {p.message}") for p in problems]
-        _refuse(txn, labelled, site, problems, by, report, sheet)
+        _refuse(txn, labelled, site, problems, by, report, sheet, hint)
+
+
+#: A new man's rows that need each other: (file refused, what it says, the partner kind whose file brings him).
+_PARTNERS = (("screening.csv", "not in participants.csv", "participants"),
+             ("participants.csv", "not in screening.csv", "screening"))  # fmt: skip
+
+
+def _partner_hint(cfg: Config, problems: list[DataProblem], merges: list[_KindMerge],
+                  labelled: list[tuple[str, FileOutcome]], data: Path, site: str,
+                  ) -> tuple[list[DataProblem], tuple[str, ...]]:  # fmt: skip
+    """A new man's screening row needs his participants row (and the other way round): when the import lacked
+    the partner file, each such problem says so, and the hint shows the one command that brings both."""
+    imported = {m.kind for m in merges}
+    out, partners = [], []
+    for p in problems:
+        partner = next((k for f, said, k in _PARTNERS if p.file == f and p.message.startswith(said)), None)
+        if partner is None or partner in imported:
+            out.append(p)
+            continue
+        partners.append(partner)
+        out.append(DataProblem(p.file, p.row, p.column, p.value, f"{p.message}; his {partner} row is not imported "
+                               f"yet: bring the site's {partner} file in the same import (the command is below)"))
+    if not partners:
+        return problems, ()
+    partner = partners[0]
+    files = [(k, o.file) for k, o in labelled] + [(partner, f"{partner.upper()}-FILE")]
+    config = cfg.source.path if cfg.source else "CONFIG"
+    command = (f"advance-trial import {config} --data {data} --site {site} "
+               + " ".join(f"--kind {k}" for k, _ in files) + " " + " ".join(f for _, f in files))  # fmt: skip
+    return out, (f"Import his {partner} file in the same command as {', '.join(f for _, f in files[:-1])}:",
+                 f"  {command}")
 
 
 def _sheet_read(o: FileOutcome) -> str:
