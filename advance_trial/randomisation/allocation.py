@@ -32,7 +32,7 @@ from advance_trial.errors import (
     NotAllocatedError,
     UsageError,
 )
-from advance_trial.randomisation.database import Db, Location, location
+from advance_trial.randomisation.database import Db, Location, location, writes_to
 from advance_trial.randomisation.key import (
     KeyRing,
     check_receipt_signature,
@@ -256,7 +256,7 @@ def _remember(store: LogStore, events: list[dict[str, Any]], state: Replay) -> N
 def _writing(cfg: Config, ring: KeyRing, where: Location, now: datetime | None = None,
              account: str | None = None) -> Iterator[_Step]:  # fmt: skip
     _check_trial(cfg, ring)
-    with locked(ring, exclusive=True):
+    with locked(ring, exclusive=True), writes_to(where):
         store = open_log(where, ring)
         try:
             check_permissions(where)
@@ -316,19 +316,26 @@ def init_log(cfg: Config, ring: KeyRing, path: str | Path | Location, note: str 
             "never start a second one"
         )
     with locked(ring, exclusive=True):
-        store = create_log(path, ring)
-        try:
-            from advance_trial.randomisation.log import genesis_tag
-
-            with store.transaction():
-                step = _Step(cfg, store, Replay(ring, store.log_id), Head(0, genesis_tag(ring, store.log_id)), None)
-                detail = {"design": design_of(cfg), "derivation": rz.DERIVATION, "key_fingerprint": ring.fingerprint,
-                          "epoch": 0}  # fmt: skip
-                step.append("init", {"detail": rz.canon(detail)}, note=note)
-            settle(ring, store.log_id, step.head)
-        finally:
-            store.close()
+        log_id, head = write_first_row(cfg, ring, path, note)
+        settle(ring, log_id, head)
     return verify_log(cfg, ring, path)
+
+
+def write_first_row(cfg: Config, ring: KeyRing, where: Location, note: str | None = None) -> tuple[str, Head]:
+    """Create a new log at ``where`` with its first row (the design, the derivation, the key's fingerprint), in
+    one transaction; its id and head. The caller holds the trial's lock and moves the checkpoint."""
+    from advance_trial.randomisation.log import genesis_tag
+
+    store = create_log(where, ring)
+    try:
+        with store.transaction():
+            step = _Step(cfg, store, Replay(ring, store.log_id), Head(0, genesis_tag(ring, store.log_id)), None)
+            detail = {"design": design_of(cfg), "derivation": rz.DERIVATION, "key_fingerprint": ring.fingerprint,
+                      "epoch": 0}  # fmt: skip
+            step.append("init", {"detail": rz.canon(detail)}, note=note)
+        return store.log_id, step.head
+    finally:
+        store.close()
 
 
 def amend(cfg: Config, ring: KeyRing, reason: str, *, log: str | Path | Location | None = None) -> dict[str, Any]:
