@@ -27,8 +27,10 @@ def site_files(tmp_path, monkeypatch):
     return data
 
 
-@pytest.mark.parametrize(("given", "kind", "partner"), [("screening-new.csv", "screening", "participants"),
-                                                        ("participants-new.csv", "participants", "screening")])  # fmt: skip
+CASES = [("screening-new.csv", "screening", "participants"), ("participants-new.csv", "participants", "screening")]
+
+
+@pytest.mark.parametrize(("given", "kind", "partner"), CASES)
 def test_a_new_mans_file_alone_names_its_partner_and_the_command_that_brings_both(site_files, invoke, given, kind,
                                                                                   partner):  # fmt: skip
     alone = invoke("import", config_path("advance-feasibility"), given, "--data", site_files, "--site", "london",

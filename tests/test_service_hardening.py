@@ -33,8 +33,8 @@ def _allocations(served) -> int:
 
 def test_an_assistant_cannot_allocate_at_another_site_by_naming_it_as_a_factor(client, served):
     h = served.auth("ra.london")
-    attack = client.post("/api/allocations", headers=h,
-                         json={"participant_id": "AF004", "site": "london", "factors": {"site": "bristol"}})  # fmt: skip
+    body = {"participant_id": "AF004", "site": "london", "factors": {"site": "bristol"}}
+    attack = client.post("/api/allocations", headers=h, json=body)
     assert attack.status_code == 400, attack.text
     assert "never a factor" in attack.json()["error"]
     for factors in ({"SITE": "bristol"}, {" site ": "london"}):
@@ -119,7 +119,7 @@ def test_every_route_counts_the_bytes_it_reads_whatever_the_headers_say(client, 
         assert r.status_code == 413, path
     web_login(client, "ra.london")
     page = client.get("/")
-    form = (f"csrf={csrf_of(page.text)}&participant_id=AF004&site=london&pad=".encode() + b"z" * 100_000)
+    form = f"csrf={csrf_of(page.text)}&participant_id=AF004&site=london&pad=".encode() + b"z" * 100_000
     r = client.post("/allocate", content=iter([form]), headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert r.status_code == 413
     login = client.post("/login", content=iter([b"name=x&password=" + b"p" * 100_000]),

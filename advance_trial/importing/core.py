@@ -532,8 +532,16 @@ def _partner_hint(cfg: Config, problems: list[DataProblem], merges: list[_KindMe
             out.append(p)
             continue
         partners.append(partner)
-        out.append(DataProblem(p.file, p.row, p.column, p.value, f"{p.message}; his {partner} row is not imported "
-                               f"yet: bring the site's {partner} file in the same import (the command is below)"))
+        out.append(
+            DataProblem(
+                p.file,
+                p.row,
+                p.column,
+                p.value,
+                f"{p.message}; his {partner} row is not imported "
+                f"yet: bring the site's {partner} file in the same import (the command is below)",
+            )
+        )
     if not partners:
         return problems, ()
     partner = partners[0]
@@ -541,8 +549,10 @@ def _partner_hint(cfg: Config, problems: list[DataProblem], merges: list[_KindMe
     config = cfg.source.path if cfg.source else "CONFIG"
     command = (f"advance-trial import {config} --data {data} --site {site} "
                + " ".join(f"--kind {k}" for k, _ in files) + " " + " ".join(f for _, f in files))  # fmt: skip
-    return out, (f"Import his {partner} file in the same command as {', '.join(f for _, f in files[:-1])}:",
-                 f"  {command}")
+    return out, (
+        f"Import his {partner} file in the same command as {', '.join(f for _, f in files[:-1])}:",
+        f"  {command}",
+    )
 
 
 def _sheet_read(o: FileOutcome) -> str:

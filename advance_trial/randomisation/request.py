@@ -83,8 +83,7 @@ class AllocationRequest(BaseModel):
                 problems.append(DataProblem(SOURCE, None, opt, value,
                                             "the site is the request's own site, never a factor"))  # fmt: skip
             elif name not in design:
-                known = f"the design's factors: {', '.join(others)}" if others \
-                    else "the design allocates by site alone"
+                known = f"the design's factors: {', '.join(others)}" if others else "the design allocates by site alone"
                 problems.append(DataProblem(SOURCE, None, opt, value, f"not a factor of the allocation; {known}"))
             else:
                 by_lower = {v.casefold(): v for v in levels[name]}
