@@ -16,7 +16,6 @@ import sqlite3
 import pytest
 
 from advance_trial.randomisation import database
-from advance_trial.randomisation import initialise as ini
 from tests.allocation_helpers import config_text
 
 CALLS = ("write", "fsync", "link", "replace")
@@ -79,6 +78,8 @@ def test_init_stopped_at_any_step_is_one_line_and_is_finished_by_running_it_agai
         with monkeypatch.context() as m:
             fault = Fault(m, at, KeyboardInterrupt if how == "killed" else None)
             if how == "killed":  # kill -9: nothing is cleaned up
+                from advance_trial.randomisation import initialise as ini
+
                 m.setattr(ini._Staged, "discard", lambda self: None)
             out = invoke("randomise", "init", config, "--key-dir", keys)
         if fault.calls < at:  # init took fewer steps: every one has failed once

@@ -8,12 +8,14 @@ import warnings
 from datetime import datetime
 
 import pandas as pd
+import pytest
 
 from advance_trial.randomisation import allocation as al
 from advance_trial.randomisation.key import DemonstrationKeyWarning, load_key
 from tests.conftest import DEMO_KEYS, SAMPLES, config_path
 
 
+@pytest.mark.filterwarnings("always::advance_trial.randomisation.key.DemonstrationKeyWarning")
 def test_verify_names_the_log_when_a_man_was_allocated_after_the_run(tmp_path, advance_cfg, invoke):
     keys = tmp_path / "keys"
     shutil.copytree(DEMO_KEYS, keys)
