@@ -115,3 +115,30 @@ def test_allocating_under_a_full_disk_is_one_line_naming_the_log(tmp_path, invok
     assert out.exit_code == 1 and len(lines) == 1, out.output
     assert str(tmp_path / "log" / "trial.sqlite") in lines[0] and "disk is full" in lines[0]
     assert invoke("randomise", "verify", config, "--key-dir", keys).exit_code == 0
+
+
+def test_init_with_a_postgresql_log_stopped_by_a_full_disk_is_finished_again(tmp_path, invoke, monkeypatch, pg_server):
+    from psycopg.errors import DiskFull
+
+    from tests.pg import fresh_database
+
+    url = fresh_database(pg_server)
+    config, keys = _trial(tmp_path)
+    real, calls = database.PostgresDb.run, []
+
+    def full(self, sql, params=()):
+        calls.append(sql)
+        if len(calls) == 3:
+            raise DiskFull("could not extend file: No space left on device")
+        return real(self, sql, params)
+
+    with monkeypatch.context() as m:
+        m.setattr(database.PostgresDb, "run", full)
+        out = invoke("randomise", "init", config, "--key-dir", keys, "--log", url)
+    lines = [line for line in out.output.splitlines() if line.strip()]
+    assert out.exit_code == 1 and len(lines) == 1 and "No space left on device" in lines[0], out.output
+    assert "key_fingerprint" not in config.read_text() and not (keys / "advance-feasibility.checkpoint.json").exists()
+    again = invoke("randomise", "init", config, "--key-dir", keys, "--log", url)
+    assert again.exit_code == 0, again.output
+    assert invoke("randomise", "verify", config, "--key-dir", keys, "--log", url).exit_code == 0
+    assert _temporaries(tmp_path) == []
