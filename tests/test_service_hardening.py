@@ -3,8 +3,10 @@ failed logins that told names apart, and a lock-out an outsider could use agains
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
+import time
 
 import pytest
 from starlette.testclient import TestClient
@@ -134,28 +136,38 @@ def test_every_route_counts_the_bytes_it_reads_whatever_the_headers_say(client, 
 # ---------------------------------------------------------------------------- 3. failed logins
 
 
-def _waits(served):
+def _waits(served, delay: float = 0.001):
+    """The service's app, and the waits its failed logins ask for (each still waited)."""
     app = served.app()
+    app.state.service.login_delay = delay
     waits: list[float] = []
 
     async def record(seconds: float) -> None:
         waits.append(seconds)
+        await asyncio.sleep(seconds)
 
     app.state.service.pause = record
     return app, waits
 
 
+def _timed_failures(app, name: str, address: str) -> list[float]:
+    client = TestClient(app, client=(address, 40000))
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        assert web_login(client, name, "wrong password").status_code == 401
+        times.append(time.perf_counter() - t0)
+    return times
+
+
 def test_a_known_and_an_unknown_name_wait_on_the_same_schedule(served):
-    app, waits = _waits(served)
-    known = TestClient(app, client=("10.0.0.1", 40001))
-    for _ in range(3):
-        assert web_login(known, "ra.london", "wrong password").status_code == 401
+    app, waits = _waits(served, delay=0.5)  # the service's own default
+    known = _timed_failures(app, "ra.london", "10.0.0.1")
     known_waits, waits[:] = list(waits), []
-    unknown = TestClient(app, client=("10.0.0.2", 40002))
-    for _ in range(3):
-        assert web_login(unknown, "nobody.here", "wrong password").status_code == 401
-    assert known_waits == waits and len(waits) == 3
-    assert waits[1] == 2 * waits[0] and waits[2] == 4 * waits[0]
+    unknown = _timed_failures(app, "nobody.here", "10.0.0.2")
+    # each address's third failure waits 0.5 * 2^2 s at least, whether or not the name is an account's
+    assert known[2] >= 2.0 and unknown[2] >= 2.0, (known, unknown)
+    assert known_waits == waits == [0.5, 1.0, 2.0]
 
 
 def test_an_outsider_cannot_lock_a_research_assistant_out(served):
