@@ -191,3 +191,22 @@ def _login_details(served):
     from tests.service_helpers import run_sql
 
     return run_sql(served.where, "SELECT detail FROM events WHERE kind = 'login' ORDER BY \"row\"")
+
+
+# ---------------------------------------------------------------------------- also: a reason in three different words
+
+
+def test_an_unblinding_reason_needs_three_different_words(client, served):
+    from advance_trial.errors import UsageError
+
+    assert client.post("/api/allocations", headers=served.auth("ra.london"),
+                       json={"participant_id": "AF001", "site": "london"}).status_code == 201  # fmt: skip
+    for reason in ("a a a", "Help help HELP now"):
+        r = client.post("/api/allocations/AF001/unblind", headers=served.auth("unblinder"), json={"reason": reason})
+        assert r.status_code == 400 and "3 different words" in r.text, reason
+    with pytest.raises(UsageError, match="3 different words"):
+        al.unblind(served.cfg, served.ring, "AF001", "a a a", log=served.where)
+    ok = client.post("/api/allocations/AF001/unblind", headers=served.auth("unblinder"),
+                     json={"reason": "serious adverse event in hospital"})  # fmt: skip
+    assert ok.status_code == 200
+    assert al.verify_log(served.cfg, served.ring, served.where).unblindings == 1
