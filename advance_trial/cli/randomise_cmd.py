@@ -68,46 +68,36 @@ def init(
     note: str | None = NOTE,
     json_out: bool = JSON,
 ) -> None:
-    """Create the trial's secret key (if it has none), record its fingerprint in the config, create the log."""
-    from advance_trial.cli._render import print_json, stdout
-    from advance_trial.config import load_config
-    from advance_trial.config.edit import set_key_fingerprint
-    from advance_trial.errors import UsageError
-    from advance_trial.randomisation.allocation import init_log, log_path
-    from advance_trial.randomisation.key import create_key, key_folder, load_key, refuse_inside
+    """Create the trial's secret key (if it has none), record its fingerprint in the config, create the log.
 
-    cfg = load_config(config)
-    if cfg.randomisation.method == "none":
-        raise UsageError(f"{cfg.trial.id} is a single-arm design: there is nothing to allocate")
-    folder = key_folder(key_dir)
-    path = log_path(cfg, log)
-    log_dir = path.path.parent if path.path is not None else None
-    refuse_inside(folder, [("configs folder", config.parent), ("allocation log's folder", log_dir)])
-    created = not (folder / f"{cfg.trial.id}.key").exists()
-    if created:
-        if cfg.randomisation.key_fingerprint is not None:
-            raise UsageError(
-                f"{config} names key {cfg.randomisation.key_fingerprint[:16]}..., which is not in {folder}; "
-                "give the key folder that holds it"
-            )
-        ring = create_key(folder, cfg.trial.id)
-        if not set_key_fingerprint(config, ring.fingerprint):
-            stdout.print(f"add this line under randomisation: in {_text(config)}, then run init again:")
-            stdout.print(f"  key_fingerprint: {ring.fingerprint}")
-            raise typer.Exit(1)
-        cfg = load_config(config)
-    ring = load_key(folder, cfg.trial.id, cfg.randomisation.key_fingerprint, str(config))
-    report = init_log(cfg, ring, path, note)
-    facts = {"log": str(path), "key": str(ring.key_path), "key_created": created, "fingerprint": ring.fingerprint,
-             "public_key": str(ring.public_path), "head_row": report.head_row, "head_tag": report.head_tag}  # fmt: skip
+    All or nothing: everything is written under temporary names and moved into place last; a run that was
+    interrupted (a full disk, a crash) is finished by running init again.
+    """
+    from advance_trial.cli._render import print_json, stdout
+    from advance_trial.randomisation.initialise import initialise
+
+    done = initialise(config, key_dir, log, note)
+    ring, path = done.ring, done.log
+    if done.fingerprint_line is not None:
+        stdout.print(f"add this line under randomisation: in {_text(config)}, then run init again:")
+        stdout.print(f"  {done.fingerprint_line}")
+        raise typer.Exit(1)
+    assert done.report is not None
+    report = done.report
+    facts = {"log": str(path), "key": str(ring.key_path), "key_created": done.key_created,
+             "fingerprint": ring.fingerprint, "public_key": str(ring.public_path), "head_row": report.head_row,
+             "head_tag": report.head_tag, "finished": list(done.finished)}  # fmt: skip
     if json_out:
         print_json(facts)
         return
+    if done.finished:
+        stdout.print(f"finished an interrupted init (it had left: {', '.join(done.finished)})")
     stdout.print(f"[green]created[/] the allocation log {_text(path)} (0600)")
-    if created:
+    if done.key_created:
         stdout.print(
             f"new key {_text(ring.key_path)} (0600): keep it, and a back-up, where enrolling staff cannot read"
         )
+    if done.key_created or "key" in done.finished:  # the config had no fingerprint: init wrote it
         stdout.print(f"its fingerprint is now randomisation.key_fingerprint in {_text(config)}")
     stdout.print(f"fingerprint {ring.fingerprint}")
     stdout.print(f"public key for checking signed receipts: {_text(ring.public_path)}")
@@ -134,14 +124,16 @@ def allocate(
     from advance_trial.cli._render import print_json, stdout
     from advance_trial.config import load_config
     from advance_trial.randomisation.allocation import allocate as do_allocate
+    from advance_trial.randomisation.request import AllocationRequest
 
     cfg = load_config(config)
     check_choices(cfg, site=site, factors=_parse_factors(factor))  # an unknown site or level: exit 2
+    request = AllocationRequest.of(participant, site, _parse_factors(factor))
     if server is not None:
-        _allocate_remotely(cfg, server, participant, site, _parse_factors(factor), receipt_out, json_out)
+        _allocate_remotely(cfg, server, request, receipt_out, json_out)
         return
     ring = load_ring(cfg, key_dir, log, data=data)
-    a = do_allocate(cfg, ring, participant, site, _parse_factors(factor), log=log, note=note, data_dir=data)
+    a = do_allocate(cfg, ring, request, log=log, note=note, data_dir=data)
     shown, label = _shown(cfg, a.arm)
     if receipt_out is not None and a.receipt:
         from advance_trial.data.tablefile import write_bytes_atomic
@@ -161,8 +153,7 @@ def allocate(
                      f"{a.sequence} on {a.randomised_on}; nothing written)[/]")  # fmt: skip
 
 
-def _allocate_remotely(cfg: Any, server: str, participant: str, site: str, factors: dict[str, str],
-                       receipt_out: Path | None, json_out: bool) -> None:  # fmt: skip
+def _allocate_remotely(cfg: Any, server: str, request: Any, receipt_out: Path | None, json_out: bool) -> None:
     from advance_trial.cli._render import print_json, stdout
     from advance_trial.errors import UsageError
     from advance_trial.randomisation import client
@@ -171,7 +162,7 @@ def _allocate_remotely(cfg: Any, server: str, participant: str, site: str, facto
     if who.get("trial") != cfg.trial.id:
         raise UsageError(f"{server} serves trial {who.get('trial')!r}, the config is {cfg.trial.id!r}")
     try:
-        a, new = client.allocate(server, participant, site, factors), True
+        a, new = client.allocate(server, request.participant_id, request.site, dict(request.factors)), True
     except client.AlreadyAllocated as exc:
         a, new = exc.body, False
     shown = a.get("arm") or a.get("code")

@@ -32,7 +32,7 @@ from advance_trial.errors import (
     NotAllocatedError,
     UsageError,
 )
-from advance_trial.randomisation.database import Db, Location, location
+from advance_trial.randomisation.database import Db, Location, location, writes_to
 from advance_trial.randomisation.key import (
     KeyRing,
     check_receipt_signature,
@@ -65,6 +65,7 @@ from advance_trial.randomisation.replay import (
     replay_events,
     version_key,
 )
+from advance_trial.randomisation.request import AllocationRequest, check_request, normalise_id
 
 MIN_REASON_WORDS = 3
 
@@ -178,8 +179,8 @@ def _refuse_single_arm(cfg: Config) -> None:
 
 def _reason(reason: str | None, option: str = "--reason") -> str:
     text = " ".join((reason or "").split())
-    if len(re.findall(r"\w+", text)) < MIN_REASON_WORDS:
-        raise UsageError(f"{option} {reason!r}: give the reason in at least {MIN_REASON_WORDS} words")
+    if len(set(re.findall(r"\w+", text.casefold()))) < MIN_REASON_WORDS:  # "a a a" is one word, said three times
+        raise UsageError(f"{option} {reason!r}: give the reason in at least {MIN_REASON_WORDS} different words")
     return text
 
 
@@ -255,7 +256,7 @@ def _remember(store: LogStore, events: list[dict[str, Any]], state: Replay) -> N
 def _writing(cfg: Config, ring: KeyRing, where: Location, now: datetime | None = None,
              account: str | None = None) -> Iterator[_Step]:  # fmt: skip
     _check_trial(cfg, ring)
-    with locked(ring, exclusive=True):
+    with locked(ring, exclusive=True), writes_to(where):
         store = open_log(where, ring)
         try:
             check_permissions(where)
@@ -315,19 +316,26 @@ def init_log(cfg: Config, ring: KeyRing, path: str | Path | Location, note: str 
             "never start a second one"
         )
     with locked(ring, exclusive=True):
-        store = create_log(path, ring)
-        try:
-            from advance_trial.randomisation.log import genesis_tag
-
-            with store.transaction():
-                step = _Step(cfg, store, Replay(ring, store.log_id), Head(0, genesis_tag(ring, store.log_id)), None)
-                detail = {"design": design_of(cfg), "derivation": rz.DERIVATION, "key_fingerprint": ring.fingerprint,
-                          "epoch": 0}  # fmt: skip
-                step.append("init", {"detail": rz.canon(detail)}, note=note)
-            settle(ring, store.log_id, step.head)
-        finally:
-            store.close()
+        log_id, head = write_first_row(cfg, ring, path, note)
+        settle(ring, log_id, head)
     return verify_log(cfg, ring, path)
+
+
+def write_first_row(cfg: Config, ring: KeyRing, where: Location, note: str | None = None) -> tuple[str, Head]:
+    """Create a new log at ``where`` with its first row (the design, the derivation, the key's fingerprint), in
+    one transaction; its id and head. The caller holds the trial's lock and moves the checkpoint."""
+    from advance_trial.randomisation.log import genesis_tag
+
+    store = create_log(where, ring)
+    try:
+        with store.transaction():
+            step = _Step(cfg, store, Replay(ring, store.log_id), Head(0, genesis_tag(ring, store.log_id)), None)
+            detail = {"design": design_of(cfg), "derivation": rz.DERIVATION, "key_fingerprint": ring.fingerprint,
+                      "epoch": 0}  # fmt: skip
+            step.append("init", {"detail": rz.canon(detail)}, note=note)
+        return store.log_id, step.head
+    finally:
+        store.close()
 
 
 def amend(cfg: Config, ring: KeyRing, reason: str, *, log: str | Path | Location | None = None) -> dict[str, Any]:
@@ -350,56 +358,6 @@ def amend(cfg: Config, ring: KeyRing, reason: str, *, log: str | Path | Location
 
 
 # ---------------------------------------------------------------------------- allocation
-
-
-def normalise_id(cfg: Config, raw: str) -> str:
-    """A participant id as the log keeps it: trimmed, upper-cased when the pattern ignores case; must match."""
-    pattern = re.compile(cfg.randomisation.participant_id_pattern)
-    text = raw.strip()
-    if pattern.flags & re.IGNORECASE:
-        text = text.upper()
-    if text[:1] in ("=", "+", "-", "@") or not text.isprintable():
-        raise _refuse("allocation request", "--participant", raw,
-                      "an id may not begin with = + - or @, nor hold a control character")  # fmt: skip
-    if not pattern.fullmatch(text):
-        raise _refuse(
-            "allocation request", "--participant", raw, f"must match {cfg.randomisation.participant_id_pattern}"
-        )
-    return text
-
-
-def check_request(
-    cfg: Config, participant_id: str, site: str, factors: Mapping[str, str]
-) -> tuple[str, dict[str, str]]:
-    """Validate a request's id, site and factors; every problem at once (exit 4).
-
-    Returns the normalised id (:func:`normalise_id`) and the factor values as the config spells them.
-    """
-    src = "allocation request"
-    problems: list[DataProblem] = []
-    pid = participant_id
-    try:
-        pid = normalise_id(cfg, participant_id)
-    except DataError as exc:
-        problems.extend(exc.problems)
-    levels = cfg.factor_levels()
-    by_lower = {name: {v.casefold(): v for v in vals} for name, vals in levels.items()}
-    values: dict[str, str] = {}
-    for name, value in {"site": site, **{k: str(v) for k, v in factors.items()}}.items():
-        opt = "--site" if name == "site" else f"--factor {name}"
-        if name not in levels:
-            problems.append(DataProblem(src, None, opt, value, f"unknown factor; known: {', '.join(levels)}"))
-        elif value.strip().casefold() not in by_lower[name]:
-            problems.append(DataProblem(src, None, opt, value, f"unknown value; allowed: {', '.join(levels[name])}"))
-        else:
-            values[name] = by_lower[name][value.strip().casefold()]
-    for name in rz.required_factors(cfg):
-        if name not in values and not any(p.column in ("--site", f"--factor {name}") for p in problems):
-            allowed = ", ".join(levels[name])
-            problems.append(DataProblem(src, None, f"--factor {name}", None, f"missing: give {name}=VALUE ({allowed})"))
-    if problems:
-        raise DataError(problems)
-    return pid, dict(sorted(values.items()))
 
 
 def check_eligible(cfg: Config, participant_id: str, data_dir: Path | None) -> None:
@@ -468,8 +426,8 @@ def _as_allocation(state: Replay, pid: str, new: bool, receipt: dict[str, Any]) 
 def allocate(
     cfg: Config,
     ring: KeyRing,
-    participant_id: str,
-    site: str,
+    request: AllocationRequest | str,
+    site: str | None = None,
     factors: Mapping[str, str] | None = None,
     *,
     log: str | Path | Location | None = None,
@@ -480,7 +438,9 @@ def allocate(
 ) -> Allocation:
     """Allocate one man, or return the allocation already recorded for him (writing nothing).
 
-    ``account`` is the service account that asked (the service's only; the log records the OS user otherwise).
+    ``request`` is the :class:`AllocationRequest` (or, for the same request, his id with ``site`` and
+    ``factors``). ``account`` is the service account that asked (the service's only; the log records the OS user
+    otherwise).
 
     Raises
     ------
@@ -495,7 +455,9 @@ def allocate(
         The log does not verify; nothing is written.
     """
     _refuse_single_arm(cfg)
-    pid, values = check_request(cfg, participant_id, site, factors or {})
+    if not isinstance(request, AllocationRequest):
+        request = AllocationRequest.of(request, site or "", factors)
+    pid, values = request.checked(cfg)
     path = log_path(cfg, log)
     with _writing(cfg, ring, path, now, account) as step:
         if _existing(step.state, pid, values) is not None:

@@ -6,8 +6,9 @@ allocation logic is written here. Blocking calls run in Starlette's thread pool;
 the database's own lock serialise them with every other writer.
 
 API (bearer token from ``users add``): errors are JSON ``{"error": ..., "problems": [...]}`` with 400 (bad
-input), 401 (no or bad token), 403 (role or site), 404 (no such man at your sites), 409 (already
-allocated), 503 (the log fails verification, or the service's config is not the log's design).
+input, an unknown key), 401 (no or bad token), 403 (role or site), 404 (no such man at your sites), 409 (already
+allocated), 413 (a body over 64 KiB, however it is sent), 503 (the log fails verification, or the service's
+config is not the log's design).
 
 Pages (session cookie, HttpOnly, SameSite=Strict, Secure over TLS; a one-use CSRF token in every form):
 log in, allocate, see the arm or code and the receipt, the site's allocations (no arms when blinded),
@@ -29,9 +30,11 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from advance_trial.config.models import Config
 from advance_trial.errors import (
@@ -46,6 +49,7 @@ from advance_trial.errors import (
 from advance_trial.randomisation import allocation as al
 from advance_trial.randomisation.database import Location
 from advance_trial.randomisation.key import KeyRing
+from advance_trial.randomisation.request import AllocationRequest, normalise_id
 from advance_trial.randomise import required_factors
 from advance_trial.service.accounts import Account, Accounts, AuthError, ForbiddenError
 
@@ -80,8 +84,8 @@ def status_of(exc: BaseException) -> int:
     """The HTTP status of a library exception (the contract's meanings); 500, logged with its traceback on the
     server's standard error (never sent to the client), for anything else."""
     for kind, status in ((AuthError, 401), (ForbiddenError, 403), (NotFound, 404), (NotAllocatedError, 404),
-                         (Conflict, 409), (IntegrityError, 503), (ConfigError, 503), (DataError, 400),
-                         (UsageError, 400)):  # fmt: skip
+                         (Conflict, 409), (BodyTooLarge, 413), (IntegrityError, 503), (ConfigError, 503),
+                         (DataError, 400), (UsageError, 400)):  # fmt: skip
         if isinstance(exc, kind):
             return status
     _LOG.error("internal error", exc_info=exc)
@@ -110,6 +114,13 @@ class Service:
     data_dir: Path | None = None
     login_delay: float = 0.5
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    #: How a failed login's answer waits (a test records the waits instead).
+    pause: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+    def login_wait(self, failures: int) -> float:
+        """Seconds a failed login's answer waits: doubling with the source address's failures in a row (under
+        any name, known or not), from ``login_delay``, at most 30."""
+        return float(min(self.login_delay * 2 ** max(failures - 1, 0), 30.0))
 
     @property
     def blinded(self) -> bool:
@@ -130,18 +141,18 @@ class Service:
 
     # ------------------------------------------------------------------ actions (blocking; run in a thread)
 
-    def allocate(self, account: Account, participant_id: str, site: str, factors: dict[str, str]) -> dict[str, Any]:
+    def allocate(self, account: Account, request: AllocationRequest) -> dict[str, Any]:
         account.require("allocate", "allocating")
-        known = {s.casefold(): s for s in self.cfg.site_ids}
-        if account.role == "site_ra" and known.get(site.strip().casefold(), site) not in account.sites:
-            raise ForbiddenError(f"site {site!r}: you allocate only at {', '.join(account.sites)}")
+        pid, values = request.checked(self.cfg)  # the site checked here is the one allocated: never a factor
+        if account.role == "site_ra" and values["site"] not in account.sites:
+            raise ForbiddenError(f"site {request.site!r}: you allocate only at {', '.join(account.sites)}")
         try:
-            a = al.allocate(self.cfg, self.ring, participant_id, site, factors, log=self.where,
-                            data_dir=self.data_dir, account=account.name)  # fmt: skip
+            a = al.allocate(self.cfg, self.ring, request, log=self.where, data_dir=self.data_dir,
+                            account=account.name)  # fmt: skip
         except DataError as exc:
             if account.role == "site_ra" and any(" was allocated with " in p.message for p in exc.problems):
                 # another site's man: say that the id is taken, not where or with what
-                taken = DataProblem("allocation request", None, "participant_id", participant_id,
+                taken = DataProblem("allocation request", None, "participant_id", pid,
                                     "this id is allocated already, with other details")  # fmt: skip
                 raise DataError([taken]) from None
             raise
@@ -156,7 +167,7 @@ class Service:
 
     def one(self, account: Account, participant_id: str) -> dict[str, Any]:
         account.require("read", "reading allocations")
-        pid = al.normalise_id(self.cfg, participant_id)
+        pid = normalise_id(self.cfg, participant_id)
         man = next((m for m in al.allocated_men(self.cfg, self.ring, self.where) if m.participant_id == pid), None)
         if man is None or not self.visible(account, man):
             raise NotFound(
@@ -225,18 +236,53 @@ def _json(status: int, body: Any) -> JSONResponse:
 MAX_BODY = 64 * 1024
 
 
-def _small(request: Request) -> None:
-    """Refuse a body larger than any request of the service needs (before reading it)."""
-    try:
-        size = int(request.headers.get("content-length", "0"))
-    except ValueError:
-        size = MAX_BODY + 1
-    if size > MAX_BODY:
-        raise UsageError(f"the request body is larger than {MAX_BODY} bytes")
+class BodyTooLarge(UsageError):
+    """A request body larger than any request of the service needs (HTTP 413)."""
+
+
+def limit_body(app: ASGIApp, too_large: Callable[[Scope], Response], limit: int = MAX_BODY) -> ASGIApp:
+    """ASGI middleware: no route reads more than ``limit`` bytes of a body, however it is sent.
+
+    A declared Content-Length over the limit is answered (413) before the route runs; otherwise the bytes
+    received are counted as the route reads them (chunked transfer included), and the read that passes the
+    limit raises :class:`BodyTooLarge`, which the route answers as 413 (or this middleware, if it did not).
+    """
+    message = f"the request body is larger than {limit} bytes"
+
+    async def limited(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.strip().isdigit() or int(declared) > limit):
+            await too_large(scope)(scope, receive, send)
+            return
+        received, started = 0, False
+
+        async def counted() -> Message:
+            nonlocal received
+            got = await receive()
+            if got["type"] == "http.request":
+                received += len(got.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(message)
+            return got
+
+        async def sending(msg: Message) -> None:
+            nonlocal started
+            started = started or msg["type"] == "http.response.start"
+            await send(msg)
+
+        try:
+            await app(scope, counted, sending)
+        except BodyTooLarge:
+            if not started:
+                await too_large(scope)(scope, receive, send)
+
+    return limited
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    _small(request)
     try:
         body = await request.json()
     except ValueError:
@@ -273,17 +319,8 @@ def api(svc: Service, action: Callable[[Account, Request], Awaitable[tuple[int, 
 
 def api_routes(svc: Service) -> list[Route]:
     async def create(account: Account, request: Request) -> tuple[int, Any]:
-        body = await _body(request)
-        factors = body.get("factors") or {}
-        if not isinstance(factors, dict) or not all(isinstance(v, str | int) for v in factors.values()):
-            raise UsageError("factors: give them as an object of NAME: VALUE")
-        return 201, await run_in_threadpool(
-            svc.allocate,
-            account,
-            _text_field(body, "participant_id"),
-            _text_field(body, "site"),
-            {str(k): str(v) for k, v in factors.items()},
-        )
+        wanted = AllocationRequest.parse(await _body(request))
+        return 201, await run_in_threadpool(svc.allocate, account, wanted)
 
     async def read(account: Account, request: Request) -> tuple[int, Any]:
         return 200, await run_in_threadpool(svc.one, account, request.path_params["pid"])
@@ -371,7 +408,6 @@ class Pages:
         return account, csrf, sid
 
     async def _form(self, request: Request) -> dict[str, str]:
-        _small(request)
         form = await request.form(max_files=0, max_fields=20)
         return {k: v for k, v in form.items() if isinstance(v, str)}
 
@@ -396,16 +432,17 @@ class Pages:
     async def login(self, request: Request) -> Response:
         try:
             form = await self._form(request)
-        except UsageError as exc:
-            return self.render(request, "error.html", 400, message=str(exc))
+        except UsageError as exc:  # a body too large (413), a malformed form (400)
+            return self.render(request, "error.html", status_of(exc), message=str(exc))
         cookie = request.cookies.get(LOGIN_COOKIE, "")
         if not cookie or not hmac.compare_digest(form.get("csrf", ""), cookie):
             return await self.login_page(request, "The login form expired; please log in again.", 403)
         try:
+            source = request.client.host if request.client else "unknown"
             account = await run_in_threadpool(self.svc.accounts.login, form.get("name", "").strip(),
-                                              form.get("password", ""), "web")  # fmt: skip
-        except AuthError as exc:
-            await asyncio.sleep(min(self.svc.login_delay * 2 ** max(exc.failures - 1, 0), 30.0))
+                                              form.get("password", ""), "web", source)  # fmt: skip
+        except AuthError as exc:  # the same wait for every name: it follows the address's failures
+            await self.svc.pause(self.svc.login_wait(exc.failures))
             return await self.login_page(request, str(exc).capitalize() + ".", 401)
         sid, _csrf = await run_in_threadpool(self.svc.accounts.open_session, account)
         response = RedirectResponse("/", status_code=303, headers=HEADERS)
@@ -475,8 +512,8 @@ class Pages:
 
     async def allocate(self, account: Account, form: dict[str, str]) -> dict[str, Any]:
         factors = {name: form.get(f"factor_{name}", "") for name, _ in self._factors()}
-        done = await run_in_threadpool(self.svc.allocate, account, form.get("participant_id", ""),
-                                       form.get("site", ""), factors)  # fmt: skip
+        wanted = AllocationRequest.of(form.get("participant_id", ""), form.get("site", ""), factors)
+        done = await run_in_threadpool(self.svc.allocate, account, wanted)
         return {"allocated": done}
 
     async def unblind(self, account: Account, form: dict[str, str]) -> dict[str, Any]:
@@ -533,7 +570,24 @@ def create_app(cfg: Config, ring: KeyRing, where: Location, *, data_dir: Path | 
     async def method_not_allowed(request: Request, exc: Exception) -> Response:
         return _json(405, {"error": "method not allowed"})
 
+    def too_large(scope: Scope) -> Response:
+        text = f"the request body is larger than {MAX_BODY} bytes"
+        if str(scope.get("path", "")).startswith("/api/"):
+            return _json(413, {"error": text})
+        return pages.render(Request(scope), "error.html", 413, message=text[0].upper() + text[1:] + ".")
+
     app = Starlette(routes=[*api_routes(svc), *pages.routes()],
-                    exception_handlers={404: not_found, 405: method_not_allowed})  # fmt: skip
+                    exception_handlers={404: not_found, 405: method_not_allowed},
+                    middleware=[Middleware(_BodyLimit, too_large=too_large)])  # fmt: skip
     app.state.service = svc
     return app
+
+
+class _BodyLimit:
+    """:func:`limit_body` as Starlette middleware (outermost: before any route reads a byte)."""
+
+    def __init__(self, app: ASGIApp, too_large: Callable[[Scope], Response]) -> None:
+        self.call = limit_body(app, too_large)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.call(scope, receive, send)
