@@ -477,10 +477,13 @@ def allocate(
     data_dir: Path | None = None,
     now: datetime | None = None,
     account: str | None = None,
+    eligibility: Mapping[str, Any] | None = None,
 ) -> Allocation:
     """Allocate one man, or return the allocation already recorded for him (writing nothing).
 
     ``account`` is the service account that asked (the service's only; the log records the OS user otherwise).
+    ``eligibility`` holds the answers to the config's eligibility criteria (``{id: bool}``): when given, each
+    must be answered eligibly, and they are recorded in the allocation's row; the service always gives them.
 
     Raises
     ------
@@ -496,6 +499,11 @@ def allocate(
     """
     _refuse_single_arm(cfg)
     pid, values = check_request(cfg, participant_id, site, factors or {})
+    answers = None
+    if eligibility is not None:
+        from advance_trial.randomisation.eligibility import check_answers
+
+        answers = check_answers(cfg, eligibility)
     path = log_path(cfg, log)
     with _writing(cfg, ring, path, now, account) as step:
         if _existing(step.state, pid, values) is not None:
@@ -506,7 +514,8 @@ def allocate(
         row = step.append(
             "allocation",
             {"sequence": len(step.state.allocated) + 1, "participant_id": pid, "id_key": id_key(pid),
-             "site": values["site"], "stratum": stratum, "factors": rz.canon(values)},
+             "site": values["site"], "stratum": stratum, "factors": rz.canon(values),
+             **({"detail": rz.canon({"eligibility": answers})} if answers is not None else {})},
             sealed={"arm": arm, "draw": draw}, note=note,
         )  # fmt: skip
         receipt = _receipt(step.store, row)

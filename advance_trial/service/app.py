@@ -110,6 +110,7 @@ class Service:
     data_dir: Path | None = None
     login_delay: float = 0.5
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    training: bool = False
 
     @property
     def blinded(self) -> bool:
@@ -130,14 +131,35 @@ class Service:
 
     # ------------------------------------------------------------------ actions (blocking; run in a thread)
 
-    def allocate(self, account: Account, participant_id: str, site: str, factors: dict[str, str]) -> dict[str, Any]:
+    def check(self, account: Account, participant_id: str, site: str, factors: dict[str, str],
+              eligibility: dict[str, Any] | None) -> dict[str, Any]:  # fmt: skip
+        """Check an allocation request without writing (the page's confirmation step): the role, the site, the
+        id, the factors and the eligibility answers; what the confirmation shows."""
         account.require("allocate", "allocating")
         known = {s.casefold(): s for s in self.cfg.site_ids}
         if account.role == "site_ra" and known.get(site.strip().casefold(), site) not in account.sites:
             raise ForbiddenError(f"site {site!r}: you allocate only at {', '.join(account.sites)}")
+        pid, values = al.check_request(self.cfg, participant_id, site, factors)
+        answers = self._answers(eligibility)
+        return {"participant_id": pid, "factors": values, "eligibility": answers or {}}
+
+    def _answers(self, eligibility: dict[str, Any] | None) -> dict[str, bool] | None:
+        """The eligibility answers, checked: required (every criterion) when the config asks any."""
+        from advance_trial.randomisation.eligibility import check_answers, criteria
+
+        if not criteria(self.cfg) and not eligibility:
+            return None
+        return check_answers(self.cfg, eligibility or {})
+
+    def allocate(self, account: Account, participant_id: str, site: str, factors: dict[str, str],
+                 eligibility: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+        """Allocate a man: the answer carries his arm (or code), the one place outside an unblinding or an
+        export where an arm is shown, since the allocation itself is the event."""
+        self.check(account, participant_id, site, factors, eligibility)
         try:
             a = al.allocate(self.cfg, self.ring, participant_id, site, factors, log=self.where,
-                            data_dir=self.data_dir, account=account.name)  # fmt: skip
+                            data_dir=self.data_dir, account=account.name,
+                            eligibility=self._answers(eligibility))  # fmt: skip
         except DataError as exc:
             if account.role == "site_ra" and any(" was allocated with " in p.message for p in exc.problems):
                 # another site's man: say that the id is taken, not where or with what
@@ -145,14 +167,14 @@ class Service:
                                     "this id is allocated already, with other details")  # fmt: skip
                 raise DataError([taken]) from None
             raise
-        body = self._man(account, a)
-        if not a.new:
-            raise Conflict(body)
-        return {**body, "receipt": a.receipt}
+        if not a.new:  # no arm: asking again is no event, so it shows none (his arm is on his receipt page)
+            raise Conflict(self._man(a))
+        return {**self._man(a), **self.shown_arm(account, a.arm), "receipt": a.receipt}
 
-    def _man(self, account: Account, a: al.Allocation) -> dict[str, Any]:
+    def _man(self, a: al.Allocation) -> dict[str, Any]:
+        """What any list or look-up shows of a man: never his arm or code (those are seen only with an event)."""
         return {"participant_id": a.participant_id, "site": a.site, "sequence": a.sequence,
-                "randomised_on": a.randomised_on, **self.shown_arm(account, a.arm)}  # fmt: skip
+                "randomised_on": a.randomised_on}  # fmt: skip
 
     def one(self, account: Account, participant_id: str) -> dict[str, Any]:
         account.require("read", "reading allocations")
@@ -162,15 +184,13 @@ class Service:
             raise NotFound(
                 f"{pid}: no allocation at your sites" if account.role == "site_ra" else f"{pid}: not allocated"
             )
-        return self._man(account, man)
+        return self._man(man)
 
     def listing(self, account: Account) -> list[dict[str, Any]]:
+        """The men an account may see, without arms or codes for any role: an arm is seen only on the record
+        (the unblinder's unblinding of one man, the statistician's export, both events in the chain)."""
         account.require("read", "reading allocations")
-        men = [m for m in al.allocated_men(self.cfg, self.ring, self.where) if self.visible(account, m)]
-        if account.role == "site_ra" and self.blinded:  # codes listed together would group the men by arm
-            return [{"participant_id": m.participant_id, "site": m.site, "sequence": m.sequence,
-                     "randomised_on": m.randomised_on} for m in men]  # fmt: skip
-        return [self._man(account, m) for m in men]
+        return [self._man(m) for m in al.allocated_men(self.cfg, self.ring, self.where) if self.visible(account, m)]
 
     def unblind(self, account: Account, participant_id: str, reason: str) -> dict[str, Any]:
         account.require("unblind", "unblinding")
@@ -277,12 +297,16 @@ def api_routes(svc: Service) -> list[Route]:
         factors = body.get("factors") or {}
         if not isinstance(factors, dict) or not all(isinstance(v, str | int) for v in factors.values()):
             raise UsageError("factors: give them as an object of NAME: VALUE")
+        eligibility = body.get("eligibility")
+        if eligibility is not None and not isinstance(eligibility, dict):
+            raise UsageError('eligibility: give it as an object of CRITERION: true or false, e.g. {"adult": true}')
         return 201, await run_in_threadpool(
             svc.allocate,
             account,
             _text_field(body, "participant_id"),
             _text_field(body, "site"),
             {str(k): str(v) for k, v in factors.items()},
+            eligibility,
         )
 
     async def read(account: Account, request: Request) -> tuple[int, Any]:
@@ -310,7 +334,7 @@ def api_routes(svc: Service) -> list[Route]:
 
     async def whoami(account: Account, request: Request) -> tuple[int, Any]:
         return 200, {"name": account.name, "role": account.role, "sites": list(account.sites),
-                     "trial": svc.cfg.trial.id, "blinded": svc.blinded}  # fmt: skip
+                     "trial": svc.cfg.trial.id, "blinded": svc.blinded, "training": svc.training}  # fmt: skip
 
     async def health(request: Request) -> Response:
         try:
@@ -350,10 +374,11 @@ class Pages:
         self.env = _templates()
 
     def render(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        from advance_trial.service import words
+
         cfg = self.svc.cfg
-        labels = {s.id: s.label for s in cfg.sites}
-        html = self.env.get_template(name).render(trial=cfg.trial, blinded=self.svc.blinded, site_labels=labels,
-                                                  **context)  # fmt: skip
+        html = self.env.get_template(name).render(trial=cfg.trial, blinded=self.svc.blinded, training=self.svc.training,
+                                                  **words.context(cfg), **context)  # fmt: skip
         return HTMLResponse(html, status_code=status, headers=HEADERS)
 
     def _secure(self, request: Request) -> bool:
@@ -429,15 +454,23 @@ class Pages:
         levels = self.svc.cfg.factor_levels()
         return [(name, levels[name]) for name in required_factors(self.svc.cfg) if name != "site"]
 
+    def _factor_labels(self) -> dict[str, str]:
+        labels = {f.id: f.label or f.id for f in self.svc.cfg.factors}
+        return {name: labels.get(name, "Group cycle" if name == "cycle" else name) for name, _ in self._factors()}
+
     async def _home(self, request: Request, account: Account, csrf: str, status: int = 200,
                     **context: Any) -> Response:  # fmt: skip
         men: list[dict[str, Any]] = []
         if account.may("read"):
             men = await run_in_threadpool(self.svc.listing, account)
+        from advance_trial.randomisation.eligibility import criteria
+
         sites = [s for s in self.svc.cfg.sites if account.role != "site_ra" or s.id in account.sites]
         users = await run_in_threadpool(self.svc.users, account) if account.may("users") else []
+        context.setdefault("typed", {})
         return self.render(request, "home.html", status, account=account, csrf=csrf, men=men, sites=sites,
-                           factors=self._factors(), users=users, **context)  # fmt: skip
+                           factors=self._factors(), factor_labels=self._factor_labels(), users=users,
+                           criteria=criteria(self.svc.cfg), **context)  # fmt: skip
 
     async def home(self, request: Request) -> Response:
         try:
@@ -447,7 +480,8 @@ class Pages:
         return await self._home(request, account, csrf)
 
     def action(self, do: Callable[[Account, dict[str, str]], Awaitable[dict[str, Any]]]) -> Handler:
-        """A form post: session and CSRF checked, the action run, the home page shown with its result or error."""
+        """A form post: session and CSRF checked, the action run, the home page shown with its result or error
+        (in plain words, with what was typed kept in the form)."""
 
         async def endpoint(request: Request) -> Response:
             try:
@@ -456,27 +490,47 @@ class Pages:
                 return RedirectResponse("/login", status_code=303, headers=HEADERS)
             except AdvanceTrialError as exc:  # a forged or spent token (403), a body too large (400)
                 return self.render(request, "error.html", status_of(exc), message=str(exc))
+            from advance_trial.service.words import plain
+
             try:
                 result = await do(account, form)
             except Exception as exc:
                 status = status_of(exc)
-                message = "; ".join(p.message for p in exc.problems) if isinstance(exc, DataError) else str(exc)
                 if isinstance(exc, Conflict):
                     return await self._home(request, account, csrf, 409, conflict=exc.body)
-                if status == 500:
-                    message = "internal error"
-                return await self._home(request, account, csrf, status, error=message)
+                message = plain(self.svc.cfg, exc) if status != 500 else "Something went wrong on the server; try again."
+                return await self._home(request, account, csrf, status, error=message, typed=form)
             if "download" in result:
                 return PlainTextResponse(result["download"], headers={**HEADERS, "Content-Type": "text/csv",
                                          "Content-Disposition": 'attachment; filename="allocations.csv"'})  # fmt: skip
+            if "page" in result:
+                return self.render(request, result.pop("page"), account=account, csrf=csrf, **result)
             return await self._home(request, account, csrf, **result)
 
         return endpoint
 
-    async def allocate(self, account: Account, form: dict[str, str]) -> dict[str, Any]:
+    def _request(self, form: dict[str, str]) -> tuple[str, str, dict[str, str], dict[str, Any]]:
+        """An allocation form's id, site, factors and eligibility answers (yes, no, or unanswered)."""
+        from advance_trial.randomisation.eligibility import criteria
+
         factors = {name: form.get(f"factor_{name}", "") for name, _ in self._factors()}
-        done = await run_in_threadpool(self.svc.allocate, account, form.get("participant_id", ""),
-                                       form.get("site", ""), factors)  # fmt: skip
+        said = {"yes": True, "no": False}
+        answers = {c.id: said.get(form.get(f"eligible_{c.id}", "")) for c in criteria(self.svc.cfg)}
+        return form.get("participant_id", ""), form.get("site", ""), factors, answers
+
+    async def confirm(self, account: Account, form: dict[str, str]) -> dict[str, Any]:
+        """The confirmation step: everything checked, nothing written; the page shows what will be allocated."""
+        pid, site, factors, answers = self._request(form)
+        checked = await run_in_threadpool(self.svc.check, account, pid, site, factors, answers)
+        return {"page": "confirm.html", "checked": checked, "typed": form, "factor_labels": self._factor_labels()}
+
+    async def edit(self, account: Account, form: dict[str, str]) -> dict[str, Any]:
+        """Back from the confirmation to the form, with everything typed kept."""
+        return {"typed": form}
+
+    async def allocate(self, account: Account, form: dict[str, str]) -> dict[str, Any]:
+        pid, site, factors, answers = self._request(form)
+        done = await run_in_threadpool(self.svc.allocate, account, pid, site, factors, answers)
         return {"allocated": done}
 
     async def unblind(self, account: Account, form: dict[str, str]) -> dict[str, Any]:
@@ -506,6 +560,8 @@ class Pages:
             Route("/login", login_get, methods=["GET"]),
             Route("/login", self.login, methods=["POST"]),
             Route("/logout", self.logout, methods=["POST"]),
+            Route("/allocate/confirm", self.action(self.confirm), methods=["POST"]),
+            Route("/allocate/edit", self.action(self.edit), methods=["POST"]),
             Route("/allocate", self.action(self.allocate), methods=["POST"]),
             Route("/unblind", self.action(self.unblind), methods=["POST"]),
             Route("/verify", self.action(self.verify), methods=["POST"]),
