@@ -65,12 +65,13 @@ class ServedTrial:
 
 
 def serve_trial(root: Path, where: str, blinded: bool = False, extra: str = "",
-                eligibility: bool = False) -> ServedTrial:  # fmt: skip
+                eligibility: bool = False, block: str | None = None) -> ServedTrial:  # fmt: skip
     """A new trial whose log lives at ``where`` (a path or a PostgreSQL URL), with every role's account.
 
     ``eligibility``: keep the ADVANCE config's eligibility criteria (the service then asks for every answer).
     """
-    t = make_trial(root, BLINDED if blinded else BLOCKS, extra=extra, init=False, eligibility=eligibility)
+    block = block or (BLINDED if blinded else BLOCKS)
+    t = make_trial(root, block, extra=extra, init=False, eligibility=eligibility)
     t.log = where
     t.init()
     served = ServedTrial(t, where)

@@ -54,7 +54,7 @@ def _factor_label(cfg: Config, name: str) -> str:
 
 
 def _problem(cfg: Config, p: DataProblem) -> str:
-    column, value, text = p.column or "", p.value or "", p.problem
+    column, value, text = p.column or "", p.value or "", p.message
     if column == "--participant":
         if text.startswith("must match"):
             form = id_form(cfg.randomisation.participant_id_pattern)
