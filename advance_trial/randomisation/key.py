@@ -193,8 +193,11 @@ def _write_new(path: Path, body: bytes, mode: int, sync_folder: bool = True) -> 
         fsync_dir(path.parent)
 
 
-def load_key(folder: Path, trial_id: str, fingerprint: str | None, config_file: str = "<config>") -> KeyRing:
+def load_key(folder: Path, trial_id: str, fingerprint: str | None, config_file: str = "<config>", *,
+             pinned: bool = True) -> KeyRing:  # fmt: skip
     """Read a trial's key, check its permissions and that the config's fingerprint is its own.
+
+    ``pinned=False`` skips the fingerprint check (a training key, which no config records).
 
     Raises
     ------
@@ -230,6 +233,8 @@ def load_key(folder: Path, trial_id: str, fingerprint: str | None, config_file: 
             f"{path}: the key (or its folder) can be read by other users; chmod 600 the key and 700 the folder"
         )
     ring = KeyRing(trial_id, folder, fingerprint_of(key), demo, key)
+    if not pinned:
+        return ring
     if fingerprint is None:
         raise ConfigError(
             config_file,

@@ -571,10 +571,19 @@ class Pages:
 
 
 def create_app(cfg: Config, ring: KeyRing, where: Location, *, data_dir: Path | None = None,
-               login_delay: float = 0.5, clock: Callable[[], datetime] | None = None) -> Starlette:  # fmt: skip
-    """The service's ASGI app for one trial (its log must exist and verify: checked here, before serving)."""
+               login_delay: float = 0.5, clock: Callable[[], datetime] | None = None,
+               training: bool = False) -> Starlette:  # fmt: skip
+    """The service's ASGI app for one trial (its log must exist and verify: checked here, before serving).
+
+    ``training``: the training config, key and log (:mod:`advance_trial.randomisation.training`); every page
+    says TRAINING and ``/api/whoami`` says ``"training": true``.
+    """
+    from advance_trial.randomisation.training import SUFFIX
+
+    if training != ring.trial_id.endswith(SUFFIX):
+        raise UsageError("a training service serves the training key and log, and only a training service does")
     accounts = Accounts(cfg, ring, where, clock) if clock else Accounts(cfg, ring, where)
-    svc = Service(cfg, ring, where, accounts, data_dir, login_delay)
+    svc = Service(cfg, ring, where, accounts, data_dir, login_delay, training=training)
     if clock is not None:
         svc.clock = clock
     al.verify_log(cfg, ring, where)
