@@ -87,7 +87,11 @@ class Trial:
 
 
 def make_trial(
-    tmp_path: Path, block: str | None = BLOCKS, extra: str = "", init: bool = True, key: bytes | None = None,
+    tmp_path: Path,
+    block: str | None = BLOCKS,
+    extra: str = "",
+    init: bool = True,
+    key: bytes | None = None,
     eligibility: bool = True,
 ) -> Trial:
     """A trial with a new key (random, or ``key`` where a test needs the same lists every run)."""

@@ -21,8 +21,14 @@ from tests.pg import free_port
 
 PASSWORD = "correct horse battery staple"
 #: The answers that make a man eligible under the ADVANCE config's criteria.
-ELIGIBLE = {"adult": True, "in_treatment": True, "abusive": True, "english": True, "other_programme": False,
-            "consented": True}
+ELIGIBLE = {
+    "adult": True,
+    "in_treatment": True,
+    "abusive": True,
+    "english": True,
+    "other_programme": False,
+    "consented": True,
+}
 ACCOUNTS = {
     "ra.london": ("site_ra", ["london"]),
     "ra.wolverhampton": ("site_ra", ["wolverhampton"]),

@@ -13,7 +13,6 @@ from advance_trial.randomisation import allocation as al
 from tests.allocation_helpers import BLOCKS
 from tests.service_helpers import ELIGIBLE, csrf_of, edit_events, run_sql, serve_trial, web_login
 
-
 #: The ADVANCE design with its participant id pattern.
 BLOCKS_AF = BLOCKS + '  participant_id_pattern: "^AF[0-9]{3,5}$"\n'
 

@@ -88,8 +88,11 @@ def init(
     key_dir: Path | None = KEY_DIR,
     log: str | None = LOG,
     note: str | None = NOTE,
-    training: bool = typer.Option(False, "--training", help="A training key and log, apart from the live ones "
-                                  "(for practising; serve them with serve --training)."),
+    training: bool = typer.Option(
+        False,
+        "--training",
+        help="A training key and log, apart from the live ones (for practising; serve them with serve --training).",
+    ),
     json_out: bool = JSON,
 ) -> None:
     """Create the trial's secret key (if it has none), record its fingerprint in the config, create the log."""
@@ -159,8 +162,9 @@ def allocate(
     participant: str = typer.Option(..., "--participant", help="The man's participant id."),
     site: str = typer.Option(..., "--site", help="His site id."),
     factor: list[str] = typer.Option([], "--factor", help="NAME=VALUE of a stratification or minimisation factor."),
-    answer: list[str] = typer.Option([], "--answer", help="CRITERION=yes|no: an eligibility answer; repeatable "
-                                     "(at a terminal the others are asked)."),
+    answer: list[str] = typer.Option(
+        [], "--answer", help="CRITERION=yes|no: an eligibility answer; repeatable (at a terminal the others are asked)."
+    ),
     data: Path | None = typer.Option(None, "--data", help="Canonical data folder (checks his screening row)."),
     receipt_out: Path | None = typer.Option(None, "--receipt-out", help="Also write the receipt (JSON) to this file."),
     log: str | None = LOG,

@@ -17,8 +17,9 @@ def serve(
     keyfile: Path | None = typer.Option(None, "--keyfile", help="TLS private key (PEM) of --certfile."),
     data: Path | None = typer.Option(None, "--data", help="Canonical data folder (randomisation.require_eligible)."),
     access_log: bool = typer.Option(False, "--access-log", help="Log every request's path (participant ids too)."),
-    training: bool = typer.Option(False, "--training", help="Serve the training log (randomise init --training): "
-                                  "every page says TRAINING."),
+    training: bool = typer.Option(
+        False, "--training", help="Serve the training log (randomise init --training): every page says TRAINING."
+    ),
 ) -> None:
     """Serve the trial's allocation: a JSON API and pages for research assistants, over its log's database.
 

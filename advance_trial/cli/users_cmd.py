@@ -81,17 +81,33 @@ def add(
     db: str | None = DB,
     key_dir: Path | None = KEY_DIR,
     training: bool = TRAINING,
+    with_totp: bool = typer.Option(
+        False,
+        "--totp",
+        help="Give the account a second factor (an authenticator app's "
+        "one-time codes); prints its otpauth URI once. Always so for service.totp_roles.",
+    ),
     json_out: bool = JSON,
 ) -> None:
     """Add an account with a password; prints its API token once (it is stored hashed)."""
     from advance_trial.cli._render import print_json, shown, stdout
+    from advance_trial.service import totp
 
     accounts = _accounts(config, db, key_dir, training)
     password = _password(password_stdin)
     account, token = accounts.add(name, role.value, site, password)
+    uri = None
+    if with_totp or totp.required(accounts.cfg, account.role):
+        secret: list[str] = []
+        accounts._change({"action": "totp", "account": account.name}, None,
+                         lambda db: secret.append(totp.new_secret(db, accounts.ring, account.name)))  # fmt: skip
+        uri = totp.uri(accounts.cfg, account.name, secret[0])
     if json_out:
-        print_json({"name": account.name, "role": account.role, "sites": list(account.sites), "token": token})
+        print_json({"name": account.name, "role": account.role, "sites": list(account.sites), "token": token,
+                    **({"otpauth_uri": uri} if uri else {})})  # fmt: skip
         return
+    if uri:
+        stdout.print(f"second factor: add this to the holder's authenticator app (shown once): {uri}")
     where = f" at {', '.join(account.sites)}" if account.sites else ""
     stdout.print(f"[green]added[/] {shown(account.name)} ({account.role}{shown(where)}); recorded in the log")
     stdout.print(f"API token (shown once; give it to the account's holder as ADVANCE_TRIAL_TOKEN): {token}")

@@ -862,6 +862,12 @@ def _check_receipt(ring: KeyRing, log_id: str, receipt: Mapping[str, Any], by_ro
         check_receipt_signature(receipt, ring.public_path.read_bytes())
 
 
+def events(cfg: Config, ring: KeyRing, log: str | Path | Location | None = None) -> list[dict[str, Any]]:
+    """Every row of the log, verified (what was verified before in this process is not verified again)."""
+    with _reading(cfg, ring, log_path(cfg, log)) as (store, _state, _head):
+        return store.events()
+
+
 def allocated_men(cfg: Config, ring: KeyRing, log: str | Path | Location | None = None) -> list[Allocation]:
     """Every allocation in sequence order, after verifying the log (from what this process last verified);
     records nothing. The service's reads use it."""

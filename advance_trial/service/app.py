@@ -377,8 +377,10 @@ class Pages:
         from advance_trial.service import words
 
         cfg = self.svc.cfg
+        rules = {"totp_roles": cfg.service.totp_roles, "min_password": cfg.service.min_password_length,
+                 "setup_hours": cfg.service.setup_code_hours}  # fmt: skip
         html = self.env.get_template(name).render(trial=cfg.trial, blinded=self.svc.blinded, training=self.svc.training,
-                                                  **words.context(cfg), **context)  # fmt: skip
+                                                  **words.context(cfg), **{**rules, **context})  # fmt: skip
         return HTMLResponse(html, status_code=status, headers=HEADERS)
 
     def _secure(self, request: Request) -> bool:
@@ -419,6 +421,8 @@ class Pages:
         return response
 
     async def login(self, request: Request) -> Response:
+        from advance_trial.service.admin import second_factor
+
         try:
             form = await self._form(request)
         except UsageError as exc:
@@ -429,6 +433,7 @@ class Pages:
         try:
             account = await run_in_threadpool(self.svc.accounts.login, form.get("name", "").strip(),
                                               form.get("password", ""), "web")  # fmt: skip
+            await run_in_threadpool(second_factor, self.svc, account, form.get("code", ""))
         except AuthError as exc:
             await asyncio.sleep(min(self.svc.login_delay * 2 ** max(exc.failures - 1, 0), 30.0))
             return await self.login_page(request, str(exc).capitalize() + ".", 401)
@@ -498,7 +503,9 @@ class Pages:
                 status = status_of(exc)
                 if isinstance(exc, Conflict):
                     return await self._home(request, account, csrf, 409, conflict=exc.body)
-                message = plain(self.svc.cfg, exc) if status != 500 else "Something went wrong on the server; try again."
+                message = (
+                    plain(self.svc.cfg, exc) if status != 500 else "Something went wrong on the server; try again."
+                )
                 return await self._home(request, account, csrf, status, error=message, typed=form)
             if "download" in result:
                 return PlainTextResponse(result["download"], headers={**HEADERS, "Content-Type": "text/csv",
@@ -598,7 +605,9 @@ def create_app(cfg: Config, ring: KeyRing, where: Location, *, data_dir: Path | 
     async def method_not_allowed(request: Request, exc: Exception) -> Response:
         return _json(405, {"error": "method not allowed"})
 
-    app = Starlette(routes=[*api_routes(svc), *pages.routes()],
+    from advance_trial.service import team
+
+    app = Starlette(routes=[*api_routes(svc), *pages.routes(), *team.routes(svc, pages)],
                     exception_handlers={404: not_found, 405: method_not_allowed})  # fmt: skip
     app.state.service = svc
     return app

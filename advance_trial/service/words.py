@@ -93,8 +93,10 @@ def _eligibility(cfg: Config, cid: str, text: str) -> str:
     if text.startswith("unanswered"):
         return f"Answer every eligibility question: “{c.question}” has no answer yet."
     need = "yes" if c.eligible else "no"
-    return (f"He cannot be allocated: he is eligible only if the answer to “{c.question}” is {need}. "
-            "Nothing was written. If the answer was a mistake, correct it; otherwise he is not eligible.")
+    return (
+        f"He cannot be allocated: he is eligible only if the answer to “{c.question}” is {need}. "
+        "Nothing was written. If the answer was a mistake, correct it; otherwise he is not eligible."
+    )
 
 
 def plain(cfg: Config, exc: BaseException) -> str:
