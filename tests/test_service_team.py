@@ -226,3 +226,107 @@ def test_an_id_pattern_is_described_in_words(pattern, expected):
     from advance_trial.service.words import id_form
 
     assert id_form(pattern) == expected
+
+
+# ---------------------------------------------------------------------------- withdrawals and randomised in error
+
+
+def test_withdrawals_and_randomisations_in_error_are_recorded_from_the_web_and_the_arm_stays(client, served):
+    from advance_trial.randomisation.log import open_log
+
+    for pid, site in (("AF001", "london"), ("AF002", "london"), ("AF003", "bristol")):
+        assert _allocate(client, served, pid, site, f"ra.{site}").status_code == 201
+    before = al.allocations(served.cfg, served.ring, served.where).set_index("participant_id")["arm"].to_dict()
+    web_login(client, "ra.london")
+    home = client.get("/")
+    r = client.post("/status", data={"csrf": csrf_of(home.text), "participant_id": "AF001", "status": "withdrawn",
+                                     "reason": "moved out of the area"})  # fmt: skip
+    assert r.status_code == 200 and "AF001: recorded as withdrawn" in r.text
+    _no_arm_in(r.text, served)
+    short = client.post("/status", data={"csrf": csrf_of(r.text), "participant_id": "AF002",
+                                         "status": "randomised_in_error", "reason": "wrong"})  # fmt: skip
+    assert short.status_code == 400 and "at least three words" in short.text and 'value="wrong"' in short.text
+    # another site's man: not found, nothing written
+    other = client.post("/status", data={"csrf": csrf_of(short.text), "participant_id": "AF003",
+                                         "status": "withdrawn", "reason": "moved out of the area"})  # fmt: skip
+    assert other.status_code == 404
+    api = client.post("/api/allocations/AF002/status", headers=served.auth("stat"),
+                      json={"status": "randomised_in_error", "reason": "under 18 on the day"})  # fmt: skip
+    assert api.status_code == 200 and not {"arm", "code", "arm_label"} & set(api.json())
+    again = client.post("/api/allocations/AF002/status", headers=served.auth("stat"),
+                        json={"status": "randomised_in_error", "reason": "under 18 on the day"})  # fmt: skip
+    assert again.status_code == 400
+    for who in ("unblinder", "admin"):
+        refused = client.post("/api/allocations/AF002/status", headers=served.auth(who),
+                              json={"status": "withdrawn", "reason": "moved out of the area"})  # fmt: skip
+        assert refused.status_code == 403
+    bad = client.post("/api/allocations/AF002/status", headers=served.auth("stat"),
+                      json={"status": "deleted", "reason": "moved out of the area"})  # fmt: skip
+    assert bad.status_code == 400
+    frame = al.allocations(served.cfg, served.ring, served.where).set_index("participant_id")
+    assert frame["arm"].to_dict() == before  # the arm never changes
+    assert list(frame["randomised_in_error"]) == [False, True, False]  # a withdrawal is not an error
+    assert al.log_summary(served.cfg, served.ring, served.where)["corrections"] == 1
+    store = open_log(served.where, served.ring)
+    try:
+        rows = [(e["participant_id"], json.loads(e["detail"]), e["actor"]) for e in store.events()
+                if e["kind"] == "correction"]  # fmt: skip
+    finally:
+        store.close()
+    assert rows == [("AF001", {"reason": "moved out of the area", "withdrawn": True}, "service:ra.london"),
+                    ("AF002", {"randomised_in_error": True, "reason": "under 18 on the day"}, "service:stat")]  # fmt: skip
+    board = client.get("/api/dashboard", headers=served.auth("stat")).json()
+    assert [c["what"] for c in board["corrections"]] == ["withdrawn", "randomised in error"]
+
+
+# ---------------------------------------------------------------------------- e-mails on allocation
+
+
+@pytest.mark.parametrize("blinded", [False, True], ids=["open", "blinded"])
+def test_each_allocation_e_mails_the_site_and_the_contacts_without_the_arm_when_blinded(tmp_path, blinded):
+    import socket
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Sink
+
+    class Keep(Sink):
+        def __init__(self):
+            self.messages = []
+
+        async def handle_DATA(self, server, session, envelope):
+            self.messages.append((sorted(envelope.rcpt_tos), envelope.content.decode().replace("\r\n", "\n")))
+            return "250 OK"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    handler = Keep()
+    sink = Controller(handler, hostname="127.0.0.1", port=port)
+    sink.start()
+    try:
+        extra = ("notify:\n  contacts:\n    - {name: Chief investigator, email: ci@example.org}\n  outbox: ../outbox\n"
+                 f"  smtp: {{host: 127.0.0.1, port: {port}, from: advance@example.org, starttls: false}}\n"
+                 "  allocations:\n    sites: {london: [london-team@example.org]}\n    copy_contacts: true\n")  # fmt: skip
+        block = (BLOCKS_AF.replace("strata: [site]", "strata: [site]\n  blinding: {codes: {advance: K, tau: Q}}")
+                 if blinded else BLOCKS_AF)  # fmt: skip
+        served = serve_trial(tmp_path, str(tmp_path / "log" / "log.sqlite"), extra=extra, block=block)
+        app = served.app()
+        client = TestClient(app)
+        made = _allocate(client, served, eligibility=None)
+        assert made.status_code == 201 and made.json()["notice"]["outbox"].endswith("-allocation.eml")
+        for t in app.state.service.mail_threads:
+            t.join(20)
+    finally:
+        sink.stop()
+    ((rcpts, content),) = handler.messages
+    assert rcpts == ["ci@example.org", "london-team@example.org"] and "AF001 allocated at London" in content
+    arm = al.allocations(served.cfg, served.ring, served.where).at[0, "arm"]
+    body = content.split("\n\n", 1)[1].replace(served.cfg.trial.title, "").replace(served.cfg.trial.id, "")
+    if blinded:
+        for word in ("advance", "tau", "treatment as usual", "code k", "code q", "arm: "):
+            assert word not in body.lower(), word
+        assert "names neither the arm nor its code" in body
+    else:
+        assert f"Arm: {served.cfg.arm(arm).label}" in body
+    (eml,) = (tmp_path / "outbox").glob("*-allocation.eml")
+    assert oct(eml.stat().st_mode & 0o777) == "0o600"

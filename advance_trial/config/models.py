@@ -489,13 +489,26 @@ class Smtp(_Model):
     timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 20.0
 
 
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+
+
+class AllocationNotices(_Model):
+    """An e-mail on each allocation made through the service: to the site's addresses and, with
+    ``copy_contacts``, to the trial's contacts (the chief investigator). No arm when the trial is blinded."""
+
+    sites: dict[str, Annotated[list[Email], Field(max_length=20)]] = {}
+    copy_contacts: bool = False
+
+
 class Notify(_Model):
     """Who is told of an emergency unblinding, and how: every notice goes to the outbox folder, and by SMTP
-    when ``smtp`` is set. ``outbox`` is relative to the config file's folder."""
+    when ``smtp`` is set. ``outbox`` is relative to the config file's folder. ``allocations``: an e-mail on
+    each allocation too."""
 
     contacts: Annotated[list[Contact], Field(min_length=1, max_length=50)]
     outbox: str = "../notices"
     smtp: Smtp | None = None
+    allocations: AllocationNotices | None = None
 
 
 class Service(_Model):

@@ -934,7 +934,8 @@ def log_summary(cfg: Config, ring: KeyRing, log: str | Path | Location | None = 
     frame = allocations(cfg, ring, log)
     dates = frame["randomised_on"] if len(frame) else pd.Series(["-"])
     return {"allocations": report.allocations, "unblindings": report.unblindings, "exports": report.exports,
-            "corrections": report.corrections, "head_row": report.head_row, "head_tag": report.head_tag,
+            "corrections": int(frame["randomised_in_error"].sum()) if len(frame) else 0,  # withdrawals are not
+            "head_row": report.head_row, "head_tag": report.head_tag,
             "log_id": report.log_id, "checkpoint_row": read_checkpoint(ring).row,
             "allocators": int(frame["allocated_by"].nunique()) if len(frame) else 0,
             "backup": int((frame["source"] == "backup").sum()) if len(frame) else 0,

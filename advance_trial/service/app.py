@@ -21,6 +21,7 @@ import hmac
 import json
 import logging
 import secrets
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -111,6 +112,7 @@ class Service:
     login_delay: float = 0.5
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     training: bool = False
+    mail_threads: list[threading.Thread] = field(default_factory=list)  # allocation e-mails being sent
 
     @property
     def blinded(self) -> bool:
@@ -169,7 +171,11 @@ class Service:
             raise
         if not a.new:  # no arm: asking again is no event, so it shows none (his arm is on his receipt page)
             raise Conflict(self._man(a))
-        return {**self._man(a), **self.shown_arm(account, a.arm), "receipt": a.receipt}
+        from advance_trial.service.records import notify_allocation
+
+        made = {**self._man(a), **self.shown_arm(account, a.arm), "receipt": a.receipt}
+        notice = notify_allocation(self, account, {**made, "arm": a.arm})
+        return {**made, **({"notice": notice} if notice else {})}
 
     def _man(self, a: al.Allocation) -> dict[str, Any]:
         """What any list or look-up shows of a man: never his arm or code (those are seen only with an event)."""

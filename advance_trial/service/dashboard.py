@@ -84,7 +84,7 @@ def data(svc: Service, account: Account) -> dict[str, Any]:
     out["exports"] = [{"at": e["at_utc"], "by": e["actor"], "reason": _detail(e).get("reason")}
                       for e in rows if e["kind"] == "export"]  # fmt: skip
     out["corrections"] = [{"participant_id": e["participant_id"], "site": e["site"], "at": e["at_utc"],
-                           "by": e["actor"], "what": _detail(e).get("what", "randomised in error"),
+                           "by": e["actor"], "what": "withdrawn" if _detail(e).get("withdrawn") else "randomised in error",
                            "reason": _detail(e).get("reason")}
                           for e in rows if e["kind"] == "correction"]  # fmt: skip
     logins = [(e, _detail(e)) for e in rows if e["kind"] == "login"]

@@ -1,5 +1,6 @@
-"""The trial team's routes: the dashboard (``GET /api/dashboard``, ``/dashboard``) and the account pages
-(``/admin/users``), over the same sessions, CSRF tokens and JSON errors as the research assistants' pages."""
+"""The trial team's routes: the dashboard (``GET /api/dashboard``, ``/dashboard``), the account pages
+(``/admin/users``), and withdrawals and randomisations in error (``POST /api/allocations/{id}/status``,
+``/status``), over the same sessions, CSRF tokens and JSON errors as the research assistants' pages."""
 
 from __future__ import annotations
 
@@ -11,14 +12,24 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from advance_trial.errors import AdvanceTrialError
-from advance_trial.service import dashboard
+from advance_trial.service import dashboard, records
 from advance_trial.service.accounts import Account, AuthError
-from advance_trial.service.app import HEADERS, Pages, Service, api, status_of
+from advance_trial.service.app import HEADERS, Pages, Service, _body, _text_field, api, status_of
 
 
 def routes(svc: Service, pages: Pages) -> list[Route]:
     """The dashboard's and the account pages' routes."""
     from advance_trial.service import admin
+
+    async def status_api(account: Account, request: Request) -> tuple[int, Any]:
+        body = await _body(request)
+        return 200, await run_in_threadpool(records.record, svc, account, request.path_params["pid"],
+                                            _text_field(body, "status"), _text_field(body, "reason"))  # fmt: skip
+
+    async def status_page(account: Account, form: dict[str, str]) -> dict[str, Any]:
+        done = await run_in_threadpool(records.record, svc, account, form.get("participant_id", ""),
+                                       form.get("status", ""), form.get("reason", ""))  # fmt: skip
+        return {"recorded": done}
 
     async def board_api(account: Account, request: Request) -> tuple[int, Any]:
         return 200, await run_in_threadpool(dashboard.data, svc, account)
@@ -38,6 +49,8 @@ def routes(svc: Service, pages: Pages) -> list[Route]:
                             svg=dashboard.figure(board, labels))  # fmt: skip
 
     return [
+        Route("/api/allocations/{pid}/status", api(svc, status_api), methods=["POST"]),
+        Route("/status", pages.action(status_page), methods=["POST"]),
         Route("/api/dashboard", api(svc, board_api), methods=["GET"]),
         Route("/dashboard", board_page, methods=["GET"]),
         *admin.routes(svc, pages),
