@@ -273,8 +273,10 @@ def test_withdrawals_and_randomisations_in_error_are_recorded_from_the_web_and_t
                 if e["kind"] == "correction"]  # fmt: skip
     finally:
         store.close()
-    assert rows == [("AF001", {"reason": "moved out of the area", "withdrawn": True}, "service:ra.london"),
-                    ("AF002", {"randomised_in_error": True, "reason": "under 18 on the day"}, "service:stat")]  # fmt: skip
+    assert rows == [
+        ("AF001", {"reason": "moved out of the area", "withdrawn": True}, "service:ra.london"),
+        ("AF002", {"randomised_in_error": True, "reason": "under 18 on the day"}, "service:stat"),
+    ]
     board = client.get("/api/dashboard", headers=served.auth("stat")).json()
     assert [c["what"] for c in board["corrections"]] == ["withdrawn", "randomised in error"]
 
@@ -306,7 +308,8 @@ def test_each_allocation_e_mails_the_site_and_the_contacts_without_the_arm_when_
     try:
         extra = ("notify:\n  contacts:\n    - {name: Chief investigator, email: ci@example.org}\n  outbox: ../outbox\n"
                  f"  smtp: {{host: 127.0.0.1, port: {port}, from: advance@example.org, starttls: false}}\n"
-                 "  allocations:\n    sites: {london: [london-team@example.org]}\n    copy_contacts: true\n")  # fmt: skip
+                 "  allocations:\n    sites: {london: [london-team@example.org]}\n"
+                 "    copy_contacts: true\n")  # fmt: skip
         block = (BLOCKS_AF.replace("strata: [site]", "strata: [site]\n  blinding: {codes: {advance: K, tau: Q}}")
                  if blinded else BLOCKS_AF)  # fmt: skip
         served = serve_trial(tmp_path, str(tmp_path / "log" / "log.sqlite"), extra=extra, block=block)

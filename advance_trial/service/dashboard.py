@@ -52,6 +52,10 @@ def _detail(ev: dict[str, Any]) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _what(detail: dict[str, Any]) -> str:
+    return "withdrawn" if detail.get("withdrawn") else "randomised in error"
+
+
 def data(svc: Service, account: Account) -> dict[str, Any]:
     """What the dashboard shows (``GET /api/dashboard``): no arm, for any trial."""
     require(account)
@@ -84,7 +88,7 @@ def data(svc: Service, account: Account) -> dict[str, Any]:
     out["exports"] = [{"at": e["at_utc"], "by": e["actor"], "reason": _detail(e).get("reason")}
                       for e in rows if e["kind"] == "export"]  # fmt: skip
     out["corrections"] = [{"participant_id": e["participant_id"], "site": e["site"], "at": e["at_utc"],
-                           "by": e["actor"], "what": "withdrawn" if _detail(e).get("withdrawn") else "randomised in error",
+                           "by": e["actor"], "what": _what(_detail(e)),
                            "reason": _detail(e).get("reason")}
                           for e in rows if e["kind"] == "correction"]  # fmt: skip
     logins = [(e, _detail(e)) for e in rows if e["kind"] == "login"]
