@@ -104,68 +104,78 @@ def data(svc: Service, account: Account) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- the figure
 
 
+def _ticks(top: int) -> list[int]:
+    """Round ticks from 0 to the first at or above ``top`` (steps of 1, 2 or 5 times a power of ten)."""
+    step, scale = 1, 1
+    while top / step > 5:
+        for m in (2, 5, 10):
+            step = m * scale
+            if top / step <= 5:
+                break
+        scale *= 10
+    last = -(-max(top, 1) // step) * step
+    return list(range(0, last + step, step))
+
+
 def figure(board: dict[str, Any], site_labels: dict[str, str]) -> str:
-    """Recruitment by month as SVG: a bar per month stacked by site, the cumulative total as a line, and the
-    target as a dashed line (on the cumulative scale). Empty when no one is allocated yet."""
+    """Recruitment against the target as SVG: for each month, the running total of men allocated, stacked by
+    site, on one scale with the target as a dashed line. Empty when no one is allocated yet."""
     months = board.get("by_month") or []
     if not months:
         return ""
-    width, height, left, right, top, bottom = 640, 300, 44, 44, 16, 56
+    width, height, left, right, top, bottom = 520, 300, 40, 12, 24, 64
     plot_w, plot_h = width - left - right, height - top - bottom
-    target = board.get("target") or 0
-    top_cum = int(max(months[-1]["cumulative"], target, 1))
-    top_bar = int(max(max(m["total"] for m in months), 1))
+    target = int(board.get("target") or 0)
+    ticks = _ticks(int(max(months[-1]["cumulative"], target, 1)))
+    scale_top = ticks[-1]
     step = plot_w / len(months)
-    bar_w = max(step * 0.6, 2.0)
+    bar_w = max(step * 0.62, 2.0)
     colours = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(site_labels)}
-    title = "Men allocated each month by site, with the running total against the target"
+    title = "Running total of men allocated, by site, at the end of each month, against the target"
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
              f'aria-labelledby="fig-title"><title id="fig-title">{escape(title)}</title>',
              f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>']  # fmt: skip
 
-    def y_bar(v: float) -> float:
-        return top + plot_h - plot_h * v / top_bar
+    def y(v: float) -> float:
+        return top + plot_h - plot_h * v / scale_top
 
-    def y_cum(v: float) -> float:
-        return top + plot_h - plot_h * v / top_cum
-
-    parts.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#5b6470"/>')
-    for tick in sorted({0, top_bar // 2, top_bar}):
-        parts.append(f'<text x="{left - 6}" y="{y_bar(tick) + 4:.1f}" font-size="11" text-anchor="end" '
-                     f'fill="#5b6470">{tick}</text>')  # fmt: skip
-    for tick in sorted({0, top_cum // 2, top_cum}):
-        parts.append(f'<text x="{left + plot_w + 6}" y="{y_cum(tick) + 4:.1f}" font-size="11" fill="#1b1f24">'
-                     f"{tick}</text>")  # fmt: skip
-    points = []
+    for tick in ticks:
+        parts.append(f'<line x1="{left}" y1="{y(tick):.1f}" x2="{left + plot_w}" y2="{y(tick):.1f}" '
+                     f'stroke="#e3e7ec"/><text x="{left - 6}" y="{y(tick) + 4:.1f}" font-size="13" '
+                     f'text-anchor="end" fill="#5b6470">{tick}</text>')  # fmt: skip
+    running = dict.fromkeys(site_labels, 0)
+    every = max(1, -(-len(months) // 8))  # at most eight month labels
     for i, m in enumerate(months):
         x = left + i * step + (step - bar_w) / 2
         base = 0
-        for site, n in m["by_site"].items():
+        for site in site_labels:
+            running[site] += m["by_site"].get(site, 0)
+            n = running[site]
             if n:
-                parts.append(f'<rect x="{x:.1f}" y="{y_bar(base + n):.1f}" width="{bar_w:.1f}" '
-                             f'height="{y_bar(base) - y_bar(base + n):.1f}" fill="{colours.get(site, "#888888")}">'
-                             f"<title>{escape(m['month'])}, {escape(site_labels.get(site, site))}: {n}</title>"
-                             "</rect>")  # fmt: skip
+                parts.append(f'<rect x="{x:.1f}" y="{y(base + n):.1f}" width="{bar_w:.1f}" '
+                             f'height="{y(base) - y(base + n):.1f}" fill="{colours[site]}"><title>'
+                             f"{escape(m['month'])}, {escape(site_labels[site])}: {n} so far</title></rect>")  # fmt: skip
             base += n
-        points.append(f"{left + i * step + step / 2:.1f},{y_cum(m['cumulative']):.1f}")
-        if len(months) <= 12 or i % max(len(months) // 12, 1) == 0:
-            parts.append(f'<text x="{left + i * step + step / 2:.1f}" y="{top + plot_h + 16}" font-size="11" '
+        parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{y(base) - 5:.1f}" font-size="13" text-anchor="middle" '
+                     f'fill="#1b1f24">{base}</text>')  # fmt: skip
+        if i % every == 0:
+            parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h + 17}" font-size="13" '
                          f'text-anchor="middle" fill="#5b6470">{escape(m["month"])}</text>')  # fmt: skip
-    parts.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="#1b1f24" stroke-width="2"/>')
+    parts.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#5b6470"/>')
     if target:
-        parts.append(f'<line x1="{left}" y1="{y_cum(target):.1f}" x2="{left + plot_w}" y2="{y_cum(target):.1f}" '
-                     f'stroke="#a3261b" stroke-width="1.5" stroke-dasharray="6 4"/>'
-                     f'<text x="{left + plot_w - 4}" y="{y_cum(target) - 5:.1f}" font-size="11" text-anchor="end" '
+        parts.append(f'<line x1="{left}" y1="{y(target):.1f}" x2="{left + plot_w}" y2="{y(target):.1f}" '
+                     f'stroke="#a3261b" stroke-width="2" stroke-dasharray="7 5"/>'
+                     f'<text x="{left + plot_w - 4}" y="{y(target) - 6:.1f}" font-size="13" text-anchor="end" '
                      f'fill="#a3261b">target {target}</text>')  # fmt: skip
-    x = left
+    x, row = float(left), height - 26
     for site, label in site_labels.items():
-        parts.append(f'<rect x="{x}" y="{height - 22}" width="12" height="12" fill="{colours[site]}"/>'
-                     f'<text x="{x + 16}" y="{height - 12}" font-size="12" fill="#1b1f24">'
-                     f"{escape(label)}</text>")  # fmt: skip
-        x += 22 + 7 * len(label)
-    parts.append(f'<line x1="{x}" y1="{height - 16}" x2="{x + 18}" y2="{height - 16}" stroke="#1b1f24" '
-                 f'stroke-width="2"/><text x="{x + 22}" y="{height - 12}" font-size="12" fill="#1b1f24">'
-                 "running total</text></svg>")  # fmt: skip
+        span = 22 + 7.6 * len(label) + 14
+        if x + span > width:
+            x, row = float(left), row + 18
+        parts.append(f'<rect x="{x:.1f}" y="{row - 11}" width="13" height="13" fill="{colours[site]}"/>'
+                     f'<text x="{x + 18:.1f}" y="{row}" font-size="13" fill="#1b1f24">{escape(label)}</text>')  # fmt: skip
+        x += span
+    parts.append("</svg>")
     return "".join(parts)
 
 
