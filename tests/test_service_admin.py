@@ -285,3 +285,27 @@ def test_a_web_setup_of_a_totp_role_shows_the_key_once(tmp_path):
     logged = holder.post("/login", data={"csrf": csrf_of(page.text), "name": "unblinder9", "password": PASSWORD,
                                          "code": pyotp.TOTP(key).now()}, follow_redirects=False)  # fmt: skip
     assert logged.status_code == 303
+
+
+def test_wrong_one_time_codes_lock_the_account_as_wrong_passwords_do(tmp_path, runner):
+    import pyotp
+
+    from advance_trial.cli.main import app
+
+    served = _totp_trial(tmp_path)
+    t = served.trial
+    r = runner.invoke(app, ["users", "add", str(t.config), "unblinder2", "--role", "unblinder", "--db", served.where,
+                            "--key-dir", str(t.keys), "--password-stdin", "--json"], input=PASSWORD + "\n")  # fmt: skip
+    secret = re.search(r"secret=([A-Z2-7]+)", json.loads(r.stdout)["otpauth_uri"]).group(1)
+    client = TestClient(served.app())
+
+    def login(code):
+        page = client.get("/login")
+        return client.post("/login", data={"csrf": csrf_of(page.text), "name": "unblinder2", "password": PASSWORD,
+                                           "code": code}, follow_redirects=False)  # fmt: skip
+
+    for _ in range(served.cfg.service.max_failed_logins):
+        assert login("000000").status_code == 401  # the right password each time: its own counter resets
+    assert login(pyotp.TOTP(secret).now()).status_code == 401  # locked now, the right code too
+    logins = [json.loads(e[0]) for e in run_sql(served.where, "SELECT detail FROM events WHERE kind = 'login'")]
+    assert "locked_until" in logins[-3] and logins[-1]["reason"] == "locked"

@@ -19,7 +19,7 @@ import pytest
 
 from advance_trial.randomisation import allocation as al
 from tests.allocation_helpers import BLOCKS
-from tests.service_helpers import ELIGIBLE, PASSWORD, Server, ServedTrial, serve_trial
+from tests.service_helpers import ELIGIBLE, PASSWORD, ServedTrial, Server, serve_trial
 from tests.test_service_browser import browser, wait_for
 
 SIZES = {"phone": (390, 844), "desktop": (1280, 900)}
@@ -80,7 +80,8 @@ def _answer(driver, answers: dict[str, bool]) -> None:
 def _trial(tmp_path: Path) -> ServedTrial:
     served = serve_trial(tmp_path, str(tmp_path / "log" / "log.sqlite"), eligibility=True, block=BLOCKS_AF)
     text = served.trial.config.read_text()
-    served.trial.config.write_text(text.replace("  design: parallel\n", "  design: parallel\n  target_sample_size: 104\n"))
+    target = "  design: parallel\n  target_sample_size: 104\n"
+    served.trial.config.write_text(text.replace("  design: parallel\n", target))
     # earlier months' recruitment, so that the dashboard has something to draw
     for i, (month, site) in enumerate([(1, "london"), (1, "bristol"), (2, "wolverhampton"), (2, "london"),
                                        (3, "bristol"), (3, "london"), (3, "london")], start=101):  # fmt: skip

@@ -111,6 +111,8 @@ class Admin:
     def reset(self, admin: Account, name: str) -> str:
         """Clear an account's password (and second factor), end its sessions, and give it a new setup code."""
         admin.require("users", "resetting accounts")
+        if name == admin.name:
+            raise UsageError("You cannot reset your own account; ask another administrator.")
         a = self.accounts.get(name)
         code = [""]
 
@@ -189,9 +191,29 @@ def second_factor(svc: Service, account: Account, code: str) -> None:
     finally:
         db.close()
     if not ok:
-        svc.accounts._login_event(account.name, {"result": "failed", "reason": "wrong one-time code", "via": "web",
-                                                 "step": "second factor"})  # fmt: skip
+        policy = svc.accounts.policy
+        locked = _count_failure(svc, account.name, policy.max_failed_logins, policy.lockout_minutes)
+        detail = {"result": "failed", "reason": "wrong one-time code", "via": "web", "step": "second factor",
+                  **({"locked_until": locked} if locked else {})}  # fmt: skip
+        svc.accounts._login_event(account.name, detail)
         raise AuthError("the account name or password is wrong, or the account is disabled or locked", 1)
+
+
+def _count_failure(svc: Service, name: str, limit: int, minutes: int) -> str | None:
+    """Count a wrong one-time code; at ``limit`` in a row, lock the account as failed passwords do (a correct
+    password resets the password counter, so the codes keep their own). Returns the lock's end, if any."""
+    db = svc.accounts._db()
+    try:
+        failures = totp.failed(db, name)
+        if failures < limit:
+            return None
+        until = _stamp(svc.accounts.clock() + timedelta(minutes=minutes))
+        db.run("DELETE FROM login_failures WHERE name = ?", (name,))
+        db.run("INSERT INTO login_failures VALUES (?, ?, ?)", (name, 0, until))
+        totp.reset_failures(db, name)
+        return until
+    finally:
+        db.close()
 
 
 # ---------------------------------------------------------------------------- pages

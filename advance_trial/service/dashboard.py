@@ -154,7 +154,8 @@ def figure(board: dict[str, Any], site_labels: dict[str, str]) -> str:
             if n:
                 parts.append(f'<rect x="{x:.1f}" y="{y(base + n):.1f}" width="{bar_w:.1f}" '
                              f'height="{y(base) - y(base + n):.1f}" fill="{colours[site]}"><title>'
-                             f"{escape(m['month'])}, {escape(site_labels[site])}: {n} so far</title></rect>")  # fmt: skip
+                             f"{escape(m['month'])}, {escape(site_labels[site])}: {n} so far"
+                             "</title></rect>")  # fmt: skip
             base += n
         parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{y(base) - 5:.1f}" font-size="13" text-anchor="middle" '
                      f'fill="#1b1f24">{base}</text>')  # fmt: skip
@@ -173,7 +174,8 @@ def figure(board: dict[str, Any], site_labels: dict[str, str]) -> str:
         if x + span > width:
             x, row = float(left), row + 18
         parts.append(f'<rect x="{x:.1f}" y="{row - 11}" width="13" height="13" fill="{colours[site]}"/>'
-                     f'<text x="{x + 18:.1f}" y="{row}" font-size="13" fill="#1b1f24">{escape(label)}</text>')  # fmt: skip
+                     f'<text x="{x + 18:.1f}" y="{row}" font-size="13" fill="#1b1f24">'
+                     f"{escape(label)}</text>")  # fmt: skip
         x += span
     parts.append("</svg>")
     return "".join(parts)

@@ -13,6 +13,7 @@ answer; the sending happens beside it, so a slow mail server never keeps a resea
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from advance_trial.service.app import Service
 
 ROLES = ("site_ra", "statistician")
+_LOG = logging.getLogger("advance_trial.service")
 
 
 def record(svc: Service, account: Account, participant_id: str, status: str, reason: str) -> dict[str, Any]:
@@ -84,7 +86,11 @@ def notify_allocation(svc: Service, account: Account, man: dict[str, Any]) -> di
     if msg is None:
         return None
     name = f"{at.strftime('%Y%m%dT%H%M%S')}-row{man['receipt']['row']}-allocation"
-    path = notify.write(svc.cfg, msg, name)
+    try:
+        path = notify.write(svc.cfg, msg, name)
+    except OSError as exc:  # the man is allocated: his answer must reach the research assistant all the same
+        _LOG.error("allocation e-mail not written: %s", exc)
+        return {"error": f"the e-mail could not be written to the outbox ({exc.strerror or exc})"}
     thread = threading.Thread(target=notify.deliver, args=(svc.cfg, msg, path), daemon=True)
     thread.start()
     svc.mail_threads.append(thread)

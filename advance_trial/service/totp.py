@@ -19,7 +19,7 @@ from advance_trial.randomisation.database import Db
 from advance_trial.randomisation.key import KeyRing
 
 _TABLE = """CREATE TABLE IF NOT EXISTS account_totp (name TEXT PRIMARY KEY, sealed TEXT NOT NULL,
-    last_step INTEGER NOT NULL)"""
+    last_step INTEGER NOT NULL, failures INTEGER NOT NULL DEFAULT 0)"""
 
 
 def required(cfg: Config, role: str) -> bool:
@@ -90,9 +90,22 @@ def check(db: Db, ring: KeyRing, name: str, code: str, now: float) -> bool:
     step = int(now // totp.interval)
     for candidate in (step - 1, step, step + 1):
         if candidate > int(rows[0][1]) and totp.at(candidate * totp.interval) == code:
-            db.run("UPDATE account_totp SET last_step = ? WHERE name = ?", (candidate, name))
+            db.run("UPDATE account_totp SET last_step = ?, failures = 0 WHERE name = ?", (candidate, name))
             return True
+    db.run("UPDATE account_totp SET failures = failures + 1 WHERE name = ?", (name,))
     return False
+
+
+def failed(db: Db, name: str) -> int:
+    """Wrong one-time codes in a row for the account."""
+    ensure_table(db)
+    rows = db.query("SELECT failures FROM account_totp WHERE name = ?", (name,))[1]
+    return int(rows[0][0]) if rows else 0
+
+
+def reset_failures(db: Db, name: str) -> None:
+    """Forget the wrong codes in a row (after a lock)."""
+    db.run("UPDATE account_totp SET failures = 0 WHERE name = ?", (name,))
 
 
 def enrolled(db: Db, name: str) -> bool:
