@@ -160,8 +160,10 @@ def test_an_administrator_adds_an_account_whose_holder_sets_a_password_with_a_on
     assert 'id="setup-code"' in reset.text
     assert holder.get("/", follow_redirects=False).status_code == 303  # the session ended
     assert web_login(TestClient(client.app), "ra.london2").status_code == 401
-    # disabling: not oneself
+    # disabling or resetting: not oneself
     me = client.post("/admin/users/disable", data={"csrf": csrf_of(reset.text), "name": "admin"})
+    assert me.status_code == 400 and "your own account" in me.text
+    me = client.post("/admin/users/reset", data={"csrf": csrf_of(me.text), "name": "admin"})
     assert me.status_code == 400 and "your own account" in me.text
     actions = [
         json.loads(e[0]).get("action")

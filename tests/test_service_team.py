@@ -333,3 +333,62 @@ def test_each_allocation_e_mails_the_site_and_the_contacts_without_the_arm_when_
         assert f"Arm: {served.cfg.arm(arm).label}" in body
     (eml,) = (tmp_path / "outbox").glob("*-allocation.eml")
     assert oct(eml.stat().st_mode & 0o777) == "0o600"
+
+
+def test_an_e_mail_that_cannot_be_written_leaves_the_allocation_answered(tmp_path, monkeypatch):
+    from advance_trial.service import notify
+
+    extra = ("notify:\n  contacts: [{name: CI, email: ci@example.org}]\n  outbox: ../outbox\n"
+             "  allocations: {sites: {london: [london@example.org]}}\n")  # fmt: skip
+    served = serve_trial(tmp_path, str(tmp_path / "log" / "log.sqlite"), extra=extra)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(notify, "write", full)
+    made = TestClient(served.app()).post("/api/allocations", headers=served.auth("ra.london"),
+                                         json={"participant_id": "AF001", "site": "london"})  # fmt: skip
+    assert made.status_code == 201 and made.json()["arm"] and "No space left" in made.json()["notice"]["error"]
+
+
+# ---------------------------------------------------------------------------- the command line's answers
+
+
+def test_the_command_line_answers_the_eligibility_questions(tmp_path, runner):
+    from advance_trial.cli.main import app
+
+    served = serve_trial(tmp_path, str(tmp_path / "log" / "log.sqlite"), eligibility=True, block=BLOCKS_AF)
+    t = served.trial
+    base = ["randomise", "allocate", str(t.config), "--site", "london", "--log", served.where, "--key-dir", str(t.keys)]
+    answers = [a for k, v in ELIGIBLE.items() for a in ("--answer", f"{k}={'yes' if v else 'no'}")]
+    bad = runner.invoke(app, [*base, "--participant", "AF001", "--answer", "adult"])
+    assert bad.exit_code == 2 and "CRITERION=yes" in bad.output
+    no = runner.invoke(app, [*base, "--participant", "AF001", *answers[:-2], "--answer", "consented=no"])
+    assert no.exit_code == 4 and "consent" in no.output
+    ok = runner.invoke(app, [*base, "--participant", "AF001", *answers])
+    assert ok.exit_code == 0, ok.output
+    (detail,) = [r[0] for r in run_sql(served.where, "SELECT detail FROM events WHERE kind = 'allocation'")]
+    assert json.loads(detail) == {"eligibility": ELIGIBLE}
+    # through the service: the answers travel with the request; none, and the service names the first question
+    from tests.service_helpers import Server
+
+    with Server(served) as server:
+        import os
+        import subprocess
+        import sys
+
+        from tests.conftest import ROOT
+
+        env = {**os.environ, "ADVANCE_TRIAL_TOKEN": served.tokens["ra.london"], "PYTHONPATH": str(ROOT)}
+        remote = [sys.executable, "-m", "advance_trial", "randomise", "allocate", str(t.config), "--site", "london",
+                  "--server", server.url]  # fmt: skip
+        missing = subprocess.run([*remote, "--participant", "AF002"], capture_output=True, text=True, env=env,
+                                 stdin=subprocess.DEVNULL, timeout=120)  # fmt: skip
+        assert missing.returncode == 4 and "Is he 18 or over?" in missing.stderr
+        done = subprocess.run([*remote, "--participant", "AF002", *answers, "--json"], capture_output=True, text=True,
+                              env=env, timeout=120)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        again = subprocess.run([*remote, "--participant", "AF002", *answers], capture_output=True, text=True,
+                               env=env, timeout=120)  # fmt: skip
+        assert again.returncode == 0 and "not shown again" in again.stdout
+        assert not any(a.label in again.stdout for a in served.cfg.arms)
