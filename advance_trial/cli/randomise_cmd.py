@@ -48,6 +48,28 @@ def _parse_factors(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def _answers(cfg: Any, pairs: list[str]) -> dict[str, bool] | None:
+    """``--answer ID=yes|no`` as eligibility answers; at a terminal, the criteria left unanswered are asked."""
+    import sys
+
+    from advance_trial.errors import UsageError
+    from advance_trial.randomisation.eligibility import criteria
+
+    said = {"yes": True, "y": True, "true": True, "no": False, "n": False, "false": False}
+    out: dict[str, bool] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or value.strip().lower() not in said:
+            raise UsageError(f"--answer {pair!r}: write it as CRITERION=yes or CRITERION=no, e.g. --answer adult=yes")
+        out[name.strip()] = said[value.strip().lower()]
+    asked = criteria(cfg)
+    if asked and sys.stdin.isatty():
+        for c in asked:
+            if c.id not in out:
+                out[c.id] = typer.confirm(c.question)
+    return out if (out or asked) else None
+
+
 def _shown(cfg: Any, arm: str) -> tuple[str, str]:
     """What the terminal may show of an arm: its code under blinding, else the arm and its label."""
     codes = cfg.randomisation.blinding.codes if cfg.randomisation.blinding else None
@@ -66,6 +88,11 @@ def init(
     key_dir: Path | None = KEY_DIR,
     log: str | None = LOG,
     note: str | None = NOTE,
+    training: bool = typer.Option(
+        False,
+        "--training",
+        help="A training key and log, apart from the live ones (for practising; serve them with serve --training).",
+    ),
     json_out: bool = JSON,
 ) -> None:
     """Create the trial's secret key (if it has none), record its fingerprint in the config, create the log.
@@ -76,6 +103,15 @@ def init(
     from advance_trial.cli._render import print_json, stdout
     from advance_trial.randomisation.initialise import initialise
 
+    if training:
+        from advance_trial.config import load_config
+        from advance_trial.errors import UsageError
+
+        cfg = load_config(config)
+        if cfg.randomisation.method == "none":
+            raise UsageError(f"{cfg.trial.id} is a single-arm design: there is nothing to allocate")
+        _init_training(cfg, key_dir, log, json_out)
+        return
     done = initialise(config, key_dir, log, note)
     ring, path = done.ring, done.log
     if done.fingerprint_line is not None:
@@ -103,12 +139,28 @@ def init(
     stdout.print(f"public key for checking signed receipts: {_text(ring.public_path)}")
 
 
+def _init_training(cfg: Any, key_dir: Path | None, log: str | None, json_out: bool) -> None:
+    from advance_trial.cli._render import print_json, stdout
+    from advance_trial.randomisation.training import create_training
+
+    tcfg, ring, where, created = create_training(cfg, key_dir, log)
+    if json_out:
+        print_json({"training": True, "trial": tcfg.trial.id, "log": str(where), "key": str(ring.key_path),
+                    "key_created": created, "fingerprint": ring.fingerprint})  # fmt: skip
+        return
+    stdout.print(f"[green]created[/] the TRAINING log {_text(where)} and key {_text(ring.key_path)}")
+    stdout.print("practice there with `serve --training`; nothing in it counts, and nothing moves to the live log")
+
+
 @app.command("allocate")
 def allocate(
     config: Path = CONFIG_ARG,
     participant: str = typer.Option(..., "--participant", help="The man's participant id."),
     site: str = typer.Option(..., "--site", help="His site id."),
     factor: list[str] = typer.Option([], "--factor", help="NAME=VALUE of a stratification or minimisation factor."),
+    answer: list[str] = typer.Option(
+        [], "--answer", help="CRITERION=yes|no: an eligibility answer; repeatable (at a terminal the others are asked)."
+    ),
     data: Path | None = typer.Option(None, "--data", help="Canonical data folder (checks his screening row)."),
     receipt_out: Path | None = typer.Option(None, "--receipt-out", help="Also write the receipt (JSON) to this file."),
     log: str | None = LOG,
@@ -119,7 +171,8 @@ def allocate(
 ) -> None:
     """Allocate one man and print his receipt (asking again shows the same allocation and writes nothing).
 
-    With --server, the allocation service allocates him (the token in ADVANCE_TRIAL_TOKEN says who asks).
+    With --server, the allocation service allocates him (the token in ADVANCE_TRIAL_TOKEN says who asks) and
+    every eligibility criterion of the config must be answered. Locally, answers given are checked and recorded.
     """
     from advance_trial.cli._render import print_json, stdout
     from advance_trial.config import load_config
@@ -130,10 +183,11 @@ def allocate(
     check_choices(cfg, site=site, factors=_parse_factors(factor))  # an unknown site or level: exit 2
     request = AllocationRequest.of(participant, site, _parse_factors(factor))
     if server is not None:
-        _allocate_remotely(cfg, server, request, receipt_out, json_out)
+        _allocate_remotely(cfg, server, request, _answers(cfg, answer), receipt_out, json_out)
         return
     ring = load_ring(cfg, key_dir, log, data=data)
-    a = do_allocate(cfg, ring, request, log=log, note=note, data_dir=data)
+    answers = _answers(cfg, answer) if answer else None
+    a = do_allocate(cfg, ring, request, log=log, note=note, data_dir=data, eligibility=answers)
     shown, label = _shown(cfg, a.arm)
     if receipt_out is not None and a.receipt:
         from advance_trial.data.tablefile import write_bytes_atomic
@@ -153,20 +207,25 @@ def allocate(
                      f"{a.sequence} on {a.randomised_on}; nothing written)[/]")  # fmt: skip
 
 
-def _allocate_remotely(cfg: Any, server: str, request: Any, receipt_out: Path | None, json_out: bool) -> None:
+def _allocate_remotely(cfg: Any, server: str, request: Any, answers: dict[str, bool] | None, receipt_out: Path | None,
+                       json_out: bool) -> None:  # fmt: skip
     from advance_trial.cli._render import print_json, stdout
     from advance_trial.errors import UsageError
     from advance_trial.randomisation import client
 
     who = client.whoami(server)
+    if who.get("training"):
+        raise UsageError(f"{server} is a TRAINING service: allocate there from its pages, never with the live config")
     if who.get("trial") != cfg.trial.id:
         raise UsageError(f"{server} serves trial {who.get('trial')!r}, the config is {cfg.trial.id!r}")
     try:
-        a, new = client.allocate(server, request.participant_id, request.site, dict(request.factors)), True
+        a, new = client.allocate(server, request.participant_id, request.site, dict(request.factors), answers), True
     except client.AlreadyAllocated as exc:
         a, new = exc.body, False
     shown = a.get("arm") or a.get("code")
     label = f"{a['arm']} ({a['arm_label']})" if a.get("arm") else f"code {a.get('code')}"
+    if not new:
+        label = "his arm is not shown again (it was shown once, with his allocation)"
     receipt = a.get("receipt") or {}
     if receipt_out is not None and receipt:
         from advance_trial.data.tablefile import write_bytes_atomic

@@ -435,12 +435,15 @@ def allocate(
     data_dir: Path | None = None,
     now: datetime | None = None,
     account: str | None = None,
+    eligibility: Mapping[str, Any] | None = None,
 ) -> Allocation:
     """Allocate one man, or return the allocation already recorded for him (writing nothing).
 
     ``request`` is the :class:`AllocationRequest` (or, for the same request, his id with ``site`` and
     ``factors``). ``account`` is the service account that asked (the service's only; the log records the OS user
-    otherwise).
+    otherwise). ``eligibility`` holds the answers to the config's eligibility criteria (``{id: bool}``): when
+    given, each must be answered eligibly, and they are recorded in the allocation's row; the service always
+    gives them.
 
     Raises
     ------
@@ -458,6 +461,11 @@ def allocate(
     if not isinstance(request, AllocationRequest):
         request = AllocationRequest.of(request, site or "", factors)
     pid, values = request.checked(cfg)
+    answers = None
+    if eligibility is not None:
+        from advance_trial.randomisation.eligibility import check_answers
+
+        answers = check_answers(cfg, eligibility)
     path = log_path(cfg, log)
     with _writing(cfg, ring, path, now, account) as step:
         if _existing(step.state, pid, values) is not None:
@@ -468,7 +476,8 @@ def allocate(
         row = step.append(
             "allocation",
             {"sequence": len(step.state.allocated) + 1, "participant_id": pid, "id_key": id_key(pid),
-             "site": values["site"], "stratum": stratum, "factors": rz.canon(values)},
+             "site": values["site"], "stratum": stratum, "factors": rz.canon(values),
+             **({"detail": rz.canon({"eligibility": answers})} if answers is not None else {})},
             sealed={"arm": arm, "draw": draw}, note=note,
         )  # fmt: skip
         receipt = _receipt(step.store, row)
@@ -815,6 +824,12 @@ def _check_receipt(ring: KeyRing, log_id: str, receipt: Mapping[str, Any], by_ro
         check_receipt_signature(receipt, ring.public_path.read_bytes())
 
 
+def events(cfg: Config, ring: KeyRing, log: str | Path | Location | None = None) -> list[dict[str, Any]]:
+    """Every row of the log, verified (what was verified before in this process is not verified again)."""
+    with _reading(cfg, ring, log_path(cfg, log)) as (store, _state, _head):
+        return store.events()
+
+
 def allocated_men(cfg: Config, ring: KeyRing, log: str | Path | Location | None = None) -> list[Allocation]:
     """Every allocation in sequence order, after verifying the log (from what this process last verified);
     records nothing. The service's reads use it."""
@@ -881,7 +896,8 @@ def log_summary(cfg: Config, ring: KeyRing, log: str | Path | Location | None = 
     frame = allocations(cfg, ring, log)
     dates = frame["randomised_on"] if len(frame) else pd.Series(["-"])
     return {"allocations": report.allocations, "unblindings": report.unblindings, "exports": report.exports,
-            "corrections": report.corrections, "head_row": report.head_row, "head_tag": report.head_tag,
+            "corrections": int(frame["randomised_in_error"].sum()) if len(frame) else 0,  # withdrawals are not
+            "head_row": report.head_row, "head_tag": report.head_tag,
             "log_id": report.log_id, "checkpoint_row": read_checkpoint(ring).row,
             "allocators": int(frame["allocated_by"].nunique()) if len(frame) else 0,
             "backup": int((frame["source"] == "backup").sum()) if len(frame) else 0,

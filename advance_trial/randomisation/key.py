@@ -202,8 +202,11 @@ def _write_new(path: Path, body: bytes, mode: int, sync_folder: bool = True) -> 
         fsync_dir(path.parent)
 
 
-def load_key(folder: Path, trial_id: str, fingerprint: str | None, config_file: str = "<config>") -> KeyRing:
+def load_key(folder: Path, trial_id: str, fingerprint: str | None, config_file: str = "<config>", *,
+             pinned: bool = True) -> KeyRing:  # fmt: skip
     """Read a trial's key, check its permissions and that the config's fingerprint is its own.
+
+    ``pinned=False`` skips the fingerprint check (a training key, which no config records).
 
     Raises
     ------
@@ -213,6 +216,8 @@ def load_key(folder: Path, trial_id: str, fingerprint: str | None, config_file: 
         No key there, or a key file or folder that other users can read.
     """
     ring = read_key(folder, trial_id)
+    if not pinned:
+        return ring
     if fingerprint is None:
         raise ConfigError(
             config_file,

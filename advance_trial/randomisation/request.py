@@ -111,7 +111,8 @@ def _problem(error: Any) -> DataProblem:
     value = error.get("input")
     shown = value if isinstance(value, str) else None
     if kind == "extra_forbidden":
-        message = f"unknown key {field!r}; a request holds only participant_id, site and factors"
+        message = (f"unknown key {field!r}; a request holds only participant_id, site and factors (and, through the "
+                   "service, eligibility)")  # fmt: skip
         column = field
     elif kind == "missing":
         message = "missing"
