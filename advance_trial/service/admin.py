@@ -28,6 +28,7 @@ from advance_trial.errors import AdvanceTrialError, IntegrityError, UsageError
 from advance_trial.randomisation.database import Db
 from advance_trial.service import totp
 from advance_trial.service.accounts import (
+    ANY_SOURCE,
     NAME,
     ROLES,
     Account,
@@ -121,7 +122,7 @@ class Admin:
             assert row is not None
             _write(db, self.svc.ring, name, a.role, a.sites, None, row[4], a.disabled, self.accounts.clock())
             db.run("DELETE FROM sessions WHERE name = ?", (name,))
-            db.run("DELETE FROM login_failures WHERE name = ?", (name,))
+            db.run("DELETE FROM login_throttle WHERE name = ?", (name,))
             totp.forget(db, name)
             code[0] = self._issue(db, name)
 
@@ -208,8 +209,9 @@ def _count_failure(svc: Service, name: str, limit: int, minutes: int) -> str | N
         if failures < limit:
             return None
         until = _stamp(svc.accounts.clock() + timedelta(minutes=minutes))
-        db.run("DELETE FROM login_failures WHERE name = ?", (name,))
-        db.run("INSERT INTO login_failures VALUES (?, ?, ?)", (name, 0, until))
+        db.run("DELETE FROM login_throttle WHERE source = ? AND name = ?", (ANY_SOURCE, name))
+        db.run("INSERT INTO login_throttle VALUES (?, ?, ?, ?, ?)", (ANY_SOURCE, name, 0, _stamp(svc.accounts.clock()),
+                                                                       until))  # fmt: skip
         totp.reset_failures(db, name)
         return until
     finally:
