@@ -228,6 +228,10 @@ def write_figures(cfg: Config, tables: dict[str, Table], out: Path, histogram: b
     return start_drawing(cfg, figure_jobs(tables, histogram), out, workers)()
 
 
+#: The allocation log among a run's inputs (provenance.json): its head tag, an HMAC-SHA256 over its whole chain.
+LOG_INPUT = "allocation log"
+
+
 def input_hashes(cfg: Config, data: CanonicalData) -> dict[str, str]:
     """SHA-256 of the config and of every data file read."""
     hashes = {f"data/{name}": h for name, h in data.sha256.items()}
@@ -475,6 +479,8 @@ def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir
     inputs = input_hashes(cfg, data)
     out = Path(out_dir)
     log = _log_facts(cfg, data, opts, data_dir, out) if opts.log else None  # before anything is written
+    if log is not None:  # the log's head tag authenticates every row before it: the log's digest, for verify
+        inputs[LOG_INPUT] = str(log["head_tag"])
     step("feasibility measures and outcome analyses")
     plain = not (opts.blinded or opts.shareable)
     early: list[tuple[str, str, Any]] = []

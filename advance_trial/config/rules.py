@@ -44,6 +44,7 @@ def check(cfg: Config) -> list[Problem]:
         _baseline,
         _events,
         _redcap,
+        _notify,
     ):
         problems.extend(rule(cfg))
     return problems
@@ -609,3 +610,10 @@ def _redcap(cfg: Config) -> Iterator[Problem]:
                 if level not in levels[factor]:
                     yield (("redcap", "randomisation", "strata", factor, "codes", code),
                            f"{level!r} is not a level of {factor} ({', '.join(levels[factor])})")  # fmt: skip
+
+
+def _notify(cfg: Config) -> Iterator[Problem]:
+    allocations = cfg.notify.allocations if cfg.notify is not None else None
+    for site in allocations.sites if allocations is not None else {}:
+        if site not in cfg.site_ids:
+            yield ("notify", "allocations", "sites", site), f"not a site of the trial; sites: {', '.join(cfg.site_ids)}"
