@@ -16,6 +16,9 @@ from advance_trial.vocabulary import ANALYSES, EFFECTS
 #: A snake_case name (two or more lower-case parts joined by underscores).
 SNAKE = re.compile(r"(?<![\w-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w-])")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+#: Ids that are also the English words the report writes ("change from baseline", "recruitment and
+#: follow-up", "qualitative or quantitative"): as words they are no leak.
+ENGLISH = {"baseline", "change", "recruitment", "qualitative", "retention", "dose", "outcomes", "harms"}
 
 
 def ids_of(cfg: Config, data: Path | None = None) -> set[str]:
@@ -39,7 +42,10 @@ def words_of(cfg: Config) -> set[str]:
     texts = [a.label for a in cfg.arms] + [s.label for s in cfg.sites] + [t.label or "" for t in cfg.timepoints]
     texts += [o.label or "" for o in cfg.outcomes] + [t.label or "" for t in cfg.thresholds]
     texts += [c.label or "" for c in cfg.progression] + [cfg.trial.title, cfg.trial.description or ""]
-    return {w for t in texts for w in _TOKEN.findall(t)}
+    texts += [i.label or "" for i in cfg.instruments.values()]
+    texts += [c.label for c in cfg.events.categories] if cfg.events is not None else []
+    texts += [v.label for v in cfg.baseline_table.variables] if cfg.baseline_table is not None else []
+    return {w for t in texts for w in _TOKEN.findall(t)} | ENGLISH
 
 
 def visible_texts(path: Path) -> list[str]:
