@@ -53,8 +53,11 @@ def visible_texts(path: Path) -> list[str]:
     if path.suffix == ".docx":
         with zipfile.ZipFile(path) as z:
             parts = [n for n in z.namelist() if re.match(r"word/(document|header\d*|footer\d*)\.xml$", n)]
-            return [html.unescape(t) for n in parts for t in re.findall(r"<w:t(?: [^>]*)?>([^<]*)</w:t>",
-                                                                            z.read(n).decode("utf-8"))]
+            return [
+                html.unescape(t)
+                for n in parts
+                for t in re.findall(r"<w:t(?: [^>]*)?>([^<]*)</w:t>", z.read(n).decode("utf-8"))
+            ]
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".md":
         text = re.sub(r"\]\([^)]*\)", "]", text)  # a figure's file name is a link, not text
@@ -69,9 +72,9 @@ def leaks(path: Path, ids: set[str], words: set[str]) -> list[str]:
     found = []
     for text in visible_texts(path):
         for m in SNAKE.finditer(text):
-            found.append(f"{path.name}: {m.group()!r} in {text[max(0, m.start() - 40):m.end() + 40]!r}")
+            found.append(f"{path.name}: {m.group()!r} in {text[max(0, m.start() - 40) : m.end() + 40]!r}")
         for m in _TOKEN.finditer(text):
             token = m.group()
             if token in ids and token not in words and not SNAKE.fullmatch(token):
-                found.append(f"{path.name}: id {token!r} in {text[max(0, m.start() - 40):m.end() + 40]!r}")
+                found.append(f"{path.name}: id {token!r} in {text[max(0, m.start() - 40) : m.end() + 40]!r}")
     return found

@@ -612,7 +612,9 @@ def _report(cfg: Config) -> Iterator[Problem]:
             else:
                 seen[name] = i
     if r.sections is not None and not set(r.sections) - {"summary", "trial", "methods", "checklist"}:
-        yield ("report", "sections"), "lists no results section (flow, recruitment, ..., planning): the report " \
-            "would show no table"
+        yield (
+            ("report", "sections"),
+            "lists no results section (flow, recruitment, ..., planning): the report would show no table",
+        )
     if r.closed and cfg.trial.design == "single_arm":
         yield ("report", "closed"), "a closed report splits the results by arm; a single-arm study has one arm"

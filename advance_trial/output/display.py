@@ -166,7 +166,7 @@ def group_labels(cfg: Config, groups: list[str]) -> dict[str, str]:
     for k, g in enumerate(groups, 1):
         text = str(g)
         site = next((s for s in sites if text.lower().startswith(s.id.lower())), None)
-        rest = text[len(site.id):].lower() if site else ""
+        rest = text[len(site.id) :].lower() if site else ""
         cycle = _CYCLE_IN_GROUP.match(rest) if site else None
         number = _NUMBER_IN_GROUP.match(rest) if site else None
         if site and cycle and (not cfg.cycles or int(cycle.group(1)) in cfg.cycles):
@@ -522,8 +522,8 @@ NOTES: dict[str, Callable[[Config, pd.DataFrame], tuple[str, ...]]] = {
     "recruitment_rate": lambda cfg, df: (
         f"Men randomised per recruiting site-month, with the {_level(cfg)} exact Poisson interval (as R's "
         "poisson.test).",
-        *(("Months to randomise: the definitive trial's men (the plan's total, else the trial's target sample size) over "
-           "the observed rate times its sites; the interval from the rate's.",)
+        *(("Months to randomise: the definitive trial's men (the plan's total, else the trial's target sample "
+           "size) over the observed rate times its sites; the interval from the rate's.",)
           if "months_needed" in df and df["months_needed"].notna().any() else ())),
     "retention": lambda cfg, df: (
         f"Men followed up within the window of the men randomised, n/N (%; {_ci(cfg)}). Follow-ups completed "

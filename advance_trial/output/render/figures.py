@@ -217,8 +217,13 @@ def attendance_histogram(cfg: Config, distribution: pd.DataFrame) -> Figure:
         ax.bar(d["compulsory_sessions"], d["n"], color="#1f4e79")
     for k, th in enumerate(t for t in cfg.thresholds if t.measure == "compulsory_sessions"):
         ax.axvline(th.bound - 0.5, color="black", ls="--", lw=0.8)
-        ax.text(th.bound - 0.4, ax.get_ylim()[1] * (0.95 - 0.1 * k), "\n".join(textwrap.wrap(th.label or th.rule, 28)),
-                fontsize=7.5, va="top")
+        ax.text(
+            th.bound - 0.4,
+            ax.get_ylim()[1] * (0.95 - 0.1 * k),
+            "\n".join(textwrap.wrap(th.label or th.rule, 28)),
+            fontsize=7.5,
+            va="top",
+        )
     ax.set_xlabel("Compulsory sessions attended")
     ax.set_ylabel("Men")
     n_comp = int(distribution["compulsory_sessions"].max()) if len(distribution) else 0
@@ -249,8 +254,7 @@ def accrual_plot(cfg: Config, monthly: pd.DataFrame) -> Figure:
         ax.axhline(target, color="#b42318", ls="--", lw=0.9, label=f"Target: {target} men")
         top = max(float(target), float(pd.to_numeric(monthly["cumulative"], errors="coerce").max()))
         ax.set_ylim(0, top * 1.1)
-        ax.text(0.2, target, f"Target sample size: {target} men", va="bottom", ha="left", fontsize=8,
-                color="#b42318")
+        ax.text(0.2, target, f"Target sample size: {target} men", va="bottom", ha="left", fontsize=8, color="#b42318")
     step = max(1, len(months) // 8)
     ax.set_xticks(range(0, len(months), step))
     ax.set_xticklabels(months[::step], fontsize=8, rotation=30, ha="right")
@@ -399,10 +403,19 @@ def forest_plot(cfg: Config, outcomes: pd.DataFrame) -> Figure:
     if len(rows):
         handles = [Line2D([], [], color="#1f4e79", marker="s", ms=5, lw=1.3, label="Intention to treat")]
         if cace_shown:
-            handles.append(Line2D([], [], color="#1f4e79", marker="o", ms=5, mfc="white", lw=1.3,
-                                  label="Complier average causal effect (men who met the dose threshold)"))
-        fig.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.01, 0.0), frameon=False, fontsize=7.5,
-                   ncol=1)
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    color="#1f4e79",
+                    marker="o",
+                    ms=5,
+                    mfc="white",
+                    lw=1.3,
+                    label="Complier average causal effect (men who met the dose threshold)",
+                )
+            )
+        fig.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.01, 0.0), frameon=False, fontsize=7.5, ncol=1)
     title = f"{versus}: estimates with {level} confidence intervals" if versus else "Outcome estimates"
     fig.text(0.01, 1 - 0.08 / total, _wrap(title, 95), fontsize=9, va="top", ha="left")
     return fig

@@ -10,7 +10,7 @@ import re
 
 import pandas as pd
 
-from advance_trial.output.render.layout import cell_text, fit_to_page, landscape
+from advance_trial.output.render.layout import cell_text, fit_to_page, landscape, tall_figures
 from advance_trial.output.render.report import STATUS_COLOURS, STATUS_COLUMNS, Block, Report
 
 _CSS = """
@@ -85,7 +85,8 @@ def _toc(blocks: list[Block]) -> str:
 def to_html(report: Report) -> str:
     """One self-contained HTML file: figures inline as SVG, no external requests."""
     css = _CSS.replace("HEADER", _css_string(report.header)).replace(
-        "CONFIDENTIAL", _css_string(report.confidentiality))
+        "CONFIDENTIAL", _css_string(report.confidentiality)
+    )
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            f"<title>{html.escape(report.title)}</title>", f"<style>{css}</style></head><body>",
            f'<header class="title-page"><h1>{html.escape(report.title)}</h1>']  # fmt: skip
@@ -95,7 +96,7 @@ def to_html(report: Report) -> str:
     out.append("</header>")
     blocks = fit_to_page(report.blocks)
     out.append(_toc(blocks))
-    flags = landscape(blocks)
+    flags = landscape(blocks, tall_figures(report.figures))
     k = 0
     while k < len(blocks):
         if flags[k]:  # a run of landscape blocks: one landscape page group
@@ -179,4 +180,3 @@ def _html_table(b: Block) -> str:
         rows.append('<p class="notes">' + "<br>".join(html.escape(n) for n in b.table.footnotes) + "</p>")
     rows.append("</div>")
     return "".join(rows)
-

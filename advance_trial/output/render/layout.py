@@ -3,6 +3,7 @@ how a table too wide even for one is split by column groups. Nothing here comput
 
 from __future__ import annotations
 
+import struct
 from dataclasses import replace
 from typing import Any
 
@@ -36,6 +37,7 @@ def is_wide(b: Block) -> bool:
 def cell_text(v: Any) -> str:
     """A cell as the renderers write it."""
     return format_number(v)
+
 
 #: The text width of an A4 landscape page between 20 mm margins, in twips (Word's unit: 1/1440 inch).
 LANDSCAPE_TWIPS = 14570
@@ -81,29 +83,59 @@ def fit_to_page(blocks: list[Block], width: int = LANDSCAPE_TWIPS) -> list[Block
             out.append(replace(b, text=f"{b.text} (part {i} of {len(groups)})", columns=cols))
     return out
 
+
 #: Twips per character of the tables' 8-point text (a generous average width, so that a word never splits).
 CHAR_TWIPS = 130
 CELL_PADDING_TWIPS = 230
 
 
-def landscape(blocks: list[Block]) -> list[bool]:
-    """Which blocks go on landscape pages: grouped so that portrait and landscape pages alternate as little
-    as they can (each change of orientation starts a page, and leaves the last page before it part empty).
+#: A figure taller than this (inches, at the width it is printed) does not fit a landscape page's text height
+#: (170 mm) with its heading and caption: it stays on a portrait page.
+TALL_INCHES = 5.6
+#: The width figures are printed at, in inches (the portrait text width; figures are drawn at 6.3).
+PRINT_INCHES = 6.5
 
-    Within a section (a heading and the blocks up to the next heading), when any table is wide, every
-    table goes landscape with it (a narrow table reads as well on a landscape page); its figures and
-    paragraphs stay portrait (the report puts them before its tables). A heading goes with the block after it."""
-    flags = [False] * len(blocks)
+
+def png_size(png: bytes) -> tuple[float, float]:
+    """A PNG's width and height in inches at the 150 dots per inch the figures are saved at."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        return PRINT_INCHES, PRINT_INCHES
+    width, height = struct.unpack(">II", png[16:24])
+    return width / 150, height / 150
+
+
+def tall_figures(figures: dict[str, dict[str, bytes]]) -> set[str]:
+    """The figures too tall for a landscape page at the width they are printed."""
+    out = set()
+    for stem, images in figures.items():
+        width, height = png_size(images.get("png", b""))
+        if height * min(1.0, PRINT_INCHES / width) > TALL_INCHES:
+            out.add(stem)
+    return out
+
+
+def landscape(blocks: list[Block], tall: set[str] = frozenset()) -> list[bool]:  # type: ignore[assignment]
+    """Which blocks go on landscape pages, so that the orientation changes only where it must (each change
+    starts a page, and leaves the page before it part empty).
+
+    A wide table needs a landscape page, a tall figure (``tall``) a portrait one; the rest fit either.
+    A section (a heading and the blocks up to the next) with a wide table goes landscape whole but for its
+    tall figures (which the report puts before its tables); any other block keeps the orientation of the
+    block before it (the report starts portrait); a heading goes with the block after it."""
+    need: list[bool | None] = []
+    for b in blocks:
+        need.append(True if is_wide(b) else False if b.kind == "figure" and b.figure in tall else None)
     start = 0
     for k in range(len(blocks) + 1):
         if k == len(blocks) or (blocks[k].kind == "heading" and k > start):
-            group = range(start, k)
-            if any(is_wide(blocks[j]) for j in group):
-                for j in group:
-                    flags[j] = blocks[j].kind == "table"
+            if any(need[j] for j in range(start, k)):
+                for j in range(start, k):
+                    need[j] = need[j] if need[j] is not None or blocks[j].kind == "heading" else True
             start = k
-    for k in range(len(blocks) - 2, -1, -1):  # a heading (or a run of them) on the page of what follows
-        if blocks[k].kind == "heading":
+    flags: list[bool] = []
+    for k in range(len(blocks)):
+        flags.append(need[k] if need[k] is not None else (flags[-1] if flags else False))
+    for k in range(len(blocks) - 2, -1, -1):
+        if blocks[k].kind == "heading" and need[k] is None:
             flags[k] = flags[k + 1]
     return flags
-

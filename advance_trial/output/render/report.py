@@ -123,8 +123,10 @@ def _randomisation_text(cfg: Config) -> list[str]:
 
 def _implementation(log: dict[str, Any] | None) -> str:
     if not log:
-        return ("Implementation: the allocation log was not read for this report, so who allocated the men, and "
-                "when, is not summarised here.")
+        return (
+            "Implementation: the allocation log was not read for this report, so who allocated the men, and "
+            "when, is not summarised here."
+        )
     backup = f", {log['backup']} from sealed back-up lists" if log.get("backup") else ""
     corrected = f", {log['corrections']} recorded as randomised in error" if log.get("corrections") else ""
     return (f"Implementation: {log['allocations']} men allocated between {log['first']} and {log['last']} by "
@@ -205,8 +207,6 @@ def _sections(cfg: Config, tables: dict[str, Table], figures: dict[str, dict[str
             b.append(Block("table", table.title, table=table, columns=tuple(map(str, table.data.columns)),
                            number=numbers[0]))  # fmt: skip
     return b
-
-
 
 
 def _key_figures(cfg: Config, tables: dict[str, Table], closed: bool) -> Table | None:

@@ -12,12 +12,19 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import struct
 import zipfile
 from typing import Any
 from xml.sax.saxutils import escape
 
-from advance_trial.output.render.layout import CELL_PADDING_TWIPS, CHAR_TWIPS, cell_text, fit_to_page, landscape
+from advance_trial.output.render.layout import (
+    CELL_PADDING_TWIPS,
+    CHAR_TWIPS,
+    cell_text,
+    fit_to_page,
+    landscape,
+    png_size,
+    tall_figures,
+)
 from advance_trial.output.render.report import STATUS_COLOURS, STATUS_COLUMNS, Block, Report
 
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -49,10 +56,15 @@ def _text(text: str, size: int = 0, bold: bool = False, colour: str = "") -> str
 def _para(runs: str, style: str = "", align: str = "", after: int | None = None, before: int | None = None,
           indent: int = 0) -> str:  # fmt: skip
     """A paragraph (its properties in the order Word's schema wants them); spacing and indent in twips."""
-    spacing = (f' w:before="{before}"' if before is not None else "") + \
-        (f' w:after="{after}"' if after is not None else "")
-    props = (f'<w:pStyle w:val="{style}"/>' if style else "") + (f"<w:spacing{spacing}/>" if spacing else "") + \
-        (f'<w:ind w:left="{indent}"/>' if indent else "") + (f'<w:jc w:val="{align}"/>' if align else "")
+    spacing = (f' w:before="{before}"' if before is not None else "") + (
+        f' w:after="{after}"' if after is not None else ""
+    )
+    props = (
+        (f'<w:pStyle w:val="{style}"/>' if style else "")
+        + (f"<w:spacing{spacing}/>" if spacing else "")
+        + (f'<w:ind w:left="{indent}"/>' if indent else "")
+        + (f'<w:jc w:val="{align}"/>' if align else "")
+    )
     return f'<w:p xmlns:w="{_W}"><w:pPr>{props}</w:pPr>{runs}</w:p>'  # fmt: skip
 
 
@@ -72,11 +84,6 @@ def _toc(headings: list[tuple[int, str]]) -> list[str]:
         out.append(_para((begin if k == 0 else "") + _text(text, 20) + (end if k == len(headings) - 1 else ""),
                          after=40, indent=360 * max(level - 2, 0)))  # fmt: skip
     return out or [_para(begin + end)]
-
-
-def _png_inches(png: bytes) -> float:
-    """A PNG's width in inches at the 150 dots per inch the figures are saved at."""
-    return float(struct.unpack(">I", png[16:20])[0]) / 150 if png[:8] == b"\x89PNG\r\n\x1a\n" else TEXT_INCHES
 
 
 def _set_fonts(doc: Any) -> None:
@@ -173,7 +180,7 @@ def to_docx(report: Report) -> bytes:
         usable = int(current.page_width or 0) - int(current.left_margin or 0) - int(current.right_margin or 0)
         return usable // 635  # EMU to twips
 
-    flags = landscape(blocks)
+    flags = landscape(blocks, tall_figures(report.figures))
     for k, b in enumerate(blocks):
         width = orient(flags[k])
         if b.kind == "pagebreak":
@@ -185,7 +192,7 @@ def to_docx(report: Report) -> bytes:
             doc.add_paragraph(b.text)
         elif b.kind == "figure":
             png = report.figures[b.figure]["png"]
-            doc.add_picture(io.BytesIO(png), width=Inches(min(_png_inches(png), TEXT_INCHES)))
+            doc.add_picture(io.BytesIO(png), width=Inches(min(png_size(png)[0], TEXT_INCHES)))
             doc.paragraphs[-1].paragraph_format.keep_with_next = True
             body._insert_p(parse_xml(_caption_xml("Figure", b)))
         elif b.kind == "table" and b.table is not None:
@@ -204,7 +211,6 @@ def to_docx(report: Report) -> bytes:
     buf = io.BytesIO()
     doc.save(buf)
     return _fixed_zip(buf.getvalue())
-
 
 
 def _caption_xml(label: str, b: Block) -> str:
@@ -237,8 +243,6 @@ def _run_xml(text: str, coloured: str | None) -> str:
                 keep = ' xml:space="preserve"' if piece != piece.strip() else ""
                 parts.append(f"<w:t{keep}>{escape(piece)}</w:t>")
     return f"<w:r>{props}{''.join(parts)}</w:r>" if parts else ""
-
-
 
 
 def column_widths(rows: list[list[str]], total: int) -> list[int]:
@@ -294,4 +298,3 @@ def _fixed_zip(data: bytes) -> bytes:
             info.external_attr = 0o644 << 16
             dst.writestr(info, src.read(name))
     return out.getvalue()
-
