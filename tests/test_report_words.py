@@ -53,7 +53,7 @@ def test_the_scan_finds_what_it_looks_for(tmp_path: Path) -> None:
         z.writestr("word/document.xml", "<w:t>see trial.target_sample_size</w:t><w:instrText> PAGE </w:instrText>")
     found = {f.suffix: leaks(f, ids, words) for f in sorted(tmp_path.iterdir())}
     assert len(found[".html"]) == 1 and "week16" in found[".html"][0]
-    assert len(found[".md"]) == 1 and "tau" in found[".md"][0]  # "advance" is a word of an arm's label
+    assert len(found[".md"]) == 2 and "'advance'" in found[".md"][0] and "'tau'" in found[".md"][1]  # as written
     assert len(found[".svg"]) == 1 and "bristol-c1" in found[".svg"][0]  # an attribute is not text
     assert len(found[".docx"]) == 1 and "target_sample_size" in found[".docx"][0]
 
@@ -90,9 +90,13 @@ def test_forest_plot_has_a_panel_per_outcome_scale_risk_differences_in_points() 
     assert labels[2].startswith("Risk difference, percentage points")
     lo, hi = risk.get_xlim()
     assert lo <= -17 and hi >= 33.5  # drawn at 100 times the proportion
-    ticks = [t.get_text() for t in axes[0].get_yticklabels()]
-    assert ticks[0] == "ABI physical abuse (mean item score)"
-    assert "Complier average causal effect (Attended at least one session)" in " ".join(ticks).replace("\n   ", " ")
+    rows_shown = [t.get_text().replace("\n", " ") for t in axes[0].texts]
+    assert rows_shown == [
+        "ABI physical abuse (mean item score)",
+        "ANCOVA, complete cases",
+        "Complier average causal effect (Attended at least one session)",
+    ]
+    assert axes[0].texts[0].get_fontweight() == "bold" and axes[0].texts[1].get_position()[0] > 0.02
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert legend[0] == "Intention to treat" and legend[1].startswith("Complier average causal effect")
 

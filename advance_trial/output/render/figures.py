@@ -324,6 +324,7 @@ def forest_plot(cfg: Config, outcomes: pd.DataFrame) -> Figure:
     squares) by a legend."""
     from matplotlib.lines import Line2D
     from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+    from matplotlib.transforms import blended_transform_factory
 
     from advance_trial.output.display import ANALYSIS_LABELS, comparison
 
@@ -348,7 +349,7 @@ def forest_plot(cfg: Config, outcomes: pd.DataFrame) -> Figure:
                 th = getattr(r, "threshold", "")
                 if isinstance(th, str) and th:
                     name += f" ({thresholds.get(th, 'dose threshold')})"
-                lines.append((_wrap("   " + name, 50).replace("\n", "\n   "), r))
+                lines.append((_wrap(name, 48), r))
         panels.append((key, lines))
     heights = [len(lines) for _, lines in panels] or [1]
     rows_in, gap_in, top_in, foot_in = 0.24 * sum(heights), 0.75, 0.5, 0.55  # inches
@@ -385,13 +386,11 @@ def forest_plot(cfg: Config, outcomes: pd.DataFrame) -> Figure:
             ax.set_xticklabels([f"{t:g}" for t in ticks])
             ax.xaxis.set_minor_locator(NullLocator())
             ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_yticks(ypos)
-        ax.set_yticklabels([label for label, _ in lines], fontsize=7.5)
-        for tick, (_, r) in zip(ax.get_yticklabels(), lines, strict=True):
-            tick.set_horizontalalignment("left")
-            if r is None:
-                tick.set_fontweight("bold")
-        ax.tick_params(axis="y", length=0, pad=0.45 * WIDTH * 72)
+        ax.set_yticks([])
+        where = blended_transform_factory(fig.transFigure, ax.transData)  # x in the figure, y at the row
+        for y, (label, r) in zip(ypos, lines, strict=True):  # an outcome in bold, its analyses indented under it
+            ax.text(0.015 if r is None else 0.04, y, label, transform=where, ha="left", va="center", fontsize=7.5,
+                    fontweight="bold" if r is None else "normal")  # fmt: skip
         ax.set_ylim(-0.7, len(lines) - 0.3)
         ax.spines[["top", "right", "left"]].set_visible(False)
         if kind == "mean" and key[1]:
