@@ -136,7 +136,7 @@ def test_word_file_has_title_page_header_footer_contents_and_summary_first(repor
     assert ' TOC \\o "1-3"' in body
     doc = docx.Document(str(path))
     text = [p.text for p in doc.paragraphs if p.text]
-    assert text[0] == "ADVANCE feasibility randomised controlled trial"
+    assert text[0] == "ADVANCE feasibility randomised controlled trial (v1.0.0)"
     assert "Data cut-off: 2020-06-30" in text[:6] and "Open report" in text[:6]
     headings = [p.text for p in doc.paragraphs if p.style.name.startswith("Heading")]
     assert headings[:3] == ["Summary", "Trial", "Methods"]
@@ -163,7 +163,7 @@ def test_html_prints_headings_with_what_follows_and_page_numbers(reports: dict[s
     page = (reports["advance-feasibility"] / "report.html").read_text()
     assert "h2,h3{break-after:avoid" in page and ".keep{break-inside:avoid" in page
     assert 'content:"Page " counter(page) " of " counter(pages)' in page
-    assert '<header class="title-page"><h1>ADVANCE feasibility randomised controlled trial</h1>' in page
+    assert '<header class="title-page"><h1>ADVANCE feasibility randomised controlled trial (v1.0.0)</h1>' in page
     assert '<nav class="toc"><h2>Contents</h2>' in page
     body = page.split("</nav>", 1)[1]
     # every heading is wrapped with the block after it
@@ -245,7 +245,9 @@ def test_the_documented_closed_dmc_report_config(tmp_path: Path) -> None:
     assert "Open report" in heads and "Closed report" in heads and heads[0] == "Summary"
     assert "Closed report for the data monitoring committee" in md.split("## Summary")[0]
     summary = md.split("## Summary")[1].split("\n## ")[0]
-    assert "pooled" in summary and "substance" not in summary.lower()  # no criterion on an outcome in the open summary
+    assert "Table 2. Progression criteria" in summary
+    assert "Substance use in the intervention arm" not in summary  # no criterion on an outcome in the open summary
+    assert "Attended at least one session" not in summary  # nor the dose of the arm offered sessions
     provenance = (out / "provenance.json").read_text()
     assert '"closed": false' in provenance  # the option was not given: the config made it closed
 

@@ -154,7 +154,7 @@ def comparison(cfg: Config, text: Any) -> str:
 
 
 _CYCLE_IN_GROUP = re.compile(r"^-?c(?:ycle)?-?(\d+)$")
-_NUMBER_IN_GROUP = re.compile(r"^-?[a-z]*-?(\d+)$")
+_NUMBER_IN_GROUP = re.compile(r"^-?(?:g|grp|group)?-?(\d+)$")
 
 
 def group_labels(cfg: Config, groups: list[str]) -> dict[str, str]:
