@@ -308,7 +308,20 @@ def _dose(cfg: Config, L: Labels, df: pd.DataFrame) -> pd.DataFrame:
                                       for r in df.itertuples()],
         "Hours, median [Q1, Q3]": [median(r.median_hours, r.q1_hours, r.q3_hours, dd) for r in df.itertuples()],
     })  # fmt: skip
+    if _medians_repeat(df):  # the same for every threshold: the dose summary's table gives them once
+        out = out.drop(columns=["Sessions, median [Q1, Q3]", "Hours, median [Q1, Q3]"])
     return out.drop(columns="Arm") if out["Arm"].nunique() == 1 else out
+
+
+def _medians_repeat(df: pd.DataFrame) -> bool:
+    """Whether the dose table's medians of sessions and hours (over all the men of a row's arm, site or
+    cycle, whatever the threshold) repeat for every threshold."""
+    cols = ["median_sessions", "q1_sessions", "q3_sessions", "median_hours", "q1_hours", "q3_hours"]
+    if "threshold" not in df or df["threshold"].nunique() < 2 or not set(cols) <= set(df):
+        return False
+    keys = [c for c in ("arm", "site", "cycle") if c in df]
+    per_row = df.groupby(keys, sort=False, dropna=False)[cols].nunique(dropna=False)
+    return bool((per_row <= 1).all().all())
 
 
 def _dose_summary(cfg: Config, L: Labels, df: pd.DataFrame) -> pd.DataFrame:
@@ -542,7 +555,9 @@ NOTES: dict[str, Callable[[Config, pd.DataFrame], tuple[str, ...]]] = {
         "(Newcombe 1998, method 10).",),
     "dose": lambda cfg, df: (
         f"Men meeting each threshold of the men randomised to {_offered(cfg)}, whether or not they attended, "
-        f"n/N (%; {_ci(cfg)}). Sessions (all sessions) and hours attended: {_QUARTILES}.",),
+        f"n/N (%; {_ci(cfg)})."
+        + (" Sessions and hours attended: medians and quartiles in the next table (they do not depend on the "
+           "threshold)." if _medians_repeat(df) else f" Sessions (all sessions) and hours attended: {_QUARTILES}."),),
     "dose_summary": lambda cfg, df: (
         f"Sessions and hours attended by the men randomised to {_offered(cfg)}: {_QUARTILES}; % of compulsory "
         f"sessions: of the {_compulsory(cfg)} compulsory sessions. Groups: the man's therapy group (men who "
