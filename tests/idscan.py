@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from advance_trial.config.models import Config
-from advance_trial.vocabulary import ANALYSES, EFFECTS
+from advance_trial.vocabulary import ANALYSES, EFFECTS, PROPORTION_METHODS
 
 #: A snake_case name (two or more lower-case parts joined by underscores).
 SNAKE = re.compile(r"(?<![\w-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w-])")
@@ -26,6 +26,7 @@ def ids_of(cfg: Config, data: Path | None = None) -> set[str]:
     out: set[str] = {a.id for a in cfg.arms} | {s.id for s in cfg.sites} | {t.id for t in cfg.timepoints}
     out |= {o.id for o in cfg.outcomes} | {t.id for t in cfg.thresholds} | {c.id for c in cfg.progression}
     out |= {c.metric for c in cfg.progression} | set(cfg.instruments) | set(ANALYSES) | set(EFFECTS)
+    out |= set(PROPORTION_METHODS)
     if cfg.baseline_table is not None:
         out |= {v.id for v in cfg.baseline_table.variables}
     if cfg.events is not None:

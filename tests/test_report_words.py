@@ -274,3 +274,30 @@ def test_comparisons_in_the_arms_labels() -> None:
     digital = load_config(config_path("advance-digital"))
     arm = digital.arms[0]
     assert comparison(digital, f"{arm.id}: change") == f"{arm.label}: change from baseline"
+
+
+def test_dose_table_leaves_medians_repeated_for_every_threshold_to_the_dose_summary(reports: dict[str, Path]) -> None:
+    md = (reports["advance-feasibility"] / "report.md").read_text()
+    dose = md.split("Men meeting each dose threshold")[1].split("### Table")[0]
+    assert "Sessions, median" not in dose and "medians and quartiles in the next table" in dose
+    assert "Dose: medians and quartiles" in md.split("Men meeting each dose threshold")[1]
+
+
+def test_dose_table_keeps_medians_that_differ_by_threshold() -> None:
+    from advance_trial.output.display import display
+    from advance_trial.output.tables import Table
+
+    cfg = load_config(config_path("advance-feasibility"))
+    row = {"rule": "", "arm": "advance", "cycle": "all", "site": "all", "n": 10, "n_met": 5, "proportion": 0.5,
+           "ci_lower": 0.2, "ci_upper": 0.8, "ci_method": "wilson", "median_sessions": 4.0, "q1_sessions": 2.0,
+           "q3_sessions": 6.0, "median_hours": 8.0, "q1_hours": 4.0, "q3_hours": 12.0}  # fmt: skip
+    same = pd.DataFrame([{"threshold": "any_session", **row}, {"threshold": "half_of_compulsory", **row}])
+    differ = same.assign(median_sessions=[4.0, 9.0])
+    assert "Sessions, median [Q1, Q3]" not in display(cfg, Table("dose", same, "Dose")).data
+    assert "Sessions, median [Q1, Q3]" in display(cfg, Table("dose", differ, "Dose")).data
+
+
+def test_plan_notes_name_the_interval_method_and_timepoint_in_words(reports: dict[str, Path]) -> None:
+    md = (reports["advance-feasibility"] / "report.md").read_text()
+    assert "retained at 16 weeks after randomisation" in md and "lower limit (Wilson score interval)" in md
+    assert "(wilson)" not in md and "week16" not in md

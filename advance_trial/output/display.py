@@ -469,8 +469,15 @@ def _plan(cfg: Config, L: Labels, df: pd.DataFrame) -> pd.DataFrame:
         "Quantity": [_timepoints_worded(L, str(q)) for q in df["quantity"]],
         "Estimate": [val(v) for v in df["estimate"]],
         "Conservative": [val(v) for v in df["conservative"]],
-        "Note": ["" if _missing(v) else str(v) for v in df["note"]],
+        "Note": ["" if _missing(v) else _methods_worded(str(v)) for v in df["note"]],
     })  # fmt: skip
+
+
+def _methods_worded(text: str) -> str:
+    """A note naming an interval method by its config name (``(wilson)``) with the method's name."""
+    from advance_trial.vocabulary import PROPORTION_METHODS
+
+    return re.sub(r"\b(" + "|".join(PROPORTION_METHODS) + r")\b", lambda m: PROPORTION_METHODS[m.group(1)], text)
 
 
 def _timepoints_worded(L: Labels, text: str) -> str:
