@@ -4,6 +4,7 @@ how a table too wide even for one is split by column groups. Nothing here comput
 from __future__ import annotations
 
 import struct
+from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
 
@@ -114,7 +115,7 @@ def tall_figures(figures: dict[str, dict[str, bytes]]) -> set[str]:
     return out
 
 
-def landscape(blocks: list[Block], tall: set[str] = frozenset()) -> list[bool]:  # type: ignore[assignment]
+def landscape(blocks: list[Block], tall: Collection[str] = ()) -> list[bool]:
     """Which blocks go on landscape pages, so that the orientation changes only where it must (each change
     starts a page, and leaves the page before it part empty).
 
@@ -134,7 +135,8 @@ def landscape(blocks: list[Block], tall: set[str] = frozenset()) -> list[bool]: 
             start = k
     flags: list[bool] = []
     for k in range(len(blocks)):
-        flags.append(need[k] if need[k] is not None else (flags[-1] if flags else False))
+        wanted = need[k]
+        flags.append(wanted if wanted is not None else (flags[-1] if flags else False))
     for k in range(len(blocks) - 2, -1, -1):
         if blocks[k].kind == "heading" and need[k] is None:
             flags[k] = flags[k + 1]
