@@ -122,7 +122,8 @@ def landscape(blocks: list[Block], tall: Collection[str] = ()) -> list[bool]:
     A wide table needs a landscape page, a tall figure (``tall``) a portrait one; the rest fit either.
     A section (a heading and the blocks up to the next) with a wide table goes landscape whole but for its
     tall figures (which the report puts before its tables); any other block keeps the orientation of the
-    block before it (the report starts portrait); a heading goes with the block after it."""
+    block before it (the report, and a page after a page break, start portrait); a heading goes with the
+    block after it."""
     need: list[bool | None] = []
     for b in blocks:
         need.append(True if is_wide(b) else False if b.kind == "figure" and b.figure in tall else None)
@@ -136,7 +137,8 @@ def landscape(blocks: list[Block], tall: Collection[str] = ()) -> list[bool]:
     flags: list[bool] = []
     for k in range(len(blocks)):
         wanted = need[k]
-        flags.append(wanted if wanted is not None else (flags[-1] if flags else False))
+        fresh = not flags or blocks[k - 1].kind == "pagebreak"  # a new page anyway: portrait unless needed
+        flags.append(wanted if wanted is not None else (False if fresh else flags[-1]))
     for k in range(len(blocks) - 2, -1, -1):
         if blocks[k].kind == "heading" and need[k] is None:
             flags[k] = flags[k + 1]

@@ -35,6 +35,9 @@ _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 FONT = "Arial"
 #: The text width of a portrait A4 page between 20 mm margins, in inches (figures are drawn at 6.3).
 TEXT_INCHES = 6.5
+#: The tallest a figure may be drawn (portrait, landscape), in inches: the text height less a heading's and a
+#: caption's room.
+TEXT_HEIGHT_INCHES = {False: 8.9, True: 5.6}
 
 
 def _field(instruction: str, shown: str) -> str:
@@ -192,7 +195,9 @@ def to_docx(report: Report) -> bytes:
             doc.add_paragraph(b.text)
         elif b.kind == "figure":
             png = report.figures[b.figure]["png"]
-            doc.add_picture(io.BytesIO(png), width=Inches(min(png_size(png)[0], TEXT_INCHES)))
+            w, h = png_size(png)  # at most the text width, and short enough to leave room for its caption
+            tall = (TEXT_HEIGHT_INCHES[flags[k]]) * w / h
+            doc.add_picture(io.BytesIO(png), width=Inches(min(w, TEXT_INCHES if not flags[k] else 9.0, tall)))
             doc.paragraphs[-1].paragraph_format.keep_with_next = True
             body._insert_p(parse_xml(_caption_xml("Figure", b)))
         elif b.kind == "table" and b.table is not None:
