@@ -137,7 +137,7 @@ def test_word_file_has_title_page_header_footer_contents_and_summary_first(repor
     doc = docx.Document(str(path))
     text = [p.text for p in doc.paragraphs if p.text]
     assert text[0] == "ADVANCE feasibility randomised controlled trial (v1.0.0)"
-    assert "Data cut-off: 2020-06-30" in text[:6] and "Open report" in text[:6]
+    assert "Data cut-off: 2020-06-30." in text[:6] and "Open report" in text[:6]
     headings = [p.text for p in doc.paragraphs if p.style.name.startswith("Heading")]
     assert headings[:3] == ["Summary", "Trial", "Methods"]
     first = doc.tables[0].rows[0].cells[0].text, doc.tables[1].rows[0].cells[0].text

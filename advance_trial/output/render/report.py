@@ -391,7 +391,7 @@ def build_report(
     front = tuple(line for line in (
         t.title if settings.title and settings.title != t.title else "",
         f"Trial config version {t.version}" + (f"; registration {t.registration}" if t.registration else ""),
-        f"Data cut-off: {t.data_cutoff.isoformat()}" if t.data_cutoff is not None else "",
+        f"Data cut-off: {t.data_cutoff.isoformat()}." if t.data_cutoff is not None else "",
         kind) if line)  # fmt: skip
     title = settings.title or t.title
     confidentiality = settings.confidentiality or DEFAULT_CONFIDENTIALITY[closed]
