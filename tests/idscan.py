@@ -14,7 +14,8 @@ from advance_trial.config.models import Config
 from advance_trial.vocabulary import ANALYSES, EFFECTS, PROPORTION_METHODS
 
 #: A snake_case name (two or more lower-case parts joined by underscores).
-SNAKE = re.compile(r"(?<![\w-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w-])")
+#: A file the reader is pointed to (``disclosure_audit.csv``) is named as it is on disk.
+SNAKE = re.compile(r"(?<![\w-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w-])(?!\.(?:csv|json|svg|png|md|html|docx)\b)")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 #: Ids that are also the English words the report writes ("change from baseline", "recruitment and
 #: follow-up", "qualitative or quantitative"): as words they are no leak.

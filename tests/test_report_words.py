@@ -14,7 +14,7 @@ import pytest
 from advance_trial.config.loader import load_config, parse_config
 from advance_trial.errors import ConfigError
 from advance_trial.output.display import comparison, group_labels
-from advance_trial.pipeline import run
+from advance_trial.pipeline import RunOptions, run
 from tests.conftest import SAMPLES, TRIALS, config_path
 from tests.idscan import ids_of, leaks, words_of
 
@@ -39,6 +39,18 @@ def test_no_id_or_snake_case_name_in_any_rendered_output(reports: dict[str, Path
     files = [f for f in sorted(reports[trial].iterdir()) if f.name.startswith("report.") or f.suffix == ".svg"]
     assert {f.suffix for f in files} == set(RENDERED) and len(files) >= 8
     found = [leak for f in files for leak in leaks(f, ids, words)]
+    assert not found, "\n".join(found[:20])
+
+
+@pytest.mark.parametrize("options", [{"blinded": True}, {"shareable": True}, {"closed": True},
+                                     {"blinded": True, "closed": True}])  # fmt: skip
+def test_no_id_in_blinded_shareable_or_closed_reports(tmp_path: Path, options: dict[str, bool]) -> None:
+    trial = "advance-feasibility"
+    cfg = load_config(config_path(trial))
+    out = tmp_path / "out"
+    run(config_path(trial), SAMPLES / trial, out, options=RunOptions(key=str(tmp_path / "key.json"), **options))
+    files = [f for f in sorted(out.iterdir()) if f.name.startswith("report.") or f.suffix == ".svg"]
+    found = [leak for f in files for leak in leaks(f, ids_of(cfg, SAMPLES / trial), words_of(cfg))]
     assert not found, "\n".join(found[:20])
 
 
