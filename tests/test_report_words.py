@@ -113,6 +113,29 @@ def test_forest_plot_has_a_panel_per_outcome_scale_risk_differences_in_points() 
     assert legend[0] == "Intention to treat" and legend[1].startswith("Complier average causal effect")
 
 
+def test_forest_plot_of_no_estimable_row_says_so() -> None:
+    """A run in which no analysis could be estimated (an arm never followed up) still draws its figure."""
+    from advance_trial.output.render.figures import forest_plot
+
+    cfg = load_config(config_path("advance-feasibility"))
+    rows = pd.DataFrame(
+        [
+            {
+                "outcome": "abi_physical",
+                "analysis": "ancova",
+                "effect": "mean_difference",
+                "estimate": None,
+                "ci_lower": None,
+                "ci_upper": None,
+                "comparison": "advance vs tau",
+            }
+        ]
+    )
+    fig = forest_plot(cfg, rows)
+    assert any("No outcome estimate" in t.get_text() for t in fig.get_axes()[0].texts)
+    assert forest_plot(cfg, rows.iloc[:0]).get_axes()
+
+
 def test_accrual_figure_draws_the_target_its_caption_promises(reports: dict[str, Path]) -> None:
     from advance_trial.output.render.figures import accrual_plot
 

@@ -333,7 +333,7 @@ def forest_plot(cfg: Config, outcomes: pd.DataFrame) -> Figure:
         rows[c] = pd.to_numeric(rows[c], errors="coerce")  # withheld cells in shareable outputs
     rows = rows.dropna(subset=["estimate", "ci_lower", "ci_upper"]).reset_index(drop=True)
     rows["_panel"] = [_panel_of(cfg, str(o), str(e)) for o, e in zip(rows["outcome"], rows["effect"], strict=True)]
-    rows = rows[[p[0] != "" for p in rows["_panel"]]]
+    rows = rows[np.array([p[0] != "" for p in rows["_panel"]], dtype=bool)]  # (a list would pick columns)
     order = {k: i for i, k in enumerate(_SCALES)}
     keys = sorted(dict.fromkeys(rows["_panel"]), key=lambda p: order[p[0]])
     outcome_labels = {o.id: o.label or "Outcome" for o in cfg.outcomes}
@@ -415,6 +415,10 @@ def forest_plot(cfg: Config, outcomes: pd.DataFrame) -> Figure:
                 )
             )
         fig.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.01, 0.0), frameon=False, fontsize=7.5, ncol=1)
+    if not panels:  # nothing estimable (every analysis has its reason in the outcome table)
+        axes[0, 0].set_axis_off()
+        axes[0, 0].text(0.5, 0.5, "No outcome estimate: see the outcome table for each analysis's reason",
+                        ha="center", va="center", fontsize=8.5, transform=axes[0, 0].transAxes)  # fmt: skip
     title = f"{versus}: estimates with {level} confidence intervals" if versus else "Outcome estimates"
     fig.text(0.01, 1 - 0.08 / total, _wrap(title, 95), fontsize=9, va="top", ha="left")
     return fig
