@@ -99,13 +99,15 @@ def feasibility_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycl
     names one."""
     from advance_trial.feasibility.progression import progression_table
 
-    tables = recruitment_tables(cfg, ads) | retention_tables(cfg, ads, by) | dose_tables(cfg, ads)
+    tables = isolated("recruitment", lambda: recruitment_tables(cfg, ads))
+    tables |= isolated("retention", lambda: retention_tables(cfg, ads, by))
+    tables |= isolated("dose", lambda: dose_tables(cfg, ads))
     if any(c.metric.startswith(("outcome.", "change.")) for c in cfg.progression):
-        tables |= outcome_tables(cfg, ads)
+        tables |= isolated("outcomes", lambda: outcome_tables(cfg, ads))
     from advance_trial.feasibility.accrual import rate_table
 
-    tables["recruitment_rate"] = rate_table(cfg, ads)
-    tables["progression"] = progression_table(cfg, tables)
+    tables |= isolated("recruitment rate", lambda: {"recruitment_rate": rate_table(cfg, ads)})
+    tables |= isolated("progression", lambda: {"progression": progression_table(cfg, tables)})
     return worded(cfg, tables)
 
 
@@ -120,7 +122,8 @@ def worded(cfg: Config, tables: dict[str, Table]) -> dict[str, Table]:
             for n, t in tables.items()}  # fmt: skip
 
 
-def plan_tables(cfg: Config, ads: AnalysisData, tables: dict[str, Table]) -> dict[str, Table]:
+def plan_tables(cfg: Config, ads: AnalysisData, tables: dict[str, Table],
+                failures: list[str] | None = None) -> dict[str, Table]:  # fmt: skip
     """The definitive trial's size from the tables' estimates (with a ``planning`` block), and the
     recruitment rate with the months that size would take."""
     from advance_trial.feasibility.accrual import rate_table
@@ -130,26 +133,49 @@ def plan_tables(cfg: Config, ads: AnalysisData, tables: dict[str, Table]) -> dic
     if cfg.planning is not None and cfg.trial.design == "parallel":
         from advance_trial.planning import plan_table
 
-        out["plan"] = plan_table(cfg, ads, tables)
-        alls = out["plan"].data[out["plan"].data["quantity"] == "men to randomise in all"]["estimate"]
-        total = int(alls.iloc[0]) if len(alls) else None
+        out |= isolated("plan", lambda: {"plan": plan_table(cfg, ads, tables)}, failures)
+        if "plan" in out:
+            alls = out["plan"].data[out["plan"].data["quantity"] == "men to randomise in all"]["estimate"]
+            total = int(alls.iloc[0]) if len(alls) and alls.iloc[0] == alls.iloc[0] else None  # nan: not computed
     out["recruitment_rate"] = rate_table(cfg, ads, total)
     return out
 
 
+def isolated(step: str, build: Callable[[], dict[str, Table]], failures: list[str] | None = None) -> dict[str, Table]:
+    """One step of a run on its own: a step that cannot compute on these data gives no table, warns with its
+    reason (and adds it to ``failures``, which the report lists), and the other steps carry on. A user's
+    mistake (an :class:`~advance_trial.errors.AdvanceTrialError`) still stops the run with its exit code."""
+    import warnings
+
+    from advance_trial.errors import EstimationWarning
+
+    try:
+        return build()
+    except (ArithmeticError, ValueError, KeyError, IndexError) as exc:  # numpy's LinAlgError is a ValueError
+        reason = f"{step}: not computed on these data ({type(exc).__name__}: {exc}); the other tables are written"
+        warnings.warn(reason, EstimationWarning, stacklevel=2)
+        if failures is not None:
+            failures.append(reason)
+        return {}
+
+
 def all_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle"] = "site",
-               feasibility_done: Callable[[dict[str, Table]], None] | None = None) -> dict[str, Table]:  # fmt: skip
+               feasibility_done: Callable[[dict[str, Table]], None] | None = None,
+               failures: list[str] | None = None) -> dict[str, Table]:  # fmt: skip
     """Every table of a run: feasibility, outcomes, the plan and recruitment rate, and progression judged
-    on all of them. ``feasibility_done`` sees the feasibility tables before the outcomes are analysed."""
+    on all of them. ``feasibility_done`` sees the feasibility tables before the outcomes are analysed.
+    Each step is :func:`isolated`: one that cannot compute is named in ``failures`` and the others carry on."""
     from advance_trial.feasibility.progression import progression_table
 
-    tables = recruitment_tables(cfg, ads) | retention_tables(cfg, ads, by) | dose_tables(cfg, ads)
+    tables = isolated("recruitment", lambda: recruitment_tables(cfg, ads), failures)
+    tables |= isolated("retention", lambda: retention_tables(cfg, ads, by), failures)
+    tables |= isolated("dose", lambda: dose_tables(cfg, ads), failures)
     if feasibility_done is not None:
         feasibility_done(tables)
-    tables |= participant_tables(cfg, ads)
-    tables |= outcome_tables(cfg, ads)
-    tables |= plan_tables(cfg, ads, tables)
-    tables["progression"] = progression_table(cfg, tables)
+    tables |= isolated("baseline and harms", lambda: participant_tables(cfg, ads), failures)
+    tables |= isolated("outcomes", lambda: outcome_tables(cfg, ads), failures)
+    tables |= isolated("recruitment rate", lambda: plan_tables(cfg, ads, tables, failures), failures)
+    tables |= isolated("progression", lambda: {"progression": progression_table(cfg, tables)}, failures)
     return worded(cfg, tables)
 
 
@@ -195,6 +221,10 @@ def write_figures(cfg: Config, tables: dict[str, Table], out: Path, histogram: b
     from advance_trial.output.render.workers import figure_jobs, start_drawing
 
     return start_drawing(cfg, figure_jobs(tables, histogram), out, workers)()
+
+
+#: The allocation log among a run's inputs (provenance.json): its head tag, an HMAC-SHA256 over its whole chain.
+LOG_INPUT = "allocation log"
 
 
 def input_hashes(cfg: Config, data: CanonicalData) -> dict[str, str]:
@@ -444,6 +474,8 @@ def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir
     inputs = input_hashes(cfg, data)
     out = Path(out_dir)
     log = _log_facts(cfg, data, opts, data_dir, out) if opts.log else None  # before anything is written
+    if log is not None:  # the log's head tag authenticates every row before it: the log's digest, for verify
+        inputs[LOG_INPUT] = str(log["head_tag"])
     step("feasibility measures and outcome analyses")
     plain = not (opts.blinded or opts.shareable)
     early: list[tuple[str, str, Any]] = []
@@ -456,8 +488,11 @@ def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir
             early.extend(figure_jobs(feasibility))
             figures.append(start_drawing(cfg, early, out, workers))
 
-    tables = all_tables(cfg, analysis_data(cfg, data), opts.by, feasibility_done=draw_feasibility)
+    failures: list[str] = []
+    tables = all_tables(cfg, analysis_data(cfg, data), opts.by, feasibility_done=draw_feasibility,
+                        failures=failures)  # fmt: skip
     shown_cfg, tables, notes = disclose(cfg, tables, opts, out)
+    notes = (*notes, *(f"Not computed: {f}" for f in failures))
     tables = with_results(tables)
     step("writing tables and figures")
     drawn = {stem for stem, _, _ in early}

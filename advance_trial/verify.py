@@ -44,6 +44,27 @@ def _provenance(path: Path) -> dict[str, Any]:
     return dict(prov)
 
 
+def _same_log(prov: dict[str, Any], spec: dict[str, Any]) -> None:
+    """The run's allocation log must still end where it ended then (its head tag); a row added since (another
+    man allocated, an unblinding) is a changed input, said before the run is repeated."""
+    from advance_trial.pipeline import LOG_INPUT
+
+    then = prov["inputs"].get(LOG_INPUT)
+    if not spec.get("log") or then is None:
+        return
+    from advance_trial.config import load_config
+    from advance_trial.randomisation.allocation import trial_key, verify_log
+
+    cfg = load_config(spec["config"])
+    ring = trial_key(cfg, spec.get("key_dir"), spec["log"])
+    now = verify_log(cfg, ring, spec["log"])
+    if now.head_tag != then:
+        raise IntegrityError(
+            f"inputs changed since the run: the allocation log {spec['log']} (it now ends at row {now.head_row}, "
+            f"{now.allocations} allocations; the run read an earlier head): run again to include what was added"
+        )
+
+
 def verify_outputs(outdir: str | Path) -> VerifyResult:
     """Check ``outdir`` against its provenance and a fresh run (see the module docstring).
 
@@ -74,6 +95,7 @@ def verify_outputs(outdir: str | Path) -> VerifyResult:
         log=spec.get("log"), key_dir=spec.get("key_dir"), report=bool(spec.get("report", True)),
         closed=bool(spec.get("closed")), data_cut_off=spec.get("data_cut_off"),
     )  # fmt: skip
+    _same_log(prov, spec)
     key = spec.get("key")
     if key is not None and not Path(key).is_file():
         raise IntegrityError(f"{key}: the run's blinding key is not there, so the blinded run cannot be repeated")

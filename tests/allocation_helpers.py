@@ -29,9 +29,13 @@ BLOCKS = """randomisation:
 """
 
 
-def config_text(block: str | None = None, fingerprint: str | None = None, extra: str = "") -> str:
-    """The ADVANCE config's text, its randomisation block replaced and its fingerprint set."""
+def config_text(block: str | None = None, fingerprint: str | None = None, extra: str = "",
+                eligibility: bool = True) -> str:  # fmt: skip
+    """The ADVANCE config's text, its randomisation block replaced and its fingerprint set (without its
+    eligibility criteria when ``eligibility`` is false)."""
     text = config_path("advance-feasibility").read_text()
+    if not eligibility:
+        text = re.sub(r"^eligibility:\n(?:  .*\n)+", "", text, flags=re.M)
     if block is not None:
         text = re.sub(r"^randomisation:\n(?:  .*\n)+", block, text, flags=re.M)
     text = re.sub(r"^  key_fingerprint: .*\n", "", text, flags=re.M)
@@ -51,6 +55,7 @@ class Trial:
     block: str | None
     extra: str = ""
     key: bytes | None = None
+    eligibility: bool = True
 
     def __post_init__(self) -> None:
         from advance_trial.randomisation.key import create_key
@@ -63,7 +68,7 @@ class Trial:
         self.log = self.root / "log" / "log.sqlite"
 
     def write(self, block: str | None, extra: str = "", version: str | None = None) -> None:
-        text = config_text(block, self.ring.fingerprint, extra)
+        text = config_text(block, self.ring.fingerprint, extra, self.eligibility)
         if version:
             text = text.replace('version: "1.0.0"', f'version: "{version}"', 1)
         self.config.write_text(text)
@@ -82,10 +87,15 @@ class Trial:
 
 
 def make_trial(
-    tmp_path: Path, block: str | None = BLOCKS, extra: str = "", init: bool = True, key: bytes | None = None
+    tmp_path: Path,
+    block: str | None = BLOCKS,
+    extra: str = "",
+    init: bool = True,
+    key: bytes | None = None,
+    eligibility: bool = True,
 ) -> Trial:
     """A trial with a new key (random, or ``key`` where a test needs the same lists every run)."""
-    t = Trial(tmp_path, block, extra, key)
+    t = Trial(tmp_path, block, extra, key, eligibility)
     return t.init() if init else t
 
 

@@ -20,6 +20,15 @@ from tests.conftest import ROOT
 from tests.pg import free_port
 
 PASSWORD = "correct horse battery staple"
+#: The answers that make a man eligible under the ADVANCE config's criteria.
+ELIGIBLE = {
+    "adult": True,
+    "in_treatment": True,
+    "abusive": True,
+    "english": True,
+    "other_programme": False,
+    "consented": True,
+}
 ACCOUNTS = {
     "ra.london": ("site_ra", ["london"]),
     "ra.wolverhampton": ("site_ra", ["wolverhampton"]),
@@ -61,9 +70,14 @@ class ServedTrial:
         return {"Authorization": f"Bearer {self.tokens[name]}"}
 
 
-def serve_trial(root: Path, where: str, blinded: bool = False, extra: str = "") -> ServedTrial:
-    """A new trial whose log lives at ``where`` (a path or a PostgreSQL URL), with every role's account."""
-    t = make_trial(root, BLINDED if blinded else BLOCKS, extra=extra, init=False)
+def serve_trial(root: Path, where: str, blinded: bool = False, extra: str = "",
+                eligibility: bool = False, block: str | None = None) -> ServedTrial:  # fmt: skip
+    """A new trial whose log lives at ``where`` (a path or a PostgreSQL URL), with every role's account.
+
+    ``eligibility``: keep the ADVANCE config's eligibility criteria (the service then asks for every answer).
+    """
+    block = block or (BLINDED if blinded else BLOCKS)
+    t = make_trial(root, block, extra=extra, init=False, eligibility=eligibility)
     t.log = where
     t.init()
     served = ServedTrial(t, where)

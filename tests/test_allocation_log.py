@@ -470,7 +470,7 @@ def test_the_actor_is_the_os_user_and_a_note_is_only_a_note(trial):
 
 
 def test_unblinding_needs_a_reason_in_words_and_reveals_one_man(filled):
-    with pytest.raises(UsageError, match="at least 3 words"):
+    with pytest.raises(UsageError, match="at least 3 different words"):
         al.unblind(filled.cfg, filled.ring, "AF001", ".")
     with pytest.raises(DataError, match="not allocated"):
         al.unblind(filled.cfg, filled.ring, "AF999", "safeguarding concern raised today")

@@ -186,8 +186,16 @@ def test_quasi_complete_separation_is_detected_not_printed_as_an_estimate(advanc
     df = pd.DataFrame({"treat": SEP_T, "y": SEP_Y})
     o = _outcome(advance_cfg, [], ["logistic", "firth"], kind="binary")
     got, warned = _run(advance_cfg, o, _frame(advance_cfg, df))
-    for row in ("logistic", "logistic_standardised", "unadjusted"):
+    for row in ("logistic", "logistic_standardised"):
         assert got[(row, "")].status == "not_estimable" and "separation" in got[(row, "")].reason
+        assert "every advance man analysed had the outcome, so the odds ratio is infinite" in got[(row, "")].reason
+    # the crude difference needs no model (issue 33): Newcombe's hybrid score interval from Wilson's
+    # R: w <- function(x, n) prop.test(x, n, correct = FALSE)$conf.int; a <- w(4, 4); b <- w(2, 4)
+    #    c(0.5, 0.5 - sqrt((1 - a[1])^2 + (b[2] - 0.5)^2), 0.5 + sqrt((a[2] - 1)^2 + (0.5 - b[1])^2))
+    #    0.500000000000000 -0.102051277513663  0.849961010847850
+    crude = got[("unadjusted", "")]
+    assert crude.status == "estimated" and crude.estimate == pytest.approx(0.5, rel=1e-12)
+    assert (crude.ci_lower, crude.ci_upper) == pytest.approx((-0.102051277513663, 0.849961010847850), rel=1e-9)
     firth = got[("firth", "")]
     # closed form: with one binary covariate Firth's estimate is the log odds ratio with 1/2 added to
     # each cell (4 + 1/2)(2 + 1/2) / ((0 + 1/2)(2 + 1/2)) = 9
@@ -372,3 +380,70 @@ def test_the_outcomes_command_shows_the_reason_instead_of_an_interval(invoke, tm
     rows = __import__("json").loads(invoke("outcomes", config_path("advance-feasibility"), "--data", data,
                                            "--json").stdout)["outcomes"]  # fmt: skip
     assert {(r["status"], r["reason"]) for r in rows} == {("not_estimable", "no man has the outcome measured")}
+
+
+def test_a_control_arm_fitted_exactly_has_no_heteroscedastic_maximum(advance_cfg):
+    # issue 33: the control scores lie exactly on a line in the baseline (not constant): as the control residual
+    # variance falls to zero the restricted likelihood rises without bound.
+    # R: lme(y ~ treat + base, random = list(cluster = pdDiag(~ 0 + treat)), weights = varIdent(form = ~ 1 | arm),
+    #        data = d, method = "REML")  -> Error: nlminb problem, convergence error code = 1 (false convergence)
+    base = [2.307, 2.542, 2.016, 2.5, 1.417, 1.496, 1.845, 1.427, 1.555, 1.871, 2.033, 2.612, 3.082, 2.696, 2.138,
+            1.839, 2.279, 1.039, 1.918, 2.028]  # fmt: skip
+    y = [2.062295, 1.999327, 2.386266, 2.189712, 2.30009, 0.893503, 1.880681, 2.226939, 1.182098, 1.688336, 1.371264,
+         1.995588] + [1 + 0.5 * b for b in base[12:]]  # fmt: skip
+    df = pd.DataFrame({"treat": np.r_[np.ones(12), np.zeros(8)], "base": base, "y": y,
+                       "cluster": [f"g{i // 4}" for i in range(12)] + [f"m{i}" for i in range(8)]})  # fmt: skip
+    o = _outcome(advance_cfg, ["baseline"], ["partially_nested", "partially_nested_equal_var"])
+    got, _ = _run(advance_cfg, o, _frame(advance_cfg, df))
+    het = got[("partially_nested", "")]
+    assert het.status == "not_estimable" and np.isnan(het.estimate)
+    assert het.reason.startswith("the tau arm's residual variance is estimated at zero")
+    assert got[("partially_nested_equal_var", "")].status == "estimated"
+
+
+def test_too_few_men_for_the_variances_is_not_identified(advance_cfg):
+    # issue 33 (two men per arm, without site): 4 men, 3 coefficients, 1 df for 3 variances.
+    # R: lme(y ~ treat + base, random = list(cluster = pdDiag(~ 0 + treat)), weights = varIdent(form = ~ 1 | arm),
+    #        data = d, method = "REML") returns the varIdent ratio at its start (1) and intervals(m) fails:
+    #    "cannot get confidence intervals on var-cov components: Non-positive definite approximate
+    #    variance-covariance"; so does the model without weights (2 variances for 1 df)
+    df = pd.DataFrame({"treat": [1.0, 1, 0, 0],
+                       "base": [2.5384615384615383, 1.0769230769230769, 1.4615384615384615, 2.0],
+                       "y": [1.8461538461538463, 1.2307692307692308, 1.4615384615384615, 2.0833333333333335],
+                       "cluster": ["g1", "g2", "m3", "m4"]})  # fmt: skip
+    o = _outcome(advance_cfg, ["baseline"], ["partially_nested", "partially_nested_equal_var", "ancova"])
+    got, _ = _run(advance_cfg, o, _frame(advance_cfg, df))
+    assert got[("partially_nested", "")].reason.startswith(
+        "4 men for 3 coefficients leave 1 degrees of freedom for the model's 3 variances"
+    )
+    assert got[("partially_nested_equal_var", "")].reason.startswith(
+        "4 men for 3 coefficients leave 1 degrees of freedom for the model's 2 variances"
+    )
+    # R: f <- lm(y ~ treat + base, d); coef(f)["treat"] -0.273108192620388 (1 residual df: wide but defined)
+    #    confint(f)["treat", ] -3.61196580782000 3.06574942257922
+    a = got[("ancova", "")]
+    assert a.status == "estimated" and a.estimate == pytest.approx(-0.273108192620388, rel=1e-9)
+    assert (a.ci_lower, a.ci_upper) == pytest.approx((-3.61196580782000, 3.06574942257922), rel=1e-9)
+
+
+def test_therapy_groups_of_one_group_cannot_give_a_group_variance(advance_cfg):
+    df = _d1().drop(columns="cycle")
+    df["cluster"] = np.where(df["treat"] == 1, "g1", "man:" + df.index.astype(str))
+    o = _outcome(advance_cfg, ["baseline"], ["partially_nested_equal_var"])
+    got, _ = _run(advance_cfg, o, _frame(advance_cfg, df))
+    assert got[("partially_nested_equal_var", "")].reason.startswith("the advance men analysed were in 1 therapy group")
+
+
+def test_a_singular_reml_information_is_not_an_estimate(advance_cfg, monkeypatch):
+    # the guard behind the counted rules: a fit whose information in the log-variances is not positive definite
+    # (flat: the variances not identified; or a saddle) gives no number. Forced here by a singular information.
+    from advance_trial.outcomes import nested
+
+    monkeypatch.setattr(nested, "_information", lambda objective, theta, h=1e-2: np.zeros((len(theta), len(theta))))
+    rng = np.random.default_rng(182)
+    df = pd.DataFrame({"treat": np.r_[np.ones(12), np.zeros(8)], "y": rng.normal(size=20),
+                       "cluster": [f"g{i // 4}" for i in range(12)] + [f"m{i}" for i in range(8)]})  # fmt: skip
+    o = _outcome(advance_cfg, [], ["partially_nested_equal_var"])
+    got, _ = _run(advance_cfg, o, _frame(advance_cfg, df))
+    e = got[("partially_nested_equal_var", "")]
+    assert e.status == "not_estimable" and e.reason.startswith("the restricted likelihood is flat")

@@ -81,6 +81,7 @@ def test_an_assistant_allocates_in_a_real_browser_and_is_refused_at_another_site
             assert driver.execute_script("return document.documentElement.scrollWidth") <= 390
             driver.find_element(By.ID, "participant_id").send_keys("AF001")
             driver.find_element(By.ID, "allocate-button").click()
+            wait_for(driver, "confirm-button").click()
             result = wait_for(driver, "result")
             arm_label = result.find_element(By.CLASS_NAME, "arm").text
             receipt = driver.find_element(By.ID, "receipt").text
@@ -96,7 +97,7 @@ def test_an_assistant_allocates_in_a_real_browser_and_is_refused_at_another_site
             )
             driver.find_element(By.ID, "participant_id").send_keys("AF002")
             driver.find_element(By.ID, "allocate-button").click()
-            assert "you allocate only at london" in wait_for(driver, "error").text
+            assert "You allocate only at London" in wait_for(driver, "error").text
             assert al.verify_log(served.cfg, served.ring, served.where).allocations == 1
             # logging out ends the session
             driver.find_element(By.CSS_SELECTOR, ".logout button").click()

@@ -39,7 +39,13 @@ def plan(
         raise UsageError(f"{config}: no planning block: give the definitive trial's target difference there")
     if cfg.trial.design != "parallel":
         raise UsageError(f"{config}: plan sizes a two-arm trial; this config is single-arm")
-    table = all_tables(cfg, ads)["plan"]
+    failures: list[str] = []
+    tables = all_tables(cfg, ads, failures=failures)
+    if "plan" not in tables:
+        from advance_trial.errors import AdvanceTrialError
+
+        raise AdvanceTrialError("; ".join(f for f in failures if f.startswith("plan")) or "the plan was not computed")
+    table = tables["plan"]
     if definitive is not None:
         from dataclasses import replace
 

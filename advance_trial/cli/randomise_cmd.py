@@ -48,6 +48,28 @@ def _parse_factors(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def _answers(cfg: Any, pairs: list[str]) -> dict[str, bool] | None:
+    """``--answer ID=yes|no`` as eligibility answers; at a terminal, the criteria left unanswered are asked."""
+    import sys
+
+    from advance_trial.errors import UsageError
+    from advance_trial.randomisation.eligibility import criteria
+
+    said = {"yes": True, "y": True, "true": True, "no": False, "n": False, "false": False}
+    out: dict[str, bool] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or value.strip().lower() not in said:
+            raise UsageError(f"--answer {pair!r}: write it as CRITERION=yes or CRITERION=no, e.g. --answer adult=yes")
+        out[name.strip()] = said[value.strip().lower()]
+    asked = criteria(cfg)
+    if asked and sys.stdin.isatty():
+        for c in asked:
+            if c.id not in out:
+                out[c.id] = typer.confirm(c.question)
+    return out if (out or asked) else None
+
+
 def _shown(cfg: Any, arm: str) -> tuple[str, str]:
     """What the terminal may show of an arm: its code under blinding, else the arm and its label."""
     codes = cfg.randomisation.blinding.codes if cfg.randomisation.blinding else None
@@ -66,51 +88,68 @@ def init(
     key_dir: Path | None = KEY_DIR,
     log: str | None = LOG,
     note: str | None = NOTE,
+    training: bool = typer.Option(
+        False,
+        "--training",
+        help="A training key and log, apart from the live ones (for practising; serve them with serve --training).",
+    ),
     json_out: bool = JSON,
 ) -> None:
-    """Create the trial's secret key (if it has none), record its fingerprint in the config, create the log."""
-    from advance_trial.cli._render import print_json, stdout
-    from advance_trial.config import load_config
-    from advance_trial.config.edit import set_key_fingerprint
-    from advance_trial.errors import UsageError
-    from advance_trial.randomisation.allocation import init_log, log_path
-    from advance_trial.randomisation.key import create_key, key_folder, load_key, refuse_inside
+    """Create the trial's secret key (if it has none), record its fingerprint in the config, create the log.
 
-    cfg = load_config(config)
-    if cfg.randomisation.method == "none":
-        raise UsageError(f"{cfg.trial.id} is a single-arm design: there is nothing to allocate")
-    folder = key_folder(key_dir)
-    path = log_path(cfg, log)
-    log_dir = path.path.parent if path.path is not None else None
-    refuse_inside(folder, [("configs folder", config.parent), ("allocation log's folder", log_dir)])
-    created = not (folder / f"{cfg.trial.id}.key").exists()
-    if created:
-        if cfg.randomisation.key_fingerprint is not None:
-            raise UsageError(
-                f"{config} names key {cfg.randomisation.key_fingerprint[:16]}..., which is not in {folder}; "
-                "give the key folder that holds it"
-            )
-        ring = create_key(folder, cfg.trial.id)
-        if not set_key_fingerprint(config, ring.fingerprint):
-            stdout.print(f"add this line under randomisation: in {_text(config)}, then run init again:")
-            stdout.print(f"  key_fingerprint: {ring.fingerprint}")
-            raise typer.Exit(1)
+    All or nothing: everything is written under temporary names and moved into place last; a run that was
+    interrupted (a full disk, a crash) is finished by running init again.
+    """
+    from advance_trial.cli._render import print_json, stdout
+    from advance_trial.randomisation.initialise import initialise
+
+    if training:
+        from advance_trial.config import load_config
+        from advance_trial.errors import UsageError
+
         cfg = load_config(config)
-    ring = load_key(folder, cfg.trial.id, cfg.randomisation.key_fingerprint, str(config))
-    report = init_log(cfg, ring, path, note)
-    facts = {"log": str(path), "key": str(ring.key_path), "key_created": created, "fingerprint": ring.fingerprint,
-             "public_key": str(ring.public_path), "head_row": report.head_row, "head_tag": report.head_tag}  # fmt: skip
+        if cfg.randomisation.method == "none":
+            raise UsageError(f"{cfg.trial.id} is a single-arm design: there is nothing to allocate")
+        _init_training(cfg, key_dir, log, json_out)
+        return
+    done = initialise(config, key_dir, log, note)
+    ring, path = done.ring, done.log
+    if done.fingerprint_line is not None:
+        stdout.print(f"add this line under randomisation: in {_text(config)}, then run init again:")
+        stdout.print(f"  {done.fingerprint_line}")
+        raise typer.Exit(1)
+    assert done.report is not None
+    report = done.report
+    facts = {"log": str(path), "key": str(ring.key_path), "key_created": done.key_created,
+             "fingerprint": ring.fingerprint, "public_key": str(ring.public_path), "head_row": report.head_row,
+             "head_tag": report.head_tag, "finished": list(done.finished)}  # fmt: skip
     if json_out:
         print_json(facts)
         return
+    if done.finished:
+        stdout.print(f"finished an interrupted init (it had left: {', '.join(done.finished)})")
     stdout.print(f"[green]created[/] the allocation log {_text(path)} (0600)")
-    if created:
+    if done.key_created:
         stdout.print(
             f"new key {_text(ring.key_path)} (0600): keep it, and a back-up, where enrolling staff cannot read"
         )
+    if done.key_created or "key" in done.finished:  # the config had no fingerprint: init wrote it
         stdout.print(f"its fingerprint is now randomisation.key_fingerprint in {_text(config)}")
     stdout.print(f"fingerprint {ring.fingerprint}")
     stdout.print(f"public key for checking signed receipts: {_text(ring.public_path)}")
+
+
+def _init_training(cfg: Any, key_dir: Path | None, log: str | None, json_out: bool) -> None:
+    from advance_trial.cli._render import print_json, stdout
+    from advance_trial.randomisation.training import create_training
+
+    tcfg, ring, where, created = create_training(cfg, key_dir, log)
+    if json_out:
+        print_json({"training": True, "trial": tcfg.trial.id, "log": str(where), "key": str(ring.key_path),
+                    "key_created": created, "fingerprint": ring.fingerprint})  # fmt: skip
+        return
+    stdout.print(f"[green]created[/] the TRAINING log {_text(where)} and key {_text(ring.key_path)}")
+    stdout.print("practice there with `serve --training`; nothing in it counts, and nothing moves to the live log")
 
 
 @app.command("allocate")
@@ -119,6 +158,9 @@ def allocate(
     participant: str = typer.Option(..., "--participant", help="The man's participant id."),
     site: str = typer.Option(..., "--site", help="His site id."),
     factor: list[str] = typer.Option([], "--factor", help="NAME=VALUE of a stratification or minimisation factor."),
+    answer: list[str] = typer.Option(
+        [], "--answer", help="CRITERION=yes|no: an eligibility answer; repeatable (at a terminal the others are asked)."
+    ),
     data: Path | None = typer.Option(None, "--data", help="Canonical data folder (checks his screening row)."),
     receipt_out: Path | None = typer.Option(None, "--receipt-out", help="Also write the receipt (JSON) to this file."),
     log: str | None = LOG,
@@ -129,19 +171,23 @@ def allocate(
 ) -> None:
     """Allocate one man and print his receipt (asking again shows the same allocation and writes nothing).
 
-    With --server, the allocation service allocates him (the token in ADVANCE_TRIAL_TOKEN says who asks).
+    With --server, the allocation service allocates him (the token in ADVANCE_TRIAL_TOKEN says who asks) and
+    every eligibility criterion of the config must be answered. Locally, answers given are checked and recorded.
     """
     from advance_trial.cli._render import print_json, stdout
     from advance_trial.config import load_config
     from advance_trial.randomisation.allocation import allocate as do_allocate
+    from advance_trial.randomisation.request import AllocationRequest
 
     cfg = load_config(config)
     check_choices(cfg, site=site, factors=_parse_factors(factor))  # an unknown site or level: exit 2
+    request = AllocationRequest.of(participant, site, _parse_factors(factor))
     if server is not None:
-        _allocate_remotely(cfg, server, participant, site, _parse_factors(factor), receipt_out, json_out)
+        _allocate_remotely(cfg, server, request, _answers(cfg, answer), receipt_out, json_out)
         return
     ring = load_ring(cfg, key_dir, log, data=data)
-    a = do_allocate(cfg, ring, participant, site, _parse_factors(factor), log=log, note=note, data_dir=data)
+    answers = _answers(cfg, answer) if answer else None
+    a = do_allocate(cfg, ring, request, log=log, note=note, data_dir=data, eligibility=answers)
     shown, label = _shown(cfg, a.arm)
     if receipt_out is not None and a.receipt:
         from advance_trial.data.tablefile import write_bytes_atomic
@@ -161,21 +207,25 @@ def allocate(
                      f"{a.sequence} on {a.randomised_on}; nothing written)[/]")  # fmt: skip
 
 
-def _allocate_remotely(cfg: Any, server: str, participant: str, site: str, factors: dict[str, str],
-                       receipt_out: Path | None, json_out: bool) -> None:  # fmt: skip
+def _allocate_remotely(cfg: Any, server: str, request: Any, answers: dict[str, bool] | None, receipt_out: Path | None,
+                       json_out: bool) -> None:  # fmt: skip
     from advance_trial.cli._render import print_json, stdout
     from advance_trial.errors import UsageError
     from advance_trial.randomisation import client
 
     who = client.whoami(server)
+    if who.get("training"):
+        raise UsageError(f"{server} is a TRAINING service: allocate there from its pages, never with the live config")
     if who.get("trial") != cfg.trial.id:
         raise UsageError(f"{server} serves trial {who.get('trial')!r}, the config is {cfg.trial.id!r}")
     try:
-        a, new = client.allocate(server, participant, site, factors), True
+        a, new = client.allocate(server, request.participant_id, request.site, dict(request.factors), answers), True
     except client.AlreadyAllocated as exc:
         a, new = exc.body, False
     shown = a.get("arm") or a.get("code")
     label = f"{a['arm']} ({a['arm_label']})" if a.get("arm") else f"code {a.get('code')}"
+    if not new:
+        label = "his arm is not shown again (it was shown once, with his allocation)"
     receipt = a.get("receipt") or {}
     if receipt_out is not None and receipt:
         from advance_trial.data.tablefile import write_bytes_atomic

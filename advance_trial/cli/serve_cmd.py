@@ -17,6 +17,9 @@ def serve(
     keyfile: Path | None = typer.Option(None, "--keyfile", help="TLS private key (PEM) of --certfile."),
     data: Path | None = typer.Option(None, "--data", help="Canonical data folder (randomisation.require_eligible)."),
     access_log: bool = typer.Option(False, "--access-log", help="Log every request's path (participant ids too)."),
+    training: bool = typer.Option(
+        False, "--training", help="Serve the training log (randomise init --training): every page says TRAINING."
+    ),
 ) -> None:
     """Serve the trial's allocation: a JSON API and pages for research assistants, over its log's database.
 
@@ -35,13 +38,18 @@ def serve(
         if path is not None and not path.is_file():
             raise UsageError(f"{path}: no such file")
     cfg = load_config(config)
-    where = log_path(cfg, db)
-    ring = load_ring(cfg, key_dir, db, data=data)
+    if training:
+        from advance_trial.randomisation.training import training_key
+
+        cfg, ring, where = training_key(cfg, key_dir, db)
+    else:
+        where = log_path(cfg, db)
+        ring = load_ring(cfg, key_dir, db, data=data)
     import uvicorn
 
     from advance_trial.service.app import create_app
 
-    app = create_app(cfg, ring, where, data_dir=data)
+    app = create_app(cfg, ring, where, data_dir=data, training=training)
     scheme = "https" if certfile else "http"
     stdout.print(f"serving {shown(cfg.trial.id)} on {scheme}://{host}:{port} (log {shown(where.shown)}); Ctrl-C stops")
     uvicorn.run(app, host=host, port=port, ssl_certfile=str(certfile) if certfile else None,

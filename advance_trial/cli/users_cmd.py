@@ -39,12 +39,20 @@ NAME_ARG = typer.Argument(..., help="The account's name (lower-case letters, dig
 PASSWORD_STDIN = typer.Option(False, "--password-stdin", help="Read the password from standard input (one line).")
 
 
-def _accounts(config: Path, db: str | None, key_dir: Path | None) -> "Accounts":
+TRAINING = typer.Option(False, "--training", help="The training log's accounts (randomise init --training).")
+
+
+def _accounts(config: Path, db: str | None, key_dir: Path | None, training: bool = False) -> "Accounts":
     from advance_trial.cli._options import load_ring
     from advance_trial.config import load_config
     from advance_trial.service.accounts import Accounts
 
     cfg = load_config(config)
+    if training:
+        from advance_trial.randomisation.training import training_key
+
+        tcfg, ring, where = training_key(cfg, key_dir, db)
+        return Accounts(tcfg, ring, where)
     return Accounts(cfg, load_ring(cfg, key_dir, db), db)
 
 
@@ -72,17 +80,34 @@ def add(
     password_stdin: bool = PASSWORD_STDIN,
     db: str | None = DB,
     key_dir: Path | None = KEY_DIR,
+    training: bool = TRAINING,
+    with_totp: bool = typer.Option(
+        False,
+        "--totp",
+        help="Give the account a second factor (an authenticator app's "
+        "one-time codes); prints its otpauth URI once. Always so for service.totp_roles.",
+    ),
     json_out: bool = JSON,
 ) -> None:
     """Add an account with a password; prints its API token once (it is stored hashed)."""
     from advance_trial.cli._render import print_json, shown, stdout
+    from advance_trial.service import totp
 
-    accounts = _accounts(config, db, key_dir)
+    accounts = _accounts(config, db, key_dir, training)
     password = _password(password_stdin)
     account, token = accounts.add(name, role.value, site, password)
+    uri = None
+    if with_totp or totp.required(accounts.cfg, account.role):
+        secret: list[str] = []
+        accounts._change({"action": "totp", "account": account.name}, None,
+                         lambda db: secret.append(totp.new_secret(db, accounts.ring, account.name)))  # fmt: skip
+        uri = totp.uri(accounts.cfg, account.name, secret[0])
     if json_out:
-        print_json({"name": account.name, "role": account.role, "sites": list(account.sites), "token": token})
+        print_json({"name": account.name, "role": account.role, "sites": list(account.sites), "token": token,
+                    **({"otpauth_uri": uri} if uri else {})})  # fmt: skip
         return
+    if uri:
+        stdout.print(f"second factor: add this to the holder's authenticator app (shown once): {uri}")
     where = f" at {', '.join(account.sites)}" if account.sites else ""
     stdout.print(f"[green]added[/] {shown(account.name)} ({account.role}{shown(where)}); recorded in the log")
     stdout.print(f"API token (shown once; give it to the account's holder as ADVANCE_TRIAL_TOKEN): {token}")
@@ -90,13 +115,13 @@ def add(
 
 @app.command("list")
 def list_users(config: Path = CONFIG_ARG, db: str | None = DB, key_dir: Path | None = KEY_DIR,
-               json_out: bool = JSON) -> None:  # fmt: skip
+               training: bool = TRAINING, json_out: bool = JSON) -> None:  # fmt: skip
     """List the accounts: name, role, sites, whether disabled (every row checked against the key)."""
     from rich.table import Table
 
     from advance_trial.cli._render import print_json, shown, stdout
 
-    accounts = _accounts(config, db, key_dir).list()
+    accounts = _accounts(config, db, key_dir, training).list()
     if json_out:
         print_json([{"name": a.name, "role": a.role, "sites": list(a.sites), "disabled": a.disabled,
                      "changed_at": a.changed_at} for a in accounts])  # fmt: skip
@@ -112,11 +137,11 @@ def list_users(config: Path = CONFIG_ARG, db: str | None = DB, key_dir: Path | N
 
 @app.command("disable")
 def disable(config: Path = CONFIG_ARG, name: str = NAME_ARG, db: str | None = DB, key_dir: Path | None = KEY_DIR,
-            json_out: bool = JSON) -> None:  # fmt: skip
+            training: bool = TRAINING, json_out: bool = JSON) -> None:  # fmt: skip
     """Disable an account: its sessions end, its password and token stop working."""
     from advance_trial.cli._render import print_json, shown, stdout
 
-    account = _accounts(config, db, key_dir).disable(name)
+    account = _accounts(config, db, key_dir, training).disable(name)
     if json_out:
         print_json({"name": account.name, "disabled": True})
         return
@@ -125,11 +150,11 @@ def disable(config: Path = CONFIG_ARG, name: str = NAME_ARG, db: str | None = DB
 
 @app.command("token")
 def token(config: Path = CONFIG_ARG, name: str = NAME_ARG, db: str | None = DB, key_dir: Path | None = KEY_DIR,
-          json_out: bool = JSON) -> None:  # fmt: skip
+          training: bool = TRAINING, json_out: bool = JSON) -> None:  # fmt: skip
     """Give an account a new API token (the old one stops working); prints it once."""
     from advance_trial.cli._render import print_json, stdout
 
-    new = _accounts(config, db, key_dir).new_token(name)
+    new = _accounts(config, db, key_dir, training).new_token(name)
     if json_out:
         print_json({"name": name, "token": new})
         return
@@ -138,10 +163,10 @@ def token(config: Path = CONFIG_ARG, name: str = NAME_ARG, db: str | None = DB, 
 
 @app.command("password")
 def password(config: Path = CONFIG_ARG, name: str = NAME_ARG, password_stdin: bool = PASSWORD_STDIN,
-             db: str | None = DB, key_dir: Path | None = KEY_DIR) -> None:  # fmt: skip
+             db: str | None = DB, key_dir: Path | None = KEY_DIR, training: bool = TRAINING) -> None:  # fmt: skip
     """Set an account's password (and lift a lock-out after failed logins)."""
     from advance_trial.cli._render import stdout
 
-    accounts = _accounts(config, db, key_dir)
+    accounts = _accounts(config, db, key_dir, training)
     accounts.set_password(name, _password(password_stdin))
     stdout.print(f"password of {name} replaced; recorded in the log")

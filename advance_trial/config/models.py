@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"
 TRIAL_ID = r"^[a-z0-9]+(-[a-z0-9]+)*$"
@@ -519,13 +519,26 @@ class Smtp(_Model):
     timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 20.0
 
 
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+
+
+class AllocationNotices(_Model):
+    """An e-mail on each allocation made through the service: to the site's addresses and, with
+    ``copy_contacts``, to the trial's contacts (the chief investigator). No arm when the trial is blinded."""
+
+    sites: dict[str, Annotated[list[Email], Field(max_length=20)]] = {}
+    copy_contacts: bool = False
+
+
 class Notify(_Model):
     """Who is told of an emergency unblinding, and how: every notice goes to the outbox folder, and by SMTP
-    when ``smtp`` is set. ``outbox`` is relative to the config file's folder."""
+    when ``smtp`` is set. ``outbox`` is relative to the config file's folder. ``allocations``: an e-mail on
+    each allocation too."""
 
     contacts: Annotated[list[Contact], Field(min_length=1, max_length=50)]
     outbox: str = "../notices"
     smtp: Smtp | None = None
+    allocations: AllocationNotices | None = None
 
 
 class Service(_Model):
@@ -535,6 +548,31 @@ class Service(_Model):
     lockout_minutes: Annotated[int, Field(ge=1, le=100_000)] = 30
     session_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 60  # a login lasts this long
     min_password_length: Annotated[int, Field(ge=8, le=200)] = 12
+    # roles that must give a one-time code from an authenticator app (TOTP) as well as the password
+    totp_roles: Annotated[list[Literal["site_ra", "unblinder", "statistician", "admin"]], Field(max_length=4)] = []
+    setup_code_hours: Annotated[int, Field(ge=1, le=24 * 14)] = 72  # a one-time setup or reset code lasts this long
+
+
+class EligibilityCriterion(_Model):
+    """One question asked before a man is allocated; ``eligible`` is the answer that makes him eligible."""
+
+    id: Ident
+    question: Annotated[str, Field(min_length=1, max_length=300)]
+    eligible: bool = True
+
+
+class Eligibility(_Model):
+    """The criteria a research assistant answers, in this order, before the service allocates a man."""
+
+    criteria: Annotated[list[EligibilityCriterion], Field(min_length=1, max_length=40)]
+
+    @model_validator(mode="after")
+    def _unique(self) -> Eligibility:
+        ids = [c.id for c in self.criteria]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"criterion id {repeated[0]!r} is given twice")
+        return self
 
 
 class Config(_Model):
@@ -565,6 +603,7 @@ class Config(_Model):
     redcap: Redcap | None = None
     notify: Notify | None = None
     service: Service = Service()
+    eligibility: Eligibility | None = None
 
     _source: ConfigSource | None = PrivateAttr(default=None)
 

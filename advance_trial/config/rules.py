@@ -45,6 +45,7 @@ def check(cfg: Config) -> list[Problem]:
         _events,
         _redcap,
         _report,
+        _notify,
     ):
         problems.extend(rule(cfg))
     return problems
@@ -462,7 +463,7 @@ def _import_targets(
 
 _FOR_TYPE = {
     "continuous": {"ancova", "partially_nested", "partially_nested_equal_var", "multiple_imputation", "cace"},
-    "binary": {"logistic", "cace"},
+    "binary": {"logistic", "firth", "cace"},
     "count": {"negative_binomial"},
 }
 
@@ -618,3 +619,10 @@ def _report(cfg: Config) -> Iterator[Problem]:
         )
     if r.closed and cfg.trial.design == "single_arm":
         yield ("report", "closed"), "a closed report splits the results by arm; a single-arm study has one arm"
+
+
+def _notify(cfg: Config) -> Iterator[Problem]:
+    allocations = cfg.notify.allocations if cfg.notify is not None else None
+    for site in allocations.sites if allocations is not None else {}:
+        if site not in cfg.site_ids:
+            yield ("notify", "allocations", "sites", site), f"not a site of the trial; sites: {', '.join(cfg.site_ids)}"

@@ -18,7 +18,7 @@ from advance_trial.analysis import AnalysisData
 from advance_trial.config.models import Config, Outcome
 from advance_trial.errors import BoundaryWarning, EstimationWarning
 from advance_trial.intervals import two_sided_p
-from advance_trial.outcomes.checks import NotEstimable, independent_columns, separated
+from advance_trial.outcomes.checks import NotEstimable, count_separated, independent_columns, separated
 from advance_trial.outcomes.frame import analysis_frame, arms_of, complete_cases, design_matrix, factors_of
 from advance_trial.outcomes.models import (
     Effect,
@@ -28,6 +28,7 @@ from advance_trial.outcomes.models import (
     logistic,
     negative_binomial,
     two_stage_least_squares,
+    unadjusted_difference,
 )
 from advance_trial.output.tables import Table
 from advance_trial.vocabulary import ANALYSES
@@ -81,7 +82,7 @@ def _design(cfg: Config, o: Outcome, frame: pd.DataFrame) -> tuple[pd.DataFrame,
     if len(cc) and cfg.trial.design == "parallel":  # a single-arm design's change needs no design matrix
         keep = independent_columns(X)
         if 1 not in keep:
-            raise NotEstimable(_arm_reason(cfg, cc) or "the arm is aliased with the intercept")
+            raise NotEstimable(_arm_reason(cfg, cc, frame, o) or "the arm is aliased with the intercept")
         dropped = [names[j] for j in range(X.shape[1]) if j not in keep]
         if dropped:
             notes.append(f"covariate {', '.join(dropped)} is collinear with arm or the covariates before it "
@@ -91,14 +92,38 @@ def _design(cfg: Config, o: Outcome, frame: pd.DataFrame) -> tuple[pd.DataFrame,
     return cc, X, names, notes
 
 
-def _arm_reason(cfg: Config, cc: pd.DataFrame) -> str:
-    """Why a two-arm comparison has nothing to compare, if it has not."""
+def _arm_reason(cfg: Config, cc: pd.DataFrame, frame: pd.DataFrame | None = None, o: Outcome | None = None) -> str:
+    """Why a two-arm comparison has nothing to compare, if it has not: the cause named (men followed up
+    but left out for a missing covariate are not "no follow-up")."""
     arms = arms_of(cfg)
     if not len(cc):
-        return "no man has the outcome measured"
+        return "no man has the outcome measured" if frame is None or not frame["y"].notna().any() else (
+            _left_out(frame, o, None) or "no man has the outcome measured")  # fmt: skip
     for arm, flag in ((arms.intervention, 1.0), (arms.control, 0.0)):
         if arm is not None and not (cc["treat"] == flag).any():
-            return f"no follow-up observed in the {arm} arm"
+            return _left_out(frame, o, (arm, flag)) or f"no follow-up observed in the {arm} arm"
+    return ""
+
+
+def _left_out(frame: pd.DataFrame | None, o: Outcome | None, arm: tuple[str, float] | None) -> str:
+    """Why men of an arm (or every man) with the outcome measured were left out: the covariate named."""
+    if frame is None or o is None:
+        return ""
+    men = frame if arm is None else frame[frame["treat"] == arm[1]]
+    followed = men[men["y"].notna()]
+    if not len(followed):
+        return ""
+    where = "no man" if arm is None else f"no {arm[0]} man"
+    lacking = [("baseline", "a baseline score")] if "baseline" in o.adjust_for else []
+    lacking += [(f, f"a {f} recorded") for f in factors_of(o)]
+    for col, what in lacking:
+        if followed["base" if col == "baseline" else col].isna().all():
+            return (f"{where} followed up has {what}: the {len(followed)} with the outcome measured were left out "
+                    f"for the missing {col} (complete cases; see multiple_imputation)")  # fmt: skip
+    missing = [c for c, _ in lacking if followed["base" if c == "baseline" else c].isna().any()]
+    if missing:
+        return (f"{where} followed up has every covariate recorded: the {len(followed)} with the outcome measured "
+                f"were left out for missing {', '.join(missing)} (complete cases)")  # fmt: skip
     return ""
 
 
@@ -128,32 +153,41 @@ def _one(cfg: Config, o: Outcome, name: str, frame: pd.DataFrame, cc: pd.DataFra
         return [change(both["base"].to_numpy(float), both["y"].to_numpy(float), level)]
     if name != "multiple_imputation":
         if cfg.trial.design == "parallel" and _arm_reason(cfg, cc):
-            raise NotEstimable(_arm_reason(cfg, cc))
+            raise NotEstimable(_arm_reason(cfg, cc, frame, o))
+        if name == "logistic" and o.type == "binary":  # the crude difference needs no model: given whatever it says
+            return _logistic_rows(cfg, X, y, level)
         _check_outcome(o, y, name)
+    if name in ("ancova", "cace", "negative_binomial"):  # (theta too needs residual degrees of freedom)
+        _residual_df(X)
     if name == "ancova":
-        if len(y) <= X.shape[1]:
-            raise NotEstimable(f"{len(y)} men for {X.shape[1]} coefficients: no residual degrees of freedom")
         return [ancova(X, y, level)]
-    if name in ("logistic", "firth"):
-        if name == "logistic" and separated(X, y):
-            raise NotEstimable("quasi-complete separation: the maximum likelihood estimate is infinite "
-                               "(linear-programming check, as R's detectseparation); see firth")  # fmt: skip
-        return logistic(X, y, level) if name == "logistic" else [firth_logistic(X, y, level)]
+    if name == "firth":
+        return [firth_logistic(X, y, level)]
     if name == "negative_binomial":
+        if count_separated(X, y):
+            raise NotEstimable(_zero_counts_reason(cfg, y, treat))
         return [negative_binomial(X, y, level)]
     if name in ("partially_nested", "partially_nested_equal_var"):
         from advance_trial.outcomes.nested import fit_equal_variance, fit_heteroscedastic, icc_effect, nested_effect
 
-        arms = arms_of(cfg)
-        if name == "partially_nested":
-            for arm, flag in ((arms.intervention, 1.0), (arms.control, 0.0)):
-                if int((treat == flag).sum()) < 2:
-                    raise NotEstimable(f"one man analysed in the {arm} arm: that arm's own residual variance "
-                                       "cannot be estimated (see partially_nested_equal_var)")  # fmt: skip
+        _nested_identified(cfg, name, cc, X, y, treat)
         fitter = fit_heteroscedastic if name == "partially_nested" else fit_equal_variance
         clusters = cc.loc[treat == 1, "cluster"]
         singletons = bool(len(clusters)) and clusters.value_counts().max() == 1
         fit = fitter(X, y, treat, cc["cluster"].to_numpy())
+        if fit.residual_boundary:
+            arm = arms_of(cfg).intervention if fit.residual_boundary == "intervention" else arms_of(cfg).control
+            v = fit.s2_intervention if fit.residual_boundary == "intervention" else fit.s2_control
+            raise NotEstimable(f"the {arm} arm's residual variance is estimated at zero ({v:.2g}): the restricted "
+                               "likelihood has no maximum there (nlme stops: computationally singular); see "
+                               "partially_nested_equal_var")  # fmt: skip
+        if fit.information_singular and not fit.on_boundary and not singletons:
+            raise NotEstimable("the restricted likelihood is flat in a direction of the variances at the fit: they are "
+                               "not identified on these men (as nlme's intervals(): non-positive definite "
+                               "approximate variance-covariance)")  # fmt: skip
+        if cfg.analysis.df == "containment" and fit.df[1] <= 0:
+            raise NotEstimable(f"{cc['cluster'].nunique()} clusters leave no degrees of freedom for the arm effect "
+                               "(nlme's containment rule): the model is not identified")  # fmt: skip
         with warnings.catch_warnings():
             if singletons:  # a group variance at zero says nothing here: the split itself is arbitrary
                 warnings.simplefilter("ignore", BoundaryWarning)
@@ -183,6 +217,97 @@ def _one(cfg: Config, o: Outcome, name: str, frame: pd.DataFrame, cc: pd.DataFra
             out.append(e)
         return out
     raise NotEstimable(f"unknown analysis {name}")
+
+
+def _residual_df(X: np.ndarray) -> None:
+    n, p = X.shape
+    if n <= p:
+        raise NotEstimable(f"{n} men for {p} coefficients: no residual degrees of freedom")
+
+
+def _logistic_rows(cfg: Config, X: np.ndarray, y: np.ndarray, level: float) -> list[Effect]:
+    """The logistic rows, and beside them the unadjusted Newcombe difference, which needs no model and is given
+    even when the model is undefined (separation, an outcome every man or no man had)."""
+    n = _counts_of(X[:, 1])
+    unadjusted = unadjusted_difference(X[:, 1], y, level)
+    nan = float("nan")
+
+    def failed(reason: str) -> list[Effect]:
+        return [Effect(r, sc, nan, nan, nan, nan, nan, "", *n, status="not_estimable", reason=reason)
+                for r, sc in zip(_LOGISTIC_ROWS[:2], SCALES["logistic"][:2], strict=True)]  # fmt: skip
+
+    if y.min() == y.max():
+        return [*failed("every man analysed had the outcome" if y[0] == 1 else "no man analysed had the outcome"),
+                unadjusted]  # fmt: skip
+    if separated(X, y):
+        return [*failed(_separation_reason(cfg, X[:, 1], y)), unadjusted]
+    try:
+        return [*logistic(X, y, level)[:2], unadjusted]
+    except (np.linalg.LinAlgError, ValueError, FloatingPointError, ZeroDivisionError) as exc:
+        return [*failed(f"the model could not be fitted ({type(exc).__name__}: {exc})"), unadjusted]
+
+
+def _separation_reason(cfg: Config, treat: np.ndarray, y: np.ndarray) -> str:
+    """Separation, with its cause named when it is the arm itself."""
+    arms = arms_of(cfg)
+    tail = ("the maximum likelihood estimate does not exist (linear-programming check, as R's detectseparation); "
+            "see firth and the unadjusted risk difference")  # fmt: skip
+    constant = {}
+    for arm, flag in ((arms.intervention, 1.0), (arms.control, 0.0)):
+        part = y[treat == flag]
+        if len(part) and part.min() == part.max():
+            constant[flag] = (arm, int(part[0]))
+    if not constant:
+        return f"quasi-complete separation by the covariates: {tail}"
+    kind = "complete" if len(constant) == 2 else "quasi-complete"
+    flag, (arm, value) = next(iter(constant.items()))
+    ratio = "infinite" if (value == 1) == (flag == 1.0) else "0"
+    said = "every" if value == 1 else "no"
+    return f"{kind} separation: {said} {arm} man analysed had the outcome, so the odds ratio is {ratio}; {tail}"
+
+
+def _zero_counts_reason(cfg: Config, y: np.ndarray, treat: np.ndarray) -> str:
+    arms = arms_of(cfg)
+    for arm, flag, ratio in ((arms.control, 0.0, "infinite"), (arms.intervention, 1.0, "0")):
+        if not y[treat == flag].any():
+            return (f"every {arm} man analysed had a count of 0: the rate ratio is {ratio}, its maximum likelihood "
+                    "estimate does not exist (R's glm.nb returns an enormous or vanishing ratio with a vast "
+                    "standard error)")  # fmt: skip
+    return (
+        "the counts are zero wherever a combination of the covariates is positive: a coefficient's maximum "
+        "likelihood estimate is infinite (linear-programming check, as R's detectseparation for poisson)"
+    )
+
+
+_VARIANCES = {"partially_nested": "therapy group, control residual, intervention residual",
+              "partially_nested_equal_var": "therapy group, residual"}  # fmt: skip
+
+
+def _nested_identified(cfg: Config, name: str, cc: pd.DataFrame, X: np.ndarray, y: np.ndarray,
+                       treat: np.ndarray) -> None:  # fmt: skip
+    """Raise :class:`NotEstimable` when a partially nested model is not identified on these men, naming why."""
+    arms = arms_of(cfg)
+    n, p = X.shape
+    k = _VARIANCES[name].count(",") + 1
+    _residual_df(X)
+    if n - p < k:
+        raise NotEstimable(f"{n} men for {p} coefficients leave {n - p} degrees of freedom for the model's {k} "
+                           f"variances ({_VARIANCES[name]}): it is not identified (R's nlme keeps their starting "
+                           "values and cannot give their intervals)")  # fmt: skip
+    groups = int(cc.loc[treat == 1, "cluster"].nunique())
+    if groups < 2:
+        raise NotEstimable(f"the {arms.intervention} men analysed were in {groups} therapy group: a group variance "
+                           "needs two groups at least (one group's effect is the arm effect itself)")  # fmt: skip
+    if name == "partially_nested":
+        for arm, flag in ((arms.intervention, 1.0), (arms.control, 0.0)):
+            part = y[treat == flag]
+            if len(part) < 2:
+                raise NotEstimable(f"one man analysed in the {arm} arm: that arm's own residual variance "
+                                   "cannot be estimated (see partially_nested_equal_var)")  # fmt: skip
+            if np.ptp(part) == 0:
+                raise NotEstimable(f"every {arm} man analysed scored {part[0]:g}: that arm's own residual variance "
+                                   "is zero, where the restricted likelihood has no maximum (nlme stops: "
+                                   "computationally singular); see partially_nested_equal_var")  # fmt: skip
 
 
 def _counts_of(treat: np.ndarray) -> tuple[int, int, int]:
@@ -222,6 +347,7 @@ def _analyse(cfg: Config, o: Outcome, frame: pd.DataFrame) -> list[Effect]:
             rows = _failed_analysis(cfg, name, cc, exc.reason)
         except (np.linalg.LinAlgError, ValueError, FloatingPointError, ZeroDivisionError) as exc:
             rows = _failed_analysis(cfg, name, cc, f"the model could not be fitted ({type(exc).__name__}: {exc})")
+        rows = [_meaningful(r) for r in rows]
         for r in rows:
             if r.status != "estimated":
                 _warn(f"{o.id}, {r.analysis}: not estimable: {r.reason}")
@@ -229,6 +355,33 @@ def _analyse(cfg: Config, o: Outcome, frame: pd.DataFrame) -> list[Effect]:
             rows = [replace(r, note="; ".join(filter(None, [r.note, *notes]))) for r in rows]
         effects.extend(rows)
     return effects
+
+
+_RATIOS = ("odds_ratio", "rate_ratio")
+
+
+def _meaningful(e: Effect) -> Effect:
+    """An "estimated" row is a finite number with a finite, non-degenerate interval (a ratio neither 0 nor
+    infinite); anything else keeps no number and says why (the last guard: each model checks its own
+    identification first and names the cause)."""
+    nan = float("nan")
+    if e.status != "estimated":
+        return replace(e, estimate=nan, ci_lower=nan, ci_upper=nan, se=nan) if e.effect == "icc" else e
+    values = np.array([e.estimate, e.ci_lower, e.ci_upper], dtype=float)
+    bad = ""
+    if not np.isfinite(e.estimate) or np.isnan(values).any():
+        bad = "the model gave no finite estimate or interval"
+    elif e.effect in _RATIOS and (e.ci_lower <= 0 or not np.isfinite(e.ci_upper) or e.estimate > 1e8
+                                  or e.estimate < 1e-8):  # fmt: skip
+        bad = (
+            f"the ratio is numerically 0 or infinite ({e.estimate:.3g}, interval {e.ci_lower:.3g} to {e.ci_upper:.3g})"
+        )
+    elif e.effect != "icc" and e.analysis != "firth" and not e.ci_lower < e.ci_upper:
+        bad = f"the interval has no width ({e.ci_lower:.3g} to {e.ci_upper:.3g}): the outcome is fitted exactly"
+    if not bad:
+        return e
+    return replace(e, estimate=nan, ci_lower=nan, ci_upper=nan, se=nan, p_value=nan, status="not_estimable",
+                   reason=bad)  # fmt: skip
 
 
 def _multiple_imputation(cfg: Config, o: Outcome, frame: pd.DataFrame, level: float) -> Effect:
@@ -245,12 +398,17 @@ def _multiple_imputation(cfg: Config, o: Outcome, frame: pd.DataFrame, level: fl
     reason = _arm_reason(cfg, full.dropna(subset=["y"]))
     if reason and cfg.trial.design == "parallel":
         raise NotEstimable(reason.replace("no follow-up observed", "no outcome observed"))
+    observed = full["y"].dropna().to_numpy(float)
+    if np.ptp(observed) == 0:  # PMM can only copy that value: every imputed data set is exact, its variance zero
+        raise NotEstimable(f"the outcome does not vary: every man observed scored {observed[0]:g}, so every imputed "
+                           "value is that score too and the analysis has no residual variance")  # fmt: skip
     with_base = "baseline" in o.adjust_for
     factors = factors_of(o)
     incomplete_factors = [f for f in factors if full[f].isna().any()]
     if not full["y"].isna().any() and not (with_base and full["base"].isna().any()) and not incomplete_factors:
         X, _ = design_matrix(full, o, levels)
         X = X[:, independent_columns(X)]
+        _residual_df(X)
         e = ancova(X, full["y"].to_numpy(float), level)
         return replace(e, analysis="multiple_imputation", ci_method="t (residual df); nothing to impute",
                        note="nothing missing: the complete-case analysis, no imputation; fraction of missing "
@@ -279,7 +437,11 @@ def _multiple_imputation(cfg: Config, o: Outcome, frame: pd.DataFrame, level: fl
         beta, cov, df = ols(X, data[:, 0])
         est.append(beta[1])
         var.append(cov[1, 1])
+    if float(df) <= 0:
+        raise NotEstimable(f"{n} men for {X.shape[1]} coefficients: no residual degrees of freedom")
     pooled = pool(np.asarray(est), np.asarray(var), float(df))
+    if not pooled.total > 0:
+        raise NotEstimable("the imputed analyses have no variance: every completed data set is fitted exactly")
     lo, hi = pooled_interval(pooled, level)
     p = two_sided_p(pooled.estimate / np.sqrt(pooled.total), pooled.df)
     imputed = ", ".join(["outcome"] + (["baseline"] if with_base else []) + incomplete_factors)

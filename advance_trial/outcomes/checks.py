@@ -55,3 +55,21 @@ def separated(X: np.ndarray, y: np.ndarray) -> bool:
     c = -(sign[:, None] * X).sum(axis=0)  # maximise sum s_i x_i'b
     res = linprog(c, A_ub=A, b_ub=np.zeros(len(y)), bounds=[(-1, 1)] * X.shape[1], method="highs")
     return bool(res.status == 0 and -res.fun > 1e-7)
+
+
+def count_separated(X: np.ndarray, y: np.ndarray) -> bool:
+    """True when a log-linear (Poisson or negative binomial) model's maximum likelihood estimate does not
+    exist: some direction ``b`` has ``x_i'b = 0`` for every positive count and ``x_i'b <= 0`` for every
+    zero, not all zero (Haberman 1974; Santos Silva and Tenreyro 2010; R's ``detectseparation`` for
+    ``poisson``). An arm whose counts are all zero is the plainest case: its rate ratio is 0 or infinite."""
+    from scipy.optimize import linprog
+
+    zero = y <= 0
+    if not zero.any():
+        return False
+    pos = ~zero
+    eq = {"A_eq": X[pos], "b_eq": np.zeros(int(pos.sum()))} if pos.any() else {}
+    # maximise the total by which the zeros' linear predictors fall, the positive counts' held where they are
+    res = linprog(X[zero].sum(axis=0), A_ub=X[zero], b_ub=np.zeros(int(zero.sum())), bounds=[(-1, 1)] * X.shape[1],
+                  method="highs", **eq)  # fmt: skip
+    return bool(res.status == 0 and -res.fun > 1e-7)

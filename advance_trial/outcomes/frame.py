@@ -19,7 +19,8 @@ __all__ = ["Arms", "analysis_frame", "arms_of", "complete_cases", "design_matrix
 
 
 def analysis_frame(cfg: Config, ads: AnalysisData, o: Outcome) -> pd.DataFrame:
-    """One row per man randomised (see the module docstring), in participants.csv order, taken from the
+    """One row per man randomised (see the module docstring), sorted by ``participant_id`` (the canonical
+    files are read in key order, whatever the order of participants.csv's rows), taken from the
     subject-level data set."""
     men = ads.men
     out = pd.DataFrame({"participant_id": men["participant_id"].astype(str), "arm": men["arm"].astype(str)})

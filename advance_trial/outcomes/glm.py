@@ -93,7 +93,10 @@ def logistic_fit(X: np.ndarray, y: np.ndarray) -> GlmFit:
 def theta_ml(y: np.ndarray, mu: np.ndarray) -> float:
     """Maximum likelihood estimate of the negative binomial shape at fixed means (``MASS::theta.ml``)."""
     n = len(y)
-    theta = n / (((y / mu - 1) ** 2).sum())
+    spread = float(((y / mu - 1) ** 2).sum())
+    if not spread > 1e-20 * n:  # fitted exactly, to rounding (counts that do not vary): the Poisson limit
+        return np.inf
+    theta = n / spread
     for _ in range(MAX_ITERATIONS):
         score = (special.digamma(theta + y) - special.digamma(theta) + np.log(theta) + 1
                  - np.log(theta + mu) - (y + theta) / (mu + theta)).sum()  # fmt: skip
@@ -101,7 +104,7 @@ def theta_ml(y: np.ndarray, mu: np.ndarray) -> float:
                 + 2 / (mu + theta) - (y + theta) / (mu + theta) ** 2).sum()  # fmt: skip
         step = score / info
         theta = abs(theta + step)
-        if theta > THETA_MAX:
+        if theta > THETA_MAX or not np.isfinite(theta):  # rising without bound (nan: beyond float precision)
             return np.inf
         if abs(step) < 1e-10 * max(1.0, theta):
             break

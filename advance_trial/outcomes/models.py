@@ -96,11 +96,17 @@ def logistic(X: np.ndarray, y: np.ndarray, level: float) -> list[Effect]:
     se_rd = float(np.sqrt(grad @ cov @ grad))
     out.append(Effect("logistic_standardised", "risk_difference", rd, rd - z * se_rd, rd + z * se_rd, se_rd, np.inf,
                       "delta method, z", *n, p_value=two_sided_p(rd / se_rd)))  # fmt: skip
-    t = X[:, 1] == 1
-    nc = newcombe_difference(int(y[t].sum()), int(t.sum()), int(y[~t].sum()), int((~t).sum()), level)
-    out.append(Effect("unadjusted", "risk_difference", nc.estimate, nc.ci_lower, nc.ci_upper, np.nan, np.inf,
-                      "Newcombe hybrid score", *n))  # fmt: skip
+    out.append(unadjusted_difference(X[:, 1], y, level))
     return out
+
+
+def unadjusted_difference(treat: np.ndarray, y: np.ndarray, level: float) -> Effect:
+    """The crude difference in proportions (intervention minus control) with Newcombe's hybrid score interval
+    (Newcombe 1998, method 10): it needs no model, so separation leaves it defined."""
+    t = treat == 1
+    nc = newcombe_difference(int(y[t].sum()), int(t.sum()), int(y[~t].sum()), int((~t).sum()), level)
+    return Effect("unadjusted", "risk_difference", nc.estimate, nc.ci_lower, nc.ci_upper, np.nan, np.inf,
+                  "Newcombe hybrid score", *_counts(treat))  # fmt: skip
 
 
 def firth_logistic(X: np.ndarray, y: np.ndarray, level: float) -> Effect:

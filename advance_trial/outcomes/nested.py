@@ -33,6 +33,12 @@ from advance_trial.outcomes.models import Effect
 
 #: A variance below this fraction of the residual variance is reported as on its boundary.
 BOUNDARY = 1e-4
+#: A residual variance below this fraction of the model's largest variance is on its boundary of zero, where the
+#: restricted likelihood has no maximum (it rises without bound; nlme stops "computationally singular").
+RESIDUAL_BOUNDARY = 1e-8
+#: The REML information of the log-variances is singular (the variances not identified, or no maximum) when its
+#: smallest eigenvalue is below this fraction of its largest (0.007 on the sample's flattest fit).
+SINGULAR = 1e-8
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,8 @@ class NestedFit:
     converged: bool
     on_boundary: bool
     logit_icc_var: float = float("nan")  # variance of log(s2_group) - log(s2_intervention), from the REML information
+    residual_boundary: str = ""  # "control" or "intervention": that arm's residual variance estimated at zero
+    information_singular: bool = False  # the REML information (log-variances) not positive definite at the fit
 
 
 def containment_df(X: np.ndarray, cluster: np.ndarray) -> np.ndarray:
@@ -162,8 +170,13 @@ def _fit(X: np.ndarray, y: np.ndarray, treat: np.ndarray, cluster: np.ndarray, e
     XVX, XVy, _, _ = blocks.pieces(s2u, s20, s21)
     cov = np.linalg.inv(XVX)
     boundary = bool(s2u < BOUNDARY * s21)
+    top = max(s2u, s20, s21)
+    at_zero = [arm for arm, v in (("control", s20), ("intervention", s21)) if v < RESIDUAL_BOUNDARY * top]
+    eig = np.linalg.eigvalsh(_information(objective, x))
+    singular = not (np.all(np.isfinite(eig)) and eig.min() > SINGULAR * max(eig.max(), 0.0))
     return NestedFit(cov @ XVy, cov, s2u, s20, s21, -fun / 2, containment_df(X, cluster), bool(best.success),
-                     boundary, _logit_icc_var(objective, x, equal))  # fmt: skip
+                     boundary, _logit_icc_var(objective, x, equal), at_zero[0] if at_zero else "",
+                     singular)  # fmt: skip
 
 
 def _hessian(objective: Callable[[np.ndarray], tuple[float, np.ndarray]], theta: np.ndarray, h: float) -> np.ndarray:

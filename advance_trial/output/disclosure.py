@@ -3,7 +3,8 @@
 Blinded (``--blinded``): arms appear only as codes from a key kept apart from the outputs (the
 config's ``randomisation.blinding.codes``, or codes dealt by :mod:`secrets` and written to a key
 file beside, never inside, the output folder; a run repeated with the same key file reuses it).
-Rows and figures list arms in code order, whichever arm a code stands for. Every arm id and label
+Rows and figures list arms in code order, whichever arm a code stands for; a listing of men
+(``scores``) is ordered by participant id, never by arm. Every arm id and label
 in tables, titles, notes and figures becomes its code. Tables that would reveal which code is the intervention (dose,
 which only one arm is offered; partially nested and CACE analyses, which are defined by it) are
 withheld, and comparisons are re-expressed in code order: ``A vs B`` is always A minus (or over)
@@ -214,7 +215,10 @@ def blind_tables(cfg: Config, tables: dict[str, Table], codes: dict[str, str]) -
         for c in df.columns:
             if df[c].dtype == object or isinstance(df[c].dtype, pd.StringDtype):
                 df[c] = df[c].map(lambda v: sub(v) if isinstance(v, str) else v)
-        df = code_order(df, sorted(codes.values()))
+        if name in PER_MAN and "participant_id" in df.columns:  # a listing of men: by man, whatever his arm
+            df = df.sort_values("participant_id", kind="stable")
+        else:
+            df = code_order(df, sorted(codes.values()))
         notes = tuple(sub(n) for n in t.footnotes)
         if name == "outcomes":
             notes += ("Blinded: comparisons are the first code minus (or over) the second; analyses defined by the "

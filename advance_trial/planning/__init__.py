@@ -58,6 +58,34 @@ def _pooled(men: pd.DataFrame, o: str) -> tuple[float, int, float, int]:
     return sd, df, r, len(y)
 
 
+def _men(per_arm: float, retained: float) -> float:
+    """Men to randomise to one arm, rounded up; not a number when a step before has none (or nobody is retained)."""
+    x = per_arm / retained if retained > 0 else float("nan")
+    return float(math.ceil(x)) if math.isfinite(x) else float("nan")
+
+
+def _ancova_factor(r: float, n: int, level: float, adjusted: bool) -> tuple[float, float, str]:
+    """``1 - r^2`` and its conservative value (the limit of r's interval nearest 0), with the note; defined
+    at the limits: no baseline adjustment, no r (fewer than two men), r = +-1 (no reduction taken: it would
+    need no men), too few men for r's interval (conservative: no reduction)."""
+    if not adjusted:
+        return 1.0, 1.0, "not adjusted for baseline: no reduction"
+    if not math.isfinite(r):
+        return 1.0, 1.0, "no baseline-follow-up correlation (too few men with both, or no spread): no reduction"
+    if abs(r) >= 1 - 1e-12:
+        return 1.0, 1.0, (f"r = {r:.3f}: follow-up is an exact linear function of baseline among {n} men; no "
+                          "reduction is taken (1 - r^2 = 0 would need no men)")  # fmt: skip
+    lo, hi = correlation_interval(r, n, level)
+    if not math.isfinite(lo):
+        return 1 - r**2, 1.0, (f"r = {r:.3f} (baseline and follow-up, within arms; {n} men, too few for its "
+                               "interval: conservative takes no reduction)")  # fmt: skip
+    if r >= 0:
+        return 1 - r**2, 1 - max(lo, 0.0) ** 2, (f"r = {r:.3f} (baseline and follow-up, within arms; conservative: "
+                                                 f"{level:.0%} lower limit {lo:.3f})")  # fmt: skip
+    return 1 - r**2, 1 - min(hi, 0.0) ** 2, (f"r = {r:.3f} (baseline and follow-up, within arms; conservative: "
+                                             f"{level:.0%} upper limit {hi:.3f}, the limit nearer 0)")  # fmt: skip
+
+
 def plan_outcome(cfg: Config, ads: AnalysisData, results: ResultsData, outcome: str) -> list[dict[str, object]]:
     """The steps of one outcome's sample size (rows of :data:`COLUMNS`), the ICC and retention looked up in
     ``results``."""
@@ -73,45 +101,67 @@ def plan_outcome(cfg: Config, ads: AnalysisData, results: ResultsData, outcome: 
                      "note": note})  # fmt: skip
 
     sd, df, r, n_cc = _pooled(ads.men, outcome)
-    sd_hi = sd_upper_limit(sd, df, p.sd_confidence)
-    add("1_sd", "pooled SD at follow-up", sd, sd_hi,
-        f"{n_cc} complete cases, {df} df; conservative: one-sided {p.sd_confidence:.0%} upper limit")  # fmt: skip
-    n0, n0_hi = n_per_arm(delta, sd, p.alpha, p.power), n_per_arm(delta, sd_hi, p.alpha, p.power)
+    nan = float("nan")
+    if df <= 0 or not math.isfinite(sd):
+        why = f"{n_cc} complete cases leave {max(df, 0)} df within the arms: no follow-up SD to plan on"
+    elif sd == 0:
+        why = "the follow-up SD is 0 (every man analysed in an arm scored the same): no basis for a t test's size"
+    else:
+        why = ""
+    sd_hi = sd_upper_limit(sd, df, p.sd_confidence) if not why else nan
+    add("1_sd", "pooled SD at follow-up", sd if df > 0 else nan, sd_hi,
+        f"{n_cc} complete cases, {df} df; conservative: one-sided {p.sd_confidence:.0%} upper limit"
+        + (f"; not computed: {why}" if why else ""))  # fmt: skip
+    n0, n0_hi = (n_per_arm(delta, sd, p.alpha, p.power), n_per_arm(delta, sd_hi, p.alpha, p.power)) if not why else (
+        nan, nan)  # fmt: skip
     add("2_t_test", "men per arm (two-sample t test)", n0, n0_hi,
-        f"difference {delta:g}, two-sided alpha {p.alpha:g}, power {p.power:g} (as power.t.test)")  # fmt: skip
-    lo, _ = correlation_interval(r, n_cc, level)
-    factor, factor_hi = 1 - r**2, 1 - max(lo, 0.0) ** 2
-    if "baseline" not in o.adjust_for or not math.isfinite(r):
-        factor = factor_hi = 1.0
-    add("3_ancova", "ANCOVA factor 1 - r^2", factor, factor_hi,
-        f"r = {r:.3f} (baseline and follow-up, within arms; conservative: {level:.0%} lower limit "
-        f"{lo:.3f})")  # fmt: skip
+        f"difference {delta:g}, two-sided alpha {p.alpha:g}, power {p.power:g} (as power.t.test)"
+        + (f"; not computed: {why}" if why else ""))  # fmt: skip
+    factor, factor_hi, note = _ancova_factor(r, n_cc, level, "baseline" in o.adjust_for)
+    add("3_ancova", "ANCOVA factor 1 - r^2", factor, factor_hi, note)
     add("3_ancova", "men per arm after ANCOVA", n0 * factor, n0_hi * factor_hi, "")
     icc = results.stats("outcomes", outcome, o.timepoint, analysis="partially_nested", effect="icc", threshold="")
+    model = "the partially nested model"
+    if icc and not math.isfinite(float(icc["estimate"])):  # the heteroscedastic model gives none: the equal-variance
+        equal = results.stats("outcomes", outcome, o.timepoint, analysis="partially_nested_equal_var", effect="icc",
+                              threshold="")  # fmt: skip
+        if equal and math.isfinite(float(equal["estimate"])):
+            icc, model = equal, f"the equal-variance partially nested model (the other gives none: {icc['reason']})"
     m = p.group_size
     if m is not None and icc and math.isfinite(float(icc["estimate"])):
         upper = float(icc["ci_upper"])
         if math.isfinite(upper):
             de, de_hi = design_effect(m, float(icc["estimate"])), design_effect(m, upper)
             note = (f"groups of {m}; ICC {float(icc['estimate']):.3f} ({level:.0%} interval to "
-                    f"{upper:.3f}) from the partially nested model; intervention arm only")  # fmt: skip
+                    f"{upper:.3f}) from {model}; intervention arm only")  # fmt: skip
         else:  # an estimate without an interval (on its boundary, or a singular information): assume the worst
             de, de_hi = design_effect(m, float(icc["estimate"])), design_effect(m, 1.0)
-            note = (f"groups of {m}; ICC {float(icc['estimate']):.3f} from the partially nested model, no interval "
+            note = (f"groups of {m}; ICC {float(icc['estimate']):.3f} from {model}, no interval "
                     "(the model gives none); conservative: ICC 1, the whole group as one man; "
                     "intervention arm only")  # fmt: skip
+    elif m is not None and icc:  # the model was fitted and gave no ICC: its reason, and the worst case
+        reason = str(icc.get("reason", "") or "")
+        at_zero = "boundary of zero" in reason
+        de, de_hi = (1.0 if at_zero else nan), design_effect(m, 1.0)
+        note = (f"groups of {m}; the partially nested model gives no ICC ({reason}); "
+                + ("estimate: ICC 0, its REML estimate; " if at_zero else "estimate not computed; ")
+                + "conservative: ICC 1, the whole group as one man; intervention arm only")  # fmt: skip
     else:
         de = de_hi = 1.0
         note = "no planned group size or no partially nested ICC: no design effect"
     add("4_design_effect", "design effect, intervention arm", de, de_hi, note)
     ret = results.stats("retention", "retained", o.timepoint, arm="all", site="all", cycle="all")
     keep, keep_lo = (float(ret["proportion"]), float(ret["ci_lower"])) if ret else (1.0, 1.0)
+    lost = f"; no man retained at {o.timepoint}: the inflation for attrition is not defined" if not keep > 0 else ""
     add("5_attrition", f"retained at {o.timepoint}", keep, keep_lo,
-        f"of men randomised; conservative: {level:.0%} lower limit ({ret['method'] if ret else 'none'})")  # fmt: skip
-    ctl, ctl_hi = math.ceil(n0 * factor / keep), math.ceil(n0_hi * factor_hi / keep_lo)
-    itv, itv_hi = math.ceil(n0 * factor * de / keep), math.ceil(n0_hi * factor_hi * de_hi / keep_lo)
-    add("6_total", "men to randomise, control arm", ctl, ctl_hi, "rounded up")
-    add("6_total", "men to randomise, intervention arm", itv, itv_hi, "rounded up")
+        f"of men randomised; conservative: {level:.0%} lower limit ({ret['method'] if ret else 'none'})"
+        + lost)  # fmt: skip
+    ctl, ctl_hi = _men(n0 * factor, keep), _men(n0_hi * factor_hi, keep_lo)
+    itv, itv_hi = _men(n0 * factor * de, keep), _men(n0_hi * factor_hi * de_hi, keep_lo)
+    missing = "; ".join(filter(None, [why, lost.removeprefix("; ")]))
+    said = "rounded up" + (f"; not computed where a step has no value: {missing}" if missing else "")
+    add("6_total", "men to randomise, control arm", ctl, ctl_hi, said)
+    add("6_total", "men to randomise, intervention arm", itv, itv_hi, said)
     add("6_total", "men to randomise in all", ctl + itv, ctl_hi + itv_hi, "")
     return rows
 
@@ -170,7 +220,10 @@ def registered_rows(definitive: Config, plan: pd.DataFrame) -> pd.DataFrame:
         total = rows[rows["quantity"] == "men to randomise in all"]
         note = definitive.trial.id
         if len(total):
-            point, safe = int(total["estimate"].iloc[0]), int(total["conservative"].iloc[0])
+            point, safe = (
+                f"{v:.0f}" if math.isfinite(v) else "(not computed)"
+                for v in (float(total["estimate"].iloc[0]), float(total["conservative"].iloc[0]))
+            )
             note += f": the plan needs {point} (conservative {safe})"
         extra.append({"outcome": oid, "step": "7_registered", "quantity": "men planned by the definitive trial",
                       "estimate": float(target), "conservative": float(target), "note": note})  # fmt: skip

@@ -32,7 +32,7 @@ from advance_trial.errors import (
     NotAllocatedError,
     UsageError,
 )
-from advance_trial.randomisation.database import Db, Location, location
+from advance_trial.randomisation.database import Db, Location, location, writes_to
 from advance_trial.randomisation.key import (
     KeyRing,
     check_receipt_signature,
@@ -65,6 +65,7 @@ from advance_trial.randomisation.replay import (
     replay_events,
     version_key,
 )
+from advance_trial.randomisation.request import AllocationRequest, check_request, normalise_id
 
 MIN_REASON_WORDS = 3
 
@@ -178,8 +179,8 @@ def _refuse_single_arm(cfg: Config) -> None:
 
 def _reason(reason: str | None, option: str = "--reason") -> str:
     text = " ".join((reason or "").split())
-    if len(re.findall(r"\w+", text)) < MIN_REASON_WORDS:
-        raise UsageError(f"{option} {reason!r}: give the reason in at least {MIN_REASON_WORDS} words")
+    if len(set(re.findall(r"\w+", text.casefold()))) < MIN_REASON_WORDS:  # "a a a" is one word, said three times
+        raise UsageError(f"{option} {reason!r}: give the reason in at least {MIN_REASON_WORDS} different words")
     return text
 
 
@@ -255,7 +256,7 @@ def _remember(store: LogStore, events: list[dict[str, Any]], state: Replay) -> N
 def _writing(cfg: Config, ring: KeyRing, where: Location, now: datetime | None = None,
              account: str | None = None) -> Iterator[_Step]:  # fmt: skip
     _check_trial(cfg, ring)
-    with locked(ring, exclusive=True):
+    with locked(ring, exclusive=True), writes_to(where):
         store = open_log(where, ring)
         try:
             check_permissions(where)
@@ -315,19 +316,26 @@ def init_log(cfg: Config, ring: KeyRing, path: str | Path | Location, note: str 
             "never start a second one"
         )
     with locked(ring, exclusive=True):
-        store = create_log(path, ring)
-        try:
-            from advance_trial.randomisation.log import genesis_tag
-
-            with store.transaction():
-                step = _Step(cfg, store, Replay(ring, store.log_id), Head(0, genesis_tag(ring, store.log_id)), None)
-                detail = {"design": design_of(cfg), "derivation": rz.DERIVATION, "key_fingerprint": ring.fingerprint,
-                          "epoch": 0}  # fmt: skip
-                step.append("init", {"detail": rz.canon(detail)}, note=note)
-            settle(ring, store.log_id, step.head)
-        finally:
-            store.close()
+        log_id, head = write_first_row(cfg, ring, path, note)
+        settle(ring, log_id, head)
     return verify_log(cfg, ring, path)
+
+
+def write_first_row(cfg: Config, ring: KeyRing, where: Location, note: str | None = None) -> tuple[str, Head]:
+    """Create a new log at ``where`` with its first row (the design, the derivation, the key's fingerprint), in
+    one transaction; its id and head. The caller holds the trial's lock and moves the checkpoint."""
+    from advance_trial.randomisation.log import genesis_tag
+
+    store = create_log(where, ring)
+    try:
+        with store.transaction():
+            step = _Step(cfg, store, Replay(ring, store.log_id), Head(0, genesis_tag(ring, store.log_id)), None)
+            detail = {"design": design_of(cfg), "derivation": rz.DERIVATION, "key_fingerprint": ring.fingerprint,
+                      "epoch": 0}  # fmt: skip
+            step.append("init", {"detail": rz.canon(detail)}, note=note)
+        return store.log_id, step.head
+    finally:
+        store.close()
 
 
 def amend(cfg: Config, ring: KeyRing, reason: str, *, log: str | Path | Location | None = None) -> dict[str, Any]:
@@ -350,56 +358,6 @@ def amend(cfg: Config, ring: KeyRing, reason: str, *, log: str | Path | Location
 
 
 # ---------------------------------------------------------------------------- allocation
-
-
-def normalise_id(cfg: Config, raw: str) -> str:
-    """A participant id as the log keeps it: trimmed, upper-cased when the pattern ignores case; must match."""
-    pattern = re.compile(cfg.randomisation.participant_id_pattern)
-    text = raw.strip()
-    if pattern.flags & re.IGNORECASE:
-        text = text.upper()
-    if text[:1] in ("=", "+", "-", "@") or not text.isprintable():
-        raise _refuse("allocation request", "--participant", raw,
-                      "an id may not begin with = + - or @, nor hold a control character")  # fmt: skip
-    if not pattern.fullmatch(text):
-        raise _refuse(
-            "allocation request", "--participant", raw, f"must match {cfg.randomisation.participant_id_pattern}"
-        )
-    return text
-
-
-def check_request(
-    cfg: Config, participant_id: str, site: str, factors: Mapping[str, str]
-) -> tuple[str, dict[str, str]]:
-    """Validate a request's id, site and factors; every problem at once (exit 4).
-
-    Returns the normalised id (:func:`normalise_id`) and the factor values as the config spells them.
-    """
-    src = "allocation request"
-    problems: list[DataProblem] = []
-    pid = participant_id
-    try:
-        pid = normalise_id(cfg, participant_id)
-    except DataError as exc:
-        problems.extend(exc.problems)
-    levels = cfg.factor_levels()
-    by_lower = {name: {v.casefold(): v for v in vals} for name, vals in levels.items()}
-    values: dict[str, str] = {}
-    for name, value in {"site": site, **{k: str(v) for k, v in factors.items()}}.items():
-        opt = "--site" if name == "site" else f"--factor {name}"
-        if name not in levels:
-            problems.append(DataProblem(src, None, opt, value, f"unknown factor; known: {', '.join(levels)}"))
-        elif value.strip().casefold() not in by_lower[name]:
-            problems.append(DataProblem(src, None, opt, value, f"unknown value; allowed: {', '.join(levels[name])}"))
-        else:
-            values[name] = by_lower[name][value.strip().casefold()]
-    for name in rz.required_factors(cfg):
-        if name not in values and not any(p.column in ("--site", f"--factor {name}") for p in problems):
-            allowed = ", ".join(levels[name])
-            problems.append(DataProblem(src, None, f"--factor {name}", None, f"missing: give {name}=VALUE ({allowed})"))
-    if problems:
-        raise DataError(problems)
-    return pid, dict(sorted(values.items()))
 
 
 def check_eligible(cfg: Config, participant_id: str, data_dir: Path | None) -> None:
@@ -468,8 +426,8 @@ def _as_allocation(state: Replay, pid: str, new: bool, receipt: dict[str, Any]) 
 def allocate(
     cfg: Config,
     ring: KeyRing,
-    participant_id: str,
-    site: str,
+    request: AllocationRequest | str,
+    site: str | None = None,
     factors: Mapping[str, str] | None = None,
     *,
     log: str | Path | Location | None = None,
@@ -477,10 +435,15 @@ def allocate(
     data_dir: Path | None = None,
     now: datetime | None = None,
     account: str | None = None,
+    eligibility: Mapping[str, Any] | None = None,
 ) -> Allocation:
     """Allocate one man, or return the allocation already recorded for him (writing nothing).
 
-    ``account`` is the service account that asked (the service's only; the log records the OS user otherwise).
+    ``request`` is the :class:`AllocationRequest` (or, for the same request, his id with ``site`` and
+    ``factors``). ``account`` is the service account that asked (the service's only; the log records the OS user
+    otherwise). ``eligibility`` holds the answers to the config's eligibility criteria (``{id: bool}``): when
+    given, each must be answered eligibly, and they are recorded in the allocation's row; the service always
+    gives them.
 
     Raises
     ------
@@ -495,7 +458,14 @@ def allocate(
         The log does not verify; nothing is written.
     """
     _refuse_single_arm(cfg)
-    pid, values = check_request(cfg, participant_id, site, factors or {})
+    if not isinstance(request, AllocationRequest):
+        request = AllocationRequest.of(request, site or "", factors)
+    pid, values = request.checked(cfg)
+    answers = None
+    if eligibility is not None:
+        from advance_trial.randomisation.eligibility import check_answers
+
+        answers = check_answers(cfg, eligibility)
     path = log_path(cfg, log)
     with _writing(cfg, ring, path, now, account) as step:
         if _existing(step.state, pid, values) is not None:
@@ -506,7 +476,8 @@ def allocate(
         row = step.append(
             "allocation",
             {"sequence": len(step.state.allocated) + 1, "participant_id": pid, "id_key": id_key(pid),
-             "site": values["site"], "stratum": stratum, "factors": rz.canon(values)},
+             "site": values["site"], "stratum": stratum, "factors": rz.canon(values),
+             **({"detail": rz.canon({"eligibility": answers})} if answers is not None else {})},
             sealed={"arm": arm, "draw": draw}, note=note,
         )  # fmt: skip
         receipt = _receipt(step.store, row)
@@ -853,6 +824,12 @@ def _check_receipt(ring: KeyRing, log_id: str, receipt: Mapping[str, Any], by_ro
         check_receipt_signature(receipt, ring.public_path.read_bytes())
 
 
+def events(cfg: Config, ring: KeyRing, log: str | Path | Location | None = None) -> list[dict[str, Any]]:
+    """Every row of the log, verified (what was verified before in this process is not verified again)."""
+    with _reading(cfg, ring, log_path(cfg, log)) as (store, _state, _head):
+        return store.events()
+
+
 def allocated_men(cfg: Config, ring: KeyRing, log: str | Path | Location | None = None) -> list[Allocation]:
     """Every allocation in sequence order, after verifying the log (from what this process last verified);
     records nothing. The service's reads use it."""
@@ -919,7 +896,8 @@ def log_summary(cfg: Config, ring: KeyRing, log: str | Path | Location | None = 
     frame = allocations(cfg, ring, log)
     dates = frame["randomised_on"] if len(frame) else pd.Series(["-"])
     return {"allocations": report.allocations, "unblindings": report.unblindings, "exports": report.exports,
-            "corrections": report.corrections, "head_row": report.head_row, "head_tag": report.head_tag,
+            "corrections": int(frame["randomised_in_error"].sum()) if len(frame) else 0,  # withdrawals are not
+            "head_row": report.head_row, "head_tag": report.head_tag,
             "log_id": report.log_id, "checkpoint_row": read_checkpoint(ring).row,
             "allocators": int(frame["allocated_by"].nunique()) if len(frame) else 0,
             "backup": int((frame["source"] == "backup").sum()) if len(frame) else 0,

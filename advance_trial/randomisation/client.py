@@ -89,10 +89,13 @@ def _refusal(status: int, answer: dict[str, Any]) -> AdvanceTrialError:
     return AdvanceTrialError(f"the allocation service answered {status}: {message}")
 
 
-def allocate(server: str, participant_id: str, site: str, factors: dict[str, str]) -> dict[str, Any]:
+def allocate(server: str, participant_id: str, site: str, factors: dict[str, str],
+             eligibility: dict[str, bool] | None = None) -> dict[str, Any]:  # fmt: skip
     """Allocate one man through the service; his allocation and receipt (:class:`AlreadyAllocated` if he was)."""
-    return call(server, "POST", "/api/allocations", {"participant_id": participant_id, "site": site,
-                                                      "factors": factors})  # fmt: skip
+    body: dict[str, Any] = {"participant_id": participant_id, "site": site, "factors": factors}
+    if eligibility is not None:
+        body["eligibility"] = eligibility
+    return call(server, "POST", "/api/allocations", body)
 
 
 def unblind(server: str, participant_id: str, reason: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ Nothing of the allocation logic depends on which one it is.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -309,6 +310,35 @@ def database_errors() -> tuple[type[BaseException], ...]:
     except ImportError:  # pragma: no cover
         pass
     return tuple(errors)
+
+
+def os_error(loc: Location, exc: BaseException) -> OSError | None:
+    """A database's failure to write (a full disk, an I/O error, a read-only file or folder) as the operating-system
+    error it is, naming the log (one line, exit 1); None for any other database error."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, sqlite3.OperationalError):
+        if not any(w in text for w in ("disk", "I/O", "readonly", "unable to open", "no space")):
+            return None
+    else:
+        try:
+            from psycopg.errors import DiskFull, IoError
+        except ImportError:  # pragma: no cover
+            return None
+        if not isinstance(exc, DiskFull | IoError):
+            return None
+    return OSError(errno.EIO, f"the allocation log cannot be written ({text})", loc.shown)
+
+
+@contextmanager
+def writes_to(loc: Location) -> Iterator[None]:
+    """Turn a database's failure to write into the :class:`OSError` it is (:func:`os_error`)."""
+    try:
+        yield
+    except database_errors() as exc:
+        failure = os_error(loc, exc)
+        if failure is None:
+            raise
+        raise failure from None
 
 
 def refuse_unreadable(loc: Location, exc: BaseException) -> IntegrityError:

@@ -146,6 +146,22 @@ def create_key(folder: Path, trial_id: str, key: bytes | None = None) -> KeyRing
 
     ``key`` is for tests and the demonstration only; a trial's key comes from :mod:`secrets`.
     """
+    ring, files = key_files(folder, trial_id, key)
+    written: list[Path] = []
+    try:
+        for path, body, mode in files:
+            _write_new(path, body, mode)
+            written.append(path)
+    except FileExistsError as exc:
+        for path in written:
+            path.unlink()
+        raise UsageError(f"{exc.filename}: already exists; a trial's key is created once") from None
+    return ring
+
+
+def key_files(folder: Path, trial_id: str, key: bytes | None = None) -> tuple[KeyRing, list[tuple[Path, bytes, int]]]:
+    """A new key (from :mod:`secrets` unless given) and its signing pair: the ring, and each file's path, bytes and
+    mode, the key last (its presence says the others are there); the folder is made (0700) or checked private."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -166,20 +182,13 @@ def create_key(folder: Path, trial_id: str, key: bytes | None = None) -> KeyRing
     public = signing.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    written: list[Path] = []
-    try:
-        for path, body, mode in (
-            (ring.key_path, f"{KEY_HEADER}\n{key.hex()}\ntrial: {trial_id}\n".encode(), 0o600),
-            (ring.signing_path, pem, 0o600),
-            (ring.public_path, public, 0o644),
-        ):
-            _write_new(path, body, mode)
-            written.append(path)
-    except FileExistsError as exc:
-        for path in written:
-            path.unlink()
-        raise UsageError(f"{exc.filename}: already exists; a trial's key is created once") from None
-    return ring
+    return ring, [(ring.public_path, public, 0o644), (ring.signing_path, pem, 0o600),
+                  (ring.key_path, f"{KEY_HEADER}\n{key.hex()}\ntrial: {trial_id}\n".encode(), 0o600)]  # fmt: skip
+
+
+def write_new(path: Path, body: bytes, mode: int, sync_folder: bool = True) -> None:
+    """Write a file that must not exist yet (``O_EXCL``), with its mode, and fsync it (and its folder)."""
+    _write_new(path, body, mode, sync_folder)
 
 
 def _write_new(path: Path, body: bytes, mode: int, sync_folder: bool = True) -> None:
@@ -193,8 +202,11 @@ def _write_new(path: Path, body: bytes, mode: int, sync_folder: bool = True) -> 
         fsync_dir(path.parent)
 
 
-def load_key(folder: Path, trial_id: str, fingerprint: str | None, config_file: str = "<config>") -> KeyRing:
+def load_key(folder: Path, trial_id: str, fingerprint: str | None, config_file: str = "<config>", *,
+             pinned: bool = True) -> KeyRing:  # fmt: skip
     """Read a trial's key, check its permissions and that the config's fingerprint is its own.
+
+    ``pinned=False`` skips the fingerprint check (a training key, which no config records).
 
     Raises
     ------
@@ -203,6 +215,26 @@ def load_key(folder: Path, trial_id: str, fingerprint: str | None, config_file: 
     UsageError
         No key there, or a key file or folder that other users can read.
     """
+    ring = read_key(folder, trial_id)
+    if not pinned:
+        return ring
+    if fingerprint is None:
+        raise ConfigError(
+            config_file,
+            [ConfigProblem("randomisation.key_fingerprint", None,
+                           f"missing: this trial has no recorded key; `randomise init` records {ring.fingerprint}")],
+        )  # fmt: skip
+    if not hmac.compare_digest(fingerprint.lower(), ring.fingerprint):
+        raise ConfigError(
+            config_file,
+            [ConfigProblem("randomisation.key_fingerprint", None,
+                           f"{fingerprint} is not the fingerprint of the key in {folder} ({ring.fingerprint})")],
+        )  # fmt: skip
+    return ring
+
+
+def read_key(folder: Path, trial_id: str) -> KeyRing:
+    """Read a trial's key and check its permissions (not yet against a config's fingerprint: :func:`load_key`)."""
     path = folder / f"{trial_id}.key"
     try:
         lines = path.read_text(encoding="ascii").splitlines()
@@ -229,20 +261,7 @@ def load_key(folder: Path, trial_id: str, fingerprint: str | None, config_file: 
         raise UsageError(
             f"{path}: the key (or its folder) can be read by other users; chmod 600 the key and 700 the folder"
         )
-    ring = KeyRing(trial_id, folder, fingerprint_of(key), demo, key)
-    if fingerprint is None:
-        raise ConfigError(
-            config_file,
-            [ConfigProblem("randomisation.key_fingerprint", None,
-                           f"missing: this trial has no recorded key; `randomise init` records {ring.fingerprint}")],
-        )  # fmt: skip
-    if not hmac.compare_digest(fingerprint.lower(), ring.fingerprint):
-        raise ConfigError(
-            config_file,
-            [ConfigProblem("randomisation.key_fingerprint", None,
-                           f"{fingerprint} is not the fingerprint of the key in {folder} ({ring.fingerprint})")],
-        )  # fmt: skip
-    return ring
+    return KeyRing(trial_id, folder, fingerprint_of(key), demo, key)
 
 
 # ---------------------------------------------------------------------------- checkpoint
@@ -259,17 +278,22 @@ class Checkpoint:
 
 def write_checkpoint(ring: KeyRing, cp: Checkpoint) -> None:
     """Replace the checkpoint atomically: a new 0600 file, fsync, rename, fsync the folder."""
-    body: dict[str, Any] = {
-        "format": CHECKPOINT_FORMAT, "trial_id": ring.trial_id, "log_id": cp.log_id, "row": cp.row, "tag": cp.tag,
-    }  # fmt: skip
-    body["mac"] = ring.mac(body)
     tmp = ring.folder / f".{ring.trial_id}.checkpoint.{secrets.token_hex(6)}.tmp"
     try:
-        _write_new(tmp, (json.dumps(body, indent=1, sort_keys=True) + "\n").encode(), 0o600, sync_folder=False)
+        _write_new(tmp, checkpoint_bytes(ring, cp), 0o600, sync_folder=False)
         os.replace(tmp, ring.checkpoint_path)
     finally:
         tmp.unlink(missing_ok=True)
     fsync_dir(ring.folder)
+
+
+def checkpoint_bytes(ring: KeyRing, cp: Checkpoint) -> bytes:
+    """The checkpoint file's bytes: the head, authenticated under the key."""
+    body: dict[str, Any] = {
+        "format": CHECKPOINT_FORMAT, "trial_id": ring.trial_id, "log_id": cp.log_id, "row": cp.row, "tag": cp.tag,
+    }  # fmt: skip
+    body["mac"] = ring.mac(body)
+    return (json.dumps(body, indent=1, sort_keys=True) + "\n").encode()
 
 
 def read_checkpoint(ring: KeyRing) -> Checkpoint:

@@ -103,6 +103,7 @@ class Allocated:
     config_version: str
     in_error: bool = False
     unblindings: int = 0
+    withdrawn: bool = False
 
 
 @dataclass
@@ -280,7 +281,11 @@ class Replay:
         man.unblindings += 1
 
     def _on_correction(self, ev: dict[str, Any]) -> None:
-        self._known(ev).in_error = True
+        man = self._known(ev)
+        if self._detail(ev).get("withdrawn") is True:  # a withdrawal: his allocation (and arm) stand
+            man.withdrawn = True
+        else:
+            man.in_error = True
 
     def _on_notice(self, ev: dict[str, Any]) -> None:
         self._detail(ev)

@@ -53,12 +53,17 @@ TOKEN_PREFIX = "atk_"
 _TABLES = [
     """CREATE TABLE IF NOT EXISTS accounts (name TEXT PRIMARY KEY, role TEXT NOT NULL, sites TEXT NOT NULL,
        password_hash TEXT, token_hash TEXT, disabled INTEGER NOT NULL, changed_at TEXT NOT NULL, tag TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS login_failures (name TEXT PRIMARY KEY, failures INTEGER NOT NULL,
-       locked_until TEXT)""",
+    # failed logins by source address (a keyed hash of it, never the address): ``name`` '*' counts the address's
+    # failures under any name (they set its slowdown), a name's row its failures from that address (its lock)
+    """CREATE TABLE IF NOT EXISTS login_throttle (source TEXT NOT NULL, name TEXT NOT NULL, failures INTEGER NOT NULL,
+       last_at TEXT NOT NULL, locked_until TEXT, PRIMARY KEY (source, name))""",
     """CREATE TABLE IF NOT EXISTS sessions (id_hash TEXT PRIMARY KEY, name TEXT NOT NULL, csrf TEXT NOT NULL,
        expires_at TEXT NOT NULL)""",
 ]
 _ACCOUNT_COLUMNS = "name, role, sites, password_hash, token_hash, disabled, changed_at, tag"
+#: The ``source`` of a lock on a name from every address: wrong one-time codes after the right password (whoever
+#: sent them has the password, so the name is locked wherever it is used, until the lock ends or a reset).
+ANY_SOURCE = "(any address)"
 
 
 class AuthError(AdvanceTrialError):
@@ -271,7 +276,7 @@ class Accounts:
             row = _row(db, name)
             assert row is not None
             _write(db, self.ring, name, a.role, a.sites, pw_hash, row[4], a.disabled, self.clock())
-            db.run("DELETE FROM login_failures WHERE name = ?", (name,))
+            db.run("DELETE FROM login_throttle WHERE name = ?", (name,))
 
         self._change({"action": "password", "account": name}, by, change)
 
@@ -299,55 +304,69 @@ class Accounts:
 
     # ------------------------------------------------------------------ logging in
 
-    def login(self, name: str, password: str, via: str = "web") -> Account:
-        """Check a password; every attempt is a ``login`` event in the chain.
+    def login(self, name: str, password: str, via: str = "web", source: str = "local") -> Account:
+        """Check a password from a source address; every attempt is a ``login`` event in the chain.
+
+        Failures are counted by source address. The address's failures under any name, known or not, set how
+        long the answer waits (``AuthError.failures``: the same schedule whatever the name); a name's failures
+        from that address lock that name at that address only, after ``max_failed_logins`` of them, for
+        ``lockout_minutes``. So an outsider who knows an account's name cannot lock its owner out: her logins
+        from her own address, and the account's API token, keep working. Counts older than ``lockout_minutes``
+        are forgotten; a successful login clears the address's.
 
         Raises
         ------
         AuthError
-            Unknown account, wrong password, disabled or locked account (one message for all, so that the
-            answer tells nothing of which); ``failures`` says how many in a row, for slowing the next answer.
+            Unknown account, wrong password, disabled or locked (one message for all, so that the answer tells
+            nothing of which); ``failures`` is the address's failures in a row, for slowing the answer.
         """
         now = self.clock()
+        src, key = self.ring.mac(["login source", source])[:32], name if NAME.fullmatch(name) else "(not a name)"
+        since = _stamp(now - timedelta(minutes=self.policy.lockout_minutes))
         db = self._db()
         try:
             row = _row(db, name) if NAME.fullmatch(name) else None
-            failures, locked_until = 0, None
-            if row is not None:
-                got = db.query("SELECT failures, locked_until FROM login_failures WHERE name = ?", (name,))[1]
-                if got:
-                    failures, locked_until = int(got[0][0]), got[0][1]
+            got = db.query("SELECT source, name, failures, last_at, locked_until FROM login_throttle WHERE "
+                           "(source = ? AND name IN ('*', ?)) OR (source = ? AND name = ?)",
+                           (src, key, ANY_SOURCE, key))[1]  # fmt: skip
         finally:
             db.close()
+        counts = {str(n): int(f) if str(last) > since else 0 for s, n, f, last, _ in got if s == src}
+        # a lock at this address, or one on the name everywhere (wrong one-time codes after the right password)
+        locked_until = next((str(lk) for _, n, _, _, lk in got if n == key and lk and str(lk) > _stamp(now)), None)
+        seen, tries = counts.get("*", 0) + 1, counts.get(key, 0) + 1
         account = _account(self.ring, row) if row is not None else None
         refused = "the account name or password is wrong, or the account is disabled or locked"
-        if account is None:
-            _hasher_dummy_check(password)
-            self._login_event(None, {"result": "failed", "reason": "unknown account", "via": via})
-            raise AuthError(refused)
-        if (locked_until is not None and locked_until > _stamp(now)) or account.disabled:
+        lock = _stamp(now + timedelta(minutes=self.policy.lockout_minutes)) \
+            if locked_until is None and tries >= self.policy.max_failed_logins else None  # fmt: skip
+
+        def count(db: Db) -> None:  # this failure, in the same transaction as its event
+            rows = [("*", seen, None), (key, 0, locked_until) if locked_until else (key, 0 if lock else tries, lock)]
+            for n, failures, until in rows:
+                db.run("DELETE FROM login_throttle WHERE source = ? AND name = ?", (src, n))
+                db.run("INSERT INTO login_throttle VALUES (?, ?, ?, ?, ?)", (src, n, failures, _stamp(now), until))
+
+        if locked_until is not None or account is None or account.disabled:
             _hasher_dummy_check(password)  # the same Argon2 cost whatever the refusal, so time tells nothing
-        if locked_until is not None and locked_until > _stamp(now):
-            self._login_event(name, {"result": "refused", "reason": "locked", "via": via})
-            raise AuthError(refused, failures)
+        if locked_until is not None:
+            self._login_event(name if account else None, {"result": "refused", "reason": "locked", "via": via}, count)
+            raise AuthError(refused, seen)
+        if account is None:
+            self._login_event(None, {"result": "failed", "reason": "unknown account", "via": via}, count)
+            raise AuthError(refused, seen)
         if account.disabled:
-            self._login_event(name, {"result": "refused", "reason": "disabled", "via": via})
-            raise AuthError(refused, failures)
+            self._login_event(name, {"result": "refused", "reason": "disabled", "via": via}, count)
+            raise AuthError(refused, seen)
         if not _password_matches(str(row[3] or ""), password):  # type: ignore[index]
-            failures += 1
-            lock = _stamp(now + timedelta(minutes=self.policy.lockout_minutes)) \
-                if failures >= self.policy.max_failed_logins else None  # fmt: skip
-            detail = {"result": "failed", "reason": "wrong password", "failures": failures, "via": via,
+            detail = {"result": "failed", "reason": "wrong password", "failures": tries, "via": via,
                       **({"locked_until": lock} if lock else {})}  # fmt: skip
-
-            def count(db: Db) -> None:
-                db.run("DELETE FROM login_failures WHERE name = ?", (name,))
-                db.run("INSERT INTO login_failures VALUES (?, ?, ?)", (name, 0 if lock else failures, lock))
-
             self._login_event(name, detail, count)
-            raise AuthError(refused, failures)
-        self._login_event(name, {"result": "ok", "via": via},
-                          lambda db: db.run("DELETE FROM login_failures WHERE name = ?", (name,)))  # fmt: skip
+            raise AuthError(refused, seen)
+
+        def clear(db: Db) -> None:
+            db.run("DELETE FROM login_throttle WHERE source = ? AND name IN ('*', ?)", (src, key))
+
+        self._login_event(name, {"result": "ok", "via": via}, clear)
         return account
 
     def _login_event(self, name: str | None, detail: dict[str, Any],

@@ -6,8 +6,9 @@ allocation logic is written here. Blocking calls run in Starlette's thread pool;
 the database's own lock serialise them with every other writer.
 
 API (bearer token from ``users add``): errors are JSON ``{"error": ..., "problems": [...]}`` with 400 (bad
-input), 401 (no or bad token), 403 (role or site), 404 (no such man at your sites), 409 (already
-allocated), 503 (the log fails verification, or the service's config is not the log's design).
+input, an unknown key), 401 (no or bad token), 403 (role or site), 404 (no such man at your sites), 409 (already
+allocated), 413 (a body over 64 KiB, however it is sent), 503 (the log fails verification, or the service's
+config is not the log's design).
 
 Pages (session cookie, HttpOnly, SameSite=Strict, Secure over TLS; a one-use CSRF token in every form):
 log in, allocate, see the arm or code and the receipt, the site's allocations (no arms when blinded),
@@ -21,6 +22,7 @@ import hmac
 import json
 import logging
 import secrets
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,9 +31,11 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from advance_trial.config.models import Config
 from advance_trial.errors import (
@@ -46,6 +50,7 @@ from advance_trial.errors import (
 from advance_trial.randomisation import allocation as al
 from advance_trial.randomisation.database import Location
 from advance_trial.randomisation.key import KeyRing
+from advance_trial.randomisation.request import AllocationRequest, normalise_id
 from advance_trial.randomise import required_factors
 from advance_trial.service.accounts import Account, Accounts, AuthError, ForbiddenError
 
@@ -80,8 +85,8 @@ def status_of(exc: BaseException) -> int:
     """The HTTP status of a library exception (the contract's meanings); 500, logged with its traceback on the
     server's standard error (never sent to the client), for anything else."""
     for kind, status in ((AuthError, 401), (ForbiddenError, 403), (NotFound, 404), (NotAllocatedError, 404),
-                         (Conflict, 409), (IntegrityError, 503), (ConfigError, 503), (DataError, 400),
-                         (UsageError, 400)):  # fmt: skip
+                         (Conflict, 409), (BodyTooLarge, 413), (IntegrityError, 503), (ConfigError, 503),
+                         (DataError, 400), (UsageError, 400)):  # fmt: skip
         if isinstance(exc, kind):
             return status
     _LOG.error("internal error", exc_info=exc)
@@ -110,6 +115,15 @@ class Service:
     data_dir: Path | None = None
     login_delay: float = 0.5
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    training: bool = False
+    mail_threads: list[threading.Thread] = field(default_factory=list)  # allocation e-mails being sent
+    #: How a failed login's answer waits (a test records the waits instead).
+    pause: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+    def login_wait(self, failures: int) -> float:
+        """Seconds a failed login's answer waits: doubling with the source address's failures in a row (under
+        any name, known or not), from ``login_delay``, at most 30."""
+        return float(min(self.login_delay * 2 ** max(failures - 1, 0), 30.0))
 
     @property
     def blinded(self) -> bool:
@@ -130,47 +144,69 @@ class Service:
 
     # ------------------------------------------------------------------ actions (blocking; run in a thread)
 
-    def allocate(self, account: Account, participant_id: str, site: str, factors: dict[str, str]) -> dict[str, Any]:
+    def check(self, account: Account, request: AllocationRequest,
+              eligibility: dict[str, Any] | None) -> dict[str, Any]:  # fmt: skip
+        """Check an allocation request without writing (the page's confirmation step): the role, the id, the
+        factors, the site (the one checked is the one allocated: never a factor) and the eligibility answers;
+        what the confirmation shows."""
         account.require("allocate", "allocating")
-        known = {s.casefold(): s for s in self.cfg.site_ids}
-        if account.role == "site_ra" and known.get(site.strip().casefold(), site) not in account.sites:
-            raise ForbiddenError(f"site {site!r}: you allocate only at {', '.join(account.sites)}")
+        pid, values = request.checked(self.cfg)
+        if account.role == "site_ra" and values["site"] not in account.sites:
+            raise ForbiddenError(f"site {request.site!r}: you allocate only at {', '.join(account.sites)}")
+        answers = self._answers(eligibility)
+        return {"participant_id": pid, "factors": values, "eligibility": answers or {}}
+
+    def _answers(self, eligibility: dict[str, Any] | None) -> dict[str, bool] | None:
+        """The eligibility answers, checked: required (every criterion) when the config asks any."""
+        from advance_trial.randomisation.eligibility import check_answers, criteria
+
+        if not criteria(self.cfg) and not eligibility:
+            return None
+        return check_answers(self.cfg, eligibility or {})
+
+    def allocate(self, account: Account, request: AllocationRequest,
+                 eligibility: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+        """Allocate a man: the answer carries his arm (or code), the one place outside an unblinding or an
+        export where an arm is shown, since the allocation itself is the event."""
+        pid = self.check(account, request, eligibility)["participant_id"]
         try:
-            a = al.allocate(self.cfg, self.ring, participant_id, site, factors, log=self.where,
-                            data_dir=self.data_dir, account=account.name)  # fmt: skip
+            a = al.allocate(self.cfg, self.ring, request, log=self.where, data_dir=self.data_dir,
+                            account=account.name, eligibility=self._answers(eligibility))  # fmt: skip
         except DataError as exc:
             if account.role == "site_ra" and any(" was allocated with " in p.message for p in exc.problems):
                 # another site's man: say that the id is taken, not where or with what
-                taken = DataProblem("allocation request", None, "participant_id", participant_id,
+                taken = DataProblem("allocation request", None, "participant_id", pid,
                                     "this id is allocated already, with other details")  # fmt: skip
                 raise DataError([taken]) from None
             raise
-        body = self._man(account, a)
-        if not a.new:
-            raise Conflict(body)
-        return {**body, "receipt": a.receipt}
+        if not a.new:  # no arm: asking again is no event, so it shows none (his arm is on his receipt page)
+            raise Conflict(self._man(a))
+        from advance_trial.service.records import notify_allocation
 
-    def _man(self, account: Account, a: al.Allocation) -> dict[str, Any]:
+        made = {**self._man(a), **self.shown_arm(account, a.arm), "receipt": a.receipt}
+        notice = notify_allocation(self, account, {**made, "arm": a.arm})
+        return {**made, **({"notice": notice} if notice else {})}
+
+    def _man(self, a: al.Allocation) -> dict[str, Any]:
+        """What any list or look-up shows of a man: never his arm or code (those are seen only with an event)."""
         return {"participant_id": a.participant_id, "site": a.site, "sequence": a.sequence,
-                "randomised_on": a.randomised_on, **self.shown_arm(account, a.arm)}  # fmt: skip
+                "randomised_on": a.randomised_on}  # fmt: skip
 
     def one(self, account: Account, participant_id: str) -> dict[str, Any]:
         account.require("read", "reading allocations")
-        pid = al.normalise_id(self.cfg, participant_id)
+        pid = normalise_id(self.cfg, participant_id)
         man = next((m for m in al.allocated_men(self.cfg, self.ring, self.where) if m.participant_id == pid), None)
         if man is None or not self.visible(account, man):
             raise NotFound(
                 f"{pid}: no allocation at your sites" if account.role == "site_ra" else f"{pid}: not allocated"
             )
-        return self._man(account, man)
+        return self._man(man)
 
     def listing(self, account: Account) -> list[dict[str, Any]]:
+        """The men an account may see, without arms or codes for any role: an arm is seen only on the record
+        (the unblinder's unblinding of one man, the statistician's export, both events in the chain)."""
         account.require("read", "reading allocations")
-        men = [m for m in al.allocated_men(self.cfg, self.ring, self.where) if self.visible(account, m)]
-        if account.role == "site_ra" and self.blinded:  # codes listed together would group the men by arm
-            return [{"participant_id": m.participant_id, "site": m.site, "sequence": m.sequence,
-                     "randomised_on": m.randomised_on} for m in men]  # fmt: skip
-        return [self._man(account, m) for m in men]
+        return [self._man(m) for m in al.allocated_men(self.cfg, self.ring, self.where) if self.visible(account, m)]
 
     def unblind(self, account: Account, participant_id: str, reason: str) -> dict[str, Any]:
         account.require("unblind", "unblinding")
@@ -225,18 +261,53 @@ def _json(status: int, body: Any) -> JSONResponse:
 MAX_BODY = 64 * 1024
 
 
-def _small(request: Request) -> None:
-    """Refuse a body larger than any request of the service needs (before reading it)."""
-    try:
-        size = int(request.headers.get("content-length", "0"))
-    except ValueError:
-        size = MAX_BODY + 1
-    if size > MAX_BODY:
-        raise UsageError(f"the request body is larger than {MAX_BODY} bytes")
+class BodyTooLarge(UsageError):
+    """A request body larger than any request of the service needs (HTTP 413)."""
+
+
+def limit_body(app: ASGIApp, too_large: Callable[[Scope], Response], limit: int = MAX_BODY) -> ASGIApp:
+    """ASGI middleware: no route reads more than ``limit`` bytes of a body, however it is sent.
+
+    A declared Content-Length over the limit is answered (413) before the route runs; otherwise the bytes
+    received are counted as the route reads them (chunked transfer included), and the read that passes the
+    limit raises :class:`BodyTooLarge`, which the route answers as 413 (or this middleware, if it did not).
+    """
+    message = f"the request body is larger than {limit} bytes"
+
+    async def limited(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.strip().isdigit() or int(declared) > limit):
+            await too_large(scope)(scope, receive, send)
+            return
+        received, started = 0, False
+
+        async def counted() -> Message:
+            nonlocal received
+            got = await receive()
+            if got["type"] == "http.request":
+                received += len(got.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(message)
+            return got
+
+        async def sending(msg: Message) -> None:
+            nonlocal started
+            started = started or msg["type"] == "http.response.start"
+            await send(msg)
+
+        try:
+            await app(scope, counted, sending)
+        except BodyTooLarge:
+            if not started:
+                await too_large(scope)(scope, receive, send)
+
+    return limited
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    _small(request)
     try:
         body = await request.json()
     except ValueError:
@@ -273,17 +344,12 @@ def api(svc: Service, action: Callable[[Account, Request], Awaitable[tuple[int, 
 
 def api_routes(svc: Service) -> list[Route]:
     async def create(account: Account, request: Request) -> tuple[int, Any]:
-        body = await _body(request)
-        factors = body.get("factors") or {}
-        if not isinstance(factors, dict) or not all(isinstance(v, str | int) for v in factors.values()):
-            raise UsageError("factors: give them as an object of NAME: VALUE")
-        return 201, await run_in_threadpool(
-            svc.allocate,
-            account,
-            _text_field(body, "participant_id"),
-            _text_field(body, "site"),
-            {str(k): str(v) for k, v in factors.items()},
-        )
+        body = dict(await _body(request))
+        eligibility = body.pop("eligibility", None)  # the answers go with the request, never into it
+        if eligibility is not None and not isinstance(eligibility, dict):
+            raise UsageError('eligibility: give it as an object of CRITERION: true or false, e.g. {"adult": true}')
+        wanted = AllocationRequest.parse(body)
+        return 201, await run_in_threadpool(svc.allocate, account, wanted, eligibility)
 
     async def read(account: Account, request: Request) -> tuple[int, Any]:
         return 200, await run_in_threadpool(svc.one, account, request.path_params["pid"])
@@ -310,7 +376,7 @@ def api_routes(svc: Service) -> list[Route]:
 
     async def whoami(account: Account, request: Request) -> tuple[int, Any]:
         return 200, {"name": account.name, "role": account.role, "sites": list(account.sites),
-                     "trial": svc.cfg.trial.id, "blinded": svc.blinded}  # fmt: skip
+                     "trial": svc.cfg.trial.id, "blinded": svc.blinded, "training": svc.training}  # fmt: skip
 
     async def health(request: Request) -> Response:
         try:
@@ -350,10 +416,13 @@ class Pages:
         self.env = _templates()
 
     def render(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        from advance_trial.service import words
+
         cfg = self.svc.cfg
-        labels = {s.id: s.label for s in cfg.sites}
-        html = self.env.get_template(name).render(trial=cfg.trial, blinded=self.svc.blinded, site_labels=labels,
-                                                  **context)  # fmt: skip
+        rules = {"totp_roles": cfg.service.totp_roles, "min_password": cfg.service.min_password_length,
+                 "setup_hours": cfg.service.setup_code_hours}  # fmt: skip
+        html = self.env.get_template(name).render(trial=cfg.trial, blinded=self.svc.blinded, training=self.svc.training,
+                                                  **words.context(cfg), **{**rules, **context})  # fmt: skip
         return HTMLResponse(html, status_code=status, headers=HEADERS)
 
     def _secure(self, request: Request) -> bool:
@@ -371,7 +440,6 @@ class Pages:
         return account, csrf, sid
 
     async def _form(self, request: Request) -> dict[str, str]:
-        _small(request)
         form = await request.form(max_files=0, max_fields=20)
         return {k: v for k, v in form.items() if isinstance(v, str)}
 
@@ -394,18 +462,22 @@ class Pages:
         return response
 
     async def login(self, request: Request) -> Response:
+        from advance_trial.service.admin import second_factor
+
         try:
             form = await self._form(request)
-        except UsageError as exc:
-            return self.render(request, "error.html", 400, message=str(exc))
+        except UsageError as exc:  # a body too large (413), a malformed form (400)
+            return self.render(request, "error.html", status_of(exc), message=str(exc))
         cookie = request.cookies.get(LOGIN_COOKIE, "")
         if not cookie or not hmac.compare_digest(form.get("csrf", ""), cookie):
             return await self.login_page(request, "The login form expired; please log in again.", 403)
         try:
+            source = request.client.host if request.client else "unknown"
             account = await run_in_threadpool(self.svc.accounts.login, form.get("name", "").strip(),
-                                              form.get("password", ""), "web")  # fmt: skip
-        except AuthError as exc:
-            await asyncio.sleep(min(self.svc.login_delay * 2 ** max(exc.failures - 1, 0), 30.0))
+                                              form.get("password", ""), "web", source)  # fmt: skip
+            await run_in_threadpool(second_factor, self.svc, account, form.get("code", ""))
+        except AuthError as exc:  # the same wait for every name: it follows the address's failures
+            await self.svc.pause(self.svc.login_wait(exc.failures))
             return await self.login_page(request, str(exc).capitalize() + ".", 401)
         sid, _csrf = await run_in_threadpool(self.svc.accounts.open_session, account)
         response = RedirectResponse("/", status_code=303, headers=HEADERS)
@@ -429,15 +501,23 @@ class Pages:
         levels = self.svc.cfg.factor_levels()
         return [(name, levels[name]) for name in required_factors(self.svc.cfg) if name != "site"]
 
+    def _factor_labels(self) -> dict[str, str]:
+        labels = {f.id: f.label or f.id for f in self.svc.cfg.factors}
+        return {name: labels.get(name, "Group cycle" if name == "cycle" else name) for name, _ in self._factors()}
+
     async def _home(self, request: Request, account: Account, csrf: str, status: int = 200,
                     **context: Any) -> Response:  # fmt: skip
         men: list[dict[str, Any]] = []
         if account.may("read"):
             men = await run_in_threadpool(self.svc.listing, account)
+        from advance_trial.randomisation.eligibility import criteria
+
         sites = [s for s in self.svc.cfg.sites if account.role != "site_ra" or s.id in account.sites]
         users = await run_in_threadpool(self.svc.users, account) if account.may("users") else []
+        context.setdefault("typed", {})
         return self.render(request, "home.html", status, account=account, csrf=csrf, men=men, sites=sites,
-                           factors=self._factors(), users=users, **context)  # fmt: skip
+                           factors=self._factors(), factor_labels=self._factor_labels(), users=users,
+                           criteria=criteria(self.svc.cfg), **context)  # fmt: skip
 
     async def home(self, request: Request) -> Response:
         try:
@@ -447,7 +527,8 @@ class Pages:
         return await self._home(request, account, csrf)
 
     def action(self, do: Callable[[Account, dict[str, str]], Awaitable[dict[str, Any]]]) -> Handler:
-        """A form post: session and CSRF checked, the action run, the home page shown with its result or error."""
+        """A form post: session and CSRF checked, the action run, the home page shown with its result or error
+        (in plain words, with what was typed kept in the form)."""
 
         async def endpoint(request: Request) -> Response:
             try:
@@ -456,27 +537,50 @@ class Pages:
                 return RedirectResponse("/login", status_code=303, headers=HEADERS)
             except AdvanceTrialError as exc:  # a forged or spent token (403), a body too large (400)
                 return self.render(request, "error.html", status_of(exc), message=str(exc))
+            from advance_trial.service.words import plain
+
             try:
                 result = await do(account, form)
             except Exception as exc:
                 status = status_of(exc)
-                message = "; ".join(p.message for p in exc.problems) if isinstance(exc, DataError) else str(exc)
                 if isinstance(exc, Conflict):
                     return await self._home(request, account, csrf, 409, conflict=exc.body)
-                if status == 500:
-                    message = "internal error"
-                return await self._home(request, account, csrf, status, error=message)
+                message = (
+                    plain(self.svc.cfg, exc) if status != 500 else "Something went wrong on the server; try again."
+                )
+                return await self._home(request, account, csrf, status, error=message, typed=form)
             if "download" in result:
                 return PlainTextResponse(result["download"], headers={**HEADERS, "Content-Type": "text/csv",
                                          "Content-Disposition": 'attachment; filename="allocations.csv"'})  # fmt: skip
+            if "page" in result:
+                return self.render(request, result.pop("page"), account=account, csrf=csrf, **result)
             return await self._home(request, account, csrf, **result)
 
         return endpoint
 
-    async def allocate(self, account: Account, form: dict[str, str]) -> dict[str, Any]:
+    def _request(self, form: dict[str, str]) -> tuple[AllocationRequest, dict[str, Any]]:
+        """An allocation form's request (id, site, factors) and its eligibility answers (yes, no, or
+        unanswered)."""
+        from advance_trial.randomisation.eligibility import criteria
+
         factors = {name: form.get(f"factor_{name}", "") for name, _ in self._factors()}
-        done = await run_in_threadpool(self.svc.allocate, account, form.get("participant_id", ""),
-                                       form.get("site", ""), factors)  # fmt: skip
+        said = {"yes": True, "no": False}
+        answers = {c.id: said.get(form.get(f"eligible_{c.id}", "")) for c in criteria(self.svc.cfg)}
+        return AllocationRequest.of(form.get("participant_id", ""), form.get("site", ""), factors), answers
+
+    async def confirm(self, account: Account, form: dict[str, str]) -> dict[str, Any]:
+        """The confirmation step: everything checked, nothing written; the page shows what will be allocated."""
+        wanted, answers = self._request(form)
+        checked = await run_in_threadpool(self.svc.check, account, wanted, answers)
+        return {"page": "confirm.html", "checked": checked, "typed": form, "factor_labels": self._factor_labels()}
+
+    async def edit(self, account: Account, form: dict[str, str]) -> dict[str, Any]:
+        """Back from the confirmation to the form, with everything typed kept."""
+        return {"typed": form}
+
+    async def allocate(self, account: Account, form: dict[str, str]) -> dict[str, Any]:
+        wanted, answers = self._request(form)
+        done = await run_in_threadpool(self.svc.allocate, account, wanted, answers)
         return {"allocated": done}
 
     async def unblind(self, account: Account, form: dict[str, str]) -> dict[str, Any]:
@@ -506,6 +610,8 @@ class Pages:
             Route("/login", login_get, methods=["GET"]),
             Route("/login", self.login, methods=["POST"]),
             Route("/logout", self.logout, methods=["POST"]),
+            Route("/allocate/confirm", self.action(self.confirm), methods=["POST"]),
+            Route("/allocate/edit", self.action(self.edit), methods=["POST"]),
             Route("/allocate", self.action(self.allocate), methods=["POST"]),
             Route("/unblind", self.action(self.unblind), methods=["POST"]),
             Route("/verify", self.action(self.verify), methods=["POST"]),
@@ -515,10 +621,19 @@ class Pages:
 
 
 def create_app(cfg: Config, ring: KeyRing, where: Location, *, data_dir: Path | None = None,
-               login_delay: float = 0.5, clock: Callable[[], datetime] | None = None) -> Starlette:  # fmt: skip
-    """The service's ASGI app for one trial (its log must exist and verify: checked here, before serving)."""
+               login_delay: float = 0.5, clock: Callable[[], datetime] | None = None,
+               training: bool = False) -> Starlette:  # fmt: skip
+    """The service's ASGI app for one trial (its log must exist and verify: checked here, before serving).
+
+    ``training``: the training config, key and log (:mod:`advance_trial.randomisation.training`); every page
+    says TRAINING and ``/api/whoami`` says ``"training": true``.
+    """
+    from advance_trial.randomisation.training import SUFFIX
+
+    if training != ring.trial_id.endswith(SUFFIX):
+        raise UsageError("a training service serves the training key and log, and only a training service does")
     accounts = Accounts(cfg, ring, where, clock) if clock else Accounts(cfg, ring, where)
-    svc = Service(cfg, ring, where, accounts, data_dir, login_delay)
+    svc = Service(cfg, ring, where, accounts, data_dir, login_delay, training=training)
     if clock is not None:
         svc.clock = clock
     al.verify_log(cfg, ring, where)
@@ -533,7 +648,26 @@ def create_app(cfg: Config, ring: KeyRing, where: Location, *, data_dir: Path | 
     async def method_not_allowed(request: Request, exc: Exception) -> Response:
         return _json(405, {"error": "method not allowed"})
 
-    app = Starlette(routes=[*api_routes(svc), *pages.routes()],
-                    exception_handlers={404: not_found, 405: method_not_allowed})  # fmt: skip
+    from advance_trial.service import team
+
+    def too_large(scope: Scope) -> Response:
+        text = f"the request body is larger than {MAX_BODY} bytes"
+        if str(scope.get("path", "")).startswith("/api/"):
+            return _json(413, {"error": text})
+        return pages.render(Request(scope), "error.html", 413, message=text[0].upper() + text[1:] + ".")
+
+    app = Starlette(routes=[*api_routes(svc), *pages.routes(), *team.routes(svc, pages)],
+                    exception_handlers={404: not_found, 405: method_not_allowed},
+                    middleware=[Middleware(_BodyLimit, too_large=too_large)])  # fmt: skip
     app.state.service = svc
     return app
+
+
+class _BodyLimit:
+    """:func:`limit_body` as Starlette middleware (outermost: before any route reads a byte)."""
+
+    def __init__(self, app: ASGIApp, too_large: Callable[[Scope], Response]) -> None:
+        self.call = limit_body(app, too_large)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.call(scope, receive, send)

@@ -59,12 +59,24 @@ def unblinding_message(cfg: Config, *, participant_id: str, site: str, sequence:
 
 def send(cfg: Config, msg: EmailMessage, name: str) -> Notice:
     """Write the message into the outbox (0600, whole or not at all), then send it when SMTP is configured."""
+    return deliver(cfg, msg, write(cfg, msg, name))
+
+
+def write(cfg: Config, msg: EmailMessage, name: str) -> Path:
+    """Write the message into the outbox (0600, whole or not at all); its path."""
     from advance_trial.data.tablefile import write_bytes_atomic
 
     folder = outbox(cfg)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / f"{name}.eml"
     write_bytes_atomic(bytes(msg), path, private=True)
+    return path
+
+
+def deliver(cfg: Config, msg: EmailMessage, path: Path) -> Notice:
+    """Send a message already in the outbox when SMTP is configured; a ``.failed`` file beside it says why not."""
+    from advance_trial.data.tablefile import write_bytes_atomic
+
     assert cfg.notify is not None
     smtp = cfg.notify.smtp
     if smtp is None:

@@ -305,10 +305,10 @@ def _methods(cfg: Config, log: dict[str, Any] | None) -> list[Block]:
     b = [Block("heading", "Methods", 2), *(Block("paragraph", text) for text in _randomisation_text(cfg))]
     if cfg.randomisation.method != "none":
         b.append(Block("paragraph", _implementation(log)))
-    eligibility = getattr(cfg, "eligibility", None) or []
-    if eligibility:
-        b.append(Block("paragraph", "Eligibility criteria: " + "; ".join(
-            str(getattr(c, "question", c)).rstrip("?") for c in eligibility) + "."))  # fmt: skip
+    if cfg.eligibility is not None:
+        b.append(Block("paragraph", "Eligibility criteria, asked before allocation (with the answer that makes a man "
+                       "eligible): " + "; ".join(f"{c.question.strip()} {'Yes' if c.eligible else 'No'}"
+                                                 for c in cfg.eligibility.criteria) + "."))  # fmt: skip
     crit = "; ".join(f"{c.label or 'criterion'}" for c in cfg.progression) or "none"
     when = f" (set on {t.progression_set_on.isoformat()})" if t.progression_set_on and cfg.progression else ""
     b.append(Block("paragraph", f"Prespecified progression criteria{when}: {crit}. Feasibility estimates are "
