@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 
 import pytest
@@ -72,7 +73,7 @@ def test_cli_closed_report(invoke, tmp_path):
     res = invoke("report", ADV, "--data", DATA, "--out", tmp_path / "r", "--closed")
     assert res.exit_code == 0, res.output
     page = (tmp_path / "r" / "report.html").read_text()
-    assert "<h2>Open report</h2>" in page and "<h2>Closed report</h2>" in page
+    assert re.search(r'<h2 id="s\d+">Open report</h2>', page) and re.search(r'<h2 id="s\d+">Closed report</h2>', page)
 
 
 def test_every_dated_file_is_held_to_the_cut_off(invoke, tmp_path):

@@ -344,6 +344,28 @@ class Reporting(_Model):
     percent_digits: Annotated[int, Field(ge=0, le=4)] = 1  # percentages in rendered tables
 
 
+#: The report's sections, in their default order (``report.sections``): the summary page, the trial and its
+#: methods, the results in CONSORT order, and the reporting checklist as an appendix.
+REPORT_SECTIONS = ("summary", "trial", "methods", "flow", "recruitment", "baseline", "retention", "dose", "outcomes",
+                   "harms", "progression", "planning", "checklist")  # fmt: skip
+#: The report's figures (``report.figures``).
+REPORT_FIGURES = ("consort", "accrual", "retention", "attendance", "engagement", "forest")
+ReportSection = Literal["summary", "trial", "methods", "flow", "recruitment", "baseline", "retention", "dose",
+                        "outcomes", "harms", "progression", "planning", "checklist"]  # fmt: skip
+ReportFigure = Literal["consort", "accrual", "retention", "attendance", "engagement", "forest"]
+
+
+class ReportSettings(_Model):
+    """How the report is laid out: its title, confidentiality line, sections and their order, figures, and
+    whether it is a data monitoring committee's closed report."""
+
+    title: Annotated[str, Field(min_length=1, max_length=300)] | None = None  # default: the trial's title
+    confidentiality: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
+    sections: Annotated[list[ReportSection], Field(min_length=1, max_length=len(REPORT_SECTIONS))] | None = None
+    figures: Annotated[list[ReportFigure], Field(max_length=len(REPORT_FIGURES))] | None = None
+    closed: bool = False  # as ``run --closed``: an open part pooled over the arms, then a closed part by arm
+
+
 class Planning(_Model):
     """The definitive trial's assumptions, for ``plan``: what difference it must detect, and how.
 
@@ -585,6 +607,7 @@ class Config(_Model):
     partners: Partners | None = None
     progression: list[Criterion] = []
     reporting: Reporting = Reporting()
+    report: ReportSettings = ReportSettings()
     reasons: Reasons = Reasons()
     analysis: AnalysisSettings = AnalysisSettings()
     planning: Planning | None = None

@@ -44,6 +44,7 @@ def check(cfg: Config) -> list[Problem]:
         _baseline,
         _events,
         _redcap,
+        _report,
         _notify,
     ):
         problems.extend(rule(cfg))
@@ -610,6 +611,25 @@ def _redcap(cfg: Config) -> Iterator[Problem]:
                 if level not in levels[factor]:
                     yield (("redcap", "randomisation", "strata", factor, "codes", code),
                            f"{level!r} is not a level of {factor} ({', '.join(levels[factor])})")  # fmt: skip
+
+
+def _report(cfg: Config) -> Iterator[Problem]:
+    """The report block: no section or figure named twice, and the sections it keeps can show something."""
+    r = cfg.report
+    for key in ("sections", "figures"):
+        seen: dict[str, int] = {}
+        for i, name in enumerate(getattr(r, key) or []):
+            if name in seen:
+                yield ("report", key, i), f"{name!r} is listed twice (also report.{key}[{seen[name]}])"
+            else:
+                seen[name] = i
+    if r.sections is not None and not set(r.sections) - {"summary", "trial", "methods", "checklist"}:
+        yield (
+            ("report", "sections"),
+            "lists no results section (flow, recruitment, ..., planning): the report would show no table",
+        )
+    if r.closed and cfg.trial.design == "single_arm":
+        yield ("report", "closed"), "a closed report splits the results by arm; a single-arm study has one arm"
 
 
 def _notify(cfg: Config) -> Iterator[Problem]:

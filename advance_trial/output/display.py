@@ -143,6 +143,44 @@ class Labels:
         return f"Cycle {cycle}" if str(cycle) != ALL else "All sites"
 
 
+def comparison(cfg: Config, text: Any) -> str:
+    """A comparison as the reader words it: ``advance vs tau`` (the outcome table's ids) as "ADVANCE +
+    treatment as usual vs Treatment as usual", a single arm's ``arm: change`` as "ADVANCE-D: change from
+    baseline"."""
+    labels = {a.id: a.label for a in cfg.arms}
+    words = str(text)
+    if words.endswith(": change"):
+        return f"{labels.get(words[: -len(': change')], 'the arm')}: change from baseline"
+    return " vs ".join(labels.get(part.strip(), part.strip()) for part in words.split(" vs "))
+
+
+_CYCLE_IN_GROUP = re.compile(r"^-?c(?:ycle)?-?(\d+)$")
+_NUMBER_IN_GROUP = re.compile(r"^-?(?:g|grp|group)?-?(\d+)$")
+
+
+def group_labels(cfg: Config, groups: list[str]) -> dict[str, str]:
+    """Therapy groups (the data's group ids) as the reader knows them: a group named after its site and
+    cycle (``bristol-c1``) is "Cycle 1, Bristol"; after its site and a number (``islington-g1``),
+    "Islington, group 1"; any other is numbered in the table's order ("Group 3"), so that no id shows."""
+    out: dict[str, str] = {}
+    sites = sorted(cfg.sites, key=lambda s: -len(s.id))
+    for k, g in enumerate(groups, 1):
+        text = str(g)
+        site = next((s for s in sites if text.lower().startswith(s.id.lower())), None)
+        rest = text[len(site.id) :].lower() if site else ""
+        cycle = _CYCLE_IN_GROUP.match(rest) if site else None
+        number = _NUMBER_IN_GROUP.match(rest) if site else None
+        if site and cycle and (not cfg.cycles or int(cycle.group(1)) in cfg.cycles):
+            out[text] = f"Cycle {int(cycle.group(1))}, {site.label}"
+        elif site and number:
+            out[text] = f"{site.label}, group {int(number.group(1))}"
+        else:
+            out[text] = f"Group {k}"
+    if len(set(out.values())) < len(out):  # two groups would read alike: number them all
+        out = {str(g): f"Group {k}" for k, g in enumerate(groups, 1)}
+    return out
+
+
 def labels_of(cfg: Config) -> Labels:
     """The labels of a config (in a blinded run, its arms are the codes)."""
     cats = {c.id: c.label for c in cfg.events.categories} if cfg.events else {}
@@ -271,16 +309,30 @@ def _dose(cfg: Config, L: Labels, df: pd.DataFrame) -> pd.DataFrame:
                                       for r in df.itertuples()],
         "Hours, median [Q1, Q3]": [median(r.median_hours, r.q1_hours, r.q3_hours, dd) for r in df.itertuples()],
     })  # fmt: skip
+    if _medians_repeat(df):  # the same for every threshold: the dose summary's table gives them once
+        out = out.drop(columns=["Sessions, median [Q1, Q3]", "Hours, median [Q1, Q3]"])
     return out.drop(columns="Arm") if out["Arm"].nunique() == 1 else out
+
+
+def _medians_repeat(df: pd.DataFrame) -> bool:
+    """Whether the dose table's medians of sessions and hours (over all the men of a row's arm, site or
+    cycle, whatever the threshold) repeat for every threshold."""
+    cols = ["median_sessions", "q1_sessions", "q3_sessions", "median_hours", "q1_hours", "q3_hours"]
+    if "threshold" not in df or df["threshold"].nunique() < 2 or not set(cols) <= set(df):
+        return False
+    keys = [c for c in ("arm", "site", "cycle") if c in df]
+    per_row = df.groupby(keys, sort=False, dropna=False)[cols].nunique(dropna=False)
+    return bool((per_row <= 1).all().all())
 
 
 def _dose_summary(cfg: Config, L: Labels, df: pd.DataFrame) -> pd.DataFrame:
     dd = 1
+    groups = group_labels(cfg, [str(v) for b, v in zip(df["by"], df["level"], strict=True) if str(b) == "group"])
     level: dict[str, Callable[[Any], str]] = {
         "all": lambda v: "All men",
         "site": L.site,
         "cycle": lambda v: f"Cycle {v}",
-        "group": lambda v: f"Group {v}",
+        "group": lambda v: groups.get(str(v), "Group"),
     }
     out = pd.DataFrame({
         "Men": [level.get(str(b), str)(v) for b, v in zip(df["by"], df["level"], strict=True)],
@@ -417,11 +469,24 @@ def _plan(cfg: Config, L: Labels, df: pd.DataFrame) -> pd.DataFrame:
 
     return pd.DataFrame({
         "Outcome": [L.outcomes.get(str(o), str(o)) for o in df["outcome"]],
-        "Quantity": [str(q) for q in df["quantity"]],
+        "Quantity": [_timepoints_worded(L, str(q)) for q in df["quantity"]],
         "Estimate": [val(v) for v in df["estimate"]],
         "Conservative": [val(v) for v in df["conservative"]],
-        "Note": ["" if _missing(v) else str(v) for v in df["note"]],
+        "Note": ["" if _missing(v) else _methods_worded(str(v)) for v in df["note"]],
     })  # fmt: skip
+
+
+def _methods_worded(text: str) -> str:
+    """A note naming an interval method by its config name (``(wilson)``) with the method's name."""
+    from advance_trial.vocabulary import PROPORTION_METHODS
+
+    return re.sub(r"\b(" + "|".join(PROPORTION_METHODS) + r")\b", lambda m: PROPORTION_METHODS[m.group(1)], text)
+
+
+def _timepoints_worded(L: Labels, text: str) -> str:
+    """A text naming a timepoint by its id (the plan's "retained at week16") with the timepoint's label."""
+    return re.sub(r"\b(at|by) (\S+)$", lambda m: f"{m.group(1)} {L.timepoint(m.group(2))}"
+                  if m.group(2) in L.timepoints else m.group(), text)  # fmt: skip
 
 
 def _baseline(cfg: Config, L: Labels, df: pd.DataFrame) -> pd.DataFrame:
@@ -487,8 +552,8 @@ NOTES: dict[str, Callable[[Config, pd.DataFrame], tuple[str, ...]]] = {
     "recruitment_rate": lambda cfg, df: (
         f"Men randomised per recruiting site-month, with the {_level(cfg)} exact Poisson interval (as R's "
         "poisson.test).",
-        *(("Months to randomise: the definitive trial's men (the plan's total, else trial.target_sample_size) over "
-           "the observed rate times its sites; the interval from the rate's.",)
+        *(("Months to randomise: the definitive trial's men (the plan's total, else the trial's target sample "
+           "size) over the observed rate times its sites; the interval from the rate's.",)
           if "months_needed" in df and df["months_needed"].notna().any() else ())),
     "retention": lambda cfg, df: (
         f"Men followed up within the window of the men randomised, n/N (%; {_ci(cfg)}). Follow-ups completed "
@@ -507,7 +572,9 @@ NOTES: dict[str, Callable[[Config, pd.DataFrame], tuple[str, ...]]] = {
         "(Newcombe 1998, method 10).",),
     "dose": lambda cfg, df: (
         f"Men meeting each threshold of the men randomised to {_offered(cfg)}, whether or not they attended, "
-        f"n/N (%; {_ci(cfg)}). Sessions (all sessions) and hours attended: {_QUARTILES}.",),
+        f"n/N (%; {_ci(cfg)})."
+        + (" Sessions and hours attended: medians and quartiles in the next table (they do not depend on the "
+           "threshold)." if _medians_repeat(df) else f" Sessions (all sessions) and hours attended: {_QUARTILES}."),),
     "dose_summary": lambda cfg, df: (
         f"Sessions and hours attended by the men randomised to {_offered(cfg)}: {_QUARTILES}; % of compulsory "
         f"sessions: of the {_compulsory(cfg)} compulsory sessions. Groups: the man's therapy group (men who "
@@ -521,7 +588,7 @@ NOTES: dict[str, Callable[[Config, pd.DataFrame], tuple[str, ...]]] = {
         f"Sessions attended: {_QUARTILES}.",),
     "outcomes": lambda cfg, df: (
         f"Estimates with {_level(cfg)} confidence intervals, the method of each in the Interval column. Effects "
-        "compare " + "; ".join(dict.fromkeys(str(c) for c in df.get("comparison", pd.Series(dtype=str)))
+        "compare " + "; ".join(dict.fromkeys(comparison(cfg, c) for c in df.get("comparison", pd.Series(dtype=str)))
                                or ["the arms"])
         + " (the first minus, or over, the second); complete cases except after multiple imputation; men "
         "analysed counts the men in the model.",

@@ -1,7 +1,10 @@
 """Figures, drawn with matplotlib and written reproducibly (no dates, no software stamps).
 
-SVG glyphs are written as paths with a fixed hash salt, PNG without a ``Software``
-chunk, so the same table gives the same bytes on every run of the same versions.
+SVG text stays text (searchable, read aloud by screen readers, checked by a test for ids), with a
+fixed hash salt; PNG has no ``Software`` chunk; so the same table gives the same bytes on every run of
+the same versions. Every word drawn is a label from the config or the display vocabulary, never an id.
+Figures are drawn at the size they are printed (6.3 inches wide, the report's text width), in the
+report's sans-serif type at 8 to 9 points, so that their words read as the tables' do.
 """
 
 from __future__ import annotations
@@ -29,8 +32,12 @@ if TYPE_CHECKING:
 #: Settings in force while a figure is drawn and saved (never set globally: callers keep theirs).
 #: Every text drawn is literal: no mathtext (a ``$...$`` in a site's reason would be parsed, or stop the run)
 #: and no TeX.
-STYLE = {"svg.hashsalt": "advance-trial", "svg.fonttype": "path", "font.size": 9, "text.parse_math": False,
-         "text.usetex": False}  # fmt: skip
+STYLE = {"svg.hashsalt": "advance-trial", "svg.fonttype": "none", "font.size": 8.5, "text.parse_math": False,
+         "text.usetex": False, "font.family": "sans-serif", "font.sans-serif": ["DejaVu Sans"],
+         "axes.titlesize": 9.5, "axes.labelsize": 8.5, "xtick.labelsize": 8, "ytick.labelsize": 8,
+         "legend.fontsize": 8}  # fmt: skip
+#: The width figures are drawn at: the report's text width (A4 less 2 x 20 mm margins is 6.5 inches).
+WIDTH = 6.3
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -196,22 +203,27 @@ def consort_figure(cfg: Config, consort: pd.DataFrame) -> Figure:
 @_styled
 def attendance_histogram(cfg: Config, distribution: pd.DataFrame) -> Figure:
     """Bars of men by compulsory sessions attended, stacked by cycle, with compulsory thresholds marked."""
-    fig, ax = _subplots(figsize=(7, 3.8))
+    fig, ax = _subplots(figsize=(WIDTH, 3.4))
     cycles = [c for c in distribution["cycle"].unique() if c != "all"]
     bottom = None
     if cycles:
         for c in cycles:
             d = distribution[distribution["cycle"] == c]
-            ax.bar(d["compulsory_sessions"], d["n"], bottom=bottom, label=f"cycle {c}", edgecolor="white")
+            ax.bar(d["compulsory_sessions"], d["n"], bottom=bottom, label=f"Cycle {c}", edgecolor="white")
             bottom = d["n"].to_numpy() if bottom is None else bottom + d["n"].to_numpy()
         ax.legend(frameon=False)
     else:
         d = distribution[distribution["cycle"] == "all"]
         ax.bar(d["compulsory_sessions"], d["n"], color="#1f4e79")
-    for th in cfg.thresholds:
-        if th.measure == "compulsory_sessions":
-            ax.axvline(th.bound - 0.5, color="black", ls="--", lw=0.8)
-            ax.text(th.bound - 0.4, ax.get_ylim()[1] * 0.95, th.id, fontsize=8, va="top")
+    for k, th in enumerate(t for t in cfg.thresholds if t.measure == "compulsory_sessions"):
+        ax.axvline(th.bound - 0.5, color="black", ls="--", lw=0.8)
+        ax.text(
+            th.bound - 0.4,
+            ax.get_ylim()[1] * (0.95 - 0.1 * k),
+            "\n".join(textwrap.wrap(th.label or th.rule, 28)),
+            fontsize=7.5,
+            va="top",
+        )
     ax.set_xlabel("Compulsory sessions attended")
     ax.set_ylabel("Men")
     n_comp = int(distribution["compulsory_sessions"].max()) if len(distribution) else 0
@@ -226,7 +238,7 @@ def attendance_histogram(cfg: Config, distribution: pd.DataFrame) -> Figure:
 @_styled
 def accrual_plot(cfg: Config, monthly: pd.DataFrame) -> Figure:
     """Cumulative men randomised (enrolled) by month, per site and in all, against the trial's target."""
-    fig, ax = _subplots(figsize=(8, 3.8))
+    fig, ax = _subplots(figsize=(WIDTH, 3.4))
     months = sorted(monthly["month"].astype(str).unique())
     at = {m: i for i, m in enumerate(months)}
     labels = {s.id: s.label for s in cfg.sites}
@@ -239,8 +251,10 @@ def accrual_plot(cfg: Config, monthly: pd.DataFrame) -> Figure:
                 color="black" if total else None, label="All sites" if total else labels.get(site, site))  # fmt: skip
     target = cfg.trial.target_sample_size
     if target:
-        ax.axhline(target, color="#b42318", ls="--", lw=0.9)
-        ax.text(len(months), target, f"target {target} ", va="bottom", ha="right", fontsize=8, color="#b42318")
+        ax.axhline(target, color="#b42318", ls="--", lw=0.9, label=f"Target: {target} men")
+        top = max(float(target), float(pd.to_numeric(monthly["cumulative"], errors="coerce").max()))
+        ax.set_ylim(0, top * 1.1)
+        ax.text(0.2, target, f"Target sample size: {target} men", va="bottom", ha="left", fontsize=8, color="#b42318")
     step = max(1, len(months) // 8)
     ax.set_xticks(range(0, len(months), step))
     ax.set_xticklabels(months[::step], fontsize=8, rotation=30, ha="right")
@@ -248,7 +262,7 @@ def accrual_plot(cfg: Config, monthly: pd.DataFrame) -> Figure:
     ax.set_ylabel(f"Men {cfg.entered} (cumulative)")
     ax.set_xlabel("Start of month")
     ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.set_title("Accrual by site", fontsize=10)
+    ax.set_title("Accrual by site", fontsize=9.5)
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig
@@ -259,7 +273,7 @@ def engagement_plot(cfg: Config, engagement: pd.DataFrame) -> Figure:
     """For each component of the schedule, the share of men offered it who started it and who completed it,
     with their intervals."""
     comps = engagement.reset_index(drop=True)
-    fig, ax = _subplots(figsize=(7, 0.55 * len(comps) + 1.4))
+    fig, ax = _subplots(figsize=(WIDTH, 0.55 * len(comps) + 1.4))
     y = np.arange(len(comps))[::-1]
     for offset, what, colour in ((0.17, "started", "#1f4e79"), (-0.17, "completed", "#b36b00")):
         p = comps[f"proportion_{what}"].to_numpy(dtype=float)
@@ -279,65 +293,134 @@ def engagement_plot(cfg: Config, engagement: pd.DataFrame) -> Figure:
     return fig
 
 
-_PANELS = tuple(
-    (panel, tuple(e for e, scale in EFFECTS.items() if scale.panel == panel), label)
-    for panel, label in (
-        ("mean", "mean difference in score"),
-        ("risk", "risk difference"),
-        ("ratio", "ratio (log scale)"),
-    )  # fmt: skip
-)
+#: The forest plot's scales: each effect's panel, how its axis is labelled, and the factor its values are
+#: drawn at (risk differences in percentage points, as the tables give them).
+_SCALES = {"mean": ("Mean difference", 1.0), "risk": ("Risk difference, percentage points", 100.0),
+           "ratio": ("Odds ratio or rate ratio (log scale)", 1.0)}  # fmt: skip
+
+
+def _panel_of(cfg: Config, outcome: str, effect: str) -> tuple[str, str]:
+    """A row's panel: its effect's scale, and for differences in means the outcome's instrument and score
+    (ABI item means, 1 to 5, and days of use, 0 to 28, never share an axis)."""
+    panel = EFFECTS[effect].panel if effect in EFFECTS else ""
+    if panel != "mean":
+        return panel, ""
+    o = next((o for o in cfg.outcomes if o.id == outcome), None)
+    inst = cfg.instruments.get(o.instrument) if o is not None else None
+    if o is None or inst is None:
+        return panel, ""
+    return panel, f"{o.instrument}|{o.subscale if inst.score == 'sum' else ''}|{inst.score}"
+
+
+def _wrap(text: str, width: int) -> str:
+    return "\n".join(textwrap.wrap(text, width)) or text
 
 
 @_styled
 def forest_plot(cfg: Config, outcomes: pd.DataFrame) -> Figure:
-    """Every outcome's estimates across analyses, one panel per scale (score, risk, ratio).
-
-    Complier average causal effects are drawn with hollow markers, beside the intention-to-treat
-    estimates.
-    """
+    """Every outcome's estimates across analyses, one panel per outcome scale (scores of one instrument,
+    risk differences in percentage points, ratios on a log axis); rows labelled by outcome and analysis;
+    complier average causal effects (hollow circles) told apart from intention-to-treat estimates (filled
+    squares) by a legend."""
+    from matplotlib.lines import Line2D
     from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+    from matplotlib.transforms import blended_transform_factory
+
+    from advance_trial.output.display import ANALYSIS_LABELS, comparison
 
     rows = outcomes.copy()
     for c in ("estimate", "ci_lower", "ci_upper"):
         rows[c] = pd.to_numeric(rows[c], errors="coerce")  # withheld cells in shareable outputs
     rows = rows.dropna(subset=["estimate", "ci_lower", "ci_upper"]).reset_index(drop=True)
-    panels = [(k, rows[rows["effect"].isin(effects)], label) for k, effects, label in _PANELS]
-    panels = [p for p in panels if len(p[1])]
-    heights = [len(d) for _, d, _ in panels] or [1]
-    fig, axes = _subplots(max(len(panels), 1), 1, figsize=(10, 1.4 + 0.3 * sum(heights) + 0.6 * len(panels)),
-                             squeeze=False, gridspec_kw={"height_ratios": heights})  # fmt: skip
+    rows["_panel"] = [_panel_of(cfg, str(o), str(e)) for o, e in zip(rows["outcome"], rows["effect"], strict=True)]
+    rows = rows[np.array([p[0] != "" for p in rows["_panel"]], dtype=bool)]  # (a list would pick columns)
+    order = {k: i for i, k in enumerate(_SCALES)}
+    keys = sorted(dict.fromkeys(rows["_panel"]), key=lambda p: order[p[0]])
+    outcome_labels = {o.id: o.label or "Outcome" for o in cfg.outcomes}
+    thresholds = {t.id: t.label or t.rule for t in cfg.thresholds}
+    panels = []
+    for key in keys:
+        d = rows[rows["_panel"] == key]
+        lines: list[tuple[str, Any]] = []  # (label, row or None for an outcome's heading)
+        for outcome, block in d.groupby(d["outcome"].astype(str), sort=False):
+            lines.append((_wrap(outcome_labels.get(outcome, "Outcome"), 46), None))
+            for r in block.itertuples():
+                name = ANALYSIS_LABELS.get(str(r.analysis), "Analysis")
+                th = getattr(r, "threshold", "")
+                if isinstance(th, str) and th:
+                    name += f" ({thresholds.get(th, 'dose threshold')})"
+                lines.append((_wrap(name, 48), r))
+        panels.append((key, lines))
+    heights = [len(lines) for _, lines in panels] or [1]
+    rows_in, gap_in, top_in, foot_in = 0.24 * sum(heights), 0.75, 0.5, 0.55  # inches
+    total = rows_in + gap_in * len(heights) + top_in + foot_in
+    fig, axes = _subplots(max(len(panels), 1), 1, figsize=(WIDTH, total), squeeze=False,
+                          gridspec_kw={"height_ratios": heights})  # fmt: skip
+    fig.subplots_adjust(left=0.47, right=0.97, top=1 - top_in / total, bottom=(foot_in + gap_in) / total,
+                        hspace=gap_in / (rows_in / len(heights)))  # fmt: skip
     level = f"{cfg.reporting.ci_level:.0%}"
-    two_arm = len(cfg.arms) > 1
-    comparison = str(rows["comparison"].iloc[0]) if "comparison" in rows and len(rows) else ""
-    versus = f", {comparison}" if two_arm and comparison else ""
-    for ax, (kind, d, label) in zip(axes[:, 0], panels, strict=False):
-        ypos = list(range(len(d)))[::-1]
-        names = []
-        for y, r in zip(ypos, d.itertuples(), strict=True):
-            cace = r.analysis == "cace"
-            ax.plot([r.ci_lower, r.ci_upper], [y, y], color="#1f4e79", lw=1.4)
-            ax.plot([r.estimate], [y], "o" if cace else "s", color="#1f4e79", ms=5, mfc="white" if cace else "#1f4e79")
-            th = getattr(r, "threshold", "")
-            extra = f" [{th}]" if isinstance(th, str) and th else ""
-            names.append(f"{r.outcome}: {r.analysis}{extra}")
+    versus = comparison(cfg, rows["comparison"].iloc[0]) if "comparison" in rows and len(rows) else ""
+    cace_shown = False
+    for ax, (key, lines) in zip(axes[:, 0], panels, strict=False):
+        kind = key[0]
+        words, factor = _SCALES[kind]
+        ypos = list(range(len(lines)))[::-1]
+        lows, highs = [], []
+        for y, (_, r) in zip(ypos, lines, strict=True):
+            if r is None:
+                continue
+            cace = str(r.analysis) == "cace"
+            cace_shown |= cace
+            lo, est, hi = factor * r.ci_lower, factor * r.estimate, factor * r.ci_upper
+            lows.append(lo)
+            highs.append(hi)
+            ax.plot([lo, hi], [y, y], color="#1f4e79", lw=1.3)
+            ax.plot([est], [y], "o" if cace else "s", color="#1f4e79", ms=5, mfc="white" if cace else "#1f4e79")
         null = next(EFFECTS[e].null for e in EFFECTS if EFFECTS[e].panel == kind)
         ax.axvline(null, color="black", lw=0.8, ls="--")
         if kind == "ratio":
             ax.set_xscale("log")
-            lo, hi = float(d["ci_lower"].min()), float(d["ci_upper"].max())
+            lo, hi = min(lows), max(highs)
             ticks = [t for t in (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 10, 20) if lo / 1.5 <= t <= hi * 1.5]
             ax.xaxis.set_major_locator(FixedLocator(ticks))
             ax.set_xticklabels([f"{t:g}" for t in ticks])
             ax.xaxis.set_minor_locator(NullLocator())
             ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_yticks(ypos)
-        ax.set_yticklabels(names, fontsize=8)
-        ax.set_ylim(-0.7, len(d) - 0.3)
-        ax.spines[["top", "right"]].set_visible(False)
-        ax.set_xlabel(f"{label} ({level} interval){versus if two_arm else ', change from baseline'}", fontsize=8.5)
-    axes[0, 0].set_title(f"{cfg.trial.title}: outcomes", fontsize=10, loc="left")
-    fig.subplots_adjust(left=0.38, right=0.97, top=0.94, hspace=0.6)
+        ax.set_yticks([])
+        where = blended_transform_factory(fig.transFigure, ax.transData)  # x in the figure, y at the row
+        for y, (label, r) in zip(ypos, lines, strict=True):  # an outcome in bold, its analyses indented under it
+            ax.text(0.015 if r is None else 0.04, y, label, transform=where, ha="left", va="center", fontsize=7.5,
+                    fontweight="bold" if r is None else "normal")  # fmt: skip
+        ax.set_ylim(-0.7, len(lines) - 0.3)
+        ax.spines[["top", "right", "left"]].set_visible(False)
+        if kind == "mean" and key[1]:
+            inst = cfg.instruments[key[1].split("|")[0]]
+            scale = f"{inst.label or 'score'}" if inst.score == "mean" else f"{inst.label or 'score'}"
+            words = f"{words} ({'mean item score' if inst.score == 'mean' else 'score'}, {inst.min} to {inst.max}): " \
+                f"{scale}"  # fmt: skip
+        ax.set_xlabel(_wrap(f"{words}, with {level} confidence intervals", 60), fontsize=7.5)
+    if len(rows):
+        handles = [Line2D([], [], color="#1f4e79", marker="s", ms=5, lw=1.3, label="Intention to treat")]
+        if cace_shown:
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    color="#1f4e79",
+                    marker="o",
+                    ms=5,
+                    mfc="white",
+                    lw=1.3,
+                    label="Complier average causal effect (men who met the dose threshold)",
+                )
+            )
+        fig.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.01, 0.0), frameon=False, fontsize=7.5, ncol=1)
+    if not panels:  # nothing estimable (every analysis has its reason in the outcome table)
+        axes[0, 0].set_axis_off()
+        axes[0, 0].text(0.5, 0.5, "No outcome estimate: see the outcome table for each analysis's reason",
+                        ha="center", va="center", fontsize=8.5, transform=axes[0, 0].transAxes)  # fmt: skip
+    title = f"{versus}: estimates with {level} confidence intervals" if versus else "Outcome estimates"
+    fig.text(0.01, 1 - 0.08 / total, _wrap(title, 95), fontsize=9, va="top", ha="left")
     return fig
 
 
@@ -348,7 +431,7 @@ def retention_plot(cfg: Config, retention: pd.DataFrame) -> Figure:
     d = d[d["site"] == "all"]
     arms = [a for a in d["arm"].unique() if a != "all"] + (["all"] if (d["arm"] == "all").any() else [])
     tps = list(dict.fromkeys(d["timepoint"]))
-    fig, ax = _subplots(figsize=(6.5, 0.9 + 0.45 * max(len(arms) * len(tps), 1)))
+    fig, ax = _subplots(figsize=(WIDTH, 0.9 + 0.45 * max(len(arms) * len(tps), 1)))
     labels, y = [], 0
     colours = ["#1f4e79", "#c55a11", "#548235", "#7f6000"]
     for tp in tps:
@@ -366,13 +449,14 @@ def retention_plot(cfg: Config, retention: pd.DataFrame) -> Figure:
             colour = "black" if arm == "all" else colours[i % len(colours)]
             ax.plot([lo, hi], [-y, -y], color=colour, lw=1.6)
             ax.plot([p], [-y], "o", color=colour, ms=6)
-            name = "all" if arm == "all" else cfg.arm(arm).label
-            labels.append((f"{tp}: {name} ({r['n_retained']}/{r['n_randomised']})", -y))
+            name = "All men" if arm == "all" else cfg.arm(arm).label
+            when = cfg.timepoint(tp).label or "Follow-up" if tp in cfg.timepoint_ids else "Follow-up"
+            labels.append((f"{when}: {name} ({r['n_retained']}/{r['n_randomised']})", -y))
             y += 1
     for c in cfg.progression:
         if c.metric.startswith("retention.") and c.go is not None:
             ax.axvline(c.go, color="black", ls="--", lw=0.8)
-            ax.text(c.go, 0.6, f" {c.id}: {c.go:.0%}", fontsize=7.5, va="bottom")
+            ax.text(c.go, 0.6, f" Progression criterion: {c.go:.0%}", fontsize=7.5, va="bottom")
     ax.set_yticks([v for _, v in labels])
     ax.set_yticklabels([t for t, _ in labels], fontsize=8)
     ax.set_xlim(0, 1)

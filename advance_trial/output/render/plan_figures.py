@@ -1,8 +1,9 @@
 """The planning figures: the sensitivity heat map and the recruitment forecast's bands.
 
 Each drawing function takes the config and its table and returns the figure's SVG and PNG bytes, written
-reproducibly as :func:`advance_trial.output.render.figures.figure_bytes` writes the others, but with the
-SVG's text kept as text (``svg.fonttype: none``), so that a reader can search, copy and translate it. Every
+reproducibly as :func:`advance_trial.output.render.figures.figure_bytes` writes the others, in their style
+(:data:`~advance_trial.output.render.figures.STYLE`: the SVG's text kept as text, so that a reader can search,
+copy and translate it) and at their width. Every
 word drawn is a label (the outcome's label, the words of the grid), never an id.
 """
 
@@ -18,9 +19,6 @@ if TYPE_CHECKING:
 
     from advance_trial.config import Config
 
-#: matplotlib's settings while a planning figure is drawn and saved: text kept as text in the SVG.
-STYLE = {"svg.hashsalt": "advance-trial", "svg.fonttype": "none", "font.size": 9, "text.parse_math": False,
-         "text.usetex": False, "font.family": "DejaVu Sans"}  # fmt: skip
 ICC_WORDS = {"zero": "ICC 0", "estimate": "ICC estimate", "upper_limit": "ICC upper limit", "config": "ICC",
              "no_groups": "no groups"}  # fmt: skip
 SD_WORDS = {"estimate": "SD estimate", "upper_limit": "SD upper limit"}
@@ -40,6 +38,8 @@ def _bytes(fig: Figure) -> dict[str, bytes]:
 def _drawn(draw: Any, *args: Any) -> dict[str, bytes]:
     import matplotlib
 
+    from advance_trial.output.render.figures import STYLE  # the report's other figures' fonts and sizes
+
     with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]
         return _bytes(draw(*args))
 
@@ -51,6 +51,12 @@ def _figure(rows: int, cols: int, size: tuple[float, float]) -> tuple[Figure, An
     fig = Figure(figsize=size)
     FigureCanvasAgg(fig)
     return fig, fig.subplots(rows, cols, squeeze=False)
+
+
+def _width() -> float:
+    from advance_trial.output.render.figures import WIDTH
+
+    return WIDTH
 
 
 def _outcome_label(cfg: Config, oid: str) -> str:
@@ -67,7 +73,7 @@ def _sensitivity(cfg: Config, grid: pd.DataFrame) -> Figure:
     import numpy as np
 
     outcomes = list(dict.fromkeys(grid["outcome"].astype(str)))
-    fig, axes = _figure(len(outcomes), 1, (7.5, 0.6 + 2.4 * len(outcomes)))
+    fig, axes = _figure(len(outcomes), 1, (_width(), 0.6 + 2.4 * len(outcomes)))
     for ax, oid in zip(axes[:, 0], outcomes, strict=True):
         g = grid[grid["outcome"].astype(str) == oid]
         iccs = list(dict.fromkeys(zip(g["icc_source"].astype(str), g["icc"].astype(float), strict=True)))
@@ -101,7 +107,7 @@ def forecast_bands(cfg: Config, bands: pd.DataFrame) -> dict[str, bytes]:
 
 
 def _forecast(cfg: Config, bands: pd.DataFrame) -> Figure:
-    fig, axes = _figure(1, 1, (7.5, 3.6))
+    fig, axes = _figure(1, 1, (_width(), 3.4))
     ax = axes[0, 0]
     x = bands["month"].astype(float)
     ax.fill_between(x, bands["lower95"].astype(float), bands["upper95"].astype(float), color="#c6dbef",

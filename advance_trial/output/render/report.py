@@ -1,27 +1,28 @@
-"""The report: one document model, rendered to self-contained HTML, Markdown and Word.
+"""The report: one document model, rendered to self-contained HTML (:mod:`.htmlpage`), Markdown and Word
+(:mod:`.wordfile`).
 
-The model is a list of blocks (headings, paragraphs, tables, figures) built from the config, the
-computed tables, the figures and, when given, a summary of the allocation log. Renderers never
-compute a statistic: they round and lay out what the tables hold. Nothing carries a date, so the
-same inputs give the same bytes.
+The model is a title page (title, trial, version, data cut-off, open or closed report, confidentiality
+line) and a list of blocks (headings, paragraphs, tables, figures, page breaks) built from the config (its
+``report`` block chooses the sections, their order, the figures, the title and the confidentiality line),
+the computed tables, the figures and, when given, a summary of the allocation log. It opens with a summary
+page: the key figures and the progression criteria with their status. Renderers never compute a
+statistic: they round and lay out what the tables hold. Nothing carries a date, so the same inputs give
+the same bytes. Every word is a label from the config or the display vocabulary, never an id.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import html
-import io
 import re
-import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from advance_trial.config.models import Config
-from advance_trial.output.display import STATUS_LABELS, display
-from advance_trial.output.tables import Table, format_number
+from advance_trial.config.models import REPORT_FIGURES, REPORT_SECTIONS, Config
+from advance_trial.output.display import STATUS_LABELS, count, display, proportion
+from advance_trial.output.tables import Table
 from advance_trial.randomisation.key import DEMO_KEY, fingerprint_of
 from advance_trial.randomise import DERIVATION
 
@@ -34,7 +35,7 @@ STATUS_COLUMNS = ("status", "Status")
 FIGURE_CAPTIONS = {
     "consort": "Participant flow (CONSORT 2010 extension to randomised pilot and feasibility trials, Eldridge et "
     "al. 2016)",
-    "accrual": "Cumulative accrual by site and in all, against the target sample size where the trial set one",
+    "accrual": "Cumulative accrual by site and in all",
     "retention": "Men followed up by arm, with 95% confidence intervals",
     "attendance": "Sessions attended by the men offered them",
     "engagement": "Men who started and who completed each component of the programme, with 95% confidence intervals",
@@ -48,7 +49,7 @@ FIGURE_CAPTIONS = {
 
 @dataclass(frozen=True)
 class Block:
-    """One piece of the report: ``kind`` is heading, paragraph, table or figure."""
+    """One piece of the report: ``kind`` is heading, paragraph, table, figure or pagebreak."""
 
     kind: str
     text: str = ""
@@ -73,6 +74,9 @@ class Report:
     blocks: list[Block]
     figures: dict[str, dict[str, bytes]] = field(default_factory=dict)
     cut_off: dt.date | None = None  # the data cut-off: the report's date, so that reruns are byte-identical
+    front: tuple[str, ...] = ()  # the title page's lines under the title
+    confidentiality: str = ""  # on the title page and in every page's footer
+    header: str = ""  # every page's running header
 
 
 # ---------------------------------------------------------------------------- building
@@ -84,8 +88,8 @@ def _sessions(cfg: Config) -> str:
     parts = []
     for s in cfg.schedule.sessions:
         kind = "compulsory" if s.compulsory else "optional"
-        parts.append(f"{s.count} {kind} {s.type} session{'s' if s.count > 1 else ''} of {s.hours:g} h"
-                     + (f" ({s.label})" if s.label else ""))  # fmt: skip
+        what = s.label or f"{s.type.replace('_', ' ')} session"
+        parts.append(f"{s.count} x {what} ({kind}, {s.hours:g} h each)")
     return f"Offered to {cfg.arm(cfg.schedule.arm).label}: " + "; ".join(parts) + "."
 
 
@@ -123,7 +127,10 @@ def _randomisation_text(cfg: Config) -> list[str]:
 
 def _implementation(log: dict[str, Any] | None) -> str:
     if not log:
-        return "Implementation: no allocation log was given to this report."
+        return (
+            "Implementation: the allocation log was not read for this report, so who allocated the men, and "
+            "when, is not summarised here."
+        )
     backup = f", {log['backup']} from sealed back-up lists" if log.get("backup") else ""
     corrected = f", {log['corrections']} recorded as randomised in error" if log.get("corrections") else ""
     return (f"Implementation: {log['allocations']} men allocated between {log['first']} and {log['last']} by "
@@ -168,12 +175,25 @@ def pooled(table: Table) -> Table | None:
     return replace(table, data=df.reset_index(drop=True), title=title) if len(df) else None
 
 
+#: The ``report.sections`` name of each results section (in SECTIONS' order).
+RESULT_KEYS = ("flow", "recruitment", "baseline", "retention", "dose", "outcomes", "harms", "progression", "planning")
+
+
+def _caption(cfg: Config, figure: str, title: str) -> str:
+    if figure == "accrual" and cfg.trial.target_sample_size:
+        return f"{FIGURE_CAPTIONS['accrual']}, against the target sample size ({cfg.trial.target_sample_size} men)"
+    return FIGURE_CAPTIONS.get(figure, title)
+
+
 def _sections(cfg: Config, tables: dict[str, Table], figures: dict[str, dict[str, bytes]], numbers: list[int],
-              level: int = 2) -> list[Block]:  # fmt: skip
-    """The results sections in CONSORT order: headings, figures and display tables, numbered on from
-    ``numbers`` (tables, figures), which it updates."""
+              level: int = 2, keys: tuple[str, ...] = RESULT_KEYS, in_summary: str = "") -> list[Block]:  # fmt: skip
+    """The results sections named by ``keys``, in their order: headings, figures and display tables,
+    numbered on from ``numbers`` (tables, figures), which it updates. ``in_summary``: the caption of the
+    progression table the summary shows, which its section then points to rather than repeats."""
     b: list[Block] = []
-    for title, names, figs in SECTIONS:
+    by_key = dict(zip(RESULT_KEYS, SECTIONS, strict=True))
+    for key in keys:
+        title, names, figs = by_key[key]
         present = [n for n in names if n in tables and not tables[n].data.empty and n != "consort"]
         shown = [f for f in figs if f in figures]
         if not present and not shown:
@@ -181,8 +201,12 @@ def _sections(cfg: Config, tables: dict[str, Table], figures: dict[str, dict[str
         b.append(Block("heading", title, level))
         for f in shown:
             numbers[1] += 1
-            b.append(Block("figure", FIGURE_CAPTIONS.get(f, title), figure=f, number=numbers[1]))
+            b.append(Block("figure", _caption(cfg, f, title), figure=f, number=numbers[1]))
         for n in present:  # the flow's table is consort.csv; the report draws it
+            if n == "progression" and in_summary:
+                b.append(Block("paragraph", f"The progression criteria and their status are in the summary: "
+                               f"{in_summary}."))  # fmt: skip
+                continue
             table = display(cfg, tables[n])
             numbers[0] += 1
             b.append(Block("table", table.title, table=table, columns=tuple(map(str, table.data.columns)),
@@ -190,18 +214,79 @@ def _sections(cfg: Config, tables: dict[str, Table], figures: dict[str, dict[str
     return b
 
 
-def build_report(
-    cfg: Config, tables: dict[str, Table], figures: dict[str, dict[str, bytes]], log: dict[str, Any] | None = None,
-    notes: tuple[str, ...] = (), blinded: bool = False, closed: bool = False, checklist: Table | None = None,
-) -> Report:  # fmt: skip
-    """The report's blocks, in CONSORT order; with ``closed``, an open part pooled over the arms and then a
-    closed part by arm (a data monitoring committee's report, as DAMOCLES lays it out)."""
+def _key_figures(cfg: Config, tables: dict[str, Table], closed: bool) -> Table | None:
+    """The summary's key figures: recruitment, retention at each follow-up and, in an open report, the dose
+    received; each read off its table's margin row (nothing is computed here)."""
+    from advance_trial.intervals import describe
+
+    d = cfg.reporting.percent_digits
+    rows: list[tuple[str, str]] = []
+
+    def margin(name: str, **keep: str) -> pd.DataFrame:
+        t = tables.get(name)
+        if t is None or t.data.empty:
+            return pd.DataFrame()
+        df = t.data
+        for col, value in keep.items():
+            if col in df:
+                df = df[df[col].astype(str) == value]
+        return df
+
+    entered = "enrolled" if cfg.trial.design == "single_arm" else "randomised"
+    for r in margin("recruitment", site="all").itertuples():
+        rows += [("Men screened", count(r.n_screened)), ("Men eligible", count(r.n_eligible)),
+                 (f"Men {entered} of the men eligible", proportion(r.n_randomised, r.n_eligible, r.proportion,
+                                                                    r.ci_lower, r.ci_upper, d))]  # fmt: skip
+    tps = {tp.id: tp.label or "follow-up" for tp in cfg.timepoints}
+    for r in margin("retention", site="all", cycle="all", arm="all").itertuples():
+        rows.append((f"Men followed up, {tps.get(str(r.timepoint), 'follow-up')}",
+                     proportion(r.n_retained, r.n_randomised, r.proportion, r.ci_lower, r.ci_upper, d)))  # fmt: skip
+    if not closed and cfg.schedule is not None:
+        arm = cfg.arm(cfg.schedule.arm)
+        names = {t.id: t.label or t.rule for t in cfg.thresholds}
+        for r in margin("dose", site="all", cycle="all", arm=arm.id).itertuples():
+            rows.append((f"{arm.label}: {names.get(str(r.threshold), 'dose threshold')}",
+                         proportion(r.n_met, r.n, r.proportion, r.ci_lower, r.ci_upper, d)))  # fmt: skip
+    if not rows:
+        return None
+    ci = describe(cfg.reporting.proportion_ci, cfg.reporting.ci_level)
+    return Table("key_figures", pd.DataFrame(rows, columns=["Measure", "n/N (%; 95% CI)" if cfg.reporting.ci_level
+                                                            == 0.95 else "n/N (%; CI)"]),
+                 "Key figures", (f"Counts of men, and proportions with the {ci}; each from its table in the "
+                                 "report.",))  # fmt: skip
+
+
+def _table_block(table: Table, numbers: list[int]) -> Block:
+    numbers[0] += 1
+    return Block("table", table.title, table=table, columns=tuple(map(str, table.data.columns)), number=numbers[0])
+
+
+def _summary(cfg: Config, tables: dict[str, Table], notes: tuple[str, ...], numbers: list[int], closed: bool
+             ) -> tuple[list[Block], str]:  # fmt: skip
+    """The summary page: the run's notes, the key figures and the progression criteria with their status
+    (pooled over the arms in a closed report, whose summary is open); and the progression table's caption."""
+    b = [Block("heading", "Summary", 2), *(Block("paragraph", n) for n in notes)]
+    key = _key_figures(cfg, tables, closed)
+    if key is not None:
+        b.append(_table_block(key, numbers))
+    caption = ""
+    progression = tables.get("progression")
+    if progression is not None and closed:
+        progression = pooled(progression)
+    if progression is not None and not progression.data.empty:
+        b.append(_table_block(display(cfg, progression), numbers))
+        caption = b[-1].caption.split(".")[0]
+    b.append(Block("pagebreak"))
+    return b, caption
+
+
+def _trial(cfg: Config, blinded: bool, notes: tuple[str, ...]) -> list[Block]:
     t = cfg.trial
-    b: list[Block] = [Block("paragraph", f"{t.description or ''}".strip())] if t.description else []
+    b = [Block("heading", "Trial", 2)]
+    b += [Block("paragraph", f"{t.description}".strip())] if t.description else []
     b += [Block("paragraph", note) for note in notes]
     arms = "; ".join(f"{a.label} (ratio {a.ratio})" for a in cfg.arms)
     sites = ", ".join(s.label for s in cfg.sites)
-    b.append(Block("heading", "Trial", 2))
     design = "single-arm study" if t.design == "single_arm" else f"{len(cfg.arms)}-arm parallel-group randomised trial"
     b.append(Block("paragraph", f"Design: {design}. Arms: {arms}. Sites: {sites}."
                    + (f" Recruitment cycles: {', '.join(map(str, cfg.cycles))}." if cfg.cycles else "")
@@ -217,207 +302,106 @@ def build_report(
                    else _sessions(cfg)))  # fmt: skip
     b.append(Block("paragraph", f"Trial config {t.id} version {t.version}"
                    + (f" (SHA-256 {cfg.source.sha256[:16]}...)" if cfg.source else "") + "."))  # fmt: skip
-    b.append(Block("heading", "Methods", 2))
-    for text in _randomisation_text(cfg):
-        b.append(Block("paragraph", text))
+    return b
+
+
+def _methods(cfg: Config, log: dict[str, Any] | None) -> list[Block]:
+    t = cfg.trial
+    b = [Block("heading", "Methods", 2), *(Block("paragraph", text) for text in _randomisation_text(cfg))]
     if cfg.randomisation.method != "none":
         b.append(Block("paragraph", _implementation(log)))
-    eligibility = getattr(cfg, "eligibility", None) or []
-    if eligibility:
-        b.append(Block("paragraph", "Eligibility criteria: " + "; ".join(
-            str(getattr(c, "question", c)).rstrip("?") for c in eligibility) + "."))  # fmt: skip
-    crit = "; ".join(f"{c.label or c.id}" for c in cfg.progression) or "none"
+    if cfg.eligibility is not None:
+        b.append(Block("paragraph", "Eligibility criteria, asked before allocation (with the answer that makes a man "
+                       "eligible): " + "; ".join(f"{c.question.strip()} {'Yes' if c.eligible else 'No'}"
+                                                 for c in cfg.eligibility.criteria) + "."))  # fmt: skip
+    crit = "; ".join(f"{c.label or 'criterion'}" for c in cfg.progression) or "none"
     when = f" (set on {t.progression_set_on.isoformat()})" if t.progression_set_on and cfg.progression else ""
     b.append(Block("paragraph", f"Prespecified progression criteria{when}: {crit}. Feasibility estimates are "
                    "reported with confidence intervals, not p-values (CONSORT extension for pilot and feasibility "
                    "trials)."))  # fmt: skip
-    numbers = [0, 0]  # tables, figures: numbered through the open and closed parts
-    if not closed:
-        b += _sections(cfg, tables, figures, numbers)
-    else:
-        b.append(Block("heading", "Open report", 2))
-        b.append(Block("paragraph", "For the open session of the data monitoring committee and the trial steering "
-                       "committee: every figure pooled over the arms."))  # fmt: skip
-        open_tables = {n: p for n, t in tables.items() if (p := pooled(t)) is not None}
-        b += _sections(cfg, open_tables, {}, numbers, level=3)
-        b.append(Block("heading", "Closed report", 2))
-        b.append(Block("paragraph", "CLOSED: for the members of the data monitoring committee only, and the "
-                       "statisticians who prepared it. Not to be shared with the trial team."))  # fmt: skip
-        b += _sections(cfg, tables, figures, numbers, level=3)
-    if checklist is not None:
-        b.append(Block("heading", "Appendix: reporting checklist", 2))
-        b.append(Block("paragraph", "Each item of CONSORT 2025 and of the CONSORT extension to randomised pilot and "
-                       "feasibility trials: where this report shows it, or what the authors' text or the trial's "
-                       "config and data must add."))  # fmt: skip
-        numbers[0] += 1
-        b.append(Block("table", checklist.title, table=checklist, columns=tuple(map(str, checklist.data.columns)),
-                       number=numbers[0]))  # fmt: skip
-    if t.data_cutoff is not None:
-        b.insert(0, Block("paragraph", f"Data cut-off: {t.data_cutoff.isoformat()}."))
-    return Report(f"{t.title} (v{t.version})", b, figures, t.data_cutoff)
+    return b
 
 
-#: A table of more columns than this is laid out on a landscape page (Word) or a landscape print page (HTML).
-WIDE_COLUMNS = 8
-#: The text width of an A4 portrait page between 20 mm margins, in twips.
-PORTRAIT_TWIPS = 9638
-#: ... and a table whose cells, each on one line, would need this many portrait widths goes landscape too
-#: (below it, cells wrap onto a second line in portrait, as a journal's tables do).
-LANDSCAPE_FROM = 1.4
+#: A config key in the checklist's actions (``trial.registered_on``): the appendix words it for the reader.
+_CONFIG_KEY = re.compile(r"\b([a-z]+)\.([a-z]+(?:_[a-z]+)*)\b(?!\()")
 
 
-def is_wide(b: Block) -> bool:
-    """Whether a table block is laid out on a landscape page."""
-    if b.kind != "table" or b.table is None:
-        return False
-    df = b.table.data
-    natural = sum(max([len(c), *(len(_cell(v)) for v in df[c])]) * CHAR_TWIPS + CELL_PADDING_TWIPS
-                  for c in b.columns)  # fmt: skip
-    return len(b.columns) > WIDE_COLUMNS or natural > LANDSCAPE_FROM * PORTRAIT_TWIPS
+def _key_words(text: str) -> str:
+    """``trial.registered_on`` as "the config's trial: registered on"."""
+    return _CONFIG_KEY.sub(lambda m: f"the config's {m.group(1)}: {m.group(2).replace('_', ' ')}", text)
 
 
-# ---------------------------------------------------------------------------- rendering
+def _appendix(checklist: Table, numbers: list[int]) -> list[Block]:
+    df = checklist.data.apply(lambda col: col.map(lambda v: _key_words(v) if isinstance(v, str) else v))
+    table = replace(checklist, data=df, footnotes=tuple(map(_key_words, checklist.footnotes)))
+    return [Block("heading", "Appendix: reporting checklist", 2),
+            Block("paragraph", "Each item of CONSORT 2025 and of the CONSORT extension to randomised pilot and "
+                  "feasibility trials: where this report shows it, or what the authors' text or the trial's config "
+                  "and data must add."), _table_block(table, numbers)]  # fmt: skip
 
 
-def _cell(v: Any) -> str:
-    return format_number(v)
+DEFAULT_CONFIDENTIALITY = {
+    False: "Confidential: for the trial steering committee and the trial team; not to be shared further.",
+    True: "Confidential: the closed part is for the members of the data monitoring committee only.",
+}
 
 
-_CSS = """
-body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;
-color:#1d2939;line-height:1.45}
-h1{font-size:1.5rem;border-bottom:2px solid #1f4e79;padding-bottom:.3rem}h2{font-size:1.2rem;margin-top:2rem;
-color:#1f4e79}h3{font-size:1rem}table{border-collapse:collapse;margin:.5rem 0 .3rem;font-size:.82rem}
-th,td{border-bottom:1px solid #d0d5dd;padding:.2rem .45rem;text-align:left}td.n{text-align:right;
-font-variant-numeric:tabular-nums}th{background:#f2f4f7}.notes{font-size:.78rem;color:#475467;margin:0 0 1rem}
-figure{margin:1rem 0}figure svg{max-width:100%;height:auto}
-caption{caption-side:top;text-align:left;font-weight:600;padding:.2rem 0;color:#1d2939}
-figcaption{font-size:.85rem;font-weight:600}td.indent{padding-left:1.4rem}.status{font-weight:600}
-.wide{overflow-x:auto}
-@page{size:A4;margin:15mm}@page wide{size:A4 landscape;margin:12mm}
-@media print{body{margin:0;max-width:none;font-size:10pt}h2,h3{page-break-after:avoid}figure{page-break-inside:avoid}
-thead{display:table-header-group}tr{page-break-inside:avoid}table{font-size:7.5pt;width:100%;table-layout:auto}
-th,td{padding:.1rem .25rem;overflow-wrap:normal;word-break:normal}.wide{page:wide;overflow:visible}
-figure svg{max-height:240mm}}
-"""
-
-
-def to_html(report: Report) -> str:
-    """One self-contained HTML file: figures inline as SVG, no external requests."""
-    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-           f"<title>{html.escape(report.title)}</title>", f"<style>{_CSS}</style></head><body>",
-           f"<h1>{html.escape(report.title)}</h1>"]  # fmt: skip
-    for b in fit_to_page(report.blocks):
-        if b.kind == "heading":
-            out.append(f"<h{b.level}>{html.escape(b.text)}</h{b.level}>")
-        elif b.kind == "paragraph":
-            out.append(f"<p>{html.escape(b.text)}</p>")
-        elif b.kind == "figure":
-            svg = report.figures[b.figure]["svg"].decode("utf-8")
-            svg = re.sub(r"^<\?xml[^>]*>\s*(<!DOCTYPE[^>]*>\s*)?", "", svg)
-            svg = unique_ids(svg, b.figure)
-            out.append(
-                f'<figure aria-label="{html.escape(b.figure)}">{svg}'
-                f"<figcaption>{html.escape(b.caption)}</figcaption></figure>"
-            )
-        elif b.kind == "table" and b.table is not None:
-            out.append(_html_table(b))
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
-
-
-#: The text width of an A4 landscape page between 20 mm margins, in twips (Word's unit: 1/1440 inch).
-LANDSCAPE_TWIPS = 14570
-
-
-def _needs(df: pd.DataFrame, columns: tuple[str, ...]) -> list[int]:
-    """Each column's least width in twips: its longest word (heading or cell) in the tables' 8-point text."""
-    out = []
-    for c in columns:
-        texts = [c, *(_cell(v) for v in df[c])]
-        out.append(max((len(w) for t in texts for w in t.split()), default=1) * CHAR_TWIPS + CELL_PADDING_TWIPS)
-    return out
-
-
-def fit_to_page(blocks: list[Block], width: int = LANDSCAPE_TWIPS) -> list[Block]:
-    """Tables too wide for a landscape page split by column groups: each part repeats the table's leading
-    text columns (what identifies a row) and takes as many of the others as fit; the parts are titled
-    "(part i of k)". Nothing is computed: the same cells, laid out in pieces."""
-    out: list[Block] = []
-    for b in blocks:
-        if b.kind != "table" or b.table is None or not b.columns:
-            out.append(b)
-            continue
-        df = b.table.data
-        needs = _needs(df, b.columns)
-        if sum(needs) <= width:
-            out.append(b)
-            continue
-        keys = b.table.keys
-        while not b.table.keys and keys < min(3, len(b.columns) - 1) and df[b.columns[keys]].dtype.kind not in "iufb":
-            keys += 1
-        room = width - sum(needs[:keys])
-        groups: list[list[int]] = [[]]
-        used = 0
-        for j in range(keys, len(b.columns)):
-            if groups[-1] and used + needs[j] > room:
-                groups.append([])
-                used = 0
-            groups[-1].append(j)
-            used += needs[j]
-        for i, g in enumerate(groups, 1):
-            cols = tuple(b.columns[j] for j in (*range(keys), *g))
-            out.append(replace(b, text=f"{b.text} (part {i} of {len(groups)})", columns=cols))
-    return out
-
-
-def unique_ids(svg: str, prefix: str) -> str:
-    """An inlined SVG's ids (and the references to them) prefixed with its figure's stem: several figures in
-    one page must not share an id (matplotlib numbers each figure's from 1)."""
-    svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}-{m.group(1)}"', svg)
-    svg = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}-{m.group(1)}"', svg)
-    return re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}-{m.group(1)})", svg)
-
-
-_FIGURE = re.compile(r"^(-?[0-9]|\[c\])")
-
-
-def _numeric_column(col: pd.Series) -> bool:
-    """A column of numbers or of cells that begin with one (``38/54 (70.4%; ...)``): right-aligned."""
-    if col.dtype.kind in "iuf":
-        return True
-    texts = [str(v) for v in col if isinstance(v, str) and v]
-    return bool(texts) and all(_FIGURE.match(t) for t in texts)
-
-
-def _html_table(b: Block) -> str:
-    assert b.table is not None
-    df = b.table.data
-    wide = is_wide(b)
-    rows = ['<div class="wide">' if wide else "<div>", f"<table><caption>{html.escape(b.caption)}</caption><thead><tr>"]
-    rows += [f"<th>{html.escape(c)}</th>" for c in b.columns]
-    rows.append("</tr></thead><tbody>")
-    figures = {c for c in b.columns if _numeric_column(df[c])}
-    for _, r in df.iterrows():
-        cells = []
-        for c in b.columns:
-            v = r[c]
-            text = html.escape(_cell(v))
-            if c in STATUS_COLUMNS:
-                colour = STATUS_COLOURS.get(str(v), "#1d2939")
-                cells.append(f'<td class="status" style="color:{colour}">{text}</td>')
-            else:
-                indent = len(text) - len(text.lstrip(" "))  # Table 1's levels under their characteristic
-                if indent:
-                    cells.append(f'<td class="indent">{text.lstrip(" ")}</td>')
-                else:
-                    cells.append(f'<td class="n">{text}</td>' if c in figures else f"<td>{text}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    rows.append("</tbody></table>")
-    if b.table.footnotes:
-        rows.append('<p class="notes">' + "<br>".join(html.escape(n) for n in b.table.footnotes) + "</p>")
-    rows.append("</div>")
-    return "".join(rows)
+def build_report(
+    cfg: Config, tables: dict[str, Table], figures: dict[str, dict[str, bytes]], log: dict[str, Any] | None = None,
+    notes: tuple[str, ...] = (), blinded: bool = False, closed: bool = False, checklist: Table | None = None,
+) -> Report:  # fmt: skip
+    """The report: a title page, then the sections the config's ``report.sections`` names in their order
+    (by default a summary page, the trial, methods, the results in CONSORT order and the checklist
+    appendix); with ``closed`` (or ``report.closed``), the results in an open part pooled over the arms and
+    then a closed part by arm (a data monitoring committee's report, as DAMOCLES lays it out)."""
+    t, settings = cfg.trial, cfg.report
+    closed = closed or settings.closed
+    keys = tuple(settings.sections or REPORT_SECTIONS)
+    wanted = set(settings.figures if settings.figures is not None else REPORT_FIGURES)
+    figures = {k: v for k, v in figures.items() if k in wanted}
+    numbers = [0, 0]  # tables, figures: numbered through the summary, the open and the closed parts
+    summary: list[Block] = []
+    in_summary = ""
+    if "summary" in keys:
+        summary, in_summary = _summary(cfg, tables, notes, numbers, closed)
+    results = tuple(k for k in keys if k in RESULT_KEYS)
+    b: list[Block] = []
+    placed_results = False
+    for key in keys:
+        if key == "summary":
+            b += summary
+        elif key == "trial":
+            b += _trial(cfg, blinded, () if "summary" in keys else notes)
+        elif key == "methods":
+            b += _methods(cfg, log)
+        elif key == "checklist" and checklist is not None:
+            b += _appendix(checklist, numbers)
+        elif key in RESULT_KEYS and not closed:
+            b += _sections(cfg, tables, figures, numbers, keys=(key,), in_summary=in_summary)
+        elif key in RESULT_KEYS and not placed_results:  # a closed report's parts: the results where the first is
+            placed_results = True
+            b.append(Block("heading", "Open report", 2))
+            b.append(Block("paragraph", "For the open session of the data monitoring committee and the trial "
+                           "steering committee: every figure pooled over the arms."))  # fmt: skip
+            open_tables = {n: p for n, tb in tables.items() if (p := pooled(tb)) is not None}
+            b += _sections(cfg, open_tables, {}, numbers, level=3, keys=results, in_summary=in_summary)
+            b.append(Block("heading", "Closed report", 2))
+            b.append(Block("paragraph", "CLOSED: for the members of the data monitoring committee only, and the "
+                           "statisticians who prepared it. Not to be shared with the trial team."))  # fmt: skip
+            b += _sections(cfg, tables, figures, numbers, level=3, keys=results)
+    if "summary" not in keys and "trial" not in keys:
+        b = [Block("paragraph", note) for note in notes] + b
+    kind = ("Closed report for the data monitoring committee (open and closed parts)" if closed
+            else "Open report" + (", arms blinded" if blinded else ""))  # fmt: skip
+    front = tuple(line for line in (
+        t.title if settings.title and settings.title != t.title else "",
+        f"Trial config version {t.version}" + (f"; registration {t.registration}" if t.registration else ""),
+        f"Data cut-off: {t.data_cutoff.isoformat()}." if t.data_cutoff is not None else "",
+        kind) if line)  # fmt: skip
+    title = settings.title or t.title
+    confidentiality = settings.confidentiality or DEFAULT_CONFIDENTIALITY[closed]
+    header = f"{title} (v{t.version}): {'closed report' if closed else 'open report'}"
+    return Report(f"{title} (v{t.version})", b, figures, t.data_cutoff, front, confidentiality, header)
 
 
 def to_markdown(report: Report) -> str:
@@ -426,6 +410,8 @@ def to_markdown(report: Report) -> str:
     from advance_trial.output.tables import to_markdown as table_md
 
     out = [f"# {md_text(report.title)}", ""]
+    out += [x for line in report.front for x in (md_text(line), "")]
+    out += [f"**{md_text(report.confidentiality)}**", ""] if report.confidentiality else []
     for b in report.blocks:
         if b.kind == "heading":
             out += ["#" * b.level + " " + md_text(b.text), ""]
@@ -439,175 +425,13 @@ def to_markdown(report: Report) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
-
-
-def to_docx(report: Report) -> bytes:
-    """A Word document (figures as PNG), made byte-reproducible: fixed core-property dates and zip times."""
-    from docx import Document
-    from docx.enum.section import WD_ORIENT, WD_SECTION
-    from docx.oxml import parse_xml
-    from docx.shared import Inches, Mm
-
-    doc = Document()
-    props = doc.core_properties
-    day = report.cut_off or dt.date(2000, 1, 1)
-    fixed = dt.datetime(day.year, day.month, day.day)
-    props.created = props.modified = props.last_printed = fixed
-    props.author = props.last_modified_by = "advance-trial"
-    props.revision = 1
-    props.title = report.title
-    doc.add_heading(report.title, level=0)
-    style = doc.styles["Light Grid Accent 1"].style_id
-    sec = doc.sections[0]
-    sec.page_width, sec.page_height = Mm(210), Mm(297)  # A4
-    for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
-        setattr(sec, side, Mm(20))
-
-    def orient(landscape: bool) -> int:
-        """Start a new section in the orientation asked for (when it differs); its text width in twips."""
-        current = doc.sections[-1]
-        if (current.orientation == WD_ORIENT.LANDSCAPE) != landscape:
-            current = doc.add_section(WD_SECTION.NEW_PAGE)
-            current.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT
-            current.page_width, current.page_height = (Mm(297), Mm(210)) if landscape else (Mm(210), Mm(297))
-        usable = int(current.page_width or 0) - int(current.left_margin or 0) - int(current.right_margin or 0)
-        return usable // 635  # EMU to twips
-
-    blocks = fit_to_page(report.blocks)
-    wide = [is_wide(b) for b in blocks]
-    for k, b in enumerate(blocks):
-        # a heading goes with the table after it: on its landscape page when that table is wide
-        width = orient(wide[k] or (b.kind == "heading" and k + 1 < len(wide) and wide[k + 1]))
-        if b.kind == "heading":
-            doc.add_heading(b.text, level=min(b.level, 3))
-        elif b.kind == "paragraph":
-            doc.add_paragraph(b.text)
-        elif b.kind == "figure":
-            doc.add_picture(io.BytesIO(report.figures[b.figure]["png"]), width=Inches(6.2))
-            doc.element.body._insert_p(parse_xml(_caption_xml("Figure", b)))
-        elif b.kind == "table" and b.table is not None:
-            doc.element.body._insert_p(parse_xml(_caption_xml("Table", b)))
-            df = b.table.data
-            rows = [list(b.columns)]
-            bold: set[tuple[int, int]] = set()
-            for i, r in enumerate(df[list(b.columns)].itertuples(index=False), 1):
-                rows.append([_cell(v) for v in r])
-                bold |= {(i, j) for j, c in enumerate(b.columns) if c in STATUS_COLUMNS and str(r[j]) in STATUS_COLOURS}
-            doc.element.body._insert_tbl(parse_xml(_table_xml(rows, bold, style, column_widths(rows, width))))
-            for note in b.table.footnotes:
-                doc.add_paragraph(note).runs[0].font.italic = True  # notes follow each table
-    buf = io.BytesIO()
-    doc.save(buf)
-    return _fixed_zip(buf.getvalue())
-
-
-#: Characters XML 1.0 cannot hold (a cell holding one would make the document unreadable).
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-
-
-def _caption_xml(label: str, b: Block) -> str:
-    """A Word caption: the Caption style, its number a ``SEQ`` field as Word's Insert Caption writes it
-    (so that Word's list of tables and cross-references find it), kept with the table that follows."""
-    from xml.sax.saxutils import escape
-
-    keep = "<w:keepNext/>" if label == "Table" else ""
-    text = escape(_NOT_XML.sub("", b.text))
-    return (f'<w:p xmlns:w="{_W}"><w:pPr><w:pStyle w:val="Caption"/>{keep}</w:pPr>'
-            f'<w:r><w:t xml:space="preserve">{label} </w:t></w:r>'
-            '<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
-            f'<w:r><w:instrText xml:space="preserve"> SEQ {label} \\* ARABIC </w:instrText></w:r>'
-            '<w:r><w:fldChar w:fldCharType="separate"/></w:r>'
-            f"<w:r><w:t>{b.number}</w:t></w:r>"
-            '<w:r><w:fldChar w:fldCharType="end"/></w:r>'
-            f'<w:r><w:t xml:space="preserve">. {text}</w:t></w:r></w:p>')  # fmt: skip
-
-
-def _run_xml(text: str, coloured: str | None) -> str:
-    """One run of text: line breaks and tabs as Word's own elements, ``xml:space`` where spaces matter."""
-    from xml.sax.saxutils import escape
-
-    props = (f'<w:rPr><w:b/><w:color w:val="{coloured}"/><w:sz w:val="16"/></w:rPr>' if coloured
-             else '<w:rPr><w:sz w:val="16"/></w:rPr>')  # fmt: skip
-    parts = []
-    for k, line in enumerate(_NOT_XML.sub("", text).split("\n")):
-        if k:
-            parts.append("<w:br/>")
-        for m, piece in enumerate(line.split("\t")):
-            if m:
-                parts.append("<w:tab/>")
-            if piece:
-                keep = ' xml:space="preserve"' if piece != piece.strip() else ""
-                parts.append(f"<w:t{keep}>{escape(piece)}</w:t>")
-    return f"<w:r>{props}{''.join(parts)}</w:r>" if parts else ""
-
-
-#: Twips per character of the tables' 8-point text (a generous average width, so that a word never splits).
-CHAR_TWIPS = 130
-CELL_PADDING_TWIPS = 230
-
-
-def column_widths(rows: list[list[str]], total: int) -> list[int]:
-    """Column widths in twips that fit ``total``: each column at least its longest word (so that no word is
-    split), the rest of the width shared max-min fairly (the columns of short cells whole on one line first,
-    the long ones sharing what is left equally)."""
-    words = [max((len(w) for r in rows for w in r[j].split()), default=1) for j in range(len(rows[0]))]
-    longest = [max((len(r[j]) for r in rows), default=1) for j in range(len(rows[0]))]
-    least = [w * CHAR_TWIPS + CELL_PADDING_TWIPS for w in words]
-    spare = total - sum(least)
-    if spare <= 0:
-        return least  # wider than the page: a landscape section is the caller's remedy
-    extra = [max(n - w, 0) * CHAR_TWIPS for n, w in zip(longest, words, strict=True)]
-    share = [0] * len(least)
-    order = sorted(range(len(least)), key=lambda j: extra[j])
-    for k, j in enumerate(order):
-        share[j] = min(extra[j], spare // (len(order) - k))
-        spare -= share[j]
-    return [a + b for a, b in zip(least, share, strict=True)]
-
-
-def _table_xml(rows: list[list[str]], bold: set[tuple[int, int]], style: str, widths: list[int]) -> str:
-    """A whole Word table as XML, as python-docx's ``add_table`` builds it cell by cell (which took a
-    third of the run's time for the report's 300-odd rows): styled, 8-point text, columns as wide as
-    their words need, the header row repeated on every page, status cells bold in their colour."""
-    body = []
-    for i, row in enumerate(rows):
-        cells = []
-        for j, text in enumerate(row):
-            colour = STATUS_COLOURS[text].lstrip("#").upper() if (i, j) in bold else None
-            cell_pr = f'<w:tcPr><w:tcW w:type="dxa" w:w="{widths[j]}"/></w:tcPr>'
-            tight = '<w:pPr><w:spacing w:after="0"/></w:pPr>'
-            cells.append(f"<w:tc>{cell_pr}<w:p>{tight}{_run_xml(text, colour)}</w:p></w:tc>")
-        head = "<w:trPr><w:tblHeader/><w:cantSplit/></w:trPr>" if i == 0 else "<w:trPr><w:cantSplit/></w:trPr>"
-        body.append(f"<w:tr>{head}{''.join(cells)}</w:tr>")
-    grid = "".join(f'<w:gridCol w:w="{w}"/>' for w in widths)
-    return (
-        f'<w:tbl xmlns:w="{_W}"><w:tblPr><w:tblStyle w:val="{style}"/>'
-        f'<w:tblW w:type="dxa" w:w="{sum(widths)}"/><w:tblLayout w:type="fixed"/>'
-        '<w:tblLook w:firstColumn="1" w:firstRow="1" w:lastColumn="0" w:lastRow="0" w:noHBand="0" '
-        f'w:noVBand="1" w:val="04A0"/></w:tblPr><w:tblGrid>{grid}</w:tblGrid>{"".join(body)}</w:tbl>'
-    )
-
-
-def _fixed_zip(data: bytes) -> bytes:
-    """Rewrite a zip with every entry's time fixed and in a stable order."""
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for name in src.namelist():
-            info = zipfile.ZipInfo(name, date_time=FIXED_ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            dst.writestr(info, src.read(name))
-    return out.getvalue()
-
-
 def write_report(report: Report, out_dir: str | Path, stem: str = "report") -> dict[str, str]:
     """Write ``report.html``, ``report.md`` and ``report.docx``; returns file name -> SHA-256."""
     import hashlib
 
     from advance_trial.data.tablefile import write_bytes_atomic
+    from advance_trial.output.render.htmlpage import to_html
+    from advance_trial.output.render.wordfile import to_docx
 
     written = {}
     for ext, data in (("html", to_html(report).encode("utf-8")), ("md", to_markdown(report).encode("utf-8")),
