@@ -349,10 +349,12 @@ class Reporting(_Model):
 REPORT_SECTIONS = ("summary", "trial", "methods", "flow", "recruitment", "baseline", "retention", "dose", "outcomes",
                    "harms", "progression", "planning", "checklist")  # fmt: skip
 #: The report's figures (``report.figures``).
-REPORT_FIGURES = ("consort", "accrual", "retention", "attendance", "engagement", "forest")
+REPORT_FIGURES = ("consort", "accrual", "retention", "attendance", "engagement", "forest", "plan_sensitivity",
+                  "recruitment_forecast")  # fmt: skip
 ReportSection = Literal["summary", "trial", "methods", "flow", "recruitment", "baseline", "retention", "dose",
                         "outcomes", "harms", "progression", "planning", "checklist"]  # fmt: skip
-ReportFigure = Literal["consort", "accrual", "retention", "attendance", "engagement", "forest"]
+ReportFigure = Literal["consort", "accrual", "retention", "attendance", "engagement", "forest", "plan_sensitivity",
+                       "recruitment_forecast"]  # fmt: skip
 
 
 class ReportSettings(_Model):
