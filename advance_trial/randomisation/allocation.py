@@ -699,13 +699,6 @@ def concealed_list(cfg: Config, ring: KeyRing, n: int, reason: str, *, backup: b
     return frame
 
 
-def redcap_table(cfg: Config, frame: pd.DataFrame) -> pd.DataFrame:
-    """A concealed list as REDCap's randomisation module uploads it (see :mod:`advance_trial.redcap.allocation`)."""
-    from advance_trial.redcap.allocation import redcap_table as table
-
-    return table(cfg, frame)
-
-
 def first_list_difference(cfg: Config, ring: KeyRing, entries: Iterable[tuple[Mapping[str, str], int, str]],
                           log: str | Path | Location | None = None) -> int | None:  # fmt: skip
     """Compare ``(factor values, position, arm)`` entries with the lists the key derives, read-only.
@@ -767,22 +760,24 @@ def write_export(cfg: Config, ring: KeyRing, reason: str, out: str | Path, *, lo
 
 
 def write_list(cfg: Config, ring: KeyRing, n: int, reason: str, out: str | Path, *, backup: bool = False,
-               redcap: bool = False, log: str | Path | Location | None = None) -> WrittenFile:  # fmt: skip
-    """:func:`concealed_list` (REDCap's table with ``redcap``) written into ``out`` with its SHA-256
-    commitment beside it (``<file>.sha256``, in ``sha256sum`` format): the digest can be published
-    while the list stays sealed."""
+               log: str | Path | Location | None = None) -> WrittenFile:  # fmt: skip
+    """:func:`concealed_list` written into ``out`` with its SHA-256 commitment beside it (``<file>.sha256``, in
+    ``sha256sum`` format): the digest can be published while the list stays sealed. REDCap's allocation table
+    is written by :func:`advance_trial.redcap.allocation.write_table`."""
+    folder = output_folder(out)
+    frame = concealed_list(cfg, ring, n, reason, backup=backup, log=log)
+    return write_committed(frame, folder / LIST_FILES[("csv", backup)])
+
+
+def write_committed(frame: pd.DataFrame, path: Path) -> WrittenFile:
+    """A list written (private) as CSV at ``path``, with its SHA-256 commitment beside it (``<file>.sha256``)."""
     import hashlib
 
     from advance_trial.data.tablefile import write_bytes_atomic
     from advance_trial.output.tables import to_csv_bytes
 
-    folder = output_folder(out)
-    frame = concealed_list(cfg, ring, n, reason, backup=backup, log=log)
-    if redcap:
-        frame = redcap_table(cfg, frame)
     data = to_csv_bytes(frame)
     digest = hashlib.sha256(data).hexdigest()
-    path = folder / LIST_FILES[("redcap" if redcap else "csv", backup)]
     write_bytes_atomic(data, path, private=True)
     write_bytes_atomic(f"{digest}  {path.name}\n".encode(), path.with_name(path.name + ".sha256"))
     return WrittenFile(path, len(frame), digest)
