@@ -24,7 +24,8 @@ import pandas as pd
 
 from advance_trial.config.models import Config
 from advance_trial.errors import DataError, DataProblem, IntegrityError, UsageError
-from advance_trial.randomisation.allocation import (
+from advance_trial.randomisation.database import Location
+from advance_trial.randomisation.exports import (
     LIST_FILES,
     WrittenFile,
     concealed_list,
@@ -32,7 +33,6 @@ from advance_trial.randomisation.allocation import (
     output_folder,
     write_committed,
 )
-from advance_trial.randomisation.database import Location
 
 if TYPE_CHECKING:
     from advance_trial.randomisation.key import KeyRing
