@@ -11,9 +11,9 @@ from typing import Any
 
 import pandas as pd
 
-from advance_trial import randomise as rz
 from advance_trial.config.models import Config
 from advance_trial.errors import UsageError
+from advance_trial.randomisation import methods as rz
 from advance_trial.randomisation.database import Location
 from advance_trial.randomisation.key import KeyRing
 from advance_trial.randomisation.reports import _allocations_frame

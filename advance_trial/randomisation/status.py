@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from advance_trial import randomise as rz
 from advance_trial.config.models import Config
+from advance_trial.randomisation import methods as rz
 from advance_trial.randomisation import trial_log as al
 from advance_trial.randomisation.database import Location
 from advance_trial.randomisation.key import KeyRing

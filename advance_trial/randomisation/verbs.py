@@ -11,7 +11,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from advance_trial import randomise as rz
 from advance_trial.config.models import Config
 from advance_trial.errors import (
     ConfigError,
@@ -20,6 +19,7 @@ from advance_trial.errors import (
     DataProblem,
     UsageError,
 )
+from advance_trial.randomisation import methods as rz
 from advance_trial.randomisation.database import Db, Location
 from advance_trial.randomisation.key import KeyRing
 from advance_trial.randomisation.log import Head, create_log, locked, settle
