@@ -117,7 +117,9 @@ def init(
     if done.fingerprint_line is not None:
         stdout.print(f"add this line under randomisation: in {_text(config)}, then run init again:")
         stdout.print(f"  {done.fingerprint_line}")
-        raise typer.Exit(1)
+        from advance_trial.errors import ExitCode
+
+        raise typer.Exit(int(ExitCode.ERROR))
     assert done.report is not None
     report = done.report
     facts = {"log": str(path), "key": str(ring.key_path), "key_created": done.key_created,
