@@ -111,6 +111,7 @@ def test_nothing_moves_between_a_training_and_a_live_log(runner, trial):
     assert checked.exit_code != 0
     # and the command-line client refuses a training server for the live config
     from advance_trial.cli import randomise_cmd
+    from advance_trial.randomisation.request import AllocationRequest
 
     class Client:
         @staticmethod
@@ -123,7 +124,8 @@ def test_nothing_moves_between_a_training_and_a_live_log(runner, trial):
     real.whoami = Client.whoami
     try:
         with pytest.raises(UsageError, match="TRAINING"):
-            randomise_cmd._allocate_remotely(trial.cfg, "http://x", "AF002", "london", {}, ELIGIBLE, None, False)
+            wanted = AllocationRequest.of("AF002", "london")
+            randomise_cmd._allocate_remotely(trial.cfg, "http://x", wanted, ELIGIBLE, None, False)
     finally:
         real.whoami = saved
 

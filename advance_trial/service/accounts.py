@@ -61,6 +61,9 @@ _TABLES = [
        expires_at TEXT NOT NULL)""",
 ]
 _ACCOUNT_COLUMNS = "name, role, sites, password_hash, token_hash, disabled, changed_at, tag"
+#: The ``source`` of a lock on a name from every address: wrong one-time codes after the right password (whoever
+#: sent them has the password, so the name is locked wherever it is used, until the lock ends or a reset).
+ANY_SOURCE = "(any address)"
 
 
 class AuthError(AdvanceTrialError):
@@ -323,12 +326,14 @@ class Accounts:
         db = self._db()
         try:
             row = _row(db, name) if NAME.fullmatch(name) else None
-            got = db.query("SELECT name, failures, last_at, locked_until FROM login_throttle WHERE source = ? "
-                           "AND name IN ('*', ?)", (src, key))[1]  # fmt: skip
+            got = db.query("SELECT source, name, failures, last_at, locked_until FROM login_throttle WHERE "
+                           "(source = ? AND name IN ('*', ?)) OR (source = ? AND name = ?)",
+                           (src, key, ANY_SOURCE, key))[1]  # fmt: skip
         finally:
             db.close()
-        counts = {str(n): int(f) if str(last) > since else 0 for n, f, last, _ in got}
-        locked_until = next((str(lk) for n, _, _, lk in got if n == key and lk and str(lk) > _stamp(now)), None)
+        counts = {str(n): int(f) if str(last) > since else 0 for s, n, f, last, _ in got if s == src}
+        # a lock at this address, or one on the name everywhere (wrong one-time codes after the right password)
+        locked_until = next((str(lk) for _, n, _, _, lk in got if n == key and lk and str(lk) > _stamp(now)), None)
         seen, tries = counts.get("*", 0) + 1, counts.get(key, 0) + 1
         account = _account(self.ring, row) if row is not None else None
         refused = "the account name or password is wrong, or the account is disabled or locked"

@@ -123,7 +123,7 @@ class Admin:
             assert row is not None
             _write(db, self.svc.ring, name, a.role, a.sites, None, row[4], a.disabled, self.accounts.clock())
             db.run("DELETE FROM sessions WHERE name = ?", (name,))
-            db.run("DELETE FROM login_failures WHERE name = ?", (name,))
+            db.run("DELETE FROM login_throttle WHERE name = ?", (name,))
             totp.forget(db, name)
             code[0] = self._issue(db, name)
 

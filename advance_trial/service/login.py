@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from advance_trial.service import totp
-from advance_trial.service.accounts import Account, AuthError, _stamp
+from advance_trial.service.accounts import ANY_SOURCE, Account, AuthError, _stamp
 from advance_trial.service.core import Service
 
 
@@ -37,8 +37,9 @@ def _count_failure(svc: Service, name: str, limit: int, minutes: int) -> str | N
         if failures < limit:
             return None
         until = _stamp(svc.accounts.clock() + timedelta(minutes=minutes))
-        db.run("DELETE FROM login_failures WHERE name = ?", (name,))
-        db.run("INSERT INTO login_failures VALUES (?, ?, ?)", (name, 0, until))
+        db.run("DELETE FROM login_throttle WHERE source = ? AND name = ?", (ANY_SOURCE, name))
+        db.run("INSERT INTO login_throttle VALUES (?, ?, ?, ?, ?)", (ANY_SOURCE, name, 0, _stamp(svc.accounts.clock()),
+                                                                       until))  # fmt: skip
         totp.reset_failures(db, name)
         return until
     finally:
