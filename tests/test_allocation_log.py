@@ -19,6 +19,7 @@ from advance_trial.errors import ConfigError, DataError, IntegrityError, UsageEr
 from advance_trial.randomisation import allocation as al
 from advance_trial.randomisation.key import DemonstrationKeyWarning, create_key, load_key, read_checkpoint
 from advance_trial.randomisation.log import open_log
+from advance_trial.redcap.allocation import redcap_table
 from tests.allocation_helpers import BLINDED, BLOCKS, MINIMISATION, SIMPLE, make_trial, retag_all, tamper
 from tests.conftest import DEMO_KEYS, ROOT, SAMPLES, config_path
 
@@ -526,7 +527,7 @@ def test_the_concealed_list_is_the_list_allocate_uses(trial):
     assert list(lst.columns) == ["site", "position", "block", "block_size", "arm"]
     got = [al.allocate(trial.cfg, trial.ring, f"AF{i:03d}", "bristol").arm for i in range(20)]
     assert got == list(lst.loc[lst["site"] == "bristol", "arm"])[:20]
-    redcap = al.redcap_table(trial.cfg, lst)
+    redcap = redcap_table(trial.cfg, lst)
     assert list(redcap.columns) == ["redcap_randomization_group", "site"]
     assert set(redcap["redcap_randomization_group"]) == {"1", "2"}
 

@@ -130,8 +130,9 @@ def test_results_csv_is_written_and_holds_every_table(tmp_path):
     assert n["stat"].tolist() == ["104"] and n["method"].tolist() == [""]
 
 
-TABLE_MODULES = ["feasibility/recruitment.py", "retention.py", "feasibility/dose.py", "feasibility/consort.py",
-                 "feasibility/progression.py", "output/disclosure.py", "output/disclosure_cells.py",
+TABLE_MODULES = ["feasibility/recruitment.py", "feasibility/retention.py", "feasibility/dose.py",
+                 "feasibility/consort.py", "feasibility/progression.py", "output/disclosure.py",
+                 "output/disclosure_cells.py",
                  "outcomes/__init__.py", "outcomes/frame.py", "output/render/figures.py", "output/render/report.py",
                  "output/ard.py", "feasibility/accrual.py", "planning/__init__.py"]  # fmt: skip
 

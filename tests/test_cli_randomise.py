@@ -240,3 +240,17 @@ def test_verify_json_names_the_head(trial, invoke, tmp_path):
     (tag,) = con.execute("SELECT tag FROM events ORDER BY row DESC LIMIT 1").fetchone()
     con.close()
     assert body["head_tag"] == tag and body["head_row"] == 2 and body["valid"] is True
+
+
+def test_init_whose_config_allows_no_safe_edit_prints_the_line_and_exits_1(tmp_path, invoke, monkeypatch):
+    """A ``randomisation:`` line the edit cannot follow (here, with an anchor): init writes the key, prints the
+    line to add by hand and exits 1 (ExitCode.ERROR), creating no log until the fingerprint is recorded."""
+    config = tmp_path / "configs" / "trial.yaml"
+    config.parent.mkdir()
+    text = config_text().replace("randomisation:\n", "randomisation: &design\n  log: ../allocation/trial.sqlite\n", 1)
+    config.write_text(text)
+    monkeypatch.setenv("ADVANCE_TRIAL_KEY_DIR", str(tmp_path / "keys"))
+    out = invoke("randomise", "init", config)
+    assert out.exit_code == 1, out.output
+    assert "add this line under randomisation:" in out.output and "key_fingerprint: " in out.output
+    assert config.read_text() == text and not (tmp_path / "allocation" / "trial.sqlite").exists()

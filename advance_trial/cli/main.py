@@ -185,7 +185,7 @@ def _print_version(value: bool) -> None:
         from advance_trial import __version__
 
         typer.echo(__version__)
-        raise typer.Exit(0)
+        raise typer.Exit(int(ExitCode.OK))
 
 
 @app.callback()

@@ -117,7 +117,9 @@ def init(
     if done.fingerprint_line is not None:
         stdout.print(f"add this line under randomisation: in {_text(config)}, then run init again:")
         stdout.print(f"  {done.fingerprint_line}")
-        raise typer.Exit(1)
+        from advance_trial.errors import ExitCode
+
+        raise typer.Exit(int(ExitCode.ERROR))
     assert done.report is not None
     report = done.report
     facts = {"log": str(path), "key": str(ring.key_path), "key_created": done.key_created,
@@ -398,10 +400,11 @@ def concealed_list(
     from advance_trial.cli._render import print_json, stdout
     from advance_trial.config import load_config
     from advance_trial.randomisation.allocation import write_list
+    from advance_trial.redcap.allocation import write_table
 
     cfg = load_config(config)
-    w = write_list(cfg, load_ring(cfg, key_dir, log), n, reason, out, backup=backup, redcap=fmt is ListFormat.redcap,
-                   log=log)  # fmt: skip
+    write = write_table if fmt is ListFormat.redcap else write_list
+    w = write(cfg, load_ring(cfg, key_dir, log), n, reason, out, backup=backup, log=log)
     if json_out:
         print_json({"file": str(w.path), "positions": w.rows, "sha256": w.sha256})
         return

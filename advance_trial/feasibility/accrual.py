@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from scipy import special
 
-from advance_trial.feasibility.tabulate import ALL
 from advance_trial.output.tables import Table
+from advance_trial.tabulate import ALL
 
 if TYPE_CHECKING:
     from advance_trial.analysis import AnalysisData

@@ -18,8 +18,8 @@ import pandas as pd
 
 from advance_trial.analysis import STATES, AnalysisData, followup_timepoints
 from advance_trial.config import Config
-from advance_trial.feasibility.tabulate import ALL
 from advance_trial.output.tables import Table
+from advance_trial.tabulate import ALL
 
 COLUMNS = ["stage", "arm", "detail", "n"]
 

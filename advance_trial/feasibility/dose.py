@@ -13,9 +13,9 @@ import pandas as pd
 
 from advance_trial.analysis import AnalysisData
 from advance_trial.config import Config
-from advance_trial.feasibility.tabulate import ALL, margins, mask_for
 from advance_trial.intervals import describe, proportion_ci, quartiles
 from advance_trial.output.tables import Table
+from advance_trial.tabulate import ALL, margins, mask_for
 
 PER_MAN_COLUMNS = ["participant_id", "arm", "site", "cycle", "group_id", "sessions", "compulsory_sessions", "hours",
                    "compulsory_hours", "compulsory_percent"]  # fmt: skip

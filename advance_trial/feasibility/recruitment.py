@@ -6,9 +6,9 @@ import pandas as pd
 
 from advance_trial.analysis import AnalysisData
 from advance_trial.config import Config
-from advance_trial.feasibility.tabulate import ALL, margins, mask_for
 from advance_trial.intervals import describe, proportion_ci
 from advance_trial.output.tables import Table
+from advance_trial.tabulate import ALL, margins, mask_for
 
 
 def recruitment_table(cfg: Config, ads: AnalysisData) -> Table:

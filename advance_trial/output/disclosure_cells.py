@@ -33,9 +33,9 @@ from typing import Any
 
 import pandas as pd
 
-from advance_trial.feasibility.tabulate import ALL
 from advance_trial.output.sdc import Cell, Cond, Link, Structure
 from advance_trial.retention import STATES
+from advance_trial.tabulate import ALL
 
 SUPPRESSED = "[c]"
 ELIGIBLE = ("declined", "other", "randomised")

@@ -22,9 +22,9 @@ from typing import Any
 import pandas as pd
 
 from advance_trial.config.models import Config
-from advance_trial.feasibility.tabulate import ALL
 from advance_trial.output.display_plan import PLAN_BUILDERS, PLAN_NOTES
 from advance_trial.output.tables import Table
+from advance_trial.tabulate import ALL
 
 #: A suppressed count in shareable outputs (:mod:`advance_trial.output.sdc`) reads as it is.
 SUPPRESSED = "[c]"

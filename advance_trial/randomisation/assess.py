@@ -107,7 +107,7 @@ def assessment_tables(result: Assessment, n_trials: int, participants: int) -> l
 
 def design_of(cfg: Config) -> Design:
     """Read the randomisation design from a config (refuses single-arm designs)."""
-    from advance_trial.randomise import required_factors
+    from advance_trial.randomisation.methods import required_factors
 
     r = cfg.randomisation
     if r.method == "none":

@@ -49,7 +49,7 @@ from advance_trial.randomisation.database import (
     refuse_unreadable,
 )
 from advance_trial.randomisation.key import Checkpoint, KeyRing, read_checkpoint, write_checkpoint
-from advance_trial.randomise import canon
+from advance_trial.randomisation.methods import canon
 
 FORMAT = "advance-trial allocation log 2"
 #: Allocation events; ``account`` (a service account added, disabled or given a token) and ``login`` (a login to

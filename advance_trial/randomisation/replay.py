@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from advance_trial import randomise as rz
 from advance_trial.config.models import Config
 from advance_trial.errors import IntegrityError, UsageError
+from advance_trial.randomisation import methods as rz
 from advance_trial.randomisation.key import KeyRing
 from advance_trial.randomisation.log import unseal
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError, field_validator
 
-from advance_trial import randomise as rz
 from advance_trial.config.models import Config
 from advance_trial.errors import DataError, DataProblem
+from advance_trial.randomisation import methods as rz
 
 SOURCE = "allocation request"
 #: What each field of a request is called on the command line (the service's JSON uses the field names).

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from advance_trial import randomise as rz
 from advance_trial.config.models import Config
-from advance_trial.randomisation import allocation as al
+from advance_trial.randomisation import methods as rz
+from advance_trial.randomisation import trial_log as al
 from advance_trial.randomisation.database import Location
 from advance_trial.randomisation.key import KeyRing
 from advance_trial.randomisation.request import normalise_id

@@ -23,10 +23,19 @@ import numpy as np
 import pandas as pd
 
 from advance_trial.config.models import Config
+from advance_trial.errors import DataError, DataProblem, IntegrityError, UsageError
+from advance_trial.randomisation.database import Location
+from advance_trial.randomisation.exports import (
+    LIST_FILES,
+    WrittenFile,
+    concealed_list,
+    first_list_difference,
+    output_folder,
+    write_committed,
+)
 
 if TYPE_CHECKING:
     from advance_trial.randomisation.key import KeyRing
-from advance_trial.errors import DataError, DataProblem, IntegrityError, UsageError
 
 GROUP = "redcap_randomization_group"
 NUMBER = "redcap_randomization_number"
@@ -51,6 +60,15 @@ def redcap_table(cfg: Config, frame: pd.DataFrame) -> pd.DataFrame:
         column, level_code = strata.get(c, (c, {}))
         out[column] = frame[c].map(lambda v, m=level_code: m.get(v, v)).to_numpy()
     return out
+
+
+def write_table(cfg: Config, ring: KeyRing, n: int, reason: str, out: str | Path, *, backup: bool = False,
+                log: str | Path | Location | None = None) -> WrittenFile:  # fmt: skip
+    """:func:`~advance_trial.randomisation.allocation.concealed_list` as REDCap's allocation table, written into
+    ``out`` with its SHA-256 commitment beside it (the list is recorded in the log first)."""
+    folder = output_folder(out)
+    frame = redcap_table(cfg, concealed_list(cfg, ring, n, reason, backup=backup, log=log))
+    return write_committed(frame, folder / LIST_FILES[("redcap", backup)])
 
 
 def read_table(cfg: Config, path: str | Path) -> pd.DataFrame:
@@ -174,8 +192,6 @@ def check_table(cfg: Config, ring: KeyRing, frame: pd.DataFrame, log: str | Path
     IntegrityError
         The table is not the list the key derives: the first row that differs is named, never the arm.
     """
-    from advance_trial.randomisation.allocation import first_list_difference
-
     if cfg.randomisation.method not in ("blocks", "stratified_blocks"):
         raise UsageError(f"a REDCap allocation table is a list: the design is {cfg.randomisation.method!r}")
     factors = [c for c in frame.columns if c not in ("position", "arm")]

@@ -28,7 +28,6 @@ from advance_trial.errors import AdvanceTrialError, IntegrityError, UsageError
 from advance_trial.randomisation.database import Db
 from advance_trial.service import totp
 from advance_trial.service.accounts import (
-    ANY_SOURCE,
     NAME,
     ROLES,
     Account,
@@ -40,7 +39,9 @@ from advance_trial.service.accounts import (
     _stamp,
     _write,
 )
-from advance_trial.service.app import HEADERS, Pages, Service, status_of
+from advance_trial.service.core import HEADERS, Service, status_of
+from advance_trial.service.login import second_factor
+from advance_trial.service.pages import Pages
 
 _TABLE = """CREATE TABLE IF NOT EXISTS account_setup (name TEXT PRIMARY KEY, code_hash TEXT NOT NULL,
     expires_at TEXT NOT NULL, tag TEXT NOT NULL)"""
@@ -180,42 +181,6 @@ class Admin:
 
         self.accounts._change({"action": "setup", "account": name, "via": "web"}, name, change)
         return secret[0]
-
-
-def second_factor(svc: Service, account: Account, code: str) -> None:
-    """Refuse a login (:class:`AuthError`, recorded) whose role needs a one-time code and gave a wrong one."""
-    if not totp.required(svc.cfg, account.role):
-        return
-    db = svc.accounts._db()
-    try:
-        ok = totp.check(db, svc.ring, account.name, code, svc.accounts.clock().timestamp())
-    finally:
-        db.close()
-    if not ok:
-        policy = svc.accounts.policy
-        locked = _count_failure(svc, account.name, policy.max_failed_logins, policy.lockout_minutes)
-        detail = {"result": "failed", "reason": "wrong one-time code", "via": "web", "step": "second factor",
-                  **({"locked_until": locked} if locked else {})}  # fmt: skip
-        svc.accounts._login_event(account.name, detail)
-        raise AuthError("the account name or password is wrong, or the account is disabled or locked", 1)
-
-
-def _count_failure(svc: Service, name: str, limit: int, minutes: int) -> str | None:
-    """Count a wrong one-time code; at ``limit`` in a row, lock the account as failed passwords do (a correct
-    password resets the password counter, so the codes keep their own). Returns the lock's end, if any."""
-    db = svc.accounts._db()
-    try:
-        failures = totp.failed(db, name)
-        if failures < limit:
-            return None
-        until = _stamp(svc.accounts.clock() + timedelta(minutes=minutes))
-        db.run("DELETE FROM login_throttle WHERE source = ? AND name = ?", (ANY_SOURCE, name))
-        db.run("INSERT INTO login_throttle VALUES (?, ?, ?, ?, ?)", (ANY_SOURCE, name, 0, _stamp(svc.accounts.clock()),
-                                                                       until))  # fmt: skip
-        totp.reset_failures(db, name)
-        return until
-    finally:
-        db.close()
 
 
 # ---------------------------------------------------------------------------- pages

@@ -21,7 +21,7 @@ from advance_trial.randomisation import allocation as al
 from advance_trial.service.accounts import Account, ForbiddenError
 
 if TYPE_CHECKING:
-    from advance_trial.service.app import Service
+    from advance_trial.service.core import Service
 
 #: The roles that see the dashboard.
 ROLES = ("statistician", "admin")

@@ -13,22 +13,13 @@ answer; the sending happens beside it, so a slow mail server never keeps a resea
 
 from __future__ import annotations
 
-import logging
-import threading
-from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from advance_trial.errors import UsageError
-from advance_trial.randomisation import allocation as al
 from advance_trial.service.accounts import Account, ForbiddenError
-
-if TYPE_CHECKING:
-    from advance_trial.service.app import Service
+from advance_trial.service.core import Service, allocation_message, notify_allocation
 
 ROLES = ("site_ra", "statistician")
-_LOG = logging.getLogger("advance_trial.service")
 
 
 def record(svc: Service, account: Account, participant_id: str, status: str, reason: str) -> dict[str, Any]:
@@ -46,55 +37,4 @@ def record(svc: Service, account: Account, participant_id: str, status: str, rea
             "status_label": LABELS[status]}  # fmt: skip
 
 
-def allocation_message(svc: Service, man: dict[str, Any], by: str, at: datetime) -> EmailMessage | None:
-    """The e-mail about one allocation, or None when the config sends none (no arm when the trial is blinded)."""
-    cfg = svc.cfg
-    if cfg.notify is None or cfg.notify.allocations is None:
-        return None
-    rule = cfg.notify.allocations
-    to = [f"<{e}>" for e in rule.sites.get(man["site"], [])]
-    if rule.copy_contacts:
-        to += [f'"{c.name}" <{c.email}>' for c in cfg.notify.contacts]
-    if not to:
-        return None
-    site = next((s.label for s in cfg.sites if s.id == man["site"]), man["site"])
-    arm = "" if svc.blinded else f"Arm: {cfg.arm(man['arm']).label}\n"
-    training = "TRAINING (practice only; not a real allocation)\n\n" if svc.training else ""
-    msg = EmailMessage()
-    msg["Subject"] = f"[{cfg.trial.id}] {man['participant_id']} allocated at {site}"
-    msg["From"] = cfg.notify.smtp.sender if cfg.notify.smtp else f"advance-trial@{cfg.trial.id}.invalid"
-    msg["To"] = ", ".join(to)
-    msg["Date"] = format_datetime(at)
-    msg["Message-ID"] = make_msgid(domain=f"{cfg.trial.id}.invalid")
-    blind = "" if arm else "The trial is blinded: this e-mail names neither the arm nor its code.\n"
-    receipt = man["receipt"]
-    msg.set_content(
-        f"{training}{cfg.trial.title} ({cfg.trial.id})\n\n"
-        f"Participant {man['participant_id']} was allocated at {site} (allocation {man['sequence']})\n"
-        f"by {by} at {at.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S UTC')}.\n{arm}\n"
-        f"The allocation log records it as row {receipt['row']} (tag {receipt['tag']}).\n{blind}"
-    )
-    return msg
-
-
-def notify_allocation(svc: Service, account: Account, man: dict[str, Any]) -> dict[str, Any] | None:
-    """Write the allocation's e-mail to the outbox and send it beside the answer; where it went (or None)."""
-    from advance_trial.service import notify
-
-    at = svc.clock()
-    msg = allocation_message(svc, man, al.actor_name(account.name), at)
-    if msg is None:
-        return None
-    name = f"{at.strftime('%Y%m%dT%H%M%S')}-row{man['receipt']['row']}-allocation"
-    try:
-        path = notify.write(svc.cfg, msg, name)
-    except OSError as exc:  # the man is allocated: his answer must reach the research assistant all the same
-        _LOG.error("allocation e-mail not written: %s", exc)
-        return {"error": f"the e-mail could not be written to the outbox ({exc.strerror or exc})"}
-    thread = threading.Thread(target=notify.deliver, args=(svc.cfg, msg, path), daemon=True)
-    thread.start()
-    svc.mail_threads.append(thread)
-    return {"outbox": path.name}
-
-
-__all__ = ["allocation_message", "notify_allocation", "record"]
+__all__ = ["allocation_message", "notify_allocation", "record"]  # the e-mail: advance_trial.service.core

@@ -14,7 +14,8 @@ from starlette.routing import Route
 from advance_trial.errors import AdvanceTrialError
 from advance_trial.service import dashboard, records
 from advance_trial.service.accounts import Account, AuthError
-from advance_trial.service.app import HEADERS, Pages, Service, _body, _text_field, api, status_of
+from advance_trial.service.core import HEADERS, Service, _body, _text_field, api, status_of
+from advance_trial.service.pages import Pages
 
 
 def routes(svc: Service, pages: Pages) -> list[Route]:

@@ -1,0 +1,311 @@
+"""The trial's allocation log as every verb uses it: the records it returns (:class:`Allocation`,
+:class:`VerifyReport`), where the log is and which key opens it, the design check, and the step each verb runs
+in.
+
+Each step that writes runs under the trial's exclusive lock: it verifies the whole log first (chain,
+checkpoint, replay) and refuses to act on a bad one (exit 5, nothing written), then appends one authenticated
+row, commits, and moves the checkpoint. Who acted is the operating-system user; a free-text ``note`` may add to
+it but never replaces it. The verbs are in :mod:`~advance_trial.randomisation.verbs`, the exports and lists in
+:mod:`~advance_trial.randomisation.exports`, the reads and checks in :mod:`~advance_trial.randomisation.reports`;
+:mod:`advance_trial.randomisation.allocation` gathers them under one name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from advance_trial.config.models import Config
+from advance_trial.errors import (
+    ConfigError,
+    ConfigProblem,
+    DataError,
+    DataProblem,
+    NotAllocatedError,
+    UsageError,
+)
+from advance_trial.randomisation.database import Location, location, writes_to
+from advance_trial.randomisation.key import (
+    KeyRing,
+    key_folder,
+    load_key,
+    refuse_inside,
+    sign_receipt,
+)
+from advance_trial.randomisation.log import (
+    Head,
+    LogStore,
+    check_chain,
+    check_head,
+    check_permissions,
+    locked,
+    open_log,
+    os_user,
+    settle,
+    utc_now,
+)
+from advance_trial.randomisation.replay import (
+    Allocated,
+    Replay,
+    design_differences,
+    design_of,
+    replay_events,
+)
+
+MIN_REASON_WORDS = 3
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """One man's allocation as recorded in the log.
+
+    Attributes
+    ----------
+    participant_id, site, arm : str
+    sequence : int
+        1-based allocation number, without gaps across the trial.
+    factors : dict
+        The values the allocation used (site and any other factors).
+    allocated_at : str
+        UTC time (ISO 8601) the row was written.
+    randomised_on : str
+        The date of randomisation (local date; for a back-up allocation, the date it was made).
+    actor : str
+        The operating-system user who asked.
+    new : bool
+        False when the man had already been allocated and nothing was written.
+    receipt : dict
+        Sequence, row, the row's tag and the log's head, signed when the key folder has a signing key.
+    """
+
+    participant_id: str
+    site: str
+    arm: str
+    sequence: int
+    factors: dict[str, str]
+    allocated_at: str
+    randomised_on: str
+    actor: str
+    new: bool
+    receipt: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What :func:`verify_log` checked: every row authenticated and replayed, the head against the checkpoint."""
+
+    rows: int
+    allocations: int
+    unblindings: int
+    exports: int
+    corrections: int
+    amendments: int
+    logins: int
+    account_changes: int
+    head_row: int
+    head_tag: str
+    log_id: str
+    receipts: int
+    notes: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------------------- paths and design
+
+
+def log_path(cfg: Config, given: str | Path | Location | None = None) -> Location:
+    """The log: ``--log`` as given (a path or a URL), else ``randomisation.log``, a path relative to the config
+    file's folder (so that a command run from any folder finds the same log) or a PostgreSQL URL."""
+    if isinstance(given, Location):
+        return given
+    if given is not None:
+        return location(given)
+    if not cfg.randomisation.log:
+        raise UsageError("no allocation log given: pass --log PATH or set randomisation.log in the config")
+    where = location(cfg.randomisation.log)
+    if where.path is not None and not where.path.is_absolute() and cfg.source is not None:
+        where = location(Path(os.path.normpath(Path(cfg.source.path).parent / where.path)))
+    return where
+
+
+def trial_key(cfg: Config, key_dir: str | Path | None, log: str | Path | Location | None = None, *,
+              data: str | Path | None = None, out: str | Path | None = None) -> KeyRing:  # fmt: skip
+    """The trial's key from its folder (``key_dir``, else ``ADVANCE_TRIAL_KEY_DIR``).
+
+    The folder is refused inside (or around) the configs folder, the data folder, an output folder
+    or the log's folder; the key, when it is not the public demonstration key, must be private to
+    its owner and be the one whose fingerprint the config records.
+    """
+    folder = key_folder(key_dir)
+    config_dir = Path(cfg.source.path).parent if cfg.source else None
+    where = log_path(cfg, log) if (log is not None or cfg.randomisation.log) else None
+    log_dir = where.path.parent if where is not None and where.path is not None else None
+    forbidden = [("configs folder", config_dir), ("data folder", data), ("output folder", out),
+                 ("allocation log's folder", log_dir)]  # fmt: skip
+    refuse_inside(folder, [(what, Path(p) if p is not None else None) for what, p in forbidden])
+    return load_key(folder, cfg.trial.id, cfg.randomisation.key_fingerprint, _config_file(cfg))
+
+
+def _config_file(cfg: Config) -> str:
+    return cfg.source.path if cfg.source else "<config>"
+
+
+def check_design(cfg: Config, state: Replay) -> None:
+    """Refuse a config whose allocation design is not the log's (exit 3) until ``amend`` records it."""
+    diffs = design_differences(state.design, design_of(cfg))
+    if diffs:
+        hint = "; record the amendment with `advance-trial randomise amend CONFIG --reason TEXT`"
+        raise ConfigError(_config_file(cfg), [ConfigProblem(k, None, what + hint) for k, what in diffs])
+
+
+def _refuse_single_arm(cfg: Config) -> None:
+    if cfg.randomisation.method == "none":
+        raise UsageError(f"{cfg.trial.id} is a single-arm design (randomisation method 'none'): nobody is allocated")
+
+
+def _reason(reason: str | None, option: str = "--reason") -> str:
+    text = " ".join((reason or "").split())
+    if len(set(re.findall(r"\w+", text.casefold()))) < MIN_REASON_WORDS:  # "a a a" is one word, said three times
+        raise UsageError(f"{option} {reason!r}: give the reason in at least {MIN_REASON_WORDS} different words")
+    return text
+
+
+# ---------------------------------------------------------------------------- the step
+
+
+def actor_name(account: str | None) -> str:
+    """Who acted, as the log records it: the operating-system user, or ``service:NAME`` for a service account."""
+    return f"service:{account}" if account is not None else os_user()
+
+
+class _Step:
+    """One writing step: the verified state, and at most one row appended to it."""
+
+    def __init__(self, cfg: Config, store: LogStore, state: Replay, head: Head, now: datetime | None,
+                 account: str | None = None) -> None:  # fmt: skip
+        self.cfg, self.store, self.state, self.head = cfg, store, state, head
+        self.now = now or utc_now()
+        self.actor = actor_name(account)
+        self.row: dict[str, Any] | None = None
+
+    def append(self, kind: str, fields: Mapping[str, Any], sealed: Any = None, note: str | None = None,
+               on_date: str | None = None) -> dict[str, Any]:  # fmt: skip
+        if self.row is not None:
+            raise RuntimeError("one row per step")
+        common = {
+            "actor": self.actor, "note": note or None, "at_utc": self.now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "on_date": on_date or self.now.astimezone().date().isoformat(), "config_version": self.cfg.trial.version,
+            "config_sha256": self.cfg.source.sha256 if self.cfg.source else "",
+        }  # fmt: skip
+        self.row = self.store.insert(self.head, kind, {**common, **fields}, sealed)
+        self.state.apply({**self.row})
+        self.head = Head(self.row["row"], self.row["tag"])
+        return self.row
+
+
+@dataclass
+class _Verified:
+    """What a process last verified of a log: how many rows, their content as SQLite spells it, the state."""
+
+    rows: int
+    content: list[tuple[Any, ...]]
+    heads: list[dict[str, Any]]
+    state: Replay
+
+
+#: Per process and log: the rows last verified and the state they replay to. A step whose log still holds
+#: exactly those rows (every column compared) authenticates and replays only the rows after them: it
+#: verifies from the last checkpoint. Any difference in an earlier row means a full verification, which
+#: names it; ``randomise verify`` always verifies in full.
+_VERIFIED: dict[tuple[str, str], _Verified] = {}
+
+
+def _verified(store: LogStore, full: bool = False) -> tuple[Replay, Head, list[dict[str, Any]]]:
+    ring, log_id = store.ring, store.log_id
+    known = None if full else _VERIFIED.pop((store.location.identity, log_id), None)
+    if known is not None and known.state.ring == ring and store.content(known.rows) == known.content:
+        done, state, events = known.rows, known.state, [*known.heads, *store.events(after=known.rows)]
+    else:
+        done, state, events = 0, None, store.events()
+    head = check_chain(events, ring, log_id, start=done)
+    check_head(ring, log_id, head, events)
+    return replay_events(events[done:], ring, log_id, state), head, events
+
+
+def _remember(store: LogStore, events: list[dict[str, Any]], state: Replay) -> None:
+    heads = [{"row": e["row"], "tag": e["tag"]} for e in events]
+    known = _Verified(len(events), store.content(len(events)), heads, state)
+    _VERIFIED[(store.location.identity, store.log_id)] = known
+
+
+@contextmanager
+def _writing(cfg: Config, ring: KeyRing, where: Location, now: datetime | None = None,
+             account: str | None = None) -> Iterator[_Step]:  # fmt: skip
+    _check_trial(cfg, ring)
+    with locked(ring, exclusive=True), writes_to(where):
+        store = open_log(where, ring)
+        try:
+            check_permissions(where)
+            with store.db.serialised(exclusive=True):
+                with store.transaction():
+                    state, head, events = _verified(store)
+                    step = _Step(cfg, store, state, head, now, account)
+                    yield step
+                if step.row is not None:
+                    settle(ring, store.log_id, step.head)
+                    events = [*events, step.row]
+            _remember(store, events, step.state)
+        finally:
+            store.close()
+
+
+@contextmanager
+def _reading(cfg: Config, ring: KeyRing, where: Location,
+             full: bool = False) -> Iterator[tuple[LogStore, Replay, Head]]:  # fmt: skip
+    _check_trial(cfg, ring)
+    with locked(ring, exclusive=False):
+        store = open_log(where, ring)
+        try:
+            with store.db.serialised(exclusive=False):
+                state, head, events = _verified(store, full)
+            yield store, state, head
+            _remember(store, events, state)
+        finally:
+            store.close()
+
+
+def _check_trial(cfg: Config, ring: KeyRing) -> None:
+    if ring.trial_id != cfg.trial.id:
+        raise UsageError(f"the key is of trial {ring.trial_id!r}, the config of {cfg.trial.id!r}")
+
+
+def _receipt(store: LogStore, row: Mapping[str, Any]) -> dict[str, Any]:
+    body = {
+        "trial_id": store.ring.trial_id, "log_id": store.log_id, "row": row["row"], "sequence": row["sequence"],
+        "participant_id": row["participant_id"], "at_utc": row["at_utc"], "tag": row["tag"],
+        "key_fingerprint": store.ring.fingerprint,
+    }  # fmt: skip
+    return sign_receipt(store.ring, body)
+
+
+def _refuse(source: str, column: str | None, value: str | None, message: str) -> DataError:
+    """A request refused for one reason (exit 4)."""
+    return DataError([DataProblem(source, None, column, value, message)])
+
+
+def _as_allocation(state: Replay, pid: str, new: bool, receipt: dict[str, Any]) -> Allocation:
+    m = state.allocated[pid]
+    return Allocation(pid, m.site, m.arm, m.sequence, dict(m.factors), m.at_utc, m.on_date, m.actor, new, receipt)
+
+
+def _allocated(state: Replay, pid: str, source: str) -> Allocated:
+    """The man's allocation, or a refusal naming the request (exit 4)."""
+    man = state.allocated.get(pid)
+    if man is None:
+        raise NotAllocatedError([DataProblem(source, None, "--participant", pid, "not allocated")])
+    return man
