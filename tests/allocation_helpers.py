@@ -131,3 +131,32 @@ def variant(block: str, extra: str = ""):
     from advance_trial.config import parse_config
 
     return parse_config(config_text(block, extra=extra), "variant.yaml")
+
+
+def sample_log(tmp_path: Path, cfg):
+    """The ADVANCE sample's 104 men replayed into a new log with the demonstration key, each at noon of his
+    randomisation date: ``(ring, keys folder, log path)``, the key folder a copy without its checkpoint."""
+    import shutil
+    import warnings
+    from datetime import datetime
+
+    import pandas as pd
+
+    from advance_trial.randomisation import allocation as al
+    from advance_trial.randomisation.key import DemonstrationKeyWarning, load_key
+    from tests.conftest import DEMO_KEYS, SAMPLES
+
+    keys = tmp_path / "keys"
+    shutil.copytree(DEMO_KEYS, keys)
+    for p in keys.glob("*.checkpoint.json"):
+        p.unlink()
+    log = tmp_path / "log" / "log.sqlite"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DemonstrationKeyWarning)
+        ring = load_key(keys, cfg.trial.id, cfg.randomisation.key_fingerprint)
+        al.init_log(cfg, ring, log)
+        men = pd.read_csv(SAMPLES / "advance-feasibility" / "participants.csv").sort_values("participant_id")
+        for r in men.itertuples():
+            noon = datetime.fromisoformat(f"{r.randomised_on}T12:00:00+00:00")
+            al.allocate(cfg, ring, r.participant_id, r.site, log=log, now=noon)
+    return ring, keys, log

@@ -584,20 +584,9 @@ def test_run_with_a_log_of_six_men_beside_104_randomised_exits_4(trial, tmp_path
 def test_the_report_shows_the_logs_full_head(tmp_path, advance_cfg):
     """The sample replayed with its dates, then run --log: reconciled, and the methods show the head."""
     from advance_trial.pipeline import RunOptions, run
+    from tests.allocation_helpers import sample_log
 
-    keys = tmp_path / "keys"
-    shutil.copytree(DEMO_KEYS, keys)
-    for p in keys.glob("*.checkpoint.json"):
-        p.unlink()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DemonstrationKeyWarning)
-        ring = load_key(keys, advance_cfg.trial.id, advance_cfg.randomisation.key_fingerprint)
-    log = tmp_path / "log" / "log.sqlite"
-    al.init_log(advance_cfg, ring, log)
-    men = pd.read_csv(SAMPLES / "advance-feasibility" / "participants.csv").sort_values("participant_id")
-    for r in men.itertuples():
-        noon = datetime.fromisoformat(f"{r.randomised_on}T12:00:00+00:00")
-        al.allocate(advance_cfg, ring, r.participant_id, r.site, log=log, now=noon)
+    ring, keys, log = sample_log(tmp_path, advance_cfg)
     head = al.verify_log(advance_cfg, ring, log)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DemonstrationKeyWarning)

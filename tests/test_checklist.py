@@ -4,7 +4,6 @@ from the trial's own config, data and allocation log; the report's appendix (iss
 from __future__ import annotations
 
 import json
-import shutil
 import warnings
 from datetime import datetime
 
@@ -13,7 +12,7 @@ import pytest
 
 from advance_trial.checklist import COLUMNS, STATUSES, assess, summary
 from advance_trial.checklist.items import CONSORT_2025, CONSORT_2025_ITEMS, ITEMS, PILOT_2016, PILOT_2016_ITEMS
-from tests.conftest import DEMO_KEYS, SAMPLES, config_path
+from tests.conftest import SAMPLES, config_path
 
 SAMPLE = SAMPLES / "advance-feasibility"
 OPEN_SCIENCE = """  registered_on: 2018-03-01
@@ -128,24 +127,14 @@ def test_criteria_set_after_the_first_allocation_are_not_prespecified(tmp_path, 
 def test_the_log_given_checks_the_date_against_its_first_allocation(tmp_path) -> None:
     from advance_trial.config import load_config
     from advance_trial.pipeline import checklist
-    from advance_trial.randomisation import allocation as al
-    from advance_trial.randomisation.key import DemonstrationKeyWarning, load_key
+    from advance_trial.randomisation.key import DemonstrationKeyWarning
+    from tests.allocation_helpers import sample_log
 
     cfg_path = _config_with(tmp_path, set_on="2018-07-01")
     cfg = load_config(cfg_path)
-    keys = tmp_path / "keys"
-    shutil.copytree(DEMO_KEYS, keys)
-    for p in keys.glob("*.checkpoint.json"):
-        p.unlink()
+    ring, keys, log = sample_log(tmp_path, cfg)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DemonstrationKeyWarning)
-        ring = load_key(keys, cfg.trial.id, cfg.randomisation.key_fingerprint)
-        log = tmp_path / "log" / "log.sqlite"
-        al.init_log(cfg, ring, log)
-        men = pd.read_csv(SAMPLE / "participants.csv").sort_values("participant_id")
-        for r in men.itertuples():
-            al.allocate(cfg, ring, r.participant_id, r.site, log=log,
-                        now=datetime.fromisoformat(f"{r.randomised_on}T12:00:00+00:00"))  # fmt: skip
         _, f = checklist(cfg_path, SAMPLE, log=str(log), key_dir=str(keys))
     assert _row(f, CONSORT_2025, "19") == {**_row(f, CONSORT_2025, "19"), "status": "shown",
                                            "where": "Methods section: implementation"}  # fmt: skip

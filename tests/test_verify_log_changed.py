@@ -3,33 +3,19 @@ name the log as a changed input (exit 5), not fail the repeated run's reconcilia
 
 from __future__ import annotations
 
-import shutil
 import warnings
-from datetime import datetime
 
-import pandas as pd
 import pytest
 
 from advance_trial.randomisation import allocation as al
-from advance_trial.randomisation.key import DemonstrationKeyWarning, load_key
-from tests.conftest import DEMO_KEYS, SAMPLES, config_path
+from advance_trial.randomisation.key import DemonstrationKeyWarning
+from tests.allocation_helpers import sample_log
+from tests.conftest import SAMPLES, config_path
 
 
 @pytest.mark.filterwarnings("always::advance_trial.randomisation.key.DemonstrationKeyWarning")
 def test_verify_names_the_log_when_a_man_was_allocated_after_the_run(tmp_path, advance_cfg, invoke):
-    keys = tmp_path / "keys"
-    shutil.copytree(DEMO_KEYS, keys)
-    for p in keys.glob("*.checkpoint.json"):
-        p.unlink()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DemonstrationKeyWarning)
-        ring = load_key(keys, advance_cfg.trial.id, advance_cfg.randomisation.key_fingerprint)
-        log = tmp_path / "log" / "log.sqlite"
-        al.init_log(advance_cfg, ring, log)
-        men = pd.read_csv(SAMPLES / "advance-feasibility" / "participants.csv").sort_values("participant_id")
-        for r in men.itertuples():
-            noon = datetime.fromisoformat(f"{r.randomised_on}T12:00:00+00:00")
-            al.allocate(advance_cfg, ring, r.participant_id, r.site, log=log, now=noon)
+    ring, keys, log = sample_log(tmp_path, advance_cfg)
     config, out = config_path("advance-feasibility"), tmp_path / "out"
     ran = invoke("run", config, "--data", SAMPLES / "advance-feasibility", "--out", out, "--log", log,
                  "--key-dir", keys)  # fmt: skip
