@@ -9,7 +9,6 @@ word drawn is a label (the outcome's label, the words of the grid), never an id.
 
 from __future__ import annotations
 
-import io
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -25,23 +24,13 @@ SD_WORDS = {"estimate": "SD estimate", "upper_limit": "SD upper limit"}
 RETENTION_WORDS = {"estimate": "retention estimate", "lower_limit": "retention lower limit"}
 
 
-def _bytes(fig: Figure) -> dict[str, bytes]:
-    out = {}
-    for ext, meta in (("svg", {"Date": None, "Creator": None}), ("png", {"Software": None})):
-        buf = io.BytesIO()
-        extra: dict[str, Any] = {"pil_kwargs": {"compress_level": 1}} if ext == "png" else {}
-        fig.savefig(buf, format=ext, metadata=meta, dpi=150, **extra)
-        out[ext] = buf.getvalue()
-    return out
-
-
 def _drawn(draw: Any, *args: Any) -> dict[str, bytes]:
     import matplotlib
 
-    from advance_trial.output.render.figures import STYLE  # the report's other figures' fonts and sizes
+    from advance_trial.output.render.figures import STYLE, figure_bytes  # the other figures' fonts, sizes, bytes
 
     with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]
-        return _bytes(draw(*args))
+        return figure_bytes(draw(*args))
 
 
 def _figure(rows: int, cols: int, size: tuple[float, float]) -> tuple[Figure, Any]:
