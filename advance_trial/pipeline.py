@@ -512,7 +512,8 @@ def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir
     if opts.report:
         step("writing the report")
         from advance_trial.checklist import assess, checklist_table
-        from advance_trial.output.render.report import build_report, write_report
+        from advance_trial.output.render.files import write_report
+        from advance_trial.output.render.report import build_report
 
         drawn = {Path(name).stem for name in outputs if name.endswith(".svg")}
         checklist = checklist_table(assess(shown_cfg, tables, drawn, log))

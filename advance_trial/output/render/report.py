@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -423,19 +422,3 @@ def to_markdown(report: Report) -> str:
             shown = Table(b.table.name, b.table.data[list(b.columns)], b.caption, b.table.footnotes)
             out += [table_md(shown), ""]
     return "\n".join(out).rstrip() + "\n"
-
-
-def write_report(report: Report, out_dir: str | Path, stem: str = "report") -> dict[str, str]:
-    """Write ``report.html``, ``report.md`` and ``report.docx``; returns file name -> SHA-256."""
-    import hashlib
-
-    from advance_trial.data.tablefile import write_bytes_atomic
-    from advance_trial.output.render.htmlpage import to_html
-    from advance_trial.output.render.wordfile import to_docx
-
-    written = {}
-    for ext, data in (("html", to_html(report).encode("utf-8")), ("md", to_markdown(report).encode("utf-8")),
-                      ("docx", to_docx(report))):  # fmt: skip
-        write_bytes_atomic(data, Path(out_dir) / f"{stem}.{ext}")
-        written[f"{stem}.{ext}"] = hashlib.sha256(data).hexdigest()
-    return written
