@@ -59,7 +59,7 @@ def derived_value(values: pd.DataFrame, ins: Instrument, columns: list[str], abo
     if kind == "binary":
         out = (hits > 0).astype(float)
         return out.where((hits > 0) | (missing <= ins.max_missing_items))
-    prorated = np.round(hits * len(columns) / answered.where(answered > 0))
+    prorated = (hits * len(columns) / answered.where(answered > 0)).round()
     return prorated.where(missing <= ins.max_missing_items)
 
 

@@ -104,7 +104,7 @@ def read_table(cfg: Config, path: str | Path) -> pd.DataFrame:
         cells = raw.cells[header.index(column)].astype(str)
         mapped = cells.map(back)
         for i in np.flatnonzero(mapped.isna().to_numpy()).tolist():
-            problems.append(DataProblem(raw.file, int(raw.rows[i]), column, cells.iat[i],
+            problems.append(DataProblem(raw.file, int(raw.rows[i]), column, str(cells.iat[i]),
                                         f"must be one of {', '.join(back)}"))  # fmt: skip
         out[name] = mapped.tolist()
     extra = [h for h in header if h not in {c for _, c, _ in wanted} | {NUMBER}]
@@ -196,7 +196,7 @@ def check_table(cfg: Config, ring: KeyRing, frame: pd.DataFrame, log: str | Path
         raise UsageError(f"a REDCap allocation table is a list: the design is {cfg.randomisation.method!r}")
     factors = [c for c in frame.columns if c not in ("position", "arm")]
     rows = frame.attrs.get("rows") or list(range(2, len(frame) + 2))
-    entries = (({f: str(getattr(r, f)) for f in factors}, int(r.position), str(r.arm))
+    entries = (({f: str(getattr(r, f)) for f in factors}, int(str(r.position)), str(r.arm))
                for r in frame.itertuples(index=False))  # fmt: skip
     differs = first_list_difference(cfg, ring, entries, log)
     if differs is not None:

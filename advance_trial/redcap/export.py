@@ -176,7 +176,7 @@ def split_export(cfg: Config, raw: RawTable, site: str | None) -> list[Part]:
     for i in np.flatnonzero(unknown.to_numpy()).tolist():
         form_names = {f.form for f in rc.fields.values()}
         if repeat_form.iat[i] not in form_names:
-            problems.append(DataProblem(raw.file, int(raw.rows[i]), "redcap_repeat_instrument", repeat.iat[i],
+            problems.append(DataProblem(raw.file, int(raw.rows[i]), "redcap_repeat_instrument", str(repeat.iat[i]),
                                         "not a form of the REDCap dictionary the config was made from"))  # fmt: skip
     if problems:
         raise DataError(problems)
@@ -214,7 +214,7 @@ def split_export(cfg: Config, raw: RawTable, site: str | None) -> list[Part]:
                 why = ("this event is no timepoint of the config (redcap.events)" if unique_event.iat[i] else
                        f"the row has no event (a classic REDCap project), and {kind}.csv needs a timepoint: give "
                        "the config the project's events (`config from-redcap --events`) or a timepoint")  # fmt: skip
-                extra.append((i, "redcap_event_name", unique_event.iat[i], why))
+                extra.append((i, "redcap_event_name", str(unique_event.iat[i]), why))
         if "site" in names_of and "site" not in mapped:
             data["site"] = rows_site
         for f in repeating:
@@ -274,13 +274,13 @@ def _sites(cfg: Config, rc: Redcap, raw: RawTable, dag: pd.Series, site: str | N
     out = dag.map(lambda v: groups.get(fold(v)) or (labels.get(fold(v)) if label else None) or "")
     for i in np.flatnonzero((out == "").to_numpy()).tolist():
         bad[i] = True
-        problems.append(DataProblem(raw.file, int(raw.rows[i]), "redcap_data_access_group", dag.iat[i],
+        problems.append(DataProblem(raw.file, int(raw.rows[i]), "redcap_data_access_group", str(dag.iat[i]),
                                     f"not a data access group of the config (redcap.data_access_groups: "
                                     f"{', '.join(rc.data_access_groups)})"))  # fmt: skip
     if site is not None:
         for i in np.flatnonzero(((out != site) & (out != "")).to_numpy()).tolist():
             bad[i] = True
-            problems.append(DataProblem(raw.file, int(raw.rows[i]), "redcap_data_access_group", dag.iat[i],
+            problems.append(DataProblem(raw.file, int(raw.rows[i]), "redcap_data_access_group", str(dag.iat[i]),
                                         f"a row of site {out.iat[i]!r}, not --site {site}"))  # fmt: skip
     return out, _SiteProblems(bad, problems)
 
