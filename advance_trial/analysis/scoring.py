@@ -18,7 +18,6 @@ Only instruments the men answer are scored here: partner data never enters a tab
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from advance_trial.config.models import Config, Instrument
