@@ -20,16 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from advance_trial.config.models import Config
 from advance_trial.data.canonical import CanonicalData, cross_checks, empty_table, parse_table
 from advance_trial.data.folder import Transaction, locked
 from advance_trial.data.schema import FILE_NAMES, SPECS
-from advance_trial.data.tablefile import format_for_csv, write_bytes_atomic
+from advance_trial.data.tablefile import write_bytes_atomic
 from advance_trial.errors import DataError, DataProblem, UsageError
 from advance_trial.importing.checks import FREE_TEXT, check_rows, key_text
 from advance_trial.importing.convert import Problems, convert
+from advance_trial.importing.csvtext import canonical_text, csv_bytes
 from advance_trial.importing.mapping import header_fits, header_likeness, map_header, mapping_for, with_options
 from advance_trial.importing.readers import Part, RawTable, read_site_file
 
@@ -142,7 +144,7 @@ def _now() -> str:
 def _text_table(path: Path) -> pd.DataFrame | None:
     if not path.exists():
         return None
-    return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+    return pd.read_csv(path, dtype=object, keep_default_na=False, na_filter=False)  # every cell a str
 
 
 def _existing(cfg: Config, data: Path) -> CanonicalData:
@@ -225,7 +227,7 @@ def _prepare(cfg: Config, kind: str, site: str, source: Path | Part, sheet: str 
         for i, column, value, message in source.problems:
             problems.add_one(i, column, value, message)
     provided = [c for c in typed.columns if c in header.positions or c == "site"]
-    text = format_for_csv(typed)
+    text = canonical_text(typed)
     positions = sorted(header.positions.values())
     return _Prepared(raw, sha, text, provided, problems, header.shown, positions, name)
 
@@ -439,7 +441,7 @@ def _merge_kind(
             result.rejected[f"{site}/{prep.name}"] = (_quarantine(prep), outcome)
     columns = _column_order(cfg, kind, current, list(merged.columns))
     merged = merged.reindex(columns=columns, fill_value="").fillna("")
-    result.body = merged.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    result.body = csv_bytes(merged)
     result.merged = merged
     return result
 
@@ -510,6 +512,10 @@ def _with_refused_men(known: pd.DataFrame, m: _KindMerge) -> pd.DataFrame:
     return pd.concat([known, extra.drop_duplicates("participant_id")], ignore_index=True)
 
 
+#: A key not in the canonical file (the index's -1: brought by an earlier file of this import).
+_ABSENT = -2
+
+
 def _with(o: FileOutcome, **changes: Any) -> FileOutcome:
     from dataclasses import replace as dc_replace
 
@@ -532,30 +538,35 @@ def _merge(
     """Compare incoming rows with the rows already there; update ``merged`` in place for replacements.
     A randomised man's arm is replaced only when ``logged_arms`` (from the allocation log) agrees."""
     keys = list(SPECS[kind].key)
-    rows, problems = prep.rows, prep.problems
+    rows, problems, provided = prep.rows, prep.problems, prep.provided
     bad = np.zeros(len(rows), dtype=bool)
     bad[prep.problems.bad_positions()] = True
     incoming_keys = key_text(rows, keys)
-    at = incoming_keys.map(index).to_numpy(dtype=float) if len(rows) else np.zeros(0)
-    for col in prep.provided:
+    at = np.fromiter((index.get(k, _ABSENT) for k in incoming_keys.tolist()), dtype=np.int64, count=len(rows))
+    for col in provided:
         if col not in merged.columns:
             merged[col] = ""
-    new_positions = np.flatnonzero(np.isnan(at) & ~bad).tolist()
-    unchanged, replaced = 0, 0
-    fates: _Fates = {}
-    for i in np.flatnonzero(~np.isnan(at) & ~bad).tolist():
-        k, where = incoming_keys.iat[i], int(at[i])
+    new_positions = np.flatnonzero((at == _ABSENT) & ~bad).tolist()
+    known = np.flatnonzero((at != _ABSENT) & ~bad)
+    # the rows whose key is there already, compared column by column at once; only those that differ go on
+    olds = merged[provided].to_numpy(dtype=object)[np.maximum(at[known], 0)]
+    news = rows[provided].to_numpy(dtype=object)[known]
+    differ = olds.astype(str) != news.astype(str)
+    same = ~differ.any(axis=1) & (at[known] >= 0)
+    unchanged, replaced = int(same.sum()), 0
+    fates: _Fates = dict.fromkeys(known[same].tolist(), ("unchanged", ())) if preview is not None else {}
+    assigned: dict[str, tuple[list[int], list[object]]] = {}
+    for j in np.flatnonzero(~same).tolist():
+        i = int(known[j])
+        k, where = str(incoming_keys[i]), int(at[i])
         if where < 0:  # the key came in from an earlier file of this import
             problems.add_one(i, "/".join(keys), k.replace("\x1f", "/"), "the same key is in an earlier file")
             continue
-        old = merged.loc[where, prep.provided]
-        new = rows.loc[rows.index[i], prep.provided]
-        differs = [c for c in prep.provided if str(old[c]) != str(new[c])]
+        old = dict(zip(provided, olds[j].tolist(), strict=True))
+        new = dict(zip(provided, news[j].tolist(), strict=True))
+        differs = [provided[c] for c in np.flatnonzero(differ[j]).tolist()]
         fates[i] = ("changed", tuple((prep.shown.get(c, c), str(old[c]), str(new[c])) for c in differs))
-        if not differs:
-            fates[i] = ("unchanged", ())
-            unchanged += 1
-        elif replace and "arm" in differs and kind == "participants" and str(new["arm"]) not in logged_arms.get(k, ()):
+        if replace and "arm" in differs and kind == "participants" and str(new["arm"]) not in logged_arms.get(k, ()):
             why = (f"the allocation log has arm {logged_arms[k][0]!r} for this man" if k in logged_arms else
                    "an arm changes only with the allocation log: give --log (and --key-dir) to check it against "
                    "the log, or correct the allocation with `randomise correct`")  # fmt: skip
@@ -565,13 +576,16 @@ def _merge(
                 replacements.append({"by": by, "kind": kind, "site": site, "file": prep.name, "sha256": prep.sha,
                                      "row": int(prep.raw.rows[i]), "key": k.replace("\x1f", "/"), "column": c,
                                      "old": old[c], "new": new[c]})  # fmt: skip
-                merged.loc[where, c] = new[c]
+                assigned.setdefault(c, ([], []))[0].append(where)
+                assigned[c][1].append(new[c])
             replaced += 1
         else:
             for c in differs:
                 msg = f"differs from the canonical data ({old[c]!r}); use --replace to replace it"
                 problems.add_one(i, prep.shown.get(c, c), new[c], msg)
-    index.update(dict.fromkeys(incoming_keys.iloc[new_positions], -1))
+    for c, (where_list, values) in assigned.items():
+        merged.loc[where_list, c] = values
+    index.update(dict.fromkeys(incoming_keys[new_positions].tolist(), -1))
     bad_now = set(problems.bad_positions().tolist())
     keep = [i for i in new_positions if i not in bad_now]
     rejected = len(bad_now)
@@ -589,7 +603,7 @@ def _merge(
 _Fates = dict[int, tuple[str, tuple[tuple[str, str, str], ...]]]
 
 
-def _row_fates(kind: str, prep: _Prepared, keys: pd.Series, new: list[int], fates: _Fates,
+def _row_fates(kind: str, prep: _Prepared, keys: npt.NDArray[np.object_], new: list[int], fates: _Fates,
                bad: set[int]) -> list[RowPreview]:  # fmt: skip
     """Each row's fate, in the file's order, for the dry run."""
     why: dict[int, list[str]] = {}
@@ -601,7 +615,7 @@ def _row_fates(kind: str, prep: _Prepared, keys: pd.Series, new: list[int], fate
         status, changes = ("new", ()) if i in new_set else fates.get(i, ("refused", ()))
         if i in bad:
             status = "refused"
-        out.append(RowPreview(prep.raw.file, int(prep.raw.rows[i]), str(keys.iat[i]).replace("\x1f", "/"), status,
+        out.append(RowPreview(prep.raw.file, int(prep.raw.rows[i]), str(keys[i]).replace("\x1f", "/"), status,
                               changes, "; ".join(why.get(i, [])), kind))  # fmt: skip
     return out
 
@@ -681,9 +695,9 @@ def _origin(m: _KindMerge, row: int | None) -> tuple[str, int, str] | None:
     if row is None or m.merged is None or not 0 <= row - 2 < len(m.merged):
         return None
     keys = list(SPECS[m.kind].key)
-    wanted = key_text(m.merged.iloc[[row - 2]], keys).iat[0]
+    wanted = key_text(m.merged.iloc[[row - 2]], keys)[0]
     for rows, numbers, file, given in reversed(m.sources):
-        hit = np.flatnonzero((key_text(rows, keys) == wanted).to_numpy())
+        hit = np.flatnonzero(key_text(rows, keys) == wanted)
         if len(hit):
             return file, int(numbers[hit[0]]), given
     return None

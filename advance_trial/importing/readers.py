@@ -428,7 +428,9 @@ def _grid_table(file: str, rows: Sequence[Sequence[object]], source: str, rule: 
     if len(rows) < 2 or not max(map(len, rows[1:])):
         return RawTable(file, header, pd.DataFrame(columns=pd.RangeIndex(len(header)), dtype=object),
                         np.zeros(0, np.int64), source)  # fmt: skip
-    frame = pd.DataFrame({j: _column_text(cells) for j, cells in enumerate(itertools.zip_longest(*rows[1:], fillvalue=""))})
+    frame = pd.DataFrame(
+        {j: _column_text(cells) for j, cells in enumerate(itertools.zip_longest(*rows[1:], fillvalue=""))}
+    )
     problems = [DataProblem(file, 1, f"column {j + 1}", None, "a column without a header")
                 for j, h in enumerate(header) if not h]  # fmt: skip
     width = len(header)
