@@ -86,9 +86,9 @@ def worker(code: Path, files: dict[str, Path], participants: Path, rows: int, sc
         data = scratch / kind
         data.mkdir()
         shutil.copy(participants, data)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         (res,) = import_files(cfg, data, "london", "attendance", [path], by="bench")
-        out[kind] = time.perf_counter() - t0
+        out[kind], out[f"{kind} cpu"] = time.perf_counter() - t0, time.process_time() - c0
         assert res.new == rows and res.rejected == 0, res
     print(json.dumps(out))
 
@@ -166,7 +166,8 @@ def _run(args: argparse.Namespace, tmp: Path, base: Path | None) -> None:
     pd.read_csv(export, dtype=str, keep_default_na=False).to_excel(workbook, index=False)
     files = {"csv": export, "xlsx": workbook}
     codes = {"after": ROOT} | ({"before": base} if base is not None else {})
-    times: dict[str, dict[str, list[float]]] = {c: {k: [] for k in KINDS} for c in codes}
+    times: dict[str, dict[str, list[float]]] = {c: {k: [] for k in (*KINDS, *(f"{k} cpu" for k in KINDS))}
+                                                for c in codes}  # fmt: skip
     bare: dict[str, list[float]] = {k: [] for k in KINDS}
     process: list[float] = []
     for r in range(args.rounds):
@@ -191,8 +192,15 @@ def _run(args: argparse.Namespace, tmp: Path, base: Path | None) -> None:
                 line += f" | {c} {t:6.3f} s = {args.rows / t:>9,.0f} rows/s ({t / b:5.1f}x the bare read)"
         if "before" in times:
             ratio = statistics.median(times["before"][kind]) / statistics.median(times["after"][kind])
-            line += f" | {ratio:.2f}x faster"
+            cpu = statistics.median(times["before"][f"{kind} cpu"]) / statistics.median(times["after"][f"{kind} cpu"])
+            line += f" | {ratio:.2f}x faster ({cpu:.2f}x in CPU time)"
         print(line)
+        cpu_line = f"  CPU time {kind:4s}"
+        for c in ("before", "after"):
+            if c in times:
+                t = statistics.median(times[c][f"{kind} cpu"])
+                cpu_line += f" | {c} {t:6.3f} s = {args.rows / t:>9,.0f} rows/s of CPU"
+        print(cpu_line)
     for kind, what in (("csv", "pandas.read_csv"), ("xlsx", 'pandas.read_excel(engine="calamine")')):
         b = statistics.median(bare[kind])
         print(f"bare {what} of the {kind}: median {b:.3f} s = {args.rows / b:,.0f} rows/s")

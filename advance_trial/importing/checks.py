@@ -33,8 +33,9 @@ def check_rows(
     header: MappedHeader,
     existing: CanonicalData,
     problems: Problems,
-) -> None:
-    """Add every cross-column problem of the converted rows to ``problems``."""
+) -> npt.NDArray[np.object_]:
+    """Add every cross-column problem of the converted rows to ``problems``; returns each row's key
+    (:func:`key_text`), as the canonical file will have it."""
 
     def raw(name: str) -> pd.Series | None:
         return cells[header.positions[name]] if name in header.positions else None
@@ -65,7 +66,7 @@ def check_rows(
     for column in CODED:
         if column in rows.columns and column in header.positions:
             _coded(cfg, column, rows, raw, header, problems)
-    _duplicates(kind, rows, problems)
+    return _duplicates(kind, rows, problems)
 
 
 #: Marks a problem whose value is free text: shown on the terminal, never written to a report or file.
@@ -130,13 +131,14 @@ def _schedule(
                              f"must be between 0 and the session's length ({length[i]:g} hours)")  # fmt: skip
 
 
-def _duplicates(kind: str, rows: pd.DataFrame, problems: Problems) -> None:
+def _duplicates(kind: str, rows: pd.DataFrame, problems: Problems) -> npt.NDArray[np.object_]:
+    """Keys repeated within the file; returns every row's key."""
     keys = list(SPECS[kind].key)
     joined = key_text(rows, keys)
     codes, _ = pd.factorize(joined)
     dup = np.bincount(codes)[codes] > 1 if len(codes) else np.zeros(0, dtype=bool)
     if not dup.any():
-        return
+        return joined
     shown = [k.replace("\x1f", "/") for k in joined.tolist()]
     first_row: dict[str, int] = {}
     for i in np.flatnonzero(dup).tolist():
@@ -146,6 +148,7 @@ def _duplicates(kind: str, rows: pd.DataFrame, problems: Problems) -> None:
         where = "repeats further down" if first == problems.rows[i] else f"first on row {first}"
         problems.add_one(i, "/".join(keys), shown[i],
                          f"duplicate key in this file ({where}); each key may appear once")  # fmt: skip
+    return joined
 
 
 def _at(series: pd.Series | None, i: int) -> object:
@@ -153,15 +156,22 @@ def _at(series: pd.Series | None, i: int) -> object:
 
 
 def key_text(frame: pd.DataFrame, keys: list[str]) -> npt.NDArray[np.object_]:
-    """One string per row joining the key columns' canonical text with ``\\x1f`` (missing: empty)."""
-    out = _key_part(frame[keys[0]])
-    for k in keys[1:]:
-        out = out + "\x1f" + _key_part(frame[k])
+    """One string per row joining the key columns' canonical text with ``\\x1f`` (missing: empty). The key
+    columns are text and whole numbers: typed or as canonical text, a row has the same key."""
+    if len(keys) == 1:
+        return _key_part(frame[keys[0]])
+    parts = [_key_part(frame[k]).tolist() for k in keys]
+    out = np.empty(len(frame), dtype=object)
+    out[:] = list(map("\x1f".join, zip(*parts, strict=True)))
     return out
 
 
 def _key_part(s: pd.Series) -> npt.NDArray[np.object_]:
     """A key column's text (``astype("string")``, missing empty), each distinct value converted once."""
+    if s.dtype == object or isinstance(s.dtype, pd.StringDtype):
+        values = s.to_numpy(dtype=object, na_value="")
+        if pd.api.types.infer_dtype(values, skipna=False) in ("string", "empty"):
+            return values  # text already
     # a float's bits: 0.0 and -0.0 are equal and written apart
     codes, _ = pd.factorize(s.to_numpy().view(np.int64) if s.dtype == np.float64 else s)
     filled = np.flatnonzero(codes >= 0)

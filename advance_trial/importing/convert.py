@@ -45,9 +45,12 @@ class Distinct:
 
 def distinct(s: pd.Series) -> Distinct:
     """The distinct texts of a column of cells (missing cells count as empty text)."""
-    values = s.to_numpy(dtype=object, na_value="")
-    codes, uniques = pd.factorize(values)
-    return Distinct(codes.astype(np.intp, copy=False), pd.Series(uniques, dtype="string"))
+    codes, uniques = pd.factorize(s.to_numpy(dtype=object))  # a missing cell (None, NaN, NA): -1
+    texts = uniques.tolist()
+    if len(codes) and codes.min() < 0:
+        codes = np.where(codes < 0, len(texts), codes)
+        texts.append("")
+    return Distinct(codes.astype(np.intp, copy=False), pd.Series(texts, dtype="string"))
 
 
 @dataclass
@@ -180,8 +183,7 @@ def convert_column(
     ``cells``: the column's distinct texts, when already counted. Each distinct text is typed and checked once.
     """
     d = cells if cells is not None else distinct(s)
-    typed = _typed(cfg, col, d.texts, shown, mapping, _OnRows(problems, d.codes), date_order)
-    return d.rows(typed, s.index)
+    return d.rows(_typed(cfg, col, d.texts, shown, mapping, _OnRows(problems, d.codes), date_order), s.index)
 
 
 def _typed(
@@ -231,15 +233,24 @@ def _typed(
     return typed
 
 
+@dataclass(frozen=True)
+class Spread:
+    """A typed column as its distinct values and each row's code into them (its text is theirs, spread)."""
+
+    codes: Codes
+    values: pd.Series
+
+
 def convert(
     cfg: Config, kind: str, site: str, raw: RawTable, header: MappedHeader, mapping: SiteMapping
-) -> tuple[pd.DataFrame, Problems]:
-    """Typed canonical rows of the site file, and the problems found (row by row)."""
+) -> tuple[pd.DataFrame, Problems, dict[str, Spread]]:
+    """Typed canonical rows of the site file, the problems found (row by row), and each typed column as its
+    distinct values (:class:`Spread`)."""
     spec = SPECS[kind]
     problems = Problems(raw.file, raw.rows, [])
     index = raw.cells.index
     cells = {name: distinct(raw.cells[pos]) for name, pos in header.positions.items()}
-    columns: dict[str, pd.Series] = {}
+    spread: dict[str, Spread] = {}
     extra = [c for c in (*spec.optional_columns,) if c.name in header.positions]
     dated = [c for c in (*spec.columns, *extra) if c.kind == "date" and c.name in header.positions]
     order, day_rows, month_rows = file_date_order([cells[c.name] for c in dated])
@@ -252,22 +263,24 @@ def convert(
                                      "--accept-valid) until it is exported again")])  # fmt: skip
     for col in (*spec.columns, *extra):
         if col.name not in header.positions:  # site, implied by --site
-            columns[col.name] = pd.Series(site, index=index, dtype="string")
+            spread[col.name] = Spread(np.zeros(len(index), dtype=np.intp), pd.Series([site], dtype="string"))
             continue
-        s = raw.cells[header.positions[col.name]]
-        columns[col.name] = convert_column(cfg, col, s, header.shown[col.name], mapping, problems, order,
-                                           cells[col.name])  # fmt: skip
+        d = cells[col.name]
+        typed = _typed(cfg, col, d.texts, header.shown[col.name], mapping, _OnRows(problems, d.codes), order)
+        spread[col.name] = Spread(d.codes, typed)
     respondent = "partner" if kind == "partners" else "man"
     for name in header.positions:
-        if name not in columns:
-            columns[name] = _extra_column(cfg, name, cells[name], header.shown[name], mapping, problems,
-                                          respondent if spec.items else None).set_axis(index)  # fmt: skip
-    return pd.DataFrame(columns, index=index), problems
+        if name not in spread:
+            typed = _extra_column(cfg, name, cells[name], header.shown[name], mapping, problems,
+                                  respondent if spec.items else None)  # fmt: skip
+            spread[name] = Spread(cells[name].codes, typed)
+    columns = {name: pd.Series(c.values.array.take(c.codes), index=index) for name, c in spread.items()}
+    return pd.DataFrame(columns, index=index), problems, spread
 
 
 def _extra_column(cfg: Config, name: str, cells: Distinct, shown: str, mapping: SiteMapping, problems: Problems,
                   respondent: str | None) -> pd.Series:  # fmt: skip
-    """An item of an instrument, a stratification factor or a baseline characteristic, typed row by row."""
+    """An item of an instrument, a stratification factor or a baseline characteristic: its distinct texts typed."""
     s = cells.texts
     if name in mapping.values:  # recoded first, as the canonical columns are
         recoded = lookup(s, mapping.values[name])
@@ -293,4 +306,4 @@ def _extra_column(cfg: Config, name: str, cells: Distinct, shown: str, mapping: 
             matched = lookup(s, {fold(v): v for v in allowed})
             on_rows.add(matched.isna() & (s != ""), shown, s, f"must be one of {', '.join(allowed)}")
             typed = matched.astype("string")
-    return cells.rows(typed, pd.RangeIndex(len(cells.codes)))
+    return typed

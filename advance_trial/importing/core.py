@@ -29,7 +29,7 @@ from advance_trial.data.folder import Transaction, locked
 from advance_trial.data.schema import FILE_NAMES, SPECS
 from advance_trial.data.tablefile import write_bytes_atomic
 from advance_trial.errors import DataError, DataProblem, UsageError
-from advance_trial.importing.checks import FREE_TEXT, check_rows, key_text
+from advance_trial.importing.checks import CODED, FREE_TEXT, check_rows, key_text
 from advance_trial.importing.convert import Problems, convert
 from advance_trial.importing.csvtext import canonical_text, csv_bytes
 from advance_trial.importing.mapping import header_fits, header_likeness, map_header, mapping_for, with_options
@@ -134,6 +134,7 @@ class _Prepared:
     problems: Problems
     shown: dict[str, str]
     positions: list[int]
+    keys: npt.NDArray[np.object_]  # each row's key (checks.key_text)
     name: str = ""  # the file's name (problems name the sheet too: ``raw.file``)
 
 
@@ -218,8 +219,8 @@ def _prepare(cfg: Config, kind: str, site: str, source: Path | Part, sheet: str 
                                    header_likeness(cfg, kind, mapping))  # fmt: skip
         sha, name = hashlib.sha256(data).hexdigest(), source.name
     header = map_header(cfg, kind, raw, mapping, site, redcap=isinstance(source, Part))
-    typed, problems = convert(cfg, kind, site, raw, header, mapping)
-    check_rows(cfg, kind, site, typed, raw.cells, header, existing, problems)
+    typed, problems, spread = convert(cfg, kind, site, raw, header, mapping)
+    keys = check_rows(cfg, kind, site, typed, raw.cells, header, existing, problems)
     if isinstance(source, Part):
         no_event = {i for i, column, _, _ in source.problems if column == "redcap_event_name"}
         if no_event:  # the event's problem says why the timepoint is empty: once, not twice
@@ -227,9 +228,9 @@ def _prepare(cfg: Config, kind: str, site: str, source: Path | Part, sheet: str 
         for i, column, value, message in source.problems:
             problems.add_one(i, column, value, message)
     provided = [c for c in typed.columns if c in header.positions or c == "site"]
-    text = canonical_text(typed)
+    text = canonical_text(typed, {c: v for c, v in spread.items() if c not in CODED})  # check_rows recodes those
     positions = sorted(header.positions.values())
-    return _Prepared(raw, sha, text, provided, problems, header.shown, positions, name)
+    return _Prepared(raw, sha, text, provided, problems, header.shown, positions, keys, name)
 
 
 def _column_order(cfg: Config, kind: str, existing: pd.DataFrame | None, incoming: list[str]) -> list[str]:
@@ -541,8 +542,11 @@ def _merge(
     rows, problems, provided = prep.rows, prep.problems, prep.provided
     bad = np.zeros(len(rows), dtype=bool)
     bad[prep.problems.bad_positions()] = True
-    incoming_keys = key_text(rows, keys)
-    at = np.fromiter((index.get(k, _ABSENT) for k in incoming_keys.tolist()), dtype=np.int64, count=len(rows))
+    incoming_keys = prep.keys
+    if index:
+        at = np.fromiter((index.get(k, _ABSENT) for k in incoming_keys.tolist()), dtype=np.int64, count=len(rows))
+    else:  # a new file: every key is new
+        at = np.full(len(rows), _ABSENT, dtype=np.int64)
     for col in provided:
         if col not in merged.columns:
             merged[col] = ""
@@ -628,7 +632,6 @@ def _quarantine(prep: _Prepared) -> pd.DataFrame:
         why.setdefault(i, []).append(f"{p.column}: {p.message}")
     frame = prep.raw.cells.iloc[bad, prep.positions].copy()
     frame.columns = [prep.raw.header[p] for p in prep.positions]
-    from advance_trial.importing.checks import CODED
 
     for column in CODED:  # free text never reaches a file, not even the rejected rows
         free = prep.shown.get(column)

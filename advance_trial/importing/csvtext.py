@@ -8,11 +8,14 @@ the rows: the bytes are those :func:`~advance_trial.data.tablefile.format_for_cs
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from advance_trial.data.tablefile import format_for_csv
+from advance_trial.importing.convert import Spread
 
 
 def _first_rows(codes: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
@@ -22,17 +25,24 @@ def _first_rows(codes: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
     return filled[first]
 
 
-def canonical_text(typed: pd.DataFrame) -> pd.DataFrame:
-    """``format_for_csv(typed)`` as object text, each distinct value of a column formatted once."""
+def canonical_text(typed: pd.DataFrame, spread: Mapping[str, Spread] | None = None) -> pd.DataFrame:
+    """``format_for_csv(typed)`` as object text, each distinct value of a column formatted once.
+
+    ``spread``: columns already known as their distinct values (from :func:`~advance_trial.importing.convert.convert`,
+    and unchanged since), formatted without counting them again.
+    """
     out: dict[str, npt.NDArray[np.object_]] = {}
     for name in typed.columns:
         s = typed[name]
-        # a float's bits: 0.0 and -0.0 (equal, written apart) stay apart; NaN is written "" whatever its bits
-        key = s.to_numpy().view(np.int64) if s.dtype == np.float64 else s
-        codes, _ = pd.factorize(key)
-        codes = codes.astype(np.intp, copy=False)
-        distinct = s.iloc[_first_rows(codes)]
-        text = format_for_csv(distinct.to_frame(name))[name].to_numpy(dtype=object)
+        known = (spread or {}).get(str(name))
+        if known is not None:
+            codes, distinct = known.codes, known.values
+        else:
+            # a float's bits: 0.0 and -0.0 (equal, written apart) stay apart; NaN is written "" whatever its bits
+            found, _ = pd.factorize(s.to_numpy().view(np.int64) if s.dtype == np.float64 else s)
+            codes = found.astype(np.intp, copy=False)
+            distinct = s.iloc[_first_rows(codes)]
+        text = format_for_csv(distinct.reset_index(drop=True).to_frame(name))[name].to_numpy(dtype=object)
         out[str(name)] = np.append(text, np.array([""], dtype=object))[codes]  # missing (-1): empty
     return pd.DataFrame(out, index=typed.index, columns=typed.columns)
 
@@ -62,10 +72,13 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     head = ",".join(names) + "\n"
     if not len(frame):
         return head.encode("utf-8")
-    lines: npt.NDArray[np.object_] | None = None
-    for values in columns:
+    lists = [values.tolist() for values in columns]
+    body = "\n".join([",".join(cells) for cells in zip(*lists, strict=True)])
+    # no field needing quotes: exactly the separators the rows themselves put in, and no quote character
+    if '"' not in body and body.count(",") == (len(names) - 1) * len(frame) and body.count("\n") == len(frame) - 1:
+        return (head + body + "\n").encode("utf-8")
+    for j, values in enumerate(columns):  # quoted as the csv module quotes, each distinct value once
         codes, distinct = pd.factorize(values)
-        cells = np.array([_quoted(t) for t in distinct], dtype=object)[codes]
-        lines = cells if lines is None else lines + "," + cells
-    assert lines is not None
-    return (head + "\n".join(lines.tolist()) + "\n").encode("utf-8")
+        lists[j] = np.array([_quoted(t) for t in distinct], dtype=object)[codes].tolist()
+    body = "\n".join([",".join(cells) for cells in zip(*lists, strict=True)])
+    return (head + body + "\n").encode("utf-8")

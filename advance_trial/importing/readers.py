@@ -428,9 +428,7 @@ def _grid_table(file: str, rows: Sequence[Sequence[object]], source: str, rule: 
     if len(rows) < 2 or not max(map(len, rows[1:])):
         return RawTable(file, header, pd.DataFrame(columns=pd.RangeIndex(len(header)), dtype=object),
                         np.zeros(0, np.int64), source)  # fmt: skip
-    frame = pd.DataFrame(
-        {j: _column_text(cells) for j, cells in enumerate(itertools.zip_longest(*rows[1:], fillvalue=""))}
-    )
+    frame = pd.DataFrame(dict(enumerate(map(_column_text, _columns(rows[1:])))))
     problems = [DataProblem(file, 1, f"column {j + 1}", None, "a column without a header")
                 for j, h in enumerate(header) if not h]  # fmt: skip
     width = len(header)
@@ -445,14 +443,24 @@ def _grid_table(file: str, rows: Sequence[Sequence[object]], source: str, rule: 
     return _filled(file, header, frame, 2, source)
 
 
-def _column_text(cells: tuple[object, ...]) -> npt.NDArray[np.object_]:
+def _columns(rows: Sequence[Sequence[object]]) -> list[npt.NDArray[np.object_]]:
+    """The grid's columns (short rows padded with empty text)."""
+    try:
+        grid = np.array(rows, dtype=object)  # calamine's rows are all as wide as the sheet
+    except ValueError:  # rows of different lengths
+        grid = np.zeros(0)
+    if grid.ndim == 2 and grid.shape[0] == len(rows):
+        return [grid[:, j] for j in range(grid.shape[1])]
+    return [np.array(cells, dtype=object) for cells in itertools.zip_longest(*rows, fillvalue="")]
+
+
+def _column_text(values: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
     """A column of typed cells as stripped text (:func:`_cell_text`), converting each distinct value once."""
-    values = np.empty(len(cells), dtype=object)
-    values[:] = cells
-    kinds = set(map(type, cells))
-    codes, uniques = pd.factorize(values)  # None (a short row, an empty cell) and NaN are -1
-    if (bool in kinds and kinds & {int, float}) or (float in kinds and (codes < 0).any()):
-        # True equals 1 and a NaN is not None: these columns are converted cell by cell
-        return np.array([_cell_text(v).strip() for v in cells], dtype=object)
+    codes, uniques = pd.factorize(values)  # None (an empty cell) and NaN are -1
+    if pd.api.types.infer_dtype(values, skipna=False) not in ("string", "empty"):
+        kinds = set(map(type, values.tolist()))
+        if (bool in kinds and kinds & {int, float}) or (float in kinds and (codes < 0).any()):
+            # True equals 1 and a NaN is not None: these columns are converted cell by cell
+            return np.array([_cell_text(v).strip() for v in values.tolist()], dtype=object)
     texts = np.array([_cell_text(v).strip() for v in uniques] + [""], dtype=object)
     return texts[codes]
