@@ -41,8 +41,7 @@ def check_rows(
         return cells[header.positions[name]] if name in header.positions else None
 
     if "site" in rows.columns and "site" in header.positions:
-        given = rows["site"].to_numpy(dtype=object, na_value=None)
-        other = pd.notna(given) & (given != site)
+        other = rows["site"].notna().to_numpy(dtype=bool) & (rows["site"].to_numpy(dtype=object, na_value="") != site)
         problems.add(other, _shown(header, "site"), raw("site"), f"this file is imported for site {site!r}")
     if kind == "participants":
         pattern = cfg.randomisation.participant_id_pattern
@@ -51,8 +50,8 @@ def check_rows(
         problems.add(bad, _shown(header, "participant_id"), raw("participant_id"), f"must match {pattern}")
     if kind in _WITH_PARTICIPANT:
         part = existing.participants.set_index("participant_id")
-        men, ids = pd.factorize(rows["participant_id"].to_numpy(dtype=object, na_value=None))  # missing: -1
-        site_of = _per_man(men, ids, part["site"])
+        men, named_ids = pd.factorize(rows["participant_id"].to_numpy(dtype=object))  # missing (NA): -1
+        site_of = _per_man(men, named_ids, part["site"])
         named = men >= 0
         unknown = named & pd.isna(site_of)
         problems.add(unknown, _shown(header, "participant_id"), raw("participant_id"),
@@ -62,7 +61,7 @@ def check_rows(
             problems.add_one(i, _shown(header, "participant_id"), _at(raw("participant_id"), i),
                              f"a participant of site {site_of[i]!r}, not {site!r}")  # fmt: skip
         if kind == "attendance":
-            _schedule(cfg, rows, _per_man(men, ids, part["arm"]), raw, header, problems)
+            _schedule(cfg, rows, _per_man(men, named_ids, part["arm"]), raw, header, problems)
     for column in CODED:
         if column in rows.columns and column in header.positions:
             _coded(cfg, column, rows, raw, header, problems)
@@ -111,8 +110,8 @@ def _schedule(
     hours = {(p.type, p.number): p.hours for p in plan}
     counts = {t: max(p.number for p in plan if p.type == t) for t in {p.type for p in plan}}
     # each (type, number) pair looked up once: the rows' codes index a table of the distinct pairs
-    types, type_names = pd.factorize(rows["session_type"].to_numpy(dtype=object, na_value=None))
-    numbers, number_values = pd.factorize(rows["session_number"].to_numpy(dtype=object, na_value=None))
+    types, type_names = pd.factorize(rows["session_type"].to_numpy(dtype=object))  # missing (NA): -1
+    numbers, number_values = pd.factorize(rows["session_number"].to_numpy(dtype=object))
     table = np.array([[hours.get((t, n), np.nan) for n in number_values] + [np.nan] for t in type_names]
                      + [[np.nan] * (len(number_values) + 1)], dtype=float).reshape(len(type_names) + 1, -1)  # fmt: skip
     length = table[types, numbers]  # a missing type or number (-1) reads the last row or column: NaN

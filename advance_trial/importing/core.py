@@ -156,8 +156,14 @@ def _existing(cfg: Config, data: Path) -> CanonicalData:
     present = [n for n in FILE_NAMES if (data / f"{n}.csv").exists()]
     if present and present != ["screening"]:
         raise DataError([DataProblem("participants.csv", None, None, None, f"required file missing in {data}")])
-    tables = {n: empty_table(SPECS[n]) for n in FILE_NAMES}
-    return CanonicalData(**tables)
+    return _canonical({n: empty_table(SPECS[n]) for n in FILE_NAMES})
+
+
+def _canonical(tables: dict[str, pd.DataFrame]) -> CanonicalData:
+    """The canonical tables by name as :class:`CanonicalData` (no file read: no hashes)."""
+    return CanonicalData(screening=tables["screening"], participants=tables["participants"],
+                         attendance=tables["attendance"], followup=tables["followup"], measures=tables["measures"],
+                         partners=tables["partners"], events=tables["events"])  # fmt: skip
 
 
 def _audit_path(data: Path) -> Path:
@@ -463,7 +469,7 @@ def _import_locked(
     tables = existing.tables()
     for kind, files in order:
         arms = _logged_arms(cfg, log, key_dir) if kind == "participants" and replace else {}
-        m = _merge_kind(cfg, data, CanonicalData(**tables), kind, files, sheet=sheet, replace=replace, by=by,
+        m = _merge_kind(cfg, data, _canonical(tables), kind, files, sheet=sheet, replace=replace, by=by,
                         step=step, options=options, logged_arms=arms, preview=preview)  # fmt: skip
         merges.append(m)
         m.typed, m.read_problems = parse_table(cfg, SPECS[kind], m.body, f"{kind}.csv")
@@ -588,7 +594,9 @@ def _merge(
                 msg = f"differs from the canonical data ({old[c]!r}); use --replace to replace it"
                 problems.add_one(i, prep.shown.get(c, c), new[c], msg)
     for c, (where_list, values) in assigned.items():
-        merged.loc[where_list, c] = values
+        column = merged[c].to_numpy(dtype=object, copy=True)
+        column[where_list] = values
+        merged[c] = column
     index.update(dict.fromkeys(incoming_keys[new_positions].tolist(), -1))
     bad_now = set(problems.bad_positions().tolist())
     keep = [i for i in new_positions if i not in bad_now]
