@@ -408,7 +408,11 @@ def _merge_kind(
 ) -> _KindMerge:  # fmt: skip
     current = _text_table(data / f"{kind}.csv")
     keys = list(SPECS[kind].key)
-    merged = current.copy() if current is not None else pd.DataFrame(columns=[c.name for c in SPECS[kind].columns])
+    merged = (
+        current.copy()
+        if current is not None
+        else pd.DataFrame(columns=[c.name for c in SPECS[kind].columns], dtype=object)
+    )
     index = dict(zip(key_text(merged, keys), range(len(merged)), strict=True)) if len(merged) else {}
     result = _KindMerge(kind, [], [], [], b"", {}, [])
     for n, (site, source) in enumerate(files, 1):
@@ -437,7 +441,8 @@ def _merge_kind(
         new_rows, outcome = _merge(cfg, kind, site, prep, merged, index, replace, result.replacements, by,
                                    logged_arms, preview)  # fmt: skip
         outcome = _with(outcome, site=site, kind=kind)
-        merged = pd.concat([merged, new_rows], ignore_index=True) if len(new_rows) else merged
+        if len(new_rows):  # a file new to the folder: its rows are the merged file
+            merged = pd.concat([merged, new_rows], ignore_index=True) if len(merged) else new_rows
         given = prep.raw.file if isinstance(path, Part) else str(source)
         result.sources.append((prep.rows, prep.raw.rows, prep.raw.file, given))
         if kind == "participants":
@@ -601,7 +606,8 @@ def _merge(
     bad_now = set(problems.bad_positions().tolist())
     keep = [i for i in new_positions if i not in bad_now]
     rejected = len(bad_now)
-    new_rows = rows.iloc[keep].reindex(columns=list(merged.columns), fill_value="").fillna("")
+    taken = rows if len(keep) == len(rows) else rows.iloc[keep]  # canonical text: nothing missing
+    new_rows = taken.reindex(columns=list(merged.columns), fill_value="").reset_index(drop=True)
     if preview is not None:
         preview += _row_fates(kind, prep, incoming_keys, keep, fates, bad_now)
     outcome = FileOutcome(

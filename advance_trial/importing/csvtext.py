@@ -44,7 +44,7 @@ def canonical_text(typed: pd.DataFrame, spread: Mapping[str, Spread] | None = No
             distinct = s.iloc[_first_rows(codes)]
         text = format_for_csv(distinct.reset_index(drop=True).to_frame(name))[name].to_numpy(dtype=object)
         out[str(name)] = np.append(text, np.array([""], dtype=object))[codes]  # missing (-1): empty
-    return pd.DataFrame(out, index=typed.index, columns=typed.columns)
+    return pd.DataFrame(out, index=typed.index, columns=typed.columns, dtype=object)  # plain str: no conversion
 
 
 def _quoted(text: str) -> str:

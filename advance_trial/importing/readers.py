@@ -13,7 +13,7 @@ import functools
 import io
 import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,6 +179,18 @@ def _decode(raw: bytes, file: str) -> tuple[str, str]:
         raise _fail(file, f"neither UTF-8 nor Windows-1252 text (byte {exc.start}); export it again as CSV") from None
 
 
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` one by one (the header is near the top: the file is not split whole)."""
+    start = 0
+    while start <= len(text):
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
+
+
 def _sniff(header_line: str) -> str:
     counts = {d: 0 for d in DELIMITERS}
     quoted = False
@@ -194,7 +206,7 @@ def _sniff(header_line: str) -> str:
 def _read_csv(raw: bytes, file: str, rule: HeaderRule = HeaderRule()) -> RawTable:
     text, encoding = _decode(raw, file)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    first = next((line for line in text.split("\n") if line.strip()), "")
+    first = next((line for line in _lines(text) if line.strip()), "")
     delim = _sniff(first)
     source = f"csv {encoding} {delim!r}"
     fast = _fast_csv(text, file, delim, source, rule)
@@ -428,7 +440,7 @@ def _grid_table(file: str, rows: Sequence[Sequence[object]], source: str, rule: 
     if len(rows) < 2 or not max(map(len, rows[1:])):
         return RawTable(file, header, pd.DataFrame(columns=pd.RangeIndex(len(header)), dtype=object),
                         np.zeros(0, np.int64), source)  # fmt: skip
-    frame = pd.DataFrame(dict(enumerate(map(_column_text, _columns(rows[1:])))))
+    frame = pd.DataFrame(dict(enumerate(map(_column_text, _columns(rows[1:])))), dtype=object)
     problems = [DataProblem(file, 1, f"column {j + 1}", None, "a column without a header")
                 for j, h in enumerate(header) if not h]  # fmt: skip
     width = len(header)
