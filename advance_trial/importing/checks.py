@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from advance_trial.config.models import Config
@@ -33,14 +33,15 @@ def check_rows(
     header: MappedHeader,
     existing: CanonicalData,
     problems: Problems,
-) -> None:
-    """Add every cross-column problem of the converted rows to ``problems``."""
+) -> npt.NDArray[np.object_]:
+    """Add every cross-column problem of the converted rows to ``problems``; returns each row's key
+    (:func:`key_text`), as the canonical file will have it."""
 
     def raw(name: str) -> pd.Series | None:
         return cells[header.positions[name]] if name in header.positions else None
 
     if "site" in rows.columns and "site" in header.positions:
-        other = rows["site"].notna() & (rows["site"] != site)
+        other = rows["site"].notna().to_numpy(dtype=bool) & (rows["site"].to_numpy(dtype=object, na_value="") != site)
         problems.add(other, _shown(header, "site"), raw("site"), f"this file is imported for site {site!r}")
     if kind == "participants":
         pattern = cfg.randomisation.participant_id_pattern
@@ -49,21 +50,22 @@ def check_rows(
         problems.add(bad, _shown(header, "participant_id"), raw("participant_id"), f"must match {pattern}")
     if kind in _WITH_PARTICIPANT:
         part = existing.participants.set_index("participant_id")
-        pid = rows["participant_id"]
-        site_of = pid.map(part["site"])
-        unknown = pid.notna() & site_of.isna()
+        men, named_ids = pd.factorize(rows["participant_id"].to_numpy(dtype=object))  # missing (NA): -1
+        site_of = _per_man(men, named_ids, part["site"])
+        named = men >= 0
+        unknown = named & pd.isna(site_of)
         problems.add(unknown, _shown(header, "participant_id"), raw("participant_id"),
                      "not in participants.csv; import the site's participants first")  # fmt: skip
-        elsewhere = pid.notna() & site_of.notna() & (site_of != site)
-        for i in np.flatnonzero(elsewhere.to_numpy(dtype=bool)).tolist():
+        elsewhere = named & ~unknown & (site_of != site)
+        for i in np.flatnonzero(elsewhere).tolist():
             problems.add_one(i, _shown(header, "participant_id"), _at(raw("participant_id"), i),
-                         f"a participant of site {site_of.iat[i]!r}, not {site!r}")  # fmt: skip
+                             f"a participant of site {site_of[i]!r}, not {site!r}")  # fmt: skip
         if kind == "attendance":
-            _schedule(cfg, rows, pid.map(part["arm"]), raw, header, problems)
+            _schedule(cfg, rows, _per_man(men, named_ids, part["arm"]), raw, header, problems)
     for column in CODED:
         if column in rows.columns and column in header.positions:
             _coded(cfg, column, rows, raw, header, problems)
-    _duplicates(kind, rows, problems)
+    return _duplicates(kind, rows, problems)
 
 
 #: Marks a problem whose value is free text: shown on the terminal, never written to a report or file.
@@ -85,60 +87,93 @@ def _coded(cfg: Config, column: str, rows: pd.DataFrame, raw: Callable[[str], pd
     rows.loc[ok, column] = folded[ok].map(codes)  # the code as the config spells it
 
 
+def _per_man(men: npt.NDArray[np.intp], ids: npt.NDArray[np.object_], known: pd.Series) -> npt.NDArray[np.object_]:
+    """``known`` (by participant id) for each row's man (``men``: codes into ``ids``), None where unknown."""
+    looked = pd.Series(ids, dtype=object).map(known).astype(object)
+    values = np.append(looked.where(looked.notna(), None).to_numpy(dtype=object), np.array([None], dtype=object))
+    return values[men]
+
+
 def _schedule(
     cfg: Config,
     rows: pd.DataFrame,
-    arm: pd.Series,
-    raw: Callable[[str], Any],
+    arm: npt.NDArray[np.object_],
+    raw: Callable[[str], pd.Series | None],
     header: MappedHeader,
     problems: Problems,
 ) -> None:
     plan = cfg.session_plan()
     offered = cfg.schedule.arm if cfg.schedule else None
-    not_offered = arm.notna() & (arm != offered)
+    not_offered = pd.notna(arm) & (arm != offered)
     problems.add(not_offered, _shown(header, "participant_id"), raw("participant_id"),
                  f"in an arm not offered sessions (only {offered!r} is)")  # fmt: skip
     hours = {(p.type, p.number): p.hours for p in plan}
     counts = {t: max(p.number for p in plan if p.type == t) for t in {p.type for p in plan}}
-    key = list(zip(rows["session_type"].astype(object), rows["session_number"].astype(object), strict=True))
-    length = pd.Series([hours.get(k) for k in key], index=rows.index, dtype="float64")
-    typed = rows["session_type"].notna() & rows["session_number"].notna()
-    beyond = typed & length.isna()
-    for i in np.flatnonzero(beyond.to_numpy(dtype=bool)).tolist():
-        t = rows["session_type"].iat[i]
+    # each (type, number) pair looked up once: the rows' codes index a table of the distinct pairs
+    types, type_names = pd.factorize(rows["session_type"].to_numpy(dtype=object))  # missing (NA): -1
+    numbers, number_values = pd.factorize(rows["session_number"].to_numpy(dtype=object))
+    table = np.array([[hours.get((t, n), np.nan) for n in number_values] + [np.nan] for t in type_names]
+                     + [[np.nan] * (len(number_values) + 1)], dtype=float).reshape(len(type_names) + 1, -1)  # fmt: skip
+    length = table[types, numbers]  # a missing type or number (-1) reads the last row or column: NaN
+    typed = (types >= 0) & (numbers >= 0)
+    beyond = typed & np.isnan(length)
+    for i in np.flatnonzero(beyond).tolist():
+        t = type_names[types[i]]
         problems.add_one(i, _shown(header, "session_number"), _at(raw("session_number"), i),
-                     f"not in the schedule: {t} sessions are numbered 1 to {counts.get(t, 0)}")  # fmt: skip
+                         f"not in the schedule: {t} sessions are numbered 1 to {counts.get(t, 0)}")  # fmt: skip
     if "hours" in rows.columns:
-        over = rows["hours"].notna() & length.notna() & (rows["hours"] > length + 1e-9)
-        for i in np.flatnonzero(over.to_numpy(dtype=bool)).tolist():
+        given = rows["hours"].to_numpy(dtype=float, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            over = given > length + 1e-9  # NaN on either side: not over
+        for i in np.flatnonzero(over).tolist():
             problems.add_one(i, _shown(header, "hours"), _at(raw("hours"), i),
-                         f"must be between 0 and the session's length ({length.iat[i]:g} hours)")  # fmt: skip
+                             f"must be between 0 and the session's length ({length[i]:g} hours)")  # fmt: skip
 
 
-def _duplicates(kind: str, rows: pd.DataFrame, problems: Problems) -> None:
+def _duplicates(kind: str, rows: pd.DataFrame, problems: Problems) -> npt.NDArray[np.object_]:
+    """Keys repeated within the file; returns every row's key."""
     keys = list(SPECS[kind].key)
-    frame = rows[keys].astype("string").fillna("")
-    dup = frame.duplicated(keep=False).to_numpy()
+    joined = key_text(rows, keys)
+    codes, _ = pd.factorize(joined)
+    dup = np.bincount(codes)[codes] > 1 if len(codes) else np.zeros(0, dtype=bool)
     if not dup.any():
-        return
-    joined = key_text(frame, keys).str.replace("\x1f", "/")
+        return joined
+    shown = [k.replace("\x1f", "/") for k in joined.tolist()]
     first_row: dict[str, int] = {}
     for i in np.flatnonzero(dup).tolist():
-        first_row.setdefault(joined.iat[i], int(problems.rows[i]))
+        first_row.setdefault(shown[i], int(problems.rows[i]))
     for i in np.flatnonzero(dup).tolist():
-        first = first_row[joined.iat[i]]
+        first = first_row[shown[i]]
         where = "repeats further down" if first == problems.rows[i] else f"first on row {first}"
-        problems.add_one(i, "/".join(keys), _at(joined, i),
-                     f"duplicate key in this file ({where}); each key may appear once")  # fmt: skip
+        problems.add_one(i, "/".join(keys), shown[i],
+                         f"duplicate key in this file ({where}); each key may appear once")  # fmt: skip
+    return joined
 
 
 def _at(series: pd.Series | None, i: int) -> object:
     return None if series is None else series.iat[i]
 
 
-def key_text(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
-    """One string per row joining the key columns' canonical text (vectorised)."""
-    out = frame[keys[0]].astype("string").fillna("")
-    for k in keys[1:]:
-        out = out + "\x1f" + frame[k].astype("string").fillna("")
-    return out.astype(object)
+def key_text(frame: pd.DataFrame, keys: list[str]) -> npt.NDArray[np.object_]:
+    """One string per row joining the key columns' canonical text with ``\\x1f`` (missing: empty). The key
+    columns are text and whole numbers: typed or as canonical text, a row has the same key."""
+    if len(keys) == 1:
+        return _key_part(frame[keys[0]])
+    parts = [_key_part(frame[k]).tolist() for k in keys]
+    out = np.empty(len(frame), dtype=object)
+    out[:] = list(map("\x1f".join, zip(*parts, strict=True)))
+    return out
+
+
+def _key_part(s: pd.Series) -> npt.NDArray[np.object_]:
+    """A key column's text (``astype("string")``, missing empty), each distinct value converted once."""
+    if s.dtype == object or isinstance(s.dtype, pd.StringDtype):
+        values = s.to_numpy(dtype=object, na_value="")
+        if pd.api.types.infer_dtype(values, skipna=False) in ("string", "empty"):
+            return values  # text already
+    # a float's bits: 0.0 and -0.0 are equal and written apart
+    codes, _ = pd.factorize(s.to_numpy().view(np.int64) if s.dtype == np.float64 else s)
+    filled = np.flatnonzero(codes >= 0)
+    _, first = np.unique(codes[filled], return_index=True)
+    text = s.iloc[filled[first]].astype("string").fillna("").to_numpy(dtype=object)
+    return np.append(text, np.array([""], dtype=object))[codes]

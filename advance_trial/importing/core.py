@@ -20,16 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from advance_trial.config.models import Config
 from advance_trial.data.canonical import CanonicalData, cross_checks, empty_table, parse_table
 from advance_trial.data.folder import Transaction, locked
 from advance_trial.data.schema import FILE_NAMES, SPECS
-from advance_trial.data.tablefile import format_for_csv, write_bytes_atomic
+from advance_trial.data.tablefile import write_bytes_atomic
 from advance_trial.errors import DataError, DataProblem, UsageError
-from advance_trial.importing.checks import FREE_TEXT, check_rows, key_text
+from advance_trial.importing.checks import CODED, FREE_TEXT, check_rows, key_text
 from advance_trial.importing.convert import Problems, convert
+from advance_trial.importing.csvtext import canonical_text, csv_bytes
 from advance_trial.importing.mapping import header_fits, header_likeness, map_header, mapping_for, with_options
 from advance_trial.importing.readers import Part, RawTable, read_site_file
 
@@ -132,6 +134,7 @@ class _Prepared:
     problems: Problems
     shown: dict[str, str]
     positions: list[int]
+    keys: npt.NDArray[np.object_]  # each row's key (checks.key_text)
     name: str = ""  # the file's name (problems name the sheet too: ``raw.file``)
 
 
@@ -142,7 +145,7 @@ def _now() -> str:
 def _text_table(path: Path) -> pd.DataFrame | None:
     if not path.exists():
         return None
-    return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+    return pd.read_csv(path, dtype=object, keep_default_na=False, na_filter=False)  # every cell a str
 
 
 def _existing(cfg: Config, data: Path) -> CanonicalData:
@@ -153,8 +156,14 @@ def _existing(cfg: Config, data: Path) -> CanonicalData:
     present = [n for n in FILE_NAMES if (data / f"{n}.csv").exists()]
     if present and present != ["screening"]:
         raise DataError([DataProblem("participants.csv", None, None, None, f"required file missing in {data}")])
-    tables = {n: empty_table(SPECS[n]) for n in FILE_NAMES}
-    return CanonicalData(**tables)
+    return _canonical({n: empty_table(SPECS[n]) for n in FILE_NAMES})
+
+
+def _canonical(tables: dict[str, pd.DataFrame]) -> CanonicalData:
+    """The canonical tables by name as :class:`CanonicalData` (no file read: no hashes)."""
+    return CanonicalData(screening=tables["screening"], participants=tables["participants"],
+                         attendance=tables["attendance"], followup=tables["followup"], measures=tables["measures"],
+                         partners=tables["partners"], events=tables["events"])  # fmt: skip
 
 
 def _audit_path(data: Path) -> Path:
@@ -216,8 +225,8 @@ def _prepare(cfg: Config, kind: str, site: str, source: Path | Part, sheet: str 
                                    header_likeness(cfg, kind, mapping))  # fmt: skip
         sha, name = hashlib.sha256(data).hexdigest(), source.name
     header = map_header(cfg, kind, raw, mapping, site, redcap=isinstance(source, Part))
-    typed, problems = convert(cfg, kind, site, raw, header, mapping)
-    check_rows(cfg, kind, site, typed, raw.cells, header, existing, problems)
+    typed, problems, spread = convert(cfg, kind, site, raw, header, mapping)
+    keys = check_rows(cfg, kind, site, typed, raw.cells, header, existing, problems)
     if isinstance(source, Part):
         no_event = {i for i, column, _, _ in source.problems if column == "redcap_event_name"}
         if no_event:  # the event's problem says why the timepoint is empty: once, not twice
@@ -225,9 +234,9 @@ def _prepare(cfg: Config, kind: str, site: str, source: Path | Part, sheet: str 
         for i, column, value, message in source.problems:
             problems.add_one(i, column, value, message)
     provided = [c for c in typed.columns if c in header.positions or c == "site"]
-    text = format_for_csv(typed)
+    text = canonical_text(typed, {c: v for c, v in spread.items() if c not in CODED})  # check_rows recodes those
     positions = sorted(header.positions.values())
-    return _Prepared(raw, sha, text, provided, problems, header.shown, positions, name)
+    return _Prepared(raw, sha, text, provided, problems, header.shown, positions, keys, name)
 
 
 def _column_order(cfg: Config, kind: str, existing: pd.DataFrame | None, incoming: list[str]) -> list[str]:
@@ -399,7 +408,11 @@ def _merge_kind(
 ) -> _KindMerge:  # fmt: skip
     current = _text_table(data / f"{kind}.csv")
     keys = list(SPECS[kind].key)
-    merged = current.copy() if current is not None else pd.DataFrame(columns=[c.name for c in SPECS[kind].columns])
+    merged = (
+        current.copy()
+        if current is not None
+        else pd.DataFrame(columns=[c.name for c in SPECS[kind].columns], dtype=object)
+    )
     index = dict(zip(key_text(merged, keys), range(len(merged)), strict=True)) if len(merged) else {}
     result = _KindMerge(kind, [], [], [], b"", {}, [])
     for n, (site, source) in enumerate(files, 1):
@@ -428,7 +441,8 @@ def _merge_kind(
         new_rows, outcome = _merge(cfg, kind, site, prep, merged, index, replace, result.replacements, by,
                                    logged_arms, preview)  # fmt: skip
         outcome = _with(outcome, site=site, kind=kind)
-        merged = pd.concat([merged, new_rows], ignore_index=True) if len(new_rows) else merged
+        if len(new_rows):  # a file new to the folder: its rows are the merged file
+            merged = pd.concat([merged, new_rows], ignore_index=True) if len(merged) else new_rows
         given = prep.raw.file if isinstance(path, Part) else str(source)
         result.sources.append((prep.rows, prep.raw.rows, prep.raw.file, given))
         if kind == "participants":
@@ -439,7 +453,7 @@ def _merge_kind(
             result.rejected[f"{site}/{prep.name}"] = (_quarantine(prep), outcome)
     columns = _column_order(cfg, kind, current, list(merged.columns))
     merged = merged.reindex(columns=columns, fill_value="").fillna("")
-    result.body = merged.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    result.body = csv_bytes(merged)
     result.merged = merged
     return result
 
@@ -460,7 +474,7 @@ def _import_locked(
     tables = existing.tables()
     for kind, files in order:
         arms = _logged_arms(cfg, log, key_dir) if kind == "participants" and replace else {}
-        m = _merge_kind(cfg, data, CanonicalData(**tables), kind, files, sheet=sheet, replace=replace, by=by,
+        m = _merge_kind(cfg, data, _canonical(tables), kind, files, sheet=sheet, replace=replace, by=by,
                         step=step, options=options, logged_arms=arms, preview=preview)  # fmt: skip
         merges.append(m)
         m.typed, m.read_problems = parse_table(cfg, SPECS[kind], m.body, f"{kind}.csv")
@@ -510,6 +524,10 @@ def _with_refused_men(known: pd.DataFrame, m: _KindMerge) -> pd.DataFrame:
     return pd.concat([known, extra.drop_duplicates("participant_id")], ignore_index=True)
 
 
+#: A key not in the canonical file (the index's -1: brought by an earlier file of this import).
+_ABSENT = -2
+
+
 def _with(o: FileOutcome, **changes: Any) -> FileOutcome:
     from dataclasses import replace as dc_replace
 
@@ -532,30 +550,38 @@ def _merge(
     """Compare incoming rows with the rows already there; update ``merged`` in place for replacements.
     A randomised man's arm is replaced only when ``logged_arms`` (from the allocation log) agrees."""
     keys = list(SPECS[kind].key)
-    rows, problems = prep.rows, prep.problems
+    rows, problems, provided = prep.rows, prep.problems, prep.provided
     bad = np.zeros(len(rows), dtype=bool)
     bad[prep.problems.bad_positions()] = True
-    incoming_keys = key_text(rows, keys)
-    at = incoming_keys.map(index).to_numpy(dtype=float) if len(rows) else np.zeros(0)
-    for col in prep.provided:
+    incoming_keys = prep.keys
+    if index:
+        at = np.fromiter((index.get(k, _ABSENT) for k in incoming_keys.tolist()), dtype=np.int64, count=len(rows))
+    else:  # a new file: every key is new
+        at = np.full(len(rows), _ABSENT, dtype=np.int64)
+    for col in provided:
         if col not in merged.columns:
             merged[col] = ""
-    new_positions = np.flatnonzero(np.isnan(at) & ~bad).tolist()
-    unchanged, replaced = 0, 0
-    fates: _Fates = {}
-    for i in np.flatnonzero(~np.isnan(at) & ~bad).tolist():
-        k, where = incoming_keys.iat[i], int(at[i])
+    new_positions = np.flatnonzero((at == _ABSENT) & ~bad).tolist()
+    known = np.flatnonzero((at != _ABSENT) & ~bad)
+    # the rows whose key is there already, compared column by column at once; only those that differ go on
+    olds = merged[provided].to_numpy(dtype=object)[np.maximum(at[known], 0)]
+    news = rows[provided].to_numpy(dtype=object)[known]
+    differ = olds.astype(str) != news.astype(str)
+    same = ~differ.any(axis=1) & (at[known] >= 0)
+    unchanged, replaced = int(same.sum()), 0
+    fates: _Fates = dict.fromkeys(known[same].tolist(), ("unchanged", ())) if preview is not None else {}
+    assigned: dict[str, tuple[list[int], list[object]]] = {}
+    for j in np.flatnonzero(~same).tolist():
+        i = int(known[j])
+        k, where = str(incoming_keys[i]), int(at[i])
         if where < 0:  # the key came in from an earlier file of this import
             problems.add_one(i, "/".join(keys), k.replace("\x1f", "/"), "the same key is in an earlier file")
             continue
-        old = merged.loc[where, prep.provided]
-        new = rows.loc[rows.index[i], prep.provided]
-        differs = [c for c in prep.provided if str(old[c]) != str(new[c])]
+        old = dict(zip(provided, olds[j].tolist(), strict=True))
+        new = dict(zip(provided, news[j].tolist(), strict=True))
+        differs = [provided[c] for c in np.flatnonzero(differ[j]).tolist()]
         fates[i] = ("changed", tuple((prep.shown.get(c, c), str(old[c]), str(new[c])) for c in differs))
-        if not differs:
-            fates[i] = ("unchanged", ())
-            unchanged += 1
-        elif replace and "arm" in differs and kind == "participants" and str(new["arm"]) not in logged_arms.get(k, ()):
+        if replace and "arm" in differs and kind == "participants" and str(new["arm"]) not in logged_arms.get(k, ()):
             why = (f"the allocation log has arm {logged_arms[k][0]!r} for this man" if k in logged_arms else
                    "an arm changes only with the allocation log: give --log (and --key-dir) to check it against "
                    "the log, or correct the allocation with `randomise correct`")  # fmt: skip
@@ -565,17 +591,23 @@ def _merge(
                 replacements.append({"by": by, "kind": kind, "site": site, "file": prep.name, "sha256": prep.sha,
                                      "row": int(prep.raw.rows[i]), "key": k.replace("\x1f", "/"), "column": c,
                                      "old": old[c], "new": new[c]})  # fmt: skip
-                merged.loc[where, c] = new[c]
+                assigned.setdefault(c, ([], []))[0].append(where)
+                assigned[c][1].append(new[c])
             replaced += 1
         else:
             for c in differs:
                 msg = f"differs from the canonical data ({old[c]!r}); use --replace to replace it"
                 problems.add_one(i, prep.shown.get(c, c), new[c], msg)
-    index.update(dict.fromkeys(incoming_keys.iloc[new_positions], -1))
+    for c, (where_list, values) in assigned.items():
+        column = merged[c].to_numpy(dtype=object, copy=True)
+        column[where_list] = values
+        merged[c] = column
+    index.update(dict.fromkeys(incoming_keys[new_positions].tolist(), -1))
     bad_now = set(problems.bad_positions().tolist())
     keep = [i for i in new_positions if i not in bad_now]
     rejected = len(bad_now)
-    new_rows = rows.iloc[keep].reindex(columns=list(merged.columns), fill_value="").fillna("")
+    taken = rows if len(keep) == len(rows) else rows.iloc[keep]  # canonical text: nothing missing
+    new_rows = taken.reindex(columns=list(merged.columns), fill_value="").reset_index(drop=True)
     if preview is not None:
         preview += _row_fates(kind, prep, incoming_keys, keep, fates, bad_now)
     outcome = FileOutcome(
@@ -589,7 +621,7 @@ def _merge(
 _Fates = dict[int, tuple[str, tuple[tuple[str, str, str], ...]]]
 
 
-def _row_fates(kind: str, prep: _Prepared, keys: pd.Series, new: list[int], fates: _Fates,
+def _row_fates(kind: str, prep: _Prepared, keys: npt.NDArray[np.object_], new: list[int], fates: _Fates,
                bad: set[int]) -> list[RowPreview]:  # fmt: skip
     """Each row's fate, in the file's order, for the dry run."""
     why: dict[int, list[str]] = {}
@@ -601,7 +633,7 @@ def _row_fates(kind: str, prep: _Prepared, keys: pd.Series, new: list[int], fate
         status, changes = ("new", ()) if i in new_set else fates.get(i, ("refused", ()))
         if i in bad:
             status = "refused"
-        out.append(RowPreview(prep.raw.file, int(prep.raw.rows[i]), str(keys.iat[i]).replace("\x1f", "/"), status,
+        out.append(RowPreview(prep.raw.file, int(prep.raw.rows[i]), str(keys[i]).replace("\x1f", "/"), status,
                               changes, "; ".join(why.get(i, [])), kind))  # fmt: skip
     return out
 
@@ -614,7 +646,6 @@ def _quarantine(prep: _Prepared) -> pd.DataFrame:
         why.setdefault(i, []).append(f"{p.column}: {p.message}")
     frame = prep.raw.cells.iloc[bad, prep.positions].copy()
     frame.columns = [prep.raw.header[p] for p in prep.positions]
-    from advance_trial.importing.checks import CODED
 
     for column in CODED:  # free text never reaches a file, not even the rejected rows
         free = prep.shown.get(column)
@@ -681,9 +712,9 @@ def _origin(m: _KindMerge, row: int | None) -> tuple[str, int, str] | None:
     if row is None or m.merged is None or not 0 <= row - 2 < len(m.merged):
         return None
     keys = list(SPECS[m.kind].key)
-    wanted = key_text(m.merged.iloc[[row - 2]], keys).iat[0]
+    wanted = key_text(m.merged.iloc[[row - 2]], keys)[0]
     for rows, numbers, file, given in reversed(m.sources):
-        hit = np.flatnonzero((key_text(rows, keys) == wanted).to_numpy())
+        hit = np.flatnonzero(key_text(rows, keys) == wanted)
         if len(hit):
             return file, int(numbers[hit[0]]), given
     return None

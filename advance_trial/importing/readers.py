@@ -13,18 +13,18 @@ import functools
 import io
 import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from advance_trial.errors import DataError, DataProblem
 
 XLSX_MAGIC = b"PK\x03\x04"
-_SPACED = re.compile(r"\x1f\s|\s\x1f")
 DELIMITERS = (",", ";", "\t")
 #: A multi-byte UTF-8 character (a lead byte and its continuation bytes): rare by chance in Windows-1252.
 _UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
@@ -41,7 +41,7 @@ class RawTable:
     header : list of str
         Column names as written (surrounding spaces removed).
     cells : pandas.DataFrame
-        One column per header position (named by position), every cell a string ("" when empty).
+        One column per header position (named by position), every cell a ``str`` ("" when empty), object dtype.
     rows : numpy.ndarray
         Spreadsheet row number of each data row.
     source : str
@@ -53,7 +53,7 @@ class RawTable:
     file: str
     header: list[str]
     cells: pd.DataFrame
-    rows: np.ndarray
+    rows: npt.NDArray[np.int64]
     source: str
     header_row: int = 1
 
@@ -179,6 +179,18 @@ def _decode(raw: bytes, file: str) -> tuple[str, str]:
         raise _fail(file, f"neither UTF-8 nor Windows-1252 text (byte {exc.start}); export it again as CSV") from None
 
 
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` one by one (the header is near the top: the file is not split whole)."""
+    start = 0
+    while start <= len(text):
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
+
+
 def _sniff(header_line: str) -> str:
     counts = {d: 0 for d in DELIMITERS}
     quoted = False
@@ -194,7 +206,7 @@ def _sniff(header_line: str) -> str:
 def _read_csv(raw: bytes, file: str, rule: HeaderRule = HeaderRule()) -> RawTable:
     text, encoding = _decode(raw, file)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    first = next((line for line in text.split("\n") if line.strip()), "")
+    first = next((line for line in _lines(text) if line.strip()), "")
     delim = _sniff(first)
     source = f"csv {encoding} {delim!r}"
     fast = _fast_csv(text, file, delim, source, rule)
@@ -212,23 +224,27 @@ def _fast_csv(text: str, file: str, delim: str, source: str, rule: HeaderRule) -
     if not text.strip() or text.startswith("\n") or rule.row not in (None, 1):
         return None  # the careful reader finds the header
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=delim, header=None, dtype=str, keep_default_na=False,
+        frame = pd.read_csv(io.StringIO(text), sep=delim, header=None, dtype=object, keep_default_na=False,
                             na_filter=False, skip_blank_lines=False, engine="c")  # fmt: skip
     except (pd.errors.ParserError, ValueError):
         return None
     header = [str(h).strip() for h in frame.iloc[0]]
     if not header or not all(header) or len(frame) < 1 or (rule.accepts is not None and not rule.accepts(header)):
         return None
-    body = frame.iloc[1:].reset_index(drop=True)
-    body.columns = range(body.shape[1])
+    body = frame.iloc[1:]
+    body.columns = pd.RangeIndex(body.shape[1])
     spaced = (f"{delim} ", f" {delim}", "\n ", " \n")  # substring tests: far faster than a regex over the file
     if text.startswith(" ") or text.rstrip("\n").endswith(" ") or any(p in text for p in spaced):
-        for c in body.columns:  # some cell has spaces around it
-            body[c] = body[c].str.strip()
-    keep = (body != "").any(axis=1).to_numpy()
-    rows = np.flatnonzero(keep) + 2
-    body = body[keep].reset_index(drop=True).astype("string")
-    return RawTable(file, header, body, rows.astype(np.int64), source)
+        body = body.apply(lambda c: c.str.strip())  # some cell has spaces around it
+    return _filled(file, header, body.reset_index(drop=True), 2, source)
+
+
+def _filled(file: str, header: list[str], body: pd.DataFrame, first: int, source: str) -> RawTable:
+    """The rows of ``body`` (text, object dtype, data rows from spreadsheet row ``first``) with a cell filled."""
+    keep = (body.to_numpy(dtype=object) != "").any(axis=1) if body.shape[1] else np.zeros(len(body), dtype=bool)
+    if not keep.all():
+        body = body[keep].reset_index(drop=True)
+    return RawTable(file, header, body, (np.flatnonzero(keep) + first).astype(np.int64), source)
 
 
 def _table(file: str, records: list[list[str]], source: str, rule: HeaderRule = HeaderRule()) -> RawTable:
@@ -255,10 +271,8 @@ def _table(file: str, records: list[list[str]], source: str, rule: HeaderRule = 
             )
     if problems:
         raise DataError(problems)
-    cells = pd.DataFrame([(r + [""] * width)[:width] for _, r in body], columns=range(width), dtype=object).astype(
-        "string"
-    )
-    cells = cells.fillna("").apply(lambda s: s.str.strip()) if len(cells) else cells
+    cells = pd.DataFrame([[c.strip() for c in (r + [""] * width)[:width]] for _, r in body],
+                         columns=pd.RangeIndex(width), dtype=object)  # fmt: skip
     rows = np.fromiter((n for n, _ in body), dtype=np.int64, count=len(body))
     return RawTable(file, header, cells, rows, source, at + 1)
 
@@ -424,28 +438,41 @@ def _grid_table(file: str, rows: Sequence[Sequence[object]], source: str, rule: 
     while header and not header[-1]:
         header.pop()
     if len(rows) < 2 or not max(map(len, rows[1:])):
-        return RawTable(file, header, pd.DataFrame(columns=range(len(header)), dtype="string"), np.zeros(0, np.int64),
-                        source)  # fmt: skip
-    columns = {}
-    for j, cells in enumerate(itertools.zip_longest(*rows[1:], fillvalue="")):
-        texts = [_cell_text(v) for v in cells]
-        # strip only columns where some cell has spaces around it (one scan of the joined text)
-        if _SPACED.search("\x1f" + "\x1f".join(texts) + "\x1f"):
-            texts = [t.strip() for t in texts]
-        columns[j] = pd.array(texts, dtype="string")
-    frame = pd.DataFrame(columns)
+        return RawTable(file, header, pd.DataFrame(columns=pd.RangeIndex(len(header)), dtype=object),
+                        np.zeros(0, np.int64), source)  # fmt: skip
+    frame = pd.DataFrame(dict(enumerate(map(_column_text, _columns(rows[1:])))), dtype=object)
     problems = [DataProblem(file, 1, f"column {j + 1}", None, "a column without a header")
                 for j, h in enumerate(header) if not h]  # fmt: skip
     width = len(header)
     if frame.shape[1] > width:
-        spill = (frame.iloc[:, width:] != "").any(axis=1).to_numpy()
+        spill = (frame.iloc[:, width:].to_numpy(dtype=object) != "").any(axis=1)
         for i in np.flatnonzero(spill).tolist():
             value = next(v for v in frame.iloc[i, width:] if v != "")
             problems.append(DataProblem(file, int(i) + 2, None, value, f"a cell beyond the header's {width} columns"))
     if problems:
         raise DataError(problems)
-    frame = frame.iloc[:, :width]
-    frame = frame.reindex(columns=range(width), fill_value="")
-    keep = (frame != "").any(axis=1).to_numpy()
-    return RawTable(file, header, frame[keep].reset_index(drop=True), (np.flatnonzero(keep) + 2).astype(np.int64),
-                    source)  # fmt: skip
+    frame = frame.iloc[:, :width].reindex(columns=pd.RangeIndex(width), fill_value="")
+    return _filled(file, header, frame, 2, source)
+
+
+def _columns(rows: Sequence[Sequence[object]]) -> list[npt.NDArray[np.object_]]:
+    """The grid's columns (short rows padded with empty text)."""
+    try:
+        grid = np.array(rows, dtype=object)  # calamine's rows are all as wide as the sheet
+    except ValueError:  # rows of different lengths
+        grid = np.zeros(0)
+    if grid.ndim == 2 and grid.shape[0] == len(rows):
+        return [grid[:, j] for j in range(grid.shape[1])]
+    return [np.array(cells, dtype=object) for cells in itertools.zip_longest(*rows, fillvalue="")]
+
+
+def _column_text(values: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
+    """A column of typed cells as stripped text (:func:`_cell_text`), converting each distinct value once."""
+    codes, uniques = pd.factorize(values)  # None (an empty cell) and NaN are -1
+    if pd.api.types.infer_dtype(values, skipna=False) not in ("string", "empty"):
+        kinds = set(map(type, values.tolist()))
+        if (bool in kinds and kinds & {int, float}) or (float in kinds and (codes < 0).any()):
+            # True equals 1 and a NaN is not None: these columns are converted cell by cell
+            return np.array([_cell_text(v).strip() for v in values.tolist()], dtype=object)
+    texts = np.array([_cell_text(v).strip() for v in uniques] + [""], dtype=object)
+    return texts[codes]

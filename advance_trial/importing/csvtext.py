@@ -1,0 +1,84 @@
+"""The canonical text of imported rows and the CSV bytes of a merged file, one distinct value at a time.
+
+An import writes its rows through the canonical CSV dialect (:mod:`advance_trial.data.tablefile`). Exports
+repeat their values, so each column's distinct values are formatted (and quoted) once and spread back onto
+the rows: the bytes are those :func:`~advance_trial.data.tablefile.format_for_csv` and
+``DataFrame.to_csv(index=False, lineterminator="\\n")`` give, in a fraction of the time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from advance_trial.data.tablefile import format_for_csv
+from advance_trial.importing.convert import Spread
+
+
+def _first_rows(codes: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+    """The row of each code's first appearance (``pandas.factorize`` numbers codes in that order)."""
+    filled = np.flatnonzero(codes >= 0)
+    _, first = np.unique(codes[filled], return_index=True)
+    return filled[first]
+
+
+def canonical_text(typed: pd.DataFrame, spread: Mapping[str, Spread] | None = None) -> pd.DataFrame:
+    """``format_for_csv(typed)`` as object text, each distinct value of a column formatted once.
+
+    ``spread``: columns already known as their distinct values (from :func:`~advance_trial.importing.convert.convert`,
+    and unchanged since), formatted without counting them again.
+    """
+    out: dict[str, npt.NDArray[np.object_]] = {}
+    for name in typed.columns:
+        s = typed[name]
+        known = (spread or {}).get(str(name))
+        if known is not None:
+            codes, distinct = known.codes, known.values
+        else:
+            # a float's bits: 0.0 and -0.0 (equal, written apart) stay apart; NaN is written "" whatever its bits
+            found, _ = pd.factorize(s.to_numpy().view(np.int64) if s.dtype == np.float64 else s)
+            codes = found.astype(np.intp, copy=False)
+            distinct = s.iloc[_first_rows(codes)]
+        text = format_for_csv(distinct.reset_index(drop=True).to_frame(name))[name].to_numpy(dtype=object)
+        out[str(name)] = np.append(text, np.array([""], dtype=object))[codes]  # missing (-1): empty
+    return pd.DataFrame(out, index=typed.index, columns=typed.columns, dtype=object)  # plain str: no conversion
+
+
+def _quoted(text: str) -> str:
+    """A field as pandas' CSV writer quotes it (minimal quoting, ``\\n`` line ends): a comma, a quote or a
+    ``\\n`` in it, not a bare ``\\r``."""
+    if "," in text or '"' in text or "\n" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _all_text(values: npt.NDArray[np.object_]) -> bool:
+    return len(values) == 0 or pd.api.types.infer_dtype(values, skipna=False) == "string"
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """``frame.to_csv(index=False, lineterminator="\\n")`` in UTF-8, for a table of text (``str`` cells).
+
+    Other tables go to pandas: a cell that is not text, one column (whose empty field the csv module quotes),
+    a column name that would need quoting (pandas writes the header its own way).
+    """
+    columns = [frame[c].to_numpy(dtype=object) for c in frame.columns]
+    names = [n for n in frame.columns if isinstance(n, str) and _quoted(n) == n]
+    if len(names) < 2 or len(names) < len(columns) or not all(map(_all_text, columns)):
+        return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    head = ",".join(names) + "\n"
+    if not len(frame):
+        return head.encode("utf-8")
+    lists = [values.tolist() for values in columns]
+    body = "\n".join([",".join(cells) for cells in zip(*lists, strict=True)])
+    # no field needing quotes: exactly the separators the rows themselves put in, and no quote character
+    if '"' not in body and body.count(",") == (len(names) - 1) * len(frame) and body.count("\n") == len(frame) - 1:
+        return (head + body + "\n").encode("utf-8")
+    for j, values in enumerate(columns):  # quoted as the csv module quotes, each distinct value once
+        codes, distinct = pd.factorize(values)
+        lists[j] = np.array([_quoted(t) for t in distinct], dtype=object)[codes].tolist()
+    body = "\n".join([",".join(cells) for cells in zip(*lists, strict=True)])
+    return (head + body + "\n").encode("utf-8")
