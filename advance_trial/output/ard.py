@@ -19,7 +19,9 @@ disclosure audit are data, not statistics: they have no layout and stay out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,15 +182,47 @@ def results_data(tables: Mapping[str, Any]) -> ResultsData:
     rows: list[list[Any]] = []
     columns: dict[str, list[str]] = {}
     dtypes: dict[str, dict[str, Any]] = {}
+    melted = _MELTED.get()
     for name, t in tables.items():
         layout = LAYOUTS.get(name)
         if layout is None:
             continue
         df: pd.DataFrame = getattr(t, "data", t)
-        columns[name] = [str(c) for c in df.columns]
-        dtypes[name] = {str(c): df[c].dtype for c in df.columns}
-        rows += _long_rows(name, layout, df)
+        hit = melted.get(name) if melted is not None else None
+        if hit is not None and hit[0] is df:
+            part = hit[1]
+        else:
+            part = _Melt([str(c) for c in df.columns], {str(c): df[c].dtype for c in df.columns},
+                         _long_rows(name, layout, df))  # fmt: skip
+            if melted is not None:
+                melted[name] = (df, part)
+        columns[name], dtypes[name] = part.columns, part.dtypes
+        rows += part.rows
     return ResultsData(pd.DataFrame(rows, columns=COLUMNS), columns, dtypes)
+
+
+@dataclass(frozen=True)
+class _Melt:
+    """One display table's rows of the results data set, with its columns and types."""
+
+    columns: list[str]
+    dtypes: dict[str, Any]
+    rows: list[list[Any]]
+
+
+_MELTED: ContextVar[dict[str, tuple[pd.DataFrame, _Melt]] | None] = ContextVar("melted", default=None)
+
+
+@contextmanager
+def melting_once() -> Iterator[None]:
+    """Within this block each display table is melted into rows of the results data set once: progression,
+    the plan and ``results.csv`` read the same rows (a table whose frame was replaced, by blinding or
+    suppression, is melted again)."""
+    token = _MELTED.set({})
+    try:
+        yield
+    finally:
+        _MELTED.reset(token)
 
 
 def _long_rows(name: str, layout: Layout, df: pd.DataFrame) -> list[list[Any]]:
