@@ -375,11 +375,13 @@ def all_tables(cfg: Config, ads: AnalysisData, by: By = "site",
     return result.tables
 
 
-#: Modules slow to import (scipy.optimize alone takes about 0.6 s) that a command's steps will import: warmed
-#: in a background thread while the config and data are read (:func:`warm`).
+#: Modules slow to import (scipy.optimize and scipy.stats: about 550 modules, 0.6 s or more) that a command's
+#: steps will import: warmed in a background thread while the config and data are read (:func:`warm`). Only
+#: scipy's: reading imports none of them (pandas and numpy are loaded before), so the two threads never wait
+#: on each other's module locks.
 HEAVY: dict[str, tuple[str, ...]] = {
-    "outcomes": ("scipy.optimize", "scipy.stats", "advance_trial.outcomes"),
-    "plan": ("scipy.optimize", "scipy.stats", "advance_trial.outcomes", "advance_trial.planning.definitive"),
+    "outcomes": ("scipy.optimize", "scipy.stats"),
+    "plan": ("scipy.optimize", "scipy.stats"),
 }
 
 

@@ -198,7 +198,15 @@ def results_data(tables: Mapping[str, Any]) -> ResultsData:
                 melted[name] = (df, part)
         columns[name], dtypes[name] = part.columns, part.dtypes
         rows += part.rows
-    return ResultsData(pd.DataFrame(rows, columns=COLUMNS), columns, dtypes)
+    long = pd.DataFrame(rows, columns=COLUMNS)
+    for i, col in enumerate(COLUMNS):  # levels and stats as given (a step's own tables may hold only numbers,
+        if col in _AS_GIVEN and long[col].dtype != object:  # whose NaN would split a row's key in the pivot)
+            long[col] = pd.Series([r[i] for r in rows], index=long.index, dtype=object)
+    return ResultsData(long, columns, dtypes)
+
+
+#: Columns of mixed values (text, numbers, missing) in a whole run's results data set, kept so for any tables.
+_AS_GIVEN = ("variable_level", "stat")
 
 
 @dataclass(frozen=True)
@@ -264,7 +272,7 @@ def pivot(results: ResultsData, table: str) -> pd.DataFrame:
             rec = records[key] = _key_record(layout, r)
         if layout.method is not None and isinstance(r.method, str):
             rec[layout.method] = r.method
-        rec[r.stat_name] = r.stat
+        rec[str(r.stat_name)] = r.stat
     frame = pd.DataFrame(list(records.values()), columns=cols)
     for c in cols:
         frame[c] = _typed(frame[c], dtypes[c])
