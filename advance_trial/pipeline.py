@@ -22,6 +22,7 @@ from advance_trial.data.canonical import CanonicalData, read_canonical
 from advance_trial.errors import IntegrityError
 from advance_trial.output.provenance import build_provenance, sha256_file, write_provenance
 from advance_trial.output.tables import Table, write_tables
+
 if TYPE_CHECKING:
     import pandas as pd
 

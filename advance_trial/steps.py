@@ -210,13 +210,30 @@ STEPS: tuple[Step, ...] = (
     Step("recruitment", "recruitment", lambda c: recruitment_tables(c.cfg, c.ads)),
     Step("retention", "retention", lambda c: retention_tables(c.cfg, c.ads, c.by)),
     Step("dose", "dose", lambda c: dose_tables(c.cfg, c.ads), blocks=("schedule",)),
-    Step("participants", "baseline and harms", lambda c: participant_tables(c.cfg, c.ads),
-         blocks=("baseline_table", "events")),  # fmt: skip
+    Step(
+        "participants",
+        "baseline and harms",
+        lambda c: participant_tables(c.cfg, c.ads),
+        blocks=("baseline_table", "events"),
+    ),
     Step("outcomes", "outcomes", lambda c: outcome_tables(c.cfg, c.ads), blocks=("outcomes",)),
-    Step("plan", "plan", _plan, needs=lambda _: ("retention", "outcomes"), blocks=("planning",),
-         applies=_parallel, narrows={"outcomes": planning_outcomes}),  # fmt: skip
-    Step("definitive", "plan for the definitive trial", _definitive, needs=lambda _: ("plan",),
-         blocks=("planning",), applies=_parallel),  # fmt: skip
+    Step(
+        "plan",
+        "plan",
+        _plan,
+        needs=lambda _: ("retention", "outcomes"),
+        blocks=("planning",),
+        applies=_parallel,
+        narrows={"outcomes": planning_outcomes},
+    ),
+    Step(
+        "definitive",
+        "plan for the definitive trial",
+        _definitive,
+        needs=lambda _: ("plan",),
+        blocks=("planning",),
+        applies=_parallel,
+    ),
     Step("recruitment_rate", "recruitment rate", _rate),
     Step("progression", "progression", _progression, needs=progression_needs),
 )

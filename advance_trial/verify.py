@@ -2,10 +2,10 @@
 
 ``provenance.json`` records the config, the data folder, the run's options (and, for a step's own
 command such as ``recruitment --out``, the command: the same steps of the registry,
-:mod:`advance_trial.steps`, are built again), the SHA-256 of every input and of every output. Verification checks that the inputs are still the ones recorded, that
-the files in the folder are the ones recorded, and that a fresh run in a temporary folder writes
-the same bytes. Any difference raises :class:`~advance_trial.errors.IntegrityError` (exit 5)
-naming the files.
+:mod:`advance_trial.steps`, are built again), the SHA-256 of every input and of every output.
+Verification checks that the inputs are still the ones recorded, that the files in the folder are
+the ones recorded, and that a fresh run in a temporary folder writes the same bytes. Any
+difference raises :class:`~advance_trial.errors.IntegrityError` (exit 5) naming the files.
 """
 
 from __future__ import annotations
@@ -81,8 +81,10 @@ def verify_outputs(outdir: str | Path) -> VerifyResult:
     out = Path(outdir)
     prov_path = out / "provenance.json"
     if not prov_path.exists():
-        raise UsageError(f"{out}: no provenance.json; verify a folder written by `advance-trial run` (or a step's "
-                         "command with --out)")
+        raise UsageError(
+            f"{out}: no provenance.json; verify a folder written by `advance-trial run` (or a step's "
+            "command with --out)"
+        )
     prov = _provenance(prov_path)
     spec = prov["run"]
     recorded = prov["outputs"]

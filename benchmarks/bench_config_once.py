@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import ENV  # noqa: E402
+from _timing import ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "advance-feasibility.yaml"

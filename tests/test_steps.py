@@ -43,8 +43,9 @@ def test_progression_reads_the_outcomes_only_when_a_criterion_names_one(advance_
     named = any(c.metric.startswith(("outcome.", "change.")) for c in advance_cfg.progression)
     assert ("outcomes" in names) == named
     assert names[-2:] == ("recruitment_rate", "progression") and "plan" not in names
-    without = advance_cfg.model_copy(update={"progression": [c for c in advance_cfg.progression
-                                                             if not c.metric.startswith(("outcome.", "change."))]})
+    without = advance_cfg.model_copy(
+        update={"progression": [c for c in advance_cfg.progression if not c.metric.startswith(("outcome.", "change."))]}
+    )
     assert "outcomes" not in select(without, COMMANDS["progression"]).steps
 
 

@@ -25,22 +25,18 @@ KEY = typer.Option(None, "--key", help="Where to keep the blinding key (default:
 def _computed(command: str, config: Path, data: Path, out: Path | None, json_out: bool, *, by: By = By.site,
               blinded: bool = False, shareable: bool = False, key: Path | None = None,
               pilot: Path | None = None) -> "RunResult":  # fmt: skip
-    """The command's steps computed (and written with ``--out``), saying where when not ``--json``."""
+    """The command's steps computed (and written with ``--out``)."""
     from advance_trial.pipeline import RunOptions, run
 
     opts = RunOptions(by=by.value, blinded=blinded, shareable=shareable, key=str(key) if key else None,
                       report=False, command=command, pilot=str(pilot) if pilot else None)  # fmt: skip
-    result = run(config, data, out, options=opts)
-    if out is not None and not json_out:
-        from advance_trial.cli._render import shown, stdout
-
-        stdout.print(f"wrote {len(result.outputs)} files and provenance.json to {shown(out)}")
-    return result
+    return run(config, data, out, options=opts)
 
 
-def _show(result: "RunResult", names: tuple[str, ...], json_out: bool) -> None:
-    """``--json``: every table of the command; else the named ones that have rows, as the report shows them."""
-    from advance_trial.cli._render import print_display, print_tables_json
+def _show(result: "RunResult", names: tuple[str, ...], json_out: bool, out: Path | None) -> None:
+    """``--json``: every table of the command; else the named ones that have rows, as the report shows them,
+    and where the files went."""
+    from advance_trial.cli._render import print_display, print_tables_json, shown, stdout
 
     tables = {n: t for n, t in result.tables.items() if n != "results"}
     if json_out:
@@ -49,13 +45,15 @@ def _show(result: "RunResult", names: tuple[str, ...], json_out: bool) -> None:
     for name in names:
         if name in tables and (name in names[:1] or len(tables[name].data)):
             print_display(result.config, tables[name])
+    if out is not None:
+        stdout.print(f"wrote {len(result.outputs)} files and provenance.json to {shown(out)}")
 
 
 def recruitment(config: Path = CONFIG_ARG, data: Path = DATA, out: Path | None = OUT, blinded: bool = BLINDED,
                 shareable: bool = SHAREABLE, key: Path | None = KEY, json_out: bool = JSON) -> None:  # fmt: skip
     """Recruitment (randomised / eligible), allocation by site and arm, and the CONSORT flow."""
     result = _computed("recruitment", config, data, out, json_out, blinded=blinded, shareable=shareable, key=key)
-    _show(result, ("recruitment", "allocation"), json_out)
+    _show(result, ("recruitment", "allocation"), json_out, out)
 
 
 def retention(config: Path = CONFIG_ARG, data: Path = DATA, out: Path | None = OUT, by: By = BY,
@@ -64,7 +62,7 @@ def retention(config: Path = CONFIG_ARG, data: Path = DATA, out: Path | None = O
     """Men followed up within each timepoint's window, reasons for loss, arms compared, partners' aggregates."""
     result = _computed("retention", config, data, out, json_out, by=by, blinded=blinded, shareable=shareable,
                        key=key)  # fmt: skip
-    _show(result, ("retention", "retention_difference", "partner_retention", "partner_contact"), json_out)
+    _show(result, ("retention", "retention_difference", "partner_retention", "partner_contact"), json_out, out)
 
 
 def dose(config: Path = CONFIG_ARG, data: Path = DATA, out: Path | None = OUT, blinded: bool = BLINDED,
@@ -75,14 +73,14 @@ def dose(config: Path = CONFIG_ARG, data: Path = DATA, out: Path | None = OUT, b
         from advance_trial.cli._render import stdout
 
         stdout.print("the config has no schedule of sessions: no dose to report")
-    _show(result, ("dose",), json_out)
+    _show(result, ("dose",), json_out, out)
 
 
 def progression(config: Path = CONFIG_ARG, data: Path = DATA, out: Path | None = OUT, blinded: bool = BLINDED,
                 shareable: bool = SHAREABLE, key: Path | None = KEY, json_out: bool = JSON) -> None:  # fmt: skip
     """Each progression criterion: estimate, interval, rule and status (coloured)."""
     result = _computed("progression", config, data, out, json_out, blinded=blinded, shareable=shareable, key=key)
-    _show(result, ("progression",), json_out)
+    _show(result, ("progression",), json_out, out)
 
 
 def outcomes(
@@ -105,8 +103,7 @@ def outcomes(
         from advance_trial.cli._render import shown, stdout
 
         stdout.print(f"{shown(result.config.trial.id if result.config else config)} configures no outcomes")
-        return
-    _show(result, ("outcomes",), json_out)
+    _show(result, ("outcomes",), json_out, out)
 
 
 #: The tables beside the plan that ``plan`` prints (the forecast's bands go to --json and --out only).
@@ -132,7 +129,7 @@ def plan(
 
         print_json(plan_json(result))
         return
-    _show(result, PLAN_TABLES, json_out)
+    _show(result, PLAN_TABLES, json_out, out)
 
 
 def plan_json(result: "RunResult") -> dict[str, Any]:

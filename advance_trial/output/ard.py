@@ -304,5 +304,7 @@ def long_frame(results: ResultsData) -> pd.DataFrame:
     """``results.csv``'s frame: booleans as ``true``/``false`` like every other file; the rest as it is."""
     out = results.long.copy()
     for col in ("stat", "group1_level", "group2_level", "group3_level", "variable_level"):
-        out[col] = out[col].map(lambda v: ("true" if v else "false") if isinstance(v, bool) else v).astype(object)
+        out[col] = pd.Series(
+            [("true" if v else "false") if isinstance(v, bool) else v for v in out[col]], index=out.index, dtype=object
+        )  # as given: a map would make whole numbers floats
     return out
