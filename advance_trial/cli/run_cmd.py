@@ -9,12 +9,11 @@ import typer
 if TYPE_CHECKING:
     from advance_trial.pipeline import RunOptions
 
-from advance_trial.cli._options import BLINDED, BY, CONFIG_ARG, DATA, JSON, KEY_DIR, SHAREABLE, By
+from advance_trial.cli._options import BLINDED, BY, CONFIG_ARG, DATA, JSON, KEY, KEY_DIR, SHAREABLE, By
 
 LOG = typer.Option(
     None, "--log", help="The allocation log: verified, reconciled with participants.csv, summarised in the methods."
 )
-KEY = typer.Option(None, "--key", help="Where to write the blinding key (default: beside the output folder).")
 CLOSED = typer.Option(
     False, "--closed", help="A data monitoring committee's report: open sections pooled over arms, closed ones by arm."
 )

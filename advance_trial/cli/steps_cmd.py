@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from advance_trial.cli._options import BLINDED, BY, CONFIG_ARG, DATA, JSON, SHAREABLE, By
+from advance_trial.cli._options import BLINDED, BY, CONFIG_ARG, DATA, JSON, KEY, SHAREABLE, By
 
 if TYPE_CHECKING:
     from advance_trial.pipeline import RunResult
@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 OUT = typer.Option(
     None, "--out", help="Also write the tables, results.csv, figures and provenance.json into this folder."
 )
-KEY = typer.Option(None, "--key", help="Where to keep the blinding key (default: beside the --out folder).")
 
 
 def _computed(command: str, config: Path, data: Path, out: Path | None, json_out: bool, *, by: By = By.site,
