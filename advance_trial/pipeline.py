@@ -334,13 +334,9 @@ def run(
                    key_dir=str(Path(opts.key_dir).resolve()) if opts.key_dir else None)  # fmt: skip
     step = progress or (lambda _: None)
     step("reading the config and data")
-    from advance_trial.steps import warm
-
-    warmed = warm(opts.command)  # the models' modules imported in the background while the data are read
-    try:
-        cfg, data, definitive = read_inputs(config, data_dir, opts)
-    finally:
-        warmed()
+    # scipy's models are imported where their use starts (the outcomes step): warming them in a thread while
+    # the data are read was measured slower (benchmarks/bench_config_once.py, issue 38 part 3)
+    cfg, data, definitive = read_inputs(config, data_dir, opts)
     from advance_trial.output.render.workers import start_workers, stop_workers
 
     # after the folder's lock is let go: the workers hold no part of it; only a whole run draws enough to

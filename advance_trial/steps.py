@@ -390,36 +390,3 @@ def all_tables(cfg: Config, ads: AnalysisData, by: By = "site",
     if failures is not None:
         failures += result.failures
     return result.tables
-
-
-#: Modules slow to import (scipy.optimize and scipy.stats: about 550 modules, 0.6 s or more) that a command's
-#: steps will import: warmed in a background thread while the config and data are read (:func:`warm`). Only
-#: scipy's: reading imports none of them (pandas and numpy are loaded before), so the two threads never wait
-#: on each other's module locks.
-HEAVY: dict[str, tuple[str, ...]] = {
-    "outcomes": ("scipy.optimize", "scipy.stats"),
-    "plan": ("scipy.optimize", "scipy.stats"),
-}
-
-
-def warm(command: str) -> Callable[[], None]:
-    """Import in a background thread the heavy modules ``command``'s steps will need (nothing for a command
-    that needs none). Returns a function that waits for the thread: call it before forking (a child must
-    not inherit a module lock held by a thread that does not exist in it)."""
-    steps = COMMANDS.get(command, ())
-    modules = list(dict.fromkeys(m for s in steps for m in HEAVY.get(s, ())))
-    if not modules:
-        return lambda: None
-    import importlib
-    import threading
-
-    def load() -> None:
-        for name in modules:
-            try:
-                importlib.import_module(name)
-            except ImportError:  # the step that needs it says so, in the main thread
-                return
-
-    thread = threading.Thread(target=load, name="advance-trial-warm", daemon=True)
-    thread.start()
-    return thread.join

@@ -7,10 +7,9 @@ and their seconds (the YAML parse; which loader it uses is printed), the command
 table melts of the results data set (``output.ard._long_rows`` calls: one per display table when the
 results data set is built once). Prints each side's medians and the ratios after/before.
 
-Also times ``plan`` of the sample the same way (``--plan``), and ``outcomes`` of this checkout with and
-without scipy's modules imported in the background while the data are read (``--warm``).
+Also times ``plan`` of the sample the same way (``--plan``).
 
-Run: ``python benchmarks/bench_config_once.py [--pairs 3] [--before REV] [--plan] [--warm]``
+Run: ``python benchmarks/bench_config_once.py [--pairs 3] [--before REV] [--plan]``
 """
 
 from __future__ import annotations
@@ -37,9 +36,6 @@ import json, sys, time
 sys.path.insert(0, sys.argv[1])
 import advance_trial
 assert advance_trial.__file__.startswith(sys.argv[1]), advance_trial.__file__
-if sys.argv[2] == "nowarm":
-    import advance_trial.steps
-    advance_trial.steps.HEAVY.clear()
 import advance_trial.config.yamlsource as ys
 import advance_trial.output.ard as ard
 import advance_trial.config.loader as ld
@@ -64,20 +60,20 @@ stats["loader"] = getattr(ys, "FAST_LOADER", yaml.SafeLoader).__name__
 from advance_trial.cli.main import app
 t = time.perf_counter()
 try:
-    app(sys.argv[3:], standalone_mode=False)
+    app(sys.argv[2:], standalone_mode=False)
 finally:
     stats["wall_s"] = time.perf_counter() - t
     print("BENCH" + json.dumps(stats), file=sys.stderr)
 """
 
 
-def once(tree: Path, args: list[str], warm: bool = True) -> dict[str, float]:
-    """One command in a fresh process importing ``tree``'s toolkit (``OUT``: a new folder; ``warm``: False
-    empties ``steps.HEAVY``, the modules warmed in the background); its counts and seconds."""
+def once(tree: Path, args: list[str]) -> dict[str, float]:
+    """One command in a fresh process importing ``tree``'s toolkit (``OUT``: a new folder); its counts and
+    seconds."""
     with tempfile.TemporaryDirectory() as tmp:
         argv = [str(Path(tmp) / "out") if a == "OUT" else a for a in args]
-        done = subprocess.run([sys.executable, "-c", PROBE, str(tree), "warm" if warm else "nowarm", *argv],
-                              env=ENV, cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+        done = subprocess.run([sys.executable, "-c", PROBE, str(tree), *argv], env=ENV, cwd=ROOT,
+                              capture_output=True, text=True)  # fmt: skip
     lines = [ln for ln in done.stderr.splitlines() if ln.startswith("BENCH")]
     if not lines:
         raise SystemExit(f"{tree}: {' '.join(args)} failed:\n{done.stderr[-2000:]}")
@@ -101,23 +97,11 @@ def compare(name: str, trees: dict[str, Path], args: list[str], pairs: int) -> N
     print(f"{'after/before':>12}: parse time {a['parse_s'] / b['parse_s']:.3f}x, wall {a['wall_s'] / b['wall_s']:.2f}x")
 
 
-def compare_warm(args: list[str], pairs: int) -> None:
-    """This checkout with and without the background import of scipy's heavy modules, alternating."""
-    walls: dict[bool, list[float]] = {True: [], False: []}
-    for _ in range(pairs):
-        for warm in (False, True):
-            walls[warm].append(once(ROOT, args, warm)["wall_s"])
-    cold, hot = statistics.median(walls[False]), statistics.median(walls[True])
-    print(f"\nwarming scipy.optimize and scipy.stats while the data are read: advance-trial {' '.join(args)}")
-    print(f"  without {cold:.2f} s, with {hot:.2f} s: {hot / cold:.2f}x (medians of {pairs} alternating pairs)")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--before", default=BEFORE, help="the git revision to compare with")
     parser.add_argument("--plan", action="store_true", help="also time `plan` of the sample")
-    parser.add_argument("--warm", action="store_true", help="also time `outcomes` with and without the warming")
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         before = Path(tmp) / "before"
@@ -129,8 +113,6 @@ def main() -> None:
         compare("run", trees, ["run", str(CONFIG), "--data", str(DATA), "--out", "OUT"], opts.pairs)
         if opts.plan:
             compare("plan", trees, ["plan", str(CONFIG), "--data", str(DATA)], opts.pairs)
-        if opts.warm:
-            compare_warm(["outcomes", str(CONFIG), "--data", str(DATA)], opts.pairs)
 
 
 if __name__ == "__main__":
