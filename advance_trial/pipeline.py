@@ -1,8 +1,12 @@
 """``run``: every step the config asks for, from canonical data to tables, figures and provenance.
 
-The inputs (config and data files) are hashed when read; after the run they are
-hashed again and, if any changed meanwhile, the run stops with an integrity
-error rather than leave outputs that match no input.
+A run and each step's own command (``recruitment``, ``retention``, ``dose``, ``outcomes``,
+``progression``, ``plan``) are one function, :func:`run`: the command names its steps in the registry
+(:mod:`advance_trial.steps`) and its ``--out`` folder gets their tables, ``results.csv``, the
+figures, ``provenance.json`` and, when shareable, the disclosure audit, exactly as a run's (a whole
+run adds the report). The inputs (config and data files) are hashed when read; after the run they
+are hashed again and, if any changed meanwhile, the run stops with an integrity error rather than
+leave outputs that match no input.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from advance_trial.analysis import AnalysisData, analysis_data
 from advance_trial.config import Config, load_config
@@ -18,6 +22,27 @@ from advance_trial.data.canonical import CanonicalData, read_canonical
 from advance_trial.errors import IntegrityError
 from advance_trial.output.provenance import build_provenance, sha256_file, write_provenance
 from advance_trial.output.tables import Table, write_tables
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+from advance_trial.steps import (
+    COMMANDS,
+    FEASIBILITY_DONE,
+    all_tables,
+    dose_tables,
+    feasibility_tables,
+    isolated,
+    outcome_tables,
+    participant_tables,
+    recruitment_tables,
+    retention_tables,
+    worded,
+)
+
+__all__ = ["COMMANDS", "RunOptions", "RunResult", "all_tables", "checklist", "dose_tables", "feasibility_tables",
+           "isolated", "load_analysis", "outcome_tables", "participant_tables", "recruitment_tables", "report_only",
+           "retention_tables", "run", "with_results", "worded"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -37,6 +62,9 @@ class RunResult:
     tables: dict[str, Table]
     outputs: dict[str, str] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    config: Config | None = None  # the config the tables were computed with (for the terminal's labels)
+    failures: tuple[str, ...] = ()
+    definitive: Any = None  # plan: :class:`~advance_trial.planning.definitive.Definitive` (what --json carries)
 
 
 def load_analysis(config: str | Path, data_dir: str | Path) -> tuple[Config, AnalysisData]:
@@ -49,159 +77,13 @@ def load_analysis(config: str | Path, data_dir: str | Path) -> tuple[Config, Ana
     return cfg, analysis_data(cfg, data)
 
 
-def recruitment_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
-    """Recruitment, allocation and the CONSORT flow."""
-    from advance_trial.feasibility.accrual import monthly_table
-    from advance_trial.feasibility.consort import consort_table
-    from advance_trial.feasibility.recruitment import allocation_table, recruitment_table
-
-    tables = (recruitment_table(cfg, ads), allocation_table(cfg, ads), consort_table(cfg, ads), monthly_table(cfg, ads))
-    return {t.name: t for t in tables}
-
-
-def retention_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle"] = "site") -> dict[str, Table]:
-    """Retention, reasons for loss, the difference between arms, and partners' aggregates."""
-    from advance_trial import retention as r
-
-    tables = [r.retention_table(cfg, ads, by), r.reasons_table(cfg, ads), r.difference_table(cfg, ads),
-              r.partner_retention_table(cfg, ads)]  # fmt: skip
-    if "contacted" in ads.partners.columns:
-        tables.append(r.partner_contact_table(cfg, ads))
-    return {t.name: t for t in tables}
-
-
-def dose_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
-    """Dose thresholds, dose summaries, engagement by component, the attendance distribution and per-man dose."""
-    from advance_trial.feasibility import dose
-    from advance_trial.feasibility.engagement import engagement_table
-
-    if cfg.schedule is None:
-        return {}
-    tables = (dose.dose_table(cfg, ads), dose.dose_summary_table(cfg, ads), engagement_table(cfg, ads),
-              dose.distribution_table(cfg, ads), dose.dose_participants_table(cfg, ads))  # fmt: skip
-    return {t.name: t for t in tables}
-
-
-def outcome_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
-    """Outcome analyses and the scored questionnaires (nothing when the config has no outcomes)."""
-    if not cfg.outcomes:
-        return {}
-    from advance_trial.outcomes import outcome_tables as compute
-    from advance_trial.outcomes.within import change_table
-
-    tables = compute(cfg, ads)
-    change = change_table(cfg, ads)
-    return tables | ({"change": change} if len(change.data) else {})
-
-
-def feasibility_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle"] = "site") -> dict[str, Table]:
-    """Every feasibility table, progression last (it reads the others); outcomes too when a criterion
-    names one."""
-    from advance_trial.feasibility.progression import progression_table
-
-    tables = isolated("recruitment", lambda: recruitment_tables(cfg, ads))
-    tables |= isolated("retention", lambda: retention_tables(cfg, ads, by))
-    tables |= isolated("dose", lambda: dose_tables(cfg, ads))
-    if any(c.metric.startswith(("outcome.", "change.")) for c in cfg.progression):
-        tables |= isolated("outcomes", lambda: outcome_tables(cfg, ads))
-    from advance_trial.feasibility.accrual import rate_table
-
-    tables |= isolated("recruitment rate", lambda: {"recruitment_rate": rate_table(cfg, ads)})
-    tables |= isolated("progression", lambda: {"progression": progression_table(cfg, tables)})
-    return worded(cfg, tables)
-
-
-def worded(cfg: Config, tables: dict[str, Table]) -> dict[str, Table]:
-    """A single-arm study's tables: men are enrolled, not randomised, in every title and footnote (the CSV
-    columns keep their contract names)."""
-    if cfg.trial.design != "single_arm":
-        return tables
-    from advance_trial.output.display import enrolled
-
-    return {n: replace(t, title=enrolled(t.title), footnotes=tuple(map(enrolled, t.footnotes)))
-            for n, t in tables.items()}  # fmt: skip
-
-
-def plan_tables(cfg: Config, ads: AnalysisData, tables: dict[str, Table],
-                failures: list[str] | None = None) -> dict[str, Table]:  # fmt: skip
-    """The definitive trial's size from the tables' estimates (with a ``planning`` block), and the
-    recruitment rate with the months that size would take."""
-    from advance_trial.feasibility.accrual import rate_table
-
-    out: dict[str, Table] = {}
-    total = None
-    if cfg.planning is not None and cfg.trial.design == "parallel":
-        from advance_trial.planning import plan_table
-
-        out |= isolated("plan", lambda: {"plan": plan_table(cfg, ads, tables)}, failures)
-        if "plan" in out:
-            alls = out["plan"].data[out["plan"].data["quantity"] == "men to randomise in all"]["estimate"]
-            total = int(alls.iloc[0]) if len(alls) and alls.iloc[0] == alls.iloc[0] else None  # nan: not computed
-            from advance_trial.planning.definitive import definitive_tables
-
-            plan = out["plan"]
-            out |= isolated("plan for the definitive trial", lambda: definitive_tables(cfg, ads, plan).tables,
-                            failures)  # fmt: skip
-    out["recruitment_rate"] = rate_table(cfg, ads, total)
-    return out
-
-
-def isolated(step: str, build: Callable[[], dict[str, Table]], failures: list[str] | None = None) -> dict[str, Table]:
-    """One step of a run on its own: a step that cannot compute on these data gives no table, warns with its
-    reason (and adds it to ``failures``, which the report lists), and the other steps carry on. A user's
-    mistake (an :class:`~advance_trial.errors.AdvanceTrialError`) still stops the run with its exit code."""
-    import warnings
-
-    from advance_trial.errors import EstimationWarning
-
-    try:
-        return build()
-    except (ArithmeticError, ValueError, KeyError, IndexError) as exc:  # numpy's LinAlgError is a ValueError
-        reason = f"{step}: not computed on these data ({type(exc).__name__}: {exc}); the other tables are written"
-        warnings.warn(reason, EstimationWarning, stacklevel=2)
-        if failures is not None:
-            failures.append(reason)
-        return {}
-
-
-def all_tables(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle"] = "site",
-               feasibility_done: Callable[[dict[str, Table]], None] | None = None,
-               failures: list[str] | None = None) -> dict[str, Table]:  # fmt: skip
-    """Every table of a run: feasibility, outcomes, the plan and recruitment rate, and progression judged
-    on all of them. ``feasibility_done`` sees the feasibility tables before the outcomes are analysed.
-    Each step is :func:`isolated`: one that cannot compute is named in ``failures`` and the others carry on."""
-    from advance_trial.feasibility.progression import progression_table
-
-    tables = isolated("recruitment", lambda: recruitment_tables(cfg, ads), failures)
-    tables |= isolated("retention", lambda: retention_tables(cfg, ads, by), failures)
-    tables |= isolated("dose", lambda: dose_tables(cfg, ads), failures)
-    if feasibility_done is not None:
-        feasibility_done(tables)
-    tables |= isolated("baseline and harms", lambda: participant_tables(cfg, ads), failures)
-    tables |= isolated("outcomes", lambda: outcome_tables(cfg, ads), failures)
-    tables |= isolated("recruitment rate", lambda: plan_tables(cfg, ads, tables, failures), failures)
-    tables |= isolated("progression", lambda: {"progression": progression_table(cfg, tables)}, failures)
-    return worded(cfg, tables)
-
-
-def participant_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
-    """Table 1 (with a ``baseline`` block) and harms (with an ``events`` block)."""
-    from advance_trial.analysis.baseline import baseline_table
-    from advance_trial.feasibility.harms import harms_table
-
-    out: dict[str, Table] = {}
-    if cfg.baseline_table is not None:
-        out["baseline"] = baseline_table(cfg, ads.men)
-    if cfg.events is not None:
-        out["harms"] = harms_table(cfg, ads)
-    return out
-
-
 def with_results(tables: dict[str, Table]) -> dict[str, Table]:
     """The tables as pivots of their results data set, and that data set as the ``results`` table.
 
     Every statistic written is a row of ``results.csv`` first: each display table with a layout is
     replaced by its pivot (the same frame, which the tests hold to), so the two cannot disagree.
+    Within :func:`~advance_trial.output.ard.melting_once` (a run), a table progression or the plan
+    already melted is not melted again.
     """
     from advance_trial.output import long_frame, pivot, results_data
 
@@ -232,11 +114,12 @@ def write_figures(cfg: Config, tables: dict[str, Table], out: Path, histogram: b
 LOG_INPUT = "allocation log"
 
 
-def input_hashes(cfg: Config, data: CanonicalData) -> dict[str, str]:
-    """SHA-256 of the config and of every data file read."""
+def input_hashes(cfg: Config, data: CanonicalData, definitive: Config | None = None) -> dict[str, str]:
+    """SHA-256 of the config (and of the definitive trial's, planning from a pilot) and of every data file."""
     hashes = {f"data/{name}": h for name, h in data.sha256.items()}
-    if cfg.source is not None:
-        hashes[f"config/{Path(cfg.source.path).name}"] = cfg.source.sha256
+    for c in (cfg, definitive):
+        if c is not None and c.source is not None:
+            hashes[f"config/{Path(c.source.path).name}"] = c.source.sha256
     return hashes
 
 
@@ -253,6 +136,13 @@ class RunOptions:
     report: bool = True
     closed: bool = False  # the report for a data monitoring committee: open sections pooled, closed by arm
     data_cut_off: str | None = None  # ISO date; replaces the config's trial.data_cutoff
+    command: str = "run"  # the command whose steps are built (:data:`~advance_trial.steps.COMMANDS`)
+    pilot: str | None = None  # plan --pilot: the feasibility trial's config (CONFIG is the definitive trial's)
+
+    @property
+    def whole(self) -> bool:
+        """A whole run (every step, the report), not one step's command."""
+        return self.command == "run"
 
 
 def _figure_bytes(out: Path, written: dict[str, str]) -> dict[str, dict[str, bytes]]:
@@ -277,19 +167,24 @@ def blinding_key_path(out: Path, opts: RunOptions) -> Path:
 
 
 def disclose(
-    cfg: Config, tables: dict[str, Table], opts: RunOptions, out: Path
+    cfg: Config, tables: dict[str, Table], opts: RunOptions, out: Path | None
 ) -> tuple[Config, dict[str, Table], tuple[str, ...]]:
-    """Apply blinded and shareable modes; returns the config figures see, the tables, and report notes."""
+    """Apply blinded and shareable modes; returns the config figures see, the tables, and report notes.
+
+    With no ``out`` (tables shown, not written) a blinded key is kept only where ``opts.key`` says; the
+    codes are otherwise dealt for the terminal alone, and the shareable record of suppressed cells is not
+    written.
+    """
     notes: list[str] = []
     shown_cfg = cfg
     if opts.blinded:
         from advance_trial.output.disclosure import blind_tables, blinded_config, blinding_codes
 
-        key = blinding_key_path(out, opts)
+        key = blinding_key_path(out, opts) if out is not None else (Path(opts.key) if opts.key else None)
         codes = blinding_codes(cfg, key if cfg.randomisation.blinding is None else None)
         tables = blind_tables(cfg, tables, codes)
         shown_cfg = blinded_config(cfg, codes)
-        if cfg.randomisation.blinding is None and not key.exists():
+        if cfg.randomisation.blinding is None and key is not None and not key.exists():
             from advance_trial.data.tablefile import write_bytes_atomic
 
             body = "arm,code\n" + "".join(f"{a},{c}\n" for a, c in codes.items())
@@ -306,7 +201,8 @@ def disclose(
             for kind, keys in (("primary", protection.primary), ("complementary", protection.complementary))
             for t, r, c in sorted(keys)
         )
-        write_bytes_atomic(record.encode(), out.parent / f"{out.name}.suppression.csv", private=True)
+        if out is not None:
+            write_bytes_atomic(record.encode(), out.parent / f"{out.name}.suppression.csv", private=True)
         notes.append(f"Shareable report: counts below {cfg.reporting.min_cell} are suppressed, and further counts "
                      "so that none can be worked out from the others (disclosure_audit.csv shows each one's "
                      "range); no table about individual men; partner data appear only as aggregates.")  # fmt: skip
@@ -320,31 +216,47 @@ def write_disclosure_audit(out: Path, min_cell: int) -> dict[str, str]:
     ------
     IntegrityError
         If a suppressed count (or one formed by subtraction) can be narrowed to fewer than ``min_cell``
-        values: the outputs must not be shared.
+        values: the outputs must not be shared (:func:`audit_verdict`).
     """
     from advance_trial.output.disclosure import audit_folder
 
     table = audit_folder(out, min_cell)
     written = write_tables([Table("disclosure_audit", table, "Disclosure audit")], out)
-    exposed = table[~table["protected"].astype(bool)]
-    if len(exposed):
-        where = "; ".join(f"{r.table} row {r.row} {r.column}" for r in exposed.head(10).itertuples())
-        raise IntegrityError(f"{out}: disclosure audit failed: {where} can be narrowed to fewer than {min_cell} "
-                             "values; do not share these outputs")  # fmt: skip
+    audit_verdict(table, min_cell, out)
     return written
 
 
+def audit_verdict(table: pd.DataFrame, min_cell: int, folder: str | Path) -> None:
+    """The disclosure audit's verdict on a folder: every suppressed or derivable count must range over at
+    least ``min_cell`` values.
+
+    Raises
+    ------
+    IntegrityError
+        Naming the counts (the first ten, and how many more) that can be narrowed further and their ranges:
+        the outputs must not be shared.
+    """
+    exposed = table[~table["protected"].astype(bool)]
+    if len(exposed):
+        shown_rows = [f"{r.table} row {r.row} {r.column} ({r.lower}-{r.upper})" for r in exposed.itertuples()]
+        where = "; ".join(shown_rows[:10]) + (f"; and {len(shown_rows) - 10} more" if len(shown_rows) > 10 else "")
+        raise IntegrityError(f"{folder}: disclosure audit failed: {len(exposed)} count(s) can be narrowed to fewer "
+                             f"than {min_cell} values: {where}; do not share these outputs")  # fmt: skip
+
+
 def canonical_command(config: Path, data_dir: Path, opts: RunOptions) -> str:
-    """The run as one command line, from its recorded options (output folder and blinding key aside)."""
+    """The run (or the step's command) as one command line, from its recorded options (output folder and
+    blinding key aside)."""
     import shlex
 
-    parts = ["advance-trial", "run", str(config), "--data", str(data_dir)]
+    parts = ["advance-trial", opts.command, str(config), "--data", str(data_dir)]
+    parts += ["--pilot", opts.pilot] if opts.pilot else []
     parts += ["--by", opts.by] if opts.by != "site" else []
     parts += ["--blinded"] if opts.blinded else []
     parts += ["--shareable"] if opts.shareable else []
     parts += ["--log", opts.log] if opts.log else []
     parts += ["--key-dir", opts.key_dir] if opts.key_dir else []
-    parts += [] if opts.report else ["--no-report"]
+    parts += [] if opts.report or not opts.whole else ["--no-report"]
     parts += ["--closed"] if opts.closed else []
     parts += ["--data-cut-off", opts.data_cut_off] if opts.data_cut_off else []
     return " ".join(shlex.quote(p) for p in parts)
@@ -386,43 +298,98 @@ def with_cut_off(cfg: Config, cut_off: str | None) -> Config:
 def run(
     config: str | Path,
     data_dir: str | Path,
-    out_dir: str | Path,
+    out_dir: str | Path | None,
     by: Literal["site", "cycle"] = "site",
     command: str | None = None,
     options: RunOptions | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> RunResult:
-    """Run every step and write tables, figures, the report and ``provenance.json`` into ``out_dir``.
+    """Build the steps of ``options.command`` (every step for ``run``) and write their tables, ``results.csv``,
+    figures, the disclosure audit (shareable), the report (a whole run) and ``provenance.json`` into
+    ``out_dir``; with no ``out_dir`` nothing is written (a step's command printing its tables).
 
     Raises
     ------
     ConfigError, DataError
         Before anything is written.
+    UsageError
+        ``plan`` with a config that has no planning block or is single-arm, or the definitive trial's config
+        without ``pilot`` (:func:`read_inputs`).
     IntegrityError
         If an input file changed while the run read it, or the allocation log (``options.log``) does
         not verify.
     DataError
         Also when the allocation log and participants.csv disagree (men, arms, sites or dates).
+    AdvanceTrialError
+        A step's command whose step cannot compute on these data (a run writes the others and names it).
     """
     opts = options or RunOptions(by=by)
+    if opts.command not in COMMANDS:
+        from advance_trial.errors import UsageError
+
+        raise UsageError(f"{opts.command!r} is not a command with steps; use one of {', '.join(COMMANDS)}")
     # paths are recorded resolved, so that `verify OUTDIR` works from any folder
     config, data_dir = Path(config).resolve(), Path(data_dir).resolve()
-    opts = replace(opts, log=_resolved_log(opts.log),
+    opts = replace(opts, log=_resolved_log(opts.log), pilot=str(Path(opts.pilot).resolve()) if opts.pilot else None,
                    key_dir=str(Path(opts.key_dir).resolve()) if opts.key_dir else None)  # fmt: skip
     step = progress or (lambda _: None)
     step("reading the config and data")
-    cfg = with_cut_off(load_config(config), opts.data_cut_off)
-    from advance_trial.data.folder import reading
-
-    with reading(data_dir):
-        data = read_canonical(cfg, data_dir)
+    # scipy's models are imported where their use starts (the outcomes step): warming them in a thread while
+    # the data are read was measured slower (benchmarks/bench_config_once.py, issue 38 part 3)
+    cfg, data, definitive = read_inputs(config, data_dir, opts)
     from advance_trial.output.render.workers import start_workers, stop_workers
 
-    workers = start_workers()  # after the folder's lock is let go: the workers hold no part of it
+    # after the folder's lock is let go: the workers hold no part of it; only a whole run draws enough to
+    # pay for them
+    workers = start_workers() if opts.whole and out_dir is not None else None
     try:
-        return _run(cfg, data, config, data_dir, out_dir, opts, command, step, workers)
+        return _run(cfg, data, config, data_dir, out_dir, opts, command, step, workers, definitive)
     finally:
         stop_workers(workers)
+
+
+def read_inputs(config: Path, data_dir: Path, opts: RunOptions) -> tuple[Config, CanonicalData, Config | None]:
+    """The config and the canonical data (read under the folder's lock), each parsed once.
+
+    For ``plan`` with ``opts.pilot``, ``config`` is the definitive trial's: the pilot's config plans as its
+    ``planning`` block says (:func:`~advance_trial.planning.for_definitive`), over the pilot's data; the
+    definitive config is returned third (None otherwise).
+
+    Raises
+    ------
+    UsageError
+        ``plan``: no planning block, a single-arm design, or (without ``pilot``) a config that does not list
+        the data's sites, cycles or arms and has a planning block: a definitive trial's, which needs the
+        pilot's.
+    """
+    from advance_trial.data.folder import reading
+    from advance_trial.errors import DataError, UsageError
+
+    definitive = None
+    if opts.pilot is not None:
+        from advance_trial.planning import for_definitive
+
+        definitive = load_config(config)
+        cfg = for_definitive(definitive, load_config(opts.pilot))
+    else:
+        cfg = load_config(config)
+    cfg = with_cut_off(cfg, opts.data_cut_off)
+    try:
+        with reading(data_dir):
+            data = read_canonical(cfg, data_dir)
+    except DataError as exc:
+        # a canonical folder was checked against its own config's sites, cycles and arms when imported
+        structural = any(p.column in ("site", "cycle", "arm") and "must be one of" in p.message for p in exc.problems)
+        if opts.command == "plan" and definitive is None and structural and cfg.planning is not None:
+            raise UsageError(f"{config} does not list the sites, cycles or arms of the data in {data_dir}: a "
+                             "definitive trial's config plans from the pilot's; give it with --pilot "
+                             "PILOT_CONFIG") from None  # fmt: skip
+        raise
+    if opts.command == "plan" and cfg.planning is None:
+        raise UsageError(f"{config}: no planning block: give the definitive trial's target difference there")
+    if opts.command == "plan" and cfg.trial.design != "parallel":
+        raise UsageError(f"{config}: plan sizes a two-arm trial; this config is single-arm")
+    return cfg, data, definitive
 
 
 def checklist(config: str | Path, data_dir: str | Path, log: str | None = None,
@@ -472,13 +439,16 @@ def report_only(config: str | Path, data_dir: str | Path, out_dir: str | Path,
     return copied
 
 
-def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir: str | Path, opts: RunOptions,
-         command: str | None, step: Callable[[str], None], workers: Any) -> RunResult:  # fmt: skip
+def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir: str | Path | None,
+         opts: RunOptions, command: str | None, step: Callable[[str], None], workers: Any,
+         definitive: Config | None) -> RunResult:  # fmt: skip
+    from advance_trial.output.ard import melting_once
     from advance_trial.output.render.workers import figure_jobs, start_drawing
+    from advance_trial.steps import compute
 
-    inputs = input_hashes(cfg, data)
-    out = Path(out_dir)
-    log = _log_facts(cfg, data, opts, data_dir, out) if opts.log else None  # before anything is written
+    inputs = input_hashes(cfg, data, definitive)
+    out = Path(out_dir) if out_dir is not None else None
+    log = _log_facts(cfg, data, opts, data_dir, out or data_dir) if opts.log else None  # before anything is written
     if log is not None:  # the log's head tag authenticates every row before it: the log's digest, for verify
         inputs[LOG_INPUT] = str(log["head_tag"])
     step("feasibility measures and outcome analyses")
@@ -486,19 +456,27 @@ def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir
     early: list[tuple[str, str, Any]] = []
     figures: list[Callable[[], dict[str, str]]] = []
 
-    def draw_feasibility(feasibility: dict[str, Table]) -> None:
+    def draw_feasibility(name: str, feasibility: dict[str, Table]) -> None:
         # a plain run shows the feasibility tables as they are: their figures are drawn while the outcomes
         # are analysed (the others wait for disclosure); nothing is written before every check has passed
-        if plain and workers is not None:
+        if name == FEASIBILITY_DONE and plain and workers is not None and out is not None:
             early.extend(figure_jobs(feasibility))
             figures.append(start_drawing(cfg, early, out, workers))
 
-    failures: list[str] = []
-    tables = all_tables(cfg, analysis_data(cfg, data), opts.by, feasibility_done=draw_feasibility,
-                        failures=failures)  # fmt: skip
-    shown_cfg, tables, notes = disclose(cfg, tables, opts, out)
-    notes = (*notes, *(f"Not computed: {f}" for f in failures))
-    tables = with_results(tables)
+    with melting_once():  # progression, the plan and results.csv melt each table once
+        built = compute(cfg, analysis_data(cfg, data), COMMANDS[opts.command], opts.by, draw_feasibility,
+                        definitive)  # fmt: skip
+        failed = [f for f in built.failures if f.split(":")[0] in _labels(opts.command)]
+        if failed and not opts.whole:
+            from advance_trial.errors import AdvanceTrialError
+
+            raise AdvanceTrialError("; ".join(failed))
+        tables = {name: built.tables[name] for name in built.shown}
+        shown_cfg, tables, notes = disclose(cfg, tables, opts, out)
+        notes = (*notes, *(f"Not computed: {f}" for f in built.failures))
+        tables = with_results(tables)
+    if out is None:
+        return RunResult(tables, config=shown_cfg, failures=built.failures, definitive=built.extras.get("definitive"))
     step("writing tables and figures")
     drawn = {stem for stem, _, _ in early}
     late = [j for j in figure_jobs(tables, histogram=plain) if j[0] not in drawn]
@@ -509,7 +487,7 @@ def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir
         outputs |= write_disclosure_audit(out, cfg.reporting.min_cell)
     for collect in figures:
         outputs |= collect()
-    if opts.report:
+    if opts.report and opts.whole:
         step("writing the report")
         from advance_trial.checklist import assess, checklist_table
         from advance_trial.output.render.files import write_report
@@ -521,14 +499,17 @@ def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir
                               closed=opts.closed, checklist=checklist)  # fmt: skip
         outputs |= write_report(report, out)
     changed = [name for name, h in data.sha256.items() if sha256_file(Path(data_dir) / name) != h]
-    if cfg.source is not None and sha256_file(cfg.source.path) != cfg.source.sha256:
-        changed.append(str(cfg.source.path))
+    for c in (cfg, definitive):
+        if c is not None and c.source is not None and sha256_file(c.source.path) != c.source.sha256:
+            changed.append(str(c.source.path))
     if changed:
         raise IntegrityError(f"inputs changed during the run: {', '.join(changed)}; run again")
     record = build_provenance(cfg, inputs, outputs, command=command or canonical_command(config, data_dir, opts))
     record["run"] = {"config": str(config), "data": str(data_dir), "by": opts.by, "blinded": opts.blinded,
                      "shareable": opts.shareable, "log": opts.log, "key_dir": opts.key_dir,
                      "report": opts.report, "closed": opts.closed, "data_cut_off": opts.data_cut_off}  # fmt: skip
+    if not opts.whole:  # a step's command: verify repeats the same steps
+        record["run"] |= {"command": opts.command, "report": False} | ({"pilot": opts.pilot} if opts.pilot else {})
     if opts.blinded:
         # nothing that bears on the codes: no seed; the key's place (not its content) so verify can reuse it
         record["seed"] = None
@@ -537,4 +518,11 @@ def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir
     if opts.shareable:
         record["run"]["min_cell"] = cfg.reporting.min_cell
     write_provenance(record, out)
-    return RunResult(tables, outputs, record)
+    return RunResult(tables, outputs, record, shown_cfg, built.failures, built.extras.get("definitive"))
+
+
+def _labels(command: str) -> set[str]:
+    """How the failures of a command's own steps are named."""
+    from advance_trial.steps import REGISTRY
+
+    return {REGISTRY[name].label for name in COMMANDS[command]}

@@ -1,10 +1,11 @@
 """``verify``: re-run a recorded run and compare every output byte for byte.
 
-``provenance.json`` records the config, the data folder, the run's options, the SHA-256 of every
-input and of every output. Verification checks that the inputs are still the ones recorded, that
-the files in the folder are the ones recorded, and that a fresh run in a temporary folder writes
-the same bytes. Any difference raises :class:`~advance_trial.errors.IntegrityError` (exit 5)
-naming the files.
+``provenance.json`` records the config, the data folder, the run's options (and, for a step's own
+command such as ``recruitment --out``, the command: the same steps of the registry,
+:mod:`advance_trial.steps`, are built again), the SHA-256 of every input and of every output.
+Verification checks that the inputs are still the ones recorded, that the files in the folder are
+the ones recorded, and that a fresh run in a temporary folder writes the same bytes. Any
+difference raises :class:`~advance_trial.errors.IntegrityError` (exit 5) naming the files.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ def _provenance(path: Path) -> dict[str, Any]:
             raise IntegrityError(f"{path}: malformed: {key!r} is not a table of file names and SHA-256s")
     if not all(isinstance(spec.get(k), str) for k in ("config", "data")):
         raise IntegrityError(f"{path}: malformed: the run's config and data folder are not recorded")
+    from advance_trial.steps import COMMANDS
+
+    if spec.get("command", "run") not in COMMANDS or not isinstance(spec.get("pilot", ""), str):
+        raise IntegrityError(f"{path}: malformed: {spec.get('command')!r} is not a command that writes outputs")
     return dict(prov)
 
 
@@ -76,7 +81,10 @@ def verify_outputs(outdir: str | Path) -> VerifyResult:
     out = Path(outdir)
     prov_path = out / "provenance.json"
     if not prov_path.exists():
-        raise UsageError(f"{out}: no provenance.json; verify a folder written by `advance-trial run`")
+        raise UsageError(
+            f"{out}: no provenance.json; verify a folder written by `advance-trial run` (or a step's "
+            "command with --out)"
+        )
     prov = _provenance(prov_path)
     spec = prov["run"]
     recorded = prov["outputs"]
@@ -87,13 +95,14 @@ def verify_outputs(outdir: str | Path) -> VerifyResult:
         what = [f"changed or missing: {', '.join(touched)}"] if touched else []
         what += [f"not written by the run: {', '.join(extra)}"] if extra else []
         raise IntegrityError(f"{out}: the outputs are not the ones the run recorded ({'; '.join(what)})")
-    for name in ("config", "data"):
-        if not Path(spec[name]).exists():
+    for name in ("config", "data", "pilot"):
+        if spec.get(name) is not None and not Path(spec[name]).exists():
             raise IntegrityError(f"{spec[name]}: the run's {name} is not there, so the run cannot be repeated")
     opts = RunOptions(
         by=spec.get("by", "site"), blinded=bool(spec.get("blinded")), shareable=bool(spec.get("shareable")),
         log=spec.get("log"), key_dir=spec.get("key_dir"), report=bool(spec.get("report", True)),
         closed=bool(spec.get("closed")), data_cut_off=spec.get("data_cut_off"),
+        command=str(spec.get("command", "run")), pilot=spec.get("pilot"),
     )  # fmt: skip
     _same_log(prov, spec)
     key = spec.get("key")

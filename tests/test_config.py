@@ -375,3 +375,65 @@ def test_single_arm_outcomes_are_changes():
     assert old in text
     found = problems_of(text.replace(old, "adjust_for: [], analyses: [ancova]}", 1))
     assert any("change from baseline" in p.message for p in found), found
+
+
+# --------------------------------------------------------------------------- libyaml, and one parse per process
+BROKEN_YAML = {
+    "unclosed list": "schema_version: 1\ncycles: [1, 2\ntrial: {id: t}\n",
+    "tab indent": "schema_version: 1\ntrial:\n\tid: t\n",
+    "bad mapping": "schema_version: 1\ntrial: id: t\n",
+    "stray quote": 'schema_version: 1\ntrial: {id: "t}\n',
+    "duplicate key": "schema_version: 1\nschema_version: 2\n",
+    "control character": "schema_version: 1\ntrial: \x07\n",
+}
+
+
+def _both_loaders(monkeypatch, read):
+    """``read()`` with libyaml's loader and with the pure-Python one."""
+    import yaml
+
+    from advance_trial.config import yamlsource
+
+    if not hasattr(yaml, "CSafeLoader"):
+        pytest.skip("PyYAML without libyaml")
+    assert yamlsource.FAST_LOADER is yaml.CSafeLoader
+    fast = read()
+    monkeypatch.setattr(yamlsource, "FAST_LOADER", yaml.SafeLoader)
+    return fast, read()
+
+
+@pytest.mark.parametrize("trial", TRIALS)
+def test_libyaml_reads_a_config_as_the_python_loader_does(monkeypatch, trial):
+    """The same data and the same line for every key (the lines every message about a config prints)."""
+    from advance_trial.config.yamlsource import load_yaml
+
+    fast, slow = _both_loaders(monkeypatch, lambda: load_yaml(config_path(trial)))
+    assert fast.data == slow.data and fast.lines == slow.lines and fast.sha256 == slow.sha256
+    assert len(fast.lines) > 100
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_YAML))
+def test_a_broken_file_is_reported_as_the_python_loader_reports_it(monkeypatch, case):
+    def problems() -> list[tuple[str, int | None, str]]:
+        return [(p.path, p.line, p.message) for p in problems_of(BROKEN_YAML[case])]
+
+    fast, slow = _both_loaders(monkeypatch, problems)
+    assert fast == slow and fast[0][2]
+
+
+def test_a_config_is_parsed_once_per_process_and_again_when_edited(tmp_path, monkeypatch):
+    from advance_trial.config import loader
+
+    path = tmp_path / "trial.yaml"
+    path.write_text(config_path("advance-feasibility").read_text())
+    parses: list[str] = []
+    parse = loader.parse_yaml
+    monkeypatch.setattr(loader, "parse_yaml", lambda *a, **k: parses.append(a[1]) or parse(*a, **k))
+    first = load_config(path)
+    assert load_config(path) is first and len(parses) == 1
+    path.write_text(path.read_text().replace("title: ", "title: Edited ", 1))
+    edited = load_config(path)
+    assert len(parses) == 2 and edited.trial.title.startswith("Edited ") and edited.source.sha256 != first.source.sha256
+    with pytest.raises(ConfigError):  # a file broken since is reported, not answered from memory
+        path.write_text("schema_version: [\n")
+        load_config(path)

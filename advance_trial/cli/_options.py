@@ -35,6 +35,11 @@ KEY_DIR = typer.Option(
     help="The key folder holding the trial's allocation key and checkpoint [env: ADVANCE_TRIAL_KEY_DIR].",
     show_envvar=False,
 )
+BLINDED = typer.Option(False, "--blinded", help="Arms only as codes; tables that reveal the arms withheld.")
+SHAREABLE = typer.Option(False, "--shareable", help="Suppress counts below reporting.min_cell; no per-man tables.")
+KEY = typer.Option(
+    None, "--key", help="Where to keep the blinding key (default: beside the output folder, never inside it)."
+)
 NOTE = typer.Option(None, "--note", help="A note recorded with the event (who acted is the OS user).")
 REASON = typer.Option(..., "--reason", help="Why, in a few words (recorded in the log).")
 

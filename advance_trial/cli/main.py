@@ -15,13 +15,11 @@ import typer
 
 from advance_trial.cli import (
     checklist_cmd,
-    feasibility_cmd,
     import_cmd,
-    outcomes_cmd,
-    plan_cmd,
     run_cmd,
     serve_cmd,
     simulate_cmd,
+    steps_cmd,
 )
 from advance_trial.cli._help import LAZY_GROUPS, FullHelpGroup
 from advance_trial.errors import AdvanceTrialError, ExitCode
@@ -205,12 +203,12 @@ def _root(
 
 
 app.command("import")(import_cmd.import_data)
-app.command("recruitment")(feasibility_cmd.recruitment)
-app.command("retention")(feasibility_cmd.retention)
-app.command("dose")(feasibility_cmd.dose)
-app.command("progression")(feasibility_cmd.progression)
-app.command("outcomes")(outcomes_cmd.outcomes)
-app.command("plan")(plan_cmd.plan)
+app.command("recruitment")(steps_cmd.recruitment)
+app.command("retention")(steps_cmd.retention)
+app.command("dose")(steps_cmd.dose)
+app.command("progression")(steps_cmd.progression)
+app.command("outcomes")(steps_cmd.outcomes)
+app.command("plan")(steps_cmd.plan)
 app.command("checklist")(checklist_cmd.checklist)
 app.command("run")(run_cmd.run)
 app.command("report")(run_cmd.report)

@@ -607,12 +607,10 @@ def _assess_table(config: Path, table: Path, out: Path | None, json_out: bool) -
     cfg = load_config(config)
     rows = table_assessment(cfg, read_table(cfg, table))
     if out is not None:
-        import pandas as pd
+        from advance_trial.output.tables import write_tables
+        from advance_trial.randomisation.assess import table_assessment_tables
 
-        from advance_trial.output.tables import Table, write_tables
-
-        frame = pd.DataFrame(rows, columns=["statistic", "scope", "value"])
-        write_tables([Table("assessment_table", frame, "Allocation table assessment", (f"{table.name}",))], out)
+        write_tables(table_assessment_tables(rows, table.name), out)
     if json_out:
         print_json({"table": str(table), "summary": [dict(zip(("statistic", "scope", "value"), r, strict=True))
                                                      for r in rows]})  # fmt: skip

@@ -9,14 +9,11 @@ import typer
 if TYPE_CHECKING:
     from advance_trial.pipeline import RunOptions
 
-from advance_trial.cli._options import BY, CONFIG_ARG, DATA, JSON, KEY_DIR, By
+from advance_trial.cli._options import BLINDED, BY, CONFIG_ARG, DATA, JSON, KEY, KEY_DIR, SHAREABLE, By
 
-BLINDED = typer.Option(False, "--blinded", help="Arms only as codes; tables that reveal the arms withheld.")
-SHAREABLE = typer.Option(False, "--shareable", help="Suppress counts below reporting.min_cell; no per-man tables.")
 LOG = typer.Option(
     None, "--log", help="The allocation log: verified, reconciled with participants.csv, summarised in the methods."
 )
-KEY = typer.Option(None, "--key", help="Where to write the blinding key (default: beside the output folder).")
 CLOSED = typer.Option(
     False, "--closed", help="A data monitoring committee's report: open sections pooled over arms, closed ones by arm."
 )
@@ -57,7 +54,6 @@ def run(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from advance_trial.cli._render import print_display, print_json, shown, stderr, stdout
-    from advance_trial.config import load_config
     from advance_trial.pipeline import run as run_pipeline
 
     opts = _options(by, blinded, shareable, log, key, key_dir, not no_report, closed, data_cut_off)
@@ -71,7 +67,7 @@ def run(
         print_json({"out": str(out), "outputs": result.outputs, "trial": result.provenance["config"]})
         return
     if "progression" in result.tables and len(result.tables["progression"].data):
-        print_display(load_config(config), result.tables["progression"])
+        print_display(result.config, result.tables["progression"])  # the config the run read: parsed once
     stdout.print(f"[green]done[/green]: {len(result.outputs)} files and provenance.json in {shown(out)}")
 
 
@@ -128,19 +124,16 @@ def disclosure_audit(
 ) -> None:
     """Solve, for every suppressed count, the range a reader can narrow it to; exit 5 if any is too narrow."""
     from advance_trial.cli._render import print_json, records, shown, stdout
-    from advance_trial.errors import IntegrityError
     from advance_trial.output.disclosure import audit_outputs
+    from advance_trial.pipeline import audit_verdict
 
     table, used = audit_outputs(outdir, min_cell)
-    exposed = table[~table["protected"].astype(bool)]
     if json_out:
-        print_json({"outdir": str(outdir), "min_cell": used, "protected": exposed.empty, "cells": records(table)})
+        protected = bool(table["protected"].astype(bool).all())
+        print_json({"outdir": str(outdir), "min_cell": used, "protected": protected, "cells": records(table)})
     else:
         stdout.print(f"{len(table)} suppressed or derivable counts in {shown(outdir)} audited against min_cell {used}")
-    if len(exposed):
-        shown_rows = [f"{r.table} row {r.row} {r.column} ({r.lower}-{r.upper})" for r in exposed.itertuples()]
-        where = "; ".join(shown_rows[:10]) + (f"; and {len(shown_rows) - 10} more" if len(shown_rows) > 10 else "")
-        raise IntegrityError(f"{outdir}: {len(exposed)} count(s) can be narrowed to fewer than {used} values: {where}")
+    audit_verdict(table, used, outdir)
     if not json_out:
         stdout.print("[green]protected[/green]: no suppressed count can be narrowed to fewer than "
                      f"{used} values from what is published")  # fmt: skip

@@ -1,8 +1,14 @@
-"""Load a trial config: parse, migrate, validate, and report every problem with its line."""
+"""Load a trial config: parse, migrate, validate, and report every problem with its line.
+
+A process parses a config once: :func:`load_config` keeps the configs it validated by path and by the
+SHA-256 of the file's bytes (the bytes are read every time, so a file edited since is parsed afresh);
+configs are frozen, so every caller can share one.
+"""
 
 from __future__ import annotations
 
 import copy
+import threading
 import types
 import typing
 from pathlib import Path
@@ -13,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from advance_trial.config import rules
 from advance_trial.config.migrations import CURRENT_SCHEMA_VERSION, MIGRATIONS, migrate
 from advance_trial.config.models import Config, ConfigSource
-from advance_trial.config.yamlsource import YamlDocument, format_path, load_yaml, parse_yaml
+from advance_trial.config.yamlsource import YamlDocument, format_path, parse_yaml, read_text
 from advance_trial.errors import ConfigError, ConfigProblem
 
 
@@ -35,7 +41,22 @@ def load_config(path: str | Path) -> Config:
     ConfigError
         With every problem found, each naming its key path and line.
     """
-    return config_from_document(load_yaml(path))
+    text, sha256 = read_text(path)
+    key = (str(path), sha256)
+    cfg = _LOADED.get(key)
+    if cfg is None:
+        cfg = config_from_document(parse_yaml(text, str(path), sha256))
+        with _LOCK:  # the service loads configs from several threads
+            while len(_LOADED) >= _KEEP:
+                del _LOADED[next(iter(_LOADED))]
+            _LOADED[key] = cfg
+    return cfg
+
+
+#: Configs validated in this process: (path as given, SHA-256 of its bytes) -> config (:func:`load_config`).
+_LOADED: dict[tuple[str, str], Config] = {}
+_KEEP = 16
+_LOCK = threading.Lock()
 
 
 def parse_config(text: str, file: str = "<config>") -> Config:

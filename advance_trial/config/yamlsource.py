@@ -5,6 +5,11 @@ so the node graph is walked once here, building the Python data and a map from
 key paths (tuples of keys and list indexes) to 1-based line numbers. Duplicate
 keys, which ``safe_load`` silently collapses, are reported.
 
+PyYAML's C parser (libyaml, :data:`FAST_LOADER`) reads the file when PyYAML was built with it, about ten
+times faster than the pure-Python one; its nodes carry the same line marks. A file it refuses is read
+again by the pure-Python loader, so every message about a broken file (its words and line) is the one
+that loader gives.
+
 No file can make the reading hang or run out of memory: before anything is
 built, the event stream (parsed without recursion) is screened for nesting
 deeper than :data:`MAX_DEPTH` and more than :data:`MAX_ALIASES` aliases; while
@@ -31,6 +36,9 @@ MAX_DEPTH = 32
 MAX_ALIASES = 100
 MAX_VALUES = 100_000
 MAX_INT = 2**63
+
+#: The loader that reads a config: libyaml's when PyYAML has it, else the pure-Python one.
+FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -86,8 +94,7 @@ def parse_yaml(text: str, file: str, sha256: str = "") -> YamlDocument:
     _screen(text, file)
     loader: yaml.SafeLoader | None = None
     try:
-        loader = yaml.SafeLoader(text)
-        node = loader.get_single_node()
+        loader, node = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -108,13 +115,31 @@ def parse_yaml(text: str, file: str, sha256: str = "") -> YamlDocument:
     return YamlDocument(file=file, data=data, lines=lines, sha256=sha256)
 
 
-def load_yaml(path: str | Path) -> YamlDocument:
-    """Read and parse a YAML file.
+def _compose(text: str) -> tuple[yaml.SafeLoader, yaml.Node | None]:
+    """The node graph of ``text`` and the loader that composed it (to construct its scalars). libyaml's
+    when it has one; a text libyaml refuses is composed by the pure-Python loader, whose errors (words and
+    marks) are the ones reported."""
+    if FAST_LOADER is not yaml.SafeLoader:
+        fast = FAST_LOADER(text)
+        try:
+            return fast, fast.get_single_node()
+        except yaml.YAMLError:
+            fast.dispose()
+    loader = yaml.SafeLoader(text)
+    try:
+        return loader, loader.get_single_node()
+    except yaml.YAMLError:
+        loader.dispose()
+        raise
+
+
+def read_text(path: str | Path) -> tuple[str, str]:
+    """A YAML file's text and the SHA-256 of its bytes.
 
     Raises
     ------
     ConfigError
-        If the file cannot be read or decoded, or is not valid YAML.
+        If the file cannot be read, is larger than :data:`MAX_BYTES`, or is not UTF-8.
     """
     p = Path(path)
     try:
@@ -129,31 +154,50 @@ def load_yaml(path: str | Path) -> YamlDocument:
         raise ConfigError(
             str(path), [ConfigProblem("", None, f"not UTF-8 text (byte {exc.start}); save the file as UTF-8")]
         ) from None
-    return parse_yaml(text, str(path), hashlib.sha256(raw).hexdigest())
+    return text, hashlib.sha256(raw).hexdigest()
+
+
+def load_yaml(path: str | Path) -> YamlDocument:
+    """Read and parse a YAML file.
+
+    Raises
+    ------
+    ConfigError
+        If the file cannot be read or decoded, or is not valid YAML.
+    """
+    text, sha256 = read_text(path)
+    return parse_yaml(text, str(path), sha256)
 
 
 def _screen(text: str, file: str) -> None:
     """Refuse deep nesting, many aliases and huge files from the event stream, before building anything."""
     if len(text) > MAX_BYTES:
         raise ConfigError(file, [ConfigProblem("", None, f"larger than {MAX_BYTES:,} bytes; not a config")])
+    for loader in dict.fromkeys((FAST_LOADER, yaml.SafeLoader)):  # what libyaml refuses, the pure-Python loader
+        try:  # may read: screened by it too
+            _screen_events(text, file, loader)
+            return
+        except yaml.YAMLError:
+            continue  # the parse proper reports it, with its line
+
+
+def _screen_events(text: str, file: str, loader: type[yaml.SafeLoader]) -> None:
+    """Screen the event stream as ``loader`` parses it (a YAMLError where it refuses the text)."""
     depth = aliases = 0
-    try:
-        for ev in yaml.parse(text, Loader=yaml.SafeLoader):
-            line = ev.start_mark.line + 1 if ev.start_mark is not None else None
-            if isinstance(ev, yaml.MappingStartEvent | yaml.SequenceStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    msg = f"nested more than {MAX_DEPTH} levels deep; a config never needs that"
-                    raise ConfigError(file, [ConfigProblem("", line, msg)])
-            elif isinstance(ev, yaml.MappingEndEvent | yaml.SequenceEndEvent):
-                depth -= 1
-            elif isinstance(ev, yaml.AliasEvent):
-                aliases += 1
-                if aliases > MAX_ALIASES:
-                    msg = f"more than {MAX_ALIASES} YAML aliases (*name); write the values out"
-                    raise ConfigError(file, [ConfigProblem("", line, msg)])
-    except yaml.YAMLError:
-        return  # the parse proper reports it, with its line
+    for ev in yaml.parse(text, Loader=loader):
+        line = ev.start_mark.line + 1 if ev.start_mark is not None else None
+        if isinstance(ev, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                msg = f"nested more than {MAX_DEPTH} levels deep; a config never needs that"
+                raise ConfigError(file, [ConfigProblem("", line, msg)])
+        elif isinstance(ev, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            depth -= 1
+        elif isinstance(ev, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                msg = f"more than {MAX_ALIASES} YAML aliases (*name); write the values out"
+                raise ConfigError(file, [ConfigProblem("", line, msg)])
 
 
 @dataclass

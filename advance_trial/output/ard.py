@@ -19,7 +19,9 @@ disclosure audit are data, not statistics: they have no layout and stay out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,15 +182,55 @@ def results_data(tables: Mapping[str, Any]) -> ResultsData:
     rows: list[list[Any]] = []
     columns: dict[str, list[str]] = {}
     dtypes: dict[str, dict[str, Any]] = {}
+    melted = _MELTED.get()
     for name, t in tables.items():
         layout = LAYOUTS.get(name)
         if layout is None:
             continue
         df: pd.DataFrame = getattr(t, "data", t)
-        columns[name] = [str(c) for c in df.columns]
-        dtypes[name] = {str(c): df[c].dtype for c in df.columns}
-        rows += _long_rows(name, layout, df)
-    return ResultsData(pd.DataFrame(rows, columns=COLUMNS), columns, dtypes)
+        hit = melted.get(name) if melted is not None else None
+        if hit is not None and hit[0] is df:
+            part = hit[1]
+        else:
+            part = _Melt([str(c) for c in df.columns], {str(c): df[c].dtype for c in df.columns},
+                         _long_rows(name, layout, df))  # fmt: skip
+            if melted is not None:
+                melted[name] = (df, part)
+        columns[name], dtypes[name] = part.columns, part.dtypes
+        rows += part.rows
+    long = pd.DataFrame(rows, columns=COLUMNS)
+    for i, col in enumerate(COLUMNS):  # levels and stats as given (a step's own tables may hold only numbers,
+        if col in _AS_GIVEN and long[col].dtype != object:  # whose NaN would split a row's key in the pivot)
+            long[col] = pd.Series([r[i] for r in rows], index=long.index, dtype=object)
+    return ResultsData(long, columns, dtypes)
+
+
+#: Columns of mixed values (text, numbers, missing) in a whole run's results data set, kept so for any tables.
+_AS_GIVEN = ("variable_level", "stat")
+
+
+@dataclass(frozen=True)
+class _Melt:
+    """One display table's rows of the results data set, with its columns and types."""
+
+    columns: list[str]
+    dtypes: dict[str, Any]
+    rows: list[list[Any]]
+
+
+_MELTED: ContextVar[dict[str, tuple[pd.DataFrame, _Melt]] | None] = ContextVar("melted", default=None)
+
+
+@contextmanager
+def melting_once() -> Iterator[None]:
+    """Within this block each display table is melted into rows of the results data set once: progression,
+    the plan and ``results.csv`` read the same rows (a table whose frame was replaced, by blinding or
+    suppression, is melted again)."""
+    token = _MELTED.set({})
+    try:
+        yield
+    finally:
+        _MELTED.reset(token)
 
 
 def _long_rows(name: str, layout: Layout, df: pd.DataFrame) -> list[list[Any]]:
@@ -230,7 +272,7 @@ def pivot(results: ResultsData, table: str) -> pd.DataFrame:
             rec = records[key] = _key_record(layout, r)
         if layout.method is not None and isinstance(r.method, str):
             rec[layout.method] = r.method
-        rec[r.stat_name] = r.stat
+        rec[str(r.stat_name)] = r.stat
     frame = pd.DataFrame(list(records.values()), columns=cols)
     for c in cols:
         frame[c] = _typed(frame[c], dtypes[c])
@@ -262,5 +304,7 @@ def long_frame(results: ResultsData) -> pd.DataFrame:
     """``results.csv``'s frame: booleans as ``true``/``false`` like every other file; the rest as it is."""
     out = results.long.copy()
     for col in ("stat", "group1_level", "group2_level", "group3_level", "variable_level"):
-        out[col] = out[col].map(lambda v: ("true" if v else "false") if isinstance(v, bool) else v).astype(object)
+        out[col] = pd.Series(
+            [("true" if v else "false") if isinstance(v, bool) else v for v in out[col]], index=out.index, dtype=object
+        )  # as given: a map would make whole numbers floats
     return out

@@ -105,6 +105,17 @@ def assessment_tables(result: Assessment, n_trials: int, participants: int) -> l
     ]
 
 
+def table_assessment_tables(rows: list[tuple[str, str, float]], source: str) -> list[Table]:
+    """``assess --table``: a REDCap allocation table's assessment (rows ``statistic, scope, value`` from
+    :func:`advance_trial.redcap.allocation.table_assessment`) as the output table ``assessment_table``."""
+    import pandas as pd
+
+    from advance_trial.output.tables import Table
+
+    frame = pd.DataFrame(rows, columns=["statistic", "scope", "value"])
+    return [Table("assessment_table", frame, "Allocation table assessment", (source,))]
+
+
 def design_of(cfg: Config) -> Design:
     """Read the randomisation design from a config (refuses single-arm designs)."""
     from advance_trial.randomisation.methods import required_factors
