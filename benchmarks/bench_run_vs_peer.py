@@ -49,7 +49,8 @@ def main() -> None:
     if shutil.which("Rscript") is None:
         sys.exit("bench_run_vs_peer: Rscript is not installed (apt-get install r-base-core r-cran-readr "
                  "r-cran-nlme r-cran-ggplot2 r-cran-svglite r-cran-flextable r-cran-officer)")  # fmt: skip
-    exe = shutil.which("advance-trial") or "advance-trial"
+    beside = Path(sys.executable).with_name("advance-trial")  # the toolkit of the Python running this
+    exe = str(beside) if beside.exists() else shutil.which("advance-trial") or "advance-trial"
     cfg, data = "configs/advance-feasibility.yaml", "data/sample/advance-feasibility"
     with tempfile.TemporaryDirectory() as tmp:
         cmds = {

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 #: Each figure: its drawing function in :mod:`advance_trial.output.render.figures` and the table it draws.
 FIGURES = {
-    "consort": ("consort_figure", "consort"),
+    "consort": ("flow.consort_images", "consort"),
     "attendance": ("attendance_histogram", "dose_distribution"),
     "engagement": ("engagement_plot", "engagement"),
     "accrual": ("accrual_plot", "recruitment_monthly"),
