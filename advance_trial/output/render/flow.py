@@ -369,6 +369,12 @@ def _dashed(draw: Any, corners: tuple[tuple[int, int], ...], lw: int, s: float) 
             t = end + off
 
 
+def warm() -> None:
+    """Load the diagram's fonts now (a figure worker's start, while the analyses run)."""
+    for size, bold in ((SIZE, False), (TITLE_SIZE, False), (STAGE_SIZE, True)):
+        _font(size, bold)
+
+
 def consort_images(cfg: Config, consort: pd.DataFrame) -> dict[str, bytes]:
     """The CONSORT flow diagram's SVG and PNG bytes."""
     d = layout(cfg, consort)

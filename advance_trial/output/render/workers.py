@@ -69,20 +69,19 @@ def draw(cfg: Config, drawer: str, frame: pd.DataFrame) -> dict[str, bytes]:
 
 def _warm() -> None:
     """A worker's start: leave Ctrl-C to the run, import what drawing needs and draw a throwaway figure
-    in both formats (fonts and both renderers loaded while the analyses run)."""
-    import io
+    in both formats (fonts, both renderers and Pillow's PNG writer loaded while the analyses run)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import matplotlib
 
-    from advance_trial.output.render import figures
+    from advance_trial.output.render import figures, flow
 
     with matplotlib.rc_context(figures.STYLE):  # type: ignore[arg-type]
         fig, ax = figures._subplots(figsize=(1, 1))
         ax.text(0.5, 0.5, "warm")
-        for ext in ("svg", "png"):
-            fig.savefig(io.BytesIO(), format=ext)
+        figures.figure_bytes(fig)
+    flow.warm()
 
 
 def _noop() -> None:
