@@ -31,12 +31,12 @@ if TYPE_CHECKING:
 
 #: Settings in force while a figure is drawn and saved (never set globally: callers keep theirs).
 #: Every text drawn is literal: no mathtext (a ``$...$`` in a site's reason would be parsed, or stop the run)
-#: and no TeX. The PNG's glyphs are not hinted (FreeType's auto-hinter at eight times the width was a third
-#: of the time of drawing a figure's text; unhinted glyphs are those the SVG shows, at 150 dots per inch).
+#: and no TeX. The PNG's glyphs are not hinted (FreeType's auto-hinter was a third of the time of drawing a
+#: figure's text; unhinted glyphs have the shapes and widths the SVG shows).
 STYLE = {"svg.hashsalt": "advance-trial", "svg.fonttype": "none", "font.size": 8.5, "text.parse_math": False,
          "text.usetex": False, "font.family": "sans-serif", "font.sans-serif": ["DejaVu Sans"],
          "axes.titlesize": 9.5, "axes.labelsize": 8.5, "xtick.labelsize": 8, "ytick.labelsize": 8,
-         "legend.fontsize": 8, "text.hinting": "no_hinting", "text.hinting_factor": 1}  # fmt: skip
+         "legend.fontsize": 8, "text.hinting": "no_hinting"}  # fmt: skip
 #: The width figures are drawn at: the report's text width (A4 less 2 x 20 mm margins is 6.5 inches).
 WIDTH = 6.3
 #: The resolution figures are drawn at, and their PNG written at (the report's Word file reads it back).
@@ -96,7 +96,7 @@ def figure_bytes(fig: Figure) -> dict[str, bytes]:
         return out | {"png": buf.getvalue()}
     fig.canvas.draw()
     image = Image.frombuffer("RGBA", fig.canvas.get_width_height(), fig.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)  # type: ignore[attr-defined]
-    if image.getextrema()[3] == (255, 255):
+    if image.getchannel("A").getextrema() == (255, 255):
         image = image.convert("RGB")
     image.save(buf, format="png", compress_level=1, dpi=(DPI, DPI))
     return out | {"png": buf.getvalue()}

@@ -188,8 +188,8 @@ def layout(cfg: Config, consort: pd.DataFrame) -> Diagram:
     # columns: wide enough for each arm's boxes, and for its dose note right of the arrow down its middle
     widths = []
     for (alloc, note), rows in arms:
-        boxes = [alloc, *(b for row in rows for b in row)]
-        widths.append(max(max(b.w for b in boxes), 2 * (GAP + note.w) if note is not None else 0.0))
+        own = [alloc, *(b for row in rows for b in row)]
+        widths.append(max(max(b.w for b in own), 2 * (GAP + note.w) if note is not None else 0.0))
     left = MARGIN + STRIP
     centres, x = [], left
     for w in widths:

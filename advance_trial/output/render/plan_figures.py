@@ -65,10 +65,10 @@ def _sensitivity(cfg: Config, grid: pd.DataFrame) -> Figure:
         iccs = list(dict.fromkeys(zip(g["icc_source"].astype(str), g["icc"].astype(float), strict=True)))
         cols = list(dict.fromkeys(zip(g["sd_source"].astype(str), g["retention_source"].astype(str), strict=True)))
         values = np.full((len(iccs), len(cols)), np.nan)
-        for r in g.itertuples():
-            values[
-                iccs.index((str(r.icc_source), float(r.icc))), cols.index((str(r.sd_source), str(r.retention_source)))
-            ] = r.n_total
+        cells = zip(g["icc_source"].astype(str), g["icc"].astype(float), g["sd_source"].astype(str),
+                    g["retention_source"].astype(str), g["n_total"].astype(float), strict=True)  # fmt: skip
+        for icc_source, icc, sd_source, retention_source, n_total in cells:
+            values[iccs.index((icc_source, icc)), cols.index((sd_source, retention_source))] = n_total
         ax.imshow(values, cmap="YlOrRd", aspect="auto")
         top = np.nanmax(values) if np.isfinite(values).any() else 0.0
         for i in range(len(iccs)):
