@@ -40,7 +40,8 @@ def _chunks(png: bytes) -> list[bytes]:
     while at < len(png):
         (length,) = struct.unpack(">I", png[at : at + 4])
         kind = png[at + 4 : at + 8]
-        assert zlib.crc32(png[at + 4 : at + 8 + length]) == struct.unpack(">I", png[at + 8 + length : at + 12 + length])[0]
+        (crc,) = struct.unpack(">I", png[at + 8 + length : at + 12 + length])
+        assert zlib.crc32(png[at + 4 : at + 8 + length]) == crc
         out.append(kind)
         if kind == b"pHYs":
             assert struct.unpack(">IIB", png[at + 8 : at + 17]) == (5906, 5906, 1)  # 150 dots per inch
@@ -71,7 +72,7 @@ def test_consort_boxes_do_not_overlap_and_fit_the_canvas() -> None:
         rows = ROWS if trial == "advance-feasibility" else [r for r in ROWS if r[1] in ("all", "advance")]
         d = flow.layout(cfg, _consort(rows))
         for b in d.boxes:
-            assert 0 < b.x and b.x + b.w < d.width and 0 < b.y and b.y + b.h < d.height
+            assert b.x > 0 and b.x + b.w < d.width and b.y > 0 and b.y + b.h < d.height
         for a, b in itertools.combinations(d.boxes, 2):
             apart = a.x + a.w <= b.x or b.x + b.w <= a.x or a.y + a.h <= b.y or b.y + b.h <= a.y
             assert apart, (a.lines[0], b.lines[0])

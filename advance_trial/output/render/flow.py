@@ -95,6 +95,7 @@ Rows = list[tuple[str, str, str, Any]]
 
 def _rows(consort: pd.DataFrame) -> Rows:
     """The table's rows, read once (a small table looked up some eighty times)."""
+
     def count(v: Any) -> Any:
         return v if isinstance(v, str) else int(v)  # "<5" in shareable outputs
 
@@ -137,7 +138,8 @@ def _enrolment(cfg: Config, consort: Rows) -> tuple[Box | None, Box | None, Box]
     other = _n(consort, "excluded.other", detail=f"eligible and consented, not {cfg.entered}") or 0
     if other:
         lines.append(f"- Other reasons (n={other})")
-    return _box([f"Assessed for eligibility (n={assessed})"], centred=True), _box(lines, 44), _box([entered], centred=True)
+    head = _box([f"Assessed for eligibility (n={assessed})"], centred=True)
+    return head, _box(lines, 44), _box([entered], centred=True)
 
 
 def _allocation(cfg: Config, consort: Rows, arm: str, label: str) -> tuple[Box, Box | None]:
@@ -156,8 +158,9 @@ def _allocation(cfg: Config, consort: Rows, arm: str, label: str) -> tuple[Box, 
     note = None
     if met:
         named = {t.id: t.label or t.id for t in cfg.thresholds}
-        note = _box(["Dose (annotation):", *(f"{named.get(d.split(':')[0], d)} (n={n})" for d, n in met)],
-                    30, dashed=True)
+        note = _box(
+            ["Dose (annotation):", *(f"{named.get(d.split(':')[0], d)} (n={n})" for d, n in met)], 30, dashed=True
+        )
     return _box(lines, 44), note
 
 
@@ -298,7 +301,8 @@ def svg(d: Diagram) -> bytes:
                    'fill="#000000"/>')  # fmt: skip
     for x, y, words in d.stages:
         out.append(f'<text transform="translate({_f(x)} {_f(y)}) rotate(-90)" text-anchor="middle" '
-                   f'font-size="{_f(STAGE_SIZE)}" font-weight="bold" fill="{STAGE_COLOUR}">{e(words)}</text>')  # fmt: skip
+                   f'font-size="{_f(STAGE_SIZE)}" font-weight="bold" fill="{STAGE_COLOUR}">'
+                   f"{e(words)}</text>")  # fmt: skip
     out += ["</g>", "</svg>", ""]
     return "\n".join(out).encode("utf-8")
 
