@@ -29,7 +29,8 @@ from _timing import ENV  # noqa: E402
 SIX = ("consort", "attendance", "engagement", "accrual", "retention", "forest")
 
 WORK = """
-import json, sys, time, warnings
+import json, os, sys, time, warnings
+sys.path.insert(0, os.environ["FIGURES_TREE"])  # before the working folder, which holds this tree's package
 warnings.simplefilter("ignore")
 from advance_trial.config import load_config
 from advance_trial.data.canonical import read_canonical
@@ -47,15 +48,19 @@ for _ in range(int(sys.argv[1])):
         t = time.process_time()
         draw(cfg, drawer, frame)
         best[stem] = min(best.get(stem, float("inf")), time.process_time() - t)
-print(json.dumps(best))
+import advance_trial
+print(json.dumps(best | {"_from": advance_trial.__file__}))
 """
 
 
 def measure(tree: Path, reps: int) -> dict[str, float]:
     """Least CPU seconds of each figure, drawn by the ``advance_trial`` package in ``tree``."""
-    out = subprocess.run([sys.executable, "-c", WORK, str(reps)], cwd=ROOT, env={**ENV, "PYTHONPATH": str(tree)},
+    out = subprocess.run([sys.executable, "-c", WORK, str(reps)], cwd=ROOT, env={**ENV, "FIGURES_TREE": str(tree)},
                          capture_output=True, text=True, check=True)  # fmt: skip
-    return {k: float(v) for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
+    best = json.loads(out.stdout.strip().splitlines()[-1])
+    if not best.pop("_from").startswith(str(tree)):
+        raise SystemExit(f"bench_figures: the package drawn was not the one in {tree}")
+    return {k: float(v) for k, v in best.items()}
 
 
 def main() -> None:
