@@ -64,7 +64,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
-    exe = shutil.which("advance-trial") or "advance-trial"
+    beside = Path(sys.executable).with_name("advance-trial")  # the toolkit of the Python running this
+    exe = str(beside) if beside.exists() else shutil.which("advance-trial") or "advance-trial"
     floor_cmd = [sys.executable, "-c", FLOOR_17]
     floors, runs, work = [], [], []
     with tempfile.TemporaryDirectory() as tmp:

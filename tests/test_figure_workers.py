@@ -45,3 +45,52 @@ def test_figure_jobs_follow_the_tables():
               "retention": Table("retention", pd.DataFrame())}  # fmt: skip
     assert [j[0] for j in workers.figure_jobs(tables)] == ["consort", "attendance"]
     assert [j[0] for j in workers.figure_jobs(tables, histogram=False)] == ["consort"]
+
+
+def test_workers_end_when_the_run_is_killed(tmp_path):
+    """``kill -9`` of a run leaves no figure worker behind (they had waited for work for ever)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the parent-death signal is Linux's")
+    script = (
+        "import os, sys, time\n"
+        "from advance_trial.output.render import workers\n"
+        "pool = workers.start_workers()\n"
+        "if pool is None:\n    print('none', flush=True); sys.exit(0)\n"
+        "pool.submit(workers._noop).result()\n"
+        "print(' '.join(str(p) for p in pool._processes), flush=True)\n"
+        "time.sleep(600)\n"
+    )  # fmt: skip
+    run = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    line = run.stdout.readline().split()
+    if line == ["none"]:
+        run.wait()
+        pytest.skip("this machine draws in-process (one core or no fork)")
+    kids = [int(p) for p in line]
+    assert len(kids) == 2
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    deadline = time.monotonic() + 30
+    alive = kids
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = [p for p in kids if _alive(p)]
+    assert not alive
+
+
+def _alive(pid: int) -> bool:
+    import contextlib
+    import os
+
+    with contextlib.suppress(ChildProcessError):  # not our child: raises; a zombie of ours would be reaped
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -34,12 +34,9 @@ def _drawn(draw: Any, *args: Any) -> dict[str, bytes]:
 
 
 def _figure(rows: int, cols: int, size: tuple[float, float]) -> tuple[Figure, Any]:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from advance_trial.output.render.figures import _subplots
 
-    fig = Figure(figsize=size)
-    FigureCanvasAgg(fig)
-    return fig, fig.subplots(rows, cols, squeeze=False)
+    return _subplots(rows, cols, figsize=size, squeeze=False)
 
 
 def _width() -> float:
@@ -68,10 +65,10 @@ def _sensitivity(cfg: Config, grid: pd.DataFrame) -> Figure:
         iccs = list(dict.fromkeys(zip(g["icc_source"].astype(str), g["icc"].astype(float), strict=True)))
         cols = list(dict.fromkeys(zip(g["sd_source"].astype(str), g["retention_source"].astype(str), strict=True)))
         values = np.full((len(iccs), len(cols)), np.nan)
-        for r in g.itertuples():
-            values[
-                iccs.index((str(r.icc_source), float(r.icc))), cols.index((str(r.sd_source), str(r.retention_source)))
-            ] = r.n_total
+        cells = zip(g["icc_source"].astype(str), g["icc"].astype(float), g["sd_source"].astype(str),
+                    g["retention_source"].astype(str), g["n_total"].astype(float), strict=True)  # fmt: skip
+        for icc_source, icc, sd_source, retention_source, n_total in cells:
+            values[iccs.index((icc_source, icc)), cols.index((sd_source, retention_source))] = n_total
         ax.imshow(values, cmap="YlOrRd", aspect="auto")
         top = np.nanmax(values) if np.isfinite(values).any() else 0.0
         for i in range(len(iccs)):
@@ -85,7 +82,9 @@ def _sensitivity(cfg: Config, grid: pd.DataFrame) -> Figure:
         ax.set_xticks(range(len(cols)))
         ax.set_xticklabels([f"{SD_WORDS.get(s, s)},\n{RETENTION_WORDS.get(r, r)}" for s, r in cols], fontsize=8)
         ax.set_title(f"{_outcome_label(cfg, oid)}: men to randomise in all", fontsize=9)
-    fig.tight_layout()
+    from advance_trial.output.render.figures import tight
+
+    tight(fig)
     return fig
 
 
@@ -117,7 +116,9 @@ def _forecast(cfg: Config, bands: pd.DataFrame) -> Figure:
     ax.set_ylabel("Men randomised (cumulative)")
     ax.legend(frameon=False, fontsize=8, loc="upper left")
     ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
+    from advance_trial.output.render.figures import tight
+
+    tight(fig)
     return fig
 
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 #: Each figure: its drawing function in :mod:`advance_trial.output.render.figures` and the table it draws.
 FIGURES = {
-    "consort": ("consort_figure", "consort"),
+    "consort": ("flow.consort_images", "consort"),
     "attendance": ("attendance_histogram", "dose_distribution"),
     "engagement": ("engagement_plot", "engagement"),
     "accrual": ("accrual_plot", "recruitment_monthly"),
@@ -67,22 +67,39 @@ def draw(cfg: Config, drawer: str, frame: pd.DataFrame) -> dict[str, bytes]:
     return figures.figure_bytes(getattr(figures, drawer)(cfg, frame))
 
 
-def _warm() -> None:
-    """A worker's start: leave Ctrl-C to the run, import what drawing needs and draw a throwaway figure
-    in both formats (fonts and both renderers loaded while the analyses run)."""
-    import io
+def _die_with(parent: int) -> None:
+    """End this worker when the run ends, even one killed with ``kill -9`` (which leaves no time to shut
+    its workers down; they had waited for work for ever). On Linux the kernel sends the parent-death
+    signal; a run already gone by then ends the worker at once."""
     import signal
 
+    if sys.platform.startswith("linux"):
+        import contextlib
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):  # a libc without prctl: the check below only
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def _warm(parent: int) -> None:
+    """A worker's start: tied to the run's life, leave Ctrl-C to the run, import what drawing needs and
+    draw a throwaway figure in both formats (fonts, both renderers and Pillow's PNG writer loaded while
+    the analyses run)."""
+    import signal
+
+    _die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import matplotlib
 
-    from advance_trial.output.render import figures
+    from advance_trial.output.render import figures, flow
 
     with matplotlib.rc_context(figures.STYLE):  # type: ignore[arg-type]
         fig, ax = figures._subplots(figsize=(1, 1))
         ax.text(0.5, 0.5, "warm")
-        for ext in ("svg", "png"):
-            fig.savefig(io.BytesIO(), format=ext)
+        figures.figure_bytes(fig)
+    flow.warm()
 
 
 def _noop() -> None:
@@ -106,7 +123,8 @@ def start_workers(n: int = 2) -> Executor | None:
     n = min(n, _cores())
     if n < 2 or sys.platform == "win32" or "fork" not in multiprocessing.get_all_start_methods():
         return None
-    pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"), initializer=_warm)
+    pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"), initializer=_warm,
+                               initargs=(os.getpid(),))  # fmt: skip
     for _ in range(n):
         pool.submit(_noop)  # the workers are forked now, while the data are all the process holds
     return pool
