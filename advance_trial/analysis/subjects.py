@@ -196,7 +196,11 @@ def derive_offered(cfg: Config, men: pd.DataFrame) -> pd.DataFrame:
 
 def derive_group(men: pd.DataFrame, attendance: pd.DataFrame) -> pd.DataFrame:
     """``group_id``: the first (sorted) therapy group of his attendance rows; missing without one."""
-    groups = attendance.dropna(subset=["group_id"]).groupby("participant_id")["group_id"].min()
+    att = attendance.dropna(subset=["group_id"])
+    # the ids' ranks in sorted order, whose minimum is found without Python (a text min is not)
+    rank, names = pd.factorize(att["group_id"], sort=True)
+    first = pd.Series(rank, index=att.index).groupby(att["participant_id"]).min()
+    groups = pd.Series(names.take(first.to_numpy()), index=first.index, dtype=att["group_id"].dtype)
     return men.assign(group_id=men["participant_id"].map(groups))
 
 

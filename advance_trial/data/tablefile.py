@@ -45,7 +45,11 @@ def format_for_csv(df: pd.DataFrame) -> pd.DataFrame:
 
 def _one_line_end(text: pd.Series) -> pd.Series:
     """Line breaks inside cells as ``\\n``: the CSV writer quotes a cell holding that, but not a bare ``\\r``."""
-    if not text.astype(str).str.contains("\r", regex=False).any():
+    try:
+        found = "\r" in "".join(text.to_numpy(dtype=object))  # one scan of the cells joined
+    except TypeError:  # some cell is not text
+        found = bool(text.astype(str).str.contains("\r", regex=False).any())
+    if not found:
         return text
     return text.map(lambda v: v.replace("\r\n", "\n").replace("\r", "\n") if isinstance(v, str) else v)
 
