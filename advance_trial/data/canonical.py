@@ -134,15 +134,16 @@ def parse_table(cfg: Config, spec: FileSpec, raw: bytes, file: str) -> tuple[pd.
         return empty_table(spec), [DataProblem(file, int(m.group(1)) if m else None, None, None, f"not a valid CSV: {exc}")]
 
     dup_cols = [c for c in df.columns if re.fullmatch(r".+\.\d+", str(c)) and str(c).rsplit(".", 1)[0] in df.columns]
-    for c in dup_cols:
-        problems.append(DataProblem(file, 1, c.rsplit(".", 1)[0], None, "the column appears twice"))
+    for dup in dup_cols:
+        problems.append(DataProblem(file, 1, dup.rsplit(".", 1)[0], None, "the column appears twice"))
     names = {c.name for c in spec.columns} | {c.name for c in spec.optional_columns}
     for c in spec.columns:
         if c.name not in df.columns:
             problems.append(DataProblem(file, 1, c.name, None, "required column missing"))
     respondent = "partner" if spec.name == "partners" else "man"
     item_cols: list[str] = []
-    for col in df.columns:
+    for header in df.columns:
+        col = str(header)
         if col in names or col in dup_cols:
             continue
         if is_identifying(col):
@@ -172,8 +173,8 @@ def parse_table(cfg: Config, spec: FileSpec, raw: bytes, file: str) -> tuple[pd.
     spaced = blank and (body[:1] in (" ", "\t") or body[-1:] in (" ", "\t") or any(e in text for e in edges))
     out = pd.DataFrame(index=df.index)
     present_optional = [c for c in spec.optional_columns if c.name in df.columns]
-    for col in (*spec.columns, *present_optional):
-        out[col.name] = _convert(cfg, df[col.name], col, file, problems, spaced)
+    for column in (*spec.columns, *present_optional):
+        out[column.name] = _convert(cfg, df[column.name], column, file, problems, spaced)
     for name in item_cols:
         ins = cfg.instruments[name.rpartition("_")[0]]
         item = Column(name, "int", nullable=True)
@@ -181,7 +182,7 @@ def parse_table(cfg: Config, spec: FileSpec, raw: bytes, file: str) -> tuple[pd.
         bad = values.notna() & ((values < ins.min) | (values > ins.max))
         for i in np.flatnonzero(bad.to_numpy(dtype=bool)).tolist():
             problems.append(
-                DataProblem(file, i + 2, name, df[name].iat[i], f"outside the item range {ins.min}..{ins.max}")
+                DataProblem(file, i + 2, name, str(df[name].iat[i]), f"outside the item range {ins.min}..{ins.max}")
             )
         out[name] = values
     for col in df.columns:
@@ -262,8 +263,7 @@ def parse_numbers(s: pd.Series, empty: pd.Series, kind: str) -> tuple[pd.Series,
 
 def _report(problems: list[DataProblem], file: str, col: Column, raw: pd.Series, mask: np.ndarray, allowed: str) -> None:
     for i in np.flatnonzero(mask).tolist():
-        value = raw.iat[i]
-        problems.append(DataProblem(file, int(i) + 2, col.name, value, f"must be {allowed}"))
+        problems.append(DataProblem(file, int(i) + 2, col.name, str(raw.iat[i]), f"must be {allowed}"))
 
 
 def _duplicate_keys(out: pd.DataFrame, raw: pd.DataFrame, spec: FileSpec, file: str) -> list[DataProblem]:
@@ -287,6 +287,11 @@ def _rows(df: pd.DataFrame, mask: pd.Series) -> Iterable[int]:
     return (int(i) for i in np.flatnonzero(mask.fillna(False).to_numpy(dtype=bool)))
 
 
+def _day(when: object) -> str:
+    """A date as ``yyyy-mm-dd`` (a Timestamp, a numpy datetime or a date)."""
+    return str(pd.Timestamp(str(when)).date())
+
+
 def _date_checks(cfg: Config, t: dict[str, pd.DataFrame], today: dt.date | None = None) -> list[DataProblem]:
     """Dates that cannot be: after the data cut-off or in the future (sessions, follow-ups, screenings,
     randomisations, events); a session, a completed follow-up or a man's adverse event before his
@@ -302,20 +307,20 @@ def _date_checks(cfg: Config, t: dict[str, pd.DataFrame], today: dt.date | None 
         df = t.get(name, pd.DataFrame())
         if not len(df) or col not in df.columns:
             continue
-        when = pd.to_datetime(df[col])
-        late = (when > now) if cutoff is None else (when > min(now, cutoff))
-        for i in _rows(df, late.fillna(False)):
-            future = cutoff is None or when.iat[i] > now
-            limit = "in the future" if future else f"after the data cut-off {cutoff.date()}"  # type: ignore[union-attr]
-            problems.append(DataProblem(f"{name}.csv", i + 2, col, str(when.iat[i].date()), f"{what} {limit}"))
+        when = pd.to_datetime(df[col]).to_numpy(dtype="datetime64[s]")
+        late = pd.Series((when > now) if cutoff is None else (when > min(now, cutoff)))
+        for i in _rows(df, late):
+            future = cutoff is None or when[i] > now
+            limit = "in the future" if future or cutoff is None else f"after the data cut-off {cutoff.date()}"
+            problems.append(DataProblem(f"{name}.csv", i + 2, col, _day(when[i]), f"{what} {limit}"))
         if name == "participants" or "participant_id" not in df.columns:
             continue  # a partner's incident has no randomisation of its own
-        rand = pd.to_datetime(df["participant_id"].map(randomised))
-        wrong = (when > rand) if name == "screening" else (when < rand)
-        for i in _rows(df, wrong.fillna(False)):
+        rand = pd.to_datetime(df["participant_id"].map(randomised)).to_numpy(dtype="datetime64[s]")
+        wrong = pd.Series((when > rand) if name == "screening" else (when < rand))
+        for i in _rows(df, wrong):
             side = "after" if name == "screening" else "before"
-            problems.append(DataProblem(f"{name}.csv", i + 2, col, str(when.iat[i].date()),
-                                        f"{what} {side} the man's randomisation on {rand.iat[i].date()}"))  # fmt: skip
+            problems.append(DataProblem(f"{name}.csv", i + 2, col, _day(when[i]),
+                                        f"{what} {side} the man's randomisation on {_day(rand[i])}"))  # fmt: skip
     return problems
 
 
@@ -330,7 +335,7 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
         for i in _rows(df, mask):
             problems.append(
                 DataProblem(
-                    f"{name}.csv", i + 2, "participant_id", df["participant_id"].iat[i], "not in participants.csv"
+                    f"{name}.csv", i + 2, "participant_id", str(df["participant_id"].iat[i]), "not in participants.csv"
                 )
             )
 
@@ -344,7 +349,7 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
                     "screening.csv",
                     i + 2,
                     "participant_id",
-                    scr["participant_id"].iat[i],
+                    str(scr["participant_id"].iat[i]),
                     "a randomised man must be eligible and have consented",
                 )
             )
@@ -360,7 +365,7 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
                     "participants.csv",
                     i + 2,
                     "participant_id",
-                    part["participant_id"].iat[i],
+                    str(part["participant_id"].iat[i]),
                     "not in screening.csv (every randomised man was screened)",
                 )
             )
@@ -371,12 +376,11 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
                     "screening.csv",
                     i + 2,
                     "participant_id",
-                    scr["participant_id"].iat[i],
+                    str(scr["participant_id"].iat[i]),
                     "the same man randomised from two screenings",
                 )
             )
-        site_of = scr.dropna(subset=["participant_id"]).drop_duplicates("participant_id").set_index("participant_id")
-        site_of = site_of["site"]
+        site_of = scr.dropna(subset=["participant_id"]).drop_duplicates("participant_id").set_index("participant_id")["site"]
         mismatch = part["participant_id"].map(site_of)
         for i in _rows(part, mismatch.notna() & (mismatch != part["site"])):
             problems.append(
@@ -384,7 +388,7 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
                     "participants.csv",
                     i + 2,
                     "site",
-                    part["site"].iat[i],
+                    str(part["site"].iat[i]),
                     f"screening.csv has site {mismatch.iat[i]!r} for this man",
                 )
             )
@@ -408,7 +412,7 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
                 "followup.csv",
                 i + 2,
                 "completed_on",
-                str(fu["completed_on"].iat[i].date()),
+                _day(fu["completed_on"].iat[i]),
                 f"a completion date with status {fu['status'].iat[i]!r}",
             )
         )
@@ -420,7 +424,7 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
                 "partners.csv",
                 i + 2,
                 "followup_status",
-                pa["followup_status"].iat[i],
+                str(pa["followup_status"].iat[i]),
                 "a follow-up status for a partner who did not consent",
             )
         )
@@ -456,7 +460,7 @@ def _attendance_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProb
     wrong_arm = (arm.notna() & (arm != offered_arm)).to_numpy(dtype=bool)
     for i in np.flatnonzero(unplanned | over | idle | wrong_arm).tolist():
         if unplanned[i]:
-            ptype, num = att["session_type"].iat[i], att["session_number"].iat[i]
+            ptype, num = str(att["session_type"].iat[i]), att["session_number"].iat[i]
             problems.append(
                 DataProblem(
                     "attendance.csv",
@@ -489,7 +493,7 @@ def _attendance_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProb
                     "attendance.csv",
                     i + 2,
                     "participant_id",
-                    att["participant_id"].iat[i],
+                    str(att["participant_id"].iat[i]),
                     f"arm {arm.iat[i]!r} is not offered sessions (schedule.arm is {offered_arm!r})",
                 )  # fmt: skip
             )
