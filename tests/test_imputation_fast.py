@@ -12,7 +12,7 @@ from advance_trial.outcomes.imputation import DONORS, _donors, impute, stable_ar
 from tests import pmm_reference
 
 
-def _case(seed: int, n: int, blocks: bool = False, decimals: int = 1) -> tuple[np.ndarray, np.ndarray, list[int] | None]:
+def _case(seed: int, n: int, blocks: bool = False, decimals: int = 1) -> tuple[np.ndarray, np.ndarray, list | None]:
     r = np.random.default_rng(seed)
     arm = (r.random(n) < 0.5).astype(float)
     site = r.integers(0, 3, n)

@@ -362,7 +362,7 @@ def derive_received(cfg: Config, men: pd.DataFrame) -> pd.DataFrame:
     attended = men["sessions"].to_numpy(dtype=int) > 0
     received = ~offered | attended
     given = men["reason_not_received"] if "reason_not_received" in men.columns else pd.Series(pd.NA, index=men.index)
-    why = given.astype("string").fillna(NOT_RECORDED).where(~received, pd.NA)
+    why = given.astype("string").fillna(NOT_RECORDED).mask(received)
     stopped = men["reason_discontinued"] if "reason_discontinued" in men.columns else pd.Series(pd.NA, index=men.index)
     return men.assign(received=received, not_received=why.astype(object),
                       discontinued=offered & attended & stopped.notna().to_numpy(dtype=bool))  # fmt: skip

@@ -131,7 +131,9 @@ def parse_table(cfg: Config, spec: FileSpec, raw: bytes, file: str) -> tuple[pd.
         df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
     except (pd.errors.ParserError, ValueError) as exc:
         m = re.search(r"line (\d+)", str(exc))
-        return empty_table(spec), [DataProblem(file, int(m.group(1)) if m else None, None, None, f"not a valid CSV: {exc}")]
+        return empty_table(spec), [
+            DataProblem(file, int(m.group(1)) if m else None, None, None, f"not a valid CSV: {exc}")
+        ]
 
     dup_cols = [c for c in df.columns if re.fullmatch(r".+\.\d+", str(c)) and str(c).rsplit(".", 1)[0] in df.columns]
     for dup in dup_cols:
@@ -261,7 +263,9 @@ def parse_numbers(s: pd.Series, empty: pd.Series, kind: str) -> tuple[pd.Series,
     return num.where(~bad).astype("float64"), bad
 
 
-def _report(problems: list[DataProblem], file: str, col: Column, raw: pd.Series, mask: np.ndarray, allowed: str) -> None:
+def _report(
+    problems: list[DataProblem], file: str, col: Column, raw: pd.Series, mask: np.ndarray, allowed: str
+) -> None:
     for i in np.flatnonzero(mask).tolist():
         problems.append(DataProblem(file, int(i) + 2, col.name, str(raw.iat[i]), f"must be {allowed}"))
 
@@ -380,7 +384,9 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
                     "the same man randomised from two screenings",
                 )
             )
-        site_of = scr.dropna(subset=["participant_id"]).drop_duplicates("participant_id").set_index("participant_id")["site"]
+        site_of = (
+            scr.dropna(subset=["participant_id"]).drop_duplicates("participant_id").set_index("participant_id")["site"]
+        )
         mismatch = part["participant_id"].map(site_of)
         for i in _rows(part, mismatch.notna() & (mismatch != part["site"])):
             problems.append(
