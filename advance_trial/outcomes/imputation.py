@@ -102,14 +102,21 @@ def _donors(rng: np.random.Generator, fitted_obs: np.ndarray, fitted_mis: np.nda
     fs = fitted_obs[order]
     n = len(fs)
     pick = rng.integers(0, k, size=len(fitted_mis))
-    by_value = np.argsort(fitted_mis)  # sorted needles: a search that walks forward, far faster
-    pos = np.empty(len(fitted_mis), dtype=np.intp)
-    pos[by_value] = np.searchsorted(fs, fitted_mis[by_value])
+    # missing cases with the same fitted value (men alike in every predictor) share their candidates:
+    # each distinct value is searched and ranked once, in sorted order (a search that walks forward)
+    by_value = np.argsort(fitted_mis)
+    sorted_mis = fitted_mis[by_value]
+    fresh = np.ones(len(sorted_mis), dtype=bool)
+    fresh[1:] = sorted_mis[1:] != sorted_mis[:-1]
+    values = sorted_mis[fresh]
+    which = np.empty(len(fitted_mis), dtype=np.intp)
+    which[by_value] = np.cumsum(fresh) - 1
+    pos = np.searchsorted(fs, values)
     window = pos[:, None] + np.arange(-k, k)[None, :]  # the k nearest lie in here
     edge = np.flatnonzero((pos < k) | (pos > n - k))
     if len(edge):  # near an end: indices clipped, and a clipped index counts once (the first of its repeats)
         window[edge] = np.clip(window[edge], 0, n - 1)
-    dist = np.abs(fs[window] - fitted_mis[:, None])
+    dist = np.abs(fs[window] - values[:, None])
     if len(edge):
         w = window[edge]
         repeat = np.zeros(w.shape, dtype=bool)
@@ -117,8 +124,8 @@ def _donors(rng: np.random.Generator, fitted_obs: np.ndarray, fitted_mis: np.nda
         d = dist[edge]
         d[repeat] = np.inf
         dist[edge] = d
-    chosen = np.argsort(dist, axis=1, kind="stable")[np.arange(len(fitted_mis)), pick]
-    return np.asarray(order[window[np.arange(len(fitted_mis)), chosen]])
+    ranked = np.take_along_axis(window, np.argsort(dist, axis=1, kind="stable")[:, :k], axis=1)
+    return np.asarray(order[ranked[which, pick]])
 
 
 def _pmm_block_draw(rng: np.random.Generator, Xo: np.ndarray, Xm: np.ndarray, Yo: np.ndarray) -> np.ndarray:
