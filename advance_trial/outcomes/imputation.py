@@ -165,6 +165,7 @@ class _Design:
         self.Xo = np.column_stack([complete, data[:, cols]])[obs]
         self.Xm = np.column_stack([complete, data[:, cols]])[~obs]
         self.kept_complete, self.basis = independent_basis(self.Xo[:, : self.nc])
+        self.changes: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def refresh(self, data: np.ndarray) -> None:
         """Every predictor column from ``data`` (a new chain's starting values)."""
@@ -172,21 +173,24 @@ class _Design:
         self.Xm[:, self.nc :] = data[np.ix_(self.mis_rows, self.cols)]
 
     def update(self, data: np.ndarray, rows: np.ndarray, block: np.ndarray) -> None:
-        """Data columns ``block`` changed in ``rows`` (a boolean mask over all rows)."""
-        where = np.flatnonzero(np.isin(self.cols, block))
-        if not len(where):
-            return
-        src = self.cols[where]
-        o, m = np.flatnonzero(rows[self.obs]), np.flatnonzero(rows[~self.obs])
-        self.Xo[np.ix_(o, self.nc + where)] = data[np.ix_(self.obs_rows[o], src)]
-        self.Xm[np.ix_(m, self.nc + where)] = data[np.ix_(self.mis_rows[m], src)]
+        """Data columns ``block`` changed in ``rows`` (a boolean mask over all rows, the same each time
+        for a block: where it is missing)."""
+        key = int(block[0])
+        if key not in self.changes:
+            where = np.flatnonzero(np.isin(self.cols, block))
+            o, m = np.flatnonzero(rows[self.obs]), np.flatnonzero(rows[~self.obs])
+            self.changes[key] = (where, o, m, self.obs_rows[o], self.mis_rows[m])
+        where, o, m, from_o, from_m = self.changes[key]
+        for c in where:
+            self.Xo[o, self.nc + c] = data[from_o, self.cols[c]]
+            self.Xm[m, self.nc + c] = data[from_m, self.cols[c]]
 
     def independent(self) -> tuple[np.ndarray, np.ndarray]:
         """The observed and missing rows of the columns independent among the observed rows (as
         :func:`~advance_trial.outcomes.checks.independent_columns` of the whole design finds them)."""
         from advance_trial.outcomes.checks import independent_basis
 
-        more, _ = independent_basis(self.Xo[:, self.nc :], start=self.basis)
+        more, _ = independent_basis(self.Xo[:, self.nc :], start=self.basis, basis_wanted=False)
         kept = self.kept_complete + [self.nc + j for j in more]
         if len(kept) == self.Xo.shape[1]:
             return self.Xo, self.Xm
