@@ -277,11 +277,17 @@ def derive_outcomes(cfg: Config, men: pd.DataFrame, scores: pd.DataFrame) -> pd.
     """``y_<outcome>`` at the outcome's timepoint and ``base_<outcome>`` at baseline."""
     from advance_trial.analysis.scoring import score_column
 
+    rows: dict[str, tuple[pd.DataFrame, np.ndarray]] = {}  # per timepoint: its scores, and each man's row
+
     def at(tp: str | None, col: str) -> np.ndarray:
         if tp is None:
             return np.full(len(men), np.nan)
-        s = scores.loc[scores["timepoint"] == tp].drop_duplicates("participant_id").set_index("participant_id")
-        return np.asarray(men["participant_id"].map(s[col]), dtype=float)
+        if tp not in rows:
+            s = scores.loc[scores["timepoint"] == tp].drop_duplicates("participant_id").set_index("participant_id")
+            rows[tp] = (s, s.index.get_indexer(men["participant_id"]))
+        s, where = rows[tp]
+        values = s[col].to_numpy(dtype=float, na_value=np.nan)[np.maximum(where, 0)] if len(s) else np.zeros(len(men))
+        return np.where(where >= 0, values, np.nan)
 
     base_tp = cfg.baseline.id if cfg.baseline else None
     values: dict[str, np.ndarray] = {}
