@@ -284,7 +284,7 @@ def derive_outcomes(cfg: Config, men: pd.DataFrame, scores: pd.DataFrame) -> pd.
             return np.full(len(men), np.nan)
         if tp not in rows:
             s = scores.loc[scores["timepoint"] == tp].drop_duplicates("participant_id").set_index("participant_id")
-            rows[tp] = (s, s.index.get_indexer(men["participant_id"]))
+            rows[tp] = (s, s.index.get_indexer(pd.Index(men["participant_id"])))
         s, where = rows[tp]
         values = s[col].to_numpy(dtype=float, na_value=np.nan)[np.maximum(where, 0)] if len(s) else np.zeros(len(men))
         return np.where(where >= 0, values, np.nan)

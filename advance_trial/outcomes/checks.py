@@ -66,8 +66,8 @@ def separated(X: np.ndarray, y: np.ndarray) -> bool:
     sign = np.where(y > 0.5, 1.0, -1.0)
     A = -(sign[:, None] * X)  # -s_i x_i'b <= 0
     c = -(sign[:, None] * X).sum(axis=0)  # maximise sum s_i x_i'b
-    res = linprog(c, A_ub=A, b_ub=np.zeros(len(y)), bounds=[(-1, 1)] * X.shape[1], method="highs")
-    return bool(res.status == 0 and -res.fun > 1e-7)
+    res = linprog(c, A_ub=A, b_ub=np.zeros(len(y)), bounds=[(-1.0, 1.0)] * X.shape[1], method="highs")
+    return bool(res.status == 0 and res.fun is not None and -res.fun > 1e-7)
 
 
 def count_separated(X: np.ndarray, y: np.ndarray) -> bool:
@@ -81,8 +81,8 @@ def count_separated(X: np.ndarray, y: np.ndarray) -> bool:
     if not zero.any():
         return False
     pos = ~zero
-    eq = {"A_eq": X[pos], "b_eq": np.zeros(int(pos.sum()))} if pos.any() else {}
+    a_eq, b_eq = (X[pos], np.zeros(int(pos.sum()))) if pos.any() else (None, None)
     # maximise the total by which the zeros' linear predictors fall, the positive counts' held where they are
-    res = linprog(X[zero].sum(axis=0), A_ub=X[zero], b_ub=np.zeros(int(zero.sum())), bounds=[(-1, 1)] * X.shape[1],
-                  method="highs", **eq)  # fmt: skip
-    return bool(res.status == 0 and -res.fun > 1e-7)
+    res = linprog(X[zero].sum(axis=0), A_ub=X[zero], b_ub=np.zeros(int(zero.sum())), A_eq=a_eq, b_eq=b_eq,
+                  bounds=[(-1.0, 1.0)] * X.shape[1], method="highs")  # fmt: skip
+    return bool(res.status == 0 and res.fun is not None and -res.fun > 1e-7)
