@@ -202,11 +202,13 @@ def _convert(
     Every step is cell by cell, so it runs once per distinct text (a column of 750,000 item scores
     holds a handful) and the results are spread back over the rows.
     """
-    codes, uniques = s.factorize()
-    if len(uniques) * 2 > len(s):  # mostly distinct (identifiers): nothing to share
+    if col.kind == "str" and col.choices is None:  # identifiers: nothing to share
         codes, text = np.arange(len(s)), s.reset_index(drop=True)
     else:
+        codes, uniques = s.factorize()
         text = pd.Series(uniques, dtype=s.dtype)
+        if len(uniques) * 2 > len(s):  # mostly distinct: no cheaper than cell by cell
+            codes, text = np.arange(len(s)), s.reset_index(drop=True)
     typed, flags = _convert_values(cfg, text.str.strip() if spaced else text, col)
 
     def rows(mask: np.ndarray) -> np.ndarray:
