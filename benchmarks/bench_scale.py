@@ -1,15 +1,18 @@
-"""``run`` on simulated trials of 10,000 and 100,000 men: time, growth and peak memory.
+"""``run`` on simulated trials of 1,000, 10,000 and 100,000 men: wall time and peak memory, before and after.
 
 Canonical data are generated here, vectorised (the calibrated simulator reproduces published
 samples, not trials of this size): three sites and cycles, 1:1 arms, 15 sessions offered to each
 intervention man in therapy groups of about 8, baseline and week-16 ABI items, partners for a
-quarter of the men. Each size runs ``advance-trial run`` in a fresh process with the ADVANCE
-config minus multiple imputation; the peak resident memory of that process is read from the
-operating system, for the run's process and for its figure workers (the largest of them). Targets
-(issue 7): it finishes, peak memory under 2 GB, and time grows no more than 12-fold from 10,000 to
-100,000 men; (issue 17) at most 8-fold, peak memory under 1 GB.
+quarter of the men. Each size runs ``advance-trial run`` with the ADVANCE config (multiple imputation
+included; ``--without-mi`` leaves it out) in a fresh process; the peak resident memory of that process
+is read from the operating system, for the run's process and for its figure workers (the largest).
 
-Run: ``python benchmarks/bench_scale.py [--sizes 10000 100000]``
+With ``--baseline`` (a checkout of an older commit, e.g. ``git worktree add /tmp/base main``) the same
+data are run by both, alternating, and the two are printed side by side with their ratio (medians of
+``--repeats`` pairs). Targets: issue 38, 100,000 men in at most 20 s and 600 MiB; issue 17, time grows
+at most 8-fold from 10,000 to 100,000 men.
+
+Run: ``python benchmarks/bench_scale.py [--sizes 1000 10000 100000] [--baseline /tmp/base] [--repeats 3]``
 """
 
 from __future__ import annotations
@@ -100,16 +103,18 @@ def make_data(folder: Path, n: int, seed: int = 1) -> None:
     p.to_csv(folder / "partners.csv", index=False)
 
 
-def config_without_mi(folder: Path) -> Path:
+def config_for(folder: Path, with_mi: bool) -> Path:
     text = (ROOT / "configs" / "advance-feasibility.yaml").read_text()
-    text = text.replace("multiple_imputation, ", "")
+    if not with_mi:
+        text = text.replace("multiple_imputation, ", "")
     path = folder / "scale.yaml"
     path.write_text(text)
     return path
 
 
-def run_once(cfg: Path, data: Path, out: Path) -> tuple[float, float, float]:
-    """Wall time, the run's peak resident memory and its largest worker's (MB)."""
+def run_once(cfg: Path, data: Path, out: Path, code_root: Path = ROOT) -> tuple[float, float, float]:
+    """Wall time, the run's peak resident memory and its largest worker's (MiB), running the toolkit
+    found in ``code_root`` (the process starts there, so its ``advance_trial`` is imported first)."""
     code = (
         "import resource, sys; from advance_trial.pipeline import run; "
         f"run({str(cfg)!r}, {str(data)!r}, {str(out)!r}); "
@@ -117,7 +122,7 @@ def run_once(cfg: Path, data: Path, out: Path) -> tuple[float, float, float]:
         "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
     t0 = time.perf_counter()
-    res = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT,
+    res = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=code_root,
                          env=ENV)  # fmt: skip
     elapsed = time.perf_counter() - t0
     found = re.search(r"MAXRSS (\d+) (\d+)", res.stdout)
@@ -127,22 +132,39 @@ def run_once(cfg: Path, data: Path, out: Path) -> tuple[float, float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--baseline", type=Path, help="a checkout of the code to compare with (before)")
+    parser.add_argument("--repeats", type=int, default=1, help="alternating pairs per size (medians shown)")
+    parser.add_argument("--without-mi", action="store_true", help="leave multiple imputation out of the config")
     args = parser.parse_args()
-    results = {}
+    sides = {"after": ROOT} | ({"before": args.baseline.resolve()} if args.baseline else {})
+    results: dict[tuple[str, int], tuple[float, float, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = config_without_mi(Path(tmp))
+        cfg = config_for(Path(tmp), not args.without_mi)
         for n in args.sizes:
             data = Path(tmp) / f"data{n}"
             make_data(data, n)
-            secs, mb, worker = run_once(cfg, data, Path(tmp) / f"out{n}")
-            results[n] = (secs, mb)
-            print(f"{n:>7} men: run {secs:7.1f} s, peak memory {mb:7.0f} MB (largest worker {worker:.0f} MB)",
-                  flush=True)  # fmt: skip
-    if len(args.sizes) >= 2:
-        a, b = args.sizes[0], args.sizes[-1]
-        print(f"time grows {results[b][0] / results[a][0]:.1f}-fold from {a} to {b} men (target <= 8); "
-              f"peak memory {results[b][1]:.0f} MB (target < 1024)")  # fmt: skip
+            runs: dict[str, list[tuple[float, float, float]]] = {side: [] for side in sides}
+            for r in range(args.repeats):
+                order = list(sides) if r % 2 == 0 else list(reversed(sides))
+                for side in order:
+                    runs[side].append(run_once(cfg, data, Path(tmp) / f"out{n}-{side}-{r}", sides[side]))
+            for side, got in runs.items():
+                secs, mb, worker = (float(np.median([g[i] for g in got])) for i in range(3))
+                results[side, n] = (secs, mb, worker)
+            line = [f"{n:>7} men:"]
+            for side in ("before", "after"):
+                if (side, n) in results:
+                    secs, mb, worker = results[side, n]
+                    line.append(f"{side} {secs:6.1f} s {mb:5.0f} MiB (worker {worker:4.0f})")
+            if ("before", n) in results:
+                line.append(f"time ratio {results['after', n][0] / results['before', n][0]:.2f}")
+            print("  ".join(line), flush=True)
+    big = max(args.sizes)
+    secs, mb, _ = results["after", big]
+    print(f"after, {big} men: {secs:.1f} s (target <= 20), peak memory {mb:.0f} MiB (target <= 600)")
+    if 10_000 in args.sizes and big > 10_000:
+        print(f"time grows {secs / results['after', 10_000][0]:.1f}-fold from 10000 to {big} men (target <= 8)")
     _ = resource
 
 

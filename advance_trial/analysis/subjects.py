@@ -196,7 +196,11 @@ def derive_offered(cfg: Config, men: pd.DataFrame) -> pd.DataFrame:
 
 def derive_group(men: pd.DataFrame, attendance: pd.DataFrame) -> pd.DataFrame:
     """``group_id``: the first (sorted) therapy group of his attendance rows; missing without one."""
-    groups = attendance.dropna(subset=["group_id"]).groupby("participant_id")["group_id"].min()
+    att = attendance.dropna(subset=["group_id"])
+    # the ids' ranks in sorted order, whose minimum is found without Python (a text min is not)
+    rank, names = pd.factorize(att["group_id"], sort=True)
+    first = pd.Series(rank, index=att.index).groupby(att["participant_id"]).min()
+    groups = pd.Series(names.take(first.to_numpy()), index=first.index, dtype=att["group_id"].dtype)
     return men.assign(group_id=men["participant_id"].map(groups))
 
 
@@ -273,11 +277,17 @@ def derive_outcomes(cfg: Config, men: pd.DataFrame, scores: pd.DataFrame) -> pd.
     """``y_<outcome>`` at the outcome's timepoint and ``base_<outcome>`` at baseline."""
     from advance_trial.analysis.scoring import score_column
 
+    rows: dict[str, tuple[pd.DataFrame, np.ndarray]] = {}  # per timepoint: its scores, and each man's row
+
     def at(tp: str | None, col: str) -> np.ndarray:
         if tp is None:
             return np.full(len(men), np.nan)
-        s = scores.loc[scores["timepoint"] == tp].drop_duplicates("participant_id").set_index("participant_id")
-        return np.asarray(men["participant_id"].map(s[col]), dtype=float)
+        if tp not in rows:
+            s = scores.loc[scores["timepoint"] == tp].drop_duplicates("participant_id").set_index("participant_id")
+            rows[tp] = (s, s.index.get_indexer(pd.Index(men["participant_id"])))
+        s, where = rows[tp]
+        values = s[col].to_numpy(dtype=float, na_value=np.nan)[np.maximum(where, 0)] if len(s) else np.zeros(len(men))
+        return np.where(where >= 0, values, np.nan)
 
     base_tp = cfg.baseline.id if cfg.baseline else None
     values: dict[str, np.ndarray] = {}
@@ -358,7 +368,7 @@ def derive_received(cfg: Config, men: pd.DataFrame) -> pd.DataFrame:
     attended = men["sessions"].to_numpy(dtype=int) > 0
     received = ~offered | attended
     given = men["reason_not_received"] if "reason_not_received" in men.columns else pd.Series(pd.NA, index=men.index)
-    why = given.astype("string").fillna(NOT_RECORDED).where(~received, pd.NA)
+    why = given.astype("string").fillna(NOT_RECORDED).mask(received)
     stopped = men["reason_discontinued"] if "reason_discontinued" in men.columns else pd.Series(pd.NA, index=men.index)
     return men.assign(received=received, not_received=why.astype(object),
                       discontinued=offered & attended & stopped.notna().to_numpy(dtype=bool))  # fmt: skip

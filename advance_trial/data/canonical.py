@@ -131,18 +131,21 @@ def parse_table(cfg: Config, spec: FileSpec, raw: bytes, file: str) -> tuple[pd.
         df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
     except (pd.errors.ParserError, ValueError) as exc:
         m = re.search(r"line (\d+)", str(exc))
-        return empty_table(spec), [DataProblem(file, int(m.group(1)) if m else None, None, None, f"not a valid CSV: {exc}")]
+        return empty_table(spec), [
+            DataProblem(file, int(m.group(1)) if m else None, None, None, f"not a valid CSV: {exc}")
+        ]
 
     dup_cols = [c for c in df.columns if re.fullmatch(r".+\.\d+", str(c)) and str(c).rsplit(".", 1)[0] in df.columns]
-    for c in dup_cols:
-        problems.append(DataProblem(file, 1, c.rsplit(".", 1)[0], None, "the column appears twice"))
+    for dup in dup_cols:
+        problems.append(DataProblem(file, 1, dup.rsplit(".", 1)[0], None, "the column appears twice"))
     names = {c.name for c in spec.columns} | {c.name for c in spec.optional_columns}
     for c in spec.columns:
         if c.name not in df.columns:
             problems.append(DataProblem(file, 1, c.name, None, "required column missing"))
     respondent = "partner" if spec.name == "partners" else "man"
     item_cols: list[str] = []
-    for col in df.columns:
+    for header in df.columns:
+        col = str(header)
         if col in names or col in dup_cols:
             continue
         if is_identifying(col):
@@ -168,11 +171,12 @@ def parse_table(cfg: Config, spec: FileSpec, raw: bytes, file: str) -> tuple[pd.
     # a cell with spaces or tabs around it: substring tests, far faster than a regex over the file
     edges = (", ", ",\t", " ,", "\t,", "\n ", "\n\t", " \n", "\t\n")
     body = text.rstrip("\n")
-    spaced = body[:1] in (" ", "\t") or body[-1:] in (" ", "\t") or any(e in text for e in edges)
+    blank = " " in text or "\t" in text  # one fast scan: most files have no space or tab at all
+    spaced = blank and (body[:1] in (" ", "\t") or body[-1:] in (" ", "\t") or any(e in text for e in edges))
     out = pd.DataFrame(index=df.index)
     present_optional = [c for c in spec.optional_columns if c.name in df.columns]
-    for col in (*spec.columns, *present_optional):
-        out[col.name] = _convert(cfg, df[col.name], col, file, problems, spaced)
+    for column in (*spec.columns, *present_optional):
+        out[column.name] = _convert(cfg, df[column.name], column, file, problems, spaced)
     for name in item_cols:
         ins = cfg.instruments[name.rpartition("_")[0]]
         item = Column(name, "int", nullable=True)
@@ -180,7 +184,7 @@ def parse_table(cfg: Config, spec: FileSpec, raw: bytes, file: str) -> tuple[pd.
         bad = values.notna() & ((values < ins.min) | (values > ins.max))
         for i in np.flatnonzero(bad.to_numpy(dtype=bool)).tolist():
             problems.append(
-                DataProblem(file, i + 2, name, df[name].iat[i], f"outside the item range {ins.min}..{ins.max}")
+                DataProblem(file, i + 2, name, str(df[name].iat[i]), f"outside the item range {ins.min}..{ins.max}")
             )
         out[name] = values
     for col in df.columns:
@@ -193,37 +197,62 @@ def parse_table(cfg: Config, spec: FileSpec, raw: bytes, file: str) -> tuple[pd.
 def _convert(
     cfg: Config, s: pd.Series, col: Column, file: str, problems: list[DataProblem], spaced: bool = True
 ) -> pd.Series:
-    stripped = s.str.strip() if spaced else s
+    """One column's text to its type, the problems reported by row.
+
+    Every step is cell by cell, so it runs once per distinct text (a column of 750,000 item scores
+    holds a handful) and the results are spread back over the rows.
+    """
+    if col.kind == "str" and col.choices is None:  # identifiers: nothing to share
+        codes, text = np.arange(len(s)), s.reset_index(drop=True)
+    else:
+        codes, uniques = s.factorize()
+        text = pd.Series(uniques, dtype=s.dtype)
+        if len(uniques) * 2 > len(s):  # mostly distinct: no cheaper than cell by cell
+            codes, text = np.arange(len(s)), s.reset_index(drop=True)
+    typed, flags = _convert_values(cfg, text.str.strip() if spaced else text, col)
+
+    def rows(mask: np.ndarray) -> np.ndarray:
+        return np.asarray(mask[codes], dtype=bool)
+
+    for mask, allowed in flags:
+        _report(problems, file, col, s, rows(mask), allowed)
+    return pd.Series(typed.array.take(codes), index=s.index)
+
+
+def _convert_values(cfg: Config, stripped: pd.Series, col: Column) -> tuple[pd.Series, list[tuple[np.ndarray, str]]]:
+    """Typed values of the (distinct) texts ``stripped``, and the masks of those that break a rule with
+    what the rule allows, in the order the problems are reported."""
     empty = stripped == ""
-    bad = pd.Series(False, index=s.index)
+    bad = pd.Series(False, index=stripped.index)
+    flags: list[tuple[pd.Series, str]] = []
+    typed: pd.Series
     if col.kind == "str":
         typed = stripped.mask(empty).astype("string")
     elif col.kind in ("int", "float"):
         typed, bad = parse_numbers(stripped, empty, col.kind)
-        _report(problems, file, col, s, bad, "a whole number" if col.kind == "int" else "a number")
+        flags.append((bad, "a whole number" if col.kind == "int" else "a number"))
         if col.minimum is not None:
             low = typed.notna() & (typed < col.minimum)
-            _report(problems, file, col, s, low, f"at least {col.minimum:g}")
+            flags.append((low, f"at least {col.minimum:g}"))
     elif col.kind == "bool":
         typed = stripped.map({"true": True, "false": False}).astype("boolean")
         bad = typed.isna() & ~empty
-        _report(problems, file, col, s, bad, "true or false")
+        flags.append((bad, "true or false"))
     elif col.kind == "date":
         iso = stripped.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
         parsed = pd.to_datetime(stripped.where(iso & ~empty), format="%Y-%m-%d", errors="coerce")
         bad = parsed.isna() & ~empty
         typed = parsed.astype("datetime64[s]")
-        _report(problems, file, col, s, bad, "an ISO date (yyyy-mm-dd) that exists")
+        flags.append((bad, "an ISO date (yyyy-mm-dd) that exists"))
     else:  # pragma: no cover - specs are fixed above
         raise ValueError(col.kind)
     if not col.nullable:
-        _report(problems, file, col, s, empty, "a value (this column may not be empty)")
+        flags.append((empty, "a value (this column may not be empty)"))
     if col.choices is not None:
         allowed = col.choices(cfg)
-        as_text = stripped
-        unknown = ~empty & ~bad & ~as_text.isin(allowed)
-        _report(problems, file, col, s, unknown, f"one of {', '.join(allowed) if allowed else '(none configured)'}")
-    return typed
+        unknown = ~empty & ~bad & ~stripped.isin(allowed)
+        flags.append((unknown, f"one of {', '.join(allowed) if allowed else '(none configured)'}"))
+    return typed, [(m.to_numpy(dtype=bool, na_value=False), allowed) for m, allowed in flags]
 
 
 def parse_numbers(s: pd.Series, empty: pd.Series, kind: str) -> tuple[pd.Series, pd.Series]:
@@ -236,10 +265,11 @@ def parse_numbers(s: pd.Series, empty: pd.Series, kind: str) -> tuple[pd.Series,
     return num.where(~bad).astype("float64"), bad
 
 
-def _report(problems: list[DataProblem], file: str, col: Column, raw: pd.Series, mask: pd.Series, allowed: str) -> None:
-    for i in np.flatnonzero(mask.to_numpy(dtype=bool)).tolist():
-        value = raw.iat[i]
-        problems.append(DataProblem(file, int(i) + 2, col.name, value, f"must be {allowed}"))
+def _report(
+    problems: list[DataProblem], file: str, col: Column, raw: pd.Series, mask: np.ndarray, allowed: str
+) -> None:
+    for i in np.flatnonzero(mask).tolist():
+        problems.append(DataProblem(file, int(i) + 2, col.name, str(raw.iat[i]), f"must be {allowed}"))
 
 
 def _duplicate_keys(out: pd.DataFrame, raw: pd.DataFrame, spec: FileSpec, file: str) -> list[DataProblem]:
@@ -263,6 +293,11 @@ def _rows(df: pd.DataFrame, mask: pd.Series) -> Iterable[int]:
     return (int(i) for i in np.flatnonzero(mask.fillna(False).to_numpy(dtype=bool)))
 
 
+def _day(when: object) -> str:
+    """A date as ``yyyy-mm-dd`` (a Timestamp, a numpy datetime or a date)."""
+    return str(pd.Timestamp(str(when)).date())
+
+
 def _date_checks(cfg: Config, t: dict[str, pd.DataFrame], today: dt.date | None = None) -> list[DataProblem]:
     """Dates that cannot be: after the data cut-off or in the future (sessions, follow-ups, screenings,
     randomisations, events); a session, a completed follow-up or a man's adverse event before his
@@ -278,20 +313,20 @@ def _date_checks(cfg: Config, t: dict[str, pd.DataFrame], today: dt.date | None 
         df = t.get(name, pd.DataFrame())
         if not len(df) or col not in df.columns:
             continue
-        when = pd.to_datetime(df[col])
-        late = (when > now) if cutoff is None else (when > min(now, cutoff))
-        for i in _rows(df, late.fillna(False)):
-            future = cutoff is None or when.iat[i] > now
-            limit = "in the future" if future else f"after the data cut-off {cutoff.date()}"  # type: ignore[union-attr]
-            problems.append(DataProblem(f"{name}.csv", i + 2, col, str(when.iat[i].date()), f"{what} {limit}"))
+        when = pd.to_datetime(df[col]).to_numpy(dtype="datetime64[s]")
+        late = pd.Series((when > now) if cutoff is None else (when > min(now, cutoff)))
+        for i in _rows(df, late):
+            future = cutoff is None or when[i] > now
+            limit = "in the future" if future or cutoff is None else f"after the data cut-off {cutoff.date()}"
+            problems.append(DataProblem(f"{name}.csv", i + 2, col, _day(when[i]), f"{what} {limit}"))
         if name == "participants" or "participant_id" not in df.columns:
             continue  # a partner's incident has no randomisation of its own
-        rand = pd.to_datetime(df["participant_id"].map(randomised))
-        wrong = (when > rand) if name == "screening" else (when < rand)
-        for i in _rows(df, wrong.fillna(False)):
+        rand = pd.to_datetime(df["participant_id"].map(randomised)).to_numpy(dtype="datetime64[s]")
+        wrong = pd.Series((when > rand) if name == "screening" else (when < rand))
+        for i in _rows(df, wrong):
             side = "after" if name == "screening" else "before"
-            problems.append(DataProblem(f"{name}.csv", i + 2, col, str(when.iat[i].date()),
-                                        f"{what} {side} the man's randomisation on {rand.iat[i].date()}"))  # fmt: skip
+            problems.append(DataProblem(f"{name}.csv", i + 2, col, _day(when[i]),
+                                        f"{what} {side} the man's randomisation on {_day(rand[i])}"))  # fmt: skip
     return problems
 
 
@@ -306,7 +341,7 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
         for i in _rows(df, mask):
             problems.append(
                 DataProblem(
-                    f"{name}.csv", i + 2, "participant_id", df["participant_id"].iat[i], "not in participants.csv"
+                    f"{name}.csv", i + 2, "participant_id", str(df["participant_id"].iat[i]), "not in participants.csv"
                 )
             )
 
@@ -320,7 +355,7 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
                     "screening.csv",
                     i + 2,
                     "participant_id",
-                    scr["participant_id"].iat[i],
+                    str(scr["participant_id"].iat[i]),
                     "a randomised man must be eligible and have consented",
                 )
             )
@@ -336,7 +371,7 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
                     "participants.csv",
                     i + 2,
                     "participant_id",
-                    part["participant_id"].iat[i],
+                    str(part["participant_id"].iat[i]),
                     "not in screening.csv (every randomised man was screened)",
                 )
             )
@@ -347,12 +382,13 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
                     "screening.csv",
                     i + 2,
                     "participant_id",
-                    scr["participant_id"].iat[i],
+                    str(scr["participant_id"].iat[i]),
                     "the same man randomised from two screenings",
                 )
             )
-        site_of = scr.dropna(subset=["participant_id"]).drop_duplicates("participant_id").set_index("participant_id")
-        site_of = site_of["site"]
+        site_of = (
+            scr.dropna(subset=["participant_id"]).drop_duplicates("participant_id").set_index("participant_id")["site"]
+        )
         mismatch = part["participant_id"].map(site_of)
         for i in _rows(part, mismatch.notna() & (mismatch != part["site"])):
             problems.append(
@@ -360,7 +396,7 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
                     "participants.csv",
                     i + 2,
                     "site",
-                    part["site"].iat[i],
+                    str(part["site"].iat[i]),
                     f"screening.csv has site {mismatch.iat[i]!r} for this man",
                 )
             )
@@ -384,7 +420,7 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
                 "followup.csv",
                 i + 2,
                 "completed_on",
-                str(fu["completed_on"].iat[i].date()),
+                _day(fu["completed_on"].iat[i]),
                 f"a completion date with status {fu['status'].iat[i]!r}",
             )
         )
@@ -396,7 +432,7 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
                 "partners.csv",
                 i + 2,
                 "followup_status",
-                pa["followup_status"].iat[i],
+                str(pa["followup_status"].iat[i]),
                 "a follow-up status for a partner who did not consent",
             )
         )
@@ -432,7 +468,7 @@ def _attendance_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProb
     wrong_arm = (arm.notna() & (arm != offered_arm)).to_numpy(dtype=bool)
     for i in np.flatnonzero(unplanned | over | idle | wrong_arm).tolist():
         if unplanned[i]:
-            ptype, num = att["session_type"].iat[i], att["session_number"].iat[i]
+            ptype, num = str(att["session_type"].iat[i]), att["session_number"].iat[i]
             problems.append(
                 DataProblem(
                     "attendance.csv",
@@ -465,7 +501,7 @@ def _attendance_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProb
                     "attendance.csv",
                     i + 2,
                     "participant_id",
-                    att["participant_id"].iat[i],
+                    str(att["participant_id"].iat[i]),
                     f"arm {arm.iat[i]!r} is not offered sessions (schedule.arm is {offered_arm!r})",
                 )  # fmt: skip
             )

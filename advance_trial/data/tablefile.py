@@ -25,8 +25,8 @@ def format_for_csv(df: pd.DataFrame) -> pd.DataFrame:
     for col in df.columns:
         s = df[col]
         if pd.api.types.is_bool_dtype(s.dtype):
-            text = np.where(s.fillna(False).to_numpy(dtype=bool), "true", "false")
-            out[col] = pd.Series(np.where(s.isna().to_numpy(), "", text), index=s.index, dtype=object)
+            words = np.where(s.fillna(False).to_numpy(dtype=bool), "true", "false")
+            out[col] = pd.Series(np.where(s.isna().to_numpy(), "", words), index=s.index, dtype=object)
         elif pd.api.types.is_datetime64_any_dtype(s.dtype):
             out[col] = s.dt.strftime("%Y-%m-%d").fillna("")
         elif pd.api.types.is_float_dtype(s.dtype):  # str of a float64 is its shortest round-trip repr
@@ -45,7 +45,11 @@ def format_for_csv(df: pd.DataFrame) -> pd.DataFrame:
 
 def _one_line_end(text: pd.Series) -> pd.Series:
     """Line breaks inside cells as ``\\n``: the CSV writer quotes a cell holding that, but not a bare ``\\r``."""
-    if not text.astype(str).str.contains("\r", regex=False).any():
+    try:
+        found = "\r" in "".join(text.to_numpy(dtype=object))  # one scan of the cells joined
+    except TypeError:  # some cell is not text
+        found = bool(text.astype(str).str.contains("\r", regex=False).any())
+    if not found:
         return text
     return text.map(lambda v: v.replace("\r\n", "\n").replace("\r", "\n") if isinstance(v, str) else v)
 

@@ -29,8 +29,20 @@ class NotEstimable(Exception):
 
 def independent_columns(X: np.ndarray, tol: float = ALIAS_TOL) -> list[int]:
     """Indices of the columns of ``X`` kept by sequential orthogonalisation, in order (R's pivoting)."""
+    return independent_basis(X, tol)[0]
+
+
+def independent_basis(
+    X: np.ndarray, tol: float = ALIAS_TOL, start: np.ndarray | None = None, basis_wanted: bool = True
+) -> tuple[list[int], np.ndarray]:
+    """:func:`independent_columns` and the orthonormal basis of the kept columns.
+
+    ``start`` is the basis of columns before ``X`` (from an earlier call on them): the columns kept are
+    then those of ``X`` independent of those too, exactly as if the two had been checked as one matrix.
+    Without ``basis_wanted`` the basis returned lacks the last column's part (not needed to judge it).
+    """
     kept: list[int] = []
-    basis = np.zeros((X.shape[0], 0))
+    basis = np.zeros((X.shape[0], 0)) if start is None else start
     for j in range(X.shape[1]):
         col = X[:, j].astype(float)
         norm = float(np.linalg.norm(col))
@@ -41,8 +53,9 @@ def independent_columns(X: np.ndarray, tol: float = ALIAS_TOL) -> list[int]:
         r = float(np.linalg.norm(resid))
         if r > tol * norm:
             kept.append(j)
-            basis = np.column_stack([basis, resid / r])
-    return kept
+            if basis_wanted or j < X.shape[1] - 1:
+                basis = np.column_stack([basis, resid / r])
+    return kept, basis
 
 
 def separated(X: np.ndarray, y: np.ndarray) -> bool:

@@ -60,63 +60,141 @@ def pooled_interval(p: Pooled, level: float) -> tuple[float, float]:
     return p.estimate - q * np.sqrt(p.total), p.estimate + q * np.sqrt(p.total)
 
 
-def _pmm(rng: np.random.Generator, X: np.ndarray, y: np.ndarray, obs: np.ndarray) -> np.ndarray:
-    """One PMM draw for the missing entries of ``y`` (``obs`` marks the observed ones).
+def _pmm_draw(rng: np.random.Generator, Xo: np.ndarray, Xm: np.ndarray, yo: np.ndarray) -> np.ndarray:
+    """One PMM draw for the missing rows ``Xm`` from the observed rows ``Xo`` (outcome ``yo``).
 
-    Predictors constant or aliased among the observed cases (a site where every man was lost) are
-    left out of this draw, as mice's ``remove.lindep`` does.
+    The design's columns are independent among the observed rows: predictors constant or aliased there
+    (a site where every man was lost) are left out beforehand, as mice's ``remove.lindep`` does.
     """
-    from advance_trial.outcomes.checks import independent_columns
-
-    X = X[:, independent_columns(X[obs])]
-    Xo, yo = X[obs], y[obs]
     n, p = Xo.shape
     xtx_inv = np.linalg.pinv(Xo.T @ Xo)
     beta_hat = xtx_inv @ Xo.T @ yo
-    rss = float(((yo - Xo @ beta_hat) ** 2).sum())
+    fitted_obs = Xo @ beta_hat
+    rss = float(((yo - fitted_obs) ** 2).sum())
     sigma2 = rss / rng.chisquare(max(n - p, 1))
     beta_star = rng.multivariate_normal(beta_hat, sigma2 * xtx_inv, method="cholesky")
-    fitted_obs = Xo @ beta_hat
-    fitted_mis = X[~obs] @ beta_star
+    fitted_mis = Xm @ beta_star
     return np.asarray(yo[_donors(rng, fitted_obs, fitted_mis, min(DONORS, n))])
 
 
+def stable_argsort(x: np.ndarray) -> np.ndarray:
+    """``np.argsort(x, kind="stable")`` (ties in index order) through two unstable sorts, several times
+    faster: values are ranked by a quick sort, then ``rank * n + index`` (distinct) sorted again."""
+    n = len(x)
+    if n < 2 or np.isnan(x).any():
+        return np.argsort(x, kind="stable")
+    o = np.argsort(x)
+    xs = x[o]
+    run = np.zeros(n, dtype=np.int64)
+    np.cumsum(xs[1:] != xs[:-1], out=run[1:])
+    rank = np.empty(n, dtype=np.int64)
+    rank[o] = run
+    return np.asarray(np.sort(rank * n + np.arange(n)) % n)
+
+
 def _donors(rng: np.random.Generator, fitted_obs: np.ndarray, fitted_mis: np.ndarray, k: int) -> np.ndarray:
-    """For each missing case, one of the ``k`` observed cases with the closest fitted values (vectorised)."""
-    order = np.argsort(fitted_obs, kind="stable")
+    """For each missing case, one of the ``k`` observed cases with the closest fitted values (vectorised).
+
+    The candidates are the ``2k`` observed cases around the missing one's place in the sorted fitted
+    values; they are ranked by distance, ties by that order (lower first), and the ``pick``-th is taken.
+    """
+    order = stable_argsort(fitted_obs)
     fs = fitted_obs[order]
     n = len(fs)
-    pos = np.searchsorted(fs, fitted_mis)
-    window = np.clip(pos[:, None] + np.arange(-k, k)[None, :], 0, n - 1)  # the k nearest lie in here
-    dist = np.abs(fs[window] - fitted_mis[:, None])
-    dist[:, 1:][window[:, 1:] == window[:, :-1]] = np.inf  # a clipped index counts once
-    nearest = np.take_along_axis(window, np.argsort(dist, axis=1, kind="stable")[:, :k], axis=1)
     pick = rng.integers(0, k, size=len(fitted_mis))
-    return np.asarray(order[nearest[np.arange(len(fitted_mis)), pick]])
+    # missing cases with the same fitted value (men alike in every predictor) share their candidates:
+    # each distinct value is searched and ranked once, in sorted order (a search that walks forward)
+    by_value = np.argsort(fitted_mis)
+    sorted_mis = fitted_mis[by_value]
+    fresh = np.ones(len(sorted_mis), dtype=bool)
+    fresh[1:] = sorted_mis[1:] != sorted_mis[:-1]
+    values = sorted_mis[fresh]
+    which = np.empty(len(fitted_mis), dtype=np.intp)
+    which[by_value] = np.cumsum(fresh) - 1
+    pos = np.searchsorted(fs, values)
+    window = pos[:, None] + np.arange(-k, k)[None, :]  # the k nearest lie in here
+    edge = np.flatnonzero((pos < k) | (pos > n - k))
+    if len(edge):  # near an end: indices clipped, and a clipped index counts once (the first of its repeats)
+        window[edge] = np.clip(window[edge], 0, n - 1)
+    dist = np.abs(fs[window] - values[:, None])
+    if len(edge):
+        w = window[edge]
+        repeat = np.zeros(w.shape, dtype=bool)
+        repeat[:, 1:] = w[:, 1:] == w[:, :-1]
+        d = dist[edge]
+        d[repeat] = np.inf
+        dist[edge] = d
+    ranked = np.take_along_axis(window, np.argsort(dist, axis=1, kind="stable")[:, :k], axis=1)
+    return np.asarray(order[ranked[which, pick]])
 
 
-def _pmm_block(rng: np.random.Generator, X: np.ndarray, Y: np.ndarray, obs: np.ndarray) -> np.ndarray:
+def _pmm_block_draw(rng: np.random.Generator, Xo: np.ndarray, Xm: np.ndarray, Yo: np.ndarray) -> np.ndarray:
     """PMM for a block of columns imputed together (a factor's dummies): each column's regression drawn
-    as in :func:`_pmm`, donors chosen by the distance between the fitted vectors, and the donor's whole
-    row copied, so that an imputed man has one of the categories observed."""
-    from advance_trial.outcomes.checks import independent_columns
-
-    X = X[:, independent_columns(X[obs])]
-    Xo, Yo = X[obs], Y[obs]
+    as in :func:`_pmm_draw`, donors chosen by the distance between the fitted vectors, and the donor's
+    whole row copied, so that an imputed man has one of the categories observed."""
     n, p = Xo.shape
     xtx_inv = np.linalg.pinv(Xo.T @ Xo)
     beta_hat = xtx_inv @ Xo.T @ Yo
-    fitted_obs, fitted_mis = Xo @ beta_hat, np.zeros((int((~obs).sum()), Y.shape[1]))
-    for k in range(Y.shape[1]):
+    fitted_obs, fitted_mis = Xo @ beta_hat, np.zeros((len(Xm), Yo.shape[1]))
+    for k in range(Yo.shape[1]):
         rss = float(((Yo[:, k] - fitted_obs[:, k]) ** 2).sum())
         sigma2 = max(rss, 1e-12) / rng.chisquare(max(n - p, 1))
         beta_star = rng.multivariate_normal(beta_hat[:, k], sigma2 * xtx_inv, method="svd")
-        fitted_mis[:, k] = X[~obs] @ beta_star
-    dist = ((fitted_mis[:, None, :] - fitted_obs[None, :, :]) ** 2).sum(axis=2)
+        fitted_mis[:, k] = Xm @ beta_star
     k = min(DONORS, n)
-    nearest = np.argsort(dist, axis=1, kind="stable")[:, :k]
-    pick = nearest[np.arange(len(fitted_mis)), rng.integers(0, k, size=len(fitted_mis))]
-    return np.asarray(Yo[pick])
+    picks = rng.integers(0, k, size=len(fitted_mis))
+    donor = np.empty(len(fitted_mis), dtype=np.intp)
+    step = max(1, 2**22 // max(n, 1))  # rows of the distance matrix at a time: memory bounded at any size
+    for a in range(0, len(fitted_mis), step):
+        dist = ((fitted_mis[a : a + step, None, :] - fitted_obs[None, :, :]) ** 2).sum(axis=2)
+        nearest = np.argsort(dist, axis=1, kind="stable")[:, :k]
+        donor[a : a + step] = nearest[np.arange(len(dist)), picks[a : a + step]]
+    return np.asarray(Yo[donor])
+
+
+class _Design:
+    """The observed and missing rows of one block's imputation model, kept up to date as the other
+    blocks are imputed (not rebuilt each round), with the complete columns' aliasing found once."""
+
+    def __init__(self, complete: np.ndarray, data: np.ndarray, cols: np.ndarray, obs: np.ndarray) -> None:
+        from advance_trial.outcomes.checks import independent_basis
+
+        self.cols, self.obs = cols, obs  # data columns used as predictors (in order), rows observed
+        self.obs_rows, self.mis_rows = np.flatnonzero(obs), np.flatnonzero(~obs)
+        self.nc = complete.shape[1]
+        self.Xo = np.column_stack([complete, data[:, cols]])[obs]
+        self.Xm = np.column_stack([complete, data[:, cols]])[~obs]
+        self.kept_complete, self.basis = independent_basis(self.Xo[:, : self.nc])
+        self.changes: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def refresh(self, data: np.ndarray) -> None:
+        """Every predictor column from ``data`` (a new chain's starting values)."""
+        self.Xo[:, self.nc :] = data[np.ix_(self.obs_rows, self.cols)]
+        self.Xm[:, self.nc :] = data[np.ix_(self.mis_rows, self.cols)]
+
+    def update(self, data: np.ndarray, rows: np.ndarray, block: np.ndarray) -> None:
+        """Data columns ``block`` changed in ``rows`` (a boolean mask over all rows, the same each time
+        for a block: where it is missing)."""
+        key = int(block[0])
+        if key not in self.changes:
+            where = np.flatnonzero(np.isin(self.cols, block))
+            o, m = np.flatnonzero(rows[self.obs]), np.flatnonzero(rows[~self.obs])
+            self.changes[key] = (where, o, m, self.obs_rows[o], self.mis_rows[m])
+        where, o, m, from_o, from_m = self.changes[key]
+        for c in where:
+            self.Xo[o, self.nc + c] = data[from_o, self.cols[c]]
+            self.Xm[m, self.nc + c] = data[from_m, self.cols[c]]
+
+    def independent(self) -> tuple[np.ndarray, np.ndarray]:
+        """The observed and missing rows of the columns independent among the observed rows (as
+        :func:`~advance_trial.outcomes.checks.independent_columns` of the whole design finds them)."""
+        from advance_trial.outcomes.checks import independent_basis
+
+        more, _ = independent_basis(self.Xo[:, self.nc :], start=self.basis, basis_wanted=False)
+        kept = self.kept_complete + [self.nc + j for j in more]
+        if len(kept) == self.Xo.shape[1]:
+            return self.Xo, self.Xm
+        return self.Xo[:, kept], self.Xm[:, kept]
 
 
 def impute(
@@ -136,6 +214,11 @@ def impute(
     widths = groups or [1] * incomplete.shape[1]
     starts = np.cumsum([0, *widths])
     missing = np.isnan(incomplete)
+    complete = np.asarray(complete, dtype=float)
+    columns = np.arange(incomplete.shape[1])
+    blocks = [columns[starts[g] : starts[g] + w] for g, w in enumerate(widths)]
+    todo = [g for g in range(len(widths)) if missing[:, starts[g]].any()]
+    designs: dict[int, _Design] = {}
     out = []
     for _ in range(m):
         data = incomplete.copy()
@@ -147,16 +230,21 @@ def impute(
             else:
                 rows = rng.choice(np.flatnonzero(obs), size=int((~obs).sum()))
                 data[~obs, cols] = data[rows, cols]
+        for g in todo:
+            if g in designs:
+                designs[g].refresh(data)
+            else:
+                designs[g] = _Design(complete, data, np.delete(columns, blocks[g]), ~missing[:, starts[g]])
         for _ in range(iterations):
-            for g, w in enumerate(widths):
-                j = starts[g]
-                if not missing[:, j].any():
-                    continue
-                others = np.delete(data, np.arange(j, j + w), axis=1)
-                X = np.column_stack([complete, others])
+            for g in todo:
+                j, w, d = starts[g], widths[g], designs[g]
+                Xo, Xm = d.independent()
                 if w == 1:
-                    data[missing[:, j], j] = _pmm(rng, X, data[:, j], ~missing[:, j])
+                    data[missing[:, j], j] = _pmm_draw(rng, Xo, Xm, data[d.obs_rows, j])
                 else:
-                    data[missing[:, j], j : j + w] = _pmm_block(rng, X, data[:, j : j + w], ~missing[:, j])
+                    data[missing[:, j], j : j + w] = _pmm_block_draw(rng, Xo, Xm, data[d.obs_rows, j : j + w])
+                for h in todo:
+                    if h != g:
+                        designs[h].update(data, missing[:, j], blocks[g])
         out.append(data)
     return out

@@ -58,16 +58,26 @@ def to_csv_bytes(df: pd.DataFrame) -> bytes:
     Only text columns are neutralised (:func:`neutralise`); numbers, dates and booleans are written as
     they are, so a negative estimate stays a number.
     """
+    import pandas as pd
+
     from advance_trial.data.tablefile import format_for_csv
 
     shown = format_for_csv(df)
     for col in df.columns:
         if df[col].dtype.kind == "O" or str(df[col].dtype) == "string":
             # only cells that hold text: a number in a column of mixed values stays a number
-            is_text = df[col].map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
-            values = shown[col].to_numpy(dtype=object).copy()
-            values[is_text] = [neutralise(v) if isinstance(v, str) else v for v in values[is_text]]
-            shown[col] = values
+            if str(df[col].dtype) == "string" or pd.api.types.infer_dtype(df[col], skipna=True) in ("string", "empty"):
+                is_text = df[col].notna().to_numpy(dtype=bool)
+            else:
+                is_text = df[col].map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+            values = shown[col].to_numpy(dtype=object)
+            cells = values[is_text]
+            # one scan of the cells joined: a cell can start a formula only after a separator
+            joined = "\x1f" + "\x1f".join(cells) if len(cells) else ""
+            if any("\x1f" + start in joined for start in FORMULA_STARTS):
+                values = values.copy()
+                values[is_text] = [neutralise(v) if isinstance(v, str) else v for v in cells]
+                shown[col] = values
     text: str = shown.to_csv(index=False, lineterminator="\n")
     return text.encode("utf-8")
 

@@ -78,7 +78,7 @@ def simulate(cfg: Config, targets: Targets, seed: int, ring: KeyRing | None = No
             "participant_id": [m.participant_id for m in men],
             "site": [m.site for m in men],
             "cycle": pd.array([m.cycle for m in men], dtype="Int64"),
-            "randomised_on": pd.to_datetime([m.randomised_on for m in men]).astype("datetime64[s]"),
+            "randomised_on": np.array([m.randomised_on for m in men], dtype="datetime64[s]"),
             "arm": [m.arm for m in men],
         }
     )
@@ -102,9 +102,17 @@ def simulate(cfg: Config, targets: Targets, seed: int, ring: KeyRing | None = No
         "partners": partners,
         "events": events,
     }
-    for name, df in tables.items():
-        tables[name] = df.sort_values(list(SPECS[name].key), kind="stable").reset_index(drop=True)
-    return CanonicalData(**tables)
+    t = {name: df.sort_values(list(SPECS[name].key), kind="stable").reset_index(drop=True)
+         for name, df in tables.items()}  # fmt: skip
+    return CanonicalData(
+        screening=t["screening"],
+        participants=t["participants"],
+        attendance=t["attendance"],
+        followup=t["followup"],
+        measures=t["measures"],
+        partners=t["partners"],
+        events=t["events"],
+    )
 
 
 # --------------------------------------------------------------------------- recruitment and allocation
@@ -603,19 +611,19 @@ def _covariates(
         shares = np.array([t.not_received[r] for r in reasons], dtype=float)
         none = offered & (sessions == 0)
         picked = rng.choice(len(reasons), size=int(none.sum()), p=shares / shares.sum())
-        col = np.full(n, None, dtype=object)
-        col[none] = [reasons[int(i)] for i in picked]
-        out["reason_not_received"] = pd.array(col, dtype="string")
+        given = np.full(n, None, dtype=object)
+        given[none] = [reasons[int(i)] for i in picked]
+        out["reason_not_received"] = pd.array(given, dtype="string")
     if t.discontinued:
         started = np.flatnonzero(offered & (sessions > 0) & (sessions < 7))
         if len(started) < t.discontinued:
             raise CalibrationError(f"discontinued: wanted {t.discontinued}, only {len(started)} men started and "
                                    "attended fewer than 7 sessions")  # fmt: skip
         chosen = rng.choice(started, size=t.discontinued, replace=False)
-        col = np.full(n, None, dtype=object)
+        stopped = np.full(n, None, dtype=object)
         codes = cfg.reasons.discontinued
-        col[chosen] = [codes[int(i)] for i in rng.integers(len(codes), size=len(chosen))]
-        out["reason_discontinued"] = pd.array(col, dtype="string")
+        stopped[chosen] = [codes[int(i)] for i in rng.integers(len(codes), size=len(chosen))]
+        out["reason_discontinued"] = pd.array(stopped, dtype="string")
     # the order the reader gives: canonical columns, the optional ones, then the covariates
     first = [c.name for c in (*SPECS["participants"].columns, *SPECS["participants"].optional_columns)]
     return out[[c for c in first if c in out.columns] + [c for c in out.columns if c not in first]]

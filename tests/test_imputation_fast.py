@@ -1,0 +1,70 @@
+"""The vectorised PMM gives the very draws of the straightforward one (tests/pmm_reference.py), and
+each imputed value is an observed donor among the five nearest by the rule mice uses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from advance_trial.outcomes.imputation import DONORS, _donors, impute, stable_argsort
+from tests import pmm_reference
+
+
+def _case(seed: int, n: int, blocks: bool = False, decimals: int = 1) -> tuple[np.ndarray, np.ndarray, list | None]:
+    r = np.random.default_rng(seed)
+    arm = (r.random(n) < 0.5).astype(float)
+    site = r.integers(0, 3, n)
+    complete = np.column_stack([np.ones(n), arm, site == 1, site == 2]).astype(float)
+    base = np.round(1.7 + r.normal(0, 0.6, n), decimals)  # scores on a coarse scale: many ties
+    y = np.round(base - 0.2 * arm + r.normal(0, 0.3, n), decimals)
+    y[r.random(n) < 0.45] = np.nan
+    base[r.random(n) < 0.05] = np.nan
+    if not blocks:
+        return complete, np.column_stack([y, base]), None
+    f = r.integers(0, 3, n)
+    dummies = np.column_stack([f == 1, f == 2]).astype(float)
+    dummies[r.random(n) < 0.1] = np.nan
+    return complete, np.column_stack([y, base, dummies]), [1, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("seed", "n", "blocks", "decimals"),
+    [(1, 6, False, 1), (2, 40, False, 1), (3, 500, False, 1), (4, 3000, False, 6), (5, 300, True, 1)],
+)
+def test_fast_pmm_draws_exactly_what_the_reference_draws(seed, n, blocks, decimals):
+    complete, incomplete, groups = _case(seed, n, blocks, decimals)
+    fast = impute(np.random.default_rng(seed), complete, incomplete, 3, 4, groups=groups)
+    slow = pmm_reference.impute(np.random.default_rng(seed), complete, incomplete, 3, 4, groups=groups)
+    assert all(np.array_equal(a, b) for a, b in zip(fast, slow, strict=True))
+
+
+def test_an_aliased_predictor_is_left_out_as_before():
+    complete, incomplete, _ = _case(7, 200)
+    complete = np.column_stack([complete, complete[:, 1]])  # the arm twice
+    incomplete[:, 1] = np.where(np.isnan(incomplete[:, 1]), np.nan, 2.0)  # a constant baseline
+    fast = impute(np.random.default_rng(7), complete, incomplete, 2, 3)
+    slow = pmm_reference.impute(np.random.default_rng(7), complete, incomplete, 2, 3)
+    assert all(np.array_equal(a, b) for a, b in zip(fast, slow, strict=True))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 60), st.integers(1, 40), st.integers(0, 2**32 - 1))
+def test_donors_match_the_reference_and_are_among_the_k_nearest(n_obs, n_mis, seed):
+    rng = np.random.default_rng(seed)
+    fitted_obs = np.round(rng.normal(size=n_obs), 1)  # rounding makes ties
+    fitted_mis = np.round(rng.normal(size=n_mis), 1)
+    k = min(DONORS, n_obs)
+    donors = _donors(np.random.default_rng(seed + 1), fitted_obs, fitted_mis, k)
+    assert np.array_equal(donors, pmm_reference._donors(np.random.default_rng(seed + 1), fitted_obs, fitted_mis, k))
+    for f, d in zip(fitted_mis, donors, strict=True):
+        kth = np.sort(np.abs(fitted_obs - f))[k - 1]
+        assert abs(fitted_obs[d] - f) <= kth + 1e-12
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.sampled_from([-1.5, -0.0, 0.0, 0.25, 1.0, 3.0, np.inf, -np.inf, np.nan]), max_size=30))
+def test_stable_argsort_is_numpys_stable_sort(values):
+    x = np.asarray(values, dtype=float)
+    assert np.array_equal(stable_argsort(x), np.argsort(x, kind="stable"))
