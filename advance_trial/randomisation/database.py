@@ -155,9 +155,9 @@ class SqliteDb(Db):
 
     kind = "sqlite"
 
-    def __init__(self, loc: Location, con: sqlite3.Connection, serial: int) -> None:
+    def __init__(self, loc: Location, con: sqlite3.Connection, serial: int, kept: bool = True) -> None:
         super().__init__(loc)
-        self.con, self.serial = con, serial
+        self.con, self.serial, self.kept = con, serial, kept
 
     def change_mark(self, upto: int | None = None) -> tuple[int | None, Any] | None:
         """This connection (by its serial number) and SQLite's ``data_version``, which changes whenever another
@@ -183,9 +183,14 @@ class SqliteDb(Db):
             self.con.execute("ROLLBACK")
 
     def close(self) -> None:
-        """Keep the connection for the process's next step on this file (:class:`_SqlitePool`)."""
+        """Keep the connection for the process's next step on this file (:class:`_SqlitePool`); close the one that
+        created the file, which may yet be moved into place (``randomise init``): its write-ahead log is folded
+        into the file first, as closing the last connection does."""
         assert self.loc.path is not None
-        _SQLITE.put(self.loc.path, self.con, self.serial)
+        if self.kept:
+            _SQLITE.put(self.loc.path, self.con, self.serial)
+        else:
+            self.con.close()
 
     def has_table(self, name: str) -> bool:
         return bool(self.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
@@ -279,19 +284,21 @@ def connect(loc: Location, create: bool = False) -> Db:
         finally:
             os.umask(old)
     con.execute("PRAGMA synchronous = FULL")
-    return SqliteDb(loc, con, next(_SERIALS))
+    return SqliteDb(loc, con, next(_SERIALS), kept=not create)
 
 
-def _files(path: Path) -> tuple[tuple[int, int] | None, ...]:
-    """The identities (device, inode) of a SQLite log's file, write-ahead log and shared-memory index."""
-    out: list[tuple[int, int] | None] = []
+def _files(path: Path) -> tuple[tuple[int, ...] | None, ...]:
+    """What identifies a SQLite log's file (device, inode, size, time of its last change: a file removed and made
+    again may get the same inode), its write-ahead log and its shared-memory index (device and inode, which stay
+    while they are in use)."""
+    out: list[tuple[int, ...] | None] = []
     for suffix in ("", "-wal", "-shm"):
         try:
             st = os.stat(f"{path}{suffix}")
         except OSError:
             out.append(None)
         else:
-            out.append((st.st_dev, st.st_ino))
+            out.append((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) if not suffix else (st.st_dev, st.st_ino))
     return tuple(out)
 
 
@@ -312,7 +319,7 @@ class _SqlitePool:
         import threading
 
         self.size, self.files, self.lock = size, files, threading.Lock()
-        self.idle: dict[str, list[tuple[sqlite3.Connection, int, tuple[tuple[int, int] | None, ...]]]] = {}
+        self.idle: dict[str, list[tuple[sqlite3.Connection, int, tuple[tuple[int, ...] | None, ...]]]] = {}
         self.stale: list[sqlite3.Connection] = []
 
     def take(self, path: Path) -> tuple[sqlite3.Connection, int] | None:

@@ -12,6 +12,7 @@ it but never replaces it. The verbs are in :mod:`~advance_trial.randomisation.ve
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -127,9 +128,15 @@ def log_path(cfg: Config, given: str | Path | Location | None = None) -> Locatio
         return location(given)
     if not cfg.randomisation.log:
         raise UsageError("no allocation log given: pass --log PATH or set randomisation.log in the config")
-    where = location(cfg.randomisation.log)
-    if where.path is not None and not where.path.is_absolute() and cfg.source is not None:
-        where = location(Path(os.path.normpath(Path(cfg.source.path).parent / where.path)))
+    return _configured_log(cfg.randomisation.log, cfg.source.path if cfg.source is not None else None, os.getcwd())
+
+
+@functools.lru_cache(maxsize=64)
+def _configured_log(given: str, config_file: str | None, cwd: str) -> Location:
+    """``randomisation.log`` as a location (once per process for the same config file and working folder)."""
+    where = location(given)
+    if where.path is not None and not where.path.is_absolute() and config_file is not None:
+        where = location(Path(os.path.normpath(Path(config_file).parent / where.path)))
     return where
 
 
@@ -261,7 +268,9 @@ def _unchanged(store: LogStore, known: _Verified, mark: Any) -> bool:
 
 def _remember(store: LogStore, events: list[dict[str, Any]], content: list[tuple[Any, ...]], state: Replay,
               mark: Any) -> None:  # fmt: skip
-    heads = [{"row": e["row"], "tag": e["tag"]} for e in events]
+    # the rows verified before are kept as their heads (row and tag) already: only the new ones are cut down
+    start = next((i for i in range(len(events) - 1, -1, -1) if len(events[i]) == 2), -1) + 1
+    heads = [*events[:start], *({"row": e["row"], "tag": e["tag"]} for e in events[start:])]
     _VERIFIED[(store.location.identity, store.log_id)] = _Verified(len(events), content, heads, state, mark)
 
 
