@@ -237,9 +237,16 @@ class PostgresDb(Db):
         """How many rows (up to ``upto``) and a digest, computed by the server, of their numbers and ``xmin`` (the
         transaction that wrote each row's version): any UPDATE, or a DELETE and INSERT, gives a row a new
         ``xmin``, which no client chooses."""
-        rows = self.query("SELECT count(*), md5(string_agg(\"row\" || ':' || xmin::text, ',' ORDER BY \"row\")) "
-                          "FROM events WHERE \"row\" <= ?", (10**15 if upto is None else upto,))[1]  # fmt: skip
-        return int(rows[0][0]), rows[0][1]
+        return self.change_marks(upto)[0]
+
+    def change_marks(self, upto: int | None) -> tuple[tuple[int, Any], tuple[int, Any]]:
+        """:meth:`change_mark` of every row and of the rows up to ``upto``, in one query."""
+        digest = "md5(string_agg(\"row\" || ':' || xmin::text, ',' ORDER BY \"row\"){})"
+        below = ' FILTER (WHERE "row" <= ?)'
+        sql = (f"SELECT count(*), {digest.format('')}, count(*){below}, {digest.format(below)} "
+               "FROM events")  # fmt: skip
+        n, all_rows, m, some = self.query(sql, (10**15 if upto is None else upto,) * 2)[1][0]
+        return (int(n), all_rows), (int(m), some)
 
     @contextmanager
     def serialised(self, exclusive: bool) -> Iterator[None]:

@@ -193,6 +193,7 @@ class LogStore:
 
     def __init__(self, db: Db, ring: KeyRing, meta: dict[str, str]) -> None:
         self.db, self.ring, self.meta = db, ring, meta
+        self.stored: tuple[Any, ...] = ()  # the last row inserted, as stored
 
     @property
     def location(self) -> Location:
@@ -232,7 +233,8 @@ class LogStore:
                 "with `advance-trial randomise copy-log` to use the service"
             )
         cols = ", ".join(f'"{c}"' for c in values)
-        self.db.run(f"INSERT INTO events ({cols}) VALUES ({', '.join('?' * len(values))})", list(values.values()))
+        sql = f"INSERT INTO events ({cols}) VALUES ({', '.join('?' * len(values))}) RETURNING {_COLUMNS}"
+        self.stored = self.db.query(sql, list(values.values()))[1][0]  # the row as the database spells it
         return values
 
     def kinds(self) -> tuple[str, ...]:

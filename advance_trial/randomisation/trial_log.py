@@ -31,7 +31,7 @@ from advance_trial.errors import (
     NotAllocatedError,
     UsageError,
 )
-from advance_trial.randomisation.database import Location, location, writes_to
+from advance_trial.randomisation.database import Location, PostgresDb, location, writes_to
 from advance_trial.randomisation.key import (
     KeyRing,
     key_folder,
@@ -243,9 +243,14 @@ def _verified(store: LogStore, full: bool = False) -> tuple[Replay, Head, list[d
     others are compared column by column. Any difference means a full verification, which names the row.
     """
     ring, log_id = store.ring, store.log_id
-    mark = store.db.change_mark()
     known = None if full else _VERIFIED.pop((store.location.identity, log_id), None)
-    if known is not None and known.state.ring == ring and _unchanged(store, known, mark):
+    upto = known.mark[0] if known is not None and known.mark is not None else None
+    if isinstance(store.db, PostgresDb):  # both in one query
+        mark, then = store.db.change_marks(upto)
+    else:
+        mark = store.db.change_mark()
+        then = mark if upto is None else store.db.change_mark(upto)
+    if known is not None and known.state.ring == ring and _unchanged(store, known, then):
         done, state, new = known.rows, known.state, store.events(after=known.rows)
         events, content = [*known.heads, *new], [*known.content, *(tuple(e.values()) for e in new)]
     else:
@@ -256,13 +261,13 @@ def _verified(store: LogStore, full: bool = False) -> tuple[Replay, Head, list[d
     return replay_events(events[done:], ring, log_id, state), head, events, content, mark
 
 
-def _unchanged(store: LogStore, known: _Verified, mark: Any) -> bool:
-    """Whether the rows ``known`` holds are still in the log as they were."""
+def _unchanged(store: LogStore, known: _Verified, then: Any) -> bool:
+    """Whether the rows ``known`` holds are still in the log as they were (``then``: the database's change mark
+    now, of the rows the mark ``known`` holds covered)."""
     covered = 0
-    if known.mark is not None:
+    if known.mark is not None and then == known.mark:
         upto = known.mark[0]
-        if (mark if upto is None else store.db.change_mark(upto)) == known.mark:
-            covered = known.rows if upto is None else min(upto, known.rows)
+        covered = known.rows if upto is None else min(upto, known.rows)
     return store.content(known.rows, after=covered) == known.content[covered:]
 
 
@@ -288,8 +293,7 @@ def _writing(cfg: Config, ring: KeyRing, where: Location, now: datetime | None =
                     step = _Step(cfg, store, state, head, now, account)
                     yield step
                     if step.row is not None:
-                        written = store.events(after=head.row)  # the row as the database spells it
-                        events, content = [*events, step.row], [*content, *(tuple(w.values()) for w in written)]
+                        events, content = [*events, step.row], [*content, store.stored]
                 if step.row is not None:
                     settle(ring, store.log_id, step.head)
             _remember(store, events, content, step.state, mark)
