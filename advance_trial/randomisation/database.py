@@ -160,10 +160,10 @@ class SqliteDb(Db):
         self.con, self.serial, self.kept = con, serial, kept
 
     def change_mark(self, upto: int | None = None) -> tuple[int | None, Any] | None:
-        """This connection (by its serial number) and SQLite's ``data_version``, which changes whenever another
-        connection, in any process, commits a change to the file (this connection's own commits are this
-        process's steps, whose rows the caller knows)."""
-        return None, (self.serial, self.scalar("PRAGMA data_version"))
+        """This connection (by its serial number), SQLite's ``data_version``, which changes whenever another
+        connection, in any process, commits a change to the file, and the rows this connection has changed
+        (a step takes the mark after its own row)."""
+        return None, (self.serial, self.scalar("PRAGMA data_version"), self.con.total_changes)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
         cur = self.con.execute(sql, tuple(params))

@@ -294,6 +294,8 @@ def _writing(cfg: Config, ring: KeyRing, where: Location, now: datetime | None =
                     yield step
                     if step.row is not None:
                         events, content = [*events, step.row], [*content, store.stored]
+                    if store.db.kind == "sqlite":  # after this step's own changes (no one else writes until it ends)
+                        mark = store.db.change_mark()
                 if step.row is not None:
                     settle(ring, store.log_id, step.head)
             _remember(store, events, content, step.state, mark)
