@@ -110,9 +110,12 @@ def main() -> None:
                 order = list(trees.items()) if r % 2 == 0 else list(reversed(trees.items()))
                 for name, tree in order:
                     results.setdefault((name, setting), []).append(
-                        measure(tree, setting, admin, args.allocations, args.clients))
-    print(f"{args.allocations} allocations per setting, 3 site accounts x {args.clients} clients, "
-          f"{args.rounds} alternating round(s); medians" + (f"; baseline {args.baseline}" if args.baseline else ""))
+                        measure(tree, setting, admin, args.allocations, args.clients)
+                    )
+    print(
+        f"{args.allocations} allocations per setting, 3 site accounts x {args.clients} clients, "
+        f"{args.rounds} alternating round(s); medians" + (f"; baseline {args.baseline}" if args.baseline else "")
+    )
     print(f"{'setting':<14} {'tree':<9} {'alloc/s':>8} {'p50 ms':>8} {'p95 ms':>8}")
     med = {k: {key: statistics.median(r[key] for r in rows) for key in rows[0]} for k, rows in results.items()}
     for setting in SETTINGS:

@@ -75,7 +75,9 @@ class Browser:
 
 
 def _logins(served, name: str) -> list[dict]:
-    details = [json.loads(e["detail"]) for e in al.events(served.cfg, served.ring, served.where) if e["kind"] == "login"]
+    details = [
+        json.loads(e["detail"]) for e in al.events(served.cfg, served.ring, served.where) if e["kind"] == "login"
+    ]
     return [d for d in details if d.get("account") == name]
 
 

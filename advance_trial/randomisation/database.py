@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import errno
 import functools
-import itertools
 import hashlib
+import itertools
 import os
 import re
 import sqlite3

@@ -326,7 +326,6 @@ def read_checkpoint(ring: KeyRing) -> Checkpoint:
 
 def sign_receipt(ring: KeyRing, receipt: Mapping[str, Any]) -> dict[str, Any]:
     """The receipt with an Ed25519 signature over its canonical JSON (from the key folder's signing key)."""
-    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     body = {"format": RECEIPT_FORMAT, **receipt}

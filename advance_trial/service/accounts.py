@@ -435,7 +435,9 @@ class Accounts:
         try:
             if spent is None:
                 db.run("UPDATE sessions SET csrf = ? WHERE id_hash = ?", (csrf, _sha256(sid)))
-            elif db.run("UPDATE sessions SET csrf = ? WHERE id_hash = ? AND csrf = ?", (csrf, _sha256(sid), spent)) != 1:
+            elif (
+                db.run("UPDATE sessions SET csrf = ? WHERE id_hash = ? AND csrf = ?", (csrf, _sha256(sid), spent)) != 1
+            ):
                 raise ForbiddenError("the form's security token is not valid (expired, used already or forged); "
                                      "reload the page and try again")  # fmt: skip
         finally:
