@@ -245,6 +245,8 @@ def _verified(store: LogStore, full: bool = False) -> tuple[Replay, Head, list[d
     ring, log_id = store.ring, store.log_id
     known = None if full else _VERIFIED.pop((store.location.identity, log_id), None)
     upto = known.mark[0] if known is not None and known.mark is not None else None
+    mark: Any
+    then: Any
     if isinstance(store.db, PostgresDb):  # both in one query
         mark, then = store.db.change_marks(upto)
     else:
