@@ -348,7 +348,11 @@ class _SqlitePool:
 
     def put(self, path: Path, con: sqlite3.Connection, serial: int) -> None:
         if con.in_transaction:
-            con.execute("ROLLBACK")
+            try:
+                con.execute("ROLLBACK")
+            except sqlite3.Error:  # a connection that cannot even roll back is not kept
+                con.close()
+                return
         ids = _files(path)
         with self.lock:
             free = self.idle.setdefault(str(path), [])
