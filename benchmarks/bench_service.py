@@ -52,7 +52,10 @@ def _run(setting: str, admin: str, n: int, clients: int) -> dict[str, float]:
         latencies: list[float] = []
         receipts: list[dict[str, Any]] = []
         with contextlib.ExitStack() as stack:
-            servers = [stack.enter_context(Server(served)) for _ in range(2 if setting.endswith("x2") else 1)]
+            servers = [Server(served) for _ in range(2 if setting.endswith("x2") else 1)]
+            for server in servers:  # a loaded machine may take a while to start a server
+                stack.callback(server.stop)
+                server.start(timeout=180)
             jobs = [(site, [f"AF{s}{k}{i:04d}" for i in range(k, n // 3, clients)])
                     for s, site in enumerate(SITES) for k in range(clients)]  # fmt: skip
 
@@ -84,8 +87,10 @@ def measure(tree: Path, setting: str, admin: str, n: int, clients: int) -> dict[
     cmd = [str(python if python.exists() else sys.executable), str(Path(__file__).resolve()), "--only", setting,
            "--allocations", str(n), "--clients", str(clients)]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(tree), "ADVANCE_BENCH_TREE": str(tree), "ADVANCE_TRIAL_TEST_PG": admin}
-    out = subprocess.run(cmd, cwd=tree, check=True, capture_output=True, text=True, env=env).stdout
-    return dict(json.loads(out.strip().splitlines()[-1]))
+    done = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"{tree}, {setting}: {done.stderr.strip().splitlines()[-1:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def main() -> None:
