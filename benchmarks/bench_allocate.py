@@ -1,32 +1,37 @@
-"""Throughput of concurrent ``allocate`` calls on one allocation log, now and at a baseline commit.
+"""Throughput of concurrent ``allocate`` calls on one allocation log, now and at a baseline, side by side.
 
 P worker processes start together and each allocates its own men into one log (each step under the
-trial's lock: verify the whole log, append one authenticated row, commit, move the checkpoint); the
-log is verified afterwards. Printed: processes, allocations, wall time and allocations per second, for
-P = 1, 2 and 4. With ``--baseline REV`` the same benchmark of that commit (its own
-``benchmarks/bench_allocate.py``, from ``git archive``) runs in the same session, and the ratios are
-printed side by side.
+trial's lock: verify the log from the last step, append one authenticated row, commit, move the
+checkpoint); the log is verified in full afterwards. Printed: allocations per second for P = 1, 2 and 4
+writers. With ``--baseline DIR`` (a checkout of another commit with its own virtual environment, e.g.
+``git worktree add --detach /tmp/base main``), each measurement is taken in turn of that tree (its code, run
+by its own ``.venv/bin/python``, measured by this script) and of this one, ``--rounds``
+times, alternating; medians and the ratios now/baseline are printed, and whether throughput falls as
+writers are added (4 writers against 1).
 
-Run: ``python benchmarks/bench_allocate.py [--per-process N] [--baseline REV]``
+Run: ``python benchmarks/bench_allocate.py [--per-process N] [--rounds R] [--baseline DIR]``
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import re
+import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-from io import BytesIO
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parents[1]
+#: The tree measured: this one, or (in the processes this script starts for ``--baseline``) the baseline's.
+ROOT = Path(os.environ.get("ADVANCE_BENCH_TREE") or HERE)
 sys.path.insert(0, str(ROOT))
 CONFIG = ROOT / "configs" / "advance-feasibility.yaml"
 SITES = ("london", "wolverhampton", "bristol")
+WRITERS = (1, 2, 4)
 
 
 def _worker(args: tuple[str, str, int, int, float]) -> int:
@@ -75,32 +80,50 @@ def run(processes: int, per_process: int, folder: Path) -> tuple[int, float]:
     return sum(done), elapsed
 
 
-def baseline(rev: str, per_process: int) -> dict[int, float]:
-    """Allocations per second at commit ``rev``, from its own benchmark script."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True).stdout
-    with tempfile.TemporaryDirectory() as tmp:
-        with tarfile.open(fileobj=BytesIO(archive)) as tar:
-            tar.extractall(tmp, filter="data")
-        out = subprocess.run([sys.executable, "benchmarks/bench_allocate.py", "--per-process", str(per_process)],
-                             cwd=tmp, check=True, capture_output=True, text=True, env={"PYTHONPATH": tmp,
-                             "PATH": "/usr/bin:/bin"}).stdout  # fmt: skip
-    return {int(m.group(1)): float(m.group(2)) for m in re.finditer(r"(\d) process\(es\).* = (\d+) allocations/s", out)}
+def measure(tree: Path, processes: int, per_process: int) -> float:
+    """Allocations per second of ``tree`` (its code, in its own interpreter), measured by this script."""
+    python = tree / ".venv" / "bin" / "python"
+    cmd = [str(python if python.exists() else sys.executable), str(Path(__file__).resolve()),
+           "--per-process", str(per_process), "--only", str(processes)]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(tree), "ADVANCE_BENCH_TREE": str(tree)}
+    out = subprocess.run(cmd, cwd=tree, check=True, capture_output=True, text=True, env=env).stdout
+    found = re.search(rf"{processes} process\(es\).* = (\d+(?:\.\d+)?) allocations/s", out)
+    assert found is not None, out
+    return float(found.group(1))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-process", type=int, default=100)
-    parser.add_argument("--baseline", default=None, help="A commit to measure side by side (e.g. 061deff).")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds with --baseline (default 3)")
+    parser.add_argument("--baseline", type=Path, default=None, help="a checkout of the commit to compare with")
+    parser.add_argument("--only", type=int, default=None, help=argparse.SUPPRESS)  # one P, this tree, once
     args = parser.parse_args()
-    before = baseline(args.baseline, args.per_process) if args.baseline else {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for p in (1, 2, 4):
-            n, secs = run(p, args.per_process, Path(tmp) / f"p{p}")
-            rate = n / secs
-            line = f"{p} process(es): {n} allocations in {secs:.2f} s = {rate:.0f} allocations/s (log verified)"
-            if p in before:
-                line += f"; baseline {args.baseline}: {before[p]:.0f}/s, ratio now/baseline {rate / before[p]:.2f}"
-            print(line)
+    if args.baseline is None or args.only is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            for p in (args.only,) if args.only else WRITERS:
+                n, secs = run(p, args.per_process, Path(tmp) / f"p{p}")
+                print(f"{p} process(es): {n} allocations in {secs:.2f} s = {n / secs:.1f} allocations/s (log verified)")
+        return
+    base = args.baseline.resolve()
+    if not (base / "advance_trial").is_dir():
+        sys.exit(f"{base}: not a checkout of advance-trial")
+    rates: dict[tuple[str, int], list[float]] = {}
+    for r in range(args.rounds):
+        for p in WRITERS:
+            order = [("baseline", base), ("now", ROOT)] if r % 2 == 0 else [("now", ROOT), ("baseline", base)]
+            for name, tree in order:
+                rates.setdefault((name, p), []).append(measure(tree, p, args.per_process))
+    print(f"{args.per_process} allocations per writer, {args.rounds} alternating round(s), medians; "
+          f"baseline {base}")  # fmt: skip
+    print(f"{'writers':>7} {'baseline/s':>11} {'now/s':>8} {'now/baseline':>13}")
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    for p in WRITERS:
+        b, n = med[("baseline", p)], med[("now", p)]
+        print(f"{p:>7} {b:>11.1f} {n:>8.1f} {n / b:>13.2f}")
+    for name in ("baseline", "now"):
+        print(f"{name}: 4 writers / 1 writer = {med[(name, 4)] / med[(name, 1)]:.2f} "
+              f"(2 / 1 = {med[(name, 2)] / med[(name, 1)]:.2f})")  # fmt: skip
 
 
 if __name__ == "__main__":

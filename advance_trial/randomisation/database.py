@@ -15,7 +15,9 @@ Nothing of the allocation logic depends on which one it is.
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
+import itertools
 import os
 import re
 import sqlite3
@@ -59,7 +61,7 @@ class Location:
             return str(self.path)
         return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", self.url)
 
-    @property
+    @functools.cached_property
     def identity(self) -> str:
         """What tells two locations apart (a process's cache of what it verified is keyed by it)."""
         return str(self.path.resolve()) if self.path is not None else self.shown
@@ -118,6 +120,13 @@ class Db(ABC):
     def has_table(self, name: str) -> bool:
         """Whether a table exists."""
 
+    def change_mark(self, upto: int | None = None) -> tuple[int | None, Any] | None:
+        """What the log's rows were, cheaply: ``(rows, value)``, the rows it covers (None: all of them, as far as
+        this connection reads them) and a value that changes whenever any of them is changed by anyone but this
+        connection; None where the database offers no such value (the caller then compares rows). Take it
+        before reading the rows; ``upto`` (PostgreSQL) covers the rows numbered up to it."""
+        return None
+
     @contextmanager
     def serialised(self, exclusive: bool) -> Iterator[None]:
         """Hold the database's own lock for the trial's log around a whole step (a no-op for SQLite,
@@ -146,9 +155,15 @@ class SqliteDb(Db):
 
     kind = "sqlite"
 
-    def __init__(self, loc: Location, con: sqlite3.Connection) -> None:
+    def __init__(self, loc: Location, con: sqlite3.Connection, serial: int, kept: bool = True) -> None:
         super().__init__(loc)
-        self.con = con
+        self.con, self.serial, self.kept = con, serial, kept
+
+    def change_mark(self, upto: int | None = None) -> tuple[int | None, Any] | None:
+        """This connection (by its serial number), SQLite's ``data_version``, which changes whenever another
+        connection, in any process, commits a change to the file, and the rows this connection has changed
+        (a step takes the mark after its own row)."""
+        return None, (self.serial, self.scalar("PRAGMA data_version"), self.con.total_changes)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
         cur = self.con.execute(sql, tuple(params))
@@ -168,7 +183,14 @@ class SqliteDb(Db):
             self.con.execute("ROLLBACK")
 
     def close(self) -> None:
-        self.con.close()
+        """Keep the connection for the process's next step on this file (:class:`_SqlitePool`); close the one that
+        created the file, which may yet be moved into place (``randomise init``): its write-ahead log is folded
+        into the file first, as closing the last connection does."""
+        assert self.loc.path is not None
+        if self.kept:
+            _SQLITE.put(self.loc.path, self.con, self.serial)
+        else:
+            self.con.close()
 
     def has_table(self, name: str) -> bool:
         return bool(self.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
@@ -211,6 +233,21 @@ class PostgresDb(Db):
     def has_table(self, name: str) -> bool:
         return bool(self.scalar("SELECT to_regclass(?) IS NOT NULL", (f"public.{name}",)))
 
+    def change_mark(self, upto: int | None = None) -> tuple[int | None, Any] | None:
+        """How many rows (up to ``upto``) and a digest, computed by the server, of their numbers and ``xmin`` (the
+        transaction that wrote each row's version): any UPDATE, or a DELETE and INSERT, gives a row a new
+        ``xmin``, which no client chooses."""
+        return self.change_marks(upto)[0]
+
+    def change_marks(self, upto: int | None) -> tuple[tuple[int, Any], tuple[int, Any]]:
+        """:meth:`change_mark` of every row and of the rows up to ``upto``, in one query."""
+        digest = "md5(string_agg(\"row\" || ':' || xmin::text, ',' ORDER BY \"row\"){})"
+        below = ' FILTER (WHERE "row" <= ?)'
+        sql = (f"SELECT count(*), {digest.format('')}, count(*){below}, {digest.format(below)} "
+               "FROM events")  # fmt: skip
+        n, all_rows, m, some = self.query(sql, (10**15 if upto is None else upto,) * 2)[1][0]
+        return (int(n), all_rows), (int(m), some)
+
     @contextmanager
     def serialised(self, exclusive: bool) -> Iterator[None]:
         take, give = ("pg_advisory_lock", "pg_advisory_unlock") if exclusive else (
@@ -241,6 +278,10 @@ def connect(loc: Location, create: bool = False) -> Db:
             os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
         finally:
             os.umask(old)
+    if not create:
+        pooled = _SQLITE.take(path)
+        if pooled is not None:
+            return SqliteDb(loc, *pooled)
     con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
     con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     if create:
@@ -250,7 +291,83 @@ def connect(loc: Location, create: bool = False) -> Db:
         finally:
             os.umask(old)
     con.execute("PRAGMA synchronous = FULL")
-    return SqliteDb(loc, con)
+    return SqliteDb(loc, con, next(_SERIALS), kept=not create)
+
+
+def _files(path: Path) -> tuple[tuple[int, ...] | None, ...]:
+    """What identifies a SQLite log's file (device, inode, size, time of its last change: a file removed and made
+    again may get the same inode), its write-ahead log and its shared-memory index (device and inode, which stay
+    while they are in use)."""
+    out: list[tuple[int, ...] | None] = []
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            st = os.stat(f"{path}{suffix}")
+        except OSError:
+            out.append(None)
+        else:
+            out.append((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) if not suffix else (st.st_dev, st.st_ino))
+    return tuple(out)
+
+
+class _SqlitePool:
+    """Idle SQLite connections kept for the process's next step on the same file.
+
+    Opening a connection per step costs its pragmas and, when it was the last one open, a checkpoint of
+    the write-ahead log into the file and the log's deletion on close (two more fsyncs and a new WAL
+    for the next step). A connection goes back only when it is outside any transaction, and is taken
+    again only while the file, its ``-wal`` and its ``-shm`` are the very files it opened (same device and
+    inode): a log put back from a copy, or its WAL removed, is never read through a stale connection.
+    Such a connection is set aside unclosed (:attr:`stale`): closing it could write its old WAL into the
+    file now there and remove the new WAL by name. Only connections to files that are gone altogether
+    are closed. At most ``size`` idle connections per file and ``files`` files are kept.
+    """
+
+    def __init__(self, size: int = 8, files: int = 16) -> None:
+        import threading
+
+        self.size, self.files, self.lock = size, files, threading.Lock()
+        self.idle: dict[str, list[tuple[sqlite3.Connection, int, tuple[tuple[int, ...] | None, ...]]]] = {}
+        self.stale: list[sqlite3.Connection] = []
+
+    def take(self, path: Path) -> tuple[sqlite3.Connection, int] | None:
+        now = _files(path)
+        with self.lock:
+            free = self.idle.get(str(path), [])
+            while free:
+                con, serial, seen = free.pop()
+                if seen == now:
+                    return con, serial
+                self._drop(con, seen, now)
+        return None
+
+    def _drop(self, con: sqlite3.Connection, seen: tuple[Any, ...], now: tuple[Any, ...]) -> None:
+        if now in (seen, (None, None, None)):
+            con.close()
+        else:
+            self.stale.append(con)
+
+    def put(self, path: Path, con: sqlite3.Connection, serial: int) -> None:
+        if con.in_transaction:
+            try:
+                con.execute("ROLLBACK")
+            except sqlite3.Error:  # a connection that cannot even roll back is not kept
+                con.close()
+                return
+        ids = _files(path)
+        with self.lock:
+            free = self.idle.setdefault(str(path), [])
+            if len(free) < self.size and None not in ids[:2]:
+                free.append((con, serial, ids))
+            else:
+                con.close()  # as every step closed its connection before the pool
+            while len(self.idle) > self.files:  # a test run opens many logs: the oldest file's go
+                oldest = next(iter(self.idle))
+                for old, _, seen in self.idle.pop(oldest):
+                    self._drop(old, seen, _files(Path(oldest)))
+
+
+_SQLITE = _SqlitePool()
+_SERIALS = itertools.count(1)
 
 
 class _Pool:

@@ -20,6 +20,7 @@ named with a :class:`DemonstrationKeyWarning` whenever it is used.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -325,18 +326,26 @@ def read_checkpoint(ring: KeyRing) -> Checkpoint:
 
 def sign_receipt(ring: KeyRing, receipt: Mapping[str, Any]) -> dict[str, Any]:
     """The receipt with an Ed25519 signature over its canonical JSON (from the key folder's signing key)."""
-    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     body = {"format": RECEIPT_FORMAT, **receipt}
     try:
-        private = serialization.load_pem_private_key(ring.signing_path.read_bytes(), password=None)
+        pem = ring.signing_path.read_bytes()
     except FileNotFoundError:
         return body
+    private = _private_key(pem)
     if not isinstance(private, Ed25519PrivateKey):
         raise UsageError(f"{ring.signing_path}: not an Ed25519 key")
     body["signature"] = base64.b64encode(private.sign(_canon(body).encode("utf-8"))).decode()
     return body
+
+
+@functools.lru_cache(maxsize=4)
+def _private_key(pem: bytes) -> Any:
+    """A signing key parsed from its PEM (once per process for the same bytes: the file is read every time)."""
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.load_pem_private_key(pem, password=None)
 
 
 def check_receipt_signature(receipt: Mapping[str, Any], public_pem: bytes) -> None:

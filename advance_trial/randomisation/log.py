@@ -184,11 +184,16 @@ def check_permissions(loc: Location) -> None:
             raise UsageError(f"{p}: the allocation log's {what} is open to other users; chmod {mode} it")
 
 
+#: Per log (location and id): the kinds of event its table accepts.
+_KINDS: dict[tuple[str, str], tuple[str, ...]] = {}
+
+
 class LogStore:
     """An open allocation log. Use :func:`open_log` or :func:`create_log`."""
 
     def __init__(self, db: Db, ring: KeyRing, meta: dict[str, str]) -> None:
         self.db, self.ring, self.meta = db, ring, meta
+        self.stored: tuple[Any, ...] = ()  # the last row inserted, as stored
 
     @property
     def location(self) -> Location:
@@ -203,9 +208,10 @@ class LogStore:
         cols, rows = self.db.query(f'SELECT {_COLUMNS} FROM events WHERE "row" > ? ORDER BY "row"', (after,))
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
-    def content(self, upto: int) -> list[tuple[Any, ...]]:
-        """Every column of every row numbered up to ``upto``, in row order, as plain tuples."""
-        return self.db.query(f'SELECT {_COLUMNS} FROM events WHERE "row" <= ? ORDER BY "row"', (upto,))[1]
+    def content(self, upto: int, after: int = 0) -> list[tuple[Any, ...]]:
+        """Every column of every row numbered after ``after`` up to ``upto``, in row order, as plain tuples."""
+        sql = f'SELECT {_COLUMNS} FROM events WHERE "row" > ? AND "row" <= ? ORDER BY "row"'
+        return self.db.query(sql, (after, upto))[1]
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -227,15 +233,19 @@ class LogStore:
                 "with `advance-trial randomise copy-log` to use the service"
             )
         cols = ", ".join(f'"{c}"' for c in values)
-        self.db.run(f"INSERT INTO events ({cols}) VALUES ({', '.join('?' * len(values))})", list(values.values()))
+        sql = f"INSERT INTO events ({cols}) VALUES ({', '.join('?' * len(values))}) RETURNING {_COLUMNS}"
+        self.stored = self.db.query(sql, list(values.values()))[1][0]  # the row as the database spells it
         return values
 
     def kinds(self) -> tuple[str, ...]:
         """The kinds of event this log's table accepts (a log created before the service lacks its kinds)."""
         if self.db.kind != "sqlite":
             return KINDS
-        sql = str(self.db.scalar("SELECT sql FROM sqlite_master WHERE name = 'events'") or "")
-        return tuple(k for k in KINDS if f"'{k}'" in sql)
+        key = (self.location.identity, self.log_id)
+        if key not in _KINDS:  # a log's table never changes: a copy (``copy-log``) is a new log
+            sql = str(self.db.scalar("SELECT sql FROM sqlite_master WHERE name = 'events'") or "")
+            _KINDS[key] = tuple(k for k in KINDS if f"'{k}'" in sql)
+        return _KINDS[key]
 
     def close(self) -> None:
         self.db.close()
@@ -282,9 +292,14 @@ def open_log(where: Location | str | Path, ring: KeyRing) -> LogStore:
     where = location(where)
     db = connect(where)
     try:
-        if not db.has_table("meta"):
-            raise UsageError(f"{where}: no allocation log there; create it with `advance-trial randomise init`")
-        meta = {str(k): str(v) for k, v in db.query("SELECT key, value FROM meta")[1]}
+        try:
+            meta = {str(k): str(v) for k, v in db.query("SELECT key, value FROM meta")[1]}
+        except database_errors():  # autocommit: a failed read leaves no transaction behind
+            if not db.has_table("meta"):
+                raise UsageError(
+                    f"{where}: no allocation log there; create it with `advance-trial randomise init`"
+                ) from None
+            raise
     except database_errors() as exc:
         db.close()
         raise refuse_unreadable(where, exc) from None

@@ -12,6 +12,7 @@ it but never replaces it. The verbs are in :mod:`~advance_trial.randomisation.ve
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -30,7 +31,7 @@ from advance_trial.errors import (
     NotAllocatedError,
     UsageError,
 )
-from advance_trial.randomisation.database import Location, location, writes_to
+from advance_trial.randomisation.database import Location, PostgresDb, location, writes_to
 from advance_trial.randomisation.key import (
     KeyRing,
     key_folder,
@@ -127,9 +128,15 @@ def log_path(cfg: Config, given: str | Path | Location | None = None) -> Locatio
         return location(given)
     if not cfg.randomisation.log:
         raise UsageError("no allocation log given: pass --log PATH or set randomisation.log in the config")
-    where = location(cfg.randomisation.log)
-    if where.path is not None and not where.path.is_absolute() and cfg.source is not None:
-        where = location(Path(os.path.normpath(Path(cfg.source.path).parent / where.path)))
+    return _configured_log(cfg.randomisation.log, cfg.source.path if cfg.source is not None else None, os.getcwd())
+
+
+@functools.lru_cache(maxsize=64)
+def _configured_log(given: str, config_file: str | None, cwd: str) -> Location:
+    """``randomisation.log`` as a location (once per process for the same config file and working folder)."""
+    where = location(given)
+    if where.path is not None and not where.path.is_absolute() and config_file is not None:
+        where = location(Path(os.path.normpath(Path(config_file).parent / where.path)))
     return where
 
 
@@ -216,6 +223,7 @@ class _Verified:
     content: list[tuple[Any, ...]]
     heads: list[dict[str, Any]]
     state: Replay
+    mark: Any = None
 
 
 #: Per process and log: the rows last verified and the state they replay to. A step whose log still holds
@@ -225,22 +233,52 @@ class _Verified:
 _VERIFIED: dict[tuple[str, str], _Verified] = {}
 
 
-def _verified(store: LogStore, full: bool = False) -> tuple[Replay, Head, list[dict[str, Any]]]:
+def _verified(store: LogStore, full: bool = False) -> tuple[Replay, Head, list[dict[str, Any]], list[tuple[Any, ...]],
+                                                             Any]:  # fmt: skip
+    """The log verified from what this process last verified of it, else in full: the state, the head, every
+    event, every row as stored, and the database's change mark taken before anything was read.
+
+    The rows this process verified before must be exactly what they were: those the database's change mark
+    covers are, when the mark is unchanged (:meth:`~advance_trial.randomisation.database.Db.change_mark`); the
+    others are compared column by column. Any difference means a full verification, which names the row.
+    """
     ring, log_id = store.ring, store.log_id
     known = None if full else _VERIFIED.pop((store.location.identity, log_id), None)
-    if known is not None and known.state.ring == ring and store.content(known.rows) == known.content:
-        done, state, events = known.rows, known.state, [*known.heads, *store.events(after=known.rows)]
+    upto = known.mark[0] if known is not None and known.mark is not None else None
+    mark: Any
+    then: Any
+    if isinstance(store.db, PostgresDb):  # both in one query
+        mark, then = store.db.change_marks(upto)
+    else:
+        mark = store.db.change_mark()
+        then = mark if upto is None else store.db.change_mark(upto)
+    if known is not None and known.state.ring == ring and _unchanged(store, known, then):
+        done, state, new = known.rows, known.state, store.events(after=known.rows)
+        events, content = [*known.heads, *new], [*known.content, *(tuple(e.values()) for e in new)]
     else:
         done, state, events = 0, None, store.events()
+        content = [tuple(e.values()) for e in events]
     head = check_chain(events, ring, log_id, start=done)
     check_head(ring, log_id, head, events)
-    return replay_events(events[done:], ring, log_id, state), head, events
+    return replay_events(events[done:], ring, log_id, state), head, events, content, mark
 
 
-def _remember(store: LogStore, events: list[dict[str, Any]], state: Replay) -> None:
-    heads = [{"row": e["row"], "tag": e["tag"]} for e in events]
-    known = _Verified(len(events), store.content(len(events)), heads, state)
-    _VERIFIED[(store.location.identity, store.log_id)] = known
+def _unchanged(store: LogStore, known: _Verified, then: Any) -> bool:
+    """Whether the rows ``known`` holds are still in the log as they were (``then``: the database's change mark
+    now, of the rows the mark ``known`` holds covered)."""
+    covered = 0
+    if known.mark is not None and then == known.mark:
+        upto = known.mark[0]
+        covered = known.rows if upto is None else min(upto, known.rows)
+    return store.content(known.rows, after=covered) == known.content[covered:]
+
+
+def _remember(store: LogStore, events: list[dict[str, Any]], content: list[tuple[Any, ...]], state: Replay,
+              mark: Any) -> None:  # fmt: skip
+    # the rows verified before are kept as their heads (row and tag) already: only the new ones are cut down
+    start = next((i for i in range(len(events) - 1, -1, -1) if len(events[i]) == 2), -1) + 1
+    heads = [*events[:start], *({"row": e["row"], "tag": e["tag"]} for e in events[start:])]
+    _VERIFIED[(store.location.identity, store.log_id)] = _Verified(len(events), content, heads, state, mark)
 
 
 @contextmanager
@@ -253,13 +291,16 @@ def _writing(cfg: Config, ring: KeyRing, where: Location, now: datetime | None =
             check_permissions(where)
             with store.db.serialised(exclusive=True):
                 with store.transaction():
-                    state, head, events = _verified(store)
+                    state, head, events, content, mark = _verified(store)
                     step = _Step(cfg, store, state, head, now, account)
                     yield step
+                    if step.row is not None:
+                        events, content = [*events, step.row], [*content, store.stored]
+                    if store.db.kind == "sqlite":  # after this step's own changes (no one else writes until it ends)
+                        mark = store.db.change_mark()
                 if step.row is not None:
                     settle(ring, store.log_id, step.head)
-                    events = [*events, step.row]
-            _remember(store, events, step.state)
+            _remember(store, events, content, step.state, mark)
         finally:
             store.close()
 
@@ -272,9 +313,9 @@ def _reading(cfg: Config, ring: KeyRing, where: Location,
         store = open_log(where, ring)
         try:
             with store.db.serialised(exclusive=False):
-                state, head, events = _verified(store, full)
+                state, head, events, content, mark = _verified(store, full)
             yield store, state, head
-            _remember(store, events, state)
+            _remember(store, events, content, state, mark)
         finally:
             store.close()
 
@@ -284,13 +325,14 @@ def _check_trial(cfg: Config, ring: KeyRing) -> None:
         raise UsageError(f"the key is of trial {ring.trial_id!r}, the config of {cfg.trial.id!r}")
 
 
-def _receipt(store: LogStore, row: Mapping[str, Any]) -> dict[str, Any]:
+def _receipt(ring: KeyRing, log_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    """The signed receipt of an allocation's row (signed after the step: the lock is not held for it)."""
     body = {
-        "trial_id": store.ring.trial_id, "log_id": store.log_id, "row": row["row"], "sequence": row["sequence"],
+        "trial_id": ring.trial_id, "log_id": log_id, "row": row["row"], "sequence": row["sequence"],
         "participant_id": row["participant_id"], "at_utc": row["at_utc"], "tag": row["tag"],
-        "key_fingerprint": store.ring.fingerprint,
+        "key_fingerprint": ring.fingerprint,
     }  # fmt: skip
-    return sign_receipt(store.ring, body)
+    return sign_receipt(ring, body)
 
 
 def _refuse(source: str, column: str | None, value: str | None, message: str) -> DataError:

@@ -219,8 +219,7 @@ def allocate(
              **({"detail": rz.canon({"eligibility": answers})} if answers is not None else {})},
             sealed={"arm": arm, "draw": draw}, note=note,
         )  # fmt: skip
-        receipt = _receipt(step.store, row)
-    return _as_allocation(step.state, pid, True, receipt)
+    return _as_allocation(step.state, pid, True, _receipt(ring, step.store.log_id, row))
 
 
 def enter_backup(
@@ -275,8 +274,7 @@ def enter_backup(
             sealed={"arm": expected, "draw": {"source": "backup", "epoch": state.epoch, "position": position}},
             note=note, on_date=randomised_on.isoformat(),
         )  # fmt: skip
-        receipt = _receipt(step.store, row)
-    return _as_allocation(step.state, pid, True, receipt)
+    return _as_allocation(step.state, pid, True, _receipt(ring, step.store.log_id, row))
 
 
 def unblind(cfg: Config, ring: KeyRing, participant_id: str, reason: str, *, log: str | Path | Location | None = None,

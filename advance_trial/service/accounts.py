@@ -424,12 +424,22 @@ class Accounts:
             raise AuthError("the account is disabled")
         return account, str(csrf)
 
-    def rotate_csrf(self, sid: str) -> str:
-        """A new CSRF token for the session (each form's token is good for one submission)."""
+    def rotate_csrf(self, sid: str, spent: str | None = None) -> str:
+        """A new CSRF token for the session (each form's token is good for one submission).
+
+        ``spent``: the token the form carried, replaced only if it is still the session's, in one statement: of
+        two posts of one token, to one service or to two over the same database, one alone gets through
+        (:class:`ForbiddenError` for the other)."""
         csrf = secrets.token_urlsafe(32)
         db = self._db()
         try:
-            db.run("UPDATE sessions SET csrf = ? WHERE id_hash = ?", (csrf, _sha256(sid)))
+            if spent is None:
+                db.run("UPDATE sessions SET csrf = ? WHERE id_hash = ?", (csrf, _sha256(sid)))
+            elif (
+                db.run("UPDATE sessions SET csrf = ? WHERE id_hash = ? AND csrf = ?", (csrf, _sha256(sid), spent)) != 1
+            ):
+                raise ForbiddenError("the form's security token is not valid (expired, used already or forged); "
+                                     "reload the page and try again")  # fmt: skip
         finally:
             db.close()
         return csrf

@@ -82,7 +82,7 @@ class Pages:
         if not hmac.compare_digest(form.get("csrf", ""), csrf):
             raise ForbiddenError("the form's security token is not valid (expired, used already or forged); "
                                  "reload the page and try again")  # fmt: skip
-        fresh = await run_in_threadpool(self.svc.accounts.rotate_csrf, sid)
+        fresh = await run_in_threadpool(self.svc.accounts.rotate_csrf, sid, csrf)
         return account, form, fresh
 
     # ------------------------------------------------------------------ login and logout
