@@ -197,15 +197,18 @@ def participant_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
     return out
 
 
-def with_results(tables: dict[str, Table]) -> dict[str, Table]:
+def with_results(tables: dict[str, Table], cfg: Config | None = None) -> dict[str, Table]:
     """The tables as pivots of their results data set, and that data set as the ``results`` table.
 
-    Every statistic written is a row of ``results.csv`` first: each display table with a layout is
-    replaced by its pivot (the same frame, which the tests hold to), so the two cannot disagree.
+    Every statistic written is a row of ``results.csv`` first: the analyses' own results rows are bound
+    (a table changed since, by disclosure, is read back into rows), each display table with a layout is
+    replaced by its pivot (the same frame, which the tests hold to), so the two cannot disagree. ``cfg``
+    (the config the outputs show) gives the variables' labels.
     """
     from advance_trial.output import long_frame, pivot, results_data
+    from advance_trial.results.labels import variable_labels
 
-    results = results_data(tables)
+    results = results_data(tables, variable_labels(cfg) if cfg is not None else None)
     out = {name: replace(t, data=pivot(results, name)) if name in results.columns else t
            for name, t in tables.items()}  # fmt: skip
     out["results"] = Table(
@@ -498,7 +501,7 @@ def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir
                         failures=failures)  # fmt: skip
     shown_cfg, tables, notes = disclose(cfg, tables, opts, out)
     notes = (*notes, *(f"Not computed: {f}" for f in failures))
-    tables = with_results(tables)
+    tables = with_results(tables, shown_cfg)
     step("writing tables and figures")
     drawn = {stem for stem, _, _ in early}
     late = [j for j in figure_jobs(tables, histogram=plain) if j[0] not in drawn]

@@ -11,7 +11,7 @@ import pytest
 
 from advance_trial.analysis import STATES, analysis_data
 from advance_trial.output import LAYOUTS, Layout, pivot, results_data
-from advance_trial.output.ard import _long_rows
+from advance_trial.output.ard import melt
 from advance_trial.output.tables import to_csv_bytes
 from advance_trial.pipeline import all_tables
 from tests.conftest import TRIALS
@@ -115,7 +115,7 @@ def test_statistics_by_key():
 def test_a_layout_that_does_not_identify_rows_is_refused():
     df = pd.DataFrame({"arm": ["a", "a"], "n": [1, 2]})
     with pytest.raises(ValueError, match="two rows with the key"):
-        _long_rows("t", Layout(("arm",), "=x"), df)
+        melt("t", df, layout=Layout(("arm",), "=x"))
 
 
 def test_results_csv_is_written_and_holds_every_table(tmp_path):
