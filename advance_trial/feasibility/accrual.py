@@ -14,22 +14,14 @@ import math
 from typing import TYPE_CHECKING
 
 import pandas as pd
-from scipy import special
 
+from advance_trial.intervals import poisson_interval  # here before intervals.py; still importable from here
 from advance_trial.output.tables import Table
 from advance_trial.tabulate import ALL
 
 if TYPE_CHECKING:
     from advance_trial.analysis import AnalysisData
     from advance_trial.config import Config
-
-
-def poisson_interval(count: int, exposure: float, level: float = 0.95) -> tuple[float, float]:
-    """Exact (Garwood) interval of a Poisson rate ``count / exposure`` (R: ``poisson.test(count, exposure)``)."""
-    a = (1 - level) / 2
-    lo = 0.0 if count == 0 else float(special.gammaincinv(count, a)) / exposure
-    hi = float(special.gammaincinv(count + 1, 1 - a)) / exposure
-    return lo, hi
 
 
 def _month(d: pd.Series) -> pd.Series:

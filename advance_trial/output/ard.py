@@ -7,6 +7,7 @@ re-exported here for the code that imported it from the output.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from advance_trial.results.layout import LAYOUTS, Layout, ResultsData, melt, pivot, results_data
@@ -20,5 +21,7 @@ def long_frame(results: ResultsData) -> pd.DataFrame:
     """``results.csv``'s frame: booleans as ``true``/``false`` like every other file; the rest as it is."""
     out = results.long.copy()
     for col in ("stat", "group1_level", "group2_level", "group3_level", "variable_level", "contrast"):
-        out[col] = out[col].map(lambda v: ("true" if v else "false") if isinstance(v, bool) else v).astype(object)
+        # built as objects: a map would infer a type, and a column of counts and floats would become floats
+        values = [("true" if v else "false") if isinstance(v, bool | np.bool_) else v for v in out[col]]
+        out[col] = pd.Series(values, index=out.index, dtype=object)
     return out

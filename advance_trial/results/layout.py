@@ -13,7 +13,7 @@ they have no layout and stay out.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ from advance_trial.results.structure import (
     TEXT_HOME,
     stat_label,
 )
+from advance_trial.results.table import Table
 
 #: Effect scales that are not a contrast between arms (a within-arm change, an ICC).
 NOT_CONTRASTS = ("icc", "mean_change")
@@ -371,3 +372,11 @@ def _key_record(layout: Layout, r: Mapping[str, Any]) -> dict[str, Any]:
     if layout.method is not None:
         rec[layout.method] = r["method"]
     return rec
+
+
+def display(name: str, rows: pd.DataFrame, columns: Sequence[str], title: str = "",
+            footnotes: tuple[str, ...] = (), dtypes: Mapping[str, Any] | None = None) -> Table:  # fmt: skip
+    """The display table ``name``: a pivot of its results ``rows`` (:func:`pivot_rows`) with ``columns``,
+    carrying the rows it was made from."""
+    data = pivot_rows(name, rows, list(columns), dtypes)
+    return Table(name, data, title, footnotes, results=rows)
