@@ -13,7 +13,6 @@ from advance_trial.results.table import Table
 from advance_trial.results.verbs import Target, ard_count, bind_results, cells_of, proportion_rows, stat_rows
 from advance_trial.tabulate import ALL, mask_for
 
-
 RECRUITMENT_COLUMNS = ["site", "n_screened", "n_eligible", "n_randomised", "proportion", "ci_lower", "ci_upper",
                        "ci_method"]  # fmt: skip
 

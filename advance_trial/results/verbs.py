@@ -44,8 +44,11 @@ class Target:
     variable_label: str = ""
 
 
-def cells_of(frame_: pd.DataFrame, by: Sequence[Breakdown] = (),
-             cells: Iterable[Mapping[str, str]] | None = None) -> Iterator[tuple[dict[str, str], pd.DataFrame]]:  # fmt: skip
+Cells = Iterable[Mapping[str, str]] | None
+Cell = tuple[dict[str, str], pd.DataFrame]
+
+
+def cells_of(frame_: pd.DataFrame, by: Sequence[Breakdown] = (), cells: Cells = None) -> Iterator[Cell]:
     """Each cell (breakdown -> level) and the frame's rows in it: every combination of ``by``'s levels with
     the margins (``all``) added, or the ``cells`` given."""
     combos = [dict(c) for c in cells] if cells is not None else list(margins(by))
@@ -81,7 +84,7 @@ def _flags(cell: pd.DataFrame, success: str | Any) -> np.ndarray:
 
 
 def ard_count(frame_: pd.DataFrame, to: Target, variable: str, *, by: Sequence[Breakdown] = (),
-              cells: Iterable[Mapping[str, str]] | None = None, level: Any = None, where: str | Any = None,
+              cells: Cells = None, level: Any = None, where: str | Any = None,
               stat_name: str = "n", fixed: Mapping[str, Any] | None = None) -> pd.DataFrame:  # fmt: skip
     """Rows counting the frame's rows in each cell (those where ``where`` is true, when given: a boolean
     column, or a function of the cell's rows).
@@ -96,9 +99,9 @@ def ard_count(frame_: pd.DataFrame, to: Target, variable: str, *, by: Sequence[B
 
 
 def ard_proportion(frame_: pd.DataFrame, to: Target, variable: str, success: str | Any, *,
-                   by: Sequence[Breakdown] = (), cells: Iterable[Mapping[str, str]] | None = None,
-                   level: Any = None, method: str = "wilson", ci_level: float = 0.95, total: str = "N",
-                   count: str = "n", suffix: str = "", fixed: Mapping[str, Any] | None = None) -> pd.DataFrame:  # fmt: skip
+                   by: Sequence[Breakdown] = (), cells: Cells = None, level: Any = None, method: str = "wilson",
+                   ci_level: float = 0.95, total: str = "N", count: str = "n", suffix: str = "",
+                   fixed: Mapping[str, Any] | None = None) -> pd.DataFrame:  # fmt: skip
     """Rows of a proportion with its interval in each cell: men in the cell (``total``), men with
     ``success`` (``count``), ``proportion``, ``ci_lower`` and ``ci_upper`` (each with ``suffix``), by
     :func:`advance_trial.intervals.proportion_ci` (``method`` at ``ci_level``). ``success`` is a boolean
@@ -129,9 +132,9 @@ SUMMARIES = ("n", "mean", "sd", "median", "q1", "q3", "min", "max")
 
 
 def ard_continuous(frame_: pd.DataFrame, to: Target, variable: str, column: str, *,
-                   by: Sequence[Breakdown] = (), cells: Iterable[Mapping[str, str]] | None = None,
-                   level: Any = None, stats: Sequence[str] = ("median", "q1", "q3"),
-                   names: Mapping[str, str] | None = None, fixed: Mapping[str, Any] | None = None) -> pd.DataFrame:  # fmt: skip
+                   by: Sequence[Breakdown] = (), cells: Cells = None, level: Any = None,
+                   stats: Sequence[str] = ("median", "q1", "q3"), names: Mapping[str, str] | None = None,
+                   fixed: Mapping[str, Any] | None = None) -> pd.DataFrame:  # fmt: skip
     """Rows of a continuous summary of ``column`` in each cell: any of :data:`SUMMARIES` (quartiles by
     linear interpolation, R's ``quantile`` type 7; ``sd`` with ``n - 1``), named as ``names`` says
     (``{"median": "median_hours"}``). Missing values are left out; an empty cell gives ``NaN``."""
