@@ -134,10 +134,11 @@ SUMMARIES = ("n", "mean", "sd", "median", "q1", "q3", "min", "max")
 def ard_continuous(frame_: pd.DataFrame, to: Target, variable: str, column: str, *,
                    by: Sequence[Breakdown] = (), cells: Cells = None, level: Any = None,
                    stats: Sequence[str] = ("median", "q1", "q3"), names: Mapping[str, str] | None = None,
-                   fixed: Mapping[str, Any] | None = None) -> pd.DataFrame:  # fmt: skip
+                   fixed: Mapping[str, Any] | None = None, method: str | None = None) -> pd.DataFrame:  # fmt: skip
     """Rows of a continuous summary of ``column`` in each cell: any of :data:`SUMMARIES` (quartiles by
     linear interpolation, R's ``quantile`` type 7; ``sd`` with ``n - 1``), named as ``names`` says
-    (``{"median": "median_hours"}``). Missing values are left out; an empty cell gives ``NaN``."""
+    (``{"median": "median_hours"}``). Missing values are left out; an empty cell gives ``NaN``. ``method``:
+    the display row's interval method, where a display shows the summary beside an interval."""
     unknown = [s for s in stats if s not in SUMMARIES]
     if unknown:
         raise ValueError(f"unknown summaries {unknown}; use {', '.join(SUMMARIES)}")
@@ -150,7 +151,7 @@ def ard_continuous(frame_: pd.DataFrame, to: Target, variable: str, column: str,
                   "sd": float(x.std(ddof=1)) if len(x) > 1 else np.nan, "median": med, "q1": q1, "q3": q3,
                   "min": float(x.min()) if len(x) else np.nan, "max": float(x.max()) if len(x) else np.nan}  # fmt: skip
         out = {names.get(s, s): values[s] for s in stats}
-        rows += stat_rows(to, {**(fixed or {}), **combo}, variable, level, out,
+        rows += stat_rows(to, {**(fixed or {}), **combo}, variable, level, out, method=method,
                           error="no values in this cell" if not len(x) else None)  # fmt: skip
     return frame(rows)
 
