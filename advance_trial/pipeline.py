@@ -286,7 +286,8 @@ def disclose(
     notes: list[str] = []
     shown_cfg = cfg
     if opts.blinded:
-        from advance_trial.output.disclosure import blind_tables, blinded_config, blinding_codes
+        from advance_trial.output.blinding import blind_tables
+        from advance_trial.output.disclosure import blinded_config, blinding_codes
 
         key = blinding_key_path(out, opts)
         codes = blinding_codes(cfg, key if cfg.randomisation.blinding is None else None)

@@ -87,7 +87,8 @@ def test_every_table_is_a_pivot_of_the_results_data_set(trial):
 
 
 def test_blinded_and_shareable_tables_are_pivots_too():
-    from advance_trial.output.disclosure import blind_tables, shareable_tables
+    from advance_trial.output.blinding import blind_tables
+    from advance_trial.output.disclosure import shareable_tables
 
     cfg, d = sample("advance-feasibility")
     tables = all_tables(cfg, analysis_data(cfg, d))

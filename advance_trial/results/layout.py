@@ -228,12 +228,7 @@ def melt(name: str, df: pd.DataFrame, labels: Mapping[str, str] | None = None,
     out: list[list[Any]] = []
     seen: set[tuple[Any, ...]] = set()
     for rec in df.to_dict("records"):
-        groups: list[Any] = []
-        for g in layout.groups:
-            groups += [rec[g[0]], rec[g[1]]] if isinstance(g, tuple) else [g, rec.get(g)]
-        groups += [None] * (2 * MAX_GROUPS - len(groups))
-        variable = layout.variable[1:] if layout.variable.startswith("=") else rec[layout.variable]
-        level = rec[layout.level] if layout.level is not None else None
+        *groups, variable, level = display_key(layout, rec)
         method = rec.get(layout.method) if layout.method is not None else None
         key = (*groups, variable, level)
         if key in seen:
@@ -250,6 +245,20 @@ def melt(name: str, df: pd.DataFrame, labels: Mapping[str, str] | None = None,
                            variable_label=var_label, error=reason, context=layout.context or name,
                            contrast=contrast and s in CONTRAST_STATS))  # fmt: skip
     return out
+
+
+def display_key(layout: Layout, rec: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A display row's key in the results data set: its breakdowns (name, level), variable and level."""
+    groups: list[Any] = []
+    for g in layout.groups:
+        if isinstance(g, tuple):
+            groups += [rec[g[0]], rec[g[1]]]
+        elif g in rec:  # a breakdown column a disclosed display leaves out is not named
+            groups += [g, rec[g]]
+    groups += [None] * (2 * MAX_GROUPS - len(groups))
+    variable = layout.variable[1:] if layout.variable.startswith("=") else rec[layout.variable]
+    level = rec[layout.level] if layout.level is not None else None
+    return (*groups, variable, level)
 
 
 def row(table: str, groups: list[Any], variable: Any, level: Any, stat_name: str, value: Any, *,
@@ -359,12 +368,16 @@ def pivot(results: ResultsData, table: str) -> pd.DataFrame:
 
 def _key_record(layout: Layout, r: Mapping[str, Any]) -> dict[str, Any]:
     rec: dict[str, Any] = {}
-    for k, g in enumerate(layout.groups, 1):
+    plain = [g for g in layout.groups if not isinstance(g, tuple)]
+    pairs = [g for g in layout.groups if isinstance(g, tuple)]
+    for k in range(1, MAX_GROUPS + 1):  # by name: a breakdown a disclosed display leaves out is not there
         name, level = r[f"group{k}"], r[f"group{k}_level"]
-        if isinstance(g, tuple):
-            rec[g[0]], rec[g[1]] = name, level
-        else:
-            rec[g] = level
+        if name is None:
+            continue
+        if name in plain:
+            rec[name] = level
+        elif pairs:
+            rec[pairs[0][0]], rec[pairs[0][1]] = name, level
     if not layout.variable.startswith("="):
         rec[layout.variable] = r["variable"]
     if layout.level is not None:
