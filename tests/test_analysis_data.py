@@ -137,8 +137,11 @@ def test_results_csv_is_written_and_holds_every_table(tmp_path):
 
 def read_results_csv(path: Path) -> pd.DataFrame:
     """A written results.csv as the results frame: numbers as numbers, empty cells missing, flags boolean."""
-    long = pd.read_csv(path, dtype=str, keep_default_na=False).astype(object)
-    long = long.where(long != "", None)
+    text = pd.read_csv(path, dtype=str, keep_default_na=False).astype(object)
+    long = text.where(text != "", None)
+    for k in (1, 2, 3):  # a named breakdown's level may be empty text (an outcome without a threshold)
+        named = long[f"group{k}"].notna()
+        long[f"group{k}_level"] = text[f"group{k}_level"].where(named, None)
     long["stat"] = pd.Series([None if v is None else float(v) for v in long["stat"]], dtype=object)
     long["contrast"] = long["contrast"] == "true"
     return long

@@ -97,7 +97,7 @@ def _words(df: pd.DataFrame, sub: Callable[[str], str]) -> pd.DataFrame:
     return df
 
 
-def _groups(r: Mapping[str, Any]) -> dict[str, Any]:
+def _groups(r: Mapping[Any, Any]) -> dict[str, Any]:
     return {r[f"group{k}"]: r[f"group{k}_level"] for k in range(1, MAX_GROUPS + 1) if r[f"group{k}"] is not None}
 
 
@@ -105,12 +105,12 @@ def _plain(key: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(None if missing(v) else v for v in key)
 
 
-def _key(r: Mapping[str, Any]) -> tuple[Any, ...]:
+def _key(r: Mapping[Any, Any]) -> tuple[Any, ...]:
     cells = [r[f"group{k}{s}"] for k in range(1, MAX_GROUPS + 1) for s in ("", "_level")]
     return _plain((*cells, r["variable"], r["variable_level"]))
 
 
-def _sides(rows: list[dict[str, Any]]) -> tuple[str, str] | None:
+def _sides(rows: list[dict[Any, Any]]) -> tuple[str, str] | None:
     """The two arms a display row compares, first and second, or ``None``."""
     groups = _groups(rows[0])
     if all(g in groups for g in ARM_BREAKDOWNS):
@@ -137,7 +137,7 @@ def _turned(value: Any, ratio: bool) -> Any:
     return -value
 
 
-def _swap(rows: list[dict[str, Any]]) -> None:
+def _swap(rows: list[dict[Any, Any]]) -> None:
     """A display row's two sides exchanged in place, its contrasts turned round."""
     groups = _groups(rows[0])
     effect = groups.get("effect")
@@ -148,7 +148,7 @@ def _swap(rows: list[dict[str, Any]]) -> None:
             if r[f"group{k}"] in ARM_BREAKDOWNS:
                 other = ARM_BREAKDOWNS[1 - ARM_BREAKDOWNS.index(r[f"group{k}"])]
                 r[f"group{k}_level"] = groups[other]
-        if r["stat_name"] == COMPARISON and isinstance(r["text"], str):
+        if r["stat_name"] == COMPARISON and isinstance(r["text"], str) and " vs " in r["text"]:
             first, second = r["text"].split(" vs ", 1)
             r["text"] = f"{second} vs {first}"
         if r["contrast"] and r["stat_name"] in CONTRAST_STATS:
@@ -162,10 +162,10 @@ def _swap(rows: list[dict[str, Any]]) -> None:
 def blind_rows(rows: pd.DataFrame, codes: Mapping[str, str], sub: Callable[[str], str]) -> pd.DataFrame:
     """Results rows blinded (see the module docstring): sides in code order, contrasts turned with them,
     arms' levels and words as codes."""
-    by_key: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    by_key: dict[tuple[Any, ...], list[dict[Any, Any]]] = {}
     for r in rows.to_dict("records"):
         by_key.setdefault(_key(r), []).append(r)
-    out: list[dict[str, Any]] = []
+    out: list[dict[Any, Any]] = []
     for group in by_key.values():
         sides = _sides(group)
         if sides is not None and all(s in codes for s in sides) and codes[sides[0]] > codes[sides[1]]:

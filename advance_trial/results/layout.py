@@ -206,7 +206,7 @@ class ResultsData:
                 if r[f"group{k}"] is not None}  # fmt: skip
 
 
-def value_of(row: Mapping[str, Any]) -> Any:
+def value_of(row: Mapping[Any, Any]) -> Any:
     """A results row's value as its display shows it: the number, or the words from the row's text home."""
     home = home_of(str(row["stat_name"]))
     if home != "text" or row["text"] is not None:
@@ -247,7 +247,7 @@ def melt(name: str, df: pd.DataFrame, labels: Mapping[str, str] | None = None,
     return out
 
 
-def display_key(layout: Layout, rec: Mapping[str, Any]) -> tuple[Any, ...]:
+def display_key(layout: Layout, rec: Mapping[Any, Any]) -> tuple[Any, ...]:
     """A display row's key in the results data set: its breakdowns (name, level), variable and level."""
     groups: list[Any] = []
     for g in layout.groups:
@@ -336,7 +336,7 @@ def ordered(table: str, rows: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return rows.iloc[[i for *_, i in sorted(sort_keys)]].reset_index(drop=True)
 
 
-def pivot_rows(table: str, long: pd.DataFrame, cols: list[str], dtypes: Mapping[str, Any] | None = None
+def pivot_rows(table: str, long: pd.DataFrame, cols: list[str], dtypes: Mapping[Any, Any] | None = None
                ) -> pd.DataFrame:  # fmt: skip
     """The display ``table`` as a pivot of its results rows, with columns ``cols`` (types as ``dtypes``
     says, else as pandas infers them from the values)."""
@@ -366,7 +366,7 @@ def pivot(results: ResultsData, table: str) -> pd.DataFrame:
     return pivot_rows(table, long, results.columns[table], results.dtypes[table])
 
 
-def _key_record(layout: Layout, r: Mapping[str, Any]) -> dict[str, Any]:
+def _key_record(layout: Layout, r: Mapping[Any, Any]) -> dict[str, Any]:
     rec: dict[str, Any] = {}
     plain = [g for g in layout.groups if not isinstance(g, tuple)]
     pairs = [g for g in layout.groups if isinstance(g, tuple)]
@@ -388,7 +388,7 @@ def _key_record(layout: Layout, r: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def display(name: str, rows: pd.DataFrame, columns: Sequence[str], title: str = "",
-            footnotes: tuple[str, ...] = (), dtypes: Mapping[str, Any] | None = None) -> Table:  # fmt: skip
+            footnotes: tuple[str, ...] = (), dtypes: Mapping[Any, Any] | None = None) -> Table:  # fmt: skip
     """The display table ``name``: a pivot of its results ``rows`` (:func:`pivot_rows`) with ``columns``,
     carrying the rows it was made from."""
     data = pivot_rows(name, rows, list(columns), dtypes)
