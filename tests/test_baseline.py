@@ -185,13 +185,8 @@ def test_table_1_display_cells_are_the_tables_numbers_formatted(built):
 
     cfg, _, t1, _ = built
     shown = display(cfg, Table("baseline", t1, "Baseline")).data
-    assert list(shown.columns) == [
-        "Characteristic",
-        "ADVANCE + treatment as usual (n=54)",
-        "Treatment as usual (n=50)",
-        "Overall (n=104)",
-        "Standardised difference",
-    ]
+    assert list(shown.columns) == ["Characteristic", "ADVANCE + treatment as usual (n=54)",
+                                   "Treatment as usual (n=50)", "Overall (n=104)", "Standardised difference"]
     p = pd.read_csv(SAMPLE / "participants.csv")
     row = shown[shown["Characteristic"] == "    Settled accommodation"].iloc[0]
     k = int((p.loc[p["arm"] == "tau", "housing"] == "settled").sum())
