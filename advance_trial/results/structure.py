@@ -111,10 +111,9 @@ def check_results_structure(frame: pd.DataFrame) -> None:
     """Check that ``frame`` is a results data set (as R cards' ``check_ard_structure``).
 
     Checked: every column of :data:`COLUMNS` present, in order; ``stat`` a number or empty, never text;
-    a text statistic's words in its home column (:data:`TEXT_HOME`) with ``stat`` empty; no two rows with
-    one key (:data:`KEY`); ``table``, ``variable``, ``stat_name``, ``stat_label`` and ``context`` non-empty;
-    a breakdown's level only where it is named, a named breakdown with its level; ``contrast`` boolean and
-    only on :data:`CONTRAST_STATS`; ``warning`` and ``error`` text or empty.
+    no two rows with one key (:data:`KEY`); ``table``, ``variable``, ``stat_name``, ``variable_label``,
+    ``stat_label`` and ``context`` non-empty; the text columns text or empty; a breakdown's level only where
+    it is named, a named breakdown with its level; ``contrast`` boolean and only on :data:`CONTRAST_STATS`.
 
     Raises
     ------
@@ -132,7 +131,7 @@ def check_results_structure(frame: pd.DataFrame) -> None:
     bad = stat.map(lambda v: not (_missing(v) or _number(v)))
     if bad.any():
         raise _where(frame, bad, "whose stat is not a number")
-    for col in ("table", "variable", "stat_name", "stat_label", "context"):
+    for col in ("table", "variable", "stat_name", "variable_label", "stat_label", "context"):
         empty = frame[col].map(lambda v: _missing(v) or str(v) == "")
         if empty.any():
             raise _where(frame, empty, f"with no {col}")
