@@ -22,6 +22,10 @@ def _sub(text: str) -> str:
     return text.replace("treat", "B").replace("usual", "A")
 
 
+def _sub_ab(text: str) -> str:
+    return text.replace("treat", "A").replace("usual", "B")
+
+
 def _by(rows: pd.DataFrame) -> dict[str, object]:
     return dict(zip(rows["stat_name"], rows["stat"], strict=True))
 
@@ -40,7 +44,7 @@ def test_a_difference_is_turned_round_when_the_first_arm_codes_after_the_second(
     assert (s["ci_lower"], s["ci_upper"]) == (-plain["ci_upper"], -plain["ci_lower"])
     assert (s["n_arm"], s["n_ok_arm"], s["n_comparator"], s["n_ok_comparator"]) == (18, 5, 20, 12)  # each its own
     assert set(out.loc[out["contrast"], "stat_name"]) == {"estimate", "ci_lower", "ci_upper"}
-    same = blind_rows(rows, {"treat": "A", "usual": "B"}, _sub)  # already in code order: only relabelled
+    same = blind_rows(rows, {"treat": "A", "usual": "B"}, _sub_ab)  # already in code order: only relabelled
     assert _by(same) == plain and list(same[["group1_level", "group2_level"]].iloc[0]) == ["A", "B"]
 
 
