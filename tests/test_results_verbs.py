@@ -163,13 +163,31 @@ def test_text_statistics_go_to_their_own_columns_and_the_pivot_gives_them_back()
     by = rows.set_index("stat_name")
     assert by["stat"].map(lambda v: v is None or isinstance(v, int | float)).all()
     assert (by.at["rule", "text"], by.at["status", "text"]) == ("estimate >= 0.60", "met")
-    assert by.at["label", "variable_label"] == "At least 60% randomised" and by.at["reason", "error"] == ""
+    assert by.at["label", "variable_label"] == "At least 60% randomised" and by.at["reason", "text"] == ""
     assert by.at["flag", "stat"] == 1
     back = pivot_rows("progression", rows, ["criterion", "label", "estimate", "rule", "status", "reason", "flag"],
                       {"flag": bool})  # fmt: skip
     assert back.iloc[0].to_dict() == {"criterion": "recruitment", "label": "At least 60% randomised",
                                       "estimate": 0.7, "rule": "estimate >= 0.60", "status": "met", "reason": "",
                                       "flag": True}  # fmt: skip
+
+
+def test_an_empty_label_stays_empty_through_the_pivot():
+    from advance_trial.results.layout import melt
+
+    shown = pd.DataFrame({"criterion": ["a", "b"], "label": ["", "Retention"], "estimate": [0.5, 0.6],
+                          "ci_method": ["wilson", "wilson"]})  # fmt: skip
+    rows = frame_of(melt("progression", shown, {"a": "Criterion a"}))
+    check_results_structure(rows)
+    assert list(rows.drop_duplicates("variable")["variable_label"]) == ["Criterion a", "Retention"]
+    back = pivot_rows("progression", rows, list(shown.columns))
+    assert back.to_dict("records") == shown.to_dict("records")
+
+
+def frame_of(rows: list[list[object]]) -> pd.DataFrame:
+    from advance_trial.results.layout import frame
+
+    return frame(rows)
 
 
 def _good() -> pd.DataFrame:

@@ -207,11 +207,13 @@ class ResultsData:
 
 
 def value_of(row: Mapping[Any, Any]) -> Any:
-    """A results row's value as its display shows it: the number, or the words from the row's text home."""
+    """A results row's value as its display shows it: its words (in ``text``, or a label's or a reason's in
+    their home column), else the number."""
+    if row["text"] is not None:
+        return row["text"]
     home = home_of(str(row["stat_name"]))
-    if home != "text" or row["text"] is not None:
-        words_ = row[home]
-        return row["stat"] if words_ is None else words_
+    if home != "text" and row[home] is not None:
+        return row[home]
     return row["stat"]
 
 
@@ -268,8 +270,8 @@ def row(table: str, groups: list[Any], variable: Any, level: Any, stat_name: str
     column, ``stat`` left empty."""
     stat, text = stat_value(value)
     cells = {"text": None, "variable_label": variable_label, "error": error}
-    if text is not None:
-        cells[home_of(stat_name)] = text
+    if text is not None:  # empty words (a criterion without a label) stay in text: a home column is never empty
+        cells[home_of(stat_name) if text else "text"] = text
     return [table, *groups, variable, level, stat_name, stat, method, denominator, cells["variable_label"],
             stat_label(stat_name), cells["text"], warning, cells["error"], context or table, contrast]  # fmt: skip
 

@@ -32,7 +32,7 @@ A statistic is one row. The columns, in order:
 
 Where the words of a text statistic live (:data:`TEXT_HOME`): a ``label`` in ``variable_label``, a
 ``reason`` in ``error``, every other one (``rule``, ``status``, ``note``, ``comparison``, ``type``, ...)
-in ``text``.
+in ``text``; empty words (a criterion without a label, an estimated row's reason) stay in ``text``.
 """
 
 from __future__ import annotations
