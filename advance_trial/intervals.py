@@ -116,6 +116,14 @@ def newcombe_difference(count1: int, nobs1: int, count2: int, nobs2: int, level:
     return Estimate(d, lower, upper, "newcombe")
 
 
+def poisson_interval(count: int, exposure: float, level: float = 0.95) -> tuple[float, float]:
+    """Exact (Garwood) interval of a Poisson rate ``count / exposure`` (R: ``poisson.test(count, exposure)``)."""
+    a = (1 - level) / 2
+    lo = 0.0 if count == 0 else float(special.gammaincinv(count, a)) / exposure
+    hi = float(special.gammaincinv(count + 1, 1 - a)) / exposure
+    return lo, hi
+
+
 def describe(method: str, level: float) -> str:
     """Footnote text for an interval method, e.g. ``95% Wilson score interval``."""
     name = PROPORTION_METHODS.get(method, method)

@@ -77,17 +77,18 @@ def load_analysis(config: str | Path, data_dir: str | Path) -> tuple[Config, Ana
     return cfg, analysis_data(cfg, data)
 
 
-def with_results(tables: dict[str, Table]) -> dict[str, Table]:
+def with_results(tables: dict[str, Table], cfg: Config | None = None) -> dict[str, Table]:
     """The tables as pivots of their results data set, and that data set as the ``results`` table.
 
-    Every statistic written is a row of ``results.csv`` first: each display table with a layout is
-    replaced by its pivot (the same frame, which the tests hold to), so the two cannot disagree.
-    Within :func:`~advance_trial.output.ard.melting_once` (a run), a table progression or the plan
-    already melted is not melted again.
+    Every statistic written is a row of ``results.csv`` first: the analyses' own results rows are bound
+    (a table changed since, by disclosure, is read back into rows), each display table with a layout is
+    replaced by its pivot (the same frame, which the tests hold to), so the two cannot disagree. ``cfg``
+    (the config the outputs show) gives the variables' labels.
     """
     from advance_trial.output import long_frame, pivot, results_data
+    from advance_trial.results.labels import variable_labels
 
-    results = results_data(tables)
+    results = results_data(tables, variable_labels(cfg) if cfg is not None else None)
     out = {name: replace(t, data=pivot(results, name)) if name in results.columns else t
            for name, t in tables.items()}  # fmt: skip
     out["results"] = Table(
@@ -178,7 +179,8 @@ def disclose(
     notes: list[str] = []
     shown_cfg = cfg
     if opts.blinded:
-        from advance_trial.output.disclosure import blind_tables, blinded_config, blinding_codes
+        from advance_trial.output.blinding import blind_tables
+        from advance_trial.output.disclosure import blinded_config, blinding_codes
 
         key = blinding_key_path(out, opts) if out is not None else (Path(opts.key) if opts.key else None)
         codes = blinding_codes(cfg, key if cfg.randomisation.blinding is None else None)
@@ -474,7 +476,7 @@ def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir
         tables = {name: built.tables[name] for name in built.shown}
         shown_cfg, tables, notes = disclose(cfg, tables, opts, out)
         notes = (*notes, *(f"Not computed: {f}" for f in built.failures))
-        tables = with_results(tables)
+        tables = with_results(tables, shown_cfg)
     if out is None:
         return RunResult(tables, config=shown_cfg, failures=built.failures, definitive=built.extras.get("definitive"))
     step("writing tables and figures")

@@ -11,9 +11,10 @@ import pytest
 
 from advance_trial.analysis import STATES, analysis_data
 from advance_trial.output import LAYOUTS, Layout, pivot, results_data
-from advance_trial.output.ard import _long_rows
+from advance_trial.output.ard import melt
 from advance_trial.output.tables import to_csv_bytes
 from advance_trial.pipeline import all_tables
+from advance_trial.results import COLUMNS, check_results_structure
 from tests.conftest import TRIALS
 from tests.feasibility_helpers import sample
 
@@ -87,7 +88,8 @@ def test_every_table_is_a_pivot_of_the_results_data_set(trial):
 
 
 def test_blinded_and_shareable_tables_are_pivots_too():
-    from advance_trial.output.disclosure import blind_tables, shareable_tables
+    from advance_trial.output.blinding import blind_tables
+    from advance_trial.output.disclosure import shareable_tables
 
     cfg, d = sample("advance-feasibility")
     tables = all_tables(cfg, analysis_data(cfg, d))
@@ -115,7 +117,7 @@ def test_statistics_by_key():
 def test_a_layout_that_does_not_identify_rows_is_refused():
     df = pd.DataFrame({"arm": ["a", "a"], "n": [1, 2]})
     with pytest.raises(ValueError, match="two rows with the key"):
-        _long_rows("t", Layout(("arm",), "=x"), df)
+        melt("t", df, layout=Layout(("arm",), "=x"))
 
 
 def test_results_csv_is_written_and_holds_every_table(tmp_path):
@@ -128,6 +130,53 @@ def test_results_csv_is_written_and_holds_every_table(tmp_path):
     assert set(long["table"]) == {n for n in LAYOUTS if (tmp_path / "o" / f"{n}.csv").exists()}
     n = long[(long["table"] == "recruitment") & (long["group1_level"] == "all") & (long["stat_name"] == "n_randomised")]
     assert n["stat"].tolist() == ["104"] and n["method"].tolist() == [""]
+    check_results_structure(read_results_csv(tmp_path / "o" / "results.csv"))
+    rule = long[(long["table"] == "dose") & (long["stat_name"] == "rule")]
+    assert set(rule["stat"]) == {""} and "sessions >= 1" in set(rule["text"])  # words in text, never in stat
+
+
+def read_results_csv(path: Path) -> pd.DataFrame:
+    """A written results.csv as the results frame: numbers as numbers, empty cells missing, flags boolean."""
+    text = pd.read_csv(path, dtype=str, keep_default_na=False).astype(object)
+    long = text.where(text != "", None)
+    for k in (1, 2, 3):  # a named breakdown's level may be empty text (an outcome without a threshold)
+        named = long[f"group{k}"].notna()
+        long[f"group{k}_level"] = text[f"group{k}_level"].where(named, None)
+    long["stat"] = pd.Series([None if v is None else float(v) for v in long["stat"]], dtype=object)
+    long["contrast"] = long["contrast"] == "true"
+    return long
+
+
+def _disclosed_runs(trial):
+    from advance_trial.output.blinding import blind_tables
+    from advance_trial.output.disclosure import shareable_tables
+    from advance_trial.pipeline import with_results
+
+    cfg, d = sample(trial)
+    tables = all_tables(cfg, analysis_data(cfg, d))
+    codes = dict(zip(cfg.arm_ids, "BA", strict=False))
+    shared, _ = shareable_tables(cfg, tables, cfg.reporting.min_cell)
+    return {"plain": with_results(tables, cfg), "blinded": with_results(blind_tables(cfg, tables, codes), cfg),
+            "shareable": with_results(shared, cfg)}  # fmt: skip
+
+
+@pytest.mark.parametrize("trial", TRIALS)
+def test_results_structure_of_every_sample_plain_blinded_and_shareable(trial):
+    """cards' check_ard_structure on the results data set of each sample, in the three kinds of run."""
+    for kind, out in _disclosed_runs(trial).items():
+        long = results_data({n: t for n, t in out.items() if n != "results"}).long
+        check_results_structure(long)
+        assert out["results"].data.shape[1] == len(COLUMNS), kind
+        stats = long["stat"]
+        assert not stats.map(lambda v: isinstance(v, str)).any(), kind  # stat holds numbers only
+        if trial == "advance-feasibility" and kind == "plain":
+            # the analyses made these rows through the verbs: labels from the config, contrasts marked
+            dose = long[long["table"] == "dose"]
+            assert set(dose["context"]) == {"dose"}
+            assert set(long.loc[long["table"] == "retention_difference", "contrast"]) == {True, False}
+            assert not long.loc[long["table"] == "retention", "contrast"].any()
+            eng = long[(long["table"] == "engagement") & (long["stat_name"] == "label")]
+            assert (eng["variable_label"] != eng["variable"]).all()
 
 
 TABLE_MODULES = ["feasibility/recruitment.py", "feasibility/retention.py", "feasibility/dose.py",

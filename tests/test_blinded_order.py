@@ -19,7 +19,7 @@ KEY = "arm,code\nadvance,B\ntau,A\n"  # the intervention's code sorts last
 
 
 def test_a_blinded_listing_of_men_is_ordered_by_participant_not_by_arm(advance_cfg):
-    from advance_trial.output.disclosure import blind_tables
+    from advance_trial.output.blinding import blind_tables
 
     grouped = pd.DataFrame({"participant_id": ["AF002", "AF004", "AF004", "AF001", "AF003"],
                             "arm": ["advance", "advance", "advance", "tau", "tau"],

@@ -73,10 +73,13 @@ def test_run_finishes_on_every_edge_case_and_no_row_is_an_empty_estimate(edge, c
     assert t.loc[~est, "reason"].map(lambda r: isinstance(r, str) and len(r) > 10).all()
     ratio = est & t["effect"].isin(["odds_ratio", "rate_ratio"])
     assert ((t.loc[ratio, "estimate"] > 1e-8) & (t.loc[ratio, "estimate"] < 1e8)).all()
-    # the results data set carries the same status and reason
+    # the results data set carries the same status and reason (a reason in error, never in stat)
     results = pd.read_csv(out / "results.csv", keep_default_na=False)
-    reasons = results[(results["table"] == "outcomes") & (results["stat_name"] == "reason")]["stat"]
-    assert set(reasons) - {""} == set(t["reason"].dropna()) - {""}
+    outcomes = results[results["table"] == "outcomes"]
+    reasons = outcomes[outcomes["stat_name"] == "reason"]
+    assert set(reasons["stat"]) == {""} and set(reasons["error"]) - {""} == set(t["reason"].dropna()) - {""}
+    # every statistic of a row not estimated carries its reason
+    assert set(outcomes.loc[outcomes["stat_name"] == "estimate", "error"]) - {""} == set(reasons["error"]) - {""}
 
 
 def _newcombe_and_firth(edge, case):

@@ -119,7 +119,7 @@ def test_blinded_outputs_show_only_codes(tmp_path):
 def test_blinded_comparison_is_first_code_minus_second():
     from advance_trial.config import load_config
     from advance_trial.data.canonical import read_canonical
-    from advance_trial.output.disclosure import blind_tables
+    from advance_trial.output.blinding import blind_tables
     from advance_trial.pipeline import outcome_tables
 
     cfg = load_config(ADV)

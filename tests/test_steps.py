@@ -131,15 +131,17 @@ def test_a_run_parses_the_config_once_and_melts_each_table_once(tmp_path, invoke
     """Issue 38 part 3: one parse of the config per process (the terminal's display reuses it), and the
     results data set melted once per table although progression, the plan and results.csv all read it."""
     from advance_trial.config import loader, yamlsource
-    from advance_trial.output import ard
+    from advance_trial.results import layout
 
     loader._LOADED.clear()
     parses: list[str] = []
     melts: list[str] = []
-    parse, melt = yamlsource.parse_yaml, ard._long_rows
+    parse, melt = yamlsource.parse_yaml, layout.melt
     monkeypatch.setattr(loader, "parse_yaml", lambda *a, **k: parses.append(a[1]) or parse(*a, **k))
-    monkeypatch.setattr(ard, "_long_rows", lambda name, *a: melts.append(name) or melt(name, *a))
+    monkeypatch.setattr(layout, "melt", lambda name, *a: melts.append(name) or melt(name, *a))
     r = invoke("run", ADVANCE, "--data", DATA, "--out", tmp_path / "out", "--no-report")
     assert r.exit_code == 0, r.output
     assert parses == [str(ADVANCE)]
-    assert len(melts) == len(set(melts)) and {"progression", "plan", "retention", "outcomes"} <= set(melts)
+    # the analyses made of results rows (retention, ...) are not melted at all; the others once
+    assert len(melts) == len(set(melts)) and {"progression", "plan", "outcomes"} <= set(melts)
+    assert "retention" not in melts

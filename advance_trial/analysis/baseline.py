@@ -19,7 +19,9 @@ import pandas as pd
 
 from advance_trial.config.models import BaselineVariable, Config
 from advance_trial.intervals import quartiles
-from advance_trial.output.tables import Table
+from advance_trial.results.layout import LAYOUTS, display, frame
+from advance_trial.results.table import Table
+from advance_trial.results.verbs import Target, stat_rows
 
 COLUMNS = ("variable", "level", "arm", "n", "n_level", "proportion", "mean", "sd", "median", "q1", "q3",
            "std_difference")  # fmt: skip
@@ -72,48 +74,63 @@ def _continuous(x: pd.Series) -> dict[str, Any]:
     return {"n": len(values), "mean": float(values.mean()), "sd": sd, "median": med, "q1": q1, "q3": q3}
 
 
-def baseline_table(cfg: Config, men: pd.DataFrame) -> Table:
-    """Table 1 from the subject-level data set (module docstring); empty without a ``baseline`` block."""
+STATS = COLUMNS[3:]
+
+
+def baseline_results(cfg: Config, men: pd.DataFrame) -> pd.DataFrame:
+    """The results rows of Table 1 (module docstring): each variable (and level) by arm, every statistic of
+    its display row (empty where it does not apply: a continuous variable's level count)."""
     from advance_trial.analysis.subjects import arms_of
 
     spec = cfg.baseline_table
     if spec is None:
-        return Table("baseline", pd.DataFrame(columns=list(COLUMNS)), "Baseline characteristics")
+        return frame([])
     arms = [*cfg.arm_ids, "all"]
     two = arms_of(cfg)
-    rows: list[dict[str, Any]] = []
+    out: list[list[Any]] = []
     for v in spec.variables:
+        to = Target("baseline", "baseline", LAYOUTS["baseline"].denominator, v.label)
         col = men[column_of(v)] if column_of(v) in men.columns else pd.Series(np.nan, index=men.index)
         smd = float("nan")
         if spec.standardised_differences and two.control is not None:
             arm = men["arm"].astype(str)
             smd = std_difference(cfg, v, col[arm == two.intervention], col[arm == two.control])
         missing_any = bool(col.isna().any())
+        rows: list[dict[str, Any]] = []
         for a in arms:
             x = col if a == "all" else col[men["arm"].astype(str) == a]
             known = int(x.notna().sum())
             if v.type == "continuous":
-                rows.append({"variable": v.id, "level": "", "arm": a, **_continuous(x)})
+                rows.append({"level": "", "arm": a, **_continuous(x)})
             else:
                 text = x.dropna().astype(str).str.lower() if v.type == "binary" else x.dropna().astype(str)
                 for lv in levels_of(cfg, v):
                     k = int((text == lv).sum())
-                    rows.append({"variable": v.id, "level": lv, "arm": a, "n": known, "n_level": k,
+                    rows.append({"level": lv, "arm": a, "n": known, "n_level": k,
                                  "proportion": k / known if known else np.nan})  # fmt: skip
             if missing_any:
-                rows.append({"variable": v.id, "level": MISSING, "arm": a, "n": len(x), "n_level": len(x) - known,
+                rows.append({"level": MISSING, "arm": a, "n": len(x), "n_level": len(x) - known,
                              "proportion": (len(x) - known) / len(x) if len(x) else np.nan})  # fmt: skip
         if spec.standardised_differences:
             for r in rows:
-                if r["variable"] == v.id and r["arm"] == "all" and r["level"] in ("", *levels_of(cfg, v)[:1]):
+                if r["arm"] == "all" and r["level"] in ("", *levels_of(cfg, v)[:1]):
                     r["std_difference"] = smd
-    df = pd.DataFrame(rows, columns=list(COLUMNS))
-    for c in ("n", "n_level"):
-        df[c] = df[c].astype("Int64")
+        for r in rows:
+            stats = {name: r.get(name, np.nan) for name in STATS}
+            out += stat_rows(to, {"arm": r["arm"]}, v.id, r["level"], stats)
+    return frame(out)
+
+
+def baseline_table(cfg: Config, men: pd.DataFrame) -> Table:
+    """Table 1 from the subject-level data set (module docstring); empty without a ``baseline`` block."""
+    spec = cfg.baseline_table
+    if spec is None:
+        return Table("baseline", pd.DataFrame(columns=list(COLUMNS)), "Baseline characteristics")
     notes = ["Continuous: mean (SD) and median [Q1, Q3] (R's quantile type 7) of the men with the value known; "
              "categorical: n (%) of the men with the value known; 'missing' counts the men without it.",
              "No p-values: baseline differences between randomised arms are due to chance (CONSORT)."]  # fmt: skip
     if spec.standardised_differences:
         notes.append("std_difference: absolute standardised difference between the arms (tableone's; Yang and "
                      "Dalton's form for categorical variables), on each variable's first row.")  # fmt: skip
-    return Table("baseline", df, "Baseline characteristics by arm", tuple(notes))
+    return display("baseline", baseline_results(cfg, men), COLUMNS, "Baseline characteristics by arm", tuple(notes),
+                   dtypes={"n": "Int64", "n_level": "Int64", **{c: float for c in STATS[2:]}})  # fmt: skip

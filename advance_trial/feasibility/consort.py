@@ -14,18 +14,23 @@ outcome's complete-case analysis, the ``n_analysed`` of its models.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 
 from advance_trial.analysis import STATES, AnalysisData, followup_timepoints
 from advance_trial.config import Config
-from advance_trial.output.tables import Table
+from advance_trial.results.layout import LAYOUTS, display, frame
+from advance_trial.results.table import Table
+from advance_trial.results.verbs import Target, stat_rows
 from advance_trial.tabulate import ALL
 
 COLUMNS = ["stage", "arm", "detail", "n"]
 
 
-def consort_table(cfg: Config, ads: AnalysisData) -> Table:
-    """The CONSORT flow as a long table ``stage, arm, detail, n``."""
+def consort_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
+    """The results rows of the CONSORT flow: men at each stage (the variable), by arm, with its detail (the
+    variable's level)."""
     scr, men = ads.screened, ads.men
     rows: list[tuple[str, str, str, int]] = []
     eligible, consented = scr["eligible"].to_numpy(dtype=bool), scr["consented"].to_numpy(dtype=bool)
@@ -68,9 +73,28 @@ def consort_table(cfg: Config, ads: AnalysisData) -> Table:
         for o in (o for o in cfg.outcomes if o.timepoint == tp):
             for arm in cfg.arm_ids:
                 rows.append(("analysed", arm, f"{tp}: {o.id}", int(men.loc[arm_of == arm, f"analysed_{o.id}"].sum())))
-    return Table(
+    to = Target("consort", "consort", LAYOUTS["consort"].denominator)
+    return frame([r for stage, arm, detail, n in rows
+                  for r in stat_rows(replace(to, variable_label=_STAGES.get(stage, "")), {"arm": arm}, stage, detail,
+                                     {"n": n})])  # fmt: skip
+
+
+#: The stages in words.
+_STAGES = {"assessed": "Assessed for eligibility", "excluded": "Excluded", "excluded.not_eligible":
+           "Not meeting the inclusion criteria", "excluded.declined": "Declined to take part", "excluded.other":
+           "Excluded for other reasons", "randomised": "Randomised", "enrolled": "Enrolled", "allocated":
+           "Allocated", "received_any_session": "Received the allocated intervention", "not_received":
+           "Did not receive the allocated intervention", "discontinued": "Discontinued the intervention",
+           "met_threshold": "Met a dose threshold", "followed_up": "Followed up", "not_followed_up":
+           "Not followed up", "analysed": "Analysed"}  # fmt: skip
+
+
+def consort_table(cfg: Config, ads: AnalysisData) -> Table:
+    """The CONSORT flow as a long table ``stage, arm, detail, n``."""
+    return display(
         "consort",
-        pd.DataFrame(rows, columns=COLUMNS),
+        consort_results(cfg, ads),
+        COLUMNS,
         "CONSORT flow",
         (
             "Counts of men at each stage (no intervals). "

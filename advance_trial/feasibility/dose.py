@@ -8,14 +8,26 @@ the hours recorded for attended sessions.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
+
 import pandas as pd
 
 from advance_trial.analysis import AnalysisData
 from advance_trial.config import Config
-from advance_trial.intervals import describe, proportion_ci, quartiles
-from advance_trial.output.tables import Table
-from advance_trial.tabulate import ALL, margins, mask_for
+from advance_trial.intervals import describe
+from advance_trial.results.labels import VOCABULARY
+from advance_trial.results.layout import LAYOUTS, display, frame
+from advance_trial.results.table import Table
+from advance_trial.results.verbs import (
+    Target,
+    ard_continuous,
+    ard_count,
+    ard_proportion,
+    bind_results,
+    cells_of,
+    stat_rows,
+)
+from advance_trial.tabulate import ALL
 
 PER_MAN_COLUMNS = ["participant_id", "arm", "site", "cycle", "group_id", "sessions", "compulsory_sessions", "hours",
                    "compulsory_hours", "compulsory_percent"]  # fmt: skip
@@ -37,6 +49,43 @@ def dose_per_man(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
     return ads.offered[[*PER_MAN_COLUMNS, *met]].rename(columns=met).reset_index(drop=True)
 
 
+DOSE_COLUMNS = [
+    "threshold", "rule", "arm", "cycle", "site", "n", "n_met", "proportion", "ci_lower", "ci_upper",
+    "ci_method", "median_sessions", "q1_sessions", "q3_sessions", "median_hours", "q1_hours", "q3_hours",
+]  # fmt: skip
+_QUARTILES = ("median", "q1", "q3")
+
+
+def _to(cfg: Config, name: str, variable: str) -> Target:
+    labels = {th.id: th.label for th in cfg.thresholds if th.label}
+    return Target(name, "dose", LAYOUTS[name].denominator, labels.get(variable) or VOCABULARY.get(variable, ""))
+
+
+def dose_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
+    """The results rows of the dose thresholds: men meeting each (with the interval), its rule, and medians
+    and quartiles of compulsory sessions and of hours, by cycle and by site (with totals)."""
+    rep = cfg.reporting
+    per = dose_per_man(cfg, ads)
+    fixed = {"arm": cfg.schedule.arm if cfg.schedule else None}
+    cuts = [{"cycle": str(c), "site": ALL} for c in cfg.cycles]
+    cuts += [{"cycle": ALL, "site": s} for s in cfg.site_ids]
+    cuts.append({"cycle": ALL, "site": ALL})
+    parts = []
+    for th in cfg.thresholds:
+        to = _to(cfg, "dose", th.id)
+        rule = [stat_rows(to, {**fixed, **cut}, th.id, None, {"rule": th.rule}, method=rep.proportion_ci)
+                for cut in cuts]  # fmt: skip
+        parts += [frame([r for rows in rule for r in rows]),
+                  ard_proportion(per, to, th.id, th.id, cells=cuts, fixed=fixed, method=rep.proportion_ci,
+                                 ci_level=rep.ci_level, total="n", count="n_met")]  # fmt: skip
+        for column, suffix in (("compulsory_sessions", "sessions"), ("hours", "hours")):
+            names = {q: f"{q}_{suffix}" for q in _QUARTILES}
+            parts.append(
+                ard_continuous(per, to, th.id, column, cells=cuts, fixed=fixed, names=names, method=rep.proportion_ci)
+            )
+    return bind_results(parts)
+
+
 def dose_table(cfg: Config, ads: AnalysisData) -> Table:
     """Men meeting each threshold, by cycle and by site (with totals), with medians of dose.
 
@@ -44,33 +93,12 @@ def dose_table(cfg: Config, ads: AnalysisData) -> Table:
     the median hours attended (all sessions), both over every man randomised to the arm.
     """
     rep = cfg.reporting
-    per = dose_per_man(cfg, ads)
-    rows = []
     arm = cfg.schedule.arm if cfg.schedule else None
-    cuts = [{"cycle": str(c), "site": ALL} for c in cfg.cycles]
-    cuts += [{"cycle": ALL, "site": s} for s in cfg.site_ids]
-    cuts.append({"cycle": ALL, "site": ALL})
-    for th in cfg.thresholds:
-        for cut in cuts:
-            cell = per[mask_for(per, cut)]
-            k = int(cell[th.id].sum())
-            est = proportion_ci(k, len(cell), rep.proportion_ci, rep.ci_level)
-            q1s, meds, q3s = quartiles(cell["compulsory_sessions"].to_numpy())
-            q1h, medh, q3h = quartiles(cell["hours"].to_numpy())
-            rows.append(
-                {"threshold": th.id, "rule": th.rule, "arm": arm, "cycle": cut["cycle"], "site": cut["site"],
-                 "n": len(cell), "n_met": k, "proportion": est.estimate, "ci_lower": est.ci_lower,
-                 "ci_upper": est.ci_upper, "ci_method": est.method, "median_sessions": meds, "q1_sessions": q1s,
-                 "q3_sessions": q3s, "median_hours": medh, "q1_hours": q1h, "q3_hours": q3h}
-            )  # fmt: skip
-    cols = [
-        "threshold", "rule", "arm", "cycle", "site", "n", "n_met", "proportion", "ci_lower", "ci_upper",
-        "ci_method", "median_sessions", "q1_sessions", "q3_sessions", "median_hours", "q1_hours", "q3_hours",
-    ]  # fmt: skip
     n_comp = sum(p.compulsory for p in cfg.session_plan())
-    return Table(
+    return display(
         "dose",
-        pd.DataFrame(rows, columns=cols),
+        dose_results(cfg, ads),
+        DOSE_COLUMNS,
         "Men meeting each dose threshold",
         (
             f"Denominator (n): men randomised to {arm}, whether or not they attended; "
@@ -81,26 +109,34 @@ def dose_table(cfg: Config, ads: AnalysisData) -> Table:
     )
 
 
+#: The dose measures summarised by :func:`dose_summary_table`.
+SUMMARY_MEASURES = ("compulsory_sessions", "sessions", "hours", "compulsory_percent")
+
+
+def dose_summary_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
+    """The results rows of medians and quartiles of dose overall and by cycle, site and therapy group."""
+    per = dose_per_man(cfg, ads)
+    per = per.assign(group=per["group_id"])
+    cuts: list[dict[str, str]] = [{"all": ALL}]
+    for by, levels in (("cycle", [str(c) for c in cfg.cycles]), ("site", cfg.site_ids)):
+        cuts += [{by: lv} for lv in levels]
+    cuts += [{"group": str(g)} for g in sorted(per["group_id"].dropna().unique())]
+    to = _to(cfg, "dose_summary", "dose")
+    parts = [ard_count(per, to, "dose", cells=cuts)]
+    for measure in SUMMARY_MEASURES:
+        names = {q: f"{q}_{measure}" for q in _QUARTILES}
+        parts.append(ard_continuous(per, to, "dose", measure, cells=cuts, names=names))
+    return bind_results(parts)
+
+
 def dose_summary_table(cfg: Config, ads: AnalysisData) -> Table:
     """Medians and quartiles of dose overall and by cycle, site and therapy group."""
-    per = dose_per_man(cfg, ads)
     n_comp = sum(p.compulsory for p in cfg.session_plan())
-    cuts: list[tuple[str, str, np.ndarray]] = [("all", ALL, np.ones(len(per), dtype=bool))]
-    for by, levels in (("cycle", [str(c) for c in cfg.cycles]), ("site", cfg.site_ids)):
-        cuts += [(by, lv, mask_for(per, {by: lv})) for lv in levels]
-    for g in sorted(per["group_id"].dropna().unique()):
-        cuts.append(("group", str(g), (per["group_id"] == g).fillna(False).to_numpy(dtype=bool)))
-    rows = []
-    for by, level, keep in cuts:
-        cell = per[keep]
-        row = {"by": by, "level": level, "n": len(cell)}
-        for measure in ("compulsory_sessions", "sessions", "hours", "compulsory_percent"):
-            q1, med, q3 = quartiles(cell[measure].to_numpy())
-            row |= {f"median_{measure}": med, f"q1_{measure}": q1, f"q3_{measure}": q3}
-        rows.append(row)
-    return Table(
+    columns = ["by", "level", "n"] + [f"{q}_{m}" for m in SUMMARY_MEASURES for q in ("median", "q1", "q3")]
+    return display(
         "dose_summary",
-        pd.DataFrame(rows),
+        dose_summary_results(cfg, ads),
+        columns,
         "Dose: medians and quartiles",
         (
             f"Over men randomised to {cfg.schedule.arm if cfg.schedule else '-'}; compulsory_percent is of {n_comp} "
@@ -121,20 +157,25 @@ def dose_participants_table(cfg: Config, ads: AnalysisData) -> Table:
     )
 
 
-def distribution_table(cfg: Config, ads: AnalysisData) -> Table:
-    """How many men attended each number of compulsory sessions, by cycle (and ``all``)."""
+def distribution_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
+    """The results rows of how many men attended each number of compulsory sessions, by cycle (and ``all``)."""
     per = dose_per_man(cfg, ads)
     n_comp = sum(p.compulsory for p in cfg.session_plan())
-    rows = []
-    for combo in margins([("cycle", [str(c) for c in cfg.cycles])]):
-        cell = per[mask_for(per, combo)]
+    to = _to(cfg, "dose_distribution", "compulsory_sessions")
+    rows: list[list[Any]] = []
+    for combo, cell in cells_of(per, [("cycle", [str(c) for c in cfg.cycles])]):
         counts = cell["compulsory_sessions"].value_counts()
-        rows += [
-            {"cycle": combo["cycle"], "compulsory_sessions": k, "n": int(counts.get(k, 0))} for k in range(n_comp + 1)
-        ]
-    return Table(
+        for k in range(n_comp + 1):
+            rows += stat_rows(to, combo, "compulsory_sessions", k, {"n": int(counts.get(k, 0))})
+    return frame(rows)
+
+
+def distribution_table(cfg: Config, ads: AnalysisData) -> Table:
+    """How many men attended each number of compulsory sessions, by cycle (and ``all``)."""
+    return display(
         "dose_distribution",
-        pd.DataFrame(rows, columns=["cycle", "compulsory_sessions", "n"]),
+        distribution_results(cfg, ads),
+        ["cycle", "compulsory_sessions", "n"],
         "Compulsory sessions attended",
         (
             f"Men randomised to {cfg.schedule.arm if cfg.schedule else '-'}, "

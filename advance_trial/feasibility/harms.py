@@ -15,40 +15,55 @@ import pandas as pd
 
 from advance_trial.analysis import AnalysisData
 from advance_trial.config.models import Config
-from advance_trial.output.tables import Table
+from advance_trial.results.labels import VOCABULARY
+from advance_trial.results.layout import LAYOUTS, display, frame
+from advance_trial.results.table import Table
+from advance_trial.results.verbs import Target, stat_rows
 
 COLUMNS = ("about", "category", "arm", "n", "n_with_event", "proportion", "events")
 ANY, SERIOUS, RELATED = "any", "any_serious", "any_related"
 COUNT_OF = {ANY: "events", SERIOUS: "events_serious", RELATED: "events_related"}
 
 
-def _rows(about: str, people: pd.DataFrame, arms: list[str], categories: list[str]) -> list[dict[str, Any]]:
+def _rows(to: Target, about: str, people: pd.DataFrame, arms: list[str], categories: list[str],
+          labels: dict[str, str]) -> list[list[Any]]:  # fmt: skip
     """One row per category and arm from the people's ``events_<category>`` counts (subject-level facts)."""
-    rows: list[dict[str, Any]] = []
+    rows: list[list[Any]] = []
     for cat in categories:
         col = COUNT_OF.get(cat, f"events_{cat}")
+        here = Target(to.table, to.context, to.denominator, labels.get(cat) or VOCABULARY.get(cat, ""))
         for a in arms:
             these = people if a == "all" else people[people["arm"].astype(str) == a]
             counts = these[col].to_numpy(dtype=int)
             k, n = int((counts > 0).sum()), len(these)
-            rows.append({"about": about, "category": cat, "arm": a, "n": n, "n_with_event": k,
-                         "proportion": k / n if n else np.nan, "events": int(counts.sum())})  # fmt: skip
+            rows += stat_rows(here, {"about": about, "arm": a}, cat, None,
+                              {"n": n, "n_with_event": k, "proportion": k / n if n else np.nan,
+                               "events": int(counts.sum())})  # fmt: skip
     return rows
+
+
+def harms_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
+    """The results rows of harms: men (and partners) with at least one event of each category, and events,
+    by arm."""
+    if cfg.events is None:
+        return frame([])
+    to = Target("harms", "harms", LAYOUTS["harms"].denominator)
+    labels = {c.id: c.label for c in cfg.events.categories}
+    arms = [*cfg.arm_ids, "all"]
+    man_cats = [c.id for c in cfg.events.categories if c.about == "man"]
+    partner_cats = [c.id for c in cfg.events.categories if c.about == "partner"]
+    rows = _rows(to, "men", ads.men, arms, [*man_cats, ANY, SERIOUS, RELATED], labels)
+    if partner_cats:
+        rows += _rows(to, "partners", ads.partners, arms, [*partner_cats, ANY], labels)
+    return frame(rows)
 
 
 def harms_table(cfg: Config, ads: AnalysisData) -> Table:
     """The harms table; empty without an ``events`` block."""
     if cfg.events is None:
         return Table("harms", pd.DataFrame(columns=list(COLUMNS)), "Harms")
-    arms = [*cfg.arm_ids, "all"]
-    man_cats = [c.id for c in cfg.events.categories if c.about == "man"]
-    partner_cats = [c.id for c in cfg.events.categories if c.about == "partner"]
-    rows = _rows("men", ads.men, arms, [*man_cats, ANY, SERIOUS, RELATED])
-    if partner_cats:
-        rows += _rows("partners", ads.partners, arms, [*partner_cats, ANY])
-    df = pd.DataFrame(rows, columns=list(COLUMNS))
-    df[["n", "n_with_event", "events"]] = df[["n", "n_with_event", "events"]].astype(int)
     notes = ("n_with_event: men (or partners) with at least one event of the category; proportion of n, the men "
              "randomised to the arm (partners: those identified, by their man's arm); events: how many events.",
              "Partner safety incidents are aggregates only: no incident is listed.")  # fmt: skip
-    return Table("harms", df, "Adverse events and partner safety incidents", notes)
+    return display("harms", harms_results(cfg, ads), COLUMNS, "Adverse events and partner safety incidents", notes,
+                   dtypes={"n": int, "n_with_event": int, "events": int})  # fmt: skip

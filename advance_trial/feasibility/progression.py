@@ -23,8 +23,9 @@ from advance_trial.config import Config
 from advance_trial.config.models import Criterion
 from advance_trial.feasibility.tabulate import ALL
 from advance_trial.intervals import Estimate, describe
-from advance_trial.output.ard import ResultsData
-from advance_trial.output.tables import Table
+from advance_trial.results.labels import variable_labels
+from advance_trial.results.layout import ResultsData
+from advance_trial.results.table import Table
 from advance_trial.vocabulary import null_of
 
 STATUSES = ("met", "not_met", "green", "amber", "red", "not_evaluated")
@@ -208,9 +209,9 @@ def judge(c: Criterion, est: Estimate | None, null: float = 0.0) -> str:
 
 def progression_table(cfg: Config, tables: Mapping[str, Table]) -> Table:
     """One row per progression criterion, in config order."""
-    from advance_trial.output import results_data
+    from advance_trial.results.layout import results_data
 
-    results = results_data(tables)  # once: both lookups read it
+    results = results_data(tables, variable_labels(cfg))  # once: both lookups read it
     metrics = metric_estimates(cfg, results)
     nulls = no_effect(cfg, results)
     counts = metric_counts(cfg, results)

@@ -6,9 +6,32 @@ import pandas as pd
 
 from advance_trial.analysis import AnalysisData
 from advance_trial.config import Config
-from advance_trial.intervals import describe, proportion_ci
-from advance_trial.output.tables import Table
-from advance_trial.tabulate import ALL, margins, mask_for
+from advance_trial.intervals import describe
+from advance_trial.results.labels import VOCABULARY
+from advance_trial.results.layout import LAYOUTS, display, frame
+from advance_trial.results.table import Table
+from advance_trial.results.verbs import Target, ard_count, bind_results, cells_of, proportion_rows, stat_rows
+from advance_trial.tabulate import ALL, mask_for
+
+RECRUITMENT_COLUMNS = ["site", "n_screened", "n_eligible", "n_randomised", "proportion", "ci_lower", "ci_upper",
+                       "ci_method"]  # fmt: skip
+
+
+def recruitment_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
+    """The results rows of recruitment: men screened and eligible (from screening), men randomised, and
+    randomised / eligible with its interval, by site (and ``all``)."""
+    rep = cfg.reporting
+    to = Target("recruitment", "recruitment", LAYOUTS["recruitment"].denominator, VOCABULARY["randomised"])
+    scr, part = ads.screened, ads.men
+    parts = []
+    for combo, s in cells_of(scr, [("site", cfg.site_ids)]):
+        n_eligible = int(s["eligible"].sum())
+        n_randomised = int(mask_for(part, combo).sum())
+        rows = stat_rows(to, combo, "randomised", None, {"n_screened": len(s)})
+        rows += proportion_rows(to, combo, "randomised", None, n_randomised, n_eligible, method=rep.proportion_ci,
+                                ci_level=rep.ci_level, total="n_eligible", count="n_randomised")  # fmt: skip
+        parts.append(frame(rows))
+    return bind_results(parts)
 
 
 def recruitment_table(cfg: Config, ads: AnalysisData) -> Table:
@@ -18,29 +41,11 @@ def recruitment_table(cfg: Config, ads: AnalysisData) -> Table:
     ``reporting.proportion_ci`` at ``reporting.ci_level``.
     """
     rep = cfg.reporting
-    scr, part = ads.screened, ads.men
-    rows = []
-    for combo in margins([("site", cfg.site_ids)]):
-        s = scr[mask_for(scr, combo)]
-        n_eligible = int(s["eligible"].sum())
-        n_randomised = int(mask_for(part, combo).sum())
-        est = proportion_ci(n_randomised, n_eligible, rep.proportion_ci, rep.ci_level)
-        rows.append(
-            {
-                "site": combo["site"],
-                "n_screened": len(s),
-                "n_eligible": n_eligible,
-                "n_randomised": n_randomised,
-                "proportion": est.estimate,
-                "ci_lower": est.ci_lower,
-                "ci_upper": est.ci_upper,
-                "ci_method": est.method,
-            }
-        )
     verb = cfg.entered
-    return Table(
+    return display(
         "recruitment",
-        pd.DataFrame(rows),
+        recruitment_results(cfg, ads),
+        RECRUITMENT_COLUMNS,
         f"Recruitment: men {verb} of men eligible",
         (
             f"Proportion = men {verb} / men eligible at screening; {describe(rep.proportion_ci, rep.ci_level)}.",
@@ -49,16 +54,18 @@ def recruitment_table(cfg: Config, ads: AnalysisData) -> Table:
     )
 
 
+def allocation_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
+    """The results rows of allocation: men randomised to each arm, by site (and ``all`` for both)."""
+    to = Target("allocation", "recruitment", LAYOUTS["allocation"].denominator, VOCABULARY["randomised"])
+    return ard_count(ads.men, to, "randomised", by=[("site", cfg.site_ids), ("arm", cfg.arm_ids)])
+
+
 def allocation_table(cfg: Config, ads: AnalysisData) -> Table:
     """Men randomised to each arm, by site (and ``all`` for both)."""
-    part = ads.men
-    rows = [
-        {"site": c["site"], "arm": c["arm"], "n": int(mask_for(part, c).sum())}
-        for c in margins([("site", cfg.site_ids), ("arm", cfg.arm_ids)])
-    ]
-    return Table(
+    return display(
         "allocation",
-        pd.DataFrame(rows),
+        allocation_results(cfg, ads),
+        ["site", "arm", "n"],
         "Allocation by site and arm",
         (f"Counts of men randomised (no intervals); '{ALL}' rows are totals.",),
     )

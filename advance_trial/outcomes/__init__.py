@@ -30,7 +30,7 @@ from advance_trial.outcomes.models import (
     two_stage_least_squares,
     unadjusted_difference,
 )
-from advance_trial.output.tables import Table
+from advance_trial.results.table import Table
 from advance_trial.vocabulary import ANALYSES
 
 OUTCOME_COLUMNS = [

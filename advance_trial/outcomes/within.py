@@ -16,7 +16,7 @@ import pandas as pd
 from advance_trial.analysis import AnalysisData
 from advance_trial.config.models import Config
 from advance_trial.intervals import quantile
-from advance_trial.output.tables import Table
+from advance_trial.results.table import Table
 from advance_trial.tabulate import ALL
 
 COLUMNS = ("outcome", "timepoint", "arm", "n", "mean_baseline", "mean_followup", "estimate", "ci_lower", "ci_upper",

@@ -20,7 +20,6 @@ only; reasons appear only as the config's coded categories.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -31,7 +30,7 @@ import pandas as pd
 
 from advance_trial.config.models import Config
 from advance_trial.output.tables import Table
-from advance_trial.vocabulary import ANALYSES, EFFECTS
+from advance_trial.vocabulary import ANALYSES
 
 if TYPE_CHECKING:
     from advance_trial.output.sdc import Protection
@@ -90,53 +89,12 @@ def read_blinding_key(cfg: Config, key: Path) -> dict[str, str]:
     return codes
 
 
-def code_order(df: pd.DataFrame, codes: list[str]) -> pd.DataFrame:
-    """Rows in code order: within the table's own layout, arm ``A`` before ``B`` before ``all``, so that
-    the order of rows says nothing of which code is the intervention."""
-    if df.empty or "arm" not in df.columns:
-        return df
-    keys = []
-    for col in df.columns[: list(df.columns).index("arm") + 1]:  # the layout columns, arm the innermost
-        values = df[col].astype(str)
-        levels = [*codes, "all"] if col == "arm" else list(dict.fromkeys(values))
-        rank = {v: i for i, v in enumerate(levels)}
-        keys.append(values.map(lambda v, r=rank: r.get(v, len(r))).to_numpy())
-    order = np.lexsort(keys[::-1]) if keys else np.arange(len(df))
-    return df.iloc[order].reset_index(drop=True)
-
-
 def blinded_config(cfg: Config, codes: dict[str, str]) -> Config:
     """The config as figures and the report see it in blinded outputs: arms named only by code."""
     arms = [a.model_copy(update={"id": codes[a.id], "label": f"Arm {codes[a.id]}"}) for a in cfg.arms]
     arms.sort(key=lambda a: a.id)
     sched = cfg.schedule.model_copy(update={"arm": codes[cfg.schedule.arm]}) if cfg.schedule else None
     return cfg.model_copy(update={"arms": arms, "schedule": sched})
-
-
-def _substituter(cfg: Config, codes: dict[str, str]) -> Callable[[str], str]:
-    pairs = [(a.label, f"Arm {codes[a.id]}") for a in cfg.arms] + [(a.id, codes[a.id]) for a in cfg.arms]
-    pairs.sort(key=lambda p: -len(p[0]))
-    pattern = re.compile("|".join(rf"(?<![\w-]){re.escape(k)}(?![\w-])" for k, _ in pairs))
-    table = dict(pairs)
-
-    def sub(text: str) -> str:
-        return pattern.sub(lambda m: table[m.group(0)], text)
-
-    return sub
-
-
-def _flip(df: pd.DataFrame, swap: pd.Series) -> pd.DataFrame:
-    out = df.copy()
-    ratio = out["effect"].isin([e for e, scale in EFFECTS.items() if scale.ratio])
-    flips: tuple[tuple[pd.Series, Callable[[pd.Series], pd.Series]], ...] = (
-        (swap & ~ratio, lambda v: -v),
-        (swap & ratio, lambda v: 1 / v),
-    )
-    for mask, f in flips:
-        if mask.any():
-            est, lo, hi = f(out.loc[mask, "estimate"]), f(out.loc[mask, "ci_upper"]), f(out.loc[mask, "ci_lower"])
-            out.loc[mask, "estimate"], out.loc[mask, "ci_lower"], out.loc[mask, "ci_upper"] = est, lo, hi
-    return out
 
 
 def _same_rows_per_arm(df: pd.DataFrame) -> pd.DataFrame:
@@ -168,28 +126,12 @@ def _state_rank(detail: str) -> tuple[str, int]:
     return (tp, STATES.index(name) if name in STATES else len(STATES))
 
 
-def _swap_sides(df: pd.DataFrame, swap: pd.Series) -> pd.DataFrame:
-    """Rows of a two-arm comparison with arm and comparator exchanged where ``swap``: each arm keeps its
-    own figures, and the difference and its interval change sign."""
-    out = df.copy()
-    pairs = (("arm", "comparator"), ("n_arm", "n_comparator"), ("n_retained_arm", "n_retained_comparator"))
-    for a, b in pairs:
-        first, second = df[a].copy(), df[b].copy()
-        out[a] = first.where(~swap, second)
-        out[b] = second.where(~swap, first)
-    out["estimate"] = df["estimate"].where(~swap, -df["estimate"])
-    out["ci_lower"] = df["ci_lower"].where(~swap, -df["ci_upper"])
-    out["ci_upper"] = df["ci_upper"].where(~swap, -df["ci_lower"])
-    return out
-
-
-def blind_tables(cfg: Config, tables: dict[str, Table], codes: dict[str, str]) -> dict[str, Table]:
-    """Tables with arms as codes only (see the module docstring)."""
-    sub = _substituter(cfg, codes)
+def withhold_blinded(cfg: Config, tables: dict[str, Table], codes: dict[str, str]) -> dict[str, Table]:
+    """The tables a blinded run may show, with what would reveal the intervention's code withheld (see the
+    module docstring); arms are relabelled and contrasts flipped by :mod:`advance_trial.output.blinding`."""
     from advance_trial.analysis import arms_of
 
-    arms = arms_of(cfg)
-    intervention, control = arms.intervention, arms.control
+    control = arms_of(cfg).control
     out: dict[str, Table] = {}
     for name, t in tables.items():
         if name in WITHHELD_BLINDED:
@@ -199,13 +141,7 @@ def blind_tables(cfg: Config, tables: dict[str, Table], codes: dict[str, str]) -
             df = _same_rows_per_arm(df[~df["stage"].isin(list(OFFERED_STAGES))])
         if name == "outcomes" and not df.empty and control is not None:
             df = df[~df["analysis"].isin(BLINDED_ANALYSES)]
-            swap = pd.Series(codes[intervention] > codes[control], index=df.index)
-            df = _flip(df, swap)
-            first, second = sorted([codes[intervention], codes[control]])
-            df["comparison"] = f"{first} vs {second}"
             df = df.drop(columns=[c for c in ("n_intervention", "n_control", "note", "threshold") if c in df])
-        if name == "retention_difference" and not df.empty:
-            df = _swap_sides(df, df["arm"].map(codes) > df["comparator"].map(codes))
         if name == "progression" and not df.empty:
             # an effect's or a change's criterion names the intervention arm: beside the coded tables its
             # estimate and status would say which code that is
@@ -215,18 +151,11 @@ def blind_tables(cfg: Config, tables: dict[str, Table], codes: dict[str, str]) -
             from advance_trial.feasibility.harms import RELATED
 
             df = df[df["category"].astype(str) != RELATED]
-        for c in df.columns:
-            if df[c].dtype == object or isinstance(df[c].dtype, pd.StringDtype):
-                df[c] = df[c].map(lambda v: sub(v) if isinstance(v, str) else v)
-        if name in PER_MAN and "participant_id" in df.columns:  # a listing of men: by man, whatever his arm
-            df = df.sort_values("participant_id", kind="stable")
-        else:
-            df = code_order(df, sorted(codes.values()))
-        notes = tuple(sub(n) for n in t.footnotes)
+        notes = t.footnotes
         if name == "outcomes":
             notes += ("Blinded: comparisons are the first code minus (or over) the second; analyses defined by the "
                       "intervention arm (partially nested, CACE) are withheld.",)  # fmt: skip
-        out[name] = replace(t, data=df.reset_index(drop=True), title=sub(t.title), footnotes=notes)
+        out[name] = replace(t, data=df.reset_index(drop=True), footnotes=notes)
     return out
 
 

@@ -1,4 +1,5 @@
-"""Display tables: the :class:`Table` every analysis returns, and its CSV and Markdown writers.
+"""Display tables: the CSV and Markdown writers of the :class:`~advance_trial.results.table.Table` every
+analysis returns (defined in :mod:`advance_trial.results.table`, re-exported here).
 
 CSV unrounded through :mod:`advance_trial.data.tablefile`, Markdown rounded for reading, in a
 stable row and column order, without timestamps (the run's time lives only in
@@ -9,38 +10,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from advance_trial.data.tablefile import write_bytes_atomic
+from advance_trial.results.table import Table  # the neutral home; re-exported here
+
+__all__ = ["FORMULA_STARTS", "Table", "format_number", "md_text", "neutralise", "to_csv_bytes", "to_markdown",
+           "write_tables"]  # fmt: skip
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-@dataclass(frozen=True)
-class Table:
-    """A named output table with the notes a rendered version must carry.
-
-    Attributes
-    ----------
-    name : str
-        File stem, e.g. ``recruitment`` for ``recruitment.csv``.
-    data : DataFrame
-        Unrounded values in their final row and column order.
-    title : str
-        Heading for rendered versions.
-    footnotes : tuple of str
-        Interval method, denominators and other caveats.
-    """
-
-    name: str
-    data: pd.DataFrame
-    title: str = ""
-    footnotes: tuple[str, ...] = field(default_factory=tuple)
-    markdown: bool = True  # per-man tables are for checking by hand in CSV, not for reading
-    keys: int = 0  # display tables: how many leading columns identify a row (0: not said)
 
 
 #: A text cell beginning with one of these is run as a formula by spreadsheets (OWASP, CSV injection).

@@ -37,8 +37,8 @@ from advance_trial.planning.sample_size import (
 if TYPE_CHECKING:
     from advance_trial.analysis import AnalysisData
     from advance_trial.config import Config
-    from advance_trial.output.ard import ResultsData
-    from advance_trial.output.tables import Table
+    from advance_trial.results.layout import ResultsData
+    from advance_trial.results.table import Table
 
 COLUMNS = ["outcome", "step", "quantity", "estimate", "conservative", "note"]
 
@@ -168,13 +168,14 @@ def plan_outcome(cfg: Config, ads: AnalysisData, results: ResultsData, outcome: 
 
 def plan_table(cfg: Config, ads: AnalysisData, tables: Mapping[str, Table]) -> Table:
     """``plan``: the definitive trial's size for each primary outcome, every step shown."""
-    from advance_trial.output import results_data
-    from advance_trial.output.tables import Table
+    from advance_trial.results.labels import variable_labels
+    from advance_trial.results.layout import results_data
+    from advance_trial.results.table import Table
 
     p = cfg.planning
     rows: list[dict[str, object]] = []
     if p is not None and cfg.trial.design == "parallel":
-        results = results_data(tables)
+        results = results_data(tables, variable_labels(cfg))
         for oid in p.outcomes or [cfg.outcomes[0].id]:
             rows += plan_outcome(cfg, ads, results, oid)
     return Table(

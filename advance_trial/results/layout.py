@@ -1,0 +1,423 @@
+"""Displays as pivots of the results data set: a :class:`Layout` per display, the pivot, and the melt.
+
+Each display table is declared by a :class:`Layout` (which of its columns are breakdowns, which the
+variable, which the method) and is a pivot of its results rows (:func:`pivot`). An analysis makes its rows
+with the verbs (:mod:`advance_trial.results.verbs`) and its display table by :func:`display`; a table
+built otherwise is read into rows by :func:`melt`. Either way the pivot gives back the display table
+exactly, its column order and types included (tested for every table of the three samples, in plain,
+blinded and shareable runs), so the CSV and Markdown tables and ``results.csv`` cannot disagree.
+Per-man listings (``scores``, ``dose_participants``) and the disclosure audit are data, not statistics:
+they have no layout and stay out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from advance_trial.results.structure import (
+    COLUMNS,
+    CONTRAST_STATS,
+    MAX_GROUPS,
+    TEXT_HOME,
+    stat_label,
+)
+from advance_trial.results.table import Table
+
+#: Effect scales that are not a contrast between arms (a within-arm change, an ICC).
+NOT_CONTRASTS = ("icc", "mean_change")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a display table's columns map onto the results data set.
+
+    Attributes
+    ----------
+    groups : tuple
+        Breakdown columns, in order (at most three). A pair ``(name_column, level_column)`` is a
+        breakdown whose name is itself in the table (``dose_summary``'s ``by`` and ``level``).
+    variable : str
+        The column holding what is summarised, or ``"=name"`` for one name for the whole table.
+    level : str, optional
+        The column holding the variable's level.
+    method : str, optional
+        The column naming the interval method.
+    denominator : str
+        What the table's proportions are of.
+    context : str
+        The analysis that makes the table (``results.csv``'s ``context``); the table's name when empty.
+    contrast : bool
+        Whether the table's ``estimate``, ``ci_lower`` and ``ci_upper`` are contrasts between arms (unless
+        the row's ``effect`` is one of :data:`NOT_CONTRASTS`).
+    """
+
+    groups: tuple[str | tuple[str, str], ...] = ()
+    variable: str = ""
+    level: str | None = None
+    method: str | None = None
+    denominator: str = ""
+    context: str = ""
+    contrast: bool = False
+
+    def key_columns(self) -> list[str]:
+        """The display columns that identify a row (every other column is a statistic)."""
+        cols: list[str] = []
+        for g in self.groups:
+            cols += list(g) if isinstance(g, tuple) else [g]
+        if not self.variable.startswith("="):
+            cols.append(self.variable)
+        if self.level is not None:
+            cols.append(self.level)
+        if self.method is not None:
+            cols.append(self.method)
+        return cols
+
+
+_PROPORTION_OFFERED = "men randomised to the arm offered sessions"
+#: The layout of every display table that holds statistics.
+LAYOUTS: dict[str, Layout] = {
+    "recruitment": Layout(("site",), "=randomised", method="ci_method", denominator="men eligible at screening",
+                          context="recruitment"),
+    "allocation": Layout(("site", "arm"), "=randomised", denominator="men randomised", context="recruitment"),
+    "consort": Layout(("arm",), "stage", "detail", denominator="men (screened, randomised or analysed)",
+                      context="consort"),
+    "retention": Layout(("arm", "site", "cycle"), "=retained", "timepoint", "ci_method", "men randomised",
+                        "retention"),
+    "retention_reasons": Layout(("timepoint", "arm"), "=followup_state", "state", denominator="men randomised",
+                                context="retention"),
+    "retention_difference": Layout(("arm", "comparator"), "=retained", "timepoint", "ci_method", "men randomised",
+                                   "retention", contrast=True),
+    "partner_retention": Layout(("arm", "site", "cycle"), "=partner_retained", "timepoint", "ci_method",
+                                "partners who consented", "retention"),
+    "partner_contact": Layout(("arm", "site"), "=partner_contacted", method="ci_method",
+                              denominator="partners identified", context="retention"),
+    "dose": Layout(("arm", "cycle", "site"), "threshold", method="ci_method", denominator=_PROPORTION_OFFERED,
+                   context="dose"),
+    "dose_summary": Layout((("by", "level"),), "=dose", denominator=_PROPORTION_OFFERED, context="dose"),
+    "engagement": Layout(("arm",), "component", method="ci_method", denominator=_PROPORTION_OFFERED,
+                         context="engagement"),
+    "dose_distribution": Layout(("cycle",), "=compulsory_sessions", "compulsory_sessions",
+                                denominator=_PROPORTION_OFFERED, context="dose"),
+    "outcomes": Layout(("analysis", "effect", "threshold"), "outcome", "timepoint", "ci_method", "men analysed",
+                       "outcomes", contrast=True),
+    "change": Layout(("arm",), "outcome", "timepoint", "ci_method", "men with the baseline and follow-up measures",
+                     "change"),
+    "progression": Layout((), "criterion", method="ci_method", denominator="as in each metric's table",
+                          context="progression"),
+    "plan": Layout(("step",), "outcome", "quantity", denominator="the definitive trial's men", context="planning"),
+    "recruitment_monthly": Layout(("site",), "=randomised", "month", denominator="men randomised",
+                                  context="recruitment"),
+    "recruitment_rate": Layout(("site",), "=rate_per_site_month", method="ci_method",
+                               denominator="recruiting site-months", context="recruitment"),
+    "baseline": Layout(("arm",), "variable", "level", denominator="men randomised with the value known",
+                       context="baseline"),
+    "harms": Layout(("about", "arm"), "category", denominator="men randomised (partners identified)",
+                    context="harms"),
+}  # fmt: skip
+
+
+def missing(v: Any) -> bool:
+    """``None``, ``NaN`` or ``pd.NA``."""
+    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+
+
+def words(variable: Any) -> str:
+    """A variable's words when no label is known: its name's words (``partner_retained`` -> ``Partner
+    retained``)."""
+    text = str(variable).replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def stat_value(value: Any) -> tuple[Any, str | None]:
+    """A display cell as ``(stat, words)``: a number in ``stat`` (a flag as 0 or 1), anything else as
+    words with ``stat`` empty."""
+    if isinstance(value, bool | np.bool_):
+        return int(value), None
+    if missing(value) or isinstance(value, int | float | np.integer | np.floating):
+        return value, None
+    return None, str(value)
+
+
+def home_of(stat_name: str) -> str:
+    """The column holding a text statistic's words (:data:`~advance_trial.results.structure.TEXT_HOME`)."""
+    return TEXT_HOME.get(stat_name, "text")
+
+
+@dataclass(frozen=True)
+class ResultsData:
+    """The long table and what its pivots need to give back each display table exactly.
+
+    Attributes
+    ----------
+    long : DataFrame
+        One row per statistic (:data:`~advance_trial.results.structure.COLUMNS`).
+    columns : dict
+        Table name -> its display columns, in order.
+    dtypes : dict
+        Table name -> column -> dtype, so a pivot restores integers, floats, text and booleans.
+    """
+
+    long: pd.DataFrame
+    columns: dict[str, list[str]] = field(default_factory=dict)
+    dtypes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def stats(self, table: str, variable: str, level: str | None = None, **groups: str) -> dict[str, Any]:
+        """Every statistic of one row of a display table, by key: ``stat_name -> value`` (a number, or the
+        words of a text statistic), with the row's ``method`` under ``"method"``. Breakdowns not named must
+        be unique among the matches; an empty dict when no row has this key.
+
+        Raises
+        ------
+        KeyError
+            If the key matches more than one row.
+        """
+        df = self.long
+        keep = (df["table"] == table) & (df["variable"].astype(str) == variable)
+        if level is not None:
+            keep &= df["variable_level"].astype(str) == level
+        for name, value in groups.items():
+            match = pd.Series(False, index=df.index)
+            for k in range(1, MAX_GROUPS + 1):
+                match |= (df[f"group{k}"] == name) & (df[f"group{k}_level"].astype(str) == str(value))
+            keep &= match
+        rows = df[keep]
+        if rows.empty:
+            return {}
+        if rows.duplicated("stat_name").any():
+            raise KeyError(f"more than one row of {table} for {variable!r} {level!r} {groups}")
+        methods = [m for m in rows["method"] if isinstance(m, str)]
+        values = {r["stat_name"]: value_of(r) for r in rows.to_dict("records")}
+        return {**values, "method": methods[0] if methods else ""}
+
+    def first_key(self, table: str, variable: str) -> dict[str, str]:
+        """The breakdowns (name -> level) of the first row of ``table`` for ``variable``."""
+        df = self.long
+        rows = df[(df["table"] == table) & (df["variable"].astype(str) == variable)]
+        if rows.empty:
+            return {}
+        r = rows.iloc[0]
+        return {str(r[f"group{k}"]): str(r[f"group{k}_level"]) for k in range(1, MAX_GROUPS + 1)
+                if r[f"group{k}"] is not None}  # fmt: skip
+
+
+def value_of(row: Mapping[Any, Any]) -> Any:
+    """A results row's value as its display shows it: its words (in ``text``, or a label's or a reason's in
+    their home column), else the number."""
+    if row["text"] is not None:
+        return row["text"]
+    home = home_of(str(row["stat_name"]))
+    if home != "text" and row[home] is not None:
+        return row[home]
+    return row["stat"]
+
+
+def melt(name: str, df: pd.DataFrame, labels: Mapping[str, str] | None = None,
+         layout: Layout | None = None) -> list[list[Any]]:  # fmt: skip
+    """The results rows of a display table built without them, read off its columns by its layout
+    (:data:`LAYOUTS`, unless given)."""
+    layout = layout or LAYOUTS[name]
+    if len(layout.groups) > MAX_GROUPS:
+        raise ValueError(f"{name}: {len(layout.groups)} breakdowns; the results data set holds {MAX_GROUPS}")
+    keys = [c for c in layout.key_columns() if c in df.columns]
+    stats = [c for c in df.columns if c not in keys]
+    labels = labels or {}
+    out: list[list[Any]] = []
+    seen: set[tuple[Any, ...]] = set()
+    for rec in df.to_dict("records"):
+        *groups, variable, level = display_key(layout, rec)
+        method = rec.get(layout.method) if layout.method is not None else None
+        key = (*groups, variable, level)
+        if key in seen:
+            raise ValueError(f"{name}: two rows with the key {key}; its layout does not identify its rows")
+        seen.add(key)
+        label = rec.get("label") if isinstance(rec.get("label"), str) else None
+        reason = rec.get("reason") if isinstance(rec.get("reason"), str) and rec.get("reason") else None
+        var_label = label or labels.get(str(variable)) or words(variable)
+        effect = rec.get("effect") if "effect" in layout.key_columns() else None
+        contrast = layout.contrast and effect not in NOT_CONTRASTS
+        for s in stats:  # a count has no interval method
+            m = None if s == "n" or s.startswith("n_") else method
+            out.append(row(name, groups, variable, level, s, rec[s], method=m, denominator=layout.denominator,
+                           variable_label=var_label, error=reason, context=layout.context or name,
+                           contrast=contrast and s in CONTRAST_STATS))  # fmt: skip
+    return out
+
+
+def display_key(layout: Layout, rec: Mapping[Any, Any]) -> tuple[Any, ...]:
+    """A display row's key in the results data set: its breakdowns (name, level), variable and level."""
+    groups: list[Any] = []
+    for g in layout.groups:
+        if isinstance(g, tuple):
+            groups += [rec[g[0]], rec[g[1]]]
+        elif g in rec:  # a breakdown column a disclosed display leaves out is not named
+            groups += [g, rec[g]]
+    groups += [None] * (2 * MAX_GROUPS - len(groups))
+    variable = layout.variable[1:] if layout.variable.startswith("=") else rec[layout.variable]
+    level = rec[layout.level] if layout.level is not None else None
+    return (*groups, variable, level)
+
+
+def row(table: str, groups: list[Any], variable: Any, level: Any, stat_name: str, value: Any, *,
+        method: str | None = None, denominator: str = "", variable_label: str = "", error: str | None = None,
+        warning: str | None = None, context: str = "", contrast: bool = False) -> list[Any]:  # fmt: skip
+    """One results row (:data:`~advance_trial.results.structure.COLUMNS`); text values go to their home
+    column, ``stat`` left empty."""
+    stat, text = stat_value(value)
+    cells = {"text": None, "variable_label": variable_label, "error": error}
+    if text is not None:  # empty words (a criterion without a label) stay in text: a home column is never empty
+        cells[home_of(stat_name) if text else "text"] = text
+    return [table, *groups, variable, level, stat_name, stat, method, denominator, cells["variable_label"],
+            stat_label(stat_name), cells["text"], warning, cells["error"], context or table, contrast]  # fmt: skip
+
+
+def results_data(tables: Mapping[str, Any], labels: Mapping[str, str] | None = None) -> ResultsData:
+    """The long results data set of display tables (those with a :data:`LAYOUTS` entry): each table's own
+    results rows when its data are still their pivot, else its rows read off its data (:func:`melt`).
+
+    Parameters
+    ----------
+    tables : mapping
+        Table name -> :class:`~advance_trial.results.table.Table` (or a DataFrame).
+    labels : mapping, optional
+        Variable id -> the words a reader sees (:func:`advance_trial.results.labels.variable_labels`).
+    """
+    frames: list[pd.DataFrame] = []
+    columns: dict[str, list[str]] = {}
+    dtypes: dict[str, dict[str, Any]] = {}
+    seen = _BOUND.get()
+    for name, t in tables.items():
+        if name not in LAYOUTS:
+            continue
+        df: pd.DataFrame = getattr(t, "data", t)
+        columns[name] = [str(c) for c in df.columns]
+        dtypes[name] = {str(c): df[c].dtype for c in df.columns}
+        hit = seen.get(name) if seen is not None else None
+        if hit is not None and hit[0] is df and hit[1] == labels:
+            frames.append(hit[2])
+            continue
+        own: pd.DataFrame | None = getattr(t, "results", None)
+        if own is not None and _same(pivot_rows(name, own, columns[name], dtypes[name]), df):
+            frames.append(ordered(name, own, columns[name]))
+        else:
+            frames.append(frame(melt(name, df, labels)))
+        if seen is not None:
+            seen[name] = (df, labels, frames[-1])
+    long = pd.concat(frames, ignore_index=True) if frames else frame([])
+    return ResultsData(long, columns, dtypes)
+
+
+_BOUND: ContextVar[dict[str, tuple[pd.DataFrame, Mapping[str, str] | None, pd.DataFrame]] | None] = ContextVar(
+    "bound", default=None
+)
+
+
+@contextmanager
+def melting_once() -> Iterator[None]:
+    """Within this block each display table's rows are bound (or read off its data) once: progression, the
+    plan and ``results.csv`` read the same rows. A table whose frame was replaced since (by blinding or
+    suppression) is read again."""
+    token = _BOUND.set({})
+    try:
+        yield
+    finally:
+        _BOUND.reset(token)
+
+
+def frame(rows: list[list[Any]]) -> pd.DataFrame:
+    """Rows as a results frame (every column but ``contrast`` kept as Python objects)."""
+    out = pd.DataFrame(rows, columns=COLUMNS, dtype=object)
+    out["contrast"] = out["contrast"].astype(bool)
+    return out
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    from advance_trial.data.tablefile import format_for_csv
+
+    if list(a.columns) != list(b.columns) or len(a) != len(b):
+        return False
+    shown = [format_for_csv(x.reset_index(drop=True)).to_csv(index=False) for x in (a, b)]
+    return shown[0] == shown[1]
+
+
+def _key(r: Any) -> tuple[Any, ...]:
+    return (r.group1, r.group1_level, r.group2, r.group2_level, r.group3, r.group3_level, r.variable,
+            r.variable_level)  # fmt: skip
+
+
+def ordered(table: str, rows: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Rows as a melt of the display would give them: by display row (first appearance), then by column."""
+    rows = rows.reset_index(drop=True)
+    first: dict[tuple[Any, ...], int] = {}
+    position = {c: i for i, c in enumerate(columns)}
+    sort_keys: list[tuple[int, int, int]] = []
+    for i, r in enumerate(rows.itertuples(index=False)):
+        at = first.setdefault(_key(r), len(first))
+        sort_keys.append((at, position.get(str(r.stat_name), len(position)), i))
+    return rows.iloc[[i for *_, i in sorted(sort_keys)]].reset_index(drop=True)
+
+
+def pivot_rows(table: str, long: pd.DataFrame, cols: list[str], dtypes: Mapping[Any, Any] | None = None
+               ) -> pd.DataFrame:  # fmt: skip
+    """The display ``table`` as a pivot of its results rows, with columns ``cols`` (types as ``dtypes``
+    says, else as pandas infers them from the values)."""
+    layout = LAYOUTS[table]
+    records: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in long.to_dict("records"):
+        key = (r["group1"], r["group1_level"], r["group2"], r["group2_level"], r["group3"], r["group3_level"],
+               r["variable"], r["variable_level"])  # fmt: skip
+        rec = records.get(key)
+        if rec is None:
+            rec = records[key] = _key_record(layout, r)
+        if layout.method is not None and isinstance(r["method"], str):
+            rec[layout.method] = r["method"]
+        rec[r["stat_name"]] = value_of(r)
+    out = pd.DataFrame(list(records.values()), columns=cols)
+    for c in cols:
+        if dtypes is not None and c in dtypes:
+            out[c] = out[c].astype(dtypes[c])
+        elif out[c].dtype == object and len(out) and out[c].map(lambda v: isinstance(v, int | np.integer)).all():
+            out[c] = out[c].astype(np.int64)
+    return out
+
+
+def pivot(results: ResultsData, table: str) -> pd.DataFrame:
+    """The display table ``table`` as a pivot of the long table, with its columns and types."""
+    long = results.long[results.long["table"] == table]
+    return pivot_rows(table, long, results.columns[table], results.dtypes[table])
+
+
+def _key_record(layout: Layout, r: Mapping[Any, Any]) -> dict[str, Any]:
+    rec: dict[str, Any] = {}
+    plain = [g for g in layout.groups if not isinstance(g, tuple)]
+    pairs = [g for g in layout.groups if isinstance(g, tuple)]
+    for k in range(1, MAX_GROUPS + 1):  # by name: a breakdown a disclosed display leaves out is not there
+        name, level = r[f"group{k}"], r[f"group{k}_level"]
+        if name is None:
+            continue
+        if name in plain:
+            rec[name] = level
+        elif pairs:
+            rec[pairs[0][0]], rec[pairs[0][1]] = name, level
+    if not layout.variable.startswith("="):
+        rec[layout.variable] = r["variable"]
+    if layout.level is not None:
+        rec[layout.level] = r["variable_level"]
+    if layout.method is not None:
+        rec[layout.method] = r["method"]
+    return rec
+
+
+def display(name: str, rows: pd.DataFrame, columns: Sequence[str], title: str = "",
+            footnotes: tuple[str, ...] = (), dtypes: Mapping[Any, Any] | None = None) -> Table:  # fmt: skip
+    """The display table ``name``: a pivot of its results ``rows`` (:func:`pivot_rows`) with ``columns``,
+    carrying the rows it was made from."""
+    data = pivot_rows(name, rows, list(columns), dtypes)
+    return Table(name, data, title, footnotes, results=rows)

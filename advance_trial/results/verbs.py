@@ -1,0 +1,239 @@
+"""The verbs that make results rows, in the spirit of R cards' ``ard_*``.
+
+Each verb takes the subject-level frame (or a model's fit, or counts), the breakdowns and the variable, and
+returns rows of the results data set (:mod:`advance_trial.results.structure`) as a frame;
+:func:`bind_results` binds them. A breakdown is ``(column, levels)``: every level and, last, ``all`` (the
+margin, :func:`advance_trial.tabulate.margins`); a level list left empty gives the margin alone. Or
+``cells`` names the combinations to report, when they are not every combination.
+
+The statistics take the names the display shows (``n_retained``, ``n_randomised``, ...): the verbs'
+defaults are cards' (``n``, ``N``, ``p`` as ``proportion``). A statistic an analysis cannot compute is
+``NaN`` with its reason in ``error``, never a silent number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from advance_trial.intervals import (
+    newcombe_difference,
+    poisson_interval,
+    proportion_ci,
+    quartiles,
+)
+from advance_trial.results.layout import frame, row, words
+from advance_trial.results.structure import KEY, MAX_GROUPS, ResultsStructureError
+from advance_trial.tabulate import margins, mask_for
+
+Breakdown = tuple[str, Sequence[str]]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where rows go: the display table, what its proportions are of, the analysis that makes them, and
+    the variable's words."""
+
+    table: str
+    context: str = ""
+    denominator: str = ""
+    variable_label: str = ""
+
+
+Cells = Iterable[Mapping[str, str]] | None
+Cell = tuple[dict[str, str], pd.DataFrame]
+
+
+def cells_of(frame_: pd.DataFrame, by: Sequence[Breakdown] = (), cells: Cells = None) -> Iterator[Cell]:
+    """Each cell (breakdown -> level) and the frame's rows in it: every combination of ``by``'s levels with
+    the margins (``all``) added, or the ``cells`` given."""
+    combos = [dict(c) for c in cells] if cells is not None else list(margins(by))
+    for combo in combos:
+        yield combo, frame_[mask_for(frame_, combo)]
+
+
+def _groups(combo: Mapping[str, Any]) -> list[Any]:
+    if len(combo) > MAX_GROUPS:
+        raise ValueError(f"{len(combo)} breakdowns; the results data set holds {MAX_GROUPS}")
+    out: list[Any] = []
+    for name, level in combo.items():
+        out += [name, level]
+    return out + [None] * (2 * MAX_GROUPS - len(out))
+
+
+def stat_rows(to: Target, combo: Mapping[str, Any], variable: str, level: Any, stats: Mapping[str, Any], *,
+              method: str | None = None, contrast: Sequence[str] = (), error: str | None = None,
+              warning: str | None = None) -> list[list[Any]]:  # fmt: skip
+    """Rows for the statistics ``stats`` (name -> value) of one cell: a count (``n`` or ``n_*``) carries no
+    method; the statistics named in ``contrast`` are marked as contrasts between arms."""
+    groups = _groups(combo)
+    return [row(to.table, groups, variable, level, name, value,
+                method=None if name == "n" or name.startswith("n_") else method, denominator=to.denominator,
+                variable_label=to.variable_label or words(variable), error=error, warning=warning,
+                context=to.context or to.table, contrast=name in contrast)
+            for name, value in stats.items()]  # fmt: skip
+
+
+def _flags(cell: pd.DataFrame, success: str | Any) -> np.ndarray:
+    values = cell[success] if isinstance(success, str) else success(cell)
+    return np.asarray(pd.Series(values).fillna(False).to_numpy(dtype=bool))
+
+
+def ard_count(frame_: pd.DataFrame, to: Target, variable: str, *, by: Sequence[Breakdown] = (),
+              cells: Cells = None, level: Any = None, where: str | Any = None,
+              stat_name: str = "n", fixed: Mapping[str, Any] | None = None) -> pd.DataFrame:  # fmt: skip
+    """Rows counting the frame's rows in each cell (those where ``where`` is true, when given: a boolean
+    column, or a function of the cell's rows).
+
+    ``fixed`` adds breakdowns with one level each (``{"arm": "advance"}``) before the cell's own.
+    """
+    rows: list[list[Any]] = []
+    for combo, cell in cells_of(frame_, by, cells):
+        k = len(cell) if where is None else int(_flags(cell, where).sum())
+        rows += stat_rows(to, {**(fixed or {}), **combo}, variable, level, {stat_name: k})
+    return frame(rows)
+
+
+def ard_proportion(frame_: pd.DataFrame, to: Target, variable: str, success: str | Any, *,
+                   by: Sequence[Breakdown] = (), cells: Cells = None, level: Any = None, method: str = "wilson",
+                   ci_level: float = 0.95, total: str = "N", count: str = "n", suffix: str = "",
+                   fixed: Mapping[str, Any] | None = None) -> pd.DataFrame:  # fmt: skip
+    """Rows of a proportion with its interval in each cell: men in the cell (``total``), men with
+    ``success`` (``count``), ``proportion``, ``ci_lower`` and ``ci_upper`` (each with ``suffix``), by
+    :func:`advance_trial.intervals.proportion_ci` (``method`` at ``ci_level``). ``success`` is a boolean
+    column, or a function of the cell's rows; an empty cell gives ``NaN`` with its reason."""
+    rows: list[list[Any]] = []
+    for combo, cell in cells_of(frame_, by, cells):
+        n, k = len(cell), int(_flags(cell, success).sum())
+        rows += proportion_rows(to, {**(fixed or {}), **combo}, variable, level, k, n, method=method,
+                                ci_level=ci_level, total=total, count=count, suffix=suffix)  # fmt: skip
+    return frame(rows)
+
+
+def proportion_rows(to: Target, combo: Mapping[str, Any], variable: str, level: Any, k: int, n: int, *,
+                    method: str = "wilson", ci_level: float = 0.95, total: str | None = "N", count: str = "n",
+                    suffix: str = "") -> list[list[Any]]:  # fmt: skip
+    """The rows of one proportion ``k / n`` with its interval (``total`` ``None``: the denominator not
+    repeated)."""
+    est = proportion_ci(k, n, method, ci_level)
+    stats: dict[str, Any] = {total: n} if total is not None else {}
+    stats |= {count: k, f"proportion{suffix}": est.estimate, f"ci_lower{suffix}": est.ci_lower,
+              f"ci_upper{suffix}": est.ci_upper}  # fmt: skip
+    error = "no men in this cell" if n == 0 else None
+    return stat_rows(to, combo, variable, level, stats, method=est.method, error=error)
+
+
+#: The statistics :func:`ard_continuous` can give, and how.
+SUMMARIES = ("n", "mean", "sd", "median", "q1", "q3", "min", "max")
+
+
+def ard_continuous(frame_: pd.DataFrame, to: Target, variable: str, column: str, *,
+                   by: Sequence[Breakdown] = (), cells: Cells = None, level: Any = None,
+                   stats: Sequence[str] = ("median", "q1", "q3"), names: Mapping[str, str] | None = None,
+                   fixed: Mapping[str, Any] | None = None, method: str | None = None) -> pd.DataFrame:  # fmt: skip
+    """Rows of a continuous summary of ``column`` in each cell: any of :data:`SUMMARIES` (quartiles by
+    linear interpolation, R's ``quantile`` type 7; ``sd`` with ``n - 1``), named as ``names`` says
+    (``{"median": "median_hours"}``). Missing values are left out; an empty cell gives ``NaN``. ``method``:
+    the display row's interval method, where a display shows the summary beside an interval."""
+    unknown = [s for s in stats if s not in SUMMARIES]
+    if unknown:
+        raise ValueError(f"unknown summaries {unknown}; use {', '.join(SUMMARIES)}")
+    names = names or {}
+    rows: list[list[Any]] = []
+    for combo, cell in cells_of(frame_, by, cells):
+        x = pd.to_numeric(cell[column], errors="coerce").dropna().to_numpy(dtype=float)
+        q1, med, q3 = quartiles(x)
+        values = {"n": len(x), "mean": float(x.mean()) if len(x) else np.nan,
+                  "sd": float(x.std(ddof=1)) if len(x) > 1 else np.nan, "median": med, "q1": q1, "q3": q3,
+                  "min": float(x.min()) if len(x) else np.nan, "max": float(x.max()) if len(x) else np.nan}  # fmt: skip
+        out = {names.get(s, s): values[s] for s in stats}
+        rows += stat_rows(to, {**(fixed or {}), **combo}, variable, level, out, method=method,
+                          error="no values in this cell" if not len(x) else None)  # fmt: skip
+    return frame(rows)
+
+
+def ard_rate(count: int, exposure: float, to: Target, variable: str, combo: Mapping[str, Any], *,
+             level: Any = None, ci_level: float = 0.95, count_name: str = "n", exposure_name: str = "exposure",
+             extra: Mapping[str, Any] | None = None) -> pd.DataFrame:  # fmt: skip
+    """Rows of a Poisson rate ``count / exposure`` with its exact (Garwood) interval, as R's
+    ``poisson.test``: ``count_name``, ``exposure_name``, ``rate``, ``ci_lower``, ``ci_upper`` (and ``extra``
+    statistics of the same cell after them)."""
+    if exposure <= 0:
+        stats = {count_name: count, exposure_name: exposure, "rate": np.nan, "ci_lower": np.nan, "ci_upper": np.nan}
+        return frame(stat_rows(to, combo, variable, level, {**stats, **(extra or {})}, method="exact Poisson",
+                               error="no exposure"))  # fmt: skip
+    lo, hi = poisson_interval(count, exposure, ci_level)
+    stats = {count_name: count, exposure_name: exposure, "rate": count / exposure, "ci_lower": lo, "ci_upper": hi}
+    return frame(stat_rows(to, combo, variable, level, {**stats, **(extra or {})}, method="exact Poisson"))
+
+
+class Fit(Protocol):
+    """What :func:`ard_model` reads of a model's fit: an estimate with its interval."""
+
+    @property
+    def estimate(self) -> float: ...
+    @property
+    def ci_lower(self) -> float: ...
+    @property
+    def ci_upper(self) -> float: ...
+
+
+def ard_model(fit: Fit, to: Target, variable: str, combo: Mapping[str, Any], *, level: Any = None,
+              method: str | None = None, extra: Mapping[str, Any] | None = None, error: str | None = None,
+              contrast: bool = True) -> pd.DataFrame:  # fmt: skip
+    """Rows of a model's estimate (an arm effect) with its interval: ``estimate``, ``ci_lower``, ``ci_upper``
+    marked as contrasts between arms (unless ``contrast`` is false: a within-arm change, an ICC), then
+    ``se`` and ``df`` where the fit has them, and ``extra``. ``method`` defaults to the fit's."""
+    stats: dict[str, Any] = {"estimate": fit.estimate, "ci_lower": fit.ci_lower, "ci_upper": fit.ci_upper}
+    for name in ("se", "df"):
+        if hasattr(fit, name):
+            stats[name] = getattr(fit, name)
+    stats |= dict(extra or {})
+    how = method if method is not None else getattr(fit, "method", None)
+    marked = ("estimate", "ci_lower", "ci_upper") if contrast else ()
+    return frame(stat_rows(to, combo, variable, level, stats, method=how, contrast=marked, error=error))
+
+
+def ard_difference(frame_: pd.DataFrame, to: Target, variable: str, success: str | Any, *, arm_column: str,
+                   arm: str, comparator: str, level: Any = None, ci_level: float = 0.95,
+                   count: str = "n_success") -> pd.DataFrame:  # fmt: skip
+    """Rows of the difference between two arms' proportions, ``arm`` minus ``comparator``, with Newcombe's
+    hybrid score interval (:func:`advance_trial.intervals.newcombe_difference`), broken down by ``arm`` and
+    ``comparator``: each arm's men (``n_arm``, ``n_comparator``) and successes (``<count>_arm``,
+    ``<count>_comparator``), then the contrast ``estimate``, ``ci_lower``, ``ci_upper``."""
+    a = frame_[frame_[arm_column].astype(str) == arm]
+    b = frame_[frame_[arm_column].astype(str) == comparator]
+    k1, k2 = int(_flags(a, success).sum()), int(_flags(b, success).sum())
+    est = newcombe_difference(k1, len(a), k2, len(b), ci_level)
+    stats = {"n_arm": len(a), f"{count}_arm": k1, "n_comparator": len(b), f"{count}_comparator": k2,
+             "estimate": est.estimate, "ci_lower": est.ci_lower, "ci_upper": est.ci_upper}  # fmt: skip
+    error = "an arm has no men" if not (len(a) and len(b)) else None
+    return frame(stat_rows(to, {"arm": arm, "comparator": comparator}, variable, level, stats, method=est.method,
+                           contrast=("estimate", "ci_lower", "ci_upper"), error=error))  # fmt: skip
+
+
+def bind_results(*parts: pd.DataFrame | Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Bind results rows (frames, or iterables of frames) into one results frame, in order.
+
+    Raises
+    ------
+    ResultsStructureError
+        If two rows have the same key (the same statistic made twice).
+    """
+    frames: list[pd.DataFrame] = []
+    for p in parts:
+        frames += [p] if isinstance(p, pd.DataFrame) else list(p)
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return frame([])
+    out = pd.concat(frames, ignore_index=True)
+    dup = out.duplicated(KEY, keep=False)
+    if dup.any():
+        first = out[dup].iloc[0]
+        raise ResultsStructureError(f"the statistic {first['stat_name']} of {first['table']} {first['variable']} "
+                                    "is made twice")  # fmt: skip
+    return out
