@@ -45,11 +45,15 @@ def _brute_force(frame: pd.DataFrame, shown: Structure) -> dict[int, tuple[int, 
     grids = itertools.product(range(top + 1), repeat=len(unknown))
     cand = np.array(list(grids), dtype=int).reshape(-1, len(unknown))
     table = np.zeros((len(cand), len(frame)), dtype=int)
-    for k, i in enumerate(inner):
+    for i in inner:
         table[:, i] = cand[:, unknown.index(i)] if i in unknown else value[i]
     for i, r in frame.iterrows():  # the margins are sums of the inner counts
         if r["site"] == "all" or r["arm"] == "all":
-            parts = [j for j in inner if r["site"] in ("all", frame.at[j, "site"]) and r["arm"] in ("all", frame.at[j, "arm"])]
+            parts = [
+                j
+                for j in inner
+                if r["site"] in ("all", frame.at[j, "site"]) and r["arm"] in ("all", frame.at[j, "arm"])
+            ]
             table[:, i] = table[:, parts].sum(axis=1)
     ok = np.ones(len(cand), dtype=bool)
     for i in range(len(frame)):
@@ -63,8 +67,9 @@ def _brute_force(frame: pd.DataFrame, shown: Structure) -> dict[int, tuple[int, 
     counts=st.lists(st.lists(st.integers(0, 9), min_size=2, max_size=2), min_size=2, max_size=3),
     min_cell=st.integers(3, 5),
 )
-def test_suppression_on_random_tables_is_complementary_and_its_audit_is_exact(counts: list[list[int]],
-                                                                             min_cell: int) -> None:
+def test_suppression_on_random_tables_is_complementary_and_its_audit_is_exact(
+    counts: list[list[int]], min_cell: int
+) -> None:
     frame = _allocation(counts)
     shown = _published(output_structure({"allocation": frame}), min_cell)
     report = audit(shown, min_cell)

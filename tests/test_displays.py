@@ -43,8 +43,8 @@ ONE_VISIT = Display(
 
 @pytest.fixture
 def one_visit_declared(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(ard.LAYOUTS, "one_visit",
-                        ard.Layout(("arm",), "=one_visit", method="ci_method", denominator="men randomised"))  # fmt: skip
+    layout = ard.Layout(("arm",), "=one_visit", method="ci_method", denominator="men randomised")
+    monkeypatch.setitem(ard.LAYOUTS, "one_visit", layout)
     monkeypatch.setitem(displays_module.DISPLAYS, "one_visit", ONE_VISIT)
 
 

@@ -227,7 +227,8 @@ DISPLAYS: dict[str, Display] = {
         footnotes=lambda cfg, df: (
             f"Men followed up within the window of the men randomised, n/N (%; {_ci(cfg)}). Follow-ups completed "
             "outside the window are not counted as followed up (they are shown with the reasons for loss).",
-            *((_windows(cfg) + ".",) if _windows(cfg) else ())),
+            *((_windows(cfg) + ".",) if _windows(cfg) else ()),
+        ),
         counts=rules.retention("men"),
     ),  # fmt: skip
     "retention_reasons": Display(
@@ -248,7 +249,8 @@ DISPLAYS: dict[str, Display] = {
         footnotes=lambda cfg, df: (
             "Followed up: n (%) of the men randomised to each arm. Difference: the percentage followed up in the "
             f"arm minus the comparator's, in percentage points, with the {_level(cfg)} Newcombe hybrid score "
-            "interval (Newcombe 1998, method 10).",),
+            "interval (Newcombe 1998, method 10).",
+        ),
         counts=rules.RETENTION_DIFFERENCE,
     ),  # fmt: skip
     "dose": Display(
@@ -257,18 +259,28 @@ DISPLAYS: dict[str, Display] = {
             Column("Arm", Label("arm", "arm"), shown=lambda x: x.frame["arm"].nunique() > 1),
             _SUBGROUP,
             Column(f"Men meeting it, {PCT_CI}", Proportion("n_met", "n")),
-            Column("Sessions, median [Q1, Q3]", Median("median_sessions", "q1_sessions", "q3_sessions"),
-                   shown=lambda x: not medians_repeat(x.frame)),
-            Column("Hours, median [Q1, Q3]", Median("median_hours", "q1_hours", "q3_hours"),
-                   shown=lambda x: not medians_repeat(x.frame)),
+            Column(
+                "Sessions, median [Q1, Q3]",
+                Median("median_sessions", "q1_sessions", "q3_sessions"),
+                shown=lambda x: not medians_repeat(x.frame),
+            ),
+            Column(
+                "Hours, median [Q1, Q3]",
+                Median("median_hours", "q1_hours", "q3_hours"),
+                shown=lambda x: not medians_repeat(x.frame),
+            ),
         ),
         keys=2,
         footnotes=lambda cfg, df: (
             f"Men meeting each threshold of the men randomised to {_offered(cfg)}, whether or not they attended, "
             f"n/N (%; {_ci(cfg)})."
-            + (" Sessions and hours attended: medians and quartiles in the next table (they do not depend on the "
-               "threshold)." if medians_repeat(df)
-               else f" Sessions (all sessions) and hours attended: {_QUARTILES}."),),
+            + (
+                " Sessions and hours attended: medians and quartiles in the next table (they do not depend on the "
+                "threshold)."
+                if medians_repeat(df)
+                else f" Sessions (all sessions) and hours attended: {_QUARTILES}."
+            ),
+        ),
         blinded=WITHHELD,
         shareable=Shareable(coarse=lambda d: (d["cycle"].astype(str) == ALL) & (d["site"].astype(str) == ALL)),
         counts=rules.DOSE,
@@ -279,7 +291,8 @@ DISPLAYS: dict[str, Display] = {
         footnotes=lambda cfg, df: (
             f"Sessions and hours attended by the men randomised to {_offered(cfg)}: {_QUARTILES}; % of compulsory "
             f"sessions: of the {_compulsory(cfg)} compulsory sessions. Groups: the man's therapy group (men who "
-            "attended no group session have none).",),
+            "attended no group session have none).",
+        ),
         blinded=WITHHELD,
         shareable=Shareable(coarse=lambda d: d["by"] == ALL),
         counts=rules.DOSE_SUMMARY,
@@ -291,11 +304,16 @@ DISPLAYS: dict[str, Display] = {
         knows=rules.consort_knows,
     ),
     "recruitment": Display(
-        columns=(_SITE, Column("Screened", Count("n_screened")), Column("Eligible", Count("n_eligible")),
-                 Column(f"Randomised of eligible, {PCT_CI}", Proportion("n_randomised", "n_eligible"))),
+        columns=(
+            _SITE,
+            Column("Screened", Count("n_screened")),
+            Column("Eligible", Count("n_eligible")),
+            Column(f"Randomised of eligible, {PCT_CI}", Proportion("n_randomised", "n_eligible")),
+        ),
         footnotes=lambda cfg, df: (
             "Men randomised of the men eligible at screening (including those who declined or were not "
-            f"randomised), n/N (%; {_ci(cfg)}).",),
+            f"randomised), n/N (%; {_ci(cfg)}).",
+        ),
         counts=rules.RECRUITMENT,
     ),  # fmt: skip
     "partner_retention": Display(
@@ -303,7 +321,8 @@ DISPLAYS: dict[str, Display] = {
         keys=2,
         footnotes=lambda cfg, df: (
             f"Partners followed up of the partners who consented, n/N (%; {_ci(cfg)}); arm and site are the man's. "
-            "Aggregates only: no partner appears individually.",),
+            "Aggregates only: no partner appears individually.",
+        ),
         shareable=Shareable(coarse=lambda d: d["site"].astype(str) == ALL),
         counts=rules.retention("partners"),
     ),  # fmt: skip
@@ -311,7 +330,8 @@ DISPLAYS: dict[str, Display] = {
         by_arm=ByArm((_SITE,), Proportion("n_contacted", "n_partners")),
         footnotes=lambda cfg, df: (
             f"Partners contacted of the partners identified, n/N (%; {_ci(cfg)}); arm and site are the man's. "
-            "Aggregates only: no partner appears individually.",),
+            "Aggregates only: no partner appears individually.",
+        ),
         shareable=Shareable(coarse=lambda d: d["site"].astype(str) == ALL),
         counts=rules.PARTNER_CONTACT,
     ),  # fmt: skip
@@ -321,23 +341,31 @@ DISPLAYS: dict[str, Display] = {
             _TIMEPOINT,
             Column("Analysis", _analysis),
             Column("Effect", lambda r, x: EFFECT_LABELS.get(str(r["effect"]), str(r["effect"]))),
-            Column(lambda x: "Men analysed" + (" (intervention / control)" if "n_intervention" in x.frame else ""),
-                   _analysed),
+            Column(
+                lambda x: "Men analysed" + (" (intervention / control)" if "n_intervention" in x.frame else ""),
+                _analysed,
+            ),
             Column("Estimate (95% CI)", Result()),
             Column("Interval", lambda r, x: str(r["ci_method"])),
         ),
         keys=4,
         footnotes=lambda cfg, df: (
             f"Estimates with {_level(cfg)} confidence intervals, the method of each in the Interval column. Effects "
-            "compare " + "; ".join(dict.fromkeys(comparison(cfg, c) for c in df.get("comparison", pd.Series(dtype=str)))
-                                   or ["the arms"])
+            "compare "
+            + "; ".join(
+                dict.fromkeys(comparison(cfg, c) for c in df.get("comparison", pd.Series(dtype=str))) or ["the arms"]
+            )
             + " (the first minus, or over, the second); complete cases except after multiple imputation; men "
             "analysed counts the men in the model.",
             "The complier average causal effect, for the named dose threshold, stands beside the intention-to-treat "
-            "estimate, never instead of it.",),
-        blinded=Blinded(rows=rules.outcomes_blinded, drop=("n_intervention", "n_control", "note", "threshold"),
-                        note="Blinded: comparisons are the first code minus (or over) the second; analyses defined "
-                        "by the intervention arm (partially nested, CACE) are withheld."),
+            "estimate, never instead of it.",
+        ),
+        blinded=Blinded(
+            rows=rules.outcomes_blinded,
+            drop=("n_intervention", "n_control", "note", "threshold"),
+            note="Blinded: comparisons are the first code minus (or over) the second; analyses defined "
+            "by the intervention arm (partially nested, CACE) are withheld.",
+        ),
         counts=rules.OUTCOMES,
     ),  # fmt: skip
     "baseline": Display(
@@ -345,11 +373,18 @@ DISPLAYS: dict[str, Display] = {
         footnotes=lambda cfg, df: (
             f"Continuous: mean (SD) and {_QUARTILES}, of the men with the value known; categorical: n (%) of the "
             "men with the value known; missing: the men without it.",
-            *(("Standardised difference: absolute, between the arms (as R's tableone; Yang and Dalton's form for "
-               "categorical variables), on each characteristic's first row.",)
-              if cfg.baseline_table is not None and cfg.baseline_table.standardised_differences
-              and "std_difference" in df else ()),
-            "No p-values: baseline differences between randomised arms are due to chance (CONSORT 2010, item 15).",),
+            *(
+                (
+                    "Standardised difference: absolute, between the arms (as R's tableone; Yang and Dalton's form for "
+                    "categorical variables), on each characteristic's first row.",
+                )
+                if cfg.baseline_table is not None
+                and cfg.baseline_table.standardised_differences
+                and "std_difference" in df
+                else ()
+            ),
+            "No p-values: baseline differences between randomised arms are due to chance (CONSORT 2010, item 15).",
+        ),
         # a standardised difference is a function of the arms' shares: with one of them suppressed it would let
         # a reader solve for it, so a characteristic with any suppressed count shows none
         shareable=Shareable(together=("variable", ("std_difference",))),
@@ -357,14 +392,21 @@ DISPLAYS: dict[str, Display] = {
         knows=rules.baseline_knows,
     ),  # fmt: skip
     "harms": Display(
-        by_arm=ByArm((Column("About", lambda r, x: str(r["about"]).capitalize()),
-                      Column("Category", Label("category", "category"))), _harm,
-                     size="n", sized=lambda r: str(r["about"]).capitalize() == "Men"),
+        by_arm=ByArm(
+            (
+                Column("About", lambda r, x: str(r["about"]).capitalize()),
+                Column("Category", Label("category", "category")),
+            ),
+            _harm,
+            size="n",
+            sized=lambda r: str(r["about"]).capitalize() == "Men",
+        ),
         keys=2,
         footnotes=(
             "Men (or partners) with at least one event of the category, n (% of the column's n: men randomised to "
             "the arm; partners: those identified, by their man's arm); events: the number of events.",
-            "Partner safety incidents are aggregates only: no incident is listed.",),
+            "Partner safety incidents are aggregates only: no incident is listed.",
+        ),
         blinded=Blinded(rows=rules.harms_blinded),
         counts=rules.HARMS,
         knows=rules.harms_knows,
@@ -373,16 +415,21 @@ DISPLAYS: dict[str, Display] = {
         columns=(
             Column("Component", lambda r, x: str(r["label"])),
             Column("Sessions offered", _offered_sessions),
-            Column(f"Started, {PCT_CI}", Proportion("n_started", "n", "proportion_started", "ci_lower_started",
-                                                      "ci_upper_started")),
-            Column(f"Completed, {PCT_CI}", Proportion("n_completed", "n", "proportion_completed",
-                                                        "ci_lower_completed", "ci_upper_completed")),
+            Column(
+                f"Started, {PCT_CI}",
+                Proportion("n_started", "n", "proportion_started", "ci_lower_started", "ci_upper_started"),
+            ),
+            Column(
+                f"Completed, {PCT_CI}",
+                Proportion("n_completed", "n", "proportion_completed", "ci_lower_completed", "ci_upper_completed"),
+            ),
             Column("Sessions attended, median [Q1, Q3]", Median("median_attended", "q1_attended", "q3_attended")),
         ),
         footnotes=lambda cfg, df: (
             f"Men {_who(cfg)} {_offered(cfg)} who started each component (attended at least one of its sessions) "
             f"and who completed it (attended all of them), whether or not they attended any, n/N (%; {_ci(cfg)}). "
-            f"Sessions attended: {_QUARTILES}.",),
+            f"Sessions attended: {_QUARTILES}.",
+        ),
         blinded=WITHHELD,
         shareable=NOT_SHARED,  # men by component attended are not yet cells of the disclosure structure
     ),  # fmt: skip
@@ -399,19 +446,28 @@ DISPLAYS: dict[str, Display] = {
         keys=3,
         footnotes=lambda cfg, df: (
             f"Change: follow-up minus baseline, the mean over the men with both measures, with its {_level(cfg)} "
-            "paired t interval (R: t.test(y - base)); within each arm, not a comparison between arms.",),
+            "paired t interval (R: t.test(y - base)); within each arm, not a comparison between arms.",
+        ),
         shareable=NOT_SHARED,  # its men with both measures by arm are not yet cells of the disclosure structure
     ),  # fmt: skip
     "progression": Display(
         columns=(
-            Column("Criterion", lambda r, x: str(r["label"]) if isinstance(r["label"], str) and r["label"]
-                   else str(r["criterion"])),
+            Column(
+                "Criterion",
+                lambda r, x: str(r["label"]) if isinstance(r["label"], str) and r["label"] else str(r["criterion"]),
+            ),
             Column("Rule", lambda r, x: rule(x.cfg, str(r["criterion"]), str(r["rule"]))),
             Column("Estimate (95% CI)", _criterion_value),
             Column("Status", lambda r, x: STATUS_LABELS.get(str(r["status"]), str(r["status"]))),
-            Column("Probability met", lambda r, x: "" if is_missing(r["probability_met"]) else
-                   f"{num(100.0 * float(r['probability_met']), x.digits('percent'))}%",
-                   shown=lambda x: "probability_met" in x.frame),
+            Column(
+                "Probability met",
+                lambda r, x: (
+                    ""
+                    if is_missing(r["probability_met"])
+                    else f"{num(100.0 * float(r['probability_met']), x.digits('percent'))}%"
+                ),
+                shown=lambda x: "probability_met" in x.frame,
+            ),
         ),
         footnotes=lambda cfg, df: (
             f"Proportions with the {_ci(cfg)}, in percent; denominators as in each metric's table (recruitment: men "
@@ -419,10 +475,17 @@ DISPLAYS: dict[str, Display] = {
             "partners who consented); outcome criteria take the outcome's first analysis.",
             "Judged on the estimate, or on the interval's lower limit where the rule says so (Lewis et al. 2021). "
             "Not evaluated: the metric has no estimate (no denominator, or no outcome analysis).",
-            *(("Probability met: the posterior probability that a criterion on a share of men is met (Beta(1, 1) "
-               "prior unless the criterion names one; a traffic light: green); none for rates, directions and "
-               "judgements.",
-               _all_met(df)) if "probability_met" in df else ()),),
+            *(
+                (
+                    "Probability met: the posterior probability that a criterion on a share of men is met (Beta(1, 1) "
+                    "prior unless the criterion names one; a traffic light: green); none for rates, directions and "
+                    "judgements.",
+                    _all_met(df),
+                )
+                if "probability_met" in df
+                else ()
+            ),
+        ),
         # an effect's or a change's criterion names the intervention arm: beside the coded tables its estimate
         # and status would say which code that is
         blinded=Blinded(rows=rules.progression_blinded),
@@ -439,9 +502,15 @@ DISPLAYS: dict[str, Display] = {
         footnotes=lambda cfg, df: (
             f"Men randomised per recruiting site-month, with the {_level(cfg)} exact Poisson interval (as R's "
             "poisson.test).",
-            *(("Months to randomise: the definitive trial's men (the plan's total, else the trial's target sample "
-               "size) over the observed rate times its sites; the interval from the rate's.",)
-              if "months_needed" in df and df["months_needed"].notna().any() else ())),
+            *(
+                (
+                    "Months to randomise: the definitive trial's men (the plan's total, else the trial's target sample "
+                    "size) over the observed rate times its sites; the interval from the rate's.",
+                )
+                if "months_needed" in df and df["months_needed"].notna().any()
+                else ()
+            ),
+        ),
         shareable=NOT_SHARED,
     ),  # fmt: skip
     # plan: its design effect is the intervention arm's ICC, which says which arm had therapy groups (and so do

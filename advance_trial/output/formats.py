@@ -209,7 +209,6 @@ def rule(cfg: Config, criterion: str, fallback: str) -> str:
     return f"green: {on} at least {at(c.green)}; amber: at least {at(c.amber)}; else red"
 
 
-
 def methods_worded(text: str) -> str:
     """A note naming an interval method by its config name (``(wilson)``) with the method's name."""
     from advance_trial.vocabulary import PROPORTION_METHODS
@@ -223,7 +222,6 @@ def timepoints_worded(L: Labels, text: str) -> str:
                   if m.group(2) in L.timepoints else m.group(), text)  # fmt: skip
 
 
-
 _RANDOMISED = re.compile(r"\b([Rr])andomis(ed|e|ing)\b(?! pilot and feasibility trials)")
 _ENROLLED = {"ed": "enrolled", "e": "enrol", "ing": "enrolling"}
 
@@ -232,4 +230,3 @@ def enrolled(text: str) -> str:
     """A text as a single-arm study words it: men are enrolled, not randomised (a reference's title, the
     CONSORT extension to randomised pilot and feasibility trials, keeps its words)."""
     return _RANDOMISED.sub(lambda m: ("E" if m.group(1) == "R" else "e") + _ENROLLED[m.group(2)][1:], text)
-
