@@ -237,7 +237,7 @@ def shareable_tables(cfg: Config, tables: dict[str, Table], min_cell: int) -> tu
             df[c] = df[c].astype(object)
         row_hidden = np.zeros(len(df), dtype=bool)
         for row, col in keys:
-            df.iat[row, df.columns.get_loc(col)] = SUPPRESSED
+            df.iat[row, list(df.columns).index(col)] = SUPPRESSED
             if col not in SIDE_COUNTS:
                 row_hidden[row] = True
         for c in DERIVED:

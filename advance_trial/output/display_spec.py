@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -316,7 +316,7 @@ def render(decl: Display, x: Context) -> pd.DataFrame:
     """The display frame of a computed table by its declaration: labelled, every cell text."""
     if decl.build is not None:
         return decl.build(x)
-    records = x.frame.to_dict("records")
+    records = cast("list[Record]", x.frame.to_dict("records"))
     if decl.by_arm is not None:
         return _by_arm(decl.by_arm, records, x)
     cols = [c for c in decl.columns if c.shown is None or c.shown(x)]

@@ -11,6 +11,7 @@ each count counts for the disclosure audit, is declared here beside the table, s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -145,12 +146,16 @@ def _men_of_summary(r: Record, x: Context) -> str:
     return str(v)
 
 
+def _has(column: str) -> Callable[[Context], bool]:
+    return lambda x: column in x.frame
+
+
 def _summary_medians() -> tuple[Column, ...]:
     out = []
     for measure, head in (("compulsory_sessions", "Compulsory sessions"), ("sessions", "Sessions"),
                           ("hours", "Hours"), ("compulsory_percent", "% of compulsory sessions")):  # fmt: skip
         out.append(Column(f"{head}, median [Q1, Q3]", Median(f"median_{measure}", f"q1_{measure}", f"q3_{measure}"),
-                          shown=lambda x, m=measure: f"median_{m}" in x.frame))  # fmt: skip
+                          shown=_has(f"median_{measure}")))  # fmt: skip
     return tuple(out)
 
 
