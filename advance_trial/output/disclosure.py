@@ -199,6 +199,20 @@ def blind_tables(cfg: Config, tables: dict[str, Table], codes: dict[str, str]) -
     return out
 
 
+def blinded_view(name: str, table: Table) -> Table | None:
+    """What a blinded run keeps of a table, as its declaration says (``None``: withheld), before its arms are
+    relabelled: the rows ``blinded.rows`` keeps, without the columns ``blinded.drop``, with its note."""
+    rule = declared(name).blinded
+    if rule.withheld:
+        return None
+    df = table.data
+    if len(df) and (rule.when is None or rule.when(df)):
+        df = rule.rows(df) if rule.rows is not None else df
+        df = df.drop(columns=[c for c in rule.drop if c in df.columns])
+    notes = (*table.footnotes, rule.note) if rule.note else table.footnotes
+    return replace(table, data=df.reset_index(drop=True), footnotes=notes)
+
+
 def _count_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if c == "n" or c.startswith("n_")]
 

@@ -321,6 +321,11 @@ def consort_blinded(df: pd.DataFrame) -> pd.DataFrame:
     return same_rows_per_arm(df[~df["stage"].isin(list(OFFERED_STAGES))])
 
 
+def compares_arms(df: pd.DataFrame) -> bool:
+    """Whether an outcome table compares two arms (``A vs B``), not only each arm with its baseline."""
+    return "comparison" in df and bool(df["comparison"].astype(str).str.contains(" vs ", regex=False).any())
+
+
 def outcomes_blinded(df: pd.DataFrame) -> pd.DataFrame:
     """No analysis defined by the intervention arm (partially nested, CACE)."""
     return df[~df["analysis"].isin(BLINDED_ANALYSES)] if len(df) else df

@@ -177,12 +177,14 @@ class ByArm:
 @dataclass(frozen=True)
 class Blinded:
     """What a blinded run shows of a table: nothing (``withheld``), or its rows as ``rows`` keeps them,
-    without the columns ``drop``, with ``note`` added to its footnotes."""
+    without the columns ``drop`` (both where ``when`` says the table compares arms), with ``note`` added
+    to its footnotes."""
 
     withheld: bool = False
     rows: Callable[[pd.DataFrame], pd.DataFrame] | None = None
     drop: tuple[str, ...] = ()
     note: str = ""
+    when: Callable[[pd.DataFrame], bool] | None = None
 
 
 @dataclass(frozen=True)

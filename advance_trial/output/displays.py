@@ -367,6 +367,7 @@ DISPLAYS: dict[str, Display] = {
         ),
         blinded=Blinded(
             rows=rules.outcomes_blinded,
+            when=rules.compares_arms,
             drop=("n_intervention", "n_control", "note", "threshold"),
             note="Blinded: comparisons are the first code minus (or over) the second; analyses defined "
             "by the intervention arm (partially nested, CACE) are withheld.",
