@@ -124,16 +124,16 @@ def test_every_table_with_counts_has_a_layout_in_the_results_data_set() -> None:
 
 @pytest.mark.parametrize("trial", ["advance-feasibility", "advance-digital", "cranstoun-dvip"])
 def test_the_blinded_declarations_keep_what_blind_tables_keeps(trial: str) -> None:
-    """The rows and columns a blinded run keeps, read from the declarations (:func:`blinded_view`), are those
+    """The rows and columns a blinded run keeps, read from the declarations (``withhold_blinded``), are those
     ``blind_tables`` keeps table by table (before it relabels the arms and re-expresses the contrasts)."""
-    from advance_trial.output.disclosure import blind_tables, blinded_view
+    from advance_trial.output.disclosure import blind_tables, withhold_blinded
     from advance_trial.pipeline import all_tables, load_analysis
 
     cfg, ad = load_analysis(ROOT / "configs" / f"{trial}.yaml", ROOT / "data" / "sample" / trial)
     tables = all_tables(cfg, ad)
     codes = {a.id: chr(ord("A") + i) for i, a in enumerate(cfg.arms)}
     old = blind_tables(cfg, tables, codes)
-    new = {n: v for n, t in tables.items() if (v := blinded_view(n, t)) is not None}
+    new = withhold_blinded(cfg, tables, codes)
     assert set(new) == set(old)
     for name, t in new.items():
         assert len(t.data) == len(old[name].data), name

@@ -213,6 +213,14 @@ def blinded_view(name: str, table: Table) -> Table | None:
     return replace(table, data=df.reset_index(drop=True), footnotes=notes)
 
 
+def withhold_blinded(cfg: Config, tables: dict[str, Table], codes: dict[str, str]) -> dict[str, Table]:
+    """The tables a blinded run may show, with what would reveal the intervention's code withheld, as each
+    table's declaration says (:func:`blinded_view`); arms are relabelled and contrasts turned round apart
+    (output/blinding.py)."""
+    kept = {name: blinded_view(name, t) for name, t in tables.items()}
+    return {name: t for name, t in kept.items() if t is not None}
+
+
 def _count_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if c == "n" or c.startswith("n_")]
 
