@@ -115,9 +115,11 @@ def _cells(name: str, rows: list[Row], reader: Reader) -> list[Cell]:
 def output_structure(tables: Mapping[str, pd.DataFrame] | ResultsData) -> Structure:
     """The cells of an output set (table name -> frame, from a run or read from its CSV files; or the
     results data set of those tables)."""
-    results = tables if isinstance(tables, ResultsData) else results_data(tables)
-    present = set(results.columns)
-    counted = [n for n, d in DISPLAYS.items() if n in present and (d.counts or d.knows or d.complete)]
+    declared = [n for n, d in DISPLAYS.items() if d.counts or d.knows or d.complete]
+    if not isinstance(tables, ResultsData):  # only the tables with counts: the others are no cells
+        tables = results_data({n: f for n, f in tables.items() if n in declared})
+    results = tables
+    counted = [n for n in declared if n in results.columns]
     rows = {n: rows_of(results, n) for n in counted}
     levels: dict[tuple[str, str], tuple[str, ...]] = {}
     trial: dict[str, tuple[str, ...]] = {}
