@@ -22,7 +22,6 @@ from advance_trial.output.formats import (
     Labels,
     count,
     estimate,
-    is_missing,
     median,
     proportion,
     share,
@@ -344,8 +343,3 @@ def _by_arm(spec: ByArm, records: Iterable[Record], x: Context) -> pd.DataFrame:
         return frame
     sizes = {L.arm(r["arm"]): count(r[spec.size]) for r in records if spec.sized is None or spec.sized(r)}
     return frame.rename(columns={a: f"{a} (n={n})" for a, n in sizes.items()})
-
-
-def missing(value: Any) -> bool:
-    """A missing value (None, NaN, NA, NaT)."""
-    return is_missing(value)

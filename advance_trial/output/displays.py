@@ -45,7 +45,6 @@ from advance_trial.output.formats import (
     estimate,
     group_labels,
     is_missing,
-    median,
     methods_worded,
     num,
     rule,
@@ -550,6 +549,3 @@ def declared(name: str) -> Display:
 def names(test: Any) -> tuple[str, ...]:
     """The tables whose declaration passes ``test``, in declaration order."""
     return tuple(name for name, d in DISPLAYS.items() if test(d))
-
-
-__all__ = ["DISPLAYS", "declared", "medians_repeat", "median", "names"]
