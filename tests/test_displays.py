@@ -12,7 +12,7 @@ import pytest
 from advance_trial.config import load_config
 from advance_trial.output import ard
 from advance_trial.output import displays as displays_module
-from advance_trial.output.display import display
+from advance_trial.output.display import display, display_of
 from advance_trial.output.display_rules import STATES, cond
 from advance_trial.output.display_spec import Column, Counted, Display, Label, Proportion
 from advance_trial.output.tables import Table
@@ -63,9 +63,10 @@ def test_the_worked_example_adds_a_table_by_one_builder_and_one_declaration(one_
     assert list(shown.data["Arm"]) == [arm_label, cfg.arm("tau").label, "Overall"]
     assert shown.data.iloc[0, 1].startswith("50/54 (92.6%; ")
     assert shown.footnotes == ("Men randomised who completed the baseline in one visit.",)
-    # a pivot of the results data set gives the table back
+    # a pivot of the results data set gives the table back, and the same display
     results = ard.results_data({"one_visit": table})
     pd.testing.assert_frame_equal(ard.pivot(results, "one_visit"), frame)
+    pd.testing.assert_frame_equal(display_of(cfg, results, "one_visit").data, shown.data)
     # its counts are cells of the men, by the row's arm, beside the allocation's
     alloc = pd.DataFrame({"site": ["all"] * 3, "arm": ["advance", "tau", "all"], "n": [54, 50, 104]})
     s = output_structure({"allocation": alloc, "one_visit": frame})

@@ -18,6 +18,7 @@ from dataclasses import replace
 import pandas as pd
 
 from advance_trial.config.models import Config
+from advance_trial.output.ard import ResultsData, pivot
 from advance_trial.output.display_baseline import baseline_frame
 from advance_trial.output.display_spec import Context, render
 from advance_trial.output.displays import DISPLAYS, declared
@@ -45,8 +46,9 @@ from advance_trial.output.formats import (
 from advance_trial.output.tables import Table
 
 __all__ = ["ANALYSIS_LABELS", "COLUMN_LABELS", "DISPLAYS", "EFFECT_LABELS", "STATE_LABELS", "STATUS_LABELS",
-           "SUPPRESSED", "Labels", "baseline_frame", "comparison", "count", "display", "enrolled", "estimate",
-           "group_labels", "interval", "labels_of", "median", "num", "proportion", "rule", "share"]  # fmt: skip
+           "SUPPRESSED", "Labels", "baseline_frame", "comparison", "count", "display", "display_of", "enrolled",
+           "estimate", "group_labels", "interval", "labels_of", "median", "num", "proportion", "rule",
+           "share"]  # fmt: skip
 
 
 def _one_timepoint(frame: pd.DataFrame, title: str) -> tuple[pd.DataFrame, str]:
@@ -81,3 +83,8 @@ def display(cfg: Config, table: Table) -> Table:
     if "Timepoint" not in frame and title != table.title:
         keys -= 1
     return _worded(cfg, Table(table.name, frame, title, tuple(notes), table.markdown, keys=max(keys, 1)))
+
+
+def display_of(cfg: Config, results: ResultsData, name: str, title: str = "") -> Table:
+    """The display of table ``name``: its pivot of the results data set, laid out by its declaration."""
+    return display(cfg, Table(name, pivot(results, name), title))
