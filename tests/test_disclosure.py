@@ -263,7 +263,7 @@ def test_a_reason_outside_the_codes_or_of_few_men_is_never_shown(tmp_path):
 
 
 def test_coded_reasons_merge_small_categories_into_other():
-    from advance_trial.output.disclosure import coded_reasons
+    from advance_trial.output.display_rules import coded_reasons
 
     df = pd.DataFrame({"stage": ["assessed"] + ["excluded.not_eligible"] * 4 + ["randomised"],
                        "arm": "all", "detail": ["", "", "a", "b", "free text", ""],
