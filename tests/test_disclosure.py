@@ -185,23 +185,25 @@ def test_the_subtraction_attack_recovers_the_cells_primary_suppression_left_open
     shared, protection = shareable_tables(cfg, tables, 5)
     from dataclasses import replace
 
-    from advance_trial.output.disclosure import COARSE
     from advance_trial.output.disclosure_cells import count_value
+    from advance_trial.output.displays import DISPLAYS
+
+    coarse = {n: d.shareable.coarse for n, d in DISPLAYS.items() if d.shareable.coarse is not None}
 
     # put back every complementary cell's true value: what primary suppression alone published
     only_primary = {name: t.data.copy() for name, t in shared.items()}
     for name, row, col in protection.complementary:
         source = tables[name].data
-        if name in COARSE:
-            source = source[COARSE[name](source).to_numpy()].reset_index(drop=True)
+        if name in coarse:
+            source = source[coarse[name](source).to_numpy()].reset_index(drop=True)
         only_primary[name].iat[row, only_primary[name].columns.get_loc(col)] = count_value(source.iloc[row][col])
     write_tables([replace(shared[n], data=df) for n, df in only_primary.items()], tmp_path)
     recovered = _subtraction_attack(tmp_path)
     assert len(recovered) >= 3  # e.g. men retained in one arm at one site, from the arm's total and two sites
     for (name, row, col), v in recovered.items():
         source = tables[name].data
-        if name in COARSE:
-            source = source[COARSE[name](source).to_numpy()].reset_index(drop=True)
+        if name in coarse:
+            source = source[coarse[name](source).to_numpy()].reset_index(drop=True)
         if name != "consort":  # consort rows were regrouped by coded reasons
             assert count_value(source.iloc[row][col]) == v
 
@@ -261,7 +263,7 @@ def test_a_reason_outside_the_codes_or_of_few_men_is_never_shown(tmp_path):
 
 
 def test_coded_reasons_merge_small_categories_into_other():
-    from advance_trial.output.disclosure import coded_reasons
+    from advance_trial.output.display_rules import coded_reasons
 
     df = pd.DataFrame({"stage": ["assessed"] + ["excluded.not_eligible"] * 4 + ["randomised"],
                        "arm": "all", "detail": ["", "", "a", "b", "free text", ""],

@@ -20,7 +20,6 @@ only; reasons appear only as the config's coded categories.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,21 +28,16 @@ import numpy as np
 import pandas as pd
 
 from advance_trial.config.models import Config
+from advance_trial.output.displays import declared, names
 from advance_trial.output.tables import Table
-from advance_trial.vocabulary import ANALYSES
 
 if TYPE_CHECKING:
     from advance_trial.output.sdc import Protection
 
-# plan: its design effect is the intervention arm's ICC, which says which arm had therapy groups (and so do the
-# tables and the forecast sized from it)
-WITHHELD_BLINDED = ("dose", "dose_summary", "engagement", "dose_distribution", "dose_participants", "plan",
-                    "plan_arms", "plan_sd", "plan_sensitivity", "recruitment_forecast",
-                    "recruitment_forecast_bands")  # fmt: skip
-#: CONSORT stages only the arm offered sessions has: withheld when blinded.
-OFFERED_STAGES = ("received_any_session", "not_received", "discontinued", "met_threshold")
-BLINDED_ANALYSES = tuple(name for name, a in ANALYSES.items() if a.reveals_arm)
-PER_MAN = ("scores", "dose_participants")
+#: Tables a blinded run withholds, and listings of men (ordered by man, whatever his arm): read from the
+#: declarations beside each display (:mod:`advance_trial.output.displays`).
+WITHHELD_BLINDED = names(lambda d: d.blinded.withheld)
+PER_MAN = names(lambda d: d.per_man)
 #: Counts shown beside a row's figures but not behind them: suppressed alone.
 SIDE_COUNTS = ("n_outside_window",)
 DERIVED = ("proportion", "ci_lower", "ci_upper", "estimate", "se", "df", "median_sessions", "q1_sessions",
@@ -97,168 +91,36 @@ def blinded_config(cfg: Config, codes: dict[str, str]) -> Config:
     return cfg.model_copy(update={"arms": arms, "schedule": sched})
 
 
-def _same_rows_per_arm(df: pd.DataFrame) -> pd.DataFrame:
-    """CONSORT with the same reasons listed for every arm (zeros where an arm has none), in one order:
-    which rows an arm has must not tell the arms apart."""
-    lost = df["stage"] == "not_followed_up"
-    if not lost.any():
-        return df
-    arms = list(dict.fromkeys(df.loc[df["stage"] == "allocated", "arm"]))
-    details = list(dict.fromkeys(df.loc[lost, "detail"]))
-    rank = {d: i for i, d in enumerate(sorted(details, key=_state_rank))}
-    present = set(zip(df.loc[lost, "arm"], df.loc[lost, "detail"], strict=True))
-    extra = [{"stage": "not_followed_up", "arm": a, "detail": d, "n": 0}
-             for a in arms for d in details if (a, d) not in present]  # fmt: skip
-    out = pd.concat([df, pd.DataFrame(extra, columns=df.columns)], ignore_index=True) if extra else df.copy()
-    order = [(list(dict.fromkeys(out["stage"])).index(r.stage),
-              rank.get(r.detail, -1) if r.stage == "not_followed_up" else 0, i)
-             for i, r in enumerate(out.itertuples())]  # fmt: skip
-    out = out.iloc[[i for *_, i in sorted(order)]].reset_index(drop=True)
-    out["n"] = out["n"].astype(int)
-    return out
-
-
-def _state_rank(detail: str) -> tuple[str, int]:
-    from advance_trial.retention import STATES
-
-    tp, _, state = str(detail).partition(": ")
-    name = state.replace(" ", "_")
-    return (tp, STATES.index(name) if name in STATES else len(STATES))
+def blinded_view(name: str, table: Table) -> Table | None:
+    """What a blinded run keeps of a table, as its declaration says (``None``: withheld), before its arms are
+    relabelled: the rows ``blinded.rows`` keeps, without the columns ``blinded.drop``, with its note."""
+    rule = declared(name).blinded
+    if rule.withheld:
+        return None
+    df = table.data
+    if len(df) and (rule.when is None or rule.when(df)):
+        df = rule.rows(df) if rule.rows is not None else df
+        df = df.drop(columns=[c for c in rule.drop if c in df.columns])
+    notes = (*table.footnotes, rule.note) if rule.note else table.footnotes
+    return replace(table, data=df.reset_index(drop=True), footnotes=notes)
 
 
 def withhold_blinded(cfg: Config, tables: dict[str, Table], codes: dict[str, str]) -> dict[str, Table]:
-    """The tables a blinded run may show, with what would reveal the intervention's code withheld (see the
-    module docstring); arms are relabelled and contrasts flipped by :mod:`advance_trial.output.blinding`."""
-    from advance_trial.analysis import arms_of
-
-    control = arms_of(cfg).control
-    out: dict[str, Table] = {}
-    for name, t in tables.items():
-        if name in WITHHELD_BLINDED:
-            continue
-        df = t.data.copy()
-        if name == "consort":
-            df = _same_rows_per_arm(df[~df["stage"].isin(list(OFFERED_STAGES))])
-        if name == "outcomes" and not df.empty and control is not None:
-            df = df[~df["analysis"].isin(BLINDED_ANALYSES)]
-            df = df.drop(columns=[c for c in ("n_intervention", "n_control", "note", "threshold") if c in df])
-        if name == "progression" and not df.empty:
-            # an effect's or a change's criterion names the intervention arm: beside the coded tables its
-            # estimate and status would say which code that is
-            df = withheld_criteria(df, ("outcome.", "change."))
-        if name == "harms" and not df.empty:
-            # only the arm offered the intervention can have events related to it: the row would name that arm
-            from advance_trial.feasibility.harms import RELATED
-
-            df = df[df["category"].astype(str) != RELATED]
-        notes = t.footnotes
-        if name == "outcomes":
-            notes += ("Blinded: comparisons are the first code minus (or over) the second; analyses defined by the "
-                      "intervention arm (partially nested, CACE) are withheld.",)  # fmt: skip
-        out[name] = replace(t, data=df.reset_index(drop=True), footnotes=notes)
-    return out
+    """The tables a blinded run may show, with what would reveal the intervention's code withheld, as each
+    table's declaration says (:func:`blinded_view`); arms are relabelled and contrasts turned round apart
+    (output/blinding.py)."""
+    kept = {name: blinded_view(name, t) for name, t in tables.items()}
+    return {name: t for name, t in kept.items() if t is not None}
 
 
 def _count_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if c == "n" or c.startswith("n_")]
 
 
-#: Breakdowns a shareable output set keeps: dose and partner figures overall only (small groups crossed
-#: with cycle or site cannot be protected without hiding the allocation itself).
-COARSE: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
-    "dose": lambda d: (d["cycle"].astype(str) == "all") & (d["site"].astype(str) == "all"),
-    "dose_summary": lambda d: d["by"] == "all",
-    "partner_retention": lambda d: d["site"].astype(str) == "all",
-    "partner_contact": lambda d: d["site"].astype(str) == "all",
-}
-# counts per site per month are small cells no audit of this folder covers: they stay with the statistician
-# engagement: men by component attended are not yet cells of the disclosure structure
-# change: its men with both measures by arm are not yet cells either
-WITHHELD_SHAREABLE = (*PER_MAN, "dose_distribution", "recruitment_monthly", "recruitment_rate", "engagement",
-                      "change")  # fmt: skip
-OTHER_REASON = "other"
-
-
-def coded_reasons(df: pd.DataFrame, codes: tuple[str, ...], min_cell: int,
-                  stage: str = "excluded.not_eligible", arm: str = "all") -> pd.DataFrame:  # fmt: skip
-    """CONSORT's reasons (for ineligibility, or why a man never attended) as coded categories only: a
-    reason that is not one of the config's codes (``reasons.ineligible``, ``reasons.not_received``)
-    becomes ``other``, and so does a category of fewer than ``min_cell`` men; ``other`` is dropped when it
-    is the only category (the total says it)."""
-    rows = (df["stage"].eq(stage) & df["arm"].astype(str).eq(arm)
-            & df["detail"].fillna("").astype(str).ne(""))  # fmt: skip
-    if not rows.any():
-        return df
-    detail = df.loc[rows, "detail"].astype(str).where(df.loc[rows, "detail"].astype(str).isin(codes), OTHER_REASON)
-    counts = df.loc[rows, "n"].astype(int).groupby(detail.to_numpy()).sum()
-    small = [c for c, n in counts.items() if n < min_cell and c != OTHER_REASON]
-    counts = counts.groupby([OTHER_REASON if c in small else c for c in counts.index]).sum()
-    kept = [(c, int(n)) for c, n in counts.items() if c != OTHER_REASON]
-    kept.sort(key=lambda kv: (-kv[1], kv[0]))
-    if OTHER_REASON in counts.index and kept:
-        kept.append((OTHER_REASON, int(counts[OTHER_REASON])))
-    first = int(np.flatnonzero(rows.to_numpy())[0])
-    new = pd.DataFrame([{"stage": stage, "arm": arm, "detail": c, "n": n} for c, n in kept],
-                       columns=df.columns)  # fmt: skip
-    parts = [df.iloc[:first], new, df.iloc[first:][~rows.iloc[first:].to_numpy()]]
-    return pd.concat([p for p in parts if len(p)], ignore_index=True)
-
-
-def _progression_sources(tables: dict[str, Table]) -> dict[str, tuple[str, dict[str, str]]]:
-    """Metric -> (table, row filter) of the proportion a criterion reads (as in progression)."""
-    out: dict[str, tuple[str, dict[str, str]]] = {
-        "recruitment_rate": ("recruitment", {"site": "all"}),
-        "partner_contact": ("partner_contact", {"arm": "all", "site": "all"}),
-    }
-    for name in ("retention", "partner_retention"):
-        if name in tables:
-            for tp in tables[name].data["timepoint"].astype(str).unique():
-                out[f"{name}.{tp}"] = (name, {"timepoint": tp, "arm": "all", "site": "all", "cycle": "all"})
-    if "dose" in tables:
-        for th in tables["dose"].data["threshold"].astype(str).unique():
-            out[f"dose.{th}"] = ("dose", {"threshold": th, "cycle": "all", "site": "all"})
-    return out
-
-
-def _withhold(df: pd.DataFrame, at: pd.Series, method: bool = False) -> pd.DataFrame:
-    """Progression rows ``at`` with their estimate and interval (and method) blank and status ``withheld``."""
-    if not at.any():
-        return df
-    df = df.copy()
-    for c in ("estimate", "ci_lower", "ci_upper", *(("ci_method",) if method else ())):
-        df[c] = df[c].astype(object).where(~at, "")
-    df["status"] = df["status"].where(~at, "withheld")
-    return df
-
-
-def withheld_criteria(df: pd.DataFrame, prefixes: tuple[str, ...]) -> pd.DataFrame:
-    """Progression rows on metrics of these kinds withheld, their method too ("within A: paired t" names
-    the intervention arm's code)."""
-    return _withhold(df, df["metric"].astype(str).str.startswith(prefixes), method=True)
-
-
-def _withhold_progression(tables: dict[str, Table]) -> None:
-    prog = tables.get("progression")
-    if prog is None:
-        return
-    # a within-arm change reads a table withheld here (its men by arm are not cells of the structure)
-    df = withheld_criteria(prog.data, ("change.",))
-    for metric, (name, filt) in _progression_sources(tables).items():
-        t = tables.get(name)
-        if t is None:
-            continue
-        keep = np.ones(len(t.data), dtype=bool)
-        for col, val in filt.items():
-            keep &= (t.data[col].astype(str) == val).to_numpy()
-        shown = t.data.loc[keep, "proportion"] if "proportion" in t.data else pd.Series(dtype=object)
-        if len(shown) == 1 and isinstance(shown.iloc[0], str) and shown.iloc[0] == "":
-            df = _withhold(df, df["metric"] == metric)
-    tables["progression"] = replace(prog, data=df)
-
-
 def shareable_tables(cfg: Config, tables: dict[str, Table], min_cell: int) -> tuple[dict[str, Table], Protection]:
     """Tables safe to share, and which cells were suppressed (see the module docstring).
 
+    What each table keeps is declared beside its display (``shareable``: withheld, coarsened, recoded).
     Primary suppression hides counts from 1 to ``min_cell - 1``; complementary suppression
     (:func:`advance_trial.output.sdc.protect`) hides further counts until no suppressed cell, and no count a
     reader can form by subtraction, can be narrowed to fewer than ``min_cell`` values. Every suppressed
@@ -270,16 +132,14 @@ def shareable_tables(cfg: Config, tables: dict[str, Table], min_cell: int) -> tu
 
     out: dict[str, Table] = {}
     for name, t in tables.items():
-        if name in WITHHELD_SHAREABLE:
+        rule = declared(name).shareable
+        if rule.withheld:
             continue
         df = t.data
-        if name in COARSE and len(df):
-            df = df[COARSE[name](df).to_numpy()].reset_index(drop=True)
-        if name == "consort" and len(df):
-            df = coded_reasons(df, tuple(cfg.reasons.ineligible), min_cell)
-            for arm in df.loc[df["stage"] == "not_received", "arm"].astype(str).unique():
-                df = coded_reasons(df, tuple(cfg.reasons.not_received), min_cell, "not_received", arm)
-            df = df.reset_index(drop=True)
+        if rule.coarse is not None and len(df):
+            df = df[rule.coarse(df).to_numpy()].reset_index(drop=True)
+        if rule.recode is not None:
+            df = rule.recode(cfg, df, min_cell)
         out[name] = replace(t, data=df.copy())
     protection = protect(output_structure({n: t.data for n, t in out.items()}), min_cell)
     hidden = protection.primary | protection.complementary
@@ -291,23 +151,26 @@ def shareable_tables(cfg: Config, tables: dict[str, Table], min_cell: int) -> tu
             df[c] = df[c].astype(object)
         row_hidden = np.zeros(len(df), dtype=bool)
         for row, col in keys:
-            df.iat[row, df.columns.get_loc(col)] = SUPPRESSED
+            df.iat[row, list(df.columns).index(col)] = SUPPRESSED
             if col not in SIDE_COUNTS:
                 row_hidden[row] = True
         for c in DERIVED:
             if c in df.columns and row_hidden.any():
                 df[c] = df[c].astype(object).where(~row_hidden, "")
+        together = declared(name).shareable.together
+        if together is not None and together[0] in df:
+            hit = set(df.loc[df.isin([SUPPRESSED]).any(axis=1), together[0]])
+            for c in (c for c in together[1] if c in df):
+                df[c] = df[c].astype(object).where(~df[together[0]].isin(hit), "")
         note = (f"Shareable: {SUPPRESSED} marks a suppressed count: fewer than {min_cell} men, or a count hidden "
                 "so that such a number cannot be worked out from the others; figures computed from a row with "
                 "a suppressed count are withheld.")  # fmt: skip
         out[name] = replace(t, data=df, footnotes=(*t.footnotes, note) if counts else t.footnotes)
-    _withhold_progression(out)
-    if "baseline" in out and "std_difference" in out["baseline"].data:
-        # a standardised difference is a function of the arms' shares: with one of them suppressed it would
-        # let a reader solve for it, so a variable with any suppressed count shows none
-        df = out["baseline"].data
-        hit = set(df.loc[df.isin([SUPPRESSED]).any(axis=1), "variable"])
-        df["std_difference"] = df["std_difference"].astype(object).where(~df["variable"].isin(hit), "")
+    frames = {n: t.data for n, t in out.items()}
+    for name, t in out.items():
+        after = declared(name).shareable.after
+        if after is not None:
+            out[name] = replace(t, data=after(t.data, frames))
     return out, protection
 
 

@@ -254,11 +254,13 @@ class _Programme:
         import scipy.sparse as sparse
         from scipy.optimize import linprog
 
+        # scipy-stubs types A_ub and A_eq as dense arrays; HiGHS takes sparse matrices (scipy's documentation)
+        solve: Any = linprog
         eq = np.flatnonzero(np.abs(self.a_eq[:, cols]).sum(axis=1) > 0)
         ub = np.flatnonzero(np.abs(self.a_ub[:, cols]).sum(axis=1) > 0)
         a_eq = sparse.csr_matrix(self.a_eq[np.ix_(eq, cols)]) if len(eq) else None
         a_ub = sparse.csr_matrix(self.a_ub[np.ix_(ub, cols)]) if len(ub) else None
-        res = linprog(c[cols], A_ub=a_ub, b_ub=self.b_ub[ub] if len(ub) else None, A_eq=a_eq,
+        res = solve(c[cols], A_ub=a_ub, b_ub=self.b_ub[ub] if len(ub) else None, A_eq=a_eq,
                       b_eq=self.b_eq[eq] if len(eq) else None, bounds=(0, None), method="highs")  # fmt: skip
         if res.status not in (0, 3):
             raise StructureError(f"no counts fit the published values ({res.message})")
