@@ -493,12 +493,15 @@ def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir
         step("writing the report")
         from advance_trial.checklist import assess, checklist_table
         from advance_trial.output.render.files import write_report
-        from advance_trial.output.render.report import build_report
+        from advance_trial.output.render.report import SequenceFacts, build_report
+        from advance_trial.randomisation.key import DEMO_KEY, fingerprint_of
+        from advance_trial.randomisation.methods import DERIVATION
 
+        sequence = SequenceFacts(DERIVATION, shown_cfg.randomisation.key_fingerprint == fingerprint_of(DEMO_KEY))
         drawn = {Path(name).stem for name in outputs if name.endswith(".svg")}
         checklist = checklist_table(assess(shown_cfg, tables, drawn, log))
         report = build_report(shown_cfg, tables, _figure_bytes(out, outputs), log, notes, blinded=opts.blinded,
-                              closed=opts.closed, checklist=checklist)  # fmt: skip
+                              closed=opts.closed, checklist=checklist, sequence=sequence)  # fmt: skip
         outputs |= write_report(report, out)
     changed = [name for name, h in data.sha256.items() if sha256_file(Path(data_dir) / name) != h]
     for c in (cfg, definitive):

@@ -42,31 +42,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from advance_trial.config.arms import Arms as Arms
+from advance_trial.config.arms import arms_of as arms_of
+from advance_trial.config.arms import intervention_arm as intervention_arm
 from advance_trial.config.models import Config, Outcome, Threshold
 from advance_trial.data.canonical import CanonicalData
 
 #: Each man's state at a follow-up timepoint, in reporting order.
 STATES = ("retained", "outside_window", "missed", "withdrawn", "lost", "died", "unknown")
-
-
-@dataclass(frozen=True)
-class Arms:
-    """Which arm is compared with which: effects are intervention minus (or over) control."""
-
-    intervention: str
-    control: str | None
-
-
-def intervention_arm(cfg: Config) -> str:
-    """The arm compared against the others: the arm offered sessions, else the first arm."""
-    return cfg.schedule.arm if cfg.schedule is not None else cfg.arm_ids[0]
-
-
-def arms_of(cfg: Config) -> Arms:
-    """The intervention arm and the (first) control arm."""
-    first = intervention_arm(cfg)
-    others = [a for a in cfg.arm_ids if a != first]
-    return Arms(first, others[0] if others else None)
 
 
 def followup_timepoints(cfg: Config) -> list[str]:

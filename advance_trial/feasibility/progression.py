@@ -26,6 +26,7 @@ from advance_trial.intervals import Estimate, describe
 from advance_trial.results.labels import variable_labels
 from advance_trial.results.layout import ResultsData
 from advance_trial.results.table import Table
+from advance_trial.results.words import probability_all_text
 from advance_trial.vocabulary import null_of
 
 STATUSES = ("met", "not_met", "green", "amber", "red", "not_evaluated")
@@ -133,24 +134,6 @@ def probabilities(c: Criterion, counts: tuple[int, int] | None) -> dict[str, obj
                   "probability_red": z.red,
                   "probability_note": f"met: green, P(proportion >= {c.green:g}) under the posterior "
                                       f"{post}"}  # fmt: skip
-
-
-def probability_all_text(df: pd.DataFrame, display: bool = False) -> str:
-    """The probability that every criterion with a probability is met together, in words (``display``: in the
-    report's words, no column names)."""
-    from advance_trial.feasibility.posterior import probability_all
-
-    have = df[df["probability_met"].notna()]
-    if have.empty:
-        return "No criterion is on a share of men: no probability that all are met."
-    p = probability_all(float(v) for v in have["probability_met"])
-    names = ", ".join(str(r.label) if isinstance(r.label, str) and r.label else str(r.criterion)
-                      for r in have.itertuples())  # fmt: skip
-    said = f"{p:.1%}" if p >= 0.001 else "below 0.1%"
-    each = "their probabilities of being met" if display else "their probability_met"
-    return (f"Probability that all {len(have)} criteria on proportions ({names}) are met together: {said} (the "
-            f"product of {each}, the posteriors taken as independent; criteria with no probability are left "
-            "out).")  # fmt: skip
 
 
 #: Each direction: the side of no effect (or no change) hoped for, and whether reaching it counts.

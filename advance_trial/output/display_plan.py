@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from advance_trial.results.words import moves_most_text, outcome_words
+
 if TYPE_CHECKING:
     from advance_trial.config import Config
 
@@ -43,16 +45,11 @@ def _arm_labels(cfg: Config) -> tuple[str, str]:
     return "Intervention arm", "Control arm"
 
 
-def _outcome(cfg: Config, oid: Any) -> str:
-    o = next((x for x in cfg.outcomes if x.id == str(oid)), None)
-    return o.label if o is not None and o.label else str(oid)
-
-
 def _arms(cfg: Config, df: pd.DataFrame) -> pd.DataFrame:
     d = cfg.reporting.digits
     itv, ctl = _arm_labels(cfg)
     return pd.DataFrame({
-        "Outcome": [_outcome(cfg, o) for o in df["outcome"]],
+        "Outcome": [outcome_words(cfg, o) for o in df["outcome"]],
         "Allocation": [f"{ALLOCATION_WORDS.get(str(a), str(a))} {_ratio(k)}" for a, k in
                        zip(df["allocation"], df["ratio"], strict=True)],
         "Basis": [str(b).capitalize() for b in df["basis"]],
@@ -67,7 +64,7 @@ def _sd(cfg: Config, df: pd.DataFrame) -> pd.DataFrame:
     d = cfg.reporting.digits
     itv, ctl = _arm_labels(cfg)
     return pd.DataFrame({
-        "Outcome": [_outcome(cfg, o) for o in df["outcome"]],
+        "Outcome": [outcome_words(cfg, o) for o in df["outcome"]],
         "Way": [METHOD_WORDS.get(str(m), str(m)) for m in df["method"]],
         "SD": [_f(v, 3) for v in df["sd"]],
         "Standardised effect": [_f(v, d) for v in df["standardised_effect"]],
@@ -81,7 +78,7 @@ def _sd(cfg: Config, df: pd.DataFrame) -> pd.DataFrame:
 def _sensitivity(cfg: Config, df: pd.DataFrame) -> pd.DataFrame:
     d = cfg.reporting.digits
     return pd.DataFrame({
-        "Outcome": [_outcome(cfg, o) for o in df["outcome"]],
+        "Outcome": [outcome_words(cfg, o) for o in df["outcome"]],
         "ICC": [f"{_f(v, 3)} ({SOURCE_WORDS.get(str(s), str(s))})" for s, v in
                 zip(df["icc_source"], df["icc"], strict=True)],
         "SD": [f"{_f(v, 3)} ({SOURCE_WORDS.get(str(s), str(s))})" for s, v in
@@ -116,35 +113,8 @@ def _forecast(cfg: Config, df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["Quantity", "Value"])
 
 
-def moves_most(grid: pd.DataFrame) -> dict[str, tuple[str, float, dict[str, float]]]:
-    """For each outcome of ``plan_sensitivity``, the input whose values move the total most (the others at
-    their estimates): ``(input, span, every input's span)``."""
-    out: dict[str, tuple[str, float, dict[str, float]]] = {}
-    for oid, g in grid.groupby(grid["outcome"].astype(str), sort=False):
-        at = {"icc_source": "estimate" if (g["icc_source"] == "estimate").any() else str(g["icc_source"].iloc[0]),
-              "sd_source": "estimate", "retention_source": "estimate"}  # fmt: skip
-        spans: dict[str, float] = {}
-        for col, words in (("icc_source", "the ICC"), ("sd_source", "the SD"), ("retention_source", "retention")):
-            keep = pd.Series(True, index=g.index)
-            for other, value in at.items():
-                if other != col:
-                    keep &= g[other] == value
-            totals = g.loc[keep, "n_total"].astype(float).dropna()
-            spans[words] = float(totals.max() - totals.min()) if len(totals) else 0.0
-        name = max(spans, key=lambda w: spans[w])
-        out[str(oid)] = (name, spans[name], spans)
-    return out
-
-
-def moves_most_text(cfg: Config, grid: pd.DataFrame) -> tuple[str, ...]:
-    """The input that moves the total most, in words, for each outcome."""
-    return tuple(f"{_outcome(cfg, o)}: {name} moves the total most ({span:,.0f} men between its values, the others "
-                 "at their estimates; " + ", ".join(f"{w} {v:,.0f}" for w, v in spans.items()) + ")."
-                 for o, (name, span, spans) in moves_most(grid).items())  # fmt: skip
-
-
 def _ratio_words(cfg: Config) -> str:
-    from advance_trial.analysis.subjects import arms_of
+    from advance_trial.config.arms import arms_of
 
     arms = arms_of(cfg)
     ratios = {a.id: a.ratio for a in cfg.arms}

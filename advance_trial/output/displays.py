@@ -100,7 +100,7 @@ def medians_repeat(df: pd.DataFrame) -> bool:
 
 
 def _all_met(df: pd.DataFrame) -> str:
-    from advance_trial.feasibility.progression import probability_all_text
+    from advance_trial.results.words import probability_all_text
 
     return probability_all_text(df, display=True)
 

@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from advance_trial.output.display_plan import moves_most, moves_most_text
 from advance_trial.planning.pilot_sd import pilot_sd_sizes
 from advance_trial.planning.ratio import arm_sizes, optimal_ratio
 from advance_trial.results.table import Table
+from advance_trial.results.words import moves_most, moves_most_text
 
 if TYPE_CHECKING:
     from advance_trial.analysis import AnalysisData

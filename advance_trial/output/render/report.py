@@ -22,8 +22,6 @@ import pandas as pd
 from advance_trial.config.models import REPORT_FIGURES, REPORT_SECTIONS, Config
 from advance_trial.output.display import STATUS_LABELS, count, display, proportion
 from advance_trial.output.tables import Table
-from advance_trial.randomisation.key import DEMO_KEY, fingerprint_of
-from advance_trial.randomise import DERIVATION
 
 STATUS_COLOURS = {"met": "#1e7b34", "green": "#1e7b34", "amber": "#b36b00", "not_met": "#b42318", "red": "#b42318",
                   "not_evaluated": "#667085"}  # fmt: skip
@@ -92,7 +90,16 @@ def _sessions(cfg: Config) -> str:
     return f"Offered to {cfg.arm(cfg.schedule.arm).label}: " + "; ".join(parts) + "."
 
 
-def _randomisation_text(cfg: Config) -> list[str]:
+@dataclass(frozen=True)
+class SequenceFacts:
+    """What the report says of the allocation sequence that the config does not hold: the derivation's name
+    and whether the key is the public demonstration key (given by the caller, which reads the key)."""
+
+    derivation: str
+    demonstration_key: bool = False
+
+
+def _randomisation_text(cfg: Config, sequence: SequenceFacts | None) -> list[str]:
     r = cfg.randomisation
     arms = ", ".join(f"{a.label} ({a.ratio})" for a in cfg.arms)
     if r.method == "none":
@@ -108,12 +115,13 @@ def _randomisation_text(cfg: Config) -> list[str]:
     }
     demo = (
         "; the public demonstration key of the synthetic sample, which conceals nothing"
-        if r.key_fingerprint == fingerprint_of(DEMO_KEY)
+        if sequence is not None and sequence.demonstration_key
         else ""
     )
+    derivation = sequence.derivation if sequence is not None else "not recorded"
     out = [
         "Sequence generation: computer-generated allocation sequence derived from a secret 256-bit key held "
-        f"apart from the config and the data (HMAC-SHA256, derivation {DERIVATION}, one stream per stratum; "
+        f"apart from the config and the data (HMAC-SHA256, derivation {derivation}, one stream per stratum; "
         f"key fingerprint {r.key_fingerprint or 'not recorded'}{demo}), allocation ratio {arms}.",
         f"Type of randomisation: {texts[r.method]}.",
         "Allocation concealment: allocations are issued one at a time from an append-only log whose rows are "
@@ -304,9 +312,9 @@ def _trial(cfg: Config, blinded: bool, notes: tuple[str, ...]) -> list[Block]:
     return b
 
 
-def _methods(cfg: Config, log: dict[str, Any] | None) -> list[Block]:
+def _methods(cfg: Config, log: dict[str, Any] | None, sequence: SequenceFacts | None) -> list[Block]:
     t = cfg.trial
-    b = [Block("heading", "Methods", 2), *(Block("paragraph", text) for text in _randomisation_text(cfg))]
+    b = [Block("heading", "Methods", 2), *(Block("paragraph", text) for text in _randomisation_text(cfg, sequence))]
     if cfg.randomisation.method != "none":
         b.append(Block("paragraph", _implementation(log)))
     if cfg.eligibility is not None:
@@ -348,6 +356,7 @@ DEFAULT_CONFIDENTIALITY = {
 def build_report(
     cfg: Config, tables: dict[str, Table], figures: dict[str, dict[str, bytes]], log: dict[str, Any] | None = None,
     notes: tuple[str, ...] = (), blinded: bool = False, closed: bool = False, checklist: Table | None = None,
+    sequence: SequenceFacts | None = None,
 ) -> Report:  # fmt: skip
     """The report: a title page, then the sections the config's ``report.sections`` names in their order
     (by default a summary page, the trial, methods, the results in CONSORT order and the checklist
@@ -372,7 +381,7 @@ def build_report(
         elif key == "trial":
             b += _trial(cfg, blinded, () if "summary" in keys else notes)
         elif key == "methods":
-            b += _methods(cfg, log)
+            b += _methods(cfg, log, sequence)
         elif key == "checklist" and checklist is not None:
             b += _appendix(checklist, numbers)
         elif key in RESULT_KEYS and not closed:
