@@ -1,8 +1,46 @@
-"""Shared fixtures: paths to the bundled configs and samples, and a CLI runner."""
+"""Shared fixtures and paths for the tests.
+
+The suite runs in parallel (``pytest -n auto``, pytest-xdist): every test works in its own ``tmp_path``, binds
+port 0 (or :func:`tests.pg.free_port`), sets environment variables through ``monkeypatch`` only, and never
+writes under the repository. A fixture of session scope is built once per worker process, or once per run for
+the ones below that say "shared by the workers".
+
+Fixtures for new tests
+----------------------
+``sample_run(trial="advance-feasibility", **options)``
+    One ``advance-trial run`` of a bundled sample, done once (shared by the workers) and returned as a
+    :class:`SampleRun`: ``.out`` the output folder, ``.result`` the :class:`~advance_trial.pipeline.RunResult`,
+    ``.key`` where a blinded run keeps its key (beside ``.out``). ``options`` are
+    :class:`~advance_trial.pipeline.RunOptions` fields (``blinded=True``, ``shareable=True``, ``closed=True``,
+    ``report=False``...). The folder is **read-only** for the tests: one that changes it (``verify`` after a
+    tampering, a rerun into it) copies it first (``shutil.copytree(run.out, tmp_path / "out")``); a change is
+    caught at the end of the session and reported as an error of the test session. A test about the run itself
+    (a changed input, a failing step, the CLI's output) still runs its own.
+``pg_server``
+    A PostgreSQL admin URL: ``ADVANCE_TRIAL_TEST_PG`` (CI), else one throwaway server started when a test
+    first asks for it and shared by the workers (stopped at the end). ``tests.pg.fresh_database(pg_server)``
+    gives a test its own empty database.
+``log_location``
+    Parametrised: a SQLite file in ``tmp_path``, then a fresh PostgreSQL database.
+``invoke(*args)``
+    ``advance-trial ARGS`` in-process through typer's CliRunner (the click Result). Use a subprocess only for a
+    test about the process itself (exit on a signal, a pipe, what an import costs).
+``fresh``
+    A data folder with the ADVANCE sample's screening and participants only.
+``advance_cfg`` / ``advance_text``
+    The ADVANCE config, loaded, and its YAML text.
+
+``python benchmarks/bench_tests.py`` prints the wall time of the README's test command and the slowest tests.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import pickle
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -72,25 +110,38 @@ def fresh(tmp_path):
     return out
 
 
+def _shared_root(factory: pytest.TempPathFactory, config: pytest.Config) -> Path:
+    """A folder common to every worker of this run (the run's own temporary folder without xdist)."""
+    base = factory.getbasetemp()
+    return base.parent if hasattr(config, "workerinput") else base
+
+
 @pytest.fixture(scope="session")
-def pg_server():
-    """A PostgreSQL server's admin URL: CI's (``ADVANCE_TRIAL_TEST_PG``) or one started for the session."""
+def pg_server(tmp_path_factory, pytestconfig):
+    """A PostgreSQL server's admin URL: CI's (``ADVANCE_TRIAL_TEST_PG``) or one started for the run."""
     import os
 
-    from tests.pg import ENV, throwaway_server
+    from tests.pg import ENV, shared_server
 
     if os.environ.get(ENV):
-        yield os.environ[ENV]
-        return
+        return os.environ[ENV]
     try:
-        server = throwaway_server()
-        url = server.__enter__()
+        return shared_server(_shared_root(tmp_path_factory, pytestconfig) / "pg.json")
     except (FileNotFoundError, OSError) as exc:
         if os.environ.get("CI"):
             pytest.fail(f"CI needs a PostgreSQL server for these tests: {exc}")
         pytest.skip(f"no PostgreSQL server: {exc}")
-    yield url
-    server.__exit__(None, None, None)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The controller (or the only process) stops the PostgreSQL server a test started, once every worker is done."""
+    if hasattr(session.config, "workerinput"):
+        return
+    from tests.pg import stop_shared_server
+
+    factory = session.config._tmp_path_factory  # type: ignore[attr-defined]
+    if factory._basetemp is not None:
+        stop_shared_server(factory.getbasetemp() / "pg.json")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -101,3 +152,54 @@ def log_location(request, tmp_path):
     from tests.pg import fresh_database
 
     return fresh_database(request.getfixturevalue("pg_server"))
+
+
+@dataclass(frozen=True)
+class SampleRun:
+    """One run of a bundled sample (read-only): its output folder and its result."""
+
+    out: Path
+    result: Any  # advance_trial.pipeline.RunResult
+
+    @property
+    def key(self) -> Path:
+        """Where a blinded run kept its blinding key: beside the folder."""
+        return self.out.parent / f"{self.out.name}.blinding-key.csv"
+
+
+def _fingerprint(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(folder.rglob("*")) if p.name != "result.pickle"}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory, pytestconfig) -> Iterator[Callable[..., SampleRun]]:
+    """``sample_run(trial="advance-feasibility", **options)``: the sample run once with these RunOptions
+    (shared by the workers); read-only, checked unchanged at the end of the session."""
+    from filelock import FileLock
+
+    root = _shared_root(tmp_path_factory, pytestconfig) / "sample-runs"
+    root.mkdir(exist_ok=True)
+    done: dict[str, tuple[SampleRun, dict[str, str]]] = {}
+
+    def get(trial: str = "advance-feasibility", **options: Any) -> SampleRun:
+        if {"key", "log", "key_dir"} & set(options):
+            raise TypeError("sample_run: a run with a key, a log or a key folder of its own is the test's to make")
+        name = "-".join([trial, *(f"{k}_{v}" for k, v in sorted(options.items()))])
+        if name not in done:
+            folder = root / name
+            with FileLock(str(folder) + ".lock"):
+                if not (folder / "result.pickle").exists():
+                    from advance_trial.pipeline import RunOptions, run
+
+                    folder.mkdir()
+                    result = run(config_path(trial), SAMPLES / trial, folder / "out", options=RunOptions(**options))
+                    (folder / "result.pickle").write_bytes(pickle.dumps(result))
+                result = pickle.loads((folder / "result.pickle").read_bytes())
+                done[name] = (SampleRun(folder / "out", result), _fingerprint(folder))
+        return done[name][0]
+
+    yield get
+    changed = [f"{name}: {sorted(set(before.items()) ^ set(_fingerprint(run.out.parent).items()))[:5]}"
+               for name, (run, before) in done.items() if _fingerprint(run.out.parent) != before]  # fmt: skip
+    assert not changed, f"a test changed a shared sample run (copy it first): {changed}"

@@ -118,14 +118,11 @@ def test_a_layout_that_does_not_identify_rows_is_refused():
         _long_rows("t", Layout(("arm",), "=x"), df)
 
 
-def test_results_csv_is_written_and_holds_every_table(tmp_path):
-    from advance_trial.pipeline import run
-    from tests.conftest import CONFIGS, SAMPLES
-
-    run(CONFIGS / "advance-feasibility.yaml", SAMPLES / "advance-feasibility", tmp_path / "o")
-    long = pd.read_csv(tmp_path / "o" / "results.csv", dtype=str, keep_default_na=False)
+def test_results_csv_is_written_and_holds_every_table(sample_run):
+    out = sample_run().out
+    long = pd.read_csv(out / "results.csv", dtype=str, keep_default_na=False)
     assert list(long.columns)[:2] == ["table", "group1"]
-    assert set(long["table"]) == {n for n in LAYOUTS if (tmp_path / "o" / f"{n}.csv").exists()}
+    assert set(long["table"]) == {n for n in LAYOUTS if (out / f"{n}.csv").exists()}
     n = long[(long["table"] == "recruitment") & (long["group1_level"] == "all") & (long["stat_name"] == "n_randomised")]
     assert n["stat"].tolist() == ["104"] and n["method"].tolist() == [""]
 

@@ -102,11 +102,9 @@ def test_planning_block_errors_are_config_errors(invoke, tmp_path, planning, whe
     assert res.exit_code == 3 and where in res.output, res.output
 
 
-def test_a_blinded_run_withholds_the_plan(tmp_path):
-    from advance_trial.pipeline import RunOptions, run
-
-    res = run(ADV, SAMPLES / "advance-feasibility", tmp_path / "o", options=RunOptions(blinded=True, report=False))
-    assert "plan" not in res.tables and not (tmp_path / "o" / "plan.csv").exists()
+def test_a_blinded_run_withholds_the_plan(sample_run):
+    blinded = sample_run(blinded=True)
+    assert "plan" not in blinded.result.tables and not (blinded.out / "plan.csv").exists()
 
 
 def test_an_icc_without_an_interval_plans_for_the_worst_instead_of_failing():
