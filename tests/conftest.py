@@ -16,6 +16,10 @@ Fixtures for new tests
     tampering, a rerun into it) copies it first (``shutil.copytree(run.out, tmp_path / "out")``); a change is
     caught at the end of the session and reported as an error of the test session. A test about the run itself
     (a changed input, a failing step, the CLI's output) still runs its own.
+``shared_build(name, build)``
+    The same for any folder a test module builds once and then only reads (an edge data set run through the
+    CLI, a large import): ``build(folder)`` is called once per test run, shared by the workers, and
+    ``(folder, value)`` returned (the value pickled between them). Read-only like ``sample_run``.
 ``pg_server``
     A PostgreSQL admin URL: ``ADVANCE_TRIAL_TEST_PG`` (CI), else one throwaway server started when a test
     first asks for it and shared by the workers (stopped at the end). ``tests.pg.fresh_database(pg_server)``
@@ -154,6 +158,38 @@ def log_location(request, tmp_path):
     return fresh_database(request.getfixturevalue("pg_server"))
 
 
+def _fingerprint(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(folder.rglob("*"))}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def shared_build(tmp_path_factory, pytestconfig) -> Iterator[Callable[[str, Callable[[Path], Any]], tuple[Path, Any]]]:
+    """``shared_build(name, build)``: ``build(folder)`` called once per test run (shared by the workers) in an
+    empty folder of its own; returns ``(folder, value)``, the value pickled between workers. The folder is
+    read-only for the tests, checked unchanged at the end of the session."""
+    from filelock import FileLock
+
+    root = _shared_root(tmp_path_factory, pytestconfig) / "shared-builds"
+    root.mkdir(exist_ok=True)
+    done: dict[str, tuple[Path, Any, dict[str, str]]] = {}
+
+    def get(name: str, build: Callable[[Path], Any]) -> tuple[Path, Any]:
+        if name not in done:
+            folder, saved = root / name, root / f"{name}.pickle"
+            with FileLock(f"{saved}.lock"):
+                if not saved.exists():
+                    folder.mkdir()
+                    saved.write_bytes(pickle.dumps(build(folder)))
+                done[name] = (folder, pickle.loads(saved.read_bytes()), _fingerprint(folder))
+        return done[name][:2]
+
+    yield get
+    changed = [f"{name}: {sorted(set(before.items()) ^ set(_fingerprint(folder).items()))[:5]}"
+               for name, (folder, _, before) in done.items() if _fingerprint(folder) != before]  # fmt: skip
+    assert not changed, f"a test changed a shared folder (copy it first): {changed}"
+
+
 @dataclass(frozen=True)
 class SampleRun:
     """One run of a bundled sample (read-only): its output folder and its result."""
@@ -167,39 +203,22 @@ class SampleRun:
         return self.out.parent / f"{self.out.name}.blinding-key.csv"
 
 
-def _fingerprint(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-            for p in sorted(folder.rglob("*")) if p.name != "result.pickle"}  # fmt: skip
-
-
 @pytest.fixture(scope="session")
-def sample_run(tmp_path_factory, pytestconfig) -> Iterator[Callable[..., SampleRun]]:
+def sample_run(shared_build) -> Callable[..., SampleRun]:
     """``sample_run(trial="advance-feasibility", **options)``: the sample run once with these RunOptions
     (shared by the workers); read-only, checked unchanged at the end of the session."""
-    from filelock import FileLock
-
-    root = _shared_root(tmp_path_factory, pytestconfig) / "sample-runs"
-    root.mkdir(exist_ok=True)
-    done: dict[str, tuple[SampleRun, dict[str, str]]] = {}
 
     def get(trial: str = "advance-feasibility", **options: Any) -> SampleRun:
         if {"key", "log", "key_dir"} & set(options):
             raise TypeError("sample_run: a run with a key, a log or a key folder of its own is the test's to make")
-        name = "-".join([trial, *(f"{k}_{v}" for k, v in sorted(options.items()))])
-        if name not in done:
-            folder = root / name
-            with FileLock(str(folder) + ".lock"):
-                if not (folder / "result.pickle").exists():
-                    from advance_trial.pipeline import RunOptions, run
 
-                    folder.mkdir()
-                    result = run(config_path(trial), SAMPLES / trial, folder / "out", options=RunOptions(**options))
-                    (folder / "result.pickle").write_bytes(pickle.dumps(result))
-                result = pickle.loads((folder / "result.pickle").read_bytes())
-                done[name] = (SampleRun(folder / "out", result), _fingerprint(folder))
-        return done[name][0]
+        def build(folder: Path) -> Any:
+            from advance_trial.pipeline import RunOptions, run
 
-    yield get
-    changed = [f"{name}: {sorted(set(before.items()) ^ set(_fingerprint(run.out.parent).items()))[:5]}"
-               for name, (run, before) in done.items() if _fingerprint(run.out.parent) != before]  # fmt: skip
-    assert not changed, f"a test changed a shared sample run (copy it first): {changed}"
+            return run(config_path(trial), SAMPLES / trial, folder / "out", options=RunOptions(**options))
+
+        name = "-".join(["sample", trial, *(f"{k}_{v}" for k, v in sorted(options.items()))])
+        folder, result = shared_build(name, build)
+        return SampleRun(folder / "out", result)
+
+    return get
