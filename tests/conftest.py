@@ -114,6 +114,21 @@ def fresh(tmp_path):
     return out
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Each xdist worker gets a temporary folder of its own (``TMPDIR``, for it and its subprocesses): files the
+    toolkit names by their content in the temporary folder (a problem list) are never written by two at once."""
+    import os
+    import shutil
+    import tempfile
+
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    if worker:
+        folder = tempfile.mkdtemp(prefix=f"advance-tests-{worker}-")
+        os.environ["TMPDIR"] = folder
+        tempfile.tempdir = folder
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+
+
 def _shared_root(factory: pytest.TempPathFactory, config: pytest.Config) -> Path:
     """A folder common to every worker of this run (the run's own temporary folder without xdist)."""
     base = factory.getbasetemp()
