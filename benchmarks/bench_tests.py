@@ -9,7 +9,8 @@
   shared with other jobs, CPU / cores is the wall time a quiet machine of that many cores would approach,
 - the 20 slowest tests.
 
-Extra arguments go to pytest in place of ``-n auto`` (``python benchmarks/bench_tests.py -p no:xdist`` for
+``--keep=FILE`` keeps the JUnit XML (every test's duration) in FILE. Other arguments go to pytest in place of
+``-n auto`` (``python benchmarks/bench_tests.py -p no:xdist`` for
 the serial figure, ``python benchmarks/bench_tests.py -n auto tests/test_report.py`` for one file).
 Like the other benchmarks, the run's processes may write bytecode (``PYTHONDONTWRITEBYTECODE`` unset).
 """
@@ -26,7 +27,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import ENV  # noqa: E402
+from _timing import ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +42,8 @@ def durations(junit: Path) -> list[tuple[float, str]]:
 
 
 def main(args: list[str]) -> int:
-    extra = args or ["-n", "auto"]
+    keep = [a.split("=", 1)[1] for a in args if a.startswith("--keep=")]
+    extra = [a for a in args if not a.startswith("--keep=")] or ["-n", "auto"]
     with tempfile.TemporaryDirectory() as tmp:
         junit = Path(tmp) / "junit.xml"
         cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", *extra]
@@ -51,6 +53,8 @@ def main(args: list[str]) -> int:
         wall = time.perf_counter() - t0
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         tests = durations(junit) if junit.exists() else []
+        if keep and junit.exists():
+            Path(keep[0]).write_bytes(junit.read_bytes())
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     summary = [line for line in done.stdout.splitlines() if line.strip()][-1:] or ["(no output)"]
     print(f"command: {' '.join(cmd[1:3])} -q {' '.join(extra)}")
