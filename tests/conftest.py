@@ -116,13 +116,17 @@ def fresh(tmp_path):
 
 def pytest_configure(config: pytest.Config) -> None:
     """Each xdist worker gets a temporary folder of its own (``TMPDIR``, for it and its subprocesses): files the
-    toolkit names by their content in the temporary folder (a problem list) are never written by two at once."""
+    toolkit names by their content in the temporary folder (a problem list) are never written by two at once.
+    Its runs draw their figures in-process (``ADVANCE_TRIAL_WORKERS=0`` unless set)."""
     import os
     import shutil
     import tempfile
 
     worker = getattr(config, "workerinput", {}).get("workerid")
     if worker:
+        # the workers already use every core: a run draws its figures in its own process (the same bytes,
+        # tests/test_figure_workers.py) rather than forking two drawing processes of its own
+        os.environ.setdefault("ADVANCE_TRIAL_WORKERS", "0")
         folder = tempfile.mkdtemp(prefix=f"advance-tests-{worker}-")
         os.environ["TMPDIR"] = folder
         tempfile.tempdir = folder
@@ -235,5 +239,23 @@ def sample_run(shared_build) -> Callable[..., SampleRun]:
         name = "-".join(["sample", trial, *(f"{k}_{v}" for k, v in sorted(options.items()))])
         folder, result = shared_build(name, build)
         return SampleRun(folder / "out", result)
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def sample_tables(shared_build) -> Callable[[str], tuple[Any, Any, dict[str, Any]]]:
+    """``sample_tables(trial="advance-feasibility")``: ``(cfg, analysis data, all_tables(cfg, analysis data))``
+    of a bundled sample, computed once (shared by the workers); each call returns its own deep copy."""
+    import copy
+
+    def get(trial: str = "advance-feasibility") -> tuple[Any, Any, dict[str, Any]]:
+        def build(_: Path) -> Any:
+            from advance_trial.pipeline import all_tables, load_analysis
+
+            cfg, ads = load_analysis(config_path(trial), SAMPLES / trial)
+            return cfg, ads, all_tables(cfg, ads)
+
+        return copy.deepcopy(shared_build(f"tables-{trial}", build)[1])
 
     return get

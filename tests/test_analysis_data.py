@@ -13,7 +13,6 @@ from advance_trial.analysis import STATES, analysis_data
 from advance_trial.output import LAYOUTS, Layout, pivot, results_data
 from advance_trial.output.ard import _long_rows
 from advance_trial.output.tables import to_csv_bytes
-from advance_trial.pipeline import all_tables
 from tests.conftest import TRIALS
 from tests.feasibility_helpers import sample
 
@@ -46,11 +45,10 @@ def test_states_by_hand():
     assert (men["state_week16"] == "outside_window").sum() == len(done) - len(within) == 2
 
 
-def test_consort_analysed_boxes_equal_the_models_n():
+def test_consort_analysed_boxes_equal_the_models_n(sample_tables):
     """The measured inconsistency: the CONSORT "analysed" boxes counted men with any questionnaire at the
     timepoint, which matched no outcome's n_analysed."""
-    cfg, d = sample("advance-feasibility")
-    tables = all_tables(cfg, analysis_data(cfg, d))
+    cfg, _, tables = sample_tables("advance-feasibility")
     consort, outcomes = tables["consort"].data, tables["outcomes"].data
     for o in cfg.outcomes:
         cc = outcomes[(outcomes["outcome"] == o.id) & (outcomes["analysis"] != "multiple_imputation")]
@@ -74,9 +72,8 @@ def test_a_missing_baseline_or_factor_leaves_a_man_out_of_the_analysed_count():
 
 
 @pytest.mark.parametrize("trial", TRIALS)
-def test_every_table_is_a_pivot_of_the_results_data_set(trial):
-    cfg, d = sample(trial)
-    tables = all_tables(cfg, analysis_data(cfg, d))
+def test_every_table_is_a_pivot_of_the_results_data_set(trial, sample_tables):
+    cfg, _, tables = sample_tables(trial)
     results = results_data(tables)
     assert set(results.columns) == set(tables) & set(LAYOUTS)
     for name in results.columns:
@@ -86,11 +83,10 @@ def test_every_table_is_a_pivot_of_the_results_data_set(trial):
     assert len(results.long) == counted  # every statistic a row, none twice
 
 
-def test_blinded_and_shareable_tables_are_pivots_too():
+def test_blinded_and_shareable_tables_are_pivots_too(sample_tables):
     from advance_trial.output.disclosure import blind_tables, shareable_tables
 
-    cfg, d = sample("advance-feasibility")
-    tables = all_tables(cfg, analysis_data(cfg, d))
+    cfg, _, tables = sample_tables("advance-feasibility")
     blinded = blind_tables(cfg, tables, {"advance": "A", "tau": "B"})
     shared, _ = shareable_tables(cfg, tables, cfg.reporting.min_cell)
     for disclosed in (blinded, shared):
@@ -99,9 +95,8 @@ def test_blinded_and_shareable_tables_are_pivots_too():
             assert to_csv_bytes(pivot(results, name)) == to_csv_bytes(disclosed[name].data), name
 
 
-def test_statistics_by_key():
-    cfg, d = sample("advance-feasibility")
-    results = results_data(all_tables(cfg, analysis_data(cfg, d)))
+def test_statistics_by_key(sample_tables):
+    results = results_data(sample_tables("advance-feasibility")[2])
     rec = results.stats("recruitment", "randomised", site="all")
     assert (rec["n_randomised"], rec["n_eligible"], rec["method"]) == (104, 147, "wilson")
     assert rec["proportion"] == 104 / 147

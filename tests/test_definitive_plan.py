@@ -24,12 +24,9 @@ REL = 1e-9
 EXPECTED = Path(__file__).resolve().parent / "expected" / "advance-feasibility"
 
 
-@pytest.fixture(scope="module")
-def sample():
-    from advance_trial.pipeline import all_tables, load_analysis
-
-    cfg, ads = load_analysis(ADV, DATA)
-    return cfg, ads, all_tables(cfg, ads)
+@pytest.fixture
+def sample(sample_tables):
+    return sample_tables("advance-feasibility")
 
 
 def _row(df: pd.DataFrame, **keys: str) -> dict:

@@ -18,7 +18,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from advance_trial.analysis import analysis_data
 from advance_trial.output.disclosure_cells import SUPPRESSED
 from advance_trial.output.sdc import Cell, Structure, audit, protect, suppressed_cells
 from advance_trial.pipeline import RunOptions, run
@@ -174,14 +173,12 @@ def _subtraction_attack(folder: Path) -> dict[tuple[str, int, str], int]:
     return recovered
 
 
-def test_the_subtraction_attack_recovers_the_cells_primary_suppression_left_open(tmp_path):
+def test_the_subtraction_attack_recovers_the_cells_primary_suppression_left_open(tmp_path, sample_tables):
     """The measured failure: with primary suppression alone, subtraction recovered suppressed cells."""
     from advance_trial.output.disclosure import shareable_tables
     from advance_trial.output.tables import write_tables
-    from advance_trial.pipeline import all_tables
 
-    cfg, data = load("advance-feasibility")
-    tables = all_tables(cfg, analysis_data(cfg, data))
+    cfg, _, tables = sample_tables("advance-feasibility")
     shared, protection = shareable_tables(cfg, tables, 5)
     from dataclasses import replace
 
