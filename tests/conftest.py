@@ -259,3 +259,22 @@ def sample_tables(shared_build) -> Callable[[str], tuple[Any, Any, dict[str, Any
         return copy.deepcopy(shared_build(f"tables-{trial}", build)[1])
 
     return get
+
+
+def _cheap_hasher() -> Any:
+    from argon2 import PasswordHasher
+
+    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch):
+    """Passwords hashed with Argon2id at its lowest cost in the tests (the service's code path and algorithm,
+    a hundredth of the CPU: each account and login cost 0.3 s of CPU at the service's own cost).
+    ``tests/test_password_cost.py`` checks the service's own cost; ``monkeypatch.undo()`` restores it."""
+    import sys
+
+    for name in ("advance_trial.service.accounts", "advance_trial.service.admin"):
+        module = sys.modules.get(name)
+        if module is not None and hasattr(module, "_hasher"):
+            monkeypatch.setattr(module, "_hasher", _cheap_hasher)
