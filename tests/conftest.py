@@ -20,6 +20,9 @@ Fixtures for new tests
     The same for any folder a test module builds once and then only reads (an edge data set run through the
     CLI, a large import): ``build(folder)`` is called once per test run, shared by the workers, and
     ``(folder, value)`` returned (the value pickled between them). Read-only like ``sample_run``.
+``sample_tables(trial="advance-feasibility")``
+    ``(cfg, analysis data, all_tables(...))`` of a bundled sample, computed once (shared by the workers); each
+    call returns its own deep copy, which the test may change.
 ``pg_server``
     A PostgreSQL admin URL: ``ADVANCE_TRIAL_TEST_PG`` (CI), else one throwaway server started when a test
     first asks for it and shared by the workers (stopped at the end). ``tests.pg.fresh_database(pg_server)``
@@ -33,6 +36,9 @@ Fixtures for new tests
     A data folder with the ADVANCE sample's screening and participants only.
 ``advance_cfg`` / ``advance_text``
     The ADVANCE config, loaded, and its YAML text.
+
+Passwords are hashed at Argon2id's lowest cost in the tests (an autouse fixture, once the service's modules are
+imported; ``tests/test_password_cost.py`` checks the service's own cost).
 
 ``python benchmarks/bench_tests.py`` prints the wall time of the README's test command and the slowest tests.
 """
