@@ -41,12 +41,15 @@ def start_server() -> tuple[str, dict[str, Any]]:
     initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
     if initdb is None or pg_ctl is None:
         raise FileNotFoundError("PostgreSQL's initdb and pg_ctl (Debian's postgresql package)")
-    root = Path(tempfile.mkdtemp(prefix="advance-pg-"))
+    as_root = os.geteuid() == 0
+    # as root the server runs as the postgres user, who must reach its folder: the system's temporary folder,
+    # not a private one (each xdist worker's TMPDIR is its own, mode 700)
+    root = Path(tempfile.mkdtemp(prefix="advance-pg-", dir="/tmp" if as_root and os.path.isdir("/tmp") else None))
     password = secrets.token_hex(12)
     port = free_port()
     (root / "pw").write_text(password)
     run_as: list[str] = []
-    if os.geteuid() == 0:  # the server refuses to run as root
+    if as_root:  # the server refuses to run as root
         shutil.chown(root, "postgres")
         os.chmod(root, 0o700)
         shutil.chown(root / "pw", "postgres")
