@@ -1,8 +1,56 @@
-"""Shared fixtures: paths to the bundled configs and samples, and a CLI runner."""
+"""Shared fixtures and paths for the tests.
+
+The suite runs in parallel (``pytest -n auto``, pytest-xdist): every test works in its own ``tmp_path``, binds
+port 0 (or :func:`tests.pg.free_port`), sets environment variables through ``monkeypatch`` only, and never
+writes under the repository. A fixture of session scope is built once per worker process, or once per run for
+the ones below that say "shared by the workers".
+
+Fixtures for new tests
+----------------------
+``sample_run(trial="advance-feasibility", **options)``
+    One ``advance-trial run`` of a bundled sample, done once (shared by the workers) and returned as a
+    :class:`SampleRun`: ``.out`` the output folder, ``.result`` the :class:`~advance_trial.pipeline.RunResult`,
+    ``.key`` where a blinded run keeps its key (beside ``.out``). ``options`` are
+    :class:`~advance_trial.pipeline.RunOptions` fields (``blinded=True``, ``shareable=True``, ``closed=True``,
+    ``report=False``...). The folder is **read-only** for the tests: one that changes it (``verify`` after a
+    tampering, a rerun into it) copies it first (``shutil.copytree(run.out, tmp_path / "out")``); a change is
+    caught at the end of the session and reported as an error of the test session. A test about the run itself
+    (a changed input, a failing step, the CLI's output) still runs its own.
+``shared_build(name, build)``
+    The same for any folder a test module builds once and then only reads (an edge data set run through the
+    CLI, a large import): ``build(folder)`` is called once per test run, shared by the workers, and
+    ``(folder, value)`` returned (the value pickled between them). Read-only like ``sample_run``.
+``sample_tables(trial="advance-feasibility")``
+    ``(cfg, analysis data, all_tables(...))`` of a bundled sample, computed once (shared by the workers); each
+    call returns its own deep copy, which the test may change.
+``pg_server``
+    A PostgreSQL admin URL: ``ADVANCE_TRIAL_TEST_PG`` (CI), else one throwaway server started when a test
+    first asks for it and shared by the workers (stopped at the end). ``tests.pg.fresh_database(pg_server)``
+    gives a test its own empty database.
+``log_location``
+    Parametrised: a SQLite file in ``tmp_path``, then a fresh PostgreSQL database.
+``invoke(*args)``
+    ``advance-trial ARGS`` in-process through typer's CliRunner (the click Result). Use a subprocess only for a
+    test about the process itself (exit on a signal, a pipe, what an import costs).
+``fresh``
+    A data folder with the ADVANCE sample's screening and participants only.
+``advance_cfg`` / ``advance_text``
+    The ADVANCE config, loaded, and its YAML text.
+
+Passwords are hashed at Argon2id's lowest cost in the tests (an autouse fixture, once the service's modules are
+imported; ``tests/test_password_cost.py`` checks the service's own cost).
+
+``python benchmarks/bench_tests.py`` prints the wall time of the README's test command and the slowest tests.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import pickle
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -72,25 +120,57 @@ def fresh(tmp_path):
     return out
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Each xdist worker gets a temporary folder of its own (``TMPDIR``, for it and its subprocesses): files the
+    toolkit names by their content in the temporary folder (a problem list) are never written by two at once.
+    Its runs draw their figures in-process (``ADVANCE_TRIAL_WORKERS=0`` unless set)."""
+    import os
+    import shutil
+    import tempfile
+
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    if worker:
+        # the workers already use every core: a run draws its figures in its own process (the same bytes,
+        # tests/test_figure_workers.py) rather than forking two drawing processes of its own
+        os.environ.setdefault("ADVANCE_TRIAL_WORKERS", "0")
+        folder = tempfile.mkdtemp(prefix=f"advance-tests-{worker}-")
+        os.environ["TMPDIR"] = folder
+        tempfile.tempdir = folder
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+
+
+def _shared_root(factory: pytest.TempPathFactory, config: pytest.Config) -> Path:
+    """A folder common to every worker of this run (the run's own temporary folder without xdist)."""
+    base = factory.getbasetemp()
+    return base.parent if hasattr(config, "workerinput") else base
+
+
 @pytest.fixture(scope="session")
-def pg_server():
-    """A PostgreSQL server's admin URL: CI's (``ADVANCE_TRIAL_TEST_PG``) or one started for the session."""
+def pg_server(tmp_path_factory, pytestconfig):
+    """A PostgreSQL server's admin URL: CI's (``ADVANCE_TRIAL_TEST_PG``) or one started for the run."""
     import os
 
-    from tests.pg import ENV, throwaway_server
+    from tests.pg import ENV, shared_server
 
     if os.environ.get(ENV):
-        yield os.environ[ENV]
-        return
+        return os.environ[ENV]
     try:
-        server = throwaway_server()
-        url = server.__enter__()
+        return shared_server(_shared_root(tmp_path_factory, pytestconfig) / "pg.json")
     except (FileNotFoundError, OSError) as exc:
         if os.environ.get("CI"):
             pytest.fail(f"CI needs a PostgreSQL server for these tests: {exc}")
         pytest.skip(f"no PostgreSQL server: {exc}")
-    yield url
-    server.__exit__(None, None, None)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The controller (or the only process) stops the PostgreSQL server a test started, once every worker is done."""
+    if hasattr(session.config, "workerinput"):
+        return
+    from tests.pg import stop_shared_server
+
+    factory = session.config._tmp_path_factory  # type: ignore[attr-defined]
+    if factory._basetemp is not None:
+        stop_shared_server(factory.getbasetemp() / "pg.json")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -101,3 +181,106 @@ def log_location(request, tmp_path):
     from tests.pg import fresh_database
 
     return fresh_database(request.getfixturevalue("pg_server"))
+
+
+def _fingerprint(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(folder.rglob("*"))}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def shared_build(tmp_path_factory, pytestconfig) -> Iterator[Callable[[str, Callable[[Path], Any]], tuple[Path, Any]]]:
+    """``shared_build(name, build)``: ``build(folder)`` called once per test run (shared by the workers) in an
+    empty folder of its own; returns ``(folder, value)``, the value pickled between workers. The folder is
+    read-only for the tests, checked unchanged at the end of the session."""
+    from filelock import FileLock
+
+    root = _shared_root(tmp_path_factory, pytestconfig) / "shared-builds"
+    root.mkdir(exist_ok=True)
+    done: dict[str, tuple[Path, Any, dict[str, str]]] = {}
+
+    def get(name: str, build: Callable[[Path], Any]) -> tuple[Path, Any]:
+        if name not in done:
+            folder, saved = root / name, root / f"{name}.pickle"
+            with FileLock(f"{saved}.lock"):
+                if not saved.exists():
+                    folder.mkdir()
+                    saved.write_bytes(pickle.dumps(build(folder)))
+                done[name] = (folder, pickle.loads(saved.read_bytes()), _fingerprint(folder))
+        return done[name][:2]
+
+    yield get
+    changed = [f"{name}: {sorted(set(before.items()) ^ set(_fingerprint(folder).items()))[:5]}"
+               for name, (folder, _, before) in done.items() if _fingerprint(folder) != before]  # fmt: skip
+    assert not changed, f"a test changed a shared folder (copy it first): {changed}"
+
+
+@dataclass(frozen=True)
+class SampleRun:
+    """One run of a bundled sample (read-only): its output folder and its result."""
+
+    out: Path
+    result: Any  # advance_trial.pipeline.RunResult
+
+    @property
+    def key(self) -> Path:
+        """Where a blinded run kept its blinding key: beside the folder."""
+        return self.out.parent / f"{self.out.name}.blinding-key.csv"
+
+
+@pytest.fixture(scope="session")
+def sample_run(shared_build) -> Callable[..., SampleRun]:
+    """``sample_run(trial="advance-feasibility", **options)``: the sample run once with these RunOptions
+    (shared by the workers); read-only, checked unchanged at the end of the session."""
+
+    def get(trial: str = "advance-feasibility", **options: Any) -> SampleRun:
+        if {"key", "log", "key_dir"} & set(options):
+            raise TypeError("sample_run: a run with a key, a log or a key folder of its own is the test's to make")
+
+        def build(folder: Path) -> Any:
+            from advance_trial.pipeline import RunOptions, run
+
+            return run(config_path(trial), SAMPLES / trial, folder / "out", options=RunOptions(**options))
+
+        name = "-".join(["sample", trial, *(f"{k}_{v}" for k, v in sorted(options.items()))])
+        folder, result = shared_build(name, build)
+        return SampleRun(folder / "out", result)
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def sample_tables(shared_build) -> Callable[[str], tuple[Any, Any, dict[str, Any]]]:
+    """``sample_tables(trial="advance-feasibility")``: ``(cfg, analysis data, all_tables(cfg, analysis data))``
+    of a bundled sample, computed once (shared by the workers); each call returns its own deep copy."""
+    import copy
+
+    def get(trial: str = "advance-feasibility") -> tuple[Any, Any, dict[str, Any]]:
+        def build(_: Path) -> Any:
+            from advance_trial.pipeline import all_tables, load_analysis
+
+            cfg, ads = load_analysis(config_path(trial), SAMPLES / trial)
+            return cfg, ads, all_tables(cfg, ads)
+
+        return copy.deepcopy(shared_build(f"tables-{trial}", build)[1])
+
+    return get
+
+
+def _cheap_hasher() -> Any:
+    from argon2 import PasswordHasher
+
+    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch):
+    """Passwords hashed with Argon2id at its lowest cost in the tests (the service's code path and algorithm,
+    a hundredth of the CPU: each account and login cost 0.3 s of CPU at the service's own cost).
+    ``tests/test_password_cost.py`` checks the service's own cost; ``monkeypatch.undo()`` restores it."""
+    import sys
+
+    for name in ("advance_trial.service.accounts", "advance_trial.service.admin"):
+        module = sys.modules.get(name)
+        if module is not None and hasattr(module, "_hasher"):
+            monkeypatch.setattr(module, "_hasher", _cheap_hasher)

@@ -47,11 +47,10 @@ def test_states_by_hand():
     assert (men["state_week16"] == "outside_window").sum() == len(done) - len(within) == 2
 
 
-def test_consort_analysed_boxes_equal_the_models_n():
+def test_consort_analysed_boxes_equal_the_models_n(sample_tables):
     """The measured inconsistency: the CONSORT "analysed" boxes counted men with any questionnaire at the
     timepoint, which matched no outcome's n_analysed."""
-    cfg, d = sample("advance-feasibility")
-    tables = all_tables(cfg, analysis_data(cfg, d))
+    cfg, _, tables = sample_tables("advance-feasibility")
     consort, outcomes = tables["consort"].data, tables["outcomes"].data
     for o in cfg.outcomes:
         cc = outcomes[(outcomes["outcome"] == o.id) & (outcomes["analysis"] != "multiple_imputation")]
@@ -75,9 +74,8 @@ def test_a_missing_baseline_or_factor_leaves_a_man_out_of_the_analysed_count():
 
 
 @pytest.mark.parametrize("trial", TRIALS)
-def test_every_table_is_a_pivot_of_the_results_data_set(trial):
-    cfg, d = sample(trial)
-    tables = all_tables(cfg, analysis_data(cfg, d))
+def test_every_table_is_a_pivot_of_the_results_data_set(trial, sample_tables):
+    cfg, _, tables = sample_tables(trial)
     results = results_data(tables)
     assert set(results.columns) == set(tables) & set(LAYOUTS)
     for name in results.columns:
@@ -87,12 +85,11 @@ def test_every_table_is_a_pivot_of_the_results_data_set(trial):
     assert len(results.long) == counted  # every statistic a row, none twice
 
 
-def test_blinded_and_shareable_tables_are_pivots_too():
+def test_blinded_and_shareable_tables_are_pivots_too(sample_tables):
     from advance_trial.output.blinding import blind_tables
     from advance_trial.output.disclosure import shareable_tables
 
-    cfg, d = sample("advance-feasibility")
-    tables = all_tables(cfg, analysis_data(cfg, d))
+    cfg, _, tables = sample_tables("advance-feasibility")
     blinded = blind_tables(cfg, tables, {"advance": "A", "tau": "B"})
     shared, _ = shareable_tables(cfg, tables, cfg.reporting.min_cell)
     for disclosed in (blinded, shared):
@@ -101,9 +98,8 @@ def test_blinded_and_shareable_tables_are_pivots_too():
             assert to_csv_bytes(pivot(results, name)) == to_csv_bytes(disclosed[name].data), name
 
 
-def test_statistics_by_key():
-    cfg, d = sample("advance-feasibility")
-    results = results_data(all_tables(cfg, analysis_data(cfg, d)))
+def test_statistics_by_key(sample_tables):
+    results = results_data(sample_tables("advance-feasibility")[2])
     rec = results.stats("recruitment", "randomised", site="all")
     assert (rec["n_randomised"], rec["n_eligible"], rec["method"]) == (104, 147, "wilson")
     assert rec["proportion"] == 104 / 147
@@ -120,17 +116,14 @@ def test_a_layout_that_does_not_identify_rows_is_refused():
         melt("t", df, layout=Layout(("arm",), "=x"))
 
 
-def test_results_csv_is_written_and_holds_every_table(tmp_path):
-    from advance_trial.pipeline import run
-    from tests.conftest import CONFIGS, SAMPLES
-
-    run(CONFIGS / "advance-feasibility.yaml", SAMPLES / "advance-feasibility", tmp_path / "o")
-    long = pd.read_csv(tmp_path / "o" / "results.csv", dtype=str, keep_default_na=False)
+def test_results_csv_is_written_and_holds_every_table(sample_run):
+    out = sample_run().out
+    long = pd.read_csv(out / "results.csv", dtype=str, keep_default_na=False)
     assert list(long.columns)[:2] == ["table", "group1"]
-    assert set(long["table"]) == {n for n in LAYOUTS if (tmp_path / "o" / f"{n}.csv").exists()}
+    assert set(long["table"]) == {n for n in LAYOUTS if (out / f"{n}.csv").exists()}
     n = long[(long["table"] == "recruitment") & (long["group1_level"] == "all") & (long["stat_name"] == "n_randomised")]
     assert n["stat"].tolist() == ["104"] and n["method"].tolist() == [""]
-    check_results_structure(read_results_csv(tmp_path / "o" / "results.csv"))
+    check_results_structure(read_results_csv(out / "results.csv"))
     rule = long[(long["table"] == "dose") & (long["stat_name"] == "rule")]
     assert set(rule["stat"]) == {""} and "sessions >= 1" in set(rule["text"])  # words in text, never in stat
 

@@ -109,11 +109,8 @@ def test_open_science_items_filled_from_the_config_and_shown_in_the_report(tmp_p
     assert "CONSORT 2025: 24 shown, 17 for the authors' text, 1 missing data." in page
 
 
-def test_criteria_set_after_the_first_allocation_are_not_prespecified(tmp_path, advance_cfg) -> None:
-    from advance_trial.data.canonical import read_canonical
-    from advance_trial.pipeline import all_tables, analysis_data
-
-    tables = all_tables(advance_cfg, analysis_data(advance_cfg, read_canonical(advance_cfg, SAMPLE)))
+def test_criteria_set_after_the_first_allocation_are_not_prespecified(tmp_path, advance_cfg, sample_tables) -> None:
+    tables = sample_tables("advance-feasibility")[2]
     late = advance_cfg.model_copy(update={"trial": advance_cfg.trial.model_copy(
         update={"progression_set_on": datetime(2018, 7, 1).date()})})  # fmt: skip
     r = _row(assess(late, tables, ["consort"], {"first": "2018-06-04"}), PILOT_2016, "6c")

@@ -18,11 +18,9 @@ DATA = SAMPLES / "advance-feasibility"
 ARMS = ("ADVANCE + treatment as usual", "Treatment as usual")
 
 
-@pytest.fixture(scope="module")
-def closed(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("closed") / "dmc"
-    run(ADV, DATA, folder, options=RunOptions(closed=True, data_cut_off="2020-07-31"))
-    return folder
+@pytest.fixture
+def closed(sample_run):
+    return sample_run(closed=True, data_cut_off="2020-07-31").out
 
 
 def test_the_open_part_is_pooled_and_the_closed_part_by_arm(closed):

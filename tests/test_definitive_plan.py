@@ -24,12 +24,9 @@ REL = 1e-9
 EXPECTED = Path(__file__).resolve().parent / "expected" / "advance-feasibility"
 
 
-@pytest.fixture(scope="module")
-def sample():
-    from advance_trial.pipeline import all_tables, load_analysis
-
-    cfg, ads = load_analysis(ADV, DATA)
-    return cfg, ads, all_tables(cfg, ads)
+@pytest.fixture
+def sample(sample_tables):
+    return sample_tables("advance-feasibility")
 
 
 def _row(df: pd.DataFrame, **keys: str) -> dict:
@@ -233,11 +230,10 @@ def test_months_from_dates_are_average_months():
     assert (dt.date(2027, 4, 5) - dt.date(2027, 1, 4)).days / MONTH_DAYS == pytest.approx(2.9897330595482545)
 
 
-def test_a_blinded_run_withholds_the_tables_sized_from_the_icc(tmp_path):
-    from advance_trial.pipeline import RunOptions, run
-
-    res = run(ADV, DATA, tmp_path / "o", options=RunOptions(blinded=True, report=False))
+def test_a_blinded_run_withholds_the_tables_sized_from_the_icc(sample_run):
+    blinded = sample_run(blinded=True)
+    res = blinded.result
     for name in ("plan_arms", "plan_sd", "plan_sensitivity", "recruitment_forecast", "recruitment_forecast_bands"):
-        assert name not in res.tables and not (tmp_path / "o" / f"{name}.csv").exists(), name
-    assert not (tmp_path / "o" / "plan_sensitivity.svg").exists()
+        assert name not in res.tables and not (blinded.out / f"{name}.csv").exists(), name
+    assert not (blinded.out / "plan_sensitivity.svg").exists()
     assert "probability_met" in res.tables["progression"].data  # no arm in it

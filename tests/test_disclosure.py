@@ -18,7 +18,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from advance_trial.analysis import analysis_data
 from advance_trial.output.disclosure_cells import SUPPRESSED
 from advance_trial.output.sdc import Cell, Structure, audit, protect, suppressed_cells
 from advance_trial.pipeline import RunOptions, run
@@ -174,14 +173,12 @@ def _subtraction_attack(folder: Path) -> dict[tuple[str, int, str], int]:
     return recovered
 
 
-def test_the_subtraction_attack_recovers_the_cells_primary_suppression_left_open(tmp_path):
+def test_the_subtraction_attack_recovers_the_cells_primary_suppression_left_open(tmp_path, sample_tables):
     """The measured failure: with primary suppression alone, subtraction recovered suppressed cells."""
     from advance_trial.output.disclosure import shareable_tables
     from advance_trial.output.tables import write_tables
-    from advance_trial.pipeline import all_tables
 
-    cfg, data = load("advance-feasibility")
-    tables = all_tables(cfg, analysis_data(cfg, data))
+    cfg, _, tables = sample_tables("advance-feasibility")
     shared, protection = shareable_tables(cfg, tables, 5)
     from dataclasses import replace
 
@@ -210,9 +207,8 @@ def test_the_subtraction_attack_recovers_the_cells_primary_suppression_left_open
 
 @pytest.mark.parametrize("trial", ["advance-feasibility", "advance-digital", "cranstoun-dvip"])
 @pytest.mark.parametrize("blinded", [False, True])
-def test_shareable_runs_pass_their_own_audit_and_no_subtraction_recovers_a_cell(tmp_path, trial, blinded):
-    out = tmp_path / "share"
-    run(config_path(trial), SAMPLES / trial, out, options=RunOptions(shareable=True, blinded=blinded))
+def test_shareable_runs_pass_their_own_audit_and_no_subtraction_recovers_a_cell(sample_run, trial, blinded):
+    out = sample_run(trial, shareable=True, blinded=blinded).out
     a = pd.read_csv(out / "disclosure_audit.csv")
     assert len(a) and a["protected"].all()
     assert (a["kind"] == "suppressed").any()
@@ -221,13 +217,13 @@ def test_shareable_runs_pass_their_own_audit_and_no_subtraction_recovers_a_cell(
         df = pd.read_csv(p, dtype=str, keep_default_na=False)
         for c in [c for c in df.columns if c == "n" or c.startswith("n_")]:
             assert not set(df[c]) & {"1", "2", "3", "4"}, (p.name, c)
-    kinds = pd.read_csv(tmp_path / "share.suppression.csv")  # kept apart: which are small is itself disclosive
-    assert set(kinds["kind"]) <= {"primary", "complementary"} and not (out / "share.suppression.csv").exists()
+    kinds = pd.read_csv(out.parent / "out.suppression.csv")  # kept apart: which are small is itself disclosive
+    assert set(kinds["kind"]) <= {"primary", "complementary"} and not (out / "out.suppression.csv").exists()
 
 
-def test_disclosure_audit_command_passes_a_shareable_folder_and_fails_one_with_a_small_count(invoke, tmp_path):
-    out = tmp_path / "share"
-    run(ADV, DATA, out, options=RunOptions(shareable=True, blinded=True, key=str(tmp_path / "key.csv")))
+def test_disclosure_audit_command_passes_a_shareable_folder_and_fails_one_with_a_small_count(invoke, tmp_path,
+                                                                                            sample_run):
+    out = sample_run(shareable=True, blinded=True).out
     res = invoke("disclosure-audit", out)
     assert res.exit_code == 0, res.output
     assert "protected" in res.output
@@ -286,11 +282,11 @@ def test_blinding_codes_come_from_secrets_not_the_seed(monkeypatch):
     assert blinding_codes(cfg) == {"advance": "B", "tau": "A"} and calls == [2, 1]
 
 
-def test_a_blinded_run_records_no_seed_and_refuses_a_key_inside_the_outputs(tmp_path):
+def test_a_blinded_run_records_no_seed_and_refuses_a_key_inside_the_outputs(tmp_path, sample_run):
     from advance_trial.errors import UsageError
 
-    res = run(ADV, DATA, tmp_path / "b", options=RunOptions(blinded=True))
-    assert res.provenance["seed"] is None and "seed" not in (tmp_path / "b" / "report.md").read_text()
+    blinded = sample_run(blinded=True)
+    assert blinded.result.provenance["seed"] is None and "seed" not in (blinded.out / "report.md").read_text()
     with pytest.raises(UsageError):
         run(ADV, DATA, tmp_path / "c", options=RunOptions(blinded=True, key=str(tmp_path / "c" / "sub" / "k.csv")))
 
@@ -316,26 +312,36 @@ def _normalised(folder: Path) -> dict[str, str]:
     return out
 
 
-def test_no_output_differs_between_advance_as_a_and_advance_as_b_but_by_the_arms_data(tmp_path):
+@pytest.fixture(scope="module")
+def coded(tmp_path_factory):
+    """``coded(name)``: ADVANCE run blinded with the key ``ab`` (advance A, tau B) or ``ba``; read-only."""
     keys = {"ab": "arm,code\nadvance,A\ntau,B\n", "ba": "arm,code\nadvance,B\ntau,A\n"}
-    outs = {}
-    for name, body in keys.items():
-        (tmp_path / f"{name}.csv").write_text(body)
-        run(ADV, DATA, tmp_path / name, options=RunOptions(blinded=True, key=str(tmp_path / f"{name}.csv")))
-        outs[name] = _normalised(tmp_path / name)
+    done: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in done:
+            root = tmp_path_factory.mktemp(name)
+            (root / "key.csv").write_text(keys[name])
+            run(ADV, DATA, root / name, options=RunOptions(blinded=True, key=str(root / "key.csv")))
+            done[name] = root / name
+        return done[name]
+
+    return get
+
+
+def test_no_output_differs_between_advance_as_a_and_advance_as_b_but_by_the_arms_data(coded):
+    outs = {name: _normalised(coded(name)) for name in ("ab", "ba")}
     assert outs["ab"].keys() == outs["ba"].keys()
     differ = [n for n in outs["ab"] if outs["ab"][n] != outs["ba"][n]]
     assert differ == []
-    ab = pd.read_csv(tmp_path / "ab" / "allocation.csv")
-    ba = pd.read_csv(tmp_path / "ba" / "allocation.csv")
+    ab = pd.read_csv(coded("ab") / "allocation.csv")
+    ba = pd.read_csv(coded("ba") / "allocation.csv")
     assert list(ab["arm"]) == list(ba["arm"])  # code order, A first, in both
     assert list(ab.loc[ab["arm"] == "A", "n"]) == list(ba.loc[ba["arm"] == "B", "n"])  # only the data swapped
 
 
-def test_retention_difference_swap_keeps_each_arms_own_figures(tmp_path):
-    (tmp_path / "k.csv").write_text("arm,code\nadvance,B\ntau,A\n")
-    run(ADV, DATA, tmp_path / "b", options=RunOptions(blinded=True, key=str(tmp_path / "k.csv")))
-    d = pd.read_csv(tmp_path / "b" / "retention_difference.csv").iloc[0]
+def test_retention_difference_swap_keeps_each_arms_own_figures(coded):
+    d = pd.read_csv(coded("ba") / "retention_difference.csv").iloc[0]  # advance B, tau A
     # tau (now A) 19 of 50 retained; advance (B) 32 of 54: the true figures, each in its own column
     assert (d["arm"], d["n_arm"], d["n_retained_arm"]) == ("A", 50, 19)
     assert (d["comparator"], d["n_comparator"], d["n_retained_comparator"]) == ("B", 54, 32)
@@ -355,11 +361,9 @@ def test_verify_repeats_a_blinded_run_with_its_key_and_names_a_missing_key(invok
 # ---------------------------------------------------------------------------- Table 1 and harms
 
 
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("share") / "out"
-    run(ADV, DATA, folder, options=RunOptions(shareable=True))
-    return folder
+@pytest.fixture
+def shared(sample_run):
+    return sample_run(shareable=True).out
 
 
 def test_shareable_table_1_and_harms_are_protected_and_audited(shared):

@@ -10,18 +10,15 @@ import pytest
 from advance_trial.intervals import proportion_ci
 from advance_trial.output.display import display, estimate, interval, median, proportion, share
 from advance_trial.output.tables import Table
-from advance_trial.pipeline import run
 from tests.conftest import SAMPLES, config_path
 
 ADV = config_path("advance-feasibility")
 DATA = SAMPLES / "advance-feasibility"
 
 
-@pytest.fixture(scope="module")
-def out(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("display") / "results"
-    run(ADV, DATA, folder)
-    return folder
+@pytest.fixture
+def out(sample_run):
+    return sample_run().out
 
 
 def test_the_issues_example_cell():

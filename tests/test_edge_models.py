@@ -10,6 +10,7 @@ beside the R call, or against a closed form. In the R calls ``d`` is the outcome
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -21,21 +22,26 @@ from tests.edge_data import CASES, make
 pytestmark = pytest.mark.filterwarnings("default::advance_trial.errors.StatisticalWarning")
 
 
-@pytest.fixture(scope="module")
-def edge(tmp_path_factory):
-    """``edge(case)``: the case run once through ``advance-trial run`` (CLI result, output folder, config, data)."""
+class Ran(NamedTuple):
+    exit_code: int
+    output: str
+
+
+@pytest.fixture
+def edge(shared_build):
+    """``edge(case)``: the case run once through ``advance-trial run`` (CLI result, output folder, config, data),
+    shared by the tests and the workers (read-only)."""
     from advance_trial.cli.main import app
 
-    done: dict[str, tuple] = {}
-
     def get(case: str):
-        if case not in done:
-            root = tmp_path_factory.mktemp(case)
+        def build(root):
             cfg, data = make(case, root)
             res = CliRunner().invoke(app, ["run", str(cfg), "--data", str(data), "--out", str(root / "out"),
                                            "--no-report"])  # fmt: skip
-            done[case] = (res, root / "out", cfg, data)
-        return done[case]
+            return (res.exit_code, res.output), cfg, data
+
+        root, (res, cfg, data) = shared_build(f"edge-{case}", build)
+        return Ran(*res), root / "out", cfg, data
 
     return get
 

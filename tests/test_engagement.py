@@ -39,11 +39,9 @@ def test_components_of_one_type_are_told_apart():
     assert digital == ["goal_setting", "online_group", "website", "coaching_call", "booster"]
 
 
-def test_the_report_shows_engagement_and_a_single_arm_study_says_enrolled(tmp_path):
-    from advance_trial.pipeline import run
-
-    run(config_path("advance-digital"), SAMPLES / "advance-digital", tmp_path / "d")
-    md = (tmp_path / "d" / "report.md").read_text()
+def test_the_report_shows_engagement_and_a_single_arm_study_says_enrolled(sample_run):
+    out = sample_run("advance-digital").out
+    md = (out / "report.md").read_text()
     assert "Engagement by component of the programme" in md and "engagement.svg" in md
     assert "| 1:1 coaching call after a website session | 12 |" in md
     # every human word says enrolled; only a reference's title keeps "randomised", and the checklist appendix,
@@ -52,5 +50,5 @@ def test_the_report_shows_engagement_and_a_single_arm_study_says_enrolled(tmp_pa
     text = text.replace("CONSORT 2010 extension to randomised pilot and feasibility trials", "")
     assert "randomis" not in text.lower(), [line for line in text.splitlines() if "randomis" in line.lower()][:3]
     for name in ("dose.md", "retention.md", "recruitment.md"):
-        notes = (tmp_path / "d" / name).read_text().split("\n\n", 2)[-1]  # the footnotes, after the table
+        notes = (out / name).read_text().split("\n\n", 2)[-1]  # the footnotes, after the table
         assert "men randomised" not in notes, name

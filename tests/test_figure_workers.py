@@ -10,6 +10,7 @@ from tests.conftest import SAMPLES, config_path
 
 
 def test_workers_draw_the_same_bytes(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADVANCE_TRIAL_WORKERS", "2")  # the xdist workers' default is 0 (tests/conftest.py)
     pool = workers.start_workers()
     workers.stop_workers(pool)
     if pool is None:

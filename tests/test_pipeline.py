@@ -26,11 +26,9 @@ CONTRACT = {
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def advance_out(tmp_path_factory):
-    out = tmp_path_factory.mktemp("run")
-    run(config_path("advance-feasibility"), SAMPLES / "advance-feasibility", out)
-    return out
+@pytest.fixture
+def advance_out(sample_run):
+    return sample_run().out
 
 
 @pytest.mark.parametrize("name", sorted(CONTRACT))
@@ -65,9 +63,9 @@ def test_csv_is_unrounded(advance_out):
 
 
 @pytest.mark.parametrize("trial", TRIALS)
-def test_every_bundled_config_runs(trial, tmp_path):
-    result = run(config_path(trial), SAMPLES / trial, tmp_path)
-    assert "progression" in result.tables and (tmp_path / "consort.svg").exists()
+def test_every_bundled_config_runs(trial, sample_run):
+    done = sample_run(trial)
+    assert "progression" in done.result.tables and (done.out / "consort.svg").exists()
 
 
 def test_input_changed_during_run_stops(tmp_path, monkeypatch):
@@ -127,9 +125,8 @@ def test_every_analysis_for_both_abi_subscales(advance_out):
 
 
 @pytest.mark.parametrize("trial", ["advance-digital", "cranstoun-dvip"])
-def test_single_arm_configs_write_pre_post_change(trial, tmp_path):
-    run(config_path(trial), SAMPLES / trial, tmp_path)
-    df = pd.read_csv(tmp_path / "outcomes.csv")
+def test_single_arm_configs_write_pre_post_change(trial, sample_run):
+    df = pd.read_csv(sample_run(trial).out / "outcomes.csv")
     assert set(df["analysis"]) == {"change"} and set(df["effect"]) == {"mean_change"}
     assert set(df["outcome"]) == {"abi_physical", "abi_psychological"}
 

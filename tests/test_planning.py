@@ -7,8 +7,6 @@ import math
 
 import pytest
 
-from advance_trial.analysis import analysis_data
-from advance_trial.pipeline import all_tables
 from advance_trial.planning.sample_size import (
     correlation_interval,
     design_effect,
@@ -17,7 +15,6 @@ from advance_trial.planning.sample_size import (
     sd_upper_limit,
 )
 from tests.conftest import SAMPLES, config_path
-from tests.feasibility_helpers import sample
 
 ADV = config_path("advance-feasibility")
 
@@ -53,9 +50,9 @@ def test_inflations_by_closed_form():
     assert design_effect(8, 0.05) == 1.35 and design_effect(1, 0.9) == 1.0
 
 
-def test_advance_plan_step_by_step():
-    cfg, d = sample("advance-feasibility")
-    t = all_tables(cfg, analysis_data(cfg, d))["plan"].data.set_index("quantity")
+def test_advance_plan_step_by_step(sample_tables):
+    cfg, _, tables = sample_tables("advance-feasibility")
+    t = tables["plan"].data.set_index("quantity")
     # R, on the complete cases of abi_physical: f <- lm(y ~ arm); summary(f)$sigma; f$df.residual;
     #   cor(resid(f), resid(lm(base ~ arm))); power.t.test(delta=0.2, sd=summary(f)$sigma, power=0.9, tol=1e-12)$n
     assert t.loc["pooled SD at follow-up", "estimate"] == pytest.approx(0.413069977031586, rel=1e-12)
@@ -102,23 +99,19 @@ def test_planning_block_errors_are_config_errors(invoke, tmp_path, planning, whe
     assert res.exit_code == 3 and where in res.output, res.output
 
 
-def test_a_blinded_run_withholds_the_plan(tmp_path):
-    from advance_trial.pipeline import RunOptions, run
-
-    res = run(ADV, SAMPLES / "advance-feasibility", tmp_path / "o", options=RunOptions(blinded=True, report=False))
-    assert "plan" not in res.tables and not (tmp_path / "o" / "plan.csv").exists()
+def test_a_blinded_run_withholds_the_plan(sample_run):
+    blinded = sample_run(blinded=True)
+    assert "plan" not in blinded.result.tables and not (blinded.out / "plan.csv").exists()
 
 
-def test_an_icc_without_an_interval_plans_for_the_worst_instead_of_failing():
+def test_an_icc_without_an_interval_plans_for_the_worst_instead_of_failing(sample_tables):
     """On its boundary (a trial of 100,000 simulated men, benchmarks/bench_scale.py) the ICC has an estimate and
     no interval: the conservative design effect is then a whole group's, m (ICC 1), not a crash."""
     from dataclasses import replace
 
     from advance_trial.planning import plan_table
 
-    cfg, d = sample("advance-feasibility")
-    ads = analysis_data(cfg, d)
-    tables = all_tables(cfg, ads)
+    cfg, ads, tables = sample_tables("advance-feasibility")
     out = tables["outcomes"].data.copy()
     icc = (out["effect"] == "icc") & (out["analysis"] == "partially_nested")
     out.loc[icc, ["ci_lower", "ci_upper", "se"]] = float("nan")

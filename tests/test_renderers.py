@@ -20,13 +20,9 @@ PDFTOTEXT = shutil.which("pdftotext")
 A4 = (595.3, 841.9)  # points
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("run")
-    from advance_trial.pipeline import run
-
-    run(ROOT / "configs" / "advance-feasibility.yaml", ROOT / "data" / "sample" / "advance-feasibility", out)
-    return out
+@pytest.fixture
+def report(sample_run) -> Path:
+    return sample_run().out
 
 
 def _page_sizes(pdf: Path) -> list[tuple[float, float]]:
@@ -75,6 +71,7 @@ def test_html_tables_fit_an_a4_page_measured_in_chromium(report, tmp_path):
     probed = tmp_path / "probe.html"
     probed.write_text(page.replace("</body>", probe + "</body>"))
     args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+            f"--user-data-dir={tmp_path / 'profile'}",  # its own profile: browsers run side by side under xdist
             "--window-size=1200,900", "--dump-dom", probed.as_uri()]  # fmt: skip
     dom = subprocess.run(args, capture_output=True, text=True, timeout=120).stdout
     found = re.search(r'<pre id="probe">([^<]*)</pre>', dom)

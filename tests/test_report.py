@@ -20,11 +20,9 @@ DATA = SAMPLES / "advance-feasibility"
 EXPECTED = Path(__file__).resolve().parent / "expected" / "advance-feasibility"
 
 
-@pytest.fixture(scope="module")
-def out(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("report") / "results"
-    run(ADV, DATA, folder)
-    return folder
+@pytest.fixture
+def out(sample_run):
+    return sample_run().out
 
 
 def test_html_is_self_contained_and_complete(out):
@@ -82,9 +80,9 @@ def _all_text(folder: Path) -> str:
     return "\n".join(p.read_text() for p in folder.iterdir() if p.suffix in (".csv", ".md", ".html", ".svg"))
 
 
-def test_blinded_outputs_show_only_codes(tmp_path):
-    folder = tmp_path / "blinded"
-    run(ADV, DATA, folder, options=RunOptions(blinded=True))
+def test_blinded_outputs_show_only_codes(tmp_path, sample_run):
+    blinded = sample_run(blinded=True)
+    folder = blinded.out
     text = _all_text(folder)
     for label in ("ADVANCE + treatment as usual", "Treatment as usual", "advance vs tau"):
         assert label not in text, label
@@ -97,7 +95,7 @@ def test_blinded_outputs_show_only_codes(tmp_path):
     prog = pd.read_csv(folder / "progression.csv", dtype=str, keep_default_na=False)
     judged = prog[prog["metric"].str.startswith(("change.", "outcome."))]
     assert len(judged) == 2 and (judged["status"] == "withheld").all() and (judged["estimate"] == "").all()
-    key = pd.read_csv(tmp_path / "blinded.blinding-key.csv")
+    key = pd.read_csv(blinded.key)
     assert set(key["arm"]) == {"advance", "tau"} and set(key["code"]) == {"A", "B"}
     outcomes = pd.read_csv(folder / "outcomes.csv")
     assert set(outcomes["comparison"]) == {"A vs B"}
@@ -136,9 +134,8 @@ def test_blinded_comparison_is_first_code_minus_second():
     )
 
 
-def test_shareable_outputs_suppress_small_counts(tmp_path):
-    folder = tmp_path / "share"
-    run(ADV, DATA, folder, options=RunOptions(shareable=True))
+def test_shareable_outputs_suppress_small_counts(sample_run):
+    folder = sample_run(shareable=True).out
     assert not (folder / "scores.csv").exists() and not (folder / "dose_participants.csv").exists()
     assert not (folder / "engagement.csv").exists()  # men by component are not yet cells of the structure
     assert not (folder / "change.csv").exists()  # nor men with both measures by arm

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -14,22 +15,17 @@ import pytest
 from advance_trial.config.loader import load_config, parse_config
 from advance_trial.errors import ConfigError
 from advance_trial.output.display import comparison, group_labels
-from advance_trial.pipeline import RunOptions, run
-from tests.conftest import SAMPLES, TRIALS, config_path
+from advance_trial.pipeline import run
+from tests.conftest import SAMPLES, TRIALS, SampleRun, config_path
 from tests.idscan import ids_of, leaks, words_of
 
 RENDERED = (".html", ".md", ".docx", ".svg")
 
 
-@pytest.fixture(scope="module")
-def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+@pytest.fixture
+def reports(sample_run: Callable[..., SampleRun]) -> dict[str, Path]:
     """Each sample's report (and figures), as `run` writes them."""
-    out = {}
-    for trial in TRIALS:
-        folder = tmp_path_factory.mktemp(trial) / "results"
-        run(config_path(trial), SAMPLES / trial, folder)
-        out[trial] = folder
-    return out
+    return {trial: sample_run(trial).out for trial in TRIALS}
 
 
 @pytest.mark.parametrize("trial", TRIALS)
@@ -44,11 +40,11 @@ def test_no_id_or_snake_case_name_in_any_rendered_output(reports: dict[str, Path
 
 @pytest.mark.parametrize("options", [{"blinded": True}, {"shareable": True}, {"closed": True},
                                      {"blinded": True, "closed": True}])  # fmt: skip
-def test_no_id_in_blinded_shareable_or_closed_reports(tmp_path: Path, options: dict[str, bool]) -> None:
+def test_no_id_in_blinded_shareable_or_closed_reports(sample_run: Callable[..., SampleRun],
+                                                      options: dict[str, bool]) -> None:
     trial = "advance-feasibility"
     cfg = load_config(config_path(trial))
-    out = tmp_path / "out"
-    run(config_path(trial), SAMPLES / trial, out, options=RunOptions(key=str(tmp_path / "key.json"), **options))
+    out = sample_run(trial, **options).out
     files = [f for f in sorted(out.iterdir()) if f.name.startswith("report.") or f.suffix == ".svg"]
     found = [leak for f in files for leak in leaks(f, ids_of(cfg, SAMPLES / trial), words_of(cfg))]
     assert not found, "\n".join(found[:20])
