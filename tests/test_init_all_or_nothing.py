@@ -102,14 +102,17 @@ def test_allocating_under_a_full_disk_is_one_line_naming_the_log(tmp_path, invok
     config, keys = _trial(tmp_path)
     assert invoke("randomise", "init", config, "--key-dir", keys).exit_code == 0
 
-    def full(self, sql, params=()):
-        if sql.lstrip().upper().startswith("INSERT"):
-            raise sqlite3.OperationalError("database or disk is full")
-        return real(self, sql, params)
+    def full(real):
+        def write(self, sql, params=()):
+            if sql.lstrip().upper().startswith("INSERT"):
+                raise sqlite3.OperationalError("database or disk is full")
+            return real(self, sql, params)
 
-    real = database.SqliteDb.run
-    with monkeypatch.context() as m:
-        m.setattr(database.SqliteDb, "run", full)
+        return write
+
+    with monkeypatch.context() as m:  # a row is written by run, or by query with RETURNING
+        m.setattr(database.SqliteDb, "run", full(database.SqliteDb.run))
+        m.setattr(database.SqliteDb, "query", full(database.SqliteDb.query))
         out = invoke("randomise", "allocate", config, "--key-dir", keys, "--participant", "AF001", "--site", "london")
     lines = [line for line in out.output.splitlines() if line.strip()]
     assert out.exit_code == 1 and len(lines) == 1, out.output

@@ -174,6 +174,15 @@ def shareable_tables(cfg: Config, tables: dict[str, Table], min_cell: int) -> tu
     return out, protection
 
 
+def _counts_as_numbers(df: pd.DataFrame) -> pd.DataFrame:
+    """A table read from its CSV file with its counts as numbers, as a run holds them (a suppressed ``[c]``
+    and an empty cell stay text): read as text, a published count would be taken for words, not a cell."""
+    out = df.copy()
+    for col in _count_columns(df):
+        out[col] = pd.Series([int(v) if v.isdigit() else v for v in df[col]], index=df.index, dtype=object)
+    return out
+
+
 def audit_folder(outdir: str | Path, min_cell: int) -> pd.DataFrame:
     """The disclosure audit of the CSV files in ``outdir`` (what a reader holds): see :func:`sdc.audit`.
 
@@ -187,8 +196,8 @@ def audit_folder(outdir: str | Path, min_cell: int) -> pd.DataFrame:
     from advance_trial.output.sdc import StructureError, audit
 
     out = Path(outdir)
-    frames = {p.stem: pd.read_csv(p, dtype=str, keep_default_na=False) for p in sorted(out.glob("*.csv"))
-              if p.stem != "disclosure_audit"}  # fmt: skip
+    frames = {p.stem: _counts_as_numbers(pd.read_csv(p, dtype=str, keep_default_na=False))
+              for p in sorted(out.glob("*.csv")) if p.stem != "disclosure_audit"}  # fmt: skip
     try:
         return audit(output_structure(frames), min_cell)
     except (StructureError, KeyError, ValueError) as exc:
