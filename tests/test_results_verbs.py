@@ -239,7 +239,8 @@ def test_results_is_neutral_ground():
 
 
 CONVERTED = ["feasibility/recruitment.py", "feasibility/retention.py", "feasibility/dose.py",
-             "feasibility/engagement.py", "feasibility/harms.py", "outcomes/within.py"]  # fmt: skip
+             "feasibility/engagement.py", "feasibility/harms.py", "outcomes/within.py",
+             "feasibility/progression.py"]  # fmt: skip
 
 
 @pytest.mark.parametrize("module", CONVERTED)
@@ -278,3 +279,18 @@ def test_change_is_made_by_the_verbs_and_says_why_an_interval_is_missing(sample_
     r = shown[(shown["outcome"] == o.id) & (shown["arm"] == arm)].iloc[0]
     assert (r["status"], r["reason"]) == ("not_estimable", "fewer than two men with both measures")
     assert shown["n"].dtype == np.int64
+
+
+def test_progression_is_made_by_the_verbs(sample_tables):
+    from advance_trial.results.layout import results_data
+
+    cfg, _, tables = sample_tables("advance-feasibility")
+    own = tables["progression"].results
+    assert own is not None and len(own)
+    check_results_structure(own)
+    made = results_data(tables).long
+    made = made[made["table"] == "progression"]
+    assert len(made) == len(own) and made["context"].eq("progression").all()
+    assert list(dict.fromkeys(own["variable"])) == [c.id for c in cfg.progression]
+    rule = own[own["stat_name"] == "rule"]
+    assert rule["stat"].isna().all() and rule["text"].str.len().gt(0).all()  # words in text, never in stat
