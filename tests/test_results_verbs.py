@@ -240,7 +240,7 @@ def test_results_is_neutral_ground():
 
 CONVERTED = ["feasibility/recruitment.py", "feasibility/retention.py", "feasibility/dose.py",
              "feasibility/engagement.py", "feasibility/harms.py", "outcomes/within.py",
-             "feasibility/progression.py"]  # fmt: skip
+             "feasibility/progression.py", "outcomes/__init__.py"]  # fmt: skip
 
 
 @pytest.mark.parametrize("module", CONVERTED)
@@ -294,3 +294,15 @@ def test_progression_is_made_by_the_verbs(sample_tables):
     assert list(dict.fromkeys(own["variable"])) == [c.id for c in cfg.progression]
     rule = own[own["stat_name"] == "rule"]
     assert rule["stat"].isna().all() and rule["text"].str.len().gt(0).all()  # words in text, never in stat
+
+
+def test_outcomes_are_model_rows_marked_as_contrasts_unless_within_an_arm(sample_tables):
+    cfg, _, tables = sample_tables("advance-feasibility")
+    own = tables["outcomes"].results
+    assert own is not None and len(own)
+    check_results_structure(own)
+    assert own["context"].eq("outcomes").all()
+    est = own[own["stat_name"].isin(["estimate", "ci_lower", "ci_upper"])]
+    within = est["group2_level"].isin(["icc", "mean_change"])
+    assert within.any() and not est.loc[within, "contrast"].any() and est.loc[~within, "contrast"].all()
+    assert not own.loc[~own["stat_name"].isin(["estimate", "ci_lower", "ci_upper"]), "contrast"].any()
