@@ -240,7 +240,7 @@ def test_results_is_neutral_ground():
 
 CONVERTED = ["feasibility/recruitment.py", "feasibility/retention.py", "feasibility/dose.py",
              "feasibility/engagement.py", "feasibility/harms.py", "outcomes/within.py",
-             "feasibility/progression.py", "outcomes/__init__.py"]  # fmt: skip
+             "feasibility/progression.py", "outcomes/__init__.py", "planning/__init__.py"]  # fmt: skip
 
 
 @pytest.mark.parametrize("module", CONVERTED)
@@ -306,3 +306,17 @@ def test_outcomes_are_model_rows_marked_as_contrasts_unless_within_an_arm(sample
     within = est["group2_level"].isin(["icc", "mean_change"])
     assert within.any() and not est.loc[within, "contrast"].any() and est.loc[~within, "contrast"].all()
     assert not own.loc[~own["stat_name"].isin(["estimate", "ci_lower", "ci_upper"]), "contrast"].any()
+
+
+def test_the_plan_is_made_by_the_verbs(sample_tables):
+    from advance_trial.results.layout import results_data
+
+    cfg, _, tables = sample_tables("advance-feasibility")
+    own = tables["plan"].results
+    assert own is not None and len(own)
+    check_results_structure(own)
+    made = results_data(tables).long
+    assert len(made[made["table"] == "plan"]) == len(own) and own["context"].eq("planning").all()
+    assert set(own["group1"]) == {"step"} and set(own["stat_name"]) == {"estimate", "conservative", "note"}
+    total = own[(own["variable_level"] == "men to randomise in all") & (own["stat_name"] == "estimate")]
+    assert len(total) and all(isinstance(v, float) for v in total["stat"])  # as the plan's column holds it
