@@ -7,6 +7,7 @@ import ast
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -238,7 +239,8 @@ def test_results_is_neutral_ground():
 
 
 CONVERTED = ["feasibility/recruitment.py", "feasibility/retention.py", "feasibility/dose.py",
-             "feasibility/engagement.py", "feasibility/harms.py"]  # fmt: skip
+             "feasibility/engagement.py", "feasibility/harms.py", "outcomes/within.py",
+             "feasibility/progression.py", "outcomes/__init__.py", "planning/__init__.py"]  # fmt: skip
 
 
 @pytest.mark.parametrize("module", CONVERTED)
@@ -247,3 +249,74 @@ def test_a_converted_analysis_imports_nothing_from_the_output(module):
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             assert not (node.module or "").startswith("advance_trial.output"), (module, node.module)
+
+
+def test_change_is_made_by_the_verbs_and_says_why_an_interval_is_missing(sample_tables):
+    from advance_trial.outcomes.within import change_results, change_table
+    from advance_trial.results.layout import results_data
+
+    cfg, ads, tables = sample_tables("advance-feasibility")
+    own = tables["change"].results
+    assert own is not None and len(own)
+    long = results_data(tables).long
+    made = long[long["table"] == "change"]
+    assert len(made) == len(own) and made["context"].eq("change").all() and not made["contrast"].any()
+    # one man of the first arm with both measures: his change, no interval, and why
+    o = next(o for o in cfg.outcomes if o.type != "binary")
+    men, arm = ads.men, cfg.arm_ids[0]
+    both = (men[f"y_{o.id}"].notna() & men[f"base_{o.id}"].notna()).to_numpy()
+    in_arm = (men["arm"].astype(str) == arm).to_numpy()
+    first = np.flatnonzero(in_arm & both)[0]
+    lone = SimpleNamespace(men=men[~in_arm | (np.arange(len(men)) == first)])
+    rows = change_results(cfg, lone)
+    check_results_structure(rows)
+    cell = rows[(rows["variable"] == o.id) & (rows["group1_level"] == arm)]
+    s = dict(zip(cell["stat_name"], cell["stat"], strict=True))
+    assert s["n"] == 1 and s["estimate"] == men[f"y_{o.id}"].iloc[first] - men[f"base_{o.id}"].iloc[first]
+    assert math.isnan(s["ci_lower"]) and math.isnan(s["ci_upper"])
+    assert set(cell["error"]) == {"fewer than two men with both measures"}
+    shown = change_table(cfg, lone).data
+    r = shown[(shown["outcome"] == o.id) & (shown["arm"] == arm)].iloc[0]
+    assert (r["status"], r["reason"]) == ("not_estimable", "fewer than two men with both measures")
+    assert shown["n"].dtype == np.int64
+
+
+def test_progression_is_made_by_the_verbs(sample_tables):
+    from advance_trial.results.layout import results_data
+
+    cfg, _, tables = sample_tables("advance-feasibility")
+    own = tables["progression"].results
+    assert own is not None and len(own)
+    check_results_structure(own)
+    made = results_data(tables).long
+    made = made[made["table"] == "progression"]
+    assert len(made) == len(own) and made["context"].eq("progression").all()
+    assert list(dict.fromkeys(own["variable"])) == [c.id for c in cfg.progression]
+    rule = own[own["stat_name"] == "rule"]
+    assert rule["stat"].isna().all() and rule["text"].str.len().gt(0).all()  # words in text, never in stat
+
+
+def test_outcomes_are_model_rows_marked_as_contrasts_unless_within_an_arm(sample_tables):
+    cfg, _, tables = sample_tables("advance-feasibility")
+    own = tables["outcomes"].results
+    assert own is not None and len(own)
+    check_results_structure(own)
+    assert own["context"].eq("outcomes").all()
+    est = own[own["stat_name"].isin(["estimate", "ci_lower", "ci_upper"])]
+    within = est["group2_level"].isin(["icc", "mean_change"])
+    assert within.any() and not est.loc[within, "contrast"].any() and est.loc[~within, "contrast"].all()
+    assert not own.loc[~own["stat_name"].isin(["estimate", "ci_lower", "ci_upper"]), "contrast"].any()
+
+
+def test_the_plan_is_made_by_the_verbs(sample_tables):
+    from advance_trial.results.layout import results_data
+
+    cfg, _, tables = sample_tables("advance-feasibility")
+    own = tables["plan"].results
+    assert own is not None and len(own)
+    check_results_structure(own)
+    made = results_data(tables).long
+    assert len(made[made["table"] == "plan"]) == len(own) and own["context"].eq("planning").all()
+    assert set(own["group1"]) == {"step"} and set(own["stat_name"]) == {"estimate", "conservative", "note"}
+    total = own[(own["variable_level"] == "men to randomise in all") & (own["stat_name"] == "estimate")]
+    assert len(total) and all(isinstance(v, float) for v in total["stat"])  # as the plan's column holds it

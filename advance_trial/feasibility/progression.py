@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
+from dataclasses import replace
 
 import pandas as pd
 
@@ -24,8 +25,9 @@ from advance_trial.config.models import Criterion
 from advance_trial.feasibility.tabulate import ALL
 from advance_trial.intervals import Estimate, describe
 from advance_trial.results.labels import variable_labels
-from advance_trial.results.layout import ResultsData
+from advance_trial.results.layout import LAYOUTS, ResultsData, display, frame
 from advance_trial.results.table import Table
+from advance_trial.results.verbs import Target, bind_results, stat_rows
 from advance_trial.results.words import probability_all_text
 from advance_trial.vocabulary import null_of
 
@@ -190,30 +192,38 @@ def judge(c: Criterion, est: Estimate | None, null: float = 0.0) -> str:
     return "green" if value >= c.green else ("amber" if value >= c.amber else "red")
 
 
-def progression_table(cfg: Config, tables: Mapping[str, Table]) -> Table:
-    """One row per progression criterion, in config order."""
+def progression_results(cfg: Config, tables: Mapping[str, Table]) -> pd.DataFrame:
+    """The results rows of the progression criteria, in config order: each criterion's label, metric, its
+    metric's estimate and interval (looked up in the results data set of ``tables``), what it is judged on,
+    its rule, its status and the posterior probabilities with their note."""
     from advance_trial.results.layout import results_data
 
-    results = results_data(tables, variable_labels(cfg))  # once: both lookups read it
+    labels = variable_labels(cfg)
+    results = results_data(tables, labels)  # once: every lookup reads it
     metrics = metric_estimates(cfg, results)
     nulls = no_effect(cfg, results)
     counts = metric_counts(cfg, results)
-    rows = []
+    layout = LAYOUTS["progression"]
+    nan = float("nan")
+    parts = []
     for c in cfg.progression:
         est = metrics.get(c.metric)
-        nan = float("nan")
-        rows.append(
-            {"criterion": c.id, "label": c.label or "", "metric": c.metric,
-             "estimate": est.estimate if est else nan, "ci_lower": est.ci_lower if est else nan,
-             "ci_upper": est.ci_upper if est else nan, "ci_method": est.method if est else "",
-             "judge_on": c.judge_on, "rule": rule_text(c), "status": judge(c, est, nulls.get(c.metric, 0.0)),
-             **probabilities(c, counts.get(c.metric))}
-        )  # fmt: skip
+        to = Target("progression", layout.context, layout.denominator, c.label or labels.get(c.id, ""))
+        stats = {"label": c.label or "", "metric": c.metric, "estimate": est.estimate if est else nan,
+                 "ci_lower": est.ci_lower if est else nan, "ci_upper": est.ci_upper if est else nan,
+                 "judge_on": c.judge_on, "rule": rule_text(c), "status": judge(c, est, nulls.get(c.metric, 0.0)),
+                 **probabilities(c, counts.get(c.metric))}  # fmt: skip
+        parts.append(frame(stat_rows(to, {}, c.id, None, stats, method=est.method if est else "")))
+    return bind_results(parts)
+
+
+def progression_table(cfg: Config, tables: Mapping[str, Table]) -> Table:
+    """One row per progression criterion, in config order: the pivot of :func:`progression_results`."""
     rep = cfg.reporting
-    frame = pd.DataFrame(rows, columns=COLUMNS)
-    return Table(
+    shown = display(
         "progression",
-        frame,
+        progression_results(cfg, tables),
+        COLUMNS,
         "Progression criteria",
         (
             f"Intervals: {describe(rep.proportion_ci, rep.ci_level)}; denominators as in each metric's table "
@@ -224,6 +234,6 @@ def progression_table(cfg: Config, tables: Mapping[str, Table]) -> Table:
             "not_evaluated: the metric has no estimate (no denominator, or no outcome analysis).",
             "probability_met: the posterior probability that a proportion criterion is met, Beta(1, 1) prior "
             "unless the criterion names one (a traffic light: green, with each zone's probability beside it).",
-            probability_all_text(frame),
         ),
     )
+    return replace(shown, footnotes=(*shown.footnotes, probability_all_text(shown.data)))

@@ -9,7 +9,9 @@ causal effect beside the intention-to-treat estimate, never instead of it.
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Collection
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,7 +32,11 @@ from advance_trial.outcomes.models import (
     two_stage_least_squares,
     unadjusted_difference,
 )
+from advance_trial.results.labels import variable_labels
+from advance_trial.results.layout import LAYOUTS, NOT_CONTRASTS, pivot_rows
+from advance_trial.results.layout import frame as results_frame
 from advance_trial.results.table import Table
+from advance_trial.results.verbs import Target, bind_results, stat_rows
 from advance_trial.vocabulary import ANALYSES
 
 OUTCOME_COLUMNS = [
@@ -41,17 +47,34 @@ OUTCOME_COLUMNS = [
 
 @dataclass(frozen=True)
 class OutcomeResults:
-    """The long results table and the scored data behind it."""
+    """The outcomes display table, the scored data behind it and the results rows the table is a pivot of."""
 
     effects: pd.DataFrame
     scores: pd.DataFrame
+    results: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 
 
-def _rows(o: Outcome, effects: list[Effect], comparison: str) -> list[dict[str, object]]:
+def _rows(cfg: Config, o: Outcome, effects: list[Effect], comparison: str, label: str,
+          floats: Collection[str] = ()) -> list[pd.DataFrame]:  # fmt: skip
+    """The results rows of one outcome's effects: each an arm effect (a contrast, unless its scale is a
+    within-arm change) with the men behind it, its notes, status and reason (also in ``error``); the
+    statistics named in ``floats`` as floats."""
+    layout = LAYOUTS["outcomes"]
+    to = Target("outcomes", layout.context, layout.denominator, label)
     out = []
     for e in effects:
-        row = {"outcome": o.id, "timepoint": o.timepoint, "comparison": comparison, **asdict(e)}
-        out.append(row)
+        combo = {"analysis": e.analysis, "effect": e.effect, "threshold": e.threshold}
+        extra: dict[str, Any] = {"n_analysed": e.n_analysed, "comparison": comparison,
+                                 "n_intervention": e.n_intervention, "n_control": e.n_control, "se": e.se,
+                                 "df": e.df, "note": e.note, "status": e.status, "reason": e.reason}  # fmt: skip
+        if cfg.analysis.p_values:
+            extra["p_value"] = e.p_value
+        stats = {"estimate": e.estimate, "ci_lower": e.ci_lower, "ci_upper": e.ci_upper, **extra}
+        stats = {k: float(v) if k in floats else v for k, v in stats.items()}
+        contrast = ("estimate", "ci_lower", "ci_upper") if e.effect not in NOT_CONTRASTS else ()
+        rows = stat_rows(to, combo, o.id, o.timepoint, stats, method=e.ci_method, contrast=contrast,
+                         error=e.reason or None)  # fmt: skip
+        out.append(results_frame(rows))
     return out
 
 
@@ -458,18 +481,30 @@ def hash_id(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
 
 
-def analyse_outcomes(cfg: Config, ads: AnalysisData) -> OutcomeResults:
-    """Run every configured analysis of every outcome on the subject-level data set."""
-    scores = ads.scores
+_NUMBERS = ("estimate", "ci_lower", "ci_upper", "n_analysed", "n_intervention", "n_control", "se", "df", "p_value")
+
+
+def outcome_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
+    """The results rows of every configured analysis of every outcome on the subject-level data set."""
     arms = arms_of(cfg)
     comparison = f"{arms.intervention} vs {arms.control}" if arms.control else f"{arms.intervention}: change"
-    rows: list[dict[str, object]] = []
-    for o in cfg.outcomes:
-        frame = analysis_frame(cfg, ads, o)
-        rows.extend(_rows(o, _analyse(cfg, o, frame), comparison))
+    labels = variable_labels(cfg)
+    effects = [(o, _analyse(cfg, o, analysis_frame(cfg, ads, o))) for o in cfg.outcomes]
+    every = [e for _, es in effects for e in es]
+    # a statistic is a float wherever one of its values is (as a column of the effects would hold it)
+    floats = [f for f in _NUMBERS if any(not isinstance(getattr(e, f), int | np.integer) for e in every)]
+    parts: list[pd.DataFrame] = []
+    for o, es in effects:
+        parts += _rows(cfg, o, es, comparison, labels.get(o.id, ""), floats)
+    return bind_results(parts)
+
+
+def analyse_outcomes(cfg: Config, ads: AnalysisData) -> OutcomeResults:
+    """Run every configured analysis of every outcome on the subject-level data set: its results rows
+    (:func:`outcome_results`) and their pivot."""
+    rows = outcome_results(cfg, ads)
     cols = OUTCOME_COLUMNS + (["p_value"] if cfg.analysis.p_values else [])
-    table = pd.DataFrame(rows).reindex(columns=cols) if rows else pd.DataFrame(columns=cols)
-    return OutcomeResults(table, scores)
+    return OutcomeResults(pivot_rows("outcomes", rows, cols), ads.scores, rows)
 
 
 def outcome_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
@@ -488,7 +523,7 @@ def outcome_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
             "estimate, never instead of it.",
         )
     return {
-        "outcomes": Table("outcomes", res.effects, "Outcome analyses", notes),
+        "outcomes": Table("outcomes", res.effects, "Outcome analyses", notes, results=res.results),
         "scores": Table(
             "scores",
             res.scores,

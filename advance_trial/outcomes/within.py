@@ -16,43 +16,54 @@ import pandas as pd
 from advance_trial.analysis import AnalysisData
 from advance_trial.config.models import Config
 from advance_trial.intervals import quantile
+from advance_trial.results.layout import LAYOUTS, display, frame
 from advance_trial.results.table import Table
+from advance_trial.results.verbs import Target, bind_results, stat_rows
 from advance_trial.tabulate import ALL
 
 COLUMNS = ("outcome", "timepoint", "arm", "n", "mean_baseline", "mean_followup", "estimate", "ci_lower", "ci_upper",
            "ci_method", "status", "reason")  # fmt: skip
 
 
-def _row(o_id: str, tp: str, arm: str, men: pd.DataFrame, level: float) -> dict[str, Any]:
+def _stats(men: pd.DataFrame, o_id: str, level: float) -> tuple[dict[str, Any], str]:
+    """The change statistics of one cell (in :data:`COLUMNS` order) and why its interval is missing ("" when
+    it is not)."""
     both = men[men[f"y_{o_id}"].notna() & men[f"base_{o_id}"].notna()]
     y, base = both[f"y_{o_id}"].to_numpy(dtype=float), both[f"base_{o_id}"].to_numpy(dtype=float)
     d, n = y - base, len(both)
-    row: dict[str, Any] = {"outcome": o_id, "timepoint": tp, "arm": arm, "n": n,
-                           "mean_baseline": float(base.mean()) if n else np.nan,
-                           "mean_followup": float(y.mean()) if n else np.nan,
-                           "estimate": float(d.mean()) if n else np.nan, "ci_lower": np.nan, "ci_upper": np.nan,
-                           "ci_method": "paired t", "status": "estimated", "reason": ""}  # fmt: skip
+    estimate = float(d.mean()) if n else np.nan
+    stats: dict[str, Any] = {"n": n, "mean_baseline": float(base.mean()) if n else np.nan,
+                             "mean_followup": float(y.mean()) if n else np.nan, "estimate": estimate,
+                             "ci_lower": np.nan, "ci_upper": np.nan}  # fmt: skip
     if n < 2:
-        row |= {"status": "not_estimable", "reason": "fewer than two men with both measures"}
-        return row
+        return stats, "fewer than two men with both measures"
     half = quantile(1 - (1 - level) / 2, n - 1) * float(d.std(ddof=1)) / np.sqrt(n)
-    row |= {"ci_lower": row["estimate"] - half, "ci_upper": row["estimate"] + half}
-    return row
+    return stats | {"ci_lower": estimate - half, "ci_upper": estimate + half}, ""
 
 
-def change_table(cfg: Config, ads: AnalysisData) -> Table:
-    """One row per non-binary outcome and arm (and ``all``)."""
-    rows = []
+def change_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
+    """The results rows of the change from baseline: per non-binary outcome and arm (and ``all``), the men
+    with both measures, the two means and the mean change with its paired t interval (not a contrast between
+    arms), its status and, when not estimable, the reason (also in ``error``)."""
+    parts = []
     arm_of = ads.men["arm"].astype(str)
     for o in cfg.outcomes:
         if o.type == "binary":
             continue
+        to = Target("change", LAYOUTS["change"].context, LAYOUTS["change"].denominator, o.label or "")
         for a in [*cfg.arm_ids, ALL] if len(cfg.arms) > 1 else cfg.arm_ids:
             men = ads.men if a == ALL else ads.men[(arm_of == a).to_numpy()]
-            rows.append(_row(o.id, o.timepoint, a, men, cfg.reporting.ci_level))
-    df = pd.DataFrame(rows, columns=list(COLUMNS))
-    df["n"] = df["n"].astype(np.int64)
+            stats, reason = _stats(men, o.id, cfg.reporting.ci_level)
+            stats |= {"status": "not_estimable" if reason else "estimated", "reason": reason}
+            parts.append(frame(stat_rows(to, {"arm": a}, o.id, o.timepoint, stats, method="paired t",
+                                         error=reason or None)))  # fmt: skip
+    return bind_results(parts)
+
+
+def change_table(cfg: Config, ads: AnalysisData) -> Table:
+    """One row per non-binary outcome and arm (and ``all``): the pivot of :func:`change_results`."""
     level = f"{100 * cfg.reporting.ci_level:g}%"
     notes = (f"Change = follow-up minus baseline, mean over the men with both measures, with its {level} paired t "
              "interval (R: t.test(y - base)); within each arm, not a comparison between arms.",)  # fmt: skip
-    return Table("change", df, "Change from baseline within each arm", notes)
+    return display("change", change_results(cfg, ads), COLUMNS, "Change from baseline within each arm", notes,
+                   dtypes={"n": np.int64})  # fmt: skip

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -166,21 +166,41 @@ def plan_outcome(cfg: Config, ads: AnalysisData, results: ResultsData, outcome: 
     return rows
 
 
-def plan_table(cfg: Config, ads: AnalysisData, tables: Mapping[str, Table]) -> Table:
-    """``plan``: the definitive trial's size for each primary outcome, every step shown."""
+def plan_results(cfg: Config, ads: AnalysisData, tables: Mapping[str, Table]) -> pd.DataFrame:
+    """The results rows of the plan: each step of each primary outcome's size (:func:`plan_outcome`), its
+    estimate, conservative value and note, broken down by step."""
     from advance_trial.results.labels import variable_labels
-    from advance_trial.results.layout import results_data
-    from advance_trial.results.table import Table
+    from advance_trial.results.layout import LAYOUTS, frame, results_data
+    from advance_trial.results.verbs import Target, bind_results, stat_rows
 
     p = cfg.planning
-    rows: list[dict[str, object]] = []
+    labels = variable_labels(cfg)
+    steps: list[dict[str, Any]] = []
     if p is not None and cfg.trial.design == "parallel":
-        results = results_data(tables, variable_labels(cfg))
+        results = results_data(tables, labels)
         for oid in p.outcomes or [cfg.outcomes[0].id]:
-            rows += plan_outcome(cfg, ads, results, oid)
-    return Table(
+            steps += plan_outcome(cfg, ads, results, oid)
+    # a value is a float wherever one of its column's is (a whole count of men beside a fraction)
+    floats = [c for c in ("estimate", "conservative") if any(not isinstance(s[c], int | np.integer) for s in steps)]
+    layout = LAYOUTS["plan"]
+    parts = []
+    for s in steps:
+        to = Target("plan", layout.context, layout.denominator, labels.get(str(s["outcome"]), ""))
+        stats = {c: float(s[c]) if c in floats else s[c] for c in ("estimate", "conservative")}
+        rows = stat_rows(to, {"step": str(s["step"])}, s["outcome"], s["quantity"], {**stats, "note": s["note"]})
+        parts.append(frame(rows))
+    return bind_results(parts)
+
+
+def plan_table(cfg: Config, ads: AnalysisData, tables: Mapping[str, Table]) -> Table:
+    """``plan``: the definitive trial's size for each primary outcome, every step shown: the pivot of
+    :func:`plan_results`."""
+    from advance_trial.results.layout import display
+
+    return display(
         "plan",
-        pd.DataFrame(rows, columns=COLUMNS),
+        plan_results(cfg, ads, tables),
+        COLUMNS,
         "Planning the definitive trial",
         ("Men per arm for a two-sided two-sample t test (as R's power.t.test), reduced by ANCOVA (1 - r^2), the "
          "intervention arm inflated by the design effect of its therapy groups, both divided by retention.",
