@@ -66,8 +66,24 @@ def _submit(driver, button: str, wait: str, by_css: bool = False):
 
     old = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR if by_css else By.ID, button).click()
-    WebDriverWait(driver, 20).until(ec.staleness_of(old))
+    WebDriverWait(driver, 20).until(_gone(old, ec.staleness_of(old)))
     return wait_for(driver, wait)
+
+
+def _gone(old, stale):
+    """``staleness_of``, also when ChromeDriver, asked mid-navigation, says the old page's node "does not belong
+    to the document" (an error of its own, not a stale element) instead."""
+    from selenium.common.exceptions import WebDriverException
+
+    def check(driver):
+        try:
+            return stale(driver)
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+
+    return check
 
 
 def _answer(driver, answers: dict[str, bool]) -> None:
