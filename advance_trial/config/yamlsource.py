@@ -173,8 +173,9 @@ def _screen(text: str, file: str) -> None:
     """Refuse deep nesting, many aliases and huge files from the event stream, before building anything."""
     if len(text) > MAX_BYTES:
         raise ConfigError(file, [ConfigProblem("", None, f"larger than {MAX_BYTES:,} bytes; not a config")])
-    for loader in dict.fromkeys((FAST_LOADER, yaml.SafeLoader)):  # what libyaml refuses, the pure-Python loader
-        try:  # may read: screened by it too
+    loaders: list[type[yaml.SafeLoader]] = list(dict.fromkeys((FAST_LOADER, yaml.SafeLoader)))
+    for loader in loaders:  # what libyaml refuses, the pure-Python loader may read: screened by it too
+        try:
             _screen_events(text, file, loader)
             return
         except yaml.YAMLError:
