@@ -4,29 +4,25 @@ feasibility analyses; every name is re-exported here."""
 from __future__ import annotations
 
 from advance_trial.feasibility.retention import (
-    RETENTION_COLUMNS,
     STATES,
-    difference_table,
+    difference_results,
     followup_states,
     followup_timepoints,
     intervention_arm,
-    overall,
-    partner_contact_table,
-    partner_retention_table,
-    reasons_table,
-    retention_table,
+    partner_contact_results,
+    partner_retention_results,
+    reasons_results,
+    retention_results,
 )
 
 __all__ = [
     "STATES",
-    "difference_table",
+    "difference_results",
     "followup_states",
     "followup_timepoints",
     "intervention_arm",
-    "overall",
-    "partner_contact_table",
-    "partner_retention_table",
-    "reasons_table",
-    "retention_table",
-    "RETENTION_COLUMNS",
+    "partner_contact_results",
+    "partner_retention_results",
+    "reasons_results",
+    "retention_results",
 ]

@@ -26,19 +26,25 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from advance_trial.analysis import AnalysisData
     from advance_trial.config import Config
     from advance_trial.output.tables import Table
 
 By = Literal["site", "cycle"]
+#: What a step hands on, by table name: results rows, a listing of men, or a table it made itself.
+Built = dict[str, "pd.DataFrame | Table"]
 
 
 @dataclass
 class Context:
-    """What a step's builder reads: the config, the analysis data sets, the tables built so far.
+    """What a step's builder reads: the config, the analysis data sets, the results rows and tables built so far.
 
     Attributes
     ----------
+    results : dict
+        Table name -> the results rows a step handed on (what later analyses read).
     definitive : Config, optional
         ``plan --pilot``: the definitive trial's config (its registered size is set beside the plan).
     extras : dict
@@ -49,6 +55,7 @@ class Context:
     ads: AnalysisData
     by: By = "site"
     tables: dict[str, Table] = field(default_factory=dict)
+    results: dict[str, pd.DataFrame] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     definitive: Config | None = None
     extras: dict[str, Any] = field(default_factory=dict)
@@ -60,7 +67,7 @@ class Step:
 
     name: str
     label: str
-    build: Callable[[Context], dict[str, Table]]
+    build: Callable[[Context], Built]
     needs: Callable[[Config], tuple[str, ...]] = lambda _: ()
     blocks: tuple[str, ...] = ()
     applies: Callable[[Config], bool] = lambda _: True
@@ -77,64 +84,99 @@ def _has(cfg: Config, block: str) -> bool:
 
 
 # --- the builders -------------------------------------------------------------------------------
+# Each hands on results rows (or a listing of men) by table name; the output makes the tables
+# (:func:`advance_trial.output.pivots.table_of`).
+
+def recruitment_step(cfg: Config, ads: AnalysisData) -> Built:
+    """Recruitment, allocation, the CONSORT flow and recruitment by month."""
+    from advance_trial.feasibility.accrual import monthly_results
+    from advance_trial.feasibility.consort import consort_results
+    from advance_trial.feasibility.recruitment import allocation_results, recruitment_results
+
+    return {"recruitment": recruitment_results(cfg, ads), "allocation": allocation_results(cfg, ads),
+            "consort": consort_results(cfg, ads), "recruitment_monthly": monthly_results(cfg, ads)}  # fmt: skip
 
 
-def recruitment_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
-    """Recruitment, allocation and the CONSORT flow."""
-    from advance_trial.feasibility.accrual import monthly_table
-    from advance_trial.feasibility.consort import consort_table
-    from advance_trial.feasibility.recruitment import allocation_table, recruitment_table
-
-    tables = (recruitment_table(cfg, ads), allocation_table(cfg, ads), consort_table(cfg, ads), monthly_table(cfg, ads))
-    return {t.name: t for t in tables}
-
-
-def retention_tables(cfg: Config, ads: AnalysisData, by: By = "site") -> dict[str, Table]:
+def retention_step(cfg: Config, ads: AnalysisData, by: By = "site") -> Built:
     """Retention, reasons for loss, the difference between arms, and partners' aggregates."""
     from advance_trial import retention as r
 
-    tables = [r.retention_table(cfg, ads, by), r.reasons_table(cfg, ads), r.difference_table(cfg, ads),
-              r.partner_retention_table(cfg, ads)]  # fmt: skip
+    out: Built = {"retention": r.retention_results(cfg, ads, by), "retention_reasons": r.reasons_results(cfg, ads),
+                  "retention_difference": r.difference_results(cfg, ads),
+                  "partner_retention": r.partner_retention_results(cfg, ads)}  # fmt: skip
     if "contacted" in ads.partners.columns:
-        tables.append(r.partner_contact_table(cfg, ads))
-    return {t.name: t for t in tables}
-
-
-def dose_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
-    """Dose thresholds, dose summaries, engagement by component, the attendance distribution and per-man dose."""
-    from advance_trial.feasibility import dose
-    from advance_trial.feasibility.engagement import engagement_table
-
-    if cfg.schedule is None:
-        return {}
-    tables = (dose.dose_table(cfg, ads), dose.dose_summary_table(cfg, ads), engagement_table(cfg, ads),
-              dose.distribution_table(cfg, ads), dose.dose_participants_table(cfg, ads))  # fmt: skip
-    return {t.name: t for t in tables}
-
-
-def participant_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
-    """Table 1 (with a ``baseline`` block) and harms (with an ``events`` block)."""
-    from advance_trial.analysis.baseline import baseline_table
-    from advance_trial.feasibility.harms import harms_table
-
-    out: dict[str, Table] = {}
-    if cfg.baseline_table is not None:
-        out["baseline"] = baseline_table(cfg, ads.men)
-    if cfg.events is not None:
-        out["harms"] = harms_table(cfg, ads)
+        out["partner_contact"] = r.partner_contact_results(cfg, ads)
     return out
 
 
-def outcome_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
-    """Outcome analyses and the scored questionnaires (nothing when the config has no outcomes)."""
+def dose_step(cfg: Config, ads: AnalysisData) -> Built:
+    """Dose thresholds, dose summaries, engagement by component, the attendance distribution and per-man dose."""
+    from advance_trial.feasibility import dose
+    from advance_trial.feasibility.engagement import engagement_results
+
+    if cfg.schedule is None:
+        return {}
+    return {"dose": dose.dose_results(cfg, ads), "dose_summary": dose.dose_summary_results(cfg, ads),
+            "engagement": engagement_results(cfg, ads), "dose_distribution": dose.distribution_results(cfg, ads),
+            "dose_participants": dose.dose_per_man(cfg, ads)}  # fmt: skip
+
+
+def participant_step(cfg: Config, ads: AnalysisData) -> Built:
+    """Table 1 (with a ``baseline`` block) and harms (with an ``events`` block)."""
+    from advance_trial.analysis.baseline import baseline_results
+    from advance_trial.feasibility.harms import harms_results
+
+    out: Built = {}
+    if cfg.baseline_table is not None:
+        out["baseline"] = baseline_results(cfg, ads.men)
+    if cfg.events is not None:
+        out["harms"] = harms_results(cfg, ads)
+    return out
+
+
+def outcome_step(cfg: Config, ads: AnalysisData) -> Built:
+    """Outcome analyses, the scored questionnaires and the change within each arm (nothing when the config
+    has no outcomes)."""
     if not cfg.outcomes:
         return {}
-    from advance_trial.outcomes import outcome_tables as compute
-    from advance_trial.outcomes.within import change_table
+    from advance_trial.outcomes import analyse_outcomes
+    from advance_trial.outcomes.within import change_results
 
-    tables = compute(cfg, ads)
-    change = change_table(cfg, ads)
-    return tables | ({"change": change} if len(change.data) else {})
+    res = analyse_outcomes(cfg, ads)
+    change = change_results(cfg, ads)
+    out: Built = {"outcomes": res.results, "scores": res.scores}
+    return out | ({"change": change} if len(change) else {})
+
+
+def _tabled(cfg: Config, built: Built) -> dict[str, Table]:
+    from advance_trial.output.pivots import tables_of
+
+    return tables_of(cfg, built)
+
+
+def recruitment_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
+    """The tables of :func:`recruitment_step`."""
+    return _tabled(cfg, recruitment_step(cfg, ads))
+
+
+def retention_tables(cfg: Config, ads: AnalysisData, by: By = "site") -> dict[str, Table]:
+    """The tables of :func:`retention_step`."""
+    return _tabled(cfg, retention_step(cfg, ads, by))
+
+
+def dose_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
+    """The tables of :func:`dose_step`."""
+    return _tabled(cfg, dose_step(cfg, ads))
+
+
+def participant_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
+    """The tables of :func:`participant_step`."""
+    return _tabled(cfg, participant_step(cfg, ads))
+
+
+def outcome_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
+    """The tables of :func:`outcome_step`."""
+    return _tabled(cfg, outcome_step(cfg, ads))
 
 
 #: The analyses whose rows the plan reads (the ICC of the therapy groups).
@@ -152,13 +194,13 @@ def planning_outcomes(cfg: Config) -> Config:
     return cfg.model_copy(update={"outcomes": kept})
 
 
-def _plan(ctx: Context) -> dict[str, Table]:
-    from advance_trial.planning import plan_table
+def _plan(ctx: Context) -> Built:
+    from advance_trial.planning import plan_results
 
-    return {"plan": plan_table(ctx.cfg, ctx.ads, ctx.tables)}
+    return {"plan": plan_results(ctx.cfg, ctx.ads, ctx.results)}
 
 
-def _definitive(ctx: Context) -> dict[str, Table]:
+def _definitive(ctx: Context) -> Built:
     from advance_trial.planning.definitive import definitive_tables
 
     result = definitive_tables(ctx.cfg, ctx.ads, ctx.tables["plan"])
@@ -170,28 +212,21 @@ def _definitive(ctx: Context) -> dict[str, Table]:
         plan = tables["plan"]
         tables["plan"] = replace(plan, data=registered_rows(ctx.definitive, plan.data),
                                  title=f"Planning {ctx.definitive.trial.title}")  # fmt: skip
-    return tables
+    return dict[str, "pd.DataFrame | Table"](tables)
 
 
-def planned_total(tables: Mapping[str, Table]) -> int | None:
-    """The plan's men to randomise in all (the first planned outcome's), or None when not computed."""
-    if "plan" not in tables:
-        return None
-    plan = tables["plan"].data
-    alls = plan[plan["quantity"] == "men to randomise in all"]["estimate"]
-    return int(alls.iloc[0]) if len(alls) and alls.iloc[0] == alls.iloc[0] else None  # nan: not computed
+def _rate(ctx: Context) -> Built:
+    from advance_trial.feasibility.accrual import rate_results
+    from advance_trial.planning import planned_total
+
+    plan = ctx.results.get("plan")
+    return {"recruitment_rate": rate_results(ctx.cfg, ctx.ads, planned_total(plan) if plan is not None else None)}
 
 
-def _rate(ctx: Context) -> dict[str, Table]:
-    from advance_trial.feasibility.accrual import rate_table
+def _progression(ctx: Context) -> Built:
+    from advance_trial.feasibility.progression import progression_results
 
-    return {"recruitment_rate": rate_table(ctx.cfg, ctx.ads, planned_total(ctx.tables))}
-
-
-def _progression(ctx: Context) -> dict[str, Table]:
-    from advance_trial.feasibility.progression import progression_table
-
-    return {"progression": progression_table(ctx.cfg, ctx.tables)}
+    return {"progression": progression_results(ctx.cfg, ctx.results)}
 
 
 def progression_needs(cfg: Config) -> tuple[str, ...]:
@@ -207,16 +242,16 @@ def _parallel(cfg: Config) -> bool:
 
 #: Every step, in the order a run builds them (each after the steps it needs).
 STEPS: tuple[Step, ...] = (
-    Step("recruitment", "recruitment", lambda c: recruitment_tables(c.cfg, c.ads)),
-    Step("retention", "retention", lambda c: retention_tables(c.cfg, c.ads, c.by)),
-    Step("dose", "dose", lambda c: dose_tables(c.cfg, c.ads), blocks=("schedule",)),
+    Step("recruitment", "recruitment", lambda c: recruitment_step(c.cfg, c.ads)),
+    Step("retention", "retention", lambda c: retention_step(c.cfg, c.ads, c.by)),
+    Step("dose", "dose", lambda c: dose_step(c.cfg, c.ads), blocks=("schedule",)),
     Step(
         "participants",
         "baseline and harms",
-        lambda c: participant_tables(c.cfg, c.ads),
+        lambda c: participant_step(c.cfg, c.ads),
         blocks=("baseline_table", "events"),
     ),
-    Step("outcomes", "outcomes", lambda c: outcome_tables(c.cfg, c.ads), blocks=("outcomes",)),
+    Step("outcomes", "outcomes", lambda c: outcome_step(c.cfg, c.ads), blocks=("outcomes",)),
     Step(
         "plan",
         "plan",
@@ -350,13 +385,19 @@ def compute(cfg: Config, ads: AnalysisData, targets: tuple[str, ...] = COMMANDS[
         if step.name in selection.steps:
             narrow = selection.narrowed.get(step.name)
             here = replace(ctx, cfg=narrow(cfg)) if narrow is not None else ctx
-            built = isolated(step.label, lambda: step.build(here), ctx.failures)  # noqa: B023 (called at once)
+            built = isolated(step.label, lambda: _made(here, step.build(here)), ctx.failures)  # noqa: B023 (at once)
             ctx.tables |= built
+            ctx.results |= {n: t.results for n, t in built.items() if t.results is not None}
             if step.name in selection.targets:
                 shown += [n for n in built if n not in shown]
         if done is not None:
             done(step.name, ctx.tables)
     return Computed(worded(cfg, ctx.tables), tuple(shown), tuple(ctx.failures), ctx.extras)
+
+
+def _made(ctx: Context, built: Built) -> dict[str, Table]:
+    """The tables of what a step handed on (:func:`advance_trial.output.pivots.table_of`)."""
+    return _tabled(ctx.cfg, built)
 
 
 def worded(cfg: Config, tables: dict[str, Table]) -> dict[str, Table]:

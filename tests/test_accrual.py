@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from advance_trial.analysis import analysis_data
-from advance_trial.feasibility.accrual import monthly_table, poisson_interval, rate_table
+from advance_trial.feasibility.accrual import monthly_results, poisson_interval, rate_results
+from advance_trial.output.pivots import table_of
 from tests.conftest import SAMPLES, config_path
 from tests.feasibility_helpers import row, sample
 
@@ -25,7 +26,7 @@ def test_exact_poisson_interval_as_r(count, exposure, interval):
 def test_months_add_up_to_the_men_randomised():
     cfg, d = sample("advance-feasibility")
     ads = analysis_data(cfg, d)
-    m = monthly_table(cfg, ads).data
+    m = table_of(cfg, "recruitment_monthly", monthly_results(cfg, ads)).data
     trial = m[m["site"] == "all"]
     m = m[m["site"] != "all"]
     assert m["n_randomised"].sum() == 104 == trial["cumulative"].iloc[-1] == trial["n_randomised"].sum()
@@ -38,7 +39,7 @@ def test_months_add_up_to_the_men_randomised():
 
 def test_rate_and_months_needed():
     cfg, d = sample("advance-feasibility")
-    t = rate_table(cfg, analysis_data(cfg, d), 447).data
+    t = table_of(cfg, "recruitment_rate", rate_results(cfg, analysis_data(cfg, d), 447)).data
     overall = row(t, site="all")
     assert (overall.n_randomised, overall.site_months) == (104, 45)  # three sites, June 2018 to August 2019
     assert overall.rate == 104 / 45

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from advance_trial.analysis import STATES, analysis_data
-from advance_trial.output import LAYOUTS, Layout, pivot, results_data
+from advance_trial.output import Layout, layouts, pivot, results_data
 from advance_trial.output.ard import melt
 from advance_trial.output.tables import to_csv_bytes
 from advance_trial.pipeline import all_tables
@@ -77,10 +77,10 @@ def test_a_missing_baseline_or_factor_leaves_a_man_out_of_the_analysed_count():
 def test_every_table_is_a_pivot_of_the_results_data_set(trial, sample_tables):
     cfg, _, tables = sample_tables(trial)
     results = results_data(tables)
-    assert set(results.columns) == set(tables) & set(LAYOUTS)
+    assert set(results.columns) == set(tables) & set(layouts())
     for name in results.columns:
         assert to_csv_bytes(pivot(results, name)) == to_csv_bytes(tables[name].data), name
-    counted = sum(len(tables[n].data) * (tables[n].data.shape[1] - len([c for c in LAYOUTS[n].key_columns()
+    counted = sum(len(tables[n].data) * (tables[n].data.shape[1] - len([c for c in layouts()[n].key_columns()
                   if c in tables[n].data.columns])) for n in results.columns)  # fmt: skip
     assert len(results.long) == counted  # every statistic a row, none twice
 
@@ -120,7 +120,7 @@ def test_results_csv_is_written_and_holds_every_table(sample_run):
     out = sample_run().out
     long = pd.read_csv(out / "results.csv", dtype=str, keep_default_na=False)
     assert list(long.columns)[:2] == ["table", "group1"]
-    assert set(long["table"]) == {n for n in LAYOUTS if (out / f"{n}.csv").exists()}
+    assert set(long["table"]) == {n for n in layouts() if (out / f"{n}.csv").exists()}
     n = long[(long["table"] == "recruitment") & (long["group1_level"] == "all") & (long["stat_name"] == "n_randomised")]
     assert n["stat"].tolist() == ["104"] and n["method"].tolist() == [""]
     check_results_structure(read_results_csv(out / "results.csv"))

@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 
 from advance_trial.analysis import analysis_data
-from advance_trial.analysis.baseline import baseline_table, std_difference
+from advance_trial.analysis.baseline import baseline_results, std_difference
 from advance_trial.config import load_config
 from advance_trial.data.canonical import read_canonical
-from advance_trial.feasibility.harms import harms_table
+from advance_trial.feasibility.harms import harms_results
+from advance_trial.output.pivots import table_of
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample" / "advance-feasibility"
@@ -23,7 +24,12 @@ SAMPLE = ROOT / "data" / "sample" / "advance-feasibility"
 def built():
     cfg = load_config(ROOT / "configs" / "advance-feasibility.yaml")
     ads = analysis_data(cfg, read_canonical(cfg, SAMPLE))
-    return cfg, ads, baseline_table(cfg, ads.men).data, harms_table(cfg, ads).data
+    return (
+        cfg,
+        ads,
+        table_of(cfg, "baseline", baseline_results(cfg, ads.men)).data,
+        table_of(cfg, "harms", harms_results(cfg, ads)).data,
+    )
 
 
 def _row(df, **keys):
@@ -185,8 +191,13 @@ def test_table_1_display_cells_are_the_tables_numbers_formatted(built):
 
     cfg, _, t1, _ = built
     shown = display(cfg, Table("baseline", t1, "Baseline")).data
-    assert list(shown.columns) == ["Characteristic", "ADVANCE + treatment as usual (n=54)",
-                                   "Treatment as usual (n=50)", "Overall (n=104)", "Standardised difference"]
+    assert list(shown.columns) == [
+        "Characteristic",
+        "ADVANCE + treatment as usual (n=54)",
+        "Treatment as usual (n=50)",
+        "Overall (n=104)",
+        "Standardised difference",
+    ]
     p = pd.read_csv(SAMPLE / "participants.csv")
     row = shown[shown["Characteristic"] == "    Settled accommodation"].iloc[0]
     k = int((p.loc[p["arm"] == "tau", "housing"] == "settled").sum())

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from advance_trial.output.blinding import blind_rows, blind_tables, substituter
-from advance_trial.results.layout import LAYOUTS, frame
+from advance_trial.output.displays import layouts
+from advance_trial.results.layout import frame
 from advance_trial.results.structure import check_results_structure
 from advance_trial.results.verbs import Target, ard_difference, ard_model, stat_rows
 
@@ -111,7 +112,7 @@ def test_substituter_writes_ids_and_labels_as_codes(advance_cfg):
 def test_the_blinding_module_names_no_table():
     tree = ast.parse((PACKAGE / "output" / "blinding.py").read_text(encoding="utf-8"))
     literals = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
-    assert not literals & set(LAYOUTS), literals & set(LAYOUTS)
+    assert not literals & set(layouts()), literals & set(layouts())
     for table in ("scores", "dose_participants", "progression", "harms", "consort"):
         assert table not in literals
 

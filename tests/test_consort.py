@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from advance_trial.analysis import analysis_data
-from advance_trial.feasibility.consort import consort_table
+from advance_trial.feasibility.consort import consort_results
+from advance_trial.output.pivots import table_of
 from tests.feasibility_helpers import sample
 
 
@@ -17,7 +18,7 @@ def n(df, stage, arm="all", detail=None):
 
 def test_advance_flow_adds_up():
     cfg, d = sample("advance-feasibility")
-    t = consort_table(cfg, analysis_data(cfg, d)).data
+    t = table_of(cfg, "consort", consort_results(cfg, analysis_data(cfg, d))).data
     assert list(t.columns) == ["stage", "arm", "detail", "n"]
     assert n(t, "assessed") == n(t, "excluded") + n(t, "randomised") == 188
     assert n(t, "excluded") == n(t, "excluded.not_eligible", detail="") + n(t, "excluded.declined") + n(
@@ -38,7 +39,7 @@ def test_advance_flow_adds_up():
 
 def test_single_arm_flow():
     cfg, d = sample("cranstoun-dvip")
-    t = consort_table(cfg, analysis_data(cfg, d)).data
+    t = table_of(cfg, "consort", consort_results(cfg, analysis_data(cfg, d))).data
     # a single-arm study enrols its men: the stage says so (issue 20)
     assert n(t, "enrolled") == 20 and n(t, "allocated", "programme") == 20 and "randomised" not in set(t["stage"])
     assert not t["detail"].fillna("").str.contains("randomised").any()

@@ -9,29 +9,42 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from advance_trial.config import load_config
+from advance_trial.config import Config, load_config
 from advance_trial.output import ard
 from advance_trial.output import displays as displays_module
 from advance_trial.output.display import display, display_of
 from advance_trial.output.display_rules import STATES, cond
-from advance_trial.output.display_spec import Column, Counted, Display, Label, Proportion
+from advance_trial.output.display_spec import Column, Counted, Display, Label, Proportion, Shape
+from advance_trial.output.pivots import table_of
 from advance_trial.output.tables import Table
+from advance_trial.results import check_results_structure
+from advance_trial.results.layout import Layout
+from advance_trial.results.verbs import Target, ard_proportion
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "advance_trial" / "output"
 
 
-def _one_visit(arms: dict[str, tuple[int, int]]) -> pd.DataFrame:
-    """The worked example's table (docs/displays.md): men with the baseline in one visit, by arm."""
-    rows = [{"arm": a, "n": n, "n_one_visit": k} for a, (n, k) in arms.items()]
-    rows.append({"arm": "all", "n": sum(n for n, _ in arms.values()), "n_one_visit": sum(k for _, k in arms.values())})
-    df = pd.DataFrame(rows)
-    df["proportion"] = df["n_one_visit"] / df["n"]
-    df["ci_lower"], df["ci_upper"], df["ci_method"] = df["proportion"] - 0.1, df["proportion"] + 0.1, "wilson"
-    return df
+def one_visit_results(cfg: Config, men: pd.DataFrame) -> pd.DataFrame:
+    """The worked example's builder (docs/displays.md): men who completed the baseline in one visit, by arm."""
+    to = Target("one_visit", "baseline", "men randomised", "Baseline in one visit")
+    rep = cfg.reporting
+    return ard_proportion(men, to, "one_visit", "one_visit", by=[("arm", cfg.arm_ids)], method=rep.proportion_ci,
+                          ci_level=rep.ci_level, total="n", count="n_one_visit")  # fmt: skip
+
+
+def _men(arms: dict[str, tuple[int, int]]) -> pd.DataFrame:
+    """Men of each arm, ``(n, in one visit)``."""
+    return pd.DataFrame([{"arm": a, "one_visit": i < k} for a, (n, k) in arms.items() for i in range(n)])
 
 
 ONE_VISIT = Display(
+    shape=Shape(
+        "Baseline in one visit",
+        ("arm", "n", "n_one_visit", "proportion", "ci_lower", "ci_upper", "ci_method"),
+        Layout(("arm",), "=one_visit", method="ci_method"),
+        ("Proportion = men who completed the baseline in one visit / men randomised.",),
+    ),
     columns=(Column("Arm", Label("arm", "arm")),
              Column("Baseline in one visit, n/N (%; 95% CI)", Proportion("n_one_visit", "n"))),
     footnotes=lambda cfg, df: ("Men randomised who completed the baseline in one visit.",),
@@ -43,8 +56,6 @@ ONE_VISIT = Display(
 
 @pytest.fixture
 def one_visit_declared(monkeypatch: pytest.MonkeyPatch) -> None:
-    layout = ard.Layout(("arm",), "=one_visit", method="ci_method", denominator="men randomised")
-    monkeypatch.setitem(ard.LAYOUTS, "one_visit", layout)
     monkeypatch.setitem(displays_module.DISPLAYS, "one_visit", ONE_VISIT)
 
 
@@ -54,8 +65,12 @@ def test_the_worked_example_adds_a_table_by_one_builder_and_one_declaration(one_
     from advance_trial.output.sdc import audit
 
     cfg = load_config(ROOT / "configs" / "advance-feasibility.yaml")
-    frame = _one_visit({"advance": (54, 50), "tau": (50, 47)})
-    table = Table("one_visit", frame, "Baseline in one visit")
+    rows = one_visit_results(cfg, _men({"advance": (54, 50), "tau": (50, 47)}))
+    check_results_structure(rows)
+    table = table_of(cfg, "one_visit", rows)  # the contract table: a pivot of the rows, by the declared shape
+    frame = table.data
+    assert list(frame["arm"]) == ["advance", "tau", "all"] and table.title == "Baseline in one visit"
+    assert frame["n_one_visit"].tolist() == [50, 47, 97] and frame["ci_method"].eq("wilson").all()
     # the display: labelled, the proportion as n/N (%; interval), the declared footnote
     shown = display(cfg, table)
     arm_label = cfg.arm("advance").label
@@ -86,7 +101,7 @@ def _table_names_in(path: Path, skip: tuple[str, ...] = ()) -> list[str]:
     tree = ast.parse(path.read_text())
     skipped = {id(n) for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and f.name in skip
                for n in ast.walk(f)}  # fmt: skip
-    tables = set(displays_module.DISPLAYS) | set(ard.LAYOUTS)
+    tables = set(displays_module.DISPLAYS) | set(ard.layouts())
     return [f"{path.name}:{n.lineno} {n.value}" for n in ast.walk(tree)
             if isinstance(n, ast.Constant) and n.value in tables and id(n) not in skipped]  # fmt: skip
 
@@ -121,7 +136,7 @@ def test_the_follow_up_states_of_the_displays_are_the_analysis_states() -> None:
 
 def test_every_table_with_counts_has_a_layout_in_the_results_data_set() -> None:
     counted = displays_module.names(lambda d: bool(d.counts))
-    assert counted and set(counted) <= set(ard.LAYOUTS)
+    assert counted and set(counted) <= set(ard.layouts())
 
 
 @pytest.mark.parametrize("trial", ["advance-feasibility", "advance-digital", "cranstoun-dvip"])

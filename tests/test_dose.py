@@ -8,12 +8,13 @@ import pytest
 
 from advance_trial.analysis import analysis_data, meets
 from advance_trial.feasibility import dose
+from advance_trial.output.pivots import table_of
 from tests.feasibility_helpers import row, sample
 
 
 def test_published_median_attendance():
     cfg, d = sample("advance-feasibility")
-    t = dose.dose_table(cfg, analysis_data(cfg, d)).data
+    t = table_of(cfg, "dose", dose.dose_results(cfg, analysis_data(cfg, d))).data
     overall = row(t, threshold="half_of_compulsory", cycle="all", site="all")
     assert overall.n == 54 and overall.median_sessions == 4
     assert overall.median_sessions / 14 == pytest.approx(0.2857, abs=1e-4)  # 28.6%
@@ -23,7 +24,12 @@ def test_published_median_attendance():
 
 def test_cranstoun_beyond_30_hours():
     cfg, d = sample("cranstoun-dvip")
-    r = row(dose.dose_table(cfg, analysis_data(cfg, d)).data, threshold="hours_over_30", cycle="all", site="all")
+    r = row(
+        table_of(cfg, "dose", dose.dose_results(cfg, analysis_data(cfg, d))).data,
+        threshold="hours_over_30",
+        cycle="all",
+        site="all",
+    )
     assert (r.n, r.n_met, r.proportion) == (20, 18, 0.9)
     # R: prop.test(18, 20, correct = FALSE)$conf.int
     assert (r.ci_lower, r.ci_upper) == pytest.approx((0.698966354771513, 0.972133518786232), abs=1e-12)
@@ -64,11 +70,11 @@ def test_more_than_is_strict():
 
 def test_summary_and_distribution():
     cfg, d = sample("advance-feasibility")
-    s = dose.dose_summary_table(cfg, analysis_data(cfg, d)).data
+    s = table_of(cfg, "dose_summary", dose.dose_summary_results(cfg, analysis_data(cfg, d))).data
     assert row(s, by="all", level="all").median_compulsory_sessions == 4
     groups = s[s["by"] == "group"]
     assert set(groups["level"]) == {f"{x}-c{c}" for x in cfg.site_ids for c in cfg.cycles}
-    dist = dose.distribution_table(cfg, analysis_data(cfg, d)).data
+    dist = table_of(cfg, "dose_distribution", dose.distribution_results(cfg, analysis_data(cfg, d))).data
     overall = dist[dist["cycle"] == "all"]
     assert overall["n"].sum() == 54 and list(overall["compulsory_sessions"]) == list(range(15))
 

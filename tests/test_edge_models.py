@@ -351,7 +351,7 @@ def test_a_step_that_cannot_compute_is_named_and_the_others_are_written(invoke, 
     def broken(*args, **kwargs):
         raise ValueError("math domain error")
 
-    monkeypatch.setattr("advance_trial.planning.plan_table", broken)
+    monkeypatch.setattr("advance_trial.planning.plan_results", broken)
     res = invoke("run", config_path("advance-feasibility"), "--data", SAMPLES / "advance-feasibility", "--out",
                  tmp_path / "out")  # fmt: skip
     assert res.exit_code == 0, res.output

@@ -334,10 +334,12 @@ def test_single_arm_change_is_estimated_without_warnings(trial):
     from advance_trial.config import load_config
     from advance_trial.data.canonical import read_canonical
     from advance_trial.outcomes import analyse_outcomes
+    from advance_trial.output.pivots import table_of
     from tests.conftest import SAMPLES, config_path
 
     cfg = load_config(config_path(trial))
-    effects = analyse_outcomes(cfg, analysis_data(cfg, read_canonical(cfg, SAMPLES / trial))).effects
+    rows = analyse_outcomes(cfg, analysis_data(cfg, read_canonical(cfg, SAMPLES / trial))).results
+    effects = table_of(cfg, "outcomes", rows).data
     assert len(effects) and (effects["status"] == "estimated").all()
 
 

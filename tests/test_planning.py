@@ -109,15 +109,18 @@ def test_an_icc_without_an_interval_plans_for_the_worst_instead_of_failing(sampl
     no interval: the conservative design effect is then a whole group's, m (ICC 1), not a crash."""
     from dataclasses import replace
 
-    from advance_trial.planning import plan_table
+    from advance_trial.output.ard import results_data
+    from advance_trial.output.pivots import table_of
+    from advance_trial.planning import plan_results
 
     cfg, ads, tables = sample_tables("advance-feasibility")
     out = tables["outcomes"].data.copy()
     icc = (out["effect"] == "icc") & (out["analysis"] == "partially_nested")
     out.loc[icc, ["ci_lower", "ci_upper", "se"]] = float("nan")
     out.loc[icc, "status"] = "not_estimable"
-    tables["outcomes"] = replace(tables["outcomes"], data=out)
-    t = plan_table(cfg, ads, tables).data.set_index("quantity")
+    rows = {n: t.results for n, t in tables.items() if t.results is not None}
+    rows["outcomes"] = results_data({"outcomes": replace(tables["outcomes"], data=out)}).long  # read back into rows
+    t = table_of(cfg, "plan", plan_results(cfg, ads, rows)).data.set_index("quantity")
     m = cfg.planning.group_size
     assert t.loc["design effect, intervention arm", "conservative"] == m
     assert "no interval" in t.loc["design effect, intervention arm", "note"]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from advance_trial.analysis import analysis_data
-from advance_trial.feasibility.recruitment import allocation_table, recruitment_table
+from advance_trial.feasibility.recruitment import allocation_results, recruitment_results
+from advance_trial.output.pivots import table_of
 from tests.feasibility_helpers import row, sample
 
 
 def test_recruitment_published_figure():
     cfg, d = sample("advance-feasibility")
-    t = recruitment_table(cfg, analysis_data(cfg, d))
+    t = table_of(cfg, "recruitment", recruitment_results(cfg, analysis_data(cfg, d)))
     r = row(t.data, site="all")
     assert (r.n_eligible, r.n_randomised) == (147, 104)
     assert r.proportion == pytest.approx(104 / 147)
@@ -28,7 +29,7 @@ def test_recruitment_published_figure():
 
 def test_allocation_by_site_and_arm():
     cfg, d = sample("advance-feasibility")
-    a = allocation_table(cfg, analysis_data(cfg, d)).data
+    a = table_of(cfg, "allocation", allocation_results(cfg, analysis_data(cfg, d))).data
     assert row(a, site="all", arm="advance").n == 54 and row(a, site="all", arm="tau").n == 50
     assert row(a, site="all", arm="all").n == 104
     for s in cfg.site_ids:
@@ -38,7 +39,7 @@ def test_allocation_by_site_and_arm():
 def test_interval_method_follows_the_config():
     cfg, d = sample("advance-feasibility")
     cfg2 = cfg.model_copy(update={"reporting": cfg.reporting.model_copy(update={"proportion_ci": "clopper_pearson"})})
-    r = row(recruitment_table(cfg2, analysis_data(cfg2, d)).data, site="all")
+    r = row(table_of(cfg2, "recruitment", recruitment_results(cfg2, analysis_data(cfg2, d))).data, site="all")
     # R: binom.test(104, 147)$conf.int
     assert (r.ci_lower, r.ci_upper) == pytest.approx((0.626858083925347, 0.779536312662122), abs=1e-12)
     assert r.ci_method == "clopper_pearson"

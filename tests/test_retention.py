@@ -9,12 +9,14 @@ import pytest
 
 from advance_trial import retention as r
 from advance_trial.analysis import analysis_data
+from advance_trial.output.pivots import table_of
+from advance_trial.output.shapes import RETENTION
 from tests.feasibility_helpers import row, sample
 
 
 def test_published_week16_retention():
     cfg, d = sample("advance-feasibility")
-    t = r.retention_table(cfg, analysis_data(cfg, d)).data
+    t = table_of(cfg, "retention", r.retention_results(cfg, analysis_data(cfg, d))).data
     overall = row(t, timepoint="week16", arm="all", site="all", cycle="all")
     assert (overall.n_randomised, overall.n_retained, overall.n_outside_window) == (104, 51, 2)
     # R: prop.test(51, 104, correct = FALSE)$conf.int
@@ -27,7 +29,7 @@ def test_published_week16_retention():
 
 def test_by_cycle():
     cfg, d = sample("advance-feasibility")
-    t = r.retention_table(cfg, analysis_data(cfg, d), by="cycle").data
+    t = table_of(cfg, "retention", r.retention_results(cfg, analysis_data(cfg, d), by="cycle")).data
     assert set(t["site"]) == {"all"} and set(t["cycle"]) == {"1", "2", "3", "all"}
     cycles = t[(t["arm"] == "all") & (t["cycle"] != "all")]
     assert cycles["n_randomised"].sum() == 104 and cycles["n_retained"].sum() == 51
@@ -42,11 +44,11 @@ def test_completion_outside_window_is_never_counted():
     fu = d.followup.copy()
     i = fu.index[(fu["timepoint"] == "week16") & (fu["status"] == "completed")][0]
     fu.loc[i, "completed_on"] = fu.loc[i, "due_on"] + pd.Timedelta(days=57)  # one day past +8 weeks
-    t = r.retention_table(cfg, analysis_data(cfg, _with_followup(d, fu))).data
+    t = table_of(cfg, "retention", r.retention_results(cfg, analysis_data(cfg, _with_followup(d, fu)))).data
     overall = row(t, timepoint="week16", arm="all", site="all", cycle="all")
     assert (overall.n_retained, overall.n_outside_window) == (50, 3)
     fu.loc[i, "completed_on"] = fu.loc[i, "due_on"] + pd.Timedelta(days=56)  # the window's last day counts
-    t = r.retention_table(cfg, analysis_data(cfg, _with_followup(d, fu))).data
+    t = table_of(cfg, "retention", r.retention_results(cfg, analysis_data(cfg, _with_followup(d, fu)))).data
     overall = row(t, timepoint="week16", arm="all", site="all", cycle="all")
     assert overall.n_retained == 51
 
@@ -57,14 +59,17 @@ def test_men_without_a_record_are_unknown_and_in_the_denominator():
     states = r.followup_states(cfg, analysis_data(cfg, _with_followup(d, fu)))
     assert states.loc[(states["participant_id"] == "AF001"), "state"].tolist() == ["unknown"]
     overall = row(
-        r.retention_table(cfg, analysis_data(cfg, _with_followup(d, fu))).data, arm="all", site="all", cycle="all"
+        table_of(cfg, "retention", r.retention_results(cfg, analysis_data(cfg, _with_followup(d, fu)))).data,
+        arm="all",
+        site="all",
+        cycle="all",
     )
     assert overall.n_randomised == 104
 
 
 def test_reasons_add_up():
     cfg, d = sample("advance-feasibility")
-    t = r.reasons_table(cfg, analysis_data(cfg, d)).data
+    t = table_of(cfg, "retention_reasons", r.reasons_results(cfg, analysis_data(cfg, d))).data
     for arm in [*cfg.arm_ids, "all"]:
         cell = t[t["arm"] == arm]
         assert cell["n"].sum() == cell["n_randomised"].iloc[0]
@@ -74,7 +79,7 @@ def test_reasons_add_up():
 
 def test_difference_between_arms_is_newcombe():
     cfg, d = sample("advance-feasibility")
-    t = r.difference_table(cfg, analysis_data(cfg, d)).data
+    t = table_of(cfg, "retention_difference", r.difference_results(cfg, analysis_data(cfg, d))).data
     (diff,) = t.itertuples()
     assert (diff.arm, diff.comparator, diff.ci_method) == ("advance", "tau", "newcombe")
     assert diff.estimate == pytest.approx(diff.n_retained_arm / diff.n_arm - diff.n_retained_comparator / 50)
@@ -88,22 +93,22 @@ def test_difference_between_arms_is_newcombe():
 
 def test_single_arm_has_no_difference():
     cfg, d = sample("advance-digital")
-    assert r.difference_table(cfg, analysis_data(cfg, d)).data.empty
+    assert table_of(cfg, "retention_difference", r.difference_results(cfg, analysis_data(cfg, d))).data.empty
 
 
 def test_partner_follow_up_is_aggregate_only():
     cfg, d = sample("advance-feasibility")
-    t = r.partner_retention_table(cfg, analysis_data(cfg, d)).data
+    t = table_of(cfg, "partner_retention", r.partner_retention_results(cfg, analysis_data(cfg, d))).data
     overall = row(t, timepoint="week16", arm="all", site="all", cycle="all")
     assert (overall.n_randomised, overall.n_retained) == (27, 17)
     # R: prop.test(17, 27, correct = FALSE)$conf.int
     assert (overall.ci_lower, overall.ci_upper) == pytest.approx((0.442292344121024, 0.784674870390344), abs=1e-12)
     assert not ({"partner_id", "participant_id"} & set(t.columns))
-    assert list(t.columns) == r.RETENTION_COLUMNS
+    assert list(t.columns) == list(RETENTION.columns)
 
 
 def test_partner_contact_cranstoun():
     cfg, d = sample("cranstoun-dvip")
-    t = r.partner_contact_table(cfg, analysis_data(cfg, d)).data
+    t = table_of(cfg, "partner_contact", r.partner_contact_results(cfg, analysis_data(cfg, d))).data
     overall = row(t, arm="all", site="all")
     assert (overall.n_partners, overall.n_contacted, overall.proportion) == (20, 12, 0.6)

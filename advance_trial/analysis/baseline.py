@@ -19,8 +19,7 @@ import pandas as pd
 
 from advance_trial.config.models import BaselineVariable, Config
 from advance_trial.intervals import quartiles
-from advance_trial.results.layout import LAYOUTS, display, frame
-from advance_trial.results.table import Table
+from advance_trial.results.layout import frame
 from advance_trial.results.verbs import Target, stat_rows
 
 COLUMNS = ("variable", "level", "arm", "n", "n_level", "proportion", "mean", "sd", "median", "q1", "q3",
@@ -89,7 +88,7 @@ def baseline_results(cfg: Config, men: pd.DataFrame) -> pd.DataFrame:
     two = arms_of(cfg)
     out: list[list[Any]] = []
     for v in spec.variables:
-        to = Target("baseline", "baseline", LAYOUTS["baseline"].denominator, v.label)
+        to = Target("baseline", "baseline", "men randomised with the value known", v.label)
         col = men[column_of(v)] if column_of(v) in men.columns else pd.Series(np.nan, index=men.index)
         smd = float("nan")
         if spec.standardised_differences and two.control is not None:
@@ -119,18 +118,3 @@ def baseline_results(cfg: Config, men: pd.DataFrame) -> pd.DataFrame:
             stats = {name: r.get(name, np.nan) for name in STATS}
             out += stat_rows(to, {"arm": r["arm"]}, v.id, r["level"], stats)
     return frame(out)
-
-
-def baseline_table(cfg: Config, men: pd.DataFrame) -> Table:
-    """Table 1 from the subject-level data set (module docstring); empty without a ``baseline`` block."""
-    spec = cfg.baseline_table
-    if spec is None:
-        return Table("baseline", pd.DataFrame(columns=list(COLUMNS)), "Baseline characteristics")
-    notes = ["Continuous: mean (SD) and median [Q1, Q3] (R's quantile type 7) of the men with the value known; "
-             "categorical: n (%) of the men with the value known; 'missing' counts the men without it.",
-             "No p-values: baseline differences between randomised arms are due to chance (CONSORT)."]  # fmt: skip
-    if spec.standardised_differences:
-        notes.append("std_difference: absolute standardised difference between the arms (tableone's; Yang and "
-                     "Dalton's form for categorical variables), on each variable's first row.")  # fmt: skip
-    return display("baseline", baseline_results(cfg, men), COLUMNS, "Baseline characteristics by arm", tuple(notes),
-                   dtypes={"n": "Int64", "n_level": "Int64", **{c: float for c in STATS[2:]}})  # fmt: skip

@@ -20,8 +20,7 @@ import pandas as pd
 
 from advance_trial.analysis import STATES, AnalysisData, followup_timepoints
 from advance_trial.config import Config
-from advance_trial.results.layout import LAYOUTS, display, frame
-from advance_trial.results.table import Table
+from advance_trial.results.layout import frame
 from advance_trial.results.verbs import Target, stat_rows
 from advance_trial.tabulate import ALL
 
@@ -73,7 +72,7 @@ def consort_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
         for o in (o for o in cfg.outcomes if o.timepoint == tp):
             for arm in cfg.arm_ids:
                 rows.append(("analysed", arm, f"{tp}: {o.id}", int(men.loc[arm_of == arm, f"analysed_{o.id}"].sum())))
-    to = Target("consort", "consort", LAYOUTS["consort"].denominator)
+    to = Target("consort", "consort", "men (screened, randomised or analysed)")
     return frame([r for stage, arm, detail, n in rows
                   for r in stat_rows(replace(to, variable_label=_STAGES.get(stage, "")), {"arm": arm}, stage, detail,
                                      {"n": n})])  # fmt: skip
@@ -87,19 +86,3 @@ _STAGES = {"assessed": "Assessed for eligibility", "excluded": "Excluded", "excl
            "Did not receive the allocated intervention", "discontinued": "Discontinued the intervention",
            "met_threshold": "Met a dose threshold", "followed_up": "Followed up", "not_followed_up":
            "Not followed up", "analysed": "Analysed"}  # fmt: skip
-
-
-def consort_table(cfg: Config, ads: AnalysisData) -> Table:
-    """The CONSORT flow as a long table ``stage, arm, detail, n``."""
-    return display(
-        "consort",
-        consort_results(cfg, ads),
-        COLUMNS,
-        "CONSORT flow",
-        (
-            "Counts of men at each stage (no intervals). "
-            "met_threshold rows annotate the flow (men meeting each dose threshold); they are not subtracted from it.",
-            "not followed up includes completions outside the timepoint's window.",
-            "analysed: men in each outcome's complete-case analysis (n_analysed in the outcome analyses).",
-        ),
-    )

@@ -14,10 +14,8 @@ import pandas as pd
 
 from advance_trial.analysis import AnalysisData
 from advance_trial.config import Config
-from advance_trial.intervals import describe
 from advance_trial.results.labels import VOCABULARY
-from advance_trial.results.layout import LAYOUTS, display, frame
-from advance_trial.results.table import Table
+from advance_trial.results.layout import frame
 from advance_trial.results.verbs import (
     Target,
     ard_continuous,
@@ -54,11 +52,13 @@ DOSE_COLUMNS = [
     "ci_method", "median_sessions", "q1_sessions", "q3_sessions", "median_hours", "q1_hours", "q3_hours",
 ]  # fmt: skip
 _QUARTILES = ("median", "q1", "q3")
+#: Whom the dose tables' proportions are of.
+OFFERED = "men randomised to the arm offered sessions"
 
 
 def _to(cfg: Config, name: str, variable: str) -> Target:
     labels = {th.id: th.label for th in cfg.thresholds if th.label}
-    return Target(name, "dose", LAYOUTS[name].denominator, labels.get(variable) or VOCABULARY.get(variable, ""))
+    return Target(name, "dose", OFFERED, labels.get(variable) or VOCABULARY.get(variable, ""))
 
 
 def dose_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
@@ -86,27 +86,6 @@ def dose_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
     return bind_results(parts)
 
 
-def dose_table(cfg: Config, ads: AnalysisData) -> Table:
-    """Men meeting each threshold, by cycle and by site (with totals), with medians of dose.
-
-    ``median_sessions`` is the median number of compulsory sessions attended and ``median_hours``
-    the median hours attended (all sessions), both over every man randomised to the arm.
-    """
-    rep = cfg.reporting
-    arm = cfg.schedule.arm if cfg.schedule else None
-    n_comp = sum(p.compulsory for p in cfg.session_plan())
-    return display(
-        "dose",
-        dose_results(cfg, ads),
-        DOSE_COLUMNS,
-        "Men meeting each dose threshold",
-        (
-            f"Denominator (n): men randomised to {arm}, whether or not they attended; "
-            f"{describe(rep.proportion_ci, rep.ci_level)}.",
-            f"median_sessions: compulsory sessions attended (of {n_comp}); median_hours: hours attended, all sessions; "
-            "quartiles by linear interpolation (R type 7).",
-        ),
-    )
 
 
 #: The dose measures summarised by :func:`dose_summary_table`.
@@ -129,32 +108,8 @@ def dose_summary_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
     return bind_results(parts)
 
 
-def dose_summary_table(cfg: Config, ads: AnalysisData) -> Table:
-    """Medians and quartiles of dose overall and by cycle, site and therapy group."""
-    n_comp = sum(p.compulsory for p in cfg.session_plan())
-    columns = ["by", "level", "n"] + [f"{q}_{m}" for m in SUMMARY_MEASURES for q in ("median", "q1", "q3")]
-    return display(
-        "dose_summary",
-        dose_summary_results(cfg, ads),
-        columns,
-        "Dose: medians and quartiles",
-        (
-            f"Over men randomised to {cfg.schedule.arm if cfg.schedule else '-'}; compulsory_percent is of {n_comp} "
-            "compulsory sessions; group: the man's therapy group (men who attended no group session have none); "
-            "quartiles by linear interpolation (R type 7).",
-        ),
-    )
 
 
-def dose_participants_table(cfg: Config, ads: AnalysisData) -> Table:
-    """Per-man dose, for checking by hand (about individual men; never shareable)."""
-    return Table(
-        "dose_participants",
-        dose_per_man(cfg, ads),
-        "Dose per man",
-        ("One row per man randomised to the arm offered sessions; not for sharing.",),
-        markdown=False,
-    )
 
 
 def distribution_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
@@ -168,17 +123,3 @@ def distribution_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
         for k in range(n_comp + 1):
             rows += stat_rows(to, combo, "compulsory_sessions", k, {"n": int(counts.get(k, 0))})
     return frame(rows)
-
-
-def distribution_table(cfg: Config, ads: AnalysisData) -> Table:
-    """How many men attended each number of compulsory sessions, by cycle (and ``all``)."""
-    return display(
-        "dose_distribution",
-        distribution_results(cfg, ads),
-        ["cycle", "compulsory_sessions", "n"],
-        "Compulsory sessions attended",
-        (
-            f"Men randomised to {cfg.schedule.arm if cfg.schedule else '-'}, "
-            "by the number of compulsory sessions attended (counts; no intervals).",
-        ),
-    )

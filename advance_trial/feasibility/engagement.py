@@ -14,9 +14,8 @@ import pandas as pd
 from advance_trial.analysis import AnalysisData
 from advance_trial.analysis.subjects import components
 from advance_trial.config.models import Config
-from advance_trial.intervals import describe
-from advance_trial.results.layout import LAYOUTS, display, frame
-from advance_trial.results.table import Table
+from advance_trial.feasibility.dose import OFFERED
+from advance_trial.results.layout import frame
 from advance_trial.results.verbs import Target, ard_continuous, bind_results, proportion_rows, stat_rows
 
 COLUMNS = ("component", "label", "type", "sessions", "compulsory", "arm", "n", "n_started", "proportion_started",
@@ -35,7 +34,7 @@ def engagement_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
     fixed = {"arm": cfg.schedule.arm}
     parts = []
     for comp in components(cfg):
-        to = Target("engagement", "engagement", LAYOUTS["engagement"].denominator, comp.label)
+        to = Target("engagement", "engagement", OFFERED, comp.label)
         counts = men[f"attended_{comp.id}"].to_numpy(dtype=int)
         n = len(counts)
         started, completed = int((counts >= 1).sum()), int((counts >= comp.sessions).sum())
@@ -49,14 +48,3 @@ def engagement_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
         parts += [frame(rows), ard_continuous(attended, to, comp.id, "attended", cells=[{}], fixed=fixed,
                                               names=names, method=rep.proportion_ci)]  # fmt: skip
     return bind_results(parts)
-
-
-def engagement_table(cfg: Config, ads: AnalysisData) -> Table:
-    """One row per component of the schedule; empty without a schedule."""
-    rep = cfg.reporting
-    who = cfg.entered + ("" if cfg.trial.design == "single_arm" else " to the arm offered sessions")
-    notes = (f"Started: attended at least one of the component's sessions; completed: attended all of them; of the "
-             f"men {who}, whether or not they attended; {describe(rep.proportion_ci, rep.ci_level)}. "
-             "Sessions attended: median and quartiles (R type 7).",)  # fmt: skip
-    return display("engagement", engagement_results(cfg, ads), COLUMNS, "Engagement by component of the programme",
-                   notes, dtypes={"compulsory": bool})  # fmt: skip

@@ -16,8 +16,7 @@ import pandas as pd
 from advance_trial.analysis import AnalysisData
 from advance_trial.config.models import Config
 from advance_trial.results.labels import VOCABULARY
-from advance_trial.results.layout import LAYOUTS, display, frame
-from advance_trial.results.table import Table
+from advance_trial.results.layout import frame
 from advance_trial.results.verbs import Target, stat_rows
 
 COLUMNS = ("about", "category", "arm", "n", "n_with_event", "proportion", "events")
@@ -47,7 +46,7 @@ def harms_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
     by arm."""
     if cfg.events is None:
         return frame([])
-    to = Target("harms", "harms", LAYOUTS["harms"].denominator)
+    to = Target("harms", "harms", "men randomised (partners identified)")
     labels = {c.id: c.label for c in cfg.events.categories}
     arms = [*cfg.arm_ids, "all"]
     man_cats = [c.id for c in cfg.events.categories if c.about == "man"]
@@ -56,14 +55,3 @@ def harms_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
     if partner_cats:
         rows += _rows(to, "partners", ads.partners, arms, [*partner_cats, ANY], labels)
     return frame(rows)
-
-
-def harms_table(cfg: Config, ads: AnalysisData) -> Table:
-    """The harms table; empty without an ``events`` block."""
-    if cfg.events is None:
-        return Table("harms", pd.DataFrame(columns=list(COLUMNS)), "Harms")
-    notes = ("n_with_event: men (or partners) with at least one event of the category; proportion of n, the men "
-             "randomised to the arm (partners: those identified, by their man's arm); events: how many events.",
-             "Partner safety incidents are aggregates only: no incident is listed.")  # fmt: skip
-    return display("harms", harms_results(cfg, ads), COLUMNS, "Adverse events and partner safety incidents", notes,
-                   dtypes={"n": int, "n_with_event": int, "events": int})  # fmt: skip

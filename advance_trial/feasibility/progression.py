@@ -16,19 +16,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from dataclasses import replace
 
 import pandas as pd
 
 from advance_trial.config import Config
 from advance_trial.config.models import Criterion
 from advance_trial.feasibility.tabulate import ALL
-from advance_trial.intervals import Estimate, describe
+from advance_trial.intervals import Estimate
 from advance_trial.results.labels import variable_labels
-from advance_trial.results.layout import LAYOUTS, ResultsData, display, frame
-from advance_trial.results.table import Table
+from advance_trial.results.layout import ResultsData, frame
 from advance_trial.results.verbs import Target, bind_results, stat_rows
-from advance_trial.results.words import probability_all_text
 from advance_trial.vocabulary import null_of
 
 STATUSES = ("met", "not_met", "green", "amber", "red", "not_evaluated")
@@ -192,48 +189,24 @@ def judge(c: Criterion, est: Estimate | None, null: float = 0.0) -> str:
     return "green" if value >= c.green else ("amber" if value >= c.amber else "red")
 
 
-def progression_results(cfg: Config, tables: Mapping[str, Table]) -> pd.DataFrame:
+def progression_results(cfg: Config, results: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """The results rows of the progression criteria, in config order: each criterion's label, metric, its
-    metric's estimate and interval (looked up in the results data set of ``tables``), what it is judged on,
-    its rule, its status and the posterior probabilities with their note."""
-    from advance_trial.results.layout import results_data
-
+    metric's estimate and interval (looked up in the results rows of the analyses before it, ``results``:
+    table name -> rows), what it is judged on, its rule, its status and the posterior probabilities with
+    their note."""
     labels = variable_labels(cfg)
-    results = results_data(tables, labels)  # once: every lookup reads it
-    metrics = metric_estimates(cfg, results)
-    nulls = no_effect(cfg, results)
-    counts = metric_counts(cfg, results)
-    layout = LAYOUTS["progression"]
+    found = ResultsData(bind_results([r for r in results.values() if "stat_name" in r.columns]))
+    metrics = metric_estimates(cfg, found)
+    nulls = no_effect(cfg, found)
+    counts = metric_counts(cfg, found)
     nan = float("nan")
     parts = []
     for c in cfg.progression:
         est = metrics.get(c.metric)
-        to = Target("progression", layout.context, layout.denominator, c.label or labels.get(c.id, ""))
+        to = Target("progression", "progression", "as in each metric's table", c.label or labels.get(c.id, ""))
         stats = {"label": c.label or "", "metric": c.metric, "estimate": est.estimate if est else nan,
                  "ci_lower": est.ci_lower if est else nan, "ci_upper": est.ci_upper if est else nan,
                  "judge_on": c.judge_on, "rule": rule_text(c), "status": judge(c, est, nulls.get(c.metric, 0.0)),
                  **probabilities(c, counts.get(c.metric))}  # fmt: skip
         parts.append(frame(stat_rows(to, {}, c.id, None, stats, method=est.method if est else "")))
     return bind_results(parts)
-
-
-def progression_table(cfg: Config, tables: Mapping[str, Table]) -> Table:
-    """One row per progression criterion, in config order: the pivot of :func:`progression_results`."""
-    rep = cfg.reporting
-    shown = display(
-        "progression",
-        progression_results(cfg, tables),
-        COLUMNS,
-        "Progression criteria",
-        (
-            f"Intervals: {describe(rep.proportion_ci, rep.ci_level)}; denominators as in each metric's table "
-            "(recruitment: men eligible; retention: men randomised; dose: men randomised to the arm offered "
-            "sessions; partners: partners who consented). Judged on the estimate, or on the interval's "
-            "lower bound where judge_on says so (Lewis et al. 2021).",
-            "Outcome criteria take the outcome's first analysis; its interval method is named in ci_method.",
-            "not_evaluated: the metric has no estimate (no denominator, or no outcome analysis).",
-            "probability_met: the posterior probability that a proportion criterion is met, Beta(1, 1) prior "
-            "unless the criterion names one (a traffic light: green, with each zone's probability beside it).",
-        ),
-    )
-    return replace(shown, footnotes=(*shown.footnotes, probability_all_text(shown.data)))

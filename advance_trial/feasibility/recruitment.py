@@ -6,12 +6,10 @@ import pandas as pd
 
 from advance_trial.analysis import AnalysisData
 from advance_trial.config import Config
-from advance_trial.intervals import describe
 from advance_trial.results.labels import VOCABULARY
-from advance_trial.results.layout import LAYOUTS, display, frame
-from advance_trial.results.table import Table
+from advance_trial.results.layout import frame
 from advance_trial.results.verbs import Target, ard_count, bind_results, cells_of, proportion_rows, stat_rows
-from advance_trial.tabulate import ALL, mask_for
+from advance_trial.tabulate import mask_for
 
 RECRUITMENT_COLUMNS = ["site", "n_screened", "n_eligible", "n_randomised", "proportion", "ci_lower", "ci_upper",
                        "ci_method"]  # fmt: skip
@@ -21,7 +19,7 @@ def recruitment_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
     """The results rows of recruitment: men screened and eligible (from screening), men randomised, and
     randomised / eligible with its interval, by site (and ``all``)."""
     rep = cfg.reporting
-    to = Target("recruitment", "recruitment", LAYOUTS["recruitment"].denominator, VOCABULARY["randomised"])
+    to = Target("recruitment", "recruitment", "men eligible at screening", VOCABULARY["randomised"])
     scr, part = ads.screened, ads.men
     parts = []
     for combo, s in cells_of(scr, [("site", cfg.site_ids)]):
@@ -34,38 +32,9 @@ def recruitment_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
     return bind_results(parts)
 
 
-def recruitment_table(cfg: Config, ads: AnalysisData) -> Table:
-    """Men screened, eligible and randomised by site (and ``all``), with randomised / eligible.
-
-    The denominator is men found eligible at screening; the interval is the config's
-    ``reporting.proportion_ci`` at ``reporting.ci_level``.
-    """
-    rep = cfg.reporting
-    verb = cfg.entered
-    return display(
-        "recruitment",
-        recruitment_results(cfg, ads),
-        RECRUITMENT_COLUMNS,
-        f"Recruitment: men {verb} of men eligible",
-        (
-            f"Proportion = men {verb} / men eligible at screening; {describe(rep.proportion_ci, rep.ci_level)}.",
-            "Eligible men include those who declined or were not randomised.",
-        ),
-    )
 
 
 def allocation_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
     """The results rows of allocation: men randomised to each arm, by site (and ``all`` for both)."""
-    to = Target("allocation", "recruitment", LAYOUTS["allocation"].denominator, VOCABULARY["randomised"])
+    to = Target("allocation", "recruitment", "men randomised", VOCABULARY["randomised"])
     return ard_count(ads.men, to, "randomised", by=[("site", cfg.site_ids), ("arm", cfg.arm_ids)])
-
-
-def allocation_table(cfg: Config, ads: AnalysisData) -> Table:
-    """Men randomised to each arm, by site (and ``all`` for both)."""
-    return display(
-        "allocation",
-        allocation_results(cfg, ads),
-        ["site", "arm", "n"],
-        "Allocation by site and arm",
-        (f"Counts of men randomised (no intervals); '{ALL}' rows are totals.",),
-    )

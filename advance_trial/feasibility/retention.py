@@ -15,10 +15,8 @@ import pandas as pd
 
 from advance_trial.analysis import STATES, AnalysisData, followup_timepoints, intervention_arm
 from advance_trial.config import Config
-from advance_trial.intervals import describe
 from advance_trial.results.labels import VOCABULARY
-from advance_trial.results.layout import LAYOUTS, display, frame
-from advance_trial.results.table import Table
+from advance_trial.results.layout import frame
 from advance_trial.results.verbs import (
     Target,
     ard_count,
@@ -28,17 +26,16 @@ from advance_trial.results.verbs import (
     cells_of,
     stat_rows,
 )
-from advance_trial.tabulate import ALL
 
 __all__ = [
-    "STATES", "difference_table", "followup_states", "followup_timepoints", "intervention_arm", "overall",
-    "partner_contact_table", "partner_retention_table", "reasons_table", "retention_table",
+    "STATES", "difference_results", "followup_states", "followup_timepoints", "intervention_arm",
+    "partner_contact_results", "partner_retention_results", "reasons_results", "retention_results",
 ]  # fmt: skip
 
-RETENTION_COLUMNS = [
-    "timepoint", "arm", "site", "cycle", "n_randomised", "n_retained", "proportion", "ci_lower", "ci_upper",
-    "ci_method", "n_outside_window",
-]  # fmt: skip
+#: Whom each table's proportions are of.
+DENOMINATORS = {"retention": "men randomised", "retention_reasons": "men randomised",
+                "retention_difference": "men randomised", "partner_retention": "partners who consented",
+                "partner_contact": "partners identified"}  # fmt: skip
 
 
 def followup_states(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
@@ -64,7 +61,7 @@ def _dims(cfg: Config, by: str) -> list[tuple[str, list[str]]]:
 
 
 def _target(name: str, variable: str) -> Target:
-    return Target(name, "retention", LAYOUTS[name].denominator, VOCABULARY[variable])
+    return Target(name, "retention", DENOMINATORS[name], VOCABULARY[variable])
 
 
 def retention_results(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle"] = "site") -> pd.DataFrame:
@@ -85,31 +82,6 @@ def retention_results(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle
     return bind_results(parts)
 
 
-def retention_table(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle"] = "site") -> Table:
-    """Men retained at each follow-up timepoint, by arm and site (or cycle), with totals.
-
-    Parameters
-    ----------
-    by : {"site", "cycle"}
-        The second breakdown besides arm; the other column is ``all``.
-    """
-    rep = cfg.reporting
-    windows = "; ".join(
-        f"{t.id}: due week {t.week:g}, window {t.window_weeks[0]:+g} to {t.window_weeks[1]:+g} weeks"
-        for t in cfg.timepoints
-        if t.week > 0 and t.window_weeks is not None
-    )
-    return display(
-        "retention",
-        retention_results(cfg, ads, by),
-        RETENTION_COLUMNS,
-        "Retention: men followed up within the window",
-        (
-            f"Proportion = men completing follow-up within the window / men randomised; "
-            f"{describe(rep.proportion_ci, rep.ci_level)}.",
-            f"Completions outside the window are counted in n_outside_window, not as retained. {windows}".strip(),
-        ),
-    )
 
 
 def reasons_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
@@ -129,18 +101,6 @@ def reasons_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
     return frame(rows)
 
 
-def reasons_table(cfg: Config, ads: AnalysisData) -> Table:
-    """Each follow-up state (retained, outside the window, missed, withdrawn, lost, died, unknown) by arm."""
-    return display(
-        "retention_reasons",
-        reasons_results(cfg, ads),
-        ["timepoint", "arm", "state", "n", "n_randomised", "proportion"],
-        "Follow-up outcome by arm",
-        (
-            "Proportion = men in each state / men randomised to the arm (no intervals).",
-            "unknown: no follow-up record, or no status recorded.",
-        ),
-    )
 
 
 def difference_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
@@ -161,19 +121,6 @@ def difference_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
     return bind_results(parts)
 
 
-def difference_table(cfg: Config, ads: AnalysisData) -> Table:
-    """Retention in the intervention arm minus each other arm, with Newcombe's hybrid score interval."""
-    level = cfg.reporting.ci_level
-    cols = ["timepoint", "arm", "comparator", "n_arm", "n_retained_arm", "n_comparator", "n_retained_comparator",
-            "estimate", "ci_lower", "ci_upper", "ci_method"]  # fmt: skip
-    return display(
-        "retention_difference",
-        difference_results(cfg, ads),
-        cols,
-        "Difference in retention between arms",
-        (f"Estimate = retention in arm minus comparator; {100 * level:g}% Newcombe hybrid score interval "
-         "(Newcombe 1998, method 10).",),
-    )  # fmt: skip
 
 
 def partner_retention_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
@@ -194,23 +141,6 @@ def partner_retention_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
     )  # fmt: skip
 
 
-def partner_retention_table(cfg: Config, ads: AnalysisData) -> Table:
-    """Partners followed up, by the man's arm and site: aggregates only.
-
-    The denominator is partners who consented; a partner is retained when her follow-up status is
-    ``completed``. No partner appears individually.
-    """
-    rep = cfg.reporting
-    return display(
-        "partner_retention",
-        partner_retention_results(cfg, ads),
-        RETENTION_COLUMNS,
-        "Partner follow-up (aggregates only)",
-        (
-            "n_randomised here counts partners who consented; arm and site are the man's. "
-            f"{describe(rep.proportion_ci, rep.ci_level)}.",
-        ),
-    )
 
 
 def partner_contact_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
@@ -223,31 +153,3 @@ def partner_contact_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
     return ard_proportion(joined, to, "partner_contacted", "contacted",
                           by=[("arm", cfg.arm_ids), ("site", cfg.site_ids)], method=rep.proportion_ci,
                           ci_level=rep.ci_level, total="n_partners", count="n_contacted")  # fmt: skip
-
-
-def partner_contact_table(cfg: Config, ads: AnalysisData) -> Table:
-    """Partners with whom contact was established, by the man's arm and site (aggregates only)."""
-    rep = cfg.reporting
-    cols = ["arm", "site", "n_partners", "n_contacted", "proportion", "ci_lower", "ci_upper", "ci_method"]
-    return display(
-        "partner_contact",
-        partner_contact_results(cfg, ads),
-        cols,
-        "Partner contact (aggregates only)",
-        (f"Proportion = partners contacted / partners identified; {describe(rep.proportion_ci, rep.ci_level)}.",),
-    )
-
-
-def overall(table: Table, timepoint: str | None = None) -> pd.Series:
-    """The row of a retention-style table with every breakdown at ``all``."""
-    df = table.data
-    keep = np.ones(len(df), dtype=bool)
-    for col in ("arm", "site", "cycle"):
-        if col in df.columns:
-            keep &= (df[col] == ALL).to_numpy()
-    if timepoint is not None and "timepoint" in df.columns:
-        keep &= (df["timepoint"] == timepoint).to_numpy()
-    rows = df[keep]
-    if len(rows) != 1:
-        raise KeyError(f"no single overall row in {table.name} for {timepoint!r}")
-    return rows.iloc[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Collection
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -33,25 +33,18 @@ from advance_trial.outcomes.models import (
     unadjusted_difference,
 )
 from advance_trial.results.labels import variable_labels
-from advance_trial.results.layout import LAYOUTS, NOT_CONTRASTS, pivot_rows
+from advance_trial.results.layout import NOT_CONTRASTS
 from advance_trial.results.layout import frame as results_frame
-from advance_trial.results.table import Table
 from advance_trial.results.verbs import Target, bind_results, stat_rows
 from advance_trial.vocabulary import ANALYSES
-
-OUTCOME_COLUMNS = [
-    "outcome", "timepoint", "analysis", "effect", "estimate", "ci_lower", "ci_upper", "n_analysed",
-    "comparison", "n_intervention", "n_control", "se", "df", "ci_method", "threshold", "note", "status", "reason",
-]  # fmt: skip
 
 
 @dataclass(frozen=True)
 class OutcomeResults:
-    """The outcomes display table, the scored data behind it and the results rows the table is a pivot of."""
+    """The results rows of the outcome analyses and the scored data behind them."""
 
-    effects: pd.DataFrame
+    results: pd.DataFrame
     scores: pd.DataFrame
-    results: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 
 
 def _rows(cfg: Config, o: Outcome, effects: list[Effect], comparison: str, label: str,
@@ -59,8 +52,7 @@ def _rows(cfg: Config, o: Outcome, effects: list[Effect], comparison: str, label
     """The results rows of one outcome's effects: each an arm effect (a contrast, unless its scale is a
     within-arm change) with the men behind it, its notes, status and reason (also in ``error``); the
     statistics named in ``floats`` as floats."""
-    layout = LAYOUTS["outcomes"]
-    to = Target("outcomes", layout.context, layout.denominator, label)
+    to = Target("outcomes", "outcomes", "men analysed", label)
     out = []
     for e in effects:
         combo = {"analysis": e.analysis, "effect": e.effect, "threshold": e.threshold}
@@ -501,37 +493,8 @@ def outcome_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
 
 def analyse_outcomes(cfg: Config, ads: AnalysisData) -> OutcomeResults:
     """Run every configured analysis of every outcome on the subject-level data set: its results rows
-    (:func:`outcome_results`) and their pivot."""
-    rows = outcome_results(cfg, ads)
-    cols = OUTCOME_COLUMNS + (["p_value"] if cfg.analysis.p_values else [])
-    return OutcomeResults(pivot_rows("outcomes", rows, cols), ads.scores, rows)
+    (:func:`outcome_results`) and the scored questionnaires."""
+    return OutcomeResults(outcome_results(cfg, ads), ads.scores)
 
 
-def outcome_tables(cfg: Config, ads: AnalysisData) -> dict[str, Table]:
-    """``outcomes`` (contract section 3) and ``scores`` (the scored data, for checking by hand)."""
-    res = analyse_outcomes(cfg, ads)
-    level = f"{cfg.reporting.ci_level:.0%}"
-    if cfg.trial.design == "single_arm":
-        notes: tuple[str, ...] = (
-            f"{level} paired t intervals of the mean change from baseline (follow-up minus baseline), men with both.",
-        )
-    else:
-        notes = (
-            f"{level} intervals; method per row (ci_method). Effects are intervention minus (or over) control; "
-            "complete cases unless the analysis is multiple_imputation; n_analysed counts the men in the model.",
-            "cace: complier average causal effect for the named dose threshold, beside the intention-to-treat "
-            "estimate, never instead of it.",
-        )
-    return {
-        "outcomes": Table("outcomes", res.effects, "Outcome analyses", notes, results=res.results),
-        "scores": Table(
-            "scores",
-            res.scores,
-            "Scored questionnaires (men)",
-            ("Prorated scores; missing when more items are missing than max_missing_items.",),
-            markdown=False,
-        ),  # fmt: skip
-    }
-
-
-__all__ = ["OutcomeResults", "analyse_outcomes", "arms_of", "factors_of", "outcome_tables"]
+__all__ = ["OutcomeResults", "analyse_outcomes", "arms_of", "factors_of", "outcome_results"]

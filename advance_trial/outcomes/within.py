@@ -16,8 +16,7 @@ import pandas as pd
 from advance_trial.analysis import AnalysisData
 from advance_trial.config.models import Config
 from advance_trial.intervals import quantile
-from advance_trial.results.layout import LAYOUTS, display, frame
-from advance_trial.results.table import Table
+from advance_trial.results.layout import frame
 from advance_trial.results.verbs import Target, bind_results, stat_rows
 from advance_trial.tabulate import ALL
 
@@ -50,7 +49,7 @@ def change_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
     for o in cfg.outcomes:
         if o.type == "binary":
             continue
-        to = Target("change", LAYOUTS["change"].context, LAYOUTS["change"].denominator, o.label or "")
+        to = Target("change", "change", "men with the baseline and follow-up measures", o.label or "")
         for a in [*cfg.arm_ids, ALL] if len(cfg.arms) > 1 else cfg.arm_ids:
             men = ads.men if a == ALL else ads.men[(arm_of == a).to_numpy()]
             stats, reason = _stats(men, o.id, cfg.reporting.ci_level)
@@ -58,12 +57,3 @@ def change_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
             parts.append(frame(stat_rows(to, {"arm": a}, o.id, o.timepoint, stats, method="paired t",
                                          error=reason or None)))  # fmt: skip
     return bind_results(parts)
-
-
-def change_table(cfg: Config, ads: AnalysisData) -> Table:
-    """One row per non-binary outcome and arm (and ``all``): the pivot of :func:`change_results`."""
-    level = f"{100 * cfg.reporting.ci_level:g}%"
-    notes = (f"Change = follow-up minus baseline, mean over the men with both measures, with its {level} paired t "
-             "interval (R: t.test(y - base)); within each arm, not a comparison between arms.",)  # fmt: skip
-    return display("change", change_results(cfg, ads), COLUMNS, "Change from baseline within each arm", notes,
-                   dtypes={"n": np.int64})  # fmt: skip

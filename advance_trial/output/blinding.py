@@ -30,7 +30,9 @@ import numpy as np
 import pandas as pd
 
 from advance_trial.config.models import Config
-from advance_trial.results.layout import LAYOUTS, display_key, frame, missing, pivot_rows, results_data
+from advance_trial.output.ard import results_data
+from advance_trial.output.displays import layouts
+from advance_trial.results.layout import display_key, frame, missing, pivot_rows
 from advance_trial.results.structure import CONTRAST_STATS, MAX_GROUPS, stat_label
 from advance_trial.results.table import Table
 from advance_trial.vocabulary import EFFECTS
@@ -55,7 +57,8 @@ def blind_tables(cfg: Config, tables: dict[str, Table], codes: dict[str, str]) -
     out: dict[str, Table] = {}
     for name, t in withhold_blinded(cfg, tables, codes).items():
         title, notes = sub(t.title), tuple(sub(n) for n in t.footnotes)
-        if name not in LAYOUTS:
+        layout = layouts().get(name)
+        if layout is None:
             df = _words(t.data, sub)
             if "participant_id" in df.columns:  # a listing of men: by man, whatever his arm
                 df = df.sort_values("participant_id", kind="stable")
@@ -65,7 +68,7 @@ def blind_tables(cfg: Config, tables: dict[str, Table], codes: dict[str, str]) -
             continue
         rows = own_rows(name, t, labels)
         blinded = blind_rows(rows, codes, sub)
-        data = code_order(pivot_rows(name, blinded, list(t.data.columns), t.data.dtypes.to_dict()), order)
+        data = code_order(pivot_rows(layout, blinded, list(t.data.columns), t.data.dtypes.to_dict()), order)
         out[name] = replace(t, data=data, title=title, footnotes=notes, results=in_display_order(name, blinded, data))
     return out
 
@@ -180,7 +183,7 @@ def blind_rows(rows: pd.DataFrame, codes: Mapping[str, str], sub: Callable[[str]
 
 def in_display_order(name: str, rows: pd.DataFrame, data: pd.DataFrame) -> pd.DataFrame:
     """Rows in the order of their display's rows (then by column), as :func:`results_data` binds them."""
-    layout = LAYOUTS[name]
+    layout = layouts()[name]
     position = {_plain(display_key(layout, rec)): i for i, rec in enumerate(data.to_dict("records"))}
     columns = {c: i for i, c in enumerate(data.columns)}
     records = rows.to_dict("records")

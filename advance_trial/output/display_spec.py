@@ -26,6 +26,7 @@ from advance_trial.output.formats import (
     proportion,
     share,
 )
+from advance_trial.results.layout import Layout
 
 #: One condition of a disclosure cell: dimension, levels, and whether the levels are excluded.
 Cond = tuple[str, tuple[str, ...], bool]
@@ -263,6 +264,51 @@ class Counted:
     breakdowns: bool = True  # the row's arm, site and cycle are conditions too
 
 
+Notes = tuple[str, ...] | Callable[[Config, pd.DataFrame], tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The contract table (CSV, unrounded) a display is: a pivot of its results rows.
+
+    Attributes
+    ----------
+    title : str or callable
+        Its heading (``config -> words`` where the config words it: men *enrolled* in a single-arm study).
+    columns : tuple of str, or callable
+        Its CSV columns, in order (``config -> columns`` where the config adds some).
+    layout : Layout, optional
+        Which columns are breakdowns, the variable, its level and the interval method
+        (:func:`advance_trial.results.layout.pivot_rows`); none for a listing of men, kept as the analysis
+        gave it.
+    notes : tuple of str, or callable
+        Its footnotes: static text, or ``(config, table) -> notes``.
+    dtypes : mapping
+        Column -> type where the values alone do not say it (counts of a table that may have none).
+    markdown : bool
+        Whether a Markdown version is written (listings of men are for checking by hand in CSV).
+    """
+
+    title: str | Callable[[Config], str]
+    columns: tuple[str, ...] | Callable[[Config], tuple[str, ...]] = ()
+    layout: Layout | None = None
+    notes: Notes = ()
+    dtypes: Mapping[str, Any] = field(default_factory=dict)
+    markdown: bool = True
+
+    def heading(self, cfg: Config) -> str:
+        """Its title for this config."""
+        return self.title(cfg) if callable(self.title) else self.title
+
+    def columns_for(self, cfg: Config) -> tuple[str, ...]:
+        """Its CSV columns for this config."""
+        return self.columns(cfg) if callable(self.columns) else self.columns
+
+    def notes_for(self, cfg: Config, df: pd.DataFrame) -> tuple[str, ...]:
+        """Its footnotes for this config and table."""
+        return self.notes(cfg, df) if callable(self.notes) else self.notes
+
+
 @dataclass(frozen=True)
 class Display:
     """One display table, declared.
@@ -289,19 +335,23 @@ class Display:
         ``(reader, its rows) -> Knowledge``: what a reader of its counts knows beyond them.
     complete : tuple of str
         Breakdowns whose levels in this table are all the trial's (its arms and sites).
+    shape : Shape, optional
+        The contract table it is, as a pivot of its results rows (title, CSV columns, layout, notes); none
+        for a table made otherwise (the definitive trial's planning tables, the disclosure audit).
     """
 
     columns: tuple[Column, ...] = ()
     by_arm: ByArm | None = None
     build: Callable[[Context], pd.DataFrame] | None = None
     keys: int = 1
-    footnotes: tuple[str, ...] | Callable[[Config, pd.DataFrame], tuple[str, ...]] = ()
+    footnotes: Notes = ()
     blinded: Blinded = Blinded()
     shareable: Shareable = Shareable()
     per_man: bool = False
     counts: tuple[Counted, ...] = ()
     knows: Callable[[Reader, list[Row]], Knowledge] | None = None
     complete: tuple[str, ...] = ()
+    shape: Shape | None = None
 
     @property
     def laid_out(self) -> bool:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from advance_trial.config.models import Config
 from advance_trial.output import display_rules as rules
+from advance_trial.output import shapes
 from advance_trial.output.display_plan import PLAN_BUILDERS, PLAN_NOTES
 from advance_trial.output.display_spec import (
     Blinded,
@@ -51,6 +52,7 @@ from advance_trial.output.formats import (
     share,
     timepoints_worded,
 )
+from advance_trial.results.layout import Layout
 from advance_trial.tabulate import ALL
 
 PCT_CI = "n/N (%; 95% CI)"
@@ -220,12 +222,14 @@ _RETENTION = ByArm((_TIMEPOINT, _SUBGROUP), Proportion("n_retained", "n_randomis
 #: Every display table, in the order the disclosure audit lists their counts.
 DISPLAYS: dict[str, Display] = {
     "allocation": Display(
+        shape=shapes.ALLOCATION,
         by_arm=ByArm((_SITE,), Count("n")),
         footnotes=("Men randomised, by site and arm.",),
         counts=rules.ALLOCATION,
         complete=("arm", "site"),
     ),
     "retention": Display(
+        shape=shapes.RETENTION,
         by_arm=_RETENTION,
         keys=2,
         footnotes=lambda cfg, df: (
@@ -236,12 +240,14 @@ DISPLAYS: dict[str, Display] = {
         counts=rules.retention("men"),
     ),  # fmt: skip
     "retention_reasons": Display(
+        shape=shapes.RETENTION_REASONS,
         by_arm=ByArm((_TIMEPOINT, Column("Follow-up", Label("state", "state"))), Share("n"), size="n_randomised"),
         keys=2,
         footnotes=("Men in each follow-up state, n (% of the men randomised to the arm).",),
         counts=rules.RETENTION_REASONS,
     ),
     "retention_difference": Display(
+        shape=shapes.RETENTION_DIFFERENCE,
         columns=(
             _TIMEPOINT,
             Column("Comparison", lambda r, x: f"{x.labels.arm(r['arm'])} vs {x.labels.arm(r['comparator'])}"),
@@ -258,6 +264,7 @@ DISPLAYS: dict[str, Display] = {
         counts=rules.RETENTION_DIFFERENCE,
     ),  # fmt: skip
     "dose": Display(
+        shape=shapes.DOSE,
         columns=(
             Column("Threshold", Label("threshold", "threshold")),
             Column("Arm", Label("arm", "arm"), shown=lambda x: x.frame["arm"].nunique() > 1),
@@ -291,6 +298,7 @@ DISPLAYS: dict[str, Display] = {
         knows=rules.dose_knows,
     ),  # fmt: skip
     "dose_summary": Display(
+        shape=shapes.DOSE_SUMMARY,
         columns=(Column("Men", _men_of_summary), Column("n", Count("n")), *_summary_medians()),
         footnotes=lambda cfg, df: (
             f"Sessions and hours attended by the men randomised to {_offered(cfg)}: {_QUARTILES}; % of compulsory "
@@ -302,12 +310,14 @@ DISPLAYS: dict[str, Display] = {
         counts=rules.DOSE_SUMMARY,
     ),  # fmt: skip
     "consort": Display(
+        shape=shapes.CONSORT,
         blinded=Blinded(rows=rules.consort_blinded),
         shareable=Shareable(recode=rules.consort_coded),
         counts=rules.CONSORT,
         knows=rules.consort_knows,
     ),
     "recruitment": Display(
+        shape=shapes.RECRUITMENT,
         columns=(
             _SITE,
             Column("Screened", Count("n_screened")),
@@ -321,6 +331,7 @@ DISPLAYS: dict[str, Display] = {
         counts=rules.RECRUITMENT,
     ),  # fmt: skip
     "partner_retention": Display(
+        shape=shapes.PARTNER_RETENTION,
         by_arm=_RETENTION,
         keys=2,
         footnotes=lambda cfg, df: (
@@ -331,6 +342,7 @@ DISPLAYS: dict[str, Display] = {
         counts=rules.retention("partners"),
     ),  # fmt: skip
     "partner_contact": Display(
+        shape=shapes.PARTNER_CONTACT,
         by_arm=ByArm((_SITE,), Proportion("n_contacted", "n_partners")),
         footnotes=lambda cfg, df: (
             f"Partners contacted of the partners identified, n/N (%; {_ci(cfg)}); arm and site are the man's. "
@@ -340,6 +352,7 @@ DISPLAYS: dict[str, Display] = {
         counts=rules.PARTNER_CONTACT,
     ),  # fmt: skip
     "outcomes": Display(
+        shape=shapes.OUTCOMES,
         columns=(
             _OUTCOME,
             _TIMEPOINT,
@@ -374,6 +387,7 @@ DISPLAYS: dict[str, Display] = {
         counts=rules.OUTCOMES,
     ),  # fmt: skip
     "baseline": Display(
+        shape=shapes.BASELINE,
         build=_baseline,
         footnotes=lambda cfg, df: (
             f"Continuous: mean (SD) and {_QUARTILES}, of the men with the value known; categorical: n (%) of the "
@@ -397,6 +411,7 @@ DISPLAYS: dict[str, Display] = {
         knows=rules.baseline_knows,
     ),  # fmt: skip
     "harms": Display(
+        shape=shapes.HARMS,
         by_arm=ByArm(
             (
                 Column("About", lambda r, x: str(r["about"]).capitalize()),
@@ -417,6 +432,7 @@ DISPLAYS: dict[str, Display] = {
         knows=rules.harms_knows,
     ),  # fmt: skip
     "engagement": Display(
+        shape=shapes.ENGAGEMENT,
         columns=(
             Column("Component", lambda r, x: str(r["label"])),
             Column("Sessions offered", _offered_sessions),
@@ -439,6 +455,7 @@ DISPLAYS: dict[str, Display] = {
         shareable=NOT_SHARED,  # men by component attended are not yet cells of the disclosure structure
     ),  # fmt: skip
     "change": Display(
+        shape=shapes.CHANGE,
         columns=(
             _OUTCOME,
             _TIMEPOINT,
@@ -456,6 +473,7 @@ DISPLAYS: dict[str, Display] = {
         shareable=NOT_SHARED,  # its men with both measures by arm are not yet cells of the disclosure structure
     ),  # fmt: skip
     "progression": Display(
+        shape=shapes.PROGRESSION,
         columns=(
             Column(
                 "Criterion",
@@ -497,6 +515,7 @@ DISPLAYS: dict[str, Display] = {
         shareable=Shareable(after=rules.progression_shareable),
     ),  # fmt: skip
     "recruitment_rate": Display(
+        shape=shapes.RECRUITMENT_RATE,
         columns=(
             _SITE,
             Column("Randomised", Count("n_randomised")),
@@ -521,6 +540,7 @@ DISPLAYS: dict[str, Display] = {
     # plan: its design effect is the intervention arm's ICC, which says which arm had therapy groups (and so do
     # the tables and the forecast sized from it)
     "plan": Display(
+        shape=shapes.PLAN,
         columns=(
             _OUTCOME,
             Column("Quantity", lambda r, x: timepoints_worded(x.labels, str(r["quantity"]))),
@@ -533,12 +553,17 @@ DISPLAYS: dict[str, Display] = {
     ),
     **{name: _plan(name) for name in PLAN_BUILDERS},
     "recruitment_forecast_bands": Display(blinded=WITHHELD),
-    "dose_distribution": Display(blinded=WITHHELD, shareable=NOT_SHARED),
-    "dose_participants": Display(blinded=WITHHELD, shareable=NOT_SHARED, per_man=True),
-    "scores": Display(shareable=NOT_SHARED, per_man=True),
+    "dose_distribution": Display(shape=shapes.DOSE_DISTRIBUTION, blinded=WITHHELD, shareable=NOT_SHARED),
+    "dose_participants": Display(shape=shapes.DOSE_PARTICIPANTS, blinded=WITHHELD, shareable=NOT_SHARED, per_man=True),
+    "scores": Display(shape=shapes.SCORES, shareable=NOT_SHARED, per_man=True),
     # counts per site per month are small cells no audit of this folder covers: they stay with the statistician
-    "recruitment_monthly": Display(shareable=NOT_SHARED),
+    "recruitment_monthly": Display(shape=shapes.RECRUITMENT_MONTHLY, shareable=NOT_SHARED),
 }
+
+
+def layouts() -> dict[str, Layout]:
+    """The layout of every declared table of statistics (a listing of men has none), by name."""
+    return {n: d.shape.layout for n, d in DISPLAYS.items() if d.shape is not None and d.shape.layout is not None}
 
 
 def declared(name: str) -> Display:

@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from advance_trial.analysis import AnalysisData
     from advance_trial.config import Config
     from advance_trial.results.layout import ResultsData
-    from advance_trial.results.table import Table
 
 COLUMNS = ["outcome", "step", "quantity", "estimate", "conservative", "note"]
 
@@ -166,47 +165,39 @@ def plan_outcome(cfg: Config, ads: AnalysisData, results: ResultsData, outcome: 
     return rows
 
 
-def plan_results(cfg: Config, ads: AnalysisData, tables: Mapping[str, Table]) -> pd.DataFrame:
+def plan_results(cfg: Config, ads: AnalysisData, results: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """The results rows of the plan: each step of each primary outcome's size (:func:`plan_outcome`), its
-    estimate, conservative value and note, broken down by step."""
+    estimate, conservative value and note, broken down by step; the ICC and retention read from the
+    analyses' results rows (``results``: table name -> rows)."""
     from advance_trial.results.labels import variable_labels
-    from advance_trial.results.layout import LAYOUTS, frame, results_data
+    from advance_trial.results.layout import ResultsData, frame
     from advance_trial.results.verbs import Target, bind_results, stat_rows
 
     p = cfg.planning
     labels = variable_labels(cfg)
     steps: list[dict[str, Any]] = []
     if p is not None and cfg.trial.design == "parallel":
-        results = results_data(tables, labels)
+        found = ResultsData(bind_results([r for r in results.values() if "stat_name" in r.columns]))
         for oid in p.outcomes or [cfg.outcomes[0].id]:
-            steps += plan_outcome(cfg, ads, results, oid)
+            steps += plan_outcome(cfg, ads, found, oid)
     # a value is a float wherever one of its column's is (a whole count of men beside a fraction)
     floats = [c for c in ("estimate", "conservative") if any(not isinstance(s[c], int | np.integer) for s in steps)]
-    layout = LAYOUTS["plan"]
     parts = []
     for s in steps:
-        to = Target("plan", layout.context, layout.denominator, labels.get(str(s["outcome"]), ""))
+        to = Target("plan", "planning", "the definitive trial's men", labels.get(str(s["outcome"]), ""))
         stats = {c: float(s[c]) if c in floats else s[c] for c in ("estimate", "conservative")}
         rows = stat_rows(to, {"step": str(s["step"])}, s["outcome"], s["quantity"], {**stats, "note": s["note"]})
         parts.append(frame(rows))
     return bind_results(parts)
 
 
-def plan_table(cfg: Config, ads: AnalysisData, tables: Mapping[str, Table]) -> Table:
-    """``plan``: the definitive trial's size for each primary outcome, every step shown: the pivot of
-    :func:`plan_results`."""
-    from advance_trial.results.layout import display
-
-    return display(
-        "plan",
-        plan_results(cfg, ads, tables),
-        COLUMNS,
-        "Planning the definitive trial",
-        ("Men per arm for a two-sided two-sample t test (as R's power.t.test), reduced by ANCOVA (1 - r^2), the "
-         "intervention arm inflated by the design effect of its therapy groups, both divided by retention.",
-         "conservative: the SD's one-sided upper limit (Browne 1995; Sim & Lewis 2012), r's lower limit, the "
-         "ICC's upper limit and retention's lower limit."),
-    )  # fmt: skip
+def planned_total(rows: pd.DataFrame) -> int | None:
+    """The plan's men to randomise in all (the first planned outcome's), from its results rows; None when
+    not computed."""
+    if rows.empty:
+        return None
+    alls = rows[(rows["variable_level"] == "men to randomise in all") & (rows["stat_name"] == "estimate")]["stat"]
+    return int(alls.iloc[0]) if len(alls) and alls.iloc[0] == alls.iloc[0] else None  # nan: not computed
 
 
 def for_definitive(definitive: Config, pilot: Config) -> Config:
@@ -254,4 +245,4 @@ def registered_rows(definitive: Config, plan: pd.DataFrame) -> pd.DataFrame:
                            kind="stable").reset_index(drop=True)  # fmt: skip
 
 
-__all__ = ["COLUMNS", "for_definitive", "plan_outcome", "plan_table", "registered_rows"]
+__all__ = ["COLUMNS", "for_definitive", "plan_outcome", "plan_results", "planned_total", "registered_rows"]

@@ -217,11 +217,11 @@ def _label(cfg: Config, oid: str) -> str:
 
 
 def pilot_sites(cfg: Config, ads: AnalysisData) -> list[Any]:
-    """The pilot's sites' men and recruiting months (:func:`advance_trial.feasibility.accrual.monthly_table`)."""
-    from advance_trial.feasibility.accrual import monthly_table
+    """The pilot's sites' men and recruiting months (:func:`advance_trial.feasibility.accrual.site_months`)."""
+    from advance_trial.feasibility.accrual import site_months
     from advance_trial.planning.forecast import PilotSite
 
-    monthly = monthly_table(cfg, ads).data
+    monthly = site_months(cfg, ads)
     out = []
     for site, rows in monthly[monthly["site"] != "all"].groupby("site", sort=False):
         out.append(PilotSite(str(site), int(rows["n_randomised"].sum()), float(len(rows))))

@@ -1,13 +1,13 @@
-"""Displays as pivots of the results data set: a :class:`Layout` per display, the pivot, and the melt.
+"""Displays as pivots of the results data set: the :class:`Layout` of a display, the pivot, and the melt.
 
-Each display table is declared by a :class:`Layout` (which of its columns are breakdowns, which the
-variable, which the method) and is a pivot of its results rows (:func:`pivot`). An analysis makes its rows
-with the verbs (:mod:`advance_trial.results.verbs`) and its display table by :func:`display`; a table
-built otherwise is read into rows by :func:`melt`. Either way the pivot gives back the display table
-exactly, its column order and types included (tested for every table of the three samples, in plain,
-blinded and shareable runs), so the CSV and Markdown tables and ``results.csv`` cannot disagree.
-Per-man listings (``scores``, ``dose_participants``) and the disclosure audit are data, not statistics:
-they have no layout and stay out.
+An analysis makes its results rows with the verbs (:mod:`advance_trial.results.verbs`) and hands them on;
+the output declares each display's :class:`Layout` (which of its columns are breakdowns, which the
+variable, which the method: :data:`advance_trial.output.displays.DISPLAYS`) and makes the display table
+as a pivot of its rows (:func:`pivot_rows`). A display changed since (by disclosure or blinding) is read
+back into rows by :func:`melt`. Either way the pivot gives back the display table exactly, its column
+order and types included (tested for every table of the three samples, in plain, blinded and shareable
+runs), so the CSV and Markdown tables and ``results.csv`` cannot disagree. Per-man listings (``scores``,
+``dose_participants``) and the disclosure audit are data, not statistics: they have no layout and stay out.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from advance_trial.results.structure import (
     TEXT_HOME,
     stat_label,
 )
-from advance_trial.results.table import Table
 
 #: Effect scales that are not a contrast between arms (a within-arm change, an ICC).
 NOT_CONTRASTS = ("icc", "mean_change")
@@ -37,7 +36,8 @@ NOT_CONTRASTS = ("icc", "mean_change")
 
 @dataclass(frozen=True)
 class Layout:
-    """How a display table's columns map onto the results data set.
+    """How a display table's columns map onto the results data set (declared beside the display, in
+    :data:`advance_trial.output.displays.DISPLAYS`).
 
     Attributes
     ----------
@@ -50,21 +50,16 @@ class Layout:
         The column holding the variable's level.
     method : str, optional
         The column naming the interval method.
-    denominator : str
-        What the table's proportions are of.
-    context : str
-        The analysis that makes the table (``results.csv``'s ``context``); the table's name when empty.
     contrast : bool
         Whether the table's ``estimate``, ``ci_lower`` and ``ci_upper`` are contrasts between arms (unless
-        the row's ``effect`` is one of :data:`NOT_CONTRASTS`).
+        the row's ``effect`` is one of :data:`NOT_CONTRASTS`), for a table read back into rows that has no
+        rows of its own.
     """
 
     groups: tuple[str | tuple[str, str], ...] = ()
     variable: str = ""
     level: str | None = None
     method: str | None = None
-    denominator: str = ""
-    context: str = ""
     contrast: bool = False
 
     def key_columns(self) -> list[str]:
@@ -79,49 +74,6 @@ class Layout:
         if self.method is not None:
             cols.append(self.method)
         return cols
-
-
-_PROPORTION_OFFERED = "men randomised to the arm offered sessions"
-#: The layout of every display table that holds statistics.
-LAYOUTS: dict[str, Layout] = {
-    "recruitment": Layout(("site",), "=randomised", method="ci_method", denominator="men eligible at screening",
-                          context="recruitment"),
-    "allocation": Layout(("site", "arm"), "=randomised", denominator="men randomised", context="recruitment"),
-    "consort": Layout(("arm",), "stage", "detail", denominator="men (screened, randomised or analysed)",
-                      context="consort"),
-    "retention": Layout(("arm", "site", "cycle"), "=retained", "timepoint", "ci_method", "men randomised",
-                        "retention"),
-    "retention_reasons": Layout(("timepoint", "arm"), "=followup_state", "state", denominator="men randomised",
-                                context="retention"),
-    "retention_difference": Layout(("arm", "comparator"), "=retained", "timepoint", "ci_method", "men randomised",
-                                   "retention", contrast=True),
-    "partner_retention": Layout(("arm", "site", "cycle"), "=partner_retained", "timepoint", "ci_method",
-                                "partners who consented", "retention"),
-    "partner_contact": Layout(("arm", "site"), "=partner_contacted", method="ci_method",
-                              denominator="partners identified", context="retention"),
-    "dose": Layout(("arm", "cycle", "site"), "threshold", method="ci_method", denominator=_PROPORTION_OFFERED,
-                   context="dose"),
-    "dose_summary": Layout((("by", "level"),), "=dose", denominator=_PROPORTION_OFFERED, context="dose"),
-    "engagement": Layout(("arm",), "component", method="ci_method", denominator=_PROPORTION_OFFERED,
-                         context="engagement"),
-    "dose_distribution": Layout(("cycle",), "=compulsory_sessions", "compulsory_sessions",
-                                denominator=_PROPORTION_OFFERED, context="dose"),
-    "outcomes": Layout(("analysis", "effect", "threshold"), "outcome", "timepoint", "ci_method", "men analysed",
-                       "outcomes", contrast=True),
-    "change": Layout(("arm",), "outcome", "timepoint", "ci_method", "men with the baseline and follow-up measures",
-                     "change"),
-    "progression": Layout((), "criterion", method="ci_method", denominator="as in each metric's table",
-                          context="progression"),
-    "plan": Layout(("step",), "outcome", "quantity", denominator="the definitive trial's men", context="planning"),
-    "recruitment_monthly": Layout(("site",), "=randomised", "month", denominator="men randomised",
-                                  context="recruitment"),
-    "recruitment_rate": Layout(("site",), "=rate_per_site_month", method="ci_method",
-                               denominator="recruiting site-months", context="recruitment"),
-    "baseline": Layout(("arm",), "variable", "level", denominator="men randomised with the value known",
-                       context="baseline"),
-    "harms": Layout(("about", "arm"), "category", denominator="men randomised (partners identified)",
-                    context="harms"),
-}  # fmt: skip
 
 
 def missing(v: Any) -> bool:
@@ -219,16 +171,18 @@ def value_of(row: Mapping[Any, Any]) -> Any:
     return row["stat"]
 
 
-def melt(name: str, df: pd.DataFrame, labels: Mapping[str, str] | None = None,
-         layout: Layout | None = None) -> list[list[Any]]:  # fmt: skip
-    """The results rows of a display table built without them, read off its columns by its layout
-    (:data:`LAYOUTS`, unless given)."""
-    layout = layout or LAYOUTS[name]
+def melt(name: str, df: pd.DataFrame, layout: Layout, labels: Mapping[str, str] | None = None,
+         like: pd.DataFrame | None = None) -> list[list[Any]]:  # fmt: skip
+    """The results rows of a display table read off its columns by its ``layout``: a table changed since
+    its rows were made (by disclosure or blinding). ``like``, the rows it was made from, gives each row's
+    denominator, labels, context and whether it is a contrast (a row it lacks takes the table's)."""
     if len(layout.groups) > MAX_GROUPS:
         raise ValueError(f"{name}: {len(layout.groups)} breakdowns; the results data set holds {MAX_GROUPS}")
     keys = [c for c in layout.key_columns() if c in df.columns]
     stats = [c for c in df.columns if c not in keys]
     labels = labels or {}
+    before = _described(like)
+    table = next(iter(before.values()), None)
     out: list[list[Any]] = []
     seen: set[tuple[Any, ...]] = set()
     for rec in df.to_dict("records"):
@@ -245,10 +199,28 @@ def melt(name: str, df: pd.DataFrame, labels: Mapping[str, str] | None = None,
         contrast = layout.contrast and effect not in NOT_CONTRASTS
         for s in stats:  # a count has no interval method
             m = None if s == "n" or s.startswith("n_") else method
-            out.append(row(name, groups, variable, level, s, rec[s], method=m, denominator=layout.denominator,
-                           variable_label=var_label, error=reason, context=layout.context or name,
-                           contrast=contrast and s in CONTRAST_STATS))  # fmt: skip
+            hit = before.get((*map(_text, key), s))  # the row it was made as (none once blinded: arms are codes)
+            base = hit or table
+            out.append(row(name, groups, variable, level, s, rec[s], method=m,
+                           denominator=base["denominator"] if base else "",
+                           variable_label=hit["variable_label"] if hit and not label else var_label, error=reason,
+                           context=base["context"] if base else name,
+                           contrast=bool(hit["contrast"]) if hit else contrast and s in CONTRAST_STATS))  # fmt: skip
     return out
+
+
+def _text(v: Any) -> str | None:
+    return None if missing(v) else str(v)
+
+
+def _described(rows: pd.DataFrame | None) -> dict[tuple[str | None, ...], dict[str, Any]]:
+    """Rows by key and statistic (as text), for :func:`melt`."""
+    if rows is None:
+        return {}
+    cols = ["denominator", "variable_label", "context", "contrast"]
+    return {(*map(_text, _key(r)), str(r.stat_name)): dict(zip(cols, (r.denominator, r.variable_label, r.context,
+                                                                      r.contrast), strict=True))
+            for r in rows.itertuples(index=False)}  # fmt: skip
 
 
 def display_key(layout: Layout, rec: Mapping[Any, Any]) -> tuple[Any, ...]:
@@ -278,14 +250,17 @@ def row(table: str, groups: list[Any], variable: Any, level: Any, stat_name: str
             stat_label(stat_name), cells["text"], warning, cells["error"], context or table, contrast]  # fmt: skip
 
 
-def results_data(tables: Mapping[str, Any], labels: Mapping[str, str] | None = None) -> ResultsData:
-    """The long results data set of display tables (those with a :data:`LAYOUTS` entry): each table's own
-    results rows when its data are still their pivot, else its rows read off its data (:func:`melt`).
+def results_data(tables: Mapping[str, Any], layouts: Mapping[str, Layout],
+                 labels: Mapping[str, str] | None = None) -> ResultsData:  # fmt: skip
+    """The long results data set of display tables (those with a layout): each table's own results rows
+    when its data are still their pivot, else its rows read off its data (:func:`melt`).
 
     Parameters
     ----------
     tables : mapping
         Table name -> :class:`~advance_trial.results.table.Table` (or a DataFrame).
+    layouts : mapping
+        Table name -> its :class:`Layout` (a table without one stays out).
     labels : mapping, optional
         Variable id -> the words a reader sees (:func:`advance_trial.results.labels.variable_labels`).
     """
@@ -294,7 +269,8 @@ def results_data(tables: Mapping[str, Any], labels: Mapping[str, str] | None = N
     dtypes: dict[str, dict[str, Any]] = {}
     seen = _BOUND.get()
     for name, t in tables.items():
-        if name not in LAYOUTS:
+        layout = layouts.get(name)
+        if layout is None:
             continue
         df: pd.DataFrame = getattr(t, "data", t)
         columns[name] = [str(c) for c in df.columns]
@@ -304,10 +280,10 @@ def results_data(tables: Mapping[str, Any], labels: Mapping[str, str] | None = N
             frames.append(hit[2])
             continue
         own: pd.DataFrame | None = getattr(t, "results", None)
-        if own is not None and _same(pivot_rows(name, own, columns[name], dtypes[name]), df):
+        if own is not None and _same(pivot_rows(layout, own, columns[name], dtypes[name]), df):
             frames.append(ordered(name, own, columns[name]))
         else:
-            frames.append(frame(melt(name, df, labels)))
+            frames.append(frame(melt(name, df, layout, labels, own)))
         if seen is not None:
             seen[name] = (df, labels, frames[-1])
     long = pd.concat(frames, ignore_index=True) if frames else frame([])
@@ -364,11 +340,10 @@ def ordered(table: str, rows: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return rows.iloc[[i for *_, i in sorted(sort_keys)]].reset_index(drop=True)
 
 
-def pivot_rows(table: str, long: pd.DataFrame, cols: list[str], dtypes: Mapping[Any, Any] | None = None
+def pivot_rows(layout: Layout, long: pd.DataFrame, cols: Sequence[str], dtypes: Mapping[Any, Any] | None = None
                ) -> pd.DataFrame:  # fmt: skip
-    """The display ``table`` as a pivot of its results rows, with columns ``cols`` (types as ``dtypes``
-    says, else as pandas infers them from the values)."""
-    layout = LAYOUTS[table]
+    """A display table as a pivot of its results rows by its ``layout``, with columns ``cols`` (types as
+    ``dtypes`` says, else as pandas infers them from the values)."""
     records: dict[tuple[Any, ...], dict[str, Any]] = {}
     for r in long.to_dict("records"):
         key = (r["group1"], r["group1_level"], r["group2"], r["group2_level"], r["group3"], r["group3_level"],
@@ -379,7 +354,7 @@ def pivot_rows(table: str, long: pd.DataFrame, cols: list[str], dtypes: Mapping[
         if layout.method is not None and isinstance(r["method"], str):
             rec[layout.method] = r["method"]
         rec[r["stat_name"]] = value_of(r)
-    out = pd.DataFrame(list(records.values()), columns=cols)
+    out = pd.DataFrame(list(records.values()), columns=list(cols))
     for c in cols:
         if dtypes is not None and c in dtypes:
             out[c] = out[c].astype(dtypes[c])
@@ -388,10 +363,10 @@ def pivot_rows(table: str, long: pd.DataFrame, cols: list[str], dtypes: Mapping[
     return out
 
 
-def pivot(results: ResultsData, table: str) -> pd.DataFrame:
-    """The display table ``table`` as a pivot of the long table, with its columns and types."""
+def pivot(results: ResultsData, table: str, layout: Layout) -> pd.DataFrame:
+    """The display table ``table`` as a pivot of the long table by its ``layout``, with its columns and types."""
     long = results.long[results.long["table"] == table]
-    return pivot_rows(table, long, results.columns[table], results.dtypes[table])
+    return pivot_rows(layout, long, results.columns[table], results.dtypes[table])
 
 
 def _key_record(layout: Layout, r: Mapping[Any, Any]) -> dict[str, Any]:
@@ -413,11 +388,3 @@ def _key_record(layout: Layout, r: Mapping[Any, Any]) -> dict[str, Any]:
     if layout.method is not None:
         rec[layout.method] = r["method"]
     return rec
-
-
-def display(name: str, rows: pd.DataFrame, columns: Sequence[str], title: str = "",
-            footnotes: tuple[str, ...] = (), dtypes: Mapping[Any, Any] | None = None) -> Table:  # fmt: skip
-    """The display table ``name``: a pivot of its results ``rows`` (:func:`pivot_rows`) with ``columns``,
-    carrying the rows it was made from."""
-    data = pivot_rows(name, rows, list(columns), dtypes)
-    return Table(name, data, title, footnotes, results=rows)
