@@ -87,6 +87,7 @@ def _has(cfg: Config, block: str) -> bool:
 # Each hands on results rows (or a listing of men) by table name; the output makes the tables
 # (:func:`advance_trial.output.pivots.table_of`).
 
+
 def recruitment_step(cfg: Config, ads: AnalysisData) -> Built:
     """Recruitment, allocation, the CONSORT flow and recruitment by month."""
     from advance_trial.feasibility.accrual import monthly_results

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from advance_trial.output.pivots import table_of
-from advance_trial.results import COLUMNS, ResultsStructureError, check_results_structure
 from advance_trial.output.ard import results_data
 from advance_trial.output.displays import layouts
+from advance_trial.output.pivots import table_of
+from advance_trial.results import COLUMNS, ResultsStructureError, check_results_structure
 from advance_trial.results.layout import pivot_rows
 from advance_trial.results.verbs import (
     Target,
@@ -169,8 +169,8 @@ def test_text_statistics_go_to_their_own_columns_and_the_pivot_gives_them_back()
     assert (by.at["rule", "text"], by.at["status", "text"]) == ("estimate >= 0.60", "met")
     assert by.at["label", "variable_label"] == "At least 60% randomised" and by.at["reason", "text"] == ""
     assert by.at["flag", "stat"] == 1
-    back = pivot_rows(layouts()["progression"], rows, ["criterion", "label", "estimate", "rule", "status", "reason", "flag"],
-                      {"flag": bool})  # fmt: skip
+    cols = ["criterion", "label", "estimate", "rule", "status", "reason", "flag"]
+    back = pivot_rows(layouts()["progression"], rows, cols, {"flag": bool})
     assert back.iloc[0].to_dict() == {"criterion": "recruitment", "label": "At least 60% randomised",
                                       "estimate": 0.7, "rule": "estimate >= 0.60", "status": "met", "reason": "",
                                       "flag": True}  # fmt: skip

@@ -86,9 +86,7 @@ def dose_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
     return bind_results(parts)
 
 
-
-
-#: The dose measures summarised by :func:`dose_summary_table`.
+#: The dose measures summarised by :func:`dose_summary_results`.
 SUMMARY_MEASURES = ("compulsory_sessions", "sessions", "hours", "compulsory_percent")
 
 
@@ -106,10 +104,6 @@ def dose_summary_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
         names = {q: f"{q}_{measure}" for q in _QUARTILES}
         parts.append(ard_continuous(per, to, "dose", measure, cells=cuts, names=names))
     return bind_results(parts)
-
-
-
-
 
 
 def distribution_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:

@@ -32,8 +32,6 @@ def recruitment_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
     return bind_results(parts)
 
 
-
-
 def allocation_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
     """The results rows of allocation: men randomised to each arm, by site (and ``all`` for both)."""
     to = Target("allocation", "recruitment", "men randomised", VOCABULARY["randomised"])

@@ -82,8 +82,6 @@ def retention_results(cfg: Config, ads: AnalysisData, by: Literal["site", "cycle
     return bind_results(parts)
 
 
-
-
 def reasons_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
     """The results rows of each follow-up state by arm: men in it, men randomised, and the share (no
     interval)."""
@@ -99,8 +97,6 @@ def reasons_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
                                   {"n": k, "n_randomised": len(cell),
                                    "proportion": k / len(cell) if len(cell) else float("nan")})  # fmt: skip
     return frame(rows)
-
-
 
 
 def difference_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
@@ -121,8 +117,6 @@ def difference_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
     return bind_results(parts)
 
 
-
-
 def partner_retention_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
     """The results rows of partners followed up (of partners who consented), by the man's arm and site."""
     rep = cfg.reporting
@@ -139,8 +133,6 @@ def partner_retention_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
         ard_count(joined, to, "partner_retained", by=_dims(cfg, "site"), level=tp, where=lambda c: np.zeros(len(c)),
                   stat_name="n_outside_window"),
     )  # fmt: skip
-
-
 
 
 def partner_contact_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
