@@ -186,3 +186,18 @@ def test_tables_read_the_analysis_data_sets_not_the_canonical_files(module):
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert "advance_trial.data.canonical" not in imported
     assert "CanonicalData" not in (PACKAGE / module).read_text()
+
+
+@pytest.mark.parametrize("mode", ["blinded", "shareable"])
+def test_rows_read_back_keep_the_words_the_analysis_made(sample_run, mode):
+    """Found in issue 31's turning round: a table disclosure or blinding changed is read back into rows, and
+    those rows took their variable's words from its id ("Assessed", "Excluded.not eligible") where the plain
+    run says "Assessed for eligibility". Every row now keeps the label it was made with."""
+    plain = pd.read_csv(sample_run().out / "results.csv", dtype=str, keep_default_na=False)
+    words = dict(zip(zip(plain["table"], plain["variable"]), plain["variable_label"], strict=True))
+    other = pd.read_csv(sample_run(**{mode: True}).out / "results.csv", dtype=str, keep_default_na=False)
+    known = other[[(t, v) in words for t, v in zip(other["table"], other["variable"], strict=True)]]
+    assert len(known) > len(other) / 2
+    said = [words[(t, v)] for t, v in zip(known["table"], known["variable"], strict=True)]
+    assert (known["variable_label"].to_numpy() == said).all(), known.loc[known["variable_label"] != said].head()
+    assert "Assessed for eligibility" in set(other["variable_label"])
