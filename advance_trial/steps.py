@@ -202,18 +202,20 @@ def _plan(ctx: Context) -> Built:
 
 
 def _definitive(ctx: Context) -> Built:
-    from advance_trial.planning.definitive import definitive_tables
+    from advance_trial.output.pivots import table_of
+    from advance_trial.planning.definitive import definitive_results
 
-    result = definitive_tables(ctx.cfg, ctx.ads, ctx.tables["plan"])
+    result = definitive_results(ctx.cfg, ctx.ads, ctx.results["plan"])
     ctx.extras["definitive"] = result
-    tables = dict(result.tables)
+    rows = ctx.results["plan"]
+    title = None
     if ctx.definitive is not None:  # plan --pilot: the definitive trial's registered size beside the plan's
         from advance_trial.planning import registered_rows
 
-        plan = tables["plan"]
-        tables["plan"] = replace(plan, data=registered_rows(ctx.definitive, plan.data),
-                                 title=f"Planning {ctx.definitive.trial.title}")  # fmt: skip
-    return dict[str, "pd.DataFrame | Table"](tables)
+        rows, title = registered_rows(ctx.definitive, rows), f"Planning {ctx.definitive.trial.title}"
+    plan = table_of(ctx.cfg, "plan", rows)  # the paragraphs as its last footnotes (plan.md, the report)
+    plan = replace(plan, title=title or plan.title, footnotes=(*plan.footnotes, *result.notes(ctx.cfg)))
+    return {"plan": plan, **result.results}
 
 
 def _rate(ctx: Context) -> Built:

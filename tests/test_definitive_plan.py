@@ -92,14 +92,18 @@ def test_sensitivity_grid_and_the_input_that_moves_the_total_most(sample):
 
 
 def test_config_icc_values_join_the_grid(sample):
-    from advance_trial.planning.definitive import _steps, sensitivity_table
+    from advance_trial.output.pivots import table_of
+    from advance_trial.planning.definitive import definitive_results
 
-    cfg, _, tables = sample
-    p = cfg.planning.model_copy(update={"icc_values": [0.05, 0.1]})
-    table, _ = sensitivity_table(cfg.model_copy(update={"planning": p}), [_steps(tables["plan"].data, "abi_physical")])
+    cfg, ads, tables = sample
+    p = cfg.planning.model_copy(update={"icc_values": [0.05, 0.1, 0.1]})  # a value said twice is planned once
+    cfg = cfg.model_copy(update={"planning": p})
+    result = definitive_results(cfg, ads, tables["plan"].results)
+    table = table_of(cfg, "plan_sensitivity", result.results["plan_sensitivity"])
     assert sorted(set(table.data["icc_source"])) == ["config", "estimate", "upper_limit", "zero"]
     # design effect 1 + 7 * 0.1
     assert list(table.data.loc[table.data["icc"] == 0.1, "design_effect"]) == [pytest.approx(1.7, rel=1e-12)] * 4
+    assert table.data["icc"].dtype == float and len(table.data) == 5 * 4
 
 
 def test_forecast_is_the_negative_binomial_r_gives(sample):

@@ -247,15 +247,13 @@ ANALYSES = ["analysis", "feasibility", "outcomes", "planning"]
 
 @pytest.mark.parametrize("package", ANALYSES)
 def test_an_analysis_imports_nothing_from_the_output_and_returns_no_display_table(package):
-    """Analyses hand on results rows; the output makes every display (issue 31). Only the definitive trial's
-    planning still makes its own tables (named in docs/architecture.md)."""
+    """Analyses hand on results rows; the output makes every table from them (issue 31)."""
     for path in sorted((PACKAGE / package).rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
                 assert not (node.module or "").startswith("advance_trial.output"), (path.name, node.module)
-                if path.name != "definitive.py":
-                    assert "Table" not in [a.name for a in node.names], (path.name, node.module)
+                assert "Table" not in [a.name for a in node.names], (path.name, node.module)
 
 
 def test_change_is_made_by_the_verbs_and_says_why_an_interval_is_missing(sample_tables):

@@ -69,7 +69,8 @@ def test_plan_from_the_registry_is_the_runs_plan(tmp_path, invoke):
     assert prov["run"]["command"] == "plan" and "results.csv" in prov["outputs"]
     assert not (out / "outcomes.csv").exists() and not (out / "retention.csv").exists()
     results = pd.read_csv(out / "results.csv")
-    assert set(results["table"]) == {"plan"}
+    assert set(results["table"]) == {"plan", "plan_arms", "plan_sd", "plan_sensitivity", "recruitment_forecast",
+                                     "recruitment_forecast_bands"}  # fmt: skip
     r = invoke("verify", out)
     assert r.exit_code == 0, r.output
 

@@ -25,3 +25,15 @@ def arms_of(cfg: Config) -> Arms:
     first = intervention_arm(cfg)
     others = [a for a in cfg.arm_ids if a != first]
     return Arms(first, others[0] if others else None)
+
+
+def allocation_ratio(cfg: Config) -> float:
+    """The config's allocation ratio, intervention : control (the arms' ``ratio``)."""
+    arms = arms_of(cfg)
+    ratios = {a.id: a.ratio for a in cfg.arms}
+    return float(ratios[arms.intervention]) / float(ratios[arms.control]) if arms.control else 1.0
+
+
+def ratio_text(k: float) -> str:
+    """A ratio ``k`` as ``k:1`` (two decimals unless whole)."""
+    return f"{k:.2f}:1" if not float(k).is_integer() else f"{k:.0f}:1"

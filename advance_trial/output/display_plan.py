@@ -114,12 +114,9 @@ def _forecast(cfg: Config, df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _ratio_words(cfg: Config) -> str:
-    from advance_trial.config.arms import arms_of
+    from advance_trial.config.arms import allocation_ratio, ratio_text
 
-    arms = arms_of(cfg)
-    ratios = {a.id: a.ratio for a in cfg.arms}
-    k = float(ratios[arms.intervention]) / float(ratios[arms.control]) if arms.control else 1.0
-    return f"{k:.2f}:1" if not k.is_integer() else f"{k:.0f}:1"
+    return ratio_text(allocation_ratio(cfg))
 
 
 #: The footnotes of each planning table, in the display's words.

@@ -287,6 +287,8 @@ class Shape:
         Column -> type where the values alone do not say it (counts of a table that may have none).
     markdown : bool
         Whether a Markdown version is written (listings of men are for checking by hand in CSV).
+    notes_from : str, optional
+        Another table of the same step whose notes it carries (the forecast's bands, the forecast's).
     """
 
     title: str | Callable[[Config], str]
@@ -295,6 +297,7 @@ class Shape:
     notes: Notes = ()
     dtypes: Mapping[str, Any] = field(default_factory=dict)
     markdown: bool = True
+    notes_from: str | None = None
 
     def heading(self, cfg: Config) -> str:
         """Its title for this config."""

@@ -33,6 +33,7 @@ from advance_trial.output.display_spec import (
     Proportion,
     Record,
     Result,
+    Shape,
     Share,
     Shareable,
     Subgroup,
@@ -207,10 +208,10 @@ def _baseline(x: Context) -> pd.DataFrame:
     return baseline_frame(x.cfg, x.frame)
 
 
-def _plan(name: str) -> Display:
+def _plan(name: str, shape: Shape) -> Display:
     build, keys = PLAN_BUILDERS[name]
     return Display(build=lambda x: build(x.cfg, x.labels, x.frame), keys=keys, footnotes=PLAN_NOTES.get(name, ()),
-                   blinded=WITHHELD)  # fmt: skip
+                   blinded=WITHHELD, shape=shape)  # fmt: skip
 
 
 _SITE = Column("Site", Label("site", "site"))
@@ -551,8 +552,11 @@ DISPLAYS: dict[str, Display] = {
         keys=2,
         blinded=WITHHELD,
     ),
-    **{name: _plan(name) for name in PLAN_BUILDERS},
-    "recruitment_forecast_bands": Display(blinded=WITHHELD),
+    "plan_arms": _plan("plan_arms", shapes.PLAN_ARMS),
+    "plan_sd": _plan("plan_sd", shapes.PLAN_SD),
+    "plan_sensitivity": _plan("plan_sensitivity", shapes.PLAN_SENSITIVITY),
+    "recruitment_forecast": _plan("recruitment_forecast", shapes.RECRUITMENT_FORECAST),
+    "recruitment_forecast_bands": Display(shape=shapes.RECRUITMENT_FORECAST_BANDS, blinded=WITHHELD),
     "dose_distribution": Display(shape=shapes.DOSE_DISTRIBUTION, blinded=WITHHELD, shareable=NOT_SHARED),
     "dose_participants": Display(shape=shapes.DOSE_PARTICIPANTS, blinded=WITHHELD, shareable=NOT_SHARED, per_man=True),
     "scores": Display(shape=shapes.SCORES, shareable=NOT_SHARED, per_man=True),

@@ -9,6 +9,9 @@ nothing here: the pivot only arranges the rows.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+
 import pandas as pd
 
 from advance_trial.config.models import Config
@@ -35,6 +38,13 @@ def table_of(cfg: Config, name: str, rows: pd.DataFrame) -> Table:
     return Table(name, data, shape.heading(cfg), shape.notes_for(cfg, data), shape.markdown, results=rows)
 
 
-def tables_of(cfg: Config, built: dict[str, pd.DataFrame | Table]) -> dict[str, Table]:
-    """:func:`table_of` of each of a step's results (a table a step made itself is kept)."""
-    return {name: v if isinstance(v, Table) else table_of(cfg, name, v) for name, v in built.items()}
+def tables_of(cfg: Config, built: Mapping[str, pd.DataFrame | Table]) -> dict[str, Table]:
+    """:func:`table_of` of each of a step's results (a table a step made itself is kept); a table whose
+    shape says so carries the notes of another of them (``notes_from``)."""
+    out = {name: v if isinstance(v, Table) else table_of(cfg, name, v) for name, v in built.items()}
+    for name, t in out.items():
+        shape = declared(name).shape
+        source = out.get(shape.notes_from) if shape is not None and shape.notes_from else None
+        if source is not None:
+            out[name] = replace(t, footnotes=source.footnotes)
+    return out

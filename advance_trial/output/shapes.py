@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from advance_trial.config.arms import allocation_ratio, ratio_text
 from advance_trial.config.models import Config
 from advance_trial.output.display_spec import Shape
 from advance_trial.results.layout import Layout
@@ -347,3 +348,83 @@ PLAN = Shape(
         "ICC's upper limit and retention's lower limit.",
     ),
 )
+
+
+def _ratio(cfg: Config) -> str:
+    return ratio_text(allocation_ratio(cfg))
+
+
+def _sd_notes(cfg: Config, df: pd.DataFrame) -> tuple[str, ...]:
+    confidence = cfg.planning.sd_confidence if cfg.planning is not None else float("nan")
+    return (f"n_per_arm: men per arm for a two-sided t test, not rounded; one-sided {confidence:.0%} limits. Each is "
+            "then reduced by the ANCOVA factor, the intervention arm inflated by its design effect and both divided "
+            f"by retention (the estimates), at the configured ratio {_ratio(cfg)}.",
+            "standardised_effect: the target difference over the SD used (Julious & Owen's and Sim & Lewis's use the "
+            "pilot's SD).")  # fmt: skip
+
+
+def _sensitivity_notes(cfg: Config, df: pd.DataFrame) -> tuple[str, ...]:
+    from advance_trial.results.words import moves_most_text
+
+    return (f"Men at the configured ratio {_ratio(cfg)} (n_total) and at the optimal ratio for each design effect "
+            "(n_total_optimal) over the ICC (0, the estimate, its upper limit and planning.icc_values), the SD "
+            "(estimate, one-sided upper limit) and retention (estimate, lower limit); the ANCOVA factor at its "
+            "estimate.", *moves_most_text(cfg, df))  # fmt: skip
+
+
+def _forecast_notes(cfg: Config, df: pd.DataFrame) -> tuple[str, ...]:
+    if df.empty:
+        return ()
+    r = df.iloc[0]
+    start = r["start"] if isinstance(r["start"], str) else ""
+    what = ("a common rate for every site (the pilot's sites vary no more than Poisson counts)"
+            if r["model"] == "common_rate" else "rates varying between sites as Gamma(alpha, beta)")  # fmt: skip
+    return (f"Months from the first site's opening{f' ({start})' if start else ''} to randomise {r['target']} men "
+            "(the size at the configured ratio): median and 80% and 95% predictive intervals; Poisson-gamma model "
+            f"(Anisimov & Fedorov 2007) fitted by maximum likelihood to the pilot's {r['pilot_sites']} sites' men and "
+            f"recruiting months, {what}; exact negative binomial convolution.",
+            "alpha, beta: the Gamma distribution of a site's men per month (shape, rate); a pilot site keeps its own "
+            "posterior rate.")  # fmt: skip
+
+
+PLAN_ARMS = Shape(
+    "Men per arm at the trial's allocation ratio and at the optimal ratio",
+    ("outcome", "allocation", "basis", "ratio", "design_effect", "n_control", "n_intervention", "n_total"),
+    Layout(("allocation", "basis"), "outcome"),
+    lambda cfg, df: (
+        f"ratio: intervention : control; configured: the arms' ratios ({_ratio(cfg)}); optimal: the square root of "
+        "the intervention arm's design effect (Moerbeek & Wong 2008), 1:1 without clustering.",
+        "For the precision of n0 men per arm unclustered (the t test's size after ANCOVA): control n0 (D / k + 1) / 2, "
+        "intervention k times that, each divided by retention and rounded up; conservative: the plan's conservative "
+        "n0, design effect and retention.",
+    ),
+)  # fmt: skip
+PLAN_SD = Shape(
+    "Four ways to use the pilot's SD",
+    ("outcome", "method", "reference", "sd", "df", "standardised_effect", "n_per_arm", "n_control", "n_intervention",
+     "n_total"),
+    Layout(("method",), "outcome"),
+    _sd_notes,
+)  # fmt: skip
+PLAN_SENSITIVITY = Shape(
+    "Sensitivity of the definitive trial's size",
+    ("outcome", "icc_source", "icc", "sd_source", "sd", "retention_source", "retention", "design_effect", "n_control",
+     "n_intervention", "n_total", "n_total_optimal"),
+    Layout(("icc_source", "sd_source", "retention_source"), "outcome", "icc"),
+    _sensitivity_notes,
+    {"icc": float},
+)  # fmt: skip
+RECRUITMENT_FORECAST = Shape(
+    "Recruitment forecast for the definitive trial",
+    ("target", "model", "alpha", "beta", "mean_rate", "pilot_sites", "sites", "start", "median_months", "lower80",
+     "upper80", "lower95", "upper95", "deadline", "deadline_months", "probability_by_deadline"),
+    Layout((), "=months_to_target"),
+    _forecast_notes,
+)  # fmt: skip
+RECRUITMENT_FORECAST_BANDS = Shape(
+    "Predicted cumulative recruitment",
+    ("target", "month", "median", "lower80", "upper80", "lower95", "upper95", "deadline_months"),
+    Layout((), "=randomised", "month"),
+    dtypes={"month": float},
+    notes_from="recruitment_forecast",
+)  # fmt: skip

@@ -223,26 +223,27 @@ def for_definitive(definitive: Config, pilot: Config) -> Config:
 
 
 def registered_rows(definitive: Config, plan: pd.DataFrame) -> pd.DataFrame:
-    """The plan with a last row per outcome: the definitive trial's registered size beside the plan's total."""
+    """The plan's results rows with a last step per outcome: the definitive trial's registered size beside
+    the plan's total."""
+    from advance_trial.results.layout import frame
+    from advance_trial.results.verbs import Target, bind_results, stat_rows
+
     target = definitive.trial.target_sample_size
     if target is None or plan.empty:
         return plan
-    extra = []
-    for oid, rows in plan.groupby("outcome", sort=False):
-        total = rows[rows["quantity"] == "men to randomise in all"]
+    parts = []
+    for oid, rows in plan.groupby("variable", sort=False):
+        total = rows[rows["variable_level"] == "men to randomise in all"].set_index("stat_name")["stat"]
         note = definitive.trial.id
         if len(total):
-            point, safe = (
-                f"{v:.0f}" if math.isfinite(v) else "(not computed)"
-                for v in (float(total["estimate"].iloc[0]), float(total["conservative"].iloc[0]))
-            )
+            point, safe = (f"{float(v):.0f}" if math.isfinite(float(v)) else "(not computed)"
+                           for v in (total["estimate"], total["conservative"]))  # fmt: skip
             note += f": the plan needs {point} (conservative {safe})"
-        extra.append({"outcome": oid, "step": "7_registered", "quantity": "men planned by the definitive trial",
-                      "estimate": float(target), "conservative": float(target), "note": note})  # fmt: skip
-    out = pd.concat([plan, pd.DataFrame(extra, columns=plan.columns)], ignore_index=True)
-    order = {o: i for i, o in enumerate(dict.fromkeys(plan["outcome"]))}
-    return out.sort_values(["outcome", "step"], key=lambda c: c.map(order) if c.name == "outcome" else c,
-                           kind="stable").reset_index(drop=True)  # fmt: skip
+        to = Target("plan", "planning", "the definitive trial's men", str(rows["variable_label"].iloc[0]))
+        stats = {"estimate": float(target), "conservative": float(target), "note": note}
+        parts += [rows, frame(stat_rows(to, {"step": "7_registered"}, str(oid), "men planned by the definitive trial",
+                                        stats))]  # fmt: skip
+    return bind_results(parts)
 
 
 __all__ = ["COLUMNS", "for_definitive", "plan_outcome", "plan_results", "planned_total", "registered_rows"]

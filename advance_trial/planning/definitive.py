@@ -26,15 +26,17 @@ conservative), so the new tables cannot disagree with it. The tables:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from advance_trial.config.arms import allocation_ratio as config_ratio
+from advance_trial.config.arms import ratio_text as _ratio_text
 from advance_trial.planning.pilot_sd import pilot_sd_sizes
 from advance_trial.planning.ratio import arm_sizes, optimal_ratio
-from advance_trial.results.table import Table
-from advance_trial.results.words import moves_most, moves_most_text
+from advance_trial.results.verbs import Target, ard_grid
+from advance_trial.results.words import moves_most
 
 if TYPE_CHECKING:
     from advance_trial.analysis import AnalysisData
@@ -81,15 +83,6 @@ def _steps(plan: pd.DataFrame, outcome: str) -> Steps:
                  pair("men per arm after ANCOVA"), pair("design effect"), pair("retained at"), tp)  # fmt: skip
 
 
-def config_ratio(cfg: Config) -> float:
-    """The config's allocation ratio, intervention : control (the arms' ``ratio``)."""
-    from advance_trial.analysis.subjects import arms_of
-
-    arms = arms_of(cfg)
-    ratios = {a.id: a.ratio for a in cfg.arms}
-    return float(ratios[arms.intervention]) / float(ratios[arms.control]) if arms.control else 1.0
-
-
 def sizes(n0: float, de: float, ratio: float, retained: float) -> tuple[float, float, float]:
     """Control, intervention and total men (rounded up), or not-a-number where an input has no value."""
     if not all(math.isfinite(v) for v in (n0, de, ratio, retained)) or n0 <= 0 or de < 1 or not 0 < retained <= 1:
@@ -98,11 +91,7 @@ def sizes(n0: float, de: float, ratio: float, retained: float) -> tuple[float, f
     return float(s.control), float(s.intervention), float(s.total)
 
 
-def _ratio_text(k: float) -> str:
-    return f"{k:.2f}:1" if not float(k).is_integer() else f"{k:.0f}:1"
-
-
-def arms_table(cfg: Config, steps: list[Steps]) -> Table:
+def arms_grid(cfg: Config, steps: list[Steps]) -> pd.DataFrame:
     """``plan_arms``: men per arm at the config's ratio and at the optimal ratio, estimate and conservative."""
     k = config_ratio(cfg)
     rows = []
@@ -113,20 +102,11 @@ def arms_table(cfg: Config, steps: list[Steps]) -> Table:
                 c, itv, t = sizes(s.n0[i], de, ratio, s.retained[i])
                 rows.append({"outcome": s.outcome, "allocation": allocation, "basis": basis, "ratio": ratio,
                              "design_effect": de, "n_control": c, "n_intervention": itv, "n_total": t})  # fmt: skip
-    return Table(
-        "plan_arms",
-        pd.DataFrame(rows, columns=["outcome", "allocation", "basis", "ratio", "design_effect", "n_control",
-                                    "n_intervention", "n_total"]),  # fmt: skip
-        "Men per arm at the trial's allocation ratio and at the optimal ratio",
-        (f"ratio: intervention : control; configured: the arms' ratios ({_ratio_text(k)}); optimal: the square "
-         "root of the intervention arm's design effect (Moerbeek & Wong 2008), 1:1 without clustering.",
-         "For the precision of n0 men per arm unclustered (the t test's size after ANCOVA): control "
-         "n0 (D / k + 1) / 2, intervention k times that, each divided by retention and rounded up; "
-         "conservative: the plan's conservative n0, design effect and retention."),
-    )  # fmt: skip
+    return pd.DataFrame(rows, columns=["outcome", "allocation", "basis", "ratio", "design_effect", "n_control",
+                                       "n_intervention", "n_total"])  # fmt: skip
 
 
-def sd_table(cfg: Config, ads: AnalysisData, steps: list[Steps]) -> Table:
+def sd_grid(cfg: Config, ads: AnalysisData, steps: list[Steps]) -> pd.DataFrame:
     """``plan_sd``: four ways to use the pilot's SD, each carried to the total at the config's ratio."""
     from advance_trial.planning import _pooled
 
@@ -147,20 +127,11 @@ def sd_table(cfg: Config, ads: AnalysisData, steps: list[Steps]) -> Table:
             rows.append({"outcome": s.outcome, "method": method, "reference": reference, "sd": used, "df": df,
                          "standardised_effect": delta / used, "n_per_arm": n, "n_control": c,
                          "n_intervention": itv, "n_total": t})  # fmt: skip
-    return Table(
-        "plan_sd",
-        pd.DataFrame(rows, columns=["outcome", "method", "reference", "sd", "df", "standardised_effect",
-                                    "n_per_arm", "n_control", "n_intervention", "n_total"]),  # fmt: skip
-        "Four ways to use the pilot's SD",
-        (f"n_per_arm: men per arm for a two-sided t test, not rounded; one-sided {p.sd_confidence:.0%} limits. "
-         "Each is then reduced by the ANCOVA factor, the intervention arm inflated by its design effect and both "
-         f"divided by retention (the estimates), at the configured ratio {_ratio_text(k)}.",
-         "standardised_effect: the target difference over the SD used (Julious & Owen's and Sim & Lewis's use "
-         "the pilot's SD)."),
-    )  # fmt: skip
+    return pd.DataFrame(rows, columns=["outcome", "method", "reference", "sd", "df", "standardised_effect",
+                                       "n_per_arm", "n_control", "n_intervention", "n_total"])  # fmt: skip
 
 
-def sensitivity_table(cfg: Config, steps: list[Steps]) -> tuple[Table, dict[str, str]]:
+def sensitivity_grid(cfg: Config, steps: list[Steps]) -> tuple[pd.DataFrame, dict[str, str]]:
     """``plan_sensitivity``: the total over ICC x SD x retention, and for each outcome the input that moves
     the total most (its values varied, the others at their estimates)."""
     from advance_trial.planning.sample_size import design_effect, n_per_arm
@@ -175,7 +146,7 @@ def sensitivity_table(cfg: Config, steps: list[Steps]) -> tuple[Table, dict[str,
         if m is not None and m > 1:
             icc_est, icc_hi = ((d - 1) / (m - 1) for d in s.design_effect)
             iccs = [("zero", 0.0), ("estimate", icc_est), ("upper_limit", icc_hi)]
-            iccs += [("config", float(v)) for v in p.icc_values]
+            iccs += [("config", float(v)) for v in dict.fromkeys(p.icc_values)]  # a value said twice: once
         else:
             iccs = [("no_groups", 0.0)]
         iccs = [(w, v) for w, v in iccs if math.isfinite(v)]
@@ -196,19 +167,9 @@ def sensitivity_table(cfg: Config, steps: list[Steps]) -> tuple[Table, dict[str,
     frame = pd.DataFrame(rows, columns=["outcome", "icc_source", "icc", "sd_source", "sd", "retention_source",
                                     "retention", "design_effect", "n_control", "n_intervention", "n_total",
                                     "n_total_optimal"])  # fmt: skip
-    table = Table(
-        "plan_sensitivity",
-        frame,
-        "Sensitivity of the definitive trial's size",
-        (f"Men at the configured ratio {_ratio_text(k)} (n_total) and at the optimal ratio for each design effect "
-         "(n_total_optimal) over the ICC (0, the estimate, its upper limit and planning.icc_values), the SD "
-         "(estimate, one-sided upper limit) and retention (estimate, lower limit); the ANCOVA factor at its "
-         "estimate.",
-         *moves_most_text(cfg, frame)),
-    )  # fmt: skip
     most = {o: f"{name} moves the total most ({span:.0f} men between its values, the others at their estimates)"
             for o, (name, span, _) in moves_most(frame).items()}  # fmt: skip
-    return table, most
+    return frame, most
 
 
 def _label(cfg: Config, oid: str) -> str:
@@ -243,7 +204,7 @@ def definitive_sites(cfg: Config) -> list[Any]:
     return [NewSite(s) for s in ids]
 
 
-def forecast_tables(cfg: Config, ads: AnalysisData, target: int) -> tuple[Table, Table, Forecast]:
+def forecast_grids(cfg: Config, ads: AnalysisData, target: int) -> tuple[pd.DataFrame, pd.DataFrame, Forecast]:
     """``recruitment_forecast`` (months to ``target`` men) and ``recruitment_forecast_bands``."""
     from advance_trial.planning.forecast import cumulative_bands, fit_rates, forecast
 
@@ -269,19 +230,7 @@ def forecast_tables(cfg: Config, ads: AnalysisData, target: int) -> tuple[Table,
     bands = pd.DataFrame(cumulative_bands(model, sites, months, target))
     bands.insert(0, "target", target)
     bands["deadline_months"] = summary["deadline_months"].iloc[0]
-    what = ("a common rate for every site (the pilot's sites vary no more than Poisson counts)"
-            if model.model == "common_rate" else "rates varying between sites as Gamma(alpha, beta)")  # fmt: skip
-    notes = (f"Months from the first site's opening{f' ({start})' if start else ''} to randomise {target} men "
-             f"(the size at the configured ratio): median and 80% and 95% predictive intervals; Poisson-gamma "
-             f"model (Anisimov & Fedorov 2007) fitted by maximum likelihood to the pilot's {len(model.pilot)} "
-             f"sites' men and recruiting months, {what}; exact negative binomial convolution.",
-             "alpha, beta: the Gamma distribution of a site's men per month (shape, rate); a pilot site keeps "
-             "its own posterior rate.")  # fmt: skip
-    return (
-        Table("recruitment_forecast", summary, "Recruitment forecast for the definitive trial", notes),
-        Table("recruitment_forecast_bands", bands, "Predicted cumulative recruitment", notes),
-        fc,
-    )
+    return summary, bands, fc
 
 
 def _num(v: float, d: int = 0) -> str:
@@ -353,36 +302,67 @@ def paragraph(cfg: Config, ads: AnalysisData, s: Steps, arms: pd.DataFrame, fc: 
 
 @dataclass(frozen=True)
 class Definitive:
-    """The tables beside the plan, the plan with its paragraph, and what ``plan --json`` carries besides."""
+    """The results rows of the tables beside the plan, the paragraphs (one per outcome, the plan's last
+    footnotes) and what ``plan --json`` carries besides."""
 
-    tables: dict[str, Table]
+    results: dict[str, pd.DataFrame]
     paragraphs: dict[str, str]
     most: dict[str, str]
 
+    def notes(self, cfg: Config) -> tuple[str, ...]:
+        """The paragraphs as the plan's footnotes."""
+        return tuple(f"{JUSTIFICATION} ({_label(cfg, o)}): {t}" for o, t in self.paragraphs.items())
 
-def definitive_tables(cfg: Config, ads: AnalysisData, plan: Table) -> Definitive:
-    """The tables beside the plan (see the module's docstring) and the plan with the paragraph as its last
-    footnote (``plan.md`` and the report's planning section carry it)."""
-    outcomes = list(dict.fromkeys(plan.data["outcome"].astype(str)))
-    steps = [_steps(plan.data, o) for o in outcomes]
-    arms = arms_table(cfg, steps)
-    sens, most = sensitivity_table(cfg, steps)
-    tables = {"plan_arms": arms, "plan_sd": sd_table(cfg, ads, steps), "plan_sensitivity": sens}
+
+def plan_steps(rows: pd.DataFrame) -> pd.DataFrame:
+    """The plan's steps read from its results rows: ``outcome, step, quantity, estimate, conservative``."""
+    steps: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
+    for r in rows.itertuples(index=False):
+        if r.stat_name in ("estimate", "conservative"):
+            key = (r.variable, r.group1_level, r.variable_level)
+            step = steps.setdefault(key, dict(zip(("outcome", "step", "quantity"), key, strict=True)))
+            step[str(r.stat_name)] = r.stat
+    return pd.DataFrame(list(steps.values()), columns=["outcome", "step", "quantity", "estimate", "conservative"])
+
+
+def _to(table: str, words: str) -> Target:
+    return Target(table, "planning", "the definitive trial's men", words)
+
+
+def definitive_results(cfg: Config, ads: AnalysisData, plan: pd.DataFrame) -> Definitive:
+    """The results rows of the tables beside the plan (see the module's docstring), from the plan's results
+    rows, and the paragraph of each outcome."""
+    steps_of = plan_steps(plan)
+    outcomes = list(dict.fromkeys(steps_of["outcome"].astype(str)))
+    steps = [_steps(steps_of, o) for o in outcomes]
+    from advance_trial.results.labels import variable_labels
+
+    arms = arms_grid(cfg, steps)
+    sens, most = sensitivity_grid(cfg, steps)
+    said = variable_labels(cfg)  # each outcome's words
+    results = {
+        "plan_arms": ard_grid(arms, _to("plan_arms", ""), "outcome", by=("allocation", "basis"), labels=said),
+        "plan_sd": ard_grid(sd_grid(cfg, ads, steps), _to("plan_sd", ""), "outcome", by=("method",), labels=said),
+        "plan_sensitivity": ard_grid(sens, _to("plan_sensitivity", ""), "outcome",
+                                     by=("icc_source", "sd_source", "retention_source"), level="icc", labels=said),
+    }  # fmt: skip
     fc = None
-    first = arms.data[(arms.data["allocation"] == "configured") & (arms.data["basis"] == "estimate")]
+    first = arms[(arms["allocation"] == "configured") & (arms["basis"] == "estimate")]
     if len(first) and math.isfinite(float(first["n_total"].iloc[0])):
         try:
-            summary, bands, fc = forecast_tables(cfg, ads, int(first["n_total"].iloc[0]))
-            tables |= {"recruitment_forecast": summary, "recruitment_forecast_bands": bands}
+            summary, bands, fc = forecast_grids(cfg, ads, int(first["n_total"].iloc[0]))
+            results |= {
+                "recruitment_forecast": ard_grid(summary, _to("recruitment_forecast", "Months to the target"),
+                                                 "=months_to_target"),
+                "recruitment_forecast_bands": ard_grid(bands, _to("recruitment_forecast_bands", "Men randomised"),
+                                                       "=randomised", level="month"),
+            }  # fmt: skip
         except ValueError:  # no pilot site recruited anyone, or no site: no forecast (the paragraph leaves it out)
             fc = None
-    paragraphs = {s.outcome: paragraph(cfg, ads, s, arms.data, fc if i == 0 else None)
+    paragraphs = {s.outcome: paragraph(cfg, ads, s, arms, fc if i == 0 else None)
                   for i, s in enumerate(steps) if math.isfinite(s.sd[0]) and s.sd[0] > 0}  # fmt: skip
-    notes = tuple(f"{JUSTIFICATION} ({_label(cfg, o)}): {t}" for o, t in paragraphs.items())
-    kept = tuple(n for n in plan.footnotes if not n.startswith(JUSTIFICATION))  # once, however often it is called
-    tables = {"plan": replace(plan, footnotes=(*kept, *notes))} | tables
-    return Definitive(tables, paragraphs, most)
+    return Definitive(results, paragraphs, most)
 
 
-__all__ = ["Definitive", "arms_table", "config_ratio", "definitive_tables", "forecast_tables", "paragraph",
-           "sd_table", "sensitivity_table", "sizes"]  # fmt: skip
+__all__ = ["Definitive", "arms_grid", "config_ratio", "definitive_results", "forecast_grids", "paragraph",
+           "plan_steps", "sd_grid", "sensitivity_grid", "sizes"]  # fmt: skip

@@ -14,7 +14,7 @@ defaults are cards' (``n``, ``N``, ``p`` as ``proportion``). A statistic an anal
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -214,6 +214,33 @@ def ard_difference(frame_: pd.DataFrame, to: Target, variable: str, success: str
     error = "an arm has no men" if not (len(a) and len(b)) else None
     return frame(stat_rows(to, {"arm": arm, "comparator": comparator}, variable, level, stats, method=est.method,
                            contrast=("estimate", "ci_lower", "ci_upper"), error=error))  # fmt: skip
+
+
+def ard_grid(grid: pd.DataFrame, to: Target, variable: str, *, by: Sequence[str] = (), level: str | None = None,
+             method: str | None = None, labels: Mapping[str, str] | None = None) -> pd.DataFrame:  # fmt: skip
+    """Rows of statistics computed a row per cell, as a grid of scenarios or a forecast is (cards'
+    ``ard_identity``): the columns ``by`` are the breakdowns, ``variable`` the column naming what is
+    summarised (``"=name"``: one name for every row), ``level`` the column holding its level, and every
+    other column a statistic of the cell (words in their own columns, :func:`stat_rows`). ``labels`` gives
+    a variable's words (an outcome's label) where the target's are not its own.
+
+    Raises
+    ------
+    ValueError
+        If the grid has more breakdowns than the results data set holds.
+    """
+    if len(by) > MAX_GROUPS:
+        raise ValueError(f"{to.table}: {len(by)} breakdowns; the results data set holds {MAX_GROUPS}")
+    keys = [*by, *([] if variable.startswith("=") else [variable]), *([level] if level else [])]
+    stats = [c for c in grid.columns if c not in keys]
+    rows: list[list[Any]] = []
+    for rec in grid.to_dict("records"):
+        name = variable[1:] if variable.startswith("=") else str(rec[variable])
+        said = (labels or {}).get(name)
+        rows += stat_rows(replace(to, variable_label=said) if said else to, {g: rec[g] for g in by}, name,
+                          rec[level] if level else None,
+                          {s: rec[s] for s in stats}, method=method)  # fmt: skip
+    return frame(rows)
 
 
 def bind_results(*parts: pd.DataFrame | Iterable[pd.DataFrame]) -> pd.DataFrame:
