@@ -194,7 +194,7 @@ def test_rows_read_back_keep_the_words_the_analysis_made(sample_run, mode):
     those rows took their variable's words from its id ("Assessed", "Excluded.not eligible") where the plain
     run says "Assessed for eligibility". Every row now keeps the label it was made with."""
     plain = pd.read_csv(sample_run().out / "results.csv", dtype=str, keep_default_na=False)
-    words = dict(zip(zip(plain["table"], plain["variable"]), plain["variable_label"], strict=True))
+    words = dict(zip(zip(plain["table"], plain["variable"], strict=True), plain["variable_label"], strict=True))
     other = pd.read_csv(sample_run(**{mode: True}).out / "results.csv", dtype=str, keep_default_na=False)
     known = other[[(t, v) in words for t, v in zip(other["table"], other["variable"], strict=True)]]
     assert len(known) > len(other) / 2
