@@ -28,7 +28,7 @@ from advance_trial.intervals import (
 )
 from advance_trial.results.layout import frame, row, words
 from advance_trial.results.structure import KEY, MAX_GROUPS, ResultsStructureError
-from advance_trial.tabulate import margins, mask_for
+from advance_trial.tabulate import ALL, margins
 
 Breakdown = tuple[str, Sequence[str]]
 
@@ -52,8 +52,19 @@ def cells_of(frame_: pd.DataFrame, by: Sequence[Breakdown] = (), cells: Cells = 
     """Each cell (breakdown -> level) and the frame's rows in it: every combination of ``by``'s levels with
     the margins (``all``) added, or the ``cells`` given."""
     combos = [dict(c) for c in cells] if cells is not None else list(margins(by))
+    positions: dict[str, dict[Any, np.ndarray]] = {}  # column -> level (as text) -> its rows, found once
+    everyone = np.arange(len(frame_))
     for combo in combos:
-        yield combo, frame_[mask_for(frame_, combo)]
+        rows = everyone
+        for col, level in combo.items():
+            if level == ALL:
+                continue
+            if col not in positions:
+                text = frame_[col].astype("string")  # compared as text, as mask_for does
+                positions[col] = text.groupby(text, sort=False, dropna=True).indices
+            mine = positions[col].get(str(level), everyone[:0])
+            rows = mine if rows is everyone else np.intersect1d(rows, mine, assume_unique=True)
+        yield combo, frame_.iloc[rows]
 
 
 def _groups(combo: Mapping[str, Any]) -> list[Any]:
