@@ -31,7 +31,7 @@ from advance_trial.data.tablefile import write_bytes_atomic
 from advance_trial.errors import DataError, DataProblem, UsageError
 from advance_trial.importing.checks import CODED, FREE_TEXT, check_rows, key_text
 from advance_trial.importing.convert import Problems, convert
-from advance_trial.importing.csvtext import canonical_text, csv_bytes
+from advance_trial.importing.csvtext import canonical_text, csv_bytes, read_back
 from advance_trial.importing.mapping import header_fits, header_likeness, map_header, mapping_for, with_options
 from advance_trial.importing.readers import Part, RawTable, read_site_file
 
@@ -477,7 +477,8 @@ def _import_locked(
         m = _merge_kind(cfg, data, _canonical(tables), kind, files, sheet=sheet, replace=replace, by=by,
                         step=step, options=options, logged_arms=arms, preview=preview)  # fmt: skip
         merges.append(m)
-        m.typed, m.read_problems = parse_table(cfg, SPECS[kind], m.body, f"{kind}.csv")
+        cells = read_back(m.merged, m.body) if m.merged is not None else None  # the bytes, not tokenised again
+        m.typed, m.read_problems = parse_table(cfg, SPECS[kind], m.body, f"{kind}.csv", cells)
         if not m.read_problems:  # the kinds after this one are checked against its new rows
             tables[kind] = m.typed
         if kind == "participants" and not accept_valid:

@@ -82,3 +82,26 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
         lists[j] = np.array([_quoted(t) for t in distinct], dtype=object)[codes].tolist()
     body = "\n".join([",".join(cells) for cells in zip(*lists, strict=True)])
     return (head + body + "\n").encode("utf-8")
+
+
+def read_back(frame: pd.DataFrame, body: bytes) -> pd.DataFrame | None:
+    """The cells ``pandas.read_csv(body, dtype=str, keep_default_na=False, na_filter=False)`` would give, when
+    ``body`` is :func:`csv_bytes` of ``frame`` and plainly so; else None (the caller reads the bytes).
+
+    Plain: a row or more, two or more columns named by distinct, non-empty text, every cell text, and no quote, carriage
+    return, NUL or byte-order mark in the bytes. Every field needing quotes (a comma, a quote, a line break)
+    is quoted, so without a quote each line splits on its commas into exactly the frame's cells, and the
+    tokeniser has nothing to undo: the cells are the frame's, as text. The file is checked as read all the
+    same (:func:`advance_trial.data.canonical.parse_table`); only the tokenising is saved.
+    """
+    names = list(frame.columns)
+    if not len(frame) or len(names) < 2 or not all(isinstance(n, str) and n for n in names) or len(set(names)) < len(names):
+        return None
+    if b'"' in body or b"\r" in body or b"\x00" in body or body.startswith(b"\xef\xbb\xbf"):
+        return None
+    if body.count(b"\n") != len(frame) + 1 or not body.endswith(b"\n"):
+        return None  # one line per row and the header: no row of the frame spans lines
+    columns = [frame[c].to_numpy(dtype=object) for c in names]
+    if not all(map(_all_text, columns)):
+        return None
+    return pd.DataFrame(dict(zip(names, columns, strict=True)), index=pd.RangeIndex(len(frame))).astype(str)
