@@ -31,7 +31,7 @@ from advance_trial.data.tablefile import write_bytes_atomic
 from advance_trial.errors import DataError, DataProblem, UsageError
 from advance_trial.importing.checks import CODED, FREE_TEXT, check_rows, key_text
 from advance_trial.importing.convert import Problems, convert
-from advance_trial.importing.csvtext import canonical_text, csv_bytes, read_back
+from advance_trial.importing.csvtext import canonical_text, text_file
 from advance_trial.importing.mapping import header_fits, header_likeness, map_header, mapping_for, with_options
 from advance_trial.importing.readers import Part, RawTable, read_site_file
 
@@ -386,6 +386,7 @@ class _KindMerge:
     #: problem found in the merged file is told where the research assistant will look for it
     sources: list[tuple[pd.DataFrame, np.ndarray, str, str]] = field(default_factory=list)
     merged: pd.DataFrame | None = None  # the merged file's text, row for row
+    cells: pd.DataFrame | None = None  # its bytes' cells, when known without tokenising them (csvtext.read_back)
     incoming: list[pd.DataFrame] = field(default_factory=list)  # the participants rows read, refused ones too
 
 
@@ -452,9 +453,8 @@ def _merge_kind(
         if outcome.rejected:
             result.rejected[f"{site}/{prep.name}"] = (_quarantine(prep), outcome)
     columns = _column_order(cfg, kind, current, list(merged.columns))
-    merged = merged.reindex(columns=columns, fill_value="").fillna("")
-    result.body = csv_bytes(merged)
-    result.merged = merged
+    written = text_file(merged.reindex(columns=columns, fill_value=""))
+    result.body, result.merged, result.cells = written.body, written.frame, written.cells
     return result
 
 
@@ -477,8 +477,7 @@ def _import_locked(
         m = _merge_kind(cfg, data, _canonical(tables), kind, files, sheet=sheet, replace=replace, by=by,
                         step=step, options=options, logged_arms=arms, preview=preview)  # fmt: skip
         merges.append(m)
-        cells = read_back(m.merged, m.body) if m.merged is not None else None  # the bytes, not tokenised again
-        m.typed, m.read_problems = parse_table(cfg, SPECS[kind], m.body, f"{kind}.csv", cells)
+        m.typed, m.read_problems = parse_table(cfg, SPECS[kind], m.body, f"{kind}.csv", m.cells)
         if not m.read_problems:  # the kinds after this one are checked against its new rows
             tables[kind] = m.typed
         if kind == "participants" and not accept_valid:
