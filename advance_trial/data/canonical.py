@@ -341,7 +341,7 @@ def _date_checks(cfg: Config, t: dict[str, pd.DataFrame], today: dt.date | None 
 def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
     problems: list[DataProblem] = []
     part = t["participants"]
-    known = set(part["participant_id"].dropna())
+    known = set(part["participant_id"].dropna().to_numpy(dtype=object).tolist())  # the ids at once, not one by one
 
     def unknown_participants(name: str) -> None:
         df = t[name]

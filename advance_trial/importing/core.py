@@ -440,7 +440,7 @@ def _merge_kind(
             continue
         step(f"checking {prep.name}", n - 1, len(files))
         new_rows, outcome = _merge(cfg, kind, site, prep, merged, index, replace, result.replacements, by,
-                                   logged_arms, preview)  # fmt: skip
+                                   logged_arms, preview, more=n < len(files))  # fmt: skip
         outcome = _with(outcome, site=site, kind=kind)
         if len(new_rows):  # a file new to the folder: its rows are the merged file
             merged = pd.concat([merged, new_rows], ignore_index=True) if len(merged) else new_rows
@@ -546,9 +546,11 @@ def _merge(
     by: str,
     logged_arms: dict[str, tuple[str, ...]],
     preview: list[RowPreview] | None = None,
+    more: bool = True,
 ) -> tuple[pd.DataFrame, FileOutcome]:
     """Compare incoming rows with the rows already there; update ``merged`` in place for replacements.
-    A randomised man's arm is replaced only when ``logged_arms`` (from the allocation log) agrees."""
+    A randomised man's arm is replaced only when ``logged_arms`` (from the allocation log) agrees.
+    ``index`` (key -> row of ``merged``) gains this file's new keys when ``more`` files follow."""
     keys = list(SPECS[kind].key)
     rows, problems, provided = prep.rows, prep.problems, prep.provided
     bad = np.zeros(len(rows), dtype=bool)
@@ -602,9 +604,10 @@ def _merge(
         column = merged[c].to_numpy(dtype=object, copy=True)
         column[where_list] = values
         merged[c] = column
-    index.update(dict.fromkeys(incoming_keys[new_positions].tolist(), -1))
+    if more:  # the files after this one are told which keys it brought
+        index.update(dict.fromkeys(incoming_keys[new_positions].tolist(), -1))
     bad_now = set(problems.bad_positions().tolist())
-    keep = [i for i in new_positions if i not in bad_now]
+    keep = [i for i in new_positions if i not in bad_now] if bad_now else new_positions
     rejected = len(bad_now)
     taken = rows if len(keep) == len(rows) else rows.iloc[keep]  # canonical text: nothing missing
     new_rows = taken.reindex(columns=list(merged.columns), fill_value="").reset_index(drop=True)
