@@ -79,14 +79,14 @@ def _csv_bytes(frame: pd.DataFrame, columns: list[npt.NDArray[np.object_]], text
     if not len(frame):
         return head.encode("utf-8")
     lists = [values.tolist() for values in columns]
-    body = "\n".join([",".join(cells) for cells in zip(*lists, strict=True)])
+    body = "\n".join(map(",".join, zip(*lists, strict=True)))
     # no field needing quotes: exactly the separators the rows themselves put in, and no quote character
     if '"' not in body and body.count(",") == (len(names) - 1) * len(frame) and body.count("\n") == len(frame) - 1:
         return (head + body + "\n").encode("utf-8")
     for j, values in enumerate(columns):  # quoted as the csv module quotes, each distinct value once
         codes, distinct = pd.factorize(values)
         lists[j] = np.array([_quoted(t) for t in distinct], dtype=object)[codes].tolist()
-    body = "\n".join([",".join(cells) for cells in zip(*lists, strict=True)])
+    body = "\n".join(map(",".join, zip(*lists, strict=True)))
     return (head + body + "\n").encode("utf-8")
 
 
