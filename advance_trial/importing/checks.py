@@ -137,7 +137,8 @@ def _duplicates(kind: str, rows: pd.DataFrame, problems: Problems) -> None:
     dup = _repeated(rows, keys)
     if not dup.any():
         return
-    shown = {i: k.replace("\x1f", "/") for i, k in zip(np.flatnonzero(dup).tolist(), key_text(rows[dup], keys))}
+    at = np.flatnonzero(dup).tolist()
+    shown = {i: k.replace("\x1f", "/") for i, k in zip(at, key_text(rows[dup], keys).tolist(), strict=True)}
     first_row: dict[str, int] = {}
     for i, k in shown.items():
         first_row.setdefault(k, int(problems.rows[i]))
