@@ -152,7 +152,9 @@ def _repeated(rows: pd.DataFrame, keys: list[str]) -> npt.NDArray[np.bool_]:
     """Whether each row's key (the values of the columns ``keys``) is on another row too."""
     combined = np.zeros(len(rows), dtype=np.int64)
     for k in keys:
-        codes, uniques = pd.factorize(rows[k])  # missing: -1, a value of its own
+        column = rows[k]
+        values = column.to_numpy(dtype=object) if isinstance(column.dtype, pd.StringDtype) else column  # faster
+        codes, uniques = pd.factorize(values)  # missing: -1, a value of its own
         combined, _ = pd.factorize(combined * (len(uniques) + 1) + codes + 1)  # numbered again: no overflow
     return np.bincount(combined)[combined] > 1 if len(combined) else np.zeros(0, dtype=bool)
 
