@@ -486,7 +486,8 @@ def _columns(rows: Sequence[Sequence[object]]) -> list[npt.NDArray[np.object_]]:
 def _column_text(values: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
     """A column of typed cells as stripped text (:func:`_cell_text`), converting each distinct value once."""
     codes, uniques = pd.factorize(values)  # None (an empty cell) and NaN are -1
-    if pd.api.types.infer_dtype(values, skipna=False) not in ("string", "empty"):
+    text = not (codes < 0).any() and all(type(u) is str for u in uniques.tolist())  # its distinct values: fast
+    if not text and pd.api.types.infer_dtype(values, skipna=False) not in ("string", "empty"):
         kinds = set(map(type, values.tolist()))
         if (bool in kinds and kinds & {int, float}) or (float in kinds and (codes < 0).any()):
             # True equals 1 and a NaN is not None: these columns are converted cell by cell
