@@ -10,16 +10,24 @@ timed in the same run, and so is the whole ``advance-trial import`` command as i
 
 With ``--baseline-ref REF`` (or ``--baseline DIR``, a checkout of the earlier code) the earlier code is
 timed in the same run, alternating with this checkout round by round (each import in its own process,
-with the same interpreter and libraries), and the medians are printed side by side with their ratio.
-The targets (issue 38): the import at 100,000 rows per second or better from CSV, 50,000 from Excel.
+with the same interpreter and libraries), and the medians are printed side by side with their ratio;
+every round, the canonical file and the ledger each code wrote are compared byte for byte (the ledger's
+time stamps aside), and the run stops if they differ. The targets (issue 38): the import at 100,000 rows
+per second or better from CSV, 50,000 from Excel.
 
-Run: ``python benchmarks/bench_import.py [--baseline-ref main] [--rows N] [--rounds N]``
+``--stages`` adds where this checkout's time goes: the CPU seconds of each step of one import of each file
+(reading, with the workbook's zip check, calamine's parse and the grid's conversion apart; mapping and
+converting; the row checks; the merge; the merged file's bytes; its check as canonical data; the final
+cross-file check; the existing data's reading; the transaction's commit).
+
+Run: ``python benchmarks/bench_import.py [--baseline-ref main] [--rows N] [--rounds N] [--stages]``
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import statistics
 import subprocess
@@ -93,6 +101,81 @@ def worker(code: Path, files: dict[str, Path], participants: Path, rows: int, sc
     print(json.dumps(out))
 
 
+#: (module, function, label) timed by ``--stages``; nested steps are counted in their callers too.
+STAGES = (
+    ("advance_trial.importing.core", "read_site_file", "read the site file"),
+    ("advance_trial.importing.readers", "_check_zip", "  of which: the workbook's zip check"),
+    ("advance_trial.importing.readers", "_calamine", "  of which: calamine (parse, to_python)"),
+    ("advance_trial.importing.readers", "_grid_table", "  of which: the grid as text"),
+    ("advance_trial.importing.core", "_existing", "read the data already there"),
+    ("advance_trial.importing.core", "convert", "convert each column"),
+    ("advance_trial.importing.core", "check_rows", "check the rows"),
+    ("advance_trial.importing.core", "canonical_text", "the rows' canonical text"),
+    ("advance_trial.importing.core", "_merge", "merge with the rows there"),
+    ("advance_trial.importing.core", "text_file", "the merged file's bytes"),
+    ("advance_trial.importing.core", "parse_table", "check the merged file as canonical data"),
+    ("advance_trial.importing.core", "cross_checks", "check it with the other files"),
+    ("advance_trial.data.folder", "Transaction.commit", "commit the transaction"),
+)
+
+
+def stages(files: dict[str, Path], participants: Path, rows: int, scratch: Path) -> None:
+    """Where this checkout's time goes: each step's CPU seconds in one import of each file (after a warm-up)."""
+    import importlib
+    from collections import defaultdict
+    from functools import wraps
+
+    from advance_trial.config import load_config
+    from advance_trial.importing import import_files
+
+    spent: dict[str, float] = defaultdict(float)
+
+    def timed(f, label):  # type: ignore[no-untyped-def]
+        @wraps(f)
+        def inner(*a, **k):  # type: ignore[no-untyped-def]
+            c0 = time.process_time()
+            try:
+                return f(*a, **k)
+            finally:
+                spent[label] += time.process_time() - c0
+
+        return inner
+
+    for module, name, label in STAGES:
+        owner = importlib.import_module(module)
+        *outer, attr = name.split(".")
+        for part in outer:
+            owner = getattr(owner, part)
+        if hasattr(owner, attr):
+            setattr(owner, attr, timed(getattr(owner, attr), label))
+    cfg = load_config(ROOT / CONFIG)
+    scratch.mkdir()
+    for kind, path in (("warm", files["csv"]), *files.items()):
+        data = scratch / f"stages-{kind}"
+        data.mkdir()
+        shutil.copy(participants, data)
+        spent.clear()
+        c0 = time.process_time()
+        import_files(cfg, data, "london", "attendance", [path], by="bench")
+        total = time.process_time() - c0
+        if kind == "warm":
+            continue
+        print(f"where the time goes, {kind}: {total:.3f} s of CPU for {rows:,} rows")
+        for _, _, label in STAGES:
+            if label in spent:
+                print(f"  {label:42s} {spent[label]:6.3f} s  {spent[label] / total:4.0%}")
+
+
+def _same_files(first: Path, second: Path) -> None:
+    """The canonical file and the ledger two codes wrote are the same bytes (the ledger's time stamps aside)."""
+    for name in ("attendance.csv", "import/audit.csv"):
+        a, b = (first / name).read_bytes(), (second / name).read_bytes()
+        if name.endswith("audit.csv"):
+            a, b = (re.sub(rb"^[^,\n]*,", b"", x, flags=re.M) for x in (a, b))
+        if a != b:
+            raise SystemExit(f"{name} differs between {first} and {second}")
+
+
 def _in_process(code: Path, files: dict[str, Path], participants: Path, rows: int, scratch: Path) -> dict[str, float]:
     scratch.mkdir()
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", str(code), "--rows", str(rows),
@@ -138,6 +221,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--baseline", help="a checkout of the earlier code, timed alongside")
     parser.add_argument("--baseline-ref", help="a git commit or branch of this repository, checked out to time it")
+    parser.add_argument("--stages", action="store_true", help="also print where this checkout's time goes")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--participants", help=argparse.SUPPRESS)
     parser.add_argument("--scratch", help=argparse.SUPPRESS)
@@ -175,6 +259,9 @@ def _run(args: argparse.Namespace, tmp: Path, base: Path | None) -> None:
         for c in order:
             for kind, t in _in_process(codes[c], files, participants, args.rows, tmp / f"{c}{r}").items():
                 times[c][kind].append(t)
+        if "before" in codes:  # the same canonical files, byte for byte
+            for kind in KINDS:
+                _same_files(tmp / f"before{r}" / kind, tmp / f"after{r}" / kind)
         t0 = time.perf_counter()
         pd.read_csv(export, dtype=str)
         bare["csv"].append(time.perf_counter() - t0)
@@ -206,7 +293,11 @@ def _run(args: argparse.Namespace, tmp: Path, base: Path | None) -> None:
         print(f"bare {what} of the {kind}: median {b:.3f} s = {args.rows / b:,.0f} rows/s")
     t = statistics.median(process)
     print(f"CLI process (after), csv: median {t:.3f} s = {args.rows / t:,.0f} rows/s")
+    if "before" in codes:
+        print(f"canonical files and ledgers: the same bytes before and after in all {args.rounds} rounds")
     print("targets: import csv >= 100,000 rows/s, xlsx >= 50,000 rows/s")
+    if args.stages:
+        stages(files, participants, args.rows, tmp / "stages")
 
 
 if __name__ == "__main__":

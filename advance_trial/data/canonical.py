@@ -114,8 +114,15 @@ def empty_table(spec: FileSpec) -> pd.DataFrame:
 _DTYPES = {"str": "string", "int": "Int64", "float": "float64", "bool": "boolean", "date": "datetime64[s]"}
 
 
-def parse_table(cfg: Config, spec: FileSpec, raw: bytes, file: str) -> tuple[pd.DataFrame, list[DataProblem]]:
-    """Parse one canonical CSV's bytes into a typed DataFrame and the problems found."""
+def parse_table(
+    cfg: Config, spec: FileSpec, raw: bytes, file: str, cells: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, list[DataProblem]]:
+    """Parse one canonical CSV's bytes into a typed DataFrame and the problems found.
+
+    ``cells``: the bytes' cells as ``pandas.read_csv(dtype=str)`` tokenises them, when the caller has them
+    already (an import that has just written the bytes from those cells:
+    :func:`advance_trial.importing.csvtext.read_back`); every check is made as for the bytes.
+    """
     import io
 
     problems: list[DataProblem] = []
@@ -128,7 +135,8 @@ def parse_table(cfg: Config, spec: FileSpec, raw: bytes, file: str) -> tuple[pd.
     if not text.strip():
         return empty_table(spec), [DataProblem(file, None, None, None, "the file is empty (a header row is required)")]
     try:
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
+        df = cells if cells is not None else pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+                                                         na_filter=False)  # fmt: skip
     except (pd.errors.ParserError, ValueError) as exc:
         m = re.search(r"line (\d+)", str(exc))
         return empty_table(spec), [
@@ -205,7 +213,7 @@ def _convert(
     if col.kind == "str" and col.choices is None:  # identifiers: nothing to share
         codes, text = np.arange(len(s)), s.reset_index(drop=True)
     else:
-        codes, uniques = s.factorize()
+        codes, uniques = pd.factorize(s.to_numpy(dtype=object))  # as objects: twice as fast as the string array
         text = pd.Series(uniques, dtype=s.dtype)
         if len(uniques) * 2 > len(s):  # mostly distinct: no cheaper than cell by cell
             codes, text = np.arange(len(s)), s.reset_index(drop=True)
@@ -333,7 +341,7 @@ def _date_checks(cfg: Config, t: dict[str, pd.DataFrame], today: dt.date | None 
 def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
     problems: list[DataProblem] = []
     part = t["participants"]
-    known = set(part["participant_id"].dropna())
+    known = set(part["participant_id"].dropna().to_numpy(dtype=object).tolist())  # the ids at once, not one by one
 
     def unknown_participants(name: str) -> None:
         df = t[name]

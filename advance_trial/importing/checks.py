@@ -33,9 +33,8 @@ def check_rows(
     header: MappedHeader,
     existing: CanonicalData,
     problems: Problems,
-) -> npt.NDArray[np.object_]:
-    """Add every cross-column problem of the converted rows to ``problems``; returns each row's key
-    (:func:`key_text`), as the canonical file will have it."""
+) -> None:
+    """Add every cross-column problem of the converted rows to ``problems``."""
 
     def raw(name: str) -> pd.Series | None:
         return cells[header.positions[name]] if name in header.positions else None
@@ -65,7 +64,7 @@ def check_rows(
     for column in CODED:
         if column in rows.columns and column in header.positions:
             _coded(cfg, column, rows, raw, header, problems)
-    return _duplicates(kind, rows, problems)
+    _duplicates(kind, rows, problems)
 
 
 #: Marks a problem whose value is free text: shown on the terminal, never written to a report or file.
@@ -130,24 +129,34 @@ def _schedule(
                              f"must be between 0 and the session's length ({length[i]:g} hours)")  # fmt: skip
 
 
-def _duplicates(kind: str, rows: pd.DataFrame, problems: Problems) -> npt.NDArray[np.object_]:
-    """Keys repeated within the file; returns every row's key."""
+def _duplicates(kind: str, rows: pd.DataFrame, problems: Problems) -> None:
+    """Keys repeated within the file. Rows share a key when every key column holds the same value (missing
+    counts as a value, as the empty text :func:`key_text` gives it): the columns' codes are combined, no
+    key is spelt out but the repeated ones."""
     keys = list(SPECS[kind].key)
-    joined = key_text(rows, keys)
-    codes, _ = pd.factorize(joined)
-    dup = np.bincount(codes)[codes] > 1 if len(codes) else np.zeros(0, dtype=bool)
+    dup = _repeated(rows, keys)
     if not dup.any():
-        return joined
-    shown = [k.replace("\x1f", "/") for k in joined.tolist()]
+        return
+    at = np.flatnonzero(dup).tolist()
+    shown = {i: k.replace("\x1f", "/") for i, k in zip(at, key_text(rows[dup], keys).tolist(), strict=True)}
     first_row: dict[str, int] = {}
-    for i in np.flatnonzero(dup).tolist():
-        first_row.setdefault(shown[i], int(problems.rows[i]))
-    for i in np.flatnonzero(dup).tolist():
-        first = first_row[shown[i]]
+    for i, k in shown.items():
+        first_row.setdefault(k, int(problems.rows[i]))
+    for i, k in shown.items():
+        first = first_row[k]
         where = "repeats further down" if first == problems.rows[i] else f"first on row {first}"
-        problems.add_one(i, "/".join(keys), shown[i],
-                         f"duplicate key in this file ({where}); each key may appear once")  # fmt: skip
-    return joined
+        problems.add_one(i, "/".join(keys), k, f"duplicate key in this file ({where}); each key may appear once")
+
+
+def _repeated(rows: pd.DataFrame, keys: list[str]) -> npt.NDArray[np.bool_]:
+    """Whether each row's key (the values of the columns ``keys``) is on another row too."""
+    combined = np.zeros(len(rows), dtype=np.int64)
+    for k in keys:
+        column = rows[k]
+        values = column.to_numpy(dtype=object) if isinstance(column.dtype, pd.StringDtype) else column  # faster
+        codes, uniques = pd.factorize(values)  # missing: -1, a value of its own
+        combined, _ = pd.factorize(combined * (len(uniques) + 1) + codes + 1)  # numbered again: no overflow
+    return np.bincount(combined)[combined] > 1 if len(combined) else np.zeros(0, dtype=bool)
 
 
 def _at(series: pd.Series | None, i: int) -> object:

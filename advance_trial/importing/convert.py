@@ -126,8 +126,8 @@ def file_date_order(columns: Sequence[pd.Series | Distinct]) -> tuple[str | None
         which = kinds[d.codes]
         day.append(np.flatnonzero(which == 1))
         month.append(np.flatnonzero(which == 2))
-    days = np.unique(np.concatenate(day)).tolist() if day else []
-    months = np.unique(np.concatenate(month)).tolist() if month else []
+    days, months = (np.unique(np.concatenate(found)).tolist() if len(found) > 1 else  # one column: in order
+                    found[0].tolist() if found else [] for found in (day, month))  # fmt: skip
     order = "day" if days and not months else "month" if months and not days else None
     return order, days, months
 

@@ -10,6 +10,7 @@ import never rewrites a row it does not touch. Every attempt is recorded in
 
 from __future__ import annotations
 
+import functools
 import getpass
 import hashlib
 import re
@@ -31,7 +32,7 @@ from advance_trial.data.tablefile import write_bytes_atomic
 from advance_trial.errors import DataError, DataProblem, UsageError
 from advance_trial.importing.checks import CODED, FREE_TEXT, check_rows, key_text
 from advance_trial.importing.convert import Problems, convert
-from advance_trial.importing.csvtext import canonical_text, csv_bytes
+from advance_trial.importing.csvtext import canonical_text, text_file
 from advance_trial.importing.mapping import header_fits, header_likeness, map_header, mapping_for, with_options
 from advance_trial.importing.readers import Part, RawTable, read_site_file
 
@@ -134,8 +135,14 @@ class _Prepared:
     problems: Problems
     shown: dict[str, str]
     positions: list[int]
-    keys: npt.NDArray[np.object_]  # each row's key (checks.key_text)
+    key_columns: pd.DataFrame  # the rows' key columns, typed
     name: str = ""  # the file's name (problems name the sheet too: ``raw.file``)
+
+    @functools.cached_property
+    def keys(self) -> npt.NDArray[np.object_]:
+        """Each row's key (:func:`~advance_trial.importing.checks.key_text`), as the canonical file will have it:
+        spelt out only when an import needs them (rows already in the file, files that follow, a dry run)."""
+        return key_text(self.key_columns, list(self.key_columns.columns))
 
 
 def _now() -> str:
@@ -226,7 +233,8 @@ def _prepare(cfg: Config, kind: str, site: str, source: Path | Part, sheet: str 
         sha, name = hashlib.sha256(data).hexdigest(), source.name
     header = map_header(cfg, kind, raw, mapping, site, redcap=isinstance(source, Part))
     typed, problems, spread = convert(cfg, kind, site, raw, header, mapping)
-    keys = check_rows(cfg, kind, site, typed, raw.cells, header, existing, problems)
+    check_rows(cfg, kind, site, typed, raw.cells, header, existing, problems)
+    key_columns = typed[list(SPECS[kind].key)]
     if isinstance(source, Part):
         no_event = {i for i, column, _, _ in source.problems if column == "redcap_event_name"}
         if no_event:  # the event's problem says why the timepoint is empty: once, not twice
@@ -236,7 +244,7 @@ def _prepare(cfg: Config, kind: str, site: str, source: Path | Part, sheet: str 
     provided = [c for c in typed.columns if c in header.positions or c == "site"]
     text = canonical_text(typed, {c: v for c, v in spread.items() if c not in CODED})  # check_rows recodes those
     positions = sorted(header.positions.values())
-    return _Prepared(raw, sha, text, provided, problems, header.shown, positions, keys, name)
+    return _Prepared(raw, sha, text, provided, problems, header.shown, positions, key_columns, name)
 
 
 def _column_order(cfg: Config, kind: str, existing: pd.DataFrame | None, incoming: list[str]) -> list[str]:
@@ -386,6 +394,7 @@ class _KindMerge:
     #: problem found in the merged file is told where the research assistant will look for it
     sources: list[tuple[pd.DataFrame, np.ndarray, str, str]] = field(default_factory=list)
     merged: pd.DataFrame | None = None  # the merged file's text, row for row
+    cells: pd.DataFrame | None = None  # its bytes' cells, when known without tokenising them (csvtext.read_back)
     incoming: list[pd.DataFrame] = field(default_factory=list)  # the participants rows read, refused ones too
 
 
@@ -439,7 +448,7 @@ def _merge_kind(
             continue
         step(f"checking {prep.name}", n - 1, len(files))
         new_rows, outcome = _merge(cfg, kind, site, prep, merged, index, replace, result.replacements, by,
-                                   logged_arms, preview)  # fmt: skip
+                                   logged_arms, preview, more=n < len(files))  # fmt: skip
         outcome = _with(outcome, site=site, kind=kind)
         if len(new_rows):  # a file new to the folder: its rows are the merged file
             merged = pd.concat([merged, new_rows], ignore_index=True) if len(merged) else new_rows
@@ -452,9 +461,8 @@ def _merge_kind(
         if outcome.rejected:
             result.rejected[f"{site}/{prep.name}"] = (_quarantine(prep), outcome)
     columns = _column_order(cfg, kind, current, list(merged.columns))
-    merged = merged.reindex(columns=columns, fill_value="").fillna("")
-    result.body = csv_bytes(merged)
-    result.merged = merged
+    written = text_file(merged.reindex(columns=columns, fill_value=""))
+    result.body, result.merged, result.cells = written.body, written.frame, written.cells
     return result
 
 
@@ -477,7 +485,7 @@ def _import_locked(
         m = _merge_kind(cfg, data, _canonical(tables), kind, files, sheet=sheet, replace=replace, by=by,
                         step=step, options=options, logged_arms=arms, preview=preview)  # fmt: skip
         merges.append(m)
-        m.typed, m.read_problems = parse_table(cfg, SPECS[kind], m.body, f"{kind}.csv")
+        m.typed, m.read_problems = parse_table(cfg, SPECS[kind], m.body, f"{kind}.csv", m.cells)
         if not m.read_problems:  # the kinds after this one are checked against its new rows
             tables[kind] = m.typed
         if kind == "participants" and not accept_valid:
@@ -546,16 +554,17 @@ def _merge(
     by: str,
     logged_arms: dict[str, tuple[str, ...]],
     preview: list[RowPreview] | None = None,
+    more: bool = True,
 ) -> tuple[pd.DataFrame, FileOutcome]:
     """Compare incoming rows with the rows already there; update ``merged`` in place for replacements.
-    A randomised man's arm is replaced only when ``logged_arms`` (from the allocation log) agrees."""
+    A randomised man's arm is replaced only when ``logged_arms`` (from the allocation log) agrees.
+    ``index`` (key -> row of ``merged``) gains this file's new keys when ``more`` files follow."""
     keys = list(SPECS[kind].key)
     rows, problems, provided = prep.rows, prep.problems, prep.provided
     bad = np.zeros(len(rows), dtype=bool)
     bad[prep.problems.bad_positions()] = True
-    incoming_keys = prep.keys
     if index:
-        at = np.fromiter((index.get(k, _ABSENT) for k in incoming_keys.tolist()), dtype=np.int64, count=len(rows))
+        at = np.fromiter((index.get(k, _ABSENT) for k in prep.keys.tolist()), dtype=np.int64, count=len(rows))
     else:  # a new file: every key is new
         at = np.full(len(rows), _ABSENT, dtype=np.int64)
     for col in provided:
@@ -573,7 +582,7 @@ def _merge(
     assigned: dict[str, tuple[list[int], list[object]]] = {}
     for j in np.flatnonzero(~same).tolist():
         i = int(known[j])
-        k, where = str(incoming_keys[i]), int(at[i])
+        k, where = str(prep.keys[i]), int(at[i])
         if where < 0:  # the key came in from an earlier file of this import
             problems.add_one(i, "/".join(keys), k.replace("\x1f", "/"), "the same key is in an earlier file")
             continue
@@ -602,14 +611,15 @@ def _merge(
         column = merged[c].to_numpy(dtype=object, copy=True)
         column[where_list] = values
         merged[c] = column
-    index.update(dict.fromkeys(incoming_keys[new_positions].tolist(), -1))
+    if more:  # the files after this one are told which keys it brought
+        index.update(dict.fromkeys(prep.keys[new_positions].tolist(), -1))
     bad_now = set(problems.bad_positions().tolist())
-    keep = [i for i in new_positions if i not in bad_now]
+    keep = [i for i in new_positions if i not in bad_now] if bad_now else new_positions
     rejected = len(bad_now)
     taken = rows if len(keep) == len(rows) else rows.iloc[keep]  # canonical text: nothing missing
     new_rows = taken.reindex(columns=list(merged.columns), fill_value="").reset_index(drop=True)
     if preview is not None:
-        preview += _row_fates(kind, prep, incoming_keys, keep, fates, bad_now)
+        preview += _row_fates(kind, prep, prep.keys, keep, fates, bad_now)
     outcome = FileOutcome(
         prep.name, prep.sha, len(rows), new=len(keep), unchanged=unchanged,
         replaced=replaced, rejected=rejected, outcome="imported_partially" if rejected else "imported",

@@ -9,6 +9,7 @@ the rows: the bytes are those :func:`~advance_trial.data.tablefile.format_for_cs
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -66,19 +67,79 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     a column name that would need quoting (pandas writes the header its own way).
     """
     columns = [frame[c].to_numpy(dtype=object) for c in frame.columns]
+    return _csv_bytes(frame, columns, all(map(_all_text, columns)))
+
+
+def _csv_bytes(frame: pd.DataFrame, columns: list[npt.NDArray[np.object_]], text: bool) -> bytes:
+    """:func:`csv_bytes`, the frame's columns and whether every cell is text already known."""
     names = [n for n in frame.columns if isinstance(n, str) and _quoted(n) == n]
-    if len(names) < 2 or len(names) < len(columns) or not all(map(_all_text, columns)):
+    if len(names) < 2 or len(names) < len(columns) or not text:
         return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
     head = ",".join(names) + "\n"
     if not len(frame):
         return head.encode("utf-8")
     lists = [values.tolist() for values in columns]
-    body = "\n".join([",".join(cells) for cells in zip(*lists, strict=True)])
+    body = "\n".join(map(",".join, zip(*lists, strict=True)))
     # no field needing quotes: exactly the separators the rows themselves put in, and no quote character
     if '"' not in body and body.count(",") == (len(names) - 1) * len(frame) and body.count("\n") == len(frame) - 1:
         return (head + body + "\n").encode("utf-8")
     for j, values in enumerate(columns):  # quoted as the csv module quotes, each distinct value once
         codes, distinct = pd.factorize(values)
         lists[j] = np.array([_quoted(t) for t in distinct], dtype=object)[codes].tolist()
-    body = "\n".join([",".join(cells) for cells in zip(*lists, strict=True)])
+    body = "\n".join(map(",".join, zip(*lists, strict=True)))
     return (head + body + "\n").encode("utf-8")
+
+
+@dataclass(frozen=True)
+class TextFile:
+    """A canonical file made from text cells: the cells (a missing cell as empty text), the file's bytes, and
+    the cells its bytes read back as (:func:`read_back`; None when the bytes must be read)."""
+
+    frame: pd.DataFrame
+    body: bytes
+    cells: pd.DataFrame | None
+
+
+def text_file(frame: pd.DataFrame) -> TextFile:
+    """``frame`` (text, some cells perhaps missing) as a canonical file: :func:`csv_bytes` of it with every
+    missing cell empty, and :func:`read_back` of those bytes; each column is looked at once."""
+    columns = [frame[c].to_numpy(dtype=object) for c in frame.columns]
+    text = [_all_text(values) for values in columns]
+    if not all(text):  # a missing cell (NaN, None) in some column: empty text, as the CSV writer has it
+        frame = frame.copy()
+        for j, name in enumerate(frame.columns):
+            if not text[j]:
+                frame[name] = frame[name].fillna("")
+                columns[j] = frame[name].to_numpy(dtype=object)
+                text[j] = _all_text(columns[j])
+    body = _csv_bytes(frame, columns, all(text))
+    return TextFile(frame, body, _read_back(frame, columns, all(text), body))
+
+
+def read_back(frame: pd.DataFrame, body: bytes) -> pd.DataFrame | None:
+    """The cells ``pandas.read_csv(body, dtype=str, keep_default_na=False, na_filter=False)`` would give, when
+    ``body`` is :func:`csv_bytes` of ``frame`` and plainly so; else None (the caller reads the bytes).
+
+    Plain: a row or more, two or more columns named by distinct, non-empty text, every cell text, and no quote,
+    carriage return, NUL or byte-order mark in the bytes. Every field needing quotes (a comma, a quote, a line
+    break) is quoted, so without a quote each line splits on its commas into exactly the frame's cells, and the
+    tokeniser has nothing to undo: the cells are the frame's, as text. The file is checked as read all the
+    same (:func:`advance_trial.data.canonical.parse_table`); only the tokenising is saved.
+    """
+    columns = [frame[c].to_numpy(dtype=object) for c in frame.columns]
+    return _read_back(frame, columns, all(map(_all_text, columns)), body)
+
+
+def _read_back(
+    frame: pd.DataFrame, columns: list[npt.NDArray[np.object_]], text: bool, body: bytes
+) -> pd.DataFrame | None:
+    names = list(frame.columns)
+    if not text or not len(frame) or len(names) < 2 or len(set(names)) < len(names):
+        return None
+    if not all(isinstance(n, str) and n for n in names):
+        return None
+    if b'"' in body or b"\r" in body or b"\x00" in body or body.startswith(b"\xef\xbb\xbf"):
+        return None
+    if body.count(b"\n") != len(frame) + 1 or not body.endswith(b"\n"):
+        return None  # one line per row and the header: no row of the frame spans lines
+    return pd.DataFrame(dict(zip(names, columns, strict=True)), index=pd.RangeIndex(len(frame))).astype(str)

@@ -209,7 +209,8 @@ def _read_csv(raw: bytes, file: str, rule: HeaderRule = HeaderRule()) -> RawTabl
     first = next((line for line in _lines(text) if line.strip()), "")
     delim = _sniff(first)
     source = f"csv {encoding} {delim!r}"
-    fast = _fast_csv(text, file, delim, source, rule)
+    plain = raw if encoding == "utf-8" and len(raw) == len(text) else None  # ASCII, no BOM, no CR: the bytes as read
+    fast = _fast_csv(text, file, delim, source, rule, plain)
     if fast is not None:
         return fast
     try:
@@ -219,13 +220,17 @@ def _read_csv(raw: bytes, file: str, rule: HeaderRule = HeaderRule()) -> RawTabl
     return _table(file, records, source, rule)
 
 
-def _fast_csv(text: str, file: str, delim: str, source: str, rule: HeaderRule) -> RawTable | None:
-    """pandas' C parser for well-formed files; None sends the file to the careful reader."""
+def _fast_csv(
+    text: str, file: str, delim: str, source: str, rule: HeaderRule, plain: bytes | None = None
+) -> RawTable | None:
+    """pandas' C parser for well-formed files; None sends the file to the careful reader. ``plain``: the
+    file's bytes when they are ``text`` as it is (parsed without encoding the text again)."""
     if not text.strip() or text.startswith("\n") or rule.row not in (None, 1):
         return None  # the careful reader finds the header
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=delim, header=None, dtype=object, keep_default_na=False,
-                            na_filter=False, skip_blank_lines=False, engine="c")  # fmt: skip
+        frame = pd.read_csv(io.BytesIO(plain) if plain is not None else io.StringIO(text), sep=delim, header=None,
+                            dtype=object, keep_default_na=False, na_filter=False, skip_blank_lines=False,
+                            engine="c", encoding="utf-8")  # fmt: skip
     except (pd.errors.ParserError, ValueError):
         return None
     header = [str(h).strip() for h in frame.iloc[0]]
@@ -233,10 +238,22 @@ def _fast_csv(text: str, file: str, delim: str, source: str, rule: HeaderRule) -
         return None
     body = frame.iloc[1:]
     body.columns = pd.RangeIndex(body.shape[1])
-    spaced = (f"{delim} ", f" {delim}", "\n ", " \n")  # substring tests: far faster than a regex over the file
-    if text.startswith(" ") or text.rstrip("\n").endswith(" ") or any(p in text for p in spaced):
+    if _spaced(text, delim):
         body = body.apply(lambda c: c.str.strip())  # some cell has spaces around it
     return _filled(file, header, body.reset_index(drop=True), 2, source)
+
+
+def _spaced(text: str, delim: str) -> bool:
+    """Whether the text has a space at its start or end, or next to a delimiter or a line break.
+
+    Substring tests, far faster than a regex over the file; every one of them holds a space, so when the
+    rows below the first line hold none (one fast scan), only that line is looked at."""
+    ends = text.startswith(" ") or text.rstrip("\n").endswith(" ")
+    spaced = (f"{delim} ", f" {delim}", "\n ", " \n")
+    cut = text.find("\n") + 1 or len(text)
+    if " " not in text[cut:]:  # any of them in the text lies within the first line and its line end
+        text = text[: cut + 1]
+    return ends or any(p in text for p in spaced)
 
 
 def _filled(file: str, header: list[str], body: pd.DataFrame, first: int, source: str) -> RawTable:
@@ -469,7 +486,8 @@ def _columns(rows: Sequence[Sequence[object]]) -> list[npt.NDArray[np.object_]]:
 def _column_text(values: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
     """A column of typed cells as stripped text (:func:`_cell_text`), converting each distinct value once."""
     codes, uniques = pd.factorize(values)  # None (an empty cell) and NaN are -1
-    if pd.api.types.infer_dtype(values, skipna=False) not in ("string", "empty"):
+    text = not (codes < 0).any() and all(type(u) is str for u in uniques.tolist())  # its distinct values: fast
+    if not text and pd.api.types.infer_dtype(values, skipna=False) not in ("string", "empty"):
         kinds = set(map(type, values.tolist()))
         if (bool in kinds and kinds & {int, float}) or (float in kinds and (codes < 0).any()):
             # True equals 1 and a NaN is not None: these columns are converted cell by cell
