@@ -270,11 +270,17 @@ def read_key(folder: Path, trial_id: str) -> KeyRing:
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """The log's head as last written: the log's id, the row and its tag."""
+    """The log's head as last written: the log's id, the row and its tag.
+
+    ``upto`` is set only while a step that may append several rows (the service's allocations made together)
+    is under way: written before its commit, it says that the log may end anywhere from ``row`` (nothing
+    committed yet) to ``upto``, the rows after ``row`` chained to ``tag``.
+    """
 
     log_id: str
     row: int
     tag: str
+    upto: int | None = None
 
 
 #: The checkpoint file's size: its JSON padded with spaces to one 512-byte disk sector (see :func:`write_checkpoint`).
@@ -324,6 +330,8 @@ def checkpoint_bytes(ring: KeyRing, cp: Checkpoint) -> bytes:
     body: dict[str, Any] = {
         "format": CHECKPOINT_FORMAT, "trial_id": ring.trial_id, "log_id": cp.log_id, "row": cp.row, "tag": cp.tag,
     }  # fmt: skip
+    if cp.upto is not None:
+        body["upto"] = cp.upto
     body["mac"] = ring.mac(body)
     return (json.dumps(body, indent=1, sort_keys=True) + "\n").encode()
 
@@ -347,7 +355,8 @@ def read_checkpoint(ring: KeyRing) -> Checkpoint:
     if body.get("format") != CHECKPOINT_FORMAT or body.get("trial_id") != ring.trial_id:
         raise IntegrityError(f"{path}: not a checkpoint of {ring.trial_id!r}")
     try:
-        return Checkpoint(str(body["log_id"]), int(body["row"]), str(body["tag"]))
+        upto = body.get("upto")
+        return Checkpoint(str(body["log_id"]), int(body["row"]), str(body["tag"]), None if upto is None else int(upto))
     except (KeyError, TypeError, ValueError):
         raise IntegrityError(f"{path}: not a checkpoint") from None
 

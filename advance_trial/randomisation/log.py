@@ -365,6 +365,8 @@ def check_head(ring: KeyRing, log_id: str, head: Head, events: list[dict[str, An
     at = events[cp.row - 1]["tag"] if cp.row >= 1 else genesis_tag(ring, log_id)
     if at != cp.tag:
         raise IntegrityError(f"row {cp.row}: not the row the checkpoint recorded; the log was rewritten")
+    if cp.upto is not None and cp.row < head.row <= cp.upto:  # a step of several rows, stopped after its commit
+        return cp
     if head.row > cp.row + 1:
         raise IntegrityError(
             f"row {cp.row + 2}: the log goes on past the checkpoint's head (row {cp.row}); "
@@ -376,6 +378,13 @@ def check_head(ring: KeyRing, log_id: str, head: Head, events: list[dict[str, An
 def settle(ring: KeyRing, log_id: str, new: Head) -> None:
     """Move the checkpoint to the new head (after the commit, still under the lock)."""
     write_checkpoint(ring, Checkpoint(log_id, new.row, new.tag))
+
+
+def announce(ring: KeyRing, log_id: str, head: Head, upto: int) -> None:
+    """Before a step that may append several rows commits: the checkpoint stays at ``head`` and names ``upto``,
+    the furthest row the commit may leave, so that a step stopped between its commit and :func:`settle` is whole
+    and accepted."""
+    write_checkpoint(ring, Checkpoint(log_id, head.row, head.tag, upto))
 
 
 __all__ = [

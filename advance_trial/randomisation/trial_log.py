@@ -16,6 +16,7 @@ import functools
 import os
 import re
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +43,7 @@ from advance_trial.randomisation.key import (
 from advance_trial.randomisation.log import (
     Head,
     LogStore,
+    announce,
     check_chain,
     check_head,
     check_permissions,
@@ -191,28 +193,38 @@ def actor_name(account: str | None) -> str:
 
 
 class _Step:
-    """One writing step: the verified state, and at most one row appended to it."""
+    """One writing step: the verified state, and at most one row appended to it (at most ``many``: the
+    service's allocations made together, each its own row, committed at once)."""
 
     def __init__(self, cfg: Config, store: LogStore, state: Replay, head: Head, now: datetime | None,
-                 account: str | None = None) -> None:  # fmt: skip
+                 account: str | None = None, many: int = 1) -> None:  # fmt: skip
         self.cfg, self.store, self.state, self.head = cfg, store, state, head
         self.now = now or utc_now()
         self.actor = actor_name(account)
-        self.row: dict[str, Any] | None = None
+        self.many = many
+        self.rows: list[dict[str, Any]] = []
+        self.stored: list[tuple[Any, ...]] = []  # the rows as the database spells them
+
+    @property
+    def row(self) -> dict[str, Any] | None:
+        """The last row appended, if any."""
+        return self.rows[-1] if self.rows else None
 
     def append(self, kind: str, fields: Mapping[str, Any], sealed: Any = None, note: str | None = None,
                on_date: str | None = None) -> dict[str, Any]:  # fmt: skip
-        if self.row is not None:
-            raise RuntimeError("one row per step")
+        if len(self.rows) >= self.many:
+            raise RuntimeError("one row per step" if self.many == 1 else f"at most {self.many} rows in this step")
         common = {
             "actor": self.actor, "note": note or None, "at_utc": self.now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "on_date": on_date or self.now.astimezone().date().isoformat(), "config_version": self.cfg.trial.version,
             "config_sha256": self.cfg.source.sha256 if self.cfg.source else "",
         }  # fmt: skip
-        self.row = self.store.insert(self.head, kind, {**common, **fields}, sealed)
-        self.state.apply({**self.row})
-        self.head = Head(self.row["row"], self.row["tag"])
-        return self.row
+        row = self.store.insert(self.head, kind, {**common, **fields}, sealed)
+        self.rows.append(row)
+        self.stored.append(self.store.stored)
+        self.state.apply({**row})
+        self.head = Head(row["row"], row["tag"])
+        return row
 
 
 @dataclass
@@ -283,26 +295,44 @@ def _remember(store: LogStore, events: list[dict[str, Any]], content: list[tuple
 
 @contextmanager
 def _writing(cfg: Config, ring: KeyRing, where: Location, now: datetime | None = None,
-             account: str | None = None) -> Iterator[_Step]:  # fmt: skip
+             account: str | None = None, many: int = 1) -> Iterator[_Step]:  # fmt: skip
+    """One verified writing step that appends at most ``many`` rows (see :class:`_Step`).
+
+    A step of more than one row names, in the checkpoint, the furthest row it may leave before it commits
+    (:func:`~advance_trial.randomisation.log.announce`): written and flushed in the background while the
+    step decides and inserts its rows, and waited for before the commit.
+    """
     _check_trial(cfg, ring)
     with locked(ring, exclusive=True), writes_to(where):
         store = open_log(where, ring)
+        pending: Future[None] | None = None
         try:
             check_permissions(where)
             with store.db.serialised(exclusive=True):
                 with store.transaction():
                     state, head, events, content, mark = _verified(store)
-                    step = _Step(cfg, store, state, head, now, account)
+                    step = _Step(cfg, store, state, head, now, account, many)
+                    if many > 1:
+                        pending = _background().submit(announce, ring, store.log_id, head, head.row + many)
                     yield step
-                    if step.row is not None:
-                        events, content = [*events, step.row], [*content, store.stored]
+                    events, content = [*events, *step.rows], [*content, *step.stored]
                     if store.db.kind == "sqlite":  # after this step's own changes (no one else writes until it ends)
                         mark = store.db.change_mark()
-                if step.row is not None:
+                    if pending is not None:
+                        pending.result()  # on disk before the commit
+                if step.rows:
                     settle(ring, store.log_id, step.head)
             _remember(store, events, content, step.state, mark)
         finally:
+            if pending is not None:  # never two writes of the checkpoint at once, nor one after the lock is let go
+                wait([pending])
             store.close()
+
+
+@functools.lru_cache(maxsize=1)
+def _background() -> ThreadPoolExecutor:
+    """The thread that writes a step's announcement while the step goes on."""
+    return ThreadPoolExecutor(1, thread_name_prefix="advance-trial-checkpoint")
 
 
 @contextmanager
