@@ -310,10 +310,10 @@ def write_checkpoint(ring: KeyRing, cp: Checkpoint) -> None:
         if fd >= 0:
             try:
                 st = os.fstat(fd)
-                if stat.S_ISREG(st.st_mode) and st.st_size == CHECKPOINT_SIZE and st.st_nlink == 1:
-                    if os.pwrite(fd, body, 0) == CHECKPOINT_SIZE:
-                        os.fdatasync(fd)
-                        return
+                whole = stat.S_ISREG(st.st_mode) and st.st_size == CHECKPOINT_SIZE and st.st_nlink == 1
+                if whole and os.pwrite(fd, body, 0) == CHECKPOINT_SIZE:
+                    os.fdatasync(fd)
+                    return
             finally:
                 os.close(fd)
     tmp = ring.folder / f".{ring.trial_id}.checkpoint.{secrets.token_hex(6)}.tmp"

@@ -236,10 +236,10 @@ def allocate(
     """Allocate one man, or return the allocation already recorded for him (writing nothing).
 
     ``request`` is the :class:`AllocationRequest` (or, for the same request, his id with ``site`` and
-    ``factors``; or a request :func:`prepare` checked, which carries its account, note and data folder). ``account`` is the service account that asked (the service's only; the log records the OS user
-    otherwise). ``eligibility`` holds the answers to the config's eligibility criteria (``{id: bool}``): when
-    given, each must be answered eligibly, and they are recorded in the allocation's row; the service always
-    gives them.
+    ``factors``; or a request :func:`prepare` checked, which carries its account, note and data folder).
+    ``account`` is the service account that asked (the service's only; the log records the OS user otherwise).
+    ``eligibility`` holds the answers to the config's eligibility criteria (``{id: bool}``): when given, each must
+    be answered eligibly, and they are recorded in the allocation's row; the service always gives them.
 
     Raises
     ------
