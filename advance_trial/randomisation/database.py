@@ -165,6 +165,29 @@ class SqliteDb(Db):
         (a step takes the mark after its own row)."""
         return None, (self.serial, self.scalar("PRAGMA data_version"), self.con.total_changes)
 
+    def files_mark(self) -> str | None:
+        """What the log's files are now, as a digest: the file's and its write-ahead log's device, inode, size and
+        time of last change (which no one can set back but the system clock's owner), and the header of the
+        write-ahead log's shared index (which every commit, by any connection in any process, changes: it is what
+        SQLite's ``data_version`` is read from). None while the log has no write-ahead log or index open.
+
+        A writing step records it in the checkpoint after its commit, under the trial's lock; a later step (in
+        any process) that finds the same mark knows that nothing was written to the log since that step, which
+        had verified every row: the rows it verified itself before need not be read again."""
+        assert self.loc.path is not None
+        parts: list[bytes] = []
+        try:
+            for suffix in ("", "-wal"):
+                st = os.stat(f"{self.loc.path}{suffix}")
+                parts.append(repr((st.st_dev, st.st_ino, st.st_size, st.st_ctime_ns, st.st_mtime_ns)).encode())
+            with open(f"{self.loc.path}-shm", "rb") as shm:
+                header = shm.read(96)  # the index's header, kept twice
+        except OSError:
+            return None
+        if len(header) < 96 or header[:48] != header[48:96]:  # a commit half-way through its header: no mark
+            return None
+        return hashlib.sha256(b"\0".join([*parts, header])).hexdigest()
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
         cur = self.con.execute(sql, tuple(params))
         return [d[0] for d in cur.description or ()], [tuple(r) for r in cur.fetchall()]

@@ -274,13 +274,16 @@ class Checkpoint:
 
     ``upto`` is set only while a step that may append several rows (the service's allocations made together)
     is under way: written before its commit, it says that the log may end anywhere from ``row`` (nothing
-    committed yet) to ``upto``, the rows after ``row`` chained to ``tag``.
+    committed yet) to ``upto``, the rows after ``row`` chained to ``tag``. ``mark`` (SQLite logs) is the log's
+    files as the step that wrote the checkpoint left them
+    (:meth:`~advance_trial.randomisation.database.SqliteDb.files_mark`).
     """
 
     log_id: str
     row: int
     tag: str
     upto: int | None = None
+    mark: str | None = None
 
 
 #: The checkpoint file's size: its JSON padded with spaces to one 512-byte disk sector (see :func:`write_checkpoint`).
@@ -332,6 +335,8 @@ def checkpoint_bytes(ring: KeyRing, cp: Checkpoint) -> bytes:
     }  # fmt: skip
     if cp.upto is not None:
         body["upto"] = cp.upto
+    if cp.mark is not None:
+        body["mark"] = cp.mark
     body["mac"] = ring.mac(body)
     return (json.dumps(body, indent=1, sort_keys=True) + "\n").encode()
 
@@ -355,8 +360,9 @@ def read_checkpoint(ring: KeyRing) -> Checkpoint:
     if body.get("format") != CHECKPOINT_FORMAT or body.get("trial_id") != ring.trial_id:
         raise IntegrityError(f"{path}: not a checkpoint of {ring.trial_id!r}")
     try:
-        upto = body.get("upto")
-        return Checkpoint(str(body["log_id"]), int(body["row"]), str(body["tag"]), None if upto is None else int(upto))
+        upto, mark = body.get("upto"), body.get("mark")
+        return Checkpoint(str(body["log_id"]), int(body["row"]), str(body["tag"]), None if upto is None else int(upto),
+                          None if mark is None else str(mark))  # fmt: skip
     except (KeyError, TypeError, ValueError):
         raise IntegrityError(f"{path}: not a checkpoint") from None
 

@@ -375,9 +375,10 @@ def check_head(ring: KeyRing, log_id: str, head: Head, events: list[dict[str, An
     return cp
 
 
-def settle(ring: KeyRing, log_id: str, new: Head) -> None:
-    """Move the checkpoint to the new head (after the commit, still under the lock)."""
-    write_checkpoint(ring, Checkpoint(log_id, new.row, new.tag))
+def settle(ring: KeyRing, log_id: str, new: Head, mark: str | None = None) -> None:
+    """Move the checkpoint to the new head (after the commit, still under the lock), with the log's files' mark
+    as the commit left them (SQLite)."""
+    write_checkpoint(ring, Checkpoint(log_id, new.row, new.tag, mark=mark))
 
 
 def announce(ring: KeyRing, log_id: str, head: Head, upto: int) -> None:

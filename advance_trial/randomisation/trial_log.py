@@ -29,14 +29,16 @@ from advance_trial.errors import (
     ConfigProblem,
     DataError,
     DataProblem,
+    IntegrityError,
     NotAllocatedError,
     UsageError,
 )
-from advance_trial.randomisation.database import Location, PostgresDb, location, writes_to
+from advance_trial.randomisation.database import Location, PostgresDb, SqliteDb, location, writes_to
 from advance_trial.randomisation.key import (
     KeyRing,
     key_folder,
     load_key,
+    read_checkpoint,
     refuse_inside,
     sign_receipt,
 )
@@ -264,7 +266,7 @@ def _verified(store: LogStore, full: bool = False) -> tuple[Replay, Head, list[d
     else:
         mark = store.db.change_mark()
         then = mark if upto is None else store.db.change_mark(upto)
-    if known is not None and known.state.ring == ring and _unchanged(store, known, then):
+    if known is not None and known.state.ring == ring and (_untouched(store) or _unchanged(store, known, then)):
         done, state, new = known.rows, known.state, store.events(after=known.rows)
         events, content = [*known.heads, *new], [*known.content, *(tuple(e.values()) for e in new)]
     else:
@@ -273,6 +275,20 @@ def _verified(store: LogStore, full: bool = False) -> tuple[Replay, Head, list[d
     head = check_chain(events, ring, log_id, start=done)
     check_head(ring, log_id, head, events)
     return replay_events(events[done:], ring, log_id, state), head, events, content, mark
+
+
+def _untouched(store: LogStore) -> bool:
+    """Whether nothing was written to a SQLite log since the last step that wrote to it (in any process): its
+    files are as the checkpoint's mark records them. That step verified every row before it wrote its own, so
+    every row is as its writer wrote it, and those this process verified before are what they were; the rows
+    after them are authenticated and replayed as ever, the head checked against the checkpoint."""
+    if not isinstance(store.db, SqliteDb):
+        return False
+    try:
+        recorded = read_checkpoint(store.ring).mark
+    except IntegrityError:  # named by the check of the head
+        return False
+    return recorded is not None and recorded == store.db.files_mark()
 
 
 def _unchanged(store: LogStore, known: _Verified, then: Any) -> bool:
@@ -321,7 +337,8 @@ def _writing(cfg: Config, ring: KeyRing, where: Location, now: datetime | None =
                     if pending is not None:
                         pending.result()  # on disk before the commit
                 if step.rows:
-                    settle(ring, store.log_id, step.head)
+                    files = store.db.files_mark() if isinstance(store.db, SqliteDb) else None
+                    settle(ring, store.log_id, step.head, files)
             _remember(store, events, content, step.state, mark)
         finally:
             if pending is not None:  # never two writes of the checkpoint at once, nor one after the lock is let go
