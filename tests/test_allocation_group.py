@@ -245,3 +245,49 @@ def test_concurrent_service_allocations_are_grouped_without_gap_or_duplicate(tmp
     report = al.verify_log(served.cfg, served.ring, served.where, [m["receipt"] for m in made])
     assert report.allocations == 40 and report.receipts == 40
     assert read_checkpoint(served.ring).upto is None
+
+
+# ---------------------------------------------------------------------------- steps in other processes (SQLite)
+
+
+def _allocate_elsewhere(t, pid: str) -> None:
+    """One allocation by another process, as a second research assistant's command would make it."""
+    import subprocess
+    import sys
+
+    code = (
+        "from advance_trial.config import load_config\n"
+        "from advance_trial.randomisation.allocation import allocate, trial_key\n"
+        f"cfg = load_config({str(t.config)!r})\n"
+        f"allocate(cfg, trial_key(cfg, {str(t.keys)!r}), {pid!r}, 'london')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_after_another_process_steps_the_rows_verified_before_are_not_read_again(tmp_path, monkeypatch):
+    t = make_trial(tmp_path)
+    for i in range(5):
+        al.allocate(t.cfg, t.ring, f"AF{i:03d}", SITES[i % 3])
+    _allocate_elsewhere(t, "AF100")
+    assert read_checkpoint(t.ring).mark is not None
+
+    def compared(*args, **kwargs):
+        raise AssertionError("the rows verified before were read again")
+
+    monkeypatch.setattr(trial_log, "_unchanged", compared)
+    made = al.allocate(t.cfg, t.ring, "AF006", "london")
+    assert made.sequence == 7
+    monkeypatch.undo()
+    assert al.verify_log(t.cfg, t.ring).allocations == 7
+
+
+def test_a_row_edited_after_another_process_stepped_is_caught(tmp_path):
+    from tests.allocation_helpers import tamper
+
+    t = make_trial(tmp_path)
+    for i in range(5):
+        al.allocate(t.cfg, t.ring, f"AF{i:03d}", SITES[i % 3])
+    _allocate_elsewhere(t, "AF100")
+    tamper(t.log, 'UPDATE events SET actor = \'someone else\' WHERE "row" = 3')
+    with pytest.raises(IntegrityError, match="row 3"):
+        al.allocate(t.cfg, t.ring, "AF006", "london")
