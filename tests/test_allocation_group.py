@@ -288,6 +288,6 @@ def test_a_row_edited_after_another_process_stepped_is_caught(tmp_path):
     for i in range(5):
         al.allocate(t.cfg, t.ring, f"AF{i:03d}", SITES[i % 3])
     _allocate_elsewhere(t, "AF100")
-    tamper(t.log, 'UPDATE events SET actor = \'someone else\' WHERE "row" = 3')
+    tamper(t.log, "UPDATE events SET actor = 'someone else' WHERE \"row\" = 3")
     with pytest.raises(IntegrityError, match="row 3"):
         al.allocate(t.cfg, t.ring, "AF006", "london")
