@@ -227,8 +227,17 @@ class PostgresDb(Db):
     def __init__(self, loc: Location, con: Any) -> None:
         super().__init__(loc)
         self.con = con
+        self._lock: str | None = None  # the advisory lock to take with the next statement (:meth:`serialised`)
+        self._held = False  # whether it was taken
+
+    def _take_lock(self) -> None:
+        if self._lock is not None:
+            take, self._lock = self._lock, None
+            self.con.execute(f"SELECT {take}(%s)", (LOCK_ID,))
+            self._held = True
 
     def _execute(self, sql: str, params: Sequence[Any]) -> Any:
+        self._take_lock()
         if not params:
             return self.con.execute(sql.encode())  # bytes: no placeholders are read in it
         return self.con.execute(sql.replace("%", "%%").replace("?", "%s"), tuple(params))
@@ -241,7 +250,13 @@ class PostgresDb(Db):
         return int(self._execute(sql, params).rowcount)
 
     def begin(self, immediate: bool) -> None:
-        self.con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ" if not immediate else "BEGIN")
+        begin = "BEGIN ISOLATION LEVEL REPEATABLE READ" if not immediate else "BEGIN"
+        if self._lock is not None:  # the lock and the transaction's start in one round trip
+            take, self._lock = self._lock, None
+            self.con.execute(f"SELECT {take}({LOCK_ID}); {begin}".encode())
+            self._held = True
+        else:
+            self.con.execute(begin)
 
     def commit(self) -> None:
         self.con.execute("COMMIT")
@@ -273,13 +288,16 @@ class PostgresDb(Db):
 
     @contextmanager
     def serialised(self, exclusive: bool) -> Iterator[None]:
+        """The advisory lock, taken with the block's first statement (a writer's ``BEGIN``: one round trip for
+        both) and given back when the block ends."""
         take, give = ("pg_advisory_lock", "pg_advisory_unlock") if exclusive else (
             "pg_advisory_lock_shared", "pg_advisory_unlock_shared")  # fmt: skip
-        self.con.execute(f"SELECT {take}(%s)", (LOCK_ID,))
+        self._lock, self._held = take, False
         try:
             yield
         finally:
-            if not self.con.closed:
+            held, self._lock, self._held = self._held, None, False
+            if held and not self.con.closed:
                 self.con.execute(f"SELECT {give}(%s)", (LOCK_ID,))
 
 
