@@ -221,9 +221,10 @@ class _Step:
             "on_date": on_date or self.now.astimezone().date().isoformat(), "config_version": self.cfg.trial.version,
             "config_sha256": self.cfg.source.sha256 if self.cfg.source else "",
         }  # fmt: skip
-        row = self.store.insert(self.head, kind, {**common, **fields}, sealed)
+        row = self.store.insert(self.head, kind, {**common, **fields}, sealed, defer=self.many > 1)
         self.rows.append(row)
-        self.stored.append(self.store.stored)
+        if self.many == 1:
+            self.stored.append(self.store.stored)
         self.state.apply({**row})
         self.head = Head(row["row"], row["tag"])
         return row
@@ -314,9 +315,9 @@ def _writing(cfg: Config, ring: KeyRing, where: Location, now: datetime | None =
              account: str | None = None, many: int = 1) -> Iterator[_Step]:  # fmt: skip
     """One verified writing step that appends at most ``many`` rows (see :class:`_Step`).
 
-    A step of more than one row names, in the checkpoint, the furthest row it may leave before it commits
-    (:func:`~advance_trial.randomisation.log.announce`): written and flushed in the background while the
-    step decides and inserts its rows, and waited for before the commit.
+    A step of more than one row inserts its rows in one statement at its end, and names, in the checkpoint, the
+    furthest row it may leave before it commits (:func:`~advance_trial.randomisation.log.announce`): written and
+    flushed in the background while the step decides and inserts its rows, and waited for before the commit.
     """
     _check_trial(cfg, ring)
     with locked(ring, exclusive=True), writes_to(where):
@@ -331,6 +332,8 @@ def _writing(cfg: Config, ring: KeyRing, where: Location, now: datetime | None =
                     if many > 1:
                         pending = _background().submit(announce, ring, store.log_id, head, head.row + many)
                     yield step
+                    if many > 1:  # the group's rows, in one statement
+                        step.stored = store.flush()
                     events, content = [*events, *step.rows], [*content, *step.stored]
                     if store.db.kind == "sqlite":  # after this step's own changes (no one else writes until it ends)
                         mark = store.db.change_mark()
