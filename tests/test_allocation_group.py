@@ -291,3 +291,29 @@ def test_a_row_edited_after_another_process_stepped_is_caught(tmp_path):
     tamper(t.log, "UPDATE events SET actor = 'someone else' WHERE \"row\" = 3")
     with pytest.raises(IntegrityError, match="row 3"):
         al.allocate(t.cfg, t.ring, "AF006", "london")
+
+
+# ---------------------------------------------------------------------------- PostgreSQL
+
+
+def test_a_group_on_postgresql_allocates_as_one_by_one_and_locks_as_it_should(tmp_path, pg_server):
+    from tests.pg import fresh_database
+    from tests.service_helpers import run_sql
+
+    ids = [f"AF{i:03d}" for i in range(9)]
+    one = make_trial(tmp_path / "one", key=KEY)
+    alone = [al.allocate(one.cfg, one.ring, it) for it in _items(one.cfg, ids)]
+    t = make_trial(tmp_path / "pg", init=False, key=KEY)
+    t.log = fresh_database(pg_server)
+    t.init()
+    made = al.allocate_many(t.cfg, t.ring, _items(t.cfg, ids[:4]), log=t.log)
+    made += [al.allocate(t.cfg, t.ring, _items(t.cfg, ids)[4], log=t.log)]
+    made += al.allocate_many(t.cfg, t.ring, _items(t.cfg, ids)[5:], log=t.log)
+    assert [(a.participant_id, a.arm, a.sequence) for a in made] == [
+        (a.participant_id, a.arm, a.sequence) for a in alone
+    ]
+    report = al.verify_log(t.cfg, t.ring, t.log, [a.receipt for a in made])
+    assert report.allocations == 9 and report.receipts == 9
+    # the advisory lock was given back after each step (a session holding it would show in pg_locks)
+    held = run_sql(t.log, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+    assert held == [(0,)]
