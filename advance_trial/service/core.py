@@ -147,12 +147,16 @@ class Service:
         """Check an allocation request without writing (the page's confirmation step): the role, the id, the
         factors, the site (the one checked is the one allocated: never a factor) and the eligibility answers;
         what the confirmation shows."""
+        item = self._checked(account, request, eligibility)
+        return {"participant_id": item.participant_id, "factors": item.values, "eligibility": item.answers or {}}
+
+    def _checked(self, account: Account, request: AllocationRequest,
+                 eligibility: dict[str, Any] | None) -> al.Prepared:  # fmt: skip
         account.require("allocate", "allocating")
         pid, values = request.checked(self.cfg)
         if account.role == "site_ra" and values["site"] not in account.sites:
             raise ForbiddenError(f"site {request.site!r}: you allocate only at {', '.join(account.sites)}")
-        answers = self._answers(eligibility)
-        return {"participant_id": pid, "factors": values, "eligibility": answers or {}}
+        return al.Prepared(pid, values, self._answers(eligibility), account.name, None, self.data_dir)
 
     def _answers(self, eligibility: dict[str, Any] | None) -> dict[str, bool] | None:
         """The eligibility answers, checked: required (every criterion) when the config asks any."""
@@ -166,10 +170,9 @@ class Service:
                  eligibility: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
         """Allocate a man: the answer carries his arm (or code), the one place outside an unblinding or an
         export where an arm is shown, since the allocation itself is the event."""
-        pid = self.check(account, request, eligibility)["participant_id"]
+        item = self._checked(account, request, eligibility)
+        pid = item.participant_id
         try:
-            item = al.prepare(self.cfg, request, data_dir=self.data_dir, account=account.name,
-                              eligibility=self._answers(eligibility))  # fmt: skip
             a = self.group.submit(item)
         except DataError as exc:
             if account.role == "site_ra" and any(" was allocated with " in p.message for p in exc.problems):
