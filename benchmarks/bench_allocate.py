@@ -1,13 +1,15 @@
 """Throughput of concurrent ``allocate`` calls on one allocation log, now and at a baseline, side by side.
 
-P worker processes start together and each allocates its own men into one log (each step under the
-trial's lock: verify the log from the last step, append one authenticated row, commit, move the
-checkpoint); the log is verified in full afterwards. Printed: allocations per second for P = 1, 2 and 4
-writers. With ``--baseline DIR`` (a checkout of another commit with its own virtual environment, e.g.
-``git worktree add --detach /tmp/base main``), each measurement is taken in turn of that tree (its code, run
-by its own ``.venv/bin/python``, measured by this script) and of this one, ``--rounds``
-times, alternating; medians and the ratios now/baseline are printed, and whether throughput falls as
-writers are added (4 writers against 1).
+P worker processes start together, once each has imported the toolkit and read its config and key (the clock
+starts then: a process's start-up is no allocation, and with 4 processes on 2 cores it used to take longer
+than the allocations timed), and each allocates its own men into one log (each step under the trial's lock:
+verify the log from the last step, append one authenticated row, commit, move the checkpoint); the clock stops
+when the last writer is done, and the log is verified in full afterwards. Printed: allocations per second for
+P = 1, 2 and 4 writers. With ``--baseline DIR`` (a checkout of another commit with its own virtual
+environment, e.g. ``git worktree add --detach /tmp/base main``), each measurement is taken in turn of that
+tree (its code, run by its own ``.venv/bin/python``, measured by this script) and of this one, ``--rounds``
+times, alternating; medians and the ratios now/baseline are printed, and whether throughput falls as writers
+are added (4 writers against 1).
 
 Run: ``python benchmarks/bench_allocate.py [--per-process N] [--rounds R] [--baseline DIR]``
 """
@@ -24,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parents[1]
 #: The tree measured: this one, or (in the processes this script starts for ``--baseline``) the baseline's.
@@ -34,18 +37,16 @@ SITES = ("london", "wolverhampton", "bristol")
 WRITERS = (1, 2, 4)
 
 
-def _worker(args: tuple[str, str, int, int, float]) -> int:
-    config, keys, worker, n, start = args
+def _worker(config: str, keys: str, worker: int, n: int, ready: Any, done: Any) -> None:
     from advance_trial.config import load_config
     from advance_trial.randomisation.allocation import allocate, trial_key
 
     cfg = load_config(config)
     ring = trial_key(cfg, keys)
-    while time.time() < start:
-        time.sleep(0.001)
+    ready.wait()  # every writer has imported, read its config and key: only allocations are timed
     for i in range(n):
         allocate(cfg, ring, f"AF{worker}{i:04d}", SITES[i % 3])
-    return n
+    done.put((n, time.perf_counter()))
 
 
 def _trial(folder: Path) -> tuple[Path, Path]:
@@ -67,17 +68,30 @@ def _trial(folder: Path) -> tuple[Path, Path]:
 
 
 def run(processes: int, per_process: int, folder: Path) -> tuple[int, float]:
+    """``processes`` writers, started together once each has imported the toolkit and read its config and key
+    (a process's start-up is not allocation: with 4 processes on 2 cores it took longer than the allocations);
+    the allocations and the seconds from the start to the last writer's end."""
     from advance_trial.config import load_config
     from advance_trial.randomisation.allocation import trial_key, verify_log
 
     config, keys = _trial(folder)
-    start = time.time() + 1.5
-    with mp.get_context("spawn").Pool(processes) as pool:
-        done = pool.map(_worker, [(str(config), str(keys), w, per_process, start) for w in range(processes)])
-        elapsed = time.time() - start
+    ctx = mp.get_context("spawn")
+    ready, done = ctx.Barrier(processes + 1), ctx.Queue()
+    workers = [ctx.Process(target=_worker, args=(str(config), str(keys), w, per_process, ready, done))
+               for w in range(processes)]  # fmt: skip
+    for w in workers:
+        w.start()
+    ready.wait()
+    start = time.perf_counter()
+    ends = [done.get(timeout=600) for _ in workers]
+    for w in workers:
+        w.join()
+        assert w.exitcode == 0, w.exitcode
+    elapsed = max(t for _, t in ends) - start
+    total = sum(n for n, _ in ends)
     cfg = load_config(config)
-    assert verify_log(cfg, trial_key(cfg, keys)).allocations == sum(done)
-    return sum(done), elapsed
+    assert verify_log(cfg, trial_key(cfg, keys)).allocations == total
+    return total, elapsed
 
 
 def measure(tree: Path, processes: int, per_process: int) -> float:

@@ -165,6 +165,29 @@ class SqliteDb(Db):
         (a step takes the mark after its own row)."""
         return None, (self.serial, self.scalar("PRAGMA data_version"), self.con.total_changes)
 
+    def files_mark(self) -> str | None:
+        """What the log's files are now, as a digest: the file's and its write-ahead log's device, inode, size and
+        time of last change (which no one can set back but the system clock's owner), and the header of the
+        write-ahead log's shared index (which every commit, by any connection in any process, changes: it is what
+        SQLite's ``data_version`` is read from). None while the log has no write-ahead log or index open.
+
+        A writing step records it in the checkpoint after its commit, under the trial's lock; a later step (in
+        any process) that finds the same mark knows that nothing was written to the log since that step, which
+        had verified every row: the rows it verified itself before need not be read again."""
+        assert self.loc.path is not None
+        parts: list[bytes] = []
+        try:
+            for suffix in ("", "-wal"):
+                st = os.stat(f"{self.loc.path}{suffix}")
+                parts.append(repr((st.st_dev, st.st_ino, st.st_size, st.st_ctime_ns, st.st_mtime_ns)).encode())
+            with open(f"{self.loc.path}-shm", "rb") as shm:
+                header = shm.read(96)  # the index's header, kept twice
+        except OSError:
+            return None
+        if len(header) < 96 or header[:48] != header[48:96]:  # a commit half-way through its header: no mark
+            return None
+        return hashlib.sha256(b"\0".join([*parts, header])).hexdigest()
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
         cur = self.con.execute(sql, tuple(params))
         return [d[0] for d in cur.description or ()], [tuple(r) for r in cur.fetchall()]
@@ -204,8 +227,17 @@ class PostgresDb(Db):
     def __init__(self, loc: Location, con: Any) -> None:
         super().__init__(loc)
         self.con = con
+        self._lock: str | None = None  # the advisory lock to take with the next statement (:meth:`serialised`)
+        self._held = False  # whether it was taken
+
+    def _take_lock(self) -> None:
+        if self._lock is not None:
+            take, self._lock = self._lock, None
+            self.con.execute(f"SELECT {take}(%s)", (LOCK_ID,))
+            self._held = True
 
     def _execute(self, sql: str, params: Sequence[Any]) -> Any:
+        self._take_lock()
         if not params:
             return self.con.execute(sql.encode())  # bytes: no placeholders are read in it
         return self.con.execute(sql.replace("%", "%%").replace("?", "%s"), tuple(params))
@@ -218,7 +250,13 @@ class PostgresDb(Db):
         return int(self._execute(sql, params).rowcount)
 
     def begin(self, immediate: bool) -> None:
-        self.con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ" if not immediate else "BEGIN")
+        begin = "BEGIN ISOLATION LEVEL REPEATABLE READ" if not immediate else "BEGIN"
+        if self._lock is not None:  # the lock and the transaction's start in one round trip
+            take, self._lock = self._lock, None
+            self.con.execute(f"SELECT {take}({LOCK_ID}); {begin}".encode())
+            self._held = True
+        else:
+            self.con.execute(begin)
 
     def commit(self) -> None:
         self.con.execute("COMMIT")
@@ -250,13 +288,16 @@ class PostgresDb(Db):
 
     @contextmanager
     def serialised(self, exclusive: bool) -> Iterator[None]:
+        """The advisory lock, taken with the block's first statement (a writer's ``BEGIN``: one round trip for
+        both) and given back when the block ends."""
         take, give = ("pg_advisory_lock", "pg_advisory_unlock") if exclusive else (
             "pg_advisory_lock_shared", "pg_advisory_unlock_shared")  # fmt: skip
-        self.con.execute(f"SELECT {take}(%s)", (LOCK_ID,))
+        self._lock, self._held = take, False
         try:
             yield
         finally:
-            if not self.con.closed:
+            held, self._lock, self._held = self._held, None, False
+            if held and not self.con.closed:
                 self.con.execute(f"SELECT {give}(%s)", (LOCK_ID,))
 
 

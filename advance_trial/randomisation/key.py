@@ -8,7 +8,7 @@ the allocation derivation (:mod:`advance_trial.randomise`), one that
 authenticates the log's rows and the checkpoint, one that seals arms in the log.
 
 Beside the key: ``<trial-id>.checkpoint.json``, the log's latest head (row and
-tag), replaced atomically in every writing step; and an Ed25519 key pair
+tag), moved on in every writing step (see :func:`write_checkpoint`); and an Ed25519 key pair
 (``<trial-id>.signing.pem``, private; ``<trial-id>.signing.pub``, to hand to a
 steering committee) that signs allocation receipts.
 
@@ -270,18 +270,58 @@ def read_key(folder: Path, trial_id: str) -> KeyRing:
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """The log's head as last written: the log's id, the row and its tag."""
+    """The log's head as last written: the log's id, the row and its tag.
+
+    ``upto`` is set only while a step that may append several rows (the service's allocations made together)
+    is under way: written before its commit, it says that the log may end anywhere from ``row`` (nothing
+    committed yet) to ``upto``, the rows after ``row`` chained to ``tag``. ``mark`` (SQLite logs) is the log's
+    files as the step that wrote the checkpoint left them
+    (:meth:`~advance_trial.randomisation.database.SqliteDb.files_mark`).
+    """
 
     log_id: str
     row: int
     tag: str
+    upto: int | None = None
+    mark: str | None = None
+
+
+#: The checkpoint file's size: its JSON padded with spaces to one 512-byte disk sector (see :func:`write_checkpoint`).
+CHECKPOINT_SIZE = 512
 
 
 def write_checkpoint(ring: KeyRing, cp: Checkpoint) -> None:
-    """Replace the checkpoint atomically: a new 0600 file, fsync, rename, fsync the folder."""
+    """Move the checkpoint on, durably and whole: a step is not done until this returns.
+
+    The file is one 512-byte sector (:data:`CHECKPOINT_SIZE`): once it exists at that size, the new
+    checkpoint is written over it in place, in one write at offset 0, and ``fdatasync`` makes it
+    durable (one flush, where a new file, a rename and the folder's flush took three). A disk writes
+    a sector whole, which is what PostgreSQL relies on for its own control file (kept under 512 bytes
+    for that reason); were a write ever torn, the checkpoint would fail to authenticate and every step
+    would stop (exit 5), never act on a wrong head. Writers hold the trial's exclusive lock and
+    readers its shared lock, so no reader sees a write half done. A checkpoint not yet at that size
+    (a new trial, or one written by an earlier version) is replaced atomically the old way: a new
+    0600 file, fsync, rename, fsync the folder.
+    """
+    body = checkpoint_bytes(ring, cp)
+    if len(body) <= CHECKPOINT_SIZE:
+        body = body.rstrip(b"\n").ljust(CHECKPOINT_SIZE - 1, b" ") + b"\n"
+        try:
+            fd = os.open(ring.checkpoint_path, os.O_WRONLY | os.O_NOFOLLOW)
+        except OSError:
+            fd = -1  # none yet (or not a plain file): replaced below
+        if fd >= 0:
+            try:
+                st = os.fstat(fd)
+                whole = stat.S_ISREG(st.st_mode) and st.st_size == CHECKPOINT_SIZE and st.st_nlink == 1
+                if whole and os.pwrite(fd, body, 0) == CHECKPOINT_SIZE:
+                    os.fdatasync(fd)
+                    return
+            finally:
+                os.close(fd)
     tmp = ring.folder / f".{ring.trial_id}.checkpoint.{secrets.token_hex(6)}.tmp"
     try:
-        _write_new(tmp, checkpoint_bytes(ring, cp), 0o600, sync_folder=False)
+        _write_new(tmp, body, 0o600, sync_folder=False)
         os.replace(tmp, ring.checkpoint_path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -289,10 +329,14 @@ def write_checkpoint(ring: KeyRing, cp: Checkpoint) -> None:
 
 
 def checkpoint_bytes(ring: KeyRing, cp: Checkpoint) -> bytes:
-    """The checkpoint file's bytes: the head, authenticated under the key."""
+    """The checkpoint file's bytes (before padding): the head, authenticated under the key."""
     body: dict[str, Any] = {
         "format": CHECKPOINT_FORMAT, "trial_id": ring.trial_id, "log_id": cp.log_id, "row": cp.row, "tag": cp.tag,
     }  # fmt: skip
+    if cp.upto is not None:
+        body["upto"] = cp.upto
+    if cp.mark is not None:
+        body["mark"] = cp.mark
     body["mac"] = ring.mac(body)
     return (json.dumps(body, indent=1, sort_keys=True) + "\n").encode()
 
@@ -316,7 +360,9 @@ def read_checkpoint(ring: KeyRing) -> Checkpoint:
     if body.get("format") != CHECKPOINT_FORMAT or body.get("trial_id") != ring.trial_id:
         raise IntegrityError(f"{path}: not a checkpoint of {ring.trial_id!r}")
     try:
-        return Checkpoint(str(body["log_id"]), int(body["row"]), str(body["tag"]))
+        upto, mark = body.get("upto"), body.get("mark")
+        return Checkpoint(str(body["log_id"]), int(body["row"]), str(body["tag"]), None if upto is None else int(upto),
+                          None if mark is None else str(mark))  # fmt: skip
     except (KeyError, TypeError, ValueError):
         raise IntegrityError(f"{path}: not a checkpoint") from None
 

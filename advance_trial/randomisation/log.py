@@ -194,6 +194,7 @@ class LogStore:
     def __init__(self, db: Db, ring: KeyRing, meta: dict[str, str]) -> None:
         self.db, self.ring, self.meta = db, ring, meta
         self.stored: tuple[Any, ...] = ()  # the last row inserted, as stored
+        self.queued: list[dict[str, Any]] = []  # rows made but not yet inserted (:meth:`flush`)
 
     @property
     def location(self) -> Location:
@@ -219,8 +220,10 @@ class LogStore:
         with self.db.transaction(immediate=True):
             yield
 
-    def insert(self, head: Head, kind: str, fields: Mapping[str, Any], sealed: Any = None) -> dict[str, Any]:
-        """Append one row after ``head`` (inside a transaction); returns the row as written."""
+    def insert(self, head: Head, kind: str, fields: Mapping[str, Any], sealed: Any = None,
+               defer: bool = False) -> dict[str, Any]:  # fmt: skip
+        """Append one row after ``head`` (inside a transaction); returns the row as written. With ``defer`` the row
+        is made (sealed and tagged) but inserted only by :meth:`flush`, with the others made so."""
         values: dict[str, Any] = dict.fromkeys(TAGGED)
         values.update(fields)
         values.update(row=head.row + 1, kind=kind, prev_tag=head.tag)
@@ -232,10 +235,24 @@ class LogStore:
                 f"{self.location}: this log was created before {kind!r} events existed; copy it to a new database "
                 "with `advance-trial randomise copy-log` to use the service"
             )
+        if defer:
+            self.queued.append(values)
+            return values
         cols = ", ".join(f'"{c}"' for c in values)
         sql = f"INSERT INTO events ({cols}) VALUES ({', '.join('?' * len(values))}) RETURNING {_COLUMNS}"
         self.stored = self.db.query(sql, list(values.values()))[1][0]  # the row as the database spells it
         return values
+
+    def flush(self) -> list[tuple[Any, ...]]:
+        """Insert the rows :meth:`insert` deferred, in one statement (one round trip to a server); the rows as the
+        database spells them, in row order."""
+        rows, self.queued = self.queued, []
+        if not rows:
+            return []
+        marks = "(" + ", ".join("?" * (len(TAGGED) + 1)) + ")"
+        sql = f"INSERT INTO events ({_COLUMNS}) VALUES {', '.join([marks] * len(rows))} RETURNING {_COLUMNS}"
+        stored = self.db.query(sql, [row[c] for row in rows for c in (*TAGGED, "tag")])[1]
+        return sorted(stored, key=lambda r: int(r[0]))
 
     def kinds(self) -> tuple[str, ...]:
         """The kinds of event this log's table accepts (a log created before the service lacks its kinds)."""
@@ -365,6 +382,8 @@ def check_head(ring: KeyRing, log_id: str, head: Head, events: list[dict[str, An
     at = events[cp.row - 1]["tag"] if cp.row >= 1 else genesis_tag(ring, log_id)
     if at != cp.tag:
         raise IntegrityError(f"row {cp.row}: not the row the checkpoint recorded; the log was rewritten")
+    if cp.upto is not None and cp.row < head.row <= cp.upto:  # a step of several rows, stopped after its commit
+        return cp
     if head.row > cp.row + 1:
         raise IntegrityError(
             f"row {cp.row + 2}: the log goes on past the checkpoint's head (row {cp.row}); "
@@ -373,9 +392,17 @@ def check_head(ring: KeyRing, log_id: str, head: Head, events: list[dict[str, An
     return cp
 
 
-def settle(ring: KeyRing, log_id: str, new: Head) -> None:
-    """Move the checkpoint to the new head (after the commit, still under the lock)."""
-    write_checkpoint(ring, Checkpoint(log_id, new.row, new.tag))
+def settle(ring: KeyRing, log_id: str, new: Head, mark: str | None = None) -> None:
+    """Move the checkpoint to the new head (after the commit, still under the lock), with the log's files' mark
+    as the commit left them (SQLite)."""
+    write_checkpoint(ring, Checkpoint(log_id, new.row, new.tag, mark=mark))
+
+
+def announce(ring: KeyRing, log_id: str, head: Head, upto: int) -> None:
+    """Before a step that may append several rows commits: the checkpoint stays at ``head`` and names ``upto``,
+    the furthest row the commit may leave, so that a step stopped between its commit and :func:`settle` is whole
+    and accepted."""
+    write_checkpoint(ring, Checkpoint(log_id, head.row, head.tag, upto))
 
 
 __all__ = [

@@ -15,6 +15,7 @@ from advance_trial.config.models import Config
 from advance_trial.errors import DataError, DataProblem, IntegrityError
 from advance_trial.randomisation.database import Location
 from advance_trial.randomisation.key import KeyRing, check_receipt_signature, read_checkpoint
+from advance_trial.randomisation.log import locked
 from advance_trial.randomisation.replay import Replay
 from advance_trial.randomisation.trial_log import (
     Allocation,
@@ -152,10 +153,12 @@ def log_summary(cfg: Config, ring: KeyRing, log: str | Path | Location | None = 
     report = reconcile(cfg, ring, participants, log) if participants is not None else verify_log(cfg, ring, log)
     frame = allocations(cfg, ring, log)
     dates = frame["randomised_on"] if len(frame) else pd.Series(["-"])
+    with locked(ring, exclusive=False):  # a writer moves the checkpoint in place under the exclusive lock
+        checkpoint_row = read_checkpoint(ring).row
     return {"allocations": report.allocations, "unblindings": report.unblindings, "exports": report.exports,
             "corrections": int(frame["randomised_in_error"].sum()) if len(frame) else 0,  # withdrawals are not
             "head_row": report.head_row, "head_tag": report.head_tag,
-            "log_id": report.log_id, "checkpoint_row": read_checkpoint(ring).row,
+            "log_id": report.log_id, "checkpoint_row": checkpoint_row,
             "allocators": int(frame["allocated_by"].nunique()) if len(frame) else 0,
             "backup": int((frame["source"] == "backup").sum()) if len(frame) else 0,
             "first": str(dates.min()), "last": str(dates.max())}  # fmt: skip

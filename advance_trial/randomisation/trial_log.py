@@ -16,6 +16,7 @@ import functools
 import os
 import re
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,20 +29,23 @@ from advance_trial.errors import (
     ConfigProblem,
     DataError,
     DataProblem,
+    IntegrityError,
     NotAllocatedError,
     UsageError,
 )
-from advance_trial.randomisation.database import Location, PostgresDb, location, writes_to
+from advance_trial.randomisation.database import Location, PostgresDb, SqliteDb, location, writes_to
 from advance_trial.randomisation.key import (
     KeyRing,
     key_folder,
     load_key,
+    read_checkpoint,
     refuse_inside,
     sign_receipt,
 )
 from advance_trial.randomisation.log import (
     Head,
     LogStore,
+    announce,
     check_chain,
     check_head,
     check_permissions,
@@ -191,28 +195,39 @@ def actor_name(account: str | None) -> str:
 
 
 class _Step:
-    """One writing step: the verified state, and at most one row appended to it."""
+    """One writing step: the verified state, and at most one row appended to it (at most ``many``: the
+    service's allocations made together, each its own row, committed at once)."""
 
     def __init__(self, cfg: Config, store: LogStore, state: Replay, head: Head, now: datetime | None,
-                 account: str | None = None) -> None:  # fmt: skip
+                 account: str | None = None, many: int = 1) -> None:  # fmt: skip
         self.cfg, self.store, self.state, self.head = cfg, store, state, head
         self.now = now or utc_now()
         self.actor = actor_name(account)
-        self.row: dict[str, Any] | None = None
+        self.many = many
+        self.rows: list[dict[str, Any]] = []
+        self.stored: list[tuple[Any, ...]] = []  # the rows as the database spells them
+
+    @property
+    def row(self) -> dict[str, Any] | None:
+        """The last row appended, if any."""
+        return self.rows[-1] if self.rows else None
 
     def append(self, kind: str, fields: Mapping[str, Any], sealed: Any = None, note: str | None = None,
                on_date: str | None = None) -> dict[str, Any]:  # fmt: skip
-        if self.row is not None:
-            raise RuntimeError("one row per step")
+        if len(self.rows) >= self.many:
+            raise RuntimeError("one row per step" if self.many == 1 else f"at most {self.many} rows in this step")
         common = {
             "actor": self.actor, "note": note or None, "at_utc": self.now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "on_date": on_date or self.now.astimezone().date().isoformat(), "config_version": self.cfg.trial.version,
             "config_sha256": self.cfg.source.sha256 if self.cfg.source else "",
         }  # fmt: skip
-        self.row = self.store.insert(self.head, kind, {**common, **fields}, sealed)
-        self.state.apply({**self.row})
-        self.head = Head(self.row["row"], self.row["tag"])
-        return self.row
+        row = self.store.insert(self.head, kind, {**common, **fields}, sealed, defer=self.many > 1)
+        self.rows.append(row)
+        if self.many == 1:
+            self.stored.append(self.store.stored)
+        self.state.apply({**row})
+        self.head = Head(row["row"], row["tag"])
+        return row
 
 
 @dataclass
@@ -252,7 +267,7 @@ def _verified(store: LogStore, full: bool = False) -> tuple[Replay, Head, list[d
     else:
         mark = store.db.change_mark()
         then = mark if upto is None else store.db.change_mark(upto)
-    if known is not None and known.state.ring == ring and _unchanged(store, known, then):
+    if known is not None and known.state.ring == ring and (_untouched(store) or _unchanged(store, known, then)):
         done, state, new = known.rows, known.state, store.events(after=known.rows)
         events, content = [*known.heads, *new], [*known.content, *(tuple(e.values()) for e in new)]
     else:
@@ -261,6 +276,20 @@ def _verified(store: LogStore, full: bool = False) -> tuple[Replay, Head, list[d
     head = check_chain(events, ring, log_id, start=done)
     check_head(ring, log_id, head, events)
     return replay_events(events[done:], ring, log_id, state), head, events, content, mark
+
+
+def _untouched(store: LogStore) -> bool:
+    """Whether nothing was written to a SQLite log since the last step that wrote to it (in any process): its
+    files are as the checkpoint's mark records them. That step verified every row before it wrote its own, so
+    every row is as its writer wrote it, and those this process verified before are what they were; the rows
+    after them are authenticated and replayed as ever, the head checked against the checkpoint."""
+    if not isinstance(store.db, SqliteDb):
+        return False
+    try:
+        recorded = read_checkpoint(store.ring).mark
+    except IntegrityError:  # named by the check of the head
+        return False
+    return recorded is not None and recorded == store.db.files_mark()
 
 
 def _unchanged(store: LogStore, known: _Verified, then: Any) -> bool:
@@ -283,26 +312,47 @@ def _remember(store: LogStore, events: list[dict[str, Any]], content: list[tuple
 
 @contextmanager
 def _writing(cfg: Config, ring: KeyRing, where: Location, now: datetime | None = None,
-             account: str | None = None) -> Iterator[_Step]:  # fmt: skip
+             account: str | None = None, many: int = 1) -> Iterator[_Step]:  # fmt: skip
+    """One verified writing step that appends at most ``many`` rows (see :class:`_Step`).
+
+    A step of more than one row inserts its rows in one statement at its end, and names, in the checkpoint, the
+    furthest row it may leave before it commits (:func:`~advance_trial.randomisation.log.announce`): written and
+    flushed in the background while the step decides and inserts its rows, and waited for before the commit.
+    """
     _check_trial(cfg, ring)
     with locked(ring, exclusive=True), writes_to(where):
         store = open_log(where, ring)
+        pending: Future[None] | None = None
         try:
             check_permissions(where)
             with store.db.serialised(exclusive=True):
                 with store.transaction():
                     state, head, events, content, mark = _verified(store)
-                    step = _Step(cfg, store, state, head, now, account)
+                    step = _Step(cfg, store, state, head, now, account, many)
+                    if many > 1:
+                        pending = _background().submit(announce, ring, store.log_id, head, head.row + many)
                     yield step
-                    if step.row is not None:
-                        events, content = [*events, step.row], [*content, store.stored]
+                    if many > 1:  # the group's rows, in one statement
+                        step.stored = store.flush()
+                    events, content = [*events, *step.rows], [*content, *step.stored]
                     if store.db.kind == "sqlite":  # after this step's own changes (no one else writes until it ends)
                         mark = store.db.change_mark()
-                if step.row is not None:
-                    settle(ring, store.log_id, step.head)
+                    if pending is not None:
+                        pending.result()  # on disk before the commit
+                if step.rows:
+                    files = store.db.files_mark() if isinstance(store.db, SqliteDb) else None
+                    settle(ring, store.log_id, step.head, files)
             _remember(store, events, content, step.state, mark)
         finally:
+            if pending is not None:  # never two writes of the checkpoint at once, nor one after the lock is let go
+                wait([pending])
             store.close()
+
+
+@functools.lru_cache(maxsize=1)
+def _background() -> ThreadPoolExecutor:
+    """The thread that writes a step's announcement while the step goes on."""
+    return ThreadPoolExecutor(1, thread_name_prefix="advance-trial-checkpoint")
 
 
 @contextmanager

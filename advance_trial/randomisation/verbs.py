@@ -6,13 +6,15 @@ trial's :class:`~advance_trial.randomisation.key.KeyRing` and runs in one verifi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from advance_trial.config.models import Config
 from advance_trial.errors import (
+    AdvanceTrialError,
     ConfigError,
     ConfigProblem,
     DataError,
@@ -22,7 +24,7 @@ from advance_trial.errors import (
 from advance_trial.randomisation import methods as rz
 from advance_trial.randomisation.database import Db, Location
 from advance_trial.randomisation.key import KeyRing
-from advance_trial.randomisation.log import Head, create_log, locked, settle
+from advance_trial.randomisation.log import Head, create_log, locked, settle, utc_now
 from advance_trial.randomisation.replay import (
     Replay,
     backup_stratum,
@@ -47,6 +49,7 @@ from advance_trial.randomisation.trial_log import (
     _refuse_single_arm,
     _Step,
     _writing,
+    actor_name,
     check_design,
     log_path,
 )
@@ -162,10 +165,64 @@ def _existing(state: Replay, pid: str, values: Mapping[str, str]) -> Any:
     return man
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """One allocation request, checked before the step that makes it (:func:`prepare`)."""
+
+    participant_id: str
+    values: dict[str, str]
+    answers: dict[str, bool] | None
+    account: str | None = None
+    note: str | None = None
+    data_dir: Path | None = None
+
+
+def prepare(
+    cfg: Config,
+    request: AllocationRequest | str,
+    site: str | None = None,
+    factors: Mapping[str, str] | None = None,
+    *,
+    note: str | None = None,
+    data_dir: Path | None = None,
+    account: str | None = None,
+    eligibility: Mapping[str, Any] | None = None,
+) -> Prepared:
+    """Check a request as :func:`allocate` does before its step (the id, the site and factors, the eligibility
+    answers); :class:`DataError` with every problem."""
+    _refuse_single_arm(cfg)
+    if not isinstance(request, AllocationRequest):
+        request = AllocationRequest.of(request, site or "", factors)
+    pid, values = request.checked(cfg)
+    answers = None
+    if eligibility is not None:
+        from advance_trial.randomisation.eligibility import check_answers
+
+        answers = check_answers(cfg, eligibility)
+    return Prepared(pid, values, answers, account, note, data_dir)
+
+
+def _allocate_in(cfg: Config, step: _Step, item: Prepared) -> dict[str, Any] | None:
+    """Allocate one checked request in a step: its row, or None when he was allocated already (nothing written)."""
+    if _existing(step.state, item.participant_id, item.values) is not None:
+        return None
+    check_design(cfg, step.state)
+    check_eligible(cfg, item.participant_id, item.data_dir)
+    pid, values, answers = item.participant_id, item.values, item.answers
+    arm, stratum, draw = step.state.decide(values)
+    return step.append(
+        "allocation",
+        {"sequence": len(step.state.allocated) + 1, "participant_id": pid, "id_key": id_key(pid),
+         "site": values["site"], "stratum": stratum, "factors": rz.canon(values),
+         **({"detail": rz.canon({"eligibility": answers})} if answers is not None else {})},
+        sealed={"arm": arm, "draw": draw}, note=item.note,
+    )  # fmt: skip
+
+
 def allocate(
     cfg: Config,
     ring: KeyRing,
-    request: AllocationRequest | str,
+    request: AllocationRequest | Prepared | str,
     site: str | None = None,
     factors: Mapping[str, str] | None = None,
     *,
@@ -179,10 +236,10 @@ def allocate(
     """Allocate one man, or return the allocation already recorded for him (writing nothing).
 
     ``request`` is the :class:`AllocationRequest` (or, for the same request, his id with ``site`` and
-    ``factors``). ``account`` is the service account that asked (the service's only; the log records the OS user
-    otherwise). ``eligibility`` holds the answers to the config's eligibility criteria (``{id: bool}``): when
-    given, each must be answered eligibly, and they are recorded in the allocation's row; the service always
-    gives them.
+    ``factors``; or a request :func:`prepare` checked, which carries its account, note and data folder).
+    ``account`` is the service account that asked (the service's only; the log records the OS user otherwise).
+    ``eligibility`` holds the answers to the config's eligibility criteria (``{id: bool}``): when given, each must
+    be answered eligibly, and they are recorded in the allocation's row; the service always gives them.
 
     Raises
     ------
@@ -196,30 +253,50 @@ def allocate(
     IntegrityError
         The log does not verify; nothing is written.
     """
-    _refuse_single_arm(cfg)
-    if not isinstance(request, AllocationRequest):
-        request = AllocationRequest.of(request, site or "", factors)
-    pid, values = request.checked(cfg)
-    answers = None
-    if eligibility is not None:
-        from advance_trial.randomisation.eligibility import check_answers
+    if isinstance(request, Prepared):
+        item = request
+        _refuse_single_arm(cfg)
+    else:
+        item = prepare(cfg, request, site, factors, note=note, data_dir=data_dir, account=account,
+                       eligibility=eligibility)  # fmt: skip
+    with _writing(cfg, ring, log_path(cfg, log), now, item.account) as step:
+        row = _allocate_in(cfg, step, item)
+    receipt = _receipt(ring, step.store.log_id, row) if row is not None else {}
+    return _as_allocation(step.state, item.participant_id, row is not None, receipt)
 
-        answers = check_answers(cfg, eligibility)
-    path = log_path(cfg, log)
-    with _writing(cfg, ring, path, now, account) as step:
-        if _existing(step.state, pid, values) is not None:
-            return _as_allocation(step.state, pid, False, {})
-        check_design(cfg, step.state)
-        check_eligible(cfg, pid, data_dir)
-        arm, stratum, draw = step.state.decide(values)
-        row = step.append(
-            "allocation",
-            {"sequence": len(step.state.allocated) + 1, "participant_id": pid, "id_key": id_key(pid),
-             "site": values["site"], "stratum": stratum, "factors": rz.canon(values),
-             **({"detail": rz.canon({"eligibility": answers})} if answers is not None else {})},
-            sealed={"arm": arm, "draw": draw}, note=note,
-        )  # fmt: skip
-    return _as_allocation(step.state, pid, True, _receipt(ring, step.store.log_id, row))
+
+#: The exceptions that refuse one request of a group (:func:`allocate_many`) before anything is written for it.
+REFUSALS = (DataError, ConfigError, UsageError)
+
+
+def allocate_many(cfg: Config, ring: KeyRing, items: Sequence[Prepared], *,
+                  log: str | Path | Location | None = None) -> list[Allocation | AdvanceTrialError]:  # fmt: skip
+    """Allocate several checked requests in one step: one verification, one commit, one move of the checkpoint.
+
+    Each request is made as :func:`allocate` would make it alone, in the order given (its own row, time and
+    account; a request refused, or for a man allocated already, writes nothing): the result in its place is
+    its :class:`Allocation` or the refusal (:data:`REFUSALS`). Anything else (a log that fails verification, a
+    database error) raises, and nothing of the group is written. The service gathers requests that arrive
+    while a step is under way into one such step (:class:`advance_trial.service.group.GroupCommit`): the
+    commit's and the checkpoint's flushes to disk are then shared, where each step waits for both.
+    """
+    _refuse_single_arm(cfg)
+    results: list[Allocation | AdvanceTrialError | None] = [None] * len(items)
+    rows: dict[int, dict[str, Any] | None] = {}
+    with _writing(cfg, ring, log_path(cfg, log), many=len(items)) as step:
+        for i, item in enumerate(items):
+            step.now, step.actor = utc_now(), actor_name(item.account)
+            try:
+                rows[i] = _allocate_in(cfg, step, item)
+            except REFUSALS as exc:
+                results[i] = exc
+    log_id = step.store.log_id
+    for i, item in enumerate(items):
+        if i in rows:
+            row = rows[i]
+            receipt = _receipt(ring, log_id, row) if row is not None else {}
+            results[i] = _as_allocation(step.state, item.participant_id, row is not None, receipt)
+    return [r for r in results if r is not None]
 
 
 def enter_backup(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -36,6 +36,7 @@ from advance_trial.randomisation.database import Location
 from advance_trial.randomisation.key import KeyRing
 from advance_trial.randomisation.request import AllocationRequest, normalise_id
 from advance_trial.service.accounts import Account, Accounts, AuthError, ForbiddenError
+from advance_trial.service.group import GroupCommit
 
 SESSION_COOKIE = "advance_session"
 LOGIN_COOKIE = "advance_login"
@@ -102,6 +103,20 @@ class Service:
     mail_threads: list[threading.Thread] = field(default_factory=list)  # allocation e-mails being sent
     #: How a failed login's answer waits (a test records the waits instead).
     pause: Callable[[float], Awaitable[None]] = asyncio.sleep
+    #: Allocation requests that arrive while a step is under way are made together in the next (group commit).
+    group: GroupCommit[al.Prepared, al.Allocation] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.group = GroupCommit(self._make)
+
+    def _make(self, items: Sequence[al.Prepared]) -> list[al.Allocation | AdvanceTrialError]:
+        """Make a group of checked requests in one step (one alone as the command line makes it)."""
+        if len(items) > 1:
+            return al.allocate_many(self.cfg, self.ring, items, log=self.where)
+        try:
+            return [al.allocate(self.cfg, self.ring, items[0], log=self.where)]
+        except al.REFUSALS as exc:
+            return [exc]
 
     def login_wait(self, failures: int) -> float:
         """Seconds a failed login's answer waits: doubling with the source address's failures in a row (under
@@ -132,12 +147,16 @@ class Service:
         """Check an allocation request without writing (the page's confirmation step): the role, the id, the
         factors, the site (the one checked is the one allocated: never a factor) and the eligibility answers;
         what the confirmation shows."""
+        item = self._checked(account, request, eligibility)
+        return {"participant_id": item.participant_id, "factors": item.values, "eligibility": item.answers or {}}
+
+    def _checked(self, account: Account, request: AllocationRequest,
+                 eligibility: dict[str, Any] | None) -> al.Prepared:  # fmt: skip
         account.require("allocate", "allocating")
         pid, values = request.checked(self.cfg)
         if account.role == "site_ra" and values["site"] not in account.sites:
             raise ForbiddenError(f"site {request.site!r}: you allocate only at {', '.join(account.sites)}")
-        answers = self._answers(eligibility)
-        return {"participant_id": pid, "factors": values, "eligibility": answers or {}}
+        return al.Prepared(pid, values, self._answers(eligibility), account.name, None, self.data_dir)
 
     def _answers(self, eligibility: dict[str, Any] | None) -> dict[str, bool] | None:
         """The eligibility answers, checked: required (every criterion) when the config asks any."""
@@ -151,10 +170,10 @@ class Service:
                  eligibility: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
         """Allocate a man: the answer carries his arm (or code), the one place outside an unblinding or an
         export where an arm is shown, since the allocation itself is the event."""
-        pid = self.check(account, request, eligibility)["participant_id"]
+        item = self._checked(account, request, eligibility)
+        pid = item.participant_id
         try:
-            a = al.allocate(self.cfg, self.ring, request, log=self.where, data_dir=self.data_dir,
-                            account=account.name, eligibility=self._answers(eligibility))  # fmt: skip
+            a = self.group.submit(item)
         except DataError as exc:
             if account.role == "site_ra" and any(" was allocated with " in p.message for p in exc.problems):
                 # another site's man: say that the id is taken, not where or with what
