@@ -61,7 +61,8 @@ def cells_of(frame_: pd.DataFrame, by: Sequence[Breakdown] = (), cells: Cells = 
                 continue
             if col not in positions:
                 text = frame_[col].astype("string")  # compared as text, as mask_for does
-                positions[col] = text.groupby(text, sort=False, dropna=True).indices
+                found = text.groupby(text, sort=False, dropna=True).indices
+                positions[col] = {k: np.asarray(v) for k, v in found.items()}
             mine = positions[col].get(str(level), everyone[:0])
             rows = mine if rows is everyone else np.intersect1d(rows, mine, assume_unique=True)
         yield combo, frame_.iloc[rows]
