@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, cast
 
 import pandas as pd
@@ -22,6 +23,7 @@ from advance_trial.output.formats import (
     Labels,
     count,
     estimate,
+    group_labels,
     median,
     proportion,
     share,
@@ -40,6 +42,15 @@ class Context:
     cfg: Config
     labels: Labels
     frame: pd.DataFrame
+
+    @cached_property
+    def group_words(self) -> dict[str, str]:
+        """The therapy groups of a table broken down ``by`` group, as the reader knows them
+        (:func:`~advance_trial.output.formats.group_labels`), worded once per table."""
+        if "by" not in self.frame or "level" not in self.frame:
+            return {}
+        by, level = self.frame["by"].astype(str), self.frame["level"]
+        return group_labels(self.cfg, [str(g) for g in level[by == "group"]])
 
     def digits(self, which: str | int) -> int:
         """``"digits"`` (estimates), ``"percent"`` (percentages) or a number of decimals."""

@@ -45,7 +45,6 @@ from advance_trial.output.formats import (
     comparison,
     count,
     estimate,
-    group_labels,
     is_missing,
     methods_worded,
     num,
@@ -143,8 +142,7 @@ def _men_of_summary(r: Record, x: Context) -> str:
     if by == "cycle":
         return f"Cycle {v}"
     if by == "group":
-        groups = [str(g) for b, g in zip(x.frame["by"], x.frame["level"], strict=True) if str(b) == "group"]
-        return group_labels(x.cfg, groups).get(str(v), "Group")
+        return x.group_words.get(str(v), "Group")
     return str(v)
 
 

@@ -48,11 +48,13 @@ Cells = Iterable[Mapping[str, str]] | None
 Cell = tuple[dict[str, str], pd.DataFrame]
 
 
-def cells_of(frame_: pd.DataFrame, by: Sequence[Breakdown] = (), cells: Cells = None) -> Iterator[Cell]:
-    """Each cell (breakdown -> level) and the frame's rows in it: every combination of ``by``'s levels with
-    the margins (``all``) added, or the ``cells`` given."""
+def cell_rows(frame_: pd.DataFrame, by: Sequence[Breakdown] = (), cells: Cells = None) -> Iterator[
+        tuple[dict[str, str], np.ndarray]]:  # fmt: skip
+    """Each cell (breakdown -> level) and the positions of the frame's rows in it: every combination of
+    ``by``'s levels with the margins (``all``) added, or the ``cells`` given. Each breakdown's rows are
+    found once (its column grouped as text, as :func:`advance_trial.tabulate.mask_for` compares it)."""
     combos = [dict(c) for c in cells] if cells is not None else list(margins(by))
-    positions: dict[str, dict[Any, np.ndarray]] = {}  # column -> level (as text) -> its rows, found once
+    positions: dict[str, dict[Any, np.ndarray]] = {}  # column -> level (as text) -> its rows
     everyone = np.arange(len(frame_))
     for combo in combos:
         rows = everyone
@@ -60,11 +62,17 @@ def cells_of(frame_: pd.DataFrame, by: Sequence[Breakdown] = (), cells: Cells = 
             if level == ALL:
                 continue
             if col not in positions:
-                text = frame_[col].astype("string")  # compared as text, as mask_for does
+                text = frame_[col].astype("string")
                 found = text.groupby(text, sort=False, dropna=True).indices
                 positions[col] = {k: np.asarray(v) for k, v in found.items()}
             mine = positions[col].get(str(level), everyone[:0])
             rows = mine if rows is everyone else np.intersect1d(rows, mine, assume_unique=True)
+        yield combo, rows
+
+
+def cells_of(frame_: pd.DataFrame, by: Sequence[Breakdown] = (), cells: Cells = None) -> Iterator[Cell]:
+    """Each cell (breakdown -> level) and the frame's rows in it (:func:`cell_rows`)."""
+    for combo, rows in cell_rows(frame_, by, cells):
         yield combo, frame_.iloc[rows]
 
 
@@ -104,8 +112,14 @@ def ard_count(frame_: pd.DataFrame, to: Target, variable: str, *, by: Sequence[B
     ``fixed`` adds breakdowns with one level each (``{"arm": "advance"}``) before the cell's own.
     """
     rows: list[list[Any]] = []
+    if where is None or isinstance(where, str):  # a column: read once, counted by position
+        flags = None if where is None else _flags(frame_, where)
+        for combo, at in cell_rows(frame_, by, cells):
+            k = len(at) if flags is None else int(flags[at].sum())
+            rows += stat_rows(to, {**(fixed or {}), **combo}, variable, level, {stat_name: k})
+        return frame(rows)
     for combo, cell in cells_of(frame_, by, cells):
-        k = len(cell) if where is None else int(_flags(cell, where).sum())
+        k = int(_flags(cell, where).sum())
         rows += stat_rows(to, {**(fixed or {}), **combo}, variable, level, {stat_name: k})
     return frame(rows)
 
@@ -119,8 +133,13 @@ def ard_proportion(frame_: pd.DataFrame, to: Target, variable: str, success: str
     :func:`advance_trial.intervals.proportion_ci` (``method`` at ``ci_level``). ``success`` is a boolean
     column, or a function of the cell's rows; an empty cell gives ``NaN`` with its reason."""
     rows: list[list[Any]] = []
-    for combo, cell in cells_of(frame_, by, cells):
-        n, k = len(cell), int(_flags(cell, success).sum())
+    cells_k: Iterator[tuple[dict[str, str], int, int]]
+    if isinstance(success, str):  # a column: read once, counted by position
+        flags = _flags(frame_, success)
+        cells_k = ((combo, len(at), int(flags[at].sum())) for combo, at in cell_rows(frame_, by, cells))
+    else:
+        cells_k = ((combo, len(c), int(_flags(c, success).sum())) for combo, c in cells_of(frame_, by, cells))
+    for combo, n, k in cells_k:
         rows += proportion_rows(to, {**(fixed or {}), **combo}, variable, level, k, n, method=method,
                                 ci_level=ci_level, total=total, count=count, suffix=suffix)  # fmt: skip
     return frame(rows)
@@ -156,8 +175,10 @@ def ard_continuous(frame_: pd.DataFrame, to: Target, variable: str, column: str,
         raise ValueError(f"unknown summaries {unknown}; use {', '.join(SUMMARIES)}")
     names = names or {}
     rows: list[list[Any]] = []
-    for combo, cell in cells_of(frame_, by, cells):
-        x = pd.to_numeric(cell[column], errors="coerce").dropna().to_numpy(dtype=float)
+    numbers = pd.to_numeric(frame_[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    for combo, at in cell_rows(frame_, by, cells):
+        x = numbers[at]
+        x = x[~np.isnan(x)]
         q1, med, q3 = quartiles(x)
         values = {"n": len(x), "mean": float(x.mean()) if len(x) else np.nan,
                   "sd": float(x.std(ddof=1)) if len(x) > 1 else np.nan, "median": med, "q1": q1, "q3": q3,
