@@ -89,8 +89,8 @@ def with_results(tables: dict[str, Table], cfg: Config | None = None) -> dict[st
     from advance_trial.results.labels import variable_labels
 
     results = results_data(tables, variable_labels(cfg) if cfg is not None else None)
-    out = {name: replace(t, data=pivot(results, name)) if name in results.columns else t
-           for name, t in tables.items()}  # fmt: skip
+    out = {name: replace(t, data=pivot(results, name)) if name in results.columns and name not in results.pivots
+           else t for name, t in tables.items()}  # fmt: skip
     out["results"] = Table(
         "results",
         long_frame(results),

@@ -115,11 +115,14 @@ class ResultsData:
         Table name -> its display columns, in order.
     dtypes : dict
         Table name -> column -> dtype, so a pivot restores integers, floats, text and booleans.
+    pivots : frozenset
+        The tables whose data are already the pivot of their rows here (nothing to pivot again).
     """
 
     long: pd.DataFrame
     columns: dict[str, list[str]] = field(default_factory=dict)
     dtypes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pivots: frozenset[str] = frozenset()
 
     def stats(self, table: str, variable: str, level: str | None = None, **groups: str) -> dict[str, Any]:
         """Every statistic of one row of a display table, by key: ``stat_name -> value`` (a number, or the
@@ -267,6 +270,7 @@ def results_data(tables: Mapping[str, Any], layouts: Mapping[str, Layout],
     frames: list[pd.DataFrame] = []
     columns: dict[str, list[str]] = {}
     dtypes: dict[str, dict[str, Any]] = {}
+    pivots: set[str] = set()
     seen = _BOUND.get()
     for name, t in tables.items():
         layout = layouts.get(name)
@@ -282,12 +286,13 @@ def results_data(tables: Mapping[str, Any], layouts: Mapping[str, Layout],
         own: pd.DataFrame | None = getattr(t, "results", None)
         if own is not None and _same(pivot_rows(layout, own, columns[name], dtypes[name]), df):
             frames.append(ordered(name, own, columns[name]))
+            pivots.add(name)
         else:
             frames.append(frame(melt(name, df, layout, labels, own)))
         if seen is not None:
             seen[name] = (df, labels, frames[-1])
     long = pd.concat(frames, ignore_index=True) if frames else frame([])
-    return ResultsData(long, columns, dtypes)
+    return ResultsData(long, columns, dtypes, frozenset(pivots))
 
 
 _BOUND: ContextVar[dict[str, tuple[pd.DataFrame, Mapping[str, str] | None, pd.DataFrame]] | None] = ContextVar(
@@ -319,6 +324,8 @@ def _same(a: pd.DataFrame, b: pd.DataFrame) -> bool:
 
     if list(a.columns) != list(b.columns) or len(a) != len(b):
         return False
+    if a.equals(b):  # the same values and types: the same CSV
+        return True
     shown = [format_for_csv(x.reset_index(drop=True)).to_csv(index=False) for x in (a, b)]
     return shown[0] == shown[1]
 
