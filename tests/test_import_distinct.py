@@ -17,18 +17,15 @@ from advance_trial.importing import ImportRefused, import_files
 from advance_trial.importing.csvtext import canonical_text, csv_bytes
 from advance_trial.importing.readers import _column_text, _columns, _grid_table
 from tests.conftest import SAMPLES
+from tests.text_frames import text_frames
 
 EXPORT = SAMPLES / "advance-feasibility" / "site-exports" / "london-attendance.xlsx"
 _TEXT = st.text(alphabet=st.sampled_from(list("ab ,\"\n\r\t'é;")), max_size=5)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.integers(0, 4), st.data())
-def test_csv_bytes_are_pandas_bytes(n, data):
-    width = data.draw(st.integers(1, 4))
-    names = data.draw(st.lists(_TEXT, min_size=width, max_size=width, unique=True))
-    frame = pd.DataFrame({c: data.draw(st.lists(_TEXT, min_size=n, max_size=n)) for c in names}, columns=names,
-                         dtype=object)  # fmt: skip
+@given(text_frames(_TEXT, _TEXT))
+def test_csv_bytes_are_pandas_bytes(frame):
     assert csv_bytes(frame) == frame.to_csv(index=False, lineterminator="\n").encode()
 
 

@@ -21,6 +21,7 @@ from advance_trial.importing.checks import _repeated, key_text
 from advance_trial.importing.csvtext import read_back, text_file
 from advance_trial.importing.readers import DELIMITERS, HeaderRule, _fast_csv, _read_csv, _spaced
 from tests.conftest import SAMPLES
+from tests.text_frames import text_frames
 
 _PLAIN = st.text(alphabet=st.sampled_from(list("ab1 .-é")), max_size=4)
 _ANY = st.text(alphabet=st.sampled_from(list('ab ,"\n\r\t\x00\ufeffé')), max_size=4)
@@ -33,12 +34,8 @@ def _read_csv_cells(body: bytes) -> pd.DataFrame:
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.integers(0, 4), st.data())
-def test_the_cells_read_back_are_what_read_csv_gives(n, data):
-    width = data.draw(st.integers(1, 4))
-    names = data.draw(st.lists(_NAME, min_size=width, max_size=width, unique=True))
-    frame = pd.DataFrame({c: data.draw(st.lists(_CELL, min_size=n, max_size=n)) for c in names}, columns=names,
-                         dtype=object)  # fmt: skip
+@given(text_frames(_NAME, _CELL))
+def test_the_cells_read_back_are_what_read_csv_gives(frame):
     written = text_file(frame)
     assert written.body == frame.fillna("").to_csv(index=False, lineterminator="\n").encode()
     assert written.frame.equals(frame.fillna(""))
