@@ -150,6 +150,7 @@ def outcome_step(cfg: Config, ads: AnalysisData) -> Built:
 
 
 def _tabled(cfg: Config, built: Built) -> dict[str, Table]:
+    """The tables of what a step handed on (:func:`advance_trial.output.pivots.tables_of`)."""
     from advance_trial.output.pivots import tables_of
 
     return tables_of(cfg, built)
@@ -388,7 +389,7 @@ def compute(cfg: Config, ads: AnalysisData, targets: tuple[str, ...] = COMMANDS[
         if step.name in selection.steps:
             narrow = selection.narrowed.get(step.name)
             here = replace(ctx, cfg=narrow(cfg)) if narrow is not None else ctx
-            built = isolated(step.label, lambda: _made(here, step.build(here)), ctx.failures)  # noqa: B023 (at once)
+            built = isolated(step.label, lambda: _tabled(here.cfg, step.build(here)), ctx.failures)  # noqa: B023
             ctx.tables |= built
             ctx.results |= {n: t.results for n, t in built.items() if t.results is not None}
             if step.name in selection.targets:
@@ -396,11 +397,6 @@ def compute(cfg: Config, ads: AnalysisData, targets: tuple[str, ...] = COMMANDS[
         if done is not None:
             done(step.name, ctx.tables)
     return Computed(worded(cfg, ctx.tables), tuple(shown), tuple(ctx.failures), ctx.extras)
-
-
-def _made(ctx: Context, built: Built) -> dict[str, Table]:
-    """The tables of what a step handed on (:func:`advance_trial.output.pivots.table_of`)."""
-    return _tabled(ctx.cfg, built)
 
 
 def worded(cfg: Config, tables: dict[str, Table]) -> dict[str, Table]:

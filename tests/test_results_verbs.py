@@ -285,13 +285,18 @@ def test_change_is_made_by_the_verbs_and_says_why_an_interval_is_missing(sample_
     assert shown["n"].dtype == np.int64
 
 
-def test_progression_is_made_by_the_verbs(sample_tables):
-    cfg, _, tables = sample_tables("advance-feasibility")
-    own = tables["progression"].results
+def _bound(tables, name):
+    """A table's own results rows (checked) and its rows as results.csv binds them."""
+    own = tables[name].results
     assert own is not None and len(own)
     check_results_structure(own)
     made = results_data(tables).long
-    made = made[made["table"] == "progression"]
+    return own, made[made["table"] == name]
+
+
+def test_progression_is_made_by_the_verbs(sample_tables):
+    cfg, _, tables = sample_tables("advance-feasibility")
+    own, made = _bound(tables, "progression")
     assert len(made) == len(own) and made["context"].eq("progression").all()
     assert list(dict.fromkeys(own["variable"])) == [c.id for c in cfg.progression]
     rule = own[own["stat_name"] == "rule"]
@@ -312,11 +317,8 @@ def test_outcomes_are_model_rows_marked_as_contrasts_unless_within_an_arm(sample
 
 def test_the_plan_is_made_by_the_verbs(sample_tables):
     cfg, _, tables = sample_tables("advance-feasibility")
-    own = tables["plan"].results
-    assert own is not None and len(own)
-    check_results_structure(own)
-    made = results_data(tables).long
-    assert len(made[made["table"] == "plan"]) == len(own) and own["context"].eq("planning").all()
+    own, made = _bound(tables, "plan")
+    assert len(made) == len(own) and own["context"].eq("planning").all()
     assert set(own["group1"]) == {"step"} and set(own["stat_name"]) == {"estimate", "conservative", "note"}
     total = own[(own["variable_level"] == "men to randomise in all") & (own["stat_name"] == "estimate")]
     assert len(total) and all(isinstance(v, float) for v in total["stat"])  # as the plan's column holds it
