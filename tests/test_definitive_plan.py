@@ -120,6 +120,50 @@ def test_forecast_is_the_negative_binomial_r_gives(sample):
     assert (bands["upper80"] <= bands["upper95"]).all() and bands["median"].iloc[-1] == 446
 
 
+# a site's chances, P(K = n) with K ~ NB(size a, prob b / (b + d)), in 50-digit arithmetic:
+# mpmath, mp.dps = 50: exp(loggamma(n + a) - loggamma(a) - loggamma(n + 1)) * p**a * (1 - p)**n
+NB_50_DIGITS = [
+    (104, 14.5, 30, 0, 2.2533626443438949e-51),
+    (104, 14.5, 30, 150, 0.0004247593956752041),
+    (104, 14.5, 30, 260, 0.0033738203939374023),
+    (2.5, 1e6, 0.01, 1, 2.499999912500002e-8),  # p near 1: scipy's pmf, given p, is off by 4e-9 here
+    (999999.0, 40, 0.1, 2600, 0.001090772802258072),  # a shape near the Poisson limit
+    (0.3, 0.5, 1, 7, 0.0035496499846859234),
+    (17, 40, 30, 12, 0.086261302850928284),
+]
+
+
+@pytest.mark.parametrize(("a", "b", "d", "n", "exact"), NB_50_DIGITS)
+def test_a_sites_negative_binomial_chances_against_50_digit_arithmetic(a, b, d, n, exact):
+    from advance_trial.planning.forecast import nbinom_pmf
+
+    assert nbinom_pmf(n + 1, a, b, d)[n] == pytest.approx(exact, rel=1e-11)
+
+
+def test_a_sites_negative_binomial_chances_are_scipys():
+    import numpy as np
+    from scipy import stats
+
+    from advance_trial.planning.forecast import nbinom_pmf
+
+    for a, b, d in [(104, 45, 270), (3.2, 0.7, 12), (0.4, 2, 3), (40, 9, 0.5), (1e4, 300, 60)]:
+        ours, theirs = nbinom_pmf(2000, a, b, d), stats.nbinom.pmf(np.arange(2000), a, b / (b + d))
+        big = theirs > 1e-20
+        assert big.sum() > 10 and np.allclose(ours[big], theirs[big], rtol=1e-10, atol=0)
+        assert np.all(ours[~big] < 1e-19)
+
+
+def test_a_run_does_not_import_scipy_stats():
+    import subprocess
+    import sys
+
+    code = ("import sys; from advance_trial.pipeline import run; "
+            f"run({str(config_path('advance-feasibility'))!r}, {str(SAMPLES / 'advance-feasibility')!r}, None); "
+            "print('scipy.stats' in sys.modules)")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False", done.stderr
+
+
 def test_definitive_forecast_with_opening_dates_and_a_deadline(invoke):
     res = invoke("plan", DEF, "--pilot", ADV, "--data", DATA, "--json")
     assert res.exit_code == 0, res.output

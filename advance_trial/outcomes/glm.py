@@ -179,10 +179,10 @@ def firth_fit(X: np.ndarray, y: np.ndarray) -> GlmFit:
 def firth_profile_interval(X: np.ndarray, y: np.ndarray, fit: GlmFit, j: int, level: float) -> tuple[float, float]:
     """Profile penalised-likelihood interval of coefficient ``j`` (``logistf``'s default): the values ``b``
     where ``2 (l*(beta_hat) - max l*(beta | beta_j = b))`` equals the chi-squared(1) quantile."""
-    from scipy import optimize, stats
+    from scipy import optimize
 
     top = _penalised_loglik(X, y, fit.beta)
-    crit = float(stats.chi2.ppf(level, 1)) / 2
+    crit = float(special.gammaincinv(0.5, level))  # half the chi-squared(1) quantile, as scipy.stats.chi2.ppf
     free = np.ones(X.shape[1], dtype=bool)
     free[j] = False
 
