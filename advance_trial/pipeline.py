@@ -467,7 +467,7 @@ def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir
 
     with melting_once():  # progression, the plan and results.csv melt each table once
         built = compute(cfg, analysis_data(cfg, data), COMMANDS[opts.command], opts.by, draw_feasibility,
-                        definitive)  # fmt: skip
+                        definitive, workers)  # fmt: skip
         failed = [f for f in built.failures if f.split(":")[0] in _labels(opts.command)]
         if failed and not opts.whole:
             from advance_trial.errors import AdvanceTrialError

@@ -16,7 +16,12 @@ A step is declared with:
   ``schedule``); such a step is skipped;
 - ``narrows``: of a needed step, the part this step reads: when no other selected step needs the
   whole of it, the needed step is built on the narrowed config (``plan`` reads only the partially
-  nested models' ICC of the outcomes it plans).
+  nested models' ICC of the outcomes it plans);
+- ``apart``: the step reads only the config and the analysis data, so a run with worker processes
+  builds it in one of them while the steps before it are built (the outcome analyses: a third of
+  the run's computing, on the machine's other core);
+- ``modules``: what its builder imports (scipy's optimiser, for the plan): imported while the run
+  waits for a step built apart, not after it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor, Future
+
     import pandas as pd
 
     from advance_trial.analysis import AnalysisData
@@ -72,6 +79,8 @@ class Step:
     blocks: tuple[str, ...] = ()
     applies: Callable[[Config], bool] = lambda _: True
     narrows: Mapping[str, Callable[[Config], Config]] = field(default_factory=dict)
+    apart: bool = False
+    modules: tuple[str, ...] = ()
 
     def runs(self, cfg: Config) -> bool:
         """Whether the config gives the step anything to compute."""
@@ -255,7 +264,7 @@ STEPS: tuple[Step, ...] = (
         lambda c: participant_step(c.cfg, c.ads),
         blocks=("baseline_table", "events"),
     ),
-    Step("outcomes", "outcomes", lambda c: outcome_step(c.cfg, c.ads), blocks=("outcomes",)),
+    Step("outcomes", "outcomes", lambda c: outcome_step(c.cfg, c.ads), blocks=("outcomes",), apart=True),
     Step(
         "plan",
         "plan",
@@ -264,6 +273,7 @@ STEPS: tuple[Step, ...] = (
         blocks=("planning",),
         applies=_parallel,
         narrows={"outcomes": planning_outcomes},
+        modules=("advance_trial.planning",),
     ),
     Step(
         "definitive",
@@ -377,19 +387,31 @@ class Computed:
 
 def compute(cfg: Config, ads: AnalysisData, targets: tuple[str, ...] = COMMANDS["run"], by: By = "site",
             done: Callable[[str, dict[str, Table]], None] | None = None,
-            definitive: Config | None = None) -> Computed:  # fmt: skip
+            definitive: Config | None = None, workers: Executor | None = None) -> Computed:  # fmt: skip
     """Build the targets and what they need (:func:`select`), each step :func:`isolated`.
 
     ``done(step, tables)`` is called after each step of the registry (built or skipped) with the tables so far.
+    With ``workers``, the steps declared ``apart`` are handed to them at once (:func:`built_apart`) and
+    taken back in their turn: the tables, failures and warnings are those of building them here.
     """
     selection = select(cfg, targets)
     ctx = Context(cfg, ads, by, definitive=definitive)
     shown: list[str] = []
+
+    def config_of(step: Step) -> Config:
+        narrow = selection.narrowed.get(step.name)
+        return narrow(cfg) if narrow is not None else cfg
+
+    away = {s.name: workers.submit(built_apart, s.name, config_of(s), ads, by)
+            for s in STEPS if workers is not None and s.apart and s.name in selection.steps}  # fmt: skip
     for step in STEPS:
         if step.name in selection.steps:
-            narrow = selection.narrowed.get(step.name)
-            here = replace(ctx, cfg=narrow(cfg)) if narrow is not None else ctx
-            built = isolated(step.label, lambda: _tabled(here.cfg, step.build(here)), ctx.failures)  # noqa: B023
+            if step.name in away and not away[step.name].done():
+                _import_ahead(selection, step)
+            built = _taken_back(away.pop(step.name), ctx.failures) if step.name in away else None
+            if built is None:
+                here = replace(ctx, cfg=config_of(step))
+                built = isolated(step.label, lambda: _tabled(here.cfg, step.build(here)), ctx.failures)  # noqa: B023
             ctx.tables |= built
             ctx.results |= {n: t.results for n, t in built.items() if t.results is not None}
             if step.name in selection.targets:
@@ -397,6 +419,46 @@ def compute(cfg: Config, ads: AnalysisData, targets: tuple[str, ...] = COMMANDS[
         if done is not None:
             done(step.name, ctx.tables)
     return Computed(worded(cfg, ctx.tables), tuple(shown), tuple(ctx.failures), ctx.extras)
+
+
+def _import_ahead(selection: Selection, waiting: Step) -> None:
+    """Import what the steps after ``waiting`` (built apart and not back yet) will need, meanwhile."""
+    import importlib
+
+    for step in STEPS[STEPS.index(waiting) + 1 :]:
+        if step.name in selection.steps and not step.apart:
+            for module in step.modules:
+                importlib.import_module(module)
+
+
+def built_apart(name: str, cfg: Config, ads: AnalysisData,
+                by: By) -> tuple[dict[str, Table], list[str], list[tuple[type[Warning], str]]]:  # fmt: skip
+    """Build the step ``name`` in a worker process (:func:`compute`): its tables, its failure if any, and
+    the warnings it gave (for the run's own process to give: a worker shows nothing)."""
+    import warnings
+
+    step, failures = REGISTRY[name], []
+    ctx = Context(cfg, ads, by)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        built = isolated(step.label, lambda: _tabled(cfg, step.build(ctx)), failures)
+    return built, failures, [(w.category, str(w.message)) for w in caught]
+
+
+def _taken_back(future: Future[tuple[dict[str, Table], list[str], list[tuple[type[Warning], str]]]],
+                failures: list[str]) -> dict[str, Table] | None:  # fmt: skip
+    """A step built apart, its warnings given here (once each) and its failure added; ``None`` when it
+    raised (a user's mistake) or its worker died: the step is then built here, and raises here as it would."""
+    import warnings
+
+    try:
+        built, failed, caught = future.result()
+    except Exception:  # built again here: the same error, raised where the run expects it
+        return None
+    for category, message in dict.fromkeys(caught):
+        warnings.warn(message, category, stacklevel=3)
+    failures.extend(failed)
+    return built
 
 
 def worded(cfg: Config, tables: dict[str, Table]) -> dict[str, Table]:

@@ -1,11 +1,13 @@
-"""Figures drawn by worker processes while a run goes on.
+"""Worker processes: figures drawn, and a step built, while a run goes on.
 
 Drawing and saving the four figures (SVG and PNG each) was over half of a run's work, all of it in
-matplotlib, one figure after another. A run forks two workers once its data are read (they import
-matplotlib while the analyses run), hands them the figures when the tables are final, and writes
-the tables meanwhile. Each figure is drawn from its table alone, so the bytes are those of drawing
-it in the run's own process. Where fork is not available, or the machine has one core, or
-``ADVANCE_TRIAL_WORKERS=0``, the figures are drawn in the run's own process.
+matplotlib, one figure after another. A run forks two workers once its data are read: one imports
+matplotlib while the analyses run, the other builds the outcome analyses (a step declared ``apart``,
+:func:`advance_trial.steps.compute`) beside the feasibility measures; the run hands them the figures
+when the tables are final, and writes the tables meanwhile. Each figure is drawn from its table
+alone, so the bytes are those of drawing it in the run's own process. Where fork is not available,
+or the machine has one core, or ``ADVANCE_TRIAL_WORKERS=0``, the figures are drawn (and the
+outcomes built) in the run's own process.
 """
 
 from __future__ import annotations
@@ -83,14 +85,17 @@ def _die_with(parent: int) -> None:
         os._exit(0)
 
 
-def _warm(parent: int) -> None:
-    """A worker's start: tied to the run's life, leave Ctrl-C to the run, import what drawing needs and
-    draw a throwaway figure in both formats (fonts, both renderers and Pillow's PNG writer loaded while
-    the analyses run)."""
+def _start(parent: int) -> None:
+    """A worker's start: tied to the run's life, and Ctrl-C left to the run."""
     import signal
 
     _die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _warm() -> None:
+    """Import what drawing needs and draw a throwaway figure in both formats (fonts, both renderers and
+    Pillow's PNG writer loaded while the analyses run), in the first worker free."""
     import matplotlib
 
     from advance_trial.output.render import figures, flow
@@ -123,10 +128,11 @@ def start_workers(n: int = 2) -> Executor | None:
     n = min(n, _cores())
     if n < 2 or sys.platform == "win32" or "fork" not in multiprocessing.get_all_start_methods():
         return None
-    pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"), initializer=_warm,
+    pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"), initializer=_start,
                                initargs=(os.getpid(),))  # fmt: skip
-    for _ in range(n):
+    for _ in range(n - 1):
         pool.submit(_noop)  # the workers are forked now, while the data are all the process holds
+    pool.submit(_warm)  # one warms up for drawing; the other is free for a step built apart (the outcomes)
     return pool
 
 
