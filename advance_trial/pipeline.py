@@ -502,7 +502,7 @@ def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir
         checklist = checklist_table(assess(shown_cfg, tables, drawn, log))
         report = build_report(shown_cfg, tables, _figure_bytes(out, outputs), log, notes, blinded=opts.blinded,
                               closed=opts.closed, checklist=checklist, sequence=sequence)  # fmt: skip
-        outputs |= write_report(report, out)
+        outputs |= write_report(report, out, workers=workers)
     changed = [name for name, h in data.sha256.items() if sha256_file(Path(data_dir) / name) != h]
     for c in (cfg, definitive):
         if c is not None and c.source is not None and sha256_file(c.source.path) != c.source.sha256:

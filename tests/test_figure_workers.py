@@ -1,11 +1,12 @@
-"""Figures drawn by worker processes are the figures drawn in the run's own process, byte for byte."""
+"""Figures drawn, outcomes built and the Word report made by worker processes are those of the run's own
+process, byte for byte."""
 
 from __future__ import annotations
 
 import pytest
 
 from advance_trial.output.render import workers
-from advance_trial.pipeline import RunOptions, run
+from advance_trial.pipeline import run
 from tests.conftest import SAMPLES, config_path
 
 
@@ -19,13 +20,33 @@ def test_workers_draw_the_same_bytes(tmp_path, monkeypatch):
     for name, env in (("workers", "2"), ("inline", "0")):
         monkeypatch.setenv("ADVANCE_TRIAL_WORKERS", env)
         out = tmp_path / name
-        runs[name] = run(config_path("advance-feasibility"), SAMPLES / "advance-feasibility", out,
-                         options=RunOptions(report=False)).outputs  # fmt: skip
+        runs[name] = run(config_path("advance-feasibility"), SAMPLES / "advance-feasibility", out).outputs
     assert {n for n in runs["workers"] if n.endswith((".svg", ".png"))} == {
         f"{s}.{e}" for s in ("consort", "accrual", "attendance", "engagement", "retention", "forest",
                              "plan_sensitivity", "recruitment_forecast")
         for e in ("svg", "png")}  # fmt: skip
+    assert {"report.docx", "outcomes.csv", "results.csv"} <= set(runs["workers"])
     assert runs["workers"] == runs["inline"]
+
+
+def test_a_word_report_a_worker_failed_to_make_is_made_here(tmp_path, monkeypatch):
+    from concurrent.futures import Executor, Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    from advance_trial.output.render import files
+
+    class Gone(Executor):
+        def submit(self, fn, /, *args, **kwargs):
+            made: Future[bytes] = Future()
+            made.set_exception(BrokenProcessPool("a worker died"))
+            return made
+
+    monkeypatch.setattr(files, "to_html", lambda report: "<p>r</p>")
+    monkeypatch.setattr(files, "to_markdown", lambda report: "r")
+    monkeypatch.setattr(files, "to_docx", lambda report: b"word")
+    written = files.write_report(object(), tmp_path, workers=Gone())  # type: ignore[arg-type]
+    assert (tmp_path / "report.docx").read_bytes() == b"word" and set(written) == {
+        "report.html", "report.md", "report.docx"}  # fmt: skip
 
 
 def test_no_workers_when_told_or_on_one_core(monkeypatch):
@@ -67,7 +88,9 @@ def test_workers_end_when_the_run_is_killed(tmp_path):
         "print(' '.join(str(p) for p in pool._processes), flush=True)\n"
         "time.sleep(600)\n"
     )  # fmt: skip
-    run = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    # two workers whatever the tests' own setting (tests/conftest.py: none under xdist)
+    env = {**os.environ, "ADVANCE_TRIAL_WORKERS": "2"}
+    run = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
     line = run.stdout.readline().split()
     if line == ["none"]:
         run.wait()
