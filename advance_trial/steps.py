@@ -437,7 +437,7 @@ def built_apart(name: str, cfg: Config, ads: AnalysisData,
     the warnings it gave (for the run's own process to give: a worker shows nothing)."""
     import warnings
 
-    step, failures = REGISTRY[name], []
+    step, failures = REGISTRY[name], list[str]()
     ctx = Context(cfg, ads, by)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
