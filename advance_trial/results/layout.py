@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -134,28 +135,41 @@ class ResultsData:
         KeyError
             If the key matches more than one row.
         """
-        df = self.long
-        keep = (df["table"] == table) & (df["variable"].astype(str) == variable)
-        if level is not None:
-            keep &= df["variable_level"].astype(str) == level
-        for name, value in groups.items():
-            match = pd.Series(False, index=df.index)
-            for k in range(1, MAX_GROUPS + 1):
-                match |= (df[f"group{k}"] == name) & (df[f"group{k}_level"].astype(str) == str(value))
-            keep &= match
-        rows = df[keep]
-        if rows.empty:
+        rows = [r for r in self._records_of(table, variable)
+                if (level is None or str(r["variable_level"]) == level)
+                and all(any(isinstance(r[f"group{k}"], str) and r[f"group{k}"] == name
+                            and str(r[f"group{k}_level"]) == str(value) for k in range(1, MAX_GROUPS + 1))
+                        for name, value in groups.items())]  # fmt: skip
+        if not rows:
             return {}
-        if rows.duplicated("stat_name").any():
+        names = [r["stat_name"] for r in rows]
+        if len(set(names)) < len(names):
             raise KeyError(f"more than one row of {table} for {variable!r} {level!r} {groups}")
-        methods = [m for m in rows["method"] if isinstance(m, str)]
-        values = {r["stat_name"]: value_of(r) for r in rows.to_dict("records")}
+        methods = [r["method"] for r in rows if isinstance(r["method"], str)]
+        values = {r["stat_name"]: value_of(r) for r in rows}
         return {**values, "method": methods[0] if methods else ""}
+
+    @cached_property
+    def _keys(self) -> dict[tuple[str, str], np.ndarray]:
+        """(table, variable) -> the positions of its rows in :attr:`long`, found once for every lookup."""
+        keys = [self.long["table"].astype(str), self.long["variable"].astype(str)]
+        found = pd.Series(0, index=self.long.index).groupby(keys, sort=False).indices
+        return {(str(k[0]), str(k[1])): np.asarray(rows) for k, rows in found.items()}  # type: ignore[index]
+
+    def _rows_of(self, table: str, variable: str) -> pd.DataFrame:
+        """The rows of ``table`` for ``variable``, in their order in :attr:`long`."""
+        return self.long.iloc[self._keys.get((table, variable), np.array([], dtype=np.intp))]
+
+    def _records_of(self, table: str, variable: str) -> list[dict[Any, Any]]:
+        """:meth:`_rows_of` as records (read once per key: progression looks up many keys of few rows)."""
+        cache: dict[tuple[str, str], list[dict[Any, Any]]] = self.__dict__.setdefault("_records", {})
+        if (table, variable) not in cache:
+            cache[table, variable] = self._rows_of(table, variable).to_dict("records")
+        return cache[table, variable]
 
     def first_key(self, table: str, variable: str) -> dict[str, str]:
         """The breakdowns (name -> level) of the first row of ``table`` for ``variable``."""
-        df = self.long
-        rows = df[(df["table"] == table) & (df["variable"].astype(str) == variable)]
+        rows = self._rows_of(table, variable)
         if rows.empty:
             return {}
         r = rows.iloc[0]
