@@ -3,6 +3,7 @@ server killed with SIGKILL in the middle of that load and restarted; against SQL
 
 from __future__ import annotations
 
+import http.client
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,8 +28,9 @@ def _allocate_all(server: Server, token: str, site: str, men: list[str], receipt
             try:
                 status, body = server.request("POST", "/api/allocations", token, {"participant_id": pid, "site": site},
                                               timeout=30)  # fmt: skip
-            except OSError:
-                time.sleep(0.05)  # refused or cut off while the server is down: ask again
+            except (OSError, http.client.HTTPException):
+                # refused, or cut off while the server is down (mid-answer: an IncompleteRead): ask again
+                time.sleep(0.05)
                 continue
             if status == 201:
                 receipts.append(body["receipt"])
