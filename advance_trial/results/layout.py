@@ -366,7 +366,7 @@ def pivot_rows(layout: Layout, long: pd.DataFrame, cols: Sequence[str], dtypes: 
     """A display table as a pivot of its results rows by its ``layout``, with columns ``cols`` (types as
     ``dtypes`` says, else as pandas infers them from the values)."""
     records: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for r in long.to_dict("records"):
+    for r in _records(long):
         key = (r["group1"], r["group1_level"], r["group2"], r["group2_level"], r["group3"], r["group3_level"],
                r["variable"], r["variable_level"])  # fmt: skip
         rec = records.get(key)
@@ -382,6 +382,20 @@ def pivot_rows(layout: Layout, long: pd.DataFrame, cols: Sequence[str], dtypes: 
         elif out[c].dtype == object and len(out) and out[c].map(lambda v: isinstance(v, int | np.integer)).all():
             out[c] = out[c].astype(np.int64)
     return out
+
+
+def _native(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _records(long: pd.DataFrame) -> Iterator[dict[str, Any]]:
+    """The rows as ``to_dict("records")`` gives them (numpy scalars as Python's), read column by column:
+    a fifth of its time."""
+    names = [str(c) for c in long.columns]
+    columns = [[_native(v) for v in long[c].tolist()] if long[c].dtype == object else long[c].tolist()
+               for c in long.columns]  # fmt: skip
+    for values in zip(*columns, strict=True):
+        yield dict(zip(names, values, strict=True))
 
 
 def pivot(results: ResultsData, table: str, layout: Layout) -> pd.DataFrame:
