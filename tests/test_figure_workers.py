@@ -29,7 +29,7 @@ def test_workers_draw_the_same_bytes(tmp_path, monkeypatch):
     assert runs["workers"] == runs["inline"]
 
 
-def test_a_word_report_a_worker_failed_to_make_is_made_here(tmp_path, monkeypatch):
+def test_report_files_a_worker_failed_to_make_are_made_here(tmp_path, monkeypatch):
     from concurrent.futures import Executor, Future
     from concurrent.futures.process import BrokenProcessPool
 
@@ -41,10 +41,11 @@ def test_a_word_report_a_worker_failed_to_make_is_made_here(tmp_path, monkeypatc
             made.set_exception(BrokenProcessPool("a worker died"))
             return made
 
-    monkeypatch.setattr(files, "to_html", lambda report: "<p>r</p>")
+    monkeypatch.setattr(files, "to_html", lambda report: "<p>r</p>")  # made here: the workers are gone
     monkeypatch.setattr(files, "to_markdown", lambda report: "r")
     monkeypatch.setattr(files, "to_docx", lambda report: b"word")
     written = files.write_report(object(), tmp_path, workers=Gone())  # type: ignore[arg-type]
+    assert (tmp_path / "report.html").read_bytes() == b"<p>r</p>"
     assert (tmp_path / "report.docx").read_bytes() == b"word" and set(written) == {
         "report.html", "report.md", "report.docx"}  # fmt: skip
 

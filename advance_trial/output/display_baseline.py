@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from advance_trial.config.models import Config
@@ -27,12 +29,16 @@ def baseline_frame(cfg: Config, df: pd.DataFrame) -> pd.DataFrame:
     for v in spec.variables:
         d = spec.digits if v.digits is None else v.digits
         rows = df[df["variable"] == v.id]
+        first: dict[tuple[str, str], dict[Any, Any]] = {}  # (level, arm) -> its first row
+        for key, rec in zip(zip(rows["level"].fillna("").astype(str), rows["arm"].astype(str), strict=True),
+                            rows.to_dict("records"), strict=True):  # fmt: skip
+            first.setdefault(key, rec)
 
-        def cell(level: str, arm: str, kind: str, rows: pd.DataFrame = rows, d: int = d) -> str:
-            r = rows[(rows["level"].fillna("").astype(str) == level) & (rows["arm"].astype(str) == arm)]
-            if r.empty:
+        def cell(level: str, arm: str, kind: str, first: dict[tuple[str, str], dict[Any, Any]] = first,
+                 d: int = d) -> str:  # fmt: skip
+            x = first.get((level, arm))
+            if x is None:
                 return ""
-            x = r.iloc[0]
             if kind == "mean":
                 return f"{num(x['mean'], d)} ({num(x['sd'], d)})"
             if kind == "median":

@@ -7,6 +7,7 @@ reaching back to them.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from pathlib import Path
 
@@ -20,22 +21,33 @@ def write_report(report: Report, out_dir: str | Path, stem: str = "report",
                  workers: Executor | None = None) -> dict[str, str]:  # fmt: skip
     """Write ``report.html``, ``report.md`` and ``report.docx``; returns file name -> SHA-256.
 
-    With ``workers`` (a run's, idle once its figures are drawn), the Word file is made by one of them while
-    this process makes the other two (the same bytes: a worker that fails leaves it to this process).
+    With ``workers`` (a run's two, idle once its figures are drawn), the Word file and the HTML page are
+    made by them while this process makes the Markdown (the same bytes: a worker that fails leaves its file
+    to this process).
     """
-    word = workers.submit(to_docx, report) if workers is not None else None
-    html, markdown = to_html(report).encode("utf-8"), to_markdown(report).encode("utf-8")
+    makers: dict[str, Callable[[Report], bytes]] = {"html": _html, "md": _markdown, "docx": to_docx}
+    made = {ext: workers.submit(makers[ext], report) for ext in ("docx", "html")} if workers is not None else {}
     written = {}
-    for ext, data in (("html", html), ("md", markdown), ("docx", _word(report, word))):
+    for ext, make in makers.items():
+        data = _made(made.get(ext)) or make(report)
         write_bytes_atomic(data, Path(out_dir) / f"{stem}.{ext}")
         written[f"{stem}.{ext}"] = hashlib.sha256(data).hexdigest()
     return written
 
 
-def _word(report: Report, made: Future[bytes] | None) -> bytes:
-    if made is not None:
-        try:
-            return made.result()
-        except Exception:  # made here instead: the same bytes, or the error where a run expects it
-            pass
-    return to_docx(report)
+def _html(report: Report) -> bytes:
+    return to_html(report).encode("utf-8")
+
+
+def _markdown(report: Report) -> bytes:
+    return to_markdown(report).encode("utf-8")
+
+
+def _made(made: Future[bytes] | None) -> bytes | None:
+    """A file a worker made, or ``None`` (made here instead: the same bytes, or the error where a run expects it)."""
+    if made is None:
+        return None
+    try:
+        return made.result()
+    except Exception:
+        return None
