@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 from advance_trial.steps import (
     COMMANDS,
-    FEASIBILITY_DONE,
+    STEP_DRAWS,
     all_tables,
     dose_tables,
     feasibility_tables,
@@ -458,15 +458,19 @@ def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir
     early: list[tuple[str, str, Any]] = []
     figures: list[Callable[[], dict[str, str]]] = []
 
-    def draw_feasibility(name: str, feasibility: dict[str, Table]) -> None:
-        # a plain run shows the feasibility tables as they are: their figures are drawn while the outcomes
-        # are analysed (the others wait for disclosure); nothing is written before every check has passed
-        if name == FEASIBILITY_DONE and plain and workers is not None and out is not None:
-            early.extend(figure_jobs(feasibility))
-            figures.append(start_drawing(cfg, early, out, workers))
+    def draw_ready(name: str, built: dict[str, Table]) -> None:
+        # a plain run shows its tables as they are built: a figure is drawn as soon as its table is (the
+        # feasibility figures from the dose step on, the forest plot once the outcomes are back), while the
+        # rest is computed; the others wait for disclosure. Nothing is written before every check has passed
+        if plain and workers is not None and out is not None and name in STEP_DRAWS:
+            drawn_now = {stem for stem, _, _ in early}
+            ready = [job for job in figure_jobs(built) if job[0] not in drawn_now]
+            if ready:
+                early.extend(ready)
+                figures.append(start_drawing(cfg, ready, out, workers))
 
     with melting_once():  # progression, the plan and results.csv melt each table once
-        built = compute(cfg, analysis_data(cfg, data), COMMANDS[opts.command], opts.by, draw_feasibility,
+        built = compute(cfg, analysis_data(cfg, data), COMMANDS[opts.command], opts.by, draw_ready,
                         definitive, workers)  # fmt: skip
         failed = [f for f in built.failures if f.split(":")[0] in _labels(opts.command)]
         if failed and not opts.whole:

@@ -301,6 +301,9 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 
 #: A plain run draws the feasibility tables' figures once this step is done, while the rest is computed.
 FEASIBILITY_DONE = "dose"
+#: The steps after which a plain run draws the figures whose tables are built by then (the feasibility
+#: figures, the forest plot, the planning figures), while the rest is computed.
+STEP_DRAWS = (FEASIBILITY_DONE, "outcomes", "definitive")
 
 
 @dataclass(frozen=True)
