@@ -32,6 +32,7 @@ import functools
 import json
 import os
 import pwd
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -349,16 +350,43 @@ def open_log(where: Location | str | Path, ring: KeyRing, db: Db | None = None) 
     return LogStore(db, ring, meta)
 
 
+#: The trial locks this thread holds exclusively already (:func:`holding`): a step inside them takes none again.
+_HOLDING = threading.local()
+
+
+def lock_path(ring: KeyRing) -> Path:
+    """The trial's lock file in the key folder."""
+    return ring.folder / f"{ring.trial_id}.lock"
+
+
 @contextmanager
 def locked(ring: KeyRing, exclusive: bool) -> Iterator[None]:
-    """Hold the trial's lock in the key folder (exclusive for writers, shared for readers)."""
-    path = ring.folder / f"{ring.trial_id}.lock"
+    """Hold the trial's lock in the key folder (exclusive for writers, shared for readers); nothing more when this
+    thread holds it exclusively already (:func:`holding`)."""
+    path = lock_path(ring)
+    if str(path) in getattr(_HOLDING, "paths", ()):
+        yield
+        return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         yield
     finally:
         os.close(fd)
+
+
+@contextmanager
+def holding(ring: KeyRing) -> Iterator[None]:
+    """Say, for the block, that this thread holds the trial's lock exclusively (taken by its caller on
+    :func:`lock_path`): the steps it runs in the block take it no second time (which would wait for itself)."""
+    paths: set[str] = getattr(_HOLDING, "paths", set())
+    _HOLDING.paths = paths
+    path = str(lock_path(ring))
+    paths.add(path)
+    try:
+        yield
+    finally:
+        paths.discard(path)
 
 
 def check_chain(events: list[dict[str, Any]], ring: KeyRing, log_id: str, start: int = 0) -> Head:

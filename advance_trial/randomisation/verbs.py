@@ -259,7 +259,18 @@ def allocate(
     else:
         item = prepare(cfg, request, site, factors, note=note, data_dir=data_dir, account=account,
                        eligibility=eligibility)  # fmt: skip
-    with _writing(cfg, ring, log_path(cfg, log), now, item.account) as step:
+    where = log_path(cfg, log)
+    if now is None and cfg.source is not None:  # made with those other processes ask at the same time
+        from advance_trial.randomisation.together import allocate_together
+
+        return allocate_together(cfg, ring, where, item, lambda one: _alone(cfg, ring, where, one, None),
+                                 lambda items: allocate_many(cfg, ring, items, log=where))  # fmt: skip
+    return _alone(cfg, ring, where, item, now)
+
+
+def _alone(cfg: Config, ring: KeyRing, where: Location, item: Prepared, now: datetime | None) -> Allocation:
+    """One checked request in a step of its own."""
+    with _writing(cfg, ring, where, now, item.account) as step:
         row = _allocate_in(cfg, step, item)
     receipt = _receipt(ring, step.store.log_id, row) if row is not None else {}
     return _as_allocation(step.state, item.participant_id, row is not None, receipt)

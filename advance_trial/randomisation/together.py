@@ -1,0 +1,182 @@
+"""Allocations asked by several processes at once, made together: group commit across processes.
+
+Each allocation is a step under the trial's lock, waiting for two flushes to disk (the commit, the checkpoint).
+With several processes allocating into one log (the command line at several desks, several service instances),
+each waited its turn for the lock and its own two flushes, and every hand-over of the lock cost more: throughput
+fell as writers were added. Here a process that finds the lock taken leaves its request, checked, in the key
+folder (``<trial>.together/``, private like the key) before it waits; the process holding the lock makes, in its
+step, its own allocation and every request left for it (at most :data:`~advance_trial.service.group.MOST`,
+oldest first) through :func:`~advance_trial.randomisation.verbs.allocate_many`: each man still gets his own
+row, sequence, time, actor and signed receipt, and the group shares the verification, the commit and the
+checkpoint's flushes. Before it lets the lock go it leaves each waiting process its answer (the allocation, as
+:func:`~advance_trial.randomisation.verbs.allocate` returns it) beside the request; a process that gets the lock
+and finds its answer takes it and is done. A process that finds none (its request was refused, or could not be
+made with the others, or the process holding the lock was killed) makes its own step, as it always did: a
+refusal is then its own, said in its own words; a man already allocated by a process killed before it answered
+is found allocated, as after any crash. Nothing is taken from a process of another user, with another config
+or for another log.
+
+What is left in the folder is read only by the owner of the key folder, who can read the key itself; an answer
+names an arm, and is removed as soon as it is read (one left by a waiting process that was killed is removed
+after an hour).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from advance_trial.config.models import Config
+from advance_trial.errors import AdvanceTrialError
+from advance_trial.randomisation.database import Location
+from advance_trial.randomisation.key import KeyRing
+from advance_trial.randomisation.log import holding, lock_path
+from advance_trial.randomisation.trial_log import Allocation
+
+#: The most requests made in one step (the service's groups hold as many).
+MOST = 32
+#: An answer older than this (seconds) was left by a process that was killed while it waited.
+STALE = 3600
+
+
+def folder_of(ring: KeyRing) -> Path:
+    """Where requests and answers are left: a private folder in the key folder."""
+    return ring.folder / f"{ring.trial_id}.together"
+
+
+def _whose(cfg: Config, where: Location) -> dict[str, Any]:
+    """What a request must share with the step that makes it: the user, the log, the config."""
+    assert cfg.source is not None
+    return {"uid": os.geteuid(), "log": where.identity, "config": cfg.source.sha256, "version": cfg.trial.version}
+
+
+def allocate_together(cfg: Config, ring: KeyRing, where: Location, item: Any,
+                      alone: Callable[[Any], Allocation],
+                      many: Callable[[list[Any]], list[Allocation | AdvanceTrialError]]) -> Allocation:  # fmt: skip
+    """Allocate ``item`` (a checked request), with the requests other processes left when the lock is free, or by
+    leaving it for the process that holds the lock. ``alone`` makes one request in one step, ``many`` several in
+    one step (both under the lock this function holds)."""
+    fd = os.open(lock_path(ring), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        name = None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # a step is under way: leave the request for it, then wait
+            name = _leave(cfg, ring, where, item)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            finally:  # withdrawn if the wait is cut short (an answer already left is removed within the hour)
+                answer = _answer(ring, name, item.participant_id)
+            if answer is not None:
+                return answer
+        with holding(ring):
+            return _lead(cfg, ring, where, item, alone, many)
+    finally:
+        os.close(fd)  # lets the lock go
+
+
+def _leave(cfg: Config, ring: KeyRing, where: Location, item: Any) -> str:
+    """Leave a request in the folder (written whole under a temporary name, then renamed); its name."""
+    folder = folder_of(ring)
+    folder.mkdir(mode=0o700, exist_ok=True)
+    name = f"{time.monotonic_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}"  # oldest first; whose process
+    body = {**_whose(cfg, where), "participant_id": item.participant_id, "values": item.values,
+            "answers": item.answers, "account": item.account, "note": item.note,
+            "data_dir": str(Path(item.data_dir).resolve()) if item.data_dir is not None else None}  # fmt: skip
+    _write(folder / f"{name}.request", body)
+    return name
+
+
+def _write(path: Path, body: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, json.dumps(body).encode())
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def _answer(ring: KeyRing, name: str, pid: str) -> Allocation | None:
+    """The answer left for a request (taken: removed with the request), or None (the request withdrawn)."""
+    folder = folder_of(ring)
+    (folder / f"{name}.request").unlink(missing_ok=True)
+    path = folder / f"{name}.answer"
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    finally:
+        path.unlink(missing_ok=True)
+    if body.get("participant_id") != pid:  # pragma: no cover - a name is never given twice
+        return None
+    return Allocation(**body)
+
+
+def _waiting(cfg: Config, ring: KeyRing, where: Location) -> list[tuple[str, Any]]:
+    """The requests left for this step (oldest first, at most ``MOST - 1``), each with its name."""
+    from advance_trial.randomisation.verbs import Prepared
+
+    folder = folder_of(ring)
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except FileNotFoundError:
+        return []
+    whose, now, found = _whose(cfg, where), time.time(), []
+    for entry in entries:
+        if entry.name.endswith(".answer") and now - entry.stat().st_mtime > STALE:
+            Path(entry.path).unlink(missing_ok=True)
+        if not entry.name.endswith(".request") or len(found) >= MOST - 1:
+            continue
+        if not _alive(entry.name):  # left by a process killed while it waited: asked by no one now
+            Path(entry.path).unlink(missing_ok=True)
+            continue
+        try:
+            body = json.loads(Path(entry.path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # withdrawn meanwhile, or not a request: left as it is
+        if not isinstance(body, dict) or any(body.get(k) != v for k, v in whose.items()):
+            continue  # another user's, log's or config's: its process makes it
+        try:
+            item = Prepared(str(body["participant_id"]), dict(body["values"]), body["answers"], body["account"],
+                            body["note"], Path(body["data_dir"]) if body["data_dir"] else None)  # fmt: skip
+        except (KeyError, TypeError, ValueError):
+            continue
+        found.append((entry.name.removesuffix(".request"), item))
+    return found
+
+
+def _alive(name: str) -> bool:
+    """Whether the process that left a request (its id is in the request's name) is still running."""
+    try:
+        os.kill(int(name.split("-")[1]), 0)
+    except (IndexError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # pragma: no cover - another user's process: running
+        return True
+    return True
+
+
+def _lead(cfg: Config, ring: KeyRing, where: Location, item: Any, alone: Callable[[Any], Allocation],
+          many: Callable[[list[Any]], list[Allocation | AdvanceTrialError]]) -> Allocation:  # fmt: skip
+    """Under the lock: this process's request and those left for it, in one step; the others' answers left."""
+    others = _waiting(cfg, ring, where)
+    if not others:
+        return alone(item)
+    results = many([item, *(o for _, o in others)])
+    folder = folder_of(ring)
+    for (name, _), result in zip(others, results[1:], strict=True):
+        if isinstance(result, Allocation):  # a refusal is left to its own process, which says it in its words
+            _write(folder / f"{name}.answer", asdict(result))
+        (folder / f"{name}.request").unlink(missing_ok=True)  # made (or refused): never made a second time
+    mine = results[0]
+    if isinstance(mine, AdvanceTrialError):
+        raise mine
+    return mine
