@@ -348,7 +348,6 @@ class PostgresDb(Db):
                 self.con.execute(f"SELECT {give}(%s)", (LOCK_ID,))
 
 
-
 def marks_query(upto: int | None) -> tuple[str, tuple[int, ...]]:
     """The statement of :meth:`PostgresDb.change_marks` and its parameters."""
     digest = "md5(string_agg(\"row\" || ':' || xmin::text, ',' ORDER BY \"row\"){})"

@@ -28,7 +28,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -57,27 +57,29 @@ def _whose(cfg: Config, where: Location) -> dict[str, Any]:
     return {"uid": os.geteuid(), "log": where.identity, "config": cfg.source.sha256, "version": cfg.trial.version}
 
 
-def allocate_together(cfg: Config, ring: KeyRing, where: Location, item: Any,
-                      alone: Callable[[Any], Allocation],
-                      many: Callable[[list[Any]], list[Allocation | AdvanceTrialError]]) -> Allocation:  # fmt: skip
-    """Allocate ``item`` (a checked request), with the requests other processes left when the lock is free, or by
-    leaving it for the process that holds the lock. ``alone`` makes one request in one step, ``many`` several in
-    one step (both under the lock this function holds)."""
+Result = Allocation | AdvanceTrialError
+
+
+def allocate_together(cfg: Config, ring: KeyRing, where: Location, items: Sequence[Any],
+                      many: Callable[[list[Any]], list[Result]]) -> list[Result]:  # fmt: skip
+    """Allocate ``items`` (checked requests), with the requests other processes left, when the lock is free; else
+    (one request) leave it for the process that holds the lock, and wait. ``many`` makes requests in one step
+    under the lock this function holds (one result per request, a refusal as its exception). The results of
+    ``items``, in order."""
     fd = os.open(lock_path(ring), os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        name = None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:  # a step is under way: leave the request for it, then wait
-            name = _leave(cfg, ring, where, item)
+        except BlockingIOError:  # a step is under way: leave a lone request for it, then wait
+            name = _leave(cfg, ring, where, items[0]) if len(items) == 1 else None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             finally:  # withdrawn if the wait is cut short (an answer already left is removed within the hour)
-                answer = _answer(ring, name, item.participant_id)
+                answer = _answer(ring, name, items[0].participant_id) if name is not None else None
             if answer is not None:
-                return answer
+                return [answer]
         with holding(ring):
-            return _lead(cfg, ring, where, item, alone, many)
+            return _lead(cfg, ring, where, list(items), many)
     finally:
         os.close(fd)  # lets the lock go
 
@@ -120,8 +122,8 @@ def _answer(ring: KeyRing, name: str, pid: str) -> Allocation | None:
     return Allocation(**body)
 
 
-def _waiting(cfg: Config, ring: KeyRing, where: Location) -> list[tuple[str, Any]]:
-    """The requests left for this step (oldest first, at most ``MOST - 1``), each with its name."""
+def _waiting(cfg: Config, ring: KeyRing, where: Location, most: int) -> list[tuple[str, Any]]:
+    """The requests left for this step (oldest first, at most ``most``), each with its name."""
     from advance_trial.randomisation.verbs import Prepared
 
     folder = folder_of(ring)
@@ -129,11 +131,12 @@ def _waiting(cfg: Config, ring: KeyRing, where: Location) -> list[tuple[str, Any
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except FileNotFoundError:
         return []
-    whose, now, found = _whose(cfg, where), time.time(), []
+    whose, now = _whose(cfg, where), time.time()
+    found: list[tuple[str, Any]] = []
     for entry in entries:
         if entry.name.endswith(".answer") and now - entry.stat().st_mtime > STALE:
             Path(entry.path).unlink(missing_ok=True)
-        if not entry.name.endswith(".request") or len(found) >= MOST - 1:
+        if not entry.name.endswith(".request") or len(found) >= most:
             continue
         if not _alive(entry.name):  # left by a process killed while it waited: asked by no one now
             Path(entry.path).unlink(missing_ok=True)
@@ -164,19 +167,17 @@ def _alive(name: str) -> bool:
     return True
 
 
-def _lead(cfg: Config, ring: KeyRing, where: Location, item: Any, alone: Callable[[Any], Allocation],
-          many: Callable[[list[Any]], list[Allocation | AdvanceTrialError]]) -> Allocation:  # fmt: skip
-    """Under the lock: this process's request and those left for it, in one step; the others' answers left."""
-    others = _waiting(cfg, ring, where)
-    if not others:
-        return alone(item)
-    results = many([item, *(o for _, o in others)])
+def _lead(cfg: Config, ring: KeyRing, where: Location, items: list[Any],
+          many: Callable[[list[Any]], list[Result]]) -> list[Result]:  # fmt: skip
+    """Under the lock: this process's requests and those left for it, in one step; the others' answers left."""
+    others = _waiting(cfg, ring, where, MOST - len(items))
+    results = many([*items, *(o for _, o in others)])
     folder = folder_of(ring)
-    for (name, _), result in zip(others, results[1:], strict=True):
+    for (name, _), result in zip(others, results[len(items) :], strict=True):
         if isinstance(result, Allocation):  # a refusal is left to its own process, which says it in its words
-            _write(folder / f"{name}.answer", asdict(result))
+            try:
+                _write(folder / f"{name}.answer", asdict(result))
+            except OSError:  # its process finds no answer, steps itself and finds the man allocated
+                pass
         (folder / f"{name}.request").unlink(missing_ok=True)  # made (or refused): never made a second time
-    mine = results[0]
-    if isinstance(mine, AdvanceTrialError):
-        raise mine
-    return mine
+    return results[: len(items)]

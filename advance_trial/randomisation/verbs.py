@@ -263,9 +263,35 @@ def allocate(
     if now is None and cfg.source is not None:  # made with those other processes ask at the same time
         from advance_trial.randomisation.together import allocate_together
 
-        return allocate_together(cfg, ring, where, item, lambda one: _alone(cfg, ring, where, one, None),
-                                 lambda items: allocate_many(cfg, ring, items, log=where))  # fmt: skip
+        made = allocate_together(cfg, ring, where, [item], lambda items: _make(cfg, ring, where, items))[0]
+        if isinstance(made, AdvanceTrialError):
+            raise made
+        return made
     return _alone(cfg, ring, where, item, now)
+
+
+def _make(cfg: Config, ring: KeyRing, where: Location,
+          items: Sequence[Prepared]) -> list[Allocation | AdvanceTrialError]:  # fmt: skip
+    """Requests in one step: one alone as :func:`allocate` makes it, several as :func:`allocate_many` does."""
+    if len(items) > 1:
+        return allocate_many(cfg, ring, items, log=where)
+    try:
+        return [_alone(cfg, ring, where, items[0], None)]
+    except REFUSALS as exc:
+        return [exc]
+
+
+def allocate_with_others(cfg: Config, ring: KeyRing, items: Sequence[Prepared], *,
+                         log: str | Path | Location | None = None) -> list[Allocation | AdvanceTrialError]:  # fmt: skip
+    """Allocate several checked requests in one step with those other processes left for it (the service's group:
+    see :mod:`~advance_trial.randomisation.together`); their results, as :func:`allocate_many` gives them."""
+    _refuse_single_arm(cfg)
+    where = log_path(cfg, log)
+    if cfg.source is None:
+        return _make(cfg, ring, where, items)
+    from advance_trial.randomisation.together import allocate_together
+
+    return allocate_together(cfg, ring, where, items, lambda group: _make(cfg, ring, where, group))
 
 
 def _alone(cfg: Config, ring: KeyRing, where: Location, item: Prepared, now: datetime | None) -> Allocation:
