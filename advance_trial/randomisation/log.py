@@ -364,7 +364,7 @@ def locked(ring: KeyRing, exclusive: bool) -> Iterator[None]:
     """Hold the trial's lock in the key folder (exclusive for writers, shared for readers); nothing more when this
     thread holds it exclusively already (:func:`holding`)."""
     path = lock_path(ring)
-    if str(path) in getattr(_HOLDING, "paths", ()):
+    if holds(ring):
         yield
         return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -373,6 +373,11 @@ def locked(ring: KeyRing, exclusive: bool) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def holds(ring: KeyRing) -> bool:
+    """Whether this thread holds the trial's lock exclusively already (:func:`holding`)."""
+    return str(lock_path(ring)) in getattr(_HOLDING, "paths", ())
 
 
 @contextmanager

@@ -23,6 +23,7 @@ after an hour).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -37,7 +38,7 @@ from advance_trial.config.models import Config
 from advance_trial.errors import AdvanceTrialError
 from advance_trial.randomisation.database import Location
 from advance_trial.randomisation.key import KeyRing
-from advance_trial.randomisation.log import holding, lock_path
+from advance_trial.randomisation.log import holding, holds, lock_path
 from advance_trial.randomisation.trial_log import Allocation
 
 #: The most requests made in one step (the service's groups hold as many).
@@ -65,7 +66,10 @@ def allocate_together(cfg: Config, ring: KeyRing, where: Location, items: Sequen
     """Allocate ``items`` (checked requests), with the requests other processes left, when the lock is free; else
     (one request) leave it for the process that holds the lock, and wait. ``many`` makes requests in one step
     under the lock this function holds (one result per request, a refusal as its exception). The results of
-    ``items``, in order."""
+    ``items``, in order. Made as ever, by ``many`` alone, when this thread holds the lock already (a step made
+    inside another) or the config was read from no file (nothing then tells another process's config from it)."""
+    if holds(ring) or cfg.source is None:
+        return many(list(items))
     fd = os.open(lock_path(ring), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
@@ -175,9 +179,7 @@ def _lead(cfg: Config, ring: KeyRing, where: Location, items: list[Any],
     folder = folder_of(ring)
     for (name, _), result in zip(others, results[len(items) :], strict=True):
         if isinstance(result, Allocation):  # a refusal is left to its own process, which says it in its words
-            try:
+            with contextlib.suppress(OSError):  # else its process finds no answer, steps, finds the man allocated
                 _write(folder / f"{name}.answer", asdict(result))
-            except OSError:  # its process finds no answer, steps itself and finds the man allocated
-                pass
         (folder / f"{name}.request").unlink(missing_ok=True)  # made (or refused): never made a second time
     return results[: len(items)]

@@ -260,7 +260,7 @@ def allocate(
         item = prepare(cfg, request, site, factors, note=note, data_dir=data_dir, account=account,
                        eligibility=eligibility)  # fmt: skip
     where = log_path(cfg, log)
-    if now is None and cfg.source is not None:  # made with those other processes ask at the same time
+    if now is None:  # made with those other processes ask at the same time
         from advance_trial.randomisation.together import allocate_together
 
         made = allocate_together(cfg, ring, where, [item], lambda items: _make(cfg, ring, where, items))[0]
@@ -268,6 +268,14 @@ def allocate(
             raise made
         return made
     return _alone(cfg, ring, where, item, now)
+
+
+def _alone(cfg: Config, ring: KeyRing, where: Location, item: Prepared, now: datetime | None) -> Allocation:
+    """One checked request in a step of its own."""
+    with _writing(cfg, ring, where, now, item.account) as step:
+        row = _allocate_in(cfg, step, item)
+    receipt = _receipt(ring, step.store.log_id, row) if row is not None else {}
+    return _as_allocation(step.state, item.participant_id, row is not None, receipt)
 
 
 def _make(cfg: Config, ring: KeyRing, where: Location,
@@ -282,24 +290,18 @@ def _make(cfg: Config, ring: KeyRing, where: Location,
 
 
 def allocate_with_others(cfg: Config, ring: KeyRing, items: Sequence[Prepared], *,
-                         log: str | Path | Location | None = None) -> list[Allocation | AdvanceTrialError]:  # fmt: skip
+                         log: str | Path | Location | None = None,
+                         make: Callable[[list[Prepared]], list[Allocation | AdvanceTrialError]] | None = None,
+                         ) -> list[Allocation | AdvanceTrialError]:  # fmt: skip
     """Allocate several checked requests in one step with those other processes left for it (the service's group:
-    see :mod:`~advance_trial.randomisation.together`); their results, as :func:`allocate_many` gives them."""
+    see :mod:`~advance_trial.randomisation.together`); their results, as :func:`allocate_many` gives them.
+    ``make`` makes a group in one step (by default: one alone as :func:`allocate`, several as
+    :func:`allocate_many`)."""
     _refuse_single_arm(cfg)
     where = log_path(cfg, log)
-    if cfg.source is None:
-        return _make(cfg, ring, where, items)
     from advance_trial.randomisation.together import allocate_together
 
-    return allocate_together(cfg, ring, where, items, lambda group: _make(cfg, ring, where, group))
-
-
-def _alone(cfg: Config, ring: KeyRing, where: Location, item: Prepared, now: datetime | None) -> Allocation:
-    """One checked request in a step of its own."""
-    with _writing(cfg, ring, where, now, item.account) as step:
-        row = _allocate_in(cfg, step, item)
-    receipt = _receipt(ring, step.store.log_id, row) if row is not None else {}
-    return _as_allocation(step.state, item.participant_id, row is not None, receipt)
+    return allocate_together(cfg, ring, where, items, make or (lambda group: _make(cfg, ring, where, group)))
 
 
 #: The exceptions that refuse one request of a group (:func:`allocate_many`) before anything is written for it.
