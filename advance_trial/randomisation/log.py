@@ -354,9 +354,14 @@ def open_log(where: Location | str | Path, ring: KeyRing, db: Db | None = None) 
 _HOLDING = threading.local()
 
 
-def lock_path(ring: KeyRing) -> Path:
+def lock_path(ring: KeyRing) -> str:
     """The trial's lock file in the key folder."""
-    return ring.folder / f"{ring.trial_id}.lock"
+    return _lock_path(ring.folder, ring.trial_id)
+
+
+@functools.lru_cache(maxsize=64)
+def _lock_path(folder: Path, trial_id: str) -> str:
+    return str(folder / f"{trial_id}.lock")
 
 
 @contextmanager
@@ -377,7 +382,7 @@ def locked(ring: KeyRing, exclusive: bool) -> Iterator[None]:
 
 def holds(ring: KeyRing) -> bool:
     """Whether this thread holds the trial's lock exclusively already (:func:`holding`)."""
-    return str(lock_path(ring)) in getattr(_HOLDING, "paths", ())
+    return lock_path(ring) in getattr(_HOLDING, "paths", ())
 
 
 @contextmanager
@@ -386,7 +391,7 @@ def holding(ring: KeyRing) -> Iterator[None]:
     :func:`lock_path`): the steps it runs in the block take it no second time (which would wait for itself)."""
     paths: set[str] = getattr(_HOLDING, "paths", set())
     _HOLDING.paths = paths
-    path = str(lock_path(ring))
+    path = lock_path(ring)
     paths.add(path)
     try:
         yield

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import secrets
@@ -49,7 +50,12 @@ STALE = 3600
 
 def folder_of(ring: KeyRing) -> Path:
     """Where requests and answers are left: a private folder in the key folder."""
-    return ring.folder / f"{ring.trial_id}.together"
+    return _folder(ring.folder, ring.trial_id)
+
+
+@functools.lru_cache(maxsize=64)
+def _folder(folder: Path, trial_id: str) -> Path:
+    return folder / f"{trial_id}.together"
 
 
 def _whose(cfg: Config, where: Location) -> dict[str, Any]:
