@@ -92,6 +92,17 @@ def test_a_request_for_another_config_log_or_user_is_left_to_its_process(tmp_pat
     assert sorted(p.name for p in folder.iterdir()) == sorted(f"{n}.request" for n in names)
 
 
+def test_a_request_open_to_others_or_not_a_plain_file_is_not_made(tmp_path):
+    t = make_trial(tmp_path)
+    open_to_others, linked = _left(t, ["AF100", "AF101"])
+    folder = together.folder_of(t.ring)
+    os.chmod(folder / f"{open_to_others}.request", 0o644)
+    os.rename(folder / f"{linked}.request", tmp_path / "elsewhere.request")
+    os.symlink(tmp_path / "elsewhere.request", folder / f"{linked}.request")
+    al.allocate(t.cfg, t.ring, "AF001", "london")
+    assert [m.participant_id for m in al.allocated_men(t.cfg, t.ring)] == ["AF001"]
+
+
 def test_a_refused_request_gets_no_answer_and_its_own_process_says_why(tmp_path):
     t = make_trial(tmp_path)
     al.allocate(t.cfg, t.ring, "AF100", "bristol")

@@ -151,6 +151,9 @@ def _waiting(cfg: Config, ring: KeyRing, where: Location, most: int) -> list[tup
         if not _alive(entry.name):  # left by a process killed while it waited: asked by no one now
             Path(entry.path).unlink(missing_ok=True)
             continue
+        st = entry.stat(follow_symlinks=False)
+        if not entry.is_file(follow_symlinks=False) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
+            continue  # written by no process of this user (a request is a plain file, 0600, of its owner)
         try:
             body = json.loads(Path(entry.path).read_text(encoding="utf-8"))
         except (OSError, ValueError):
