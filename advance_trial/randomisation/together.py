@@ -81,7 +81,10 @@ def allocate_together(cfg: Config, ring: KeyRing, where: Location, items: Sequen
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:  # a step is under way: leave a lone request for it, then wait
-            name = _leave(cfg, ring, where, items[0]) if len(items) == 1 else None
+            name = None
+            if len(items) == 1:
+                with contextlib.suppress(OSError):  # none left (a full disk, say): this process steps itself
+                    name = _leave(cfg, ring, where, items[0])
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             finally:  # withdrawn if the wait is cut short (an answer already left is removed within the hour)
@@ -144,17 +147,17 @@ def _waiting(cfg: Config, ring: KeyRing, where: Location, most: int) -> list[tup
     whose, now = _whose(cfg, where), time.time()
     found: list[tuple[str, Any]] = []
     for entry in entries:
-        if entry.name.endswith(".answer") and now - entry.stat().st_mtime > STALE:
-            Path(entry.path).unlink(missing_ok=True)
-        if not entry.name.endswith(".request") or len(found) >= most:
-            continue
-        if not _alive(entry.name):  # left by a process killed while it waited: asked by no one now
-            Path(entry.path).unlink(missing_ok=True)
-            continue
-        st = entry.stat(follow_symlinks=False)
-        if not entry.is_file(follow_symlinks=False) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
-            continue  # written by no process of this user (a request is a plain file, 0600, of its owner)
         try:
+            if entry.name.endswith(".answer") and now - entry.stat().st_mtime > STALE:
+                Path(entry.path).unlink(missing_ok=True)
+            if not entry.name.endswith(".request") or len(found) >= most:
+                continue
+            if not _alive(entry.name):  # left by a process killed while it waited: asked by no one now
+                Path(entry.path).unlink(missing_ok=True)
+                continue
+            st = entry.stat(follow_symlinks=False)
+            if not entry.is_file(follow_symlinks=False) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
+                continue  # written by no process of this user (a request is a plain file, 0600, of its owner)
             body = json.loads(Path(entry.path).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue  # withdrawn meanwhile, or not a request: left as it is
