@@ -229,6 +229,8 @@ class PostgresDb(Db):
         self.con = con
         self._lock: str | None = None  # the advisory lock to take with the next statement (:meth:`serialised`)
         self._held = False  # whether it was taken
+        self._took: str | None = None  # the advisory lock :meth:`ahead` took, for :meth:`serialised` to hold
+        self._answers: dict[tuple[str, tuple[Any, ...]], tuple[list[str], list[tuple[Any, ...]]]] = {}
 
     def _take_lock(self) -> None:
         if self._lock is not None:
@@ -243,13 +245,56 @@ class PostgresDb(Db):
         return self.con.execute(sql.replace("%", "%%").replace("?", "%s"), tuple(params))
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
-        cur = self._execute(sql, params)
-        return [d.name for d in cur.description or ()], [tuple(r) for r in cur.fetchall()]
+        answer = self._answers.pop((sql, tuple(params)), None)
+        if answer is not None:  # read by :meth:`ahead`, in this transaction, under the lock
+            return answer
+        if self._answers and not sql.lstrip().upper().startswith("SELECT"):
+            self._answers.clear()  # what was read ahead is read again after a change
+        return _result(self._execute(sql, params))
+
+    def ahead(self, exclusive: bool, reads: Sequence[tuple[str, Sequence[int]]]) -> bool:
+        """Take the advisory lock (as :meth:`serialised` would), begin a writing transaction and run ``reads`` in it,
+        all in one round trip to the server (one message of several statements: the reads' parameters, integers
+        only, are written into their text); each read's answer is kept for the first :meth:`query` of the same
+        statement and parameters in this transaction. Call it before :meth:`serialised` and :meth:`begin`, which
+        then send nothing. False (nothing held, nothing kept, a new connection) when a statement fails: the step
+        then runs its statements one by one, and the failure is named as it would be."""
+        take = "pg_advisory_lock" if exclusive else "pg_advisory_lock_shared"
+        texts = [f"SELECT {take}({LOCK_ID})", "BEGIN"]
+        for sql, params in reads:
+            parts = sql.split("?")
+            assert len(parts) == len(params) + 1
+            texts.append("".join(p + (str(int(v)) if i < len(params) else "") for i, (p, v) in
+                                 enumerate(zip(parts, [*params, 0], strict=True))))  # fmt: skip
+        try:
+            cur = self.con.execute("; ".join(texts).encode())
+            answers = []
+            while cur.nextset():  # the lock's answer, then BEGIN's (no rows), then each read's
+                if cur.pgresult is not None and cur.pgresult.nfields:
+                    answers.append(_result(cur))
+        except database_errors():
+            self.con.close()  # lets the lock and the transaction go; the step reads again, one by one
+            self.con = _open_pg(self.loc)
+            return False
+        self._took = take
+        self._answers = {(sql, tuple(params)): answer for (sql, params), answer in zip(reads, answers, strict=True)}
+        return True
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        self._answers.clear()  # what was read ahead is read again after a change
         return int(self._execute(sql, params).rowcount)
 
+    def query_and_commit(self, sql: str, params: Sequence[Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run a statement and commit the transaction, in one round trip (psycopg's pipeline mode); its answer."""
+        with self.con.pipeline():
+            cur = self._execute(sql, params)
+            self.con.execute(b"COMMIT")
+        self._answers.clear()
+        return _result(cur)
+
     def begin(self, immediate: bool) -> None:
+        if self.con.info.transaction_status == _in_transaction():  # begun already, by :meth:`ahead`
+            return
         begin = "BEGIN ISOLATION LEVEL REPEATABLE READ" if not immediate else "BEGIN"
         if self._lock is not None:  # the lock and the transaction's start in one round trip
             take, self._lock = self._lock, None
@@ -259,13 +304,17 @@ class PostgresDb(Db):
             self.con.execute(begin)
 
     def commit(self) -> None:
-        self.con.execute("COMMIT")
+        self._answers.clear()
+        if self.con.info.transaction_status != _idle():  # not committed already (:meth:`query_and_commit`)
+            self.con.execute("COMMIT")
 
     def rollback(self) -> None:
+        self._answers.clear()
         self.con.execute("ROLLBACK")
 
     def close(self) -> None:
         """Give the connection back to the pool when it is idle and whole; close it otherwise."""
+        self._answers.clear()
         _POOL.put(self.loc, self.con)
 
     def has_table(self, name: str) -> bool:
@@ -279,11 +328,7 @@ class PostgresDb(Db):
 
     def change_marks(self, upto: int | None) -> tuple[tuple[int, Any], tuple[int, Any]]:
         """:meth:`change_mark` of every row and of the rows up to ``upto``, in one query."""
-        digest = "md5(string_agg(\"row\" || ':' || xmin::text, ',' ORDER BY \"row\"){})"
-        below = ' FILTER (WHERE "row" <= ?)'
-        sql = (f"SELECT count(*), {digest.format('')}, count(*){below}, {digest.format(below)} "
-               "FROM events")  # fmt: skip
-        n, all_rows, m, some = self.query(sql, (10**15 if upto is None else upto,) * 2)[1][0]
+        n, all_rows, m, some = self.query(*marks_query(upto))[1][0]
         return (int(n), all_rows), (int(m), some)
 
     @contextmanager
@@ -293,12 +338,22 @@ class PostgresDb(Db):
         take, give = ("pg_advisory_lock", "pg_advisory_unlock") if exclusive else (
             "pg_advisory_lock_shared", "pg_advisory_unlock_shared")  # fmt: skip
         self._lock, self._held = take, False
+        if self._took == take:  # taken already, with the transaction's reads (:meth:`ahead`)
+            self._lock, self._held, self._took = None, True, None
         try:
             yield
         finally:
             held, self._lock, self._held = self._held, None, False
             if held and not self.con.closed:
                 self.con.execute(f"SELECT {give}(%s)", (LOCK_ID,))
+
+
+def marks_query(upto: int | None) -> tuple[str, tuple[int, ...]]:
+    """The statement of :meth:`PostgresDb.change_marks` and its parameters."""
+    digest = "md5(string_agg(\"row\" || ':' || xmin::text, ',' ORDER BY \"row\"){})"
+    below = ' FILTER (WHERE "row" <= ?)'
+    sql = f"SELECT count(*), {digest.format('')}, count(*){below}, {digest.format(below)} FROM events"
+    return sql, (10**15 if upto is None else upto,) * 2
 
 
 def connect(loc: Location, create: bool = False) -> Db:
@@ -444,18 +499,46 @@ _POOL = _Pool()
 
 def _connect_pg(loc: Location) -> Db:
     try:
-        import psycopg
+        import psycopg  # noqa: F401
     except ImportError:  # pragma: no cover - psycopg is a dependency
         raise UsageError("a PostgreSQL log needs psycopg 3: pip install 'psycopg[binary]'") from None
     pooled = _POOL.take(loc)
     if pooled is not None:
         return PostgresDb(loc, pooled)
+    return PostgresDb(loc, _open_pg(loc))
+
+
+def _open_pg(loc: Location) -> Any:
+    """A new connection to a PostgreSQL log's database (autocommit: each step begins its own transaction)."""
+    import psycopg
+
     try:
-        con = psycopg.connect(loc.url, autocommit=True, connect_timeout=10)
+        return psycopg.connect(loc.url, autocommit=True, connect_timeout=10)
     except psycopg.OperationalError as exc:
         reason = " ".join(str(exc).split())
         raise UsageError(f"{loc.shown}: cannot connect to the PostgreSQL server ({reason})") from None
-    return PostgresDb(loc, con)
+
+
+def _result(cur: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """A cursor's column names and rows (the names from the server's answer itself: psycopg's descriptions cost
+    more than the rows)."""
+    res = cur.pgresult
+    names = [bytes(res.fname(i) or b"").decode() for i in range(res.nfields)] if res is not None else []
+    return names, [tuple(r) for r in cur.fetchall()] if names else []
+
+
+@functools.cache
+def _idle() -> Any:
+    import psycopg.pq
+
+    return psycopg.pq.TransactionStatus.IDLE
+
+
+@functools.cache
+def _in_transaction() -> Any:
+    import psycopg.pq
+
+    return psycopg.pq.TransactionStatus.INTRANS
 
 
 def database_errors() -> tuple[type[BaseException], ...]:

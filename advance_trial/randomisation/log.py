@@ -32,6 +32,7 @@ import functools
 import json
 import os
 import pwd
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from advance_trial.errors import IntegrityError, UsageError
 from advance_trial.randomisation.database import (
     Db,
     Location,
+    PostgresDb,
     connect,
     database_errors,
     location,
@@ -206,13 +208,12 @@ class LogStore:
 
     def events(self, after: int = 0) -> list[dict[str, Any]]:
         """Every row (after row ``after``), in row order."""
-        cols, rows = self.db.query(f'SELECT {_COLUMNS} FROM events WHERE "row" > ? ORDER BY "row"', (after,))
+        cols, rows = self.db.query(*events_after(after))
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
     def content(self, upto: int, after: int = 0) -> list[tuple[Any, ...]]:
         """Every column of every row numbered after ``after`` up to ``upto``, in row order, as plain tuples."""
-        sql = f'SELECT {_COLUMNS} FROM events WHERE "row" > ? AND "row" <= ? ORDER BY "row"'
-        return self.db.query(sql, (after, upto))[1]
+        return self.db.query(*content_between(after, upto))[1]
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -243,15 +244,20 @@ class LogStore:
         self.stored = self.db.query(sql, list(values.values()))[1][0]  # the row as the database spells it
         return values
 
-    def flush(self) -> list[tuple[Any, ...]]:
+    def flush(self, commit: bool = False) -> list[tuple[Any, ...]]:
         """Insert the rows :meth:`insert` deferred, in one statement (one round trip to a server); the rows as the
-        database spells them, in row order."""
+        database spells them, in row order. ``commit`` (PostgreSQL): commit the transaction in the same round trip
+        (the step's commit: nothing may be written in it after)."""
         rows, self.queued = self.queued, []
         if not rows:
             return []
         marks = "(" + ", ".join("?" * (len(TAGGED) + 1)) + ")"
         sql = f"INSERT INTO events ({_COLUMNS}) VALUES {', '.join([marks] * len(rows))} RETURNING {_COLUMNS}"
-        stored = self.db.query(sql, [row[c] for row in rows for c in (*TAGGED, "tag")])[1]
+        values = [row[c] for row in rows for c in (*TAGGED, "tag")]
+        if commit and isinstance(self.db, PostgresDb):
+            stored = self.db.query_and_commit(sql, values)[1]
+        else:
+            stored = self.db.query(sql, values)[1]
         return sorted(stored, key=lambda r: int(r[0]))
 
     def kinds(self) -> tuple[str, ...]:
@@ -304,13 +310,25 @@ def copy_events(source: LogStore, target: Location) -> LogStore:
     return _new_log(target, source.ring, dict(source.meta), source.content(10**12))
 
 
-def open_log(where: Location | str | Path, ring: KeyRing) -> LogStore:
-    """Open an existing log of this trial; never creates one."""
+#: What a step reads: the log's meta, its rows after one, its rows between two (each a statement and its parameters).
+META: tuple[str, tuple[int, ...]] = ("SELECT key, value FROM meta", ())
+
+
+def events_after(after: int) -> tuple[str, tuple[int, ...]]:
+    return f'SELECT {_COLUMNS} FROM events WHERE "row" > ? ORDER BY "row"', (after,)
+
+
+def content_between(after: int, upto: int) -> tuple[str, tuple[int, ...]]:
+    return f'SELECT {_COLUMNS} FROM events WHERE "row" > ? AND "row" <= ? ORDER BY "row"', (after, upto)
+
+
+def open_log(where: Location | str | Path, ring: KeyRing, db: Db | None = None) -> LogStore:
+    """Open an existing log of this trial; never creates one (``db``: the location's database, connected)."""
     where = location(where)
-    db = connect(where)
+    db = db if db is not None else connect(where)
     try:
         try:
-            meta = {str(k): str(v) for k, v in db.query("SELECT key, value FROM meta")[1]}
+            meta = {str(k): str(v) for k, v in db.query(*META)[1]}
         except database_errors():  # autocommit: a failed read leaves no transaction behind
             if not db.has_table("meta"):
                 raise UsageError(
@@ -332,16 +350,53 @@ def open_log(where: Location | str | Path, ring: KeyRing) -> LogStore:
     return LogStore(db, ring, meta)
 
 
+#: The trial locks this thread holds exclusively already (:func:`holding`): a step inside them takes none again.
+_HOLDING = threading.local()
+
+
+def lock_path(ring: KeyRing) -> str:
+    """The trial's lock file in the key folder."""
+    return _lock_path(ring.folder, ring.trial_id)
+
+
+@functools.lru_cache(maxsize=64)
+def _lock_path(folder: Path, trial_id: str) -> str:
+    return str(folder / f"{trial_id}.lock")
+
+
 @contextmanager
 def locked(ring: KeyRing, exclusive: bool) -> Iterator[None]:
-    """Hold the trial's lock in the key folder (exclusive for writers, shared for readers)."""
-    path = ring.folder / f"{ring.trial_id}.lock"
+    """Hold the trial's lock in the key folder (exclusive for writers, shared for readers); nothing more when this
+    thread holds it exclusively already (:func:`holding`)."""
+    path = lock_path(ring)
+    if holds(ring):
+        yield
+        return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         yield
     finally:
         os.close(fd)
+
+
+def holds(ring: KeyRing) -> bool:
+    """Whether this thread holds the trial's lock exclusively already (:func:`holding`)."""
+    return lock_path(ring) in getattr(_HOLDING, "paths", ())
+
+
+@contextmanager
+def holding(ring: KeyRing) -> Iterator[None]:
+    """Say, for the block, that this thread holds the trial's lock exclusively (taken by its caller on
+    :func:`lock_path`): the steps it runs in the block take it no second time (which would wait for itself)."""
+    paths: set[str] = getattr(_HOLDING, "paths", set())
+    _HOLDING.paths = paths
+    path = lock_path(ring)
+    paths.add(path)
+    try:
+        yield
+    finally:
+        paths.discard(path)
 
 
 def check_chain(events: list[dict[str, Any]], ring: KeyRing, log_id: str, start: int = 0) -> Head:

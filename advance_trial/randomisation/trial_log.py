@@ -33,7 +33,15 @@ from advance_trial.errors import (
     NotAllocatedError,
     UsageError,
 )
-from advance_trial.randomisation.database import Location, PostgresDb, SqliteDb, location, writes_to
+from advance_trial.randomisation.database import (
+    Location,
+    PostgresDb,
+    SqliteDb,
+    connect,
+    location,
+    marks_query,
+    writes_to,
+)
 from advance_trial.randomisation.key import (
     KeyRing,
     key_folder,
@@ -43,12 +51,15 @@ from advance_trial.randomisation.key import (
     sign_receipt,
 )
 from advance_trial.randomisation.log import (
+    META,
     Head,
     LogStore,
     announce,
     check_chain,
     check_head,
     check_permissions,
+    content_between,
+    events_after,
     locked,
     open_log,
     os_user,
@@ -199,11 +210,14 @@ class _Step:
     service's allocations made together, each its own row, committed at once)."""
 
     def __init__(self, cfg: Config, store: LogStore, state: Replay, head: Head, now: datetime | None,
-                 account: str | None = None, many: int = 1) -> None:  # fmt: skip
+                 account: str | None = None, many: int = 1, defer: bool = False) -> None:  # fmt: skip
         self.cfg, self.store, self.state, self.head = cfg, store, state, head
         self.now = now or utc_now()
         self.actor = actor_name(account)
         self.many = many
+        #: Rows inserted at the step's end, in one statement (several rows; any row on PostgreSQL, where the insert
+        #: and the commit then go in one round trip)
+        self.defer = many > 1 or defer
         self.rows: list[dict[str, Any]] = []
         self.stored: list[tuple[Any, ...]] = []  # the rows as the database spells them
 
@@ -221,9 +235,9 @@ class _Step:
             "on_date": on_date or self.now.astimezone().date().isoformat(), "config_version": self.cfg.trial.version,
             "config_sha256": self.cfg.source.sha256 if self.cfg.source else "",
         }  # fmt: skip
-        row = self.store.insert(self.head, kind, {**common, **fields}, sealed, defer=self.many > 1)
+        row = self.store.insert(self.head, kind, {**common, **fields}, sealed, defer=self.defer)
         self.rows.append(row)
-        if self.many == 1:
+        if not self.defer:
             self.stored.append(self.store.stored)
         self.state.apply({**row})
         self.head = Head(row["row"], row["tag"])
@@ -295,11 +309,28 @@ def _untouched(store: LogStore) -> bool:
 def _unchanged(store: LogStore, known: _Verified, then: Any) -> bool:
     """Whether the rows ``known`` holds are still in the log as they were (``then``: the database's change mark
     now, of the rows the mark ``known`` holds covered)."""
-    covered = 0
-    if known.mark is not None and then == known.mark:
-        upto = known.mark[0]
-        covered = known.rows if upto is None else min(upto, known.rows)
-    return store.content(known.rows, after=covered) == known.content[covered:]
+    covered = _covered(known) if known.mark is not None and then == known.mark else 0
+    return covered >= known.rows or store.content(known.rows, after=covered) == known.content[covered:]
+
+
+def _covered(known: _Verified) -> int:
+    """How many of the rows ``known`` holds its change mark covers."""
+    upto = known.mark[0]
+    return known.rows if upto is None else min(upto, known.rows)
+
+
+def _reads_ahead(where: Location) -> list[tuple[str, tuple[int, ...]]]:
+    """What a step on a PostgreSQL log will read, as :func:`_verified` reads it when the rows this process verified
+    before are unchanged: the meta, the change marks, the rows the mark does not cover, the rows after (all of them
+    when this process verified none)."""
+    known = next((v for (at, _), v in _VERIFIED.items() if at == where.identity), None)
+    if known is None:
+        return [META, marks_query(None), events_after(0)]
+    upto = known.mark[0] if known.mark is not None else None
+    reads = [META, marks_query(upto)]
+    if known.mark is not None and _covered(known) < known.rows:
+        reads.append(content_between(_covered(known), known.rows))
+    return [*reads, events_after(known.rows)]
 
 
 def _remember(store: LogStore, events: list[dict[str, Any]], content: list[tuple[Any, ...]], state: Replay,
@@ -321,19 +352,24 @@ def _writing(cfg: Config, ring: KeyRing, where: Location, now: datetime | None =
     """
     _check_trial(cfg, ring)
     with locked(ring, exclusive=True), writes_to(where):
-        store = open_log(where, ring)
+        db = connect(where)
+        if isinstance(db, PostgresDb):  # the lock, the transaction's start and its reads in one round trip
+            db.ahead(True, _reads_ahead(where))
+        store = open_log(where, ring, db)
         pending: Future[None] | None = None
         try:
             check_permissions(where)
             with store.db.serialised(exclusive=True):
                 with store.transaction():
                     state, head, events, content, mark = _verified(store)
-                    step = _Step(cfg, store, state, head, now, account, many)
+                    step = _Step(cfg, store, state, head, now, account, many, isinstance(store.db, PostgresDb))
                     if many > 1:
                         pending = _background().submit(announce, ring, store.log_id, head, head.row + many)
                     yield step
-                    if many > 1:  # the group's rows, in one statement
-                        step.stored = store.flush()
+                    if step.defer:  # the rows in one statement (PostgreSQL: with the commit, once announced)
+                        if pending is not None and isinstance(store.db, PostgresDb):
+                            pending.result()
+                        step.stored = store.flush(commit=isinstance(store.db, PostgresDb))
                     events, content = [*events, *step.rows], [*content, *step.stored]
                     if store.db.kind == "sqlite":  # after this step's own changes (no one else writes until it ends)
                         mark = store.db.change_mark()

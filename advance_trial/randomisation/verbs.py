@@ -259,10 +259,49 @@ def allocate(
     else:
         item = prepare(cfg, request, site, factors, note=note, data_dir=data_dir, account=account,
                        eligibility=eligibility)  # fmt: skip
-    with _writing(cfg, ring, log_path(cfg, log), now, item.account) as step:
+    where = log_path(cfg, log)
+    if now is None:  # made with those other processes ask at the same time
+        from advance_trial.randomisation.together import allocate_together
+
+        made = allocate_together(cfg, ring, where, [item], lambda items: _make(cfg, ring, where, items))[0]
+        if isinstance(made, AdvanceTrialError):
+            raise made
+        return made
+    return _alone(cfg, ring, where, item, now)
+
+
+def _alone(cfg: Config, ring: KeyRing, where: Location, item: Prepared, now: datetime | None) -> Allocation:
+    """One checked request in a step of its own."""
+    with _writing(cfg, ring, where, now, item.account) as step:
         row = _allocate_in(cfg, step, item)
     receipt = _receipt(ring, step.store.log_id, row) if row is not None else {}
     return _as_allocation(step.state, item.participant_id, row is not None, receipt)
+
+
+def _make(cfg: Config, ring: KeyRing, where: Location,
+          items: Sequence[Prepared]) -> list[Allocation | AdvanceTrialError]:  # fmt: skip
+    """Requests in one step: one alone as :func:`allocate` makes it, several as :func:`allocate_many` does."""
+    if len(items) > 1:
+        return allocate_many(cfg, ring, items, log=where)
+    try:
+        return [_alone(cfg, ring, where, items[0], None)]
+    except REFUSALS as exc:
+        return [exc]
+
+
+def allocate_with_others(cfg: Config, ring: KeyRing, items: Sequence[Prepared], *,
+                         log: str | Path | Location | None = None,
+                         make: Callable[[list[Prepared]], list[Allocation | AdvanceTrialError]] | None = None,
+                         ) -> list[Allocation | AdvanceTrialError]:  # fmt: skip
+    """Allocate several checked requests in one step with those other processes left for it (the service's group:
+    see :mod:`~advance_trial.randomisation.together`); their results, as :func:`allocate_many` gives them.
+    ``make`` makes a group in one step (by default: one alone as :func:`allocate`, several as
+    :func:`allocate_many`)."""
+    _refuse_single_arm(cfg)
+    where = log_path(cfg, log)
+    from advance_trial.randomisation.together import allocate_together
+
+    return allocate_together(cfg, ring, where, items, make or (lambda group: _make(cfg, ring, where, group)))
 
 
 #: The exceptions that refuse one request of a group (:func:`allocate_many`) before anything is written for it.

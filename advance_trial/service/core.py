@@ -110,7 +110,12 @@ class Service:
         self.group = GroupCommit(self._make)
 
     def _make(self, items: Sequence[al.Prepared]) -> list[al.Allocation | AdvanceTrialError]:
-        """Make a group of checked requests in one step (one alone as the command line makes it)."""
+        """Make a group of checked requests in one step, with the requests other processes (another instance,
+        the command line) left for it."""
+        return al.allocate_with_others(self.cfg, self.ring, items, log=self.where, make=self._step)
+
+    def _step(self, items: Sequence[al.Prepared]) -> list[al.Allocation | AdvanceTrialError]:
+        """Make requests in one step (one alone as the command line makes it)."""
         if len(items) > 1:
             return al.allocate_many(self.cfg, self.ring, items, log=self.where)
         try:

@@ -1,0 +1,245 @@
+"""The shortcuts of issue 38: allocations asked by several processes made together (as one by one), and a step on
+PostgreSQL that reads ahead (what it reads is what the database answers; every edit is still caught)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from advance_trial.errors import DataError, IntegrityError, UsageError
+from advance_trial.randomisation import allocation as al
+from advance_trial.randomisation import together, trial_log
+from advance_trial.randomisation.database import PostgresDb
+from advance_trial.randomisation.log import lock_path
+from tests.allocation_helpers import make_trial
+
+SITES = ("london", "wolverhampton", "bristol")
+KEY = bytes(range(32))  # the same lists in both trials of a comparison
+
+
+def _left(t, ids):
+    """Requests left in the key folder, as processes that found the lock taken leave them (oldest first)."""
+    return [together._leave(t.cfg, t.ring, al.log_path(t.cfg), al.prepare(t.cfg, pid, SITES[i % 3]))
+            for i, pid in enumerate(ids, 1)]  # fmt: skip
+
+
+def _steps(monkeypatch) -> list[int]:
+    """Count the writing steps (each: one verification, one commit, one checkpoint)."""
+    counted: list[int] = []
+    real = trial_log._writing
+
+    def counting(*args, **kwargs):
+        counted.append(kwargs.get("many", 1))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trial_log, "_writing", counting)
+    import advance_trial.randomisation.verbs as verbs
+
+    monkeypatch.setattr(verbs, "_writing", counting)
+    return counted
+
+
+def test_requests_left_by_other_processes_are_made_in_one_step_as_one_by_one(tmp_path, monkeypatch):
+    ids = [f"AF{i:03d}" for i in range(7)]
+    one = make_trial(tmp_path / "one", key=KEY)
+    alone = [al.allocate(one.cfg, one.ring, pid, SITES[i % 3], now=None) for i, pid in enumerate(ids)]
+    t = make_trial(tmp_path / "together", key=KEY)
+    names = _left(t, ids[1:])
+    steps = _steps(monkeypatch)
+    mine = al.allocate(t.cfg, t.ring, ids[0], SITES[0])
+    assert steps == [7]  # the process holding the lock made its own and the six left for it, in one step
+    answers = [together._answer(t.ring, name, pid) for name, pid in zip(names, ids[1:], strict=True)]
+    made = [mine, *answers]
+    assert [(a.participant_id, a.arm, a.sequence, a.site, a.new) for a in made] == [
+        (a.participant_id, a.arm, a.sequence, a.site, a.new) for a in alone
+    ]
+    report = al.verify_log(t.cfg, t.ring, receipts=[a.receipt for a in made])
+    assert report.allocations == 7 and report.receipts == 7
+    assert list(together.folder_of(t.ring).iterdir()) == []  # each answer taken, each request gone
+    assert len({a.allocated_at for a in made}) == 7  # each man his own time, as one by one
+
+
+def test_a_request_of_a_process_that_was_killed_is_not_made(tmp_path):
+    t = make_trial(tmp_path)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    [name] = _left(t, ["AF100"])
+    folder = together.folder_of(t.ring)
+    gone = name.split("-")
+    gone[1] = str(dead.pid)
+    os.rename(folder / f"{name}.request", folder / ("-".join(gone) + ".request"))
+    al.allocate(t.cfg, t.ring, "AF001", "london")
+    assert [m.participant_id for m in al.allocated_men(t.cfg, t.ring)] == ["AF001"]
+    assert list(folder.iterdir()) == []
+
+
+def test_a_request_for_another_config_log_or_user_is_left_to_its_process(tmp_path):
+    t = make_trial(tmp_path)
+    names = _left(t, ["AF100", "AF101", "AF102"])
+    folder = together.folder_of(t.ring)
+    for name, (key, value) in zip(names, [("config", "0" * 64), ("log", "/elsewhere/log.sqlite"),
+                                          ("uid", os.geteuid() + 1)], strict=True):  # fmt: skip
+        body = json.loads((folder / f"{name}.request").read_text())
+        (folder / f"{name}.request").write_text(json.dumps({**body, key: value}))
+    al.allocate(t.cfg, t.ring, "AF001", "london")
+    assert [m.participant_id for m in al.allocated_men(t.cfg, t.ring)] == ["AF001"]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{n}.request" for n in names)
+
+
+def test_a_request_open_to_others_or_not_a_plain_file_is_not_made(tmp_path):
+    t = make_trial(tmp_path)
+    open_to_others, linked = _left(t, ["AF100", "AF101"])
+    folder = together.folder_of(t.ring)
+    os.chmod(folder / f"{open_to_others}.request", 0o644)
+    os.rename(folder / f"{linked}.request", tmp_path / "elsewhere.request")
+    os.symlink(tmp_path / "elsewhere.request", folder / f"{linked}.request")
+    al.allocate(t.cfg, t.ring, "AF001", "london")
+    assert [m.participant_id for m in al.allocated_men(t.cfg, t.ring)] == ["AF001"]
+
+
+def test_a_refused_request_gets_no_answer_and_its_own_process_says_why(tmp_path):
+    t = make_trial(tmp_path)
+    al.allocate(t.cfg, t.ring, "AF100", "bristol")
+    [name] = _left(t, ["AF100"])  # allocated already, at another site
+    al.allocate(t.cfg, t.ring, "AF001", "london")
+    assert together._answer(t.ring, name, "AF100") is None  # its process makes its own step, which refuses it:
+    with pytest.raises(DataError, match="AF100 was allocated with site=bristol"):
+        al.allocate(t.cfg, t.ring, "AF100", "wolverhampton")
+
+
+def test_a_process_that_dies_after_its_commit_leaves_the_men_allocated_and_the_log_whole(tmp_path, monkeypatch):
+    t = make_trial(tmp_path)
+    [name] = _left(t, ["AF100"])
+
+    def killed(path, body):
+        raise KeyboardInterrupt  # stopped after the commit, before the answer is written
+
+    monkeypatch.setattr(together, "_write", killed)
+    with pytest.raises(KeyboardInterrupt):
+        al.allocate(t.cfg, t.ring, "AF001", "london")
+    monkeypatch.undo()
+    assert together._answer(t.ring, name, "AF100") is None  # the waiting process finds no answer: it steps itself
+    again = al.allocate(t.cfg, t.ring, "AF100", "wolverhampton")
+    assert not again.new and again.sequence == 2  # he was allocated, once
+    assert al.verify_log(t.cfg, t.ring).allocations == 2
+
+
+def test_a_process_that_finds_the_lock_taken_is_answered_by_the_step_under_way(tmp_path):
+    """A real second process: it leaves its request while this one holds the lock, and takes its answer."""
+    t = make_trial(tmp_path)
+    code = (
+        "import json\n"
+        "from advance_trial.config import load_config\n"
+        "from advance_trial.randomisation.allocation import allocate, trial_key\n"
+        f"cfg = load_config({str(t.config)!r})\n"
+        f"a = allocate(cfg, trial_key(cfg, {str(t.keys)!r}), 'AF200', 'bristol')\n"
+        "print(json.dumps([a.sequence, a.arm, a.new, a.receipt]))\n"
+    )
+    fd = os.open(lock_path(t.ring), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a step under way
+    other = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    folder = together.folder_of(t.ring)
+    for _ in range(600):
+        if folder.is_dir() and any(p.suffix == ".request" for p in folder.iterdir()):
+            break
+        time.sleep(0.05)
+    else:  # pragma: no cover
+        raise AssertionError("no request was left")
+    from advance_trial.randomisation.log import holding
+    from advance_trial.randomisation.verbs import _make
+
+    where = al.log_path(t.cfg)
+    with holding(t.ring):  # this process holds the lock: it leads, as allocate does when it takes the lock
+        [mine] = together._lead(t.cfg, t.ring, where, [al.prepare(t.cfg, "AF001", "london")],
+                                lambda items: _make(t.cfg, t.ring, where, items))  # fmt: skip
+    os.close(fd)
+    out, _ = other.communicate(timeout=120)
+    sequence, arm, new, receipt = json.loads(out)
+    assert (mine.sequence, sequence, new) == (1, 2, True)
+    men = {m.participant_id: m for m in al.allocated_men(t.cfg, t.ring)}
+    assert men["AF200"].arm == arm and men["AF200"].sequence == 2
+    assert al.verify_log(t.cfg, t.ring, receipts=[mine.receipt, receipt]).receipts == 2
+
+
+# ---------------------------------------------------------------------------- PostgreSQL: the step's reads ahead
+
+
+@pytest.fixture
+def pg_trial(tmp_path, pg_server):
+    from tests.pg import fresh_database
+
+    t = make_trial(tmp_path, init=False, key=KEY)
+    t.log = fresh_database(pg_server)
+    t.init()
+    return t
+
+
+def _elsewhere(t, pid: str) -> None:
+    """One allocation by another process (another instance of the service)."""
+    code = (
+        "from advance_trial.config import load_config\n"
+        "from advance_trial.randomisation.allocation import allocate, trial_key\n"
+        f"cfg = load_config({str(t.config)!r})\n"
+        f"allocate(cfg, trial_key(cfg, {str(t.keys)!r}), {pid!r}, 'london', log={t.log!r})\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_what_a_step_reads_ahead_is_what_the_database_answers(pg_trial, monkeypatch):
+    t = pg_trial
+    served: list[str] = []
+    real = PostgresDb.query
+
+    def query(self, sql, params=()):
+        key = (sql, tuple(params))
+        if key in self._answers:  # answered from the read ahead: the database, asked now, says the same
+            ahead = self._answers.pop(key)
+            assert ahead == real(self, sql, params)
+            served.append(sql.split()[1])
+            return ahead
+        return real(self, sql, params)
+
+    monkeypatch.setattr(PostgresDb, "query", query)
+    made = [al.allocate(t.cfg, t.ring, "AF001", "london", log=t.log)]
+    made += al.allocate_many(t.cfg, t.ring, [al.prepare(t.cfg, f"AF00{i}", SITES[i % 3]) for i in (2, 3, 4)],
+                             log=t.log)  # fmt: skip
+    _elsewhere(t, "AF100")
+    made.append(al.allocate(t.cfg, t.ring, "AF005", "bristol", log=t.log))
+    assert {"key,", "count(*),", '"row",'} <= set(served)  # the meta, the marks, the rows
+    assert len(served) >= 9  # three steps, each three reads or four
+    monkeypatch.undo()
+    one = make_trial(t.root.parent / "one", key=KEY)
+    alone = [al.allocate(one.cfg, one.ring, pid, site) for pid, site in
+             [("AF001", "london"), ("AF002", SITES[2]), ("AF003", SITES[0]), ("AF004", SITES[1]),
+              ("AF100", "london"), ("AF005", "bristol")]]  # fmt: skip
+    assert [a.arm for a in made] == [a.arm for i, a in enumerate(alone) if i != 4]
+    assert al.verify_log(t.cfg, t.ring, t.log, [a.receipt for a in made]).allocations == 6
+
+
+@pytest.mark.parametrize("row", [3, 5, 6])  # an old row (under the change mark), the last step's rows
+def test_a_row_edited_between_steps_is_caught_by_the_next_step_on_postgresql(pg_trial, row):
+    from tests.service_helpers import edit_events
+
+    t = pg_trial
+    for i in range(3):
+        al.allocate(t.cfg, t.ring, f"AF00{i}", SITES[i], log=t.log)
+    al.allocate_many(t.cfg, t.ring, [al.prepare(t.cfg, f"AF01{i}", SITES[i]) for i in range(2)], log=t.log)
+    edit_events(t.log, f"UPDATE events SET actor = 'someone else' WHERE \"row\" = {row}")
+    with pytest.raises(IntegrityError, match=f"row {row}"):
+        al.allocate(t.cfg, t.ring, "AF999", "london", log=t.log)
+
+
+def test_a_database_without_a_log_is_named_as_ever(pg_trial, pg_server):
+    from tests.pg import fresh_database
+
+    t = pg_trial
+    empty = fresh_database(pg_server)
+    with pytest.raises(UsageError, match="no allocation log there"):
+        al.allocate(t.cfg, t.ring, "AF001", "london", log=empty)
+    assert al.allocate(t.cfg, t.ring, "AF001", "london", log=t.log).sequence == 1
