@@ -267,6 +267,66 @@ def sample_tables(shared_build) -> Callable[[str], tuple[Any, Any, dict[str, Any
     return get
 
 
+_RERUNS: dict[tuple[str, ...], Any] = {}  # verify's repeated runs, by what they read (one worker's)
+
+
+def _rerun_key(config: Any, data_dir: Any, options: Any) -> tuple[str, ...] | None:
+    """What a run's outputs and provenance depend on: its config and data (paths and bytes) and its options;
+    None for a run with a key, a log or a pilot of its own (those are left to run)."""
+    import dataclasses
+
+    opts = dataclasses.asdict(options)
+    if opts["blinded"] or opts["log"] or opts["key_dir"] or opts["pilot"]:
+        return None
+    opts.pop("key")  # an unblinded run's --key is verify's temporary folder, never used nor recorded
+    digest = hashlib.sha256(Path(config).read_bytes())
+    folder = Path(data_dir)
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            digest.update(f"\0{p.relative_to(folder)}\0".encode() + p.read_bytes())
+    return (str(config), str(data_dir), digest.hexdigest(), repr(sorted(opts.items())))
+
+
+@pytest.fixture
+def shared_reruns(monkeypatch, sample_run) -> None:
+    """``verify`` given the result of an identical earlier run instead of running again (for tests of what
+    verify checks: a touched output, an edited provenance field, changed inputs; not of whether a run repeats
+    itself, which ``test_pipeline.py::test_rerun_is_byte_identical`` and the real verifies in ``test_report.py``
+    (``test_cli_run_report_verify``, ``test_verify_passes_then_catches_a_touched_output``) hold).
+
+    ``advance_trial.pipeline.run`` remembers every run it makes in the worker, by its config and data (paths and
+    bytes) and its options; a call from ``verify_outputs`` with the same ones gets that result (a bundled sample's
+    with the options of a ``sample_run`` gets the shared run's). Options verify rebuilds wrongly still miss and
+    run, and are caught as before."""
+    import sys
+
+    from advance_trial import pipeline
+    from advance_trial.verify import verify_outputs
+
+    real = pipeline.run
+
+    def run(config, data_dir, out_dir, by="site", command=None, options=None, progress=None):
+        key = _rerun_key(config, data_dir, options or pipeline.RunOptions()) if out_dir and by == "site" else None
+        if key is not None and command is None and sys._getframe(1).f_code is verify_outputs.__code__:
+            if key not in _RERUNS:
+                trial = next(
+                    (t for t in TRIALS if (config_path(t), SAMPLES / t) == (Path(config), Path(data_dir))), None
+                )
+                changed = {
+                    k: v for k, v in vars(options).items() if k != "key" and v != getattr(pipeline.RunOptions(), k)
+                }
+                if trial is not None:
+                    _RERUNS[key] = sample_run(trial, **changed).result
+            if key in _RERUNS:
+                return _RERUNS[key]
+        result = real(config, data_dir, out_dir, by, command, options, progress)
+        if key is not None and command is None:
+            _RERUNS[key] = result
+        return result
+
+    monkeypatch.setattr(pipeline, "run", run)
+
+
 def _cheap_hasher() -> Any:
     from argon2 import PasswordHasher
 
