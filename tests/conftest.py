@@ -139,6 +139,45 @@ def pytest_configure(config: pytest.Config) -> None:
         config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
+#: Tests of many seconds each that make their own runs, servers or processes (not a shared build), started first
+#: so that the two workers do not end on one of them while the other waits (``benchmarks/bench_tests.py`` ranks
+#: the tests by CPU; add a test here when it costs several seconds of its own).
+SLOW_FIRST = (
+    "test_report.py::test_cli_run_report_verify",
+    "test_disclosure.py::test_a_reason_outside_the_codes_or_of_few_men_is_never_shown",
+    "test_disclosure.py::test_verify_repeats_a_blinded_run_with_its_key_and_names_a_missing_key",
+    "test_verify_log_changed.py::test_verify_names_the_log_when_a_man_was_allocated_after_the_run",
+    "test_service_cli.py::test_three_sites_and_an_unblinder_through_the_command_line_then_the_statistician_verifies",
+    "test_report.py::test_verify_catches_changed_inputs",
+    "test_disclosure_random.py::test_the_audit_holds_on_random_linked_tables",
+    "test_datafolder.py::test_two_sites_importing_at_once_both_arrive",
+    "test_figure_workers.py::test_workers_draw_the_same_bytes",
+    "test_redcap.py::test_the_same_data_in_another_row_order_give_the_same_outputs",
+    "test_allocation_concurrency.py::test_processes_killed_at_random_moments_leave_a_log_that_verifies",
+    "test_service_load.py::test_the_server_killed_during_the_load_loses_no_receipt",
+    "test_service_team_browser.py::test_the_unblinder_the_statistician_and_the_administrator_in_a_browser",
+    "test_output_payloads.py::test_a_reason_with_payloads_neither_stops_run_nor_reaches_the_outputs_raw",
+    "test_checklist.py::test_open_science_items_filled_from_the_config_and_shown_in_the_report",
+    "test_committee_report.py::test_cli_closed_report",
+    "test_import_distinct.py::test_canonical_text_is_format_for_csv",
+    "test_pipeline.py::test_rerun_is_byte_identical",
+    "test_init_all_or_nothing.py::test_init_stopped_at_any_step_is_one_line_and_is_finished_by_running_it_again",
+    "test_pipeline.py::test_run_cli",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests of :data:`SLOW_FIRST` first, in its order; the others after them in their own order (every
+    xdist worker collects the same order)."""
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+
+    def key(item: pytest.Item) -> int:
+        name = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
+        return rank.get(name, len(rank))
+
+    items.sort(key=key)
+
+
 def _shared_root(factory: pytest.TempPathFactory, config: pytest.Config) -> Path:
     """A folder common to every worker of this run (the run's own temporary folder without xdist)."""
     base = factory.getbasetemp()
