@@ -23,6 +23,9 @@ Fixtures for new tests
 ``sample_tables(trial="advance-feasibility")``
     ``(cfg, analysis data, all_tables(...))`` of a bundled sample, computed once (shared by the workers); each
     call returns its own deep copy, which the test may change.
+``shared_reruns``
+    ``verify`` given the result of an identical earlier run (the shared sample run, or one the test made)
+    instead of repeating it: for tests of what verify checks, not of whether a run repeats itself.
 ``pg_server``
     A PostgreSQL admin URL: ``ADVANCE_TRIAL_TEST_PG`` (CI), else one throwaway server started when a test
     first asks for it and shared by the workers (stopped at the end). ``tests.pg.fresh_database(pg_server)``
@@ -40,7 +43,8 @@ Fixtures for new tests
 Passwords are hashed at Argon2id's lowest cost in the tests (an autouse fixture, once the service's modules are
 imported; ``tests/test_password_cost.py`` checks the service's own cost).
 
-``python benchmarks/bench_tests.py`` prints the wall time of the README's test command and the slowest tests.
+``python benchmarks/bench_tests.py`` prints the wall time of the README's test command and the slowest tests;
+the slowest that make their own runs, servers or processes are collected first (:data:`SLOW_FIRST`).
 """
 
 from __future__ import annotations
