@@ -187,12 +187,24 @@ def test_out_of_range_option_values_are_usage_errors(invoke, tmp_path):
     assert invoke("randomise", "assess", ADV, "--participants", "10", "--n-trials", "100000000").exit_code == 2
 
 
+def _sigint_as_a_terminal_sends_it() -> None:
+    """In the child: Ctrl-C's default action, whatever pytest inherited (a job started in the background of a
+    shell ignores SIGINT, and so would the command, which then never stops)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_exits_130_with_one_line_saying_what_was_left(tmp_path):
     proc = subprocess.Popen([*CLI, "randomise", "assess", str(ADV), "--participants", "104", "--n-trials", "10000000"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    time.sleep(3)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_sigint_as_a_terminal_sends_it)  # fmt: skip
+    try:
+        time.sleep(3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:  # never left running (it would simulate ten million trials)
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 130
     lines = [line for line in err.splitlines() if line.strip() and "simulating" not in line]
     assert len(lines) == 1 and lines[0].startswith("interrupted: advance-trial randomise assess stopped")
