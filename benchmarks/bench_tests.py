@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -93,7 +94,10 @@ def main(args: list[str]) -> int:
                f"--junitxml={junit}", *extra]  # fmt: skip
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        done = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # Ctrl-C's default action in the run, as from a terminal: a benchmark started in the background of a
+        # shell ignores SIGINT, and every process of the run would inherit that
+        done = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
         wall = time.perf_counter() - t0
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         tests = durations(junit) if junit.exists() else []

@@ -23,6 +23,9 @@ Fixtures for new tests
 ``sample_tables(trial="advance-feasibility")``
     ``(cfg, analysis data, all_tables(...))`` of a bundled sample, computed once (shared by the workers); each
     call returns its own deep copy, which the test may change.
+``shared_reruns``
+    ``verify`` given the result of an identical earlier run (the shared sample run, or one the test made)
+    instead of repeating it: for tests of what verify checks, not of whether a run repeats itself.
 ``pg_server``
     A PostgreSQL admin URL: ``ADVANCE_TRIAL_TEST_PG`` (CI), else one throwaway server started when a test
     first asks for it and shared by the workers (stopped at the end). ``tests.pg.fresh_database(pg_server)``
@@ -40,7 +43,8 @@ Fixtures for new tests
 Passwords are hashed at Argon2id's lowest cost in the tests (an autouse fixture, once the service's modules are
 imported; ``tests/test_password_cost.py`` checks the service's own cost).
 
-``python benchmarks/bench_tests.py`` prints the wall time of the README's test command and the slowest tests.
+``python benchmarks/bench_tests.py`` prints the wall time of the README's test command and the slowest tests;
+the slowest that make their own runs, servers or processes are collected first (:data:`SLOW_FIRST`).
 """
 
 from __future__ import annotations
@@ -137,6 +141,45 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["TMPDIR"] = folder
         tempfile.tempdir = folder
         config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+
+
+#: Tests of many seconds each that make their own runs, servers or processes (not a shared build), started first
+#: so that the two workers do not end on one of them while the other waits (``benchmarks/bench_tests.py`` ranks
+#: the tests by CPU; add a test here when it costs several seconds of its own).
+SLOW_FIRST = (
+    "test_report.py::test_cli_run_report_verify",
+    "test_disclosure.py::test_a_reason_outside_the_codes_or_of_few_men_is_never_shown",
+    "test_disclosure.py::test_verify_repeats_a_blinded_run_with_its_key_and_names_a_missing_key",
+    "test_verify_log_changed.py::test_verify_names_the_log_when_a_man_was_allocated_after_the_run",
+    "test_service_cli.py::test_three_sites_and_an_unblinder_through_the_command_line_then_the_statistician_verifies",
+    "test_report.py::test_verify_catches_changed_inputs",
+    "test_disclosure_random.py::test_the_audit_holds_on_random_linked_tables",
+    "test_datafolder.py::test_two_sites_importing_at_once_both_arrive",
+    "test_figure_workers.py::test_workers_draw_the_same_bytes",
+    "test_redcap.py::test_the_same_data_in_another_row_order_give_the_same_outputs",
+    "test_allocation_concurrency.py::test_processes_killed_at_random_moments_leave_a_log_that_verifies",
+    "test_service_load.py::test_the_server_killed_during_the_load_loses_no_receipt",
+    "test_service_team_browser.py::test_the_unblinder_the_statistician_and_the_administrator_in_a_browser",
+    "test_output_payloads.py::test_a_reason_with_payloads_neither_stops_run_nor_reaches_the_outputs_raw",
+    "test_checklist.py::test_open_science_items_filled_from_the_config_and_shown_in_the_report",
+    "test_committee_report.py::test_cli_closed_report",
+    "test_import_distinct.py::test_canonical_text_is_format_for_csv",
+    "test_pipeline.py::test_rerun_is_byte_identical",
+    "test_init_all_or_nothing.py::test_init_stopped_at_any_step_is_one_line_and_is_finished_by_running_it_again",
+    "test_pipeline.py::test_run_cli",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests of :data:`SLOW_FIRST` first, in its order; the others after them in their own order (every
+    xdist worker collects the same order)."""
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+
+    def key(item: pytest.Item) -> int:
+        name = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
+        return rank.get(name, len(rank))
+
+    items.sort(key=key)
 
 
 def _shared_root(factory: pytest.TempPathFactory, config: pytest.Config) -> Path:
@@ -265,6 +308,66 @@ def sample_tables(shared_build) -> Callable[[str], tuple[Any, Any, dict[str, Any
         return copy.deepcopy(shared_build(f"tables-{trial}", build)[1])
 
     return get
+
+
+_RERUNS: dict[tuple[str, ...], Any] = {}  # verify's repeated runs, by what they read (one worker's)
+
+
+def _rerun_key(config: Any, data_dir: Any, options: Any) -> tuple[str, ...] | None:
+    """What a run's outputs and provenance depend on: its config and data (paths and bytes) and its options;
+    None for a run with a key, a log or a pilot of its own (those are left to run)."""
+    import dataclasses
+
+    opts = dataclasses.asdict(options)
+    if opts["blinded"] or opts["log"] or opts["key_dir"] or opts["pilot"]:
+        return None
+    opts.pop("key")  # an unblinded run's --key is verify's temporary folder, never used nor recorded
+    digest = hashlib.sha256(Path(config).read_bytes())
+    folder = Path(data_dir)
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            digest.update(f"\0{p.relative_to(folder)}\0".encode() + p.read_bytes())
+    return (str(config), str(data_dir), digest.hexdigest(), repr(sorted(opts.items())))
+
+
+@pytest.fixture
+def shared_reruns(monkeypatch, sample_run) -> None:
+    """``verify`` given the result of an identical earlier run instead of running again (for tests of what
+    verify checks: a touched output, an edited provenance field, changed inputs; not of whether a run repeats
+    itself, which ``test_pipeline.py::test_rerun_is_byte_identical`` and the real verifies in ``test_report.py``
+    (``test_cli_run_report_verify``, ``test_verify_passes_then_catches_a_touched_output``) hold).
+
+    ``advance_trial.pipeline.run`` remembers every run it makes in the worker, by its config and data (paths and
+    bytes) and its options; a call from ``verify_outputs`` with the same ones gets that result (a bundled sample's
+    with the options of a ``sample_run`` gets the shared run's). Options verify rebuilds wrongly still miss and
+    run, and are caught as before."""
+    import sys
+
+    from advance_trial import pipeline
+    from advance_trial.verify import verify_outputs
+
+    real = pipeline.run
+
+    def run(config, data_dir, out_dir, by="site", command=None, options=None, progress=None):
+        key = _rerun_key(config, data_dir, options or pipeline.RunOptions()) if out_dir and by == "site" else None
+        if key is not None and command is None and sys._getframe(1).f_code is verify_outputs.__code__:
+            if key not in _RERUNS:
+                trial = next(
+                    (t for t in TRIALS if (config_path(t), SAMPLES / t) == (Path(config), Path(data_dir))), None
+                )
+                changed = {
+                    k: v for k, v in vars(options).items() if k != "key" and v != getattr(pipeline.RunOptions(), k)
+                }
+                if trial is not None:
+                    _RERUNS[key] = sample_run(trial, **changed).result
+            if key in _RERUNS:
+                return _RERUNS[key]
+        result = real(config, data_dir, out_dir, by, command, options, progress)
+        if key is not None and command is None:
+            _RERUNS[key] = result
+        return result
+
+    monkeypatch.setattr(pipeline, "run", run)
 
 
 def _cheap_hasher() -> Any:

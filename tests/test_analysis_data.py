@@ -13,7 +13,6 @@ from advance_trial.analysis import STATES, analysis_data
 from advance_trial.output import Layout, layouts, pivot, results_data
 from advance_trial.output.ard import melt
 from advance_trial.output.tables import to_csv_bytes
-from advance_trial.pipeline import all_tables
 from advance_trial.results import COLUMNS, check_results_structure
 from tests.conftest import TRIALS
 from tests.feasibility_helpers import sample
@@ -140,13 +139,12 @@ def read_results_csv(path: Path) -> pd.DataFrame:
     return long
 
 
-def _disclosed_runs(trial):
+def _disclosed_runs(trial, sample_tables):
     from advance_trial.output.blinding import blind_tables
     from advance_trial.output.disclosure import shareable_tables
     from advance_trial.pipeline import with_results
 
-    cfg, d = sample(trial)
-    tables = all_tables(cfg, analysis_data(cfg, d))
+    cfg, _, tables = sample_tables(trial)  # all_tables(cfg, analysis_data(...)) of the sample, made once
     codes = dict(zip(cfg.arm_ids, "BA", strict=False))
     shared, _ = shareable_tables(cfg, tables, cfg.reporting.min_cell)
     return {"plain": with_results(tables, cfg), "blinded": with_results(blind_tables(cfg, tables, codes), cfg),
@@ -154,9 +152,9 @@ def _disclosed_runs(trial):
 
 
 @pytest.mark.parametrize("trial", TRIALS)
-def test_results_structure_of_every_sample_plain_blinded_and_shareable(trial):
+def test_results_structure_of_every_sample_plain_blinded_and_shareable(trial, sample_tables):
     """cards' check_ard_structure on the results data set of each sample, in the three kinds of run."""
-    for kind, out in _disclosed_runs(trial).items():
+    for kind, out in _disclosed_runs(trial, sample_tables).items():
         long = results_data({n: t for n, t in out.items() if n != "results"}).long
         check_results_structure(long)
         assert out["results"].data.shape[1] == len(COLUMNS), kind

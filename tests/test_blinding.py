@@ -71,12 +71,8 @@ def test_a_ratio_is_inverted_and_its_limits_exchanged_a_non_contrast_is_left_alo
     assert (change["estimate"], change["ci_lower"], change["ci_upper"]) == (2.0, 1.25, 4.0)  # no comparison
 
 
-def test_blinded_sample_tables_contrasts_follow_the_codes(advance_cfg):
-    from advance_trial.analysis import analysis_data
-    from tests.feasibility_helpers import sample
-
-    cfg, d = sample("advance-feasibility")
-    tables = all_tables_of(cfg, analysis_data(cfg, d))
+def test_blinded_sample_tables_contrasts_follow_the_codes(advance_cfg, sample_tables):
+    cfg, _, tables = sample_tables("advance-feasibility")
     plain = tables["retention_difference"].data
     for codes, sign in (({"advance": "B", "tau": "A"}, -1), ({"advance": "A", "tau": "B"}, 1)):
         blinded = blind_tables(cfg, tables, codes)
@@ -94,12 +90,6 @@ def test_blinded_sample_tables_contrasts_follow_the_codes(advance_cfg):
         out = blinded["outcomes"].data
         est = out["estimate"].astype(float)
         assert not math.isnan(est.iloc[0])
-
-
-def all_tables_of(cfg, ads):
-    from advance_trial.pipeline import all_tables
-
-    return all_tables(cfg, ads)
 
 
 def test_substituter_writes_ids_and_labels_as_codes(advance_cfg):

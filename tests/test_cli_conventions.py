@@ -187,15 +187,27 @@ def test_out_of_range_option_values_are_usage_errors(invoke, tmp_path):
     assert invoke("randomise", "assess", ADV, "--participants", "10", "--n-trials", "100000000").exit_code == 2
 
 
+def _sigint_as_a_terminal_sends_it() -> None:
+    """In the child: Ctrl-C's default action, whatever pytest inherited (a job started in the background of a
+    shell ignores SIGINT, and so would the command, which then never stops)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_exits_130_with_one_line_saying_what_was_left(tmp_path):
     # on a loaded machine the signal can come while the command is still importing (its own one line, also
     # exit 130): then ask again, waiting longer, until it comes while the command runs
     for wait in (3, 8, 20):
         command = [*CLI, "randomise", "assess", str(ADV), "--participants", "104", "--n-trials", "10000000"]
-        proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(wait)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=_sigint_as_a_terminal_sends_it)  # fmt: skip
+        try:
+            time.sleep(wait)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:  # never left running (it would simulate ten million trials)
+                proc.kill()
+                proc.wait()
         assert proc.returncode == 130
         lines = [line for line in err.splitlines() if line.strip() and "simulating" not in line]
         assert len(lines) == 1, lines

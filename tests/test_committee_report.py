@@ -43,7 +43,7 @@ def test_the_open_part_is_pooled_and_the_closed_part_by_arm(closed):
     assert numbers == list(range(1, len(numbers) + 1))
 
 
-def test_the_cut_off_dates_the_report_and_is_recorded_for_verify(closed):
+def test_the_cut_off_dates_the_report_and_is_recorded_for_verify(closed, shared_reruns):
     assert "Data cut-off: 2020-07-31." in (closed / "report.md").read_text()
     with zipfile.ZipFile(closed / "report.docx") as z:
         core = z.read("docProps/core.xml").decode()

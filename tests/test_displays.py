@@ -140,15 +140,13 @@ def test_every_table_with_counts_has_a_layout_in_the_results_data_set() -> None:
 
 
 @pytest.mark.parametrize("trial", ["advance-feasibility", "advance-digital", "cranstoun-dvip"])
-def test_the_blinded_declarations_keep_what_the_table_by_table_code_kept(trial: str) -> None:
+def test_the_blinded_declarations_keep_what_the_table_by_table_code_kept(trial: str, sample_tables) -> None:
     """The rows and columns a blinded run keeps, read from the declarations (``withhold_blinded``), are those
     the table-by-table code kept (before the arms are relabelled and the contrasts turned round)."""
     from advance_trial.output.disclosure import withhold_blinded
-    from advance_trial.pipeline import all_tables, load_analysis
     from tests.blinding_reference import reference_withhold_blinded
 
-    cfg, ad = load_analysis(ROOT / "configs" / f"{trial}.yaml", ROOT / "data" / "sample" / trial)
-    tables = all_tables(cfg, ad)
+    cfg, _, tables = sample_tables(trial)
     codes = {a.id: chr(ord("A") + i) for i, a in enumerate(cfg.arms)}
     old = reference_withhold_blinded(cfg, tables, codes)
     new = withhold_blinded(cfg, tables, codes)

@@ -57,10 +57,12 @@ def test_verify_passes_then_catches_a_touched_output(out, tmp_path):
         verify_outputs(copy)
 
 
-def test_verify_catches_changed_inputs(tmp_path):
+def test_verify_catches_changed_inputs(tmp_path, shared_reruns):
+    from advance_trial import pipeline
+
     data = tmp_path / "data"
     shutil.copytree(DATA, data)
-    run(ADV, data, tmp_path / "out", options=RunOptions(report=False))
+    pipeline.run(ADV, data, tmp_path / "out", options=RunOptions(report=False))  # remembered for verify
     with open(data / "followup.csv", "a") as fh:
         fh.write("")  # same bytes: still verifies
     assert verify_outputs(tmp_path / "out").files > 0
@@ -209,7 +211,7 @@ def test_expected_comparison_is_numeric_only_for_floats(new, old, same):
     ],
     ids=["seed", "command", "packages", "config-hash", "python"],
 )
-def test_verify_catches_an_edited_provenance_field(out, tmp_path, edit):
+def test_verify_catches_an_edited_provenance_field(out, tmp_path, edit, shared_reruns):
     import json
 
     copy = tmp_path / "results"
@@ -241,7 +243,7 @@ def test_verify_catches_a_file_added_in_a_subfolder(out, tmp_path):
         verify_outputs(copy)
 
 
-def test_verify_works_from_another_folder(out, tmp_path, monkeypatch):
+def test_verify_works_from_another_folder(out, tmp_path, monkeypatch, shared_reruns):
     copy = tmp_path / "results"
     shutil.copytree(out, copy)
     monkeypatch.chdir(tmp_path)

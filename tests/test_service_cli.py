@@ -27,34 +27,47 @@ def cli(*args: str, token: str | None = None, env: dict[str, str] | None = None)
                           cwd=ROOT, timeout=120)  # fmt: skip
 
 
+def command(*args: str, token: str | None = None):
+    """The same command in-process (typer's CliRunner; the server stays a process of its own): the click Result,
+    with ``returncode``, ``stdout`` and ``stderr`` as :func:`cli` gives them."""
+    from types import SimpleNamespace
+
+    from typer.testing import CliRunner
+
+    from advance_trial.cli.main import app
+
+    done = CliRunner().invoke(app, list(args), env={"ADVANCE_TRIAL_TOKEN": token})
+    return SimpleNamespace(returncode=done.exit_code, stdout=done.stdout, stderr=done.stderr)
+
+
 def test_three_sites_and_an_unblinder_through_the_command_line_then_the_statistician_verifies(tmp_path, log_location):
     served = serve_trial(tmp_path, log_location)
     config = str(served.trial.config)
     receipts = []
     with Server(served) as server:
         for i, site in enumerate(SITES):
-            out = cli("randomise", "allocate", config, "--participant", f"AF{i + 1:03d}", "--site", site,
+            out = command("randomise", "allocate", config, "--participant", f"AF{i + 1:03d}", "--site", site,
                       "--server", server.url, "--receipt-out", str(tmp_path / f"r{i}.json"),
                       token=served.tokens[f"ra.{site}"])  # fmt: skip
             assert out.returncode == 0, out.stderr
             assert f"AF{i + 1:03d}" in out.stdout and "receipt: sequence" in out.stdout
             receipts.append(tmp_path / f"r{i}.json")
-        again = cli("randomise", "allocate", config, "--participant", "AF001", "--site", "london", "--server",
+        again = command("randomise", "allocate", config, "--participant", "AF001", "--site", "london", "--server",
                     server.url, "--json", token=served.tokens["ra.london"])  # fmt: skip
         assert again.returncode == 0 and json.loads(again.stdout)["new"] is False
-        refused = cli("randomise", "allocate", config, "--participant", "AF009", "--site", "bristol", "--server",
+        refused = command("randomise", "allocate", config, "--participant", "AF009", "--site", "bristol", "--server",
                       server.url, token=served.tokens["ra.london"])  # fmt: skip
         assert refused.returncode == 1 and "you allocate only at london" in refused.stderr
-        no_token = cli("randomise", "allocate", config, "--participant", "AF009", "--site", "london", "--server",
+        no_token = command("randomise", "allocate", config, "--participant", "AF009", "--site", "london", "--server",
                        server.url)  # fmt: skip
         assert no_token.returncode == 2 and "ADVANCE_TRIAL_TOKEN" in no_token.stderr
-        unblinded = cli("randomise", "unblind", config, "--participant", "AF002", "--reason",
+        unblinded = command("randomise", "unblind", config, "--participant", "AF002", "--reason",
                         "admitted to hospital, clinician asks", "--server", server.url, "--json",
                         token=served.tokens["unblinder"])  # fmt: skip
         assert unblinded.returncode == 0, unblinded.stderr
         assert json.loads(unblinded.stdout)["arm"] in ("advance", "tau")
     # the statistician verifies the log, with every receipt the assistants kept
-    verified = cli("randomise", "verify", config, "--log", log_location, "--key-dir", str(served.trial.keys),
+    verified = command("randomise", "verify", config, "--log", log_location, "--key-dir", str(served.trial.keys),
                    *[a for r in receipts for a in ("--receipt", str(r))], "--json")  # fmt: skip
     assert verified.returncode == 0, verified.stderr
     report = json.loads(verified.stdout)
@@ -68,7 +81,7 @@ def test_a_server_of_another_trial_is_refused_before_anything_is_asked(tmp_path)
     other = tmp_path / "other.yaml"
     other.write_text(served.trial.config.read_text().replace("id: advance-feasibility", "id: another-trial", 1))
     with Server(served) as server:
-        out = cli("randomise", "allocate", str(other), "--participant", "AF001", "--site", "london", "--server",
+        out = command("randomise", "allocate", str(other), "--participant", "AF001", "--site", "london", "--server",
                   server.url, token=served.tokens["ra.london"])  # fmt: skip
     assert out.returncode == 2 and "serves trial 'advance-feasibility'" in out.stderr
     assert al.verify_log(served.cfg, served.ring, served.where).allocations == 0

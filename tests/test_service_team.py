@@ -374,23 +374,13 @@ def test_the_command_line_answers_the_eligibility_questions(tmp_path, runner):
     # through the service: the answers travel with the request; none, and the service names the first question
     from tests.service_helpers import Server
 
-    with Server(served) as server:
-        import os
-        import subprocess
-        import sys
-
-        from tests.conftest import ROOT
-
-        env = {**os.environ, "ADVANCE_TRIAL_TOKEN": served.tokens["ra.london"], "PYTHONPATH": str(ROOT)}
-        remote = [sys.executable, "-m", "advance_trial", "randomise", "allocate", str(t.config), "--site", "london",
-                  "--server", server.url]  # fmt: skip
-        missing = subprocess.run([*remote, "--participant", "AF002"], capture_output=True, text=True, env=env,
-                                 stdin=subprocess.DEVNULL, timeout=120)  # fmt: skip
-        assert missing.returncode == 4 and "Is he 18 or over?" in missing.stderr
-        done = subprocess.run([*remote, "--participant", "AF002", *answers, "--json"], capture_output=True, text=True,
-                              env=env, timeout=120)  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        again = subprocess.run([*remote, "--participant", "AF002", *answers], capture_output=True, text=True,
-                               env=env, timeout=120)  # fmt: skip
-        assert again.returncode == 0 and "not shown again" in again.stdout
+    with Server(served) as server:  # the client in-process (no terminal, no input), the server a process
+        env = {"ADVANCE_TRIAL_TOKEN": served.tokens["ra.london"]}
+        remote = ["randomise", "allocate", str(t.config), "--site", "london", "--server", server.url]
+        missing = runner.invoke(app, [*remote, "--participant", "AF002"], env=env)
+        assert missing.exit_code == 4 and "Is he 18 or over?" in missing.stderr
+        done = runner.invoke(app, [*remote, "--participant", "AF002", *answers, "--json"], env=env)
+        assert done.exit_code == 0, done.stderr
+        again = runner.invoke(app, [*remote, "--participant", "AF002", *answers], env=env)
+        assert again.exit_code == 0 and "not shown again" in again.stdout
         assert not any(a.label in again.stdout for a in served.cfg.arms)

@@ -55,7 +55,7 @@ def test_a_step_without_its_config_block_is_skipped(advance_cfg):
     assert "dose" not in names and "plan" not in names and "definitive" not in names
 
 
-def test_plan_from_the_registry_is_the_runs_plan(tmp_path, invoke):
+def test_plan_from_the_registry_is_the_runs_plan(tmp_path, invoke, shared_reruns):
     """`plan --out` computes only retention and the planned outcome's partially nested models, and writes the
     same plan tables as a whole run (tests/expected), with results.csv, figures and provenance."""
     out = tmp_path / "plan"
@@ -76,7 +76,7 @@ def test_plan_from_the_registry_is_the_runs_plan(tmp_path, invoke):
 
 
 @pytest.mark.parametrize("command", ["recruitment", "retention"])
-def test_a_steps_out_folder_is_a_runs(tmp_path, invoke, command):
+def test_a_steps_out_folder_is_a_runs(tmp_path, invoke, command, shared_reruns):
     """A step's command writes its tables as the run does, with results.csv and provenance.json; verify
     repeats the same steps, and catches an edited output (exit 5)."""
     out = tmp_path / command
@@ -97,7 +97,7 @@ def test_a_steps_out_folder_is_a_runs(tmp_path, invoke, command):
     assert r.exit_code == 5 and first in r.output
 
 
-def test_a_shareable_steps_folder_has_the_disclosure_audit(tmp_path, invoke):
+def test_a_shareable_steps_folder_has_the_disclosure_audit(tmp_path, invoke, shared_reruns):
     out = tmp_path / "retention"
     r = invoke("retention", ADVANCE, "--data", DATA, "--out", out, "--shareable")
     assert r.exit_code == 0, r.output
