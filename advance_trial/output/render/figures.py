@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from advance_trial.config import Config
+    from advance_trial.output.render.chart import Canvas
 
 
 #: Settings in force while a figure is drawn and saved (never set globally: callers keep theirs).
@@ -228,25 +229,17 @@ def _panel_of(cfg: Config, outcome: str, effect: str) -> tuple[str, str]:
     return panel, f"{o.instrument}|{o.subscale if inst.score == 'sum' else ''}|{inst.score}"
 
 
-def _wrap(text: str, width: int) -> str:
-    return "\n".join(textwrap.wrap(text, width)) or text
-
-
-@_styled
-def forest_plot(cfg: Config, outcomes: pd.DataFrame) -> Figure:
+def forest_plot(cfg: Config, outcomes: pd.DataFrame) -> Canvas:
     """Every outcome's estimates across analyses, one panel per outcome scale (scores of one instrument,
     risk differences in percentage points, ratios on a log axis); rows labelled by outcome and analysis;
     complier average causal effects (hollow circles) told apart from intention-to-treat estimates (filled
-    squares) by a legend."""
-    from matplotlib.lines import Line2D
-    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
-    from matplotlib.transforms import blended_transform_factory
-
+    squares) by a legend. Laid out directly (:mod:`~advance_trial.output.render.chart`), not by matplotlib."""
     from advance_trial.output.display import ANALYSIS_LABELS, comparison
+    from advance_trial.output.render import chart
 
     rows = outcomes.copy()
-    for c in ("estimate", "ci_lower", "ci_upper"):
-        rows[c] = pd.to_numeric(rows[c], errors="coerce")  # withheld cells in shareable outputs
+    for col in ("estimate", "ci_lower", "ci_upper"):
+        rows[col] = pd.to_numeric(rows[col], errors="coerce")  # withheld cells in shareable outputs
     rows = rows.dropna(subset=["estimate", "ci_lower", "ci_upper"]).reset_index(drop=True)
     rows["_panel"] = [_panel_of(cfg, str(o), str(e)) for o, e in zip(rows["outcome"], rows["effect"], strict=True)]
     rows = rows[np.array([p[0] != "" for p in rows["_panel"]], dtype=bool)]  # (a list would pick columns)
@@ -257,87 +250,71 @@ def forest_plot(cfg: Config, outcomes: pd.DataFrame) -> Figure:
     panels = []
     for key in keys:
         d = rows[rows["_panel"] == key]
-        lines: list[tuple[str, Any]] = []  # (label, row or None for an outcome's heading)
+        lines: list[tuple[list[str], Any]] = []  # (label's lines, row or None for an outcome's heading)
         for outcome, block in d.groupby(d["outcome"].astype(str), sort=False):
-            lines.append((_wrap(outcome_labels.get(outcome, "Outcome"), 46), None))
+            lines.append((chart.wrap(outcome_labels.get(outcome, "Outcome"), 46), None))
             for r in block.itertuples():
                 name = ANALYSIS_LABELS.get(str(r.analysis), "Analysis")
                 th = getattr(r, "threshold", "")
                 if isinstance(th, str) and th:
                     name += f" ({thresholds.get(th, 'dose threshold')})"
-                lines.append((_wrap(name, 48), r))
+                lines.append((chart.wrap(name, 48), r))
         panels.append((key, lines))
+    inch, width = chart.PT, chart.WIDTH * chart.PT
     heights = [len(lines) for _, lines in panels] or [1]
-    rows_in, gap_in, top_in, foot_in = 0.24 * sum(heights), 0.75, 0.5, 0.55  # inches
-    total = rows_in + gap_in * len(heights) + top_in + foot_in
-    fig, axes = _subplots(max(len(panels), 1), 1, figsize=(WIDTH, total), squeeze=False,
-                          gridspec_kw={"height_ratios": heights})  # fmt: skip
-    fig.subplots_adjust(left=0.47, right=0.97, top=1 - top_in / total, bottom=(foot_in + gap_in) / total,
-                        hspace=gap_in / (rows_in / len(heights)))  # fmt: skip
+    row_h, gap, top, foot = 0.24 * inch, 0.75 * inch, 0.5 * inch, 0.55 * inch
+    height = row_h * sum(heights) + gap * len(heights) + top + foot
     level = f"{cfg.reporting.ci_level:.0%}"
     versus = comparison(cfg, rows["comparison"].iloc[0]) if "comparison" in rows and len(rows) else ""
-    cace_shown = False
-    for ax, (key, lines) in zip(axes[:, 0], panels, strict=False):
+    title = f"{versus}: estimates with {level} confidence intervals" if versus else "Outcome estimates"
+    c = chart.Canvas(width, height, title)
+    c.text(0.01 * width, 0.08 * inch, chart.wrap(title, 95), 9.0, valign="top", role="title")
+    left, right = 0.47 * width, 0.97 * width
+    cace_shown, y = False, top
+    for i, (key, lines) in enumerate(panels):
         kind = key[0]
         words, factor = _SCALES[kind]
-        ypos = list(range(len(lines)))[::-1]
-        lows, highs = [], []
-        for y, (_, r) in zip(ypos, lines, strict=True):
-            if r is None:
-                continue
-            cace = str(r.analysis) == "cace"
-            cace_shown |= cace
-            lo, est, hi = factor * r.ci_lower, factor * r.estimate, factor * r.ci_upper
-            lows.append(lo)
-            highs.append(hi)
-            ax.plot([lo, hi], [y, y], color="#1f4e79", lw=1.3)
-            ax.plot([est], [y], "o" if cace else "s", color="#1f4e79", ms=5, mfc="white" if cace else "#1f4e79")
+        ph = row_h * len(lines)
+        unit = ph / (len(lines) + 0.4)  # rows one unit apart, 0.7 of one above the first and below the last
+        drawn = [(y + (0.7 + j) * unit, label, r) for j, (label, r) in enumerate(lines)]
+        marks = [(at, factor * r.ci_lower, factor * r.estimate, factor * r.ci_upper, str(r.analysis) == "cace")
+                 for at, _, r in drawn if r is not None]  # fmt: skip
         null = next(EFFECTS[e].null for e in EFFECTS if EFFECTS[e].panel == kind)
-        ax.axvline(null, color="black", lw=0.8, ls="--")
-        if kind == "ratio":
-            ax.set_xscale("log")
-            lo, hi = min(lows), max(highs)
-            ticks = [t for t in (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 10, 20) if lo / 1.5 <= t <= hi * 1.5]
-            ax.xaxis.set_major_locator(FixedLocator(ticks))
-            ax.set_xticklabels([f"{t:g}" for t in ticks])
-            ax.xaxis.set_minor_locator(NullLocator())
-            ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_yticks([])
-        where = blended_transform_factory(fig.transFigure, ax.transData)  # x in the figure, y at the row
-        for y, (label, r) in zip(ypos, lines, strict=True):  # an outcome in bold, its analyses indented under it
-            ax.text(0.015 if r is None else 0.04, y, label, transform=where, ha="left", va="center", fontsize=7.5,
-                    fontweight="bold" if r is None else "normal")  # fmt: skip
-        ax.set_ylim(-0.7, len(lines) - 0.3)
-        ax.spines[["top", "right", "left"]].set_visible(False)
+        log = kind == "ratio"
+        lo, hi = chart.limits([null, *(m[1] for m in marks), *(m[3] for m in marks)], log=log)
+        scale = chart.Scale(lo, hi, left, right, log)
+        c.line([(scale(null), y), (scale(null), y + ph)], width=0.8, dash=chart.DASHED)
+        for at, low, est, high, cace in marks:
+            cace_shown |= cace
+            c.line([(scale(low), at), (scale(high), at)], chart.BLUE, 1.3)
+            c.marker(scale(est), at, "o" if cace else "s", 5.0, chart.BLUE, "#ffffff" if cace else None)
+        for at, label, r in drawn:  # an outcome in bold, its analyses indented under it
+            c.text((0.015 if r is None else 0.04) * width, at, label, 7.5, valign="middle", bold=r is None,
+                   role=f"heading{i}" if r is None else f"row{i}")  # fmt: skip
         if kind == "mean" and key[1]:
             inst = cfg.instruments[key[1].split("|")[0]]
-            scale = f"{inst.label or 'score'}" if inst.score == "mean" else f"{inst.label or 'score'}"
             words = f"{words} ({'mean item score' if inst.score == 'mean' else 'score'}, {inst.min} to {inst.max}): " \
-                f"{scale}"  # fmt: skip
-        ax.set_xlabel(_wrap(f"{words}, with {level} confidence intervals", 60), fontsize=7.5)
+                f"{inst.label or 'score'}"  # fmt: skip
+        ticks = chart.log_ticks(lo, hi) if log else chart.nice_ticks(lo, hi, 7)
+        words = f"{words}, with {level} confidence intervals"
+        chart.x_axis(c, scale, y + ph, ticks, chart.log_labels(ticks) if log else chart.tick_labels(ticks),
+                     label=chart.wrap(words, 60), label_size=7.5, role=f"x{i}")  # fmt: skip
+        y += ph + gap
     if len(rows):
-        handles = [Line2D([], [], color="#1f4e79", marker="s", ms=5, lw=1.3, label="Intention to treat")]
+        entries: list[chart.Entry] = [("s", chart.BLUE, None, "Intention to treat")]
         if cace_shown:
-            handles.append(
-                Line2D(
-                    [],
-                    [],
-                    color="#1f4e79",
-                    marker="o",
-                    ms=5,
-                    mfc="white",
-                    lw=1.3,
-                    label="Complier average causal effect (men who met the dose threshold)",
-                )
-            )
-        fig.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.01, 0.0), frameon=False, fontsize=7.5, ncol=1)
+            entries.append(("o", chart.BLUE, "#ffffff",
+                            "Complier average causal effect (men who met the dose threshold)"))  # fmt: skip
+        chart.legend(c, 0.01 * width + 4, height - 4 - chart.legend_size(entries, 7.5)[1], entries, 7.5)
     if not panels:  # nothing estimable (every analysis has its reason in the outcome table)
-        axes[0, 0].set_axis_off()
-        axes[0, 0].text(0.5, 0.5, "No outcome estimate: see the outcome table for each analysis's reason",
-                        ha="center", va="center", fontsize=8.5, transform=axes[0, 0].transAxes)  # fmt: skip
-    title = f"{versus}: estimates with {level} confidence intervals" if versus else "Outcome estimates"
-    fig.text(0.01, 1 - 0.08 / total, _wrap(title, 95), fontsize=9, va="top", ha="left")
-    return fig
+        c.text(width / 2, top + (row_h + gap) / 2, "No outcome estimate: see the outcome table for each analysis's "
+               "reason", 8.5, "middle", "middle", role="message")  # fmt: skip
+    return c
+
+
+def forest_images(cfg: Config, outcomes: pd.DataFrame) -> dict[str, bytes]:
+    """The forest plot's SVG and PNG bytes."""
+    return forest_plot(cfg, outcomes).images()
 
 
 @_styled

@@ -30,7 +30,7 @@ FIGURES = {
     "engagement": ("engagement_plot", "engagement"),
     "accrual": ("accrual_plot", "recruitment_monthly"),
     "retention": ("retention_plot", "retention"),
-    "forest": ("forest_plot", "outcomes"),
+    "forest": ("figures.forest_images", "outcomes"),
     # a drawing function of another module (module.function) returns the figure's bytes itself
     "plan_sensitivity": ("plan_figures.sensitivity_heatmap", "plan_sensitivity"),
     "recruitment_forecast": ("plan_figures.forecast_bands", "recruitment_forecast_bands"),

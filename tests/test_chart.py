@@ -1,0 +1,126 @@
+"""Charts drawn directly (render/chart.py): round ticks, a log axis, text measured as the PNG draws it, the
+same bytes on every run, text kept as text, no id, nothing in the PNG's header but its resolution."""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from advance_trial.output.render import chart
+from tests.test_flow_diagram import _chunks
+
+
+def test_nice_ticks_are_round_and_cover_the_range() -> None:
+    assert chart.nice_ticks(-0.74, 0.42, 7) == [-0.6, -0.4, -0.2, 0.0, 0.2, 0.4]
+    assert chart.nice_ticks(0, 9.45, 8) == [0, 2, 4, 6, 8]
+    assert chart.nice_ticks(-19.5, 36.0, 7) == [-10, 0, 10, 20, 30]
+    assert chart.nice_ticks(0, 100, 6) == [0, 20, 40, 60, 80, 100]
+    assert chart.tick_labels([-0.6, -0.4, -0.2, 0.0, 0.2]) == ["\u22120.6", "\u22120.4", "\u22120.2", "0.0", "0.2"]
+    assert chart.tick_labels([0.0, 2.5, 5.0, 7.5]) == ["0.0", "2.5", "5.0", "7.5"]
+    assert chart.tick_labels([0, 25, 50]) == ["0", "25", "50"]
+    assert chart.tick_labels([-1e-17, 1.0]) == ["0", "1"]  # no minus zero
+
+
+@given(st.floats(-1e3, 1e3), st.floats(1e-3, 1e6), st.integers(3, 10))
+def test_nice_ticks_lie_within_their_range_evenly_spaced(lo: float, span: float, most: int) -> None:
+    hi = lo + span
+    ticks = chart.nice_ticks(lo, hi, most)
+    assert 1 <= len(ticks) <= most
+    assert all(lo - 1e-8 * span <= t <= hi + 1e-8 * span for t in ticks)  # (float fuzz)
+    steps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
+    assert all(s == pytest.approx(steps[0], rel=1e-6) for s in steps)
+    if steps:
+        mantissa = steps[0] / 10 ** math.floor(math.log10(steps[0]) + 1e-6)
+        assert any(mantissa == pytest.approx(m, rel=1e-6) for m in (1, 2, 2.5, 5))
+    assert len(set(chart.tick_labels(ticks))) == len(ticks)  # labels tell the ticks apart
+
+
+def test_log_ticks_halve_and_double_and_thin_out_over_many_decades() -> None:
+    assert chart.log_ticks(0.3, 5.5) == [0.5, 1, 2, 4]
+    assert chart.log_ticks(0.04, 25, most=9) == [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 10, 20]
+    assert chart.log_ticks(0.04, 25) == [0.1, 1, 10]  # nine are too many: the powers of ten
+    wide = chart.log_ticks(1e-4, 1e4)
+    assert wide and all(math.log10(t) == round(math.log10(t)) for t in wide) and len(wide) <= 8
+    assert chart.log_labels([0.25, 1.0, 10.0]) == ["0.25", "1", "10"]
+    assert chart.log_ticks(-1, 2) == [] and chart.log_ticks(2, 1) == []
+
+
+def test_log_ticks_are_symmetric_about_one() -> None:
+    ticks = chart.log_ticks(0.2, 5)
+    assert ticks == [0.25, 0.5, 1, 2, 4]
+    assert sorted(round(1 / t, 9) for t in ticks) == ticks
+
+
+def test_a_log_scale_places_a_ratio_and_its_inverse_alike() -> None:
+    s = chart.Scale(0.25, 4.0, 100.0, 300.0, log=True)
+    assert s(1.0) == pytest.approx(200.0) and s(0.25) == pytest.approx(100.0) and s(4.0) == pytest.approx(300.0)
+    assert s(2.0) - s(1.0) == pytest.approx(s(1.0) - s(0.5))
+    lo, hi = chart.limits([0.5, 1.0, 2.0], log=True)
+    assert lo * hi == pytest.approx(1.0) and lo < 0.5 and hi > 2.0
+    assert chart.limits([0.0, 10.0]) == pytest.approx((-0.5, 10.5))
+
+
+def test_text_is_measured_with_the_font_the_png_draws() -> None:
+    from PIL import ImageFont
+
+    face = ImageFont.truetype(chart.font_file(), 8.5 * 150 / 72, layout_engine=ImageFont.Layout.BASIC)
+    words = "Compulsory sessions attended"
+    assert chart.text_width(words, 8.5) == pytest.approx(face.getlength(words) * 72 / 150)
+    assert chart.text_width(words, 8.5, bold=True) > chart.text_width(words, 8.5)
+    assert chart.text_width(words, 17) == pytest.approx(2 * chart.text_width(words, 8.5), rel=0.03)  # whole pixels
+    assert chart.text_width("", 8.5) == 0
+
+
+def _canvas() -> chart.Canvas:
+    c = chart.Canvas(200, 120, "A <chart> & its title")
+    s = chart.Scale(0.5, 4.0, 40, 190, log=True)
+    c.line([(s(1), 10), (s(1), 80)], dash=chart.DASHED)
+    c.line([(s(0.6), 40), (s(3), 40)], chart.BLUE, 1.3)
+    c.marker(s(1.3), 40, "s", 5, chart.BLUE)
+    c.marker(s(0.8), 60, "o", 5, chart.BLUE, "#ffffff")
+    c.rect(50, 60, 70, 80, chart.CYCLE[1], "#ffffff", 0.8)
+    c.text(5, 40, ["Two lines", "of a row's label"], 7.5, valign="middle", bold=True)
+    c.upright(12, 60, "Men", 8.5)
+    ticks = chart.log_ticks(0.5, 4.0)
+    chart.x_axis(c, s, 80, ticks, chart.log_labels(ticks), label=["Odds ratio (log scale)"])
+    return c
+
+
+def test_chart_bytes_are_the_same_on_every_run_and_the_png_says_only_its_resolution() -> None:
+    first, second = _canvas().images(), _canvas().images()
+    assert first == second
+    assert _chunks(first["png"]) == [b"IHDR", b"pHYs", b"IDAT", b"IEND"]
+    width, height, depth, colour = struct.unpack(">IIBB", first["png"][16:26])
+    assert (width, height, depth, colour) == (math.ceil(200 * 150 / 72), math.ceil(120 * 150 / 72), 8, 2)  # RGB
+
+
+def test_chart_svg_keeps_text_as_text_with_no_id_or_date() -> None:
+    svg = _canvas().images()["svg"].decode("utf-8")
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    assert texts == ["Two lines", "of a row&#x27;s label", "Men", "0.5", "1", "2", "4", "Odds ratio (log scale)"]
+    assert "<title>A &lt;chart&gt; &amp; its title</title>" in svg
+    assert "id=" not in svg and "date" not in svg.lower() and "matplotlib" not in svg.lower()
+    assert re.search(r'rotate\(-90\)"[^>]*>Men<', svg) and 'stroke-dasharray="3 1.3"' in svg and "<circle" in svg
+
+
+def test_the_png_draws_what_the_svg_does() -> None:
+    """Pixels where the chart draws: the dashed line's dashes and gaps, the bar's fill, the text's ink."""
+    import io
+
+    from PIL import Image
+
+    c = _canvas()
+    im = Image.open(io.BytesIO(c.images()["png"])).convert("RGB")
+    k = 150 / 72
+    s = c.scales[0][1]
+    column = [im.getpixel((round(s(1) * k), round(y * k))) for y in range(12, 30)]
+    assert min(sum(p) for p in column) < 400  # a dash (0.8 points: one and a half dots, smoothed)
+    assert max(sum(p) for p in column) > 600  # gaps between the dashes
+    assert im.getpixel((round(60 * k), round(70 * k))) == (255, 127, 14)  # the bar's orange
+    ink = [im.getpixel((x, y)) for x in range(round(5 * k), round(40 * k)) for y in range(round(30 * k), round(50 * k))]
+    assert min(sum(p) for p in ink) < 100  # the bold label drawn
