@@ -7,6 +7,7 @@ import math
 import re
 import struct
 
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -124,3 +125,54 @@ def test_the_png_draws_what_the_svg_does() -> None:
     assert im.getpixel((round(60 * k), round(70 * k))) == (255, 127, 14)  # the bar's orange
     ink = [im.getpixel((x, y)) for x in range(round(5 * k), round(40 * k)) for y in range(round(30 * k), round(50 * k))]
     assert min(sum(p) for p in ink) < 100  # the bold label drawn
+
+
+def _distribution(cycles: list[str]) -> pd.DataFrame:
+    rows = [(c, k, (k * 7 + i * 3) % 5) for i, c in enumerate(cycles) for k in range(15)]
+    return pd.DataFrame(rows, columns=["cycle", "compulsory_sessions", "n"])
+
+
+def test_attendance_histogram_stacks_cycles_marks_thresholds_and_labels_its_axes() -> None:
+    from advance_trial.config import load_config
+    from advance_trial.output.render.figures import attendance_histogram
+    from tests.conftest import config_path
+
+    cfg = load_config(config_path("advance-feasibility"))
+    dist = _distribution(["1", "2"])
+    c = attendance_histogram(cfg, dist)
+    assert c.title == f"Attendance: {cfg.arm(cfg.schedule.arm).label}" and c.texts("title")[0].words == c.title
+    assert [t.words for t in c.texts("legend")] == ["Cycle 1", "Cycle 2"]
+    assert [t.words for t in c.texts("xlabel")] == ["Compulsory sessions attended"]
+    assert [t.words for t in c.texts("ylabel")] == ["Men"] and c.texts("ylabel")[0].rotated
+    (th,) = [t for t in cfg.thresholds if t.measure == "compulsory_sessions"]
+    assert " ".join(t.words for t in c.texts("threshold")) == th.label
+    xs, ys = dict(c.scales)["x"], dict(c.scales)["y"]
+    dashed = [s for s in c.items if isinstance(s, chart.Shape) and s.dash]
+    assert [s.points[0][0] for s in dashed] == [pytest.approx(xs(th.bound - 0.5))]
+    bars = [s for s in c.items if isinstance(s, chart.Shape) and s.kind == "rect" and s.stroke]  # (not the legend's)
+    total = dist.groupby("compulsory_sessions")["n"].sum()
+    tops = {round(xs.start): 0.0}
+    for s in bars:  # stacked: each session's bars reach its total
+        (x0, y0), (x1, _) = s.points
+        tops[round(x0)] = min(tops.get(round(x0), math.inf), y0)
+    for k, n in total.items():
+        if n:
+            assert tops[round(xs(k - 0.4))] == pytest.approx(ys(n))
+    ticks = [t.words for t in c.texts("tick")]
+    assert ticks[-15:] == [str(k) for k in range(15)] and all(float(w).is_integer() for w in ticks)
+    legend_bottom = max(t.y for t in c.texts("legend"))
+    under = [s for s in bars if s.points[1][0] > c.width - 60]
+    assert all(s.points[0][1] > legend_bottom for s in under)  # no bar reaches the legend
+
+
+def test_attendance_histogram_of_one_cycle_has_no_legend() -> None:
+    from advance_trial.config import load_config
+    from advance_trial.output.render.figures import attendance_histogram, attendance_images
+    from tests.conftest import config_path
+
+    cfg = load_config(config_path("advance-feasibility"))
+    c = attendance_histogram(cfg, _distribution(["all"]))
+    assert not c.texts("legend") and {s.fill for s in c.items if isinstance(s, chart.Shape) and s.kind == "rect"} == {
+        chart.BLUE
+    }
+    assert attendance_images(cfg, _distribution(["all"])) == attendance_images(cfg, _distribution(["all"]))

@@ -85,13 +85,16 @@ def fmt(v: float) -> str:
 # ---------------------------------------------------------------------------------------------------- ticks
 
 
-def nice_ticks(lo: float, hi: float, most: int = 8) -> list[float]:
-    """Round ticks from ``lo`` to ``hi`` (1, 2, 2.5 or 5 times a power of ten apart), at most ``most``."""
+def nice_ticks(lo: float, hi: float, most: int = 8, integer: bool = False) -> list[float]:
+    """Round ticks from ``lo`` to ``hi`` (1, 2, 2.5 or 5 times a power of ten apart), at most ``most``;
+    whole numbers only if ``integer`` (counts of men)."""
     if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
         return [lo] if math.isfinite(lo) else []
     base = 10.0 ** math.floor(math.log10((hi - lo) / most))
     for m in (1.0, 2.0, 2.5, 5.0, 10.0, 20.0):
         step = m * base
+        if integer and (step < 1 or step != int(step)):
+            continue
         first, last = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
         if last - first + 1 <= most:
             return [round(k * step, 12) + 0.0 for k in range(first, last + 1)]

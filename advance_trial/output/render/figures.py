@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -117,39 +116,60 @@ def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> dict[str, str]:
     return write_figure(figure_bytes(fig), out_dir, stem)
 
 
-@_styled
-def attendance_histogram(cfg: Config, distribution: pd.DataFrame) -> Figure:
-    """Bars of men by compulsory sessions attended, stacked by cycle, with compulsory thresholds marked."""
-    fig, ax = _subplots(figsize=(WIDTH, 3.4))
-    cycles = [c for c in distribution["cycle"].unique() if c != "all"]
-    bottom = None
-    if cycles:
-        for c in cycles:
-            d = distribution[distribution["cycle"] == c]
-            ax.bar(d["compulsory_sessions"], d["n"], bottom=bottom, label=f"Cycle {c}", edgecolor="white")
-            bottom = d["n"].to_numpy() if bottom is None else bottom + d["n"].to_numpy()
-        ax.legend(frameon=False)
-    else:
-        d = distribution[distribution["cycle"] == "all"]
-        ax.bar(d["compulsory_sessions"], d["n"], color="#1f4e79")
-    for k, th in enumerate(t for t in cfg.thresholds if t.measure == "compulsory_sessions"):
-        ax.axvline(th.bound - 0.5, color="black", ls="--", lw=0.8)
-        ax.text(
-            th.bound - 0.4,
-            ax.get_ylim()[1] * (0.95 - 0.1 * k),
-            "\n".join(textwrap.wrap(th.label or th.rule, 28)),
-            fontsize=7.5,
-            va="top",
-        )
-    ax.set_xlabel("Compulsory sessions attended")
-    ax.set_ylabel("Men")
-    n_comp = int(distribution["compulsory_sessions"].max()) if len(distribution) else 0
-    ax.set_xticks(range(n_comp + 1))
+def attendance_histogram(cfg: Config, distribution: pd.DataFrame) -> Canvas:
+    """Bars of men by compulsory sessions attended, stacked by cycle, with compulsory thresholds marked.
+    Laid out directly (:mod:`~advance_trial.output.render.chart`), not by matplotlib."""
+    from advance_trial.output.render import chart
+
     arm = cfg.arm(cfg.schedule.arm).label if cfg.schedule else ""
-    ax.set_title(f"Attendance: {arm}", fontsize=10)
-    ax.spines[["top", "right"]].set_visible(False)
-    tight(fig)
-    return fig
+    width, height = chart.WIDTH * chart.PT, 3.4 * chart.PT
+    c = chart.Canvas(width, height, f"Attendance: {arm}")
+    cycles = [k for k in distribution["cycle"].unique() if k != "all"]
+    bars: list[tuple[float, float, float, str]] = []  # (sessions, bottom, top, colour)
+    stacked: dict[float, float] = {}
+    for k, cycle in enumerate(cycles or ["all"]):
+        d = distribution[distribution["cycle"] == cycle]
+        colour = chart.CYCLE[k % len(chart.CYCLE)] if cycles else chart.BLUE
+        for x, n in zip(d["compulsory_sessions"].astype(float), d["n"].astype(float), strict=True):
+            bottom = stacked.get(x, 0.0)
+            bars.append((x, bottom, bottom + n, colour))
+            stacked[x] = bottom + n
+    n_comp = int(distribution["compulsory_sessions"].max()) if len(distribution) else 0
+    entries: list[chart.Entry] = [("bar", chart.CYCLE[k % len(chart.CYCLE)], None, f"Cycle {cycle}")
+                                  for k, cycle in enumerate(cycles)]  # fmt: skip
+    xticks = [float(k) for k in range(n_comp + 1)]
+    # the axes: room left for the counts and "Men", below for the sessions and their label, above for the title
+    most = max(stacked.values(), default=0.0)
+    top_data = most * 1.05 or 1.0
+    left = 6 + chart.y_axis_width(chart.tick_labels(chart.nice_ticks(0, top_data, 10, integer=True)), label="Men")
+    top, right = 8 + (chart.RISE + chart.FALL) * 10, width - 6
+    bottom = height - 6 - chart.tick_height(8) - chart.LABEL_PAD - (chart.RISE + chart.FALL) * 8.5
+    xs = chart.Scale(*chart.limits([-0.4, n_comp + 0.4]), left, right)
+    if entries:  # the legend top right, the counts scaled down under it if they would reach it
+        lw, lh = chart.legend_size(entries)
+        under = [t for x, _, t, _ in bars if xs(x + 0.4) >= right - lw - 8]
+        room = (bottom - top - lh - 10) / (bottom - top)
+        top_data = max(top_data, max(under, default=0.0) / room)
+    ticks = chart.nice_ticks(0, top_data, 10, integer=True)
+    ys = chart.Scale(0.0, top_data, bottom, top)
+    for x, b, t, colour in bars:
+        if t > b:
+            c.rect(xs(x - 0.4), ys(b), xs(x + 0.4), ys(t), colour, "#ffffff" if cycles else None, 1.0 if cycles else 0)
+    for k, th in enumerate(t for t in cfg.thresholds if t.measure == "compulsory_sessions"):
+        c.line([(xs(th.bound - 0.5), top), (xs(th.bound - 0.5), bottom)], width=0.8, dash=chart.DASHED)
+        c.text(xs(th.bound - 0.4), ys(top_data * (0.95 - 0.1 * k)), chart.wrap(th.label or th.rule, 28), 7.5,
+               valign="top", role="threshold")  # fmt: skip
+    if entries:
+        chart.legend(c, right - chart.legend_size(entries)[0] - 4, top + 4, entries)
+    chart.y_axis(c, ys, left, ticks, chart.tick_labels(ticks), label="Men")
+    chart.x_axis(c, xs, bottom, xticks, [str(k) for k in range(n_comp + 1)], label=["Compulsory sessions attended"])
+    c.text((left + right) / 2, top - 6, c.title, 10.0, "middle", role="title")
+    return c
+
+
+def attendance_images(cfg: Config, distribution: pd.DataFrame) -> dict[str, bytes]:
+    """The attendance histogram's SVG and PNG bytes."""
+    return attendance_histogram(cfg, distribution).images()
 
 
 @_styled

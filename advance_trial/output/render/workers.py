@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 #: Each figure: its drawing function in :mod:`advance_trial.output.render.figures` and the table it draws.
 FIGURES = {
     "consort": ("flow.consort_images", "consort"),
-    "attendance": ("attendance_histogram", "dose_distribution"),
+    "attendance": ("figures.attendance_images", "dose_distribution"),
     "engagement": ("engagement_plot", "engagement"),
     "accrual": ("accrual_plot", "recruitment_monthly"),
     "retention": ("retention_plot", "retention"),
