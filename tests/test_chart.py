@@ -143,7 +143,7 @@ def test_attendance_histogram_stacks_cycles_marks_thresholds_and_labels_its_axes
     assert c.title == f"Attendance: {cfg.arm(cfg.schedule.arm).label}" and c.texts("title")[0].words == c.title
     assert [t.words for t in c.texts("legend")] == ["Cycle 1", "Cycle 2"]
     assert [t.words for t in c.texts("xlabel")] == ["Compulsory sessions attended"]
-    assert [t.words for t in c.texts("ylabel")] == ["Men"] and c.texts("ylabel")[0].rotated
+    assert [t.words for t in c.texts("ylabel")] == ["Men"] and c.texts("ylabel")[0].angle == 90
     (th,) = [t for t in cfg.thresholds if t.measure == "compulsory_sessions"]
     assert " ".join(t.words for t in c.texts("threshold")) == th.label
     xs, ys = dict(c.scales)["x"], dict(c.scales)["y"]

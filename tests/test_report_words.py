@@ -15,6 +15,7 @@ import pytest
 from advance_trial.config.loader import load_config, parse_config
 from advance_trial.errors import ConfigError
 from advance_trial.output.display import comparison, group_labels
+from advance_trial.output.render.chart import Shape
 from advance_trial.pipeline import run
 from tests.conftest import SAMPLES, TRIALS, SampleRun, config_path
 from tests.idscan import ids_of, leaks, words_of
@@ -177,9 +178,14 @@ def test_accrual_figure_draws_the_target_its_caption_promises(reports: dict[str,
     cfg = load_config(config_path("advance-digital"))
     assert cfg.trial.target_sample_size == 60
     monthly = pd.read_csv(reports["advance-digital"] / "recruitment_monthly.csv", dtype={"site": str})
-    ax = accrual_plot(cfg, monthly).get_axes()[0]
-    assert any(list(line.get_ydata()) == [60, 60] for line in ax.get_lines())
-    assert ax.get_ylim()[1] > 60
+    c = accrual_plot(cfg, monthly)
+    ys = dict(c.scales)["y"]
+    dashed = [s for s in c.items if isinstance(s, Shape) and s.dash and s.stroke == "#b42318"]
+    assert [p[1] for s in dashed for p in s.points] == [pytest.approx(ys(60))] * 2 and ys.hi > 60
+    assert "Target: 60 men" in [t.words for t in c.texts("legend")]
+    assert [t.words for t in c.texts("target")] == ["Target sample size: 60 men"]
+    months = sorted(monthly["month"].astype(str).unique())
+    assert [t.words for t in c.texts("tick") if t.angle == 30] == months[:: max(1, len(months) // 8)]
     assert "against the target sample size (60 men)" in (reports["advance-digital"] / "report.md").read_text()
     no_target = (reports["advance-feasibility"] / "report.md").read_text()  # the trial set none: none promised
     assert "Cumulative accrual by site and in all*" in no_target and "target sample size (" not in no_target

@@ -76,6 +76,24 @@ def wrap(text: str, width: int) -> list[str]:
     return textwrap.wrap(text, width) or [text]
 
 
+def fit(text: str, size: float, most: float, bold: bool = False) -> str:
+    """``text`` broken between words into lines (joined by newlines) of at most ``most`` points each (a
+    word wider than that stays whole on its line)."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and text_width(f"{lines[-1]} {word}", size, bold) <= most:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return "\n".join(lines)
+
+
+def centred(x: float, text: str, size: float, width: float, margin: float = 4.0) -> float:
+    """The centre nearest ``x`` at which ``text`` lies within a canvas ``width`` points wide."""
+    half = text_width(text, size) / 2
+    return min(max(x, margin + half), width - margin - half) if 2 * half < width - 2 * margin else width / 2
+
+
 def fmt(v: float) -> str:
     """A coordinate in the SVG: at most two decimals."""
     s = f"{v:.2f}".rstrip("0").rstrip(".")
@@ -184,7 +202,7 @@ class Text:
     anchor: Anchor = "start"
     bold: bool = False
     colour: str = "#000000"
-    rotated: bool = False  # read upwards
+    angle: float = 0.0  # turned anticlockwise about its anchor, degrees (90: read upwards)
     role: str = ""
 
 
@@ -240,7 +258,15 @@ class Canvas:
 
     def upright(self, x: float, y: float, words: str, size: float, colour: str = "#000000", role: str = "") -> None:
         """``words`` read upwards, centred on ``y``, their baseline at ``x``."""
-        self.items.append(Text(x, y, words, size, "middle", False, colour, True, role))
+        self.items.append(Text(x, y, words, size, "middle", False, colour, 90.0, role))
+
+    def turned(self, x: float, y: float, words: str, size: float, angle: float, role: str = "") -> None:
+        """``words`` turned ``angle`` degrees anticlockwise, the top right corner of what they cover at
+        ``(x, y)`` (an x axis's slanted tick label, as matplotlib aligns one to the right and the top)."""
+        a = math.radians(angle)
+        end_x = x - FALL * size * math.sin(a)  # the baseline's end, below and left of the corner
+        end_y = y + RISE * size * math.cos(a)
+        self.items.append(Text(end_x, end_y, words, size, "end", False, "#000000", angle, role))
 
     def texts(self, role: str | None = None) -> list[Text]:
         """The lines of text drawn (with ``role``, if given)."""
@@ -266,7 +292,7 @@ def svg(c: Canvas) -> bytes:
             attrs += ' font-weight="bold"' if it.bold else ""
             attrs += f' fill="{it.colour}"' if it.colour != "#000000" else ""
             attrs += f' text-anchor="{it.anchor}"' if it.anchor != "start" else ""
-            where = (f'transform="translate({fmt(it.x)} {fmt(it.y)}) rotate(-90)"' if it.rotated
+            where = (f'transform="translate({fmt(it.x)} {fmt(it.y)}) rotate({fmt(-it.angle)})"' if it.angle
                      else f'x="{fmt(it.x)}" y="{fmt(it.y)}"')  # fmt: skip
             out.append(f"<text {where}{attrs}>{e(it.words)}</text>")
             continue
@@ -352,16 +378,16 @@ def png(c: Canvas) -> bytes:
         if not isinstance(it, Text):
             continue
         f = font(it.size, it.bold)
-        if not it.rotated:
+        if not it.angle:
             draw.text((it.x * s, it.y * s), it.words, fill=_rgb(it.colour), font=f, anchor=anchors[it.anchor])
             continue
-        left, top, right, bottom = f.getbbox(it.words, anchor="ms")
-        mask = Image.new("L", (right - left + 2, bottom - top + 2), 0)
-        ImageDraw.Draw(mask).text((1 - left, 1 - top), it.words, fill=255, font=f, anchor="ms")
-        turned = mask.transpose(Image.Transpose.ROTATE_90)  # the baseline now upright, at the mask's left + 1 - top
-        x0 = round(it.x * s) - (1 - top)
-        y0 = round(it.y * s) - turned.height // 2
-        im.paste(_rgb(it.colour), (x0, y0, x0 + turned.width, y0 + turned.height), turned)
+        # drawn on a square mask around its anchor, turned about it, and painted where the anchor goes
+        half = math.ceil(f.getlength(it.words) + it.size * s) + 2
+        mask = Image.new("L", (2 * half, 2 * half), 0)
+        ImageDraw.Draw(mask).text((half, half), it.words, fill=255, font=f, anchor=anchors[it.anchor])
+        mask = mask.rotate(it.angle, resample=Image.Resampling.BICUBIC, center=(half, half))
+        x0, y0 = round(it.x * s) - half, round(it.y * s) - half
+        im.paste(_rgb(it.colour), (x0, y0, x0 + 2 * half, y0 + 2 * half), mask)
     buf = io.BytesIO()
     im.save(buf, format="png", compress_level=1, dpi=(DPI, DPI))
     return buf.getvalue()
@@ -384,11 +410,14 @@ def x_axis(c: Canvas, scale: Scale, y: float, ticks: list[float], labels: list[s
     for t, words in zip(ticks, labels, strict=True):
         x = scale(t)
         c.line([(x, y), (x, y + TICK)])
-        c.text(x, y + TICK + TICK_PAD, words, size, "middle", "top", role="tick")
+        if words:  # (none: the caller draws them)
+            c.text(
+                centred(x, words, size, c.width, 1.0), y + TICK + TICK_PAD, words, size, "middle", "top", role="tick"
+            )  # (the last kept within the canvas)
     bottom = y + tick_height(size)
     if label:
-        bottom += LABEL_PAD + c.text((scale.start + scale.end) / 2, bottom + LABEL_PAD, label, label_size, "middle",
-                                     "top", role=f"{role}label")  # fmt: skip
+        x = max(centred((scale.start + scale.end) / 2, w, label_size, c.width) for w in label)
+        bottom += LABEL_PAD + c.text(x, bottom + LABEL_PAD, label, label_size, "middle", "top", role=f"{role}label")
     return bottom
 
 
@@ -401,20 +430,34 @@ def y_axis(c: Canvas, scale: Scale, x: float, ticks: list[float], labels: list[s
     for t, words in zip(ticks, labels, strict=True):
         y = scale(t)
         c.line([(x - TICK, y), (x, y)])
-        c.text(x - TICK - TICK_PAD, y, words, size, "end", "middle", role="tick")
+        c.text(x - TICK - TICK_PAD, y, words.split("\n"), size, "end", "middle", role="tick")
     if label:
-        widest = max((text_width(w, size) for w in labels), default=0.0)
+        widest = max((text_width(w, size) for ws in labels for w in ws.split("\n")), default=0.0)
         c.upright(x - TICK - TICK_PAD - widest - LABEL_PAD - FALL * label_size, (scale.start + scale.end) / 2,
                   label, label_size, role="ylabel")  # fmt: skip
 
 
 def y_axis_width(labels: list[str], size: float = 8.0, label: str | None = None, label_size: float = 8.5) -> float:
-    """The room left of a y axis's line its ticks, labels and label take."""
-    widest = max((text_width(w, size) for w in labels), default=0.0)
+    """The room left of a y axis's line its ticks, labels (lines split at newlines) and label take."""
+    widest = max((text_width(w, size) for ws in labels for w in ws.split("\n")), default=0.0)
     return TICK + TICK_PAD + widest + ((LABEL_PAD + (RISE + FALL) * label_size) if label else 0.0)
 
 
-#: A legend entry: its kind ("bar", "line", or a marker "o"/"s" on a line), colour, marker face, words.
+def frame(c: Canvas, ylabels: list[str], ylabel: str | None = None, xlabel: list[str] | None = None,
+          title: float = 0.0, right: float = 0.0, size: float = 8.0) -> tuple[float, float, float, float]:  # fmt: skip
+    """The plot area (left, top, right, bottom) of a chart whose y axis has ``ylabels`` (at ``size``) and
+    ``ylabel``, whose x axis has a label of ``xlabel``'s lines, with a title of size ``title`` (or none) above
+    and ``right`` points kept free at the right (a legend's), as a tight layout fits them."""
+    left = 6 + y_axis_width(ylabels, size, ylabel)
+    top = 6 + ((RISE + FALL) * title + 6 if title else 0.0)
+    bottom = c.height - 6 - tick_height(size)
+    if xlabel:
+        bottom -= LABEL_PAD + (len(xlabel) - 1) * LEADING * 8.5 + (RISE + FALL) * 8.5
+    return left, top, c.width - 6 - right, bottom
+
+
+#: A legend entry: its kind, colour, marker face and words. The kind is "bar" (a swatch), "line", "thick"
+#: (a line twice as wide), "dashed", or a marker on a line: "o", "s", or "." (a small dot).
 Entry = tuple[str, str, str | None, str]
 
 
@@ -429,12 +472,15 @@ def legend(c: Canvas, x: float, y: float, entries: list[Entry], size: float = 8.
     ems long) and its words, as matplotlib lays one out."""
     for i, (kind, colour, face, words) in enumerate(entries):
         mid = y + i * 1.7 * size + 0.6 * size
+        ends = [(x, mid), (x + 2 * size, mid)]
         if kind == "bar":
             c.rect(x, mid - 0.35 * size, x + 2 * size, mid + 0.35 * size, colour)
+        elif kind == "dashed":
+            c.line(ends, colour, 0.9, DASHED)
         else:
-            c.line([(x, mid), (x + 2 * size, mid)], colour, 1.3)
-            if kind in ("o", "s"):
-                c.marker(x + size, mid, kind, 5.0, colour, face)
+            c.line(ends, colour, 2.0 if kind == "thick" else 1.2 if kind == "." else 1.3)
+            if kind in ("o", "s", "."):
+                c.marker(x + size, mid, "o" if kind == "." else kind, 2.0 if kind == "." else 5.0, colour, face)
         c.text(x + 2.8 * size, mid, words, size, "start", "middle", role="legend")
 
 

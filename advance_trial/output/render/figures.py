@@ -172,62 +172,103 @@ def attendance_images(cfg: Config, distribution: pd.DataFrame) -> dict[str, byte
     return attendance_histogram(cfg, distribution).images()
 
 
-@_styled
-def accrual_plot(cfg: Config, monthly: pd.DataFrame) -> Figure:
-    """Cumulative men randomised (enrolled) by month, per site and in all, against the trial's target."""
-    fig, ax = _subplots(figsize=(WIDTH, 3.4))
+def accrual_plot(cfg: Config, monthly: pd.DataFrame) -> Canvas:
+    """Cumulative men randomised (enrolled) by month, per site and in all, against the trial's target.
+    Laid out directly (:mod:`~advance_trial.output.render.chart`), not by matplotlib."""
+    from advance_trial.output.render import chart
+
+    c = chart.Canvas(chart.WIDTH * chart.PT, 3.4 * chart.PT, "Accrual by site")
     months = sorted(monthly["month"].astype(str).unique())
     at = {m: i for i, m in enumerate(months)}
     labels = {s.id: s.label for s in cfg.sites}
-    for site, rows in monthly.groupby(monthly["site"].astype(str), sort=False):
+    lines: list[tuple[list[int], list[float], str, bool]] = []
+    entries: list[chart.Entry] = []
+    for k, (site, rows) in enumerate(monthly.groupby(monthly["site"].astype(str), sort=False)):
         # the count at the end of each month, from none at the start of the site's first
         x = [at[str(rows["month"].iloc[0])], *(at[m] + 1 for m in rows["month"].astype(str))]
         y = [0.0, *rows["cumulative"].astype(float)]
         total = site == "all"
-        ax.plot(x, y, lw=2.0 if total else 1.2, marker="" if total else ".", ms=3,
-                color="black" if total else None, label="All sites" if total else labels.get(site, site))  # fmt: skip
+        colour = "#000000" if total else chart.CYCLE[k % len(chart.CYCLE)]
+        lines.append((x, y, colour, total))
+        entries.append(("thick" if total else ".", colour, None, "All sites" if total else labels.get(site, site)))
     target = cfg.trial.target_sample_size
+    most = max((max(y) for _, y, _, _ in lines), default=0.0)
     if target:
-        ax.axhline(target, color="#b42318", ls="--", lw=0.9, label=f"Target: {target} men")
-        top = max(float(target), float(pd.to_numeric(monthly["cumulative"], errors="coerce").max()))
-        ax.set_ylim(0, top * 1.1)
-        ax.text(0.2, target, f"Target sample size: {target} men", va="bottom", ha="left", fontsize=8, color="#b42318")
+        entries.append(("dashed", "#b42318", None, f"Target: {target} men"))
+        top_data = max(float(target), most) * 1.1
+    else:
+        top_data = most * 1.05 or 1.0
+    ticks = chart.nice_ticks(0, top_data, 8, integer=True)
+    ylabel = f"Men {cfg.entered} (cumulative)"
+    room = chart.legend_size(entries)[0] + 10
+    left, top, right, bottom = chart.frame(c, chart.tick_labels(ticks), ylabel, ["Start of month"], 9.5, room)
+    slant = max((chart.text_width(m, 8.0) for m in months), default=0.0) * 0.5 + 8.0 * (chart.RISE + chart.FALL)
+    bottom -= slant - (chart.RISE + chart.FALL) * 8.0  # the months slanted at 30 degrees need more room
+    height = c.height
+    xs, ys = chart.Scale(0.0, float(len(months)) or 1.0, left, right), chart.Scale(0.0, top_data, bottom, top)
+    if target:
+        c.line([(left, ys(target)), (right, ys(target))], "#b42318", 0.9, chart.DASHED)
+        c.text(xs(0.2), ys(target) - 1.5, f"Target sample size: {target} men", 8.0, colour="#b42318", role="target")
+    for x, y, colour, total in lines:
+        c.line([(xs(a), ys(b)) for a, b in zip(x, y, strict=True)], colour, 2.0 if total else 1.2)
+        if not total:
+            for a, b in zip(x, y, strict=True):
+                c.marker(xs(a), ys(b), "o", 2.0, colour)
     step = max(1, len(months) // 8)
-    ax.set_xticks(range(0, len(months), step))
-    ax.set_xticklabels(months[::step], fontsize=8, rotation=30, ha="right")
-    ax.set_xlim(0, len(months))
-    ax.set_ylabel(f"Men {cfg.entered} (cumulative)")
-    ax.set_xlabel("Start of month")
-    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.set_title("Accrual by site", fontsize=9.5)
-    ax.spines[["top", "right"]].set_visible(False)
-    tight(fig)
-    return fig
+    shown = list(range(0, len(months), step))
+    chart.y_axis(c, ys, left, ticks, chart.tick_labels(ticks), label=ylabel)
+    chart.x_axis(c, xs, bottom, [float(i) for i in shown], ["" for _ in shown])
+    for i in shown:  # the months slanted, as they were drawn
+        c.turned(xs(i), bottom + chart.TICK + chart.TICK_PAD, months[i], 8.0, 30.0, role="tick")
+    c.text((left + right) / 2, height - 6, ["Start of month"], 8.5, "middle", "bottom", role="xlabel")
+    chart.legend(c, right + 8, top, entries)
+    c.text(chart.centred((left + right) / 2, c.title, 9.5, c.width), top - 6, c.title, 9.5, "middle", role="title")
+    return c
 
 
-@_styled
-def engagement_plot(cfg: Config, engagement: pd.DataFrame) -> Figure:
+def accrual_images(cfg: Config, monthly: pd.DataFrame) -> dict[str, bytes]:
+    """The accrual figure's SVG and PNG bytes."""
+    return accrual_plot(cfg, monthly).images()
+
+
+def engagement_plot(cfg: Config, engagement: pd.DataFrame) -> Canvas:
     """For each component of the schedule, the share of men offered it who started it and who completed it,
-    with their intervals."""
+    with their intervals. Laid out directly (:mod:`~advance_trial.output.render.chart`), not by matplotlib."""
+    from advance_trial.output.render import chart
+
     comps = engagement.reset_index(drop=True)
-    fig, ax = _subplots(figsize=(WIDTH, 0.55 * len(comps) + 1.4))
-    y = np.arange(len(comps))[::-1]
-    for offset, what, colour in ((0.17, "started", "#1f4e79"), (-0.17, "completed", "#b36b00")):
-        p = comps[f"proportion_{what}"].to_numpy(dtype=float)
-        lo = p - comps[f"ci_lower_{what}"].to_numpy(dtype=float)
-        hi = comps[f"ci_upper_{what}"].to_numpy(dtype=float) - p
-        ax.barh(y + offset, 100 * p, height=0.32, color=colour, label=what.capitalize())
-        ax.errorbar(100 * p, y + offset, xerr=[100 * lo, 100 * hi], fmt="none", ecolor="black", lw=0.8, capsize=2)
-    ax.set_yticks(y)
-    ax.set_yticklabels([f"{r.label} ({r.sessions})" for r in comps.itertuples()], fontsize=8)
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("Men offered the component (%)")
-    ax.legend(frameon=False, fontsize=8, loc="lower right")
     arm = cfg.arm(cfg.schedule.arm).label if cfg.schedule else ""
-    ax.set_title(f"Engagement by component: {arm}", fontsize=10)
-    ax.spines[["top", "right"]].set_visible(False)
-    tight(fig)
-    return fig
+    c = chart.Canvas(chart.WIDTH * chart.PT, (0.55 * len(comps) + 1.4) * chart.PT, f"Engagement by component: {arm}")
+    names = [chart.fit(f"{r.label} ({r.sessions})", 8.0, 0.4 * c.width) for r in comps.itertuples()]
+    left, top, right, bottom = chart.frame(c, names, None, ["Men offered the component (%)"], 10.0)
+    xs = chart.Scale(0.0, 100.0, left, right)
+    ys = chart.Scale(*chart.limits([-0.33, len(comps) - 1 + 0.33]), bottom, top)
+    y = np.arange(len(comps))[::-1].astype(float)
+    entries: list[chart.Entry] = []
+    for offset, what, colour in ((0.17, "started", "#1f4e79"), (-0.17, "completed", "#b36b00")):
+        p = 100 * comps[f"proportion_{what}"].to_numpy(dtype=float)
+        lo = 100 * comps[f"ci_lower_{what}"].to_numpy(dtype=float)
+        hi = 100 * comps[f"ci_upper_{what}"].to_numpy(dtype=float)
+        for at, pk, lk, hk in zip(y + offset, p, lo, hi, strict=True):
+            if pk == pk:
+                c.rect(xs(0), ys(at - 0.16), xs(pk), ys(at + 0.16), colour)
+            if lk == lk and hk == hk:
+                c.line([(xs(lk), ys(at)), (xs(hk), ys(at))], width=0.8)
+                for v in (lk, hk):
+                    c.line([(xs(v), ys(at) - 2), (xs(v), ys(at) + 2)], width=0.8)
+        entries.append(("bar", colour, None, what.capitalize()))
+    ticks = chart.nice_ticks(0, 100, 6)
+    chart.y_axis(c, ys, left, [float(v) for v in y], names)
+    chart.x_axis(c, xs, bottom, ticks, chart.tick_labels(ticks), label=["Men offered the component (%)"])
+    w, h = chart.legend_size(entries)
+    chart.legend(c, right - w - 4, bottom - h - 4, entries)
+    c.text(chart.centred((left + right) / 2, c.title, 10.0, c.width), top - 6, c.title, 10.0, "middle", role="title")
+    return c
+
+
+def engagement_images(cfg: Config, engagement: pd.DataFrame) -> dict[str, bytes]:
+    """The engagement figure's SVG and PNG bytes."""
+    return engagement_plot(cfg, engagement).images()
 
 
 #: The forest plot's scales: each effect's panel, how its axis is labelled, and the factor its values are
@@ -337,15 +378,18 @@ def forest_images(cfg: Config, outcomes: pd.DataFrame) -> dict[str, bytes]:
     return forest_plot(cfg, outcomes).images()
 
 
-@_styled
-def retention_plot(cfg: Config, retention: pd.DataFrame) -> Figure:
-    """Proportion of men followed up within the window, by arm and timepoint, with intervals."""
+def retention_plot(cfg: Config, retention: pd.DataFrame) -> Canvas:
+    """Proportion of men followed up within the window, by arm and timepoint, with intervals. Laid out
+    directly (:mod:`~advance_trial.output.render.chart`), not by matplotlib."""
+    from advance_trial.output.render import chart
+
     d = retention[(retention["site"] == "all") & (retention["cycle"] == "all")] if "cycle" in retention else retention
     d = d[d["site"] == "all"]
     arms = [a for a in d["arm"].unique() if a != "all"] + (["all"] if (d["arm"] == "all").any() else [])
     tps = list(dict.fromkeys(d["timepoint"]))
-    fig, ax = _subplots(figsize=(WIDTH, 0.9 + 0.45 * max(len(arms) * len(tps), 1)))
-    labels, y = [], 0
+    c = chart.Canvas(chart.WIDTH * chart.PT, (0.9 + 0.45 * max(len(arms) * len(tps), 1)) * chart.PT,
+                     "Retention by arm")  # fmt: skip
+    rows = []  # (label, proportion, lower, upper, colour)
     colours = ["#1f4e79", "#c55a11", "#548235", "#7f6000"]
     for tp in tps:
         for i, arm in enumerate(arms):
@@ -359,23 +403,32 @@ def retention_plot(cfg: Config, retention: pd.DataFrame) -> Figure:
                 continue  # withheld in shareable outputs
             if p != p:
                 continue
-            colour = "black" if arm == "all" else colours[i % len(colours)]
-            ax.plot([lo, hi], [-y, -y], color=colour, lw=1.6)
-            ax.plot([p], [-y], "o", color=colour, ms=6)
+            colour = "#000000" if arm == "all" else colours[i % len(colours)]
             name = "All men" if arm == "all" else cfg.arm(arm).label
             when = cfg.timepoint(tp).label or "Follow-up" if tp in cfg.timepoint_ids else "Follow-up"
-            labels.append((f"{when}: {name} ({r['n_retained']}/{r['n_randomised']})", -y))
-            y += 1
-    for c in cfg.progression:
-        if c.metric.startswith("retention.") and c.go is not None:
-            ax.axvline(c.go, color="black", ls="--", lw=0.8)
-            ax.text(c.go, 0.6, f" Progression criterion: {c.go:.0%}", fontsize=7.5, va="bottom")
-    ax.set_yticks([v for _, v in labels])
-    ax.set_yticklabels([t for t, _ in labels], fontsize=8)
-    ax.set_xlim(0, 1)
-    ax.set_ylim(-y + 0.4, 1.2)
-    ax.set_xlabel(f"Followed up within the window ({cfg.reporting.ci_level:.0%} interval)")
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.set_title("Retention by arm", fontsize=10, loc="left")
-    tight(fig)
-    return fig
+            words = chart.fit(f"{when}: {name} ({r['n_retained']}/{r['n_randomised']})", 8.0, 0.4 * c.width)
+            rows.append((words, p, lo, hi, colour))
+    level = f"{cfg.reporting.ci_level:.0%}"
+    xlabel = [f"Followed up within the window ({level} interval)"]
+    left, top, right, bottom = chart.frame(c, [r[0] for r in rows], None, xlabel, 10.0)
+    xs, ys = chart.Scale(0.0, 1.0, left, right), chart.Scale(-len(rows) + 0.4, 1.2, bottom, top)
+    for k, (_, p, lo, hi, colour) in enumerate(rows):
+        c.line([(xs(lo), ys(-k)), (xs(hi), ys(-k))], colour, 1.6)
+        c.marker(xs(p), ys(-k), "o", 6.0, colour)
+    for crit in cfg.progression:
+        if crit.metric.startswith("retention.") and crit.go is not None:
+            c.line([(xs(crit.go), top), (xs(crit.go), bottom)], width=0.8, dash=chart.DASHED)
+            words, gap = f"Progression criterion: {crit.go:.0%}", chart.text_width(" ", 7.5)
+            after = xs(crit.go) + gap + chart.text_width(words, 7.5) <= c.width - 4  # else left of the line
+            c.text(xs(crit.go) + (gap if after else -gap), ys(0.6), words, 7.5, "start" if after else "end",
+                   valign="bottom", role="criterion")  # fmt: skip
+    ticks = chart.nice_ticks(0, 1, 6)
+    chart.y_axis(c, ys, left, [-float(k) for k in range(len(rows))], [r[0] for r in rows])
+    chart.x_axis(c, xs, bottom, ticks, chart.tick_labels(ticks), label=xlabel)
+    c.text(left, top - 6, c.title, 10.0, role="title")
+    return c
+
+
+def retention_images(cfg: Config, retention: pd.DataFrame) -> dict[str, bytes]:
+    """The retention figure's SVG and PNG bytes."""
+    return retention_plot(cfg, retention).images()

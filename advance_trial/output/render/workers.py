@@ -27,9 +27,9 @@ if TYPE_CHECKING:
 FIGURES = {
     "consort": ("flow.consort_images", "consort"),
     "attendance": ("figures.attendance_images", "dose_distribution"),
-    "engagement": ("engagement_plot", "engagement"),
-    "accrual": ("accrual_plot", "recruitment_monthly"),
-    "retention": ("retention_plot", "retention"),
+    "engagement": ("figures.engagement_images", "engagement"),
+    "accrual": ("figures.accrual_images", "recruitment_monthly"),
+    "retention": ("figures.retention_images", "retention"),
     "forest": ("figures.forest_images", "outcomes"),
     # a drawing function of another module (module.function) returns the figure's bytes itself
     "plan_sensitivity": ("plan_figures.sensitivity_heatmap", "plan_sensitivity"),
