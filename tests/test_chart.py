@@ -176,3 +176,90 @@ def test_attendance_histogram_of_one_cycle_has_no_legend() -> None:
         chart.BLUE
     }
     assert attendance_images(cfg, _distribution(["all"])) == attendance_images(cfg, _distribution(["all"]))
+
+
+def test_the_run_s_six_figures_are_drawn_without_matplotlib() -> None:
+    """The CONSORT diagram and the five charts import no plotting library (its import alone is a tenth of
+    a second, its drawing ten times the charts' own)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, pandas as pd\n"
+        "from advance_trial.config import load_config\n"
+        "from advance_trial.output.render.workers import FIGURES, draw\n"
+        "from tests.conftest import config_path\n"
+        "from tests.test_chart import _distribution\n"
+        "cfg = load_config(config_path('advance-feasibility'))\n"
+        "out = draw(cfg, FIGURES['attendance'][0], _distribution(['1', '2']))\n"
+        "rows = pd.DataFrame([{'outcome': 'abi_physical', 'analysis': 'ancova', 'effect': 'mean_difference',\n"
+        "    'estimate': -0.1, 'ci_lower': -0.3, 'ci_upper': 0.1, 'comparison': 'advance vs tau'}])\n"
+        "out |= draw(cfg, FIGURES['forest'][0], rows)\n"
+        "assert set(out) == {'svg', 'png'}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    from advance_trial.output.render.workers import FIGURES
+
+    assert all(FIGURES[s][0].startswith(("figures.", "flow.")) for s in
+               ("consort", "attendance", "engagement", "accrual", "retention", "forest"))  # fmt: skip
+
+
+def _inside(c: chart.Canvas) -> list[str]:
+    """The lines of text that run off the canvas."""
+    out = []
+    for t in c.texts():
+        if t.angle:
+            continue
+        w = chart.text_width(t.words, t.size, t.bold)
+        x0 = t.x - {"start": 0.0, "middle": w / 2, "end": w}[t.anchor]
+        if x0 < 0 or x0 + w > c.width or t.y - chart.RISE * t.size < 0 or t.y > c.height:
+            out.append(t.words)
+    return out
+
+
+def test_engagement_and_retention_keep_every_word_and_keep_it_on_the_figure() -> None:
+    from advance_trial.config import load_config
+    from advance_trial.output.render.figures import engagement_plot, retention_plot
+    from tests.conftest import config_path
+
+    cfg = load_config(config_path("advance-feasibility"))
+    eng = pd.DataFrame([
+        {"label": "Individual session with a keyworker", "sessions": 2, "proportion_started": 0.8,
+         "ci_lower_started": 0.67, "ci_upper_started": 0.88, "proportion_completed": 0.48,
+         "ci_lower_completed": 0.35, "ci_upper_completed": 0.61},
+        {"label": "Weekly 2-hour group", "sessions": 12, "proportion_started": 0.94, "ci_lower_started": 0.85,
+         "ci_upper_started": 0.98, "proportion_completed": 0.06, "ci_lower_completed": 0.02,
+         "ci_upper_completed": 0.15},
+    ])  # fmt: skip
+    c = engagement_plot(cfg, eng)
+    assert [t.words for t in c.texts("tick")][:2] == [
+        "Individual session with a keyworker (2)",
+        "Weekly 2-hour group (12)",
+    ]
+    assert [t.words for t in c.texts("legend")] == ["Started", "Completed"]
+    assert c.texts("xlabel")[0].words == "Men offered the component (%)" and not _inside(c)
+    bars = [s for s in c.items if isinstance(s, chart.Shape) and s.kind == "rect" and s.points[0][0] < c.width - 80]
+    xs = dict(c.scales)["x"]
+    assert sorted(round(s.points[1][0] - xs(0), 3) for s in bars) == sorted(
+        round(xs(100 * p) - xs(0), 3) for p in (0.8, 0.48, 0.94, 0.06)
+    )
+    ret = pd.DataFrame([
+        {"timepoint": "week16", "arm": "advance", "site": "all", "cycle": "all", "n_randomised": 54, "n_retained": 32,
+         "proportion": 0.59, "ci_lower": 0.46, "ci_upper": 0.71},
+        {"timepoint": "week16", "arm": "tau", "site": "all", "cycle": "all", "n_randomised": "<5",
+         "n_retained": "<5", "proportion": "[c]", "ci_lower": "[c]", "ci_upper": "[c]"},
+        {"timepoint": "week16", "arm": "all", "site": "all", "cycle": "all", "n_randomised": 104, "n_retained": 51,
+         "proportion": 0.49, "ci_lower": 0.4, "ci_upper": 0.59},
+    ])  # fmt: skip
+    c = retention_plot(cfg, ret)
+    rows = [" ".join(t.words for t in c.texts("tick") if abs(t.y - y) < 12) for y in sorted({
+        round(t.y) for t in c.texts("tick") if t.anchor == "end"})]  # fmt: skip
+    week = cfg.timepoint("week16").label
+    advance = cfg.arm("advance").label
+    assert any(r.startswith(week) and advance in r and r.endswith("(32/54)") for r in rows)
+    assert not any(cfg.arm("tau").label + " (" in r for r in rows)  # withheld: not drawn
+    (crit,) = [p for p in cfg.progression if p.metric.startswith("retention.") and p.go is not None]
+    assert [t.words for t in c.texts("criterion")] == [f"Progression criterion: {crit.go:.0%}"]
+    assert not _inside(c) and c.texts("title")[0].words == "Retention by arm"

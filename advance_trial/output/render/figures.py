@@ -1,11 +1,17 @@
-"""Figures, drawn with matplotlib and written reproducibly (no dates, no software stamps).
+"""Figures, written reproducibly (no dates, no software stamps).
 
-SVG text stays text (searchable, read aloud by screen readers, checked by a test for ids), with a
-fixed hash salt; PNG has no ``Software`` chunk; so the same table gives the same bytes on every run of
-the same versions. Every word drawn is a label from the config or the display vocabulary, never an id.
-Figures are drawn at the size they are printed (6.3 inches wide, the report's text width), in the
-report's sans-serif type at 8 to 9 points, so that their words read as the tables' do.
-"""
+The report's five charts (attendance, engagement, accrual, retention and the forest plot) are laid out
+directly on a :class:`~advance_trial.output.render.chart.Canvas` and written as SVG text and as a PNG drawn by
+Pillow, without matplotlib (a tenth of its time); each has a function giving its layout (``forest_plot``, for
+tests) and one giving its bytes (``forest_images``, named in the figure workers' table). The planning figures
+(:mod:`advance_trial.output.render.plan_figures`) are drawn with matplotlib, in :data:`STYLE`, by
+:func:`figure_bytes`.
+
+SVG text stays text (searchable, read aloud by screen readers, checked by a test for ids), with no ids; PNG
+has no ``Software`` chunk; so the same table gives the same bytes on every run of the same versions. Every
+word drawn is a label from the config or the display vocabulary, never an id. Figures are drawn at the size
+they are printed (6.3 inches wide, the report's text width), in the report's sans-serif type (DejaVu Sans)
+at 7.5 to 10 points, so that their words read as the tables' do."""
 
 from __future__ import annotations
 
