@@ -85,6 +85,8 @@ def _canvas() -> chart.Canvas:
     c.marker(s(1.3), 40, "s", 5, chart.BLUE)
     c.marker(s(0.8), 60, "o", 5, chart.BLUE, "#ffffff")
     c.rect(50, 60, 70, 80, chart.CYCLE[1], "#ffffff", 0.8)
+    c.rect(90, 60, 90, 80, chart.CYCLE[2], "#ffffff", 0.8)  # a bar of none: no width, nothing drawn
+    c.rect(100, 60, 100.1, 80, chart.CYCLE[2])
     c.text(5, 40, ["Two lines", "of a row's label"], 7.5, valign="middle", bold=True)
     c.upright(12, 60, "Men", 8.5)
     ticks = chart.log_ticks(0.5, 4.0)
@@ -221,7 +223,7 @@ def _inside(c: chart.Canvas) -> list[str]:
 
 def test_engagement_and_retention_keep_every_word_and_keep_it_on_the_figure() -> None:
     from advance_trial.config import load_config
-    from advance_trial.output.render.figures import engagement_plot, retention_plot
+    from advance_trial.output.render.figures import engagement_images, engagement_plot, retention_plot
     from tests.conftest import config_path
 
     cfg = load_config(config_path("advance-feasibility"))
@@ -230,7 +232,7 @@ def test_engagement_and_retention_keep_every_word_and_keep_it_on_the_figure() ->
          "ci_lower_started": 0.67, "ci_upper_started": 0.88, "proportion_completed": 0.48,
          "ci_lower_completed": 0.35, "ci_upper_completed": 0.61},
         {"label": "Weekly 2-hour group", "sessions": 12, "proportion_started": 0.94, "ci_lower_started": 0.85,
-         "ci_upper_started": 0.98, "proportion_completed": 0.06, "ci_lower_completed": 0.02,
+         "ci_upper_started": 0.98, "proportion_completed": 0.0, "ci_lower_completed": 0.0,
          "ci_upper_completed": 0.15},
     ])  # fmt: skip
     c = engagement_plot(cfg, eng)
@@ -243,8 +245,9 @@ def test_engagement_and_retention_keep_every_word_and_keep_it_on_the_figure() ->
     bars = [s for s in c.items if isinstance(s, chart.Shape) and s.kind == "rect" and s.points[0][0] < c.width - 80]
     xs = dict(c.scales)["x"]
     assert sorted(round(s.points[1][0] - xs(0), 3) for s in bars) == sorted(
-        round(xs(100 * p) - xs(0), 3) for p in (0.8, 0.48, 0.94, 0.06)
+        round(xs(100 * p) - xs(0), 3) for p in (0.8, 0.48, 0.94, 0.0)
     )
+    assert engagement_images(cfg, eng)["png"]  # a share of none is a bar of no width (it once stopped the run)
     ret = pd.DataFrame([
         {"timepoint": "week16", "arm": "advance", "site": "all", "cycle": "all", "n_randomised": 54, "n_retained": 32,
          "proportion": 0.59, "ci_lower": 0.46, "ci_upper": 0.71},
