@@ -123,7 +123,9 @@ def test_forest_plot_has_a_panel_per_outcome_scale_risk_differences_in_points() 
 
 
 def test_forest_plot_draws_ratios_on_a_log_axis_and_skips_withheld_cells() -> None:
-    from advance_trial.output.render.figures import forest_plot
+    import math
+
+    from advance_trial.output.render.figures import forest_images, forest_plot
 
     cfg = load_config(config_path("advance-feasibility"))
     rows = pd.DataFrame([
@@ -142,6 +144,13 @@ def test_forest_plot_draws_ratios_on_a_log_axis_and_skips_withheld_cells() -> No
     assert "Odds ratio or rate ratio (log scale)" in c.texts("x0label")[0].words
     assert "ABI physical abuse (mean item score)" not in [t.words for t in c.texts()]  # withheld: not drawn
     assert len(c.texts("legend")) == 1  # no complier average causal effect shown, none in the legend
+    rows.loc[0, ["ci_lower", "ci_upper"]] = [0.0, float("inf")]  # a separated model's interval
+    c = forest_plot(cfg, rows)
+    ((_, scale),) = c.scales
+    assert math.isfinite(scale.lo) and math.isfinite(scale.hi) and scale.lo > 0
+    xs = [x for s in c.items if isinstance(s, Shape) for x, _ in s.points]
+    assert all(math.isfinite(x) and 0 <= x <= c.width for x in xs)
+    assert "inf" not in forest_images(cfg, rows)["svg"].decode()
 
 
 def test_forest_plot_of_no_estimable_row_says_so() -> None:

@@ -174,6 +174,13 @@ class Scale:
             a, b = self.lo, self.hi
         return self.start + (v - a) / ((b - a) or 1.0) * (self.end - self.start)
 
+    def clipped(self, v: float) -> float:
+        """Where ``v`` is drawn, held within the scale (an interval's infinite or, on a log scale, zero
+        limit is drawn to the axis's end)."""
+        if v != v:
+            return self(self.lo)
+        return self(min(max(v, self.lo), self.hi))
+
 
 def limits(values: list[float], log: bool = False, margin: float = 0.05) -> tuple[float, float]:
     """The data's range widened by ``margin`` of it at each end (in logs on a log axis)."""

@@ -353,8 +353,8 @@ def forest_plot(cfg: Config, outcomes: pd.DataFrame) -> Canvas:
         c.line([(scale(null), y), (scale(null), y + ph)], width=0.8, dash=chart.DASHED)
         for at, low, est, high, cace in marks:
             cace_shown |= cace
-            c.line([(scale(low), at), (scale(high), at)], chart.BLUE, 1.3)
-            c.marker(scale(est), at, "o" if cace else "s", 5.0, chart.BLUE, "#ffffff" if cace else None)
+            c.line([(scale.clipped(low), at), (scale.clipped(high), at)], chart.BLUE, 1.3)
+            c.marker(scale.clipped(est), at, "o" if cace else "s", 5.0, chart.BLUE, "#ffffff" if cace else None)
         for at, label, r in drawn:  # an outcome in bold, its analyses indented under it
             c.text((0.015 if r is None else 0.04) * width, at, label, 7.5, valign="middle", bold=r is None,
                    role=f"heading{i}" if r is None else f"row{i}")  # fmt: skip
