@@ -366,13 +366,13 @@ def png(c: Canvas) -> bytes:
                 draw.line([px(p) for p in piece], fill=stroke, width=lw, joint="curve" if len(piece) > 2 else None)
         elif it.kind == "rect":
             (x0, y0), (x1, y1) = px(it.points[0]), px(it.points[1])
-            box = (round(x0), round(y0), round(x1) - 1, round(y1) - 1)
-            if box[2] < box[0] or box[3] < box[1]:
+            dots = (round(x0), round(y0), round(x1) - 1, round(y1) - 1)
+            if dots[2] < dots[0] or dots[3] < dots[1]:
                 continue  # less than a dot wide or high (a share of none): nothing to draw
             if it.fill:
-                draw.rectangle(box, fill=_rgb(it.fill))
+                draw.rectangle(dots, fill=_rgb(it.fill))
             if stroke is not None and it.width > 0:
-                draw.rectangle(box, outline=stroke, width=lw)
+                draw.rectangle(dots, outline=stroke, width=lw)
         else:
             (x, y), r = px(it.points[0]), it.size / 2 * k
             box = (x - r, y - r, x + r, y + r)
