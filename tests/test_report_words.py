@@ -190,7 +190,8 @@ def test_accrual_figure_draws_the_target_its_caption_promises(reports: dict[str,
     c = accrual_plot(cfg, monthly)
     ys = dict(c.scales)["y"]
     dashed = [s for s in c.items if isinstance(s, Shape) and s.dash and s.stroke == "#b42318"]
-    assert [p[1] for s in dashed for p in s.points] == [pytest.approx(ys(60))] * 2 and ys.hi > 60
+    target, sample = dashed  # the line across the axes, and the legend's sample of it
+    assert [p[1] for p in target.points] == [pytest.approx(ys(60))] * 2 and ys.hi > 60
     assert "Target: 60 men" in [t.words for t in c.texts("legend")]
     assert [t.words for t in c.texts("target")] == ["Target sample size: 60 men"]
     months = sorted(monthly["month"].astype(str).unique())

@@ -214,7 +214,8 @@ def accrual_plot(cfg: Config, monthly: pd.DataFrame) -> Canvas:
     xs, ys = chart.Scale(0.0, float(len(months)) or 1.0, left, right), chart.Scale(0.0, top_data, bottom, top)
     if target:
         c.line([(left, ys(target)), (right, ys(target))], "#b42318", 0.9, chart.DASHED)
-        c.text(xs(0.2), ys(target) - 1.5, f"Target sample size: {target} men", 8.0, colour="#b42318", role="target")
+        words = f"Target sample size: {target} men"
+        c.text(xs(0.2), ys(target) - 1.0, words, 8.0, valign="bottom", colour="#b42318", role="target")
     for x, y, colour, total in lines:
         c.line([(xs(a), ys(b)) for a, b in zip(x, y, strict=True)], colour, 2.0 if total else 1.2)
         if not total:
