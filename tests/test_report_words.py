@@ -15,9 +15,17 @@ import pytest
 from advance_trial.config.loader import load_config, parse_config
 from advance_trial.errors import ConfigError
 from advance_trial.output.display import comparison, group_labels
+from advance_trial.output.render.chart import Shape
 from advance_trial.pipeline import run
 from tests.conftest import SAMPLES, TRIALS, SampleRun, config_path
 from tests.idscan import ids_of, leaks, words_of
+
+
+def chart_width(t: object) -> float:
+    from advance_trial.output.render.chart import text_width
+
+    return text_width(t.words, t.size, t.bold)  # type: ignore[attr-defined]
+
 
 RENDERED = (".html", ".md", ".docx", ".svg")
 
@@ -40,8 +48,9 @@ def test_no_id_or_snake_case_name_in_any_rendered_output(reports: dict[str, Path
 
 @pytest.mark.parametrize("options", [{"blinded": True}, {"shareable": True}, {"closed": True},
                                      {"blinded": True, "closed": True}])  # fmt: skip
-def test_no_id_in_blinded_shareable_or_closed_reports(sample_run: Callable[..., SampleRun],
-                                                      options: dict[str, bool]) -> None:
+def test_no_id_in_blinded_shareable_or_closed_reports(
+    sample_run: Callable[..., SampleRun], options: dict[str, bool]
+) -> None:
     trial = "advance-feasibility"
     cfg = load_config(config_path(trial))
     out = sample_run(trial, **options).out
@@ -88,25 +97,60 @@ def test_forest_plot_has_a_panel_per_outcome_scale_risk_differences_in_points() 
         {"outcome": "physical_more_than_rarely", "analysis": "unadjusted", "effect": "risk_difference",
          "estimate": 0.085, "ci_lower": -0.17, "ci_upper": 0.335, "comparison": "advance vs tau", "threshold": ""},
     ])  # fmt: skip
-    fig = forest_plot(cfg, rows)
-    axes = fig.get_axes()
-    assert len(axes) == 3  # ABI scores, days of use, risk differences: no shared axis
-    labels = [ax.get_xlabel() for ax in axes]
-    assert "Abusive Behavior Inventory" in labels[0].replace("\n", " ") and "1 to 5" in labels[0]
+    c = forest_plot(cfg, rows)
+    scales = dict(c.scales)
+    assert list(scales) == ["x0", "x1", "x2"]  # ABI scores, days of use, risk differences: no shared axis
+    labels = [" ".join(t.words for t in c.texts(f"x{i}label")) for i in range(3)]
+    assert "Abusive Behavior Inventory" in labels[0] and "1 to 5" in labels[0]
     assert "0 to 28" in labels[1]
-    risk = axes[2]
     assert labels[2].startswith("Risk difference, percentage points")
-    lo, hi = risk.get_xlim()
-    assert lo <= -17 and hi >= 33.5  # drawn at 100 times the proportion
-    rows_shown = [t.get_text().replace("\n", " ") for t in axes[0].texts]
-    assert rows_shown == [
+    risk = scales["x2"]
+    assert risk.lo <= -17 and risk.hi >= 33.5 and not risk.log  # drawn at 100 times the proportion
+    ticks = [t.words for t in c.texts("tick") if t.y > c.texts("x2label")[0].y - 20 and t.y < c.texts("x2label")[0].y]
+    assert ticks == ["\u221210", "0", "10", "20", "30"]  # round, within the data, a minus sign
+    first = c.texts("heading0") + c.texts("row0")
+    shown = [" ".join(t.words for t in first if t.y == y) for y in sorted({t.y for t in first})]
+    assert shown == [
         "ABI physical abuse (mean item score)",
         "ANCOVA, complete cases",
-        "Complier average causal effect (Attended at least one session)",
+        "Complier average causal effect (Attended at",
+        "least one session)",
     ]
-    assert axes[0].texts[0].get_fontweight() == "bold" and axes[0].texts[1].get_position()[0] > 0.02
-    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert all(t.bold for t in c.texts("heading0")) and not any(t.bold for t in c.texts("row0"))
+    assert min(t.x for t in c.texts("row0")) > max(t.x for t in c.texts("heading0"))  # indented
+    legend = [t.words for t in c.texts("legend")]
     assert legend[0] == "Intention to treat" and legend[1].startswith("Complier average causal effect")
+
+
+def test_forest_plot_draws_ratios_on_a_log_axis_and_skips_withheld_cells() -> None:
+    import math
+
+    from advance_trial.output.render.figures import forest_images, forest_plot
+
+    cfg = load_config(config_path("advance-feasibility"))
+    rows = pd.DataFrame([
+        {"outcome": "physical_more_than_rarely", "analysis": "logistic", "effect": "odds_ratio", "estimate": 1.28,
+         "ci_lower": 0.34, "ci_upper": 4.79, "comparison": "advance vs tau", "threshold": ""},
+        {"outcome": "physical_acts", "analysis": "negative_binomial", "effect": "rate_ratio", "estimate": 0.9,
+         "ci_lower": 0.71, "ci_upper": 1.14, "comparison": "advance vs tau", "threshold": ""},
+        {"outcome": "abi_physical", "analysis": "ancova", "effect": "mean_difference", "estimate": "<5",
+         "ci_lower": "<5", "ci_upper": "<5", "comparison": "advance vs tau", "threshold": ""},
+    ])  # fmt: skip
+    c = forest_plot(cfg, rows)
+    ((role, scale),) = c.scales
+    assert scale.log and scale.lo < 0.34 and scale.hi > 4.79
+    assert scale(1.0) - scale(0.5) == pytest.approx(scale(2.0) - scale(1.0))  # a ratio and its inverse alike
+    assert [t.words for t in c.texts("tick")] == ["0.5", "1", "2", "4"]
+    assert "Odds ratio or rate ratio (log scale)" in c.texts("x0label")[0].words
+    assert "ABI physical abuse (mean item score)" not in [t.words for t in c.texts()]  # withheld: not drawn
+    assert len(c.texts("legend")) == 1  # no complier average causal effect shown, none in the legend
+    rows.loc[0, ["ci_lower", "ci_upper"]] = [0.0, float("inf")]  # a separated model's interval
+    c = forest_plot(cfg, rows)
+    ((_, scale),) = c.scales
+    assert math.isfinite(scale.lo) and math.isfinite(scale.hi) and scale.lo > 0
+    xs = [x for s in c.items if isinstance(s, Shape) for x, _ in s.points]
+    assert all(math.isfinite(x) and 0 <= x <= c.width for x in xs)
+    assert "inf" not in forest_images(cfg, rows)["svg"].decode()
 
 
 def test_forest_plot_of_no_estimable_row_says_so() -> None:
@@ -127,9 +171,14 @@ def test_forest_plot_of_no_estimable_row_says_so() -> None:
             }
         ]
     )
-    fig = forest_plot(cfg, rows)
-    assert any("No outcome estimate" in t.get_text() for t in fig.get_axes()[0].texts)
-    assert forest_plot(cfg, rows.iloc[:0]).get_axes()
+    for frame in (rows, rows.iloc[:0]):
+        c = forest_plot(cfg, frame)
+        assert [t.words for t in c.texts("message")] == [
+            "No outcome estimate: see the outcome table for each analysis's reason"
+        ]
+        assert not c.scales and not c.texts("legend") and c.texts("title")[0].words == "Outcome estimates"
+        message = c.texts("message")[0]
+        assert chart_width(message) < c.width  # fits the figure
 
 
 def test_accrual_figure_draws_the_target_its_caption_promises(reports: dict[str, Path]) -> None:
@@ -138,9 +187,15 @@ def test_accrual_figure_draws_the_target_its_caption_promises(reports: dict[str,
     cfg = load_config(config_path("advance-digital"))
     assert cfg.trial.target_sample_size == 60
     monthly = pd.read_csv(reports["advance-digital"] / "recruitment_monthly.csv", dtype={"site": str})
-    ax = accrual_plot(cfg, monthly).get_axes()[0]
-    assert any(list(line.get_ydata()) == [60, 60] for line in ax.get_lines())
-    assert ax.get_ylim()[1] > 60
+    c = accrual_plot(cfg, monthly)
+    ys = dict(c.scales)["y"]
+    dashed = [s for s in c.items if isinstance(s, Shape) and s.dash and s.stroke == "#b42318"]
+    target, sample = dashed  # the line across the axes, and the legend's sample of it
+    assert [p[1] for p in target.points] == [pytest.approx(ys(60))] * 2 and ys.hi > 60
+    assert "Target: 60 men" in [t.words for t in c.texts("legend")]
+    assert [t.words for t in c.texts("target")] == ["Target sample size: 60 men"]
+    months = sorted(monthly["month"].astype(str).unique())
+    assert [t.words for t in c.texts("tick") if t.angle == 30] == months[:: max(1, len(months) // 8)]
     assert "against the target sample size (60 men)" in (reports["advance-digital"] / "report.md").read_text()
     no_target = (reports["advance-feasibility"] / "report.md").read_text()  # the trial set none: none promised
     assert "Cumulative accrual by site and in all*" in no_target and "target sample size (" not in no_target

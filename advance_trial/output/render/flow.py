@@ -12,14 +12,11 @@ run of the same versions.
 
 from __future__ import annotations
 
-import functools
 import html
 import io
 import math
 import textwrap
 from dataclasses import dataclass
-from importlib.util import find_spec
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -68,20 +65,12 @@ class Diagram:
     stages: tuple[tuple[float, float, str], ...]
 
 
-def _font_file(bold: bool = False) -> str:
-    spec = find_spec("matplotlib")
-    if spec is None or not spec.submodule_search_locations:  # pragma: no cover - matplotlib is a dependency
-        raise RuntimeError("matplotlib is not installed")
-    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
-    return str(Path(next(iter(spec.submodule_search_locations))) / "mpl-data" / "fonts" / "ttf" / name)
-
-
-@functools.lru_cache(maxsize=8)
 def _font(size: float, bold: bool = False) -> Any:
-    """The typeface at ``size`` points, for drawing at :data:`DPI` (loaded once per process)."""
-    from PIL import ImageFont
+    """The typeface at ``size`` points, for drawing at :data:`DPI` (loaded once per process, shared with the
+    charts: :func:`advance_trial.output.render.chart.font`)."""
+    from advance_trial.output.render.chart import font
 
-    return ImageFont.truetype(_font_file(bold), size * DPI / PT, layout_engine=ImageFont.Layout.BASIC)
+    return font(size, bold)
 
 
 def _width(text: str, size: float = SIZE, bold: bool = False) -> float:
@@ -374,8 +363,9 @@ def _dashed(draw: Any, corners: tuple[tuple[int, int], ...], lw: int, s: float) 
 
 
 def warm() -> None:
-    """Load the diagram's fonts now (a figure worker's start, while the analyses run)."""
-    for size, bold in ((SIZE, False), (TITLE_SIZE, False), (STAGE_SIZE, True)):
+    """Load the diagram's and the charts' fonts now (a figure worker's start, while the analyses run)."""
+    for size, bold in ((SIZE, False), (TITLE_SIZE, False), (STAGE_SIZE, True), (7.5, False), (7.5, True),
+                       (8.0, False), (9.0, False), (9.5, False)):  # fmt: skip
         _font(size, bold)
 
 

@@ -28,11 +28,11 @@ if TYPE_CHECKING:
 #: Each figure: its drawing function in :mod:`advance_trial.output.render.figures` and the table it draws.
 FIGURES = {
     "consort": ("flow.consort_images", "consort"),
-    "attendance": ("attendance_histogram", "dose_distribution"),
-    "engagement": ("engagement_plot", "engagement"),
-    "accrual": ("accrual_plot", "recruitment_monthly"),
-    "retention": ("retention_plot", "retention"),
-    "forest": ("forest_plot", "outcomes"),
+    "attendance": ("figures.attendance_images", "dose_distribution"),
+    "engagement": ("figures.engagement_images", "engagement"),
+    "accrual": ("figures.accrual_images", "recruitment_monthly"),
+    "retention": ("figures.retention_images", "retention"),
+    "forest": ("figures.forest_images", "outcomes"),
     # a drawing function of another module (module.function) returns the figure's bytes itself
     "plan_sensitivity": ("plan_figures.sensitivity_heatmap", "plan_sensitivity"),
     "recruitment_forecast": ("plan_figures.forecast_bands", "recruitment_forecast_bands"),
