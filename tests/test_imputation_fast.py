@@ -68,3 +68,49 @@ def test_donors_match_the_reference_and_are_among_the_k_nearest(n_obs, n_mis, se
 def test_stable_argsort_is_numpys_stable_sort(values):
     x = np.asarray(values, dtype=float)
     assert np.array_equal(stable_argsort(x), np.argsort(x, kind="stable"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from([-1.5, -0.0, 0.0, 0.25, 1.0, 3.0, np.inf, -np.inf]), min_size=1, max_size=40))
+def test_places_rank_the_distinct_values_with_equal_values_sharing_a_place(values):
+    from advance_trial.outcomes.imputation import _places
+
+    x = np.asarray(values, dtype=float)
+    places = _places(x)
+    assert places is not None
+    distinct, place = places
+    assert np.all(np.diff(distinct) > 0)  # ascending, and -0.0 and 0.0 are one value
+    assert np.array_equal(distinct[place], x)
+
+
+def test_places_give_way_to_sorting_with_nan_or_many_distinct_values():
+    from advance_trial.outcomes.imputation import _places
+
+    assert _places(np.array([1.0, np.nan, 1.0])) is None
+    many = np.random.default_rng(3).normal(size=70_000)  # more than 2**16 distinct values
+    assert _places(many) is None
+    with_ties = np.concatenate([many, many[:5000]])
+    assert np.array_equal(stable_argsort(with_ties), np.argsort(with_ties, kind="stable"))
+    few = np.round(many, 2)
+    assert _places(few) is not None
+    assert np.array_equal(stable_argsort(few), np.argsort(few, kind="stable"))
+
+
+@pytest.mark.parametrize("distance", [0.0, 1e-12, 1e-8, 1e-6, 1e-4, 1e-2, 1.0])
+def test_the_quick_independence_check_keeps_what_the_full_check_keeps(distance):
+    """A predictor at every distance from the span of the complete columns, across the check's threshold
+    (1e-7 of its length) and the quick test's (1e-3): the columns kept are those of the full check."""
+    from advance_trial.outcomes.checks import independent_columns
+    from advance_trial.outcomes.imputation import _Design
+
+    r = np.random.default_rng(11)
+    n = 400
+    complete = np.column_stack([np.ones(n), r.random(n) < 0.5, r.normal(size=n)]).astype(float)
+    other = complete @ np.array([0.3, 1.0, -2.0]) + distance * r.normal(size=n)
+    data = np.column_stack([np.full(n, np.nan), other])
+    obs = r.random(n) < 0.6
+    d = _Design(complete, data, np.array([1]), obs)
+    Xo, _ = d.independent()
+    full = np.column_stack([complete, other])[obs]
+    assert Xo.shape[1] == len(independent_columns(full))
+    assert np.array_equal(Xo, full[:, independent_columns(full)])
