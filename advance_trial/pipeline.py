@@ -465,7 +465,10 @@ def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir
             early.extend(figure_jobs(feasibility))
             figures.append(start_drawing(cfg, early, out, workers))
 
-    with melting_once():  # progression, the plan and results.csv melt each table once
+    from advance_trial.outcomes.imputation import imputing_in
+
+    # progression, the plan and results.csv melt each table once; large imputations go to the workers
+    with melting_once(), imputing_in(workers):
         built = compute(cfg, analysis_data(cfg, data), COMMANDS[opts.command], opts.by, draw_feasibility,
                         definitive)  # fmt: skip
         failed = [f for f in built.failures if f.split(":")[0] in _labels(opts.command)]

@@ -17,7 +17,12 @@ Pooling (Rubin 1987) with the small-sample degrees of freedom of Barnard and Rub
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from concurrent.futures import BrokenExecutor, Executor, Future
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -289,3 +294,66 @@ def impute(
                         designs[h].update(data, missing[:, j], blocks[g])
         out.append(data)
     return out
+
+
+# --------------------------------------------------------------------------- imputing beside the analyses
+
+#: Imputations smaller than this (rows x imputations x rounds) are done where their analysis runs: sending a
+#: data set to a worker and its imputed copies back costs more than it saves.
+AHEAD_MIN_CELLS = 2_000_000
+
+_WORKERS: ContextVar[Executor | None] = ContextVar("imputation_workers", default=None)
+_AHEAD: ContextVar[dict[str, Future[list[np.ndarray]]] | None] = ContextVar("imputations_ahead", default=None)
+
+
+@contextmanager
+def imputing_in(workers: Executor | None) -> Iterator[None]:
+    """Large imputations made inside this block are done in ``workers`` (the run's worker processes,
+    :func:`advance_trial.output.render.workers.start_workers`), beside the run's other analyses; None: here."""
+    token = _WORKERS.set(workers)
+    try:
+        yield
+    finally:
+        _WORKERS.reset(token)
+
+
+@contextmanager
+def imputing_ahead(jobs: Callable[[], dict[str, tuple[Any, ...]]]) -> Iterator[None]:
+    """Start the large imputations of ``jobs()`` (:func:`impute`'s arguments by name) in the workers of
+    :func:`imputing_in`, if there are any; :func:`imputed` then takes each from its worker. Every draw is
+    the one this process would make: each imputation has its own generator, sent with its state."""
+    workers = _WORKERS.get()
+    started: dict[str, Future[list[np.ndarray]]] = {}
+    if workers is not None:
+        for name, args in jobs().items():
+            if len(args[2]) * args[3] * args[4] >= AHEAD_MIN_CELLS:
+                try:
+                    started[name] = workers.submit(impute, *args)
+                except (BrokenExecutor, RuntimeError):  # workers gone or shut down: imputed here
+                    break
+    token = _AHEAD.set(started)
+    try:
+        yield
+    finally:
+        _AHEAD.reset(token)
+        for future in started.values():
+            future.cancel()
+
+
+def imputed(
+    name: str,
+    rng: np.random.Generator,
+    complete: np.ndarray,
+    incomplete: np.ndarray,
+    m: int,
+    iterations: int,
+    groups: list[int] | None = None,
+) -> list[np.ndarray]:
+    """:func:`impute`, taken from a worker when :func:`imputing_ahead` started it there under ``name``."""
+    future = (_AHEAD.get() or {}).pop(name, None)
+    if future is not None:
+        try:
+            return future.result()
+        except BrokenExecutor:  # a worker died: imputed here (the generator here is still at its start)
+            pass
+    return impute(rng, complete, incomplete, m, iterations, groups)
