@@ -114,3 +114,47 @@ def test_the_quick_independence_check_keeps_what_the_full_check_keeps(distance):
     full = np.column_stack([complete, other])[obs]
     assert Xo.shape[1] == len(independent_columns(full))
     assert np.array_equal(Xo, full[:, independent_columns(full)])
+
+
+def _sample_outcomes(workers):
+    import warnings
+
+    from advance_trial.analysis.subjects import analysis_data
+    from advance_trial.config import load_config
+    from advance_trial.data.canonical import read_canonical
+    from advance_trial.outcomes import outcome_results
+    from advance_trial.outcomes.imputation import imputing_in
+    from tests.conftest import SAMPLES, config_path
+
+    cfg = load_config(config_path("advance-feasibility"))
+    ads = analysis_data(cfg, read_canonical(cfg, SAMPLES / "advance-feasibility"))
+    with warnings.catch_warnings(), imputing_in(workers):
+        warnings.simplefilter("ignore")
+        return outcome_results(cfg, ads)
+
+
+def test_imputations_done_in_the_run_s_workers_are_those_done_here(monkeypatch):
+    """The sample's imputations sent to worker processes (as a large trial's are): the same results to the bit;
+    with the workers gone, imputed here, the same again."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from advance_trial.outcomes import imputation
+
+    here = _sample_outcomes(None)
+    assert (here["group1_level"] == "multiple_imputation").any()
+    monkeypatch.setattr(imputation, "AHEAD_MIN_CELLS", 0)
+    sent: list[str] = []
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
+        submit = pool.submit
+
+        def counted(fn, *args):
+            sent.append(fn.__name__)
+            return submit(fn, *args)
+
+        monkeypatch.setattr(pool, "submit", counted)
+        away = _sample_outcomes(pool)
+    assert sent and set(sent) == {"impute"}
+    assert away.equals(here)
+    pool.shutdown()
+    assert _sample_outcomes(pool).equals(here)  # submitting to a shut pool fails: imputed here

@@ -15,6 +15,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,9 +55,9 @@ def _column_text(s: pd.Series) -> np.ndarray:
     return _one_line_end(pd.Series(text, index=s.index, dtype=object)).to_numpy(dtype=object)
 
 
-def _cell_text(v: object) -> str:
+def _cell_text(v: Any) -> str:
     """A Python object's cell: missing empty, a float unrounded, anything else its ``str``."""
-    return "" if pd.isna(v) else (_float_text(v) if isinstance(v, float) else str(v))  # type: ignore[arg-type]
+    return "" if pd.isna(v) else (_float_text(v) if isinstance(v, float) else str(v))
 
 
 def _float_column_text(s: pd.Series) -> pd.Series:
@@ -69,7 +70,7 @@ def _by_distinct(s: pd.Series, codes: np.ndarray, text: Callable[[pd.Series], pd
     filled = np.flatnonzero(codes >= 0)
     _, first = np.unique(codes[filled], return_index=True)
     distinct = text(s.iloc[filled[first]].reset_index(drop=True)).to_numpy(dtype=object)
-    return np.append(distinct, np.array([""], dtype=object))[codes]
+    return np.asarray(np.append(distinct, np.array([""], dtype=object))[codes])
 
 
 def _one_line_end(text: pd.Series) -> pd.Series:

@@ -463,7 +463,7 @@ def _imputations_ahead(cfg: Config, frames: list[tuple[Outcome, pd.DataFrame]]) 
             continue
         try:
             plan = _imputation_plan(cfg, o, frame, cfg.reporting.ci_level)
-        except Exception:  # noqa: BLE001 - reported where the analysis runs, in its own words
+        except Exception:  # reported where the analysis runs, in its own words
             continue
         if isinstance(plan, _Imputation):
             s = cfg.analysis
@@ -501,10 +501,10 @@ def _multiple_imputation(cfg: Config, o: Outcome, frame: pd.DataFrame, level: fl
         raise NotEstimable("the imputed analyses have no variance: every completed data set is fitted exactly")
     lo, hi = pooled_interval(pooled, level)
     p = two_sided_p(pooled.estimate / np.sqrt(pooled.total), pooled.df)
-    imputed = ", ".join(["outcome"] + (["baseline"] if with_base else []) + incomplete_factors)
+    what = ", ".join(["outcome"] + (["baseline"] if with_base else []) + incomplete_factors)
     return Effect("multiple_imputation", "mean_difference", pooled.estimate, lo, hi, float(np.sqrt(pooled.total)),
                   pooled.df, "Rubin's rules, Barnard-Rubin df", n, n1, n0, p_value=p,
-                  note=f"m = {s.mi_m}, {s.mi_iterations} iterations, PMM ({imputed}); fraction of missing "
+                  note=f"m = {s.mi_m}, {s.mi_iterations} iterations, PMM ({what}); fraction of missing "
                        f"information {pooled.fmi:.3f}")  # fmt: skip
 
 
