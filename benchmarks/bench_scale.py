@@ -115,10 +115,13 @@ def config_for(folder: Path, with_mi: bool) -> Path:
 def run_once(cfg: Path, data: Path, out: Path, code_root: Path = ROOT) -> tuple[float, float, float]:
     """Wall time, the run's peak resident memory and its largest worker's (MiB), running the toolkit
     found in ``code_root`` (the process starts there, so its ``advance_trial`` is imported first)."""
+    # the run's own peak is its VmHWM: ru_maxrss survives exec, so a child started by this process (large
+    # once it has made 100,000 men's data) would report this process's peak as its own
     code = (
-        "import resource, sys; from advance_trial.pipeline import run; "
+        "import re, resource, sys; from advance_trial.pipeline import run; "
         f"run({str(cfg)!r}, {str(data)!r}, {str(out)!r}); "
-        "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
+        "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()); "
+        "print('MAXRSS', hwm.group(1) if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
         "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
     t0 = time.perf_counter()
