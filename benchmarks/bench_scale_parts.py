@@ -39,7 +39,7 @@ from advance_trial.output.tables import to_csv_bytes
 cfg = load_config(sys.argv[1])
 def peak_kib():  # VmHWM: ru_maxrss survives exec and would give the parent's peak (it made the data)
     import re
-    found = re.search(r"VmHWM:\s+(\d+)", open("/proc/self/status").read())
+    found = re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read())
     return int(found.group(1)) if found else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 def cpu(f):
     t = time.process_time(); out = f(); return time.process_time() - t, out
