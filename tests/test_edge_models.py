@@ -401,3 +401,23 @@ def test_theta_ml_computes_each_distinct_count_once_and_gives_the_man_by_man_val
         mu = np.exp(r.normal(1, 0.5, n))
         y = r.negative_binomial(2, 2 / (2 + mu)).astype(float)
         assert theta_ml(y, mu) == man_by_man(y, mu)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["group:b", "man:S2", "group:a", "group:b", "man:S1"],
+        ["x"],
+        [3, 1, 3, 2],
+        [1, 1.0, True, 2],  # equal keys, as numpy counts them
+        [2.0, -0.0, 0.0, 1.5],
+    ],
+)
+def test_unique_codes_are_numpys(values):
+    from advance_trial.outcomes.nested import unique_codes
+
+    for arr in (np.array(values, dtype=object), np.array(values)):
+        uniq, codes = unique_codes(arr)
+        ref_uniq, ref_codes = np.unique(arr, return_inverse=True)
+        assert np.array_equal(codes, ref_codes.reshape(-1))
+        assert np.array_equal(uniq, ref_uniq)
