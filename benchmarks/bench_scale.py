@@ -5,7 +5,9 @@ samples, not trials of this size): three sites and cycles, 1:1 arms, 15 sessions
 intervention man in therapy groups of about 8, baseline and week-16 ABI items, partners for a
 quarter of the men. Each size runs ``advance-trial run`` with the ADVANCE config (multiple imputation
 included; ``--without-mi`` leaves it out) in a fresh process; the peak resident memory of that process
-is read from the operating system, for the run's process and for its figure workers (the largest).
+is read from the operating system, for the run's process (its ``VmHWM``: ``ru_maxrss`` survives
+``exec`` and gave this benchmark's own peak after making the data, 621 MiB before issue 38) and for
+its workers (the largest ``ru_maxrss``: a forked worker's counts the run's memory at the fork).
 
 With ``--baseline`` (a checkout of an older commit, e.g. ``git worktree add /tmp/base main``) the same
 data are run by both, alternating, and the two are printed side by side with their ratio (medians of
