@@ -158,3 +158,25 @@ def test_imputations_done_in_the_run_s_workers_are_those_done_here(monkeypatch):
     assert away.equals(here)
     pool.shutdown()
     assert _sample_outcomes(pool).equals(here)  # submitting to a shut pool fails: imputed here
+
+
+def test_an_imputation_no_worker_has_started_is_taken_back_and_done_here(monkeypatch):
+    """Workers busy with figures: an imputation still queued when its analysis needs it is cancelled and
+    done in the run's process, not waited for; the same results."""
+    from concurrent.futures import Executor, Future
+
+    from advance_trial.outcomes import imputation
+
+    class Busy(Executor):
+        def __init__(self):
+            self.queued: list[Future] = []
+
+        def submit(self, fn, /, *args, **kwargs):
+            self.queued.append(Future())  # never picked up
+            return self.queued[-1]
+
+    here = _sample_outcomes(None)
+    monkeypatch.setattr(imputation, "AHEAD_MIN_CELLS", 0)
+    busy = Busy()
+    assert _sample_outcomes(busy).equals(here)
+    assert busy.queued and all(f.cancelled() for f in busy.queued)

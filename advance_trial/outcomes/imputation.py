@@ -349,9 +349,10 @@ def imputed(
     iterations: int,
     groups: list[int] | None = None,
 ) -> list[np.ndarray]:
-    """:func:`impute`, taken from a worker when :func:`imputing_ahead` started it there under ``name``."""
+    """:func:`impute`, taken from a worker when :func:`imputing_ahead` started it there under ``name``; one
+    still waiting for a worker (they draw figures too) is taken back and done here, not waited for."""
     future = (_AHEAD.get() or {}).pop(name, None)
-    if future is not None:
+    if future is not None and not future.cancel():
         try:
             return future.result()
         except BrokenExecutor:  # a worker died: imputed here (the generator here is still at its start)
