@@ -286,9 +286,9 @@ def impute(
                 j, w, d = starts[g], widths[g], designs[g]
                 Xo, Xm = d.independent()
                 if w == 1:
-                    data[missing[:, j], j] = _pmm_draw(rng, Xo, Xm, data[d.obs_rows, j])
+                    data[d.mis_rows, j] = _pmm_draw(rng, Xo, Xm, data[d.obs_rows, j])
                 else:
-                    data[missing[:, j], j : j + w] = _pmm_block_draw(rng, Xo, Xm, data[d.obs_rows, j : j + w])
+                    data[d.mis_rows, j : j + w] = _pmm_block_draw(rng, Xo, Xm, data[d.obs_rows, j : j + w])
                 for h in todo:
                     if h != g:
                         designs[h].update(data, missing[:, j], blocks[g])
