@@ -30,6 +30,7 @@ PARTS = ("read_canonical", "analysis_data", "multiple_imputation", "to_csv_bytes
 
 CHILD = """
 import json, resource, sys, time
+import advance_trial  # first: it pins BLAS to one thread, as a run has it, before numpy loads
 import numpy as np
 from advance_trial.config import load_config
 from advance_trial.data.canonical import read_canonical
