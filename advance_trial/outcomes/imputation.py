@@ -325,12 +325,14 @@ def imputing_ahead(jobs: Callable[[], dict[str, tuple[Any, ...]]]) -> Iterator[N
     workers = _WORKERS.get()
     started: dict[str, Future[list[np.ndarray]]] = {}
     if workers is not None:
-        for name, args in jobs().items():
-            if len(args[2]) * args[3] * args[4] >= AHEAD_MIN_CELLS:
-                try:
-                    started[name] = workers.submit(impute, *args)
-                except (BrokenExecutor, RuntimeError):  # workers gone or shut down: imputed here
-                    break
+        large = {name: args for name, args in jobs().items() if len(args[2]) * args[3] * args[4] >= AHEAD_MIN_CELLS}
+        # of two or more, the first is done here: this process reaches it after a few models, and would
+        # otherwise only wait while the workers (drawing figures first) impute them all
+        for name, args in list(large.items())[1:] if len(large) > 1 else large.items():
+            try:
+                started[name] = workers.submit(impute, *args)
+            except (BrokenExecutor, RuntimeError):  # workers gone or shut down: imputed here
+                break
     token = _AHEAD.set(started)
     try:
         yield
