@@ -469,7 +469,10 @@ def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir
                 early.extend(ready)
                 figures.append(start_drawing(cfg, ready, out, workers))
 
-    with melting_once():  # progression, the plan and results.csv melt each table once
+    from advance_trial.outcomes.imputation import imputing_in
+
+    # progression, the plan and results.csv melt each table once; large imputations go to the workers
+    with melting_once(), imputing_in(workers):
         built = compute(cfg, analysis_data(cfg, data), COMMANDS[opts.command], opts.by, draw_ready,
                         definitive, workers)  # fmt: skip
         failed = [f for f in built.failures if f.split(":")[0] in _labels(opts.command)]

@@ -17,9 +17,10 @@ A step is declared with:
 - ``narrows``: of a needed step, the part this step reads: when no other selected step needs the
   whole of it, the needed step is built on the narrowed config (``plan`` reads only the partially
   nested models' ICC of the outcomes it plans);
-- ``apart``: the step reads only the config and the analysis data, so a run with worker processes
-  builds it in one of them while the steps before it are built (the outcome analyses: a third of
-  the run's computing, on the machine's other core);
+- ``apart``: whether the step (which reads only the config and the analysis data) is built in one of
+  a run's worker processes while the steps before it are built (the outcome analyses: a third of the
+  run's computing, on the machine's other core; not when their imputations are large enough to be
+  shared among the workers themselves);
 - ``modules``: what its builder imports (scipy's optimiser, for the plan): imported while the run
   waits for a step built apart, not after it.
 """
@@ -79,7 +80,7 @@ class Step:
     blocks: tuple[str, ...] = ()
     applies: Callable[[Config], bool] = lambda _: True
     narrows: Mapping[str, Callable[[Config], Config]] = field(default_factory=dict)
-    apart: bool = False
+    apart: Callable[[Config, AnalysisData], bool] = lambda *_: False
     modules: tuple[str, ...] = ()
 
     def runs(self, cfg: Config) -> bool:
@@ -205,6 +206,14 @@ def planning_outcomes(cfg: Config) -> Config:
     return cfg.model_copy(update={"outcomes": kept})
 
 
+def _outcomes_apart(cfg: Config, ads: AnalysisData) -> bool:
+    """The outcome analyses are built apart unless their imputations are large (the workers share those)."""
+    from advance_trial.outcomes.imputation import imputes_ahead
+
+    imputed = any("multiple_imputation" in o.analyses_for(cfg.trial.design) for o in cfg.outcomes)
+    return not (imputed and imputes_ahead(len(ads.men), cfg.analysis.mi_m, cfg.analysis.mi_iterations))
+
+
 def _plan(ctx: Context) -> Built:
     from advance_trial.planning import plan_results
 
@@ -264,7 +273,7 @@ STEPS: tuple[Step, ...] = (
         lambda c: participant_step(c.cfg, c.ads),
         blocks=("baseline_table", "events"),
     ),
-    Step("outcomes", "outcomes", lambda c: outcome_step(c.cfg, c.ads), blocks=("outcomes",), apart=True),
+    Step("outcomes", "outcomes", lambda c: outcome_step(c.cfg, c.ads), blocks=("outcomes",), apart=_outcomes_apart),
     Step(
         "plan",
         "plan",
@@ -406,11 +415,11 @@ def compute(cfg: Config, ads: AnalysisData, targets: tuple[str, ...] = COMMANDS[
         return narrow(cfg) if narrow is not None else cfg
 
     away = {s.name: workers.submit(built_apart, s.name, config_of(s), ads, by)
-            for s in STEPS if workers is not None and s.apart and s.name in selection.steps}  # fmt: skip
+            for s in STEPS if workers is not None and s.name in selection.steps and s.apart(cfg, ads)}  # fmt: skip
     for step in STEPS:
         if step.name in selection.steps:
             if step.name in away and not away[step.name].done():
-                _import_ahead(selection, step)
+                _import_ahead(selection, step, away)
             built = _taken_back(away.pop(step.name), ctx.failures) if step.name in away else None
             if built is None:
                 here = replace(ctx, cfg=config_of(step))
@@ -424,12 +433,12 @@ def compute(cfg: Config, ads: AnalysisData, targets: tuple[str, ...] = COMMANDS[
     return Computed(worded(cfg, ctx.tables), tuple(shown), tuple(ctx.failures), ctx.extras)
 
 
-def _import_ahead(selection: Selection, waiting: Step) -> None:
+def _import_ahead(selection: Selection, waiting: Step, away: Mapping[str, Any]) -> None:
     """Import what the steps after ``waiting`` (built apart and not back yet) will need, meanwhile."""
     import importlib
 
     for step in STEPS[STEPS.index(waiting) + 1 :]:
-        if step.name in selection.steps and not step.apart:
+        if step.name in selection.steps and step.name not in away:
             for module in step.modules:
                 importlib.import_module(module)
 

@@ -5,7 +5,11 @@ samples, not trials of this size): three sites and cycles, 1:1 arms, 15 sessions
 intervention man in therapy groups of about 8, baseline and week-16 ABI items, partners for a
 quarter of the men. Each size runs ``advance-trial run`` with the ADVANCE config (multiple imputation
 included; ``--without-mi`` leaves it out) in a fresh process; the peak resident memory of that process
-is read from the operating system, for the run's process and for its figure workers (the largest).
+is read from the operating system, for the run's process (its ``VmHWM``: ``ru_maxrss`` survives
+``exec`` and gave this benchmark's own peak after making the data, 621 MiB before issue 38) and for
+its workers (the largest ``ru_maxrss``: a forked worker's counts the run's memory at the fork). The
+CPU seconds of the run's process and of its workers are printed too: on a busy machine they show
+what wall time cannot (large imputations are done in the workers, beside the run's other analyses).
 
 With ``--baseline`` (a checkout of an older commit, e.g. ``git worktree add /tmp/base main``) the same
 data are run by both, alternating, and the two are printed side by side with their ratio (medians of
@@ -112,22 +116,29 @@ def config_for(folder: Path, with_mi: bool) -> Path:
     return path
 
 
-def run_once(cfg: Path, data: Path, out: Path, code_root: Path = ROOT) -> tuple[float, float, float]:
-    """Wall time, the run's peak resident memory and its largest worker's (MiB), running the toolkit
-    found in ``code_root`` (the process starts there, so its ``advance_trial`` is imported first)."""
+def run_once(cfg: Path, data: Path, out: Path, code_root: Path = ROOT) -> tuple[float, ...]:
+    """Wall time, the run's peak resident memory and its largest worker's (MiB), and the CPU seconds of the
+    run's process and of its workers (a busy machine disturbs these far less than wall time), running the
+    toolkit found in ``code_root`` (the process starts there, so its ``advance_trial`` is imported first)."""
+    # the run's own peak is its VmHWM: ru_maxrss survives exec, so a child started by this process (large
+    # once it has made 100,000 men's data) would report this process's peak as its own
     code = (
-        "import resource, sys; from advance_trial.pipeline import run; "
+        "import re, resource, sys; from advance_trial.pipeline import run; "
         f"run({str(cfg)!r}, {str(data)!r}, {str(out)!r}); "
-        "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
-        "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+        "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()); "
+        "print('MAXRSS', hwm.group(1) if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
+        "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
+        "u = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]; "
+        "print('CPU', *(r.ru_utime + r.ru_stime for r in u))"
     )
     t0 = time.perf_counter()
     res = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=code_root,
                          env=ENV)  # fmt: skip
     elapsed = time.perf_counter() - t0
     found = re.search(r"MAXRSS (\d+) (\d+)", res.stdout)
-    assert found is not None, res.stdout
-    return elapsed, int(found.group(1)) / 1024, int(found.group(2)) / 1024
+    cpu = re.search(r"CPU (\S+) (\S+)", res.stdout)
+    assert found is not None and cpu is not None, res.stdout
+    return elapsed, int(found.group(1)) / 1024, int(found.group(2)) / 1024, float(cpu.group(1)), float(cpu.group(2))
 
 
 def main() -> None:
@@ -138,30 +149,31 @@ def main() -> None:
     parser.add_argument("--without-mi", action="store_true", help="leave multiple imputation out of the config")
     args = parser.parse_args()
     sides = {"after": ROOT} | ({"before": args.baseline.resolve()} if args.baseline else {})
-    results: dict[tuple[str, int], tuple[float, float, float]] = {}
+    results: dict[tuple[str, int], tuple[float, ...]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         cfg = config_for(Path(tmp), not args.without_mi)
         for n in args.sizes:
             data = Path(tmp) / f"data{n}"
             make_data(data, n)
-            runs: dict[str, list[tuple[float, float, float]]] = {side: [] for side in sides}
+            runs: dict[str, list[tuple[float, ...]]] = {side: [] for side in sides}
             for r in range(args.repeats):
                 order = list(sides) if r % 2 == 0 else list(reversed(sides))
                 for side in order:
                     runs[side].append(run_once(cfg, data, Path(tmp) / f"out{n}-{side}-{r}", sides[side]))
             for side, got in runs.items():
-                secs, mb, worker = (float(np.median([g[i] for g in got])) for i in range(3))
-                results[side, n] = (secs, mb, worker)
+                results[side, n] = tuple(float(np.median([g[i] for g in got])) for i in range(5))
             line = [f"{n:>7} men:"]
             for side in ("before", "after"):
                 if (side, n) in results:
-                    secs, mb, worker = results[side, n]
-                    line.append(f"{side} {secs:6.1f} s {mb:5.0f} MiB (worker {worker:4.0f})")
+                    secs, mb, worker, cpu, cpu_workers = results[side, n]
+                    line.append(f"{side} {secs:6.1f} s {mb:5.0f} MiB (worker {worker:4.0f}), CPU run {cpu:5.1f} s "
+                                f"+ workers {cpu_workers:5.1f} s")  # fmt: skip
             if ("before", n) in results:
-                line.append(f"time ratio {results['after', n][0] / results['before', n][0]:.2f}")
+                line.append(f"time ratio {results['after', n][0] / results['before', n][0]:.2f}, run CPU ratio "
+                            f"{results['after', n][3] / results['before', n][3]:.2f}")  # fmt: skip
             print("  ".join(line), flush=True)
     big = max(args.sizes)
-    secs, mb, _ = results["after", big]
+    secs, mb = results["after", big][:2]
     print(f"after, {big} men: {secs:.1f} s (target <= 20), peak memory {mb:.0f} MiB (target <= 600)")
     if 10_000 in args.sizes and big > 10_000:
         print(f"time grows {secs / results['after', 10_000][0]:.1f}-fold from 10000 to {big} men (target <= 8)")

@@ -374,3 +374,50 @@ def test_firth_is_configurable_for_a_binary_outcome(tmp_path):
 
     with pytest.raises(ConfigError, match="use one of \\['cace', 'firth', 'logistic'\\]"):
         load_config(cfg)
+
+
+def test_theta_ml_computes_each_distinct_count_once_and_gives_the_man_by_man_values():
+    """The (poly)gamma values are computed per distinct count and spread back: the same estimate to the bit as
+    the score and information summed man by man (MASS::theta.ml's formulas)."""
+    from scipy import special
+
+    from advance_trial.outcomes.glm import MAX_ITERATIONS, theta_ml
+
+    def man_by_man(y, mu):
+        theta = len(y) / float(((y / mu - 1) ** 2).sum())
+        for _ in range(MAX_ITERATIONS):
+            score = (special.digamma(theta + y) - special.digamma(theta) + np.log(theta) + 1
+                     - np.log(theta + mu) - (y + theta) / (mu + theta)).sum()  # fmt: skip
+            info = (-special.polygamma(1, theta + y) + special.polygamma(1, theta) - 1 / theta
+                    + 2 / (mu + theta) - (y + theta) / (mu + theta) ** 2).sum()  # fmt: skip
+            step = score / info
+            theta = abs(theta + step)
+            if abs(step) < 1e-10 * max(1.0, theta):
+                break
+        return float(theta)
+
+    r = np.random.default_rng(4)
+    for n in (12, 400, 5000):
+        mu = np.exp(r.normal(1, 0.5, n))
+        y = r.negative_binomial(2, 2 / (2 + mu)).astype(float)
+        assert theta_ml(y, mu) == man_by_man(y, mu)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["group:b", "man:S2", "group:a", "group:b", "man:S1"],
+        ["x"],
+        [3, 1, 3, 2],
+        [1, 1.0, True, 2],  # equal keys, as numpy counts them
+        [2.0, -0.0, 0.0, 1.5],
+    ],
+)
+def test_unique_codes_are_numpys(values):
+    from advance_trial.outcomes.nested import unique_codes
+
+    for arr in (np.array(values, dtype=object), np.array(values)):
+        uniq, codes = unique_codes(arr)
+        ref_uniq, ref_codes = np.unique(arr, return_inverse=True)
+        assert np.array_equal(codes, ref_codes.reshape(-1))
+        assert np.array_equal(uniq, ref_uniq)

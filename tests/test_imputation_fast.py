@@ -68,3 +68,115 @@ def test_donors_match_the_reference_and_are_among_the_k_nearest(n_obs, n_mis, se
 def test_stable_argsort_is_numpys_stable_sort(values):
     x = np.asarray(values, dtype=float)
     assert np.array_equal(stable_argsort(x), np.argsort(x, kind="stable"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from([-1.5, -0.0, 0.0, 0.25, 1.0, 3.0, np.inf, -np.inf]), min_size=1, max_size=40))
+def test_places_rank_the_distinct_values_with_equal_values_sharing_a_place(values):
+    from advance_trial.outcomes.imputation import _places
+
+    x = np.asarray(values, dtype=float)
+    places = _places(x)
+    assert places is not None
+    distinct, place = places
+    assert np.all(np.diff(distinct) > 0)  # ascending, and -0.0 and 0.0 are one value
+    assert np.array_equal(distinct[place], x)
+
+
+def test_places_give_way_to_sorting_with_nan_or_many_distinct_values():
+    from advance_trial.outcomes.imputation import _places
+
+    assert _places(np.array([1.0, np.nan, 1.0])) is None
+    many = np.random.default_rng(3).normal(size=70_000)  # more than 2**16 distinct values
+    assert _places(many) is None
+    with_ties = np.concatenate([many, many[:5000]])
+    assert np.array_equal(stable_argsort(with_ties), np.argsort(with_ties, kind="stable"))
+    few = np.round(many, 2)
+    assert _places(few) is not None
+    assert np.array_equal(stable_argsort(few), np.argsort(few, kind="stable"))
+
+
+@pytest.mark.parametrize("distance", [0.0, 1e-12, 1e-8, 1e-6, 1e-4, 1e-2, 1.0])
+def test_the_quick_independence_check_keeps_what_the_full_check_keeps(distance):
+    """A predictor at every distance from the span of the complete columns, across the check's threshold
+    (1e-7 of its length) and the quick test's (1e-3): the columns kept are those of the full check."""
+    from advance_trial.outcomes.checks import independent_columns
+    from advance_trial.outcomes.imputation import _Design
+
+    r = np.random.default_rng(11)
+    n = 400
+    complete = np.column_stack([np.ones(n), r.random(n) < 0.5, r.normal(size=n)]).astype(float)
+    other = complete @ np.array([0.3, 1.0, -2.0]) + distance * r.normal(size=n)
+    data = np.column_stack([np.full(n, np.nan), other])
+    obs = r.random(n) < 0.6
+    d = _Design(complete, data, np.array([1]), obs)
+    Xo, _ = d.independent()
+    full = np.column_stack([complete, other])[obs]
+    assert Xo.shape[1] == len(independent_columns(full))
+    assert np.array_equal(Xo, full[:, independent_columns(full)])
+
+
+def _sample_outcomes(workers):
+    import warnings
+
+    from advance_trial.analysis.subjects import analysis_data
+    from advance_trial.config import load_config
+    from advance_trial.data.canonical import read_canonical
+    from advance_trial.outcomes import outcome_results
+    from advance_trial.outcomes.imputation import imputing_in
+    from tests.conftest import SAMPLES, config_path
+
+    cfg = load_config(config_path("advance-feasibility"))
+    ads = analysis_data(cfg, read_canonical(cfg, SAMPLES / "advance-feasibility"))
+    with warnings.catch_warnings(), imputing_in(workers):
+        warnings.simplefilter("ignore")
+        return outcome_results(cfg, ads)
+
+
+def test_imputations_done_in_the_run_s_workers_are_those_done_here(monkeypatch):
+    """The sample's imputations sent to worker processes (as a large trial's are): the same results to the bit;
+    with the workers gone, imputed here, the same again."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from advance_trial.outcomes import imputation
+
+    here = _sample_outcomes(None)
+    assert (here["group1_level"] == "multiple_imputation").any()
+    monkeypatch.setattr(imputation, "AHEAD_MIN_CELLS", 0)
+    sent: list[str] = []
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
+        submit = pool.submit
+
+        def counted(fn, *args):
+            sent.append(fn.__name__)
+            return submit(fn, *args)
+
+        monkeypatch.setattr(pool, "submit", counted)
+        away = _sample_outcomes(pool)
+    assert sent and set(sent) == {"impute"}
+    assert away.equals(here)
+    pool.shutdown()
+    assert _sample_outcomes(pool).equals(here)  # submitting to a shut pool fails: imputed here
+
+
+def test_an_imputation_no_worker_has_started_is_taken_back_and_done_here(monkeypatch):
+    """Workers busy with figures: an imputation still queued when its analysis needs it is cancelled and
+    done in the run's process, not waited for; the same results."""
+    from concurrent.futures import Executor, Future
+
+    from advance_trial.outcomes import imputation
+
+    class Busy(Executor):
+        def __init__(self):
+            self.queued: list[Future] = []
+
+        def submit(self, fn, /, *args, **kwargs):
+            self.queued.append(Future())  # never picked up
+            return self.queued[-1]
+
+    here = _sample_outcomes(None)
+    monkeypatch.setattr(imputation, "AHEAD_MIN_CELLS", 0)
+    busy = Busy()
+    assert _sample_outcomes(busy).equals(here)
+    assert busy.queued and all(f.cancelled() for f in busy.queued)

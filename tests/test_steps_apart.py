@@ -34,8 +34,13 @@ def _both(cfg, ads):
     return out
 
 
-def test_the_outcomes_are_the_step_built_apart():
-    assert [s.name for s in REGISTRY.values() if s.apart] == ["outcomes"]
+def test_the_outcomes_are_the_step_built_apart_unless_their_imputations_are_shared_among_the_workers(sample_tables):
+    from types import SimpleNamespace
+
+    cfg, ads, _ = sample_tables()
+    assert [s.name for s in REGISTRY.values() if s.apart(cfg, ads)] == ["outcomes"]
+    # 100,000 men: each imputation is large enough to go to a worker of its own; the outcomes stay in the run
+    assert not REGISTRY["outcomes"].apart(cfg, SimpleNamespace(men=range(100_000)))
 
 
 def test_a_step_built_apart_gives_the_same_tables(sample_tables):

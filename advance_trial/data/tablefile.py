@@ -9,9 +9,13 @@ crash never leaves a half-written file.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,27 +24,53 @@ from advance_trial.data.durable import file_mode
 
 
 def format_for_csv(df: pd.DataFrame) -> pd.DataFrame:
-    """Render a typed table in the canonical dialect: ISO dates, true/false, unrounded numbers, empty = missing."""
-    out = pd.DataFrame(index=df.index)
-    for col in df.columns:
-        s = df[col]
-        if pd.api.types.is_bool_dtype(s.dtype):
-            words = np.where(s.fillna(False).to_numpy(dtype=bool), "true", "false")
-            out[col] = pd.Series(np.where(s.isna().to_numpy(), "", words), index=s.index, dtype=object)
-        elif pd.api.types.is_datetime64_any_dtype(s.dtype):
-            out[col] = s.dt.strftime("%Y-%m-%d").fillna("")
-        elif pd.api.types.is_float_dtype(s.dtype):  # str of a float64 is its shortest round-trip repr
-            out[col] = pd.Series(
-                np.where(s.isna().to_numpy(), "", s.astype(str).to_numpy()), index=s.index, dtype=object
-            )
-        elif pd.api.types.is_integer_dtype(s.dtype):
-            out[col] = s.astype("string").fillna("").astype(object)
-        elif isinstance(s.dtype, pd.StringDtype):
-            out[col] = _one_line_end(s.fillna("").astype(object))
-        else:
-            text = s.map(lambda v: "" if pd.isna(v) else (_float_text(v) if isinstance(v, float) else str(v)))
-            out[col] = _one_line_end(text)
-    return out
+    """Render a typed table in the canonical dialect: ISO dates, true/false, unrounded numbers, empty = missing.
+
+    Every cell of the result is ``str``. Numbers and dates are formatted once per distinct value (a float
+    by its bits, so that ``0.0`` and ``-0.0`` stay apart) and spread back over the rows: a per-man table
+    repeats its values.
+    """
+    return pd.DataFrame({j: _column_text(df.iloc[:, j]) for j in range(df.shape[1])}, index=df.index).set_axis(
+        df.columns, axis=1
+    )
+
+
+def _column_text(s: pd.Series) -> np.ndarray:
+    """One column of :func:`format_for_csv`, as an object array of ``str``."""
+    if pd.api.types.is_bool_dtype(s.dtype):
+        words = np.where(s.fillna(False).to_numpy(dtype=bool), "true", "false")
+        return np.asarray(np.where(s.isna().to_numpy(), "", words), dtype=object)
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return _by_distinct(s, pd.factorize(s)[0], lambda d: d.dt.strftime("%Y-%m-%d").fillna(""))
+    if pd.api.types.is_float_dtype(s.dtype):  # str of a float64 is its shortest round-trip repr
+        if s.dtype != np.float64:  # no bits to hash by (Float64, float32): each value on its own
+            return _float_column_text(s).to_numpy(dtype=object)
+        return _by_distinct(s, pd.factorize(s.to_numpy().view(np.int64))[0], _float_column_text)
+    if pd.api.types.is_integer_dtype(s.dtype):
+        return _by_distinct(s, pd.factorize(s)[0], lambda d: d.astype("string").fillna("").astype(object))
+    if isinstance(s.dtype, pd.StringDtype):
+        return _one_line_end(s.fillna("").astype(object)).to_numpy(dtype=object)
+    # Python objects: each cell on its own (1, 1.0 and True are equal as keys but written apart)
+    text = [v if type(v) is str else _cell_text(v) for v in s.to_numpy(dtype=object)]
+    return _one_line_end(pd.Series(text, index=s.index, dtype=object)).to_numpy(dtype=object)
+
+
+def _cell_text(v: Any) -> str:
+    """A Python object's cell: missing empty, a float unrounded, anything else its ``str``."""
+    return "" if pd.isna(v) else (_float_text(v) if isinstance(v, float) else str(v))
+
+
+def _float_column_text(s: pd.Series) -> pd.Series:
+    return pd.Series(np.where(s.isna().to_numpy(), "", s.astype(str).to_numpy()), index=s.index, dtype=object)
+
+
+def _by_distinct(s: pd.Series, codes: np.ndarray, text: Callable[[pd.Series], pd.Series]) -> np.ndarray:
+    """``text(s)`` as an object array, computed on the distinct values of ``s`` only (``codes`` numbers them
+    in order of appearance, as ``pandas.factorize`` does; -1, a missing value, is written empty)."""
+    filled = np.flatnonzero(codes >= 0)
+    _, first = np.unique(codes[filled], return_index=True)
+    distinct = text(s.iloc[filled[first]].reset_index(drop=True)).to_numpy(dtype=object)
+    return np.asarray(np.append(distinct, np.array([""], dtype=object))[codes])
 
 
 def _one_line_end(text: pd.Series) -> pd.Series:
@@ -64,9 +94,49 @@ def write_table_atomic(df: pd.DataFrame, path: str | Path) -> Path:
     The row and column order are the caller's; the bytes depend only on the data.
     """
     path = Path(path)
-    text = format_for_csv(df).to_csv(index=False, lineterminator="\n")
-    write_bytes_atomic(text.encode("utf-8"), path)
+    write_bytes_atomic(csv_text(format_for_csv(df)).encode("utf-8"), path)
     return path
+
+
+#: The characters that make the csv module quote a field (minimal quoting, ``\n`` line ends); a field holding
+#: one is quoted by the csv module itself, so that the rule is always the module's.
+_QUOTE_IF = (",", '"', "\n", "\r")
+
+
+def csv_text(shown: pd.DataFrame) -> str:
+    """``shown.to_csv(index=False, lineterminator="\n")`` for a table of text (every cell ``str``, as
+    :func:`format_for_csv` gives), the rows joined here; fields are quoted as the csv module quotes them.
+
+    A table pandas writes its own way goes to pandas: fewer than two columns (a lone empty field is quoted),
+    a column name that is not text, a cell that is not text.
+    """
+    names = list(shown.columns)
+    if len(names) < 2 or not all(isinstance(n, str) for n in names):
+        return str(shown.to_csv(index=False, lineterminator="\n"))
+    columns = []
+    for j in range(len(names)):
+        values = shown.iloc[:, j].to_numpy(dtype=object)
+        try:
+            joined = "\x1f".join(values)  # one scan of the column: most hold no character to quote
+        except TypeError:  # some cell is not text
+            return str(shown.to_csv(index=False, lineterminator="\n"))
+        if any(c in joined for c in _QUOTE_IF):
+            codes, distinct = pd.factorize(values)  # text only: each distinct text quoted once
+            values = np.array([_quoted(t) for t in distinct], dtype=object)[codes]
+        columns.append(values.tolist())
+    head = ",".join(_quoted(n) for n in names) + "\n"
+    if not len(shown):
+        return head
+    return head + "\n".join(map(",".join, zip(*columns, strict=True))) + "\n"
+
+
+def _quoted(text: str) -> str:
+    """One field as the csv module writes it in a row of several (minimal quoting, ``\n`` line ends)."""
+    if not any(c in text for c in _QUOTE_IF):
+        return text
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([text, ""])
+    return buf.getvalue()[: -len(",\n")]
 
 
 def write_bytes_atomic(data: bytes, path: str | Path, private: bool = False) -> None:

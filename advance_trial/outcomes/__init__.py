@@ -399,17 +399,26 @@ def _meaningful(e: Effect) -> Effect:
                    reason=bad)  # fmt: skip
 
 
-def _multiple_imputation(cfg: Config, o: Outcome, frame: pd.DataFrame, level: float) -> Effect:
-    """Multiple imputation of the outcome, the baseline and any adjustment factor with missing values
-    (a factor is imputed as a whole category, from the donors' own categories), analysed by ANCOVA and
-    pooled by Rubin's rules. With nothing missing it is the complete-case ANCOVA, said so."""
-    from advance_trial.outcomes.imputation import impute, pool, pooled_interval
-    from advance_trial.outcomes.models import ols
+@dataclass(frozen=True)
+class _Imputation:
+    """What multiple imputation of one outcome imputes: the analysis frame, what is incomplete in it, and
+    :func:`~advance_trial.outcomes.imputation.impute`'s arguments (its generator seeded for the outcome)."""
 
+    full: pd.DataFrame
+    with_base: bool
+    incomplete_factors: list[str]
+    rng: np.random.Generator
+    complete: np.ndarray
+    incomplete: np.ndarray
+    widths: list[int]
+
+
+def _imputation_plan(cfg: Config, o: Outcome, frame: pd.DataFrame, level: float) -> Effect | _Imputation:
+    """What :func:`_multiple_imputation` imputes, or its effect when nothing is missing (raises
+    :class:`NotEstimable` as it does)."""
     s = cfg.analysis
     levels = cfg.factor_levels()
     full = frame.reset_index(drop=True)
-    n, n1, n0 = len(full), int((full["treat"] == 1).sum()), int((full["treat"] == 0).sum())
     reason = _arm_reason(cfg, full.dropna(subset=["y"]))
     if reason and cfg.trial.design == "parallel":
         raise NotEstimable(reason.replace("no follow-up observed", "no outcome observed"))
@@ -442,7 +451,40 @@ def _multiple_imputation(cfg: Config, o: Outcome, frame: pd.DataFrame, level: fl
         dummies[full[f].isna().to_numpy()] = np.nan
         blocks.append(dummies)
     widths = [b.shape[1] for b in blocks]
-    sets = impute(rng, complete, np.column_stack(blocks), s.mi_m, s.mi_iterations, groups=widths)
+    return _Imputation(full, with_base, incomplete_factors, rng, complete, np.column_stack(blocks), widths)
+
+
+def _imputations_ahead(cfg: Config, frames: list[tuple[Outcome, pd.DataFrame]]) -> dict[str, tuple[Any, ...]]:
+    """The arguments of :func:`~advance_trial.outcomes.imputation.impute` for each outcome imputed (by id), to
+    start them beside the other analyses; an outcome whose plan fails is left to its analysis to report."""
+    jobs: dict[str, tuple[Any, ...]] = {}
+    for o, frame in frames:
+        if "multiple_imputation" not in o.analyses_for(cfg.trial.design):
+            continue
+        try:
+            plan = _imputation_plan(cfg, o, frame, cfg.reporting.ci_level)
+        except Exception:  # reported where the analysis runs, in its own words
+            continue
+        if isinstance(plan, _Imputation):
+            s = cfg.analysis
+            jobs[o.id] = (plan.rng, plan.complete, plan.incomplete, s.mi_m, s.mi_iterations, plan.widths)
+    return jobs
+
+
+def _multiple_imputation(cfg: Config, o: Outcome, frame: pd.DataFrame, level: float) -> Effect:
+    """Multiple imputation of the outcome, the baseline and any adjustment factor with missing values
+    (a factor is imputed as a whole category, from the donors' own categories), analysed by ANCOVA and
+    pooled by Rubin's rules. With nothing missing it is the complete-case ANCOVA, said so."""
+    from advance_trial.outcomes.imputation import imputed, pool, pooled_interval
+    from advance_trial.outcomes.models import ols
+
+    s = cfg.analysis
+    plan = _imputation_plan(cfg, o, frame, level)
+    if isinstance(plan, Effect):
+        return plan
+    full, with_base, incomplete_factors, complete = plan.full, plan.with_base, plan.incomplete_factors, plan.complete
+    n, n1, n0 = len(full), int((full["treat"] == 1).sum()), int((full["treat"] == 0).sum())
+    sets = imputed(o.id, plan.rng, complete, plan.incomplete, s.mi_m, s.mi_iterations, plan.widths)
     est, var = [], []
     df = float("nan")
     for data in sets:
@@ -459,10 +501,10 @@ def _multiple_imputation(cfg: Config, o: Outcome, frame: pd.DataFrame, level: fl
         raise NotEstimable("the imputed analyses have no variance: every completed data set is fitted exactly")
     lo, hi = pooled_interval(pooled, level)
     p = two_sided_p(pooled.estimate / np.sqrt(pooled.total), pooled.df)
-    imputed = ", ".join(["outcome"] + (["baseline"] if with_base else []) + incomplete_factors)
+    what = ", ".join(["outcome"] + (["baseline"] if with_base else []) + incomplete_factors)
     return Effect("multiple_imputation", "mean_difference", pooled.estimate, lo, hi, float(np.sqrt(pooled.total)),
                   pooled.df, "Rubin's rules, Barnard-Rubin df", n, n1, n0, p_value=p,
-                  note=f"m = {s.mi_m}, {s.mi_iterations} iterations, PMM ({imputed}); fraction of missing "
+                  note=f"m = {s.mi_m}, {s.mi_iterations} iterations, PMM ({what}); fraction of missing "
                        f"information {pooled.fmi:.3f}")  # fmt: skip
 
 
@@ -481,7 +523,11 @@ def outcome_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
     arms = arms_of(cfg)
     comparison = f"{arms.intervention} vs {arms.control}" if arms.control else f"{arms.intervention}: change"
     labels = variable_labels(cfg)
-    effects = [(o, _analyse(cfg, o, analysis_frame(cfg, ads, o))) for o in cfg.outcomes]
+    from advance_trial.outcomes.imputation import imputing_ahead
+
+    frames = [(o, analysis_frame(cfg, ads, o)) for o in cfg.outcomes]
+    with imputing_ahead(lambda: _imputations_ahead(cfg, frames)):  # large ones in the run's workers, if it has them
+        effects = [(o, _analyse(cfg, o, frame)) for o, frame in frames]
     every = [e for _, es in effects for e in es]
     # a statistic is a float wherever one of its values is (as a column of the effects would hold it)
     floats = [f for f in _NUMBERS if any(not isinstance(getattr(e, f), int | np.integer) for e in every)]

@@ -97,10 +97,13 @@ def theta_ml(y: np.ndarray, mu: np.ndarray) -> float:
     if not spread > 1e-20 * n:  # fitted exactly, to rounding (counts that do not vary): the Poisson limit
         return np.inf
     theta = n / spread
+    # counts repeat: each (poly)gamma value is computed once per distinct count and spread back over the men,
+    # the very values computed man by man, summed in the same order
+    counts, which = np.unique(y, return_inverse=True)
     for _ in range(MAX_ITERATIONS):
-        score = (special.digamma(theta + y) - special.digamma(theta) + np.log(theta) + 1
+        score = (special.digamma(theta + counts)[which] - special.digamma(theta) + np.log(theta) + 1
                  - np.log(theta + mu) - (y + theta) / (mu + theta)).sum()  # fmt: skip
-        info = (-special.polygamma(1, theta + y) + special.polygamma(1, theta) - 1 / theta
+        info = (-special.polygamma(1, theta + counts)[which] + special.polygamma(1, theta) - 1 / theta
                 + 2 / (mu + theta) - (y + theta) / (mu + theta) ** 2).sum()  # fmt: skip
         step = score / info
         theta = abs(theta + step)

@@ -17,7 +17,12 @@ Pooling (Rubin 1987) with the small-sample degrees of freedom of Barnard and Rub
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from concurrent.futures import BrokenExecutor, Executor, Future
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -77,12 +82,33 @@ def _pmm_draw(rng: np.random.Generator, Xo: np.ndarray, Xm: np.ndarray, yo: np.n
     return np.asarray(yo[_donors(rng, fitted_obs, fitted_mis, min(DONORS, n))])
 
 
+def _places(x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The distinct values of ``x`` in ascending order and each element's place among them (``uint16``),
+    found by hashing ``x`` and sorting only its distinct values; None when ``x`` holds NaN or 2**16 distinct
+    values or more. Equal values share a place (``0.0`` and ``-0.0`` too, as they compare equal).
+
+    PMM's fitted values take few distinct values (men alike in every predictor share theirs): this is
+    several times faster than sorting them.
+    """
+    import pandas as pd
+
+    codes, uniques = pd.factorize(x)
+    if len(uniques) >= 2**16 or (len(x) and codes.min() < 0):
+        return None
+    values, inverse = np.unique(uniques, return_inverse=True)
+    return values, inverse.astype(np.uint16)[codes]
+
+
 def stable_argsort(x: np.ndarray) -> np.ndarray:
-    """``np.argsort(x, kind="stable")`` (ties in index order) through two unstable sorts, several times
-    faster: values are ranked by a quick sort, then ``rank * n + index`` (distinct) sorted again."""
+    """``np.argsort(x, kind="stable")`` (ties in index order), faster: by each value's place among the
+    distinct values (a radix sort of 16-bit integers) when there are few, else through two unstable sorts
+    (values are ranked by a quick sort, then ``rank * n + index``, distinct, sorted again)."""
     n = len(x)
     if n < 2 or np.isnan(x).any():
         return np.argsort(x, kind="stable")
+    places = _places(x)
+    if places is not None:
+        return np.argsort(places[1], kind="stable")
     o = np.argsort(x)
     xs = x[o]
     run = np.zeros(n, dtype=np.int64)
@@ -104,13 +130,17 @@ def _donors(rng: np.random.Generator, fitted_obs: np.ndarray, fitted_mis: np.nda
     pick = rng.integers(0, k, size=len(fitted_mis))
     # missing cases with the same fitted value (men alike in every predictor) share their candidates:
     # each distinct value is searched and ranked once, in sorted order (a search that walks forward)
-    by_value = np.argsort(fitted_mis)
-    sorted_mis = fitted_mis[by_value]
-    fresh = np.ones(len(sorted_mis), dtype=bool)
-    fresh[1:] = sorted_mis[1:] != sorted_mis[:-1]
-    values = sorted_mis[fresh]
-    which = np.empty(len(fitted_mis), dtype=np.intp)
-    which[by_value] = np.cumsum(fresh) - 1
+    places = _places(fitted_mis)
+    if places is not None:
+        values, which = places
+    else:
+        by_value = np.argsort(fitted_mis)
+        sorted_mis = fitted_mis[by_value]
+        fresh = np.ones(len(sorted_mis), dtype=bool)
+        fresh[1:] = sorted_mis[1:] != sorted_mis[:-1]
+        values = sorted_mis[fresh]
+        which = np.empty(len(fitted_mis), dtype=np.intp)
+        which[by_value] = np.cumsum(fresh) - 1
     pos = np.searchsorted(fs, values)
     window = pos[:, None] + np.arange(-k, k)[None, :]  # the k nearest lie in here
     edge = np.flatnonzero((pos < k) | (pos > n - k))
@@ -190,11 +220,27 @@ class _Design:
         :func:`~advance_trial.outcomes.checks.independent_columns` of the whole design finds them)."""
         from advance_trial.outcomes.checks import independent_basis
 
-        more, _ = independent_basis(self.Xo[:, self.nc :], start=self.basis, basis_wanted=False)
+        if self.Xo.shape[1] == self.nc + 1 and self._plainly_independent():
+            more = [0]
+        else:
+            more, _ = independent_basis(self.Xo[:, self.nc :], start=self.basis, basis_wanted=False)
         kept = self.kept_complete + [self.nc + j for j in more]
         if len(kept) == self.Xo.shape[1]:
             return self.Xo, self.Xm
         return self.Xo[:, kept], self.Xm[:, kept]
+
+    def _plainly_independent(self) -> bool:
+        """Whether the one predictor after the complete columns is so far from their span among the observed
+        rows that :func:`~advance_trial.outcomes.checks.independent_basis` must keep it: its squared distance
+        from the span, found from one product with the basis (``|x|^2 - |Q'x|^2``), above a millionth of
+        ``|x|^2``, where rounding errs by some 1e-11 of it and the check's threshold is (1e-7)^2 of it.
+        Anything closer is left to the check itself, so the columns kept are always the check's."""
+        col = self.Xo[:, self.nc]
+        sq = float(col @ col)
+        if not np.isfinite(sq) or sq == 0.0:
+            return False
+        proj = self.basis.T @ col if self.basis.shape[1] else np.zeros(0)
+        return bool(sq - float(proj @ proj) > 1e-6 * sq)
 
 
 def impute(
@@ -240,11 +286,84 @@ def impute(
                 j, w, d = starts[g], widths[g], designs[g]
                 Xo, Xm = d.independent()
                 if w == 1:
-                    data[missing[:, j], j] = _pmm_draw(rng, Xo, Xm, data[d.obs_rows, j])
+                    data[d.mis_rows, j] = _pmm_draw(rng, Xo, Xm, data[d.obs_rows, j])
                 else:
-                    data[missing[:, j], j : j + w] = _pmm_block_draw(rng, Xo, Xm, data[d.obs_rows, j : j + w])
+                    data[d.mis_rows, j : j + w] = _pmm_block_draw(rng, Xo, Xm, data[d.obs_rows, j : j + w])
                 for h in todo:
                     if h != g:
                         designs[h].update(data, missing[:, j], blocks[g])
         out.append(data)
     return out
+
+
+# --------------------------------------------------------------------------- imputing beside the analyses
+
+#: Imputations smaller than this (rows x imputations x rounds) are done where their analysis runs: sending a
+#: data set to a worker and its imputed copies back costs more than it saves.
+AHEAD_MIN_CELLS = 2_000_000
+
+
+def imputes_ahead(rows: int, m: int, iterations: int) -> bool:
+    """Whether imputations of ``rows`` rows are large enough to be done in the run's workers
+    (:data:`AHEAD_MIN_CELLS`)."""
+    return rows * m * iterations >= AHEAD_MIN_CELLS
+
+
+_WORKERS: ContextVar[Executor | None] = ContextVar("imputation_workers", default=None)
+_AHEAD: ContextVar[dict[str, Future[list[np.ndarray]]] | None] = ContextVar("imputations_ahead", default=None)
+
+
+@contextmanager
+def imputing_in(workers: Executor | None) -> Iterator[None]:
+    """Large imputations made inside this block are done in ``workers`` (the run's worker processes,
+    :func:`advance_trial.output.render.workers.start_workers`), beside the run's other analyses; None: here."""
+    token = _WORKERS.set(workers)
+    try:
+        yield
+    finally:
+        _WORKERS.reset(token)
+
+
+@contextmanager
+def imputing_ahead(jobs: Callable[[], dict[str, tuple[Any, ...]]]) -> Iterator[None]:
+    """Start the large imputations of ``jobs()`` (:func:`impute`'s arguments by name) in the workers of
+    :func:`imputing_in`, if there are any; :func:`imputed` then takes each from its worker. Every draw is
+    the one this process would make: each imputation has its own generator, sent with its state."""
+    workers = _WORKERS.get()
+    started: dict[str, Future[list[np.ndarray]]] = {}
+    if workers is not None:
+        large = {name: args for name, args in jobs().items() if imputes_ahead(len(args[2]), args[3], args[4])}
+        # of two or more, the first is done here: this process reaches it after a few models, and would
+        # otherwise only wait while the workers (drawing figures first) impute them all
+        for name, args in list(large.items())[1:] if len(large) > 1 else large.items():
+            try:
+                started[name] = workers.submit(impute, *args)
+            except (BrokenExecutor, RuntimeError):  # workers gone or shut down: imputed here
+                break
+    token = _AHEAD.set(started)
+    try:
+        yield
+    finally:
+        _AHEAD.reset(token)
+        for future in started.values():
+            future.cancel()
+
+
+def imputed(
+    name: str,
+    rng: np.random.Generator,
+    complete: np.ndarray,
+    incomplete: np.ndarray,
+    m: int,
+    iterations: int,
+    groups: list[int] | None = None,
+) -> list[np.ndarray]:
+    """:func:`impute`, taken from a worker when :func:`imputing_ahead` started it there under ``name``; one
+    still waiting for a worker (they draw figures too) is taken back and done here, not waited for."""
+    future = (_AHEAD.get() or {}).pop(name, None)
+    if future is not None and not future.cancel():
+        try:
+            return future.result()
+        except BrokenExecutor:  # a worker died: imputed here (the generator here is still at its start)
+            pass
+    return impute(rng, complete, incomplete, m, iterations, groups)

@@ -59,9 +59,28 @@ class NestedFit:
     information_singular: bool = False  # the REML information (log-variances) not positive definite at the fit
 
 
+def unique_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)``: for an array of Python objects (therapy group names), the
+    values hashed and only the distinct ones sorted (a sort of 100,000 names compares strings 1.7 million
+    times); the same distinct values in the same order, so the same codes."""
+    if values.dtype != object or not len(values):
+        uniq, codes = np.unique(values, return_inverse=True)
+        return uniq, codes.reshape(-1)
+    import pandas as pd
+
+    found, distinct = pd.factorize(values)
+    if found.min() < 0:  # a missing value: as numpy has it
+        uniq, codes = np.unique(values, return_inverse=True)
+        return uniq, codes.reshape(-1)
+    order = np.argsort(np.asarray(distinct, dtype=object))
+    rank = np.empty(len(order), dtype=np.intp)
+    rank[order] = np.arange(len(order))
+    return np.asarray(distinct, dtype=object)[order], rank[found]
+
+
 def containment_df(X: np.ndarray, cluster: np.ndarray) -> np.ndarray:
     """nlme's containment degrees of freedom for each column of ``X`` (single grouping level)."""
-    _, codes = np.unique(cluster, return_inverse=True)
+    _, codes = unique_codes(cluster)
     n, g = len(cluster), codes.max() + 1
     outer = np.zeros(X.shape[1], dtype=bool)
     for j in range(X.shape[1]):
@@ -85,7 +104,7 @@ class _Blocks:
         self.Xc, self.yc = X[ctrl], y[ctrl]
         keys = cluster[~ctrl]
         Xi, yi = X[~ctrl], y[~ctrl]
-        uniq, codes = np.unique(keys, return_inverse=True)
+        uniq, codes = unique_codes(keys)
         g = len(uniq)
         self.size = np.bincount(codes, minlength=g).astype(float)
         self.sX = np.zeros((g, self.p))
