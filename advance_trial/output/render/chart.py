@@ -284,15 +284,20 @@ class Canvas:
         return {"svg": svg(self), "png": png(self)}
 
 
+def svg_head(width: str, height: str, title: str) -> list[str]:
+    """The first lines of a figure's SVG (a chart's or the CONSORT diagram's): its size in points, its title
+    and a white ground."""
+    return ['<?xml version="1.0" encoding="utf-8" standalone="no"?>',
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}pt" height="{height}pt" '
+            f'viewBox="0 0 {width} {height}" version="1.1">',
+            f"<title>{html.escape(title)}</title>",
+            f'<rect width="{width}" height="{height}" fill="#ffffff"/>']  # fmt: skip
+
+
 def svg(c: Canvas) -> bytes:
     """The chart as SVG: text as text, no ids, no dates."""
     e = html.escape
-    out = ['<?xml version="1.0" encoding="utf-8" standalone="no"?>',
-           f'<svg xmlns="http://www.w3.org/2000/svg" width="{fmt(c.width)}pt" height="{fmt(c.height)}pt" '
-           f'viewBox="0 0 {fmt(c.width)} {fmt(c.height)}" version="1.1">',
-           f"<title>{e(c.title)}</title>",
-           f'<rect width="{fmt(c.width)}" height="{fmt(c.height)}" fill="#ffffff"/>',
-           f'<g font-family="{FAMILY}" style="white-space:pre">']  # fmt: skip
+    out = [*svg_head(fmt(c.width), fmt(c.height), c.title), f'<g font-family="{FAMILY}" style="white-space:pre">']
     for it in c.items:
         if isinstance(it, Text):
             attrs = f' font-size="{fmt(it.size)}"'

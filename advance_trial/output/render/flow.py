@@ -262,12 +262,10 @@ def _head(p0: tuple[float, float], p1: tuple[float, float]) -> tuple[tuple[float
 
 def svg(d: Diagram) -> bytes:
     """The diagram as SVG: text as text, no ids, no dates."""
+    from advance_trial.output.render.chart import svg_head
+
     e = html.escape
-    out = ['<?xml version="1.0" encoding="utf-8" standalone="no"?>',
-           f'<svg xmlns="http://www.w3.org/2000/svg" width="{_f(d.width)}pt" height="{_f(d.height)}pt" '
-           f'viewBox="0 0 {_f(d.width)} {_f(d.height)}" version="1.1">',
-           f"<title>{e(d.title)}</title>",
-           f'<rect width="{_f(d.width)}" height="{_f(d.height)}" fill="#ffffff"/>',
+    out = [*svg_head(_f(d.width), _f(d.height), d.title),
            f'<g font-family="DejaVu Sans, Bitstream Vera Sans, sans-serif" font-size="{_f(SIZE)}" fill="#000000" '
            'style="white-space:pre">',
            f'<text x="{_f(d.width / 2)}" y="{_f(MARGIN + TITLE_SIZE)}" font-size="{_f(TITLE_SIZE)}" '
