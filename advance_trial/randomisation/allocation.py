@@ -35,6 +35,7 @@ from advance_trial.randomisation.reports import (
     reconcile,
     verify_log,
 )
+from advance_trial.randomisation.request import Prepared
 from advance_trial.randomisation.trial_log import (
     MIN_REASON_WORDS,
     Allocation,
@@ -46,7 +47,6 @@ from advance_trial.randomisation.trial_log import (
 )
 from advance_trial.randomisation.verbs import (
     REFUSALS,
-    Prepared,
     allocate,
     allocate_many,
     allocate_with_others,

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError, field_validator
@@ -23,6 +25,19 @@ from advance_trial.randomisation import methods as rz
 SOURCE = "allocation request"
 #: What each field of a request is called on the command line (the service's JSON uses the field names).
 OPTIONS = {"participant_id": "--participant", "site": "--site", "factors": "--factor"}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One allocation request, checked before the step that makes it
+    (:func:`advance_trial.randomisation.verbs.prepare`)."""
+
+    participant_id: str
+    values: dict[str, str]
+    answers: dict[str, bool] | None
+    account: str | None = None
+    note: str | None = None
+    data_dir: Path | None = None
 
 
 class AllocationRequest(BaseModel):

@@ -40,6 +40,7 @@ from advance_trial.errors import AdvanceTrialError
 from advance_trial.randomisation.database import Location
 from advance_trial.randomisation.key import KeyRing
 from advance_trial.randomisation.log import holding, holds, lock_path
+from advance_trial.randomisation.request import Prepared
 from advance_trial.randomisation.trial_log import Allocation
 
 #: The most requests made in one step (the service's groups hold as many).
@@ -137,8 +138,6 @@ def _answer(ring: KeyRing, name: str, pid: str) -> Allocation | None:
 
 def _waiting(cfg: Config, ring: KeyRing, where: Location, most: int) -> list[tuple[str, Any]]:
     """The requests left for this step (oldest first, at most ``most``), each with its name."""
-    from advance_trial.randomisation.verbs import Prepared
-
     folder = folder_of(ring)
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)

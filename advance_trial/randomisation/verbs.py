@@ -7,7 +7,6 @@ trial's :class:`~advance_trial.randomisation.key.KeyRing` and runs in one verifi
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ from advance_trial.randomisation.replay import (
     version_key,
 )
 from advance_trial.randomisation.reports import verify_log
-from advance_trial.randomisation.request import AllocationRequest, check_request, normalise_id
+from advance_trial.randomisation.request import AllocationRequest, Prepared, check_request, normalise_id
 from advance_trial.randomisation.trial_log import (
     Allocation,
     VerifyReport,
@@ -163,18 +162,6 @@ def _existing(state: Replay, pid: str, values: Mapping[str, str]) -> Any:
                 [DataProblem("allocation request", None, k, values[k], f"{said} {k}={man.factors[k]}") for k in differs]
             )
     return man
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """One allocation request, checked before the step that makes it (:func:`prepare`)."""
-
-    participant_id: str
-    values: dict[str, str]
-    answers: dict[str, bool] | None
-    account: str | None = None
-    note: str | None = None
-    data_dir: Path | None = None
 
 
 def prepare(
