@@ -160,9 +160,14 @@ class ResultsData:
         """The rows of ``table`` for ``variable``, in their order in :attr:`long`."""
         return self.long.iloc[self._keys.get((table, variable), np.array([], dtype=np.intp))]
 
+    @cached_property
+    def _records(self) -> dict[tuple[str, str], list[dict[Any, Any]]]:
+        """(table, variable) -> its rows as records, filled as keys are looked up."""
+        return {}
+
     def _records_of(self, table: str, variable: str) -> list[dict[Any, Any]]:
         """:meth:`_rows_of` as records (read once per key: progression looks up many keys of few rows)."""
-        cache: dict[tuple[str, str], list[dict[Any, Any]]] = self.__dict__.setdefault("_records", {})
+        cache = self._records
         if (table, variable) not in cache:
             cache[table, variable] = self._rows_of(table, variable).to_dict("records")
         return cache[table, variable]
