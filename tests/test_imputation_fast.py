@@ -3,13 +3,20 @@ each imputed value is an observed donor among the five nearest by the rule mice 
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from advance_trial.outcomes import imputation
 from advance_trial.outcomes.imputation import DONORS, _donors, impute, stable_argsort
 from tests import pmm_reference
+
+#: Hashing the values first (``_places``) is used from ``HASHED_MIN`` values on; each test below runs both
+#: ways: with hashing from the first value (0) and as a sample's small imputations run (the default).
+BOTH_WAYS = pytest.mark.parametrize("hashed_min", [0, imputation.HASHED_MIN])
 
 
 def _case(seed: int, n: int, blocks: bool = False, decimals: int = 1) -> tuple[np.ndarray, np.ndarray, list | None]:
@@ -29,13 +36,16 @@ def _case(seed: int, n: int, blocks: bool = False, decimals: int = 1) -> tuple[n
     return complete, np.column_stack([y, base, dummies]), [1, 1, 2]
 
 
+@BOTH_WAYS
 @pytest.mark.parametrize(
     ("seed", "n", "blocks", "decimals"),
-    [(1, 6, False, 1), (2, 40, False, 1), (3, 500, False, 1), (4, 3000, False, 6), (5, 300, True, 1)],
+    [(1, 6, False, 1), (2, 40, False, 1), (3, 500, False, 1), (4, 3000, False, 6), (5, 300, True, 1),
+     (6, 6000, False, 1)],
 )
-def test_fast_pmm_draws_exactly_what_the_reference_draws(seed, n, blocks, decimals):
+def test_fast_pmm_draws_exactly_what_the_reference_draws(seed, n, blocks, decimals, hashed_min):
     complete, incomplete, groups = _case(seed, n, blocks, decimals)
-    fast = impute(np.random.default_rng(seed), complete, incomplete, 3, 4, groups=groups)
+    with mock.patch.object(imputation, "HASHED_MIN", hashed_min):
+        fast = impute(np.random.default_rng(seed), complete, incomplete, 3, 4, groups=groups)
     slow = pmm_reference.impute(np.random.default_rng(seed), complete, incomplete, 3, 4, groups=groups)
     assert all(np.array_equal(a, b) for a, b in zip(fast, slow, strict=True))
 
@@ -49,25 +59,29 @@ def test_an_aliased_predictor_is_left_out_as_before():
     assert all(np.array_equal(a, b) for a, b in zip(fast, slow, strict=True))
 
 
+@BOTH_WAYS
 @settings(max_examples=80, deadline=None)
 @given(st.integers(1, 60), st.integers(1, 40), st.integers(0, 2**32 - 1))
-def test_donors_match_the_reference_and_are_among_the_k_nearest(n_obs, n_mis, seed):
+def test_donors_match_the_reference_and_are_among_the_k_nearest(hashed_min, n_obs, n_mis, seed):
     rng = np.random.default_rng(seed)
     fitted_obs = np.round(rng.normal(size=n_obs), 1)  # rounding makes ties
     fitted_mis = np.round(rng.normal(size=n_mis), 1)
     k = min(DONORS, n_obs)
-    donors = _donors(np.random.default_rng(seed + 1), fitted_obs, fitted_mis, k)
+    with mock.patch.object(imputation, "HASHED_MIN", hashed_min):
+        donors = _donors(np.random.default_rng(seed + 1), fitted_obs, fitted_mis, k)
     assert np.array_equal(donors, pmm_reference._donors(np.random.default_rng(seed + 1), fitted_obs, fitted_mis, k))
     for f, d in zip(fitted_mis, donors, strict=True):
         kth = np.sort(np.abs(fitted_obs - f))[k - 1]
         assert abs(fitted_obs[d] - f) <= kth + 1e-12
 
 
+@BOTH_WAYS
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.sampled_from([-1.5, -0.0, 0.0, 0.25, 1.0, 3.0, np.inf, -np.inf, np.nan]), max_size=30))
-def test_stable_argsort_is_numpys_stable_sort(values):
+def test_stable_argsort_is_numpys_stable_sort(hashed_min, values):
     x = np.asarray(values, dtype=float)
-    assert np.array_equal(stable_argsort(x), np.argsort(x, kind="stable"))
+    with mock.patch.object(imputation, "HASHED_MIN", hashed_min):
+        assert np.array_equal(stable_argsort(x), np.argsort(x, kind="stable"))
 
 
 @settings(max_examples=60, deadline=None)

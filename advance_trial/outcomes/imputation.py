@@ -82,6 +82,11 @@ def _pmm_draw(rng: np.random.Generator, Xo: np.ndarray, Xm: np.ndarray, yo: np.n
     return np.asarray(yo[_donors(rng, fitted_obs, fitted_mis, min(DONORS, n))])
 
 
+#: Below this many values a plain sort is faster than hashing them first (:func:`_places`: pandas' hashing
+#: costs a fixed tenth of a millisecond or more per call, and a sample's imputation makes hundreds of calls).
+HASHED_MIN = 4096
+
+
 def _places(x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """The distinct values of ``x`` in ascending order and each element's place among them (``uint16``),
     found by hashing ``x`` and sorting only its distinct values; None when ``x`` holds NaN or 2**16 distinct
@@ -104,7 +109,7 @@ def stable_argsort(x: np.ndarray) -> np.ndarray:
     distinct values (a radix sort of 16-bit integers) when there are few, else through two unstable sorts
     (values are ranked by a quick sort, then ``rank * n + index``, distinct, sorted again)."""
     n = len(x)
-    if n < 2 or np.isnan(x).any():
+    if n < HASHED_MIN or np.isnan(x).any():
         return np.argsort(x, kind="stable")
     places = _places(x)
     if places is not None:
@@ -130,7 +135,7 @@ def _donors(rng: np.random.Generator, fitted_obs: np.ndarray, fitted_mis: np.nda
     pick = rng.integers(0, k, size=len(fitted_mis))
     # missing cases with the same fitted value (men alike in every predictor) share their candidates:
     # each distinct value is searched and ranked once, in sorted order (a search that walks forward)
-    places = _places(fitted_mis)
+    places = _places(fitted_mis) if len(fitted_mis) >= HASHED_MIN else None
     if places is not None:
         values, which = places
     else:
