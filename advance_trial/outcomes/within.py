@@ -24,12 +24,12 @@ COLUMNS = ("outcome", "timepoint", "arm", "n", "mean_baseline", "mean_followup",
            "ci_method", "status", "reason")  # fmt: skip
 
 
-def _stats(men: pd.DataFrame, o_id: str, level: float) -> tuple[dict[str, Any], str]:
-    """The change statistics of one cell (in :data:`COLUMNS` order) and why its interval is missing ("" when
-    it is not)."""
-    both = men[men[f"y_{o_id}"].notna() & men[f"base_{o_id}"].notna()]
-    y, base = both[f"y_{o_id}"].to_numpy(dtype=float), both[f"base_{o_id}"].to_numpy(dtype=float)
-    d, n = y - base, len(both)
+def _stats(y: np.ndarray, base: np.ndarray, level: float) -> tuple[dict[str, Any], str]:
+    """The change statistics of one cell (in :data:`COLUMNS` order) from its men's follow-up and baseline
+    values, and why its interval is missing ("" when it is not)."""
+    both = ~(np.isnan(y) | np.isnan(base))
+    y, base = y[both], base[both]
+    d, n = y - base, int(both.sum())
     estimate = float(d.mean()) if n else np.nan
     stats: dict[str, Any] = {"n": n, "mean_baseline": float(base.mean()) if n else np.nan,
                              "mean_followup": float(y.mean()) if n else np.nan, "estimate": estimate,
@@ -44,16 +44,16 @@ def change_results(cfg: Config, ads: AnalysisData) -> pd.DataFrame:
     """The results rows of the change from baseline: per non-binary outcome and arm (and ``all``), the men
     with both measures, the two means and the mean change with its paired t interval (not a contrast between
     arms), its status and, when not estimable, the reason (also in ``error``)."""
-    parts = []
-    arm_of = ads.men["arm"].astype(str)
+    rows = []
+    arm_of = ads.men["arm"].astype(str).to_numpy()
     for o in cfg.outcomes:
         if o.type == "binary":
             continue
         to = Target("change", "change", "men with the baseline and follow-up measures", o.label or "")
+        y, base = (ads.men[f"{c}_{o.id}"].to_numpy(dtype=float, na_value=np.nan) for c in ("y", "base"))
         for a in [*cfg.arm_ids, ALL] if len(cfg.arms) > 1 else cfg.arm_ids:
-            men = ads.men if a == ALL else ads.men[(arm_of == a).to_numpy()]
-            stats, reason = _stats(men, o.id, cfg.reporting.ci_level)
+            men = slice(None) if a == ALL else arm_of == a
+            stats, reason = _stats(y[men], base[men], cfg.reporting.ci_level)
             stats |= {"status": "not_estimable" if reason else "estimated", "reason": reason}
-            parts.append(frame(stat_rows(to, {"arm": a}, o.id, o.timepoint, stats, method="paired t",
-                                         error=reason or None)))  # fmt: skip
-    return bind_results(parts)
+            rows += stat_rows(to, {"arm": a}, o.id, o.timepoint, stats, method="paired t", error=reason or None)
+    return bind_results(frame(rows))
