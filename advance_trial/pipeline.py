@@ -339,6 +339,10 @@ def run(
     # scipy's models are imported where their use starts (the outcomes step): warming them in a thread while
     # the data are read was measured slower (benchmarks/bench_config_once.py, issue 38 part 3)
     cfg, data, definitive = read_inputs(config, data_dir, opts)
+    # the analyses' modules (scipy's special functions among them), which the run's process needs for its
+    # first step, are imported before the workers are forked, so that the one building the outcomes does not
+    # import them again (a third of a second of CPU, on a machine whose two cores the run fills)
+    import advance_trial.outcomes.imputation  # noqa: F401
     from advance_trial.output.render.workers import start_workers, stop_workers
 
     # after the folder's lock is let go: the workers hold no part of it; only a whole run draws enough to

@@ -232,6 +232,33 @@ def test_a_display_is_a_pivot_of_its_rows():
     assert t.title == "Partner contact (aggregates only)"
 
 
+def test_a_display_made_as_the_pivot_of_its_rows_is_not_pivoted_again_but_a_replaced_one_is(monkeypatch):
+    from dataclasses import replace
+
+    from advance_trial.results import layout as layout_module
+    from advance_trial.results.layout import melting_once
+
+    rows = ard_proportion(_men(), Target("partner_contact"), "partner_contacted", "retained",
+                          by=[("arm", ["a", "b"]), ("site", [])], total="n_partners", count="n_contacted")  # fmt: skip
+    cfg = SimpleNamespace(reporting=SimpleNamespace(proportion_ci="wilson", ci_level=0.95))
+    checked: list[str] = []
+    same = layout_module._same
+    monkeypatch.setattr(layout_module, "_same", lambda a, b: checked.append("pivoted again") or same(a, b))
+    with melting_once():
+        t = table_of(cfg, "partner_contact", rows)
+        assert "partner_contact" in results_data({"partner_contact": t}).pivots and checked == []
+        # the same values in another frame (as disclosure or blinding would leave them): pivoted again to know
+        copy = replace(t, data=t.data.copy())
+        assert "partner_contact" in results_data({"partner_contact": copy}).pivots and checked == ["pivoted again"]
+        changed = t.data.copy()
+        changed.loc[0, "n_contacted"] = 0
+        assert "partner_contact" not in results_data({"partner_contact": replace(t, data=changed)}).pivots
+    # outside the block nothing is remembered: every display is pivoted again
+    checked.clear()
+    t = table_of(cfg, "partner_contact", rows)
+    assert "partner_contact" in results_data({"partner_contact": t}).pivots and checked == ["pivoted again"]
+
+
 def test_results_is_neutral_ground():
     for path in sorted((PACKAGE / "results").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

@@ -16,7 +16,7 @@ import pandas as pd
 
 from advance_trial.config.models import Config
 from advance_trial.output.displays import declared
-from advance_trial.results.layout import pivot_rows
+from advance_trial.results.layout import pivoted
 from advance_trial.results.table import Table
 
 
@@ -34,7 +34,7 @@ def table_of(cfg: Config, name: str, rows: pd.DataFrame) -> Table:
         raise KeyError(f"{name}: no display declares its shape (advance_trial/output/displays.py)")
     if shape.layout is None:
         return Table(name, rows, shape.heading(cfg), shape.notes_for(cfg, rows), shape.markdown)
-    data = pivot_rows(shape.layout, rows, shape.columns_for(cfg), shape.dtypes)
+    data = pivoted(shape.layout, rows, shape.columns_for(cfg), shape.dtypes)
     return Table(name, data, shape.heading(cfg), shape.notes_for(cfg, data), shape.markdown, results=rows)
 
 

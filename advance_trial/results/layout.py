@@ -303,7 +303,8 @@ def results_data(tables: Mapping[str, Any], layouts: Mapping[str, Layout],
             frames.append(hit[2])
             continue
         own: pd.DataFrame | None = getattr(t, "results", None)
-        if own is not None and _same(pivot_rows(layout, own, columns[name], dtypes[name]), df):
+        if own is not None and (_pivot_of(df, own, layout) or _same(pivot_rows(layout, own, columns[name],
+                                                                               dtypes[name]), df)):  # fmt: skip
             frames.append(ordered(name, own, columns[name]))
             pivots.add(name)
         else:
@@ -317,6 +318,9 @@ def results_data(tables: Mapping[str, Any], layouts: Mapping[str, Layout],
 _BOUND: ContextVar[dict[str, tuple[pd.DataFrame, Mapping[str, str] | None, pd.DataFrame]] | None] = ContextVar(
     "bound", default=None
 )
+#: The frames :func:`pivoted` made within :func:`melting_once`, by identity: a frame made as the pivot of
+#: its rows and not replaced since needs no pivoting again to be known as one (:func:`results_data`).
+_PIVOTS: ContextVar[dict[int, tuple[pd.DataFrame, pd.DataFrame, Layout]] | None] = ContextVar("pivots", default=None)
 
 
 @contextmanager
@@ -324,10 +328,11 @@ def melting_once() -> Iterator[None]:
     """Within this block each display table's rows are bound (or read off its data) once: progression, the
     plan and ``results.csv`` read the same rows. A table whose frame was replaced since (by blinding or
     suppression) is read again."""
-    token = _BOUND.set({})
+    token, pivots = _BOUND.set({}), _PIVOTS.set({})
     try:
         yield
     finally:
+        _PIVOTS.reset(pivots)
         _BOUND.reset(token)
 
 
@@ -387,6 +392,22 @@ def pivot_rows(layout: Layout, long: pd.DataFrame, cols: Sequence[str], dtypes: 
         elif out[c].dtype == object and len(out) and out[c].map(lambda v: isinstance(v, int | np.integer)).all():
             out[c] = out[c].astype(np.int64)
     return out
+
+
+def pivoted(layout: Layout, long: pd.DataFrame, cols: Sequence[str], dtypes: Mapping[Any, Any] | None = None
+            ) -> pd.DataFrame:  # fmt: skip
+    """:func:`pivot_rows`, the frame remembered (within :func:`melting_once`) as the pivot of ``long``."""
+    out = pivot_rows(layout, long, cols, dtypes)
+    made = _PIVOTS.get()
+    if made is not None:
+        made[id(out)] = (out, long, layout)
+    return out
+
+
+def _pivot_of(df: pd.DataFrame, long: pd.DataFrame, layout: Layout) -> bool:
+    """Whether ``df`` is the very frame :func:`pivoted` made of ``long`` by ``layout`` in this block."""
+    made = (_PIVOTS.get() or {}).get(id(df))
+    return made is not None and made[0] is df and made[1] is long and made[2] is layout
 
 
 def _native(v: Any) -> Any:
