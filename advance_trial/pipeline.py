@@ -495,25 +495,24 @@ def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir
     late = [j for j in figure_jobs(tables, histogram=plain) if j[0] not in drawn]
     figures.append(start_drawing(shown_cfg, late, out, workers))  # drawn while the tables are written
     out.mkdir(parents=True, exist_ok=True)
-    outputs = write_tables(tables.values(), out)
+    outputs: dict[str, str] = {}
+    report: Callable[[], dict[str, str]] | None = None
+    whole_report = opts.report and opts.whole
+    if not late:  # every figure drawn while the tables were built: the workers make the report meanwhile
+        for collect in figures:
+            outputs |= collect()
+        report = _start_report(shown_cfg, tables, out, outputs, log, notes, opts, workers) if whole_report else None
+    outputs |= write_tables(tables.values(), out)
     if opts.shareable:
         outputs |= write_disclosure_audit(out, cfg.reporting.min_cell)
-    for collect in figures:
-        outputs |= collect()
-    if opts.report and opts.whole:
+    if late:
+        for collect in figures:
+            outputs |= collect()
+    if whole_report:
         step("writing the report")
-        from advance_trial.checklist import assess, checklist_table
-        from advance_trial.output.render.files import write_report
-        from advance_trial.output.render.report import SequenceFacts, build_report
-        from advance_trial.randomisation.key import DEMO_KEY, fingerprint_of
-        from advance_trial.randomisation.methods import DERIVATION
-
-        sequence = SequenceFacts(DERIVATION, shown_cfg.randomisation.key_fingerprint == fingerprint_of(DEMO_KEY))
-        drawn = {Path(name).stem for name in outputs if name.endswith(".svg")}
-        checklist = checklist_table(assess(shown_cfg, tables, drawn, log))
-        report = build_report(shown_cfg, tables, _figure_bytes(out, outputs), log, notes, blinded=opts.blinded,
-                              closed=opts.closed, checklist=checklist, sequence=sequence)  # fmt: skip
-        outputs |= write_report(report, out, workers=workers)
+        if report is None:
+            report = _start_report(shown_cfg, tables, out, outputs, log, notes, opts, workers)
+        outputs |= report()
     changed = [name for name, h in data.sha256.items() if sha256_file(Path(data_dir) / name) != h]
     for c in (cfg, definitive):
         if c is not None and c.source is not None and sha256_file(c.source.path) != c.source.sha256:
@@ -535,6 +534,25 @@ def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir
         record["run"]["min_cell"] = cfg.reporting.min_cell
     write_provenance(record, out)
     return RunResult(tables, outputs, record, shown_cfg, built.failures, built.extras.get("definitive"))
+
+
+def _start_report(cfg: Config, tables: dict[str, Table], out: Path, figures: dict[str, str], log: dict[str, Any] | None,
+                  notes: tuple[str, ...], opts: RunOptions, workers: Any) -> Callable[[], dict[str, str]]:  # fmt: skip
+    """The report built from the tables and the figures written (``figures``: their names), its Word file
+    and HTML page handed to the workers; the returned function writes the three
+    (:func:`advance_trial.output.render.files.start_report`)."""
+    from advance_trial.checklist import assess, checklist_table
+    from advance_trial.output.render.files import start_report
+    from advance_trial.output.render.report import SequenceFacts, build_report
+    from advance_trial.randomisation.key import DEMO_KEY, fingerprint_of
+    from advance_trial.randomisation.methods import DERIVATION
+
+    sequence = SequenceFacts(DERIVATION, cfg.randomisation.key_fingerprint == fingerprint_of(DEMO_KEY))
+    drawn = {Path(name).stem for name in figures if name.endswith(".svg")}
+    checklist = checklist_table(assess(cfg, tables, drawn, log))
+    report = build_report(cfg, tables, _figure_bytes(out, figures), log, notes, blinded=opts.blinded,
+                          closed=opts.closed, checklist=checklist, sequence=sequence)  # fmt: skip
+    return start_report(report, out, workers=workers)
 
 
 def _labels(command: str) -> set[str]:

@@ -25,13 +25,25 @@ def write_report(report: Report, out_dir: str | Path, stem: str = "report",
     made by them while this process makes the Markdown (the same bytes: a worker that fails leaves its file
     to this process).
     """
+    return start_report(report, out_dir, stem, workers)()
+
+
+def start_report(report: Report, out_dir: str | Path, stem: str = "report",
+                 workers: Executor | None = None) -> Callable[[], dict[str, str]]:  # fmt: skip
+    """Hand the Word file and the HTML page to ``workers`` now; the returned function makes the Markdown,
+    waits for the other two (making here any a worker failed to make) and writes the three
+    (:func:`write_report`), so that a run writes its tables while the workers make the report."""
     makers: dict[str, Callable[[Report], bytes]] = {"html": _html, "md": _markdown, "docx": to_docx}
     made = {ext: workers.submit(makers[ext], report) for ext in ("docx", "html")} if workers is not None else {}
-    written = {}
-    for ext, make in makers.items():
-        data = _made(made.get(ext)) or make(report)
-        write_bytes_atomic(data, Path(out_dir) / f"{stem}.{ext}")
-        written[f"{stem}.{ext}"] = hashlib.sha256(data).hexdigest()
+
+    def written() -> dict[str, str]:
+        out: dict[str, str] = {}
+        for ext, make in makers.items():
+            data = _made(made.get(ext)) or make(report)
+            write_bytes_atomic(data, Path(out_dir) / f"{stem}.{ext}")
+            out[f"{stem}.{ext}"] = hashlib.sha256(data).hexdigest()
+        return out
+
     return written
 
 
