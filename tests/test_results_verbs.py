@@ -349,3 +349,17 @@ def test_the_plan_is_made_by_the_verbs(sample_tables):
     assert set(own["group1"]) == {"step"} and set(own["stat_name"]) == {"estimate", "conservative", "note"}
     total = own[(own["variable_level"] == "men to randomise in all") & (own["stat_name"] == "estimate")]
     assert len(total) and all(isinstance(v, float) for v in total["stat"])  # as the plan's column holds it
+
+
+@pytest.mark.parametrize("trial", ["advance-feasibility", "cranstoun-dvip"])
+def test_a_key_s_records_are_those_pandas_gives(sample_tables, trial):
+    _, _, tables = sample_tables(trial)
+    results = results_data(tables)
+    assert results._keys
+    for key in results._keys:
+        made, expected = results._records_of(*key), results._rows_of(*key).to_dict("records")
+        assert [list(r) for r in made] == [list(r) for r in expected]
+        for r, e in zip(made, expected, strict=True):
+            for name, value in r.items():
+                assert type(value) is type(e[name]), (key, name)
+                assert value == e[name] or (value != value and e[name] != e[name]), (key, name)
