@@ -165,19 +165,12 @@ class ResultsData:
         """(table, variable) -> its rows as records, filled as keys are looked up."""
         return {}
 
-    @cached_property
-    def _python_columns(self) -> tuple[list[str], list[list[Any]]]:
-        """:attr:`long`'s columns as Python values, read once (:func:`_values`)."""
-        return _values(self.long)
-
     def _records_of(self, table: str, variable: str) -> list[dict[Any, Any]]:
-        """:meth:`_rows_of` as records, as ``to_dict("records")`` gives them (made once per key, from the
-        columns read once: progression looks up many keys of few rows)."""
+        """:meth:`_rows_of` as records, as ``to_dict("records")`` gives them (:func:`_records`: a third of its
+        time), made once per key: progression looks up many keys of few rows."""
         cache = self._records
         if (table, variable) not in cache:
-            names, columns = self._python_columns
-            at = self._keys.get((table, variable), ())
-            cache[table, variable] = [dict(zip(names, [c[i] for c in columns], strict=True)) for i in at]
+            cache[table, variable] = list(_records(self._rows_of(table, variable)))
         return cache[table, variable]
 
     def first_key(self, table: str, variable: str) -> dict[str, str]:
