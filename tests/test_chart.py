@@ -308,6 +308,9 @@ def test_sensitivity_heat_map_writes_every_cell_on_its_colour_with_its_words() -
             "SD upper limit,", "retention estimate", "SD upper limit,", "retention lower limit"]  # fmt: skip
     cells = [s for s in c.items if isinstance(s, chart.Shape) and s.kind == "rect"]
     assert len(cells) == 24 - 1  # the missing cell is not drawn, nor is its count
+    assert cells[0].points[1][0] > cells[1].points[0][0] and cells[0].points[1][1] > cells[4].points[0][1]  # no seam
+    assert cells[-1].points[1][0] == pytest.approx(cells[15].points[0][0])  # none reaching into the missing cell
+    assert cells[19].points[1][1] == pytest.approx(cells[-1].points[0][1])
     for i, outcome in enumerate(("abi_physical", "abi_sexual")):
         g = grid[grid["outcome"] == outcome]
         words = [t for t in c.texts(f"cell{i}")]

@@ -448,11 +448,7 @@ def png(c: Canvas) -> bytes:
         half = math.ceil(f.getlength(it.words) + it.size * s) + 2
         mask = Image.new("L", (2 * half, 2 * half), 0)
         ImageDraw.Draw(mask).text((half, half), it.words, fill=255, font=f, anchor=anchors[it.anchor])
-        quarter = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
-        if it.angle % 360 in quarter:  # a quarter turn moves the dots exactly (sharper than resampling them)
-            mask = mask.transpose(quarter[round(it.angle) % 360])
-        else:
-            mask = mask.rotate(it.angle, resample=Image.Resampling.BICUBIC, center=(half, half))
+        mask = mask.rotate(it.angle, resample=Image.Resampling.BICUBIC, center=(half, half))
         x0, y0 = round(it.x * s) - half, round(it.y * s) - half
         im.paste(_rgb(it.colour), (x0, y0, x0 + 2 * half, y0 + 2 * half), mask)
     buf = io.BytesIO()

@@ -83,7 +83,10 @@ def sensitivity_plot(cfg: Config, grid: pd.DataFrame) -> Canvas:
             r, j = divmod(k, len(heads))
             if colour is None:
                 continue  # no such row in the grid: the ground shows, and no count
-            c.rect(left + j * cw, top + r * ch, left + (j + 1) * cw, top + (r + 1) * ch, colour)
+            # each cell reaching half a point under the next (drawn over it), so that no seam shows between them
+            over_x = 0.5 if j < len(heads) - 1 and colours[k + 1] is not None else 0.0
+            over_y = 0.5 if r < len(rows) - 1 and colours[k + len(heads)] is not None else 0.0
+            c.rect(left + j * cw, top + r * ch, left + (j + 1) * cw + over_x, top + (r + 1) * ch + over_y, colour)
             c.text(left + (j + 0.5) * cw, top + (r + 0.5) * ch, f"{v:,.0f}", SIZE, "middle", "middle",
                    colour=chart.ink_on(colour), role=f"cell{i}")  # fmt: skip
         c.line([(left, top), (right, top), (right, bottom), (left, bottom), (left, top)])
