@@ -8,10 +8,10 @@ tests) and one giving its bytes (``forest_images``, named in the figure workers'
 (:mod:`advance_trial.output.render.flow`) are drawn the same way; no figure imports matplotlib.
 
 SVG text stays text (searchable, read aloud by screen readers, checked by a test for ids), with no ids; PNG
-has nothing in its header but its resolution; so the same table gives the same bytes on every run of the same versions. Every
-word drawn is a label from the config or the display vocabulary, never an id. Figures are drawn at the size
-they are printed (6.3 inches wide, the report's text width), in the report's sans-serif type (DejaVu Sans)
-at 7.5 to 10 points, so that their words read as the tables' do."""
+has nothing in its header but its resolution; so the same table gives the same bytes on every run of the same
+versions. Every word drawn is a label from the config or the display vocabulary, never an id. Figures are
+drawn at the size they are printed (6.3 inches wide, the report's text width), in the report's sans-serif
+type (DejaVu Sans) at 7.5 to 10 points, so that their words read as the tables' do."""
 
 from __future__ import annotations
 

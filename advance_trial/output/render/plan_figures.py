@@ -144,8 +144,11 @@ def forecast_plot(cfg: Config, bands: pd.DataFrame) -> Canvas:
     xticks = chart.nice_ticks(0, last, 8)
     chart.y_axis(c, ys, left, yticks, chart.tick_labels(yticks), label=ylabel)
     chart.x_axis(c, xs, bottom, xticks, chart.tick_labels(xticks), label=[xlabel])
-    entries: list[chart.Entry] = [("bar", BAND95, None, "95% predictive band"),
-                                  ("bar", BAND80, None, "80% predictive band"), ("line", "#000000", None, "Median")]  # fmt: skip
+    entries: list[chart.Entry] = [
+        ("bar", BAND95, None, "95% predictive band"),
+        ("bar", BAND80, None, "80% predictive band"),
+        ("line", "#000000", None, "Median"),
+    ]
     below = ys(target) + 6 if target > 0 else top  # under the target's line, clear of it
     chart.legend(c, left + 8, max(top + 4, below), entries, SIZE)
     return c
