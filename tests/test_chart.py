@@ -324,6 +324,10 @@ def test_sensitivity_heat_map_writes_every_cell_on_its_colour_with_its_words() -
     assert first == second and _chunks(first["png"]) == [b"IHDR", b"pHYs", b"IDAT", b"IEND"]
     svg = first["svg"].decode()
     assert "ICC estimate 0.452" in re.findall(r"<text[^>]*>([^<]*)</text>", svg) and "id=" not in svg
+    long = grid.assign(outcome="a_" + "_".join(["very_long_outcome_label"] * 6))
+    wrapped = sensitivity_plot(cfg, long)
+    assert len(wrapped.texts("title")) == 2 and not _inside(wrapped)  # a long label wrapped onto the figure
+    assert " ".join(t.words for t in wrapped.texts("title")).endswith("label: men to randomise in all")
     im = Image.open(io.BytesIO(first["png"])).convert("RGB")
     (x0, y0), (x1, y1) = cells[0].points
     k = 150 / 72

@@ -73,7 +73,8 @@ def sensitivity_plot(cfg: Config, grid: pd.DataFrame) -> Canvas:
         half = max((chart.text_width(w, SIZE) for w in heads[-1].split("\n")), default=0.0) / 2 if heads else 0.0
         n = max(len(heads), 1)  # the last column's words kept within the figure, as a tight layout keeps them
         right = min(width - 6, (width - 6 - half - left / (2 * n)) / (1 - 1 / (2 * n)))
-        top = y0 + 6 + (chart.RISE + chart.FALL) * TITLE_SIZE + 6
+        title = chart.fit(f"{_outcome_label(cfg, oid)}: men to randomise in all", TITLE_SIZE, width - 12).split("\n")
+        top = y0 + 6 + (len(title) - 1) * chart.LEADING * TITLE_SIZE + (chart.RISE + chart.FALL) * TITLE_SIZE + 6
         heights = [len(h.split("\n")) for h in heads] or [1]
         bottom = y0 + band - 6 - chart.TICK - chart.TICK_PAD - (max(heights) - 1) * chart.LEADING * SIZE - line
         cw, ch = (right - left) / n, (bottom - top) / max(len(rows), 1)
@@ -98,9 +99,9 @@ def sensitivity_plot(cfg: Config, grid: pd.DataFrame) -> Canvas:
             x = left + (j + 0.5) * cw
             c.line([(x, bottom), (x, bottom + chart.TICK)])
             c.text(x, bottom + chart.TICK + chart.TICK_PAD, words.split("\n"), SIZE, "middle", "top", role=f"column{i}")
-        title = f"{_outcome_label(cfg, oid)}: men to randomise in all"
-        x = chart.centred((left + right) / 2, title, TITLE_SIZE, width)
-        c.text(x, top - 6, title, TITLE_SIZE, "middle", role="title")
+        widest = max(title, key=lambda w: chart.text_width(w, TITLE_SIZE))  # (a long label wrapped: all lines kept in)
+        x = chart.centred((left + right) / 2, widest, TITLE_SIZE, width)
+        c.text(x, top - 6, title, TITLE_SIZE, "middle", "bottom", role="title")
     return c
 
 
