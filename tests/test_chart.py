@@ -181,8 +181,8 @@ def test_attendance_histogram_of_one_cycle_has_no_legend() -> None:
 
 
 def test_the_run_s_six_figures_are_drawn_without_matplotlib() -> None:
-    """The CONSORT diagram and the five charts import no plotting library (its import alone is a tenth of
-    a second, its drawing ten times the charts' own)."""
+    """The CONSORT diagram, the five charts and the two planning figures import no plotting library (its
+    import alone is a tenth of a second, its drawing ten times the charts' own)."""
     import subprocess
     import sys
 
@@ -191,12 +191,14 @@ def test_the_run_s_six_figures_are_drawn_without_matplotlib() -> None:
         "from advance_trial.config import load_config\n"
         "from advance_trial.output.render.workers import FIGURES, draw\n"
         "from tests.conftest import config_path\n"
-        "from tests.test_chart import _distribution\n"
+        "from tests.test_chart import _distribution, _grid, _bands\n"
         "cfg = load_config(config_path('advance-feasibility'))\n"
         "out = draw(cfg, FIGURES['attendance'][0], _distribution(['1', '2']))\n"
         "rows = pd.DataFrame([{'outcome': 'abi_physical', 'analysis': 'ancova', 'effect': 'mean_difference',\n"
         "    'estimate': -0.1, 'ci_lower': -0.3, 'ci_upper': 0.1, 'comparison': 'advance vs tau'}])\n"
         "out |= draw(cfg, FIGURES['forest'][0], rows)\n"
+        "out |= draw(cfg, FIGURES['plan_sensitivity'][0], _grid())\n"
+        "out |= draw(cfg, FIGURES['recruitment_forecast'][0], _bands(30.0))\n"
         "assert set(out) == {'svg', 'png'}\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))\n"
     )
@@ -204,8 +206,180 @@ def test_the_run_s_six_figures_are_drawn_without_matplotlib() -> None:
     assert done.stdout.strip() == "[]"
     from advance_trial.output.render.workers import FIGURES
 
-    assert all(FIGURES[s][0].startswith(("figures.", "flow.")) for s in
-               ("consort", "attendance", "engagement", "accrual", "retention", "forest"))  # fmt: skip
+    assert all(FIGURES[s][0].startswith(("figures.", "flow.", "plan_figures.")) for s in FIGURES)
+
+
+def test_a_whole_run_imports_no_matplotlib_in_any_process(tmp_path) -> None:
+    """A sample ``run`` through the command line, its figure workers included (they inherit the audit hook
+    across the fork), never imports matplotlib; and the workers did draw (they imported the drawing
+    modules)."""
+    import os
+    import subprocess
+    import sys
+
+    log = tmp_path / "imports.log"
+    script = (
+        "import os, sys\n"
+        "def hook(event, args):\n"
+        "    if event == 'import' and args[0].split('.')[0] in ('matplotlib', 'advance_trial'):\n"
+        "        with open(os.environ['IMPORT_LOG'], 'a') as fh:\n"
+        "            fh.write(f'{os.getpid()} {args[0]}\\n')\n"
+        "sys.addaudithook(hook)\n"
+        "from advance_trial.cli.main import app\n"
+        "try:\n"
+        "    app(['run', sys.argv[1], '--data', sys.argv[2], '--out', sys.argv[3]])\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "print(os.getpid())\n"
+    )
+    from tests.conftest import SAMPLES, config_path
+
+    out = tmp_path / "out"
+    args = [str(config_path("advance-feasibility")), str(SAMPLES / "advance-feasibility"), str(out)]
+    env = {**os.environ, "IMPORT_LOG": str(log), "ADVANCE_TRIAL_WORKERS": "2"}
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, env=env, check=True)
+    run_pid = done.stdout.strip().splitlines()[-1]
+    assert {p.name for p in out.glob("*.png")} >= {"plan_sensitivity.png", "recruitment_forecast.png", "consort.png"}
+    seen = [line.split(" ", 1) for line in log.read_text().splitlines()]
+    assert [name for _, name in seen if name.split(".")[0] == "matplotlib"] == []
+    assert any(name.startswith("advance_trial") for pid, name in seen if pid == run_pid)
+    from advance_trial.output.render.workers import start_workers, stop_workers
+
+    pool = start_workers()  # (the test process's own setting; the run was told to use two)
+    stop_workers(pool)
+    if (os.cpu_count() or 1) >= 2 and sys.platform.startswith("linux"):  # the workers drew the figures
+        assert any(pid != run_pid and name.endswith("render.plan_figures") for pid, name in seen)
+
+
+def _grid(missing: bool = False) -> pd.DataFrame:
+    """A sensitivity grid of two outcomes (the second with one cell fewer if ``missing``)."""
+    rows = []
+    for o, k in (("abi_physical", 1.0), ("abi_sexual", 1.3)):
+        for i, (src, icc) in enumerate((("zero", 0.0), ("estimate", 0.452), ("upper_limit", 0.835))):
+            for j, (sd, ret) in enumerate((("estimate", "estimate"), ("estimate", "lower_limit"),
+                                           ("upper_limit", "estimate"), ("upper_limit", "lower_limit"))):  # fmt: skip
+                rows.append({"outcome": o, "icc_source": src, "icc": icc, "sd_source": sd, "retention_source": ret,
+                             "n_total": round(k * (174 + 250 * i) * (1 + 0.15 * j))})  # fmt: skip
+    grid = pd.DataFrame(rows)
+    return grid.iloc[:-1] if missing else grid
+
+
+def _bands(deadline: float = float("nan")) -> pd.DataFrame:
+    months = [float(m) for m in range(41)]
+    median = [min(446.0, 14.0 * m) for m in months]
+    return pd.DataFrame({"target": 446, "month": months, "median": median,
+                         "lower80": [0.8 * v for v in median], "upper80": [min(446.0, 1.2 * v) for v in median],
+                         "lower95": [0.7 * v for v in median], "upper95": [min(446.0, 1.3 * v) for v in median],
+                         "deadline_months": deadline})  # fmt: skip
+
+
+def test_colour_scale_runs_from_the_first_stop_to_the_last_and_ink_always_reads() -> None:
+    assert chart.colour_at(0.0) == "#ffffcc" and chart.colour_at(1.0) == "#800026"
+    assert chart.colour_at(0.5) == chart.YLORRD[4] and chart.colour_at(-1) == "#ffffcc"
+    assert chart.colour_at(1 / 16) == "#fff6b6"  # halfway between #ffffcc and #ffeda0
+    assert chart.colour_scale([3.0, float("nan"), 1.0, 2.0]) == ["#800026", None, "#ffffcc", chart.YLORRD[4]]
+    assert chart.colour_scale([5.0, 5.0]) == ["#ffffcc", "#ffffcc"]  # one value: the lightest, as matplotlib
+    assert chart.ink_on("#ffffcc") == "#000000" and chart.ink_on("#800026") == "#ffffff"
+    assert chart.contrast("#000000", "#ffffff") == pytest.approx(21.0)
+    for k in range(101):
+        ground = chart.colour_at(k / 100)
+        assert chart.contrast(chart.ink_on(ground), ground) >= 4.5  # WCAG AA for text, on every cell colour
+
+
+def test_sensitivity_heat_map_writes_every_cell_on_its_colour_with_its_words() -> None:
+    import io
+
+    from PIL import Image
+
+    from advance_trial.config import load_config
+    from advance_trial.output.render.plan_figures import sensitivity_heatmap, sensitivity_plot
+    from tests.conftest import config_path
+
+    cfg = load_config(config_path("advance-feasibility"))
+    grid = _grid(missing=True)
+    c = sensitivity_plot(cfg, grid)
+    label = next(o.label for o in cfg.outcomes if o.id == "abi_physical")
+    assert [t.words for t in c.texts("title")] == [f"{label}: men to randomise in all",
+                                                   "abi sexual: men to randomise in all"]  # fmt: skip
+    for i in (0, 1):
+        assert [t.words for t in c.texts(f"row{i}")] == ["ICC 0", "ICC estimate 0.452", "ICC upper limit 0.835"]
+        assert [t.words for t in c.texts(f"column{i}")] == [
+            "SD estimate,", "retention estimate", "SD estimate,", "retention lower limit",
+            "SD upper limit,", "retention estimate", "SD upper limit,", "retention lower limit"]  # fmt: skip
+    cells = [s for s in c.items if isinstance(s, chart.Shape) and s.kind == "rect"]
+    assert len(cells) == 24 - 1  # the missing cell is not drawn, nor is its count
+    assert cells[0].points[1][0] > cells[1].points[0][0] and cells[0].points[1][1] > cells[4].points[0][1]  # no seam
+    assert cells[-1].points[1][0] == pytest.approx(cells[15].points[0][0])  # none reaching into the missing cell
+    assert cells[19].points[1][1] == pytest.approx(cells[-1].points[0][1])
+    for i, outcome in enumerate(("abi_physical", "abi_sexual")):
+        g = grid[grid["outcome"] == outcome]
+        words = [t for t in c.texts(f"cell{i}")]
+        assert [t.words for t in words] == [f"{v:,.0f}" for v in g["n_total"]]
+        fills = chart.colour_scale([float(v) for v in g["n_total"]])
+        assert [s.fill for s in cells[12 * i : 12 * i + len(g)]] == fills  # the panel's own scale
+        assert fills[0] == "#ffffcc" and "#800026" in fills
+        assert all(chart.contrast(t.colour, f) >= 4.5 for t, f in zip(words, fills, strict=True))
+    assert not _inside(c) and not [t.words for t in c.texts() if "_" in t.words]  # no id drawn
+    first, second = sensitivity_heatmap(cfg, grid), sensitivity_heatmap(cfg, grid)
+    assert first == second and _chunks(first["png"]) == [b"IHDR", b"pHYs", b"IDAT", b"IEND"]
+    svg = first["svg"].decode()
+    assert "ICC estimate 0.452" in re.findall(r"<text[^>]*>([^<]*)</text>", svg) and "id=" not in svg
+    long = grid.assign(outcome="a_" + "_".join(["very_long_outcome_label"] * 6))
+    wrapped = sensitivity_plot(cfg, long)
+    assert len(wrapped.texts("title")) == 2 and not _inside(wrapped)  # a long label wrapped onto the figure
+    assert " ".join(t.words for t in wrapped.texts("title")).endswith("label: men to randomise in all")
+    im = Image.open(io.BytesIO(first["png"])).convert("RGB")
+    (x0, y0), (x1, y1) = cells[0].points
+    k = 150 / 72
+    assert im.getpixel((round((x0 + 3) * k), round((y0 + 3) * k))) == (255, 255, 204)  # the lightest cell
+    (x0, y0), (x1, y1) = cells[11].points
+    assert im.getpixel((round((x0 + 3) * k), round((y0 + 3) * k))) == (128, 0, 38)  # the darkest
+
+
+def test_forecast_bands_fill_between_their_limits_and_mark_target_and_deadline() -> None:
+    import io
+
+    from PIL import Image
+
+    from advance_trial.config import load_config
+    from advance_trial.output.render.plan_figures import BAND80, BAND95, forecast_bands, forecast_plot
+    from tests.conftest import config_path
+
+    cfg = load_config(config_path("advance-feasibility"))
+    bands = _bands(30.5)
+    c = forecast_plot(cfg, bands)
+    xs, ys = dict(c.scales)["x"], dict(c.scales)["y"]
+    polys = [s for s in c.items if isinstance(s, chart.Shape) and s.kind == "poly"]
+    assert [p.fill for p in polys] == [BAND95, BAND80]  # the wider band under the narrower
+    for poly, lo, hi in zip(polys, ("lower95", "lower80"), ("upper95", "upper80"), strict=True):
+        n = len(bands)
+        assert poly.points[:n] == tuple((xs(m), ys(v)) for m, v in zip(bands["month"], bands[lo], strict=True))
+        assert poly.points[n:] == tuple((xs(m), ys(v)) for m, v in zip(bands["month"], bands[hi], strict=True))[::-1]
+    assert [t.words for t in c.texts("legend")] == ["95% predictive band", "80% predictive band", "Median"]
+    assert [t.words for t in c.texts("target")] == ["target 446"]
+    assert [t.words for t in c.texts("xlabel")] == ["Months from the first site's opening"]
+    assert [t.words for t in c.texts("ylabel")] == ["Men randomised (cumulative)"]
+    (dl,) = c.texts("deadline")
+    assert dl.words == "deadline" and dl.angle == 90 and dl.anchor == "start" and dl.x < xs(30.5)
+    dotted = [s for s in c.items if isinstance(s, chart.Shape) and s.dash == chart.DOTTED]
+    assert [s.points[0][0] for s in dotted] == [pytest.approx(xs(30.5))]
+    dashed = [s for s in c.items if isinstance(s, chart.Shape) and s.dash == chart.DASHED and s.stroke == "#b42318"]
+    assert dashed[0].points[0][1] == pytest.approx(ys(446))
+    assert min(t.y - chart.RISE * t.size for t in c.texts("legend")) > ys(446)  # the legend under the target's line
+    assert ys.lo == 0 and ys.hi == pytest.approx(446 * 1.08) and xs.hi == 40
+    assert not _inside(c)
+    first = forecast_bands(cfg, bands)
+    assert first == forecast_bands(cfg, bands) and _chunks(first["png"]) == [b"IHDR", b"pHYs", b"IDAT", b"IEND"]
+    assert "deadline" in re.findall(r"<text[^>]*>([^<]*)</text>", first["svg"].decode())
+    im = Image.open(io.BytesIO(first["png"])).convert("RGB")
+    k = 150 / 72
+    at = (round(xs(20) * k), round(ys(14 * 20 * 0.75) * k))  # between the 95% and the 80% lower limits
+    assert im.getpixel(at) == (0xC6, 0xDB, 0xEF)
+    at = (round(xs(20) * k), round(ys(14 * 20 * 0.9) * k))  # inside the 80% band
+    assert im.getpixel(at) == (0x6B, 0xAE, 0xD6)
+    without = forecast_plot(cfg, _bands())
+    assert not without.texts("deadline") and not [s for s in without.items if isinstance(s, chart.Shape) and
+                                                   s.dash == chart.DOTTED]  # fmt: skip
 
 
 def _inside(c: chart.Canvas) -> list[str]:

@@ -98,23 +98,3 @@ def test_withheld_counts_are_shown_as_their_words() -> None:
     frame = _consort(rows).astype({"n": object})
     svg = flow.consort_images(cfg, frame)["svg"].decode("utf-8")
     assert ">(n=&lt;5)</text>" in svg  # "- Did not receive allocated intervention", wrapped
-
-
-@pytest.mark.parametrize("opaque", [True, False])
-def test_matplotlib_figures_png_is_reproducible_and_stamped_with_nothing(opaque: bool) -> None:
-    from advance_trial.output.render.figures import _subplots, figure_bytes
-
-    def draw() -> dict[str, bytes]:
-        fig, ax = _subplots(figsize=(2, 1))
-        ax.plot([0, 1], [0, 1])
-        ax.set_title("A title")
-        if not opaque:
-            fig.patch.set_alpha(0.5)
-        return figure_bytes(fig)
-
-    first = draw()
-    assert first == draw()
-    assert _chunks(first["png"]) == [b"IHDR", b"pHYs", b"IDAT", b"IEND"]
-    assert first["png"][25] == (2 if opaque else 6)  # colour type: RGB when opaque, else RGBA
-    svg = first["svg"].decode("utf-8")
-    assert "<dc:date>" not in svg and "A title" in re.findall(r"<text[^>]*>([^<]*)</text>", svg)

@@ -193,6 +193,46 @@ def limits(values: list[float], log: bool = False, margin: float = 0.05) -> tupl
     return (math.exp(lo), math.exp(hi)) if log else (lo, hi)
 
 
+# ---------------------------------------------------------------------------------------------------- colours
+
+#: ColorBrewer's yellow-orange-red in nine steps (matplotlib's "YlOrRd"): a heat map's scale, light to dark.
+YLORRD = ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#bd0026", "#800026")
+
+
+def colour_at(share: float, stops: tuple[str, ...] = YLORRD) -> str:
+    """The colour ``share`` (0 to 1) of the way along evenly spaced ``stops``, mixed linearly between the two
+    it falls between."""
+    at = min(max(share, 0.0), 1.0) * (len(stops) - 1)
+    k = min(int(at), len(stops) - 2)
+    a, b, f = _rgb(stops[k]), _rgb(stops[k + 1]), at - k
+    return "#" + "".join(f"{round(x + (y - x) * f):02x}" for x, y in zip(a, b, strict=True))
+
+
+def colour_scale(values: list[float], stops: tuple[str, ...] = YLORRD) -> list[str | None]:
+    """Each value's colour, the least of the values at the first stop and the greatest at the last (as
+    matplotlib scales an image); ``None`` for a missing value (drawn as the ground)."""
+    finite = [v for v in values if math.isfinite(v)]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 0.0)
+    return [colour_at((v - lo) / (hi - lo) if hi > lo else 0.0, stops) if math.isfinite(v) else None for v in values]
+
+
+def luminance(colour: str) -> float:
+    """A colour's relative luminance (WCAG 2: 0 for black, 1 for white)."""
+    lin = [c / 255 / 12.92 if c <= 10 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in _rgb(colour)]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast(a: str, b: str) -> float:
+    """The contrast ratio of two colours (WCAG 2: 1 to 21; text needs 4.5)."""
+    la, lb = sorted((luminance(a), luminance(b)))
+    return (lb + 0.05) / (la + 0.05)
+
+
+def ink_on(ground: str) -> str:
+    """Black or white, whichever reads better on ``ground`` (at least 4.58 to 1 on any colour)."""
+    return "#ffffff" if contrast("#ffffff", ground) > contrast("#000000", ground) else "#000000"
+
+
 # ---------------------------------------------------------------------------------------------------- canvas
 
 Anchor = Literal["start", "middle", "end"]
@@ -215,8 +255,8 @@ class Text:
 
 @dataclass(frozen=True)
 class Shape:
-    """A polyline (``kind`` "line"), a rectangle (``"rect"``: two corners), or a marker (``"o"``, ``"s"``:
-    its centre, ``size`` its width)."""
+    """A polyline (``kind`` "line"), a filled polygon (``"poly"``), a rectangle (``"rect"``: two corners), or a
+    marker (``"o"``, ``"s"``: its centre, ``size`` its width)."""
 
     kind: str
     points: tuple[tuple[float, float], ...]
@@ -246,6 +286,10 @@ class Canvas:
              width: float = 0.0) -> None:  # fmt: skip
         self.items.append(Shape("rect", ((min(x0, x1), min(y0, y1)), (max(x0, x1), max(y0, y1))), edge, width, fill))
 
+    def polygon(self, points: list[tuple[float, float]], fill: str) -> None:
+        """A filled polygon (a band between two lines: one line there and the other back), no edge."""
+        self.items.append(Shape("poly", tuple(points), None, 0.0, fill))
+
     def marker(self, x: float, y: float, kind: str, size: float, colour: str, face: str | None = None) -> None:
         self.items.append(Shape(kind, ((x, y),), colour, 1.0, face or colour, None, size))
 
@@ -263,9 +307,11 @@ class Canvas:
             self.items.append(Text(x, first + i * step, row, size, anchor, bold, colour, False, role))
         return height
 
-    def upright(self, x: float, y: float, words: str, size: float, colour: str = "#000000", role: str = "") -> None:
-        """``words`` read upwards, centred on ``y``, their baseline at ``x``."""
-        self.items.append(Text(x, y, words, size, "middle", False, colour, 90.0, role))
+    def upright(self, x: float, y: float, words: str, size: float, colour: str = "#000000", role: str = "",
+                anchor: Anchor = "middle") -> None:  # fmt: skip
+        """``words`` read upwards, their baseline at ``x``, centred on ``y`` (or starting at ``y``, with
+        ``anchor`` "start"; ending there, with "end")."""
+        self.items.append(Text(x, y, words, size, anchor, False, colour, 90.0, role))
 
     def turned(self, x: float, y: float, words: str, size: float, angle: float, role: str = "") -> None:
         """``words`` turned ``angle`` degrees anticlockwise, the top right corner of what they cover at
@@ -312,9 +358,9 @@ def svg(c: Canvas) -> bytes:
         if it.stroke:
             paint += f' stroke="{it.stroke}" stroke-width="{fmt(it.width)}"'
             paint += f' stroke-dasharray="{fmt(it.dash[0])} {fmt(it.dash[1])}"' if it.dash else ""
-        if it.kind == "line":
+        if it.kind in ("line", "poly"):
             d = " L ".join(f"{fmt(x)} {fmt(y)}" for x, y in it.points)
-            out.append(f'<path d="M {d}"{paint}/>')
+            out.append(f'<path d="M {d}{" Z" if it.kind == "poly" else ""}"{paint}/>')
         elif it.kind == "rect":
             (x0, y0), (x1, y1) = it.points
             out.append(f'<rect x="{fmt(x0)}" y="{fmt(y0)}" width="{fmt(x1 - x0)}" height="{fmt(y1 - y0)}"{paint}/>')
@@ -369,6 +415,8 @@ def png(c: Canvas) -> bytes:
             pieces = _dashes(it.points, it.dash) if it.dash else [list(it.points)]
             for piece in pieces:
                 draw.line([px(p) for p in piece], fill=stroke, width=lw, joint="curve" if len(piece) > 2 else None)
+        elif it.kind == "poly" and it.fill:
+            draw.polygon([px(p) for p in it.points], fill=_rgb(it.fill))
         elif it.kind == "rect":
             (x0, y0), (x1, y1) = px(it.points[0]), px(it.points[1])
             dots = (round(x0), round(y0), round(x1) - 1, round(y1) - 1)
@@ -504,6 +552,8 @@ __all__ = [
     "Scale",
     "Shape",
     "Text",
+    "colour_scale",
+    "ink_on",
     "legend",
     "log_ticks",
     "nice_ticks",

@@ -4,23 +4,20 @@ The report's five charts (attendance, engagement, accrual, retention and the for
 directly on a :class:`~advance_trial.output.render.chart.Canvas` and written as SVG text and as a PNG drawn by
 Pillow, without matplotlib (a tenth of its time); each has a function giving its layout (``forest_plot``, for
 tests) and one giving its bytes (``forest_images``, named in the figure workers' table). The planning figures
-(:mod:`advance_trial.output.render.plan_figures`) are drawn with matplotlib, in :data:`STYLE`, by
-:func:`figure_bytes`.
+(:mod:`advance_trial.output.render.plan_figures`) and the CONSORT diagram
+(:mod:`advance_trial.output.render.flow`) are drawn the same way; no figure imports matplotlib.
 
 SVG text stays text (searchable, read aloud by screen readers, checked by a test for ids), with no ids; PNG
-has no ``Software`` chunk; so the same table gives the same bytes on every run of the same versions. Every
-word drawn is a label from the config or the display vocabulary, never an id. Figures are drawn at the size
-they are printed (6.3 inches wide, the report's text width), in the report's sans-serif type (DejaVu Sans)
-at 7.5 to 10 points, so that their words read as the tables' do."""
+has nothing in its header but its resolution; so the same table gives the same bytes on every run of the same
+versions. Every word drawn is a label from the config or the display vocabulary, never an id. Figures are
+drawn at the size they are printed (6.3 inches wide, the report's text width), in the report's sans-serif
+type (DejaVu Sans) at 7.5 to 10 points, so that their words read as the tables' do."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import io
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,83 +26,8 @@ from advance_trial.data.tablefile import write_bytes_atomic
 from advance_trial.vocabulary import EFFECTS
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
     from advance_trial.config import Config
     from advance_trial.output.render.chart import Canvas
-
-
-#: Settings in force while a figure is drawn and saved (never set globally: callers keep theirs).
-#: Every text drawn is literal: no mathtext (a ``$...$`` in a site's reason would be parsed, or stop the run)
-#: and no TeX. The PNG's glyphs are not hinted (FreeType's auto-hinter was a third of the time of drawing a
-#: figure's text; unhinted glyphs have the shapes and widths the SVG shows).
-STYLE = {"svg.hashsalt": "advance-trial", "svg.fonttype": "none", "font.size": 8.5, "text.parse_math": False,
-         "text.usetex": False, "font.family": "sans-serif", "font.sans-serif": ["DejaVu Sans"],
-         "axes.titlesize": 9.5, "axes.labelsize": 8.5, "xtick.labelsize": 8, "ytick.labelsize": 8,
-         "legend.fontsize": 8, "text.hinting": "no_hinting"}  # fmt: skip
-#: The width figures are drawn at: the report's text width (A4 less 2 x 20 mm margins is 6.5 inches).
-WIDTH = 6.3
-#: The resolution figures are drawn at, and their PNG written at (the report's Word file reads it back).
-DPI = 150
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _styled(func: F) -> F:
-    """Draw inside ``matplotlib.rc_context(STYLE)``."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        import matplotlib
-
-        with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]
-            return func(*args, **kwargs)
-
-    return cast(F, wrapper)
-
-
-def _subplots(*args: Any, **kwargs: Any) -> tuple[Figure, Any]:
-    """A figure on its own Agg canvas, outside pyplot's global state, with its axes, at the resolution its
-    PNG is written at (so that the text measured to lay it out is not measured again to draw it)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=kwargs.pop("figsize"), dpi=DPI)
-    FigureCanvasAgg(fig)
-    return fig, fig.subplots(*args, **kwargs)
-
-
-def tight(fig: Figure) -> None:
-    """Fit the axes to their labels once, as ``fig.tight_layout()`` does, but without leaving a layout
-    engine on the figure (with one, every save draws the whole figure twice)."""
-    from matplotlib.layout_engine import TightLayoutEngine
-
-    TightLayoutEngine().execute(fig)
-
-
-@_styled
-def figure_bytes(fig: Figure) -> dict[str, bytes]:
-    """A figure as SVG and PNG bytes, reproducibly (no dates, no software stamps).
-
-    The PNG is the figure's Agg canvas drawn once and written by Pillow: without its alpha channel when the
-    figure is opaque (as every figure here is), at zlib level 1 (a fifth of the time of the default for a
-    file a third larger: flat colours compress well), with the resolution and nothing else in its header.
-    """
-    from PIL import Image
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, dpi=DPI)
-    out = {"svg": buf.getvalue()}
-    buf = io.BytesIO()
-    if fig.dpi != DPI:  # a figure made elsewhere: saved at the resolution, its own left as it is
-        fig.savefig(buf, format="png", metadata={"Software": None}, dpi=DPI, pil_kwargs={"compress_level": 1})
-        return out | {"png": buf.getvalue()}
-    fig.canvas.draw()
-    image = Image.frombuffer("RGBA", fig.canvas.get_width_height(), fig.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)  # type: ignore[attr-defined]
-    if image.getchannel("A").getextrema() == (255, 255):
-        image = image.convert("RGB")
-    image.save(buf, format="png", compress_level=1, dpi=(DPI, DPI))
-    return out | {"png": buf.getvalue()}
 
 
 def write_figure(images: dict[str, bytes], out_dir: str | Path, stem: str) -> dict[str, str]:
@@ -115,11 +37,6 @@ def write_figure(images: dict[str, bytes], out_dir: str | Path, stem: str) -> di
         write_bytes_atomic(data, Path(out_dir) / f"{stem}.{ext}")
         written[f"{stem}.{ext}"] = hashlib.sha256(data).hexdigest()
     return written
-
-
-def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> dict[str, str]:
-    """Write ``stem.svg`` and ``stem.png`` atomically; returns file name -> SHA-256."""
-    return write_figure(figure_bytes(fig), out_dir, stem)
 
 
 def attendance_histogram(cfg: Config, distribution: pd.DataFrame) -> Canvas:

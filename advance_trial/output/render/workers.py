@@ -1,8 +1,8 @@
 """Worker processes: figures drawn, and a step built, while a run goes on.
 
-Drawing and saving the four figures (SVG and PNG each) was over half of a run's work, all of it in
-matplotlib, one figure after another. A run forks two workers once its data are read: one imports
-matplotlib while the analyses run, the other builds the outcome analyses (a step declared ``apart``,
+Drawing and saving the figures (SVG and PNG each) was once over half of a run's work, one figure after
+another. A run forks two workers once its data are read: one loads the figures' fonts and Pillow while the
+analyses run, the other builds the outcome analyses (a step declared ``apart``,
 :func:`advance_trial.steps.compute`) beside the feasibility measures; the run hands them the figures
 when the tables are final, and writes the tables meanwhile. Each figure is drawn from its table
 alone, so the bytes are those of drawing it in the run's own process. Where fork is not available,
@@ -61,12 +61,8 @@ def draw(cfg: Config, drawer: str, frame: pd.DataFrame) -> dict[str, bytes]:
     """Draw one figure: its SVG and PNG bytes (written by the run, once every check has passed)."""
     import importlib
 
-    from advance_trial.output.render import figures
-
     module, _, name = drawer.rpartition(".")
-    if module:
-        return getattr(importlib.import_module(f"advance_trial.output.render.{module}"), name)(cfg, frame)  # type: ignore[no-any-return]
-    return figures.figure_bytes(getattr(figures, drawer)(cfg, frame))
+    return getattr(importlib.import_module(f"advance_trial.output.render.{module or 'figures'}"), name)(cfg, frame)  # type: ignore[no-any-return]
 
 
 def _die_with(parent: int) -> None:
@@ -94,16 +90,17 @@ def _start(parent: int) -> None:
 
 
 def _warm() -> None:
-    """Import what drawing needs and draw a throwaway figure in both formats (fonts, both renderers and
-    Pillow's PNG writer loaded while the analyses run), in the first worker free."""
-    import matplotlib
+    """Load what drawing needs, in the first worker free, while the analyses run: the figures' modules, the
+    fonts (:func:`advance_trial.output.render.flow.warm`) and Pillow's drawing and PNG writing (a throwaway
+    chart of a line, a band and a word, a few milliseconds). No figure imports matplotlib."""
+    from advance_trial.output.render import chart, figures, flow, plan_figures  # noqa: F401
 
-    from advance_trial.output.render import figures, flow
-
-    with matplotlib.rc_context(figures.STYLE):  # type: ignore[arg-type]
-        fig, ax = figures._subplots(figsize=(1, 1))
-        ax.text(0.5, 0.5, "warm")
-        figures.figure_bytes(fig)
+    c = chart.Canvas(8.0, 8.0, "warm")
+    c.polygon([(0.0, 0.0), (8.0, 8.0), (0.0, 8.0)], chart.BLUE)
+    c.line([(0.0, 4.0), (8.0, 4.0)], dash=chart.DASHED)
+    c.text(1.0, 6.0, "warm", 8.0)
+    c.upright(6.0, 6.0, "warm", 8.0)
+    c.images()
     flow.warm()
 
 
