@@ -5,7 +5,7 @@ figure and the report) and ``Rscript benchmarks/r_core.R`` (recruitment and rete
 median attendance, the ANCOVA and the heteroscedastic nlme model). Also timed: ``run --no-report``,
 and floors no implementation on this stack can go under, fresh processes that only import: pandas;
 the least any table needs (pandas, scipy's special functions and optimiser, the CLI and config
-layers); every library ``run`` loads (adding matplotlib and python-docx); and issue 17's import floor
+layers); every module ``run`` loads in any of its processes (:data:`RUN_IMPORTS`); and issue 17's import floor
 (pandas, scipy's special functions and optimiser, matplotlib's Agg and SVG backends, python-docx,
 typer, rich, pydantic and yaml: no toolkit module). Targets: within 3 times R (issue 7); ``run`` at
 most 1.8 times issue 17's floor. Without Rscript the R rows are left out.
@@ -30,9 +30,23 @@ from _timing import timed  # noqa: E402
 TABLE_IMPORTS = "import pandas, scipy.special, scipy.optimize, advance_trial.cli.main, advance_trial.config"
 FLOOR_17 = ("import pandas, scipy.special, scipy.optimize, matplotlib.backends.backend_agg, "
             "matplotlib.backends.backend_svg, docx, typer, rich, pydantic, yaml")
+#: Every module a run loads in any of its processes (the run's own and its two workers), imported by one
+#: process: issue 38's import floor. Since the figures left matplotlib (issue 38), it is not among them;
+#: python-docx and Pillow are (the Word file and the PNGs). Checked against ``python -X importtime`` of a
+#: sample run: the modules it loads that this does not are a few of Pillow's plugins and codecs.
 RUN_IMPORTS = (
-    "import advance_trial.cli.run_cmd, advance_trial.pipeline, advance_trial.outcomes, scipy.optimize, "
-    "matplotlib.figure, matplotlib.backends.backend_agg, matplotlib.backends.backend_svg, docx"
+    "import advance_trial.cli.main, advance_trial.cli.run_cmd, advance_trial.cli._render, advance_trial.pipeline, "
+    "advance_trial.data.folder, advance_trial.analysis.baseline, advance_trial.analysis.scoring, "
+    "advance_trial.feasibility.consort, advance_trial.feasibility.dose, advance_trial.feasibility.engagement, "
+    "advance_trial.feasibility.harms, advance_trial.feasibility.posterior, advance_trial.feasibility.recruitment, "
+    "advance_trial.feasibility.retention, advance_trial.feasibility.progression, advance_trial.feasibility.accrual, "
+    "advance_trial.retention, advance_trial.outcomes.nested, advance_trial.outcomes.within, "
+    "advance_trial.outcomes.glm, advance_trial.outcomes.imputation, advance_trial.planning.definitive, "
+    "advance_trial.planning.forecast, advance_trial.output.pivots, advance_trial.output.render.workers, "
+    "advance_trial.output.render.chart, advance_trial.output.render.figures, advance_trial.output.render.plan_figures, "
+    "advance_trial.output.render.flow, advance_trial.output.render.files, advance_trial.checklist, "
+    "advance_trial.randomisation.key, advance_trial.randomisation.methods, rich.progress, filelock, PIL.ImageDraw, "
+    "PIL.ImageFont, PIL.PngImagePlugin, docx"
 )
 
 
