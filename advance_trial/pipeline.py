@@ -338,17 +338,15 @@ def run(
     step("reading the config and data")
     # scipy's models are imported where their use starts (the outcomes step): warming them in a thread while
     # the data are read was measured slower (benchmarks/bench_config_once.py, issue 38 part 3)
-    cfg, data, definitive = read_inputs(config, data_dir, opts)
-    # the analyses' modules (scipy's special functions among them), which the run's process needs for its
-    # first step, are imported before the workers are forked, so that the one building the outcomes does not
-    # import them again (a third of a second of CPU, on a machine whose two cores the run fills)
-    import advance_trial.outcomes.imputation  # noqa: F401
     from advance_trial.output.render.workers import start_workers, stop_workers
+    from advance_trial.steps import apart_modules
 
-    # after the folder's lock is let go: the workers hold no part of it; only a whole run draws enough to
-    # pay for them
-    workers = start_workers() if opts.whole and out_dir is not None else None
+    # forked before the data are read (so the workers hold no part of the folder's lock): the one kept for the
+    # outcomes imports scipy's optimiser meanwhile, the other the figures' fonts; only a whole run draws and
+    # analyses enough to pay for them
+    workers = start_workers(prepare=apart_modules()) if opts.whole and out_dir is not None else None
     try:
+        cfg, data, definitive = read_inputs(config, data_dir, opts)
         return _run(cfg, data, config, data_dir, out_dir, opts, command, step, workers, definitive)
     finally:
         stop_workers(workers)

@@ -83,6 +83,12 @@ class Step:
     apart: Callable[[Config, AnalysisData], bool] = lambda *_: False
     modules: tuple[str, ...] = ()
 
+    @property
+    def may_be_apart(self) -> bool:
+        """Whether the step declares when it is built apart (its :attr:`modules` are then imported by the
+        worker kept for it, as soon as the run forks it: :func:`apart_modules`)."""
+        return self.apart is not Step.apart
+
     def runs(self, cfg: Config) -> bool:
         """Whether the config gives the step anything to compute."""
         return (not self.blocks or any(_has(cfg, b) for b in self.blocks)) and self.applies(cfg)
@@ -273,7 +279,14 @@ STEPS: tuple[Step, ...] = (
         lambda c: participant_step(c.cfg, c.ads),
         blocks=("baseline_table", "events"),
     ),
-    Step("outcomes", "outcomes", lambda c: outcome_step(c.cfg, c.ads), blocks=("outcomes",), apart=_outcomes_apart),
+    Step(
+        "outcomes",
+        "outcomes",
+        lambda c: outcome_step(c.cfg, c.ads),
+        blocks=("outcomes",),
+        apart=_outcomes_apart,
+        modules=("advance_trial.outcomes", "advance_trial.outcomes.nested", "advance_trial.outcomes.within"),
+    ),
     Step(
         "plan",
         "plan",
@@ -406,6 +419,8 @@ def compute(cfg: Config, ads: AnalysisData, targets: tuple[str, ...] = COMMANDS[
     With ``workers``, the steps declared ``apart`` are handed to them at once (:func:`built_apart`) and
     taken back in their turn: the tables, failures and warnings are those of building them here.
     """
+    from advance_trial.output.render.workers import submit_apart
+
     selection = select(cfg, targets)
     ctx = Context(cfg, ads, by, definitive=definitive)
     shown: list[str] = []
@@ -414,7 +429,7 @@ def compute(cfg: Config, ads: AnalysisData, targets: tuple[str, ...] = COMMANDS[
         narrow = selection.narrowed.get(step.name)
         return narrow(cfg) if narrow is not None else cfg
 
-    away = {s.name: workers.submit(built_apart, s.name, config_of(s), ads, by)
+    away = {s.name: submit_apart(workers, built_apart, s.name, config_of(s), ads, by)
             for s in STEPS if workers is not None and s.name in selection.steps and s.apart(cfg, ads)}  # fmt: skip
     for step in STEPS:
         if step.name in selection.steps:
@@ -431,6 +446,12 @@ def compute(cfg: Config, ads: AnalysisData, targets: tuple[str, ...] = COMMANDS[
         if done is not None:
             done(step.name, ctx.tables)
     return Computed(worded(cfg, ctx.tables), tuple(shown), tuple(ctx.failures), ctx.extras)
+
+
+def apart_modules() -> tuple[str, ...]:
+    """The modules of every step that may be built apart (:attr:`Step.may_be_apart`), for the worker kept
+    for them to import while the run reads its data."""
+    return tuple(m for s in STEPS if s.may_be_apart for m in s.modules)
 
 
 def _import_ahead(selection: Selection, waiting: Step, away: Mapping[str, Any]) -> None:

@@ -86,7 +86,7 @@ def test_workers_end_when_the_run_is_killed(tmp_path):
         "pool = workers.start_workers()\n"
         "if pool is None:\n    print('none', flush=True); sys.exit(0)\n"
         "pool.submit(workers._noop).result()\n"
-        "print(' '.join(str(p) for p in pool._processes), flush=True)\n"
+        "print(' '.join(str(p) for p in pool.processes), flush=True)\n"
         "time.sleep(600)\n"
     )  # fmt: skip
     # two workers whatever the tests' own setting (tests/conftest.py: none under xdist)
@@ -119,3 +119,34 @@ def _alive(pid: int) -> bool:
             return f.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def _modules_and_pid(name: str, wait: float = 0.0) -> tuple[bool, int]:
+    import os
+    import sys
+    import time
+
+    time.sleep(wait)
+    return name in sys.modules, os.getpid()
+
+
+def test_a_step_built_apart_goes_to_the_worker_that_imported_its_modules(monkeypatch):
+    import sys
+
+    from advance_trial.steps import apart_modules
+
+    assert "advance_trial.outcomes.nested" in apart_modules()  # scipy's optimiser, imported while the data are read
+    if "tabnanny" in sys.modules:
+        pytest.skip("the test process has the module already")
+    monkeypatch.setenv("ADVANCE_TRIAL_WORKERS", "2")
+    pool = workers.start_workers(prepare=("tabnanny",))
+    if pool is None:
+        pytest.skip("this machine draws in-process (one core or no fork)")
+    try:
+        busy = pool.submit_apart(_modules_and_pid, "tabnanny", 1.0)
+        other = pool.submit(_modules_and_pid, "tabnanny")  # the kept worker is busy: the other one takes it
+        (prepared, kept), (elsewhere, pid) = busy.result(), other.result()
+        assert prepared and not elsewhere and kept != pid
+        assert workers.submit_apart(pool, _modules_and_pid, "tabnanny").result() == (True, kept)
+    finally:
+        workers.stop_workers(pool)

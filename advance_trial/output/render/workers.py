@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -115,8 +115,75 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def start_workers(n: int = 2) -> Executor | None:
-    """Fork ``n`` figure workers now (they warm up at once), or ``None`` where drawing stays in-process."""
+def _prepare(modules: tuple[str, ...]) -> None:
+    """Import ``modules`` (the analyses' a step built apart will need: scipy's optimiser), in the worker
+    kept for that step, while the run reads its data."""
+    import importlib
+
+    for module in modules:
+        importlib.import_module(module)
+
+
+class Workers(Executor):
+    """A run's worker processes: the first kept for the steps built apart (:meth:`submit_apart`), which
+    imports their modules as soon as it is forked; any other job (a figure, a file of the report, a large
+    imputation) goes to the worker with the fewest jobs handed to it and not done (ties to a later one)."""
+
+    def __init__(self, n: int, prepare: Sequence[str] = ()) -> None:
+        import multiprocessing
+        import threading
+
+        fork = multiprocessing.get_context("fork")
+        self._pools = [ProcessPoolExecutor(1, mp_context=fork, initializer=_start, initargs=(os.getpid(),))
+                       for _ in range(n)]  # fmt: skip
+        self._waiting = [0] * n
+        self._lock = threading.Lock()
+        # each is forked now, while the run's process holds only its imports
+        self._to(0, _prepare, tuple(prepare))
+        for i in range(1, n - 1):
+            self._to(i, _noop)
+        self._to(n - 1, _warm)  # the last loads the figures' fonts and Pillow
+
+    def _to(self, i: int, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        with self._lock:
+            self._waiting[i] += 1
+        future = self._pools[i].submit(fn, *args, **kwargs)
+        future.add_done_callback(lambda _: self._done(i))
+        return future
+
+    def _done(self, i: int) -> None:
+        with self._lock:
+            self._waiting[i] -= 1
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        with self._lock:
+            free = min(reversed(range(len(self._pools))), key=self._waiting.__getitem__)
+        return self._to(free, fn, *args, **kwargs)
+
+    def submit_apart(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        """``fn`` (a step built apart) in the first worker, whose modules were imported beforehand."""
+        return self._to(0, fn, *args, **kwargs)
+
+    @property
+    def processes(self) -> list[int]:
+        """The workers' process ids."""
+        return [pid for pool in self._pools for pid in (pool._processes or {})]
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        for pool in self._pools:
+            pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def submit_apart(workers: Executor, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
+    """``fn`` handed to the worker kept for steps built apart (:meth:`Workers.submit_apart`), or to any."""
+    if isinstance(workers, Workers):
+        return workers.submit_apart(fn, *args)
+    return workers.submit(fn, *args)
+
+
+def start_workers(n: int = 2, prepare: Sequence[str] = ()) -> Workers | None:
+    """Fork ``n`` workers now (:class:`Workers`: the first imports ``prepare``, the last warms up for
+    drawing), or ``None`` where everything stays in-process."""
     import multiprocessing
 
     wanted = os.environ.get("ADVANCE_TRIAL_WORKERS")
@@ -125,12 +192,7 @@ def start_workers(n: int = 2) -> Executor | None:
     n = min(n, _cores())
     if n < 2 or sys.platform == "win32" or "fork" not in multiprocessing.get_all_start_methods():
         return None
-    pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"), initializer=_start,
-                               initargs=(os.getpid(),))  # fmt: skip
-    for _ in range(n - 1):
-        pool.submit(_noop)  # the workers are forked now, while the data are all the process holds
-    pool.submit(_warm)  # one warms up for drawing; the other is free for a step built apart (the outcomes)
-    return pool
+    return Workers(n, prepare)
 
 
 def start_drawing(cfg: Config, jobs: Sequence[tuple[str, str, pd.DataFrame]], out: str | Path,
