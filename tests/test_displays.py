@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -155,3 +156,21 @@ def test_the_blinded_declarations_keep_what_the_table_by_table_code_kept(trial: 
         assert len(t.data) == len(old[name].data), name
         assert list(t.data.columns) == list(old[name].data.columns), name
         assert len(t.footnotes) == len(old[name].footnotes), name
+
+
+@pytest.mark.parametrize(
+    ("medians", "repeat"),
+    [
+        ([1.0, 1.0, 2.0, 2.0], True),  # each arm's medians the same for both thresholds
+        ([1.0, 3.0, 2.0, 2.0], False),  # arm a's differ between thresholds
+        ([np.nan, np.nan, 2.0, 2.0], True),  # missing in both: the same
+        ([np.nan, 1.0, 2.0, 2.0], False),
+    ],
+)
+def test_medians_repeat_when_every_row_s_medians_are_one_set_for_every_threshold(medians, repeat):
+    from advance_trial.output.displays import medians_repeat
+
+    df = pd.DataFrame({"threshold": ["t1", "t2", "t1", "t2"], "arm": ["a", "a", None, None]})
+    for c in ("median_sessions", "q1_sessions", "q3_sessions", "median_hours", "q1_hours", "q3_hours"):
+        df[c] = medians
+    assert medians_repeat(df) is repeat

@@ -363,3 +363,23 @@ def test_a_key_s_records_are_those_pandas_gives(sample_tables, trial):
             for name, value in r.items():
                 assert type(value) is type(e[name]), (key, name)
                 assert value == e[name] or (value != value and e[name] != e[name]), (key, name)
+
+
+def test_records_are_what_pandas_to_dict_gives_for_every_kind_of_column():
+    from advance_trial.results.layout import records
+
+    frame_ = pd.DataFrame({
+        "int": [1, 2, 3], "float": [0.5, np.nan, -0.0], "bool": [True, False, True],
+        "Int64": pd.array([1, None, 3], dtype="Int64"), "boolean": pd.array([True, None, False], dtype="boolean"),
+        "string": pd.array(["a", None, "c"], dtype="string"), "Float64": pd.array([1.5, None, 2.0], dtype="Float64"),
+        "date": pd.to_datetime(["2024-01-02", None, "2024-03-04"]),
+        "objects": pd.Series([np.int64(4), np.float64(0.25), None], dtype=object),
+        "mixed": pd.Series(["x", np.bool_(True), np.datetime64("2024-05-06")], dtype=object),
+        "category": pd.Categorical(["u", "v", None]),
+    })  # fmt: skip
+    made, expected = list(records(frame_)), frame_.to_dict("records")
+    assert [list(r) for r in made] == [list(r) for r in expected]
+    for r, e in zip(made, expected, strict=True):
+        for name, value in r.items():
+            assert type(value) is type(e[name]), name
+            assert value is e[name] or value == e[name] or (value != value and e[name] != e[name]), name

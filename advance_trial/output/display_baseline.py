@@ -8,6 +8,7 @@ import pandas as pd
 
 from advance_trial.config.models import Config
 from advance_trial.output.formats import count, median, num, share
+from advance_trial.results.layout import records
 from advance_trial.tabulate import ALL
 
 
@@ -31,7 +32,7 @@ def baseline_frame(cfg: Config, df: pd.DataFrame) -> pd.DataFrame:
         rows = df[df["variable"] == v.id]
         first: dict[tuple[str, str], dict[Any, Any]] = {}  # (level, arm) -> its first row
         for key, rec in zip(zip(rows["level"].fillna("").astype(str), rows["arm"].astype(str), strict=True),
-                            rows.to_dict("records"), strict=True):  # fmt: skip
+                            records(rows), strict=True):  # fmt: skip
             first.setdefault(key, rec)
 
         def cell(level: str, arm: str, kind: str, first: dict[tuple[str, str], dict[Any, Any]] = first,

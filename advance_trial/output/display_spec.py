@@ -28,7 +28,7 @@ from advance_trial.output.formats import (
     proportion,
     share,
 )
-from advance_trial.results.layout import Layout
+from advance_trial.results.layout import Layout, records
 
 #: One condition of a disclosure cell: dimension, levels, and whether the levels are excluded.
 Cond = tuple[str, tuple[str, ...], bool]
@@ -381,11 +381,11 @@ def render(decl: Display, x: Context) -> pd.DataFrame:
     """The display frame of a computed table by its declaration: labelled, every cell text."""
     if decl.build is not None:
         return decl.build(x)
-    records = cast("list[Record]", x.frame.to_dict("records"))
+    rows = cast("list[Record]", list(records(x.frame)))
     if decl.by_arm is not None:
-        return _by_arm(decl.by_arm, records, x)
+        return _by_arm(decl.by_arm, rows, x)
     cols = [c for c in decl.columns if c.shown is None or c.shown(x)]
-    return pd.DataFrame({_head(c, x): [c.cell(r, x) for r in records] for c in cols})
+    return pd.DataFrame({_head(c, x): [c.cell(r, x) for r in rows] for c in cols})
 
 
 def _head(c: Column, x: Context) -> str:

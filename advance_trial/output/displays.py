@@ -97,8 +97,8 @@ def medians_repeat(df: pd.DataFrame) -> bool:
     if "threshold" not in df or df["threshold"].nunique() < 2 or not set(cols) <= set(df):
         return False
     keys = [c for c in ("arm", "site", "cycle") if c in df]
-    per_row = df.groupby(keys, sort=False, dropna=False)[cols].nunique(dropna=False)
-    return bool((per_row <= 1).all().all())
+    # each row's medians and quartiles are one set of values for every threshold: one distinct row per key
+    return not bool(df[keys + cols].drop_duplicates().duplicated(keys).any())
 
 
 def _all_met(df: pd.DataFrame) -> str:
