@@ -28,13 +28,15 @@ def _rows(to: Target, about: str, people: pd.DataFrame, arms: list[str], categor
           labels: dict[str, str]) -> list[list[Any]]:  # fmt: skip
     """One row per category and arm from the people's ``events_<category>`` counts (subject-level facts)."""
     rows: list[list[Any]] = []
+    arm_of = people["arm"].astype(str).to_numpy()
+    whose = {a: slice(None) if a == "all" else arm_of == a for a in arms}  # each arm's people, found once
     for cat in categories:
         col = COUNT_OF.get(cat, f"events_{cat}")
         here = Target(to.table, to.context, to.denominator, labels.get(cat) or VOCABULARY.get(cat, ""))
+        every = people[col].to_numpy(dtype=int)
         for a in arms:
-            these = people if a == "all" else people[people["arm"].astype(str) == a]
-            counts = these[col].to_numpy(dtype=int)
-            k, n = int((counts > 0).sum()), len(these)
+            counts = every[whose[a]]
+            k, n = int((counts > 0).sum()), len(counts)
             rows += stat_rows(here, {"about": about, "arm": a}, cat, None,
                               {"n": n, "n_with_event": k, "proportion": k / n if n else np.nan,
                                "events": int(counts.sum())})  # fmt: skip
