@@ -344,10 +344,10 @@ def _column_number(letters: bytes) -> int:
     return n
 
 
-def _check_zip(raw: bytes, file: str, limits: WorkbookLimits) -> None:
+def _check_zip(raw: bytes, file: str, limits: WorkbookLimits) -> tuple[Any, dict[str, bytes]]:
     """Refuse a workbook whose parts would unzip too large, too suddenly, or into too many cells (exit 4)
     before any reader allocates for it. Each sheet is streamed, so a size the zip directory lies about
-    counts as what it really is."""
+    counts as what it really is. Returns the zip and each sheet's XML, unzipped."""
     import zipfile
     import zlib
 
@@ -364,30 +364,48 @@ def _check_zip(raw: bytes, file: str, limits: WorkbookLimits) -> None:
         if info.file_size > 1 << 20 and ratio > limits.max_ratio:
             raise _fail(file, f"refused: {info.filename} unzips {ratio:.0f} times larger than it is stored "
                               f"(limit {limits.max_ratio:g}): a zip bomb, not an export")  # fmt: skip
+    sheets: dict[str, bytes] = {}
     for info in infos:
         if not (info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")):
             continue
         rows = cols = 0
         seen = 0
         tail = b""
+        skipped = False
+        chunks = []
         try:
             with zf.open(info) as fh:
                 while chunk := fh.read(1 << 20):
                     seen += len(chunk)
                     if seen > limits.max_uncompressed:
                         raise _fail(file, f"refused: {info.filename} unzips beyond {limits.max_uncompressed:,} bytes")
+                    chunks.append(chunk)
                     block = tail + chunk
                     tail = block[-256:]
                     refs = _DIMENSION.findall(block) if seen <= len(chunk) else []
                     if _WIDE_OR_LONG.search(block):  # else at most 26 columns and 99,999 rows here
                         refs += _CELL_REF.findall(block)
+                    else:
+                        skipped = True
                     for letters, digits in refs:
                         cols, rows = max(cols, _column_number(letters)), max(rows, int(digits))
-                    if rows * cols > limits.max_cells:
-                        raise _fail(file, f"refused: {info.filename} declares cells up to row {rows:,}, column "
-                                          f"{cols:,} ({rows * cols:,} cells; limit {limits.max_cells:,})")  # fmt: skip
+                    _check_cells(file, info.filename, rows, cols, limits)
         except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise _fail(file, f"not a readable Excel workbook: {info.filename}: {exc}") from None
+        sheets[info.filename] = data = b"".join(chunks)
+        if skipped and max(rows, 99_999) * max(cols, 26) > limits.max_cells:
+            # a block skipped (no reference beyond column Z or row 99,999) may still hold the farthest row or
+            # column that, with the others, makes too many cells: every reference counts
+            for letters, digits in _CELL_REF.findall(data):
+                cols, rows = max(cols, _column_number(letters)), max(rows, int(digits))
+            _check_cells(file, info.filename, rows, cols, limits)
+    return zf, sheets
+
+
+def _check_cells(file: str, part: str, rows: int, cols: int, limits: WorkbookLimits) -> None:
+    if rows * cols > limits.max_cells:
+        raise _fail(file, f"refused: {part} declares cells up to row {rows:,}, column "
+                          f"{cols:,} ({rows * cols:,} cells; limit {limits.max_cells:,})")  # fmt: skip
 
 
 def _calamine(file: str, what: str, call: Callable[[], Any]) -> Any:
@@ -412,7 +430,7 @@ def _read_xlsx(
     from python_calamine import CalamineWorkbook, SheetVisibleEnum
 
     accepts = rule.accepts
-    _check_zip(raw, file, limits)
+    zf, sheets = _check_zip(raw, file, limits)
     wb = _calamine(file, "not a readable Excel workbook", lambda: CalamineWorkbook.from_filelike(io.BytesIO(raw)))
     names: list[str] = list(wb.sheet_names)
     visible = [m.name for m in wb.sheets_metadata if m.visible == SheetVisibleEnum.Visible] or names
@@ -438,10 +456,32 @@ def _read_xlsx(
             raise _fail(file, f"{which} the visible sheets ({', '.join(visible)}) has the columns the config maps; "
                               "name one with --sheet")  # fmt: skip
         name = fits[0]
+    # every problem found in the sheet names it: "an Instructions sheet" is then plain to see
+    grid = _plain_grid(zf, sheets, name, file, limits)
+    if grid is not None:
+        return _text_grid_table(f"{file}, sheet {name!r}", grid, f"xlsx sheet {name!r}", rule)
     rows = _calamine(file, f"sheet {name!r} could not be read",
                      lambda: wb.get_sheet_by_name(name).to_python(skip_empty_area=False))  # fmt: skip
-    # every problem found in the sheet names it: "an Instructions sheet" is then plain to see
     return _grid_table(f"{file}, sheet {name!r}", rows, f"xlsx sheet {name!r}", rule)
+
+
+def _plain_grid(zf: Any, sheets: dict[str, bytes], name: str, file: str, limits: WorkbookLimits) -> Any:
+    """The sheet as text read straight from its XML (:mod:`.xlsxgrid`), or None when calamine reads it."""
+    from advance_trial.importing import xlsxgrid
+
+    try:
+        part = (xlsxgrid.workbook_sheets(zf) or {}).get(name)
+        data = sheets.get(part or "")
+        sst = xlsxgrid.shared_strings(zf, limits.max_uncompressed)
+        plain = xlsxgrid.plain_styles(zf)
+        if data is None or sst is None or plain is None:
+            return None
+        return xlsxgrid.read_grid(data, sst, plain, limits.max_cells)
+    except xlsxgrid.TooLarge as exc:
+        _check_cells(file, part or name, exc.rows, exc.cols, limits)
+        return None
+    except Exception:  # anything this reader did not foresee: calamine reads the sheet and says
+        return None
 
 
 def _grid_table(file: str, rows: Sequence[Sequence[object]], source: str, rule: HeaderRule = HeaderRule()) -> RawTable:
@@ -458,6 +498,30 @@ def _grid_table(file: str, rows: Sequence[Sequence[object]], source: str, rule: 
         return RawTable(file, header, pd.DataFrame(columns=pd.RangeIndex(len(header)), dtype=object),
                         np.zeros(0, np.int64), source)  # fmt: skip
     frame = pd.DataFrame(dict(enumerate(map(_column_text, _columns(rows[1:])))), dtype=object)
+    return _body_table(file, header, frame, source)
+
+
+def _text_grid_table(file: str, grid: Any, source: str, rule: HeaderRule = HeaderRule()) -> RawTable:
+    """A sheet read as text (an ``xlsxgrid.TextGrid``) as a RawTable, as :func:`_grid_table` makes one."""
+    top = grid.rows(HEADER_SEARCH)
+    if not top or not any(c.strip() for c in top[0]):
+        return _table(file, grid.rows(), source, rule)  # the careful path says why
+    if _header_index(top, file, rule):  # a title above the header: the careful path keeps the row numbers
+        return _table(file, grid.rows(), source, rule)
+    header = [c.strip() for c in top[0]]
+    while header and not header[-1]:
+        header.pop()
+    if len(top) < 2:
+        return RawTable(file, header, pd.DataFrame(columns=pd.RangeIndex(len(header)), dtype=object),
+                        np.zeros(0, np.int64), source)  # fmt: skip
+    stripped = np.array([t.strip() for t in grid.texts.tolist()], dtype=object)
+    body = grid.codes[1:]
+    frame = pd.DataFrame({j: stripped[body[:, j]] for j in range(body.shape[1])}, dtype=object)
+    return _body_table(file, header, frame, source)
+
+
+def _body_table(file: str, header: list[str], frame: pd.DataFrame, source: str) -> RawTable:
+    """The data rows below a header on the sheet's first row: text cells, one column per grid column."""
     problems = [DataProblem(file, 1, f"column {j + 1}", None, "a column without a header")
                 for j, h in enumerate(header) if not h]  # fmt: skip
     width = len(header)

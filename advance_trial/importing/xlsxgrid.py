@@ -46,6 +46,14 @@ _TEXT, _SHARED, _NUMERIC, _BOOL, _NONE = range(5)
 _KINDS = {"inlineStr": _TEXT, "str": _TEXT, "s": _SHARED, "n": _NUMERIC, "b": _BOOL, "e": _NONE}
 
 
+class TooLarge(Exception):
+    """The sheet's cells reach further than the limit allows (nothing was allocated for them)."""
+
+    def __init__(self, rows: int, cols: int) -> None:
+        super().__init__(rows, cols)
+        self.rows, self.cols = rows, cols
+
+
 class _Unread(Exception):
     """The sheet holds something this reader does not read exactly as calamine: calamine reads it."""
 
@@ -136,15 +144,16 @@ def shared_strings(zf: zipfile.ZipFile, limit: int) -> list[str] | None:
     return out
 
 
-def read_grid(data: bytes, sst: list[str], plain: list[bool]) -> TextGrid | None:
-    """The sheet ``data`` (its XML) as text, or None when calamine must read it."""
+def read_grid(data: bytes, sst: list[str], plain: list[bool], max_cells: int) -> TextGrid | None:
+    """The sheet ``data`` (its XML) as text, or None when calamine must read it; :class:`TooLarge` when
+    its cells reach beyond ``max_cells`` (rows times columns)."""
     try:
-        return _read_grid(data, sst, plain)
+        return _read_grid(data, sst, plain, max_cells)
     except _Unread:
         return None
 
 
-def _read_grid(data: bytes, sst: list[str], plain: list[bool]) -> TextGrid:
+def _read_grid(data: bytes, sst: list[str], plain: list[bool], max_cells: int) -> TextGrid:
     start = data.find(b"<sheetData>") + len(b"<sheetData>")
     end = data.find(b"</sheetData>")
     if start < len(b"<sheetData>") or end < start or data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
@@ -180,7 +189,9 @@ def _read_grid(data: bytes, sst: list[str], plain: list[bool]) -> TextGrid:
         tag_end = gt[np.searchsorted(gt, close)]
     closed = a[tag_end - 1] == ord("/")
     kind = _kinds(a, close + 1, tag_end - closed, plain)
-    ncols = int(col.max())
+    ncols, nrows = int(col.max()), int(row.max())
+    if nrows * ncols > max_cells:
+        raise TooLarge(nrows, ncols)
     linear = (row - 1) * ncols + (col - 1)
     if len(linear) > 1 and not (np.diff(linear) > 0).all():
         raise _Unread  # cells repeated or out of order
@@ -218,7 +229,7 @@ def _read_grid(data: bytes, sst: list[str], plain: list[bool]) -> TextGrid:
         texts += _texts(k, uniques.tolist(), sst)
     empty = len(texts)
     code[(kind == _NONE) | ~present] = empty
-    grid = np.full(int(row.max()) * ncols, empty, dtype=np.int64)
+    grid = np.full(nrows * ncols, empty, dtype=np.int64)
     grid[linear] = code
     return TextGrid(grid.reshape(-1, ncols), np.array([*texts, ""], dtype=object))
 
