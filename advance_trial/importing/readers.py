@@ -472,11 +472,10 @@ def _plain_grid(zf: Any, sheets: dict[str, bytes], name: str, file: str, limits:
     try:
         part = (xlsxgrid.workbook_sheets(zf) or {}).get(name)
         data = sheets.get(part or "")
-        sst = xlsxgrid.shared_strings(zf, limits.max_uncompressed)
-        plain = xlsxgrid.plain_styles(zf)
-        if data is None or sst is None or plain is None:
+        wb = xlsxgrid.book(zf, limits.max_uncompressed)
+        if data is None or wb is None:
             return None
-        return xlsxgrid.read_grid(data, sst, plain, limits.max_cells)
+        return xlsxgrid.read_grid(data, wb, limits.max_cells)
     except xlsxgrid.TooLarge as exc:
         _check_cells(file, part or name, exc.rows, exc.cols, limits)
         return None

@@ -14,6 +14,7 @@ reference or out of order, text with spaces around it, a number with more than 1
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import xml.etree.ElementTree as ET
 import zipfile
@@ -27,11 +28,6 @@ import pandas as pd
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-#: Built-in number formats that are not dates or times (calamine: 14-22 and 45-47 are; so may be others
-#: a workbook redefines, which is why only these are taken as plain).
-_PLAIN_BUILTIN = frozenset([*range(0, 14), *range(37, 45), 48, 49])
-#: A custom number format with no letter that could make it a date, a time or a duration.
-_PLAIN_CUSTOM = re.compile(r'(?:[0#?.,% E+\-;()]|"[^"a-zA-Z]*")*|General|@', re.IGNORECASE)
 #: What stops this reader anywhere in a sheet: CDATA, comments, processing instructions past the
 #: prolog, carriage returns, calamine's ``_xHHHH_`` escapes, rich text runs and phonetic runs,
 #: empty value elements.
@@ -42,8 +38,8 @@ _ENTITY = re.compile(r"&(?:(amp|lt|gt|quot|apos)|#([0-9]{1,7})|#x([0-9a-fA-F]{1,
 _NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 _ATTRIBUTE = re.compile(r'\s+([A-Za-z:]+)="([^"<&]*)"')
 #: The kinds of cell, by how their value becomes text.
-_TEXT, _SHARED, _NUMERIC, _BOOL, _NONE = range(5)
-_KINDS = {"inlineStr": _TEXT, "str": _TEXT, "s": _SHARED, "n": _NUMERIC, "b": _BOOL, "e": _NONE}
+_TEXT, _SHARED, _NUMERIC, _BOOL, _NONE, _TRIMMED, _STR, _DATE, _DATE_1904 = range(9)
+_KINDS = {"inlineStr": _TEXT, "str": _STR, "s": _SHARED, "n": _NUMERIC, "b": _BOOL, "e": _NONE}
 
 
 class TooLarge(Exception):
@@ -96,26 +92,76 @@ def workbook_sheets(zf: zipfile.ZipFile) -> dict[str, str] | None:
     return parts
 
 
-def plain_styles(zf: zipfile.ZipFile) -> list[bool] | None:
-    """For each cell format (``s`` of a cell), whether a number in it is a plain number (no date or time)."""
+def number_styles(zf: zipfile.ZipFile) -> list[int] | None:
+    """For each cell format (``s`` of a cell), how calamine shows a number in it: :data:`PLAIN`,
+    :data:`DATE` or :data:`DURATION` (its ``builtin_format_by_id`` and ``detect_custom_number_format``)."""
     try:
         styles = ET.fromstring(zf.read("xl/styles.xml"))
     except KeyError:
-        return [True]  # no styles part: every cell is General
+        return []  # no styles part: every cell is General
     except (ET.ParseError, zipfile.BadZipFile, ValueError):
         return None
-    custom = {n.get("numFmtId"): n.get("formatCode", "") for n in styles.iter(f"{_MAIN}numFmt")}
+    custom = {n.get("numFmtId"): n.get("formatCode") for n in styles.iter(f"{_MAIN}numFmt")}
     xfs = styles.find(f"{_MAIN}cellXfs")
-    if xfs is None:
-        return [True]
     out = []
-    for xf in xfs.iter(f"{_MAIN}xf"):
-        fmt = xf.get("numFmtId", "0")
-        if fmt in custom:
-            out.append(_PLAIN_CUSTOM.fullmatch(custom[fmt]) is not None)
+    for xf in xfs.iter(f"{_MAIN}xf") if xfs is not None else ():
+        fmt = xf.get("numFmtId")
+        code = custom.get(fmt) if fmt is not None else None
+        if fmt is None:
+            out.append(PLAIN)
+        elif code is not None:
+            out.append(_custom_format(code))
         else:
-            out.append(fmt.isdigit() and int(fmt) in _PLAIN_BUILTIN)
-    return out or [True]
+            out.append(DATE if fmt in _DATE_BUILTIN else DURATION if fmt == "46" else PLAIN)
+    return out
+
+
+PLAIN, DATE, DURATION = range(3)
+_DATE_BUILTIN = frozenset(["14", "15", "16", "17", "18", "19", "20", "21", "22", "45", "47"])
+
+
+def _custom_format(code: str) -> int:
+    """calamine's ``detect_custom_number_format``, step for step."""
+    escaped = quoted = hms = ap = False
+    brackets = 0
+    prev = " "
+    for ch in code:
+        if escaped:
+            escaped = False
+        elif ch in "_\\*":
+            escaped = True
+        elif quoted:
+            quoted = ch != '"'
+        elif ch == '"':
+            quoted = True
+        elif ch == ";":
+            return PLAIN
+        elif ch == "[":
+            brackets += 1
+        elif ch == "]" and brackets == 1 and hms:
+            return DURATION
+        elif ch == "]":
+            brackets = max(brackets - 1, 0)
+        elif ch in "aA" and not ap and brackets == 0:
+            ap = True
+        elif ch in "pm/PM" and ap and brackets == 0:
+            return DATE
+        elif ch in "dmhysDMHYS" and not ap and brackets == 0:
+            return DATE
+        elif not (hms and ch.lower() == prev.lower()):
+            hms = prev == "[" and ch in "mhsMHS"
+        prev = ch
+    return PLAIN
+
+
+def date_1904(zf: zipfile.ZipFile) -> bool | None:
+    """Whether the workbook counts days from 1904 (None when it cannot be told)."""
+    try:
+        book = ET.fromstring(zf.read("xl/workbook.xml"))
+    except (KeyError, ET.ParseError, zipfile.BadZipFile, ValueError):
+        return None
+    pr = book.find(f"{_MAIN}workbookPr")
+    return pr is not None and pr.get("date1904") in ("1", "true")
 
 
 def shared_strings(zf: zipfile.ZipFile, limit: int) -> list[str] | None:
@@ -140,20 +186,39 @@ def shared_strings(zf: zipfile.ZipFile, limit: int) -> list[str] | None:
             continue
         if len(parts) != 1 or parts[0].tag != f"{_MAIN}t" or len(parts[0]):
             return None
-        out.append(parts[0].text or "")
+        text = parts[0].text or ""
+        preserve = parts[0].get("{http://www.w3.org/XML/1998/namespace}space") == "preserve"
+        out.append(text if preserve else text.strip(" \t\n"))  # as calamine: trimmed unless preserved
     return out
 
 
-def read_grid(data: bytes, sst: list[str], plain: list[bool], max_cells: int) -> TextGrid | None:
+@dataclass(frozen=True)
+class Book:
+    """What a sheet's cells refer to: the shared strings, each cell format's kind of number, the epoch."""
+
+    sst: list[str]
+    formats: list[int]
+    is_1904: bool
+
+
+def book(zf: zipfile.ZipFile, limit: int) -> Book | None:
+    """The workbook's shared strings, formats and epoch, or None when calamine must read it."""
+    sst, formats, is_1904 = shared_strings(zf, limit), number_styles(zf), date_1904(zf)
+    if sst is None or formats is None or is_1904 is None:
+        return None
+    return Book(sst, formats, is_1904)
+
+
+def read_grid(data: bytes, wb: Book, max_cells: int) -> TextGrid | None:
     """The sheet ``data`` (its XML) as text, or None when calamine must read it; :class:`TooLarge` when
     its cells reach beyond ``max_cells`` (rows times columns)."""
     try:
-        return _read_grid(data, sst, plain, max_cells)
+        return _read_grid(data, wb, max_cells)
     except _Unread:
         return None
 
 
-def _read_grid(data: bytes, sst: list[str], plain: list[bool], max_cells: int) -> TextGrid:
+def _read_grid(data: bytes, wb: Book, max_cells: int) -> TextGrid:
     start = data.find(b"<sheetData>") + len(b"<sheetData>")
     end = data.find(b"</sheetData>")
     if start < len(b"<sheetData>") or end < start or data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
@@ -188,7 +253,7 @@ def _read_grid(data: bytes, sst: list[str], plain: list[bool], max_cells: int) -
         gt = np.flatnonzero(a[start:end] == ord(">")) + start
         tag_end = gt[np.searchsorted(gt, close)]
     closed = a[tag_end - 1] == ord("/")
-    kind = _kinds(a, close + 1, tag_end - closed, plain)
+    kind = _kinds(a, close + 1, tag_end - closed, wb)
     ncols, nrows = int(col.max()), int(row.max())
     if nrows * ncols > max_cells:
         raise TooLarge(nrows, ncols)
@@ -211,22 +276,23 @@ def _read_grid(data: bytes, sst: list[str], plain: list[bool], max_cells: int) -
     vend = lt[vi + 1]
     if not ((a[vstart - 1] == ord(">")) & (a[vend + 1] == ord("/")) & (a[vend + 2] == a[vtag + 1])).all():
         raise _Unread
+    kind[owner[(kind[owner] == -1) & ~tagged]] = _TRIMMED  # calamine trims <t> without xml:space="preserve"
     kind = np.where(kind == -1, _TEXT, kind)
     present = np.zeros(len(cell), dtype=bool)
     present[owner] = True
-    if not present[(kind == _SHARED) | (kind == _TEXT)].all():
-        raise _Unread  # a string cell without its string
+    if not present[kind == _SHARED].all():
+        raise _Unread  # a shared string cell without its string's number (an empty inline string is "")
     values = np.empty(len(cell), dtype=object)
     values[owner] = _slices(a, vstart, vend)
     texts: list[str] = []
     code = np.zeros(len(cell), dtype=np.int64)
-    for k in (_TEXT, _SHARED, _NUMERIC, _BOOL):
+    for k in (_TEXT, _TRIMMED, _STR, _SHARED, _NUMERIC, _BOOL, _DATE, _DATE_1904):
         at = np.flatnonzero((kind == k) & present)
         if not len(at):
             continue
         codes, uniques = pd.factorize(values[at])
         code[at] = codes + len(texts)
-        texts += _texts(k, uniques.tolist(), sst)
+        texts += _texts(k, uniques.tolist(), wb.sst)
     empty = len(texts)
     code[(kind == _NONE) | ~present] = empty
     grid = np.full(nrows * ncols, empty, dtype=np.int64)
@@ -285,7 +351,7 @@ def _references(
 
 
 def _kinds(
-    a: npt.NDArray[np.uint8], start: npt.NDArray[np.int64], end: npt.NDArray[np.int64], plain: list[bool]
+    a: npt.NDArray[np.uint8], start: npt.NDArray[np.int64], end: npt.NDArray[np.int64], wb: Book
 ) -> npt.NDArray[np.int64]:
     """Each cell's kind from the attributes after its reference (-1: an inline string)."""
     length = end - start
@@ -299,12 +365,12 @@ def _kinds(
         code = pd.factorize(code * (2**20) + pd.factorize(packed)[0])[0]
     first = np.zeros(int(code.max()) + 1, dtype=np.int64)
     first[code[::-1]] = np.arange(len(code))[::-1]
-    kinds = np.array([_kind(a[s : s + n].tobytes(), plain) for s, n in zip(start[first].tolist(), length[first].tolist())],
+    kinds = np.array([_kind(a[s : s + n].tobytes(), wb.formats, wb.is_1904) for s, n in zip(start[first].tolist(), length[first].tolist())],
                      dtype=np.int64)  # fmt: skip
     return kinds[code]
 
 
-def _kind(attributes: bytes, plain: list[bool]) -> int:
+def _kind(attributes: bytes, formats: list[int], is_1904: bool) -> int:
     text = attributes.decode("ascii", "replace")
     found = dict(_ATTRIBUTE.findall(text))
     if _ATTRIBUTE.sub("", text).strip() or set(found) - {"s", "t", "cm", "ph"}:
@@ -313,8 +379,14 @@ def _kind(attributes: bytes, plain: list[bool]) -> int:
     if kind not in _KINDS:
         raise _Unread  # "d" (an ISO date) and anything unknown
     style = found.get("s", "0")
-    if kind == "n" and not (style.isdigit() and int(style) < len(plain) and plain[int(style)]):
-        raise _Unread  # a number in a date or time format (or an unknown one): calamine makes it a date
+    if kind == "n":
+        if not style.isdigit() or int(style) >= max(len(formats), 1):
+            raise _Unread
+        shown = formats[int(style)] if formats else PLAIN
+        if shown == DURATION:
+            raise _Unread
+        if shown == DATE:
+            return _DATE_1904 if is_1904 else _DATE
     return -1 if kind == "inlineStr" else _KINDS[kind]
 
 
@@ -332,25 +404,45 @@ def _texts(kind: int, uniques: list[Any], sst: list[str]) -> list[str]:
             value = _unescape(value)
         if "_x00" in value:
             raise _Unread  # calamine decodes _x000D_ and its like
-        if kind == _TEXT:
+        if kind == _TEXT or kind == _STR:
             text = value
+        elif kind == _TRIMMED:
+            text = value.strip(" \t\n")
         elif kind == _SHARED:
             if not value.isdigit() or int(value) >= len(sst):
                 raise _Unread
-            text = sst[int(value)]
+            out.append(sst[int(value)])  # as calamine reads it (see shared_strings)
+            continue
         elif kind == _NUMERIC:
             if not _NUMBER.fullmatch(value):
                 raise _Unread
             number = float(value)
             text = str(int(number)) if number.is_integer() else repr(number)
+        elif kind in (_DATE, _DATE_1904):
+            text = _date_text(value, kind == _DATE_1904)
         elif value in ("0", "1"):
             text = "true" if value == "1" else "false"
         else:
             raise _Unread
-        if text != text.strip(" \t\n"):
-            raise _Unread  # calamine trims some strings and not others
+        if kind != _TEXT and text != text.strip(" \t\n"):
+            raise _Unread  # a value in <v> with spaces around it: how calamine reads it is not known here
         out.append(text)
     return out
+
+
+_EPOCH = dt.date(1899, 12, 30)
+
+
+def _date_text(value: str, is_1904: bool) -> str:
+    """A whole number of days in a date format, as python-calamine gives it (a date; 1900's false leap
+    day kept, as calamine keeps it); a time, a date with a time, or a year past 9999 is calamine's to read."""
+    if not _NUMBER.fullmatch(value):
+        raise _Unread
+    number = float(value)
+    if number < 1 or not number.is_integer() or number > 2_958_465:
+        raise _Unread
+    days = int(number) + (1462 if is_1904 else 0)
+    return (_EPOCH + dt.timedelta(days=days if days >= 60 else days + 1)).isoformat()
 
 
 def _unescape(value: str) -> str:
