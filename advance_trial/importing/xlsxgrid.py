@@ -226,22 +226,13 @@ def _read_grid(data: bytes, wb: Book, max_cells: int) -> TextGrid:
     head = data[: data.find(b"?>") + 2] if data.startswith(b"<?xml") else b""
     if head and b"encoding" in head and not re.search(rb"""encoding=["'](?i:utf-8)["']""", head):
         raise _Unread
-    a = np.frombuffer(data, dtype=np.uint8)[: end + 16]  # the document goes on past the body
+    # a window may look past the end of the cells: into the rest of the document, else into padding
+    a = np.frombuffer(data if len(data) - end > 2 * _WIDTH else data + b"\0" * 2 * _WIDTH, dtype=np.uint8)
     lt = np.flatnonzero(a[start:end] == ord("<")) + start
     if not len(lt):
         raise _Unread
     b1, b2 = a[lt + 1], a[lt + 2]
-    # only <row>, <c>, <f>, <v>, <is>, <t> and their ends: anything else (a comment, CDATA, rich or
-    # phonetic text, an empty <v/>, a namespace prefix) is calamine's to read
-    name = np.where(b1 == ord("/"), b2, b1)
-    after = np.where(b1 == ord("/"), a[lt + 3], b2)
-    after3 = np.where(b1 == ord("/"), a[lt + 4], a[lt + 3])
-    ends = (after == ord(">")) | (after == ord(" "))
-    known = ((name == ord("c")) & (ends | (after == ord("/")))) | ((name == ord("f")) & (ends | (after == ord("/"))))
-    known |= ((name == ord("v")) | (name == ord("t"))) & ends
-    known |= (name == ord("r")) & (after == ord("o")) | (name == ord("i")) & (after == ord("s")) & (after3 == ord(">"))
-    if not known.all():
-        raise _Unread
+    _known_tags(a, lt, b1, b2)
     is_cell = b1 == ord("c")
     ci = np.flatnonzero(is_cell)
     cell = lt[ci]
@@ -263,7 +254,7 @@ def _read_grid(data: bytes, wb: Book, max_cells: int) -> TextGrid:
     # the values: <v>...</v>, or <t>...</t> (or <t xml:space="preserve">) in an inline string
     vi = np.flatnonzero((b1 == ord("v")) | (b1 == ord("t")))
     vtag = lt[vi]
-    owner = np.cumsum(is_cell)[vi] - 1
+    owner = np.searchsorted(ci, vi) - 1
     if len(vtag) and (owner[0] < 0 or not (np.diff(owner) > 0).all() or closed[owner].any()):
         raise _Unread  # a value outside a cell, or two values in one
     in_t = a[vtag + 1] == ord("t")
@@ -277,38 +268,91 @@ def _read_grid(data: bytes, wb: Book, max_cells: int) -> TextGrid:
     if not ((a[vstart - 1] == ord(">")) & (a[vend + 1] == ord("/")) & (a[vend + 2] == a[vtag + 1])).all():
         raise _Unread
     kind[owner[(kind[owner] == -1) & ~tagged]] = _TRIMMED  # calamine trims <t> without xml:space="preserve"
-    kind = np.where(kind == -1, _TEXT, kind)
+    kind[kind == -1] = _TEXT
     present = np.zeros(len(cell), dtype=bool)
     present[owner] = True
     if not present[kind == _SHARED].all():
         raise _Unread  # a shared string cell without its string's number (an empty inline string is "")
-    values = np.empty(len(cell), dtype=object)
-    values[owner] = _slices(a, vstart, vend)
-    texts: list[str] = []
-    code = np.zeros(len(cell), dtype=np.int64)
-    for k in (_TEXT, _TRIMMED, _STR, _SHARED, _NUMERIC, _BOOL, _DATE, _DATE_1904):
-        at = np.flatnonzero((kind == k) & present)
-        if not len(at):
-            continue
-        codes, uniques = pd.factorize(values[at])
-        code[at] = codes + len(texts)
-        texts += _texts(k, uniques.tolist(), wb.sst)
-    empty = len(texts)
-    code[(kind == _NONE) | ~present] = empty
-    grid = np.full(nrows * ncols, empty, dtype=np.int64)
-    grid[linear] = code
+    code, texts = _values(a, kind[owner], vstart, vend, wb.sst)
+    cell_code = np.full(len(cell), len(texts), dtype=np.int64)  # "" where there is no value
+    cell_code[owner] = code
+    grid = np.full(nrows * ncols, len(texts), dtype=np.int64)
+    grid[linear] = cell_code
     return TextGrid(grid.reshape(-1, ncols), np.array([*texts, ""], dtype=object))
 
 
-def _slices(a: npt.NDArray[np.uint8], start: npt.NDArray[np.int64], end: npt.NDArray[np.int64]) -> list[bytes]:
-    """``a[start:end]`` for each pair, as bytes: gathered into one buffer (NUL between) and split."""
+#: How many bytes of a reference, of a cell's attributes, of a short value are looked at as one row.
+_WIDTH = 32
+_SHORT = 16
+
+
+def _windows(a: npt.NDArray[np.uint8], width: int) -> npt.NDArray[np.uint8]:
+    """Every run of ``width`` bytes of ``a`` as a row (a view: nothing copied)."""
+    return np.lib.stride_tricks.as_strided(a, shape=(len(a) - width + 1, width), strides=(1, 1), writeable=False)
+
+
+def _known_tags(a: npt.NDArray[np.uint8], lt: npt.NDArray[np.int64], b1: npt.NDArray[np.uint8],
+                b2: npt.NDArray[np.uint8]) -> None:  # fmt: skip
+    """Only <row>, <c>, <f>, <v>, <is> and <t> open in the cells: anything else (a comment, CDATA, rich
+    or phonetic text, an empty <v/>, a namespace prefix) is calamine's to read. An element's end needs
+    no look: its start was looked at."""
+    counts = np.bincount(b1, minlength=256)
+    if counts.sum() != counts[[ord(ch) for ch in "/cfvtir"]].sum():
+        raise _Unread
+    # after <c and <f: a space, '>' or '/'; after <v and <t: a space or '>'; <row; <is>
+    after = np.zeros((256, 256), dtype=bool)
+    after[[ord(ch) for ch in "/cfvtir"], :] = True
+    for first, seconds in (("cf", " >/"), ("vt", " >"), ("r", "o"), ("i", "s")):
+        for ch in first:
+            after[ord(ch), :] = False
+            after[ord(ch), [ord(x) for x in seconds]] = True
+    if not after[b1, b2].all():
+        raise _Unread
+    if counts[ord("i")] and not (a[lt[b1 == ord("i")] + 3] == ord(">")).all():
+        raise _Unread
+
+
+def _groups(rows: npt.NDArray[np.uint8], extra: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Rows of bytes (and a number with each) grouped by equality: each row's group, and each group's first row.
+
+    Hashed eight bytes at a time, then checked byte for byte against the group's first row (a hash
+    shared by two different rows leaves the sheet to calamine)."""
+    words = np.ascontiguousarray(rows).view(np.uint64)
+    h = extra.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    for k in range(words.shape[1]):
+        h = (h ^ words[:, k]) * np.uint64(0x100000001B3)
+    codes, uniques = pd.factorize(h)
+    first = np.zeros(len(uniques), dtype=np.intp)
+    first[codes[::-1]] = np.arange(len(codes), dtype=np.intp)[::-1]
+    if not ((rows == rows[first][codes]).all() and (extra == extra[first][codes]).all()):
+        raise _Unread
+    return codes, first
+
+
+def _values(
+    a: npt.NDArray[np.uint8], kind: npt.NDArray[np.int64], start: npt.NDArray[np.int64], end: npt.NDArray[np.int64],
+    sst: list[str],
+) -> tuple[npt.NDArray[np.int64], list[str]]:  # fmt: skip
+    """Each value's position among the distinct texts, and those texts (each distinct kind and value
+    converted once). Short values are grouped as rows of bytes; longer ones as bytes objects."""
     length = end - start
-    total = int(length.sum())
-    buf = np.zeros(total + len(length), dtype=np.uint8)
-    before = np.cumsum(length) - length  # the value bytes before each value
-    source = np.arange(total, dtype=np.int64) + np.repeat(start - before, length)
-    buf[np.arange(total, dtype=np.int64) + np.repeat(np.arange(len(length), dtype=np.int64), length)] = a[source]
-    return buf.tobytes().split(b"\0")[: len(length)]
+    short = length <= _SHORT
+    code = np.zeros(len(kind), dtype=np.int64)
+    texts: list[str] = []
+    at = np.flatnonzero(short)
+    if len(at):
+        rows = _windows(a, _SHORT)[start[at]] * (np.arange(_SHORT) < length[at, None])
+        codes, first = _groups(rows, kind[at] * 64 + length[at])
+        code[at] = codes
+        texts = [_text(int(k), a[s:e].tobytes(), sst) for k, s, e in
+                 zip(kind[at[first]].tolist(), start[at[first]].tolist(), end[at[first]].tolist())]  # fmt: skip
+    at = np.flatnonzero(~short)
+    if len(at):
+        keys = [bytes([k]) + a[s:e].tobytes() for k, s, e in zip(kind[at].tolist(), start[at].tolist(), end[at].tolist())]
+        codes, uniques = pd.factorize(np.array(keys, dtype=object))
+        code[at] = codes + len(texts)
+        texts += [_text(u[0], u[1:], sst) for u in uniques.tolist()]
+    return code, texts
 
 
 def _at(a: npt.NDArray[np.uint8], where: npt.NDArray[np.int64], literal: bytes) -> npt.NDArray[np.bool_]:
@@ -323,51 +367,48 @@ def _references(
     a: npt.NDArray[np.uint8], where: npt.NDArray[np.int64]
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """The column and row (1-based) of each reference starting at ``where`` (``B12"``), and its closing quote."""
+    g = _windows(a, 12)[where]
+    letter = (g >= ord("A")) & (g <= ord("Z"))
+    nlet = np.argmin(letter, axis=1)
     col = np.zeros(len(where), dtype=np.int64)
     row = np.zeros(len(where), dtype=np.int64)
-    at = where.copy()
-    letters = np.zeros(len(where), dtype=np.int64)
-    for _ in range(3):
-        ch = a[at].astype(np.int64)
-        is_letter = (ch >= ord("A")) & (ch <= ord("Z"))
-        if not is_letter.any():
-            break
-        col = np.where(is_letter, col * 26 + ch - 64, col)
-        at += is_letter
-        letters += is_letter
-    first = a[at]
-    digits = np.zeros(len(where), dtype=np.int64)
-    for _ in range(7):
-        ch = a[at].astype(np.int64)
-        is_digit = (ch >= ord("0")) & (ch <= ord("9"))
-        if not is_digit.any():
-            break
-        row = np.where(is_digit, row * 10 + ch - 48, row)
-        at += is_digit
-        digits += is_digit
-    if not ((letters >= 1) & (digits >= 1) & (first != ord("0")) & (a[at] == ord('"'))).all():
+    ndig = np.zeros(len(where), dtype=np.int64)
+    lengths = np.unique(nlet).tolist()
+    for n in lengths:  # one, two or three letters
+        if not 1 <= n <= 3:
+            raise _Unread
+        at = np.flatnonzero(nlet == n) if len(lengths) > 1 else None
+        part = g[at] if at is not None else g
+        c = np.zeros(len(part), dtype=np.int64)
+        for k in range(n):
+            c = c * 26 + part[:, k] - 64
+        digits = part[:, n : n + 8]
+        count = np.argmin((digits >= ord("0")) & (digits <= ord("9")), axis=1)  # 8 digits (or none): 0, refused
+        r = np.zeros(len(part), dtype=np.int64)
+        for k in range(7):
+            r = np.where(k < count, r * 10 + digits[:, k] - 48, r)
+        if at is None:
+            col, row, ndig = c, r, count
+        else:
+            col[at], row[at], ndig[at] = c, r, count
+    quote = nlet + ndig
+    first = g[np.arange(len(g)), nlet]
+    if not ((ndig >= 1) & (first != ord("0")) & (g[np.arange(len(g)), np.minimum(quote, 11)] == ord('"'))).all():
         raise _Unread
-    return col, row, at
+    return col, row, where + quote
 
 
-def _kinds(
-    a: npt.NDArray[np.uint8], start: npt.NDArray[np.int64], end: npt.NDArray[np.int64], wb: Book
-) -> npt.NDArray[np.int64]:
+def _kinds(a: npt.NDArray[np.uint8], start: npt.NDArray[np.int64], end: npt.NDArray[np.int64], wb: Book) -> npt.NDArray[np.int64]:
     """Each cell's kind from the attributes after its reference (-1: an inline string)."""
     length = end - start
-    if not len(length) or length.min() < 0 or length.max() > 32:
+    if not len(length) or length.min() < 0 or length.max() > _WIDTH:
         raise _Unread
-    code = np.zeros(len(length), dtype=np.int64)
-    for word in range(0, int(length.max()), 8):  # the text, exactly, eight bytes at a time
-        packed = np.zeros(len(length), dtype=np.uint64)
-        for k in range(word, word + 8):
-            packed = (packed << np.uint64(8)) | np.where(k < length, a[start + k], 0).astype(np.uint64)
-        code = pd.factorize(code * (2**20) + pd.factorize(packed)[0])[0]
-    first = np.zeros(int(code.max()) + 1, dtype=np.int64)
-    first[code[::-1]] = np.arange(len(code))[::-1]
-    kinds = np.array([_kind(a[s : s + n].tobytes(), wb.formats, wb.is_1904) for s, n in zip(start[first].tolist(), length[first].tolist())],
-                     dtype=np.int64)  # fmt: skip
-    return kinds[code]
+    width = 16 if length.max() <= 16 else _WIDTH
+    rows = _windows(a, width)[start] * (np.arange(width) < length[:, None])
+    codes, first = _groups(rows, length)
+    kinds = np.array([_kind(rows[i, :n].tobytes(), wb.formats, wb.is_1904) for i, n in
+                      zip(first.tolist(), length[first].tolist())], dtype=np.int64)  # fmt: skip
+    return kinds[codes]
 
 
 def _kind(attributes: bytes, formats: list[int], is_1904: bool) -> int:
@@ -390,44 +431,42 @@ def _kind(attributes: bytes, formats: list[int], is_1904: bool) -> int:
     return -1 if kind == "inlineStr" else _KINDS[kind]
 
 
-def _texts(kind: int, uniques: list[Any], sst: list[str]) -> list[str]:
-    """The text of each distinct value of one kind."""
-    out = []
-    for raw in uniques:
-        try:
-            value = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise _Unread from None
-        if "\r" in value:
-            raise _Unread  # XML reads a carriage return as a line break
-        if "&" in value:
-            value = _unescape(value)
-        if "_x00" in value:
-            raise _Unread  # calamine decodes _x000D_ and its like
-        if kind == _TEXT or kind == _STR:
-            text = value
-        elif kind == _TRIMMED:
-            text = value.strip(" \t\n")
-        elif kind == _SHARED:
-            if not value.isdigit() or int(value) >= len(sst):
-                raise _Unread
-            out.append(sst[int(value)])  # as calamine reads it (see shared_strings)
-            continue
-        elif kind == _NUMERIC:
-            if not _NUMBER.fullmatch(value):
-                raise _Unread
-            number = float(value)
-            text = str(int(number)) if number.is_integer() else repr(number)
-        elif kind in (_DATE, _DATE_1904):
-            text = _date_text(value, kind == _DATE_1904)
-        elif value in ("0", "1"):
-            text = "true" if value == "1" else "false"
-        else:
+def _text(kind: int, raw: bytes, sst: list[str]) -> str:
+    """The text of one value of one kind, as ``readers._cell_text`` gives it for calamine's value."""
+    if kind == _NONE:
+        return ""  # an error (#N/A): python-calamine gives an empty cell
+    try:
+        value = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Unread from None
+    if "\r" in value:
+        raise _Unread  # XML reads a carriage return as a line break
+    if "&" in value:
+        value = _unescape(value)
+    if "_x00" in value:
+        raise _Unread  # calamine decodes _x000D_ and its like
+    if kind == _TEXT or kind == _STR:
+        text = value
+    elif kind == _TRIMMED:
+        text = value.strip(" \t\n")
+    elif kind == _SHARED:
+        if not value.isdigit() or int(value) >= len(sst):
             raise _Unread
-        if kind != _TEXT and text != text.strip(" \t\n"):
-            raise _Unread  # a value in <v> with spaces around it: how calamine reads it is not known here
-        out.append(text)
-    return out
+        return sst[int(value)]  # as calamine reads it (see shared_strings)
+    elif kind == _NUMERIC:
+        if not _NUMBER.fullmatch(value):
+            raise _Unread
+        number = float(value)
+        text = str(int(number)) if number.is_integer() else repr(number)
+    elif kind in (_DATE, _DATE_1904):
+        text = _date_text(value, kind == _DATE_1904)
+    elif value in ("0", "1"):
+        text = "true" if value == "1" else "false"
+    else:
+        raise _Unread
+    if kind != _TEXT and text != text.strip(" \t\n"):
+        raise _Unread  # a value in <v> with spaces around it: how calamine reads it is not known here
+    return text
 
 
 _EPOCH = dt.date(1899, 12, 30)
