@@ -258,6 +258,22 @@ def test_a_sheet_reaching_too_far_is_refused_with_the_checks_words(monkeypatch):
                              "(280,800 cells; limit 10,000)"])  # fmt: skip
 
 
+def test_a_huge_declared_dimension_is_refused_though_the_cells_are_few(monkeypatch):
+    raw = _with_sheet_xml(BASE, b'<row r="1"><c r="A1" t="inlineStr"><is><t>ID</t></is></c></row>')
+    src = zipfile.ZipFile(io.BytesIO(raw))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b'<dimension ref="A1:D1"/>', b'<dimension ref="A1:XFD1048576"/>')
+                assert b"XFD1048576" in data
+            dst.writestr(info, data)
+    got = _same(out.getvalue(), monkeypatch, fast=False)
+    assert got == ("error", ["w.xlsx: refused: xl/worksheets/sheet1.xml declares cells up to row 1,048,576, "
+                             "column 16,384 (17,179,869,184 cells; limit 20,000,000)"])  # fmt: skip
+
+
 def test_a_wide_cell_early_and_a_far_row_late_are_measured_together(monkeypatch):
     """Before: a block of the sheet with no reference beyond column Z or row 99,999 was not measured, so a
     wide cell in the first block and a far row in the next passed the check (here 702 x 60,000 cells, over the
@@ -275,19 +291,42 @@ def test_a_file_that_is_not_a_zip_is_one_problem(raw, monkeypatch):
     assert got[0] == "error" and "not a readable Excel workbook" in got[1][0]
 
 
-def test_random_grids_read_the_same(monkeypatch):
+@pytest.mark.parametrize("parts", [1, 3])
+def test_random_grids_read_the_same(parts, monkeypatch):
+    """Also cut into parts read side by side (as a large sheet is), at rows' ends."""
+    if parts > 1:
+        monkeypatch.setattr(xlsxgrid, "_PART_BYTES", 300)
+        monkeypatch.setattr(xlsxgrid, "_PARTS", parts)
+        monkeypatch.setattr("os.cpu_count", lambda: parts)
     rng = np.random.default_rng(7)
     pool: list[object] = ["a", "B 2", "x&y", "ünï", "0012", "1.0", "true", 0, 1, -3, 2.5, 1e-9, 123456.789, True,
                           False, None, None, None]  # fmt: skip
     for _ in range(20):
         width = int(rng.integers(1, 6))
         rows = [[f"h{j}" for j in range(width)]]
-        rows += [[pool[int(i)] for i in rng.integers(0, len(pool), width)] for _ in range(int(rng.integers(0, 30)))]
+        rows += [[pool[int(i)] for i in rng.integers(0, len(pool), width)] for _ in range(int(rng.integers(0, 60)))]
         _same(_book(rows), monkeypatch)
 
 
 def test_the_sample_export_is_read_by_the_xml_reader(monkeypatch):
     from tests.conftest import SAMPLES
 
+    monkeypatch.setattr(xlsxgrid, "_PART_BYTES", 5000)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
     raw = Path(SAMPLES / "advance-feasibility" / "site-exports" / "london-attendance.xlsx").read_bytes()
     _same(raw, monkeypatch, rule=HeaderRule(lambda h: len(h) > 2))
+
+
+def test_a_large_sheet_is_cut_at_rows_ends(monkeypatch):
+    monkeypatch.setattr(xlsxgrid, "_PART_BYTES", 10_000)
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    monkeypatch.setattr(xlsxgrid, "_PARTS", 4)
+    data = b"<sheetData>" + b"".join(b'<row r="%d"><c r="A%d"><v>1</v></c></row>' % (i, i) for i in range(1, 2000)) + \
+        b"</sheetData>"  # fmt: skip
+    start, end = len(b"<sheetData>"), data.index(b"</sheetData>")
+    cuts = xlsxgrid._cuts(data, start, end)
+    assert len(cuts) == 3 and all(data[c - 6 : c] == b"</row>" and data[c : c + 5] == b"<row " for c in cuts)
+    wb = xlsxgrid.Book([], [], False)
+    whole = xlsxgrid.read_grid(data, wb, 10**9)
+    monkeypatch.setattr(xlsxgrid, "_PARTS", 1)
+    assert whole is not None and whole.rows() == xlsxgrid.read_grid(data, wb, 10**9).rows() == [["1"]] * 1999

@@ -228,11 +228,63 @@ def _read_grid(data: bytes, wb: Book, max_cells: int) -> TextGrid:
         raise _Unread
     # a window may look past the end of the cells: into the rest of the document, else into padding
     a = np.frombuffer(data if len(data) - end > 2 * _WIDTH else data + b"\0" * 2 * _WIDTH, dtype=np.uint8)
+    cuts = [start, *_cuts(data, start, end), end]
+    if len(cuts) == 2:
+        parts = [_part(a, start, end, wb)]
+    else:  # numpy and pandas let go of the interpreter lock: the parts are read side by side
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(cuts) - 1) as pool:
+            parts = list(pool.map(lambda i: _part(a, cuts[i], cuts[i + 1], wb), range(len(cuts) - 1)))
+    col = np.concatenate([p[0] for p in parts])
+    row = np.concatenate([p[1] for p in parts])
+    texts: list[str] = []
+    codes = []
+    for _, _, code, part_texts in parts:
+        codes.append(np.where(code < 0, -1, code + len(texts)))
+        texts += part_texts
+    cell_code = np.concatenate(codes)
+    cell_code[cell_code < 0] = len(texts)  # "" where there is no value
+    ncols, nrows = int(col.max()), int(row.max())
+    if nrows * ncols > max_cells:
+        raise TooLarge(nrows, ncols)
+    linear = (row - 1) * ncols + (col - 1)
+    if len(linear) > 1 and not (np.diff(linear) > 0).all():
+        raise _Unread  # cells repeated or out of order
+    grid = np.full(nrows * ncols, len(texts), dtype=np.int64)
+    grid[linear] = cell_code
+    return TextGrid(grid.reshape(-1, ncols), np.array([*texts, ""], dtype=object))
+
+
+#: A sheet's cells larger than this are read in parts, one a core (up to :data:`_PARTS`).
+_PART_BYTES = 4 << 20
+_PARTS = 2
+
+
+def _cuts(data: bytes, start: int, end: int) -> list[int]:
+    """Where the cells are cut into parts read side by side: just after a row's end."""
+    import os
+
+    n = min(_PARTS, os.cpu_count() or 1, max(1, (end - start) // _PART_BYTES))
+    cuts = []
+    for k in range(1, n):
+        at = data.find(b"</row>", start + (end - start) * k // n, end)
+        if at < 0 or (cuts and at + 6 <= cuts[-1]):
+            break
+        cuts.append(at + 6)
+    return [c for c in cuts if c < end]
+
+
+def _part(
+    a: npt.NDArray[np.uint8], start: int, end: int, wb: Book
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], list[str]]:
+    """The cells between ``start`` and ``end``: each one's column, row and text's position among the
+    part's distinct texts (-1: no value), and those texts."""
     lt = np.flatnonzero(a[start:end] == ord("<")) + start
     if not len(lt):
         raise _Unread
-    b1, b2 = a[lt + 1], a[lt + 2]
-    _known_tags(a, lt, b1, b2)
+    b1 = a[1:][lt]  # the byte after each '<' (a shifted view: no array of positions made)
+    _known_tags(a, lt, b1)
     is_cell = b1 == ord("c")
     ci = np.flatnonzero(is_cell)
     cell = lt[ci]
@@ -245,27 +297,23 @@ def _read_grid(data: bytes, wb: Book, max_cells: int) -> TextGrid:
         tag_end = gt[np.searchsorted(gt, close)]
     closed = a[tag_end - 1] == ord("/")
     kind = _kinds(a, close + 1, tag_end - closed, wb)
-    ncols, nrows = int(col.max()), int(row.max())
-    if nrows * ncols > max_cells:
-        raise TooLarge(nrows, ncols)
-    linear = (row - 1) * ncols + (col - 1)
-    if len(linear) > 1 and not (np.diff(linear) > 0).all():
-        raise _Unread  # cells repeated or out of order
     # the values: <v>...</v>, or <t>...</t> (or <t xml:space="preserve">) in an inline string
     vi = np.flatnonzero((b1 == ord("v")) | (b1 == ord("t")))
     vtag = lt[vi]
     owner = np.searchsorted(ci, vi) - 1
     if len(vtag) and (owner[0] < 0 or not (np.diff(owner) > 0).all() or closed[owner].any()):
         raise _Unread  # a value outside a cell, or two values in one
-    in_t = a[vtag + 1] == ord("t")
+    in_t = a[1:][vtag] == ord("t")
+    if not np.isin(a[2:][vtag], np.frombuffer(b" >", dtype=np.uint8)).all():
+        raise _Unread  # <v> or <t>, or <t xml:space="preserve">: not <v/> nor <text>
     if (in_t != (kind[owner] == -1)).any():
         raise _Unread  # an inline string's text is in <t>, every other value in <v>
-    tagged = a[vtag + 2] == ord(" ")
+    tagged = a[2:][vtag] == ord(" ")
     vstart = vtag + np.where(tagged, len(_PRESERVE), 3)
     if tagged.any() and not (_at(a, vtag[tagged] + 2, _PRESERVE[2:]) & in_t[tagged]).all():
         raise _Unread
     vend = lt[vi + 1]
-    if not ((a[vstart - 1] == ord(">")) & (a[vend + 1] == ord("/")) & (a[vend + 2] == a[vtag + 1])).all():
+    if not ((a[vstart - 1] == ord(">")) & (a[1:][vend] == ord("/")) & (a[2:][vend] == a[1:][vtag])).all():
         raise _Unread
     kind[owner[(kind[owner] == -1) & ~tagged]] = _TRIMMED  # calamine trims <t> without xml:space="preserve"
     kind[kind == -1] = _TEXT
@@ -274,11 +322,9 @@ def _read_grid(data: bytes, wb: Book, max_cells: int) -> TextGrid:
     if not present[kind == _SHARED].all():
         raise _Unread  # a shared string cell without its string's number (an empty inline string is "")
     code, texts = _values(a, kind[owner], vstart, vend, wb.sst)
-    cell_code = np.full(len(cell), len(texts), dtype=np.int64)  # "" where there is no value
+    cell_code = np.full(len(cell), -1, dtype=np.int64)
     cell_code[owner] = code
-    grid = np.full(nrows * ncols, len(texts), dtype=np.int64)
-    grid[linear] = cell_code
-    return TextGrid(grid.reshape(-1, ncols), np.array([*texts, ""], dtype=object))
+    return col, row, cell_code, texts
 
 
 #: How many bytes of a reference, of a cell's attributes, of a short value are looked at as one row.
@@ -291,24 +337,19 @@ def _windows(a: npt.NDArray[np.uint8], width: int) -> npt.NDArray[np.uint8]:
     return np.lib.stride_tricks.as_strided(a, shape=(len(a) - width + 1, width), strides=(1, 1), writeable=False)
 
 
-def _known_tags(a: npt.NDArray[np.uint8], lt: npt.NDArray[np.int64], b1: npt.NDArray[np.uint8],
-                b2: npt.NDArray[np.uint8]) -> None:  # fmt: skip
+def _known_tags(a: npt.NDArray[np.uint8], lt: npt.NDArray[np.int64], b1: npt.NDArray[np.uint8]) -> None:
     """Only <row>, <c>, <f>, <v>, <is> and <t> open in the cells: anything else (a comment, CDATA, rich
     or phonetic text, an empty <v/>, a namespace prefix) is calamine's to read. An element's end needs
-    no look: its start was looked at."""
+    no look: its start was looked at; <c is looked at with its reference, <v and <t with their values."""
     counts = np.bincount(b1, minlength=256)
     if counts.sum() != counts[[ord(ch) for ch in "/cfvtir"]].sum():
         raise _Unread
-    # after <c and <f: a space, '>' or '/'; after <v and <t: a space or '>'; <row; <is>
-    after = np.zeros((256, 256), dtype=bool)
-    after[[ord(ch) for ch in "/cfvtir"], :] = True
-    for first, seconds in (("cf", " >/"), ("vt", " >"), ("r", "o"), ("i", "s")):
-        for ch in first:
-            after[ord(ch), :] = False
-            after[ord(ch), [ord(x) for x in seconds]] = True
-    if not after[b1, b2].all():
-        raise _Unread
-    if counts[ord("i")] and not (a[lt[b1 == ord("i")] + 3] == ord(">")).all():
+    for ch, follows in (("r", b"o"), ("i", b"s"), ("f", b" >/")):
+        if counts[ord(ch)]:
+            second = a[2:][lt[b1 == ord(ch)]]
+            if not np.isin(second, np.frombuffer(follows, dtype=np.uint8)).all():
+                raise _Unread
+    if counts[ord("i")] and not (a[3:][lt[b1 == ord("i")]] == ord(">")).all():
         raise _Unread
 
 
@@ -359,7 +400,7 @@ def _at(a: npt.NDArray[np.uint8], where: npt.NDArray[np.int64], literal: bytes) 
     """Whether ``literal`` stands at each position."""
     ok = np.ones(len(where), dtype=bool)
     for i, ch in enumerate(literal):
-        ok &= a[where + i] == ch
+        ok &= a[i:][where] == ch
     return ok
 
 
