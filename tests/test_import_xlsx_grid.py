@@ -78,12 +78,13 @@ def _with_sheet_xml(raw: bytes, body: bytes, shared: bytes | None = None) -> byt
                     data[data.index(b"</sheetData>") + 12 :] if b"</sheetData>" in data else
                     data[data.index(b"<sheetData/>") + 12 :])  # fmt: skip
             if info.filename == "[Content_Types].xml" and shared is not None and b"sharedStrings" not in data:
-                data = data.replace(b"</Types>", b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
-                                    b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>')  # fmt: skip
+                kind = b"application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+                data = data.replace(b"</Types>", b'<Override PartName="/xl/sharedStrings.xml" ContentType="' + kind +
+                                    b'"/></Types>')  # fmt: skip
             if info.filename == "xl/_rels/workbook.xml.rels" and shared is not None and b"sharedStrings" not in data:
-                data = data.replace(b"</Relationships>", b'<Relationship Id="rIdS" Type="http://schemas.openxmlformats'
-                                    b'.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>'
-                                    b"</Relationships>")  # fmt: skip
+                rel = b"http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
+                data = data.replace(b"</Relationships>", b'<Relationship Id="rIdS" Type="' + rel +
+                                    b'" Target="sharedStrings.xml"/></Relationships>')  # fmt: skip
             dst.writestr(info, data)
         if shared is not None:
             dst.writestr("xl/sharedStrings.xml", b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.'
@@ -109,13 +110,19 @@ def test_text_that_looks_like_numbers_and_xml_characters_stay_text(monkeypatch):
 
 
 def test_whole_dates_are_read_and_1900s_false_leap_day_kept(monkeypatch):
-    rows = [HEAD, ["BX001", dt.date(2018, 6, 4), dt.date(1900, 1, 1), dt.date(1900, 3, 1)], ["BX002", dt.date(9999, 12, 31)]]
+    rows = [
+        HEAD,
+        ["BX001", dt.date(2018, 6, 4), dt.date(1900, 1, 1), dt.date(1900, 3, 1)],
+        ["BX002", dt.date(9999, 12, 31)],
+    ]
     got = _same(_book(rows), monkeypatch)
     assert got[1] == [["BX001", "2018-06-04", "1900-01-01", "1900-03-01"], ["BX002", "9999-12-31", "", ""]]
     for serial in (1, 59, 60, 61, 2_958_465, 2_958_466):  # 60 is Excel's 29 February 1900
         body = b'<row r="1"><c r="A1" t="inlineStr"><is><t>ID</t></is></c></row><row r="2"><c r="A2" s="1"><v>%d</v>' \
                b"</c></row>" % serial  # fmt: skip
-        _same(_with_sheet_xml(_book([HEAD, ["BX001", dt.date(2018, 6, 4)]]), body), monkeypatch, fast=serial < 2_958_466)
+        _same(
+            _with_sheet_xml(_book([HEAD, ["BX001", dt.date(2018, 6, 4)]]), body), monkeypatch, fast=serial < 2_958_466
+        )
 
 
 def test_times_and_dates_with_times_are_left_to_calamine(monkeypatch):
@@ -207,35 +214,57 @@ BASE = _book([HEAD])
     ("body", "shared", "fast"),
     [
         # shared strings, booleans, a formula's cached string and number, an error (calamine: empty)
-        (b'<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row><row r="2"><c r="A2" t="s">'
-         b'<v>2</v></c><c r="B2" t="b"><v>1</v></c><c r="C2" t="str"><f>A2&amp;"x"</f><v>BXx</v></c><c r="D2">'
-         b'<f>1+1</f><v>2</v></c><c r="E2" t="e"><v>#N/A</v></c></row>',
-         b"<si><t>ID</t></si><si><t>Attended</t></si><si><t>BX&amp;1</t></si>", True),
+        (
+            b'<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row><row r="2"><c r="A2" t="s">'
+            b'<v>2</v></c><c r="B2" t="b"><v>1</v></c><c r="C2" t="str"><f>A2&amp;"x"</f><v>BXx</v></c><c r="D2">'
+            b'<f>1+1</f><v>2</v></c><c r="E2" t="e"><v>#N/A</v></c></row>',
+            b"<si><t>ID</t></si><si><t>Attended</t></si><si><t>BX&amp;1</t></si>",
+            True,
+        ),
         # cells without a value, a formula without its cached value, gaps, an empty inline string
-        (b'<row r="1"><c r="A1" t="inlineStr"><is><t>ID</t></is></c><c r="C1" t="inlineStr"><is><t>X</t></is></c>'
-         b'</row><row r="3"><c r="A3" s="0"/><c r="B3"><f>NOW()</f></c><c r="C3" t="inlineStr"><is><t></t></is>'
-         b'</c></row><row r="4"><c r="C4"><v>4.5</v></c></row>', None, True),
+        (
+            b'<row r="1"><c r="A1" t="inlineStr"><is><t>ID</t></is></c><c r="C1" t="inlineStr"><is><t>X</t></is></c>'
+            b'</row><row r="3"><c r="A3" s="0"/><c r="B3"><f>NOW()</f></c><c r="C3" t="inlineStr"><is><t></t></is>'
+            b'</c></row><row r="4"><c r="C4"><v>4.5</v></c></row>',
+            None,
+            True,
+        ),
         # space kept by xml:space, entities and character references
-        (b'<row r="1"><c r="A1" t="inlineStr"><is><t xml:space="preserve">ID</t></is></c></row><row r="2"><c r="A2"'
-         b' t="inlineStr"><is><t>&#66;&#x58;&lt;1&gt;&quot;&apos;</t></is></c></row>', None, True),
+        (
+            b'<row r="1"><c r="A1" t="inlineStr"><is><t xml:space="preserve">ID</t></is></c></row><row r="2"><c r="A2"'
+            b' t="inlineStr"><is><t>&#66;&#x58;&lt;1&gt;&quot;&apos;</t></is></c></row>',
+            None,
+            True,
+        ),
         # rich text, phonetic runs, _x000D_ escapes, a d-typed cell, CDATA, a comment: calamine's
         (b'<row r="1"><c r="A1" t="inlineStr"><is><r><t>I</t></r><r><t>D</t></r></is></c></row>', None, False),
-        (b'<row r="1"><c r="A1" t="s"><v>0</v></c></row>', b"<si><t>I</t><rPh sb=\"0\" eb=\"1\"><t>x</t></rPh></si>",
-         False),
+        (
+            b'<row r="1"><c r="A1" t="s"><v>0</v></c></row>',
+            b'<si><t>I</t><rPh sb="0" eb="1"><t>x</t></rPh></si>',
+            False,
+        ),
         (b'<row r="1"><c r="A1" t="inlineStr"><is><t>a_x000D_b</t></is></c></row>', None, False),
         (b'<row r="1"><c r="A1" t="d"><v>2018-06-04</v></c></row>', None, False),
         (b'<row r="1"><c r="A1" t="inlineStr"><is><t><![CDATA[ID]]></t></is></c></row>', None, False),
         (b'<row r="1"><!-- x --><c r="A1" t="inlineStr"><is><t>ID</t></is></c></row>', None, False),
         # spaces around text: trimmed without xml:space="preserve" (read), around a <v> (calamine's)
-        (b'<row r="1"><c r="A1" t="inlineStr"><is><t> ID </t></is></c><c r="B1" t="s"><v>0</v></c><c r="C1" t="s">'
-         b'<v>1</v></c></row>', b'<si><t> a </t></si><si><t xml:space="preserve"> b </t></si>', True),
+        (
+            b'<row r="1"><c r="A1" t="inlineStr"><is><t> ID </t></is></c><c r="B1" t="s"><v>0</v></c><c r="C1" t="s">'
+            b"<v>1</v></c></row>",
+            b'<si><t> a </t></si><si><t xml:space="preserve"> b </t></si>',
+            True,
+        ),
         (b'<row r="1"><c r="A1" t="str"><v> ID </v></c></row>', None, False),
         # cells out of order, a cell without a reference
         (b'<row r="1"><c r="B1"><v>1</v></c><c r="A1"><v>2</v></c></row>', None, False),
         (b'<row r="1"><c t="inlineStr"><is><t>ID</t></is></c></row>', None, False),
         # more than 15 digits; an empty sheet
-        (b'<row r="1"><c r="A1" t="inlineStr"><is><t>ID</t></is></c></row><row r="2"><c r="A2"><v>12345678901234567'
-         b"</v></c></row>", None, False),
+        (
+            b'<row r="1"><c r="A1" t="inlineStr"><is><t>ID</t></is></c></row><row r="2"><c r="A2"><v>12345678901234567'
+            b"</v></c></row>",
+            None,
+            False,
+        ),
         (b"", None, False),
     ],
 )

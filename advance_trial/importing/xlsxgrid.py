@@ -19,7 +19,6 @@ import re
 import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -144,9 +143,7 @@ def _custom_format(code: str) -> int:
             brackets = max(brackets - 1, 0)
         elif ch in "aA" and not ap and brackets == 0:
             ap = True
-        elif ch in "pm/PM" and ap and brackets == 0:
-            return DATE
-        elif ch in "dmhysDMHYS" and not ap and brackets == 0:
+        elif ch in "pm/PM" and ap and brackets == 0 or ch in "dmhysDMHYS" and not ap and brackets == 0:
             return DATE
         elif not (hms and ch.lower() == prev.lower()):
             hms = prev == "[" and ch in "mhsMHS"
@@ -266,7 +263,7 @@ def _cuts(data: bytes, start: int, end: int) -> list[int]:
     import os
 
     n = min(_PARTS, os.cpu_count() or 1, max(1, (end - start) // _PART_BYTES))
-    cuts = []
+    cuts: list[int] = []
     for k in range(1, n):
         at = data.find(b"</row>", start + (end - start) * k // n, end)
         if at < 0 or (cuts and at + 6 <= cuts[-1]):
@@ -353,7 +350,9 @@ def _known_tags(a: npt.NDArray[np.uint8], lt: npt.NDArray[np.int64], b1: npt.NDA
         raise _Unread
 
 
-def _groups(rows: npt.NDArray[np.uint8], extra: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+def _groups(
+    rows: npt.NDArray[np.uint8], extra: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """Rows of bytes (and a number with each) grouped by equality: each row's group, and each group's first row.
 
     Hashed eight bytes at a time, then checked byte for byte against the group's first row (a hash
@@ -385,11 +384,12 @@ def _values(
         rows = _windows(a, _SHORT)[start[at]] * (np.arange(_SHORT) < length[at, None])
         codes, first = _groups(rows, kind[at] * 64 + length[at])
         code[at] = codes
-        texts = [_text(int(k), a[s:e].tobytes(), sst) for k, s, e in
-                 zip(kind[at[first]].tolist(), start[at[first]].tolist(), end[at[first]].tolist())]  # fmt: skip
+        firsts = zip(kind[at[first]].tolist(), start[at[first]].tolist(), end[at[first]].tolist(), strict=True)
+        texts = [_text(int(k), a[s:e].tobytes(), sst) for k, s, e in firsts]
     at = np.flatnonzero(~short)
     if len(at):
-        keys = [bytes([k]) + a[s:e].tobytes() for k, s, e in zip(kind[at].tolist(), start[at].tolist(), end[at].tolist())]
+        each = zip(kind[at].tolist(), start[at].tolist(), end[at].tolist(), strict=True)
+        keys = [bytes([k]) + a[s:e].tobytes() for k, s, e in each]
         codes, uniques = pd.factorize(np.array(keys, dtype=object))
         code[at] = codes + len(texts)
         texts += [_text(u[0], u[1:], sst) for u in uniques.tolist()]
@@ -439,7 +439,9 @@ def _references(
     return col, row, where + quote
 
 
-def _kinds(a: npt.NDArray[np.uint8], start: npt.NDArray[np.int64], end: npt.NDArray[np.int64], wb: Book) -> npt.NDArray[np.int64]:
+def _kinds(
+    a: npt.NDArray[np.uint8], start: npt.NDArray[np.int64], end: npt.NDArray[np.int64], wb: Book
+) -> npt.NDArray[np.int64]:
     """Each cell's kind from the attributes after its reference (-1: an inline string)."""
     length = end - start
     if not len(length) or length.min() < 0 or length.max() > _WIDTH:
@@ -447,8 +449,8 @@ def _kinds(a: npt.NDArray[np.uint8], start: npt.NDArray[np.int64], end: npt.NDAr
     width = 16 if length.max() <= 16 else _WIDTH
     rows = _windows(a, width)[start] * (np.arange(width) < length[:, None])
     codes, first = _groups(rows, length)
-    kinds = np.array([_kind(rows[i, :n].tobytes(), wb.formats, wb.is_1904) for i, n in
-                      zip(first.tolist(), length[first].tolist())], dtype=np.int64)  # fmt: skip
+    firsts = zip(first.tolist(), length[first].tolist(), strict=True)
+    kinds = np.array([_kind(rows[i, :n].tobytes(), wb.formats, wb.is_1904) for i, n in firsts], dtype=np.int64)
     return kinds[codes]
 
 
@@ -486,7 +488,7 @@ def _text(kind: int, raw: bytes, sst: list[str]) -> str:
         value = _unescape(value)
     if "_x00" in value:
         raise _Unread  # calamine decodes _x000D_ and its like
-    if kind == _TEXT or kind == _STR:
+    if kind in (_TEXT, _STR):
         text = value
     elif kind == _TRIMMED:
         text = value.strip(" \t\n")
