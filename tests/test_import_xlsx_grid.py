@@ -359,3 +359,11 @@ def test_a_large_sheet_is_cut_at_rows_ends(monkeypatch):
     whole = xlsxgrid.read_grid(data, wb, 10**9)
     monkeypatch.setattr(xlsxgrid, "_PARTS", 1)
     assert whole is not None and whole.rows() == xlsxgrid.read_grid(data, wb, 10**9).rows() == [["1"]] * 1999
+
+
+def test_cells_that_start_below_and_right_of_a1_keep_their_row_numbers(monkeypatch):
+    body = b'<row r="3"><c r="C3" t="inlineStr"><is><t>ID</t></is></c><c r="D3" t="inlineStr"><is><t>N</t></is></c>' \
+           b'</row><row r="5"><c r="C5" t="inlineStr"><is><t>BX1</t></is></c><c r="D5"><v>2</v></c></row>'  # fmt: skip
+    got = _same(_with_sheet_xml(BASE, body), monkeypatch, rule=HeaderRule(lambda h: "ID" in h))
+    assert got == ("error", ["w.xlsx, sheet 'Attendance', row 3, column 'column 1': a column without a header",
+                             "w.xlsx, sheet 'Attendance', row 3, column 'column 2': a column without a header"])  # fmt: skip
