@@ -298,7 +298,7 @@ def test_a_huge_declared_dimension_is_refused_though_the_cells_are_few(monkeypat
                 data = data.replace(b'<dimension ref="A1:D1"/>', b'<dimension ref="A1:XFD1048576"/>')
                 assert b"XFD1048576" in data
             dst.writestr(info, data)
-    got = _same(out.getvalue(), monkeypatch, fast=False)
+    got = _same(out.getvalue(), monkeypatch)  # read, then measured: the dimension counts
     assert got == ("error", ["w.xlsx: refused: xl/worksheets/sheet1.xml declares cells up to row 1,048,576, "
                              "column 16,384 (17,179,869,184 cells; limit 20,000,000)"])  # fmt: skip
 
@@ -367,3 +367,19 @@ def test_cells_that_start_below_and_right_of_a1_keep_their_row_numbers(monkeypat
     got = _same(_with_sheet_xml(BASE, body), monkeypatch, rule=HeaderRule(lambda h: "ID" in h))
     where = "w.xlsx, sheet 'Attendance', row 3, column"
     assert got == ("error", [f"{where} 'column {j}': a column without a header" for j in (1, 2)])
+
+
+@pytest.mark.parametrize(
+    ("cells", "fast"),
+    [
+        # a sheet calamine reads (an ISO date) is measured before it reads it
+        (b'<row r="1"><c r="A1" t="d"><v>2018-06-04</v></c></row><row r="400"><c r="ZZ400"><v>1</v></c></row>', False),
+        # text that reads like a far reference counts, as the zip check has always counted it
+        (b'<row r="1"><c r="A1" t="inlineStr"><is><t> r="ZZ400"</t></is></c></row>', True),
+    ],
+)
+def test_the_only_sheet_is_measured_whichever_reader_reads_it(cells, fast, monkeypatch):
+    limits = WorkbookLimits(max_cells=10_000)
+    got = _same(_with_sheet_xml(BASE, cells), monkeypatch, fast=fast, limits=limits)
+    assert got == ("error", ["w.xlsx: refused: xl/worksheets/sheet1.xml declares cells up to row 400, column 702 "
+                             "(280,800 cells; limit 10,000)"])  # fmt: skip

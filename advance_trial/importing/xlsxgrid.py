@@ -63,10 +63,13 @@ class TextGrid:
         For each row and column, the position of the cell's text in ``texts``.
     texts : numpy.ndarray
         The distinct texts, each as ``readers._cell_text`` gives it for calamine's value ("" last).
+    cells : int
+        How many cells the sheet's XML holds (a reference each).
     """
 
     codes: npt.NDArray[np.int64]
     texts: npt.NDArray[np.object_]
+    cells: int = 0
 
     def rows(self, n: int | None = None) -> list[list[str]]:
         """The first ``n`` rows (all without ``n``) as lists of text."""
@@ -250,7 +253,7 @@ def _read_grid(data: bytes, wb: Book, max_cells: int) -> TextGrid:
         raise _Unread  # cells repeated or out of order
     grid = np.full(nrows * ncols, len(texts), dtype=np.int64)
     grid[linear] = cell_code
-    return TextGrid(grid.reshape(-1, ncols), np.array([*texts, ""], dtype=object))
+    return TextGrid(grid.reshape(-1, ncols), np.array([*texts, ""], dtype=object), len(linear))
 
 
 #: A sheet's cells larger than this are read in parts, one a core (up to :data:`_PARTS`).
