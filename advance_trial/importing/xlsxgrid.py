@@ -2,14 +2,16 @@
 
 calamine parses a sheet into typed cells in Rust; handing them to Python and turning them into text
 costs about as much again, and the parse itself is most of a large import's time. Exports hold
-text, numbers and booleans in plain cells, in order: this reader finds every cell, its reference,
-its type and its value with numpy over the sheet's bytes, and converts each distinct value once.
+text, numbers, booleans and dates in plain cells, in order: this reader finds every cell, its
+reference, its type and its value with numpy over the sheet's bytes, and converts each distinct
+value once; a large sheet is read in parts side by side (numpy lets go of the interpreter's lock).
 It reads only what it can read exactly as calamine does (each value's text as
 ``readers._cell_text`` gives it for calamine's value; the tests compare the two readers cell by
-cell). Anything else returns None and the sheet is read by calamine: a number in a date, time or
-unknown format, a ``d``-typed cell, rich or phonetic text, an escape calamine decodes
-(``_x000D_``), CDATA, a comment, a carriage return, a namespace prefix, cells without a
-reference or out of order, text with spaces around it, a number with more than 15 digits.
+cell). Anything else returns None and the sheet is read by calamine: a number in a time or
+duration format, or in a date format but not a whole day; a ``d``-typed cell; rich or phonetic
+text; an escape calamine decodes (``_x000D_``); CDATA, a comment, a carriage return, a namespace
+prefix; cells without a reference or out of order; a ``<v>`` text with spaces around it; a number
+of more than 15 digits.
 """
 
 from __future__ import annotations
@@ -27,9 +29,8 @@ import pandas as pd
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-#: What stops this reader anywhere in a sheet: CDATA, comments, processing instructions past the
-#: prolog, carriage returns, calamine's ``_xHHHH_`` escapes, rich text runs and phonetic runs,
-#: empty value elements.
+#: What stops this reader in the shared strings: CDATA, comments, carriage returns, calamine's
+#: ``_xHHHH_`` escapes, rich text runs and phonetic runs, empty elements.
 _STOPS = (b"<!", b"\r", b"_x00", b"<r>", b"<r ", b"<rPh", b"<v/>", b"<t/>", b"<is/>")
 _PRESERVE = b'<t xml:space="preserve">'
 _NUMBER = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]+)?(?:[eE][-+]?[0-9]{1,3})?")
