@@ -6,7 +6,9 @@ imported into a fresh folder holding only their participants.csv, as CSV and as 
 the same cells; the rate counts every row read, mapped, checked, merged and written (``import_files``,
 in a warm process: the interpreter and the toolkit's imports are not counted). For scale, a bare
 ``pandas.read_csv`` of the CSV and a bare ``pandas.read_excel(engine="calamine")`` of the workbook are
-timed in the same run, and so is the whole ``advance-trial import`` command as its own process.
+timed in the same run, and so are python-calamine alone (the sheet to Python lists) and the import's own
+XML reader alone (``importing.xlsxgrid``: unzip, cells as text), and the whole ``advance-trial import``
+command as its own process.
 
 With ``--baseline-ref REF`` (or ``--baseline DIR``, a checkout of the earlier code) the earlier code is
 timed in the same run, alternating with this checkout round by round (each import in its own process,
@@ -16,7 +18,7 @@ time stamps aside), and the run stops if they differ. The targets (issue 38): th
 per second or better from CSV, 50,000 from Excel.
 
 ``--stages`` adds where this checkout's time goes: the CPU seconds of each step of one import of each file
-(reading, with the workbook's zip check, calamine's parse and the grid's conversion apart; mapping and
+(reading, with the workbook's zip check, the XML reader, calamine when it reads, and the table apart; mapping and
 converting; the row checks; the merge; the merged file's bytes; its check as canonical data; the final
 cross-file check; the existing data's reading; the transaction's commit).
 
@@ -104,9 +106,11 @@ def worker(code: Path, files: dict[str, Path], participants: Path, rows: int, sc
 #: (module, function, label) timed by ``--stages``; nested steps are counted in their callers too.
 STAGES = (
     ("advance_trial.importing.core", "read_site_file", "read the site file"),
-    ("advance_trial.importing.readers", "_check_zip", "  of which: the workbook's zip check"),
+    ("advance_trial.importing.readers", "_check_zip", "  of which: the workbook's zip check (unzips the sheets)"),
+    ("advance_trial.importing.readers", "_plain_grid", "  of which: the sheet's cells from its XML"),
+    ("advance_trial.importing.readers", "_text_grid_table", "  of which: the cells as a table"),
     ("advance_trial.importing.readers", "_calamine", "  of which: calamine (parse, to_python)"),
-    ("advance_trial.importing.readers", "_grid_table", "  of which: the grid as text"),
+    ("advance_trial.importing.readers", "_grid_table", "  of which: calamine's grid as text"),
     ("advance_trial.importing.core", "_existing", "read the data already there"),
     ("advance_trial.importing.core", "convert", "convert each column"),
     ("advance_trial.importing.core", "check_rows", "check the rows"),
@@ -164,6 +168,25 @@ def stages(files: dict[str, Path], participants: Path, rows: int, scratch: Path)
         for _, _, label in STAGES:
             if label in spent:
                 print(f"  {label:42s} {spent[label]:6.3f} s  {spent[label] / total:4.0%}")
+
+
+def _bare_calamine(workbook: Path) -> None:
+    """python-calamine alone: the sheet parsed and handed to Python as lists of cells."""
+    from python_calamine import CalamineWorkbook
+
+    CalamineWorkbook.from_path(str(workbook)).get_sheet_by_index(0).to_python(skip_empty_area=False)
+
+
+def _bare_xml(workbook: Path) -> None:
+    """This checkout's XML reader alone: the sheet unzipped and its cells read as text (no zip check)."""
+    import zipfile
+
+    from advance_trial.importing import xlsxgrid
+
+    with zipfile.ZipFile(workbook) as zf:
+        book = xlsxgrid.book(zf, 1 << 30)
+        part = next(iter((xlsxgrid.workbook_sheets(zf) or {}).values()))
+        assert book is not None and xlsxgrid.read_grid(zf.read(part), book, 1 << 40) is not None
 
 
 def _same_files(first: Path, second: Path) -> None:
@@ -252,7 +275,7 @@ def _run(args: argparse.Namespace, tmp: Path, base: Path | None) -> None:
     codes = {"after": ROOT} | ({"before": base} if base is not None else {})
     times: dict[str, dict[str, list[float]]] = {c: {k: [] for k in (*KINDS, *(f"{k} cpu" for k in KINDS))}
                                                 for c in codes}  # fmt: skip
-    bare: dict[str, list[float]] = {k: [] for k in KINDS}
+    bare: dict[str, list[float]] = {k: [] for k in (*KINDS, "calamine", "xml")}
     process: list[float] = []
     for r in range(args.rounds):
         order = list(codes) if r % 2 == 0 else list(reversed(codes))  # alternate which goes first
@@ -268,10 +291,14 @@ def _run(args: argparse.Namespace, tmp: Path, base: Path | None) -> None:
         t0 = time.perf_counter()
         pd.read_excel(workbook, dtype=str, engine="calamine")
         bare["xlsx"].append(time.perf_counter() - t0)
+        for what, read in (("calamine", _bare_calamine), ("xml", _bare_xml)):
+            t0 = time.perf_counter()
+            read(workbook)
+            bare[what].append(time.perf_counter() - t0)
         process.append(_process(tmp / f"process{r}", export, participants))
     print(f"{args.rows:,} attendance rows, {args.rounds} rounds, medians (read, map, check, merge, write)")
     for kind in KINDS:
-        b = statistics.median(bare[kind])
+        b = statistics.median(bare[kind])  # the import's rate over pandas' bare read of the same file
         line = f"import {kind:4s}"
         for c in ("before", "after"):
             if c in times:
@@ -288,9 +315,15 @@ def _run(args: argparse.Namespace, tmp: Path, base: Path | None) -> None:
                 t = statistics.median(times[c][f"{kind} cpu"])
                 cpu_line += f" | {c} {t:6.3f} s = {args.rows / t:>9,.0f} rows/s of CPU"
         print(cpu_line)
-    for kind, what in (("csv", "pandas.read_csv"), ("xlsx", 'pandas.read_excel(engine="calamine")')):
+    for kind, what in (
+        ("csv", "pandas.read_csv"),
+        ("xlsx", 'pandas.read_excel(engine="calamine")'),
+        ("calamine", "python_calamine (to_python)"),
+        ("xml", "importing.xlsxgrid (unzip, cells as text)"),
+    ):
         b = statistics.median(bare[kind])
-        print(f"bare {what} of the {kind}: median {b:.3f} s = {args.rows / b:,.0f} rows/s")
+        file = "csv" if kind == "csv" else "xlsx"
+        print(f"bare {what} of the {file}: median {b:.3f} s = {args.rows / b:,.0f} rows/s")
     t = statistics.median(process)
     print(f"CLI process (after), csv: median {t:.3f} s = {args.rows / t:,.0f} rows/s")
     if "before" in codes:

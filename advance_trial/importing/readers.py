@@ -344,10 +344,13 @@ def _column_number(letters: bytes) -> int:
     return n
 
 
-def _check_zip(raw: bytes, file: str, limits: WorkbookLimits) -> None:
+def _check_zip(
+    raw: bytes, file: str, limits: WorkbookLimits, defer: bool = False
+) -> tuple[Any, dict[str, bytes], str | None]:
     """Refuse a workbook whose parts would unzip too large, too suddenly, or into too many cells (exit 4)
     before any reader allocates for it. Each sheet is streamed, so a size the zip directory lies about
-    counts as what it really is."""
+    counts as what it really is. Returns the zip, each sheet's XML unzipped, and (with ``defer``) the
+    workbook's only sheet, whose cells are left to be measured before it is read (:func:`_measure`)."""
     import zipfile
     import zlib
 
@@ -364,30 +367,79 @@ def _check_zip(raw: bytes, file: str, limits: WorkbookLimits) -> None:
         if info.file_size > 1 << 20 and ratio > limits.max_ratio:
             raise _fail(file, f"refused: {info.filename} unzips {ratio:.0f} times larger than it is stored "
                               f"(limit {limits.max_ratio:g}): a zip bomb, not an export")  # fmt: skip
-    for info in infos:
-        if not (info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")):
-            continue
-        rows = cols = 0
+    sheets: dict[str, bytes] = {}
+    parts = [i for i in infos if i.filename.startswith("xl/worksheets/") and i.filename.endswith(".xml")]
+    # a workbook's only sheet is measured as it is read (see _read_xlsx); every other sheet here
+    deferred = parts[0].filename if len(parts) == 1 and defer else None
+    for info in parts:
+        scan = None if info.filename == deferred else _Extent(file, info.filename, limits)
         seen = 0
-        tail = b""
+        chunks = []
         try:
             with zf.open(info) as fh:
-                while chunk := fh.read(1 << 20):
+                while chunk := fh.read(_CHUNK):
                     seen += len(chunk)
                     if seen > limits.max_uncompressed:
                         raise _fail(file, f"refused: {info.filename} unzips beyond {limits.max_uncompressed:,} bytes")
-                    block = tail + chunk
-                    tail = block[-256:]
-                    refs = _DIMENSION.findall(block) if seen <= len(chunk) else []
-                    if _WIDE_OR_LONG.search(block):  # else at most 26 columns and 99,999 rows here
-                        refs += _CELL_REF.findall(block)
-                    for letters, digits in refs:
-                        cols, rows = max(cols, _column_number(letters)), max(rows, int(digits))
-                    if rows * cols > limits.max_cells:
-                        raise _fail(file, f"refused: {info.filename} declares cells up to row {rows:,}, column "
-                                          f"{cols:,} ({rows * cols:,} cells; limit {limits.max_cells:,})")  # fmt: skip
+                    chunks.append(chunk)
+                    if scan is not None:
+                        scan.feed(chunk)
         except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise _fail(file, f"not a readable Excel workbook: {info.filename}: {exc}") from None
+        sheets[info.filename] = data = b"".join(chunks)
+        if scan is not None:
+            scan.finish(data)
+    return zf, sheets, deferred
+
+
+_CHUNK = 1 << 20
+
+
+class _Extent:
+    """A sheet's farthest cell, measured block by block as it is unzipped: refused (exit 4) as soon as its
+    rows times columns exceed the limit."""
+
+    def __init__(self, file: str, part: str, limits: WorkbookLimits) -> None:
+        self.file, self.part, self.limits = file, part, limits
+        self.rows = self.cols = 0
+        self.tail = b""
+        self.first = True
+        self.skipped = False
+
+    def feed(self, chunk: bytes) -> None:
+        block = self.tail + chunk
+        self.tail = block[-256:]
+        refs = _DIMENSION.findall(block) if self.first else []
+        self.first = False
+        if _WIDE_OR_LONG.search(block):  # else at most 26 columns and 99,999 rows here
+            refs += _CELL_REF.findall(block)
+        else:
+            self.skipped = True
+        for letters, digits in refs:
+            self.cols, self.rows = max(self.cols, _column_number(letters)), max(self.rows, int(digits))
+        _check_cells(self.file, self.part, self.rows, self.cols, self.limits)
+
+    def finish(self, data: bytes) -> None:
+        if self.skipped and max(self.rows, 99_999) * max(self.cols, 26) > self.limits.max_cells:
+            # a block skipped (no reference beyond column Z or row 99,999) may still hold the farthest row or
+            # column that, with the others, makes too many cells: every reference counts
+            for letters, digits in _CELL_REF.findall(data):
+                self.cols, self.rows = max(self.cols, _column_number(letters)), max(self.rows, int(digits))
+            _check_cells(self.file, self.part, self.rows, self.cols, self.limits)
+
+
+def _measure(file: str, part: str, data: bytes, limits: WorkbookLimits) -> None:
+    """A sheet unzipped earlier measured as the zip check measures it (the same blocks, the same words)."""
+    scan = _Extent(file, part, limits)
+    for at in range(0, len(data), _CHUNK):
+        scan.feed(data[at : at + _CHUNK])
+    scan.finish(data)
+
+
+def _check_cells(file: str, part: str, rows: int, cols: int, limits: WorkbookLimits) -> None:
+    if rows * cols > limits.max_cells:
+        raise _fail(file, f"refused: {part} declares cells up to row {rows:,}, column "
+                          f"{cols:,} ({rows * cols:,} cells; limit {limits.max_cells:,})")  # fmt: skip
 
 
 def _calamine(file: str, what: str, call: Callable[[], Any]) -> Any:
@@ -412,7 +464,7 @@ def _read_xlsx(
     from python_calamine import CalamineWorkbook, SheetVisibleEnum
 
     accepts = rule.accepts
-    _check_zip(raw, file, limits)
+    zf, sheets, deferred = _check_zip(raw, file, limits, defer=True)
     wb = _calamine(file, "not a readable Excel workbook", lambda: CalamineWorkbook.from_filelike(io.BytesIO(raw)))
     names: list[str] = list(wb.sheet_names)
     visible = [m.name for m in wb.sheets_metadata if m.visible == SheetVisibleEnum.Visible] or names
@@ -438,10 +490,53 @@ def _read_xlsx(
             raise _fail(file, f"{which} the visible sheets ({', '.join(visible)}) has the columns the config maps; "
                               "name one with --sheet")  # fmt: skip
         name = fits[0]
+    # every problem found in the sheet names it: "an Instructions sheet" is then plain to see
+    grid, measured = _plain_grid(zf, sheets, name, file, limits, deferred)
+    if deferred is not None and not measured:  # measured as the zip check measures, before calamine reads
+        _measure(file, deferred, sheets[deferred], limits)
+    if grid is not None:
+        return _text_grid_table(f"{file}, sheet {name!r}", grid, f"xlsx sheet {name!r}", rule)
     rows = _calamine(file, f"sheet {name!r} could not be read",
                      lambda: wb.get_sheet_by_name(name).to_python(skip_empty_area=False))  # fmt: skip
-    # every problem found in the sheet names it: "an Instructions sheet" is then plain to see
     return _grid_table(f"{file}, sheet {name!r}", rows, f"xlsx sheet {name!r}", rule)
+
+
+def _plain_grid(
+    zf: Any, sheets: dict[str, bytes], name: str, file: str, limits: WorkbookLimits, deferred: str | None = None
+) -> tuple[Any, bool]:
+    """The sheet as text read straight from its XML (:mod:`.xlsxgrid`), or None when calamine reads it;
+    and whether the sheet the zip check left unmeasured (``deferred``) was measured here.
+
+    Its cells are measured from the reading (its declared dimension and every cell's reference); over
+    the limit, it is measured as the zip check measures, for the same words."""
+    from advance_trial.importing import xlsxgrid
+
+    part = (xlsxgrid.workbook_sheets(zf) or {}).get(name)
+    data = sheets.get(part or "")
+    try:
+        wb = xlsxgrid.book(zf, limits.max_uncompressed)
+        if data is None or wb is None:
+            return None, False
+        grid = xlsxgrid.read_grid(data, wb, limits.max_cells)
+    except xlsxgrid.TooLarge as exc:
+        if part is not None and part == deferred and data is not None:
+            _measure(file, part, data, limits)
+        _check_cells(file, part or name, exc.rows, exc.cols, limits)
+        return None, part == deferred
+    except Exception:  # anything this reader did not foresee: calamine reads the sheet and says
+        return None, False
+    if grid is None or part is None or part != deferred or data is None:
+        return grid, False
+    head = data[: min(len(data), _CHUNK)]
+    declared = [(_column_number(c), int(r)) for c, r in _DIMENSION.findall(head)]
+    rows = max([grid.codes.shape[0], *(r for _, r in declared)])
+    cols = max([grid.codes.shape[1], *(c for c, _ in declared)])
+    # every reference the zip check would count is a cell's (or a row's, without letters)
+    counted = data.count(b' r="') == grid.cells + data.count(b'<row r="')
+    if rows * cols > limits.max_cells or not counted:
+        _measure(file, part, data, limits)
+        _check_cells(file, part, rows, cols, limits)
+    return grid, True
 
 
 def _grid_table(file: str, rows: Sequence[Sequence[object]], source: str, rule: HeaderRule = HeaderRule()) -> RawTable:
@@ -458,6 +553,30 @@ def _grid_table(file: str, rows: Sequence[Sequence[object]], source: str, rule: 
         return RawTable(file, header, pd.DataFrame(columns=pd.RangeIndex(len(header)), dtype=object),
                         np.zeros(0, np.int64), source)  # fmt: skip
     frame = pd.DataFrame(dict(enumerate(map(_column_text, _columns(rows[1:])))), dtype=object)
+    return _body_table(file, header, frame, source)
+
+
+def _text_grid_table(file: str, grid: Any, source: str, rule: HeaderRule = HeaderRule()) -> RawTable:
+    """A sheet read as text (an ``xlsxgrid.TextGrid``) as a RawTable, as :func:`_grid_table` makes one."""
+    top = grid.rows(HEADER_SEARCH)
+    if not top or not any(c.strip() for c in top[0]):
+        return _table(file, grid.rows(), source, rule)  # the careful path says why
+    if _header_index(top, file, rule):  # a title above the header: the careful path keeps the row numbers
+        return _table(file, grid.rows(), source, rule)
+    header = [c.strip() for c in top[0]]
+    while header and not header[-1]:
+        header.pop()
+    if len(top) < 2:
+        return RawTable(file, header, pd.DataFrame(columns=pd.RangeIndex(len(header)), dtype=object),
+                        np.zeros(0, np.int64), source)  # fmt: skip
+    stripped = np.array([t.strip() for t in grid.texts.tolist()], dtype=object)
+    body = grid.codes[1:]
+    frame = pd.DataFrame({j: stripped[body[:, j]] for j in range(body.shape[1])}, dtype=object)
+    return _body_table(file, header, frame, source)
+
+
+def _body_table(file: str, header: list[str], frame: pd.DataFrame, source: str) -> RawTable:
+    """The data rows below a header on the sheet's first row: text cells, one column per grid column."""
     problems = [DataProblem(file, 1, f"column {j + 1}", None, "a column without a header")
                 for j, h in enumerate(header) if not h]  # fmt: skip
     width = len(header)
