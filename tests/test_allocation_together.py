@@ -211,7 +211,7 @@ def test_what_a_step_reads_ahead_is_what_the_database_answers(pg_trial, monkeypa
                              log=t.log)  # fmt: skip
     _elsewhere(t, "AF100")
     made.append(al.allocate(t.cfg, t.ring, "AF005", "bristol", log=t.log))
-    assert {"key,", "count(*),", '"row",'} <= set(served)  # the meta, the marks, the rows
+    assert {"key,", "g.guarded,", '"row",'} <= set(served)  # the meta, the marks, the rows
     assert len(served) >= 9  # three steps, each three reads or four
     monkeypatch.undo()
     one = make_trial(t.root.parent / "one", key=KEY)
@@ -243,3 +243,82 @@ def test_a_database_without_a_log_is_named_as_ever(pg_trial, pg_server):
     with pytest.raises(UsageError, match="no allocation log there"):
         al.allocate(t.cfg, t.ring, "AF001", "london", log=empty)
     assert al.allocate(t.cfg, t.ring, "AF001", "london", log=t.log).sequence == 1
+
+
+# ---------------------------------------------------------------------------- PostgreSQL: rows guarded, not scanned
+
+_EDIT = "UPDATE events SET actor = 'someone else' WHERE \"row\" = 3"
+_ALWAYS = ["ALTER TABLE events ENABLE ALWAYS TRIGGER events_append_only",
+           "ALTER TABLE events ENABLE ALWAYS TRIGGER events_no_truncate"]  # fmt: skip
+
+
+def _put_back_function() -> str:
+    from advance_trial.randomisation.log import _TRIGGERS
+
+    return _TRIGGERS["postgresql"][0].replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION")
+
+
+SNEAKY = {  # what a database owner without the key might do between two steps, leaving the triggers as they were
+    "triggers off, a row edited, triggers on again": ["ALTER TABLE events DISABLE TRIGGER USER", _EDIT, *_ALWAYS],
+    "function made a no-op, a row edited, function put back": [
+        "CREATE OR REPLACE FUNCTION advance_trial_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RETURN NEW; END $$", _EDIT, "@function"],
+    "table rewritten by a change of a column's type": [
+        "ALTER TABLE events ALTER COLUMN actor TYPE text USING (CASE WHEN \"row\" = 3 THEN 'someone else' "
+        "ELSE actor END)"],
+    "table replaced by an edited copy with the same triggers": [
+        "ALTER TABLE events RENAME TO events_old", "DROP TRIGGER events_append_only ON events_old",
+        "DROP TRIGGER events_no_truncate ON events_old", "CREATE TABLE events (LIKE events_old INCLUDING ALL)",
+        "INSERT INTO events SELECT * FROM events_old", _EDIT,
+        "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events FOR EACH ROW EXECUTE FUNCTION "
+        "advance_trial_append_only()", "CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events FOR EACH "
+        "STATEMENT EXECUTE FUNCTION advance_trial_append_only()", *_ALWAYS],
+}  # fmt: skip
+
+
+def _as_owner(t, statements) -> None:
+    import psycopg
+
+    with psycopg.connect(t.log, autocommit=True) as con:
+        for statement in statements:
+            con.execute(_put_back_function() if statement == "@function" else statement)
+
+
+def test_a_step_on_postgresql_reads_no_row_it_verified_before_while_the_triggers_guard_them(pg_trial):
+    from advance_trial.randomisation.database import connect, location
+
+    t = pg_trial
+    for i in range(3):
+        al.allocate(t.cfg, t.ring, f"AF00{i}", SITES[i], log=t.log)
+    db = connect(location(t.log))
+    try:
+        (rows, mark), _ = db.change_marks(None)
+        assert rows is None and mark[0] == "guarded"  # a witness of the catalog: no row counted, none read
+        db.run("ALTER TABLE events DISABLE TRIGGER events_no_truncate")
+        (rows, _), _ = db.change_marks(None)
+        assert rows == 4  # not guarded: every row's number and xmin, as before
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("how", SNEAKY)
+def test_an_old_row_edited_behind_triggers_put_back_as_they_were_is_caught_by_the_next_step(pg_trial, how):
+    t = pg_trial
+    for i in range(4):
+        al.allocate(t.cfg, t.ring, f"AF00{i}", SITES[i % 3], log=t.log)
+    _as_owner(t, SNEAKY[how])
+    with pytest.raises(IntegrityError, match="row 3"):
+        al.allocate(t.cfg, t.ring, "AF999", "london", log=t.log)
+
+
+def test_no_session_turns_the_append_only_triggers_off_on_postgresql(pg_trial):
+    import psycopg
+
+    t = pg_trial
+    al.allocate(t.cfg, t.ring, "AF001", "london", log=t.log)
+    with psycopg.connect(t.log, autocommit=True) as con:
+        con.execute("SET session_replication_role = replica")  # turns off triggers not enabled ALWAYS
+        for statement in (_EDIT.replace("= 3", "= 2"), 'DELETE FROM events WHERE "row" = 2', "TRUNCATE events"):
+            with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+                con.execute(statement)
+    assert al.verify_log(t.cfg, t.ring, t.log).allocations == 1
