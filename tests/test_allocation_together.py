@@ -322,3 +322,78 @@ def test_no_session_turns_the_append_only_triggers_off_on_postgresql(pg_trial):
             with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
                 con.execute(statement)
     assert al.verify_log(t.cfg, t.ring, t.log).allocations == 1
+
+
+# ---------------------------------------------------------------------------- the waiting process's bell
+
+
+def _asking(t, pid: str) -> subprocess.Popen:
+    code = (
+        "import json\n"
+        "from advance_trial.config import load_config\n"
+        "from advance_trial.randomisation.allocation import allocate, trial_key\n"
+        f"cfg = load_config({str(t.config)!r})\n"
+        f"a = allocate(cfg, trial_key(cfg, {str(t.keys)!r}), {pid!r}, 'bristol')\n"
+        "print(json.dumps([a.sequence, a.arm, a.new, a.receipt]))\n"
+    )
+    other = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    folder = together.folder_of(t.ring)
+    for _ in range(600):
+        if folder.is_dir() and any(p.suffix == ".request" for p in folder.iterdir()):
+            return other
+        time.sleep(0.05)
+    raise AssertionError("no request was left")  # pragma: no cover
+
+
+def test_a_waiting_process_is_answered_by_its_bell_while_the_lock_is_still_held(tmp_path):
+    t = make_trial(tmp_path)
+    fd = os.open(lock_path(t.ring), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a step under way, and the next one after it: the lock is never let go
+    try:
+        other = _asking(t, "AF200")
+        assert [p.suffix for p in sorted(together.folder_of(t.ring).iterdir())] == [".bell", ".request"]
+        from advance_trial.randomisation.log import holding
+        from advance_trial.randomisation.verbs import _make
+
+        where = al.log_path(t.cfg)
+        with holding(t.ring):
+            together._lead(t.cfg, t.ring, where, [al.prepare(t.cfg, "AF001", "london")],
+                           lambda items: _make(t.cfg, t.ring, where, items))  # fmt: skip
+        out, _ = other.communicate(timeout=120)  # answered, the lock still held here
+    finally:
+        os.close(fd)
+    sequence, _arm, new, receipt = json.loads(out)
+    assert (sequence, new) == (2, True) and receipt["sequence"] == 2
+    assert list(together.folder_of(t.ring).iterdir()) == []  # request, answer and bell gone
+
+
+def test_a_request_left_after_the_step_read_the_folder_is_made_by_its_own_process_once_the_lock_is_free(tmp_path):
+    t = make_trial(tmp_path)
+    fd = os.open(lock_path(t.ring), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        other = _asking(t, "AF200")
+    finally:
+        os.close(fd)  # a step that made nothing for it: no bell rings; it looks at the lock, takes it, steps
+    out, _ = other.communicate(timeout=120)
+    sequence, _arm, new, _receipt = json.loads(out)
+    assert (sequence, new) == (1, True)
+    assert list(together.folder_of(t.ring).iterdir()) == []
+
+
+@pytest.mark.parametrize("planted", ["file", "symlink"])
+def test_a_bell_that_is_not_a_named_pipe_is_never_written(tmp_path, planted):
+    t = make_trial(tmp_path)
+    [name] = _left(t, ["AF100"])
+    folder = together.folder_of(t.ring)
+    target = tmp_path / "target"
+    target.write_text("untouched")
+    if planted == "file":
+        (folder / f"{name}.bell").write_text("untouched")
+    else:
+        (folder / f"{name}.bell").symlink_to(target)
+    al.allocate(t.cfg, t.ring, "AF001", "london")
+    assert target.read_text() == "untouched"
+    if planted == "file":
+        assert (folder / f"{name}.bell").read_text() == "untouched"
+    assert together._answer(t.ring, name, "AF100").sequence == 2
