@@ -368,8 +368,9 @@ def marks_query(upto: int | None) -> tuple[str, tuple[int, ...]]:
     below = ' FILTER (WHERE "row" <= ?)'
     names = ", ".join(f"'{g}'" for g in GUARDS)
     sql = (
-        "SELECT g.guarded, g.witness, x.* FROM (SELECT (SELECT count(*) FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgenabled = 'A' "
-        f"AND t.tgname IN ({names})) = {len(GUARDS)} AS guarded, md5(concat_ws(':', c.oid, c.xmin, "
+        "SELECT g.guarded, g.witness, x.* FROM (SELECT (SELECT count(*) FROM pg_trigger t "
+        f"WHERE t.tgrelid = c.oid AND t.tgenabled = 'A' AND t.tgname IN ({names})) = {len(GUARDS)} AS guarded, "
+        "md5(concat_ws(':', c.oid, c.xmin, "
         "c.relfilenode, c.relkind, c.relhassubclass, c.relhasrules, c.relrowsecurity, "
         "(SELECT string_agg(concat_ws(':', t.oid, t.xmin, t.tgname, t.tgenabled, t.tgtype, p.oid, p.xmin), ',' "
         "ORDER BY t.oid) FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid WHERE t.tgrelid = c.oid))) AS witness "

@@ -425,8 +425,9 @@ def check_chain(events: list[dict[str, Any]], ring: KeyRing, log_id: str, start:
     return Head(len(events), prev)
 
 
-def check_head(ring: KeyRing, log_id: str, head: Head, events: list[dict[str, Any]],
-               cp: Checkpoint | None = None) -> Checkpoint:
+def check_head(
+    ring: KeyRing, log_id: str, head: Head, events: list[dict[str, Any]], cp: Checkpoint | None = None
+) -> Checkpoint:
     """Compare the log's head with the checkpoint; a cut, a rollback or a foreign log fails.
 
     Each step moves the checkpoint after its commit, under the trial's lock. A step killed between the
