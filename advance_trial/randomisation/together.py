@@ -113,8 +113,10 @@ def _wait(cfg: Config, ring: KeyRing, where: Location, items: Sequence[Any], fd:
         if bell < 0 or not (folder_of(ring) / f"{name}.request").exists():
             fcntl.flock(fd, fcntl.LOCK_EX)
             return _answer(ring, name, items[0].participant_id)
+        listening = select.poll()  # not select(): a service's descriptors may be numbered past its limit
+        listening.register(bell, select.POLLIN)
         while True:
-            if select.select([bell], [], [], TICK)[0]:  # rung: answered (or refused: then this process steps)
+            if listening.poll(TICK * 1000):  # rung: answered (or refused: then this process steps)
                 answer = _answer(ring, name, items[0].participant_id)
                 if answer is None:
                     fcntl.flock(fd, fcntl.LOCK_EX)
