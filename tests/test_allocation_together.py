@@ -397,3 +397,23 @@ def test_a_bell_that_is_not_a_named_pipe_is_never_written(tmp_path, planted):
     if planted == "file":
         assert (folder / f"{name}.bell").read_text() == "untouched"
     assert together._answer(t.ring, name, "AF100").sequence == 2
+
+
+def test_a_step_waits_a_moment_for_the_processes_it_answered_last_and_one_process_alone_never_waits(
+    tmp_path, monkeypatch
+):
+    t = make_trial(tmp_path)
+    slept: list[float] = []
+    real = time.sleep
+    monkeypatch.setattr(together.time, "sleep", lambda s: (slept.append(s), real(s)))
+    monkeypatch.setattr(together, "_ANSWERED", [0])
+    for i in range(3):
+        al.allocate(t.cfg, t.ring, f"AF00{i}", SITES[i])
+    assert slept == []  # alone: no step waits for anyone
+    _left(t, ["AF100"])
+    al.allocate(t.cfg, t.ring, "AF003", "london")  # answers the one left
+    assert slept == [] and together._ANSWERED == [1]
+    al.allocate(t.cfg, t.ring, "AF004", "london")  # no one asks again: waits at most GRACE, then steps alone
+    assert slept and sum(slept) <= together.GRACE * 1.1 + 1e-9  # its sleeps end with the grace (one tick over)
+    assert together._ANSWERED == [0]
+    assert al.verify_log(t.cfg, t.ring).allocations == 6

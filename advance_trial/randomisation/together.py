@@ -54,6 +54,11 @@ STALE = 3600
 #: How long (seconds) a waiting process listens for its bell before it looks at the lock again: the longest it
 #: waits when its request was left after the step under way had read the folder and no other step follows.
 TICK = 0.002
+#: How long (seconds), at most, a step waits for the requests of the processes this process's last step answered.
+GRACE = 0.003
+#: How many other processes this process's last step answered (steps are made under the trial's lock, one at a
+#: time, so one number per process serves).
+_ANSWERED = [0]
 
 
 def folder_of(ring: KeyRing) -> Path:
@@ -250,14 +255,26 @@ def _alive(name: str) -> bool:
 
 def _lead(cfg: Config, ring: KeyRing, where: Location, items: list[Any],
           many: Callable[[list[Any]], list[Result]]) -> list[Result]:  # fmt: skip
-    """Under the lock: this process's requests and those left for it, in one step; the others' answers left."""
+    """Under the lock: this process's requests and those left for it, in one step; the others' answers left.
+
+    When this process's last step answered other processes, it waits (at most :data:`GRACE` seconds) for as many
+    requests: those processes, answered an instant ago, are asking again, and a step made without them would be
+    followed at once by another for them (two writers would make a step of two, then one of one, and so on).
+    One process alone never waits."""
     others = _waiting(cfg, ring, where, MOST - len(items))
+    deadline = time.monotonic() + GRACE
+    while len(others) < min(_ANSWERED[0], MOST - len(items)) and time.monotonic() < deadline:
+        time.sleep(GRACE / 10)
+        others = _waiting(cfg, ring, where, MOST - len(items))
     results = many([*items, *(o for _, o in others)])
     folder = folder_of(ring)
+    answered = 0
     for (name, _), result in zip(others, results[len(items) :], strict=True):
         if isinstance(result, Allocation):  # a refusal is left to its own process, which says it in its words
             with contextlib.suppress(OSError):  # else its process finds no answer, steps, finds the man allocated
                 _write(folder / f"{name}.answer", asdict(result))
+                answered += 1
         (folder / f"{name}.request").unlink(missing_ok=True)  # made (or refused): never made a second time
         _ring(folder, name)
+    _ANSWERED[0] = answered
     return results[: len(items)]
