@@ -115,8 +115,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="concurrent clients per site account (default 2)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, alternating the trees (default 3)")
     parser.add_argument("--baseline", type=Path, default=None, help="a checkout of the commit to compare with")
-    parser.add_argument("--prefill", type=int, default=0,
-                        help="men allocated before the clock starts, so that the log is long (default 0)")
+    parser.add_argument(
+        "--prefill",
+        type=int,
+        default=0,
+        help="men allocated before the clock starts, so that the log is long (default 0)",
+    )
     parser.add_argument("--only", choices=SETTINGS, default=None, help=argparse.SUPPRESS)  # one setting, once
     args = parser.parse_args()
     from tests.pg import ENV, throwaway_server
@@ -137,7 +141,8 @@ def main() -> None:
                     )
     print(
         f"{args.allocations} allocations per setting, 3 site accounts x {args.clients} clients, "
-        f"{args.rounds} alternating round(s); medians" + (f"; baseline {args.baseline}" if args.baseline else "")
+        f"{args.rounds} alternating round(s); medians"
+        + (f"; baseline {args.baseline}" if args.baseline else "")
         + (f"; the log holding {args.prefill} men before the clock starts" if args.prefill else "")
     )
     print(f"{'setting':<14} {'tree':<9} {'alloc/s':>8} {'p50 ms':>8} {'p95 ms':>8}")
