@@ -6,7 +6,9 @@ than the allocations timed), and each allocates its own men into one log (each s
 verify the log from the last step, append one authenticated row, commit, move the checkpoint); the clock stops
 when the last writer is done, and the log is verified in full afterwards. (Since issue 38 a writer that finds
 another's step under way leaves its request for that step, which makes it with its own: group commit across
-processes, ``advance_trial/randomisation/together.py``.) Printed: allocations per second for
+processes, ``advance_trial/randomisation/together.py``; since issue 38's second round it is answered by a bell, a
+named pipe beside its request, and no longer waits for the lock, which the next step may hold, to take its
+answer.) Printed: allocations per second for
 P = 1, 2 and 4 writers. With ``--baseline DIR`` (a checkout of another commit with its own virtual
 environment, e.g. ``git worktree add --detach /tmp/base main``), each measurement is taken in turn of that
 tree (its code, run by its own ``.venv/bin/python``, measured by this script) and of this one, ``--rounds``

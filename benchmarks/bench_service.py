@@ -14,7 +14,12 @@ measurement is taken of that tree and of this one in turn, ``--rounds`` times, a
 medians and the ratios now/baseline are printed. PostgreSQL is ``ADVANCE_TRIAL_TEST_PG`` (an account that may
 create databases) or one throwaway server started here from Debian's ``postgresql`` binaries for the whole run.
 
-Run: ``python benchmarks/bench_service.py [--allocations 300] [--clients 2] [--rounds 3] [--baseline DIR]``
+With ``--prefill N`` each log holds N men before the clock starts (a trial's log grows: a step on PostgreSQL
+must not read it all; since issue 38 it reads none of the rows it verified before while the log's append-only
+triggers guard them).
+
+Run: ``python benchmarks/bench_service.py [--allocations 300] [--clients 2] [--rounds 3] [--prefill N]
+[--baseline DIR]``
 """
 
 from __future__ import annotations
@@ -41,7 +46,17 @@ SITES = ("london", "wolverhampton", "bristol")
 SETTINGS = ("sqlite", "postgresql", "postgresql x2")
 
 
-def _run(setting: str, admin: str, n: int, clients: int) -> dict[str, float]:
+def _prefill(served: Any, men: int) -> None:
+    """Allocate ``men`` men before the clock starts (in steps of 32), so that the log is as long as a trial's."""
+    from advance_trial.randomisation import allocation as al
+
+    ids = [f"AF9{i:04d}" for i in range(men)]
+    for start in range(0, men, 32):
+        items = [al.prepare(served.cfg, pid, SITES[i % 3]) for i, pid in enumerate(ids[start : start + 32], start)]
+        al.allocate_many(served.cfg, served.ring, items, log=served.where)
+
+
+def _run(setting: str, admin: str, n: int, clients: int, prefill: int = 0) -> dict[str, float]:
     from advance_trial.randomisation import allocation as al
     from tests.pg import fresh_database
     from tests.service_helpers import Server, serve_trial
@@ -49,6 +64,7 @@ def _run(setting: str, admin: str, n: int, clients: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         where = str(Path(tmp) / "log" / "log.sqlite") if setting == "sqlite" else fresh_database(admin)
         served = serve_trial(Path(tmp), where)
+        _prefill(served, prefill)
         latencies: list[float] = []
         receipts: list[dict[str, Any]] = []
         with contextlib.ExitStack() as stack:
@@ -75,17 +91,17 @@ def _run(setting: str, admin: str, n: int, clients: int) -> dict[str, float]:
                 list(pool.map(work, jobs))
             wall = time.perf_counter() - start
         report = al.verify_log(served.cfg, served.ring, served.where, receipts)
-        assert report.allocations == len(receipts) == len(latencies)
+        assert report.allocations == len(receipts) + prefill == len(latencies) + prefill
     latencies.sort()
     return {"allocations": len(latencies), "wall": wall, "rate": len(latencies) / wall,
             "p50": statistics.median(latencies), "p95": latencies[int(0.95 * (len(latencies) - 1))]}  # fmt: skip
 
 
-def measure(tree: Path, setting: str, admin: str, n: int, clients: int) -> dict[str, float]:
+def measure(tree: Path, setting: str, admin: str, n: int, clients: int, prefill: int = 0) -> dict[str, float]:
     """One setting's figures for ``tree`` (its code, served by its own interpreter), measured by this script."""
     python = tree / ".venv" / "bin" / "python"
     cmd = [str(python if python.exists() else sys.executable), str(Path(__file__).resolve()), "--only", setting,
-           "--allocations", str(n), "--clients", str(clients)]  # fmt: skip
+           "--allocations", str(n), "--clients", str(clients), "--prefill", str(prefill)]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(tree), "ADVANCE_BENCH_TREE": str(tree), "ADVANCE_TRIAL_TEST_PG": admin}
     done = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, env=env)
     if done.returncode != 0:
@@ -99,12 +115,18 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="concurrent clients per site account (default 2)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, alternating the trees (default 3)")
     parser.add_argument("--baseline", type=Path, default=None, help="a checkout of the commit to compare with")
+    parser.add_argument(
+        "--prefill",
+        type=int,
+        default=0,
+        help="men allocated before the clock starts, so that the log is long (default 0)",
+    )
     parser.add_argument("--only", choices=SETTINGS, default=None, help=argparse.SUPPRESS)  # one setting, once
     args = parser.parse_args()
     from tests.pg import ENV, throwaway_server
 
     if args.only:
-        print(json.dumps(_run(args.only, os.environ[ENV], args.allocations, args.clients)))
+        print(json.dumps(_run(args.only, os.environ[ENV], args.allocations, args.clients, args.prefill)))
         return
     trees = {"now": HERE} if args.baseline is None else {"baseline": args.baseline.resolve(), "now": HERE}
     results: dict[tuple[str, str], list[dict[str, float]]] = {}
@@ -115,11 +137,13 @@ def main() -> None:
                 order = list(trees.items()) if r % 2 == 0 else list(reversed(trees.items()))
                 for name, tree in order:
                     results.setdefault((name, setting), []).append(
-                        measure(tree, setting, admin, args.allocations, args.clients)
+                        measure(tree, setting, admin, args.allocations, args.clients, args.prefill)
                     )
     print(
         f"{args.allocations} allocations per setting, 3 site accounts x {args.clients} clients, "
-        f"{args.rounds} alternating round(s); medians" + (f"; baseline {args.baseline}" if args.baseline else "")
+        f"{args.rounds} alternating round(s); medians"
+        + (f"; baseline {args.baseline}" if args.baseline else "")
+        + (f"; the log holding {args.prefill} men before the clock starts" if args.prefill else "")
     )
     print(f"{'setting':<14} {'tree':<9} {'alloc/s':>8} {'p50 ms':>8} {'p95 ms':>8}")
     med = {k: {key: statistics.median(r[key] for r in rows) for key in rows[0]} for k, rows in results.items()}

@@ -211,7 +211,7 @@ def test_what_a_step_reads_ahead_is_what_the_database_answers(pg_trial, monkeypa
                              log=t.log)  # fmt: skip
     _elsewhere(t, "AF100")
     made.append(al.allocate(t.cfg, t.ring, "AF005", "bristol", log=t.log))
-    assert {"key,", "count(*),", '"row",'} <= set(served)  # the meta, the marks, the rows
+    assert {"key,", "g.guarded,", '"row",'} <= set(served)  # the meta, the marks, the rows
     assert len(served) >= 9  # three steps, each three reads or four
     monkeypatch.undo()
     one = make_trial(t.root.parent / "one", key=KEY)
@@ -243,3 +243,177 @@ def test_a_database_without_a_log_is_named_as_ever(pg_trial, pg_server):
     with pytest.raises(UsageError, match="no allocation log there"):
         al.allocate(t.cfg, t.ring, "AF001", "london", log=empty)
     assert al.allocate(t.cfg, t.ring, "AF001", "london", log=t.log).sequence == 1
+
+
+# ---------------------------------------------------------------------------- PostgreSQL: rows guarded, not scanned
+
+_EDIT = "UPDATE events SET actor = 'someone else' WHERE \"row\" = 3"
+_ALWAYS = ["ALTER TABLE events ENABLE ALWAYS TRIGGER events_append_only",
+           "ALTER TABLE events ENABLE ALWAYS TRIGGER events_no_truncate"]  # fmt: skip
+
+
+def _put_back_function() -> str:
+    from advance_trial.randomisation.log import _TRIGGERS
+
+    return _TRIGGERS["postgresql"][0].replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION")
+
+
+SNEAKY = {  # what a database owner without the key might do between two steps, leaving the triggers as they were
+    "triggers off, a row edited, triggers on again": ["ALTER TABLE events DISABLE TRIGGER USER", _EDIT, *_ALWAYS],
+    "function made a no-op, a row edited, function put back": [
+        "CREATE OR REPLACE FUNCTION advance_trial_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RETURN NEW; END $$", _EDIT, "@function"],
+    "table rewritten by a change of a column's type": [
+        "ALTER TABLE events ALTER COLUMN actor TYPE text USING (CASE WHEN \"row\" = 3 THEN 'someone else' "
+        "ELSE actor END)"],
+    "table replaced by an edited copy with the same triggers": [
+        "ALTER TABLE events RENAME TO events_old", "DROP TRIGGER events_append_only ON events_old",
+        "DROP TRIGGER events_no_truncate ON events_old", "CREATE TABLE events (LIKE events_old INCLUDING ALL)",
+        "INSERT INTO events SELECT * FROM events_old", _EDIT,
+        "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events FOR EACH ROW EXECUTE FUNCTION "
+        "advance_trial_append_only()", "CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events FOR EACH "
+        "STATEMENT EXECUTE FUNCTION advance_trial_append_only()", *_ALWAYS],
+}  # fmt: skip
+
+
+def _as_owner(t, statements) -> None:
+    import psycopg
+
+    with psycopg.connect(t.log, autocommit=True) as con:
+        for statement in statements:
+            con.execute(_put_back_function() if statement == "@function" else statement)
+
+
+def test_a_step_on_postgresql_reads_no_row_it_verified_before_while_the_triggers_guard_them(pg_trial):
+    from advance_trial.randomisation.database import connect, location
+
+    t = pg_trial
+    for i in range(3):
+        al.allocate(t.cfg, t.ring, f"AF00{i}", SITES[i], log=t.log)
+    db = connect(location(t.log))
+    try:
+        (rows, mark), _ = db.change_marks(None)
+        assert rows is None and mark[0] == "guarded"  # a witness of the catalog: no row counted, none read
+        db.run("ALTER TABLE events DISABLE TRIGGER events_no_truncate")
+        (rows, _), _ = db.change_marks(None)
+        assert rows == 4  # not guarded: every row's number and xmin, as before
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("how", SNEAKY)
+def test_an_old_row_edited_behind_triggers_put_back_as_they_were_is_caught_by_the_next_step(pg_trial, how):
+    t = pg_trial
+    for i in range(4):
+        al.allocate(t.cfg, t.ring, f"AF00{i}", SITES[i % 3], log=t.log)
+    _as_owner(t, SNEAKY[how])
+    with pytest.raises(IntegrityError, match="row 3"):
+        al.allocate(t.cfg, t.ring, "AF999", "london", log=t.log)
+
+
+def test_no_session_turns_the_append_only_triggers_off_on_postgresql(pg_trial):
+    import psycopg
+
+    t = pg_trial
+    al.allocate(t.cfg, t.ring, "AF001", "london", log=t.log)
+    with psycopg.connect(t.log, autocommit=True) as con:
+        con.execute("SET session_replication_role = replica")  # turns off triggers not enabled ALWAYS
+        for statement in (_EDIT.replace("= 3", "= 2"), 'DELETE FROM events WHERE "row" = 2', "TRUNCATE events"):
+            with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+                con.execute(statement)
+    assert al.verify_log(t.cfg, t.ring, t.log).allocations == 1
+
+
+# ---------------------------------------------------------------------------- the waiting process's bell
+
+
+def _asking(t, pid: str) -> subprocess.Popen:
+    code = (
+        "import json\n"
+        "from advance_trial.config import load_config\n"
+        "from advance_trial.randomisation.allocation import allocate, trial_key\n"
+        f"cfg = load_config({str(t.config)!r})\n"
+        f"a = allocate(cfg, trial_key(cfg, {str(t.keys)!r}), {pid!r}, 'bristol')\n"
+        "print(json.dumps([a.sequence, a.arm, a.new, a.receipt]))\n"
+    )
+    other = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    folder = together.folder_of(t.ring)
+    for _ in range(600):
+        if folder.is_dir() and any(p.suffix == ".request" for p in folder.iterdir()):
+            return other
+        time.sleep(0.05)
+    raise AssertionError("no request was left")  # pragma: no cover
+
+
+def test_a_waiting_process_is_answered_by_its_bell_while_the_lock_is_still_held(tmp_path):
+    t = make_trial(tmp_path)
+    fd = os.open(lock_path(t.ring), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a step under way, and the next one after it: the lock is never let go
+    try:
+        other = _asking(t, "AF200")
+        assert [p.suffix for p in sorted(together.folder_of(t.ring).iterdir())] == [".bell", ".request"]
+        from advance_trial.randomisation.log import holding
+        from advance_trial.randomisation.verbs import _make
+
+        where = al.log_path(t.cfg)
+        with holding(t.ring):
+            together._lead(t.cfg, t.ring, where, [al.prepare(t.cfg, "AF001", "london")],
+                           lambda items: _make(t.cfg, t.ring, where, items))  # fmt: skip
+        out, _ = other.communicate(timeout=120)  # answered, the lock still held here
+    finally:
+        os.close(fd)
+    sequence, _arm, new, receipt = json.loads(out)
+    assert (sequence, new) == (2, True) and receipt["sequence"] == 2
+    assert list(together.folder_of(t.ring).iterdir()) == []  # request, answer and bell gone
+
+
+def test_a_request_left_after_the_step_read_the_folder_is_made_by_its_own_process_once_the_lock_is_free(tmp_path):
+    t = make_trial(tmp_path)
+    fd = os.open(lock_path(t.ring), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        other = _asking(t, "AF200")
+    finally:
+        os.close(fd)  # a step that made nothing for it: no bell rings; it looks at the lock, takes it, steps
+    out, _ = other.communicate(timeout=120)
+    sequence, _arm, new, _receipt = json.loads(out)
+    assert (sequence, new) == (1, True)
+    assert list(together.folder_of(t.ring).iterdir()) == []
+
+
+@pytest.mark.parametrize("planted", ["file", "symlink"])
+def test_a_bell_that_is_not_a_named_pipe_is_never_written(tmp_path, planted):
+    t = make_trial(tmp_path)
+    [name] = _left(t, ["AF100"])
+    folder = together.folder_of(t.ring)
+    target = tmp_path / "target"
+    target.write_text("untouched")
+    if planted == "file":
+        (folder / f"{name}.bell").write_text("untouched")
+    else:
+        (folder / f"{name}.bell").symlink_to(target)
+    al.allocate(t.cfg, t.ring, "AF001", "london")
+    assert target.read_text() == "untouched"
+    if planted == "file":
+        assert (folder / f"{name}.bell").read_text() == "untouched"
+    assert together._answer(t.ring, name, "AF100").sequence == 2
+
+
+def test_a_step_waits_a_moment_for_the_processes_it_answered_last_and_one_process_alone_never_waits(
+    tmp_path, monkeypatch
+):
+    t = make_trial(tmp_path)
+    slept: list[float] = []
+    real = time.sleep
+    monkeypatch.setattr(together.time, "sleep", lambda s: (slept.append(s), real(s)))
+    monkeypatch.setattr(together, "_ANSWERED", [0])
+    for i in range(3):
+        al.allocate(t.cfg, t.ring, f"AF00{i}", SITES[i])
+    assert slept == []  # alone: no step waits for anyone
+    _left(t, ["AF100"])
+    al.allocate(t.cfg, t.ring, "AF003", "london")  # answers the one left
+    assert slept == [] and together._ANSWERED == [1]
+    al.allocate(t.cfg, t.ring, "AF004", "london")  # no one asks again: waits at most GRACE, then steps alone
+    assert slept and sum(slept) <= together.GRACE * 1.1 + 1e-9  # its sleeps end with the grace (one tick over)
+    assert together._ANSWERED == [0]
+    assert al.verify_log(t.cfg, t.ring).allocations == 6

@@ -81,6 +81,17 @@ def test_no_token_a_bad_token_and_a_disabled_account_are_401(client, served):
     assert al.verify_log(served.cfg, served.ring, served.where).allocations == 0
 
 
+def test_an_allocation_with_a_bad_body_tells_the_token_fault_first(client, served):
+    """The token is checked before the body's faults are told (the token check and the step share one hand-over
+    to a thread; the body is read before it)."""
+    for body in (b"not json", b"[1, 2]", b'{"participant_id": 7}'):
+        for auth, status in (({"Authorization": "Bearer atk_forged"}, 401), ({}, 401)):
+            assert client.post("/api/allocations", headers=auth, content=body).status_code == status
+    assert client.post("/api/allocations", headers=served.auth("ra.london"), content=b"not json").status_code == 400
+    assert client.post("/api/allocations", headers=served.auth("ra.london"), content=b"[1]").status_code == 400
+    assert al.verify_log(served.cfg, served.ring, served.where).allocations == 0
+
+
 def test_a_london_assistant_cannot_allocate_or_read_at_bristol(client, served):
     r = client.post(
         "/api/allocations", headers=served.auth("ra.london"), json={"participant_id": "AF001", "site": "bristol"}

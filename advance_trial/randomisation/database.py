@@ -321,14 +321,20 @@ class PostgresDb(Db):
         return bool(self.scalar("SELECT to_regclass(?) IS NOT NULL", (f"public.{name}",)))
 
     def change_mark(self, upto: int | None = None) -> tuple[int | None, Any] | None:
-        """How many rows (up to ``upto``) and a digest, computed by the server, of their numbers and ``xmin`` (the
-        transaction that wrote each row's version): any UPDATE, or a DELETE and INSERT, gives a row a new
-        ``xmin``, which no client chooses."""
+        """What guards the rows (:func:`marks_query`): while the append-only triggers are in force whatever the
+        session (``ENABLE ALWAYS``), ``(None, witness)``, a digest of the catalog rows that make the table
+        append-only (the table's, its triggers', their function's, each with its ``xmin``: disabling a trigger,
+        replacing its function, or rewriting, renaming or replacing the table gives one of them a new version),
+        covering every row; else how many rows (up to ``upto``) and a digest, computed by the server, of their
+        numbers and ``xmin`` (the transaction that wrote each row's version: any UPDATE, or a DELETE and
+        INSERT, gives a row a new ``xmin``, which no client chooses)."""
         return self.change_marks(upto)[0]
 
-    def change_marks(self, upto: int | None) -> tuple[tuple[int, Any], tuple[int, Any]]:
+    def change_marks(self, upto: int | None) -> tuple[tuple[int | None, Any], tuple[int | None, Any]]:
         """:meth:`change_mark` of every row and of the rows up to ``upto``, in one query."""
-        n, all_rows, m, some = self.query(*marks_query(upto))[1][0]
+        guarded, witness, n, all_rows, m, some = self.query(*marks_query(upto))[1][0]
+        if guarded:
+            return (None, ("guarded", witness)), (None, ("guarded", witness))
         return (int(n), all_rows), (int(m), some)
 
     @contextmanager
@@ -348,11 +354,30 @@ class PostgresDb(Db):
                 self.con.execute(f"SELECT {give}(%s)", (LOCK_ID,))
 
 
+#: The append-only triggers of the events table (``_TRIGGERS`` in :mod:`advance_trial.randomisation.log`).
+GUARDS = ("events_append_only", "events_no_truncate")
+
+
 def marks_query(upto: int | None) -> tuple[str, tuple[int, ...]]:
-    """The statement of :meth:`PostgresDb.change_marks` and its parameters."""
+    """The statement of :meth:`PostgresDb.change_marks` and its parameters: whether the events table is guarded
+    (both its append-only triggers enabled ALWAYS, so that no session's replication role turns them off), the
+    witness of the catalog rows that guard it (constant time: no row of the log is read), and, only when it is
+    not guarded, the count and ``xmin`` digest of every row and of the rows up to ``upto`` (a scan of the table).
+    """
     digest = "md5(string_agg(\"row\" || ':' || xmin::text, ',' ORDER BY \"row\"){})"
     below = ' FILTER (WHERE "row" <= ?)'
-    sql = f"SELECT count(*), {digest.format('')}, count(*){below}, {digest.format(below)} FROM events"
+    names = ", ".join(f"'{g}'" for g in GUARDS)
+    sql = (
+        "SELECT g.guarded, g.witness, x.* FROM (SELECT (SELECT count(*) FROM pg_trigger t "
+        f"WHERE t.tgrelid = c.oid AND t.tgenabled = 'A' AND t.tgname IN ({names})) = {len(GUARDS)} AS guarded, "
+        "md5(concat_ws(':', c.oid, c.xmin, "
+        "c.relfilenode, c.relkind, c.relhassubclass, c.relhasrules, c.relrowsecurity, "
+        "(SELECT string_agg(concat_ws(':', t.oid, t.xmin, t.tgname, t.tgenabled, t.tgtype, p.oid, p.xmin), ',' "
+        "ORDER BY t.oid) FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid WHERE t.tgrelid = c.oid))) AS witness "
+        "FROM pg_class c WHERE c.oid = 'events'::regclass) g LEFT JOIN LATERAL "
+        f"(SELECT count(*), {digest.format('')}, count(*){below}, {digest.format(below)} FROM events "
+        "WHERE NOT g.guarded) x ON true"
+    )
     return sql, (10**15 if upto is None else upto,) * 2
 
 

@@ -110,7 +110,9 @@ def _canon(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+@functools.lru_cache(maxsize=32)
 def _subkey(key: bytes, label: str) -> bytes:
+    """A subkey (once per process for the same key: every row's tag and seal asks for one)."""
     return hmac.new(key, f"advance-trial/subkey/{label}".encode(), hashlib.sha256).digest()
 
 

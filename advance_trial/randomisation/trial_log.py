@@ -43,6 +43,7 @@ from advance_trial.randomisation.database import (
     writes_to,
 )
 from advance_trial.randomisation.key import (
+    Checkpoint,
     KeyRing,
     key_folder,
     load_key,
@@ -281,29 +282,37 @@ def _verified(store: LogStore, full: bool = False) -> tuple[Replay, Head, list[d
     else:
         mark = store.db.change_mark()
         then = mark if upto is None else store.db.change_mark(upto)
-    if known is not None and known.state.ring == ring and (_untouched(store) or _unchanged(store, known, then)):
+    cp = _checkpoint(store)
+    if known is not None and known.state.ring == ring and (_untouched(store, cp) or _unchanged(store, known, then)):
         done, state, new = known.rows, known.state, store.events(after=known.rows)
         events, content = [*known.heads, *new], [*known.content, *(tuple(e.values()) for e in new)]
     else:
         done, state, events = 0, None, store.events()
         content = [tuple(e.values()) for e in events]
     head = check_chain(events, ring, log_id, start=done)
-    check_head(ring, log_id, head, events)
+    check_head(ring, log_id, head, events, cp)
     return replay_events(events[done:], ring, log_id, state), head, events, content, mark
 
 
-def _untouched(store: LogStore) -> bool:
+def _checkpoint(store: LogStore) -> Checkpoint | None:
+    """The checkpoint, read once for the step (under the trial's lock, which every write of it holds exclusively);
+    None on PostgreSQL, or when it does not authenticate (named by the check of the head, which reads it again)."""
+    if not isinstance(store.db, SqliteDb):
+        return None
+    try:
+        return read_checkpoint(store.ring)
+    except IntegrityError:
+        return None
+
+
+def _untouched(store: LogStore, cp: Checkpoint | None) -> bool:
     """Whether nothing was written to a SQLite log since the last step that wrote to it (in any process): its
     files are as the checkpoint's mark records them. That step verified every row before it wrote its own, so
     every row is as its writer wrote it, and those this process verified before are what they were; the rows
     after them are authenticated and replayed as ever, the head checked against the checkpoint."""
-    if not isinstance(store.db, SqliteDb):
+    if not isinstance(store.db, SqliteDb) or cp is None:
         return False
-    try:
-        recorded = read_checkpoint(store.ring).mark
-    except IntegrityError:  # named by the check of the head
-        return False
-    return recorded is not None and recorded == store.db.files_mark()
+    return cp.mark is not None and cp.mark == store.db.files_mark()
 
 
 def _unchanged(store: LogStore, known: _Verified, then: Any) -> bool:

@@ -49,6 +49,7 @@ from advance_trial.service.core import (
     _json,
     _text_field,
     api,
+    api_blocking,
     error_body,
     status_of,
 )
@@ -98,13 +99,13 @@ def limit_body(app: ASGIApp, too_large: Callable[[Scope], Response], limit: int 
 
 
 def api_routes(svc: Service) -> list[Route]:
-    async def create(account: Account, request: Request) -> tuple[int, Any]:
-        body = dict(await _body(request))
+    def create(account: Account, given: dict[str, Any]) -> tuple[int, Any]:
+        body = dict(given)
         eligibility = body.pop("eligibility", None)  # the answers go with the request, never into it
         if eligibility is not None and not isinstance(eligibility, dict):
             raise UsageError('eligibility: give it as an object of CRITERION: true or false, e.g. {"adult": true}')
         wanted = AllocationRequest.parse(body)
-        return 201, await run_in_threadpool(svc.allocate, account, wanted, eligibility)
+        return 201, svc.allocate(account, wanted, eligibility)
 
     async def read(account: Account, request: Request) -> tuple[int, Any]:
         return 200, await run_in_threadpool(svc.one, account, request.path_params["pid"])
@@ -143,7 +144,7 @@ def api_routes(svc: Service) -> list[Route]:
     return [
         Route("/api/health", health, methods=["GET"]),
         Route("/api/whoami", api(svc, whoami), methods=["GET"]),
-        Route("/api/allocations", api(svc, create), methods=["POST"]),
+        Route("/api/allocations", api_blocking(svc, create), methods=["POST"]),
         Route("/api/allocations", api(svc, listing), methods=["GET"]),
         Route("/api/allocations/{pid}", api(svc, read), methods=["GET"]),
         Route("/api/allocations/{pid}/unblind", api(svc, unblind), methods=["POST"]),
