@@ -33,6 +33,7 @@ from advance_trial.errors import DataError, DataProblem
 
 if TYPE_CHECKING:
     from advance_trial.config import Config
+    from advance_trial.config.models import PlannedSession
 
 
 @dataclass(frozen=True)
@@ -301,21 +302,72 @@ def _rows(df: pd.DataFrame, mask: pd.Series) -> Iterable[int]:
     return (int(i) for i in np.flatnonzero(mask.fillna(False).to_numpy(dtype=bool)))
 
 
+class _Men:
+    """participants.csv's ids hashed once, and every other file's ``participant_id`` matched against them
+    once: the cross-file checks' memberships and lookups (site, arm, randomisation date) are then array
+    indexing, not a set or a map of text per check.
+
+    A man is numbered by his id's first appearance in participants.csv (``code``); ``rows(name)`` gives each
+    row of a file the number of its man, -1 for an empty cell or an id that participants.csv does not have.
+    A lookup of a participants.csv column gives each id the value of its first row, as a map of the
+    de-duplicated ids would.
+    """
+
+    def __init__(self, t: dict[str, pd.DataFrame]) -> None:
+        self.tables = t
+        part = t["participants"]
+        self.code, ids = pd.factorize(part["participant_id"].to_numpy(dtype=object))
+        self.ids = pd.Index(ids, dtype=object)
+        _, self.first = np.unique(self.code, return_index=True) if len(ids) else (None, np.zeros(0, np.int64))
+        if len(self.first) and self.code[self.first[0]] < 0:  # an empty id (never once the files have read)
+            self.first = self.first[1:]
+        self._rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _match(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        if name not in self._rows:
+            own, texts = pd.factorize(self.tables[name]["participant_id"].to_numpy(dtype=object))
+            found = self.ids.get_indexer(pd.Index(texts, dtype=object)) if len(texts) else np.zeros(0, np.intp)
+            self._rows[name] = (np.append(found, -1)[own], own)
+        return self._rows[name]
+
+    def rows(self, name: str) -> np.ndarray:
+        """The man (his code) of each row of file ``name``; -1 when its id is empty or not in participants.csv."""
+        return self._match(name)[0]
+
+    def given(self, name: str) -> np.ndarray:
+        """Whether each row of file ``name`` names a man (its ``participant_id`` is not empty)."""
+        return self._match(name)[1] >= 0
+
+    def repeated(self, name: str) -> np.ndarray:
+        """Whether each row of file ``name`` names a man an earlier row names (``duplicated(keep="first")``)."""
+        own = self._match(name)[1]
+        return np.asarray(pd.Series(own).duplicated(keep="first").to_numpy(dtype=bool) & (own >= 0))
+
+    def column(self, name: str, column: str) -> pd.api.extensions.ExtensionArray | np.ndarray:
+        """participants.csv's ``column`` for each row of file ``name`` (missing where the man is not known)."""
+        values = self.tables["participants"][column].array
+        at = self.rows(name)
+        return values.take(np.where(at >= 0, self.first[np.maximum(at, 0)] if len(self.first) else -1, -1),
+                           allow_fill=True)  # fmt: skip
+
+
 def _day(when: object) -> str:
     """A date as ``yyyy-mm-dd`` (a Timestamp, a numpy datetime or a date)."""
     return str(pd.Timestamp(str(when)).date())
 
 
-def _date_checks(cfg: Config, t: dict[str, pd.DataFrame], today: dt.date | None = None) -> list[DataProblem]:
+def _date_checks(cfg: Config, t: dict[str, pd.DataFrame], today: dt.date | None = None,
+                 men: _Men | None = None) -> list[DataProblem]:  # fmt: skip
     """Dates that cannot be: after the data cut-off or in the future (sessions, follow-ups, screenings,
     randomisations, events); a session, a completed follow-up or a man's adverse event before his
     randomisation; a screening after it (a file read month-first would show these)."""
     problems: list[DataProblem] = []
+    men = men or _Men(t)
     now = pd.Timestamp(today or dt.datetime.now(dt.UTC).date())
     cutoff = pd.Timestamp(cfg.trial.data_cutoff) if cfg.trial.data_cutoff is not None else None
-    randomised = t["participants"].set_index("participant_id")["randomised_on"]
     checks = (("attendance", "session_on", "a session"), ("followup", "completed_on", "a completed follow-up"),
-              ("screening", "screened_on", "a screening decision"), ("participants", "randomised_on", "a randomisation"),
+              ("screening", "screened_on", "a screening decision"),
+              ("participants", "randomised_on", "a randomisation"),
               ("events", "event_on", "an adverse event or incident"))  # fmt: skip
     for name, col, what in checks:
         df = t.get(name, pd.DataFrame())
@@ -329,7 +381,7 @@ def _date_checks(cfg: Config, t: dict[str, pd.DataFrame], today: dt.date | None 
             problems.append(DataProblem(f"{name}.csv", i + 2, col, _day(when[i]), f"{what} {limit}"))
         if name == "participants" or "participant_id" not in df.columns:
             continue  # a partner's incident has no randomisation of its own
-        rand = pd.to_datetime(df["participant_id"].map(randomised)).to_numpy(dtype="datetime64[s]")
+        rand = pd.to_datetime(pd.Series(men.column(name, "randomised_on"))).to_numpy(dtype="datetime64[s]")
         wrong = pd.Series((when > rand) if name == "screening" else (when < rand))
         for i in _rows(df, wrong):
             side = "after" if name == "screening" else "before"
@@ -341,12 +393,11 @@ def _date_checks(cfg: Config, t: dict[str, pd.DataFrame], today: dt.date | None 
 def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
     problems: list[DataProblem] = []
     part = t["participants"]
-    known = set(part["participant_id"].dropna().to_numpy(dtype=object).tolist())  # the ids at once, not one by one
+    men = _Men(t)  # the ids hashed once, each file's matched once: no set or map of text per check
 
     def unknown_participants(name: str) -> None:
         df = t[name]
-        mask = ~df["participant_id"].isin(known) & df["participant_id"].notna()
-        for i in _rows(df, mask):
+        for i in np.flatnonzero(men.given(name) & (men.rows(name) < 0)).tolist():
             problems.append(
                 DataProblem(
                     f"{name}.csv", i + 2, "participant_id", str(df["participant_id"].iat[i]), "not in participants.csv"
@@ -372,8 +423,10 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
             problems.append(
                 DataProblem("screening.csv", i + 2, "consented", "true", "consent recorded for an ineligible man")
             )
-        screened = set(scr["participant_id"].dropna())
-        for i in _rows(part, ~part["participant_id"].isin(screened)):
+        at = men.rows("screening")
+        screened = np.zeros(len(men.ids) + 1, dtype=bool)  # the last: an empty id, never screened
+        screened[at[at >= 0]] = True
+        for i in np.flatnonzero(~screened[men.code]).tolist():
             problems.append(
                 DataProblem(
                     "participants.csv",
@@ -383,8 +436,7 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
                     "not in screening.csv (every randomised man was screened)",
                 )
             )
-        dup = scr["participant_id"].notna() & scr["participant_id"].duplicated(keep="first")
-        for i in _rows(scr, dup):
+        for i in np.flatnonzero(men.repeated("screening")).tolist():
             problems.append(
                 DataProblem(
                     "screening.csv",
@@ -394,10 +446,12 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
                     "the same man randomised from two screenings",
                 )
             )
-        site_of = (
-            scr.dropna(subset=["participant_id"]).drop_duplicates("participant_id").set_index("participant_id")["site"]
-        )
-        mismatch = part["participant_id"].map(site_of)
+        # each man's site at his first screening, beside his site in participants.csv
+        hit = np.flatnonzero(at >= 0)
+        known, first = np.unique(at[hit], return_index=True)
+        site_at = np.full(len(men.ids) + 1, -1, dtype=np.intp)
+        site_at[known] = hit[first]
+        mismatch = pd.Series(scr["site"].array.take(site_at[men.code], allow_fill=True), index=part.index)
         for i in _rows(part, mismatch.notna() & (mismatch != part["site"])):
             problems.append(
                 DataProblem(
@@ -415,8 +469,8 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
     if "events" in t and len(t["events"]):
         problems.extend(_event_checks(cfg, t))
     problems.extend(_baseline_checks(cfg, part))
-    problems.extend(_attendance_checks(cfg, t))
-    problems.extend(_date_checks(cfg, t))
+    problems.extend(_attendance_checks(cfg, t, men))
+    problems.extend(_date_checks(cfg, t, men=men))
     fu = t["followup"]
     missing_date = (fu["status"] == "completed") & fu["completed_on"].isna()
     for i in _rows(fu, missing_date):
@@ -447,7 +501,7 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
     return problems
 
 
-def _attendance_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
+def _attendance_checks(cfg: Config, t: dict[str, pd.DataFrame], men: _Men | None = None) -> list[DataProblem]:
     att = t["attendance"]
     if not len(att):
         return []
@@ -456,22 +510,12 @@ def _attendance_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProb
     counts: dict[str, int] = {}
     for p in plan:
         counts[p.type] = max(counts.get(p.type, 0), p.number)
-    lengths = pd.DataFrame(
-        {
-            "session_type": [p.type for p in plan],
-            "session_number": [p.number for p in plan],
-            "_length": [p.hours for p in plan],
-        }  # fmt: skip
-    ).astype({"session_type": "string", "session_number": "Int64"})
-    keyed = att[["session_type", "session_number"]].astype({"session_type": "string", "session_number": "Int64"})
-    length = keyed.merge(lengths, how="left", on=["session_type", "session_number"])["_length"].to_numpy()
+    length = _session_lengths(plan, att)
     hours = att["hours"].to_numpy(dtype=float, na_value=np.nan)
     unplanned = np.isnan(length)
     over = ~unplanned & ~np.isnan(hours) & (hours > length + 1e-9)
     idle = (att["attended"] == False).fillna(False).to_numpy(dtype=bool) & ~np.isnan(hours) & (hours > 0)  # noqa: E712
-    arm = att["participant_id"].map(
-        t["participants"].drop_duplicates("participant_id").set_index("participant_id")["arm"]
-    )
+    arm = pd.Series((men or _Men(t)).column("attendance", "arm"), index=att.index)
     offered_arm = cfg.schedule.arm if cfg.schedule else None
     wrong_arm = (arm.notna() & (arm != offered_arm)).to_numpy(dtype=bool)
     for i in np.flatnonzero(unplanned | over | idle | wrong_arm).tolist():
@@ -514,6 +558,24 @@ def _attendance_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProb
                 )  # fmt: skip
             )
     return problems
+
+
+def _session_lengths(plan: list[PlannedSession], att: pd.DataFrame) -> np.ndarray:
+    """The planned hours of each attendance row's session (by its type and number), NaN for a session the
+    schedule does not have: a look-up among each type's few numbers, not a merge of every row's pair of keys."""
+    length = np.full(len(att), np.nan)
+    types, names = pd.factorize(att["session_type"].to_numpy(dtype=object))
+    number = att["session_number"].to_numpy(dtype=np.int64, na_value=0)  # 0: no session is numbered 0
+    for k, name in enumerate(names):
+        planned = sorted((p.number, p.hours) for p in plan if p.type == name)
+        if not planned:
+            continue
+        rows = np.flatnonzero(types == k)
+        numbers = np.array([n for n, _ in planned], dtype=np.int64)
+        at = np.minimum(np.searchsorted(numbers, number[rows]), len(numbers) - 1)
+        hit = numbers[at] == number[rows]
+        length[rows[hit]] = np.array([h for _, h in planned], dtype=float)[at[hit]]
+    return length
 
 
 def _event_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:

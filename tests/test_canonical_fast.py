@@ -1,0 +1,81 @@
+"""The cross-file checks that match each file's ids against participants.csv once (issue 38, scale) find
+the same problems, in the same order and words, as the checks they replaced (``tests/canonical_reference.py``):
+unknown and empty ids, men not screened or screened twice, sites, arms, sessions and dates that disagree."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from advance_trial.data.canonical import cross_checks, read_canonical
+from tests import canonical_reference as reference
+from tests.conftest import SAMPLES
+
+
+@pytest.fixture(scope="module")
+def sample_tables(advance_cfg) -> dict[str, pd.DataFrame]:
+    return read_canonical(advance_cfg, SAMPLES / "advance-feasibility").tables()
+
+
+def _spoiled(tables: dict[str, pd.DataFrame], seed: int) -> dict[str, pd.DataFrame]:
+    """The sample's tables, rows shuffled (an index out of order, as an import's are) and a few cells of
+    every kind the cross-file checks look at set wrong."""
+    rng = np.random.default_rng(seed)
+    t = {name: df.sample(frac=1.0, random_state=seed).copy() if len(df) else df.copy() for name, df in tables.items()}
+
+    def some(df: pd.DataFrame, k: int = 3) -> np.ndarray:
+        return rng.choice(len(df), size=min(k, len(df)), replace=False)
+
+    def put(name: str, column: str, rows: np.ndarray, values: list[object]) -> None:
+        col = t[name].columns.get_loc(column)
+        for i, v in zip(rows, values, strict=False):
+            t[name].iloc[int(i), col] = v
+
+    part = t["participants"]
+    ids = part["participant_id"].tolist()
+    for name in ("attendance", "followup", "measures", "partners", "events"):
+        rows = some(t[name], int(rng.integers(0, 3)))
+        put(name, "participant_id", rows, [str(rng.choice(["ZZ1", "ZZ2", ids[0].lower()])) for _ in rows])
+    scr = t["screening"]
+    with_man = np.flatnonzero(scr["participant_id"].notna().to_numpy())
+    rows = rng.choice(with_man, size=4, replace=False)
+    put("screening", "participant_id", rows[:1], [pd.NA])  # a man not screened
+    put("screening", "participant_id", rows[1:2], [scr["participant_id"].iat[int(rows[2])]])  # screened twice
+    put("screening", "site", rows[3:], [str(rng.choice(["bristol", "wolverhampton", "london"]))])
+    put("screening", "participant_id", some(scr, 1), ["ZZ3"])
+    put("screening", "eligible", some(scr, 2), [False, False])
+    put("participants", "site", some(part, 2), ["bristol", "wolverhampton"])
+    put("participants", "randomised_on", some(part, 3), [pd.Timestamp(f"2018-0{m}-01") for m in (3, 7, 9)])
+    att = t["attendance"]
+    put("attendance", "session_number", some(att, 2), [99, 0])
+    put("attendance", "session_type", some(att, 1), ["yoga"])
+    put("attendance", "hours", some(att, 3), [9.5, 0.5, np.nan])
+    put("attendance", "attended", some(att, 2), [False, pd.NA])
+    tau = part.loc[part["arm"] == "tau", "participant_id"].tolist()
+    put("attendance", "participant_id", some(att, 2), [str(rng.choice(tau)), pd.NA])
+    put("followup", "completed_on", some(t["followup"], 2), [pd.NaT, pd.Timestamp("2031-01-01")])
+    put("events", "event_on", some(t["events"], 1), [pd.Timestamp("2017-01-01")])
+    return t
+
+
+def test_the_sample_has_no_cross_file_problem(advance_cfg, sample_tables):
+    assert cross_checks(advance_cfg, sample_tables) == reference.cross_checks(advance_cfg, sample_tables) == []
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31))
+def test_the_same_problems_as_the_checks_they_replaced(advance_cfg, sample_tables, seed):
+    t = _spoiled(sample_tables, seed)
+    found = cross_checks(advance_cfg, t)
+    assert found == reference.cross_checks(advance_cfg, t)
+    assert {p.message for p in found if "not in participants.csv" in p.message}  # the spoiling does spoil
+
+
+def test_no_screening_file_and_no_events(advance_cfg, sample_tables):
+    t = _spoiled(sample_tables, 7)
+    t["screening"] = t["screening"].iloc[:0]
+    t["events"] = t["events"].iloc[:0]
+    assert cross_checks(advance_cfg, t) == reference.cross_checks(advance_cfg, t)
