@@ -257,6 +257,8 @@ def derive_group(men: pd.DataFrame, attendance: pd.DataFrame, sessions: Sessions
     known = man >= 0
     first = np.full(len(ses.by) + 1, len(names))  # len(names): no group (and last: a missing id)
     np.minimum.at(first, man[known], rank[known])
+    if not len(names):  # no man has a group: missing throughout, as a map from no group at all gives it
+        return men.assign(group_id=np.full(len(men), np.nan))
     groups = pd.array([*names, None], dtype=attendance["group_id"].dtype)
     return men.assign(group_id=pd.Series(groups[ses.by.spread(first)], index=men.index))
 
