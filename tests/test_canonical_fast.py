@@ -79,3 +79,22 @@ def test_no_screening_file_and_no_events(advance_cfg, sample_tables):
     t["screening"] = t["screening"].iloc[:0]
     t["events"] = t["events"].iloc[:0]
     assert cross_checks(advance_cfg, t) == reference.cross_checks(advance_cfg, t)
+
+
+_KEY_TEXT = st.sampled_from(["AF001", "AF002", " AF001", "", "1", "01", "2", "group", "individual"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_KEY_TEXT, _KEY_TEXT, _KEY_TEXT), min_size=1, max_size=30))
+def test_duplicate_keys_found_from_codes_as_from_the_text(rows):
+    """Keys told apart by their columns' codes (as the cells' conversion numbers them) are duplicates exactly
+    when their text is: spaced or zero-padded text is another key, an empty cell one like any other."""
+    from advance_trial.data.canonical import _duplicate_keys
+    from advance_trial.data.schema import SPECS
+
+    spec = SPECS["attendance"]
+    raw = pd.DataFrame(rows, columns=list(spec.key), dtype=str)
+    numbered = {k: pd.factorize(raw[k].to_numpy(dtype=object))[0] for k in spec.key}
+    by_codes = _duplicate_keys(raw, raw, spec, "attendance.csv", numbered)
+    assert by_codes == _duplicate_keys(raw, raw, spec, "attendance.csv")
+    assert len(by_codes) == len(raw) - len(set(rows))

@@ -9,6 +9,7 @@ is row 1), column and value. Files are written by
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import hashlib
 import re
@@ -136,8 +137,11 @@ def parse_table(
     if not text.strip():
         return empty_table(spec), [DataProblem(file, None, None, None, "the file is empty (a header row is required)")]
     try:
-        df = cells if cells is not None else pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
-                                                         na_filter=False)  # fmt: skip
+        # the bytes as they are (without the byte order mark the text lost): the parser reads UTF-8 itself,
+        # so the decoded text is not encoded again on the way in
+        body = raw[len(codecs.BOM_UTF8) :] if raw.startswith(codecs.BOM_UTF8) else raw
+        df = cells if cells is not None else pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False,
+                                                         na_filter=False, encoding="utf-8")  # fmt: skip
     except (pd.errors.ParserError, ValueError) as exc:
         m = re.search(r"line (\d+)", str(exc))
         return empty_table(spec), [
@@ -179,13 +183,17 @@ def parse_table(
     # strip cells only when some cell has spaces around it (one scan of the text, not one per cell)
     # a cell with spaces or tabs around it: substring tests, far faster than a regex over the file
     edges = (", ", ",\t", " ,", "\t,", "\n ", "\n\t", " \n", "\t\n")
-    body = text.rstrip("\n")
     blank = " " in text or "\t" in text  # one fast scan: most files have no space or tab at all
-    spaced = blank and (body[:1] in (" ", "\t") or body[-1:] in (" ", "\t") or any(e in text for e in edges))
+    if blank:
+        stripped = text.rstrip("\n")
+        spaced = stripped[:1] in (" ", "\t") or stripped[-1:] in (" ", "\t") or any(e in text for e in edges)
+    else:
+        spaced = False
     out = pd.DataFrame(index=df.index)
     present_optional = [c for c in spec.optional_columns if c.name in df.columns]
+    codes: dict[str, np.ndarray] = {}  # each column's cells numbered by their text, for the duplicate keys
     for column in (*spec.columns, *present_optional):
-        out[column.name] = _convert(cfg, df[column.name], column, file, problems, spaced)
+        out[column.name] = _convert(cfg, df[column.name], column, file, problems, spaced, codes)
     for name in item_cols:
         ins = cfg.instruments[name.rpartition("_")[0]]
         item = Column(name, "int", nullable=True)
@@ -199,25 +207,26 @@ def parse_table(
     for col in df.columns:
         if col not in out.columns and spec.covariates:
             out[col] = df[col].replace("", pd.NA).astype("string")
-    problems.extend(_duplicate_keys(out, df, spec, file))
+    problems.extend(_duplicate_keys(out, df, spec, file, codes))
     return out, problems
 
 
 def _convert(
-    cfg: Config, s: pd.Series, col: Column, file: str, problems: list[DataProblem], spaced: bool = True
-) -> pd.Series:
+    cfg: Config, s: pd.Series, col: Column, file: str, problems: list[DataProblem], spaced: bool = True,
+    numbered: dict[str, np.ndarray] | None = None,
+) -> pd.Series:  # fmt: skip
     """One column's text to its type, the problems reported by row.
 
     Every step is cell by cell, so it runs once per distinct text (a column of 750,000 item scores
-    holds a handful) and the results are spread back over the rows.
+    holds a handful) and the results are spread back over the rows. ``numbered`` gets the column's cells
+    numbered by their text (``pandas.factorize``'s codes), which the duplicate keys are found by.
     """
-    if col.kind == "str" and col.choices is None:  # identifiers: nothing to share
+    codes, uniques = pd.factorize(s.to_numpy(dtype=object))  # as objects: twice as fast as the string array
+    if numbered is not None:
+        numbered[col.name] = codes
+    text = pd.Series(uniques, dtype=s.dtype)
+    if len(uniques) * 2 > len(s):  # mostly distinct (identifiers): no cheaper than cell by cell
         codes, text = np.arange(len(s)), s.reset_index(drop=True)
-    else:
-        codes, uniques = pd.factorize(s.to_numpy(dtype=object))  # as objects: twice as fast as the string array
-        text = pd.Series(uniques, dtype=s.dtype)
-        if len(uniques) * 2 > len(s):  # mostly distinct: no cheaper than cell by cell
-            codes, text = np.arange(len(s)), s.reset_index(drop=True)
     typed, flags = _convert_values(cfg, text.str.strip() if spaced else text, col)
 
     def rows(mask: np.ndarray) -> np.ndarray:
@@ -281,9 +290,20 @@ def _report(
         problems.append(DataProblem(file, int(i) + 2, col.name, str(raw.iat[i]), f"must be {allowed}"))
 
 
-def _duplicate_keys(out: pd.DataFrame, raw: pd.DataFrame, spec: FileSpec, file: str) -> list[DataProblem]:
+def _duplicate_keys(out: pd.DataFrame, raw: pd.DataFrame, spec: FileSpec, file: str,
+                    numbered: dict[str, np.ndarray] | None = None) -> list[DataProblem]:  # fmt: skip
+    """A row whose key (its key columns' text) an earlier row has. ``numbered``: the key columns' cells
+    numbered by their text, when the caller has them (:func:`_convert`); the keys are then told apart by
+    those numbers, without hashing the text again."""
     keys = list(spec.key)
-    dup = raw.duplicated(subset=keys, keep="first").to_numpy()
+    if numbered is not None and all(k in numbered for k in keys):
+        combined = numbered[keys[0]].astype(np.int64)
+        for k in keys[1:]:  # each pair of numbers numbered again: no product of the counts can overflow
+            codes = numbered[k].astype(np.int64) + 1  # 0: a missing cell (-1), as duplicated() pairs them
+            combined = pd.factorize(combined * (int(codes.max(initial=0)) + 1) + codes)[0].astype(np.int64)
+        dup = pd.Series(combined).duplicated(keep="first").to_numpy()
+    else:
+        dup = raw.duplicated(subset=keys, keep="first").to_numpy()
     if not dup.any():
         return []
     first = raw.reset_index(drop=True).reset_index().groupby(keys, sort=False)["index"].transform("first").to_numpy()
