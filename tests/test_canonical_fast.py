@@ -98,3 +98,35 @@ def test_duplicate_keys_found_from_codes_as_from_the_text(rows):
     by_codes = _duplicate_keys(raw, raw, spec, "attendance.csv", numbered)
     assert by_codes == _duplicate_keys(raw, raw, spec, "attendance.csv")
     assert len(by_codes) == len(raw) - len(set(rows))
+
+
+_TEXT = st.sampled_from(["AF001", "AF002", "AF010", "af001", "Ä", "", " AF001", "group", "individual", "10", "9"])
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.tuples(_TEXT, _TEXT, st.one_of(st.none(), st.integers(-3, 2**40))), min_size=1, max_size=25),
+    st.sampled_from([2**62, 2]),
+)
+def test_rows_in_key_order_as_pandas_sorts_them(rows, one_number):
+    """Ranked keys sort the rows as ``sort_values(keys, kind="stable")`` does: text by code point, numbers
+    as numbers, ties in file order; a missing number left to pandas; keys too many to make one number of
+    sorted column by column."""
+    from unittest import mock
+
+    from advance_trial.data import canonical
+    from advance_trial.data.canonical import in_key_order
+
+    with mock.patch.object(canonical, "_ONE_NUMBER", one_number):
+        _in_key_order_as_pandas(rows, in_key_order)
+
+
+def _in_key_order_as_pandas(rows, in_key_order) -> None:
+    table = pd.DataFrame(rows, columns=["participant_id", "session_type", "session_number"])
+    table = table.astype({"participant_id": "string", "session_type": "string", "session_number": "Int64"})
+    table.index = np.arange(len(table))[::-1] * 3  # an index of its own, carried along
+    expected = table.sort_values(["participant_id", "session_type", "session_number"], kind="stable")
+    pd.testing.assert_frame_equal(in_key_order("attendance", table), expected, check_exact=True)
+    two = table.rename(columns={"session_type": "timepoint"})[["participant_id", "timepoint"]]
+    pd.testing.assert_frame_equal(in_key_order("followup", two),
+                                  two.sort_values(["participant_id", "timepoint"], kind="stable"))  # fmt: skip

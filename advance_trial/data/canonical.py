@@ -103,10 +103,55 @@ def read_canonical(cfg: Config, directory: str | Path) -> CanonicalData:
     return CanonicalData(**tables, sha256=hashes)
 
 
+#: Keys whose ranks multiply to this many or more are sorted column by column (``numpy.lexsort``), not as one number.
+_ONE_NUMBER = 2**62
+
+
 def in_key_order(name: str, table: pd.DataFrame) -> pd.DataFrame:
     """Rows in the order of their keys (numbers as numbers), whatever order the file has them in: the
-    same data give the same outputs to the last bit, however they were imported."""
-    return table if table.empty else table.sort_values(list(SPECS[name].key), kind="stable")
+    same data give the same outputs to the last bit, however they were imported.
+
+    The order is ``sort_values(keys, kind="stable")``'s: with two or three keys, each key column is ranked
+    once (text by its distinct values, numbers as numbers) and the rows sorted by one number made of the
+    ranks; a table already in key order is returned as it is.
+    """
+    if table.empty:
+        return table
+    keys = list(SPECS[name].key)
+    ranks = [_key_rank(table[k]) for k in keys] if len(keys) > 1 else [None]  # one key: pandas is as fast
+    if any(r is None for r in ranks):  # one key, a missing key or another type: pandas sorts it
+        return table.sort_values(keys, kind="stable")
+    combined = np.zeros(len(table), dtype=np.int64)
+    span = 1
+    for rank, count in (r for r in ranks if r is not None):
+        span *= count
+        if span >= _ONE_NUMBER:  # too many distinct keys to make one number of: sorted key by key
+            order = np.lexsort([r[0] for r in reversed(ranks) if r is not None])
+            break
+        combined = combined * count + rank
+    else:
+        order = np.argsort(combined, kind="stable")
+    if bool((order == np.arange(len(order))).all()):
+        return table
+    return table.take(order)
+
+
+def _key_rank(column: pd.Series) -> tuple[np.ndarray, int] | None:
+    """Each cell's rank among the column's distinct values (as ``sort_values`` orders them) and how many
+    there are; None for a column with a missing value or of a type other than text or whole numbers."""
+    if isinstance(column.dtype, pd.StringDtype) or column.dtype == object:
+        codes, distinct = pd.factorize(column.to_numpy(dtype=object))
+        if (codes < 0).any() or not all(isinstance(v, str) for v in distinct):
+            return None
+        rank = np.empty(len(distinct), dtype=np.int64)
+        rank[np.argsort(distinct, kind="stable")] = np.arange(len(distinct))
+        return rank[codes], len(distinct)
+    if pd.api.types.is_integer_dtype(column.dtype):
+        if column.isna().any():
+            return None
+        codes, distinct = pd.factorize(column.to_numpy(dtype=np.int64), sort=True)
+        return codes.astype(np.int64), len(distinct)
+    return None
 
 
 def empty_table(spec: FileSpec) -> pd.DataFrame:
