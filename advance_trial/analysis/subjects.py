@@ -259,7 +259,7 @@ def derive_group(men: pd.DataFrame, attendance: pd.DataFrame, sessions: Sessions
     np.minimum.at(first, man[known], rank[known])
     if not len(names):  # no man has a group: missing throughout, as a map from no group at all gives it
         return men.assign(group_id=np.full(len(men), np.nan))
-    groups = pd.array([*names, None], dtype=attendance["group_id"].dtype)
+    groups = pd.Series([*names, None], dtype=attendance["group_id"].dtype).array  # the last: no group
     return men.assign(group_id=pd.Series(groups[ses.by.spread(first)], index=men.index))
 
 

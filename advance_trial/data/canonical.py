@@ -383,9 +383,8 @@ class _Men:
         part = t["participants"]
         self.code, ids = pd.factorize(part["participant_id"].to_numpy(dtype=object))
         self.ids = pd.Index(ids, dtype=object)
-        _, self.first = np.unique(self.code, return_index=True) if len(ids) else (None, np.zeros(0, np.int64))
-        if len(self.first) and self.code[self.first[0]] < 0:  # an empty id (never once the files have read)
-            self.first = self.first[1:]
+        found, first = np.unique(self.code, return_index=True)
+        self.first: np.ndarray = first[found >= 0]  # each man's first row (an empty id is no man)
         self._rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def _match(self, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -412,8 +411,10 @@ class _Men:
         """participants.csv's ``column`` for each row of file ``name`` (missing where the man is not known)."""
         values = self.tables["participants"][column].array
         at = self.rows(name)
-        return values.take(np.where(at >= 0, self.first[np.maximum(at, 0)] if len(self.first) else -1, -1),
-                           allow_fill=True)  # fmt: skip
+        taken: pd.api.extensions.ExtensionArray = values.take(
+            np.where(at >= 0, self.first[np.maximum(at, 0)] if len(self.first) else -1, -1), allow_fill=True
+        )
+        return taken
 
 
 def _day(when: object) -> str:
