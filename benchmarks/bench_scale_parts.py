@@ -1,10 +1,11 @@
 """The parts of a 100,000-men run that issue 38 names, in CPU seconds, before and after.
 
-Reading the canonical files, building the analysis data sets (therapy groups among them), multiple
-imputation of one outcome and its baseline (20 imputations of 10 rounds, the ADVANCE config's) and
-writing the per-man table as CSV, each timed in-process by CPU time, which a busy machine disturbs
-far less than wall time. The data are those of ``bench_scale.py``; with ``--baseline`` (a checkout of
-an older commit) both are run, alternating, and printed side by side (medians of ``--repeats``).
+Reading the canonical files (and, within it, the cross-file checks), building the analysis data sets
+(therapy groups among them), multiple imputation of one outcome and its baseline (20 imputations of 10
+rounds, the ADVANCE config's) and writing the per-man table and the scores (155,000 rows) as CSV, each
+timed in-process by CPU time, which a busy machine disturbs far less than wall time. The data are those
+of ``bench_scale.py``; with ``--baseline`` (a checkout of an older commit, e.g. ``git archive REV | tar
+-x -C /tmp/base``) both are run, alternating, and printed side by side (medians of ``--repeats``).
 
 Run: ``python benchmarks/bench_scale_parts.py [--men 100000] [--baseline /tmp/base] [--repeats 1]``
 """
@@ -26,7 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import ENV  # noqa: E402
 from bench_scale import make_data  # noqa: E402
 
-PARTS = ("read_canonical", "analysis_data", "multiple_imputation", "to_csv_bytes")
+PARTS = (
+    "read_canonical",
+    "  of which cross_checks",
+    "analysis_data",
+    "multiple_imputation",
+    "to_csv_bytes",
+    "to_csv_bytes scores",
+)
 
 CHILD = """
 import json, resource, sys, time
@@ -37,7 +45,13 @@ from advance_trial.data.canonical import read_canonical
 from advance_trial.analysis.subjects import analysis_data
 from advance_trial.outcomes.imputation import impute
 from advance_trial.output.tables import to_csv_bytes
+import advance_trial.data.canonical as canonical
 cfg = load_config(sys.argv[1])
+checks = canonical.cross_checks
+t_checks = []
+def timed_checks(*a, **k):  # the cross-file checks, inside read_canonical
+    t = time.process_time(); out = checks(*a, **k); t_checks.append(time.process_time() - t); return out
+canonical.cross_checks = timed_checks
 def peak_kib():  # VmHWM: ru_maxrss survives exec and would give the parent's peak (it made the data)
     import re
     found = re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read())
@@ -54,8 +68,10 @@ site = men["site"].astype(str).to_numpy()
 complete = np.column_stack([np.ones(len(men)), arm] + [(site == s).astype(float) for s in sorted(set(site))[1:]])
 t_mi, _ = cpu(lambda: impute(np.random.default_rng(1), complete, np.column_stack([y, base]), 20, 10))
 t_csv, _ = cpu(lambda: to_csv_bytes(men))
-print(json.dumps({"read_canonical": t_read, "analysis_data": t_ads, "multiple_imputation": t_mi,
-                  "to_csv_bytes": t_csv, "peak_mib": peak_kib() / 1024}))
+t_scores, _ = cpu(lambda: to_csv_bytes(ads.scores))
+print(json.dumps({"read_canonical": t_read, "  of which cross_checks": sum(t_checks), "analysis_data": t_ads,
+                  "multiple_imputation": t_mi, "to_csv_bytes": t_csv, "to_csv_bytes scores": t_scores,
+                  "peak_mib": peak_kib() / 1024}))
 """
 
 
@@ -85,7 +101,7 @@ def main() -> None:
     med = {side: {k: float(np.median([g[k] for g in got])) for k in (*PARTS, "peak_mib")} for side, got in runs.items()}
     print(f"{args.men} men, CPU seconds (medians of {args.repeats}):")
     for part in (*PARTS, "peak_mib"):
-        line = f"  {part:<20}"
+        line = f"  {part:<24}"
         for side in ("before", "after"):
             if side in med:
                 line += f" {side} {med[side][part]:8.2f}"

@@ -99,26 +99,95 @@ def analysis_data(cfg: Config, data: CanonicalData) -> AnalysisData:
     scores = score_measures(cfg, data) if cfg.outcomes else pd.DataFrame(columns=["participant_id", "timepoint"])
     men = data.participants.reset_index(drop=True).copy()
     men["participant_id"] = men["participant_id"].astype(str)
+    by = ById(men["participant_id"])  # the men's ids hashed once: every file's rows are matched to them once
+    sessions = Sessions(by, data.attendance)
     steps: list[Callable[[pd.DataFrame], pd.DataFrame]] = [
         lambda m: derive_intervention(cfg, m),
         lambda m: derive_offered(cfg, m),
-        lambda m: derive_group(m, data.attendance),
-        lambda m: derive_dose(cfg, m, data.attendance),
+        lambda m: derive_group(m, data.attendance, sessions),
+        lambda m: derive_dose(cfg, m, data.attendance, sessions),
         lambda m: derive_thresholds(cfg, m),
-        lambda m: derive_followup(cfg, m, data.followup),
-        lambda m: derive_outcomes(cfg, m, scores),
+        lambda m: derive_followup(cfg, m, data.followup, by),
+        lambda m: derive_outcomes(cfg, m, scores, by),
         lambda m: derive_analysed(cfg, m),
         derive_cluster,
         lambda m: derive_baseline(cfg, m),
         lambda m: derive_received(cfg, m),
-        lambda m: derive_events(cfg, m, data.events),
-        lambda m: derive_components(cfg, m, data.attendance),
+        lambda m: derive_events(cfg, m, data.events, by),
+        lambda m: derive_components(cfg, m, data.attendance, sessions),
     ]
     for step in steps:
         men = step(men)
     partners = partner_frame(data)
     partners = partners.assign(**event_counts(cfg, partners["partner_id"], data.events, "partner_id", "partner"))
     return AnalysisData(men, screened_frame(data), partners, scores, data.events)
+
+
+class ById:
+    """A column of ids hashed once (``code``: each row's id numbered by its first appearance), and other
+    columns' ids matched against it by code (:meth:`of`): each per-man fact is then summed, counted or
+    looked up by integer code, and spread back over the rows (:meth:`spread`), as a group-by on the text
+    and a join on it would, each id's rows together, in their order."""
+
+    def __init__(self, ids: pd.Series) -> None:
+        self.code, uniq = pd.factorize(ids.to_numpy(dtype=object))
+        self.ids = pd.Index(uniq, dtype=object)  # text keys of one kind: a hash look-up, not a cast per key
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def of(self, ids: pd.Series) -> np.ndarray:
+        """The code of each of ``ids`` (-1 where it is missing or not among the ids hashed)."""
+        own, texts = pd.factorize(ids.to_numpy(dtype=object))
+        found = self.ids.get_indexer(pd.Index(texts, dtype=object)) if len(texts) else np.zeros(0, dtype=np.intp)
+        return np.asarray(np.append(found, -1)[own])
+
+    def spread(self, per_id: np.ndarray) -> np.ndarray:
+        """``per_id`` (a value per code, then one for a missing id) for each row of the ids hashed."""
+        return np.asarray(per_id[self.code])
+
+    def first(self, codes: np.ndarray) -> np.ndarray:
+        """For each code, the position in ``codes`` of its first appearance; -1 for none (and last, -1 for a
+        missing id)."""
+        found, at = np.unique(codes, return_index=True)
+        out = np.full(len(self) + 1, -1, dtype=np.intp)
+        keep = found >= 0
+        out[found[keep]] = at[keep]
+        return out
+
+    def counts(self, codes: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+        """How many of ``codes`` (those ``where`` is true) fall on each row's id; 0 for none."""
+        kept = codes[codes >= 0] if where is None else codes[(codes >= 0) & where]
+        return self.spread(np.bincount(kept, minlength=len(self) + 1))
+
+    def sums(self, codes: np.ndarray, values: pd.DataFrame) -> pd.DataFrame:
+        """The columns of ``values`` summed over the rows of each code (as ``groupby().sum()`` sums them, in
+        row order), one row per code (and last, one for a missing id), 0 for a code with none."""
+        kept = codes >= 0
+        per = values[kept].groupby(codes[kept]).sum()
+        return per.reindex(np.arange(len(self) + 1), fill_value=0)
+
+
+class Sessions:
+    """The attendance rows matched to the men once: each row's man (``man``), its session type as a small
+    code (``type``, of ``types``) and its number, for the derivations that count sessions."""
+
+    def __init__(self, by: ById, attendance: pd.DataFrame) -> None:
+        self.by = by
+        self.man = by.of(attendance["participant_id"]) if len(attendance) else np.zeros(0, dtype=np.intp)
+        codes, types = pd.factorize(attendance["session_type"].to_numpy(dtype=object))
+        self.type, self.types = np.asarray(codes), [str(t) for t in types]
+        self.number = (attendance["session_number"].to_numpy(dtype=np.int64, na_value=0) if len(attendance)
+                       else np.zeros(0, dtype=np.int64))  # fmt: skip
+
+    def among(self, sessions: set[tuple[str, int]]) -> np.ndarray:
+        """Whether each row's session (its type and number) is one of ``sessions``."""
+        out = np.zeros(len(self.type), dtype=bool)
+        for k, name in enumerate(self.types):
+            numbers = [n for t, n in sessions if t == name]
+            if numbers:
+                out |= (self.type == k) & np.isin(self.number, numbers)
+        return out
 
 
 @dataclass(frozen=True)
@@ -155,14 +224,15 @@ def components(cfg: Config) -> list[Component]:
     return out
 
 
-def derive_components(cfg: Config, men: pd.DataFrame, attendance: pd.DataFrame) -> pd.DataFrame:
+def derive_components(cfg: Config, men: pd.DataFrame, attendance: pd.DataFrame,
+                      sessions: Sessions | None = None) -> pd.DataFrame:  # fmt: skip
     """``attended_<component>``: how many of each component's sessions he attended (0 without a record)."""
-    att = attendance[attendance["attended"].fillna(False).to_numpy(dtype=bool)] if len(attendance) else attendance
+    ses = sessions or Sessions(ById(men["participant_id"]), attendance)
+    attended = attendance["attended"].fillna(False).to_numpy(dtype=bool)
     counts = {}
     for comp in components(cfg):
-        rows = att[(att["session_type"] == comp.type) & att["session_number"].astype(int).isin(comp.numbers)]
-        per = rows.groupby(rows["participant_id"].astype(str)).size()
-        counts[f"attended_{comp.id}"] = men["participant_id"].map(per).fillna(0).astype(int).to_numpy()
+        mine = attended & ses.among({(comp.type, n) for n in comp.numbers})
+        counts[f"attended_{comp.id}"] = ses.by.counts(ses.man, mine).astype(int)
     return men.assign(**counts)
 
 
@@ -177,17 +247,24 @@ def derive_offered(cfg: Config, men: pd.DataFrame) -> pd.DataFrame:
     return men.assign(offered=(men["arm"].astype(str) == arm).to_numpy(dtype=bool))
 
 
-def derive_group(men: pd.DataFrame, attendance: pd.DataFrame) -> pd.DataFrame:
+def derive_group(men: pd.DataFrame, attendance: pd.DataFrame, sessions: Sessions | None = None) -> pd.DataFrame:
     """``group_id``: the first (sorted) therapy group of his attendance rows; missing without one."""
-    att = attendance.dropna(subset=["group_id"])
-    # the ids' ranks in sorted order, whose minimum is found without Python (a text min is not)
-    rank, names = pd.factorize(att["group_id"], sort=True)
-    first = pd.Series(rank, index=att.index).groupby(att["participant_id"]).min()
-    groups = pd.Series(names.take(first.to_numpy()), index=first.index, dtype=att["group_id"].dtype)
-    return men.assign(group_id=men["participant_id"].map(groups))
+    ses = sessions or Sessions(ById(men["participant_id"]), attendance)
+    given = attendance["group_id"].notna().to_numpy(dtype=bool)
+    # the ids' ranks in sorted order, whose minimum per man is found without Python (a text min is not)
+    rank, names = pd.factorize(attendance["group_id"][given], sort=True)
+    man = ses.man[given]
+    known = man >= 0
+    first = np.full(len(ses.by) + 1, len(names))  # len(names): no group (and last: a missing id)
+    np.minimum.at(first, man[known], rank[known])
+    if not len(names):  # no man has a group: missing throughout, as a map from no group at all gives it
+        return men.assign(group_id=np.full(len(men), np.nan))
+    groups = pd.Series([*names, None], dtype=attendance["group_id"].dtype).array  # the last: no group
+    return men.assign(group_id=pd.Series(groups[ses.by.spread(first)], index=men.index))
 
 
-def derive_dose(cfg: Config, men: pd.DataFrame, attendance: pd.DataFrame) -> pd.DataFrame:
+def derive_dose(cfg: Config, men: pd.DataFrame, attendance: pd.DataFrame,
+                sessions: Sessions | None = None) -> pd.DataFrame:  # fmt: skip
     """Sessions and hours attended, all and compulsory, and the compulsory percentage.
 
     A session counts when ``attended`` is true; hours are those of attended sessions. A man with no
@@ -195,28 +272,24 @@ def derive_dose(cfg: Config, men: pd.DataFrame, attendance: pd.DataFrame) -> pd.
     """
     compulsory = {(p.type, p.number) for p in cfg.session_plan() if p.compulsory}
     att = attendance
-    is_comp = (
-        pd.MultiIndex.from_arrays([att["session_type"], att["session_number"].astype(int)]).isin(list(compulsory))
-        if compulsory and len(att)
-        else np.zeros(len(att), dtype=bool)
-    )
+    ses = sessions or Sessions(ById(men["participant_id"]), att)
+    is_comp = ses.among(compulsory)
     attended = att["attended"].fillna(False).to_numpy(dtype=bool)
     hours = att["hours"].fillna(0.0).to_numpy(dtype=float) * attended
     per = pd.DataFrame(
         {
-            "participant_id": att["participant_id"].astype(str).to_numpy(),
             "sessions": attended.astype(int),
             "compulsory_sessions": (attended & is_comp).astype(int),
             "hours": hours,
             "compulsory_hours": hours * is_comp,
         }
     )
-    sums = per.groupby("participant_id").sum()
-    out = men.join(sums, on="participant_id")
+    sums = ses.by.sums(ses.man, per)  # summed by the men's codes: the same sums, in the same order
+    out = men.assign(**{col: sums[col].to_numpy()[ses.by.code] for col in per.columns})
     for col in ("sessions", "compulsory_sessions"):
-        out[col] = out[col].fillna(0).astype(int)
+        out[col] = out[col].astype(int)
     for col in ("hours", "compulsory_hours"):
-        out[col] = out[col].fillna(0.0).astype(float)
+        out[col] = out[col].astype(float)
     n = len(compulsory)
     out["compulsory_percent"] = 100.0 * out["compulsory_sessions"] / n if n else np.nan
     return out
@@ -234,14 +307,19 @@ def derive_thresholds(cfg: Config, men: pd.DataFrame) -> pd.DataFrame:
     return men.assign(**{f"met_{th.id}": offered & meets(th, men) for th in cfg.thresholds})
 
 
-def derive_followup(cfg: Config, men: pd.DataFrame, followup: pd.DataFrame) -> pd.DataFrame:
+def derive_followup(cfg: Config, men: pd.DataFrame, followup: pd.DataFrame, by: ById | None = None) -> pd.DataFrame:
     """``state_<timepoint>``: retained (completed within the window), outside_window, or the recorded
     status; ``unknown`` without a record or a status."""
     states = {}
+    by = by or ById(men["participant_id"])
+    man = by.of(followup["participant_id"])
     for tp_id in followup_timepoints(cfg):
         tp = cfg.timepoint(tp_id)
-        rec = followup[followup["timepoint"] == tp_id].set_index("participant_id")
-        merged = men[["participant_id"]].join(rec[["due_on", "status", "completed_on"]], on="participant_id")
+        mine = np.flatnonzero((followup["timepoint"] == tp_id).fillna(False).to_numpy(dtype=bool))
+        pos = by.spread(by.first(man[mine]))  # each man's row at this timepoint (one: the file's key), or -1
+        at = np.where(pos >= 0, mine[np.maximum(pos, 0)] if len(mine) else -1, -1)
+        merged = pd.DataFrame({c: followup[c].array.take(at, allow_fill=True)
+                               for c in ("due_on", "status", "completed_on")}, index=men.index)  # fmt: skip
         status = merged["status"].astype("string")
         completed = (status == "completed").fillna(False).to_numpy(dtype=bool)
         if tp.window_weeks is not None:
@@ -256,18 +334,20 @@ def derive_followup(cfg: Config, men: pd.DataFrame, followup: pd.DataFrame) -> p
     return men.assign(**states)
 
 
-def derive_outcomes(cfg: Config, men: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+def derive_outcomes(cfg: Config, men: pd.DataFrame, scores: pd.DataFrame, by: ById | None = None) -> pd.DataFrame:
     """``y_<outcome>`` at the outcome's timepoint and ``base_<outcome>`` at baseline."""
     from advance_trial.analysis.scoring import score_column
 
     rows: dict[str, tuple[pd.DataFrame, np.ndarray]] = {}  # per timepoint: its scores, and each man's row
+    by = by or ById(men["participant_id"])
+    man = by.of(scores["participant_id"]) if len(scores) else np.zeros(0, dtype=np.intp)
 
     def at(tp: str | None, col: str) -> np.ndarray:
         if tp is None:
             return np.full(len(men), np.nan)
         if tp not in rows:
-            s = scores.loc[scores["timepoint"] == tp].drop_duplicates("participant_id").set_index("participant_id")
-            rows[tp] = (s, s.index.get_indexer(pd.Index(men["participant_id"])))
+            mine = np.flatnonzero((scores["timepoint"] == tp).fillna(False).to_numpy(dtype=bool))
+            rows[tp] = (scores.iloc[mine], by.spread(by.first(man[mine])))  # each man's first row there
         s, where = rows[tp]
         values = s[col].to_numpy(dtype=float, na_value=np.nan)[np.maximum(where, 0)] if len(s) else np.zeros(len(men))
         return np.where(where >= 0, values, np.nan)
@@ -357,23 +437,25 @@ def derive_received(cfg: Config, men: pd.DataFrame) -> pd.DataFrame:
                       discontinued=offered & attended & stopped.notna().to_numpy(dtype=bool))  # fmt: skip
 
 
-def event_counts(cfg: Config, ids: pd.Series, events: pd.DataFrame, id_col: str, about: str) -> dict[str, np.ndarray]:
+def event_counts(cfg: Config, ids: pd.Series, events: pd.DataFrame, id_col: str, about: str,
+                 by: ById | None = None) -> dict[str, np.ndarray]:  # fmt: skip
     """Per person (``ids``, matched on ``events[id_col]``): ``events``, ``events_serious``,
     ``events_related`` (judged related to the intervention; not known counts as not) and
     ``events_<category>`` for the config's categories ``about`` men or partners."""
-    own = events[events[id_col].notna()]
-    serious = own["serious"].fillna(False).to_numpy(dtype=bool)
-    related = own["related"].fillna(False).to_numpy(dtype=bool) if "related" in own else np.zeros(len(own), bool)
-    parts = {"events": own, "events_serious": own[serious], "events_related": own[related]}
+    by = by or ById(ids)
+    whose = by.of(events[id_col]) if len(events) else np.zeros(0, dtype=np.intp)  # -1: not one of ``ids``
+    serious = events["serious"].fillna(False).to_numpy(dtype=bool)
+    related = (events["related"].fillna(False).to_numpy(dtype=bool) if "related" in events
+               else np.zeros(len(events), bool))  # fmt: skip
+    parts = {"events": np.ones(len(events), dtype=bool), "events_serious": serious, "events_related": related}
     for c in cfg.events.categories if cfg.events else []:
         if c.about == about:
-            parts[f"events_{c.id}"] = own[own["category"] == c.id]
-    return {name: ids.map(rows.groupby(id_col).size()).fillna(0).astype(int).to_numpy()
-            for name, rows in parts.items()}  # fmt: skip
+            parts[f"events_{c.id}"] = (events["category"] == c.id).fillna(False).to_numpy(dtype=bool)
+    return {name: by.counts(whose, rows).astype(int) for name, rows in parts.items()}
 
 
-def derive_events(cfg: Config, men: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+def derive_events(cfg: Config, men: pd.DataFrame, events: pd.DataFrame, by: ById | None = None) -> pd.DataFrame:
     """``events``, ``events_serious``, ``events_related`` and ``events_<category>``: how many adverse
     events (his own, by participant_id) he had, all, serious, related to the intervention and of each
     category about men."""
-    return men.assign(**event_counts(cfg, men["participant_id"], events, "participant_id", "man"))
+    return men.assign(**event_counts(cfg, men["participant_id"], events, "participant_id", "man", by))

@@ -9,6 +9,7 @@ is row 1), column and value. Files are written by
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import hashlib
 import re
@@ -33,6 +34,7 @@ from advance_trial.errors import DataError, DataProblem
 
 if TYPE_CHECKING:
     from advance_trial.config import Config
+    from advance_trial.config.models import PlannedSession
 
 
 @dataclass(frozen=True)
@@ -101,10 +103,55 @@ def read_canonical(cfg: Config, directory: str | Path) -> CanonicalData:
     return CanonicalData(**tables, sha256=hashes)
 
 
+#: Keys whose ranks multiply to this many or more are sorted column by column (``numpy.lexsort``), not as one number.
+_ONE_NUMBER = 2**62
+
+
 def in_key_order(name: str, table: pd.DataFrame) -> pd.DataFrame:
     """Rows in the order of their keys (numbers as numbers), whatever order the file has them in: the
-    same data give the same outputs to the last bit, however they were imported."""
-    return table if table.empty else table.sort_values(list(SPECS[name].key), kind="stable")
+    same data give the same outputs to the last bit, however they were imported.
+
+    The order is ``sort_values(keys, kind="stable")``'s: with two or three keys, each key column is ranked
+    once (text by its distinct values, numbers as numbers) and the rows sorted by one number made of the
+    ranks; a table already in key order is returned as it is.
+    """
+    if table.empty:
+        return table
+    keys = list(SPECS[name].key)
+    ranks = [_key_rank(table[k]) for k in keys] if len(keys) > 1 else [None]  # one key: pandas is as fast
+    if any(r is None for r in ranks):  # one key, a missing key or another type: pandas sorts it
+        return table.sort_values(keys, kind="stable")
+    combined = np.zeros(len(table), dtype=np.int64)
+    span = 1
+    for rank, count in (r for r in ranks if r is not None):
+        span *= count
+        if span >= _ONE_NUMBER:  # too many distinct keys to make one number of: sorted key by key
+            order = np.lexsort([r[0] for r in reversed(ranks) if r is not None])
+            break
+        combined = combined * count + rank
+    else:
+        order = np.argsort(combined, kind="stable")
+    if bool((order == np.arange(len(order))).all()):
+        return table
+    return table.take(order)
+
+
+def _key_rank(column: pd.Series) -> tuple[np.ndarray, int] | None:
+    """Each cell's rank among the column's distinct values (as ``sort_values`` orders them) and how many
+    there are; None for a column with a missing value or of a type other than text or whole numbers."""
+    if isinstance(column.dtype, pd.StringDtype) or column.dtype == object:
+        codes, distinct = pd.factorize(column.to_numpy(dtype=object))
+        if (codes < 0).any() or not all(isinstance(v, str) for v in distinct):
+            return None
+        rank = np.empty(len(distinct), dtype=np.int64)
+        rank[np.argsort(distinct, kind="stable")] = np.arange(len(distinct))
+        return rank[codes], len(distinct)
+    if pd.api.types.is_integer_dtype(column.dtype):
+        if column.isna().any():
+            return None
+        codes, distinct = pd.factorize(column.to_numpy(dtype=np.int64), sort=True)
+        return codes.astype(np.int64), len(distinct)
+    return None
 
 
 def empty_table(spec: FileSpec) -> pd.DataFrame:
@@ -135,8 +182,11 @@ def parse_table(
     if not text.strip():
         return empty_table(spec), [DataProblem(file, None, None, None, "the file is empty (a header row is required)")]
     try:
-        df = cells if cells is not None else pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
-                                                         na_filter=False)  # fmt: skip
+        # the bytes as they are (without the byte order mark the text lost): the parser reads UTF-8 itself,
+        # so the decoded text is not encoded again on the way in
+        body = raw[len(codecs.BOM_UTF8) :] if raw.startswith(codecs.BOM_UTF8) else raw
+        df = cells if cells is not None else pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False,
+                                                         na_filter=False, encoding="utf-8")  # fmt: skip
     except (pd.errors.ParserError, ValueError) as exc:
         m = re.search(r"line (\d+)", str(exc))
         return empty_table(spec), [
@@ -178,13 +228,17 @@ def parse_table(
     # strip cells only when some cell has spaces around it (one scan of the text, not one per cell)
     # a cell with spaces or tabs around it: substring tests, far faster than a regex over the file
     edges = (", ", ",\t", " ,", "\t,", "\n ", "\n\t", " \n", "\t\n")
-    body = text.rstrip("\n")
     blank = " " in text or "\t" in text  # one fast scan: most files have no space or tab at all
-    spaced = blank and (body[:1] in (" ", "\t") or body[-1:] in (" ", "\t") or any(e in text for e in edges))
+    if blank:
+        stripped = text.rstrip("\n")
+        spaced = stripped[:1] in (" ", "\t") or stripped[-1:] in (" ", "\t") or any(e in text for e in edges)
+    else:
+        spaced = False
     out = pd.DataFrame(index=df.index)
     present_optional = [c for c in spec.optional_columns if c.name in df.columns]
+    codes: dict[str, np.ndarray] = {}  # each column's cells numbered by their text, for the duplicate keys
     for column in (*spec.columns, *present_optional):
-        out[column.name] = _convert(cfg, df[column.name], column, file, problems, spaced)
+        out[column.name] = _convert(cfg, df[column.name], column, file, problems, spaced, codes)
     for name in item_cols:
         ins = cfg.instruments[name.rpartition("_")[0]]
         item = Column(name, "int", nullable=True)
@@ -198,25 +252,26 @@ def parse_table(
     for col in df.columns:
         if col not in out.columns and spec.covariates:
             out[col] = df[col].replace("", pd.NA).astype("string")
-    problems.extend(_duplicate_keys(out, df, spec, file))
+    problems.extend(_duplicate_keys(out, df, spec, file, codes))
     return out, problems
 
 
 def _convert(
-    cfg: Config, s: pd.Series, col: Column, file: str, problems: list[DataProblem], spaced: bool = True
-) -> pd.Series:
+    cfg: Config, s: pd.Series, col: Column, file: str, problems: list[DataProblem], spaced: bool = True,
+    numbered: dict[str, np.ndarray] | None = None,
+) -> pd.Series:  # fmt: skip
     """One column's text to its type, the problems reported by row.
 
     Every step is cell by cell, so it runs once per distinct text (a column of 750,000 item scores
-    holds a handful) and the results are spread back over the rows.
+    holds a handful) and the results are spread back over the rows. ``numbered`` gets the column's cells
+    numbered by their text (``pandas.factorize``'s codes), which the duplicate keys are found by.
     """
-    if col.kind == "str" and col.choices is None:  # identifiers: nothing to share
+    codes, uniques = pd.factorize(s.to_numpy(dtype=object))  # as objects: twice as fast as the string array
+    if numbered is not None:
+        numbered[col.name] = codes
+    text = pd.Series(uniques, dtype=s.dtype)
+    if len(uniques) * 2 > len(s):  # mostly distinct (identifiers): no cheaper than cell by cell
         codes, text = np.arange(len(s)), s.reset_index(drop=True)
-    else:
-        codes, uniques = pd.factorize(s.to_numpy(dtype=object))  # as objects: twice as fast as the string array
-        text = pd.Series(uniques, dtype=s.dtype)
-        if len(uniques) * 2 > len(s):  # mostly distinct: no cheaper than cell by cell
-            codes, text = np.arange(len(s)), s.reset_index(drop=True)
     typed, flags = _convert_values(cfg, text.str.strip() if spaced else text, col)
 
     def rows(mask: np.ndarray) -> np.ndarray:
@@ -280,9 +335,20 @@ def _report(
         problems.append(DataProblem(file, int(i) + 2, col.name, str(raw.iat[i]), f"must be {allowed}"))
 
 
-def _duplicate_keys(out: pd.DataFrame, raw: pd.DataFrame, spec: FileSpec, file: str) -> list[DataProblem]:
+def _duplicate_keys(out: pd.DataFrame, raw: pd.DataFrame, spec: FileSpec, file: str,
+                    numbered: dict[str, np.ndarray] | None = None) -> list[DataProblem]:  # fmt: skip
+    """A row whose key (its key columns' text) an earlier row has. ``numbered``: the key columns' cells
+    numbered by their text, when the caller has them (:func:`_convert`); the keys are then told apart by
+    those numbers, without hashing the text again."""
     keys = list(spec.key)
-    dup = raw.duplicated(subset=keys, keep="first").to_numpy()
+    if numbered is not None and all(k in numbered for k in keys):
+        combined = numbered[keys[0]].astype(np.int64)
+        for k in keys[1:]:  # each pair of numbers numbered again: no product of the counts can overflow
+            codes = numbered[k].astype(np.int64) + 1  # 0: a missing cell (-1), as duplicated() pairs them
+            combined = pd.factorize(combined * (int(codes.max(initial=0)) + 1) + codes)[0].astype(np.int64)
+        dup = pd.Series(combined).duplicated(keep="first").to_numpy()
+    else:
+        dup = raw.duplicated(subset=keys, keep="first").to_numpy()
     if not dup.any():
         return []
     first = raw.reset_index(drop=True).reset_index().groupby(keys, sort=False)["index"].transform("first").to_numpy()
@@ -301,21 +367,73 @@ def _rows(df: pd.DataFrame, mask: pd.Series) -> Iterable[int]:
     return (int(i) for i in np.flatnonzero(mask.fillna(False).to_numpy(dtype=bool)))
 
 
+class _Men:
+    """participants.csv's ids hashed once, and every other file's ``participant_id`` matched against them
+    once: the cross-file checks' memberships and lookups (site, arm, randomisation date) are then array
+    indexing, not a set or a map of text per check.
+
+    A man is numbered by his id's first appearance in participants.csv (``code``); ``rows(name)`` gives each
+    row of a file the number of its man, -1 for an empty cell or an id that participants.csv does not have.
+    A lookup of a participants.csv column gives each id the value of its first row, as a map of the
+    de-duplicated ids would.
+    """
+
+    def __init__(self, t: dict[str, pd.DataFrame]) -> None:
+        self.tables = t
+        part = t["participants"]
+        self.code, ids = pd.factorize(part["participant_id"].to_numpy(dtype=object))
+        self.ids = pd.Index(ids, dtype=object)
+        found, first = np.unique(self.code, return_index=True)
+        self.first: np.ndarray = first[found >= 0]  # each man's first row (an empty id is no man)
+        self._rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _match(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        if name not in self._rows:
+            own, texts = pd.factorize(self.tables[name]["participant_id"].to_numpy(dtype=object))
+            found = self.ids.get_indexer(pd.Index(texts, dtype=object)) if len(texts) else np.zeros(0, np.intp)
+            self._rows[name] = (np.append(found, -1)[own], own)
+        return self._rows[name]
+
+    def rows(self, name: str) -> np.ndarray:
+        """The man (his code) of each row of file ``name``; -1 when its id is empty or not in participants.csv."""
+        return self._match(name)[0]
+
+    def given(self, name: str) -> np.ndarray:
+        """Whether each row of file ``name`` names a man (its ``participant_id`` is not empty)."""
+        return self._match(name)[1] >= 0
+
+    def repeated(self, name: str) -> np.ndarray:
+        """Whether each row of file ``name`` names a man an earlier row names (``duplicated(keep="first")``)."""
+        own = self._match(name)[1]
+        return np.asarray(pd.Series(own).duplicated(keep="first").to_numpy(dtype=bool) & (own >= 0))
+
+    def column(self, name: str, column: str) -> pd.api.extensions.ExtensionArray | np.ndarray:
+        """participants.csv's ``column`` for each row of file ``name`` (missing where the man is not known)."""
+        values = self.tables["participants"][column].array
+        at = self.rows(name)
+        taken: pd.api.extensions.ExtensionArray = values.take(
+            np.where(at >= 0, self.first[np.maximum(at, 0)] if len(self.first) else -1, -1), allow_fill=True
+        )
+        return taken
+
+
 def _day(when: object) -> str:
     """A date as ``yyyy-mm-dd`` (a Timestamp, a numpy datetime or a date)."""
     return str(pd.Timestamp(str(when)).date())
 
 
-def _date_checks(cfg: Config, t: dict[str, pd.DataFrame], today: dt.date | None = None) -> list[DataProblem]:
+def _date_checks(cfg: Config, t: dict[str, pd.DataFrame], today: dt.date | None = None,
+                 men: _Men | None = None) -> list[DataProblem]:  # fmt: skip
     """Dates that cannot be: after the data cut-off or in the future (sessions, follow-ups, screenings,
     randomisations, events); a session, a completed follow-up or a man's adverse event before his
     randomisation; a screening after it (a file read month-first would show these)."""
     problems: list[DataProblem] = []
+    men = men or _Men(t)
     now = pd.Timestamp(today or dt.datetime.now(dt.UTC).date())
     cutoff = pd.Timestamp(cfg.trial.data_cutoff) if cfg.trial.data_cutoff is not None else None
-    randomised = t["participants"].set_index("participant_id")["randomised_on"]
     checks = (("attendance", "session_on", "a session"), ("followup", "completed_on", "a completed follow-up"),
-              ("screening", "screened_on", "a screening decision"), ("participants", "randomised_on", "a randomisation"),
+              ("screening", "screened_on", "a screening decision"),
+              ("participants", "randomised_on", "a randomisation"),
               ("events", "event_on", "an adverse event or incident"))  # fmt: skip
     for name, col, what in checks:
         df = t.get(name, pd.DataFrame())
@@ -329,7 +447,7 @@ def _date_checks(cfg: Config, t: dict[str, pd.DataFrame], today: dt.date | None 
             problems.append(DataProblem(f"{name}.csv", i + 2, col, _day(when[i]), f"{what} {limit}"))
         if name == "participants" or "participant_id" not in df.columns:
             continue  # a partner's incident has no randomisation of its own
-        rand = pd.to_datetime(df["participant_id"].map(randomised)).to_numpy(dtype="datetime64[s]")
+        rand = pd.to_datetime(pd.Series(men.column(name, "randomised_on"))).to_numpy(dtype="datetime64[s]")
         wrong = pd.Series((when > rand) if name == "screening" else (when < rand))
         for i in _rows(df, wrong):
             side = "after" if name == "screening" else "before"
@@ -341,12 +459,11 @@ def _date_checks(cfg: Config, t: dict[str, pd.DataFrame], today: dt.date | None 
 def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
     problems: list[DataProblem] = []
     part = t["participants"]
-    known = set(part["participant_id"].dropna().to_numpy(dtype=object).tolist())  # the ids at once, not one by one
+    men = _Men(t)  # the ids hashed once, each file's matched once: no set or map of text per check
 
     def unknown_participants(name: str) -> None:
         df = t[name]
-        mask = ~df["participant_id"].isin(known) & df["participant_id"].notna()
-        for i in _rows(df, mask):
+        for i in np.flatnonzero(men.given(name) & (men.rows(name) < 0)).tolist():
             problems.append(
                 DataProblem(
                     f"{name}.csv", i + 2, "participant_id", str(df["participant_id"].iat[i]), "not in participants.csv"
@@ -372,8 +489,10 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
             problems.append(
                 DataProblem("screening.csv", i + 2, "consented", "true", "consent recorded for an ineligible man")
             )
-        screened = set(scr["participant_id"].dropna())
-        for i in _rows(part, ~part["participant_id"].isin(screened)):
+        at = men.rows("screening")
+        screened = np.zeros(len(men.ids) + 1, dtype=bool)  # the last: an empty id, never screened
+        screened[at[at >= 0]] = True
+        for i in np.flatnonzero(~screened[men.code]).tolist():
             problems.append(
                 DataProblem(
                     "participants.csv",
@@ -383,8 +502,7 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
                     "not in screening.csv (every randomised man was screened)",
                 )
             )
-        dup = scr["participant_id"].notna() & scr["participant_id"].duplicated(keep="first")
-        for i in _rows(scr, dup):
+        for i in np.flatnonzero(men.repeated("screening")).tolist():
             problems.append(
                 DataProblem(
                     "screening.csv",
@@ -394,10 +512,12 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
                     "the same man randomised from two screenings",
                 )
             )
-        site_of = (
-            scr.dropna(subset=["participant_id"]).drop_duplicates("participant_id").set_index("participant_id")["site"]
-        )
-        mismatch = part["participant_id"].map(site_of)
+        # each man's site at his first screening, beside his site in participants.csv
+        hit = np.flatnonzero(at >= 0)
+        known, first = np.unique(at[hit], return_index=True)
+        site_at = np.full(len(men.ids) + 1, -1, dtype=np.intp)
+        site_at[known] = hit[first]
+        mismatch = pd.Series(scr["site"].array.take(site_at[men.code], allow_fill=True), index=part.index)
         for i in _rows(part, mismatch.notna() & (mismatch != part["site"])):
             problems.append(
                 DataProblem(
@@ -415,8 +535,8 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
     if "events" in t and len(t["events"]):
         problems.extend(_event_checks(cfg, t))
     problems.extend(_baseline_checks(cfg, part))
-    problems.extend(_attendance_checks(cfg, t))
-    problems.extend(_date_checks(cfg, t))
+    problems.extend(_attendance_checks(cfg, t, men))
+    problems.extend(_date_checks(cfg, t, men=men))
     fu = t["followup"]
     missing_date = (fu["status"] == "completed") & fu["completed_on"].isna()
     for i in _rows(fu, missing_date):
@@ -447,7 +567,7 @@ def cross_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
     return problems
 
 
-def _attendance_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:
+def _attendance_checks(cfg: Config, t: dict[str, pd.DataFrame], men: _Men | None = None) -> list[DataProblem]:
     att = t["attendance"]
     if not len(att):
         return []
@@ -456,22 +576,12 @@ def _attendance_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProb
     counts: dict[str, int] = {}
     for p in plan:
         counts[p.type] = max(counts.get(p.type, 0), p.number)
-    lengths = pd.DataFrame(
-        {
-            "session_type": [p.type for p in plan],
-            "session_number": [p.number for p in plan],
-            "_length": [p.hours for p in plan],
-        }  # fmt: skip
-    ).astype({"session_type": "string", "session_number": "Int64"})
-    keyed = att[["session_type", "session_number"]].astype({"session_type": "string", "session_number": "Int64"})
-    length = keyed.merge(lengths, how="left", on=["session_type", "session_number"])["_length"].to_numpy()
+    length = _session_lengths(plan, att)
     hours = att["hours"].to_numpy(dtype=float, na_value=np.nan)
     unplanned = np.isnan(length)
     over = ~unplanned & ~np.isnan(hours) & (hours > length + 1e-9)
     idle = (att["attended"] == False).fillna(False).to_numpy(dtype=bool) & ~np.isnan(hours) & (hours > 0)  # noqa: E712
-    arm = att["participant_id"].map(
-        t["participants"].drop_duplicates("participant_id").set_index("participant_id")["arm"]
-    )
+    arm = pd.Series((men or _Men(t)).column("attendance", "arm"), index=att.index)
     offered_arm = cfg.schedule.arm if cfg.schedule else None
     wrong_arm = (arm.notna() & (arm != offered_arm)).to_numpy(dtype=bool)
     for i in np.flatnonzero(unplanned | over | idle | wrong_arm).tolist():
@@ -514,6 +624,24 @@ def _attendance_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProb
                 )  # fmt: skip
             )
     return problems
+
+
+def _session_lengths(plan: list[PlannedSession], att: pd.DataFrame) -> np.ndarray:
+    """The planned hours of each attendance row's session (by its type and number), NaN for a session the
+    schedule does not have: a look-up among each type's few numbers, not a merge of every row's pair of keys."""
+    length = np.full(len(att), np.nan)
+    types, names = pd.factorize(att["session_type"].to_numpy(dtype=object))
+    number = att["session_number"].to_numpy(dtype=np.int64, na_value=0)  # 0: no session is numbered 0
+    for k, name in enumerate(names):
+        planned = sorted((p.number, p.hours) for p in plan if p.type == name)
+        if not planned:
+            continue
+        rows = np.flatnonzero(types == k)
+        numbers = np.array([n for n, _ in planned], dtype=np.int64)
+        at = np.minimum(np.searchsorted(numbers, number[rows]), len(numbers) - 1)
+        hit = numbers[at] == number[rows]
+        length[rows[hit]] = np.array([h for _, h in planned], dtype=float)[at[hit]]
+    return length
 
 
 def _event_checks(cfg: Config, t: dict[str, pd.DataFrame]) -> list[DataProblem]:

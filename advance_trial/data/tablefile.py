@@ -41,13 +41,14 @@ def _column_text(s: pd.Series) -> np.ndarray:
         words = np.where(s.fillna(False).to_numpy(dtype=bool), "true", "false")
         return np.asarray(np.where(s.isna().to_numpy(), "", words), dtype=object)
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        return _by_distinct(s, pd.factorize(s)[0], lambda d: d.dt.strftime("%Y-%m-%d").fillna(""))
+        return _by_distinct(*pd.factorize(s), lambda d: d.dt.strftime("%Y-%m-%d").fillna(""))
     if pd.api.types.is_float_dtype(s.dtype):  # str of a float64 is its shortest round-trip repr
         if s.dtype != np.float64:  # no bits to hash by (Float64, float32): each value on its own
             return _float_column_text(s).to_numpy(dtype=object)
-        return _by_distinct(s, pd.factorize(s.to_numpy().view(np.int64))[0], _float_column_text)
+        codes, bits = pd.factorize(s.to_numpy().view(np.int64))
+        return _by_distinct(codes, np.asarray(bits).view(np.float64), _float_column_text)
     if pd.api.types.is_integer_dtype(s.dtype):
-        return _by_distinct(s, pd.factorize(s)[0], lambda d: d.astype("string").fillna("").astype(object))
+        return _by_distinct(*pd.factorize(s), lambda d: d.astype("string").fillna("").astype(object))
     if isinstance(s.dtype, pd.StringDtype):
         return _one_line_end(s.fillna("").astype(object)).to_numpy(dtype=object)
     # Python objects: each cell on its own (1, 1.0 and True are equal as keys but written apart)
@@ -64,13 +65,19 @@ def _float_column_text(s: pd.Series) -> pd.Series:
     return pd.Series(np.where(s.isna().to_numpy(), "", s.astype(str).to_numpy()), index=s.index, dtype=object)
 
 
-def _by_distinct(s: pd.Series, codes: np.ndarray, text: Callable[[pd.Series], pd.Series]) -> np.ndarray:
-    """``text(s)`` as an object array, computed on the distinct values of ``s`` only (``codes`` numbers them
-    in order of appearance, as ``pandas.factorize`` does; -1, a missing value, is written empty)."""
-    filled = np.flatnonzero(codes >= 0)
-    _, first = np.unique(codes[filled], return_index=True)
-    distinct = text(s.iloc[filled[first]].reset_index(drop=True)).to_numpy(dtype=object)
-    return np.asarray(np.append(distinct, np.array([""], dtype=object))[codes])
+def _by_distinct(codes: np.ndarray, distinct: Any, text: Callable[[pd.Series], pd.Series]) -> np.ndarray:
+    """``text`` of a column as an object array, computed on its distinct values only: ``codes`` and
+    ``distinct`` as ``pandas.factorize`` gives them (-1, a missing value, is written empty)."""
+    shown = text(pd.Series(distinct)).to_numpy(dtype=object)
+    return np.asarray(np.append(shown, np.array([""], dtype=object))[codes])
+
+
+def plain_columns(df: pd.DataFrame) -> set[int]:
+    """The positions of the columns :func:`format_for_csv` writes as numbers, dates or booleans: their text
+    holds no character the CSV writer quotes (digits, signs, points, ``e``, ``inf``, ``nan``, ``true``...)."""
+    kinds = (pd.api.types.is_bool_dtype, pd.api.types.is_datetime64_any_dtype, pd.api.types.is_float_dtype,
+             pd.api.types.is_integer_dtype)  # fmt: skip
+    return {j for j, dtype in enumerate(df.dtypes) if any(kind(dtype) for kind in kinds)}
 
 
 def _one_line_end(text: pd.Series) -> pd.Series:
@@ -94,7 +101,7 @@ def write_table_atomic(df: pd.DataFrame, path: str | Path) -> Path:
     The row and column order are the caller's; the bytes depend only on the data.
     """
     path = Path(path)
-    write_bytes_atomic(csv_text(format_for_csv(df)).encode("utf-8"), path)
+    write_bytes_atomic(csv_text(format_for_csv(df), plain_columns(df)).encode("utf-8"), path)
     return path
 
 
@@ -103,9 +110,10 @@ def write_table_atomic(df: pd.DataFrame, path: str | Path) -> Path:
 _QUOTE_IF = (",", '"', "\n", "\r")
 
 
-def csv_text(shown: pd.DataFrame) -> str:
+def csv_text(shown: pd.DataFrame, plain: set[int] | None = None) -> str:
     """``shown.to_csv(index=False, lineterminator="\n")`` for a table of text (every cell ``str``, as
     :func:`format_for_csv` gives), the rows joined here; fields are quoted as the csv module quotes them.
+    ``plain``: the positions of columns known to need no quoting (:func:`plain_columns` of the typed table).
 
     A table pandas writes its own way goes to pandas: fewer than two columns (a lone empty field is quoted),
     a column name that is not text, a cell that is not text.
@@ -116,6 +124,9 @@ def csv_text(shown: pd.DataFrame) -> str:
     columns = []
     for j in range(len(names)):
         values = shown.iloc[:, j].to_numpy(dtype=object)
+        if plain is not None and j in plain:
+            columns.append(values.tolist())
+            continue
         try:
             joined = "\x1f".join(values)  # one scan of the column: most hold no character to quote
         except TypeError:  # some cell is not text

@@ -40,7 +40,7 @@ def to_csv_bytes(df: pd.DataFrame) -> bytes:
     """
     import pandas as pd
 
-    from advance_trial.data.tablefile import csv_text, format_for_csv
+    from advance_trial.data.tablefile import csv_text, format_for_csv, plain_columns
 
     shown = format_for_csv(df)
     for col in df.columns:
@@ -58,7 +58,7 @@ def to_csv_bytes(df: pd.DataFrame) -> bytes:
                 values = values.copy()
                 values[is_text] = [neutralise(v) if isinstance(v, str) else v for v in cells]
                 shown[col] = values
-    return csv_text(shown).encode("utf-8")
+    return csv_text(shown, plain_columns(df)).encode("utf-8")
 
 
 def md_text(value: object) -> str:
