@@ -176,17 +176,27 @@ def ard_continuous(frame_: pd.DataFrame, to: Target, variable: str, column: str,
     names = names or {}
     rows: list[list[Any]] = []
     numbers = pd.to_numeric(frame_[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    quartile = [s for s in stats if s in ("q1", "median", "q3")]
     for combo, at in cell_rows(frame_, by, cells):
         x = numbers[at]
         x = x[~np.isnan(x)]
-        q1, med, q3 = quartiles(x)
-        values = {"n": len(x), "mean": float(x.mean()) if len(x) else np.nan,
-                  "sd": float(x.std(ddof=1)) if len(x) > 1 else np.nan, "median": med, "q1": q1, "q3": q3,
-                  "min": float(x.min()) if len(x) else np.nan, "max": float(x.max()) if len(x) else np.nan}  # fmt: skip
+        values: dict[str, Any] = dict(zip(("q1", "median", "q3"), quartiles(x), strict=True)) if quartile else {}
+        for s in stats:  # only the statistics asked for (a dose summary has a cell per therapy group)
+            if s not in values:
+                values[s] = _summary(s, x)
         out = {names.get(s, s): values[s] for s in stats}
         rows += stat_rows(to, {**(fixed or {}), **combo}, variable, level, out, method=method,
                           error="no values in this cell" if not len(x) else None)  # fmt: skip
     return frame(rows)
+
+
+def _summary(stat: str, x: np.ndarray) -> Any:
+    """One of :data:`SUMMARIES` but the quartiles, of the values ``x`` (missing ones left out)."""
+    if stat == "n":
+        return len(x)
+    if stat == "sd":
+        return float(x.std(ddof=1)) if len(x) > 1 else np.nan
+    return float(getattr(x, stat)()) if len(x) else np.nan  # mean, min, max
 
 
 def ard_rate(count: int, exposure: float, to: Target, variable: str, combo: Mapping[str, Any], *,
