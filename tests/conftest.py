@@ -285,7 +285,12 @@ def sample_run(shared_build) -> Callable[..., SampleRun]:
 
             return run(config_path(trial), SAMPLES / trial, folder / "out", options=RunOptions(**options))
 
-        name = "-".join(["sample", trial, *(f"{k}_{v}" for k, v in sorted(options.items()))])
+        # named by the options that differ from RunOptions' defaults: ``blinded=False`` is the same run as none
+        from advance_trial.pipeline import RunOptions
+
+        default = RunOptions()
+        changed = sorted((k, v) for k, v in options.items() if getattr(default, k) != v)
+        name = "-".join(["sample", trial, *(f"{k}_{v}" for k, v in changed)])
         folder, result = shared_build(name, build)
         return SampleRun(folder / "out", result)
 
