@@ -23,6 +23,9 @@ Fixtures for new tests
 ``sample_tables(trial="advance-feasibility")``
     ``(cfg, analysis data, all_tables(...))`` of a bundled sample, computed once (shared by the workers); each
     call returns its own deep copy, which the test may change.
+``sample_shareable_tables(trial="advance-feasibility")``
+    ``shareable_tables(cfg, tables, cfg.reporting.min_cell)`` of ``sample_tables(trial)``: the shareable tables
+    and their protection, computed once (shared by the workers); each call returns its own deep copy.
 ``shared_reruns``
     ``verify`` given the result of an identical earlier run (the shared sample run, or one the test made)
     instead of repeating it: for tests of what verify checks, not of whether a run repeats itself.
@@ -315,6 +318,26 @@ def sample_tables(shared_build) -> Callable[[str], tuple[Any, Any, dict[str, Any
     return get
 
 
+@pytest.fixture(scope="session")
+def sample_shareable_tables(shared_build, sample_tables) -> Callable[[str], tuple[dict[str, Any], Any]]:
+    """``sample_shareable_tables(trial="advance-feasibility")``: ``shareable_tables(cfg, tables, min_cell)`` of
+    :func:`sample_tables` (the tables and their protection, the config's ``reporting.min_cell``), computed once
+    (shared by the workers: the complementary suppression's linear programs cost seconds); each call returns
+    its own deep copy."""
+    import copy
+
+    def get(trial: str = "advance-feasibility") -> tuple[dict[str, Any], Any]:
+        def build(_: Path) -> Any:
+            from advance_trial.output.disclosure import shareable_tables
+
+            cfg, _, tables = sample_tables(trial)
+            return shareable_tables(cfg, tables, cfg.reporting.min_cell)
+
+        return copy.deepcopy(shared_build(f"shareable-tables-{trial}", build)[1])
+
+    return get
+
+
 _RERUNS: dict[tuple[str, ...], Any] = {}  # verify's repeated runs, by what they read (one worker's)
 
 
@@ -373,6 +396,30 @@ def shared_reruns(monkeypatch, sample_run) -> None:
         return result
 
     monkeypatch.setattr(pipeline, "run", run)
+
+
+def _close_pooled_connections() -> None:
+    """Close the PostgreSQL connections the allocation log keeps idle for reuse
+    (``advance_trial.randomisation.database._POOL``, one list per database URL)."""
+    import sys
+
+    pool = getattr(sys.modules.get("advance_trial.randomisation.database"), "_POOL", None)
+    if pool is None or not pool.idle:
+        return
+    with pool.lock:
+        idle, pool.idle = pool.idle, {}
+    for connections in idle.values():
+        for con in connections:
+            con.close()
+
+
+@pytest.fixture(autouse=True)
+def _pooled_connections_closed() -> Iterator[None]:
+    """After each test, the idle PostgreSQL connections it left in the log's pool are closed: each test's database
+    is its own and never used again, and a connection left open is held by the server until the worker ends,
+    then deleted while open (a psycopg ResourceWarning each at the end of the run)."""
+    yield
+    _close_pooled_connections()
 
 
 def _cheap_hasher() -> Any:
