@@ -363,7 +363,8 @@ def shared_reruns(monkeypatch, sample_run) -> None:
     """``verify`` given the result of an identical earlier run instead of running again (for tests of what
     verify checks: a touched output, an edited provenance field, changed inputs; not of whether a run repeats
     itself, which ``test_pipeline.py::test_rerun_is_byte_identical`` and the real verifies in ``test_report.py``
-    (``test_cli_run_report_verify``, ``test_verify_passes_then_catches_a_touched_output``) hold).
+    (``test_verify_passes_then_catches_a_touched_output``), ``test_disclosure.py`` (a blinded run) and
+    ``test_verify_log_changed.py`` hold).
 
     ``advance_trial.pipeline.run`` remembers every run it makes in the worker, by its config and data (paths and
     bytes) and its options; a call from ``verify_outputs`` with the same ones gets that result (a bundled sample's

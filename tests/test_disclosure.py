@@ -223,8 +223,9 @@ def test_shareable_runs_pass_their_own_audit_and_no_subtraction_recovers_a_cell(
     assert set(kinds["kind"]) <= {"primary", "complementary"} and not (out / "out.suppression.csv").exists()
 
 
-def test_disclosure_audit_command_passes_a_shareable_folder_and_fails_one_with_a_small_count(invoke, tmp_path,
-                                                                                            sample_run):
+def test_disclosure_audit_command_passes_a_shareable_folder_and_fails_one_with_a_small_count(
+    invoke, tmp_path, sample_run
+):
     out = sample_run(shareable=True, blinded=True).out
     res = invoke("disclosure-audit", out)
     assert res.exit_code == 0, res.output
