@@ -3,9 +3,10 @@
 ``provenance.json`` records the config, the data folder, the run's options (and, for a step's own
 command such as ``recruitment --out``, the command: the same steps of the registry,
 :mod:`advance_trial.steps`, are built again), the SHA-256 of every input and of every output.
-Verification checks that the inputs are still the ones recorded, that the files in the folder are
-the ones recorded, and that a fresh run in a temporary folder writes the same bytes. Any
-difference raises :class:`~advance_trial.errors.IntegrityError` (exit 5) naming the files.
+Verification checks that the files in the folder are the ones recorded, that the inputs are still
+the ones recorded (the config, the data files and the allocation log before the run is repeated: a
+repeat over changed inputs could only differ), and that a fresh run in a temporary folder writes the
+same bytes. Any difference raises :class:`~advance_trial.errors.IntegrityError` (exit 5) naming the files.
 """
 
 from __future__ import annotations
@@ -70,6 +71,26 @@ def _same_log(prov: dict[str, Any], spec: dict[str, Any]) -> None:
         )
 
 
+def _files_changed(prov: dict[str, Any], spec: dict[str, Any]) -> list[str]:
+    """The recorded input files (the data files and the config) whose bytes are no longer the recorded ones, or
+    that are gone: a changed input, said before the run is repeated (the repeat would read them and differ).
+    A config the record cannot name by itself alone (a definitive trial's and its pilot's of one file name) is
+    left to the repeat."""
+    data = Path(spec["data"])
+    places = {name: data / name.removeprefix("data/") for name in prov["inputs"] if name.startswith("data/")}
+    configs = [Path(p) for p in (spec["config"], spec.get("pilot")) if p]
+    if len({p.name for p in configs}) == len(configs):
+        places |= {f"config/{p.name}": p for p in configs}
+    return sorted(n for n, p in places.items() if n in prov["inputs"] and _sha256_or_none(p) != prov["inputs"][n])
+
+
+def _sha256_or_none(path: Path) -> str | None:
+    try:
+        return sha256_file(path) if path.is_file() else None
+    except OSError:
+        return None
+
+
 def verify_outputs(outdir: str | Path) -> VerifyResult:
     """Check ``outdir`` against its provenance and a fresh run (see the module docstring).
 
@@ -105,6 +126,9 @@ def verify_outputs(outdir: str | Path) -> VerifyResult:
         command=str(spec.get("command", "run")), pilot=spec.get("pilot"),
     )  # fmt: skip
     _same_log(prov, spec)
+    moved = _files_changed(prov, spec)
+    if moved:
+        raise IntegrityError(f"{out}: inputs changed since the run: {', '.join(moved)}")
     key = spec.get("key")
     if key is not None and not Path(key).is_file():
         raise IntegrityError(f"{key}: the run's blinding key is not there, so the blinded run cannot be repeated")

@@ -23,6 +23,9 @@ Fixtures for new tests
 ``sample_tables(trial="advance-feasibility")``
     ``(cfg, analysis data, all_tables(...))`` of a bundled sample, computed once (shared by the workers); each
     call returns its own deep copy, which the test may change.
+``sample_shareable_tables(trial="advance-feasibility")``
+    ``shareable_tables(cfg, tables, cfg.reporting.min_cell)`` of ``sample_tables(trial)``: the shareable tables
+    and their protection, computed once (shared by the workers); each call returns its own deep copy.
 ``shared_reruns``
     ``verify`` given the result of an identical earlier run (the shared sample run, or one the test made)
     instead of repeating it: for tests of what verify checks, not of whether a run repeats itself.
@@ -285,7 +288,12 @@ def sample_run(shared_build) -> Callable[..., SampleRun]:
 
             return run(config_path(trial), SAMPLES / trial, folder / "out", options=RunOptions(**options))
 
-        name = "-".join(["sample", trial, *(f"{k}_{v}" for k, v in sorted(options.items()))])
+        # named by the options that differ from RunOptions' defaults: ``blinded=False`` is the same run as none
+        from advance_trial.pipeline import RunOptions
+
+        default = RunOptions()
+        changed = sorted((k, v) for k, v in options.items() if getattr(default, k) != v)
+        name = "-".join(["sample", trial, *(f"{k}_{v}" for k, v in changed)])
         folder, result = shared_build(name, build)
         return SampleRun(folder / "out", result)
 
@@ -306,6 +314,26 @@ def sample_tables(shared_build) -> Callable[[str], tuple[Any, Any, dict[str, Any
             return cfg, ads, all_tables(cfg, ads)
 
         return copy.deepcopy(shared_build(f"tables-{trial}", build)[1])
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def sample_shareable_tables(shared_build, sample_tables) -> Callable[[str], tuple[dict[str, Any], Any]]:
+    """``sample_shareable_tables(trial="advance-feasibility")``: ``shareable_tables(cfg, tables, min_cell)`` of
+    :func:`sample_tables` (the tables and their protection, the config's ``reporting.min_cell``), computed once
+    (shared by the workers: the complementary suppression's linear programs cost seconds); each call returns
+    its own deep copy."""
+    import copy
+
+    def get(trial: str = "advance-feasibility") -> tuple[dict[str, Any], Any]:
+        def build(_: Path) -> Any:
+            from advance_trial.output.disclosure import shareable_tables
+
+            cfg, _, tables = sample_tables(trial)
+            return shareable_tables(cfg, tables, cfg.reporting.min_cell)
+
+        return copy.deepcopy(shared_build(f"shareable-tables-{trial}", build)[1])
 
     return get
 
@@ -335,7 +363,8 @@ def shared_reruns(monkeypatch, sample_run) -> None:
     """``verify`` given the result of an identical earlier run instead of running again (for tests of what
     verify checks: a touched output, an edited provenance field, changed inputs; not of whether a run repeats
     itself, which ``test_pipeline.py::test_rerun_is_byte_identical`` and the real verifies in ``test_report.py``
-    (``test_cli_run_report_verify``, ``test_verify_passes_then_catches_a_touched_output``) hold).
+    (``test_verify_passes_then_catches_a_touched_output``), ``test_disclosure.py`` (a blinded run) and
+    ``test_verify_log_changed.py`` hold).
 
     ``advance_trial.pipeline.run`` remembers every run it makes in the worker, by its config and data (paths and
     bytes) and its options; a call from ``verify_outputs`` with the same ones gets that result (a bundled sample's
@@ -368,6 +397,30 @@ def shared_reruns(monkeypatch, sample_run) -> None:
         return result
 
     monkeypatch.setattr(pipeline, "run", run)
+
+
+def _close_pooled_connections() -> None:
+    """Close the PostgreSQL connections the allocation log keeps idle for reuse
+    (``advance_trial.randomisation.database._POOL``, one list per database URL)."""
+    import sys
+
+    pool = getattr(sys.modules.get("advance_trial.randomisation.database"), "_POOL", None)
+    if pool is None or not pool.idle:
+        return
+    with pool.lock:
+        idle, pool.idle = pool.idle, {}
+    for connections in idle.values():
+        for con in connections:
+            con.close()
+
+
+@pytest.fixture(autouse=True)
+def _pooled_connections_closed() -> Iterator[None]:
+    """After each test, the idle PostgreSQL connections it left in the log's pool are closed: each test's database
+    is its own and never used again, and a connection left open is held by the server until the worker ends,
+    then deleted while open (a psycopg ResourceWarning each at the end of the run)."""
+    yield
+    _close_pooled_connections()
 
 
 def _cheap_hasher() -> Any:

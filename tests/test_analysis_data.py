@@ -84,13 +84,12 @@ def test_every_table_is_a_pivot_of_the_results_data_set(trial, sample_tables):
     assert len(results.long) == counted  # every statistic a row, none twice
 
 
-def test_blinded_and_shareable_tables_are_pivots_too(sample_tables):
+def test_blinded_and_shareable_tables_are_pivots_too(sample_tables, sample_shareable_tables):
     from advance_trial.output.blinding import blind_tables
-    from advance_trial.output.disclosure import shareable_tables
 
     cfg, _, tables = sample_tables("advance-feasibility")
     blinded = blind_tables(cfg, tables, {"advance": "A", "tau": "B"})
-    shared, _ = shareable_tables(cfg, tables, cfg.reporting.min_cell)
+    shared, _ = sample_shareable_tables("advance-feasibility")  # shareable_tables(cfg, tables, min_cell), once
     for disclosed in (blinded, shared):
         results = results_data(disclosed)
         for name in results.columns:
@@ -139,22 +138,21 @@ def read_results_csv(path: Path) -> pd.DataFrame:
     return long
 
 
-def _disclosed_runs(trial, sample_tables):
+def _disclosed_runs(trial, sample_tables, sample_shareable_tables):
     from advance_trial.output.blinding import blind_tables
-    from advance_trial.output.disclosure import shareable_tables
     from advance_trial.pipeline import with_results
 
     cfg, _, tables = sample_tables(trial)  # all_tables(cfg, analysis_data(...)) of the sample, made once
     codes = dict(zip(cfg.arm_ids, "BA", strict=False))
-    shared, _ = shareable_tables(cfg, tables, cfg.reporting.min_cell)
+    shared, _ = sample_shareable_tables(trial)  # shareable_tables(cfg, tables, cfg.reporting.min_cell), once
     return {"plain": with_results(tables, cfg), "blinded": with_results(blind_tables(cfg, tables, codes), cfg),
             "shareable": with_results(shared, cfg)}  # fmt: skip
 
 
 @pytest.mark.parametrize("trial", TRIALS)
-def test_results_structure_of_every_sample_plain_blinded_and_shareable(trial, sample_tables):
+def test_results_structure_of_every_sample_plain_blinded_and_shareable(trial, sample_tables, sample_shareable_tables):
     """cards' check_ard_structure on the results data set of each sample, in the three kinds of run."""
-    for kind, out in _disclosed_runs(trial, sample_tables).items():
+    for kind, out in _disclosed_runs(trial, sample_tables, sample_shareable_tables).items():
         long = results_data({n: t for n, t in out.items() if n != "results"}).long
         check_results_structure(long)
         assert out["results"].data.shape[1] == len(COLUMNS), kind

@@ -93,8 +93,13 @@ def test_unexpected_error_exits_1_without_traceback(invoke, monkeypatch):
 def test_show_and_schema(invoke):
     r = invoke("config", "show", config_path("advance-digital"), "--json")
     shown = json.loads(r.stdout)
-    assert shown["reporting"] == {"ci_level": 0.95, "proportion_ci": "wilson", "min_cell": 5, "digits": 2,
-                                  "percent_digits": 1}
+    assert shown["reporting"] == {
+        "ci_level": 0.95,
+        "proportion_ci": "wilson",
+        "min_cell": 5,
+        "digits": 2,
+        "percent_digits": 1,
+    }
     r = invoke("config", "show", config_path("advance-digital"))
     assert r.exit_code == 0 and "schema_version: 2" in r.stdout
     schema = json.loads(invoke("config", "schema").stdout)

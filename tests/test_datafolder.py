@@ -6,6 +6,7 @@ a crash between writing the data and writing audit.csv left an arm change with n
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -29,10 +30,68 @@ CLI = [sys.executable, "-m", "advance_trial"]
 
 
 def _import(data: Path, site: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([*CLI, *_import_args(data, site)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _import_args(data: Path, site: str) -> list[str]:
     export = EXPORTS / f"{site}-attendance.xlsx"
-    args = [*CLI, "import", str(config_path("advance-feasibility")), str(export), "--data", str(data),
-            "--site", site, "--kind", "attendance"]  # fmt: skip
-    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return ["import", str(config_path("advance-feasibility")), str(export), "--data", str(data), "--site", site,
+            "--kind", "attendance"]  # fmt: skip
+
+
+# imports the command line once; then for each line read (a JSON list of [arguments, output file]) forks one
+# process per command at once, each running `advance-trial ARGUMENTS` with its output in its file, and answers
+# their exit codes (a JSON list): separate processes racing for the folder, without each importing the toolkit
+_WARM_CLI = textwrap.dedent("""
+    import json, os, sys, traceback
+    from advance_trial.cli.main import main
+    import advance_trial.importing
+    for line in sys.stdin:
+        pids = []
+        for args, log in json.loads(line):
+            pid = os.fork()
+            if pid == 0:
+                fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                os.dup2(fd, 1)
+                os.dup2(fd, 2)
+                sys.argv = ["advance-trial", *args]
+                code = 0
+                try:
+                    main()
+                except SystemExit as exc:
+                    code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+                except BaseException:
+                    traceback.print_exc()
+                    code = 1
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+            pids.append(pid)
+        print(json.dumps([os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) for p in pids]), flush=True)
+""")
+
+
+@pytest.fixture
+def warm_cli():
+    """``warm_cli([(args, log), ...])``: the commands run at once, each in a process of its own forked from one
+    that imported the toolkit (:data:`_WARM_CLI`); their exit codes."""
+    if not hasattr(os, "fork"):
+        pytest.skip("needs os.fork")
+    proc = subprocess.Popen([sys.executable, "-c", _WARM_CLI], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)  # fmt: skip
+
+    def run(jobs: list[tuple[list[str], Path]]) -> list[int]:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps([[args, str(log)] for args, log in jobs]) + "\n")
+        proc.stdin.flush()
+        answer = proc.stdout.readline()
+        assert answer, f"the forking process ended (exit {proc.wait(timeout=60)})"
+        return list(json.loads(answer))
+
+    yield run
+    assert proc.stdin is not None
+    proc.stdin.close()
+    proc.wait(timeout=60)
 
 
 def _sites_in(data: Path) -> set[str]:
@@ -41,13 +100,13 @@ def _sites_in(data: Path) -> set[str]:
     return set(men.set_index("participant_id").loc[att["participant_id"].unique(), "site"])
 
 
-def test_two_sites_importing_at_once_both_arrive(fresh, tmp_path):
+def test_two_sites_importing_at_once_both_arrive(fresh, tmp_path, warm_cli):
     for attempt in range(4):
         data = tmp_path / f"run{attempt}"
         shutil.copytree(fresh, data)
-        procs = [_import(data, "london"), _import(data, "bristol")]
-        results = [p.communicate(timeout=300) for p in procs]
-        assert [p.returncode for p in procs] == [0, 0], results
+        jobs = [(_import_args(data, site), tmp_path / f"run{attempt}-{site}.log") for site in ("london", "bristol")]
+        codes = warm_cli(jobs)
+        assert codes == [0, 0], [log.read_text() for _, log in jobs]
         assert _sites_in(data) == {"london", "bristol"}
         audit = pd.read_csv(data / "import" / "audit.csv", dtype=str)
         assert sorted(audit["site"]) == ["bristol", "london"] and set(audit["outcome"]) == {"imported"}

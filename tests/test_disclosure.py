@@ -173,13 +173,15 @@ def _subtraction_attack(folder: Path) -> dict[tuple[str, int, str], int]:
     return recovered
 
 
-def test_the_subtraction_attack_recovers_the_cells_primary_suppression_left_open(tmp_path, sample_tables):
+def test_the_subtraction_attack_recovers_the_cells_primary_suppression_left_open(
+    tmp_path, sample_tables, sample_shareable_tables
+):
     """The measured failure: with primary suppression alone, subtraction recovered suppressed cells."""
-    from advance_trial.output.disclosure import shareable_tables
     from advance_trial.output.tables import write_tables
 
     cfg, _, tables = sample_tables("advance-feasibility")
-    shared, protection = shareable_tables(cfg, tables, 5)
+    assert cfg.reporting.min_cell == 5
+    shared, protection = sample_shareable_tables("advance-feasibility")  # shareable_tables(cfg, tables, 5), once
     from dataclasses import replace
 
     from advance_trial.output.disclosure_cells import count_value
@@ -221,8 +223,9 @@ def test_shareable_runs_pass_their_own_audit_and_no_subtraction_recovers_a_cell(
     assert set(kinds["kind"]) <= {"primary", "complementary"} and not (out / "out.suppression.csv").exists()
 
 
-def test_disclosure_audit_command_passes_a_shareable_folder_and_fails_one_with_a_small_count(invoke, tmp_path,
-                                                                                            sample_run):
+def test_disclosure_audit_command_passes_a_shareable_folder_and_fails_one_with_a_small_count(
+    invoke, tmp_path, sample_run
+):
     out = sample_run(shareable=True, blinded=True).out
     res = invoke("disclosure-audit", out)
     assert res.exit_code == 0, res.output
@@ -348,9 +351,19 @@ def test_retention_difference_swap_keeps_each_arms_own_figures(coded):
     assert d["estimate"] == pytest.approx(19 / 50 - 32 / 54)
 
 
-def test_verify_repeats_a_blinded_run_with_its_key_and_names_a_missing_key(invoke, tmp_path):
-    out = tmp_path / "b"
-    run(ADV, DATA, out, options=RunOptions(blinded=True, shareable=True))
+def test_verify_repeats_a_blinded_run_with_its_key_and_names_a_missing_key(invoke, tmp_path, sample_run):
+    import json
+
+    # the shared blinded shareable run as if written to tmp_path / "b": its folder and key copied there and the
+    # key's new place recorded (the one field that says where the run wrote); verify repeats it for real
+    shared = sample_run(blinded=True, shareable=True)
+    out, key = tmp_path / "b", tmp_path / "b.blinding-key.csv"
+    shutil.copytree(shared.out, out)
+    shutil.copy(shared.key, key)
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["run"]["key"] == str(shared.key.resolve())
+    prov["run"]["key"] = str(key.resolve())
+    (out / "provenance.json").write_text(json.dumps(prov, indent=2, sort_keys=True) + "\n")
     res = invoke("verify", out)
     assert res.exit_code == 0, res.output
     (tmp_path / "b.blinding-key.csv").unlink()

@@ -97,8 +97,11 @@ def test_report_tables_and_figures_are_numbered_and_captioned(out):
     doc = docx.Document(str(out / "report.docx"))
     captions = [p for p in doc.paragraphs if p.style.name == "Caption"]
     assert [p.text for p in captions if p.text.startswith("Table ")][:4] == [  # the summary's two first
-        "Table 1. Key figures", "Table 2. Progression criteria",
-        "Table 3. Recruitment: men randomised of men eligible", "Table 4. Allocation by site and arm"]
+        "Table 1. Key figures",
+        "Table 2. Progression criteria",
+        "Table 3. Recruitment: men randomised of men eligible",
+        "Table 4. Allocation by site and arm",
+    ]
     # each number is a SEQ field, as Word's Insert Caption writes it (its list of tables finds them)
     body = doc.element.body.xml
     assert body.count("SEQ Table") == len(numbers) and body.count("SEQ Figure") == 8

@@ -34,7 +34,10 @@ def test_components_of_one_type_are_told_apart():
     numbered on within their type as the attendance file numbers them."""
     comps = components(load_config(config_path("advance-feasibility")))
     assert [(c.id, c.numbers, c.compulsory) for c in comps] == [
-        ("individual_1", (1, 2), True), ("group", tuple(range(1, 13)), True), ("individual_2", (3,), False)]
+        ("individual_1", (1, 2), True),
+        ("group", tuple(range(1, 13)), True),
+        ("individual_2", (3,), False),
+    ]
     digital = [c.id for c in components(load_config(config_path("advance-digital")))]
     assert digital == ["goal_setting", "online_group", "website", "coaching_call", "booster"]
 

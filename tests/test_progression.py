@@ -119,11 +119,13 @@ def test_the_five_advance_criteria(sample_tables):
     # R: a <- men in ADVANCE + TAU; t.test(a$y_substance_days - a$base_substance_days)
     #    mean -3.25806451612903, 95% CI -4.7938778800171 to -1.72225115224096 (df 30)
     assert (sub.estimate, sub.ci_lower, sub.ci_upper) == pytest.approx(
-        (-3.25806451612903, -4.7938778800171, -1.72225115224096), rel=1e-12)
+        (-3.25806451612903, -4.7938778800171, -1.72225115224096), rel=1e-12
+    )
     abuse = row(t, criterion="abuse")
     # R: t.test(a$y_abi_physical - a$base_abi_physical): -0.18010752688172 (-0.299956787057601 to -0.0602582667058402)
     assert (abuse.estimate, abuse.ci_lower, abuse.ci_upper) == pytest.approx(
-        (-0.18010752688172, -0.299956787057601, -0.0602582667058402), rel=1e-12)
+        (-0.18010752688172, -0.299956787057601, -0.0602582667058402), rel=1e-12
+    )
     assert sub.rule == "estimate at or below no change from baseline (no increase in the intervention arm)"
 
 

@@ -73,6 +73,39 @@ def test_verify_catches_changed_inputs(tmp_path, shared_reruns):
         verify_outputs(tmp_path / "out")
 
 
+def _moved_inputs(out: Path, tmp_path: Path, **spec: str) -> Path:
+    """A copy of ``out`` whose provenance says the run read ``spec``'s config or data folder."""
+    import json
+
+    copy = tmp_path / "results"
+    shutil.copytree(out, copy)
+    prov = json.loads((copy / "provenance.json").read_text())
+    prov["run"] |= spec
+    (copy / "provenance.json").write_text(json.dumps(prov))
+    return copy
+
+
+def test_verify_names_a_changed_config_or_a_lost_data_file_without_repeating_the_run(out, tmp_path, monkeypatch):
+    from advance_trial import pipeline
+
+    def no_repeat(*args, **kwargs):
+        raise AssertionError("the run was repeated over inputs that changed")
+
+    monkeypatch.setattr(pipeline, "run", no_repeat)
+    config = tmp_path / ADV.name
+    config.write_text(ADV.read_text() + "# a comment\n")
+    with pytest.raises(IntegrityError, match=r"inputs changed since the run: config/advance-feasibility.yaml$"):
+        verify_outputs(_moved_inputs(out, tmp_path / "a", config=str(config)))
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data)
+    (data / "partners.csv").unlink()
+    with pytest.raises(IntegrityError, match=r"inputs changed since the run: data/partners.csv$"):
+        verify_outputs(_moved_inputs(out, tmp_path / "b", data=str(data)))
+    shutil.copy(DATA / "partners.csv", data)  # the same bytes again: on to the repeat
+    with pytest.raises(AssertionError, match="repeated"):
+        verify_outputs(_moved_inputs(out, tmp_path / "c", data=str(data)))
+
+
 def test_verify_needs_provenance(tmp_path):
     with pytest.raises(UsageError, match="no provenance.json"):
         verify_outputs(tmp_path)
@@ -156,7 +189,9 @@ def test_shareable_outputs_suppress_small_counts(sample_run):
     assert len(small) and (small["proportion"] == "").all()
 
 
-def test_cli_run_report_verify(invoke, tmp_path):
+def test_cli_run_report_verify(invoke, tmp_path, shared_reruns):
+    # verify compares the command's outputs with the shared shareable run's (another run, made apart):
+    # test_verify_passes_then_catches_a_touched_output repeats a run for real
     res = invoke("run", ADV, "--data", DATA, "--out", tmp_path / "o", "--shareable")
     assert res.exit_code == 0, res.output
     assert invoke("verify", tmp_path / "o").exit_code == 0

@@ -46,7 +46,10 @@ def test_no_id_or_snake_case_name_in_any_rendered_output(reports: dict[str, Path
     assert not found, "\n".join(found[:20])
 
 
-@pytest.mark.parametrize("options", [{"blinded": True}, {"shareable": True}, {"closed": True},
+# the closed report with the committee's cut-off after the sample's last date: the run of
+# tests/test_committee_report.py, shared (the same report with its cut-off stated)
+@pytest.mark.parametrize("options", [{"blinded": True}, {"shareable": True},
+                                     {"closed": True, "data_cut_off": "2020-07-31"},
                                      {"blinded": True, "closed": True}])  # fmt: skip
 def test_no_id_in_blinded_shareable_or_closed_reports(
     sample_run: Callable[..., SampleRun], options: dict[str, bool]

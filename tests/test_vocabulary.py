@@ -36,5 +36,8 @@ def test_interval_methods_match_the_reporting_literal():
 def test_every_analysis_reports_on_known_scales_with_the_right_nulls():
     assert {s for a in v.ANALYSES.values() for s in a.scales} <= set(v.EFFECTS)
     assert {e: v.null_of(e) for e in ("odds_ratio", "rate_ratio", "mean_difference")} == {
-        "odds_ratio": 1.0, "rate_ratio": 1.0, "mean_difference": 0.0}
+        "odds_ratio": 1.0,
+        "rate_ratio": 1.0,
+        "mean_difference": 0.0,
+    }
     assert [n for n, a in v.ANALYSES.items() if not a.complete_cases] == ["multiple_imputation"]
