@@ -4,12 +4,15 @@ the same bytes as formatting cell by cell and writing through pandas (tests/csv_
 from __future__ import annotations
 
 import datetime as dt
+from unittest import mock
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from advance_trial.data import tablefile
 from advance_trial.data.tablefile import csv_text, format_for_csv
 from advance_trial.output.tables import to_csv_bytes
 from tests import csv_reference
@@ -60,20 +63,30 @@ def typed_frames(draw: st.DrawFn) -> pd.DataFrame:
     })  # fmt: skip
 
 
-@settings(max_examples=300, deadline=None)
+#: Short columns are formatted value by value, longer ones by their distinct values
+#: (``tablefile.SMALL``): each test below runs both ways (0: every column by its distinct values).
+BOTH_WAYS = pytest.mark.parametrize("small", [0, tablefile.SMALL])
+
+
+@BOTH_WAYS
+@settings(max_examples=150, deadline=None)
 @given(typed_frames())
-def test_format_for_csv_is_the_cell_by_cell_format(typed):
-    fast, slow = format_for_csv(typed), csv_reference.format_for_csv(typed)
+def test_format_for_csv_is_the_cell_by_cell_format(small, typed):
+    with mock.patch.object(tablefile, "SMALL", small):
+        fast = format_for_csv(typed)
+    slow = csv_reference.format_for_csv(typed)
     assert list(fast.columns) == list(slow.columns)
     for name in typed.columns:
         assert fast[name].tolist() == slow[name].tolist(), name
         assert all(type(v) is str for v in fast[name])
 
 
-@settings(max_examples=200, deadline=None)
+@BOTH_WAYS
+@settings(max_examples=100, deadline=None)
 @given(typed_frames())
-def test_the_written_bytes_are_the_reference_writers(typed):
-    assert csv_text(format_for_csv(typed)).encode() == csv_reference.csv_bytes(typed)
+def test_the_written_bytes_are_the_reference_writers(small, typed):
+    with mock.patch.object(tablefile, "SMALL", small):
+        assert csv_text(format_for_csv(typed)).encode() == csv_reference.csv_bytes(typed)
 
 
 def test_a_per_man_table_is_written_as_before():

@@ -40,20 +40,38 @@ def _column_text(s: pd.Series) -> np.ndarray:
     if pd.api.types.is_bool_dtype(s.dtype):
         words = np.where(s.fillna(False).to_numpy(dtype=bool), "true", "false")
         return np.asarray(np.where(s.isna().to_numpy(), "", words), dtype=object)
+    small = len(s) < SMALL  # a display table's column: each value formatted on its own, as distinct ones are
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        return _by_distinct(*pd.factorize(s), lambda d: d.dt.strftime("%Y-%m-%d").fillna(""))
+        if small:
+            return _iso_dates(s).to_numpy(dtype=object)
+        return _by_distinct(*pd.factorize(s), _iso_dates)
     if pd.api.types.is_float_dtype(s.dtype):  # str of a float64 is its shortest round-trip repr
-        if s.dtype != np.float64:  # no bits to hash by (Float64, float32): each value on its own
+        if small or s.dtype != np.float64:  # no bits to hash by (Float64, float32): each value on its own
             return _float_column_text(s).to_numpy(dtype=object)
         codes, bits = pd.factorize(s.to_numpy().view(np.int64))
         return _by_distinct(codes, np.asarray(bits).view(np.float64), _float_column_text)
     if pd.api.types.is_integer_dtype(s.dtype):
-        return _by_distinct(*pd.factorize(s), lambda d: d.astype("string").fillna("").astype(object))
+        if small:
+            return _integer_text(s).to_numpy(dtype=object)
+        return _by_distinct(*pd.factorize(s), _integer_text)
     if isinstance(s.dtype, pd.StringDtype):
         return _one_line_end(s.fillna("").astype(object)).to_numpy(dtype=object)
     # Python objects: each cell on its own (1, 1.0 and True are equal as keys but written apart)
     text = [v if type(v) is str else _cell_text(v) for v in s.to_numpy(dtype=object)]
     return _one_line_end(pd.Series(text, index=s.index, dtype=object)).to_numpy(dtype=object)
+
+
+#: Columns shorter than this are formatted value by value: finding their distinct values first costs more.
+SMALL = 64
+
+
+def _iso_dates(d: pd.Series) -> pd.Series:
+    dates: pd.Series = d.dt.strftime("%Y-%m-%d").fillna("")
+    return dates
+
+
+def _integer_text(d: pd.Series) -> pd.Series:
+    return d.astype("string").fillna("").astype(object)
 
 
 def _cell_text(v: Any) -> str:
