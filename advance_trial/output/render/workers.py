@@ -1,10 +1,11 @@
 """Worker processes: figures drawn, and a step built, while a run goes on.
 
 Drawing and saving the figures (SVG and PNG each) was once over half of a run's work, one figure after
-another. A run forks two workers once its data are read: one loads the figures' fonts and Pillow while the
-analyses run, the other builds the outcome analyses (a step declared ``apart``,
-:func:`advance_trial.steps.compute`) beside the feasibility measures; the run hands them the figures
-when the tables are final, and writes the tables meanwhile. Each figure is drawn from its table
+another. A run forks two workers (:class:`Workers`) before it reads its data: one loads the figures'
+fonts and Pillow; the other, kept for the steps built apart, imports their modules meanwhile and then
+builds the outcome analyses (a step declared ``apart``, :func:`advance_trial.steps.compute`) beside the
+feasibility measures. The run hands them each figure as soon as its table is built, and the Word file and
+HTML page while it writes its tables. Each figure is drawn from its table
 alone, so the bytes are those of drawing it in the run's own process. Where fork is not available,
 or the machine has one core, or ``ADVANCE_TRIAL_WORKERS=0``, the figures are drawn (and the
 outcomes built) in the run's own process.
