@@ -150,3 +150,42 @@ def test_a_step_built_apart_goes_to_the_worker_that_imported_its_modules(monkeyp
         assert workers.submit_apart(pool, _modules_and_pid, "tabnanny").result() == (True, kept)
     finally:
         workers.stop_workers(pool)
+
+
+def _frozen() -> int:
+    import gc
+
+    return gc.get_freeze_count()
+
+
+def test_the_imports_are_set_aside_from_the_collector_while_the_workers_run_and_given_back_after(monkeypatch):
+    import gc
+
+    monkeypatch.setenv("ADVANCE_TRIAL_WORKERS", "2")
+    assert gc.get_freeze_count() == 0
+    pool = workers.start_workers()
+    if pool is None:
+        pytest.skip("this machine draws in-process (one core or no fork)")
+    try:
+        assert gc.get_freeze_count() > 10_000  # the test process's modules, at least
+        assert pool.submit(_frozen).result() > 10_000  # the worker inherits them set aside: no page copied
+    finally:
+        workers.stop_workers(pool)
+    assert gc.get_freeze_count() == 0  # a process that goes on collects them again
+
+
+def test_the_command_line_sets_its_objects_aside_as_it_ends(monkeypatch):
+    import gc
+
+    from advance_trial.cli import main as cli
+
+    def done() -> None:
+        raise SystemExit(0)
+
+    monkeypatch.setattr(cli, "app", done)
+    try:
+        with pytest.raises(SystemExit):
+            cli.main()
+        assert gc.get_freeze_count() > 10_000  # the exiting process's last collection has nothing to look at
+    finally:
+        gc.unfreeze()

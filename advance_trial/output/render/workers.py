@@ -13,6 +13,7 @@ outcomes built) in the run's own process.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -139,6 +140,11 @@ class Workers(Executor):
                        for _ in range(n)]  # fmt: skip
         self._waiting = [0] * n
         self._lock = threading.Lock()
+        # what the run's process holds now (its imports: most of its objects) is set aside from the garbage
+        # collector until the workers stop (gc.freeze, as CPython's documentation advises before a fork): the
+        # collections of the run and of its workers then look only at what the run makes, and a worker's
+        # collection does not copy the pages it shares with the run's process
+        gc.freeze()
         # each is forked now, while the run's process holds only its imports
         self._to(0, _prepare, tuple(prepare))
         for i in range(1, n - 1):
@@ -173,6 +179,7 @@ class Workers(Executor):
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         for pool in self._pools:
             pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+        gc.unfreeze()  # a process that goes on (a test, the service) collects them again
 
 
 def submit_apart(workers: Executor, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
