@@ -17,16 +17,19 @@ A step is declared with:
 - ``narrows``: of a needed step, the part this step reads: when no other selected step needs the
   whole of it, the needed step is built on the narrowed config (``plan`` reads only the partially
   nested models' ICC of the outcomes it plans);
-- ``apart``: whether the step (which reads only the config and the analysis data) is built in one of
-  a run's worker processes while the steps before it are built (the outcome analyses: a third of the
-  run's computing, on the machine's other core; not when their imputations are large enough to be
-  shared among the workers themselves);
-- ``modules``: what its builder imports (scipy's optimiser, for the plan): imported while the run
-  waits for a step built apart, not after it.
+- ``apart``: whether the step is built in the worker process a run keeps for it while the other
+  steps are built in the run's own (the outcome analyses: a third of the run's computing, on the
+  machine's other core; then the plans that read them, there, with what they read of the steps built
+  here sent along: the run's own process never imports scipy's optimiser). Not when the outcomes'
+  imputations are large enough to be shared among the workers themselves;
+- ``modules``: what its builder imports (scipy's optimiser, for the outcomes and the plan): imported
+  by the worker kept for the steps built apart as soon as it is forked, or else while the run waits
+  for a step built apart.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
@@ -213,7 +216,8 @@ def planning_outcomes(cfg: Config) -> Config:
 
 
 def _outcomes_apart(cfg: Config, ads: AnalysisData) -> bool:
-    """The outcome analyses are built apart unless their imputations are large (the workers share those)."""
+    """The outcome analyses (and the plans, which read them) are built apart unless their imputations are large
+    (the workers share those)."""
     from advance_trial.outcomes.imputation import imputes_ahead
 
     imputed = any("multiple_imputation" in o.analyses_for(cfg.trial.design) for o in cfg.outcomes)
@@ -295,7 +299,8 @@ STEPS: tuple[Step, ...] = (
         blocks=("planning",),
         applies=_parallel,
         narrows={"outcomes": planning_outcomes},
-        modules=("advance_trial.planning",),
+        apart=_outcomes_apart,
+        modules=("advance_trial.planning", "advance_trial.planning.sample_size"),
     ),
     Step(
         "definitive",
@@ -304,6 +309,8 @@ STEPS: tuple[Step, ...] = (
         needs=lambda _: ("plan",),
         blocks=("planning",),
         applies=_parallel,
+        apart=_outcomes_apart,
+        modules=("advance_trial.planning.definitive",),
     ),
     Step("recruitment_rate", "recruitment rate", _rate),
     Step("progression", "progression", _progression, needs=progression_needs),
@@ -416,8 +423,9 @@ def compute(cfg: Config, ads: AnalysisData, targets: tuple[str, ...] = COMMANDS[
     """Build the targets and what they need (:func:`select`), each step :func:`isolated`.
 
     ``done(step, tables)`` is called after each step of the registry (built or skipped) with the tables so far.
-    With ``workers``, the steps declared ``apart`` are handed to them at once (:func:`built_apart`) and
-    taken back in their turn: the tables, failures and warnings are those of building them here.
+    With ``workers``, the steps declared ``apart`` are handed to them (:func:`built_apart`) as soon as the
+    steps they need that are built here are built, and taken back in their turn: the tables, failures and
+    warnings are those of building them here.
     """
     from advance_trial.output.render.workers import submit_apart
 
@@ -429,18 +437,46 @@ def compute(cfg: Config, ads: AnalysisData, targets: tuple[str, ...] = COMMANDS[
         narrow = selection.narrowed.get(step.name)
         return narrow(cfg) if narrow is not None else cfg
 
-    away = {s.name: submit_apart(workers, built_apart, s.name, config_of(s), ads, by)
-            for s in STEPS if workers is not None and s.name in selection.steps and s.apart(cfg, ads)}  # fmt: skip
+    apart = [s for s in STEPS if workers is not None and s.name in selection.steps and s.apart(cfg, ads)]
+    away: dict[str, Future[Apart]] = {}
+    made: dict[str, list[str]] = {}  # step built here -> its tables
+    sent: list[str] = []  # the steps sent apart, in turn (the kept worker builds them in this order)
+    run = secrets.token_hex(8)  # the worker keeps what it built for this call's later steps apart
+
+    def send_ready() -> None:  # each in registry order, once the steps it needs are built here or sent
+        for s in apart:
+            if s.name in sent:
+                continue
+            needs = [n for n in s.needs(cfg) if n in selection.steps]
+            if any(n not in made and n not in sent for n in needs):
+                return
+            given = {t: ctx.results[t] for n in needs if n in made for t in made[n] if t in ctx.results}
+            kept = tuple(n for n in needs if n not in made)  # built by the worker before it: read there
+            assert workers is not None  # a step is apart only with workers
+            try:  # the analysis data go with the first step sent
+                away[s.name] = submit_apart(workers, built_apart, s.name, config_of(s), None if sent else ads,
+                                            by, run, given, kept, definitive)  # fmt: skip
+            except Exception:  # the workers are gone (one was killed): this step and those after are built here
+                apart.clear()
+                return
+            sent.append(s.name)
+
+    send_ready()
     for step in STEPS:
         if step.name in selection.steps:
             if step.name in away and not away[step.name].done():
                 _import_ahead(selection, step, away)
-            built = _taken_back(away.pop(step.name), ctx.failures) if step.name in away else None
-            if built is None:
+            back = _taken_back(away.pop(step.name), ctx.failures) if step.name in away else None
+            if back is None:
                 here = replace(ctx, cfg=config_of(step))
                 built = isolated(step.label, lambda: _tabled(here.cfg, step.build(here)), ctx.failures)  # noqa: B023
+                made[step.name] = list(built)
+            else:
+                built, extras = back
+                ctx.extras |= extras
             ctx.tables |= built
             ctx.results |= {n: t.results for n, t in built.items() if t.results is not None}
+            send_ready()
             if step.name in selection.targets:
                 shown += [n for n in built if n not in shown]
         if done is not None:
@@ -464,34 +500,61 @@ def _import_ahead(selection: Selection, waiting: Step, away: Mapping[str, Any]) 
                 importlib.import_module(module)
 
 
-def built_apart(name: str, cfg: Config, ads: AnalysisData,
-                by: By) -> tuple[dict[str, Table], list[str], list[tuple[type[Warning], str]]]:  # fmt: skip
-    """Build the step ``name`` in a worker process (:func:`compute`): its tables, its failure if any, and
-    the warnings it gave (for the run's own process to give: a worker shows nothing)."""
+#: What a step built apart hands back: its tables, its failure if any, the warnings it gave, its extras.
+Apart = tuple[dict[str, "Table"], list[str], list[tuple[type[Warning], str]], dict[str, Any]]
+#: In a worker, what it built apart for the latest call of :func:`compute` (its token): the context its
+#: later steps read, and the steps built there.
+_KEPT: dict[str, tuple[Context, set[str]]] = {}
+
+
+class NotKept(RuntimeError):
+    """A step sent apart whose needs were built by no step of this worker (another worker took them, or
+    they failed there): it is built in the run's own process."""
+
+
+def built_apart(name: str, cfg: Config, ads: AnalysisData | None, by: By, run: str = "",
+                given: Mapping[str, pd.DataFrame] | None = None, kept: tuple[str, ...] = (),
+                definitive: Config | None = None) -> Apart:  # fmt: skip
+    """Build the step ``name`` in a worker process (:func:`compute`): its tables, its failure if any, the
+    warnings it gave (for the run's own process to give: a worker shows nothing) and the extras it set.
+
+    ``given``: the results rows of the needs built in the run's process; ``kept``: the needs this worker
+    built for the same ``run`` (a step sent before it), whose results it reads from what it kept. The
+    analysis data come with the first step of a run (``ads``), and are kept for the others."""
     import warnings
 
+    known, done = _KEPT.get(run, (None, set[str]()))
+    if ads is not None:
+        known, done = Context(cfg, ads, by, definitive=definitive), set()
+        _KEPT.clear()  # a worker serves one run: what an earlier call kept is let go
+        _KEPT[run] = (known, done)
+    if known is None or any(n not in done for n in kept):
+        raise NotKept(name)
     step, failures = REGISTRY[name], list[str]()
-    ctx = Context(cfg, ads, by)
+    known.results |= dict(given or {})
+    ctx = replace(known, cfg=cfg, extras={})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         built = isolated(step.label, lambda: _tabled(cfg, step.build(ctx)), failures)
-    return built, failures, [(w.category, str(w.message)) for w in caught]
+    known.results |= {n: t.results for n, t in built.items() if t.results is not None}
+    done.add(name)
+    return built, failures, [(w.category, str(w.message)) for w in caught], ctx.extras
 
 
-def _taken_back(future: Future[tuple[dict[str, Table], list[str], list[tuple[type[Warning], str]]]],
-                failures: list[str]) -> dict[str, Table] | None:  # fmt: skip
-    """A step built apart, its warnings given here (once each) and its failure added; ``None`` when it
-    raised (a user's mistake) or its worker died: the step is then built here, and raises here as it would."""
+def _taken_back(future: Future[Apart], failures: list[str]) -> tuple[dict[str, Table], dict[str, Any]] | None:
+    """A step built apart (its tables and extras), its warnings given here (once each) and its failure
+    added; ``None`` when it raised (a user's mistake), its worker died or did not have what it needed: the
+    step is then built here, and raises here as it would."""
     import warnings
 
     try:
-        built, failed, caught = future.result()
+        built, failed, caught, extras = future.result()
     except Exception:  # built again here: the same error, raised where the run expects it
         return None
     for category, message in dict.fromkeys(caught):
         warnings.warn(message, category, stacklevel=3)
     failures.extend(failed)
-    return built
+    return built, extras
 
 
 def worded(cfg: Config, tables: dict[str, Table]) -> dict[str, Table]:

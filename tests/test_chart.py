@@ -212,7 +212,8 @@ def test_the_run_s_six_figures_are_drawn_without_matplotlib() -> None:
 def test_a_whole_run_imports_no_matplotlib_in_any_process(tmp_path) -> None:
     """A sample ``run`` through the command line, its figure workers included (they inherit the audit hook
     across the fork), never imports matplotlib; and the workers did draw (they imported the drawing
-    modules)."""
+    modules). The run's own process does not import scipy's optimiser either: the outcomes and the plans
+    that read them are built in the worker kept for them."""
     import os
     import subprocess
     import sys
@@ -221,7 +222,7 @@ def test_a_whole_run_imports_no_matplotlib_in_any_process(tmp_path) -> None:
     script = (
         "import os, sys\n"
         "def hook(event, args):\n"
-        "    if event == 'import' and args[0].split('.')[0] in ('matplotlib', 'advance_trial'):\n"
+        "    if event == 'import' and args[0].split('.')[0] in ('matplotlib', 'advance_trial', 'scipy'):\n"
         "        with open(os.environ['IMPORT_LOG'], 'a') as fh:\n"
         "            fh.write(f'{os.getpid()} {args[0]}\\n')\n"
         "sys.addaudithook(hook)\n"
@@ -249,6 +250,8 @@ def test_a_whole_run_imports_no_matplotlib_in_any_process(tmp_path) -> None:
     stop_workers(pool)
     if (os.cpu_count() or 1) >= 2 and sys.platform.startswith("linux"):  # the workers drew the figures
         assert any(pid != run_pid and name.endswith("render.plan_figures") for pid, name in seen)
+        assert any(pid != run_pid and name.startswith("scipy.optimize.") for pid, name in seen)
+        assert [name for pid, name in seen if pid == run_pid and name.startswith("scipy.optimize")] == []
 
 
 def _grid(missing: bool = False) -> pd.DataFrame:

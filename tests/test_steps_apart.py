@@ -6,7 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 
 import pytest
 
@@ -38,15 +38,18 @@ def test_the_outcomes_are_the_step_built_apart_unless_their_imputations_are_shar
     from types import SimpleNamespace
 
     cfg, ads, _ = sample_tables()
-    assert [s.name for s in REGISTRY.values() if s.apart(cfg, ads)] == ["outcomes"]
+    # the plans read the outcomes: they are built where the outcomes are
+    assert [s.name for s in REGISTRY.values() if s.apart(cfg, ads)] == ["outcomes", "plan", "definitive"]
     # 100,000 men: each imputation is large enough to go to a worker of its own; the outcomes stay in the run
-    assert not REGISTRY["outcomes"].apart(cfg, SimpleNamespace(men=range(100_000)))
+    large = SimpleNamespace(men=range(100_000))
+    assert [s.name for s in REGISTRY.values() if s.apart(cfg, large)] == []
 
 
 def test_a_step_built_apart_gives_the_same_tables(sample_tables):
     cfg, ads, _ = sample_tables()
     (here, _), (apart, _) = _both(cfg, ads)
     assert list(here.tables) == list(apart.tables) and here.failures == apart.failures
+    assert list(here.extras) == list(apart.extras) == ["definitive"]  # what the plan's step gives besides tables
     for name, table in here.tables.items():
         pd_equal = table.data.equals(apart.tables[name].data)
         assert pd_equal, name
@@ -85,3 +88,34 @@ def test_a_users_mistake_in_a_step_built_apart_is_raised_as_here(sample_tables, 
         if pool is not None:
             pool.shutdown()
     assert raised[0] == raised[1] and "names no instrument" in raised[0]
+
+
+class _EachInItsOwn(Executor):
+    """Each job in a worker process of its own: a step sent apart finds nothing its needs left there."""
+
+    def __init__(self) -> None:
+        self.pools: list[ProcessPoolExecutor] = []
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.pools.append(_pool())
+        return self.pools[-1].submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait=True, *, cancel_futures=False) -> None:
+        for pool in self.pools:
+            pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def test_a_step_sent_apart_to_a_worker_without_its_needs_is_built_here(sample_tables):
+    cfg, ads, _ = sample_tables()
+    with pytest.raises(steps.NotKept):  # the outcomes it reads were built by no step of this process
+        steps.built_apart("plan", cfg, None, "site", "a run", {}, ("outcomes",))
+    here = compute(cfg, ads)
+    pool = _EachInItsOwn()
+    try:
+        apart = compute(cfg, ads, workers=pool)
+    finally:
+        pool.shutdown()
+    assert len(pool.pools) == 3  # the outcomes, the plan and the plan for the definitive trial were sent
+    assert list(here.tables) == list(apart.tables) and here.failures == apart.failures == ()
+    for name in ("plan", "plan_sensitivity"):
+        assert here.tables[name].data.equals(apart.tables[name].data), name

@@ -27,13 +27,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from advance_trial.planning.sample_size import (
-    correlation_interval,
-    design_effect,
-    n_per_arm,
-    sd_upper_limit,
-)
-
 if TYPE_CHECKING:
     from advance_trial.analysis import AnalysisData
     from advance_trial.config import Config
@@ -74,6 +67,8 @@ def _ancova_factor(r: float, n: int, level: float, adjusted: bool) -> tuple[floa
     if abs(r) >= 1 - 1e-12:
         return 1.0, 1.0, (f"r = {r:.3f}: follow-up is an exact linear function of baseline among {n} men; no "
                           "reduction is taken (1 - r^2 = 0 would need no men)")  # fmt: skip
+    from advance_trial.planning.sample_size import correlation_interval  # scipy's optimiser: where a plan is made
+
     lo, hi = correlation_interval(r, n, level)
     if not math.isfinite(lo):
         return 1 - r**2, 1.0, (f"r = {r:.3f} (baseline and follow-up, within arms; {n} men, too few for its "
@@ -88,6 +83,8 @@ def _ancova_factor(r: float, n: int, level: float, adjusted: bool) -> tuple[floa
 def plan_outcome(cfg: Config, ads: AnalysisData, results: ResultsData, outcome: str) -> list[dict[str, object]]:
     """The steps of one outcome's sample size (rows of :data:`COLUMNS`), the ICC and retention looked up in
     ``results``."""
+    from advance_trial.planning.sample_size import design_effect, n_per_arm, sd_upper_limit
+
     p = cfg.planning
     assert p is not None
     o = next(x for x in cfg.outcomes if x.id == outcome)

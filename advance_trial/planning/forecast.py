@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
 #: Above this shape the between-site variation is taken to be none (a Poisson limit of the likelihood).
 ALPHA_LIMIT = 1e6
@@ -97,6 +97,8 @@ def fit_rates(pilot: Sequence[PilotSite]) -> RateModel:
     ValueError
         With no site, a site of no recruiting months, or no man recruited anywhere.
     """
+    from scipy import optimize  # where a rate or a time is solved for: a result read back needs none
+
     if not pilot:
         raise ValueError("no pilot site to estimate recruitment rates from")
     k = np.array([s.men for s in pilot], dtype=float)
@@ -185,6 +187,8 @@ def probability_reached(model: RateModel, sites: Sequence[NewSite], t: float, ta
 
 def months_quantile(model: RateModel, sites: Sequence[NewSite], target: int, q: float) -> float:
     """The ``q`` quantile of the months to randomise ``target`` men (``inf`` beyond 1,000 years)."""
+    from scipy import optimize  # where a rate or a time is solved for: a result read back needs none
+
     first = min(s.opens for s in sites)
     hi = first + 1.0
     while probability_reached(model, sites, hi, target) < q:

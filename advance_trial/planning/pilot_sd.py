@@ -26,9 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy import optimize, special
-
-from advance_trial.planning.sample_size import n_per_arm, sd_upper_limit
+from scipy import special
 
 
 @dataclass(frozen=True)
@@ -63,6 +61,8 @@ def n_julious_owen(delta: float, sd: float, df: int, alpha: float = 0.05, power:
     ``inf`` when no size reaches ``power``: with very few df the averaged power stays below it however many
     men are randomised (its limit is ``P(chi_df / sqrt(df) > 0)`` = 1 only slowly).
     """
+    from scipy import optimize  # where a size is solved for: a result read back needs no optimiser
+
     if delta <= 0 or sd <= 0 or df < 1:
         raise ValueError("the difference and the SD must be positive and the SD estimated on at least 1 df")
 
@@ -80,6 +80,8 @@ def n_julious_owen(delta: float, sd: float, df: int, alpha: float = 0.05, power:
 def pilot_sd_sizes(delta: float, sd: float, df: int, alpha: float = 0.05, power: float = 0.9,
                    confidence: float = 0.8) -> PilotSdSizes:  # fmt: skip
     """The four sizes side by side (see the module's docstring)."""
+    from advance_trial.planning.sample_size import n_per_arm, sd_upper_limit
+
     upper = sd_upper_limit(sd, df, confidence)
     plain = n_per_arm(delta, sd, alpha, power)
     return PilotSdSizes(
