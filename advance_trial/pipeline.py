@@ -471,7 +471,7 @@ def _run(cfg: Config, data: CanonicalData, config: Path, data_dir: Path, out_dir
                 early.extend(ready)
                 figures.append(start_drawing(cfg, ready, out, workers))
 
-    from advance_trial.outcomes.imputation import imputing_in
+    from advance_trial.imputing import imputing_in  # the outcome analyses are imported by the steps
 
     # progression, the plan and results.csv melt each table once; large imputations go to the workers
     with melting_once(), imputing_in(workers):

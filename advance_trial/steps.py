@@ -218,7 +218,7 @@ def planning_outcomes(cfg: Config) -> Config:
 def _outcomes_apart(cfg: Config, ads: AnalysisData) -> bool:
     """The outcome analyses (and the plans, which read them) are built apart unless their imputations are large
     (the workers share those)."""
-    from advance_trial.outcomes.imputation import imputes_ahead
+    from advance_trial.imputing import imputes_ahead
 
     imputed = any("multiple_imputation" in o.analyses_for(cfg.trial.design) for o in cfg.outcomes)
     return not (imputed and imputes_ahead(len(ads.men), cfg.analysis.mi_m, cfg.analysis.mi_iterations))

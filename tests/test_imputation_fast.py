@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from advance_trial import imputing
 from advance_trial.outcomes import imputation
 from advance_trial.outcomes.imputation import DONORS, _donors, impute, stable_argsort
 from tests import pmm_reference
@@ -39,8 +40,14 @@ def _case(seed: int, n: int, blocks: bool = False, decimals: int = 1) -> tuple[n
 @BOTH_WAYS
 @pytest.mark.parametrize(
     ("seed", "n", "blocks", "decimals"),
-    [(1, 6, False, 1), (2, 40, False, 1), (3, 500, False, 1), (4, 3000, False, 6), (5, 300, True, 1),
-     (6, 6000, False, 1)],
+    [
+        (1, 6, False, 1),
+        (2, 40, False, 1),
+        (3, 500, False, 1),
+        (4, 3000, False, 6),
+        (5, 300, True, 1),
+        (6, 6000, False, 1),
+    ],
 )
 def test_fast_pmm_draws_exactly_what_the_reference_draws(seed, n, blocks, decimals, hashed_min):
     complete, incomplete, groups = _case(seed, n, blocks, decimals)
@@ -136,8 +143,8 @@ def _sample_outcomes(workers):
     from advance_trial.analysis.subjects import analysis_data
     from advance_trial.config import load_config
     from advance_trial.data.canonical import read_canonical
+    from advance_trial.imputing import imputing_in
     from advance_trial.outcomes import outcome_results
-    from advance_trial.outcomes.imputation import imputing_in
     from tests.conftest import SAMPLES, config_path
 
     cfg = load_config(config_path("advance-feasibility"))
@@ -153,11 +160,9 @@ def test_imputations_done_in_the_run_s_workers_are_those_done_here(monkeypatch):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from advance_trial.outcomes import imputation
-
     here = _sample_outcomes(None)
     assert (here["group1_level"] == "multiple_imputation").any()
-    monkeypatch.setattr(imputation, "AHEAD_MIN_CELLS", 0)
+    monkeypatch.setattr(imputing, "AHEAD_MIN_CELLS", 0)
     sent: list[str] = []
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
         submit = pool.submit
@@ -179,8 +184,6 @@ def test_an_imputation_no_worker_has_started_is_taken_back_and_done_here(monkeyp
     done in the run's process, not waited for; the same results."""
     from concurrent.futures import Executor, Future
 
-    from advance_trial.outcomes import imputation
-
     class Busy(Executor):
         def __init__(self):
             self.queued: list[Future] = []
@@ -190,7 +193,7 @@ def test_an_imputation_no_worker_has_started_is_taken_back_and_done_here(monkeyp
             return self.queued[-1]
 
     here = _sample_outcomes(None)
-    monkeypatch.setattr(imputation, "AHEAD_MIN_CELLS", 0)
+    monkeypatch.setattr(imputing, "AHEAD_MIN_CELLS", 0)
     busy = Busy()
     assert _sample_outcomes(busy).equals(here)
     assert busy.queued and all(f.cancelled() for f in busy.queued)

@@ -18,7 +18,7 @@ Pooling (Rubin 1987) with the small-sample degrees of freedom of Barnard and Rub
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import BrokenExecutor, Executor, Future
+from concurrent.futures import BrokenExecutor, Future
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from advance_trial.imputing import WORKERS, imputes_ahead
 from advance_trial.intervals import quantile
 
 DONORS = 5
@@ -303,38 +304,16 @@ def impute(
 
 # --------------------------------------------------------------------------- imputing beside the analyses
 
-#: Imputations smaller than this (rows x imputations x rounds) are done where their analysis runs: sending a
-#: data set to a worker and its imputed copies back costs more than it saves.
-AHEAD_MIN_CELLS = 2_000_000
-
-
-def imputes_ahead(rows: int, m: int, iterations: int) -> bool:
-    """Whether imputations of ``rows`` rows are large enough to be done in the run's workers
-    (:data:`AHEAD_MIN_CELLS`)."""
-    return rows * m * iterations >= AHEAD_MIN_CELLS
-
-
-_WORKERS: ContextVar[Executor | None] = ContextVar("imputation_workers", default=None)
 _AHEAD: ContextVar[dict[str, Future[list[np.ndarray]]] | None] = ContextVar("imputations_ahead", default=None)
-
-
-@contextmanager
-def imputing_in(workers: Executor | None) -> Iterator[None]:
-    """Large imputations made inside this block are done in ``workers`` (the run's worker processes,
-    :func:`advance_trial.output.render.workers.start_workers`), beside the run's other analyses; None: here."""
-    token = _WORKERS.set(workers)
-    try:
-        yield
-    finally:
-        _WORKERS.reset(token)
 
 
 @contextmanager
 def imputing_ahead(jobs: Callable[[], dict[str, tuple[Any, ...]]]) -> Iterator[None]:
     """Start the large imputations of ``jobs()`` (:func:`impute`'s arguments by name) in the workers of
-    :func:`imputing_in`, if there are any; :func:`imputed` then takes each from its worker. Every draw is
-    the one this process would make: each imputation has its own generator, sent with its state."""
-    workers = _WORKERS.get()
+    :func:`~advance_trial.imputing.imputing_in`, if there are any; :func:`imputed` then takes each from its
+    worker. Every draw is the one this process would make: each imputation has its own generator, sent with
+    its state."""
+    workers = WORKERS.get()
     started: dict[str, Future[list[np.ndarray]]] = {}
     if workers is not None:
         large = {name: args for name, args in jobs().items() if imputes_ahead(len(args[2]), args[3], args[4])}
