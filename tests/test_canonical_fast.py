@@ -130,3 +130,52 @@ def _in_key_order_as_pandas(rows, in_key_order) -> None:
     two = table.rename(columns={"session_type": "timepoint"})[["participant_id", "timepoint"]]
     pd.testing.assert_frame_equal(in_key_order("followup", two),
                                   two.sort_values(["participant_id", "timepoint"], kind="stable"))  # fmt: skip
+
+
+_TEXTS = st.sampled_from(["", "0", "7", "-3", "+4", "007", "-0", "1.0", "2.5", "1e3", "x", "\u0661", "NaN", "inf",
+                          "999999999999999", "9999999999999999999", "1_000", " 5"])  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(_TEXTS, st.integers(-(10**16), 10**16).map(str)), max_size=70), st.sampled_from(["int", "float"])
+)
+def test_few_whole_numbers_read_text_by_text_are_what_pandas_reads(texts, kind):
+    """A column of few texts, all whole numbers written plainly, is read without pandas' conversion
+    (``canonical.FEW``): the same values, types and unparseable cells as pandas' conversion gives."""
+    from advance_trial.data import canonical
+
+    s = pd.Series(texts, dtype="string")
+    empty = s == ""
+    fast = canonical.parse_numbers(s, empty, kind)
+    few, canonical.FEW = canonical.FEW, -1
+    try:
+        slow = canonical.parse_numbers(s, empty, kind)
+    finally:
+        canonical.FEW = few
+    assert fast[0].dtype == slow[0].dtype
+    assert fast[0].array.equals(slow[0].array) or (len(texts) == 0 and len(fast[0]) == len(slow[0]) == 0)
+    assert (fast[1].to_numpy(dtype=bool, na_value=False) == slow[1].to_numpy(dtype=bool, na_value=False)).all()
+
+
+def test_the_sample_s_whole_numbers_are_read_text_by_text(advance_cfg, monkeypatch):
+    """The fast reading is the one the sample takes (every whole-number column of its files), and gives the
+    frames pandas' conversion gives."""
+    from advance_trial.data import canonical
+
+    calls = []
+    plain = canonical.pd.to_numeric
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return plain(*args, **kwargs)
+
+    monkeypatch.setattr(canonical.pd, "to_numeric", counted)
+    fast = read_canonical(advance_cfg, SAMPLES / "advance-feasibility")
+    # by pandas: the one column of decimals (hours) and two of men's ages and scores (more than FEW distinct
+    # texts); every other whole-number column (the items' scores, sessions, counts) text by text
+    assert len(calls) == 3
+    monkeypatch.setattr(canonical, "FEW", -1)
+    slow = read_canonical(advance_cfg, SAMPLES / "advance-feasibility")
+    for name, df in fast.tables().items():
+        pd.testing.assert_frame_equal(df, slow.tables()[name], check_exact=True)

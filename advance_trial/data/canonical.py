@@ -234,24 +234,25 @@ def parse_table(
         spaced = stripped[:1] in (" ", "\t") or stripped[-1:] in (" ", "\t") or any(e in text for e in edges)
     else:
         spaced = False
-    out = pd.DataFrame(index=df.index)
+    columns: dict[str, pd.Series] = {}  # made into the frame at once (a column added at a time costs more)
     present_optional = [c for c in spec.optional_columns if c.name in df.columns]
     codes: dict[str, np.ndarray] = {}  # each column's cells numbered by their text, for the duplicate keys
     for column in (*spec.columns, *present_optional):
-        out[column.name] = _convert(cfg, df[column.name], column, file, problems, spaced, codes)
+        columns[column.name] = _convert(cfg, df[column.name], column, file, problems, spaced, codes)
     for name in item_cols:
         ins = cfg.instruments[name.rpartition("_")[0]]
         item = Column(name, "int", nullable=True)
         values = _convert(cfg, df[name], item, file, problems, spaced)
-        bad = values.notna() & ((values < ins.min) | (values > ins.max))
-        for i in np.flatnonzero(bad.to_numpy(dtype=bool)).tolist():
+        scores = values.to_numpy(dtype="float64", na_value=np.nan)  # a missing score is within any range
+        for i in np.flatnonzero((scores < ins.min) | (scores > ins.max)).tolist():
             problems.append(
                 DataProblem(file, i + 2, name, str(df[name].iat[i]), f"outside the item range {ins.min}..{ins.max}")
             )
-        out[name] = values
+        columns[name] = values
     for col in df.columns:
-        if col not in out.columns and spec.covariates:
-            out[col] = df[col].replace("", pd.NA).astype("string")
+        if col not in columns and spec.covariates:
+            columns[col] = df[col].replace("", pd.NA).astype("string")
+    out = pd.DataFrame(columns, index=df.index)
     problems.extend(_duplicate_keys(out, df, spec, file, codes))
     return out, problems
 
@@ -318,8 +319,19 @@ def _convert_values(cfg: Config, stripped: pd.Series, col: Column) -> tuple[pd.S
     return typed, [(m.to_numpy(dtype=bool, na_value=False), allowed) for m, allowed in flags]
 
 
+#: Up to this many texts (a column's distinct texts), whole numbers written plainly are read text by text:
+#: pandas' conversion costs a millisecond a column whatever its length, and a file of item scores has dozens.
+FEW = 64
+_PLAIN_WHOLE = re.compile(r"-?[0-9]{1,15}")  # exactly representable; anything else is read by pandas
+
+
 def parse_numbers(s: pd.Series, empty: pd.Series, kind: str) -> tuple[pd.Series, pd.Series]:
     """Text to ``Int64`` (kind ``int``) or ``float64``; returns the typed values and the unparseable cells."""
+    if kind == "int" and len(s) <= FEW:
+        texts = s.tolist()
+        if all(type(t) is str and (t == "" or _PLAIN_WHOLE.fullmatch(t)) for t in texts):
+            whole = pd.array([int(t) if t else None for t in texts], dtype="Int64")
+            return pd.Series(whole, index=s.index), pd.Series(np.zeros(len(texts), dtype=bool), index=s.index)
     num = pd.to_numeric(s.mask(empty), errors="coerce")
     bad = num.isna() & ~empty
     if kind == "int":
