@@ -41,6 +41,7 @@ from typing import Any
 
 from advance_trial.config.models import Config
 from advance_trial.errors import AdvanceTrialError
+from advance_trial.randomisation import trial_log
 from advance_trial.randomisation.database import Location
 from advance_trial.randomisation.key import KeyRing
 from advance_trial.randomisation.log import holding, holds, lock_path
@@ -49,8 +50,8 @@ from advance_trial.randomisation.trial_log import Allocation
 
 #: The most requests made in one step (the service's groups hold as many).
 MOST = 32
-#: An answer older than this (seconds) was left by a process that was killed while it waited.
-STALE = 3600
+#: A request's file name ends so (``.request`` was an earlier version's, whose answer was a file: never mixed).
+ASK = "ask"
 #: How long (seconds) a waiting process listens for its bell before it looks at the lock again: the longest it
 #: waits when its request was left after the step under way had read the folder and no other step follows.
 TICK = 0.002
@@ -110,29 +111,30 @@ def _wait(cfg: Config, ring: KeyRing, where: Location, items: Sequence[Any], fd:
     if len(items) != 1:
         fcntl.flock(fd, fcntl.LOCK_EX)
         return None
-    name, bell = _name(), -1
+    name, bell, pid = _name(), -1, items[0].participant_id
     try:
         with contextlib.suppress(OSError):  # none left (a full disk, say): this process steps itself
             bell = _bell(ring, name)
             _leave(cfg, ring, where, items[0], name)
-        if bell < 0 or not (folder_of(ring) / f"{name}.request").exists():
+        if bell < 0:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            return _answer(ring, name, items[0].participant_id)
+            return None
         listening = select.poll()  # not select(): a service's descriptors may be numbered past its limit
         listening.register(bell, select.POLLIN)
         while True:
-            if listening.poll(TICK * 1000):  # rung: answered (or refused: then this process steps)
-                answer = _answer(ring, name, items[0].participant_id)
-                if answer is None:
-                    fcntl.flock(fd, fcntl.LOCK_EX)
-                return answer
+            if listening.poll(TICK * 1000):  # rung: answered, or made without an answer (then this one steps)
+                answer = _heard(bell, name, pid)
+                if answer is not None:
+                    return answer
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                return _answer(ring, name, pid, bell)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue
-            return _answer(ring, name, items[0].participant_id)  # answered just before the lock went, or never
-    finally:  # withdrawn if the wait is cut short (an answer already left is removed within the hour)
-        (folder_of(ring) / f"{name}.request").unlink(missing_ok=True)
+            return _answer(ring, name, pid, bell)  # answered just before the lock went, or never
+    finally:  # withdrawn if the wait is cut short (an answer in the bell goes with it)
+        (folder_of(ring) / f"{name}.{ASK}").unlink(missing_ok=True)
         if bell >= 0:
             os.close(bell)
             (folder_of(ring) / f"{name}.bell").unlink(missing_ok=True)
@@ -146,91 +148,112 @@ def _name() -> str:
 def _bell(ring: KeyRing, name: str) -> int:
     """Make a request's bell (a named pipe, 0600) and listen on it; the open end."""
     folder = folder_of(ring)
-    folder.mkdir(mode=0o700, exist_ok=True)
     path = folder / f"{name}.bell"
-    os.mkfifo(path, 0o600)
+    try:
+        os.mkfifo(path, 0o600)
+    except FileNotFoundError:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        os.mkfifo(path, 0o600)
     return os.open(path, os.O_RDONLY | os.O_NONBLOCK)
 
 
-def _ring(folder: Path, name: str) -> None:
-    """Ring a request's bell: its process, if it still listens, looks for its answer now."""
+def _tell(folder: Path, name: str, answer: Allocation | None) -> None:
+    """Ring a request's bell with its answer (None: made, but not answered here: its process steps itself),
+    one line written whole into the named pipe (never into a plain file or through a link). Nothing when no one
+    listens (its process was killed)."""
     try:
         fd = os.open(folder / f"{name}.bell", os.O_WRONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
-    except OSError:  # no bell (a request left by a test), or no one listens (its process was killed)
+    except OSError:  # no one listens (its process was killed, or withdrew), or no bell
         return
     try:
-        if stat.S_ISFIFO(os.fstat(fd).st_mode):
-            os.write(fd, b"\n")
-    except OSError:  # pragma: no cover - a pipe whose reader just went
+        st = os.fstat(fd)
+        if stat.S_ISFIFO(st.st_mode) and st.st_uid == os.geteuid():
+            line = {"name": name, "answer": asdict(answer) if answer is not None else None}
+            os.write(fd, json.dumps(line).encode() + b"\n")  # under PIPE_BUF: written whole, or not at all
+    except OSError:  # pragma: no cover - a pipe whose reader just went, or a full one
         pass
     finally:
         os.close(fd)
 
 
+def _heard(bell: int, name: str, pid: str) -> Allocation | None:
+    """The answer the bell carries for request ``name`` (read, so gone), or None (none there, or made without
+    an answer)."""
+    data = b""
+    with contextlib.suppress(BlockingIOError):
+        while chunk := os.read(bell, 65536):
+            data += chunk
+    for line in data.splitlines():
+        try:
+            said = json.loads(line)
+            if said["name"] != name or said["answer"] is None:
+                continue
+            answer = Allocation(**said["answer"])
+        except (ValueError, TypeError, KeyError):
+            continue  # not an answer to this request
+        if answer.participant_id == pid:
+            return answer
+    return None
+
+
 def _leave(cfg: Config, ring: KeyRing, where: Location, item: Any, name: str | None = None) -> str:
-    """Leave a request in the folder (written whole under a temporary name, then renamed); its name."""
+    """Leave a request in the folder (a new 0600 file, written in one write: a step that reads it half written
+    cannot parse it and leaves it to its process); its name."""
     folder = folder_of(ring)
     folder.mkdir(mode=0o700, exist_ok=True)
     name = name or _name()
     body = {**_whose(cfg, where), "participant_id": item.participant_id, "values": item.values,
             "answers": item.answers, "account": item.account, "note": item.note,
             "data_dir": str(Path(item.data_dir).resolve()) if item.data_dir is not None else None}  # fmt: skip
-    _write(folder / f"{name}.request", body)
-    return name
-
-
-def _write(path: Path, body: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(folder / f"{name}.{ASK}", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         os.write(fd, json.dumps(body).encode())
     finally:
         os.close(fd)
-    os.replace(tmp, path)
+    return name
 
 
-def _answer(ring: KeyRing, name: str, pid: str) -> Allocation | None:
-    """The answer left for a request (taken: removed with the request), or None (the request withdrawn)."""
-    folder = folder_of(ring)
-    (folder / f"{name}.request").unlink(missing_ok=True)
-    path = folder / f"{name}.answer"
-    try:
-        body = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    finally:
-        path.unlink(missing_ok=True)
-    if body.get("participant_id") != pid:  # pragma: no cover - a name is never given twice
-        return None
-    return Allocation(**body)
+def _answer(ring: KeyRing, name: str, pid: str, bell: int) -> Allocation | None:
+    """Under the lock: the answer left for a request in its bell (the request withdrawn), or None."""
+    (folder_of(ring) / f"{name}.{ASK}").unlink(missing_ok=True)
+    return _heard(bell, name, pid)
 
 
-def _waiting(cfg: Config, ring: KeyRing, where: Location, most: int) -> list[tuple[str, Any]]:
-    """The requests left for this step (oldest first, at most ``most``), each with its name."""
+def _waiting(cfg: Config, ring: KeyRing, where: Location, most: int,
+             known: dict[str, Any] | None = None) -> list[tuple[str, Any]]:  # fmt: skip
+    """The requests left for this step (oldest first, at most ``most``), each with its name; ``known``: those read
+    already by this step (by name), not read again."""
     folder = folder_of(ring)
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except FileNotFoundError:
         return []
-    whose, now = _whose(cfg, where), time.time()
+    whose, uid = _whose(cfg, where), os.geteuid()
+    known = {} if known is None else known
+    bells = {e.name.removesuffix(".bell"): e for e in entries if e.name.endswith(".bell")}
     found: list[tuple[str, Any]] = []
     for entry in entries:
+        name = entry.name.removesuffix(f".{ASK}")
         try:
-            if entry.name.endswith(".answer") and now - entry.stat().st_mtime > STALE:
-                Path(entry.path).unlink(missing_ok=True)
             if entry.name.endswith(".bell") and not _alive(entry.name):
                 Path(entry.path).unlink(missing_ok=True)
-            if not entry.name.endswith(".request") or len(found) >= most:
+            if not entry.name.endswith(f".{ASK}") or len(found) >= most:
+                continue
+            if name in known:
+                found.append((name, known[name]))
                 continue
             if not _alive(entry.name):  # left by a process killed while it waited: asked by no one now
                 Path(entry.path).unlink(missing_ok=True)
                 continue
-            st = entry.stat(follow_symlinks=False)
-            if not entry.is_file(follow_symlinks=False) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
+            st, bell = entry.stat(follow_symlinks=False), bells.get(name)
+            if not entry.is_file(follow_symlinks=False) or st.st_uid != uid or st.st_mode & 0o077:
                 continue  # written by no process of this user (a request is a plain file, 0600, of its owner)
-            body = json.loads(Path(entry.path).read_text(encoding="utf-8"))
+            rung = bell.stat(follow_symlinks=False) if bell is not None else None
+            if rung is None or not stat.S_ISFIFO(rung.st_mode) or rung.st_uid != uid or rung.st_mode & 0o077:
+                continue  # no bell of its own (a named pipe, 0600, of this user) to carry its answer
+            body = json.loads(Path(entry.path).read_bytes())
         except (OSError, ValueError):
-            continue  # withdrawn meanwhile, or not a request: left as it is
+            continue  # withdrawn meanwhile, half written, or not a request: left as it is
         if not isinstance(body, dict) or any(body.get(k) != v for k, v in whose.items()):
             continue  # another user's, log's or config's: its process makes it
         try:
@@ -238,7 +261,8 @@ def _waiting(cfg: Config, ring: KeyRing, where: Location, most: int) -> list[tup
                             body["note"], Path(body["data_dir"]) if body["data_dir"] else None)  # fmt: skip
         except (KeyError, TypeError, ValueError):
             continue
-        found.append((entry.name.removesuffix(".request"), item))
+        known[name] = item
+        found.append((name, item))
     return found
 
 
@@ -261,20 +285,24 @@ def _lead(cfg: Config, ring: KeyRing, where: Location, items: list[Any],
     requests: those processes, answered an instant ago, are asking again, and a step made without them would be
     followed at once by another for them (two writers would make a step of two, then one of one, and so on).
     One process alone never waits."""
-    others = _waiting(cfg, ring, where, MOST - len(items))
+    known: dict[str, Any] = {}
+    others = _waiting(cfg, ring, where, MOST - len(items), known)
     deadline = time.monotonic() + GRACE
     while len(others) < min(_ANSWERED[0], MOST - len(items)) and time.monotonic() < deadline:
         time.sleep(GRACE / 10)
-        others = _waiting(cfg, ring, where, MOST - len(items))
-    results = many([*items, *(o for _, o in others)])
+        others = _waiting(cfg, ring, where, MOST - len(items), known)
+    window = trial_log.WINDOW.set(MOST if len(items) + len(others) > 1 else 0)
+    try:
+        results = many([*items, *(o for _, o in others)])
+    finally:
+        trial_log.WINDOW.reset(window)
     folder = folder_of(ring)
     answered = 0
     for (name, _), result in zip(others, results[len(items) :], strict=True):
-        if isinstance(result, Allocation):  # a refusal is left to its own process, which says it in its words
-            with contextlib.suppress(OSError):  # else its process finds no answer, steps, finds the man allocated
-                _write(folder / f"{name}.answer", asdict(result))
-                answered += 1
-        (folder / f"{name}.request").unlink(missing_ok=True)  # made (or refused): never made a second time
-        _ring(folder, name)
+        (folder / f"{name}.{ASK}").unlink(missing_ok=True)  # made (or refused): never made a second time
+        # a refusal is left to its own process, which says it in its own words
+        made = result if isinstance(result, Allocation) else None
+        _tell(folder, name, made)  # else (killed before) its process finds no answer, steps, finds him allocated
+        answered += made is not None
     _ANSWERED[0] = answered
     return results[: len(items)]

@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -264,9 +265,9 @@ _VERIFIED: dict[tuple[str, str], _Verified] = {}
 
 
 def _verified(store: LogStore, full: bool = False) -> tuple[Replay, Head, list[dict[str, Any]], list[tuple[Any, ...]],
-                                                             Any]:  # fmt: skip
+                                                             Any, Checkpoint]:  # fmt: skip
     """The log verified from what this process last verified of it, else in full: the state, the head, every
-    event, every row as stored, and the database's change mark taken before anything was read.
+    event, every row as stored, the database's change mark taken before anything was read, and the checkpoint.
 
     The rows this process verified before must be exactly what they were: those the database's change mark
     covers are, when the mark is unchanged (:meth:`~advance_trial.randomisation.database.Db.change_mark`); the
@@ -290,8 +291,8 @@ def _verified(store: LogStore, full: bool = False) -> tuple[Replay, Head, list[d
         done, state, events = 0, None, store.events()
         content = [tuple(e.values()) for e in events]
     head = check_chain(events, ring, log_id, start=done)
-    check_head(ring, log_id, head, events, cp)
-    return replay_events(events[done:], ring, log_id, state), head, events, content, mark
+    cp = check_head(ring, log_id, head, events, cp)
+    return replay_events(events[done:], ring, log_id, state), head, events, content, mark, cp
 
 
 def _checkpoint(store: LogStore) -> Checkpoint | None:
@@ -370,9 +371,9 @@ def _writing(cfg: Config, ring: KeyRing, where: Location, now: datetime | None =
             check_permissions(where)
             with store.db.serialised(exclusive=True):
                 with store.transaction():
-                    state, head, events, content, mark = _verified(store)
+                    state, head, events, content, mark, cp = _verified(store)
                     step = _Step(cfg, store, state, head, now, account, many, isinstance(store.db, PostgresDb))
-                    if many > 1:
+                    if many > 1 and not _open_for(cp, head, many):
                         pending = _background().submit(announce, ring, store.log_id, head, head.row + many)
                     yield step
                     if step.defer:  # the rows in one statement (PostgreSQL: with the commit, once announced)
@@ -386,12 +387,26 @@ def _writing(cfg: Config, ring: KeyRing, where: Location, now: datetime | None =
                         pending.result()  # on disk before the commit
                 if step.rows:
                     files = store.db.files_mark() if isinstance(store.db, SqliteDb) else None
-                    settle(ring, store.log_id, step.head, files)
+                    window = WINDOW.get()
+                    settle(ring, store.log_id, step.head, files, step.head.row + window if window else None)
             _remember(store, events, content, step.state, mark)
         finally:
             if pending is not None:  # never two writes of the checkpoint at once, nor one after the lock is let go
                 wait([pending])
             store.close()
+
+
+#: Rows the checkpoint a step leaves keeps open for the next step (0: none). Set by a step made together with
+#: other processes' requests (:mod:`~advance_trial.randomisation.together`), whose processes are likely to ask
+#: again at once: the next step, of at most that many rows, need not name its rows in the checkpoint before
+#: its commit (:func:`~advance_trial.randomisation.log.announce`, a flush to disk of its own), since the
+#: checkpoint names them already. Any step without it leaves the checkpoint closed, as ever.
+WINDOW: ContextVar[int] = ContextVar("advance_trial_window", default=0)
+
+
+def _open_for(cp: Checkpoint, head: Head, many: int) -> bool:
+    """Whether the checkpoint, at the log's head, names already every row a step of ``many`` rows may leave."""
+    return cp.row == head.row and cp.upto is not None and cp.upto >= head.row + many
 
 
 @functools.lru_cache(maxsize=1)
@@ -408,7 +423,7 @@ def _reading(cfg: Config, ring: KeyRing, where: Location,
         store = open_log(where, ring)
         try:
             with store.db.serialised(exclusive=False):
-                state, head, events, content, mark = _verified(store, full)
+                state, head, events, content, mark, _cp = _verified(store, full)
             yield store, state, head
             _remember(store, events, content, state, mark)
         finally:
