@@ -23,10 +23,29 @@ SITES = ("london", "wolverhampton", "bristol")
 KEY = bytes(range(32))  # the same lists in both trials of a comparison
 
 
+#: The bells this test process listens on, by request (as a waiting process listens on its own).
+_BELLS: dict[str, int] = {}
+
+
 def _left(t, ids):
-    """Requests left in the key folder, as processes that found the lock taken leave them (oldest first)."""
-    return [together._leave(t.cfg, t.ring, al.log_path(t.cfg), al.prepare(t.cfg, pid, SITES[i % 3]))
-            for i, pid in enumerate(ids, 1)]  # fmt: skip
+    """Requests left in the key folder, as processes that found the lock taken leave them (oldest first), each
+    with its bell, listened on."""
+    names = []
+    for i, pid in enumerate(ids, 1):
+        name = together._name()
+        _BELLS[name] = together._bell(t.ring, name)
+        names.append(together._leave(t.cfg, t.ring, al.log_path(t.cfg), al.prepare(t.cfg, pid, SITES[i % 3]), name))
+    return names
+
+
+def _taken(t, name, pid):
+    """The answer a request's bell carries (None: none), the request and its bell gone, as its process takes it."""
+    bell = _BELLS.pop(name)
+    try:
+        return together._answer(t.ring, name, pid, bell)
+    finally:
+        os.close(bell)
+        (together.folder_of(t.ring) / f"{name}.bell").unlink(missing_ok=True)
 
 
 def _steps(monkeypatch) -> list[int]:
@@ -54,15 +73,21 @@ def test_requests_left_by_other_processes_are_made_in_one_step_as_one_by_one(tmp
     steps = _steps(monkeypatch)
     mine = al.allocate(t.cfg, t.ring, ids[0], SITES[0])
     assert steps == [7]  # the process holding the lock made its own and the six left for it, in one step
-    answers = [together._answer(t.ring, name, pid) for name, pid in zip(names, ids[1:], strict=True)]
+    answers = [_taken(t, name, pid) for name, pid in zip(names, ids[1:], strict=True)]
     made = [mine, *answers]
     assert [(a.participant_id, a.arm, a.sequence, a.site, a.new) for a in made] == [
         (a.participant_id, a.arm, a.sequence, a.site, a.new) for a in alone
     ]
     report = al.verify_log(t.cfg, t.ring, receipts=[a.receipt for a in made])
     assert report.allocations == 7 and report.receipts == 7
-    assert list(together.folder_of(t.ring).iterdir()) == []  # each answer taken, each request gone
+    assert list(together.folder_of(t.ring).iterdir()) == []  # each answer taken, each request and bell gone
     assert len({a.allocated_at for a in made}) == 7  # each man his own time, as one by one
+    # each receipt signed by the process that asked, once the lock is let go: none signed for another under it
+    assert "signature" in mine.receipt and not any("signature" in a.receipt for a in answers)
+    from advance_trial.randomisation.key import check_receipt_signature
+
+    for a in made:
+        check_receipt_signature(trial_log.signed(t.ring, a).receipt, t.ring.public_path.read_bytes())
 
 
 def test_a_request_of_a_process_that_was_killed_is_not_made(tmp_path):
@@ -73,7 +98,8 @@ def test_a_request_of_a_process_that_was_killed_is_not_made(tmp_path):
     folder = together.folder_of(t.ring)
     gone = name.split("-")
     gone[1] = str(dead.pid)
-    os.rename(folder / f"{name}.request", folder / ("-".join(gone) + ".request"))
+    for suffix in ("ask", "bell"):
+        os.rename(folder / f"{name}.{suffix}", folder / ("-".join(gone) + f".{suffix}"))
     al.allocate(t.cfg, t.ring, "AF001", "london")
     assert [m.participant_id for m in al.allocated_men(t.cfg, t.ring)] == ["AF001"]
     assert list(folder.iterdir()) == []
@@ -85,20 +111,21 @@ def test_a_request_for_another_config_log_or_user_is_left_to_its_process(tmp_pat
     folder = together.folder_of(t.ring)
     for name, (key, value) in zip(names, [("config", "0" * 64), ("log", "/elsewhere/log.sqlite"),
                                           ("uid", os.geteuid() + 1)], strict=True):  # fmt: skip
-        body = json.loads((folder / f"{name}.request").read_text())
-        (folder / f"{name}.request").write_text(json.dumps({**body, key: value}))
+        body = json.loads((folder / f"{name}.ask").read_text())
+        (folder / f"{name}.ask").write_text(json.dumps({**body, key: value}))
     al.allocate(t.cfg, t.ring, "AF001", "london")
     assert [m.participant_id for m in al.allocated_men(t.cfg, t.ring)] == ["AF001"]
-    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{n}.request" for n in names)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{n}.{s}" for n in names for s in ("ask", "bell"))
+    assert all(_taken(t, name, pid) is None for name, pid in zip(names, ["AF100", "AF101", "AF102"], strict=True))
 
 
 def test_a_request_open_to_others_or_not_a_plain_file_is_not_made(tmp_path):
     t = make_trial(tmp_path)
     open_to_others, linked = _left(t, ["AF100", "AF101"])
     folder = together.folder_of(t.ring)
-    os.chmod(folder / f"{open_to_others}.request", 0o644)
-    os.rename(folder / f"{linked}.request", tmp_path / "elsewhere.request")
-    os.symlink(tmp_path / "elsewhere.request", folder / f"{linked}.request")
+    os.chmod(folder / f"{open_to_others}.ask", 0o644)
+    os.rename(folder / f"{linked}.ask", tmp_path / "elsewhere.ask")
+    os.symlink(tmp_path / "elsewhere.ask", folder / f"{linked}.ask")
     al.allocate(t.cfg, t.ring, "AF001", "london")
     assert [m.participant_id for m in al.allocated_men(t.cfg, t.ring)] == ["AF001"]
 
@@ -108,7 +135,7 @@ def test_a_refused_request_gets_no_answer_and_its_own_process_says_why(tmp_path)
     al.allocate(t.cfg, t.ring, "AF100", "bristol")
     [name] = _left(t, ["AF100"])  # allocated already, at another site
     al.allocate(t.cfg, t.ring, "AF001", "london")
-    assert together._answer(t.ring, name, "AF100") is None  # its process makes its own step, which refuses it:
+    assert _taken(t, name, "AF100") is None  # its process makes its own step, which refuses it:
     with pytest.raises(DataError, match="AF100 was allocated with site=bristol"):
         al.allocate(t.cfg, t.ring, "AF100", "wolverhampton")
 
@@ -117,14 +144,14 @@ def test_a_process_that_dies_after_its_commit_leaves_the_men_allocated_and_the_l
     t = make_trial(tmp_path)
     [name] = _left(t, ["AF100"])
 
-    def killed(path, body):
-        raise KeyboardInterrupt  # stopped after the commit, before the answer is written
+    def killed(folder, name, answer):
+        raise KeyboardInterrupt  # stopped after the commit, before the bell is rung with the answer
 
-    monkeypatch.setattr(together, "_write", killed)
+    monkeypatch.setattr(together, "_tell", killed)
     with pytest.raises(KeyboardInterrupt):
         al.allocate(t.cfg, t.ring, "AF001", "london")
     monkeypatch.undo()
-    assert together._answer(t.ring, name, "AF100") is None  # the waiting process finds no answer: it steps itself
+    assert _taken(t, name, "AF100") is None  # the waiting process finds no answer: it steps itself
     again = al.allocate(t.cfg, t.ring, "AF100", "wolverhampton")
     assert not again.new and again.sequence == 2  # he was allocated, once
     assert al.verify_log(t.cfg, t.ring).allocations == 2
@@ -146,7 +173,7 @@ def test_a_process_that_finds_the_lock_taken_is_answered_by_the_step_under_way(t
     other = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     folder = together.folder_of(t.ring)
     for _ in range(600):
-        if folder.is_dir() and any(p.suffix == ".request" for p in folder.iterdir()):
+        if folder.is_dir() and any(p.suffix == ".ask" for p in folder.iterdir()):
             break
         time.sleep(0.05)
     else:  # pragma: no cover
@@ -339,7 +366,7 @@ def _asking(t, pid: str) -> subprocess.Popen:
     other = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     folder = together.folder_of(t.ring)
     for _ in range(600):
-        if folder.is_dir() and any(p.suffix == ".request" for p in folder.iterdir()):
+        if folder.is_dir() and any(p.suffix == ".ask" for p in folder.iterdir()):
             return other
         time.sleep(0.05)
     raise AssertionError("no request was left")  # pragma: no cover
@@ -351,7 +378,7 @@ def test_a_waiting_process_is_answered_by_its_bell_while_the_lock_is_still_held(
     fcntl.flock(fd, fcntl.LOCK_EX)  # a step under way, and the next one after it: the lock is never let go
     try:
         other = _asking(t, "AF200")
-        assert [p.suffix for p in sorted(together.folder_of(t.ring).iterdir())] == [".bell", ".request"]
+        assert [p.suffix for p in sorted(together.folder_of(t.ring).iterdir())] == [".ask", ".bell"]
         from advance_trial.randomisation.log import holding
         from advance_trial.randomisation.verbs import _make
 
@@ -364,7 +391,7 @@ def test_a_waiting_process_is_answered_by_its_bell_while_the_lock_is_still_held(
         os.close(fd)
     sequence, _arm, new, receipt = json.loads(out)
     assert (sequence, new) == (2, True) and receipt["sequence"] == 2
-    assert list(together.folder_of(t.ring).iterdir()) == []  # request, answer and bell gone
+    assert list(together.folder_of(t.ring).iterdir()) == []  # request and bell gone
 
 
 def test_a_request_left_after_the_step_read_the_folder_is_made_by_its_own_process_once_the_lock_is_free(tmp_path):
@@ -388,6 +415,7 @@ def test_a_bell_that_is_not_a_named_pipe_is_never_written(tmp_path, planted):
     folder = together.folder_of(t.ring)
     target = tmp_path / "target"
     target.write_text("untouched")
+    (folder / f"{name}.bell").unlink()  # the pipe listened on is replaced by a plain file or a link
     if planted == "file":
         (folder / f"{name}.bell").write_text("untouched")
     else:
@@ -396,7 +424,9 @@ def test_a_bell_that_is_not_a_named_pipe_is_never_written(tmp_path, planted):
     assert target.read_text() == "untouched"
     if planted == "file":
         assert (folder / f"{name}.bell").read_text() == "untouched"
-    assert together._answer(t.ring, name, "AF100").sequence == 2
+    # no bell of its own to carry its answer: not made here, left to its own process
+    assert [m.participant_id for m in al.allocated_men(t.cfg, t.ring)] == ["AF001"]
+    assert _taken(t, name, "AF100") is None
 
 
 def test_a_step_waits_a_moment_for_the_processes_it_answered_last_and_one_process_alone_never_waits(

@@ -96,12 +96,13 @@ def allocate_together(cfg: Config, ring: KeyRing, where: Location, items: Sequen
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:  # a step is under way: leave a lone request for it, then wait
             answer = _wait(cfg, ring, where, items, fd)
-            if answer is not None:
-                return [answer]
+            if answer is not None:  # its receipt signed here, by the process that asked
+                return [trial_log.signed(ring, answer)]
         with holding(ring):
-            return _lead(cfg, ring, where, list(items), many)
+            results = _lead(cfg, ring, where, list(items), many)
     finally:
         os.close(fd)  # lets the lock go
+    return [trial_log.signed(ring, r) if isinstance(r, Allocation) else r for r in results]  # signed without it
 
 
 def _wait(cfg: Config, ring: KeyRing, where: Location, items: Sequence[Any], fd: int) -> Allocation | None:
@@ -292,9 +293,11 @@ def _lead(cfg: Config, ring: KeyRing, where: Location, items: list[Any],
         time.sleep(GRACE / 10)
         others = _waiting(cfg, ring, where, MOST - len(items), known)
     window = trial_log.WINDOW.set(MOST if len(items) + len(others) > 1 else 0)
+    unsigned = trial_log.UNSIGNED.set(True)  # each receipt signed by its own process, without the lock
     try:
         results = many([*items, *(o for _, o in others)])
     finally:
+        trial_log.UNSIGNED.reset(unsigned)
         trial_log.WINDOW.reset(window)
     folder = folder_of(ring)
     answered = 0

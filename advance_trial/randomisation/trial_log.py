@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from contextvars import ContextVar
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -45,6 +46,7 @@ from advance_trial.randomisation.database import (
 )
 from advance_trial.randomisation.key import (
     Checkpoint,
+    RECEIPT_FORMAT,
     KeyRing,
     key_folder,
     load_key,
@@ -435,14 +437,29 @@ def _check_trial(cfg: Config, ring: KeyRing) -> None:
         raise UsageError(f"the key is of trial {ring.trial_id!r}, the config of {cfg.trial.id!r}")
 
 
+#: Set while a step is made for several processes (:mod:`~advance_trial.randomisation.together`): its receipts
+#: are left unsigned, each signed by the process that asked (:func:`signed`), once the lock is let go.
+UNSIGNED: ContextVar[bool] = ContextVar("advance_trial_unsigned", default=False)
+
+
 def _receipt(ring: KeyRing, log_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
-    """The signed receipt of an allocation's row (signed after the step: the lock is not held for it)."""
+    """The signed receipt of an allocation's row (signed after the step: the lock is not held for it; unsigned
+    while :data:`UNSIGNED` is set)."""
     body = {
         "trial_id": ring.trial_id, "log_id": log_id, "row": row["row"], "sequence": row["sequence"],
         "participant_id": row["participant_id"], "at_utc": row["at_utc"], "tag": row["tag"],
         "key_fingerprint": ring.fingerprint,
     }  # fmt: skip
+    if UNSIGNED.get():
+        return {"format": RECEIPT_FORMAT, **body}
     return sign_receipt(ring, body)
+
+
+def signed(ring: KeyRing, made: Allocation) -> Allocation:
+    """An allocation whose receipt a step left unsigned (:data:`UNSIGNED`), with its receipt signed."""
+    if not made.receipt or "signature" in made.receipt:
+        return made
+    return dataclasses.replace(made, receipt=sign_receipt(ring, made.receipt))
 
 
 def _refuse(source: str, column: str | None, value: str | None, message: str) -> DataError:
