@@ -8,7 +8,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,7 @@ from advance_trial.errors import DataError, IntegrityError, UsageError
 from advance_trial.randomisation import allocation as al
 from advance_trial.randomisation import together, trial_log
 from advance_trial.randomisation.database import PostgresDb
+from advance_trial.randomisation.key import read_checkpoint, write_checkpoint
 from advance_trial.randomisation.log import lock_path
 from tests.allocation_helpers import make_trial
 
@@ -36,6 +39,11 @@ def _left(t, ids):
         _BELLS[name] = together._bell(t.ring, name)
         names.append(together._leave(t.cfg, t.ring, al.log_path(t.cfg), al.prepare(t.cfg, pid, SITES[i % 3]), name))
     return names
+
+
+def _in_folder(t):
+    """What is in the folder, but the door (a named pipe that holds nothing between steps)."""
+    return sorted(p.name for p in together.folder_of(t.ring).iterdir() if p.name != "door")
 
 
 def _taken(t, name, pid):
@@ -73,6 +81,7 @@ def test_requests_left_by_other_processes_are_made_in_one_step_as_one_by_one(tmp
     steps = _steps(monkeypatch)
     mine = al.allocate(t.cfg, t.ring, ids[0], SITES[0])
     assert steps == [7]  # the process holding the lock made its own and the six left for it, in one step
+    assert _in_folder(t) == sorted(f"{n}.bell" for n in names)  # each request gone; no answer on disk
     answers = [_taken(t, name, pid) for name, pid in zip(names, ids[1:], strict=True)]
     made = [mine, *answers]
     assert [(a.participant_id, a.arm, a.sequence, a.site, a.new) for a in made] == [
@@ -80,7 +89,7 @@ def test_requests_left_by_other_processes_are_made_in_one_step_as_one_by_one(tmp
     ]
     report = al.verify_log(t.cfg, t.ring, receipts=[a.receipt for a in made])
     assert report.allocations == 7 and report.receipts == 7
-    assert list(together.folder_of(t.ring).iterdir()) == []  # each answer taken, each request and bell gone
+    assert _in_folder(t) == []  # each answer taken, each request and bell gone
     assert len({a.allocated_at for a in made}) == 7  # each man his own time, as one by one
     # each receipt signed by the process that asked, once the lock is let go: none signed for another under it
     assert "signature" in mine.receipt and not any("signature" in a.receipt for a in answers)
@@ -102,7 +111,7 @@ def test_a_request_of_a_process_that_was_killed_is_not_made(tmp_path):
         os.rename(folder / f"{name}.{suffix}", folder / ("-".join(gone) + f".{suffix}"))
     al.allocate(t.cfg, t.ring, "AF001", "london")
     assert [m.participant_id for m in al.allocated_men(t.cfg, t.ring)] == ["AF001"]
-    assert list(folder.iterdir()) == []
+    assert _in_folder(t) == []
 
 
 def test_a_request_for_another_config_log_or_user_is_left_to_its_process(tmp_path):
@@ -115,7 +124,7 @@ def test_a_request_for_another_config_log_or_user_is_left_to_its_process(tmp_pat
         (folder / f"{name}.ask").write_text(json.dumps({**body, key: value}))
     al.allocate(t.cfg, t.ring, "AF001", "london")
     assert [m.participant_id for m in al.allocated_men(t.cfg, t.ring)] == ["AF001"]
-    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{n}.{s}" for n in names for s in ("ask", "bell"))
+    assert _in_folder(t) == sorted(f"{n}.{s}" for n in names for s in ("ask", "bell"))
     assert all(_taken(t, name, pid) is None for name, pid in zip(names, ["AF100", "AF101", "AF102"], strict=True))
 
 
@@ -378,7 +387,7 @@ def test_a_waiting_process_is_answered_by_its_bell_while_the_lock_is_still_held(
     fcntl.flock(fd, fcntl.LOCK_EX)  # a step under way, and the next one after it: the lock is never let go
     try:
         other = _asking(t, "AF200")
-        assert [p.suffix for p in sorted(together.folder_of(t.ring).iterdir())] == [".ask", ".bell"]
+        assert [Path(p).suffix for p in _in_folder(t)] == [".ask", ".bell"]
         from advance_trial.randomisation.log import holding
         from advance_trial.randomisation.verbs import _make
 
@@ -391,7 +400,7 @@ def test_a_waiting_process_is_answered_by_its_bell_while_the_lock_is_still_held(
         os.close(fd)
     sequence, _arm, new, receipt = json.loads(out)
     assert (sequence, new) == (2, True) and receipt["sequence"] == 2
-    assert list(together.folder_of(t.ring).iterdir()) == []  # request and bell gone
+    assert _in_folder(t) == []  # request and bell gone
 
 
 def test_a_request_left_after_the_step_read_the_folder_is_made_by_its_own_process_once_the_lock_is_free(tmp_path):
@@ -405,7 +414,7 @@ def test_a_request_left_after_the_step_read_the_folder_is_made_by_its_own_proces
     out, _ = other.communicate(timeout=120)
     sequence, _arm, new, _receipt = json.loads(out)
     assert (sequence, new) == (1, True)
-    assert list(together.folder_of(t.ring).iterdir()) == []
+    assert _in_folder(t) == []
 
 
 @pytest.mark.parametrize("planted", ["file", "symlink"])
@@ -433,17 +442,130 @@ def test_a_step_waits_a_moment_for_the_processes_it_answered_last_and_one_proces
     tmp_path, monkeypatch
 ):
     t = make_trial(tmp_path)
-    slept: list[float] = []
-    real = time.sleep
-    monkeypatch.setattr(together.time, "sleep", lambda s: (slept.append(s), real(s)))
+    waited: list[tuple[int, float]] = []
+    real = together._await
+
+    def awaiting(cfg, ring, where, most, want, known):
+        began = time.monotonic()
+        try:
+            return real(cfg, ring, where, most, want, known)
+        finally:
+            waited.append((want, time.monotonic() - began))
+
+    monkeypatch.setattr(together, "_await", awaiting)
     monkeypatch.setattr(together, "_ANSWERED", [0])
     for i in range(3):
         al.allocate(t.cfg, t.ring, f"AF00{i}", SITES[i])
-    assert slept == []  # alone: no step waits for anyone
+    assert waited == []  # alone: no step waits for anyone
     _left(t, ["AF100"])
     al.allocate(t.cfg, t.ring, "AF003", "london")  # answers the one left
-    assert slept == [] and together._ANSWERED == [1]
-    al.allocate(t.cfg, t.ring, "AF004", "london")  # no one asks again: waits at most GRACE, then steps alone
-    assert slept and sum(slept) <= together.GRACE * 1.1 + 1e-9  # its sleeps end with the grace (one tick over)
+    assert waited == [] and together._ANSWERED == [1]
+    al.allocate(t.cfg, t.ring, "AF004", "london")  # no one asks again: waits GRACE for one, then steps alone
+    [(want, seconds)] = waited
+    assert want == 1 and together.GRACE <= seconds < together.GRACE + 0.5  # the grace, no more (a busy machine)
     assert together._ANSWERED == [0]
     assert al.verify_log(t.cfg, t.ring).allocations == 6
+
+
+# ---------------------------------------------------------------------------- the open checkpoint and the door
+
+
+def test_a_step_made_with_others_leaves_the_checkpoint_open_and_the_next_names_nothing_before_its_commit(
+    tmp_path, monkeypatch
+):
+    t = make_trial(tmp_path)
+    announced: list[int] = []
+    real = trial_log.announce
+    monkeypatch.setattr(
+        trial_log, "announce", lambda ring, log_id, head, upto: (announced.append(upto), real(ring, log_id, head, upto))
+    )
+    [first] = _left(t, ["AF100"])
+    al.allocate(t.cfg, t.ring, "AF001", "london")  # a step of two rows after a closed checkpoint: announced
+    assert announced == [3] and _taken(t, first, "AF100").sequence == 2
+    cp = read_checkpoint(t.ring)
+    assert (cp.row, cp.upto) == (3, 3 + together.MOST)  # open for the next step
+    names = _left(t, ["AF101", "AF102"])
+    al.allocate(t.cfg, t.ring, "AF002", "london")  # three rows: the open checkpoint names them already
+    assert announced == [3]
+    cp = read_checkpoint(t.ring)
+    assert (cp.row, cp.upto) == (6, 6 + together.MOST)
+    assert [_taken(t, n, p).sequence for n, p in zip(names, ["AF101", "AF102"], strict=True)] == [4, 5]
+    monkeypatch.setattr(together, "_ANSWERED", [0])
+    al.allocate(t.cfg, t.ring, "AF003", "london")  # alone: closes it
+    cp = read_checkpoint(t.ring)
+    assert (cp.row, cp.upto) == (7, None)
+    assert al.verify_log(t.cfg, t.ring).allocations == 6
+
+
+def test_a_step_in_the_open_window_killed_after_its_commit_is_whole_and_rows_past_the_window_are_caught(
+    tmp_path, monkeypatch
+):
+    t = make_trial(tmp_path)
+    [first] = _left(t, ["AF100"])
+    al.allocate(t.cfg, t.ring, "AF001", "london")
+    assert _taken(t, first, "AF100").sequence == 2
+    opened = read_checkpoint(t.ring)
+    names = _left(t, ["AF101", "AF102"])
+
+    def killed(*args, **kwargs):  # as if the process died after the commit, before the checkpoint moved
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trial_log, "settle", killed)
+    with pytest.raises(KeyboardInterrupt):
+        al.allocate(t.cfg, t.ring, "AF002", "london")
+    monkeypatch.undo()
+    assert read_checkpoint(t.ring) == opened  # nothing was written to it for that step
+    assert al.verify_log(t.cfg, t.ring).allocations == 5  # committed whole, three rows past the head: accepted
+    assert [_taken(t, n, p) for n, p in zip(names, ["AF101", "AF102"], strict=True)] == [None, None]
+    again = al.allocate(t.cfg, t.ring, "AF101", SITES[1])  # its process steps itself: found allocated, once
+    assert not again.new and again.sequence == 4
+    for i in range(40):  # the log goes on, alone: the checkpoint closed, then moved on step by step
+        al.allocate(t.cfg, t.ring, f"AF2{i:02d}", SITES[i % 3])
+    assert read_checkpoint(t.ring).upto is None
+    write_checkpoint(t.ring, opened)  # put back to the open one, more than 32 rows before the log's end
+    with pytest.raises(IntegrityError, match="goes on past the checkpoint"):
+        al.verify_log(t.cfg, t.ring)
+
+
+def test_a_step_waiting_for_requests_goes_on_when_the_door_is_knocked(tmp_path, monkeypatch):
+    t = make_trial(tmp_path)
+    together.folder_of(t.ring).mkdir(mode=0o700)
+    monkeypatch.setattr(together, "GRACE", 30.0)
+
+    def never(seconds):
+        raise AssertionError("the step looked every tenth of its grace instead of listening at the door")
+
+    monkeypatch.setattr(together.time, "sleep", never)
+    names: list[str] = []
+
+    def asking():
+        names.extend(_left(t, ["AF100"]))
+        together._knock(t.ring)
+
+    threading.Timer(0.2, asking).start()
+    began = time.monotonic()
+    found = together._await(t.cfg, t.ring, al.log_path(t.cfg), together.MOST - 1, 1, {})
+    assert [n for n, _ in found] == names and time.monotonic() - began < 10
+    assert _taken(t, names[0], "AF100") is None  # left as it was: not made
+
+
+@pytest.mark.parametrize("planted", ["file", "symlink"])
+def test_a_door_that_is_not_a_named_pipe_is_never_written(tmp_path, planted, monkeypatch):
+    t = make_trial(tmp_path)
+    folder = together.folder_of(t.ring)
+    folder.mkdir(mode=0o700)
+    target = tmp_path / "target"
+    target.write_text("untouched")
+    if planted == "file":
+        (folder / "door").write_text("untouched")
+    else:
+        (folder / "door").symlink_to(target)
+    [name] = _left(t, ["AF100"])
+    together._knock(t.ring)
+    assert together._door(t.ring) == -1
+    monkeypatch.setattr(together, "_ANSWERED", [2])  # the step waits for one more: it looks, without the door
+    al.allocate(t.cfg, t.ring, "AF001", "london")
+    assert target.read_text() == "untouched"
+    if planted == "file":
+        assert (folder / "door").read_text() == "untouched"
+    assert _taken(t, name, "AF100").sequence == 2

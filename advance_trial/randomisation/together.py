@@ -4,23 +4,27 @@ Each allocation is a step under the trial's lock, waiting for two flushes to dis
 With several processes allocating into one log (the command line at several desks, several service instances),
 each waited its turn for the lock and its own two flushes, and every hand-over of the lock cost more: throughput
 fell as writers were added. Here a process that finds the lock taken leaves its request, checked, in the key
-folder (``<trial>.together/``, private like the key) before it waits; the process holding the lock makes, in its
-step, its own allocation and every request left for it (at most :data:`~advance_trial.service.group.MOST`,
-oldest first) through :func:`~advance_trial.randomisation.verbs.allocate_many`: each man still gets his own
-row, sequence, time, actor and signed receipt, and the group shares the verification, the commit and the
-checkpoint's flushes. Before it lets the lock go it leaves each waiting process its answer (the allocation, as
-:func:`~advance_trial.randomisation.verbs.allocate` returns it) beside the request, and rings the request's bell
-(a named pipe the waiting process listens on): the waiting process takes its answer at once, without waiting for
-the lock (which the next step may hold by then). A waiting process that hears nothing looks at the lock every
-:data:`TICK` seconds; when it gets the lock it takes the answer left for it, if any, or makes its own step. A
-process that finds no answer (its request was refused, or could not be made with the others, or the process
-holding the lock was killed) makes its own step, as it always did: a refusal is then its own, said in its own
-words; a man already allocated by a process killed before it answered is found allocated, as after any crash.
-Nothing is taken from a process of another user, with another config or for another log.
+folder (``<trial>.together/NAME.ask``, private like the key), with its bell beside it (``NAME.bell``, a named
+pipe it listens on), and knocks on the folder's door (``door``, a named pipe a step waiting for requests listens
+on); the process holding the lock makes, in its step, its own allocation and every request left for it (at most
+:data:`MOST`, oldest first) through :func:`~advance_trial.randomisation.verbs.allocate_many`: each man still
+gets his own row, sequence, time, actor and receipt, and the group shares the verification, the commit and the
+checkpoint's flush. Such a step leaves the checkpoint open for the next (:data:`trial_log.WINDOW
+<advance_trial.randomisation.trial_log.WINDOW>`), which then names nothing in it before its commit: a step of
+several rows costs the flushes of a step of one. Before it lets the lock go it removes each request it made
+and rings its bell with the answer (the allocation, as :func:`~advance_trial.randomisation.verbs.allocate`
+returns it, its receipt left unsigned: signed by the process that asked, without the lock), one line written
+whole into the pipe: the waiting process takes its answer at once, without waiting for the lock (which the next
+step may hold by then). A waiting process that hears nothing looks at the lock every :data:`TICK` seconds;
+when it gets the lock it takes the answer its bell holds, if any, or makes its own step. A process that finds
+no answer (its request was refused, or could not be made with the others, or the process holding the lock was
+killed) makes its own step, as it always did: a refusal is then its own, said in its own words; a man already
+allocated by a process killed before it answered is found allocated, as after any crash. Nothing is taken from
+a process of another user, with another config or for another log, nor a request without its bell.
 
-What is left in the folder is read only by the owner of the key folder, who can read the key itself; an answer
-names an arm, and is removed as soon as it is read (one left by a waiting process that was killed is removed
-after an hour; a request or a bell left by a process killed while it waited is removed by the next step).
+An answer names an arm: it is never written to disk, only into the pipe of the process that asked, read by
+it alone. What is left in the folder is read only by the owner of the key folder, who can read the key itself (a
+request or a bell left by a process killed while it waited is removed by the next step).
 """
 
 from __future__ import annotations
@@ -117,6 +121,7 @@ def _wait(cfg: Config, ring: KeyRing, where: Location, items: Sequence[Any], fd:
         with contextlib.suppress(OSError):  # none left (a full disk, say): this process steps itself
             bell = _bell(ring, name)
             _leave(cfg, ring, where, items[0], name)
+            _knock(ring)
         if bell < 0:
             fcntl.flock(fd, fcntl.LOCK_EX)
             return None
@@ -267,6 +272,65 @@ def _waiting(cfg: Config, ring: KeyRing, where: Location, most: int,
     return found
 
 
+def _await(cfg: Config, ring: KeyRing, where: Location, most: int, want: int,
+           known: dict[str, Any]) -> list[tuple[str, Any]]:  # fmt: skip
+    """The requests left for this step once ``want`` are there, or :data:`GRACE` seconds have passed: woken by
+    the door (a named pipe each process that leaves a request knocks on), else looking every tenth of it."""
+    deadline = time.monotonic() + GRACE
+    door = _door(ring)
+    listening = select.poll()
+    if door >= 0:
+        listening.register(door, select.POLLIN)
+    try:
+        others = _waiting(cfg, ring, where, most, known)  # after the door opened: no knock is missed
+        while len(others) < want and (left := deadline - time.monotonic()) > 0:
+            if door < 0:
+                time.sleep(min(GRACE / 10, left))
+            elif listening.poll(left * 1000):  # knocked
+                with contextlib.suppress(BlockingIOError):
+                    os.read(door, 4096)
+            others = _waiting(cfg, ring, where, most, known)
+        return others
+    finally:
+        if door >= 0:
+            os.close(door)
+
+
+def _door(ring: KeyRing) -> int:
+    """Open the door (``door``, a named pipe, 0600, in the folder) to listen for knocks; -1 when it cannot be
+    (then the step looks for requests every tenth of :data:`GRACE`)."""
+    path = folder_of(ring) / "door"
+    try:
+        with contextlib.suppress(FileExistsError):
+            os.mkfifo(path, 0o600)
+        # read and write (Linux): a writer always there, so a knocker's going is no hang-up to wake for
+        fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError:
+        return -1
+    st = os.fstat(fd)
+    if not stat.S_ISFIFO(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
+        os.close(fd)
+        return -1
+    return fd
+
+
+def _knock(ring: KeyRing) -> None:
+    """Knock on the door: a step waiting for requests (:func:`_await`) looks for them now. Nothing when no step
+    waits (no one listens)."""
+    try:
+        fd = os.open(folder_of(ring) / "door", os.O_WRONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError:
+        return
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISFIFO(st.st_mode) and st.st_uid == os.geteuid():
+            os.write(fd, b".")
+    except OSError:  # pragma: no cover - full, or its reader just went
+        pass
+    finally:
+        os.close(fd)
+
+
 def _alive(name: str) -> bool:
     """Whether the process that left a request (its id is in the request's name) is still running."""
     try:
@@ -288,10 +352,8 @@ def _lead(cfg: Config, ring: KeyRing, where: Location, items: list[Any],
     One process alone never waits."""
     known: dict[str, Any] = {}
     others = _waiting(cfg, ring, where, MOST - len(items), known)
-    deadline = time.monotonic() + GRACE
-    while len(others) < min(_ANSWERED[0], MOST - len(items)) and time.monotonic() < deadline:
-        time.sleep(GRACE / 10)
-        others = _waiting(cfg, ring, where, MOST - len(items), known)
+    if len(others) < min(_ANSWERED[0], MOST - len(items)):
+        others = _await(cfg, ring, where, MOST - len(items), min(_ANSWERED[0], MOST - len(items)), known)
     window = trial_log.WINDOW.set(MOST if len(items) + len(others) > 1 else 0)
     unsigned = trial_log.UNSIGNED.set(True)  # each receipt signed by its own process, without the lock
     try:

@@ -12,6 +12,7 @@ it but never replaces it. The verbs are in :mod:`~advance_trial.randomisation.ve
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import re
@@ -19,7 +20,6 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from contextvars import ContextVar
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -45,8 +45,8 @@ from advance_trial.randomisation.database import (
     writes_to,
 )
 from advance_trial.randomisation.key import (
-    Checkpoint,
     RECEIPT_FORMAT,
+    Checkpoint,
     KeyRing,
     key_folder,
     load_key,
