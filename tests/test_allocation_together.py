@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import stat
 import subprocess
 import sys
 import threading
@@ -153,7 +154,7 @@ def test_a_process_that_dies_after_its_commit_leaves_the_men_allocated_and_the_l
     t = make_trial(tmp_path)
     [name] = _left(t, ["AF100"])
 
-    def killed(folder, name, answer):
+    def killed(folder, bell, name, answer):
         raise KeyboardInterrupt  # stopped after the commit, before the bell is rung with the answer
 
     monkeypatch.setattr(together, "_tell", killed)
@@ -569,3 +570,23 @@ def test_a_door_that_is_not_a_named_pipe_is_never_written(tmp_path, planted, mon
     if planted == "file":
         assert (folder / "door").read_text() == "untouched"
     assert _taken(t, name, "AF100").sequence == 2
+
+
+def test_a_thread_keeps_its_bell_and_an_answer_meant_for_an_earlier_request_is_ignored(tmp_path):
+    t = make_trial(tmp_path)
+    called, fd = together._own_bell(t.ring)
+    assert together._own_bell(t.ring) == (called, fd)  # kept for the thread's next request: no new pipe
+    folder = together.folder_of(t.ring)
+    made = al.allocate(t.cfg, t.ring, "AF001", "london")
+    together._tell(folder, called, "an-earlier-request", made)  # an answer come late, for a request withdrawn
+    assert together._heard(fd, "this-request", "AF001") is None  # ignored (and gone)
+    together._tell(folder, called, "this-request", made)
+    assert together._heard(fd, "this-request", "AF001") == made
+    (folder / f"{called}.bell").unlink()  # its bell removed: made again at the next request
+    again, _ = together._own_bell(t.ring)
+    assert again != called and stat.S_ISFIFO(os.stat(folder / f"{again}.bell").st_mode)
+    other: list[tuple[str, int]] = []
+    thread = threading.Thread(target=lambda: other.append(together._own_bell(t.ring)))
+    thread.start()
+    thread.join()
+    assert other[0][0] != again  # each thread its own

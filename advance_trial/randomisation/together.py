@@ -4,8 +4,8 @@ Each allocation is a step under the trial's lock, waiting for two flushes to dis
 With several processes allocating into one log (the command line at several desks, several service instances),
 each waited its turn for the lock and its own two flushes, and every hand-over of the lock cost more: throughput
 fell as writers were added. Here a process that finds the lock taken leaves its request, checked, in the key
-folder (``<trial>.together/NAME.ask``, private like the key), with its bell beside it (``NAME.bell``, a named
-pipe it listens on), and knocks on the folder's door (``door``, a named pipe a step waiting for requests listens
+folder (``<trial>.together/NAME.ask``, private like the key), naming its bell (``bell-PID-TOKEN.bell``, a named
+pipe its thread listens on, made once and kept while the process runs), and knocks on the folder's door (``door``, a named pipe a step waiting for requests listens
 on); the process holding the lock makes, in its step, its own allocation and every request left for it (at most
 :data:`MOST`, oldest first) through :func:`~advance_trial.randomisation.verbs.allocate_many`: each man still
 gets his own row, sequence, time, actor and receipt, and the group shares the verification, the commit and the
@@ -29,6 +29,7 @@ request or a bell left by a process killed while it waited is removed by the nex
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import functools
@@ -37,6 +38,7 @@ import os
 import secrets
 import select
 import stat
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -116,13 +118,14 @@ def _wait(cfg: Config, ring: KeyRing, where: Location, items: Sequence[Any], fd:
     if len(items) != 1:
         fcntl.flock(fd, fcntl.LOCK_EX)
         return None
-    name, bell, pid = _name(), -1, items[0].participant_id
+    name, bell, left, pid = _name(), -1, False, items[0].participant_id
     try:
         with contextlib.suppress(OSError):  # none left (a full disk, say): this process steps itself
-            bell = _bell(ring, name)
-            _leave(cfg, ring, where, items[0], name)
+            called, bell = _own_bell(ring)
+            _leave(cfg, ring, where, items[0], name, called)
+            left = True
             _knock(ring)
-        if bell < 0:
+        if not left:
             fcntl.flock(fd, fcntl.LOCK_EX)
             return None
         listening = select.poll()  # not select(): a service's descriptors may be numbered past its limit
@@ -139,11 +142,8 @@ def _wait(cfg: Config, ring: KeyRing, where: Location, items: Sequence[Any], fd:
             except BlockingIOError:
                 continue
             return _answer(ring, name, pid, bell)  # answered just before the lock went, or never
-    finally:  # withdrawn if the wait is cut short (an answer in the bell goes with it)
+    finally:  # withdrawn if the wait is cut short (an answer still to come names it: the next wait ignores it)
         (folder_of(ring) / f"{name}.{ASK}").unlink(missing_ok=True)
-        if bell >= 0:
-            os.close(bell)
-            (folder_of(ring) / f"{name}.bell").unlink(missing_ok=True)
 
 
 def _name() -> str:
@@ -151,8 +151,9 @@ def _name() -> str:
     return f"{time.monotonic_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
-def _bell(ring: KeyRing, name: str) -> int:
-    """Make a request's bell (a named pipe, 0600) and listen on it; the open end."""
+def _bell(ring: KeyRing, name: str, keep: bool = False) -> int:
+    """Make a bell (``NAME.bell``, a named pipe, 0600) and listen on it; the open end (``keep``: opened to read and
+    write, so that no hang-up is heard between answers when no step holds it open)."""
     folder = folder_of(ring)
     path = folder / f"{name}.bell"
     try:
@@ -160,15 +161,52 @@ def _bell(ring: KeyRing, name: str) -> int:
     except FileNotFoundError:
         folder.mkdir(mode=0o700, exist_ok=True)
         os.mkfifo(path, 0o600)
-    return os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    return os.open(path, (os.O_RDWR if keep else os.O_RDONLY) | os.O_NONBLOCK | os.O_NOFOLLOW)
 
 
-def _tell(folder: Path, name: str, answer: Allocation | None) -> None:
+#: This process's bells, one per thread and folder, kept while it runs (a named pipe made once, not per request):
+#: (process, thread, folder) -> (name, the end listened on).
+_BELLS: dict[tuple[int, int, Path], tuple[str, int]] = {}
+
+
+def _own_bell(ring: KeyRing) -> tuple[str, int]:
+    """This thread's bell in the folder (made at its first request, made again if it is gone): its name and the
+    end listened on. Each answer it carries names its request: one meant for an earlier request is ignored."""
+    folder = folder_of(ring)
+    key = (os.getpid(), threading.get_ident(), folder)
+    kept = _BELLS.pop(key, None)
+    if kept is not None:
+        try:
+            st, ours = os.stat(folder / f"{kept[0]}.bell", follow_symlinks=False), os.fstat(kept[1])
+            if (st.st_dev, st.st_ino) == (ours.st_dev, ours.st_ino):
+                _BELLS[key] = kept
+                return kept
+        except OSError:
+            pass
+        os.close(kept[1])
+    name = f"bell-{os.getpid()}-{secrets.token_hex(4)}"
+    fd = _bell(ring, name, keep=True)
+    if not _BELLS:
+        atexit.register(_unring)
+    _BELLS[key] = (name, fd)
+    return name, fd
+
+
+def _unring() -> None:
+    """At the process's end: its bells removed."""
+    for (pid, _, folder), (name, fd) in list(_BELLS.items()):
+        if pid == os.getpid():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+                (folder / f"{name}.bell").unlink()
+
+
+def _tell(folder: Path, bell: str, name: str, answer: Allocation | None) -> None:
     """Ring a request's bell with its answer (None: made, but not answered here: its process steps itself),
     one line written whole into the named pipe (never into a plain file or through a link). Nothing when no one
     listens (its process was killed)."""
     try:
-        fd = os.open(folder / f"{name}.bell", os.O_WRONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+        fd = os.open(folder / f"{bell}.bell", os.O_WRONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
     except OSError:  # no one listens (its process was killed, or withdrew), or no bell
         return
     try:
@@ -202,15 +240,18 @@ def _heard(bell: int, name: str, pid: str) -> Allocation | None:
     return None
 
 
-def _leave(cfg: Config, ring: KeyRing, where: Location, item: Any, name: str | None = None) -> str:
+def _leave(cfg: Config, ring: KeyRing, where: Location, item: Any, name: str | None = None,
+           bell: str | None = None) -> str:  # fmt: skip
     """Leave a request in the folder (a new 0600 file, written in one write: a step that reads it half written
-    cannot parse it and leaves it to its process); its name."""
+    cannot parse it and leaves it to its process), naming the bell that carries its answer (by default one named
+    after it); its name."""
     folder = folder_of(ring)
     folder.mkdir(mode=0o700, exist_ok=True)
     name = name or _name()
     body = {**_whose(cfg, where), "participant_id": item.participant_id, "values": item.values,
             "answers": item.answers, "account": item.account, "note": item.note,
-            "data_dir": str(Path(item.data_dir).resolve()) if item.data_dir is not None else None}  # fmt: skip
+            "data_dir": str(Path(item.data_dir).resolve()) if item.data_dir is not None else None,
+            "bell": bell or name}  # fmt: skip
     fd = os.open(folder / f"{name}.{ASK}", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         os.write(fd, json.dumps(body).encode())
@@ -226,9 +267,9 @@ def _answer(ring: KeyRing, name: str, pid: str, bell: int) -> Allocation | None:
 
 
 def _waiting(cfg: Config, ring: KeyRing, where: Location, most: int,
-             known: dict[str, Any] | None = None) -> list[tuple[str, Any]]:  # fmt: skip
+             known: dict[str, tuple[Any, str]] | None = None) -> list[tuple[str, Any]]:  # fmt: skip
     """The requests left for this step (oldest first, at most ``most``), each with its name; ``known``: those read
-    already by this step (by name), not read again."""
+    already by this step, each with its bell's name (by request), not read again."""
     folder = folder_of(ring)
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
@@ -246,34 +287,35 @@ def _waiting(cfg: Config, ring: KeyRing, where: Location, most: int,
             if not entry.name.endswith(f".{ASK}") or len(found) >= most:
                 continue
             if name in known:
-                found.append((name, known[name]))
+                found.append((name, known[name][0]))
                 continue
             if not _alive(entry.name):  # left by a process killed while it waited: asked by no one now
                 Path(entry.path).unlink(missing_ok=True)
                 continue
-            st, bell = entry.stat(follow_symlinks=False), bells.get(name)
+            st = entry.stat(follow_symlinks=False)
             if not entry.is_file(follow_symlinks=False) or st.st_uid != uid or st.st_mode & 0o077:
                 continue  # written by no process of this user (a request is a plain file, 0600, of its owner)
+            body = json.loads(Path(entry.path).read_bytes())
+            if not isinstance(body, dict) or any(body.get(k) != v for k, v in whose.items()):
+                continue  # another user's, log's or config's: its process makes it
+            bell = bells.get(str(body.get("bell")))  # one of this folder's entries, by name: nowhere else
             rung = bell.stat(follow_symlinks=False) if bell is not None else None
             if rung is None or not stat.S_ISFIFO(rung.st_mode) or rung.st_uid != uid or rung.st_mode & 0o077:
-                continue  # no bell of its own (a named pipe, 0600, of this user) to carry its answer
-            body = json.loads(Path(entry.path).read_bytes())
+                continue  # no bell (a named pipe, 0600, of this user) to carry its answer
         except (OSError, ValueError):
             continue  # withdrawn meanwhile, half written, or not a request: left as it is
-        if not isinstance(body, dict) or any(body.get(k) != v for k, v in whose.items()):
-            continue  # another user's, log's or config's: its process makes it
         try:
             item = Prepared(str(body["participant_id"]), dict(body["values"]), body["answers"], body["account"],
                             body["note"], Path(body["data_dir"]) if body["data_dir"] else None)  # fmt: skip
         except (KeyError, TypeError, ValueError):
             continue
-        known[name] = item
+        known[name] = (item, str(body["bell"]))
         found.append((name, item))
     return found
 
 
 def _await(cfg: Config, ring: KeyRing, where: Location, most: int, want: int,
-           known: dict[str, Any]) -> list[tuple[str, Any]]:  # fmt: skip
+           known: dict[str, tuple[Any, str]]) -> list[tuple[str, Any]]:  # fmt: skip
     """The requests left for this step once ``want`` are there, or :data:`GRACE` seconds have passed: woken by
     the door (a named pipe each process that leaves a request knocks on), else looking every tenth of it."""
     deadline = time.monotonic() + GRACE
@@ -350,7 +392,7 @@ def _lead(cfg: Config, ring: KeyRing, where: Location, items: list[Any],
     requests: those processes, answered an instant ago, are asking again, and a step made without them would be
     followed at once by another for them (two writers would make a step of two, then one of one, and so on).
     One process alone never waits."""
-    known: dict[str, Any] = {}
+    known: dict[str, tuple[Any, str]] = {}
     others = _waiting(cfg, ring, where, MOST - len(items), known)
     if len(others) < min(_ANSWERED[0], MOST - len(items)):
         others = _await(cfg, ring, where, MOST - len(items), min(_ANSWERED[0], MOST - len(items)), known)
@@ -367,7 +409,7 @@ def _lead(cfg: Config, ring: KeyRing, where: Location, items: list[Any],
         (folder / f"{name}.{ASK}").unlink(missing_ok=True)  # made (or refused): never made a second time
         # a refusal is left to its own process, which says it in its own words
         made = result if isinstance(result, Allocation) else None
-        _tell(folder, name, made)  # else (killed before) its process finds no answer, steps, finds him allocated
+        _tell(folder, known[name][1], name, made)  # (killed before: its process steps, finds him allocated)
         answered += made is not None
     _ANSWERED[0] = answered
     return results[: len(items)]
