@@ -5,8 +5,8 @@ With several processes allocating into one log (the command line at several desk
 each waited its turn for the lock and its own two flushes, and every hand-over of the lock cost more: throughput
 fell as writers were added. Here a process that finds the lock taken leaves its request, checked, in the key
 folder (``<trial>.together/NAME.ask``, private like the key), naming its bell (``bell-PID-TOKEN.bell``, a named
-pipe its thread listens on, made once and kept while the process runs), and knocks on the folder's door (``door``, a named pipe a step waiting for requests listens
-on); the process holding the lock makes, in its step, its own allocation and every request left for it (at most
+pipe its thread listens on, made once and kept while the process runs), and knocks on the folder's door
+(``door``, a named pipe a step waiting for requests listens on); the process holding the lock makes, in its step, its own allocation and every request left for it (at most
 :data:`MOST`, oldest first) through :func:`~advance_trial.randomisation.verbs.allocate_many`: each man still
 gets his own row, sequence, time, actor and receipt, and the group shares the verification, the commit and the
 checkpoint's flush. Such a step leaves the checkpoint open for the next (:data:`trial_log.WINDOW
@@ -24,7 +24,7 @@ a process of another user, with another config or for another log, nor a request
 
 An answer names an arm: it is never written to disk, only into the pipe of the process that asked, read by
 it alone. What is left in the folder is read only by the owner of the key folder, who can read the key itself (a
-request or a bell left by a process killed while it waited is removed by the next step).
+request or a bell left by a process killed is removed by the next step; a process's bells, when it ends).
 """
 
 from __future__ import annotations
