@@ -6,9 +6,9 @@ each waited its turn for the lock and its own two flushes, and every hand-over o
 fell as writers were added. Here a process that finds the lock taken leaves its request, checked, in the key
 folder (``<trial>.together/NAME.ask``, private like the key), naming its bell (``bell-PID-TOKEN.bell``, a named
 pipe its thread listens on, made once and kept while the process runs), and knocks on the folder's door
-(``door``, a named pipe a step waiting for requests listens on); the process holding the lock makes, in its step, its own allocation and every request left for it (at most
-:data:`MOST`, oldest first) through :func:`~advance_trial.randomisation.verbs.allocate_many`: each man still
-gets his own row, sequence, time, actor and receipt, and the group shares the verification, the commit and the
+(``door``, a named pipe a step waiting for requests listens on); the process holding the lock makes, in its
+step, its own allocation and every request left for it (at most :data:`MOST`, oldest first) through
+:func:`~advance_trial.randomisation.verbs.allocate_many`: each man still gets his own row, sequence, time, actor and receipt, and the group shares the verification, the commit and the
 checkpoint's flush. Such a step leaves the checkpoint open for the next (:data:`trial_log.WINDOW
 <advance_trial.randomisation.trial_log.WINDOW>`), which then names nothing in it before its commit: a step of
 several rows costs the flushes of a step of one. Before it lets the lock go it removes each request it made
