@@ -1,26 +1,27 @@
 """Allocations asked by several processes at once, made together: group commit across processes.
 
-Each allocation is a step under the trial's lock, waiting for two flushes to disk (the commit, the checkpoint).
-With several processes allocating into one log (the command line at several desks, several service instances),
-each waited its turn for the lock and its own two flushes, and every hand-over of the lock cost more: throughput
-fell as writers were added. Here a process that finds the lock taken leaves its request, checked, in the key
-folder (``<trial>.together/NAME.ask``, private like the key), naming its bell (``bell-PID-TOKEN.bell``, a named
-pipe its thread listens on, made once and kept while the process runs), and knocks on the folder's door
-(``door``, a named pipe a step waiting for requests listens on); the process holding the lock makes, in its
-step, its own allocation and every request left for it (at most :data:`MOST`, oldest first) through
-:func:`~advance_trial.randomisation.verbs.allocate_many`: each man still gets his own row, sequence, time, actor and receipt, and the group shares the verification, the commit and the
-checkpoint's flush. Such a step leaves the checkpoint open for the next (:data:`trial_log.WINDOW
-<advance_trial.randomisation.trial_log.WINDOW>`), which then names nothing in it before its commit: a step of
-several rows costs the flushes of a step of one. Before it lets the lock go it removes each request it made
-and rings its bell with the answer (the allocation, as :func:`~advance_trial.randomisation.verbs.allocate`
-returns it, its receipt left unsigned: signed by the process that asked, without the lock), one line written
-whole into the pipe: the waiting process takes its answer at once, without waiting for the lock (which the next
-step may hold by then). A waiting process that hears nothing looks at the lock every :data:`TICK` seconds;
-when it gets the lock it takes the answer its bell holds, if any, or makes its own step. A process that finds
-no answer (its request was refused, or could not be made with the others, or the process holding the lock was
-killed) makes its own step, as it always did: a refusal is then its own, said in its own words; a man already
-allocated by a process killed before it answered is found allocated, as after any crash. Nothing is taken from
-a process of another user, with another config or for another log, nor a request without its bell.
+Each allocation is a step under the trial's lock, waiting for two flushes to disk (the commit, the checkpoint). With
+several processes allocating into one log (the command line at several desks, several service instances), each
+waited its turn for the lock and its own two flushes, and every hand-over of the lock cost more: throughput fell as
+writers were added. Here a process that finds the lock taken leaves its request, checked, in the key folder
+(``<trial>.together/NAME.ask``, private like the key), naming its bell (``bell-PID-TOKEN.bell``, a named pipe its
+thread listens on, made once and kept while the process runs), and knocks on the folder's door (``door``, a named
+pipe a step waiting for requests listens on); the process holding the lock makes, in its step, its own allocation
+and every request left for it (at most :data:`MOST`, oldest first) through
+:func:`~advance_trial.randomisation.verbs.allocate_many`: each man still gets his own row, sequence, time, actor and
+receipt, and the group shares the verification, the commit and the checkpoint's flush. Such a step leaves the
+checkpoint open for the next (:data:`trial_log.WINDOW <advance_trial.randomisation.trial_log.WINDOW>`), which then
+names nothing in it before its commit: a step of several rows costs the flushes of a step of one. Before it lets the
+lock go it removes each request it made and rings its bell with the answer (the allocation, as
+:func:`~advance_trial.randomisation.verbs.allocate` returns it, its receipt left unsigned: signed by the process
+that asked, without the lock), one line written whole into the pipe: the waiting process takes its answer at once,
+without waiting for the lock (which the next step may hold by then). A waiting process that hears nothing looks at
+the lock every :data:`TICK` seconds; when it gets the lock it takes the answer its bell holds, if any, or makes its
+own step. A process that finds no answer (its request was refused, or could not be made with the others, or the
+process holding the lock was killed) makes its own step, as it always did: a refusal is then its own, said in its
+own words; a man already allocated by a process killed before it answered is found allocated, as after any crash.
+Nothing is taken from a process of another user, with another config or for another log, nor a request without its
+bell.
 
 An answer names an arm: it is never written to disk, only into the pipe of the process that asked, read by
 it alone. What is left in the folder is read only by the owner of the key folder, who can read the key itself (a
