@@ -590,3 +590,25 @@ def test_a_thread_keeps_its_bell_and_an_answer_meant_for_an_earlier_request_is_i
     thread.start()
     thread.join()
     assert other[0][0] != again  # each thread its own
+
+
+@pytest.mark.parametrize("how", ["half written", "a bell elsewhere", "a bell of another request"])
+def test_a_request_half_written_or_naming_a_bell_not_its_own_pipe_here_is_not_made(tmp_path, how):
+    t = make_trial(tmp_path)
+    folder = together.folder_of(t.ring)
+    [name, other] = _left(t, ["AF100", "AF101"])
+    body = json.loads((folder / f"{name}.ask").read_text())
+    elsewhere = tmp_path / "elsewhere"
+    os.mkfifo(elsewhere, 0o600)
+    if how == "half written":
+        (folder / f"{name}.ask").write_text(json.dumps(body)[:40])
+    elif how == "a bell elsewhere":
+        (folder / f"{name}.ask").write_text(json.dumps({**body, "bell": str(elsewhere.with_suffix(""))}))
+    else:  # a plain file's name with the bell's suffix taken off: not a named pipe of the folder
+        (folder / "plain.bell").write_text("untouched")
+        (folder / f"{name}.ask").write_text(json.dumps({**body, "bell": "plain"}))
+    al.allocate(t.cfg, t.ring, "AF001", "london")
+    men = [m.participant_id for m in al.allocated_men(t.cfg, t.ring)]
+    assert men == ["AF001", "AF101"]  # the other request, whole and with its bell, was made
+    assert (folder / f"{name}.ask").exists()  # left as it was, to its own process
+    assert _taken(t, name, "AF100") is None and _taken(t, other, "AF101").sequence == 2

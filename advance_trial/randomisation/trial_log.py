@@ -224,6 +224,9 @@ class _Step:
         self.defer = many > 1 or defer
         self.rows: list[dict[str, Any]] = []
         self.stored: list[tuple[Any, ...]] = []  # the rows as the database spells them
+        #: Whether the config's design was found to be the log's in this step (a step appends no amendment
+        #: after an allocation, so once serves each allocation of a group)
+        self.design_checked = False
 
     @property
     def row(self) -> dict[str, Any] | None:
