@@ -141,11 +141,13 @@ def main() -> None:
                 rates.setdefault((name, p), []).append(measure(tree, p, args.per_process))
     print(f"{args.per_process} allocations per writer, {args.rounds} alternating round(s), medians; "
           f"baseline {base}")  # fmt: skip
-    print(f"{'writers':>7} {'baseline/s':>11} {'now/s':>8} {'now/baseline':>13}")
+    print(f"{'writers':>7} {'baseline/s':>11} {'now/s':>8} {'now/baseline':>13}   each round (baseline | now)")
     med = {k: statistics.median(v) for k, v in rates.items()}
     for p in WRITERS:
         b, n = med[("baseline", p)], med[("now", p)]
-        print(f"{p:>7} {b:>11.1f} {n:>8.1f} {n / b:>13.2f}")
+        rounds = " ".join(f"{r:.0f}" for r in rates[("baseline", p)]) + " | "
+        rounds += " ".join(f"{r:.0f}" for r in rates[("now", p)])
+        print(f"{p:>7} {b:>11.1f} {n:>8.1f} {n / b:>13.2f}   {rounds}")
     for name in ("baseline", "now"):
         two, four = med[(name, 2)] / med[(name, 1)], med[(name, 4)] / med[(name, 1)]
         verdict = "does not fall" if min(two, four) >= 1.0 else "falls"
