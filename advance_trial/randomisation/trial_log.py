@@ -363,7 +363,10 @@ def _writing(cfg: Config, ring: KeyRing, where: Location, now: datetime | None =
 
     A step of more than one row inserts its rows in one statement at its end, and names, in the checkpoint, the
     furthest row it may leave before it commits (:func:`~advance_trial.randomisation.log.announce`): written and
-    flushed in the background while the step decides and inserts its rows, and waited for before the commit.
+    flushed in the background while the step decides and inserts its rows, and waited for before the commit;
+    unless the checkpoint, at the log's head, names them already (left open by a step made together with other
+    processes' requests: :data:`WINDOW`). Then the step costs two flushes, its commit and its checkpoint, as a
+    step of one row does.
     """
     _check_trial(cfg, ring)
     with locked(ring, exclusive=True), writes_to(where):
