@@ -8,7 +8,10 @@ when the last writer is done, and the log is verified in full afterwards. (Since
 another's step under way leaves its request for that step, which makes it with its own: group commit across
 processes, ``advance_trial/randomisation/together.py``; since issue 38's second round it is answered by a bell, a
 named pipe beside its request, and no longer waits for the lock, which the next step may hold, to take its
-answer.) Printed: allocations per second for
+answer; since its third, the answer is carried by the bell itself (no answer file), a step made together leaves
+the checkpoint open so that the next names nothing before its commit (two flushes a step, however many rows),
+each receipt is signed by the process that asked, without the lock, and a step waiting for the processes it
+answered last is woken by a knock on the folder's door.) Printed: allocations per second for
 P = 1, 2 and 4 writers. With ``--baseline DIR`` (a checkout of another commit with its own virtual
 environment, e.g. ``git worktree add --detach /tmp/base main``), each measurement is taken in turn of that
 tree (its code, run by its own ``.venv/bin/python``, measured by this script) and of this one, ``--rounds``
@@ -118,10 +121,14 @@ def main() -> None:
     parser.add_argument("--only", type=int, default=None, help=argparse.SUPPRESS)  # one P, this tree, once
     args = parser.parse_args()
     if args.baseline is None or args.only is not None:
+        once: dict[int, float] = {}
         with tempfile.TemporaryDirectory() as tmp:
             for p in (args.only,) if args.only else WRITERS:
                 n, secs = run(p, args.per_process, Path(tmp) / f"p{p}")
+                once[p] = n / secs
                 print(f"{p} process(es): {n} allocations in {secs:.2f} s = {n / secs:.1f} allocations/s (log verified)")
+        if args.only is None:
+            print(f"4 writers / 1 writer = {once[4] / once[1]:.2f} (2 / 1 = {once[2] / once[1]:.2f})")
         return
     base = args.baseline.resolve()
     if not (base / "advance_trial").is_dir():
@@ -134,14 +141,18 @@ def main() -> None:
                 rates.setdefault((name, p), []).append(measure(tree, p, args.per_process))
     print(f"{args.per_process} allocations per writer, {args.rounds} alternating round(s), medians; "
           f"baseline {base}")  # fmt: skip
-    print(f"{'writers':>7} {'baseline/s':>11} {'now/s':>8} {'now/baseline':>13}")
+    print(f"{'writers':>7} {'baseline/s':>11} {'now/s':>8} {'now/baseline':>13}   each round (baseline | now)")
     med = {k: statistics.median(v) for k, v in rates.items()}
     for p in WRITERS:
         b, n = med[("baseline", p)], med[("now", p)]
-        print(f"{p:>7} {b:>11.1f} {n:>8.1f} {n / b:>13.2f}")
+        rounds = " ".join(f"{r:.0f}" for r in rates[("baseline", p)]) + " | "
+        rounds += " ".join(f"{r:.0f}" for r in rates[("now", p)])
+        print(f"{p:>7} {b:>11.1f} {n:>8.1f} {n / b:>13.2f}   {rounds}")
     for name in ("baseline", "now"):
-        print(f"{name}: 4 writers / 1 writer = {med[(name, 4)] / med[(name, 1)]:.2f} "
-              f"(2 / 1 = {med[(name, 2)] / med[(name, 1)]:.2f})")  # fmt: skip
+        two, four = med[(name, 2)] / med[(name, 1)], med[(name, 4)] / med[(name, 1)]
+        verdict = "does not fall" if min(two, four) >= 1.0 else "falls"
+        print(f"{name}: 4 writers / 1 writer = {four:.2f} (2 / 1 = {two:.2f}): throughput {verdict} "
+              "as writers are added")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -275,8 +275,9 @@ class Checkpoint:
     """The log's head as last written: the log's id, the row and its tag.
 
     ``upto`` is set only while a step that may append several rows (the service's allocations made together)
-    is under way: written before its commit, it says that the log may end anywhere from ``row`` (nothing
-    committed yet) to ``upto``, the rows after ``row`` chained to ``tag``. ``mark`` (SQLite logs) is the log's
+    is under way, or after a step made together with other processes' requests, for the next: written before
+    that step's commit, it says that the log may end anywhere from ``row`` (nothing committed yet) to ``upto``,
+    the rows after ``row`` chained to ``tag``. ``mark`` (SQLite logs) is the log's
     files as the step that wrote the checkpoint left them
     (:meth:`~advance_trial.randomisation.database.SqliteDb.files_mark`).
     """

@@ -457,10 +457,12 @@ def check_head(
     return cp
 
 
-def settle(ring: KeyRing, log_id: str, new: Head, mark: str | None = None) -> None:
+def settle(ring: KeyRing, log_id: str, new: Head, mark: str | None = None, upto: int | None = None) -> None:
     """Move the checkpoint to the new head (after the commit, still under the lock), with the log's files' mark
-    as the commit left them (SQLite)."""
-    write_checkpoint(ring, Checkpoint(log_id, new.row, new.tag, mark=mark))
+    as the commit left them (SQLite); ``upto``: the furthest row the next step may leave, named already (the
+    window a step made together with other processes' requests keeps open: see
+    :data:`~advance_trial.randomisation.trial_log.WINDOW`)."""
+    write_checkpoint(ring, Checkpoint(log_id, new.row, new.tag, upto, mark))
 
 
 def announce(ring: KeyRing, log_id: str, head: Head, upto: int) -> None:

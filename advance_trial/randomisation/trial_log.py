@@ -12,12 +12,14 @@ it but never replaces it. The verbs are in :mod:`~advance_trial.randomisation.ve
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import re
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -43,6 +45,7 @@ from advance_trial.randomisation.database import (
     writes_to,
 )
 from advance_trial.randomisation.key import (
+    RECEIPT_FORMAT,
     Checkpoint,
     KeyRing,
     key_folder,
@@ -221,6 +224,9 @@ class _Step:
         self.defer = many > 1 or defer
         self.rows: list[dict[str, Any]] = []
         self.stored: list[tuple[Any, ...]] = []  # the rows as the database spells them
+        #: Whether the config's design was found to be the log's in this step (a step appends no amendment
+        #: after an allocation, so once serves each allocation of a group)
+        self.design_checked = False
 
     @property
     def row(self) -> dict[str, Any] | None:
@@ -264,9 +270,9 @@ _VERIFIED: dict[tuple[str, str], _Verified] = {}
 
 
 def _verified(store: LogStore, full: bool = False) -> tuple[Replay, Head, list[dict[str, Any]], list[tuple[Any, ...]],
-                                                             Any]:  # fmt: skip
+                                                             Any, Checkpoint]:  # fmt: skip
     """The log verified from what this process last verified of it, else in full: the state, the head, every
-    event, every row as stored, and the database's change mark taken before anything was read.
+    event, every row as stored, the database's change mark taken before anything was read, and the checkpoint.
 
     The rows this process verified before must be exactly what they were: those the database's change mark
     covers are, when the mark is unchanged (:meth:`~advance_trial.randomisation.database.Db.change_mark`); the
@@ -290,8 +296,8 @@ def _verified(store: LogStore, full: bool = False) -> tuple[Replay, Head, list[d
         done, state, events = 0, None, store.events()
         content = [tuple(e.values()) for e in events]
     head = check_chain(events, ring, log_id, start=done)
-    check_head(ring, log_id, head, events, cp)
-    return replay_events(events[done:], ring, log_id, state), head, events, content, mark
+    cp = check_head(ring, log_id, head, events, cp)
+    return replay_events(events[done:], ring, log_id, state), head, events, content, mark, cp
 
 
 def _checkpoint(store: LogStore) -> Checkpoint | None:
@@ -357,7 +363,10 @@ def _writing(cfg: Config, ring: KeyRing, where: Location, now: datetime | None =
 
     A step of more than one row inserts its rows in one statement at its end, and names, in the checkpoint, the
     furthest row it may leave before it commits (:func:`~advance_trial.randomisation.log.announce`): written and
-    flushed in the background while the step decides and inserts its rows, and waited for before the commit.
+    flushed in the background while the step decides and inserts its rows, and waited for before the commit;
+    unless the checkpoint, at the log's head, names them already (left open by a step made together with other
+    processes' requests: :data:`WINDOW`). Then the step costs two flushes, its commit and its checkpoint, as a
+    step of one row does.
     """
     _check_trial(cfg, ring)
     with locked(ring, exclusive=True), writes_to(where):
@@ -370,9 +379,9 @@ def _writing(cfg: Config, ring: KeyRing, where: Location, now: datetime | None =
             check_permissions(where)
             with store.db.serialised(exclusive=True):
                 with store.transaction():
-                    state, head, events, content, mark = _verified(store)
+                    state, head, events, content, mark, cp = _verified(store)
                     step = _Step(cfg, store, state, head, now, account, many, isinstance(store.db, PostgresDb))
-                    if many > 1:
+                    if many > 1 and not _open_for(cp, head, many):
                         pending = _background().submit(announce, ring, store.log_id, head, head.row + many)
                     yield step
                     if step.defer:  # the rows in one statement (PostgreSQL: with the commit, once announced)
@@ -386,12 +395,26 @@ def _writing(cfg: Config, ring: KeyRing, where: Location, now: datetime | None =
                         pending.result()  # on disk before the commit
                 if step.rows:
                     files = store.db.files_mark() if isinstance(store.db, SqliteDb) else None
-                    settle(ring, store.log_id, step.head, files)
+                    window = WINDOW.get()
+                    settle(ring, store.log_id, step.head, files, step.head.row + window if window else None)
             _remember(store, events, content, step.state, mark)
         finally:
             if pending is not None:  # never two writes of the checkpoint at once, nor one after the lock is let go
                 wait([pending])
             store.close()
+
+
+#: Rows the checkpoint a step leaves keeps open for the next step (0: none). Set by a step made together with
+#: other processes' requests (:mod:`~advance_trial.randomisation.together`), whose processes are likely to ask
+#: again at once: the next step, of at most that many rows, need not name its rows in the checkpoint before
+#: its commit (:func:`~advance_trial.randomisation.log.announce`, a flush to disk of its own), since the
+#: checkpoint names them already. Any step without it leaves the checkpoint closed, as ever.
+WINDOW: ContextVar[int] = ContextVar("advance_trial_window", default=0)
+
+
+def _open_for(cp: Checkpoint, head: Head, many: int) -> bool:
+    """Whether the checkpoint, at the log's head, names already every row a step of ``many`` rows may leave."""
+    return cp.row == head.row and cp.upto is not None and cp.upto >= head.row + many
 
 
 @functools.lru_cache(maxsize=1)
@@ -408,7 +431,7 @@ def _reading(cfg: Config, ring: KeyRing, where: Location,
         store = open_log(where, ring)
         try:
             with store.db.serialised(exclusive=False):
-                state, head, events, content, mark = _verified(store, full)
+                state, head, events, content, mark, _cp = _verified(store, full)
             yield store, state, head
             _remember(store, events, content, state, mark)
         finally:
@@ -420,14 +443,29 @@ def _check_trial(cfg: Config, ring: KeyRing) -> None:
         raise UsageError(f"the key is of trial {ring.trial_id!r}, the config of {cfg.trial.id!r}")
 
 
+#: Set while a step is made for several processes (:mod:`~advance_trial.randomisation.together`): its receipts
+#: are left unsigned, each signed by the process that asked (:func:`signed`), once the lock is let go.
+UNSIGNED: ContextVar[bool] = ContextVar("advance_trial_unsigned", default=False)
+
+
 def _receipt(ring: KeyRing, log_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
-    """The signed receipt of an allocation's row (signed after the step: the lock is not held for it)."""
+    """The signed receipt of an allocation's row (signed after the step: the lock is not held for it; unsigned
+    while :data:`UNSIGNED` is set)."""
     body = {
         "trial_id": ring.trial_id, "log_id": log_id, "row": row["row"], "sequence": row["sequence"],
         "participant_id": row["participant_id"], "at_utc": row["at_utc"], "tag": row["tag"],
         "key_fingerprint": ring.fingerprint,
     }  # fmt: skip
+    if UNSIGNED.get():
+        return {"format": RECEIPT_FORMAT, **body}
     return sign_receipt(ring, body)
+
+
+def signed(ring: KeyRing, made: Allocation) -> Allocation:
+    """An allocation whose receipt a step left unsigned (:data:`UNSIGNED`), with its receipt signed."""
+    if not made.receipt or "signature" in made.receipt:
+        return made
+    return dataclasses.replace(made, receipt=sign_receipt(ring, made.receipt))
 
 
 def _refuse(source: str, column: str | None, value: str | None, message: str) -> DataError:

@@ -193,7 +193,9 @@ def _allocate_in(cfg: Config, step: _Step, item: Prepared) -> dict[str, Any] | N
     """Allocate one checked request in a step: its row, or None when he was allocated already (nothing written)."""
     if _existing(step.state, item.participant_id, item.values) is not None:
         return None
-    check_design(cfg, step.state)
+    if not step.design_checked:  # once a step (a refusal is checked again: each request its own)
+        check_design(cfg, step.state)
+        step.design_checked = True
     check_eligible(cfg, item.participant_id, item.data_dir)
     pid, values, answers = item.participant_id, item.values, item.answers
     arm, stratum, draw = step.state.decide(values)
