@@ -258,10 +258,10 @@ class _Programme:
         self._linprog(np.zeros(self.a_eq.shape[1]), np.ones(self.a_eq.shape[1], dtype=bool))
 
     def _linprog(self, c: np.ndarray, cols: np.ndarray) -> Any:
-        import scipy.sparse as sparse
         from scipy.optimize import linprog
 
-        # scipy-stubs types A_ub and A_eq as dense arrays; HiGHS takes sparse matrices (scipy's documentation)
+        # dense blocks: scipy hands HiGHS the same compressed matrix it would make of sparse ones (zeros dropped,
+        # the same order), for less work on these small programmes
         solve: Any = linprog
         eq = np.flatnonzero(np.abs(self.a_eq[:, cols]).sum(axis=1) > 0)
         ub = np.flatnonzero(np.abs(self.a_ub[:, cols]).sum(axis=1) > 0)
@@ -273,8 +273,8 @@ class _Programme:
             digest.update(f"{p.shape}".encode() + np.ascontiguousarray(p).tobytes())
         key = digest.digest()
         if key not in self.solved:
-            a_eq = sparse.csr_matrix(parts[1]) if len(eq) else None
-            a_ub = sparse.csr_matrix(parts[3]) if len(ub) else None
+            a_eq = parts[1] if len(eq) else None
+            a_ub = parts[3] if len(ub) else None
             self.solved[key] = solve(parts[0], A_ub=a_ub, b_ub=parts[4] if len(ub) else None, A_eq=a_eq,
                                      b_eq=parts[2] if len(eq) else None, bounds=(0, None), method="highs")  # fmt: skip
         res = self.solved[key]
