@@ -170,6 +170,10 @@ SLOW_FIRST = (
     "test_pipeline.py::test_rerun_is_byte_identical",
     "test_init_all_or_nothing.py::test_init_stopped_at_any_step_is_one_line_and_is_finished_by_running_it_again",
     "test_pipeline.py::test_run_cli",
+    "test_datafolder.py::test_kill_9_at_random_moments_of_a_real_import_never_mixes_data_and_ledger",
+    "test_analysis_fast.py::test_the_same_frames_on_data_with_every_corner",
+    "test_csv_writing.py::test_format_for_csv_is_the_cell_by_cell_format",
+    "test_chart.py::test_a_whole_run_imports_no_matplotlib_in_any_process",
 )
 
 
