@@ -173,10 +173,14 @@ class _System:
     klass: np.ndarray  # cell -> class: cells with the same vector count the same men
     links: tuple[tuple[np.ndarray, np.ndarray, bool], ...]  # (left, right, equal) over the same groups
     members: dict[int, list[int]] = field(default_factory=dict)  # class -> its cells, in order
+    row_bytes: dict[int, bytes] = field(default_factory=dict)  # class -> its vector's bytes (a key)
+    link_bytes: list[tuple[bytes, bytes]] = field(default_factory=list)  # each link's sides' bytes
 
     def __post_init__(self) -> None:
         for i, k in enumerate(self.klass.tolist()):
             self.members.setdefault(int(k), []).append(i)
+        self.row_bytes.update({k: self.vectors[m[0]].tobytes() for k, m in self.members.items()})
+        self.link_bytes.extend((left.tobytes(), right.tobytes()) for left, right, _ in self.links)
 
 
 def _system(s: Structure) -> _System:
@@ -225,20 +229,20 @@ class _Programme:
             rows.append(sys_.vectors[members[0]])
             values.append(float(next(iter(known))))  # type: ignore[arg-type]
             classes.append(k)
-        published = {r.tobytes(): v for r, v in zip(rows, values, strict=True)}
-        class_of = {r.tobytes(): k for r, k in zip(rows, classes, strict=True)}
+        published = {sys_.row_bytes[k]: v for k, v in zip(classes, values, strict=True)}
+        class_of = {sys_.row_bytes[k]: k for k in classes}
         eq_classes: list[int | None] = []  # a link written as a published count binds through that count
         eq_rows: list[np.ndarray] = []
         ub_rows: list[np.ndarray] = []
         eq_values: list[float] = []
         ub_values: list[float] = []
-        for left, right, equal in sys_.links:
-            if equal and left.tobytes() in published and right.tobytes() not in published:
-                left, right = right, left
-            if right.tobytes() in published:  # the link says: the left side is (at most) that count
+        for (left, right, equal), (left_key, right_key) in zip(sys_.links, sys_.link_bytes, strict=True):
+            if equal and left_key in published and right_key not in published:
+                left, right, left_key, right_key = right, left, right_key, left_key
+            if right_key in published:  # the link says: the left side is (at most) that count
                 (eq_rows if equal else ub_rows).append(left)
-                (eq_values if equal else ub_values).append(published[right.tobytes()])
-                eq_classes += [class_of[right.tobytes()]] if equal else []
+                (eq_values if equal else ub_values).append(published[right_key])
+                eq_classes += [class_of[right_key]] if equal else []
             else:
                 (eq_rows if equal else ub_rows).append(left - right)
                 (eq_values if equal else ub_values).append(0.0)
