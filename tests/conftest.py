@@ -213,7 +213,12 @@ def pg_server(tmp_path_factory, pytestconfig):
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """The controller (or the only process) stops the PostgreSQL server a test started, once every worker is done."""
+    """The controller (or the only process) stops the PostgreSQL server a test started, once every worker is done.
+    Each process stops the fork server of ``tests/cli_fork.py`` it started."""
+    import sys
+
+    if "tests.cli_fork" in sys.modules:
+        sys.modules["tests.cli_fork"].stop()
     if hasattr(session.config, "workerinput"):
         return
     from tests.pg import stop_shared_server
