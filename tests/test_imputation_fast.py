@@ -39,14 +39,8 @@ def _case(seed: int, n: int, blocks: bool = False, decimals: int = 1) -> tuple[n
 @BOTH_WAYS
 @pytest.mark.parametrize(
     ("seed", "n", "blocks", "decimals"),
-    [
-        (1, 6, False, 1),
-        (2, 40, False, 1),
-        (3, 500, False, 1),
-        (4, 3000, False, 6),
-        (5, 300, True, 1),
-        (6, 6000, False, 1),
-    ],
+    [(1, 6, False, 1), (2, 40, False, 1), (3, 500, False, 1), (4, 3000, False, 6), (5, 300, True, 1),
+     (6, 6000, False, 1)],
 )
 def test_fast_pmm_draws_exactly_what_the_reference_draws(seed, n, blocks, decimals, hashed_min):
     complete, incomplete, groups = _case(seed, n, blocks, decimals)
