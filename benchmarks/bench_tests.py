@@ -8,7 +8,9 @@
 - the CPU seconds of pytest and every process it waited for (workers, the tests' subprocesses): on a machine
   shared with other jobs, CPU / cores is the wall time a quiet machine of that many cores would approach,
 - the 20 slowest tests by duration, and the 20 costliest by CPU seconds (each test's own process and the
-  processes it waited for; on a loaded machine the CPU ranking is the one to trust).
+  processes it waited for; on a loaded machine the CPU ranking is the one to trust). The commands that
+  ``tests/cli_fork.py`` forks from its server are waited for by that server, which each worker stops and
+  waits for at its end: their CPU is in the total, not in their tests' own figures.
 
 ``--keep=PREFIX`` keeps the JUnit XML (``PREFIX.xml``) and the CPU seconds of each test (``PREFIX.cpu.json``).
 Other arguments go to pytest in place of ``-n auto`` (``python benchmarks/bench_tests.py -p no:xdist`` for

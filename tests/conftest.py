@@ -170,6 +170,10 @@ SLOW_FIRST = (
     "test_pipeline.py::test_rerun_is_byte_identical",
     "test_init_all_or_nothing.py::test_init_stopped_at_any_step_is_one_line_and_is_finished_by_running_it_again",
     "test_pipeline.py::test_run_cli",
+    "test_datafolder.py::test_kill_9_at_random_moments_of_a_real_import_never_mixes_data_and_ledger",
+    "test_analysis_fast.py::test_the_same_frames_on_data_with_every_corner",
+    "test_csv_writing.py::test_format_for_csv_is_the_cell_by_cell_format",
+    "test_chart.py::test_a_whole_run_imports_no_matplotlib_in_any_process",
 )
 
 
@@ -209,7 +213,12 @@ def pg_server(tmp_path_factory, pytestconfig):
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """The controller (or the only process) stops the PostgreSQL server a test started, once every worker is done."""
+    """The controller (or the only process) stops the PostgreSQL server a test started, once every worker is done.
+    Each process stops the fork server of ``tests/cli_fork.py`` it started."""
+    import sys
+
+    if "tests.cli_fork" in sys.modules:
+        sys.modules["tests.cli_fork"].stop()
     if hasattr(session.config, "workerinput"):
         return
     from tests.pg import stop_shared_server

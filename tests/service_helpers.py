@@ -82,8 +82,17 @@ def serve_trial(root: Path, where: str, blinded: bool = False, extra: str = "",
     t.init()
     served = ServedTrial(t, where)
     accounts = served.accounts()
-    for name, (role, sites) in ACCOUNTS.items():
-        served.tokens[name] = accounts.add(name, role, sites, PASSWORD)[1]
+    from advance_trial.service import accounts as module
+    from tests.conftest import _cheap_hasher
+
+    # at Argon2's lowest cost also outside a test's own fixtures (a fixture of module scope: tests/conftest.py's
+    # autouse fixture is not in place there), so that each login to a server is not 0.3 s of CPU
+    real, module._hasher = module._hasher, _cheap_hasher
+    try:
+        for name, (role, sites) in ACCOUNTS.items():
+            served.tokens[name] = accounts.add(name, role, sites, PASSWORD)[1]
+    finally:
+        module._hasher = real
     return served
 
 
@@ -103,11 +112,27 @@ def web_login(client, name: str, password: str = PASSWORD):
 # ---------------------------------------------------------------------------- a real server process
 
 
-class Server:
-    """``advance-trial serve`` as its own process on a free loopback port (killable, restartable)."""
+#: ``python -m advance_trial ARGS`` with the service's base wait after a failed login (``create_app``'s
+#: ``login_delay``, 0.5 s: ``test_service_hardening.py`` checks that default) set to ``sys.argv[1]`` seconds
+_SERVE_WITH_LOGIN_DELAY = (
+    "import runpy, sys; from advance_trial.service import app; "
+    "app.create_app.__kwdefaults__['login_delay'] = float(sys.argv.pop(1)); "
+    "runpy.run_module('advance_trial', run_name='__main__', alter_sys=True)"
+)
 
-    def __init__(self, served: ServedTrial, port: int | None = None, extra: list[str] | None = None) -> None:
+
+class Server:
+    """``advance-trial serve`` as its own process on a free loopback port (killable, restartable).
+
+    ``login_delay``: the base of the failed logins' doubling wait, in place of the service's 0.5 s, for a test
+    of what failed logins do (a lock-out) rather than of how long they wait (which takes 0.5 + 1 + 2 + 4 +
+    8 s over five failures from one address).
+    """
+
+    def __init__(self, served: ServedTrial, port: int | None = None, extra: list[str] | None = None,
+                 login_delay: float | None = None) -> None:  # fmt: skip
         self.served, self.port, self.extra = served, port or free_port(), extra or []
+        self.login_delay = login_delay
         self.proc: subprocess.Popen[bytes] | None = None
         self.scheme = "https" if "--certfile" in self.extra else "http"
 
@@ -119,6 +144,8 @@ class Server:
         t = self.served.trial
         cmd = [sys.executable, "-m", "advance_trial", "serve", str(t.config), "--db", self.served.where,
                "--key-dir", str(t.keys), "--port", str(self.port), *self.extra]  # fmt: skip
+        if self.login_delay is not None:
+            cmd[1:3] = ["-c", _SERVE_WITH_LOGIN_DELAY, str(self.login_delay)]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT)
         deadline = time.time() + timeout

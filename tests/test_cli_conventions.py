@@ -19,7 +19,15 @@ CLI = [sys.executable, "-m", "advance_trial"]
 
 
 def cli(*args: object, timeout: float = 60, **kw):
-    """Run the real command in a subprocess (not a terminal), returning the completed process."""
+    """Run the real command in a process of its own (not a terminal), returning the completed process: forked
+    from one that imported the third-party libraries once (``tests/cli_fork.py``)."""
+    from tests.cli_fork import run
+
+    return run(*args, timeout=timeout, cwd=ROOT, **kw)
+
+
+def interpreter(*args: object, timeout: float = 60, **kw):
+    """``python -m advance_trial ARGS`` in a subprocess: for a test about the interpreter itself (a traceback)."""
     return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, cwd=ROOT, timeout=timeout, **kw)
 
 
@@ -177,7 +185,7 @@ def test_help_gives_whole_descriptions_and_readable_metavars(invoke):
 def test_debug_is_accepted_after_the_command(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("schema_version: 2\n")
-    out = cli("config", "validate", bad, "--debug")
+    out = interpreter("config", "validate", bad, "--debug")
     assert out.returncode == 1 and "Traceback" in out.stderr and "ConfigError" in out.stderr
 
 

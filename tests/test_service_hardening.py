@@ -137,15 +137,16 @@ def test_every_route_counts_the_bytes_it_reads_whatever_the_headers_say(client, 
 # ---------------------------------------------------------------------------- 3. failed logins
 
 
-def _waits(served, delay: float = 0.001):
-    """The service's app, and the waits its failed logins ask for (each still waited)."""
+def _waits(served, delay: float = 0.001, scale: float = 1.0):
+    """The service's app, and the waits its failed logins ask for (each still waited, ``scale`` times as long:
+    the schedule is recorded exactly, the waiting need not take its real seconds)."""
     app = served.app()
     app.state.service.login_delay = delay
     waits: list[float] = []
 
     async def record(seconds: float) -> None:
         waits.append(seconds)
-        await asyncio.sleep(seconds)
+        await asyncio.sleep(seconds * scale)
 
     app.state.service.pause = record
     return app, waits
@@ -162,12 +163,20 @@ def _timed_failures(app, name: str, address: str) -> list[float]:
 
 
 def test_a_known_and_an_unknown_name_wait_on_the_same_schedule(served):
-    app, waits = _waits(served, delay=0.5)  # the service's own default
+    import inspect
+
+    from advance_trial.service.app import create_app
+
+    default = inspect.signature(create_app).parameters["login_delay"].default
+    assert default == 0.5  # what `advance-trial serve` uses
+    # the service's own schedule, each wait asked for recorded exactly and waited a 50th of it (0.07 s, not 3.5 s,
+    # per address: test_service.py's test_failed_logins_are_slowed_then_locked... waits the schedule for real)
+    app, waits = _waits(served, delay=default, scale=0.02)
     known = _timed_failures(app, "ra.london", "10.0.0.1")
     known_waits, waits[:] = list(waits), []
     unknown = _timed_failures(app, "nobody.here", "10.0.0.2")
-    # each address's third failure waits 0.5 * 2^2 s at least, whether or not the name is an account's
-    assert known[2] >= 2.0 and unknown[2] >= 2.0, (known, unknown)
+    # each address's third failure waits 0.5 * 2^2 s (scaled) at least, whether or not the name is an account's
+    assert known[2] >= 2.0 * 0.02 and unknown[2] >= 2.0 * 0.02, (known, unknown)
     assert known_waits == waits == [0.5, 1.0, 2.0]
 
 

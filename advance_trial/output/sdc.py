@@ -24,6 +24,7 @@ too, with every other cell that counts the same men.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 from collections.abc import Iterable, Mapping
@@ -171,6 +172,15 @@ class _System:
     vectors: np.ndarray  # one row per cell, over groups of atoms no constraint tells apart
     klass: np.ndarray  # cell -> class: cells with the same vector count the same men
     links: tuple[tuple[np.ndarray, np.ndarray, bool], ...]  # (left, right, equal) over the same groups
+    members: dict[int, list[int]] = field(default_factory=dict)  # class -> its cells, in order
+    row_bytes: dict[int, bytes] = field(default_factory=dict)  # class -> its vector's bytes (a key)
+    link_bytes: list[tuple[bytes, bytes]] = field(default_factory=list)  # each link's sides' bytes
+
+    def __post_init__(self) -> None:
+        for i, k in enumerate(self.klass.tolist()):
+            self.members.setdefault(int(k), []).append(i)
+        self.row_bytes.update({k: self.vectors[m[0]].tobytes() for k, m in self.members.items()})
+        self.link_bytes.extend((left.tobytes(), right.tobytes()) for left, right, _ in self.links)
 
 
 def _system(s: Structure) -> _System:
@@ -202,13 +212,13 @@ class _Programme:
     the block(s) of its cell only: the others share no unknown with it, so they cannot move its bounds.
     """
 
-    def __init__(self, sys_: _System, suppressed: set[int]) -> None:
+    def __init__(self, sys_: _System, suppressed: set[int], solved: dict[bytes, Any] | None = None) -> None:
         width = sys_.vectors.shape[1]
         rows, values, classes = [], [], []
-        for k in sorted(set(sys_.klass.tolist())):
+        for k in sorted(sys_.members):
             if k in suppressed:
                 continue
-            members = [i for i in np.flatnonzero(sys_.klass == k) if not sys_.cells[i].implied]
+            members = [i for i in sys_.members[k] if not sys_.cells[i].implied]
             known = {sys_.cells[i].value for i in members} - {None}
             if not members or not known:
                 continue
@@ -219,25 +229,25 @@ class _Programme:
             rows.append(sys_.vectors[members[0]])
             values.append(float(next(iter(known))))  # type: ignore[arg-type]
             classes.append(k)
-        published = {r.tobytes(): v for r, v in zip(rows, values, strict=True)}
-        class_of = {r.tobytes(): k for r, k in zip(rows, classes, strict=True)}
+        published = {sys_.row_bytes[k]: v for k, v in zip(classes, values, strict=True)}
+        class_of = {sys_.row_bytes[k]: k for k in classes}
         eq_classes: list[int | None] = []  # a link written as a published count binds through that count
         eq_rows: list[np.ndarray] = []
         ub_rows: list[np.ndarray] = []
         eq_values: list[float] = []
         ub_values: list[float] = []
-        for left, right, equal in sys_.links:
-            if equal and left.tobytes() in published and right.tobytes() not in published:
-                left, right = right, left
-            if right.tobytes() in published:  # the link says: the left side is (at most) that count
+        for (left, right, equal), (left_key, right_key) in zip(sys_.links, sys_.link_bytes, strict=True):
+            if equal and left_key in published and right_key not in published:
+                left, right, left_key, right_key = right, left, right_key, left_key
+            if right_key in published:  # the link says: the left side is (at most) that count
                 (eq_rows if equal else ub_rows).append(left)
-                (eq_values if equal else ub_values).append(published[right.tobytes()])
-                eq_classes += [class_of[right.tobytes()]] if equal else []
+                (eq_values if equal else ub_values).append(published[right_key])
+                eq_classes += [class_of[right_key]] if equal else []
             else:
                 (eq_rows if equal else ub_rows).append(left - right)
                 (eq_values if equal else ub_values).append(0.0)
                 eq_classes += [None] if equal else []
-        low = [sys_.vectors[np.flatnonzero(sys_.klass == k)[0]] for k in sorted(suppressed)]
+        low = [sys_.vectors[sys_.members[k][0]] for k in sorted(suppressed)]
         self.a_eq = np.vstack([np.array(rows).reshape(-1, width), np.array(eq_rows).reshape(-1, width)])
         self.b_eq = np.array([*values, *eq_values])
         self.a_ub = np.vstack([np.array(ub_rows).reshape(-1, width), -np.array(low).reshape(-1, width)])
@@ -245,27 +255,36 @@ class _Programme:
         self.classes: list[int | None] = [*classes, *eq_classes]  # the class each equation publishes
         self.cache: dict[int, _Range] = {}
         self.block = _blocks(np.vstack([self.a_eq, self.a_ub]), width)
+        self.solved = solved if solved is not None else {}
 
     def feasible(self) -> None:
         """Raise :class:`StructureError` if no counts fit the published values (anywhere in the tables)."""
         self._linprog(np.zeros(self.a_eq.shape[1]), np.ones(self.a_eq.shape[1], dtype=bool))
 
     def _linprog(self, c: np.ndarray, cols: np.ndarray) -> Any:
-        import scipy.sparse as sparse
         from scipy.optimize import linprog
 
-        # scipy-stubs types A_ub and A_eq as dense arrays; HiGHS takes sparse matrices (scipy's documentation)
+        # dense blocks: scipy hands HiGHS the same compressed matrix it would make of sparse ones (zeros dropped,
+        # the same order), for less work on these small programmes
         solve: Any = linprog
         eq = np.flatnonzero(np.abs(self.a_eq[:, cols]).sum(axis=1) > 0)
         ub = np.flatnonzero(np.abs(self.a_ub[:, cols]).sum(axis=1) > 0)
-        a_eq = sparse.csr_matrix(self.a_eq[np.ix_(eq, cols)]) if len(eq) else None
-        a_ub = sparse.csr_matrix(self.a_ub[np.ix_(ub, cols)]) if len(ub) else None
-        res = solve(c[cols], A_ub=a_ub, b_ub=self.b_ub[ub] if len(ub) else None, A_eq=a_eq,
-                      b_eq=self.b_eq[eq] if len(eq) else None, bounds=(0, None), method="highs")  # fmt: skip
+        parts = (c[cols], self.a_eq[np.ix_(eq, cols)], self.b_eq[eq], self.a_ub[np.ix_(ub, cols)], self.b_ub[ub])
+        # the same programme (every number of it, in the same order) solved before, for another cell or under
+        # another choice of suppressed cells that leaves this block alone: HiGHS's answer again, not solved again
+        digest = hashlib.sha256()
+        for p in parts:
+            digest.update(f"{p.shape}".encode() + np.ascontiguousarray(p).tobytes())
+        key = digest.digest()
+        if key not in self.solved:
+            a_eq = parts[1] if len(eq) else None
+            a_ub = parts[3] if len(ub) else None
+            self.solved[key] = solve(parts[0], A_ub=a_ub, b_ub=parts[4] if len(ub) else None, A_eq=a_eq,
+                                     b_eq=parts[2] if len(eq) else None, bounds=(0, None), method="highs")  # fmt: skip
+        res = self.solved[key]
         if res.status not in (0, 3):
             raise StructureError(f"no counts fit the published values ({res.message})")
-        res.eq_rows = eq
-        return res
+        return res, eq
 
     def solve(self, k: int, target: np.ndarray) -> _Range:
         if k in self.cache:
@@ -274,36 +293,32 @@ class _Programme:
         bounds: list[float] = []
         binding: set[int] = set()
         for sign in (1.0, -1.0):
-            res = self._linprog(sign * target, cols)
+            res, eq_rows = self._linprog(sign * target, cols)
             if res.status == 3:  # unbounded: only the maximum can be
                 bounds.append(math.inf)
                 continue
             bounds.append(sign * float(res.fun))
-            if len(res.eq_rows):
+            if len(eq_rows):
                 marg = np.asarray(res.eqlin.marginals)
-                binding |= {c for r, m in zip(res.eq_rows, marg, strict=True)
+                binding |= {c for r, m in zip(eq_rows, marg, strict=True)
                             if abs(m) > 1e-9 and (c := self.classes[int(r)]) is not None}  # fmt: skip
         self.cache[k] = _Range(bounds[0], bounds[1], frozenset(binding))
         return self.cache[k]
 
 
 def _blocks(a: np.ndarray, width: int) -> np.ndarray:
-    """Each column's block: columns that share a row, directly or through others, are in one block."""
-    parent = list(range(width))
+    """Each column's block (a label): columns that share a row, directly or through others, are in one block.
 
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
+    The connected components of the graph of rows and columns, a row joined to each column it uses."""
+    import scipy.sparse as sparse
+    from scipy.sparse.csgraph import connected_components
 
-    for row in a:
-        cols = np.flatnonzero(row)
-        for c in cols[1:]:
-            ra, rb = find(int(cols[0])), find(int(c))
-            if ra != rb:
-                parent[rb] = ra
-    return np.array([find(c) for c in range(width)])
+    if width == 0:
+        return np.zeros(0, dtype=int)
+    rows, cols = np.nonzero(a.reshape(-1, width))
+    n = width + a.size // width
+    graph = sparse.coo_matrix((np.ones(len(rows)), (rows + width, cols)), shape=(n, n))
+    return np.asarray(connected_components(graph, directed=False)[1][:width])
 
 
 def _whole(x: float, up: bool) -> float:
@@ -386,6 +401,7 @@ def _complement(
     suppressed: set[int],
     value_of: dict[int, int],
     first: dict[int, tuple[str, int, str]],
+    solved: dict[bytes, Any],
 ) -> int:
     """The next cell to suppress for unprotected cell ``i``: the smallest published non-zero count whose
     suppression widens the range a reader can narrow ``i`` to. Tried are the counts whose equations the
@@ -395,10 +411,10 @@ def _complement(
     candidates = sorted((k for k in (binding | overlap) - suppressed if value_of.get(k, 0) > 0),
                         key=lambda k: (value_of[k], first[k]))  # fmt: skip
     if r is None:
-        r = _Programme(sys_, suppressed).solve(-1, sys_.vectors[i])
+        r = _Programme(sys_, suppressed, solved).solve(-1, sys_.vectors[i])
     width = r.upper - r.lower
     for k in candidates[:_TRIES]:
-        trial = _Programme(sys_, suppressed | {k}).solve(-1, sys_.vectors[i])
+        trial = _Programme(sys_, suppressed | {k}, solved).solve(-1, sys_.vectors[i])
         if trial.upper - trial.lower > width + 1e-7:
             return k
     if candidates:
@@ -432,8 +448,9 @@ def protect(s: Structure, min_cell: int) -> Protection:
     members = {k: [int(i) for i in np.flatnonzero(sys_.klass == k) if not s.cells[i].implied] for k in value_of}
     implied = [i for i, c in enumerate(s.cells) if c.implied]
     keys_of = {k: [s.cells[i].key for i in m] for k, m in members.items()}
+    solved: dict[bytes, Any] = {}  # every linear programme solved, by its numbers (see _Programme._linprog)
     while True:
-        prog = _Programme(sys_, suppressed)
+        prog = _Programme(sys_, suppressed, solved)
         failing: tuple[int, _Range | None] | None = None
         for k in sorted(suppressed - safe, key=lambda k: first[k]):
             lo, hi, r = _range_of(sys_, prog, members[k][0], known=False)
@@ -453,7 +470,7 @@ def protect(s: Structure, min_cell: int) -> Protection:
         if failing is None:
             break
         i, r = failing
-        suppressed.add(_complement(sys_, i, r, suppressed, value_of, first))
+        suppressed.add(_complement(sys_, i, r, suppressed, value_of, first, solved))
     keys = {kind: frozenset(c.key for j, c in enumerate(s.cells) if not c.implied and int(sys_.klass[j]) in group)
             for kind, group in (("primary", primary), ("complementary", suppressed - primary))}  # fmt: skip
     return Protection(keys["primary"], keys["complementary"])
