@@ -189,6 +189,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=key)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What the test process holds once the tests are collected (every module imported: most of its objects)
+    is set aside from the garbage collector (``gc.freeze``), as a run's process does before it forks its
+    workers: each collection then looks only at what the tests make (about a twentieth of the suite's CPU)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def _shared_root(factory: pytest.TempPathFactory, config: pytest.Config) -> Path:
     """A folder common to every worker of this run (the run's own temporary folder without xdist)."""
     base = factory.getbasetemp()

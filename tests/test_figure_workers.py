@@ -162,16 +162,26 @@ def test_the_imports_are_set_aside_from_the_collector_while_the_workers_run_and_
     import gc
 
     monkeypatch.setenv("ADVANCE_TRIAL_WORKERS", "2")
-    assert gc.get_freeze_count() == 0
-    pool = workers.start_workers()
-    if pool is None:
-        pytest.skip("this machine draws in-process (one core or no fork)")
+    session = gc.get_freeze_count()  # what the test session set aside (tests/conftest.py), given back for now
+    gc.unfreeze()
     try:
-        assert gc.get_freeze_count() > 10_000  # the test process's modules, at least
-        assert pool.submit(_frozen).result() > 10_000  # the worker inherits them set aside: no page copied
+        pool = workers.start_workers()
+        if pool is None:
+            pytest.skip("this machine draws in-process (one core or no fork)")
+        try:
+            assert gc.get_freeze_count() > 10_000  # the test process's modules, at least
+            assert pool.submit(_frozen).result() > 10_000  # the worker inherits them set aside: no page copied
+        finally:
+            workers.stop_workers(pool)
+        assert gc.get_freeze_count() == 0  # a process that goes on collects them again
+        gc.freeze()  # a process that set objects aside itself keeps them as it set them
+        kept = gc.get_freeze_count()
+        workers.stop_workers(workers.start_workers())
+        assert gc.get_freeze_count() == kept
     finally:
-        workers.stop_workers(pool)
-    assert gc.get_freeze_count() == 0  # a process that goes on collects them again
+        gc.unfreeze()
+        if session:
+            gc.freeze()
 
 
 def test_the_command_line_sets_its_objects_aside_as_it_ends(monkeypatch):

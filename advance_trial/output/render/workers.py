@@ -143,8 +143,11 @@ class Workers(Executor):
         # what the run's process holds now (its imports: most of its objects) is set aside from the garbage
         # collector until the workers stop (gc.freeze, as CPython's documentation advises before a fork): the
         # collections of the run and of its workers then look only at what the run makes, and a worker's
-        # collection does not copy the pages it shares with the run's process
-        gc.freeze()
+        # collection does not copy the pages it shares with the run's process. Not when the process has
+        # set objects aside itself (a test session): it keeps them as it set them
+        self._freezes = gc.get_freeze_count() == 0
+        if self._freezes:
+            gc.freeze()
         # each is forked now, while the run's process holds only its imports
         self._to(0, _prepare, tuple(prepare))
         for i in range(1, n - 1):
@@ -179,7 +182,8 @@ class Workers(Executor):
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         for pool in self._pools:
             pool.shutdown(wait=wait, cancel_futures=cancel_futures)
-        gc.unfreeze()  # a process that goes on (a test, the service) collects them again
+        if self._freezes:
+            gc.unfreeze()  # a process that goes on (a test, the service) collects them again
 
 
 def submit_apart(workers: Executor, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
