@@ -140,6 +140,11 @@ def pytest_configure(config: pytest.Config) -> None:
         # the workers already use every core: a run draws its figures in its own process (the same bytes,
         # tests/test_figure_workers.py) rather than forking two drawing processes of its own
         os.environ.setdefault("ADVANCE_TRIAL_WORKERS", "0")
+        # multiprocessing's own folder (the socket of tests/cli_fork.py's fork server) made in the system's,
+        # not in the worker's: multiprocessing removes it as the worker exits, after the worker's is gone
+        import multiprocessing.util
+
+        multiprocessing.util.get_temp_dir()
         folder = tempfile.mkdtemp(prefix=f"advance-tests-{worker}-")
         os.environ["TMPDIR"] = folder
         tempfile.tempdir = folder
